@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Type and map-definition plumbing shared by every map family header, for BPF and userspace. */
+#ifndef SLUICE_MAPS_TYPES_H
+#define SLUICE_MAPS_TYPES_H
+
+#ifdef __bpf__
+/* BPF code gets the kernel types from vmlinux.h, included first by every program. */
+#include <bpf/bpf_helpers.h>
+#else
+#include <linux/types.h>
+#include <assert.h>
+#endif
+
+/* Same spelling on both sides; static_assert is only reachable through _Static_assert in BPF. */
+#define SLUICE_ASSERT_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type " layout")
+
+/* Length of the owner names kept in map values for the CLI ("namespace/name:port"). */
+#define SLUICE_NAME_LEN 64
+
+/* Pin name of the pod program under the node's bpffs directory; the CNI plugin attaches it. */
+#define SLUICE_PROG_PIN "tc_pod"
+
+/*
+ * Source address given to a hairpin flow (a pod reaching its own service and picked as the
+ * backend): the kernel drops packets whose source is one of its own addresses, so the pod sees
+ * the connection coming from this link-local address instead. Loader may override it.
+ */
+#define SLUICE_HAIRPIN_IP_DEFAULT "169.254.42.1"
+
+#endif
