@@ -19,9 +19,9 @@ struct lb_backend_addr {
 
 /* One service frontend: a (VIP, port, protocol) triple of a Service port. */
 struct lb_frontend {
-	uint32_t vip;  /* network byte order */
-	uint16_t port; /* network byte order */
-	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	uint32_t vip;		    /* network byte order */
+	uint16_t port;		    /* network byte order */
+	uint8_t proto;		    /* IPPROTO_TCP / IPPROTO_UDP */
 	char name[SLUICE_NAME_LEN]; /* "namespace/name:portname" (":" + number when unnamed) */
 	size_t n_backends;
 	struct lb_backend_addr *backends; /* sorted by (address, port), no duplicates */
@@ -33,5 +33,16 @@ struct desired_state {
 };
 
 void desired_state_free(struct desired_state *state);
+
+/*
+ * Order is numeric in host order (10.0.0.2 < 10.0.0.10), so lists read naturally in the CLI
+ * and sync.c can merge-diff two states with the same comparators.
+ */
+int lb_backend_addr_cmp(const struct lb_backend_addr *a, const struct lb_backend_addr *b);
+int lb_frontend_cmp(const struct lb_frontend *a, const struct lb_frontend *b);
+/* Sort and drop duplicates in place; returns the new count. */
+size_t lb_backends_normalize(struct lb_backend_addr *backends, size_t count);
+/* Deep copy; returns 0 or -ENOMEM (then *dst is empty). */
+int desired_state_copy(struct desired_state *dst, const struct desired_state *src);
 
 #endif

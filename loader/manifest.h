@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Kubernetes manifests (a directory of YAML files) to the desired state of loader/state.h.
+ *
+ * Bad input never half-applies: a file that does not parse keeps the objects of its last good
+ * load, an object that fails validation keeps its last good version from the same file, and
+ * every problem is logged with log_warn and kept so the CLI can list it.
+ */
+#ifndef SLUICE_MANIFEST_H
+#define SLUICE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader/state.h"
+
+/* Bounds on what one directory may make us read and keep. */
+#define MANIFEST_MAX_FILE_SIZE	 (4u << 20) /* bytes per file */
+#define MANIFEST_MAX_FILES	 4096	    /* *.yaml / *.yml files per directory */
+#define MANIFEST_MAX_OBJECTS	 4096	    /* objects per file, List items included */
+#define MANIFEST_MAX_ERRORS	 256	    /* errors kept for listing; more are only counted */
+#define MANIFEST_MAX_SVC_PORTS	 256	    /* ports per Service */
+#define MANIFEST_MAX_SLICE_PORTS 256	    /* ports per EndpointSlice */
+#define MANIFEST_ERROR_LEN	 512
+
+struct manifest_set; /* objects per file, with each file's last good version */
+
+struct manifest_set *manifest_set_new(void);
+void manifest_set_free(struct manifest_set *set);
+
+/*
+ * Re-read every *.yaml / *.yml file directly in dir (sorted by name, dotfiles skipped). Returns
+ * the number of errors found (0 = clean), or -errno when dir itself cannot be read (then nothing
+ * changes, not even the error list), or -ENOMEM (then the set keeps its previous content).
+ */
+int manifest_set_load_dir(struct manifest_set *set, const char *dir);
+
+/* Errors of the last load, in the order found. Only the first MANIFEST_MAX_ERRORS are kept. */
+size_t manifest_set_error_count(const struct manifest_set *set);
+const char *manifest_set_error(const struct manifest_set *set, size_t i);
+
+/*
+ * Build the desired state from the current objects: deterministic, sorted per loader/state.h.
+ * out is overwritten (not freed first); free it with desired_state_free(). Returns 0 or -ENOMEM.
+ */
+int manifest_set_desired(const struct manifest_set *set, struct desired_state *out);
+
+#endif
