@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* tc ingress on a pod's host-side veth: service translation for traffic leaving the pod. */
+/*
+ * tc ingress on a pod's host-side veth: every packet a pod sends passes here. Service traffic
+ * is translated (VIP -> backend, replies backend -> VIP) and delivered straight into the
+ * destination pod; everything else passes untouched.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -9,13 +13,203 @@
 #include "maps/endpoints.h"
 #include "maps/stats.h"
 
-/* Set by the loader before load (network byte order). */
+/* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
+
+#include "bpf/lib/common.h"
+#include "bpf/lib/stats.h"
+#include "bpf/lib/parse.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/nat.h"
+#include "bpf/lib/ct.h"
+#include "bpf/lib/lb.h"
+#include "bpf/lib/ep.h"
+#include "bpf/lib/icmp.h"
+
+static __always_inline int pod_deliver(struct __sk_buff *skb, const struct ct_entry *entry)
+{
+	if (!entry->ifindex)
+		return TC_ACT_OK;
+	return ep4_redirect(skb, entry->ifindex, entry->mac, entry->host_mac);
+}
+
+/*
+ * A packet of a known flow, either direction: it leaves with the tuple its conntrack entry
+ * recorded (backend for client -> VIP, VIP for replies) and goes where the entry delivers.
+ */
+static __always_inline int pod_established(struct __sk_buff *skb, const struct pkt4 *pkt,
+					   struct ct_entry *entry, __u64 now)
+{
+	struct nat4_tuple out = {
+	    .saddr = entry->nat_saddr,
+	    .daddr = entry->nat_daddr,
+	    .sport = entry->nat_sport,
+	    .dport = entry->nat_dport,
+	};
+	int ret;
+
+	ct4_refresh(entry, pkt, now);
+	if (unlikely(pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+		ct4_close_peer(entry, pkt, now);
+	ret = nat4_rewrite(skb, pkt, &out);
+	if (ret)
+		return ret;
+	stats_count((entry->flags & CT_F_REPLY) ? STAT_CT_REPLY : STAT_CT_FORWARD, skb->len);
+	return pod_deliver(skb, entry);
+}
+
+/*
+ * A SYN without ACK on a forward entry whose connection got past its handshake, or is closing,
+ * opens a new connection on a reused tuple: it gets a fresh backend choice. Retransmitted SYNs
+ * of the same handshake keep theirs.
+ */
+static __always_inline bool pod_is_new_syn(const struct ct_entry *entry, const struct pkt4 *pkt)
+{
+	return (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+	       ((entry->flags & CT_F_CLOSING) || (entry->tcp_flags & TCP_FLAG_ACK));
+}
+
+/*
+ * First packet of a flow to a VIP: choose a backend, record both directions, translate. The
+ * reply entry is written first so a reply can never race ahead of its translation.
+ */
+static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
+					const struct lb4_service *svc_ptr, __u64 now)
+{
+	struct lb4_service svc = *svc_ptr;
+	struct lb4_backend backend;
+	struct ct_entry entry = {};
+	struct ct4_key key = {};
+	struct nat4_tuple out;
+	struct ep4_info *ep;
+	struct ethhdr *eth;
+	__u32 backend_id;
+	bool is_hairpin;
+	int ret;
+
+	if (!svc.count) {
+		ret = icmp4_reject(skb, pkt);
+		if (ret >= 0)
+			stats_count(STAT_REJECT, skb->len);
+		return ret;
+	}
+	ret = lb4_select_backend(&svc, &backend_id, &backend);
+	if (ret)
+		return ret;
+
+	/* The kernel drops packets from its own address, so a hairpin flow gets another one. */
+	is_hairpin = backend.address == pkt->saddr;
+	out.saddr = is_hairpin ? hairpin_ip : pkt->saddr;
+	out.daddr = backend.address;
+	out.sport = pkt->sport;
+	out.dport = backend.port;
+
+	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	entry.svc_id = svc.svc_id;
+	entry.backend_id = backend_id;
+
+	/* Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod. */
+	key.saddr = out.daddr;
+	key.daddr = out.saddr;
+	key.sport = out.dport;
+	key.dport = out.sport;
+	key.proto = pkt->proto;
+	entry.nat_saddr = pkt->daddr;
+	entry.nat_daddr = pkt->saddr;
+	entry.nat_sport = pkt->dport;
+	entry.nat_dport = pkt->sport;
+	entry.flags = CT_F_REPLY | (is_hairpin ? CT_F_HAIRPIN : 0);
+	entry.ifindex = skb->ifindex;
+	eth = ctx_data(skb);
+	if ((void *)(eth + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	__builtin_memcpy(entry.mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(entry.host_mac, eth->h_dest, ETH_ALEN);
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	/* Forward: client -> VIP leaves as (client or hairpin IP) -> backend. */
+	ct4_key_of(&key, pkt);
+	entry.nat_saddr = out.saddr;
+	entry.nat_daddr = out.daddr;
+	entry.nat_sport = out.sport;
+	entry.nat_dport = out.dport;
+	entry.flags = is_hairpin ? CT_F_HAIRPIN : 0;
+	entry.tcp_flags = pkt->tcp_flags;
+	ep = ep4_lookup(backend.address);
+	if (ep) {
+		entry.ifindex = ep->ifindex;
+		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
+		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
+	} else {
+		entry.ifindex = 0;
+	}
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	ret = nat4_rewrite(skb, pkt, &out);
+	if (ret)
+		return ret;
+	stats_count(is_hairpin ? STAT_HAIRPIN : STAT_SVC_NEW, skb->len);
+	return pod_deliver(skb, &entry);
+}
+
+/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
+static __always_inline int pod_handle(struct __sk_buff *skb)
+{
+	struct pkt4 pkt = {};
+	struct lb4_service *svc;
+	struct ct_entry *entry;
+	struct ct4_key key = {};
+	__u64 now;
+
+	switch (parse_pkt4(skb, &pkt)) {
+	case PARSE_OK:
+		break;
+	case PARSE_MALFORMED:
+		return lb4_is_vip(pkt.daddr) ? -DROP_MALFORMED : VERDICT_PASS;
+	case PARSE_FRAGMENT:
+		return lb4_is_vip(pkt.daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+	default:
+		return VERDICT_PASS;
+	}
+
+	now = ct_now();
+	if (pkt.proto == IPPROTO_ICMP)
+		return icmp4_handle(skb, &pkt, now);
+
+	ct4_key_of(&key, &pkt);
+	entry = ct4_lookup(&key, now);
+	if (entry && ((entry->flags & CT_F_REPLY) || !pod_is_new_syn(entry, &pkt)))
+		return pod_established(skb, &pkt, entry, now);
+	svc = lb4_lookup_service(&pkt);
+	if (!svc) {
+		ct4_retire_closed(&pkt, now);
+		return VERDICT_PASS;
+	}
+	return pod_new_flow(skb, &pkt, svc, now);
+}
 
 SEC("tc")
 int tc_pod_ingress(struct __sk_buff *skb)
 {
-	return 0; /* TC_ACT_OK until the datapath lands */
+	__u32 len = skb->len;
+	int ret = pod_handle(skb);
+
+	if (ret < 0)
+		return stats_drop(-ret, len);
+	if (ret == VERDICT_PASS) {
+		stats_count(STAT_PASS, len);
+		return TC_ACT_OK;
+	}
+	return ret;
+}
+
+/* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */
+SEC("tc")
+int tc_clock_start(struct __sk_buff *skb)
+{
+	return ct_clock_start() ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,17 +11,16 @@
 #define CT_DEFAULT_ENTRIES 262144
 
 /* Lifetimes in seconds (cf. Linux nf_conntrack and Cilium's defaults, shortened for a node). */
-#define CT_LIFETIME_TCP_SYN    60    /* handshake not finished */
-#define CT_LIFETIME_TCP        21600 /* established: 6 h */
-#define CT_LIFETIME_TCP_CLOSE  10    /* FIN or RST seen */
-#define CT_LIFETIME_NONTCP     60    /* UDP */
-#define CT_REFRESH_NS          1000000000ull /* expiry is rewritten at most once a second */
+#define CT_LIFETIME_TCP_SYN   60	    /* handshake not finished */
+#define CT_LIFETIME_TCP	      21600	    /* established: 6 h */
+#define CT_LIFETIME_TCP_CLOSE 10	    /* FIN or RST seen */
+#define CT_LIFETIME_NONTCP    60	    /* UDP */
+#define CT_REFRESH_NS	      1000000000ull /* expiry is rewritten at most once a second */
 
 /* ct_entry.flags */
-#define CT_F_REPLY      (1u << 0) /* entry for the backend -> client direction */
-#define CT_F_HAIRPIN    (1u << 1) /* client picked itself: source rewritten to the hairpin IP */
-#define CT_F_CLOSING    (1u << 2) /* FIN or RST seen */
-#define CT_F_SEEN_REPLY (1u << 3) /* forward entry: a reply has been seen */
+#define CT_F_REPLY   (1u << 0) /* entry for the backend -> client direction */
+#define CT_F_HAIRPIN (1u << 1) /* client picked itself: source rewritten to the hairpin IP */
+#define CT_F_CLOSING (1u << 2) /* FIN or RST seen */
 
 /* Tuple as seen on the wire at the host-side veth, before any rewrite. */
 struct ct4_key {
@@ -35,23 +34,43 @@ struct ct4_key {
 SLUICE_ASSERT_SIZE(struct ct4_key, 16);
 
 /*
- * Forward entry (client -> VIP): nat_daddr/nat_dport is the chosen backend, nat_saddr the
- * hairpin source or 0. Reply entry (backend -> client or hairpin IP): the source becomes the
- * service frontend found in lb4_revnat[svc_id]; nat_daddr is the client to restore for hairpin
- * flows, else 0.
+ * One direction of a translated flow, self-contained so that a packet of an established flow
+ * costs one lookup: the tuple the packet leaves with, and where it is delivered.
+ * Forward entry (client -> VIP): nat_* is (client or hairpin IP) -> backend.
+ * Reply entry (backend -> client or hairpin IP): nat_* is VIP -> client.
+ * The reverse of the nat_* tuple is the other direction's key.
  */
 struct ct_entry {
-	__u64 expires_ns; /* bpf_ktime_get_coarse_ns() deadline (CLOCK_MONOTONIC base) */
-	__be32 nat_daddr;
+	__u64 expires_ns; /* deadline on the datapath clock (CLOCK_MONOTONIC base) */
 	__be32 nat_saddr;
+	__be32 nat_daddr;
+	__be16 nat_sport;
 	__be16 nat_dport;
-	__u8 flags;     /* CT_F_* */
-	__u8 tcp_flags; /* union of TCP flags seen in this direction */
-	__u32 svc_id;
-	__u32 backend_id;
-	__u32 pad;
+	__u32 ifindex;	  /* host veth of the destination pod; 0 = not local, the node routes it */
+	__u32 svc_id;	  /* lb4_revnat key of the service */
+	__u32 backend_id; /* lb4_backends key of the chosen backend */
+	__u8 mac[6];	  /* destination pod's eth0 */
+	__u8 host_mac[6]; /* its host veth, the source MAC on delivery */
+	__u8 flags;	  /* CT_F_* */
+	__u8 tcp_flags;	  /* union of TCP flags seen in this direction */
+	__u8 pad[2];
 };
-SLUICE_ASSERT_SIZE(struct ct_entry, 32);
+SLUICE_ASSERT_SIZE(struct ct_entry, 48);
+
+/*
+ * The datapath clock: a BPF timer refreshes now_ns every CLOCK_TICK_NS so that packets read
+ * the time with a load instead of a helper call (the ktime helper is a measurable share of a
+ * packet's cost). Pinned, so the timer keeps running while no agent holds the map open.
+ */
+#define CLOCK_MAP     "clock"
+#define CLOCK_TICK_NS 100000000ull /* 100 ms: conntrack expiry is in seconds */
+
+#ifdef __bpf__
+struct clock_value {
+	struct bpf_timer timer;
+	__u64 now_ns; /* 0 until the loader has started the timer */
+};
+#endif
 
 #ifdef __bpf__
 struct {
@@ -61,6 +80,14 @@ struct {
 	__type(value, struct ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ct4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} clock SEC(".maps");
 #endif
 
 #endif

@@ -5,7 +5,7 @@
 
 #include "maps/types.h"
 
-#define EP4_MAP "ep4"
+#define EP4_MAP		 "ep4"
 #define EP_MAX_ENDPOINTS 4096 /* pods per node; kubelet's default max-pods is 110 */
 
 struct ep4_key {
@@ -14,9 +14,9 @@ struct ep4_key {
 SLUICE_ASSERT_SIZE(struct ep4_key, 4);
 
 struct ep4_info {
-	__u32 ifindex;      /* host-side veth, in the node namespace */
-	__u8 mac[6];        /* pod's eth0 */
-	__u8 host_mac[6];   /* host-side veth */
+	__u32 ifindex;	  /* host-side veth, in the node namespace */
+	__u8 mac[6];	  /* pod's eth0 */
+	__u8 host_mac[6]; /* host-side veth */
 	__u32 flags;
 	char name[SLUICE_NAME_LEN]; /* "namespace/pod" from CNI_ARGS, else container id */
 };

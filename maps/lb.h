@@ -11,23 +11,24 @@
  * flips the frontend value in one map update, so a packet sees either the old backend set or
  * the new one, never a mix (see loader/sync.c).
  */
-#define LB4_SVC_MAP      "lb4_svc"
-#define LB4_SLOTS_MAP    "lb4_slots"
+#define LB4_SVC_MAP	 "lb4_svc"
+#define LB4_SLOTS_MAP	 "lb4_slots"
 #define LB4_BACKENDS_MAP "lb4_backends"
-#define LB4_REVNAT_MAP   "lb4_revnat"
+#define LB4_REVNAT_MAP	 "lb4_revnat"
+#define LB4_VIPS_MAP	 "lb4_vips"
 
-#define LB_MAX_SERVICES       65536   /* frontends (VIP:port:proto) per node */
-#define LB_MAX_BACKENDS       262144  /* distinct backend addr:port:proto per node */
-#define LB_MAX_SLOTS          1048576 /* backend slots over all services, both generations */
-#define LB_MAX_BACKENDS_PER_SVC 4096  /* a larger EndpointSlice set is refused by the agent */
+#define LB_MAX_SERVICES		65536	/* frontends (VIP:port:proto) per node */
+#define LB_MAX_BACKENDS		262144	/* distinct backend addr:port:proto per node */
+#define LB_MAX_SLOTS		1048576 /* backend slots over all services, both generations */
+#define LB_MAX_BACKENDS_PER_SVC 4096	/* a larger EndpointSlice set is refused by the agent */
 
 /* lb4_service.flags */
 #define LB_SVC_F_CLUSTER_IP (1u << 0)
 
 struct lb4_key {
 	__be32 address; /* service VIP */
-	__be16 port;    /* service port */
-	__u8 proto;     /* IPPROTO_TCP / IPPROTO_UDP */
+	__be16 port;	/* service port */
+	__u8 proto;	/* IPPROTO_TCP / IPPROTO_UDP */
 	__u8 pad;
 };
 SLUICE_ASSERT_SIZE(struct lb4_key, 8);
@@ -51,7 +52,7 @@ SLUICE_ASSERT_SIZE(struct lb4_slot_key, 8);
 
 struct lb4_backend {
 	__be32 address; /* pod IP */
-	__be16 port;    /* target port */
+	__be16 port;	/* target port */
 	__u8 proto;
 	__u8 flags;
 };
@@ -66,7 +67,26 @@ struct lb4_revnat {
 };
 SLUICE_ASSERT_SIZE(struct lb4_revnat, 72);
 
+/*
+ * lb4_vips: every address that is a service frontend, with the number of frontends on it.
+ * Packets whose ports cannot be read (fragments, truncated L4) are recognised as service
+ * traffic by address alone and dropped rather than leaked to the routing table untranslated.
+ */
+struct lb4_vip {
+	__u32 frontends;
+};
+SLUICE_ASSERT_SIZE(struct lb4_vip, 4);
+
 #ifdef __bpf__
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_SERVICES);
+	__type(key, __be32);
+	__type(value, struct lb4_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_vips SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_SERVICES);

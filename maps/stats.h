@@ -8,28 +8,27 @@
 #define STATS_MAP "stats"
 #define DROPS_MAP "drops"
 
+/* Each packet is counted once, under the outcome it had (or under its drop reason). */
 enum stat_id {
-	STAT_PACKETS = 0,  /* every packet the pod program saw */
-	STAT_PASS,         /* not service traffic, left untouched */
-	STAT_SVC_NEW,      /* new flow to a VIP, backend chosen */
-	STAT_CT_FORWARD,   /* established flow, client -> backend */
-	STAT_CT_REPLY,     /* reply reverse-translated to the VIP */
-	STAT_HAIRPIN,      /* new flow whose client was chosen as its own backend */
-	STAT_ICMP_XLATE,   /* ICMP error about a translated flow, translated */
-	STAT_REJECT,       /* ICMP port unreachable sent for a service with no endpoints */
-	STAT_REDIRECT,     /* delivered to a local pod by redirect */
+	STAT_PASS = 0,	 /* not service traffic, left untouched */
+	STAT_SVC_NEW,	 /* new flow to a VIP, backend chosen */
+	STAT_CT_FORWARD, /* established flow, client -> backend */
+	STAT_CT_REPLY,	 /* reply reverse-translated to the VIP */
+	STAT_HAIRPIN,	 /* new flow whose client was chosen as its own backend */
+	STAT_ICMP_XLATE, /* ICMP error about a translated flow, translated */
+	STAT_REJECT,	 /* ICMP port unreachable sent for a service with no endpoints */
 	STAT_MAX,
 };
 
 enum drop_reason {
 	DROP_NONE = 0,
-	DROP_MALFORMED,       /* truncated or inconsistent headers on service traffic */
-	DROP_FRAGMENT,        /* IP fragment to a VIP: no L4 ports to translate */
+	DROP_MALFORMED,	      /* truncated or inconsistent headers on service traffic */
+	DROP_FRAGMENT,	      /* IP fragment to a VIP: no L4 ports to translate */
 	DROP_NO_BACKEND,      /* service without endpoints and the reject could not be built */
 	DROP_BACKEND_MISSING, /* slot or backend vanished between lookups */
-	DROP_REVNAT_MISSING,  /* reply of a flow whose service was deleted */
-	DROP_CSUM,            /* checksum helper failed */
+	DROP_CSUM,	      /* checksum helper failed */
 	DROP_UNSUPPORTED,     /* protocol the datapath cannot translate */
+	DROP_CT_CREATE,	      /* conntrack entry could not be written */
 	DROP_MAX,
 };
 
@@ -40,21 +39,23 @@ struct stat_value {
 
 #ifndef __bpf__
 static const char *const stat_names[STAT_MAX] = {
-	[STAT_PACKETS] = "packets",      [STAT_PASS] = "pass",
-	[STAT_SVC_NEW] = "service_new",  [STAT_CT_FORWARD] = "ct_forward",
-	[STAT_CT_REPLY] = "ct_reply",    [STAT_HAIRPIN] = "hairpin",
-	[STAT_ICMP_XLATE] = "icmp_translated", [STAT_REJECT] = "reject_no_endpoints",
-	[STAT_REDIRECT] = "redirect",
+    [STAT_PASS] = "pass",
+    [STAT_SVC_NEW] = "service_new",
+    [STAT_CT_FORWARD] = "ct_forward",
+    [STAT_CT_REPLY] = "ct_reply",
+    [STAT_HAIRPIN] = "hairpin",
+    [STAT_ICMP_XLATE] = "icmp_translated",
+    [STAT_REJECT] = "reject_no_endpoints",
 };
 static const char *const drop_names[DROP_MAX] = {
-	[DROP_NONE] = "none",
-	[DROP_MALFORMED] = "malformed packet",
-	[DROP_FRAGMENT] = "fragment to service",
-	[DROP_NO_BACKEND] = "no service backend",
-	[DROP_BACKEND_MISSING] = "backend missing",
-	[DROP_REVNAT_MISSING] = "reverse NAT missing",
-	[DROP_CSUM] = "checksum update failed",
-	[DROP_UNSUPPORTED] = "unsupported protocol",
+    [DROP_NONE] = "none",
+    [DROP_MALFORMED] = "malformed packet",
+    [DROP_FRAGMENT] = "fragment to service",
+    [DROP_NO_BACKEND] = "no service backend",
+    [DROP_BACKEND_MISSING] = "backend missing",
+    [DROP_CSUM] = "checksum update failed",
+    [DROP_UNSUPPORTED] = "unsupported protocol",
+    [DROP_CT_CREATE] = "conntrack entry not created",
 };
 #endif
 

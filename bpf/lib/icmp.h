@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ICMP: port-unreachable for services without endpoints, and errors about translated flows. */
+#ifndef SLUICE_BPF_ICMP_H
+#define SLUICE_BPF_ICMP_H
+
+#include "bpf/lib/common.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/ct.h"
+#include "bpf/lib/ep.h"
+#include "bpf/lib/parse.h"
+#include "bpf/lib/stats.h"
+#include "maps/stats.h"
+
+/*
+ * The reject frame, as 16-bit words so every stack access is aligned (the verifier insists):
+ * Ethernet (words 0-6), IPv4 (7-16), ICMP header (17-20), then the quote RFC 792 asks for:
+ * the offending IP header and the first 8 bytes of its payload (21-34).
+ */
+#define ICMP_REJECT_LEN	  70
+#define ICMP_REJECT_IP	  7
+#define ICMP_REJECT_ICMP  17
+#define ICMP_REJECT_QUOTE 21
+#define ICMP_QUOTE_LEN	  28 /* IPv4 header without options + 8 bytes */
+
+/*
+ * Answers a packet for a service without endpoints with ICMP port unreachable from the VIP, as
+ * kube-proxy's REJECT rule does, so clients fail at once instead of timing out. The frame is
+ * rebuilt in place and sent back into the pod. Packets with IP options, and RSTs (never
+ * answered, RFC 1122), are dropped instead. Returns a tc verdict or -DROP_*.
+ */
+static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4 *pkt)
+{
+	__u16 frame[36] __attribute__((aligned(4))) = {};
+	__u8 macs[2 * ETH_ALEN];
+	struct iphdr *ip;
+
+	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & TCP_FLAG_RST))
+		return -DROP_NO_BACKEND;
+	ip = ctx_data(skb) + ETH_HLEN;
+	if ((void *)(ip + 1) > ctx_data_end(skb) || ip->ihl != 5)
+		return -DROP_NO_BACKEND;
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &frame[ICMP_REJECT_QUOTE], ICMP_QUOTE_LEN))
+		return -DROP_NO_BACKEND;
+
+	__builtin_memcpy(&frame[0], &macs[ETH_ALEN], ETH_ALEN); /* back to the sender */
+	__builtin_memcpy(&frame[3], &macs[0], ETH_ALEN);
+	frame[6] = bpf_htons(ETH_P_IP);
+
+	frame[ICMP_REJECT_IP + 0] = bpf_htons(0x45c0); /* v4, ihl 5, tos internetwork control */
+	frame[ICMP_REJECT_IP + 1] = bpf_htons(ICMP_REJECT_LEN - ETH_HLEN);
+	frame[ICMP_REJECT_IP + 4] = bpf_htons((64 << 8) | IPPROTO_ICMP); /* ttl 64 */
+	__builtin_memcpy(&frame[ICMP_REJECT_IP + 6], &pkt->daddr, 4);	 /* from the VIP */
+	__builtin_memcpy(&frame[ICMP_REJECT_IP + 8], &pkt->saddr, 4);
+	frame[ICMP_REJECT_IP + 5] = csum_words(&frame[ICMP_REJECT_IP], 10);
+
+	frame[ICMP_REJECT_ICMP] = bpf_htons((ICMP_DEST_UNREACH << 8) | ICMP_PORT_UNREACH);
+	frame[ICMP_REJECT_ICMP + 1] = csum_words(&frame[ICMP_REJECT_ICMP], 18);
+
+	if (bpf_skb_change_tail(skb, ICMP_REJECT_LEN, 0) ||
+	    bpf_skb_store_bytes(skb, 0, frame, ICMP_REJECT_LEN, 0))
+		return -DROP_NO_BACKEND;
+	return bpf_redirect_peer(skb->ifindex, 0);
+}
+
+/* The rewrite of an ICMP error: outer addresses, and the quoted packet's addresses and ports. */
+struct icmp4_xlate {
+	__be32 outer_saddr, outer_daddr;
+	__be32 inner_saddr, inner_daddr;
+	__be16 inner_sport, inner_dport;
+};
+
+/*
+ * Looks up the flow an ICMP error quotes. Its reversed inner tuple is the key of the entry for
+ * the direction the error travels: a reply entry when the backend side complains about what
+ * the client sent, a forward entry when the client complains about a reply. Either way the
+ * quoted packet becomes the reverse of the entry's tuple (what the error's receiver sent) and
+ * the error goes where the entry delivers. Returns the entry, or NULL when the error is about
+ * no flow of ours.
+ */
+static __always_inline struct ct_entry *icmp4_plan(const struct iphdr *ip,
+						   const struct iphdr *inner,
+						   const __be16 *inner_ports, __u64 now,
+						   struct icmp4_xlate *x)
+{
+	struct ct4_key key = {
+	    .saddr = inner->daddr,
+	    .daddr = inner->saddr,
+	    .sport = inner_ports[1],
+	    .dport = inner_ports[0],
+	    .proto = inner->protocol,
+	};
+	struct ct_entry *entry;
+
+	entry = ct4_lookup(&key, now);
+	if (!entry)
+		return NULL;
+	x->inner_saddr = entry->nat_daddr;
+	x->inner_daddr = entry->nat_saddr;
+	x->inner_sport = entry->nat_dport;
+	x->inner_dport = entry->nat_sport;
+	x->outer_daddr = entry->nat_daddr;
+	/* Only an error the flow's peer itself sent carries an address to translate. */
+	x->outer_saddr = ip->saddr == inner->daddr ? entry->nat_saddr : ip->saddr;
+	return entry;
+}
+
+/*
+ * Translates ICMP destination-unreachable, time-exceeded and parameter-problem errors that
+ * quote a translated TCP/UDP flow, so the sender of the original packet recognises it. Only
+ * IP and ICMP checksums are patched: a quoted L4 checksum may be cut off and receivers do not
+ * check it. Returns a tc verdict, or VERDICT_PASS for ICMP about nothing of ours.
+ */
+static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
+{
+	__u32 off = pkt->l4_off & 0x7f;
+	__u8 type = bpf_ntohs(pkt->sport) >> 8;
+	struct iphdr *ip, *inner;
+	struct icmp4_xlate x;
+	__be16 *inner_ports;
+	__u16 *icmp_csum;
+	struct ct_entry *entry;
+	__u16 inner_check;
+
+	if (type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED && type != ICMP_PARAMETERPROB)
+		return VERDICT_PASS;
+	if (parse_ensure(skb, off + 8 + sizeof(struct iphdr) + 4))
+		return VERDICT_PASS;
+	ip = ctx_data(skb) + ETH_HLEN;
+	inner = ctx_data(skb) + off + 8;
+	inner_ports = (void *)(inner + 1);
+	if ((void *)(ip + 1) > ctx_data_end(skb) || (void *)(inner_ports + 2) > ctx_data_end(skb))
+		return VERDICT_PASS;
+	if (inner->version != 4 || inner->ihl != 5 ||
+	    (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP))
+		return VERDICT_PASS;
+
+	entry = icmp4_plan(ip, inner, inner_ports, now, &x);
+	if (!entry)
+		return VERDICT_PASS;
+
+	icmp_csum = ctx_data(skb) + off + 2;
+	if ((void *)(icmp_csum + 1) > ctx_data_end(skb))
+		return VERDICT_PASS;
+	ip->check = csum_replace4(ip->check, ip->saddr, x.outer_saddr);
+	ip->check = csum_replace4(ip->check, ip->daddr, x.outer_daddr);
+	ip->saddr = x.outer_saddr;
+	ip->daddr = x.outer_daddr;
+
+	inner_check = inner->check;
+	inner->check = csum_replace4(inner->check, inner->saddr, x.inner_saddr);
+	inner->check = csum_replace4(inner->check, inner->daddr, x.inner_daddr);
+	*icmp_csum = csum_replace4(*icmp_csum, inner->saddr, x.inner_saddr);
+	*icmp_csum = csum_replace4(*icmp_csum, inner->daddr, x.inner_daddr);
+	*icmp_csum = csum_replace2(*icmp_csum, inner_check, inner->check);
+	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[0], x.inner_sport);
+	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[1], x.inner_dport);
+	inner->saddr = x.inner_saddr;
+	inner->daddr = x.inner_daddr;
+	inner_ports[0] = x.inner_sport;
+	inner_ports[1] = x.inner_dport;
+
+	stats_count(STAT_ICMP_XLATE, skb->len);
+	return entry->ifindex ? ep4_redirect(skb, entry->ifindex, entry->mac, entry->host_mac)
+			      : TC_ACT_OK;
+}
+
+#endif

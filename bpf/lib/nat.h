@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Address and port rewriting of TCP/UDP packets with incremental checksum updates. */
+#ifndef SLUICE_BPF_NAT_H
+#define SLUICE_BPF_NAT_H
+
+#include "bpf/lib/common.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/parse.h"
+#include "maps/stats.h"
+
+/* The tuple a packet should leave with. */
+struct nat4_tuple {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+static __always_inline int nat4_l4_csum(struct __sk_buff *skb, __u32 csum_off, __u64 flags,
+					__u32 from, __u32 to)
+{
+	if (from == to)
+		return 0;
+	return bpf_l4_csum_replace(skb, csum_off, from, to, flags);
+}
+
+/*
+ * Rewrites the packet parsed into pkt to carry tuple out. The IP header checksum is patched
+ * in place (never offloaded); the L4 checksum goes through bpf_l4_csum_replace, which knows
+ * whether the skb carries a full checksum or only the pseudo-header sum (CHECKSUM_PARTIAL,
+ * as pods' veth transmit does). Returns 0 or -DROP_*. Invalidates packet pointers.
+ */
+static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4 *pkt,
+					const struct nat4_tuple *out)
+{
+	__u32 l4_off = pkt->l4_off & 0x7f; /* bounded for the verifier: 14 + 60 at most */
+	__u64 l4_flags = 0;
+	__u32 csum_off;
+	struct iphdr *ip;
+	__be16 *ports;
+
+	ip = ctx_data(skb) + ETH_HLEN;
+	ports = ctx_data(skb) + l4_off;
+	if ((void *)(ip + 1) > ctx_data_end(skb) || (void *)(ports + 2) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+
+	if (out->saddr != pkt->saddr) {
+		ip->check = csum_replace4(ip->check, pkt->saddr, out->saddr);
+		ip->saddr = out->saddr;
+	}
+	if (out->daddr != pkt->daddr) {
+		ip->check = csum_replace4(ip->check, pkt->daddr, out->daddr);
+		ip->daddr = out->daddr;
+	}
+	ports[0] = out->sport;
+	ports[1] = out->dport;
+
+	if (pkt->proto == IPPROTO_TCP) {
+		csum_off = l4_off + offsetof(struct tcphdr, check);
+	} else {
+		csum_off = l4_off + offsetof(struct udphdr, check);
+		l4_flags = BPF_F_MARK_MANGLED_0; /* UDP checksum 0 means "none": keep it */
+	}
+	if (nat4_l4_csum(skb, csum_off, l4_flags | BPF_F_PSEUDO_HDR | 4, pkt->saddr, out->saddr) ||
+	    nat4_l4_csum(skb, csum_off, l4_flags | BPF_F_PSEUDO_HDR | 4, pkt->daddr, out->daddr) ||
+	    nat4_l4_csum(skb, csum_off, l4_flags | 2, pkt->sport, out->sport) ||
+	    nat4_l4_csum(skb, csum_off, l4_flags | 2, pkt->dport, out->dport))
+		return -DROP_CSUM;
+	return 0;
+}
+
+#endif
