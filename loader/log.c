@@ -10,7 +10,7 @@
 
 enum log_level log_level = LOG_LEVEL_INFO;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {

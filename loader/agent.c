@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent loop: datapath up, adopt the maps, then sync on every manifest change until a signal.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+
+#include "loader/agent.h"
+#include "loader/bpffs.h"
+#include "loader/datapath.h"
+#include "loader/log.h"
+#include "loader/manifest.h"
+#include "loader/sync.h"
+
+#define AGENT_WATCH_MASK                                                                           \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
+	 IN_MOVE_SELF)
+
+struct agent {
+	const struct agent_config *config;
+	struct sluice_maps maps;
+	struct sync_ctx *sync;
+	struct manifest_set *manifests;
+	int signal_fd;
+	int inotify_fd;
+	int watch;	       /* inotify watch on the manifest directory, or -1 */
+	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
+	uint64_t first_change; /* ms of the first change not yet applied */
+	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
+};
+
+static uint64_t agent_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int agent_parse_cidr(const char *text, struct agent_cidr *out)
+{
+	char address[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(text, '/');
+	struct in_addr in;
+	long len;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(address))
+		return -EINVAL;
+	memcpy(address, text, (size_t)(slash - text));
+	address[slash - text] = '\0';
+	if (inet_pton(AF_INET, address, &in) != 1)
+		return -EINVAL;
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || len < 0 || len > 32)
+		return -EINVAL;
+	uint32_t mask = len ? htonl(~0u << (32 - len)) : 0;
+
+	if (in.s_addr & ~mask)
+		return -EINVAL; /* host bits set: most likely a typo, as kube-apiserver also refuses
+				 */
+	out->address = in.s_addr;
+	out->prefix_len = (uint8_t)len;
+	out->is_set = true;
+	return 0;
+}
+
+int agent_config_validate(const struct agent_config *config)
+{
+	if (!config->node || !config->node[0]) {
+		log_error("--node: required (the name of this node)");
+		return -EINVAL;
+	}
+	if (config->node_cidr_size < 1 || config->node_cidr_size > 32) {
+		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
+		return -EINVAL;
+	}
+	if (config->cluster_cidr.is_set &&
+	    config->node_cidr_size < config->cluster_cidr.prefix_len) {
+		log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
+			  config->node_cidr_size, config->cluster_cidr.prefix_len);
+		return -EINVAL;
+	}
+	if (!config->ct_size) {
+		log_error("--ct-size: must be at least 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Re-read the manifest directory and apply it. Failures keep the last good state in the maps. */
+static int agent_reload(struct agent *agent)
+{
+	const char *dir = agent->config->manifests;
+	struct desired_state state = {0};
+	struct sync_counts counts;
+	struct timespec t0, t1;
+	int ret, err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = manifest_set_load_dir(agent->manifests, dir);
+	if (ret < 0) {
+		log_warn("manifests %s: %s; keeping the services in force", dir, strerror(-ret));
+		return ret;
+	}
+	if (ret > 0)
+		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
+			 ret);
+	err = manifest_set_desired(agent->manifests, &state);
+	if (err) {
+		log_warn("manifests %s: build desired state: %s", dir, strerror(-err));
+		return err;
+	}
+	err = sync_apply(agent->sync, &state, &counts);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("sync: %zu frontends: %u added, %u changed, %u removed, %u unchanged, %u failed; "
+		 "backends %u added, %u removed (%zu in use); %lu map writes; "
+		 "%u UDP flows flushed; %.1f ms",
+		 state.n_frontends, counts.added, counts.changed, counts.removed, counts.unchanged,
+		 counts.failed, counts.backends_added, counts.backends_removed,
+		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
+		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	desired_state_free(&state);
+	return err;
+}
+
+/* (Re)watch the manifest directory; -errno when it cannot be watched (missing, say). */
+static int agent_watch(struct agent *agent)
+{
+	int wd = inotify_add_watch(agent->inotify_fd, agent->config->manifests, AGENT_WATCH_MASK);
+
+	if (wd < 0)
+		return -errno;
+	agent->watch = wd;
+	return 0;
+}
+
+static void agent_schedule_reload(struct agent *agent)
+{
+	uint64_t now = agent_now_ms();
+
+	/* Trailing debounce, bounded: editors write in bursts, but a steady stream still applies.
+	 */
+	if (!agent->reload_at)
+		agent->first_change = now;
+	agent->reload_at = now + AGENT_DEBOUNCE_MS;
+	if (agent->reload_at > agent->first_change + AGENT_DEBOUNCE_MAX_MS)
+		agent->reload_at = agent->first_change + AGENT_DEBOUNCE_MAX_MS;
+}
+
+static void agent_drain_inotify(struct agent *agent)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(agent->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *event = (const struct inotify_event *)p;
+
+			if (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+				if (agent->watch >= 0 && event->wd == agent->watch) {
+					log_warn("manifests %s: directory moved or deleted; "
+						 "keeping the services in force until it returns",
+						 agent->config->manifests);
+					inotify_rm_watch(agent->inotify_fd, agent->watch);
+					agent->watch = -1;
+				}
+			} else {
+				agent_schedule_reload(agent);
+			}
+			p += sizeof(*event) + event->len;
+		}
+	}
+}
+
+static void agent_ct_gc(struct agent *agent)
+{
+	struct timespec ts;
+	int deleted;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deleted = sync_ct_expire(agent->maps.ct4,
+				 (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	if (deleted < 0)
+		log_warn("ct4: sweep expired entries: %s", strerror(-deleted));
+	else if (deleted)
+		log_debug("ct4: %d expired entries deleted", deleted);
+}
+
+static int agent_poll_timeout(const struct agent *agent, uint64_t now)
+{
+	uint64_t next = agent->gc_at;
+
+	if (agent->reload_at && agent->reload_at < next)
+		next = agent->reload_at;
+	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
+		next = now + 1000; /* retry the watch of a vanished directory once a second */
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static int agent_loop(struct agent *agent)
+{
+	struct pollfd fds[2] = {
+	    {.fd = agent->signal_fd, .events = POLLIN},
+	    {.fd = agent->inotify_fd, .events = POLLIN},
+	};
+	struct signalfd_siginfo info;
+	uint64_t now;
+
+	for (;;) {
+		now = agent_now_ms();
+		if (poll(fds, agent->inotify_fd >= 0 ? 2 : 1, agent_poll_timeout(agent, now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[0].revents & POLLIN) {
+			if (read(agent->signal_fd, &info, sizeof(info)) != sizeof(info))
+				continue;
+			if (info.ssi_signo == SIGHUP) {
+				log_info("SIGHUP: reloading manifests");
+				if (agent->manifests)
+					agent_schedule_reload(agent);
+				continue;
+			}
+			log_info("signal %u: exiting; programs stay attached and maps pinned",
+				 info.ssi_signo);
+			return 0;
+		}
+		if (agent->inotify_fd >= 0 && (fds[1].revents & POLLIN))
+			agent_drain_inotify(agent);
+		now = agent_now_ms();
+		if (agent->manifests && agent->watch < 0 && agent_watch(agent) == 0) {
+			log_info("manifests %s: watching again", agent->config->manifests);
+			agent_schedule_reload(agent);
+		}
+		if (agent->reload_at && now >= agent->reload_at) {
+			agent->reload_at = 0;
+			agent_reload(agent);
+		}
+		if (now >= agent->gc_at) {
+			agent_ct_gc(agent);
+			agent->gc_at = now + AGENT_CT_GC_PERIOD_S * 1000ull;
+		}
+	}
+}
+
+int agent_run(const struct agent_config *config)
+{
+	struct agent agent = {.config = config, .signal_fd = -1, .inotify_fd = -1, .watch = -1};
+	struct datapath_opts dp_opts = {
+	    .bpffs = config->bpffs,
+	    .hairpin_ip = config->hairpin_ip,
+	    .ct_size = config->ct_size,
+	    .is_ct_size_set = config->is_ct_size_set,
+	};
+	struct datapath_result dp;
+	char failed[4096] = "";
+	const char *failed_map = NULL;
+	sigset_t signals;
+	int err;
+
+	bpffs_maps_init(&agent.maps);
+	err = agent_config_validate(config);
+	if (err)
+		return err;
+
+	/* Signals first: a SIGTERM during start-up must still leave a consistent datapath. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &signals, NULL)) {
+		err = -errno;
+		log_error("block signals: %s", strerror(-err));
+		goto cleanup;
+	}
+	agent.signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (agent.signal_fd < 0) {
+		err = -errno;
+		log_error("signalfd: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	err = bpffs_ensure(config->bpffs, failed, sizeof(failed));
+	if (err) {
+		log_error("bpffs %s: %s: %s", config->bpffs, failed, strerror(-err));
+		goto cleanup;
+	}
+	err = datapath_load(&dp_opts, &dp);
+	if (err)
+		goto cleanup;
+	log_info("node %s: datapath %s at %s (ct4 %u entries); %u pod veths attached%s",
+		 config->node, dp.is_adopted ? "adopted" : "created", config->bpffs, dp.ct_size,
+		 dp.reattached, dp.reattach_failed ? ", some failed (see above)" : "");
+	err = bpffs_open_maps(config->bpffs, &agent.maps, &failed_map);
+	if (err) {
+		log_error("%s/%s: %s", config->bpffs, failed_map, strerror(-err));
+		goto cleanup;
+	}
+	err = sync_open(&agent.maps, &agent.sync);
+	if (err) {
+		log_error("adopt service maps under %s: %s", config->bpffs, strerror(-err));
+		goto cleanup;
+	}
+	log_info("adopted %zu frontends and %zu backends from the pinned maps (%lu stale entries "
+		 "removed)",
+		 sync_service_count(agent.sync), sync_backend_count(agent.sync),
+		 sync_adopt_writes(agent.sync));
+
+	if (config->manifests) {
+		agent.manifests = manifest_set_new();
+		if (!agent.manifests) {
+			err = -ENOMEM;
+			log_error("manifests: %s", strerror(-err));
+			goto cleanup;
+		}
+		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (agent.inotify_fd < 0) {
+			err = -errno;
+			log_error("inotify: %s", strerror(-err));
+			goto cleanup;
+		}
+		/* Watch before the first read so a change made while reading is not missed. */
+		err = agent_watch(&agent);
+		if (err) {
+			log_error("manifests %s: %s", config->manifests, strerror(-err));
+			goto cleanup;
+		}
+		err = agent_reload(&agent);
+		if (err == -ENOMEM)
+			goto cleanup;
+	} else {
+		log_warn("no --manifests: service maps are left as adopted");
+	}
+	agent.gc_at = agent_now_ms();
+	log_info("agent ready");
+	err = agent_loop(&agent);
+
+cleanup:
+	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
+	sync_close(agent.sync);
+	if (agent.manifests)
+		manifest_set_free(agent.manifests);
+	bpffs_close_maps(&agent.maps);
+	if (agent.inotify_fd >= 0)
+		close(agent.inotify_fd);
+	if (agent.signal_fd >= 0)
+		close(agent.signal_fd);
+	return err;
+}

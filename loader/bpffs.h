@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node's bpffs pin directory: make sure it is a bpf filesystem and open pinned maps by name. */
+#ifndef SLUICE_BPFFS_H
+#define SLUICE_BPFFS_H
+
+#include <stddef.h>
+
+/* Default pin directory of a node's agent (`--bpffs DIR`). */
+#define BPFFS_DEFAULT_DIR "/sys/fs/bpf/sluice"
+/* Where node agents conventionally find the host's bpf filesystem. */
+#define BPFFS_SYS_MOUNT "/sys/fs/bpf"
+
+/* File descriptors of the pinned maps; -1 when not open. */
+struct sluice_maps {
+	int lb4_svc;
+	int lb4_slots;
+	int lb4_backends;
+	int lb4_revnat;
+	int lb4_vips; /* VIP -> frontends on it, so the datapath can spot VIP fragments */
+	int ct4;
+	int ep4;
+	int stats;
+	int drops;
+};
+
+/* Set every descriptor to -1 so bpffs_close_maps() is safe on a partly opened set. */
+void bpffs_maps_init(struct sluice_maps *maps);
+void bpffs_close_maps(struct sluice_maps *maps);
+
+/*
+ * Make sure DIR is a directory on a bpf filesystem: when it is not, mount one at /sys/fs/bpf
+ * if DIR lies under it, else at DIR itself, then create DIR (mode 0700). Returns 0 or -errno;
+ * *failed_path (may be NULL) then names the path at fault.
+ */
+int bpffs_ensure(const char *dir, char *failed_path, size_t failed_len);
+
+/* Open DIR/NAME. Returns a file descriptor or -errno. */
+int bpffs_open_map(const char *dir, const char *name);
+
+/*
+ * Open every map of struct sluice_maps from DIR. Returns 0 or -errno; on failure every map is
+ * closed and *failed_name (may be NULL) is the pin name that could not be opened.
+ */
+int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **failed_name);
+
+/* Write "DIR/NAME" into buf. Returns 0 or -ENAMETOOLONG. */
+int bpffs_path(char *buf, size_t len, const char *dir, const char *name);
+
+#endif

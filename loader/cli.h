@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Read-only commands over the pinned maps of a node: tables for people, JSON for scripts. */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <stdbool.h>
+
+enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
+
+struct cli_options {
+	const char *bpffs;
+	enum cli_output output;
+};
+
+/*
+ * Each prints its result on stdout, or one line on stderr naming the object at fault.
+ * Returns 0 or -errno.
+ */
+int cli_service_list(const struct cli_options *options);
+int cli_ct_list(const struct cli_options *options);
+int cli_endpoint_list(const struct cli_options *options);
+int cli_status(const struct cli_options *options);
+int cli_drops(const struct cli_options *options);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Loading the node's BPF datapath: maps created or adopted under bpffs, program pinned and
+ * attached. */
+#ifndef SLUICE_DATAPATH_H
+#define SLUICE_DATAPATH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The pod program sits at clsact ingress of each host-side veth under this handle and priority;
+ * the CNI plugin attaches with the same pair so the agent can replace it in place on upgrade.
+ */
+#define DATAPATH_TC_HANDLE   1
+#define DATAPATH_TC_PRIORITY 1
+
+struct datapath_opts {
+	const char *bpffs;   /* pin directory; must already be on bpffs (bpffs_ensure) */
+	uint32_t hairpin_ip; /* network byte order */
+	uint32_t ct_size;    /* ct4 max entries */
+	bool is_ct_size_set; /* given on the command line: a pinned ct4 of another size is an error
+			      */
+};
+
+struct datapath_result {
+	uint32_t ct_size;	 /* ct4 size in force */
+	unsigned int reattached; /* host veths moved to the new program */
+	unsigned int reattach_failed;
+	bool is_adopted; /* maps were already pinned (restart or upgrade) */
+};
+
+/*
+ * Open the tc_pod object with rodata and sizes from OPTS, create its maps at bpffs/<name> or
+ * reuse the pinned ones, load it, pin the program at bpffs/tc_pod (atomically replacing an old
+ * pin) and move every host veth in ep4 to it. The object is closed again: pins and tc filters
+ * hold the program and maps. Returns 0 or -errno; errors are logged with the object at fault.
+ */
+int datapath_load(const struct datapath_opts *opts, struct datapath_result *result);
+
+/*
+ * Start the datapath clock's BPF timer by running the object's tc_clock_start program once
+ * (BPF_PROG_TEST_RUN). Idempotent: a clock already ticking is left running. Returns 0 or -errno.
+ */
+int datapath_clock_start(int clock_prog_fd);
+
+#endif

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `sluice`: the node agent and the CLI over its pinned maps, one subcommand table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/agent.h"
+#include "loader/bpffs.h"
+#include "loader/cli.h"
+#include "loader/log.h"
+#include "maps/ct.h"
+#include "maps/types.h"
+
+/* Flags every subcommand takes, anywhere on the command line. */
+struct main_globals {
+	const char *bpffs;
+	enum cli_output output;
+};
+
+struct main_command {
+	const char *noun;
+	const char *verb; /* NULL: the noun is the whole command */
+	int (*handler)(int argc, char **argv, const struct main_globals *globals);
+	const char *help;
+};
+
+static void main_usage(FILE *out);
+
+static int main_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int main_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("sluice: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Strict unsigned parse: digits only, within [min, max]. */
+static int main_parse_u32(const char *flag, const char *text, unsigned long min, unsigned long max,
+			  uint32_t *out)
+{
+	char *end;
+	unsigned long value;
+
+	errno = 0;
+	value = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || value < min || value > max)
+		return main_fail("%s %s: expected a number from %lu to %lu", flag, text, min, max);
+	*out = (uint32_t)value;
+	return 0;
+}
+
+static int do_agent(int argc, char **argv, const struct main_globals *globals)
+{
+	enum {
+		OPT_NODE = 256,
+		OPT_MANIFESTS,
+		OPT_CT_SIZE,
+		OPT_HAIRPIN_IP,
+		OPT_CLUSTER_CIDR,
+		OPT_SERVICE_CIDR,
+		OPT_NODE_CIDR_SIZE,
+	};
+	static const struct option options[] = {
+	    {"node", required_argument, NULL, OPT_NODE},
+	    {"manifests", required_argument, NULL, OPT_MANIFESTS},
+	    {"ct-size", required_argument, NULL, OPT_CT_SIZE},
+	    {"hairpin-ip", required_argument, NULL, OPT_HAIRPIN_IP},
+	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
+	    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
+	    {"node-cidr-size", required_argument, NULL, OPT_NODE_CIDR_SIZE},
+	    {NULL, 0, NULL, 0},
+	};
+	struct agent_config config = {
+	    .bpffs = globals->bpffs,
+	    .ct_size = CT_DEFAULT_ENTRIES,
+	    .node_cidr_size = AGENT_NODE_CIDR_SIZE_DEFAULT,
+	};
+	struct in_addr hairpin;
+	uint32_t value;
+	int opt, err;
+
+	inet_pton(AF_INET, SLUICE_HAIRPIN_IP_DEFAULT, &hairpin);
+	config.hairpin_ip = hairpin.s_addr;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NODE:
+			config.node = optarg;
+			break;
+		case OPT_MANIFESTS:
+			config.manifests = optarg;
+			break;
+		case OPT_CT_SIZE:
+			/* The LRU needs room per CPU; 1024 is a floor that keeps it useful. */
+			err = main_parse_u32("--ct-size", optarg, 1024, 1u << 26, &config.ct_size);
+			if (err)
+				return err;
+			config.is_ct_size_set = true;
+			break;
+		case OPT_HAIRPIN_IP:
+			if (inet_pton(AF_INET, optarg, &hairpin) != 1 || !hairpin.s_addr)
+				return main_fail("--hairpin-ip %s: not an IPv4 address", optarg);
+			config.hairpin_ip = hairpin.s_addr;
+			break;
+		case OPT_CLUSTER_CIDR:
+			if (agent_parse_cidr(optarg, &config.cluster_cidr))
+				return main_fail(
+				    "--cluster-cidr %s: expected A.B.C.D/N without host bits",
+				    optarg);
+			break;
+		case OPT_SERVICE_CIDR:
+			if (agent_parse_cidr(optarg, &config.service_cidr))
+				return main_fail(
+				    "--service-cidr %s: expected A.B.C.D/N without host bits",
+				    optarg);
+			break;
+		case OPT_NODE_CIDR_SIZE:
+			err = main_parse_u32("--node-cidr-size", optarg, 1, 32, &value);
+			if (err)
+				return err;
+			config.node_cidr_size = value;
+			break;
+		case ':':
+			return main_fail("agent: %s needs a value", argv[optind - 1]);
+		default:
+			return main_fail("agent: unknown flag %s (see sluice --help)",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return main_fail("agent: unexpected argument %s", argv[optind]);
+	if (!config.node)
+		return main_fail("agent: --node NAME is required");
+	return agent_run(&config);
+}
+
+/* List commands take no arguments of their own beyond the global flags. */
+static int main_no_args(int argc, char **argv)
+{
+	if (argc > 1)
+		return main_fail("%s: unexpected argument %s", argv[0], argv[1]);
+	return 0;
+}
+
+static struct cli_options main_cli_options(const struct main_globals *globals)
+{
+	struct cli_options options = {.bpffs = globals->bpffs, .output = globals->output};
+
+	return options;
+}
+
+static int do_service_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_service_list(&options);
+}
+
+static int do_ct_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_ct_list(&options);
+}
+
+static int do_endpoint_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_endpoint_list(&options);
+}
+
+static int do_status(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_status(&options);
+}
+
+static int do_drops(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_drops(&options);
+}
+
+static int do_help(int argc, char **argv, const struct main_globals *globals)
+{
+	(void)argc;
+	(void)argv;
+	(void)globals;
+	main_usage(stdout);
+	return 0;
+}
+
+static const struct main_command main_commands[] = {
+    {"agent", NULL, do_agent,
+     "--node NAME [--manifests DIR] [--ct-size N] [--hairpin-ip IP]\n"
+     "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]"},
+    {"service", "list", do_service_list, "frontends, their ids and backends"},
+    {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
+    {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},
+    {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
+    {"drops", NULL, do_drops, "drop counters by reason"},
+    {"help", NULL, do_help, "this text"},
+};
+
+static void main_usage(FILE *out)
+{
+	fprintf(out, "usage: sluice [--bpffs DIR] [-o json] [-v] COMMAND\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]); i++) {
+		const struct main_command *c = &main_commands[i];
+
+		fprintf(out, "  %s%s%s  %s\n", c->noun, c->verb ? " " : "", c->verb ? c->verb : "",
+			c->help);
+	}
+	fprintf(out,
+		"\nglobal flags (anywhere on the line):\n"
+		"  --bpffs DIR   pin directory of the node's agent (default %s)\n"
+		"  -o json       one JSON object on stdout instead of a table\n"
+		"  -v            debug logging, libbpf's included\n",
+		BPFFS_DEFAULT_DIR);
+}
+
+/*
+ * Take the global flags out of argv wherever they are, so `sluice -o json service list` and
+ * `sluice service list -o json` both work. Returns the new argc or -EINVAL.
+ */
+static int main_take_globals(int argc, char **argv, struct main_globals *globals)
+{
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value = NULL;
+
+		if (strcmp(arg, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+			log_level = LOG_LEVEL_DEBUG;
+			continue;
+		}
+		if (strncmp(arg, "--bpffs=", 8) == 0 || strncmp(arg, "--output=", 9) == 0) {
+			value = strchr(arg, '=') + 1;
+		} else if (strcmp(arg, "--bpffs") == 0 || strcmp(arg, "-o") == 0 ||
+			   strcmp(arg, "--output") == 0) {
+			if (i + 1 >= argc)
+				return main_fail("%s needs a value", arg);
+			value = argv[++i];
+		} else {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (arg[2] == 'b') {
+			if (value[0] != '/')
+				return main_fail("--bpffs %s: must be an absolute path", value);
+			globals->bpffs = value;
+		} else if (strcmp(value, "json") == 0) {
+			globals->output = CLI_OUTPUT_JSON;
+		} else if (strcmp(value, "text") == 0 || strcmp(value, "table") == 0) {
+			globals->output = CLI_OUTPUT_TEXT;
+		} else {
+			return main_fail("-o %s: expected json or text", value);
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_globals globals = {.bpffs = BPFFS_DEFAULT_DIR, .output = CLI_OUTPUT_TEXT};
+	int err;
+
+	argc = main_take_globals(argc, argv, &globals);
+	if (argc < 0)
+		return 2;
+	log_setup_libbpf();
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return do_help(argc, argv, &globals);
+	for (size_t i = 0; i < sizeof(main_commands) / sizeof(main_commands[0]); i++) {
+		const struct main_command *c = &main_commands[i];
+		int skip = 1;
+
+		if (strcmp(argv[1], c->noun) != 0)
+			continue;
+		if (c->verb) {
+			if (argc < 3 || strcmp(argv[2], c->verb) != 0)
+				continue;
+			skip = 2;
+		}
+		/* The handler sees its own name as argv[0], as getopt expects. */
+		err = c->handler(argc - skip, argv + skip, &globals);
+		return err ? 1 : 0;
+	}
+	main_fail("unknown command \"%s%s%s\" (see sluice --help)", argv[1], argc > 2 ? " " : "",
+		  argc > 2 ? argv[2] : "");
+	return 2;
+}

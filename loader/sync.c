@@ -1,0 +1,1328 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Owns the service maps' contents: adoption at start, then desired state applied as a diff. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <bpf/bpf.h>
+
+#include "loader/log.h"
+#include "loader/state.h"
+#include "loader/sync.h"
+#include "maps/ct.h"
+#include "maps/lb.h"
+
+/*
+ * Ids are handed out from a cursor that only moves forward (wrapping below this bound), so a
+ * released svc_id or backend id is reused as late as possible: conntrack entries still carry
+ * old ids, and an early reuse would give their replies another service's rev-NAT.
+ */
+#define SYNC_ID_LIMIT (1u << 24)
+
+/* ---- a small u64 -> pointer hash table: linear probing, backward-shift deletion ---------- */
+
+struct sync_table_slot {
+	uint64_t key;
+	void *value; /* NULL: empty */
+};
+
+struct sync_table {
+	struct sync_table_slot *slots;
+	size_t cap; /* power of two, or 0 */
+	size_t count;
+};
+
+static uint64_t sync_hash(uint64_t x)
+{
+	/* splitmix64 finaliser: keys are packed addresses and small ids, both poorly spread. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static void *sync_table_get(const struct sync_table *t, uint64_t key)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = sync_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		if (!t->slots[i].value)
+			return NULL;
+		if (t->slots[i].key == key)
+			return t->slots[i].value;
+	}
+}
+
+static int sync_table_grow(struct sync_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64;
+	struct sync_table_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].value)
+			continue;
+		size_t j = sync_hash(t->slots[i].key) & (cap - 1);
+
+		while (slots[j].value)
+			j = (j + 1) & (cap - 1);
+		slots[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+/* Insert or replace. Returns 0 or -ENOMEM. */
+static int sync_table_put(struct sync_table *t, uint64_t key, void *value)
+{
+	int err;
+
+	/* Load factor at most 1/2 keeps probe chains short. */
+	if ((t->count + 1) * 2 > t->cap) {
+		err = sync_table_grow(t);
+		if (err)
+			return err;
+	}
+	size_t i = sync_hash(key) & (t->cap - 1);
+
+	while (t->slots[i].value && t->slots[i].key != key)
+		i = (i + 1) & (t->cap - 1);
+	if (!t->slots[i].value)
+		t->count++;
+	t->slots[i].key = key;
+	t->slots[i].value = value;
+	return 0;
+}
+
+static void sync_table_del(struct sync_table *t, uint64_t key)
+{
+	size_t mask = t->cap - 1, i, j;
+
+	if (!t->cap)
+		return;
+	for (i = sync_hash(key) & mask;; i = (i + 1) & mask) {
+		if (!t->slots[i].value)
+			return;
+		if (t->slots[i].key == key)
+			break;
+	}
+	/* Backward shift: pull later members of the chain into the hole so lookups never stop
+	 * early. */
+	for (j = (i + 1) & mask; t->slots[j].value; j = (j + 1) & mask) {
+		size_t home = sync_hash(t->slots[j].key) & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].value = NULL;
+	t->count--;
+}
+
+static void sync_table_free(struct sync_table *t)
+{
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- in-memory image of the maps ---------------------------------------------------------- */
+
+struct sync_backend {
+	struct lb4_backend value; /* as in lb4_backends */
+	uint32_t id;
+	uint32_t refcount; /* services whose backend set holds this backend */
+	bool is_pending;   /* on the delete-at-end-of-sync list */
+	bool is_udp_flush; /* flush its UDP conntrack entries when deleted */
+};
+
+struct sync_service {
+	struct lb4_key key;
+	uint32_t svc_id;
+	uint8_t gen;	  /* live slot generation */
+	uint8_t flags;	  /* LB_SVC_F_* */
+	uint32_t n_slots; /* lb4_service.count: slots 0..n_slots-1 of gen are live */
+	uint32_t n_backends;
+	uint32_t *backend_ids; /* the backend set, sorted by (address, port), distinct */
+	char name[SLUICE_NAME_LEN];
+	uint64_t epoch; /* last sync that saw this frontend in the desired state */
+	bool is_dirty;	/* adopted slots are inconsistent: rewrite on the next sync */
+	bool is_revnat_dirty;
+};
+
+struct sync_ctx {
+	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd;
+	struct sync_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
+	struct sync_table services;    /* lb4_key -> sync_service */
+	struct sync_table service_ids; /* svc_id -> sync_service */
+	struct sync_table backends;    /* (address, port, proto) -> sync_backend */
+	struct sync_table backend_ids; /* id -> sync_backend */
+	uint32_t next_svc_id, next_backend_id;
+	uint64_t epoch;
+	unsigned long writes;	       /* lb4_* updates and deletes, ever */
+	unsigned long adopt_writes;    /* of which done at open */
+	struct sync_backend **pending; /* released to refcount 0 during this sync */
+	size_t n_pending, cap_pending;
+	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
+	size_t cap_scratch;
+};
+
+static uint64_t sync_svc_key(const struct lb4_key *key)
+{
+	return (uint64_t)key->address << 32 | (uint64_t)key->port << 16 | key->proto;
+}
+
+static uint64_t sync_backend_key(uint32_t address, uint16_t port, uint8_t proto)
+{
+	return (uint64_t)address << 32 | (uint64_t)port << 16 | proto;
+}
+
+/* The canonical backend order of loader/state.c, as qsort() wants it. */
+static int sync_backend_addr_cmp(const void *a, const void *b)
+{
+	return lb_backend_addr_cmp(a, b);
+}
+
+/* ---- counted map writes --------------------------------------------------------------------- */
+
+static int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void *value)
+{
+	ctx->writes++;
+	if (bpf_map_update_elem(fd, key, value, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Delete; an entry already gone counts as deleted. */
+static int sync_delete(struct sync_ctx *ctx, int fd, const void *key)
+{
+	ctx->writes++;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t index,
+			   uint32_t backend_id)
+{
+	struct lb4_slot_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.index = (uint16_t)index;
+	key.gen = gen;
+	return sync_update(ctx, ctx->slots_fd, &key, &backend_id);
+}
+
+/* Delete slots 0..n-1 of SVC_ID/GEN. Failures are logged, not returned: nothing reads them. */
+static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t n)
+{
+	struct lb4_slot_key key;
+	int err;
+
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	for (uint32_t i = 0; i < n; i++) {
+		key.index = (uint16_t)i;
+		err = sync_delete(ctx, ctx->slots_fd, &key);
+		if (err)
+			log_warn("lb4_slots: delete service %u gen %u index %u: %s", svc_id, gen, i,
+				 strerror(-err));
+	}
+}
+
+static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
+{
+	struct lb4_revnat value;
+
+	memset(&value, 0, sizeof(value));
+	value.address = svc->key.address;
+	value.port = svc->key.port;
+	value.proto = svc->key.proto;
+	memcpy(value.name, svc->name, sizeof(value.name));
+	value.name[sizeof(value.name) - 1] = '\0';
+	return sync_update(ctx, ctx->revnat_fd, &svc->svc_id, &value);
+}
+
+static int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id,
+			  uint32_t count, uint8_t gen, uint8_t flags)
+{
+	struct lb4_service value;
+
+	memset(&value, 0, sizeof(value));
+	value.svc_id = svc_id;
+	value.count = (uint16_t)count;
+	value.gen = gen;
+	value.flags = flags;
+	return sync_update(ctx, ctx->svc_fd, key, &value);
+}
+
+/*
+ * lb4_vips holds, per VIP, how many frontends use it. A VIP gains its entry before its first
+ * frontend goes live and loses it after its last frontend is gone, so the datapath always
+ * knows a frontend address as one.
+ */
+static int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends)
+{
+	struct lb4_vip value = {.frontends = (uint32_t)frontends};
+
+	if (ctx->vips_fd < 0)
+		return 0;
+	if (!frontends)
+		return sync_delete(ctx, ctx->vips_fd, &vip);
+	return sync_update(ctx, ctx->vips_fd, &vip, &value);
+}
+
+static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
+{
+	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	int err;
+
+	err = sync_vip_write(ctx, vip, n + 1);
+	if (err)
+		return err;
+	return sync_table_put(&ctx->vips, vip, (void *)(n + 1));
+}
+
+static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
+{
+	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	int err;
+
+	if (!n)
+		return;
+	err = sync_vip_write(ctx, vip, n - 1);
+	if (err)
+		log_warn("lb4_vips: update %u frontends: %s", (unsigned int)(n - 1),
+			 strerror(-err));
+	if (n == 1)
+		sync_table_del(&ctx->vips, vip);
+	else
+		sync_table_put(&ctx->vips, vip, (void *)(n - 1)); /* key present: cannot fail */
+}
+
+/* ---- ids and backends ------------------------------------------------------------------- */
+
+static uint32_t sync_id_alloc(const struct sync_table *used, uint32_t *cursor)
+{
+	if (used->count >= SYNC_ID_LIMIT - 1)
+		return 0;
+	for (;;) {
+		uint32_t id = *cursor;
+
+		*cursor = id + 1 >= SYNC_ID_LIMIT ? 1 : id + 1;
+		if (id && !sync_table_get(used, id))
+			return id;
+	}
+}
+
+/* Take a reference on the backend ADDR/PROTO, creating it in lb4_backends when new. */
+static int sync_backend_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addr,
+				uint8_t proto, struct sync_counts *counts,
+				struct sync_backend **out)
+{
+	uint64_t key = sync_backend_key(addr->address, addr->port, proto);
+	struct sync_backend *backend = sync_table_get(&ctx->backends, key);
+	int err;
+
+	if (backend) {
+		backend->refcount++;
+		*out = backend;
+		return 0;
+	}
+	backend = calloc(1, sizeof(*backend));
+	if (!backend)
+		return -ENOMEM;
+	backend->value.address = addr->address;
+	backend->value.port = addr->port;
+	backend->value.proto = proto;
+	backend->id = sync_id_alloc(&ctx->backend_ids, &ctx->next_backend_id);
+	if (!backend->id) {
+		err = -ENOSPC;
+		goto cleanup;
+	}
+	err = sync_table_put(&ctx->backends, key, backend);
+	if (err)
+		goto cleanup;
+	err = sync_table_put(&ctx->backend_ids, backend->id, backend);
+	if (err) {
+		sync_table_del(&ctx->backends, key);
+		goto cleanup;
+	}
+	err = sync_update(ctx, ctx->backends_fd, &backend->id, &backend->value);
+	if (err) {
+		sync_table_del(&ctx->backends, key);
+		sync_table_del(&ctx->backend_ids, backend->id);
+		goto cleanup;
+	}
+	backend->refcount = 1;
+	counts->backends_added++;
+	*out = backend;
+	return 0;
+
+cleanup:
+	free(backend);
+	return err;
+}
+
+/* Drop a reference; a backend left unreferenced is deleted at the end of the sync. */
+static int sync_backend_release(struct sync_ctx *ctx, uint32_t id)
+{
+	struct sync_backend *backend = sync_table_get(&ctx->backend_ids, id);
+
+	if (!backend || !backend->refcount)
+		return 0;
+	if (--backend->refcount || backend->is_pending)
+		return 0;
+	if (ctx->n_pending == ctx->cap_pending) {
+		size_t cap = ctx->cap_pending ? ctx->cap_pending * 2 : 64;
+		struct sync_backend **pending = realloc(ctx->pending, cap * sizeof(*pending));
+
+		if (!pending)
+			return -ENOMEM; /* it stays in the map, unreferenced: harmless */
+		ctx->pending = pending;
+		ctx->cap_pending = cap;
+	}
+	backend->is_pending = true;
+	ctx->pending[ctx->n_pending++] = backend;
+	return 0;
+}
+
+static void sync_backends_release(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		sync_backend_release(ctx, ids[i]);
+}
+
+/*
+ * Take references on the sorted backend list ADDRS for a frontend of PROTO. On success *out is
+ * a new array of ids in the same order; on failure nothing is held.
+ */
+static int sync_backends_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addrs,
+				 size_t n, uint8_t proto, struct sync_counts *counts,
+				 uint32_t **out)
+{
+	uint32_t *ids = calloc(n ? n : 1, sizeof(*ids));
+	struct sync_backend *backend;
+	size_t i;
+	int err = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		err = sync_backend_acquire(ctx, &addrs[i], proto, counts, &backend);
+		if (err)
+			goto cleanup;
+		ids[i] = backend->id;
+	}
+	*out = ids;
+	return 0;
+
+cleanup:
+	sync_backends_release(ctx, ids, (uint32_t)i);
+	free(ids);
+	return err;
+}
+
+/* ---- frontends -------------------------------------------------------------------------- */
+
+/* Flags a desired frontend carries into lb4_service.flags; ClusterIP is all there is today. */
+static uint8_t sync_frontend_flags(const struct lb_frontend *frontend)
+{
+	(void)frontend;
+	return LB_SVC_F_CLUSTER_IP;
+}
+
+/*
+ * Slot layout of a backend set. Today slot i holds backend i, so a packet picks uniformly; a
+ * Maglev table (issue 5) replaces this function and n_slots, nothing else.
+ */
+static int sync_slots_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const uint32_t *ids,
+			    uint32_t n, uint32_t *n_slots)
+{
+	int err;
+
+	for (uint32_t i = 0; i < n; i++) {
+		err = sync_slot_write(ctx, svc_id, gen, i, ids[i]);
+		if (err) {
+			log_warn("lb4_slots: write service %u gen %u index %u: %s", svc_id, gen, i,
+				 strerror(-err));
+			sync_slots_delete(ctx, svc_id, gen, i);
+			return err;
+		}
+	}
+	*n_slots = n;
+	return 0;
+}
+
+static void sync_service_free(struct sync_service *svc)
+{
+	if (!svc)
+		return;
+	free(svc->backend_ids);
+	free(svc);
+}
+
+static bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_service *svc,
+				const struct lb_backend_addr *addrs, size_t n)
+{
+	if (svc->n_backends != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct sync_backend *b =
+		    sync_table_get(&ctx->backend_ids, svc->backend_ids[i]);
+
+		if (!b || b->value.address != addrs[i].address || b->value.port != addrs[i].port ||
+		    b->value.proto != svc->key.proto)
+			return false;
+	}
+	return true;
+}
+
+/* New frontend: backends, slots of gen 0, rev-NAT, then the frontend itself. */
+static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
+			    const struct lb_frontend *frontend, const struct lb_backend_addr *addrs,
+			    size_t n, struct sync_counts *counts)
+{
+	struct sync_service *svc = calloc(1, sizeof(*svc));
+	uint32_t *ids = NULL;
+	int err;
+
+	if (!svc)
+		return -ENOMEM;
+	svc->key = *key;
+	svc->flags = sync_frontend_flags(frontend);
+	svc->epoch = ctx->epoch;
+	snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+	svc->svc_id = sync_id_alloc(&ctx->service_ids, &ctx->next_svc_id);
+	if (!svc->svc_id) {
+		err = -ENOSPC;
+		goto cleanup;
+	}
+	err = sync_backends_acquire(ctx, addrs, n, key->proto, counts, &ids);
+	if (err)
+		goto cleanup;
+	err = sync_slots_write(ctx, svc->svc_id, 0, ids, (uint32_t)n, &svc->n_slots);
+	if (err)
+		goto cleanup_backends;
+	err = sync_revnat_write(ctx, svc);
+	if (err)
+		goto cleanup_slots;
+	err = sync_vip_ref(ctx, key->address);
+	if (err)
+		goto cleanup_revnat;
+	err = sync_svc_write(ctx, key, svc->svc_id, svc->n_slots, 0, svc->flags);
+	if (err)
+		goto cleanup_vip;
+	svc->backend_ids = ids;
+	svc->n_backends = (uint32_t)n;
+	err = sync_table_put(&ctx->services, sync_svc_key(key), svc);
+	if (!err)
+		err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+	if (err) {
+		/* Out of memory with the frontend live: take it down again to stay consistent. */
+		sync_table_del(&ctx->services, sync_svc_key(key));
+		sync_delete(ctx, ctx->svc_fd, key);
+		svc->backend_ids = NULL;
+		goto cleanup_vip;
+	}
+	return 0;
+
+cleanup_vip:
+	sync_vip_unref(ctx, key->address);
+cleanup_revnat:
+	sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+cleanup_slots:
+	sync_slots_delete(ctx, svc->svc_id, 0, svc->n_slots);
+cleanup_backends:
+	sync_backends_release(ctx, ids, (uint32_t)n);
+	free(ids);
+cleanup:
+	sync_service_free(svc);
+	return err;
+}
+
+/* Changed backend set: fill the other generation, flip the frontend in one update, clean up. */
+static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
+			       const struct lb_frontend *frontend,
+			       const struct lb_backend_addr *addrs, size_t n,
+			       struct sync_counts *counts)
+{
+	uint8_t gen = svc->gen ^ 1, flags = sync_frontend_flags(frontend);
+	uint32_t *ids = NULL, n_slots = 0;
+	bool is_name_changed = strncmp(svc->name, frontend->name, sizeof(svc->name)) != 0;
+	char old_name[SLUICE_NAME_LEN];
+	int err;
+
+	err = sync_backends_acquire(ctx, addrs, n, svc->key.proto, counts, &ids);
+	if (err)
+		return err;
+	err = sync_slots_write(ctx, svc->svc_id, gen, ids, (uint32_t)n, &n_slots);
+	if (err)
+		goto cleanup;
+	if (is_name_changed || svc->is_revnat_dirty) {
+		memcpy(old_name, svc->name, sizeof(old_name));
+		snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+		err = sync_revnat_write(ctx, svc);
+		if (err) {
+			memcpy(svc->name, old_name, sizeof(old_name));
+			goto cleanup_slots;
+		}
+		svc->is_revnat_dirty = false;
+	}
+	/* The flip: from here packets pick from the new generation. */
+	err = sync_svc_write(ctx, &svc->key, svc->svc_id, n_slots, gen, flags);
+	if (err)
+		goto cleanup_slots;
+	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
+	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);
+	free(svc->backend_ids);
+	svc->backend_ids = ids;
+	svc->n_backends = (uint32_t)n;
+	svc->n_slots = n_slots;
+	svc->gen = gen;
+	svc->flags = flags;
+	svc->is_dirty = false;
+	return 0;
+
+cleanup_slots:
+	sync_slots_delete(ctx, svc->svc_id, gen, n_slots);
+cleanup:
+	sync_backends_release(ctx, ids, (uint32_t)n);
+	free(ids);
+	return err;
+}
+
+/* Removed frontend: the frontend first so no new flow reaches what follows. */
+static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
+{
+	int err;
+
+	err = sync_delete(ctx, ctx->svc_fd, &svc->key);
+	if (err)
+		return err;
+	sync_vip_unref(ctx, svc->key.address);
+	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
+	err = sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+	if (err)
+		log_warn("lb4_revnat: delete service %u: %s", svc->svc_id, strerror(-err));
+	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);
+	sync_table_del(&ctx->services, sync_svc_key(&svc->key));
+	sync_table_del(&ctx->service_ids, svc->svc_id);
+	sync_service_free(svc);
+	return 0;
+}
+
+/* ---- conntrack -------------------------------------------------------------------------- */
+
+/*
+ * Walk ct4 and delete the entries IS_STALE() picks. The next key is fetched before the current
+ * one is deleted: a hash map restarts from its first key when asked for the successor of a key
+ * it no longer holds.
+ */
+static int sync_ct_walk(int ct4_fd,
+			bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
+					 const void *),
+			const void *arg)
+{
+	struct ct4_key key, next;
+	struct ct_entry entry;
+	bool has_key = false;
+	int deleted = 0;
+
+	memset(&key, 0, sizeof(key));
+	for (;;) {
+		if (bpf_map_get_next_key(ct4_fd, has_key ? &key : NULL, &next)) {
+			if (errno == ENOENT)
+				break;
+			return -errno;
+		}
+		if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
+		    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
+			deleted++;
+		key = next;
+		has_key = true;
+	}
+	if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
+	    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
+		deleted++;
+	return deleted;
+}
+
+static bool sync_ct_is_expired(const struct ct4_key *key, const struct ct_entry *entry,
+			       const void *arg)
+{
+	(void)key;
+	return entry->expires_ns < *(const uint64_t *)arg;
+}
+
+int sync_ct_expire(int ct4_fd, uint64_t now_ns)
+{
+	return sync_ct_walk(ct4_fd, sync_ct_is_expired, &now_ns);
+}
+
+static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_entry *entry,
+				   const void *arg)
+{
+	return key->proto == IPPROTO_UDP && entry->backend_id &&
+	       sync_table_get(arg, entry->backend_id) != NULL;
+}
+
+/*
+ * Delete backends left unreferenced by this sync. Like kube-proxy, UDP flows to a deleted
+ * backend lose their conntrack entries so the next datagram picks a live backend; TCP flows
+ * keep theirs and end with the backend (a RST or a timeout) rather than being re-balanced.
+ */
+static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
+{
+	struct sync_table flush = {0};
+	int err = 0, ret;
+
+	for (size_t i = 0; i < ctx->n_pending; i++) {
+		struct sync_backend *backend = ctx->pending[i];
+
+		backend->is_pending = false;
+		if (backend->refcount)
+			continue;
+		ret = sync_delete(ctx, ctx->backends_fd, &backend->id);
+		if (ret) {
+			log_warn("lb4_backends: delete backend %u: %s", backend->id,
+				 strerror(-ret));
+			if (!err)
+				err = ret;
+			continue;
+		}
+		counts->backends_removed++;
+		sync_table_del(&ctx->backends,
+			       sync_backend_key(backend->value.address, backend->value.port,
+						backend->value.proto));
+		sync_table_del(&ctx->backend_ids, backend->id);
+		if (backend->value.proto == IPPROTO_UDP && sync_table_put(&flush, backend->id, ctx))
+			log_warn("ct4: out of memory, UDP flows of backend %u not flushed",
+				 backend->id);
+		free(backend);
+	}
+	ctx->n_pending = 0;
+	if (flush.count && ctx->ct_fd >= 0) {
+		ret = sync_ct_walk(ctx->ct_fd, sync_ct_is_removed_udp, &flush);
+		if (ret < 0)
+			log_warn("ct4: flush UDP flows of removed backends: %s", strerror(-ret));
+		else
+			counts->ct_flushed += (unsigned int)ret;
+	}
+	sync_table_free(&flush);
+	return err;
+}
+
+/* ---- apply ------------------------------------------------------------------------------ */
+
+/*
+ * Sorted, de-duplicated copy of a desired backend list in ctx->scratch, so the diff does not
+ * depend on the producer having normalised it. Returns the length or -ENOMEM.
+ */
+static ssize_t sync_backends_sorted(struct sync_ctx *ctx, const struct lb_frontend *frontend)
+{
+	size_t n = frontend->n_backends;
+
+	if (n > ctx->cap_scratch) {
+		struct lb_backend_addr *scratch = realloc(ctx->scratch, n * sizeof(*scratch));
+
+		if (!scratch)
+			return -ENOMEM;
+		ctx->scratch = scratch;
+		ctx->cap_scratch = n;
+	}
+	if (n)
+		memcpy(ctx->scratch, frontend->backends, n * sizeof(*ctx->scratch));
+	return (ssize_t)lb_backends_normalize(ctx->scratch, n);
+}
+
+static void sync_frontend_key(const struct lb_frontend *frontend, struct lb4_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->address = frontend->vip;
+	key->port = frontend->port;
+	key->proto = frontend->proto;
+}
+
+static void sync_frontend_describe(const struct lb_frontend *frontend, char *buf, size_t len)
+{
+	char vip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &frontend->vip, vip, sizeof(vip));
+	snprintf(buf, len, "service %s (%s:%u/%u)", frontend->name[0] ? frontend->name : "?", vip,
+		 ntohs(frontend->port), frontend->proto);
+}
+
+/* Apply one desired frontend. Returns 0 or -errno (the frontend then keeps its old state). */
+static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *frontend,
+			       struct sync_counts *counts)
+{
+	struct sync_service *svc;
+	struct lb4_key key;
+	ssize_t n;
+	int err;
+
+	sync_frontend_key(frontend, &key);
+	svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+	if (svc && svc->epoch == ctx->epoch)
+		return -EEXIST; /* the same VIP:port/proto twice in one desired state */
+	if (svc)
+		svc->epoch = ctx->epoch; /* seen: kept even when the update below fails */
+	if (!frontend->vip || !frontend->proto)
+		return -EINVAL;
+	if (frontend->n_backends > LB_MAX_BACKENDS_PER_SVC)
+		return -E2BIG;
+	n = sync_backends_sorted(ctx, frontend);
+	if (n < 0)
+		return (int)n;
+	if (!svc) {
+		err = sync_service_add(ctx, &key, frontend, ctx->scratch, (size_t)n, counts);
+		if (!err)
+			counts->added++;
+		return err;
+	}
+	if (svc->is_dirty || svc->flags != sync_frontend_flags(frontend) ||
+	    !sync_backends_equal(ctx, svc, ctx->scratch, (size_t)n)) {
+		err = sync_service_update(ctx, svc, frontend, ctx->scratch, (size_t)n, counts);
+		if (!err)
+			counts->changed++;
+		return err;
+	}
+	if (svc->is_revnat_dirty || strncmp(svc->name, frontend->name, sizeof(svc->name))) {
+		/* Only the name (or a damaged rev-NAT entry): rewrite it alone, no flip needed. */
+		snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+		err = sync_revnat_write(ctx, svc);
+		if (err)
+			return err;
+		svc->is_revnat_dirty = false;
+		counts->changed++;
+		return 0;
+	}
+	counts->unchanged++;
+	return 0;
+}
+
+int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts)
+{
+	unsigned long writes_before = ctx->writes;
+	struct sync_service **gone = NULL;
+	size_t n_gone = 0;
+	char what[128];
+	int err = 0, ret;
+
+	memset(counts, 0, sizeof(*counts));
+	ctx->epoch++;
+	for (size_t i = 0; i < state->n_frontends; i++) {
+		const struct lb_frontend *frontend = &state->frontends[i];
+
+		ret = sync_frontend_apply(ctx, frontend, counts);
+		if (!ret)
+			continue;
+		sync_frontend_describe(frontend, what, sizeof(what));
+		log_warn("%s: %s%s", what, strerror(-ret),
+			 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
+			 : ret == -EEXIST ? " (frontend listed twice)"
+					  : "");
+		counts->failed++;
+		if (!err)
+			err = ret;
+	}
+
+	/* Frontends no longer desired; collected first because removal reshapes the table. */
+	if (ctx->services.count > state->n_frontends - counts->failed) {
+		gone = calloc(ctx->services.count, sizeof(*gone));
+		if (!gone) {
+			err = err ? err : -ENOMEM;
+			goto collect;
+		}
+		for (size_t i = 0; i < ctx->services.cap; i++) {
+			struct sync_service *svc = ctx->services.slots[i].value;
+
+			if (svc && svc->epoch != ctx->epoch)
+				gone[n_gone++] = svc;
+		}
+	}
+	for (size_t i = 0; i < n_gone; i++) {
+		uint32_t svc_id = gone[i]->svc_id;
+
+		ret = sync_service_remove(ctx, gone[i]);
+		if (ret) {
+			log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
+			if (!err)
+				err = ret;
+			continue;
+		}
+		counts->removed++;
+	}
+	free(gone);
+
+collect:
+	ret = sync_backends_collect(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	counts->map_writes = ctx->writes - writes_before;
+	return err;
+}
+
+/* ---- adoption --------------------------------------------------------------------------- */
+
+static int sync_adopt_backends(struct sync_ctx *ctx)
+{
+	struct lb4_backend value;
+	uint32_t id, next;
+	bool has_key = false;
+	int err;
+
+	while (bpf_map_get_next_key(ctx->backends_fd, has_key ? &id : NULL, &next) == 0) {
+		id = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->backends_fd, &id, &value))
+			continue;
+		struct sync_backend *backend = calloc(1, sizeof(*backend));
+
+		if (!backend)
+			return -ENOMEM;
+		backend->value = value;
+		backend->id = id;
+		err = sync_table_put(&ctx->backend_ids, id, backend);
+		if (err) {
+			free(backend);
+			return err;
+		}
+		/* Two ids for one address (not written by us): the first one found serves. */
+		uint64_t key = sync_backend_key(value.address, value.port, value.proto);
+
+		if (!sync_table_get(&ctx->backends, key)) {
+			err = sync_table_put(&ctx->backends, key, backend);
+			if (err)
+				return err;
+		}
+		if (id >= ctx->next_backend_id && id < SYNC_ID_LIMIT - 1)
+			ctx->next_backend_id = id + 1;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* Keys of entries no live frontend reaches, deleted once the walk is over. */
+struct sync_orphans {
+	void *keys;
+	size_t n, cap, key_size;
+};
+
+static int sync_orphan_add(struct sync_orphans *orphans, const void *key)
+{
+	if (orphans->n == orphans->cap) {
+		size_t cap = orphans->cap ? orphans->cap * 2 : 64;
+		void *keys = realloc(orphans->keys, cap * orphans->key_size);
+
+		if (!keys)
+			return -ENOMEM;
+		orphans->keys = keys;
+		orphans->cap = cap;
+	}
+	memcpy((char *)orphans->keys + orphans->n * orphans->key_size, key, orphans->key_size);
+	orphans->n++;
+	return 0;
+}
+
+static void sync_orphans_delete(struct sync_ctx *ctx, int fd, struct sync_orphans *orphans,
+				const char *map)
+{
+	if (orphans->n)
+		log_info("%s: deleting %zu entries no frontend reaches (agent stopped mid-sync?)",
+			 map, orphans->n);
+	for (size_t i = 0; i < orphans->n; i++) {
+		ctx->adopt_writes++;
+		sync_delete(ctx, fd, (char *)orphans->keys + i * orphans->key_size);
+	}
+	free(orphans->keys);
+	memset(orphans, 0, sizeof(*orphans));
+}
+
+static int sync_adopt_services(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_key)};
+	struct lb4_service value;
+	struct lb4_key key, next;
+	bool has_key = false;
+	int err;
+
+	while (bpf_map_get_next_key(ctx->svc_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->svc_fd, &key, &value))
+			continue;
+		if (!value.svc_id || sync_table_get(&ctx->service_ids, value.svc_id)) {
+			/* Unusable id: drop the frontend; the next sync programs it afresh. */
+			log_warn(
+			    "lb4_svc: adopted frontend has id %u, which is 0 or taken: deleted",
+			    value.svc_id);
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		struct sync_service *svc = calloc(1, sizeof(*svc));
+
+		if (!svc) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		svc->key = key;
+		svc->svc_id = value.svc_id;
+		svc->gen = value.gen & 1;
+		svc->flags = value.flags;
+		svc->n_slots = value.count;
+		svc->is_revnat_dirty = true; /* until lb4_revnat confirms it */
+		svc->backend_ids = calloc(value.count ? value.count : 1, sizeof(uint32_t));
+		if (!svc->backend_ids) {
+			free(svc);
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		err = sync_table_put(&ctx->services, sync_svc_key(&key), svc);
+		if (!err)
+			err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+		if (err) {
+			sync_table_del(&ctx->services, sync_svc_key(&key));
+			sync_service_free(svc);
+			goto cleanup;
+		}
+		if (svc->svc_id >= ctx->next_svc_id && svc->svc_id < SYNC_ID_LIMIT - 1)
+			ctx->next_svc_id = svc->svc_id + 1;
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	sync_orphans_delete(ctx, ctx->svc_fd, &orphans, LB4_SVC_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+static int sync_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int sync_adopt_slots(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_slot_key)};
+	struct lb4_slot_key key, next;
+	bool has_key = false;
+	uint32_t backend_id;
+	int err = 0;
+
+	while (bpf_map_get_next_key(ctx->slots_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->slots_fd, &key, &backend_id))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+
+		if (!svc || key.gen != svc->gen || key.index >= svc->n_slots) {
+			/* A generation never flipped to, or one never cleaned after a flip. */
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		svc->backend_ids[key.index] = backend_id;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+
+	/* Each frontend's backend set, taken from its live slots. */
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+		uint32_t n = 0;
+
+		if (!svc)
+			continue;
+		for (uint32_t j = 0; j < svc->n_slots; j++) {
+			if (!svc->backend_ids[j] ||
+			    !sync_table_get(&ctx->backend_ids, svc->backend_ids[j]))
+				svc->is_dirty = true; /* a hole: rewrite on the next sync */
+			else
+				svc->backend_ids[n++] = svc->backend_ids[j];
+		}
+		qsort(svc->backend_ids, n, sizeof(uint32_t), sync_u32_cmp);
+		uint32_t distinct = 0;
+
+		for (uint32_t j = 0; j < n; j++)
+			if (!distinct || svc->backend_ids[distinct - 1] != svc->backend_ids[j])
+				svc->backend_ids[distinct++] = svc->backend_ids[j];
+		/* With one slot per backend, a repeated backend means a layout we did not write. */
+		if (distinct != svc->n_slots)
+			svc->is_dirty = true;
+		svc->n_backends = distinct;
+		/* Order the set as sync_backends_equal() compares it: by address, then port. */
+		struct lb_backend_addr *addrs = calloc(distinct ? distinct : 1, sizeof(*addrs));
+
+		if (!addrs) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (uint32_t j = 0; j < distinct; j++) {
+			struct sync_backend *b =
+			    sync_table_get(&ctx->backend_ids, svc->backend_ids[j]);
+
+			b->refcount++;
+			if (b->value.proto != svc->key.proto)
+				svc->is_dirty = true;
+			addrs[j].address = b->value.address;
+			addrs[j].port = b->value.port;
+		}
+		/* Sort ids and addresses together: sort the addresses, then look ids back up. */
+		qsort(addrs, distinct, sizeof(*addrs), sync_backend_addr_cmp);
+		for (uint32_t j = 0; j < distinct; j++) {
+			struct sync_backend *b = sync_table_get(
+			    &ctx->backends,
+			    sync_backend_key(addrs[j].address, addrs[j].port, svc->key.proto));
+
+			if (b)
+				svc->backend_ids[j] = b->id;
+			else
+				svc->is_dirty = true;
+		}
+		free(addrs);
+	}
+	sync_orphans_delete(ctx, ctx->slots_fd, &orphans, LB4_SLOTS_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+static int sync_adopt_revnat(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
+	struct lb4_revnat value;
+	uint32_t id, next;
+	bool has_key = false;
+	int err = 0;
+
+	while (bpf_map_get_next_key(ctx->revnat_fd, has_key ? &id : NULL, &next) == 0) {
+		id = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->revnat_fd, &id, &value))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, id);
+
+		if (!svc) {
+			err = sync_orphan_add(&orphans, &id);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		value.name[sizeof(value.name) - 1] = '\0';
+		memcpy(svc->name, value.name, sizeof(svc->name));
+		svc->is_revnat_dirty = value.address != svc->key.address ||
+				       value.port != svc->key.port || value.proto != svc->key.proto;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	sync_orphans_delete(ctx, ctx->revnat_fd, &orphans, LB4_REVNAT_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+/* Make lb4_vips agree with the adopted frontends: counts fixed, strays deleted. */
+static int sync_adopt_vips(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
+	struct sync_table seen = {0};
+	struct lb4_vip value;
+	uint32_t vip, next;
+	bool has_key = false;
+	int err = 0;
+
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (!svc)
+			continue;
+		uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, svc->key.address);
+
+		err = sync_table_put(&ctx->vips, svc->key.address, (void *)(n + 1));
+		if (err)
+			goto cleanup;
+	}
+	if (ctx->vips_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(ctx->vips_fd, has_key ? &vip : NULL, &next) == 0) {
+		vip = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->vips_fd, &vip, &value))
+			continue;
+		uintptr_t want = (uintptr_t)sync_table_get(&ctx->vips, vip);
+
+		if (!want) {
+			err = sync_orphan_add(&orphans, &vip);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		err = sync_table_put(&seen, vip, &seen);
+		if (err)
+			goto cleanup;
+		if (value.frontends != want) {
+			ctx->adopt_writes++;
+			sync_vip_write(ctx, vip, want);
+		}
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ctx->vips.cap; i++) {
+		if (!ctx->vips.slots[i].value || sync_table_get(&seen, ctx->vips.slots[i].key))
+			continue;
+		ctx->adopt_writes++;
+		sync_vip_write(ctx, (uint32_t)ctx->vips.slots[i].key,
+			       (uintptr_t)ctx->vips.slots[i].value);
+	}
+	sync_orphans_delete(ctx, ctx->vips_fd, &orphans, LB4_VIPS_MAP);
+	sync_table_free(&seen);
+	return 0;
+
+cleanup:
+	sync_table_free(&seen);
+	free(orphans.keys);
+	return err;
+}
+
+/* Backends no adopted frontend holds: deleted now rather than leaked forever. */
+static int sync_adopt_unreferenced(struct sync_ctx *ctx)
+{
+	struct sync_backend **unused;
+	size_t n = 0;
+
+	if (!ctx->backend_ids.count)
+		return 0;
+	unused = calloc(ctx->backend_ids.count, sizeof(*unused));
+	if (!unused)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->backend_ids.cap; i++) {
+		struct sync_backend *b = ctx->backend_ids.slots[i].value;
+
+		if (b && !b->refcount)
+			unused[n++] = b;
+	}
+	if (n)
+		log_info("%s: deleting %zu backends no frontend holds", LB4_BACKENDS_MAP, n);
+	for (size_t i = 0; i < n; i++) {
+		struct sync_backend *b = unused[i];
+		uint64_t key = sync_backend_key(b->value.address, b->value.port, b->value.proto);
+
+		ctx->adopt_writes++;
+		sync_delete(ctx, ctx->backends_fd, &b->id);
+		if (sync_table_get(&ctx->backends, key) == b)
+			sync_table_del(&ctx->backends, key);
+		sync_table_del(&ctx->backend_ids, b->id);
+		free(b);
+	}
+	free(unused);
+	return 0;
+}
+
+int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
+{
+	struct sync_ctx *ctx = calloc(1, sizeof(*ctx));
+	int err;
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->svc_fd = maps->lb4_svc;
+	ctx->slots_fd = maps->lb4_slots;
+	ctx->backends_fd = maps->lb4_backends;
+	ctx->revnat_fd = maps->lb4_revnat;
+	ctx->vips_fd = maps->lb4_vips;
+	ctx->ct_fd = maps->ct4;
+	ctx->next_svc_id = 1;
+	ctx->next_backend_id = 1;
+
+	err = sync_adopt_backends(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_services(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_slots(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_revnat(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_vips(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_unreferenced(ctx);
+	if (err)
+		goto cleanup;
+	ctx->writes = ctx->adopt_writes;
+	*out = ctx;
+	return 0;
+
+cleanup:
+	sync_close(ctx);
+	return err;
+}
+
+void sync_close(struct sync_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	for (size_t i = 0; i < ctx->services.cap; i++)
+		sync_service_free(ctx->services.slots[i].value);
+	for (size_t i = 0; i < ctx->backend_ids.cap; i++)
+		free(ctx->backend_ids.slots[i].value);
+	sync_table_free(&ctx->services);
+	sync_table_free(&ctx->service_ids);
+	sync_table_free(&ctx->backends);
+	sync_table_free(&ctx->backend_ids);
+	sync_table_free(&ctx->vips);
+	free(ctx->pending);
+	free(ctx->scratch);
+	free(ctx);
+}
+
+size_t sync_service_count(const struct sync_ctx *ctx)
+{
+	return ctx->services.count;
+}
+
+size_t sync_backend_count(const struct sync_ctx *ctx)
+{
+	return ctx->backend_ids.count;
+}
+
+unsigned long sync_adopt_writes(const struct sync_ctx *ctx)
+{
+	return ctx->adopt_writes;
+}

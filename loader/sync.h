@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Applies a desired state to the service maps as a diff against what they hold, ordered so a
+ * packet sees either the old or the new backend set of a frontend, never a mix.
+ */
+#ifndef SLUICE_SYNC_H
+#define SLUICE_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader/bpffs.h"
+#include "loader/state.h"
+
+/* What one sync_apply() did; also what the agent logs and tests assert on. */
+struct sync_counts {
+	unsigned int added;	/* frontends created */
+	unsigned int changed;	/* frontends whose backend set, flags or name were rewritten */
+	unsigned int removed;	/* frontends deleted */
+	unsigned int unchanged; /* frontends left alone */
+	unsigned int failed;	/* frontends refused or whose writes failed (old state kept) */
+	unsigned int backends_added;
+	unsigned int backends_removed;
+	unsigned int ct_flushed;  /* UDP conntrack entries deleted with their backend */
+	unsigned long map_writes; /* updates and deletes on lb4_svc/slots/backends/revnat */
+};
+
+struct sync_ctx;
+
+/*
+ * Adopt what the service maps of MAPS hold (lb4_svc, lb4_vips, lb4_slots, lb4_backends, lb4_revnat;
+ * ct4 is used for UDP flushes), so the first sync is a diff against reality. Entries no service
+ * reaches (left by an agent killed mid-sync) are deleted. The descriptors are borrowed and must
+ * stay open until sync_close(). Returns 0 or -errno.
+ */
+int sync_open(const struct sluice_maps *maps, struct sync_ctx **out);
+void sync_close(struct sync_ctx *ctx);
+
+/*
+ * Make the maps hold STATE. Frontends whose writes fail keep their previous state and are
+ * counted in counts->failed. Returns 0, or the first -errno met (the rest was still applied).
+ */
+int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts);
+
+/* Frontends and backends currently programmed. */
+size_t sync_service_count(const struct sync_ctx *ctx);
+size_t sync_backend_count(const struct sync_ctx *ctx);
+/* Map writes done by sync_open() to clean up unreachable entries. */
+unsigned long sync_adopt_writes(const struct sync_ctx *ctx);
+
+/*
+ * Delete ct4 entries whose expires_ns is before NOW_NS (CLOCK_MONOTONIC, the base of
+ * bpf_ktime_get_coarse_ns). Returns the number deleted or -errno.
+ */
+int sync_ct_expire(int ct4_fd, uint64_t now_ns);
+
+#endif
