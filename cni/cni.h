@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sluice-cni: network config, environment and error types shared by the plugin's modules. */
+#ifndef SLUICE_CNI_H
+#define SLUICE_CNI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <netinet/in.h>
+
+struct json_object;
+
+/* Error codes of the CNI spec (SPEC.md, "Error"). */
+enum cni_code {
+	CNI_ERR_INCOMPATIBLE_VERSION = 1,
+	CNI_ERR_UNSUPPORTED_FIELD = 2,
+	CNI_ERR_UNKNOWN_CONTAINER = 3,
+	CNI_ERR_INVALID_ENV = 4,
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,
+	CNI_ERR_INVALID_CONFIG = 7,
+	CNI_ERR_TRY_AGAIN = 11,
+	CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: plugin cannot serve ADD now (spec 1.1) */
+};
+
+#define CNI_VERSION_LATEST    "1.1.0"
+#define CNI_MAX_CONFIG_BYTES  (1 << 20) /* stdin cap: a network config is a few hundred bytes */
+#define CNI_NAME_MAX	      128	/* network name; it is also a directory under stateDir */
+#define CNI_NODE_MAX	      253	/* DNS subdomain, as a Kubernetes node name */
+#define CNI_PATH_MAX	      256	/* bpffs, stateDir, CNI_NETNS */
+#define CNI_CONTAINER_ID_MAX  256	/* runtimes use 64 hex characters */
+#define CNI_IFNAME_MAX	      15	/* IFNAMSIZ - 1 */
+#define CNI_ARGS_MAX	      4096
+#define CNI_POD_NAMESPACE_MAX 63  /* DNS label */
+#define CNI_POD_NAME_MAX      253 /* DNS subdomain */
+#define CNI_MTU_DEFAULT	      1500
+#define CNI_MTU_MIN	      576 /* RFC 791 minimum reassembly size */
+#define CNI_MTU_MAX	      65535
+
+#define CNI_BPFFS_DEFAULT     "/sys/fs/bpf/sluice"
+#define CNI_STATE_DIR_DEFAULT "/var/lib/sluice/cni"
+#define CNI_GATEWAY_DEVICE    "sluice0" /* dummy device holding every gateway address of the node */
+#define CNI_HOST_VETH_PREFIX  "sl"
+
+struct cni_error {
+	int code; /* enum cni_code, 0 = no error */
+	char msg[256];
+	char details[512];
+};
+
+/* Record the first error only: the root cause is what the runtime should see. */
+void cni_error_set(struct cni_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cni_error_details(struct cni_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+enum cni_command {
+	CNI_CMD_NONE = 0,
+	CNI_CMD_ADD,
+	CNI_CMD_DEL,
+	CNI_CMD_CHECK,
+	CNI_CMD_VERSION,
+	CNI_CMD_STATUS,
+	CNI_CMD_GC,
+};
+
+struct cni_config {
+	char cni_version[16];
+	char name[CNI_NAME_MAX + 1];
+	char type[CNI_NAME_MAX + 1];
+	char node[CNI_NODE_MAX + 1];
+	char bpffs[CNI_PATH_MAX];
+	char state_dir[CNI_PATH_MAX];
+	unsigned int mtu;
+	struct in_addr subnet; /* network address, host bits zero */
+	unsigned int prefix;   /* 8 .. 30 */
+	struct in_addr gateway;
+	struct json_object *dns; /* copied into the result as given; owned, may be NULL */
+};
+
+struct cni_env {
+	enum cni_command command;
+	char container_id[CNI_CONTAINER_ID_MAX + 1];
+	char netns[CNI_PATH_MAX];
+	char ifname[CNI_IFNAME_MAX + 1];
+	char pod_namespace[CNI_POD_NAMESPACE_MAX + 1];
+	char pod_name[CNI_POD_NAME_MAX + 1];
+};
+
+/* Version string helpers. */
+bool cni_version_is_supported(const char *version);
+bool cni_version_is_1x(const char *version); /* result shape of 1.0.0 and later */
+extern const char *const cni_supported_versions[];
+
+/*
+ * Parse and validate the network config in buf[0..len). On failure err holds the spec code and a
+ * message naming the field; returns -EINVAL. cfg must be released with cni_config_free().
+ */
+int cni_config_parse(const char *buf, size_t len, struct cni_config *cfg, struct cni_error *err);
+void cni_config_free(struct cni_config *cfg);
+
+/*
+ * Read the CNI_* variables through getenv_fn (getenv in the plugin, a table in tests). Which
+ * variables are required depends on the command. Returns 0 or -EINVAL with err set (code 4).
+ */
+int cni_env_parse(const char *(*getenv_fn)(const char *name), struct cni_env *env,
+		  struct cni_error *err);
+/* CNI_ARGS ("K=V;K=V"): fills env->pod_namespace/pod_name. Returns 0 or -EINVAL (code 4/2). */
+int cni_args_parse(const char *args, struct cni_env *env, struct cni_error *err);
+
+/* Validators shared by config and env parsing; each returns true when s is acceptable. */
+bool cni_is_valid_network_name(const char *s);
+bool cni_is_valid_container_id(const char *s);
+bool cni_is_valid_ifname(const char *s);
+bool cni_is_valid_abs_path(const char *s, size_t max);
+int cni_parse_cidr4(const char *s, struct in_addr *network, unsigned int *prefix);
+
+/* Host-side veth name: "sl" + 12 hex characters of a hash of (container id, ifname). */
+void cni_host_veth_name(const char *container_id, const char *ifname, char out[16]);
+
+#endif

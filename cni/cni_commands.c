@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: Apache-2.0
+/* sluice-cni commands: ADD, DEL, CHECK and STATUS on validated config and environment. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/rtnetlink.h>
+
+#include "cni/cni_commands.h"
+#include "cni/cni_datapath.h"
+#include "cni/ipam.h"
+#include "cni/cni_netlink.h"
+#include "cni/cni_result.h"
+#include "loader/log.h"
+
+static const struct in_addr cni_any = {0};
+
+static void cni_ipam_range(const struct cni_config *cfg, struct ipam_range *range)
+{
+	range->node = cfg->node;
+	range->subnet = cfg->subnet;
+	range->prefix = cfg->prefix;
+	range->gateway = cfg->gateway;
+}
+
+/* Open CNI_NETNS and a route socket inside it; errors name the variable (code 4) or I/O (5). */
+static int cni_open_pod(const struct cni_env *env, int *ns_fd, struct nl_sock **sock,
+			struct cni_error *err)
+{
+	int ret = cni_nl_open_netns(env->netns, ns_fd, sock);
+
+	if (ret == -ENOENT || ret == -EINVAL)
+		cni_error_set(err, CNI_ERR_INVALID_ENV, "CNI_NETNS: %s: %s", env->netns,
+			      ret == -EINVAL ? "not a network namespace" : strerror(-ret));
+	else if (ret)
+		cni_error_set(err, CNI_ERR_IO, "CNI_NETNS: %s: %s", env->netns, strerror(-ret));
+	return ret;
+}
+
+/* Pod side: /32 on ifname, links up, a link route to the gateway and the default route via it. */
+static int cni_wire_pod(struct nl_sock *pod, const struct cni_config *cfg,
+			const struct cni_env *env, struct in_addr address,
+			struct cni_add_result *result, struct cni_error *err)
+{
+	const char *step;
+	int ifindex, ret;
+
+	step = "find";
+	ret = cni_link_get(pod, env->ifname, &ifindex, result->pod_mac, NULL);
+	if (ret)
+		goto fail;
+	step = "add address to";
+	ret = cni_addr_add(pod, ifindex, address, 32);
+	if (ret)
+		goto fail;
+	step = "set up";
+	ret = cni_link_set_up(pod, env->ifname);
+	if (ret)
+		goto fail;
+	step = "set up lo beside";
+	ret = cni_link_set_up(pod, "lo");
+	if (ret)
+		goto fail;
+	/* The pod's address is /32: the gateway is reachable only through this link route. */
+	step = "add gateway route on";
+	ret = cni_route_replace(pod, ifindex, cfg->gateway, 32, NULL, RT_SCOPE_LINK);
+	if (ret)
+		goto fail;
+	step = "add default route on";
+	ret = cni_route_replace(pod, ifindex, cni_any, 0, &cfg->gateway, RT_SCOPE_UNIVERSE);
+	if (ret)
+		goto fail;
+	return 0;
+
+fail:
+	cni_error_set(err, CNI_ERR_IO, "node %s: %s pod interface %s in %s: %s", cfg->node, step,
+		      env->ifname, env->netns, strerror(-ret));
+	return ret;
+}
+
+/* Node side: host veth up and routed, gateway device, forwarding on, no strict rp_filter. */
+static int cni_wire_node(struct nl_sock *node, const struct cni_config *cfg, struct in_addr address,
+			 struct cni_add_result *result, int *ifindex, struct cni_error *err)
+{
+	char sysctl[64];
+	const char *step;
+	int ret;
+
+	step = "find host veth";
+	ret = cni_link_get(node, result->host_ifname, ifindex, result->host_mac, NULL);
+	if (ret)
+		goto fail;
+	step = "set up host veth";
+	ret = cni_link_set_up(node, result->host_ifname);
+	if (ret)
+		goto fail;
+	step = "route pod address to host veth";
+	ret = cni_route_replace(node, *ifindex, address, 32, NULL, RT_SCOPE_LINK);
+	if (ret)
+		goto fail;
+	/* The gateway lives on a dummy device so that every host veth answers ARP for it. */
+	step = "set up gateway device " CNI_GATEWAY_DEVICE;
+	ret = cni_gateway_device_ensure(node, CNI_GATEWAY_DEVICE, cfg->gateway);
+	if (ret)
+		goto fail;
+	step = "enable net.ipv4.ip_forward";
+	ret = cni_sysctl_write("net/ipv4/ip_forward", "1");
+	if (ret)
+		goto fail;
+	/* Pod traffic arrives from addresses routed back out other veths, which strict mode drops.
+	 */
+	step = "disable rp_filter on host veth";
+	snprintf(sysctl, sizeof(sysctl), "net/ipv4/conf/%s/rp_filter", result->host_ifname);
+	ret = cni_sysctl_write(sysctl, "0");
+	if (ret)
+		goto fail;
+	return 0;
+
+fail:
+	cni_error_set(err, CNI_ERR_IO, "node %s: %s %s: %s", cfg->node, step, result->host_ifname,
+		      strerror(-ret));
+	return ret;
+}
+
+int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *out,
+		struct cni_error *err)
+{
+	struct cni_add_result result = {
+	    .netns = env->netns, .mtu = cfg->mtu, .gateway = cfg->gateway};
+	struct nl_sock *node = NULL, *pod = NULL;
+	struct ipam_range range;
+	struct ep4_info info = {};
+	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], address_str[INET_ADDRSTRLEN];
+	int map_fd = -1, prog_fd = -1, pod_ns = -1, host_ifindex = 0, ret;
+	bool is_new_address = false, has_veth = false, has_endpoint = false;
+
+	snprintf(result.pod_ifname, sizeof(result.pod_ifname), "%s", env->ifname);
+	cni_host_veth_name(env->container_id, env->ifname, result.host_ifname);
+	cni_ipam_range(cfg, &range);
+
+	/* Refuse before touching anything when the agent is not there to serve the pod. */
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	if (ret)
+		goto cleanup;
+	ret = cni_open_pod(env, &pod_ns, &pod, err);
+	if (ret)
+		goto cleanup;
+	ret = cni_nl_open(&node);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+		goto cleanup;
+	}
+	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
+	if (ret) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "stateDir: too long");
+		goto cleanup;
+	}
+	ret = ipam_allocate(dir, &range, env->container_id, env->ifname, &result.address,
+			    &is_new_address, err);
+	if (ret)
+		goto cleanup;
+	inet_ntop(AF_INET, &result.address, address_str, sizeof(address_str));
+
+	/* Same (container, ifname) hashes to the same name: a leftover is from an earlier ADD. */
+	ret = cni_link_delete(node, result.host_ifname);
+	if (!ret)
+		log_warn("node %s: removed stale host veth %s", cfg->node, result.host_ifname);
+	ret = cni_veth_create(node, result.host_ifname, env->ifname, pod_ns, cfg->mtu);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: create veth %s <-> %s in %s: %s%s",
+			      cfg->node, result.host_ifname, env->ifname, env->netns,
+			      strerror(-ret),
+			      ret == -EEXIST ? " (CNI_IFNAME already in use in the pod)" : "");
+		goto cleanup;
+	}
+	has_veth = true;
+
+	ret = cni_wire_pod(pod, cfg, env, result.address, &result, err);
+	if (ret)
+		goto cleanup;
+	ret = cni_wire_node(node, cfg, result.address, &result, &host_ifindex, err);
+	if (ret)
+		goto cleanup;
+
+	ret = cni_datapath_attach(host_ifindex, prog_fd);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc ingress of %s: %s",
+			      cfg->node, cfg->bpffs, SLUICE_PROG_PIN, result.host_ifname,
+			      strerror(-ret));
+		goto cleanup;
+	}
+	info.ifindex = (__u32)host_ifindex;
+	memcpy(info.mac, result.pod_mac, sizeof(info.mac));
+	memcpy(info.host_mac, result.host_mac, sizeof(info.host_mac));
+	cni_endpoint_name(env, info.name);
+	ret = cni_endpoint_update(map_fd, result.address, &info);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: endpoint %s (%s) into %s/%s: %s",
+			      cfg->node, address_str, info.name, cfg->bpffs, EP4_MAP,
+			      strerror(-ret));
+		goto cleanup;
+	}
+	has_endpoint = true;
+
+	ret = cni_print_result(out, cfg, &result);
+	if (ret)
+		cni_error_set(err, CNI_ERR_IO, "write result: %s", strerror(-ret));
+
+cleanup:
+	if (ret) {
+		/* Roll back in reverse; the veth takes its peer, routes and tc filter with it. */
+		if (has_endpoint)
+			cni_endpoint_delete(map_fd, result.address);
+		if (has_veth && cni_link_delete(node, result.host_ifname) == -EPERM)
+			log_warn("rollback: delete %s: %s", result.host_ifname, strerror(EPERM));
+		if (is_new_address)
+			ipam_release(dir, env->container_id, env->ifname, NULL);
+	}
+	cni_nl_close(pod);
+	cni_nl_close(node);
+	if (pod_ns >= 0)
+		close(pod_ns);
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+	return ret;
+}
+
+int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct cni_error *err)
+{
+	struct cni_error ignored = {};
+	struct nl_sock *node = NULL;
+	struct in_addr address;
+	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], host[16];
+	int map_fd = -1, host_ifindex = 0, ret;
+	bool has_address;
+
+	cni_host_veth_name(env->container_id, env->ifname, host);
+	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
+	if (ret) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "stateDir: too long");
+		goto cleanup;
+	}
+	ret = ipam_find(dir, env->container_id, env->ifname, &address);
+	if (ret && ret != -ENOENT) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: IPAM state %s: %s", cfg->node, dir,
+			      strerror(-ret));
+		goto cleanup;
+	}
+	has_address = !ret;
+
+	ret = cni_nl_open(&node);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+		goto cleanup;
+	}
+	if (cni_link_get(node, host, &host_ifindex, NULL, NULL))
+		host_ifindex = 0;
+
+	/* Without an agent there is no endpoint to remove; the rest must still go. */
+	if (!cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, NULL, &ignored)) {
+		if (has_address)
+			ret = cni_endpoint_delete(map_fd, address);
+		else if (host_ifindex)
+			ret = cni_endpoint_delete_ifindex(map_fd, (unsigned int)host_ifindex);
+		if (ret) {
+			cni_error_set(err, CNI_ERR_IO, "node %s: delete endpoint from %s/%s: %s",
+				      cfg->node, cfg->bpffs, EP4_MAP, strerror(-ret));
+			goto cleanup;
+		}
+	} else {
+		log_info("DEL: %s", ignored.msg);
+	}
+
+	ret = cni_link_delete(node, host);
+	if (ret && ret != -ENODEV) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: delete host veth %s: %s", cfg->node, host,
+			      strerror(-ret));
+		goto cleanup;
+	}
+	/* Released last, so the address is not handed out while its endpoint may still exist. */
+	ret = ipam_release(dir, env->container_id, env->ifname, NULL);
+	if (ret && ret != -ENOENT) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: release address in %s: %s", cfg->node, dir,
+			      strerror(-ret));
+		goto cleanup;
+	}
+	ret = 0;
+
+cleanup:
+	cni_nl_close(node);
+	if (map_fd >= 0)
+		close(map_fd);
+	return ret;
+}
+
+int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struct cni_error *err)
+{
+	struct nl_sock *node = NULL, *pod = NULL;
+	struct ep4_info info;
+	struct in_addr address;
+	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], host[16], address_str[INET_ADDRSTRLEN];
+	int map_fd = -1, prog_fd = -1, pod_ns = -1, host_ifindex, pod_ifindex, ret;
+	bool is_up;
+
+	cni_host_veth_name(env->container_id, env->ifname, host);
+	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
+	if (!ret)
+		ret = ipam_find(dir, env->container_id, env->ifname, &address);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_UNKNOWN_CONTAINER,
+			      "container %.12s ifname %s: no address allocated in %s",
+			      env->container_id, env->ifname, dir);
+		goto cleanup;
+	}
+	inet_ntop(AF_INET, &address, address_str, sizeof(address_str));
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	if (ret)
+		goto cleanup;
+	ret = cni_nl_open(&node);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+		goto cleanup;
+	}
+	ret = cni_link_get(node, host, &host_ifindex, NULL, &is_up);
+	if (ret || !is_up) {
+		ret = ret ? ret : -ENETDOWN;
+		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: host veth %s: %s", cfg->node,
+			      host, strerror(-ret));
+		goto cleanup;
+	}
+	ret = cni_endpoint_lookup(map_fd, address, &info);
+	if (ret || info.ifindex != (__u32)host_ifindex) {
+		ret = ret ? ret : -ESTALE;
+		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: endpoint %s in %s/%s: %s",
+			      cfg->node, address_str, cfg->bpffs, EP4_MAP,
+			      ret == -ESTALE ? "points at another interface" : strerror(-ret));
+		goto cleanup;
+	}
+	ret = cni_datapath_query(host_ifindex);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: tc ingress filter on %s: %s",
+			      cfg->node, host, strerror(-ret));
+		goto cleanup;
+	}
+	ret = cni_open_pod(env, &pod_ns, &pod, err);
+	if (ret)
+		goto cleanup;
+	ret = cni_link_get(pod, env->ifname, &pod_ifindex, NULL, NULL);
+	if (!ret)
+		ret = cni_addr_has(pod, pod_ifindex, address);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_CHECK_FAILED,
+			      "node %s: pod interface %s with %s/32 in %s: %s", cfg->node,
+			      env->ifname, address_str, env->netns, strerror(-ret));
+		goto cleanup;
+	}
+
+cleanup:
+	cni_nl_close(pod);
+	cni_nl_close(node);
+	if (pod_ns >= 0)
+		close(pod_ns);
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+	return ret;
+}
+
+int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err)
+{
+	int map_fd = -1, prog_fd = -1, ret;
+
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	if (ret)
+		err->code =
+		    CNI_ERR_NOT_AVAILABLE; /* STATUS has its own code for "cannot ADD now" */
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+	return ret;
+}
