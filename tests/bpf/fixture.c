@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A fresh, unpinned tc_pod object per test, seeded through its map fds. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/bpf.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "skel/tc_pod.skel.h"
+#include "tests/bpf/fixture.h"
+#include "tests/bpf/harness.h"
+
+/* Small conntrack table: tests create a handful of flows, and a fresh LRU map is preallocated. */
+#define FIXTURE_CT_ENTRIES 16384
+
+const uint8_t test_client_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x05};
+const uint8_t test_gateway_mac[6] = {0x02, 0x00, 0x00, 0x00, 0xfe, 0x05};
+const uint8_t test_backend_a_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x0a};
+const uint8_t test_backend_a_host_mac[6] = {0x02, 0x00, 0x00, 0x00, 0xfe, 0x0a};
+
+int fixture_open(struct fixture *f)
+{
+	struct bpf_map *map;
+	int err;
+
+	f->prog_fd = -1;
+	f->skel = tc_pod__open();
+	if (!f->skel) {
+		err = -errno;
+		goto fail;
+	}
+	/* Pinning by name would share (and clobber) a running agent's maps in /sys/fs/bpf. */
+	bpf_object__for_each_map(map, f->skel->obj)
+	{
+		err = bpf_map__set_pin_path(map, NULL);
+		if (err)
+			goto fail;
+	}
+	err = bpf_map__set_max_entries(f->skel->maps.ct4, FIXTURE_CT_ENTRIES);
+	if (err)
+		goto fail;
+	f->skel->rodata->hairpin_ip = TEST_HAIRPIN_IP;
+	err = tc_pod__load(f->skel);
+	if (err)
+		goto fail;
+	f->prog_fd = bpf_program__fd(f->skel->progs.tc_pod_ingress);
+	return 0;
+fail:
+	if (err == -EPERM)
+		test_skip("loading BPF needs root (CAP_BPF and CAP_NET_ADMIN)");
+	fixture_close(f);
+	return err;
+}
+
+void fixture_close(struct fixture *f)
+{
+	tc_pod__destroy(f->skel);
+	f->skel = NULL;
+	f->prog_fd = -1;
+}
+
+int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *verdict)
+{
+	/* The skb arrives on loopback; the program sees that as its ingress device. */
+	struct __sk_buff ctx = {
+	    .ifindex = TEST_INGRESS_IFINDEX,
+	    .ingress_ifindex = TEST_INGRESS_IFINDEX,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data, .data_size_in = (__u32)in->len,
+		    .data_out = out->data, .data_size_out = sizeof(out->data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = bpf_prog_test_run_opts(f->prog_fd, &opts);
+	if (err)
+		return err;
+	out->len = opts.data_size_out;
+	*verdict = (int)opts.retval;
+	return 0;
+}
+
+static int map_update(struct bpf_map *map, const void *key, const void *value)
+{
+	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
+}
+
+int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
+			uint16_t count, uint8_t gen)
+{
+	struct lb4_key key;
+	struct lb4_service value;
+	struct lb4_vip vip_value = {0};
+	bool existed;
+	int err;
+
+	memset(&key, 0, sizeof(key));
+	memset(&value, 0, sizeof(value));
+	key.address = vip;
+	key.port = port;
+	key.proto = proto;
+	existed = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.lb4_svc), &key, &value) == 0;
+	memset(&value, 0, sizeof(value));
+	value.svc_id = svc_id;
+	value.count = count;
+	value.gen = gen;
+	value.flags = LB_SVC_F_CLUSTER_IP;
+	err = map_update(f->skel->maps.lb4_svc, &key, &value);
+	if (err)
+		return err;
+	/* As the agent does: the address is a frontend, for packets whose ports are unreadable. */
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.lb4_vips), &vip, &vip_value))
+		vip_value.frontends = 0;
+	if (!existed)
+		vip_value.frontends++;
+	return map_update(f->skel->maps.lb4_vips, &vip, &vip_value);
+}
+
+int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index,
+		     uint32_t backend_id)
+{
+	struct lb4_slot_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.index = index;
+	key.gen = gen;
+	return map_update(f->skel->maps.lb4_slots, &key, &backend_id);
+}
+
+int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, __be16 port,
+			uint8_t proto)
+{
+	struct lb4_backend value;
+
+	memset(&value, 0, sizeof(value));
+	value.address = address;
+	value.port = port;
+	value.proto = proto;
+	return map_update(f->skel->maps.lb4_backends, &backend_id, &value);
+}
+
+int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 port, uint8_t proto)
+{
+	struct lb4_revnat value;
+
+	memset(&value, 0, sizeof(value));
+	value.address = vip;
+	value.port = port;
+	value.proto = proto;
+	strncpy(value.name, "default/web:http", sizeof(value.name) - 1);
+	return map_update(f->skel->maps.lb4_revnat, &svc_id, &value);
+}
+
+int fixture_delete_revnat(struct fixture *f, uint32_t svc_id)
+{
+	return bpf_map_delete_elem(bpf_map__fd(f->skel->maps.lb4_revnat), &svc_id) ? -errno : 0;
+}
+
+int fixture_set_endpoint(struct fixture *f, __be32 address, uint32_t ifindex, const uint8_t mac[6],
+			 const uint8_t host_mac[6])
+{
+	struct ep4_key key;
+	struct ep4_info value;
+
+	memset(&key, 0, sizeof(key));
+	memset(&value, 0, sizeof(value));
+	key.address = address;
+	value.ifindex = ifindex;
+	memcpy(value.mac, mac, 6);
+	memcpy(value.host_mac, host_mac, 6);
+	strncpy(value.name, "default/pod", sizeof(value.name) - 1);
+	return map_update(f->skel->maps.ep4, &key, &value);
+}
+
+int fixture_seed_service(struct fixture *f, uint8_t proto)
+{
+	int err;
+
+	err = fixture_set_backend(f, TEST_BACKEND_A_ID, TEST_BACKEND_A, TEST_BACKEND_PORT, proto);
+	err = err
+		  ?: fixture_set_backend(f, TEST_BACKEND_B_ID, TEST_BACKEND_B, TEST_BACKEND_PORT,
+					 proto);
+	err = err
+		  ?: fixture_set_backend(f, TEST_BACKEND_C_ID, TEST_BACKEND_C, TEST_BACKEND_PORT,
+					 proto);
+	err = err ?: fixture_set_slot(f, TEST_SVC_ID, 0, 0, TEST_BACKEND_A_ID);
+	err = err ?: fixture_set_slot(f, TEST_SVC_ID, 0, 1, TEST_BACKEND_B_ID);
+	err = err ?: fixture_set_slot(f, TEST_SVC_ID, 1, 0, TEST_BACKEND_C_ID);
+	err = err ?: fixture_set_revnat(f, TEST_SVC_ID, TEST_VIP, TEST_VIP_PORT, proto);
+	err = err ?: fixture_set_service(f, TEST_VIP, TEST_VIP_PORT, proto, TEST_SVC_ID, 1, 0);
+	return err;
+}
+
+static uint64_t percpu_sum(struct bpf_map *map, uint32_t key)
+{
+	int cpus = libbpf_num_possible_cpus();
+	struct stat_value *values;
+	uint64_t sum = 0;
+	int i;
+
+	if (cpus <= 0)
+		return UINT64_MAX;
+	values = calloc((size_t)cpus, sizeof(*values));
+	if (!values)
+		return UINT64_MAX;
+	if (bpf_map_lookup_elem(bpf_map__fd(map), &key, values)) {
+		free(values);
+		return UINT64_MAX;
+	}
+	for (i = 0; i < cpus; i++)
+		sum += values[i].packets;
+	free(values);
+	return sum;
+}
+
+uint64_t fixture_stat(struct fixture *f, enum stat_id id)
+{
+	return percpu_sum(f->skel->maps.stats, id);
+}
+
+uint64_t fixture_drop(struct fixture *f, enum drop_reason reason)
+{
+	return percpu_sum(f->skel->maps.drops, reason);
+}
+
+uint64_t fixture_drops_total(struct fixture *f)
+{
+	uint64_t sum = 0, value;
+	int reason;
+
+	for (reason = 0; reason < DROP_MAX; reason++) {
+		value = fixture_drop(f, (enum drop_reason)reason);
+		if (value == UINT64_MAX)
+			return UINT64_MAX;
+		sum += value;
+	}
+	return sum;
+}
+
+uint64_t fixture_stats_total(struct fixture *f)
+{
+	uint64_t sum = 0, value;
+	int id;
+
+	for (id = 0; id < STAT_MAX; id++) {
+		value = fixture_stat(f, (enum stat_id)id);
+		if (value == UINT64_MAX)
+			return UINT64_MAX;
+		sum += value;
+	}
+	return sum;
+}
+
+int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		      uint8_t proto, struct ct_entry *entry)
+{
+	struct ct4_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.saddr = saddr;
+	key.daddr = daddr;
+	key.sport = sport;
+	key.dport = dport;
+	key.proto = proto;
+	return bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4), &key, entry) ? -errno : 0;
+}
+
+int fixture_ct_count(struct fixture *f)
+{
+	struct ct4_key key, next;
+	int fd = bpf_map__fd(f->skel->maps.ct4), count = 0;
+	void *previous = NULL;
+
+	while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+		count++;
+		key = next;
+		previous = &key;
+	}
+	return errno == ENOENT ? count : -errno;
+}
+
+struct pkt_spec fixture_client_spec(uint8_t proto)
+{
+	static const char payload[] = "GET / HTTP/1.1\r\n";
+	struct pkt_spec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	memcpy(spec.src_mac, test_client_mac, 6);
+	memcpy(spec.dst_mac, test_gateway_mac, 6);
+	spec.saddr = TEST_CLIENT_IP;
+	spec.daddr = TEST_VIP;
+	spec.sport = TEST_CLIENT_PORT;
+	spec.dport = TEST_VIP_PORT;
+	spec.proto = proto;
+	spec.tcp_flags = PKT_TCP_SYN;
+	spec.tcp_seq = htonl(1000);
+	if (proto == IPPROTO_UDP) {
+		spec.payload = payload;
+		spec.payload_len = sizeof(payload) - 1;
+	}
+	return spec;
+}
+
+bool fixture_setup(struct fixture *f, uint8_t proto)
+{
+	if (!ASSERT_OK(fixture_open(f), "open and load tc_pod"))
+		return false;
+	if (proto && !ASSERT_OK(fixture_seed_service(f, proto), "seed the service maps"))
+		return false;
+	return true;
+}
+
+bool fixture_expect_untouched(struct fixture *f, const struct pkt *in, int verdict,
+			      const char *what)
+{
+	char name[128];
+	struct pkt out;
+	int actual;
+	bool ok = true;
+
+	snprintf(name, sizeof(name), "%s: test run", what);
+	if (!ASSERT_OK(fixture_run(f, in, &out, &actual), name))
+		return false;
+	snprintf(name, sizeof(name), "%s: verdict", what);
+	ok &= ASSERT_EQ(actual, verdict, name);
+	snprintf(name, sizeof(name), "%s: output length", what);
+	if (ASSERT_EQ(out.len, in->len, name)) {
+		snprintf(name, sizeof(name), "%s: output bytes", what);
+		ok &= ASSERT_MEM_EQ(out.data, in->data, in->len, name);
+	} else {
+		ok = false;
+	}
+	snprintf(name, sizeof(name), "%s: conntrack entries", what);
+	ok &= ASSERT_EQ(fixture_ct_count(f), 0, name);
+	snprintf(name, sizeof(name), "%s: stats service_new", what);
+	ok &= ASSERT_EQ(fixture_stat(f, STAT_SVC_NEW), 0, name);
+	return ok;
+}
+
+struct pkt_spec fixture_reply_spec(uint8_t proto)
+{
+	struct pkt_spec spec = fixture_client_spec(proto);
+
+	memcpy(spec.src_mac, test_backend_a_mac, 6);
+	memcpy(spec.dst_mac, test_backend_a_host_mac, 6);
+	spec.saddr = TEST_BACKEND_A;
+	spec.daddr = TEST_CLIENT_IP;
+	spec.sport = TEST_BACKEND_PORT;
+	spec.dport = TEST_CLIENT_PORT;
+	spec.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	spec.tcp_seq = htonl(5000);
+	return spec;
+}

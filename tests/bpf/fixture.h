@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A fresh, unpinned tc_pod object per test, the map seeding helpers and the test topology. */
+#ifndef SLUICE_TESTS_FIXTURE_H
+#define SLUICE_TESTS_FIXTURE_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/pkt_cls.h> /* TC_ACT_* */
+#include <linux/types.h>
+
+#include "maps/ct.h"
+#include "maps/endpoints.h"
+#include "maps/lb.h"
+#include "maps/stats.h"
+#include "tests/bpf/pkt.h"
+
+/* a.b.c.d in network byte order, usable in static initializers (htonl is not constant). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TEST_IP(a, b, c, d) ((uint32_t)(d) << 24 | (uint32_t)(c) << 16 | (uint32_t)(b) << 8 | (a))
+#else
+#define TEST_IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#endif
+
+/*
+ * The topology every test shares: a client pod sends to a ClusterIP service whose backends are
+ * A (chosen), B (present but outside the live count) and C (only in the other generation).
+ */
+#define TEST_CLIENT_IP	       TEST_IP(10, 0, 1, 5)
+#define TEST_OTHER_IP	       TEST_IP(10, 0, 9, 9) /* neither VIP nor pod */
+#define TEST_VIP	       TEST_IP(10, 96, 0, 10)
+#define TEST_VIP_PORT	       htons(80)
+#define TEST_BACKEND_A	       TEST_IP(10, 0, 1, 10)
+#define TEST_BACKEND_B	       TEST_IP(10, 0, 2, 20)
+#define TEST_BACKEND_C	       TEST_IP(10, 0, 3, 30)
+#define TEST_BACKEND_PORT      htons(8080)
+#define TEST_CLIENT_PORT       htons(40000)
+#define TEST_HAIRPIN_IP	       TEST_IP(169, 254, 42, 1)
+#define TEST_SVC_ID	       7u
+#define TEST_BACKEND_A_ID      1u
+#define TEST_BACKEND_B_ID      2u
+#define TEST_BACKEND_C_ID      3u
+#define TEST_INGRESS_IFINDEX   1 /* loopback: the device BPF_PROG_TEST_RUN gives the skb */
+#define TEST_BACKEND_A_IFINDEX 42
+
+extern const uint8_t test_client_mac[6];    /* client pod's eth0 */
+extern const uint8_t test_gateway_mac[6];   /* client's host-side veth */
+extern const uint8_t test_backend_a_mac[6]; /* backend A pod's eth0 */
+extern const uint8_t test_backend_a_host_mac[6];
+
+struct tc_pod;
+
+struct fixture {
+	struct tc_pod *skel;
+	int prog_fd;
+};
+
+/*
+ * Opens the skeleton with every map unpinned (nothing in /sys/fs/bpf is created or reused),
+ * sets hairpin_ip and loads it. Returns 0, or -errno; on -EPERM the test is marked skipped.
+ */
+int fixture_open(struct fixture *f);
+void fixture_close(struct fixture *f);
+
+/* One BPF_PROG_TEST_RUN pass (repeat = 1) of in; the output frame lands in out. */
+int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *verdict);
+
+int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
+			uint16_t count, uint8_t gen);
+int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index,
+		     uint32_t backend_id);
+int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, __be16 port,
+			uint8_t proto);
+int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 port, uint8_t proto);
+int fixture_delete_revnat(struct fixture *f, uint32_t svc_id);
+int fixture_set_endpoint(struct fixture *f, __be32 address, uint32_t ifindex, const uint8_t mac[6],
+			 const uint8_t host_mac[6]);
+
+/*
+ * The standard service TEST_VIP:TEST_VIP_PORT/proto, id TEST_SVC_ID, count 1 in generation 0:
+ * slot 0 -> A. Decoys that a correct program never picks: generation 0 slot 1 -> B (beyond
+ * count) and generation 1 slot 0 -> C (not live). Rev-NAT entry included.
+ */
+int fixture_seed_service(struct fixture *f, uint8_t proto);
+
+/* Counters summed over every possible CPU; UINT64_MAX when the map cannot be read. */
+uint64_t fixture_stat(struct fixture *f, enum stat_id id);
+uint64_t fixture_drop(struct fixture *f, enum drop_reason reason);
+uint64_t fixture_drops_total(struct fixture *f);
+/* Sum over every stat_id: each packet is counted once, under its outcome. */
+uint64_t fixture_stats_total(struct fixture *f);
+
+/* Looks up a conntrack entry by its wire tuple. Returns 0 or -ENOENT. */
+int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		      uint8_t proto, struct ct_entry *entry);
+/* Number of entries in ct4, or -errno. */
+int fixture_ct_count(struct fixture *f);
+
+/* Opens the fixture and, when proto is not 0, seeds the standard service; asserts each step. */
+bool fixture_setup(struct fixture *f, uint8_t proto);
+
+/*
+ * Runs in and asserts the verdict, a byte-identical output frame, no conntrack entry created and
+ * no translation counted. what names the case in messages.
+ */
+bool fixture_expect_untouched(struct fixture *f, const struct pkt *in, int verdict,
+			      const char *what);
+
+/* A client -> VIP spec for the standard topology (TCP SYN or UDP with a small payload). */
+struct pkt_spec fixture_client_spec(uint8_t proto);
+/* Backend A's answer to fixture_client_spec(proto), as it leaves backend A's pod. */
+struct pkt_spec fixture_reply_spec(uint8_t proto);
+
+#endif

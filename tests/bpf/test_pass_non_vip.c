@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Anything that is not service traffic leaves the program byte for byte as it came in. */
+#include <netinet/in.h>
+
+#include "tests/bpf/fixture.h"
+#include "tests/bpf/harness.h"
+#include "tests/bpf/tests.h"
+
+/* Runs spec through a program with the standard TCP service and expects it untouched. */
+static void check_spec_passes(const struct pkt_spec *spec, uint8_t service_proto, const char *what)
+{
+	struct fixture f = {0};
+	struct pkt in;
+
+	if (!fixture_setup(&f, service_proto))
+		goto cleanup;
+	if (!ASSERT_OK(pkt_build(&in, spec), "build packet"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &in, TC_ACT_OK, what);
+	ASSERT_EQ(fixture_stat(&f, STAT_PASS), 1, "stats pass");
+	ASSERT_EQ(fixture_stats_total(&f), 1,
+		  "stats over every outcome (one packet, counted once)");
+	ASSERT_EQ(fixture_drops_total(&f), 0, "drops");
+cleanup:
+	fixture_close(&f);
+}
+
+void test_pass_other_dst(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+
+	spec.daddr = TEST_OTHER_IP;
+	check_spec_passes(&spec, IPPROTO_TCP, "TCP to a non-VIP address, VIP port");
+}
+
+void test_pass_other_port(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+
+	spec.dport = htons(81);
+	check_spec_passes(&spec, IPPROTO_TCP, "TCP to the VIP, port 81");
+}
+
+void test_pass_other_proto(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_UDP);
+
+	check_spec_passes(&spec, IPPROTO_TCP, "UDP to the VIP:port of a TCP-only service");
+}
+
+void test_pass_icmp_echo_to_vip(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_ICMP);
+
+	spec.icmp_type = 8; /* echo request */
+	spec.sport = htons(0x1234);
+	spec.dport = htons(1);
+	check_spec_passes(&spec, IPPROTO_TCP, "ICMP echo to the VIP");
+}
+
+void test_pass_direct_to_pod(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+
+	spec.daddr = TEST_BACKEND_A;
+	spec.dport = TEST_BACKEND_PORT;
+	check_spec_passes(&spec, IPPROTO_TCP, "TCP straight to backend A's pod IP");
+}
+
+/* Looks like a backend reply, but conntrack never saw the flow: not ours to rewrite. */
+void test_pass_reply_without_ct(void)
+{
+	struct pkt_spec spec = fixture_reply_spec(IPPROTO_TCP);
+
+	check_spec_passes(&spec, IPPROTO_TCP, "backend reply without a ct entry");
+}
+
+static void check_raw_passes(uint16_t ethertype, const uint8_t *l3, size_t l3_len, const char *what)
+{
+	struct fixture f = {0};
+	struct pkt in;
+
+	if (!fixture_setup(&f, IPPROTO_TCP))
+		goto cleanup;
+	if (!ASSERT_OK(pkt_build_raw(&in, test_gateway_mac, test_client_mac, ethertype, l3, l3_len),
+		       "build frame"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &in, TC_ACT_OK, what);
+	ASSERT_EQ(fixture_stat(&f, STAT_PASS), 1, "stats pass");
+	ASSERT_EQ(fixture_drops_total(&f), 0, "drops");
+cleanup:
+	fixture_close(&f);
+}
+
+void test_pass_arp(void)
+{
+	/* Who has 10.96.0.10 (the VIP)? tell 10.0.1.5: ARP must not be mistaken for IPv4. */
+	static const uint8_t arp[28] = {
+	    0x00, 0x01, 0x08, 0x00, 6,	  4,	0x00, 0x01,	   /* Ethernet/IPv4 request */
+	    0x02, 0x00, 0x00, 0x00, 0x01, 0x05, 10,   0,    1, 5,  /* sender */
+	    0,	  0,	0,    0,    0,	  0,	10,   96,   0, 10, /* target */
+	};
+
+	check_raw_passes(0x0806, arp, sizeof(arp), "ARP request for the VIP");
+}
+
+void test_pass_ipv6(void)
+{
+	/* fd00::5 -> fd00::a, UDP 40000 -> 80; bytes 16..19 of the payload spell the VIP. */
+	uint8_t ipv6[40 + 8 + 4] = {
+	    0x60, 0, 0, 0, 0, 12, 17, 64,
+	};
+
+	ipv6[8] = 0xfd;
+	ipv6[23] = 5;
+	ipv6[24] = 0xfd;
+	ipv6[39] = 0x0a;
+	ipv6[40] = 40000 >> 8;
+	ipv6[41] = 40000 & 0xff;
+	ipv6[43] = 80;
+	ipv6[45] = 12;
+	memcpy(ipv6 + 16, &(__be32){TEST_VIP}, 4); /* where an IPv4 daddr would sit */
+	check_raw_passes(0x86dd, ipv6, sizeof(ipv6), "IPv6 UDP");
+}

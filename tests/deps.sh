@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make deps`: install every Debian package sluice needs to build, test and demo, and mount bpffs.
+# Idempotent: when everything is installed it only asks dpkg, so a second run is fast and needs
+# no network. apt-get update runs only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+	# build: BPF objects, skeletons, userspace
+	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
+	libyaml-dev libjson-c-dev libnl-3-dev libnl-route-3-dev
+	# ASan/UBSan runtime for clang builds of the sanitizer variant
+	libclang-rt-14-dev
+	# tests: cmocka unit tests, JSON assertions, formatting check
+	libcmocka-dev jq clang-format
+	# topology: netns, veth, nsenter, timeout, pkill-free process handling
+	iproute2 util-linux coreutils procps
+	# comparisons and benchmarks (kube-proxy modes, throughput), pod root filesystems
+	iptables nftables iperf3 busybox-static
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[[ "$status" == installed ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+	echo "deps: installing ${missing[*]}"
+	SUDO=
+	if [[ $(id -u) -ne 0 ]]; then
+		SUDO=sudo
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpffs is not mounted on a fresh machine (NOTES.md); agents and tests pin under it.
+if ! mountpoint -q /sys/fs/bpf 2>/dev/null || [[ $(stat -f -c %T /sys/fs/bpf) != bpf_fs ]]; then
+	if [[ $(id -u) -eq 0 ]]; then
+		mkdir -p /sys/fs/bpf
+		mount -t bpf bpf /sys/fs/bpf
+	else
+		echo "deps: warning: bpffs is not mounted at /sys/fs/bpf and we are not root" >&2
+	fi
+fi

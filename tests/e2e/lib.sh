@@ -1,0 +1,523 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# Topology library for the end-to-end tests and the demo: nodes and pods as network namespaces,
+# the agent running inside its node, pods wired by the real sluice-cni, echo servers in pods,
+# PASS/FAIL protocol helpers, and one cleanup that runs on every exit path.
+#
+# Source it from a test script (after `set -euo pipefail`):
+#   . "$(dirname "$0")/lib.sh"
+#   topo_init clusterip          # suite name: prefixes the PASS/FAIL names of setup failures
+#   topo_node n1 10.244.1.0/24
+#   topo_agent n1 "$TOPO_DIR/manifests"
+#   topo_pod n1 client
+#   ...
+#   topo_finish                  # exit status from the PASS/FAIL counts
+#
+# Names: every namespace is "<prefix>n-NODE" or "<prefix>p-POD" with a random per-run prefix
+# ("sl1a2b3c-"), every pin lives under /sys/fs/bpf/<prefix>/NODE, every file under $TOPO_DIR.
+# SL_KEEP=1 leaves everything in place for debugging (the cleanup prints what it kept).
+#
+# The agent runs with `nsenter --net=...`, not `ip netns exec`: the latter remounts /sys in a
+# private mount namespace, so the pins it makes under /sys/fs/bpf are invisible to everyone else.
+
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=$(cd "$SL_ROOT" && realpath -m "${BUILD:-build}")
+SLUICE=${SLUICE:-$BUILD_DIR/san/sluice}
+SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/san/sluice-cni}
+SL_TOOLS=${SL_TOOLS:-$BUILD_DIR/tests/tools}
+SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-20} # seconds; the ASan build starts slowly
+SL_SYNC_TIMEOUT=${SL_SYNC_TIMEOUT:-15}               # seconds for the agent to apply a change
+
+SL_PASSED=0
+SL_FAILED=0
+SL_SUITE=e2e
+SL_ERR_AT=
+TOPO_PREFIX=
+TOPO_DIR=
+TOPO_BPFFS=
+declare -A TOPO_NODE_SUBNET=() TOPO_AGENT_PID=() TOPO_AGENT_LOG=() TOPO_AGENT_MANIFESTS=()
+declare -A TOPO_POD_IP=() TOPO_POD_NODE=() TOPO_POD_K8S_NS=()
+TOPO_NODES=()
+TOPO_PODS=()
+TOPO_PIDS=()
+
+# ---- protocol: one line per check, read by tests/run.sh --------------------------------------
+pass() {
+	echo "PASS $1"
+	SL_PASSED=$((SL_PASSED + 1))
+}
+
+fail() {
+	echo "FAIL $1: ${2:-failed}"
+	SL_FAILED=$((SL_FAILED + 1))
+}
+
+skip() {
+	echo "SKIP $1: ${2:-skipped}"
+}
+
+# check NAME WHY-IF-FALSE CONDITION...: PASS when the command succeeds, else FAIL with WHY.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$why"; fi
+}
+
+info() {
+	echo "# $*" >&2
+}
+
+# A setup step failed: nothing after it can be meaningful. Reports and exits (cleanup runs).
+topo_fatal() {
+	fail "$SL_SUITE/setup" "$*"
+	exit 1
+}
+
+# ---- lifecycle ------------------------------------------------------------------------------
+topo_init() {
+	SL_SUITE=$1
+	if [[ $(id -u) -ne 0 ]]; then
+		skip "$SL_SUITE" "needs root (network namespaces, bpffs)"
+		exit 0
+	fi
+	TOPO_PREFIX="sl$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')-"
+	TOPO_DIR=$(mktemp -d "/tmp/${TOPO_PREFIX}XXXX")
+	mkdir -p "$TOPO_DIR/manifests" "$TOPO_DIR/tmp" "$TOPO_DIR/cni"
+	set -E
+	trap 'SL_ERR_AT="line $LINENO: $BASH_COMMAND"' ERR
+	trap topo_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if [[ $(stat -f -c %T /sys/fs/bpf 2>/dev/null) != bpf_fs ]]; then
+		mkdir -p /sys/fs/bpf
+		mount -t bpf bpf /sys/fs/bpf || topo_fatal "cannot mount bpffs at /sys/fs/bpf"
+	fi
+	TOPO_BPFFS="/sys/fs/bpf/${TOPO_PREFIX%-}"
+	mkdir -p "$TOPO_BPFFS"
+	info "topology prefix $TOPO_PREFIX, files in $TOPO_DIR, pins in $TOPO_BPFFS"
+}
+
+# Exit with the status the PASS/FAIL lines call for.
+topo_finish() {
+	if ((SL_FAILED > 0)); then exit 1; fi
+	exit 0
+}
+
+# Require built binaries; a missing one is a clear FAIL, not a hang further down.
+topo_require() {
+	local bin
+	for bin in "$@"; do
+		[[ -x $bin ]] || topo_fatal "$bin is not built (run make tests, or set BUILD/SLUICE/SLUICE_CNI)"
+	done
+}
+
+topo_require_all() {
+	topo_require "$SLUICE" "$SLUICE_CNI" "$SL_TOOLS/sl_echo" "$SL_TOOLS/sl_probe"
+}
+
+topo_ns_node() { echo "${TOPO_PREFIX}n-$1"; }
+topo_ns_pod() { echo "${TOPO_PREFIX}p-$1"; }
+
+# Run a command in a namespace (by name) without remounting /sys.
+topo_in_ns() {
+	local ns=$1
+	shift
+	nsenter --net="/var/run/netns/$ns" -- "$@"
+}
+
+topo_in_node() {
+	local node=$1
+	shift
+	topo_in_ns "$(topo_ns_node "$node")" "$@"
+}
+
+topo_in_pod() {
+	local pod=$1
+	shift
+	topo_in_ns "$(topo_ns_pod "$pod")" "$@"
+}
+
+# Per-run bpffs directory /sys/fs/bpf/<prefix> (set by topo_init, mounting bpffs when the
+# machine has none); each node pins under its own subdirectory.
+topo_bpffs() {
+	echo "$TOPO_BPFFS"
+}
+
+topo_node_bpffs() {
+	echo "$TOPO_BPFFS/$1"
+}
+
+# topo_node NAME SUBNET: a node namespace with loopback up and forwarding on.
+topo_node() {
+	local node=$1 subnet=$2 ns
+	ns=$(topo_ns_node "$node")
+	ip netns add "$ns" || topo_fatal "ip netns add $ns failed"
+	TOPO_NODES+=("$node")
+	TOPO_NODE_SUBNET[$node]=$subnet
+	ip -n "$ns" link set lo up
+	topo_in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
+	mkdir -p "$(topo_node_bpffs "$node")" "$TOPO_DIR/cni/$node"
+	touch "$TOPO_DIR/agent-$node.log"
+	TOPO_AGENT_LOG[$node]="$TOPO_DIR/agent-$node.log"
+}
+
+# topo_agent NODE MANIFEST_DIR [EXTRA ARGS...]: start the agent in the node; wait for "agent ready".
+topo_agent() {
+	local node=$1 manifests=$2
+	shift 2
+	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
+	TOPO_AGENT_MANIFESTS[$node]=$manifests
+	start_line=$(($(wc -l <"$log") + 1))
+	echo "--- agent start $(date +%T)" >>"$log"
+	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
+	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$SLUICE" agent --node "$node" \
+		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "$@" >>"$log" 2>&1 &
+	pid=$!
+	TOPO_AGENT_PID[$node]=$pid
+	deadline=$((SECONDS + SL_AGENT_READY_TIMEOUT))
+	while ! tail -n "+$start_line" "$log" | grep -q 'agent ready'; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null || true
+			topo_fatal "agent of $node exited before 'agent ready': $(topo_log_tail "$log")"
+		fi
+		if ((SECONDS >= deadline)); then
+			topo_fatal "agent of $node not ready within ${SL_AGENT_READY_TIMEOUT}s: $(topo_log_tail "$log")"
+		fi
+		sleep 0.1
+	done
+	info "agent of $node ready (pid $pid)"
+}
+
+# Last lines of a log, on one line, for a FAIL reason.
+topo_log_tail() {
+	tail -n 5 "$1" 2>/dev/null | tr '\n' '|' | cut -c1-600
+}
+
+# topo_agent_stop NODE [SIGNAL]: signal the agent and wait (bounded) until it is gone.
+topo_agent_stop() {
+	local node=$1 sig=${2:-TERM} pid i
+	pid=${TOPO_AGENT_PID[$node]:-}
+	[[ -n $pid ]] || return 0
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null || true
+		info "agent of $node ignored SIG$sig for 10s, killed"
+	fi
+	wait "$pid" 2>/dev/null || true
+	unset "TOPO_AGENT_PID[$node]"
+}
+
+# topo_agent_restart NODE: start the node's agent again on the same manifests and pins.
+topo_agent_restart() {
+	topo_agent "$1" "${TOPO_AGENT_MANIFESTS[$1]}"
+}
+
+# The CLI against a node's pins, run in the node (ifindexes in the maps are the node's):
+#   topo_cli NODE service list -o json
+topo_cli() {
+	local node=$1
+	shift
+	timeout 10 nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- \
+		"$SLUICE" --bpffs "$(topo_node_bpffs "$node")" "$@"
+}
+
+topo_cni_config() {
+	local node=$1
+	jq -n --arg node "$node" --arg bpffs "$(topo_node_bpffs "$node")" \
+		--arg state "$TOPO_DIR/cni/$node" --arg subnet "${TOPO_NODE_SUBNET[$node]}" \
+		'{cniVersion: "1.0.0", name: "sluice", type: "sluice-cni", node: $node,
+		  bpffs: $bpffs, stateDir: $state, ipam: {subnet: $subnet}}'
+}
+
+# topo_cni NODE POD COMMAND: run the plugin as a runtime would, inside the node namespace.
+topo_cni() {
+	local node=$1 pod=$2 cmd=$3
+	topo_cni_config "$node" |
+		timeout 20 nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- \
+			env CNI_COMMAND="$cmd" CNI_CONTAINERID="${TOPO_PREFIX}${pod}" \
+			CNI_NETNS="/var/run/netns/$(topo_ns_pod "$pod")" CNI_IFNAME=eth0 \
+			CNI_PATH="$(dirname "$SLUICE_CNI")" \
+			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${TOPO_POD_K8S_NS[$pod]:-default};K8S_POD_NAME=$pod" \
+			"$SLUICE_CNI"
+}
+
+# topo_pod NODE POD [K8S_NAMESPACE]: a pod namespace wired by sluice-cni ADD; records its IP.
+topo_pod() {
+	local node=$1 pod=$2 k8s_ns=${3:-default} ns out ip
+	ns=$(topo_ns_pod "$pod")
+	ip netns add "$ns" || topo_fatal "ip netns add $ns failed"
+	ip -n "$ns" link set lo up
+	TOPO_POD_NODE[$pod]=$node
+	TOPO_POD_K8S_NS[$pod]=$k8s_ns
+	TOPO_PODS+=("$pod")
+	if ! out=$(topo_cni "$node" "$pod" ADD 2>&1); then
+		topo_fatal "sluice-cni ADD $pod on $node failed: $(echo "$out" | tr '\n' ' ' | cut -c1-400)"
+	fi
+	ip=$(echo "$out" | jq -r '.ips[0].address // empty' 2>/dev/null | cut -d/ -f1)
+	[[ $ip =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+		topo_fatal "sluice-cni ADD $pod: no ips[0].address in result: $(echo "$out" | tr '\n' ' ' | cut -c1-400)"
+	TOPO_POD_IP[$pod]=$ip
+	info "pod $pod on $node: $ip"
+}
+
+topo_pod_ip() {
+	echo "${TOPO_POD_IP[$1]}"
+}
+
+# topo_echo POD [sl_echo args]: start sl_echo --id POD in the pod; waits for "ready".
+# Default ports: TCP 8080, UDP 5353, stream 8090.
+topo_echo() {
+	local pod=$1 log pid i
+	shift
+	local args=("$@")
+	((${#args[@]} > 0)) || args=(--tcp 8080 --udp 5353 --stream 8090)
+	log="$TOPO_DIR/echo-$pod.log"
+	: >"$log"
+	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
+		"$SL_TOOLS/sl_echo" --id "$pod" "${args[@]}" >"$log" 2>&1 &
+	pid=$!
+	TOPO_PIDS+=("$pid")
+	for ((i = 0; i < 50; i++)); do
+		grep -q '^ready' "$log" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	topo_fatal "sl_echo in $pod did not start: $(topo_log_tail "$log")"
+}
+
+# topo_probe POD sl_probe-args...: run sl_probe in the pod, bounded; prints its lines.
+topo_probe() {
+	local pod=$1
+	shift
+	timeout 60 nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$SL_TOOLS/sl_probe" "$@"
+}
+
+# ---- reading the CLI's JSON -----------------------------------------------------------------
+# The only places that know the shape of `sluice ... -o json`:
+#   service list: {"services": [{"name", "vip", "port", "protocol", "slots", "backends": [..]}]}
+#   ct list:      {"connections": [{"proto", "src", "sport", "dst", "dport", "nat_dst", ...}]}
+
+# service_backends NODE VIP PORT: backends of the frontend, or -1 when it is not listed.
+service_backends() {
+	local node=$1 vip=$2 port=$3 json
+	json=$(topo_cli "$node" service list -o json 2>/dev/null) || {
+		echo -1
+		return
+	}
+	jq -r --arg ip "$vip" --argjson port "$port" '
+		[.services[] | select(.vip == $ip and .port == $port)]
+		| if length == 0 then -1 else (.[0].backends | length) end' <<<"$json" 2>/dev/null || echo -1
+}
+
+# wait_service_backends NODE VIP PORT N: until the agent has applied N backends (bounded).
+wait_service_backends() {
+	local node=$1 vip=$2 port=$3 want=$4 got deadline
+	deadline=$((SECONDS + SL_SYNC_TIMEOUT))
+	while :; do
+		got=$(service_backends "$node" "$vip" "$port")
+		[[ $got == "$want" ]] && return 0
+		if ((SECONDS >= deadline)); then
+			info "service $vip:$port on $node: $got backends, wanted $want"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+# ct_entries_with NODE IP: conntrack entries with IP as an original or translated address.
+ct_entries_with() {
+	local node=$1 ip=$2
+	topo_cli "$node" ct list -o json 2>/dev/null |
+		jq --arg ip "$ip" '[.connections[] | select([.src, .dst, .nat_src, .nat_dst] | index($ip))]
+			| length' 2>/dev/null || echo 0
+}
+
+# ---- reading sl_probe output ----------------------------------------------------------------
+# Lines are "NAME PEER-IP:PORT" or "ERR ENAME".
+show_output() {
+	local line
+	while IFS= read -r line; do echo "#   $line"; done <<<"$1" >&2
+}
+count_from() { grep -c "^$1 " <<<"$2" || true; }
+count_errors() { grep -c '^ERR ' <<<"$1" || true; }
+# Peers (source addresses the servers saw) other than IP.
+foreign_peers() { awk -v ip="$1" '$1 != "ERR" { split($2, a, ":"); if (a[1] != ip) print $2 }' <<<"$2"; }
+tally() { awk '{ n[$1]++ } END { for (k in n) printf "%s=%d ", k, n[k] }' <<<"$1"; }
+
+# ---- manifests ------------------------------------------------------------------------------
+# Write a file atomically (via a temporary outside the watched directory): the agent never reads
+# a half-written manifest unless a test means it to.
+write_file() {
+	local path=$1 tmp
+	tmp=$(mktemp "$TOPO_DIR/tmp/write.XXXXXX")
+	cat >"$tmp"
+	mv -f "$tmp" "$path"
+}
+
+# manifest_service NAME VIP PORT:TARGET/PROTO...  (stdout; e.g. 80:8080/TCP 53:5353/UDP)
+manifest_service() {
+	local name=$1 vip=$2 spec port target proto
+	shift 2
+	cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $name
+  namespace: default
+spec:
+  type: ClusterIP
+  clusterIP: $vip
+  selector:
+    app: $name
+  ports:
+EOF
+	for spec in "$@"; do
+		port=${spec%%:*}
+		target=${spec#*:}
+		target=${target%/*}
+		proto=${spec##*/}
+		cat <<EOF
+  - name: ${proto,,}-$port
+    protocol: $proto
+    port: $port
+    targetPort: $target
+EOF
+	done
+}
+
+# manifest_slice SERVICE TARGET/PROTO,... POD[=ready|=notready]...  (stdout)
+# Ports are named like manifest_service's, so pass the same PORT:TARGET/PROTO specs.
+manifest_slice() {
+	local svc=$1 specs=$2 spec pod ready port target proto
+	local -a port_specs
+	shift 2
+	cat <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $svc-slice
+  namespace: default
+  labels:
+    kubernetes.io/service-name: $svc
+addressType: IPv4
+ports:
+EOF
+	IFS=, read -r -a port_specs <<<"$specs"
+	for spec in "${port_specs[@]}"; do
+		port=${spec%%:*}
+		target=${spec#*:}
+		target=${target%/*}
+		proto=${spec##*/}
+		cat <<EOF
+- name: ${proto,,}-$port
+  protocol: $proto
+  port: $target
+EOF
+	done
+	if (($# == 0)); then
+		echo "endpoints: []"
+		return
+	fi
+	echo "endpoints:"
+	for pod in "$@"; do
+		ready=true
+		[[ $pod == *=notready ]] && ready=false
+		pod=${pod%=*}
+		cat <<EOF
+- addresses: ["${TOPO_POD_IP[$pod]}"]
+  conditions:
+    ready: $ready
+  nodeName: ${TOPO_POD_NODE[$pod]}
+  targetRef:
+    kind: Pod
+    namespace: ${TOPO_POD_K8S_NS[$pod]:-default}
+    name: $pod
+EOF
+	done
+}
+
+# ---- the standard topology: the demo's, used by most tests ----------------------------------
+# Node n1 (10.244.1.0/24), agent, pods client, web-1, web-2 with sl_echo, Service "web"
+# 10.96.0.10 (80->8080 TCP, 53->5353 UDP, 8000->8090 TCP stream) and its slice with both pods.
+SL_VIP=10.96.0.10
+SL_WEB_PORTS="80:8080/TCP,53:5353/UDP,8000:8090/TCP"
+
+topo_standard() {
+	topo_require_all
+	topo_node n1 10.244.1.0/24
+	topo_agent n1 "$TOPO_DIR/manifests"
+	topo_pod n1 client
+	topo_pod n1 web-1
+	topo_pod n1 web-2
+	topo_echo web-1
+	topo_echo web-2
+	write_web_manifests web-1 web-2
+	wait_service_backends n1 "$SL_VIP" 80 2 ||
+		topo_fatal "agent did not apply service web with 2 backends within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+}
+
+# write_web_manifests POD...: (re)write web's Service and EndpointSlice files.
+write_web_manifests() {
+	local specs
+	IFS=, read -r -a specs <<<"$SL_WEB_PORTS"
+	manifest_service web "$SL_VIP" "${specs[@]}" | write_file "$TOPO_DIR/manifests/web-service.yaml"
+	manifest_slice web "$SL_WEB_PORTS" "$@" | write_file "$TOPO_DIR/manifests/web-slice.yaml"
+}
+
+# ---- cleanup: every exit path ---------------------------------------------------------------
+topo_cleanup() {
+	local rc=$? pid node pod ns leftover
+	set +e
+	trap - ERR
+	if ((rc != 0 && SL_FAILED == 0)); then
+		fail "$SL_SUITE/script" "exited $rc${SL_ERR_AT:+ at $SL_ERR_AT}"
+	fi
+	if [[ -z $TOPO_PREFIX ]]; then
+		exit "$rc"
+	fi
+	if [[ ${SL_KEEP:-0} == 1 ]]; then
+		info "SL_KEEP=1: kept namespaces ${TOPO_PREFIX}*, $TOPO_BPFFS, $TOPO_DIR"
+		exit "$rc"
+	fi
+	for pid in "${TOPO_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for node in "${!TOPO_AGENT_PID[@]}"; do
+		topo_agent_stop "$node" TERM
+	done
+	for pid in "${TOPO_PIDS[@]}"; do
+		timeout 2 tail -s 0.1 --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+	done
+	for pod in "${TOPO_PODS[@]}"; do
+		if [[ -x $SLUICE_CNI && -e /var/run/netns/$(topo_ns_node "${TOPO_POD_NODE[$pod]}") ]]; then
+			topo_cni "${TOPO_POD_NODE[$pod]}" "$pod" DEL >/dev/null 2>&1 ||
+				info "sluice-cni DEL $pod failed (namespaces are removed anyway)"
+		fi
+	done
+	# Every namespace of this run, also ones a failing step made but did not record.
+	while read -r ns _; do
+		[[ $ns == "$TOPO_PREFIX"* ]] && ip netns delete "$ns" 2>/dev/null
+	done < <(ip netns list 2>/dev/null)
+	if [[ -n $TOPO_BPFFS && -d $TOPO_BPFFS ]]; then
+		rm -rf "$TOPO_BPFFS"
+	fi
+	# Verify: a leak here breaks the next run or the machine, so it is a failure.
+	leftover=$(ip netns list 2>/dev/null | awk -v p="$TOPO_PREFIX" 'index($1, p) == 1 { print $1 }' | tr '\n' ' ')
+	[[ -n $TOPO_BPFFS && -e $TOPO_BPFFS ]] && leftover+="$TOPO_BPFFS"
+	if [[ -n $leftover ]]; then
+		fail "$SL_SUITE/cleanup" "left behind: $leftover"
+		rc=1
+	fi
+	if ((rc != 0)) && [[ -n $TOPO_DIR ]]; then
+		for node in "${!TOPO_AGENT_LOG[@]}"; do
+			info "agent log of $node (last 20 lines):"
+			tail -n 20 "${TOPO_AGENT_LOG[$node]}" 2>/dev/null | sed 's/^/#   /' >&2
+		done
+	fi
+	[[ -n $TOPO_DIR ]] && rm -rf "$TOPO_DIR"
+	exit "$rc"
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Test runner behind `make test`: unit tests (cmocka, TAP), BPF packet tests and end-to-end
+# scripts, each under a timeout. Echoes their output, counts every check, and ends with exactly
+# one line "N passed, N failed". Exit status 1 when anything failed (a crash or a timeout counts).
+#
+#   tests/run.sh                      everything
+#   tests/run.sh unit|bpf|e2e ...     those groups
+#   tests/run.sh tests/e2e/test_x.sh  one script (or a unit test binary)
+#
+# Environment: BUILD (default build), UNIT_TIMEOUT, BPF_TIMEOUT, E2E_TIMEOUT (seconds).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
+BPF_TIMEOUT=${BPF_TIMEOUT:-300}
+E2E_TIMEOUT=${E2E_TIMEOUT:-240}
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+log=$(mktemp /tmp/sluice-run.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+record_fail() {
+	failed=$((failed + 1))
+	failures+=("$1")
+	echo "FAIL $1"
+}
+
+# run_one KIND NAME TIMEOUT CMD...: run, echo, count its lines; a bad exit with no FAIL counts one.
+run_one() {
+	local kind=$1 name=$2 limit=$3 rc=0 p f s
+	shift 3
+	echo "=== $kind: $name"
+	# timeout makes its own process group and signals all of it, so a script's children and its
+	# cleanup trap see the TERM too; --kill-after bounds a cleanup that hangs.
+	set +e
+	timeout --kill-after=20 "$limit" "$@" </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	if [[ $kind == unit ]]; then
+		p=$(grep -cE '^ok [0-9]+' "$log" || true)
+		f=$(grep -cE '^not ok [0-9]+' "$log" || true)
+		s=$(grep -cE '^ok [0-9]+.*# *SKIP' "$log" || true)
+		p=$((p - s))
+		while read -r line; do
+			failures+=("$name: $line")
+		done < <(grep -E '^not ok [0-9]+' "$log" || true)
+	else
+		p=$(grep -c '^PASS ' "$log" || true)
+		f=$(grep -c '^FAIL ' "$log" || true)
+		s=$(grep -c '^SKIP ' "$log" || true)
+		while read -r line; do
+			failures+=("${line#FAIL }")
+		done < <(grep '^FAIL ' "$log" || true)
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	skipped=$((skipped + s))
+	if ((rc == 124 || rc == 137)); then
+		record_fail "$name: timed out after ${limit}s"
+	elif ((rc > 128)); then
+		record_fail "$name: killed by signal $((rc - 128))"
+	elif ((rc != 0 && f == 0)); then
+		record_fail "$name: exited $rc without reporting a failure"
+	elif ((rc == 0 && p + f + s == 0)); then
+		record_fail "$name: ran no check"
+	fi
+}
+
+run_unit() {
+	local bins=("$BUILD"/tests/unit/test_*) bin
+	if [[ ! -e ${bins[0]} ]]; then
+		if compgen -G 'tests/unit/test_*.c' >/dev/null; then
+			record_fail "unit: tests/unit has tests but $BUILD/tests/unit has no binaries (run make tests)"
+		else
+			echo "SKIP unit: no unit tests yet"
+			skipped=$((skipped + 1))
+		fi
+		return
+	fi
+	for bin in "${bins[@]}"; do
+		[[ -x $bin && $bin != *.d && $bin != *.o ]] || continue
+		CMOCKA_MESSAGE_OUTPUT=TAP run_one unit "$(basename "$bin")" "$UNIT_TIMEOUT" "$bin"
+	done
+}
+
+run_bpf() {
+	local bin=$BUILD/tests/bpf_tests
+	if [[ ! -x $bin ]]; then
+		if compgen -G 'tests/bpf/*.c' >/dev/null; then
+			record_fail "bpf: $bin is not built (run make tests)"
+		else
+			echo "SKIP bpf: no BPF packet tests yet"
+			skipped=$((skipped + 1))
+		fi
+		return
+	fi
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "SKIP bpf: BPF_PROG_TEST_RUN needs root"
+		skipped=$((skipped + 1))
+		return
+	fi
+	run_one bpf bpf_tests "$BPF_TIMEOUT" "$bin"
+}
+
+run_e2e_script() {
+	run_one e2e "$(basename "$1" .sh)" "$E2E_TIMEOUT" bash "$1"
+}
+
+run_e2e() {
+	local script found=0
+	for script in tests/e2e/test_*.sh; do
+		[[ -e $script ]] || continue
+		found=1
+		run_e2e_script "$script"
+	done
+	if ((found == 0)); then
+		echo "SKIP e2e: no end-to-end tests"
+		skipped=$((skipped + 1))
+	fi
+}
+
+(($# > 0)) || set -- unit bpf e2e
+for what in "$@"; do
+	case $what in
+	unit) run_unit ;;
+	bpf) run_bpf ;;
+	e2e) run_e2e ;;
+	*.sh)
+		[[ -f $what ]] || { record_fail "$what: no such script"; continue; }
+		run_e2e_script "$what"
+		;;
+	*)
+		if [[ -x $what && -f $what ]]; then
+			if [[ $what == */tests/unit/* ]]; then
+				CMOCKA_MESSAGE_OUTPUT=TAP run_one unit "$(basename "$what")" "$UNIT_TIMEOUT" "$what"
+			else
+				run_one bpf "$(basename "$what")" "$BPF_TIMEOUT" "$what"
+			fi
+		else
+			record_fail "$what: not a group (unit, bpf, e2e), script or test binary"
+		fi
+		;;
+	esac
+done
+
+echo "==="
+if ((${#failures[@]} > 0)); then
+	echo "failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$skipped skipped"
+echo "$passed passed, $failed failed"
+((failed == 0))
