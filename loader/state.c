@@ -14,11 +14,14 @@ void desired_state_free(struct desired_state *state)
 
 	if (!state)
 		return;
-	for (i = 0; i < state->n_frontends; i++)
+	for (i = 0; i < state->n_frontends; i++) {
 		free(state->frontends[i].backends);
+		free(state->frontends[i].source_ranges);
+	}
 	free(state->frontends);
-	state->frontends = NULL;
-	state->n_frontends = 0;
+	free(state->health_checks);
+	free(state->node_addresses);
+	memset(state, 0, sizeof(*state));
 }
 
 static int cmp_u32(uint32_t a, uint32_t b)
@@ -39,7 +42,9 @@ int lb_frontend_cmp(const struct lb_frontend *a, const struct lb_frontend *b)
 
 	if (!c)
 		c = cmp_u32(ntohs(a->port), ntohs(b->port));
-	return c ? c : cmp_u32(a->proto, b->proto);
+	if (!c)
+		c = cmp_u32(a->proto, b->proto);
+	return c ? c : cmp_u32(a->scope, b->scope);
 }
 
 static int backend_qsort_cmp(const void *a, const void *b)
@@ -61,32 +66,54 @@ size_t lb_backends_normalize(struct lb_backend_addr *backends, size_t count)
 	return out + 1;
 }
 
+/* A malloc'd copy of n elements of size each, or NULL (also when n is 0). */
+static void *state_dup(const void *from, size_t n, size_t size, int *err)
+{
+	void *to;
+
+	if (!n)
+		return NULL;
+	to = malloc(n * size);
+	if (!to)
+		*err = -ENOMEM;
+	else
+		memcpy(to, from, n * size);
+	return to;
+}
+
 int desired_state_copy(struct desired_state *dst, const struct desired_state *src)
 {
+	int err = 0;
 	size_t i;
 
-	memset(dst, 0, sizeof(*dst));
-	if (!src->n_frontends)
-		return 0;
-	dst->frontends = calloc(src->n_frontends, sizeof(*dst->frontends));
-	if (!dst->frontends)
-		return -ENOMEM;
-	for (i = 0; i < src->n_frontends; i++) {
+	*dst = *src;
+	dst->frontends = NULL;
+	dst->n_frontends = 0;
+	dst->health_checks =
+	    state_dup(src->health_checks, src->n_health_checks, sizeof(*src->health_checks), &err);
+	dst->n_health_checks = dst->health_checks ? src->n_health_checks : 0;
+	dst->node_addresses = state_dup(src->node_addresses, src->n_node_addresses,
+					sizeof(*src->node_addresses), &err);
+	dst->n_node_addresses = dst->node_addresses ? src->n_node_addresses : 0;
+	if (!err && src->n_frontends) {
+		dst->frontends = calloc(src->n_frontends, sizeof(*dst->frontends));
+		if (!dst->frontends)
+			err = -ENOMEM;
+	}
+	for (i = 0; !err && i < src->n_frontends; i++) {
 		const struct lb_frontend *from = &src->frontends[i];
 		struct lb_frontend *to = &dst->frontends[i];
 
 		*to = *from;
-		to->backends = NULL;
 		dst->n_frontends = i + 1;
-		if (!from->n_backends)
-			continue;
-		to->backends = malloc(from->n_backends * sizeof(*to->backends));
-		if (!to->backends) {
-			to->n_backends = 0;
-			desired_state_free(dst);
-			return -ENOMEM;
-		}
-		memcpy(to->backends, from->backends, from->n_backends * sizeof(*to->backends));
+		to->backends =
+		    state_dup(from->backends, from->n_backends, sizeof(*from->backends), &err);
+		to->n_backends = to->backends ? from->n_backends : 0;
+		to->source_ranges = state_dup(from->source_ranges, from->n_source_ranges,
+					      sizeof(*from->source_ranges), &err);
+		to->n_source_ranges = to->source_ranges ? from->n_source_ranges : 0;
 	}
-	return 0;
+	if (err)
+		desired_state_free(dst);
+	return err;
 }

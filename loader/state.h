@@ -11,25 +11,84 @@
 
 #include "maps/types.h"
 
-/* One backend of a frontend. Both fields in network byte order, as the maps hold them. */
+/* lb_backend_addr.flags: what the EndpointSlice said of the endpoint, relative to this node. */
+#define LB_BACKEND_F_LOCAL	 (1u << 0) /* endpoint's nodeName is this agent's node */
+#define LB_BACKEND_F_SAME_ZONE	 (1u << 1) /* hints.forZones (or zone) names this node's zone */
+#define LB_BACKEND_F_TERMINATING (1u << 2) /* used only through kube-proxy's terminating fallback  \
+					    */
+
+/* One backend of a frontend. Address and port in network byte order, as the maps hold them. */
 struct lb_backend_addr {
 	uint32_t address;
 	uint16_t port;
+	uint8_t flags; /* LB_BACKEND_F_*; not part of the sort order or identity */
 };
 
-/* One service frontend: a (VIP, port, protocol) triple of a Service port. */
+/*
+ * Who a frontend serves. The pod program looks up internal frontends (traffic from pods on this
+ * node); the node's uplink program looks up external ones (traffic from outside the node). One
+ * Service port may have both, with different backend sets (internal vs external traffic policy).
+ */
+enum lb_scope {
+	LB_SCOPE_INTERNAL = 0,
+	LB_SCOPE_EXTERNAL = 1,
+};
+
+/* Which Service field made the frontend (for the CLI and for the datapath's choices). */
+enum lb_frontend_kind {
+	LB_KIND_CLUSTER_IP = 0,
+	LB_KIND_NODE_PORT, /* vip 0: any of this node's addresses (desired_state.node_addresses) */
+	LB_KIND_EXTERNAL_IP,   /* spec.externalIPs */
+	LB_KIND_LOAD_BALANCER, /* status.loadBalancer.ingress[].ip with ipMode VIP (or unset) */
+};
+
+/* lb_frontend.flags */
+#define LB_FE_F_SNAT	     (1u << 0) /* external, externalTrafficPolicy Cluster: masquerade */
+#define LB_FE_F_LOCAL_ONLY   (1u << 1) /* backends are this node's only (a Local policy) */
+#define LB_FE_F_PREFER_CLOSE (1u << 2) /* trafficDistribution PreferClose applied to backends */
+
+/* An IPv4 CIDR, address in network byte order. */
+struct lb_cidr {
+	uint32_t address;
+	uint8_t prefix_len;
+};
+
+/*
+ * One service frontend: a (VIP, port, protocol, scope) of a Service port. The builder has
+ * already applied the traffic policies, the ready -> serving+terminating fallback (separately
+ * for Cluster and Local) and PreferClose: backends are exactly the set to balance over; empty
+ * means reject (ICMP port unreachable), as kube-proxy does.
+ */
 struct lb_frontend {
-	uint32_t vip;		    /* network byte order */
-	uint16_t port;		    /* network byte order */
-	uint8_t proto;		    /* IPPROTO_TCP / IPPROTO_UDP */
-	char name[SLUICE_NAME_LEN]; /* "namespace/name:portname" (":" + number when unnamed) */
+	uint32_t vip;		     /* network byte order; 0 for NodePort (any node address) */
+	uint16_t port;		     /* network byte order */
+	uint8_t proto;		     /* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
+	uint8_t scope;		     /* enum lb_scope */
+	uint8_t kind;		     /* enum lb_frontend_kind */
+	uint32_t flags;		     /* LB_FE_F_* */
+	uint32_t affinity_timeout_s; /* sessionAffinity ClientIP timeoutSeconds; 0 = none */
+	char name[SLUICE_NAME_LEN];  /* "namespace/name:portname" (":" + number when unnamed) */
+	size_t n_source_ranges;	     /* loadBalancerSourceRanges; 0 = everyone */
+	struct lb_cidr *source_ranges;
 	size_t n_backends;
 	struct lb_backend_addr *backends; /* sorted by (address, port), no duplicates */
 };
 
+/* A Service's healthCheckNodePort (LoadBalancer + externalTrafficPolicy Local). */
+struct lb_health_check {
+	uint16_t port; /* host byte order */
+	char name[SLUICE_NAME_LEN];
+	uint32_t local_endpoints; /* ready endpoints on this node: 200 when > 0, else 503 */
+};
+
 struct desired_state {
-	struct lb_frontend *frontends; /* sorted by (vip, port, proto), no duplicates */
+	struct lb_frontend *frontends; /* sorted by (vip, port, proto, scope), no duplicates */
 	size_t n_frontends;
+	struct lb_health_check *health_checks;
+	size_t n_health_checks;
+	uint32_t *node_addresses; /* this node's addresses (NodePort), network byte order */
+	size_t n_node_addresses;
+	uint32_t rejected_objects; /* objects refused as invalid in the last build (for status) */
 };
 
 void desired_state_free(struct desired_state *state);
