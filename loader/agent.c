@@ -248,7 +248,12 @@ static int agent_loop(struct agent *agent)
 			agent_reload(agent);
 		}
 		if (now >= agent->gc_at) {
+			struct sync_counts retired;
+
 			agent_ct_gc(agent);
+			/* Slot generations a flip retired, when no sync came after to end them. */
+			if (sync_retire(agent->sync, &retired))
+				log_warn("lb4_slots: end retired generations failed");
 			agent->gc_at = now + AGENT_CT_GC_PERIOD_S * 1000ull;
 		}
 	}

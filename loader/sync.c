@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include <bpf/bpf.h>
@@ -158,6 +159,15 @@ struct sync_service {
 	uint64_t epoch; /* last sync that saw this frontend in the desired state */
 	bool is_dirty;	/* adopted slots are inconsistent: rewrite on the next sync */
 	bool is_revnat_dirty;
+	/*
+	 * The generation a flip retired. Packets that read the frontend just before the flip may
+	 * still pick from it, so its slots and backend references live on for the grace period.
+	 */
+	uint32_t retired_slots; /* slots 0..retired_slots-1 of retired_gen */
+	uint32_t *retired_ids;	/* backend references the retired generation holds; NULL: none */
+	uint32_t n_retired_ids;
+	uint64_t retired_at_ns;
+	uint8_t retired_gen;
 };
 
 struct sync_ctx {
@@ -175,6 +185,8 @@ struct sync_ctx {
 	size_t n_pending, cap_pending;
 	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
 	size_t cap_scratch;
+	struct sync_table retired; /* svc_id -> sync_service with a retired generation */
+	uint64_t retire_grace_ns;  /* how long a retired generation stays readable */
 };
 
 static uint64_t sync_svc_key(const struct lb4_key *key)
@@ -471,6 +483,7 @@ static void sync_service_free(struct sync_service *svc)
 	if (!svc)
 		return;
 	free(svc->backend_ids);
+	free(svc->retired_ids);
 	free(svc);
 }
 
@@ -553,6 +566,54 @@ cleanup:
 	return err;
 }
 
+static uint64_t sync_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Ends SVC's retired generation now: its slots are deleted and its backend references dropped
+ * (backends left unreferenced go at the next collect).
+ */
+static void sync_retire_finish(struct sync_ctx *ctx, struct sync_service *svc)
+{
+	if (!svc->retired_ids)
+		return;
+	sync_slots_delete(ctx, svc->svc_id, svc->retired_gen, svc->retired_slots);
+	sync_backends_release(ctx, svc->retired_ids, svc->n_retired_ids);
+	free(svc->retired_ids);
+	svc->retired_ids = NULL;
+	svc->n_retired_ids = 0;
+	svc->retired_slots = 0;
+	sync_table_del(&ctx->retired, svc->svc_id);
+}
+
+/* Ends the retired generations whose grace period is over. */
+static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
+{
+	struct sync_service **due;
+	size_t n = 0;
+
+	if (!ctx->retired.count)
+		return;
+	/* Collected first: finishing deletes from the table being walked. */
+	due = calloc(ctx->retired.count, sizeof(*due));
+	if (!due)
+		return; /* retried at the next sync or tick */
+	for (size_t i = 0; i < ctx->retired.cap; i++) {
+		struct sync_service *svc = ctx->retired.slots[i].value;
+
+		if (svc && now_ns - svc->retired_at_ns >= ctx->retire_grace_ns)
+			due[n++] = svc;
+	}
+	for (size_t i = 0; i < n; i++)
+		sync_retire_finish(ctx, due[i]);
+	free(due);
+}
+
 /* Changed backend set: fill the other generation, flip the frontend in one update, clean up. */
 static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 			       const struct lb_frontend *frontend,
@@ -565,6 +626,8 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	char old_name[SLUICE_NAME_LEN];
 	int err;
 
+	/* A second change within the grace period reuses the retired generation: end it first. */
+	sync_retire_finish(ctx, svc);
 	err = sync_backends_acquire(ctx, addrs, n, svc->key.proto, counts, &ids);
 	if (err)
 		return err;
@@ -585,9 +648,17 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	err = sync_svc_write(ctx, &svc->key, svc->svc_id, n_slots, gen, flags);
 	if (err)
 		goto cleanup_slots;
-	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
-	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);
-	free(svc->backend_ids);
+	/*
+	 * A packet that read the frontend just before the flip may still pick a slot of the old
+	 * generation and look its backend up: both stay until the grace period is over.
+	 */
+	svc->retired_gen = svc->gen;
+	svc->retired_slots = svc->n_slots;
+	svc->retired_ids = svc->backend_ids;
+	svc->n_retired_ids = svc->n_backends;
+	svc->retired_at_ns = sync_now_ns();
+	if (sync_table_put(&ctx->retired, svc->svc_id, svc))
+		sync_retire_finish(ctx, svc); /* out of memory: no grace, as before */
 	svc->backend_ids = ids;
 	svc->n_backends = (uint32_t)n;
 	svc->n_slots = n_slots;
@@ -613,6 +684,7 @@ static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 	if (err)
 		return err;
 	sync_vip_unref(ctx, svc->key.address);
+	sync_retire_finish(ctx, svc);
 	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
 	err = sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
 	if (err)
@@ -869,6 +941,7 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 	free(gone);
 
 collect:
+	sync_retire_expired(ctx, sync_now_ns());
 	ret = sync_backends_collect(ctx, counts);
 	if (ret && !err)
 		err = ret;
@@ -1266,6 +1339,7 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	ctx->ct_fd = maps->ct4;
 	ctx->next_svc_id = 1;
 	ctx->next_backend_id = 1;
+	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
 
 	err = sync_adopt_backends(ctx);
 	if (err)
@@ -1307,9 +1381,22 @@ void sync_close(struct sync_ctx *ctx)
 	sync_table_free(&ctx->backends);
 	sync_table_free(&ctx->backend_ids);
 	sync_table_free(&ctx->vips);
+	sync_table_free(&ctx->retired);
 	free(ctx->pending);
 	free(ctx->scratch);
 	free(ctx);
+}
+
+void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns)
+{
+	ctx->retire_grace_ns = grace_ns;
+}
+
+int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts)
+{
+	memset(counts, 0, sizeof(*counts));
+	sync_retire_expired(ctx, sync_now_ns());
+	return sync_backends_collect(ctx, counts);
 }
 
 size_t sync_service_count(const struct sync_ctx *ctx)

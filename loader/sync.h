@@ -43,6 +43,16 @@ void sync_close(struct sync_ctx *ctx);
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts);
 
 /* Frontends and backends currently programmed. */
+/*
+ * After a flip the old slot generation and its backends stay readable for a grace period, so a
+ * packet that read the frontend just before the flip still finds them. They are deleted by the
+ * first sync_apply() or sync_retire() after the grace period. Tests set 0 for immediate cleanup.
+ */
+#define SYNC_RETIRE_GRACE_NS 1000000000ull
+void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns);
+/* End retired generations whose grace period is over; call periodically. Returns 0 or -errno. */
+int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts);
+
 size_t sync_service_count(const struct sync_ctx *ctx);
 size_t sync_backend_count(const struct sync_ctx *ctx);
 /* Map writes done by sync_open() to clean up unreachable entries. */

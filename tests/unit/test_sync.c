@@ -77,6 +77,9 @@ static int setup(void **state)
 	assert_true(f->maps.lb4_slots >= 0 && f->maps.lb4_backends >= 0 &&
 		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0 && f->maps.ct4 >= 0);
 	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
+	/* Cleanup right after each flip, so the tests see the maps settle in one sync; the grace
+	 * period itself is test_retired_generation_stays_for_grace. */
+	sync_set_retire_grace(f->sync, 0);
 	*state = f;
 	return 0;
 }
@@ -297,6 +300,40 @@ static void test_change_flips_generation(void **state)
 	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 2);
 }
 
+/*
+ * A packet that read the frontend just before a flip still finds the old generation's slots and
+ * backends: they stay for the grace period and go at the first sync or sync_retire() after it.
+ */
+static void test_retired_generation_stays_for_grace(void **state)
+{
+	struct fixture *f = fixture_or_skip(state);
+	struct lb4_service before, after;
+	struct sync_counts c;
+	int err;
+
+	sync_set_retire_grace(f->sync, 200000000ull); /* 200 ms */
+	apply(f, web_two, 1);
+	before = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
+	c = apply(f, web_changed, 1);
+	after = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
+	assert_int_equal(after.gen, before.gen ^ 1);
+	assert_int_equal(c.backends_removed, 0);
+	for (uint16_t i = 0; i < before.count; i++)
+		assert_true(slot_exists(f, before.svc_id, before.gen, i));
+	assert_int_equal(slot_backend(f, &before, 1).address, ip("10.244.1.4"));
+
+	/* Within the grace period nothing goes; after it, sync_retire() cleans up. */
+	assert_int_equal(sync_retire(f->sync, &c), 0);
+	assert_true(slot_exists(f, before.svc_id, before.gen, 0));
+	usleep(250000);
+	assert_int_equal(sync_retire(f->sync, &c), 0);
+	assert_int_equal(c.backends_removed, 1); /* .4 */
+	for (uint16_t i = 0; i < before.count; i++)
+		assert_false(slot_exists(f, before.svc_id, before.gen, i));
+	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
+	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
+}
+
 static void test_remove_deletes_everything(void **state)
 {
 	struct fixture *f = fixture_or_skip(state);
@@ -366,6 +403,7 @@ static void test_adoption_sees_same_state(void **state)
 	before = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
 
 	assert_int_equal(sync_open(&f->maps, &second), 0);
+	sync_set_retire_grace(second, 0);
 	assert_int_equal(sync_adopt_writes(second), 0);
 	assert_int_equal(sync_service_count(second), sync_service_count(f->sync));
 	assert_int_equal(sync_backend_count(second), sync_backend_count(f->sync));
@@ -415,6 +453,7 @@ static void test_adoption_removes_half_written_state(void **state)
 	assert_int_equal(bpf_map_update_elem(f->maps.lb4_revnat, &orphan_svc, &revnat, 0), 0);
 
 	assert_int_equal(sync_open(&f->maps, &second), 0);
+	sync_set_retire_grace(second, 0);
 	assert_int_equal(sync_adopt_writes(second), 3);
 	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_slots, &slot, &id), 0);
 	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_backends, &stray_id, &backend), 0);
@@ -554,6 +593,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_new_service_writes_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_flips_generation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retired_generation_stays_for_grace, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_deletes_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_sync_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adoption_sees_same_state, setup, teardown),
