@@ -87,15 +87,22 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	bool is_hairpin;
 	int ret;
 
+	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
+		return -DROP_SOURCE_RANGE;
 	if (!svc.count) {
 		ret = icmp4_reject(skb, pkt);
 		if (ret >= 0)
 			stats_count(STAT_REJECT, skb->len);
 		return ret;
 	}
-	ret = lb4_select_backend(&svc, &backend_id, &backend);
-	if (ret)
-		return ret;
+	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
+	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
+		ret = lb4_select_backend(&svc, &backend_id, &backend);
+		if (ret)
+			return ret;
+		if (svc.flags & LB_SVC_F_AFFINITY)
+			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
+	}
 
 	/* The kernel drops packets from its own address, so a hairpin flow gets another one. */
 	is_hairpin = backend.address == pkt->saddr;

@@ -173,15 +173,16 @@ int bpffs_open_map(const char *dir, const char *name)
 void bpffs_maps_init(struct sluice_maps *maps)
 {
 	maps->lb4_svc = maps->lb4_slots = maps->lb4_backends = maps->lb4_revnat = maps->lb4_vips =
-	    -1;
+	    maps->lb4_affinity = maps->lb4_src_ranges = -1;
 	maps->ct4 = maps->ep4 = maps->stats = maps->drops = -1;
 }
 
 void bpffs_close_maps(struct sluice_maps *maps)
 {
-	int *fds[] = {&maps->lb4_svc,	 &maps->lb4_slots, &maps->lb4_backends,
-		      &maps->lb4_revnat, &maps->lb4_vips,  &maps->ct4,
-		      &maps->ep4,	 &maps->stats,	   &maps->drops};
+	int *fds[] = {&maps->lb4_svc,	     &maps->lb4_slots, &maps->lb4_backends,
+		      &maps->lb4_revnat,     &maps->lb4_vips,  &maps->lb4_affinity,
+		      &maps->lb4_src_ranges, &maps->ct4,       &maps->ep4,
+		      &maps->stats,	     &maps->drops};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -201,6 +202,8 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 	    {LB4_BACKENDS_MAP, &maps->lb4_backends},
 	    {LB4_REVNAT_MAP, &maps->lb4_revnat},
 	    {LB4_VIPS_MAP, &maps->lb4_vips},
+	    {LB4_AFFINITY_MAP, &maps->lb4_affinity},
+	    {LB4_SRC_RANGES_MAP, &maps->lb4_src_ranges},
 	    {CT4_MAP, &maps->ct4},
 	    {EP4_MAP, &maps->ep4},
 	    {STATS_MAP, &maps->stats},

@@ -17,6 +17,8 @@ struct sluice_maps {
 	int lb4_backends;
 	int lb4_revnat;
 	int lb4_vips; /* VIP -> frontends on it, so the datapath can spot VIP fragments */
+	int lb4_affinity;
+	int lb4_src_ranges;
 	int ct4;
 	int ep4;
 	int stats;

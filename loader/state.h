@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "maps/lb.h"
 #include "maps/types.h"
 
 /* lb_backend_addr.flags: what the EndpointSlice said of the endpoint, relative to this node. */
-#define LB_BACKEND_F_LOCAL	 (1u << 0) /* endpoint's nodeName is this agent's node */
-#define LB_BACKEND_F_SAME_ZONE	 (1u << 1) /* hints.forZones (or zone) names this node's zone */
-#define LB_BACKEND_F_TERMINATING (1u << 2) /* used only through kube-proxy's terminating fallback  \
-					    */
+#define LB_BACKEND_F_LOCAL     (1u << 0) /* endpoint's nodeName is this agent's node */
+#define LB_BACKEND_F_SAME_ZONE (1u << 1) /* hints.forZones (or zone) names this node's zone */
+#define LB_BACKEND_F_TERMINATING                                                                   \
+	(1u << 2) /* used only through kube-proxy's terminating fallback                           \
+		   */
 
 /* One backend of a frontend. Address and port in network byte order, as the maps hold them. */
 struct lb_backend_addr {
@@ -30,8 +32,8 @@ struct lb_backend_addr {
  * Service port may have both, with different backend sets (internal vs external traffic policy).
  */
 enum lb_scope {
-	LB_SCOPE_INTERNAL = 0,
-	LB_SCOPE_EXTERNAL = 1,
+	LB_SCOPE_INTERNAL = LB4_SCOPE_INTERNAL,
+	LB_SCOPE_EXTERNAL = LB4_SCOPE_EXTERNAL,
 };
 
 /* Which Service field made the frontend (for the CLI and for the datapath's choices). */

@@ -150,9 +150,12 @@ struct sync_backend {
 struct sync_service {
 	struct lb4_key key;
 	uint32_t svc_id;
-	uint8_t gen;	  /* live slot generation */
-	uint8_t flags;	  /* LB_SVC_F_* */
-	uint32_t n_slots; /* lb4_service.count: slots 0..n_slots-1 of gen are live */
+	uint8_t gen;	/* live slot generation */
+	uint16_t flags; /* LB_SVC_F_* */
+	uint32_t affinity_timeout_s;
+	uint32_t n_slots;	/* lb4_service.count: slots 0..n_slots-1 of gen are live */
+	struct lb_cidr *ranges; /* loadBalancerSourceRanges in lb4_src_ranges, sorted */
+	size_t n_ranges;
 	uint32_t n_backends;
 	uint32_t *backend_ids; /* the backend set, sorted by (address, port), distinct */
 	char name[SLUICE_NAME_LEN];
@@ -171,7 +174,7 @@ struct sync_service {
 };
 
 struct sync_ctx {
-	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd;
+	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd, affinity_fd, ranges_fd;
 	struct sync_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
 	struct sync_table services;    /* lb4_key -> sync_service */
 	struct sync_table service_ids; /* svc_id -> sync_service */
@@ -191,7 +194,8 @@ struct sync_ctx {
 
 static uint64_t sync_svc_key(const struct lb4_key *key)
 {
-	return (uint64_t)key->address << 32 | (uint64_t)key->port << 16 | key->proto;
+	return (uint64_t)key->address << 32 | (uint64_t)key->port << 16 |
+	       (uint64_t)key->scope << 8 | key->proto;
 }
 
 static uint64_t sync_backend_key(uint32_t address, uint16_t port, uint8_t proto)
@@ -268,7 +272,7 @@ static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *sv
 }
 
 static int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id,
-			  uint32_t count, uint8_t gen, uint8_t flags)
+			  uint32_t count, uint8_t gen, uint16_t flags, uint32_t affinity_timeout_s)
 {
 	struct lb4_service value;
 
@@ -277,7 +281,122 @@ static int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint3
 	value.count = (uint16_t)count;
 	value.gen = gen;
 	value.flags = flags;
+	value.affinity_timeout_s = affinity_timeout_s;
 	return sync_update(ctx, ctx->svc_fd, key, &value);
+}
+
+/* ---- loadBalancerSourceRanges and session affinity ---------------------------------------- */
+
+static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
+			   const struct lb_cidr *range)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefix_len = 32 + range->prefix_len;
+	key->svc_id = htonl(svc_id);
+	key->address =
+	    range->prefix_len ? range->address & htonl(~0u << (32 - range->prefix_len)) : 0;
+}
+
+static int sync_cidr_cmp(const void *a, const void *b)
+{
+	const struct lb_cidr *x = a, *y = b;
+	uint32_t xa = ntohl(x->address), ya = ntohl(y->address);
+
+	if (xa != ya)
+		return xa < ya ? -1 : 1;
+	return (x->prefix_len > y->prefix_len) - (x->prefix_len < y->prefix_len);
+}
+
+static bool sync_ranges_contain(const struct lb_cidr *ranges, size_t n, const struct lb_cidr *range)
+{
+	return n && bsearch(range, ranges, n, sizeof(*ranges), sync_cidr_cmp) != NULL;
+}
+
+/* Sorted, de-duplicated copy of a frontend's source ranges; *out NULL when there are none. */
+static int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out,
+			      size_t *n_out)
+{
+	size_t n = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (!frontend->n_source_ranges)
+		return 0;
+	*out = malloc(frontend->n_source_ranges * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, frontend->source_ranges, frontend->n_source_ranges * sizeof(**out));
+	qsort(*out, frontend->n_source_ranges, sizeof(**out), sync_cidr_cmp);
+	for (size_t i = 0; i < frontend->n_source_ranges; i++)
+		if (!n || sync_cidr_cmp(&(*out)[n - 1], &(*out)[i]))
+			(*out)[n++] = (*out)[i];
+	*n_out = n;
+	return 0;
+}
+
+/* Admit RANGES for SVC_ID (before the frontend's flags say to check them). */
+static int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges,
+			     size_t n)
+{
+	struct lb4_src_range_key key;
+	uint8_t one = 1;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		sync_range_key(&key, svc_id, &ranges[i]);
+		err = sync_update(ctx, ctx->ranges_fd, &key, &one);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Drop the ranges of OLD not in KEEP (after the frontend stopped needing them). */
+static void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
+			       size_t n_old, const struct lb_cidr *keep, size_t n_keep)
+{
+	struct lb4_src_range_key key;
+
+	for (size_t i = 0; i < n_old; i++) {
+		if (sync_ranges_contain(keep, n_keep, &old[i]))
+			continue;
+		sync_range_key(&key, svc_id, &old[i]);
+		if (sync_delete(ctx, ctx->ranges_fd, &key))
+			log_warn("%s: delete a range of service %u failed", LB4_SRC_RANGES_MAP,
+				 svc_id);
+	}
+}
+
+static bool sync_ids_contain(const uint32_t *ids, uint32_t n, uint32_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Forget the clients of SVC_ID stuck to a backend outside KEEP (all of them when n_keep is 0),
+ * as kube-proxy's affinity ends with the endpoint's chain. Walks lb4_affinity, which is bounded.
+ */
+static void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
+				 uint32_t n_keep)
+{
+	struct lb4_affinity_key key, next;
+	struct lb4_affinity value;
+	bool has_key = false;
+
+	if (ctx->affinity_fd < 0)
+		return;
+	while (bpf_map_get_next_key(ctx->affinity_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (key.svc_id != svc_id || bpf_map_lookup_elem(ctx->affinity_fd, &key, &value) ||
+		    sync_ids_contain(keep, n_keep, value.backend_id))
+			continue;
+		/* Deleting the current key is safe: get_next_key restarts from the next bucket. */
+		bpf_map_delete_elem(ctx->affinity_fd, &key);
+	}
 }
 
 /*
@@ -301,6 +420,8 @@ static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
 	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
 	int err;
 
+	if (!vip)
+		return 0; /* NodePort: the node's own addresses, not a VIP */
 	err = sync_vip_write(ctx, vip, n + 1);
 	if (err)
 		return err;
@@ -312,7 +433,7 @@ static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
 	int err;
 
-	if (!n)
+	if (!vip || !n)
 		return;
 	err = sync_vip_write(ctx, vip, n - 1);
 	if (err)
@@ -449,11 +570,27 @@ cleanup:
 
 /* ---- frontends -------------------------------------------------------------------------- */
 
-/* Flags a desired frontend carries into lb4_service.flags; ClusterIP is all there is today. */
-static uint8_t sync_frontend_flags(const struct lb_frontend *frontend)
+/* Flags a desired frontend carries into lb4_service.flags. */
+static uint16_t sync_frontend_flags(const struct lb_frontend *frontend)
 {
-	(void)frontend;
-	return LB_SVC_F_CLUSTER_IP;
+	static const uint16_t kinds[] = {
+	    [LB_KIND_CLUSTER_IP] = LB_SVC_F_CLUSTER_IP,
+	    [LB_KIND_NODE_PORT] = LB_SVC_F_NODE_PORT,
+	    [LB_KIND_EXTERNAL_IP] = LB_SVC_F_EXTERNAL_IP,
+	    [LB_KIND_LOAD_BALANCER] = LB_SVC_F_LOAD_BALANCER,
+	};
+	uint16_t flags =
+	    frontend->kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[frontend->kind] : 0;
+
+	if (frontend->flags & LB_FE_F_SNAT)
+		flags |= LB_SVC_F_SNAT;
+	if (frontend->flags & LB_FE_F_LOCAL_ONLY)
+		flags |= LB_SVC_F_LOCAL_ONLY;
+	if (frontend->affinity_timeout_s)
+		flags |= LB_SVC_F_AFFINITY;
+	if (frontend->n_source_ranges)
+		flags |= LB_SVC_F_SOURCE_RANGES;
+	return flags;
 }
 
 /*
@@ -484,6 +621,7 @@ static void sync_service_free(struct sync_service *svc)
 		return;
 	free(svc->backend_ids);
 	free(svc->retired_ids);
+	free(svc->ranges);
 	free(svc);
 }
 
@@ -516,6 +654,7 @@ static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 		return -ENOMEM;
 	svc->key = *key;
 	svc->flags = sync_frontend_flags(frontend);
+	svc->affinity_timeout_s = frontend->affinity_timeout_s;
 	svc->epoch = ctx->epoch;
 	snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
 	svc->svc_id = sync_id_alloc(&ctx->service_ids, &ctx->next_svc_id);
@@ -529,13 +668,18 @@ static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 	err = sync_slots_write(ctx, svc->svc_id, 0, ids, (uint32_t)n, &svc->n_slots);
 	if (err)
 		goto cleanup_backends;
+	err = sync_ranges_sorted(frontend, &svc->ranges, &svc->n_ranges);
+	err = err ?: sync_ranges_write(ctx, svc->svc_id, svc->ranges, svc->n_ranges);
+	if (err)
+		goto cleanup_ranges;
 	err = sync_revnat_write(ctx, svc);
 	if (err)
-		goto cleanup_slots;
+		goto cleanup_ranges;
 	err = sync_vip_ref(ctx, key->address);
 	if (err)
 		goto cleanup_revnat;
-	err = sync_svc_write(ctx, key, svc->svc_id, svc->n_slots, 0, svc->flags);
+	err = sync_svc_write(ctx, key, svc->svc_id, svc->n_slots, 0, svc->flags,
+			     svc->affinity_timeout_s);
 	if (err)
 		goto cleanup_vip;
 	svc->backend_ids = ids;
@@ -556,7 +700,8 @@ cleanup_vip:
 	sync_vip_unref(ctx, key->address);
 cleanup_revnat:
 	sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
-cleanup_slots:
+cleanup_ranges:
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
 	sync_slots_delete(ctx, svc->svc_id, 0, svc->n_slots);
 cleanup_backends:
 	sync_backends_release(ctx, ids, (uint32_t)n);
@@ -620,8 +765,11 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 			       const struct lb_backend_addr *addrs, size_t n,
 			       struct sync_counts *counts)
 {
-	uint8_t gen = svc->gen ^ 1, flags = sync_frontend_flags(frontend);
+	uint16_t flags = sync_frontend_flags(frontend);
+	uint8_t gen = svc->gen ^ 1;
 	uint32_t *ids = NULL, n_slots = 0;
+	struct lb_cidr *ranges = NULL;
+	size_t n_ranges = 0;
 	bool is_name_changed = strncmp(svc->name, frontend->name, sizeof(svc->name)) != 0;
 	char old_name[SLUICE_NAME_LEN];
 	int err;
@@ -634,6 +782,11 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	err = sync_slots_write(ctx, svc->svc_id, gen, ids, (uint32_t)n, &n_slots);
 	if (err)
 		goto cleanup;
+	/* New ranges admitted before the flip; ranges no longer wanted go after it. */
+	err = sync_ranges_sorted(frontend, &ranges, &n_ranges);
+	err = err ?: sync_ranges_write(ctx, svc->svc_id, ranges, n_ranges);
+	if (err)
+		goto cleanup_slots;
 	if (is_name_changed || svc->is_revnat_dirty) {
 		memcpy(old_name, svc->name, sizeof(old_name));
 		snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
@@ -645,9 +798,19 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 		svc->is_revnat_dirty = false;
 	}
 	/* The flip: from here packets pick from the new generation. */
-	err = sync_svc_write(ctx, &svc->key, svc->svc_id, n_slots, gen, flags);
+	err = sync_svc_write(ctx, &svc->key, svc->svc_id, n_slots, gen, flags,
+			     frontend->affinity_timeout_s);
 	if (err)
 		goto cleanup_slots;
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, ranges, n_ranges);
+	free(svc->ranges);
+	svc->ranges = ranges;
+	svc->n_ranges = n_ranges;
+	ranges = NULL;
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		sync_affinity_forget(ctx, svc->svc_id, (flags & LB_SVC_F_AFFINITY) ? ids : NULL,
+				     (flags & LB_SVC_F_AFFINITY) ? (uint32_t)n : 0);
+	svc->affinity_timeout_s = frontend->affinity_timeout_s;
 	/*
 	 * A packet that read the frontend just before the flip may still pick a slot of the old
 	 * generation and look its backend up: both stay until the grace period is over.
@@ -668,6 +831,8 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	return 0;
 
 cleanup_slots:
+	sync_ranges_delete(ctx, svc->svc_id, ranges, n_ranges, svc->ranges, svc->n_ranges);
+	free(ranges);
 	sync_slots_delete(ctx, svc->svc_id, gen, n_slots);
 cleanup:
 	sync_backends_release(ctx, ids, (uint32_t)n);
@@ -686,6 +851,9 @@ static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 	sync_vip_unref(ctx, svc->key.address);
 	sync_retire_finish(ctx, svc);
 	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		sync_affinity_forget(ctx, svc->svc_id, NULL, 0);
 	err = sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
 	if (err)
 		log_warn("lb4_revnat: delete service %u: %s", svc->svc_id, strerror(-err));
@@ -826,6 +994,23 @@ static void sync_frontend_key(const struct lb_frontend *frontend, struct lb4_key
 	key->address = frontend->vip;
 	key->port = frontend->port;
 	key->proto = frontend->proto;
+	key->scope = frontend->scope;
+}
+
+/* The frontend's source ranges, sorted, equal to what SVC has in the maps? */
+static bool sync_ranges_equal(const struct sync_service *svc, const struct lb_frontend *frontend)
+{
+	struct lb_cidr *ranges;
+	size_t n;
+	bool is_equal;
+
+	if (sync_ranges_sorted(frontend, &ranges, &n))
+		return false; /* out of memory: the update path will report it */
+	is_equal = n == svc->n_ranges;
+	for (size_t i = 0; is_equal && i < n; i++)
+		is_equal = !sync_cidr_cmp(&ranges[i], &svc->ranges[i]);
+	free(ranges);
+	return is_equal;
 }
 
 static void sync_frontend_describe(const struct lb_frontend *frontend, char *buf, size_t len)
@@ -852,7 +1037,8 @@ static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *f
 		return -EEXIST; /* the same VIP:port/proto twice in one desired state */
 	if (svc)
 		svc->epoch = ctx->epoch; /* seen: kept even when the update below fails */
-	if (!frontend->vip || !frontend->proto)
+	if ((!frontend->vip && frontend->kind != LB_KIND_NODE_PORT) || !frontend->proto ||
+	    frontend->scope > LB4_SCOPE_EXTERNAL)
 		return -EINVAL;
 	if (frontend->n_backends > LB_MAX_BACKENDS_PER_SVC)
 		return -E2BIG;
@@ -866,6 +1052,8 @@ static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *f
 		return err;
 	}
 	if (svc->is_dirty || svc->flags != sync_frontend_flags(frontend) ||
+	    svc->affinity_timeout_s != frontend->affinity_timeout_s ||
+	    !sync_ranges_equal(svc, frontend) ||
 	    !sync_backends_equal(ctx, svc, ctx->scratch, (size_t)n)) {
 		err = sync_service_update(ctx, svc, frontend, ctx->scratch, (size_t)n, counts);
 		if (!err)
@@ -1057,6 +1245,7 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 		svc->svc_id = value.svc_id;
 		svc->gen = value.gen & 1;
 		svc->flags = value.flags;
+		svc->affinity_timeout_s = value.affinity_timeout_s;
 		svc->n_slots = value.count;
 		svc->is_revnat_dirty = true; /* until lb4_revnat confirms it */
 		svc->backend_ids = calloc(value.count ? value.count : 1, sizeof(uint32_t));
@@ -1324,6 +1513,49 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Read back the source ranges each adopted service admits, so that a restarted agent still
+ * removes the ranges a Service drops (a range left behind would go on admitting clients).
+ * Ranges of no adopted service are deleted.
+ */
+static int sync_adopt_ranges(struct sync_ctx *ctx)
+{
+	struct lb4_src_range_key key, next;
+	bool has_key = false;
+	uint8_t value;
+
+	if (ctx->ranges_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(ctx->ranges_fd, has_key ? &key : NULL, &next) == 0) {
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, ntohl(next.svc_id));
+		struct lb_cidr *grown;
+
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->ranges_fd, &key, &value))
+			continue;
+		if (!svc || key.prefix_len < 32 || key.prefix_len > 64) {
+			bpf_map_delete_elem(ctx->ranges_fd, &key);
+			ctx->adopt_writes++;
+			continue;
+		}
+		grown = realloc(svc->ranges, (svc->n_ranges + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		svc->ranges = grown;
+		svc->ranges[svc->n_ranges].address = key.address;
+		svc->ranges[svc->n_ranges].prefix_len = (uint8_t)(key.prefix_len - 32);
+		svc->n_ranges++;
+	}
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (svc && svc->n_ranges)
+			qsort(svc->ranges, svc->n_ranges, sizeof(*svc->ranges), sync_cidr_cmp);
+	}
+	return 0;
+}
+
 int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 {
 	struct sync_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -1337,6 +1569,8 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	ctx->revnat_fd = maps->lb4_revnat;
 	ctx->vips_fd = maps->lb4_vips;
 	ctx->ct_fd = maps->ct4;
+	ctx->affinity_fd = maps->lb4_affinity;
+	ctx->ranges_fd = maps->lb4_src_ranges;
 	ctx->next_svc_id = 1;
 	ctx->next_backend_id = 1;
 	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
@@ -1345,6 +1579,9 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	if (err)
 		goto cleanup;
 	err = sync_adopt_services(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_ranges(ctx);
 	if (err)
 		goto cleanup;
 	err = sync_adopt_slots(ctx);

@@ -11,35 +11,52 @@
  * flips the frontend value in one map update, so a packet sees either the old backend set or
  * the new one, never a mix (see loader/sync.c).
  */
-#define LB4_SVC_MAP	 "lb4_svc"
-#define LB4_SLOTS_MAP	 "lb4_slots"
-#define LB4_BACKENDS_MAP "lb4_backends"
-#define LB4_REVNAT_MAP	 "lb4_revnat"
-#define LB4_VIPS_MAP	 "lb4_vips"
+#define LB4_SVC_MAP	   "lb4_svc"
+#define LB4_SLOTS_MAP	   "lb4_slots"
+#define LB4_BACKENDS_MAP   "lb4_backends"
+#define LB4_REVNAT_MAP	   "lb4_revnat"
+#define LB4_VIPS_MAP	   "lb4_vips"
+#define LB4_AFFINITY_MAP   "lb4_affinity"
+#define LB4_SRC_RANGES_MAP "lb4_src_ranges"
 
 #define LB_MAX_SERVICES		65536	/* frontends (VIP:port:proto) per node */
 #define LB_MAX_BACKENDS		262144	/* distinct backend addr:port:proto per node */
 #define LB_MAX_SLOTS		1048576 /* backend slots over all services, both generations */
 #define LB_MAX_BACKENDS_PER_SVC 4096	/* a larger EndpointSlice set is refused by the agent */
+#define LB_MAX_AFFINITY		65536	/* (service, client) pairs remembered, LRU */
+#define LB_MAX_SRC_RANGES	16384	/* loadBalancerSourceRanges CIDRs over all services */
 
 /* lb4_service.flags */
-#define LB_SVC_F_CLUSTER_IP (1u << 0)
+#define LB_SVC_F_CLUSTER_IP    (1u << 0)
+#define LB_SVC_F_NODE_PORT     (1u << 1)
+#define LB_SVC_F_EXTERNAL_IP   (1u << 2)
+#define LB_SVC_F_LOAD_BALANCER (1u << 3)
+#define LB_SVC_F_SNAT	       (1u << 4) /* external Cluster policy: source becomes the node */
+#define LB_SVC_F_LOCAL_ONLY    (1u << 5) /* a Local traffic policy chose the backends */
+#define LB_SVC_F_AFFINITY      (1u << 6) /* sessionAffinity ClientIP: see lb4_affinity */
+#define LB_SVC_F_SOURCE_RANGES (1u << 7) /* loadBalancerSourceRanges: see lb4_src_ranges */
+
+/* lb4_key.scope: which program looks the frontend up. */
+#define LB4_SCOPE_INTERNAL 0 /* traffic from pods on this node (the pod program) */
+#define LB4_SCOPE_EXTERNAL 1 /* traffic from outside the node (the node's uplink programs) */
 
 struct lb4_key {
-	__be32 address; /* service VIP */
+	__be32 address; /* service VIP; 0 for a NodePort (any of the node's addresses) */
 	__be16 port;	/* service port */
-	__u8 proto;	/* IPPROTO_TCP / IPPROTO_UDP */
-	__u8 pad;
+	__u8 proto;	/* IPPROTO_TCP / IPPROTO_UDP / IPPROTO_SCTP */
+	__u8 scope;	/* LB4_SCOPE_* */
 };
 SLUICE_ASSERT_SIZE(struct lb4_key, 8);
 
 struct lb4_service {
-	__u32 svc_id; /* rev-NAT index and slot namespace; 0 is never used */
-	__u16 count;  /* backends in the live generation; 0 = reject (no endpoints) */
-	__u8 gen;     /* live slot generation, 0 or 1 */
-	__u8 flags;   /* LB_SVC_F_* */
+	__u32 svc_id;		  /* rev-NAT index and slot namespace; 0 is never used */
+	__u32 affinity_timeout_s; /* with LB_SVC_F_AFFINITY: sessionAffinity timeoutSeconds */
+	__u16 count;		  /* backends in the live generation; 0 = reject (no endpoints) */
+	__u16 flags;		  /* LB_SVC_F_* */
+	__u8 gen;		  /* live slot generation, 0 or 1 */
+	__u8 pad[3];
 };
-SLUICE_ASSERT_SIZE(struct lb4_service, 8);
+SLUICE_ASSERT_SIZE(struct lb4_service, 16);
 
 struct lb4_slot_key {
 	__u32 svc_id;
@@ -77,7 +94,54 @@ struct lb4_vip {
 };
 SLUICE_ASSERT_SIZE(struct lb4_vip, 4);
 
+/*
+ * sessionAffinity ClientIP: the backend a client was last sent to, per service. Like kube-proxy's
+ * "recent" match the entry is valid for affinity_timeout_s after its last use; the agent deletes
+ * the entries of a backend that leaves the service.
+ */
+struct lb4_affinity_key {
+	__u32 svc_id;
+	__be32 client;
+};
+SLUICE_ASSERT_SIZE(struct lb4_affinity_key, 8);
+
+struct lb4_affinity {
+	__u64 last_used_ns; /* datapath clock */
+	__u32 backend_id;
+	__u32 pad;
+};
+SLUICE_ASSERT_SIZE(struct lb4_affinity, 16);
+
+/*
+ * loadBalancerSourceRanges: an LPM trie over (service id, client address). A frontend with
+ * LB_SVC_F_SOURCE_RANGES admits a new flow only from an address under one of its prefixes:
+ * prefix_len is 32 (the service id) + the CIDR's length.
+ */
+struct lb4_src_range_key {
+	__u32 prefix_len;
+	__be32 svc_id; /* big-endian so the trie's bit order matches the key's */
+	__be32 address;
+};
+SLUICE_ASSERT_SIZE(struct lb4_src_range_key, 12);
+
 #ifdef __bpf__
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_MAX_AFFINITY);
+	__type(key, struct lb4_affinity_key);
+	__type(value, struct lb4_affinity);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_affinity SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB_MAX_SRC_RANGES);
+	__type(key, struct lb4_src_range_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_src_ranges SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_SERVICES);

@@ -29,6 +29,7 @@ enum drop_reason {
 	DROP_CSUM,	      /* checksum helper failed */
 	DROP_UNSUPPORTED,     /* protocol the datapath cannot translate */
 	DROP_CT_CREATE,	      /* conntrack entry could not be written */
+	DROP_SOURCE_RANGE,    /* client outside the service's loadBalancerSourceRanges */
 	DROP_MAX,
 };
 
@@ -56,6 +57,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_CSUM] = "checksum update failed",
     [DROP_UNSUPPORTED] = "unsupported protocol",
     [DROP_CT_CREATE] = "conntrack entry not created",
+    [DROP_SOURCE_RANGE] = "outside loadBalancerSourceRanges",
 };
 #endif
 

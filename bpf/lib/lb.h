@@ -50,4 +50,53 @@ static __always_inline int lb4_select_backend(const struct lb4_service *svc, __u
 	return 0;
 }
 
+/*
+ * loadBalancerSourceRanges: may a new flow from saddr use the frontend? One LPM lookup over
+ * (service id, client address), only for frontends that have ranges.
+ */
+static __always_inline bool lb4_source_allowed(const struct lb4_service *svc, __be32 saddr)
+{
+	struct lb4_src_range_key key = {
+	    .prefix_len = 64,
+	    .svc_id = bpf_htonl(svc->svc_id),
+	    .address = saddr,
+	};
+
+	return bpf_map_lookup_elem(&lb4_src_ranges, &key) != NULL;
+}
+
+/*
+ * sessionAffinity ClientIP: the backend this client was last sent to, while its entry is younger
+ * than the service's timeout (refreshed on use, as kube-proxy's "recent" match does). Returns 0
+ * and fills id/backend, or -1 when the client has no live affinity.
+ */
+static __always_inline int lb4_affinity_lookup(const struct lb4_service *svc, __be32 client,
+					       __u64 now, __u32 *backend_id,
+					       struct lb4_backend *backend)
+{
+	struct lb4_affinity_key key = {.svc_id = svc->svc_id, .client = client};
+	struct lb4_backend *found;
+	struct lb4_affinity *entry;
+
+	entry = bpf_map_lookup_elem(&lb4_affinity, &key);
+	if (!entry || now - entry->last_used_ns > (__u64)svc->affinity_timeout_s * 1000000000ull)
+		return -1;
+	found = bpf_map_lookup_elem(&lb4_backends, &entry->backend_id);
+	if (!found)
+		return -1;
+	*backend_id = entry->backend_id;
+	*backend = *found;
+	entry->last_used_ns = now;
+	return 0;
+}
+
+static __always_inline void lb4_affinity_remember(const struct lb4_service *svc, __be32 client,
+						  __u32 backend_id, __u64 now)
+{
+	struct lb4_affinity_key key = {.svc_id = svc->svc_id, .client = client};
+	struct lb4_affinity value = {.last_used_ns = now, .backend_id = backend_id};
+
+	bpf_map_update_elem(&lb4_affinity, &key, &value, BPF_ANY);
+}
+
 #endif

@@ -133,6 +133,37 @@ int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t i
 	return map_update(f->skel->maps.lb4_slots, &key, &backend_id);
 }
 
+int fixture_set_service_options(struct fixture *f, __be32 vip, __be16 port, uint8_t proto,
+				uint16_t flags, uint32_t affinity_timeout_s)
+{
+	struct lb4_key key;
+	struct lb4_service value;
+	int err;
+
+	memset(&key, 0, sizeof(key));
+	key.address = vip;
+	key.port = port;
+	key.proto = proto;
+	err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.lb4_svc), &key, &value);
+	if (err)
+		return -errno;
+	value.flags |= flags;
+	value.affinity_timeout_s = affinity_timeout_s;
+	return map_update(f->skel->maps.lb4_svc, &key, &value);
+}
+
+int fixture_set_source_range(struct fixture *f, uint32_t svc_id, __be32 address, uint8_t prefix_len)
+{
+	struct lb4_src_range_key key;
+	uint8_t one = 1;
+
+	memset(&key, 0, sizeof(key));
+	key.prefix_len = 32 + prefix_len;
+	key.svc_id = htonl(svc_id);
+	key.address = address;
+	return map_update(f->skel->maps.lb4_src_ranges, &key, &one);
+}
+
 int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, __be16 port,
 			uint8_t proto)
 {

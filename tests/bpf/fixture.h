@@ -68,6 +68,12 @@ int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *v
 
 int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
 			uint16_t count, uint8_t gen);
+/* Adds LB_SVC_F_* flags (and the affinity timeout) to an existing service. */
+int fixture_set_service_options(struct fixture *f, __be32 vip, __be16 port, uint8_t proto,
+				uint16_t flags, uint32_t affinity_timeout_s);
+/* Admits address/prefix_len for svc_id in lb4_src_ranges. */
+int fixture_set_source_range(struct fixture *f, uint32_t svc_id, __be32 address,
+			     uint8_t prefix_len);
 int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index,
 		     uint32_t backend_id);
 int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, __be16 port,

@@ -20,6 +20,12 @@
 	X(lb_local_backend_redirect)                                                               \
 	/* test_lb_backend_selection.c */                                                          \
 	X(lb_backend_selection)                                                                    \
+	/* test_lb_affinity.c */                                                                   \
+	X(lb_affinity_sticks)                                                                      \
+	X(lb_affinity_expires)                                                                     \
+	/* test_lb_source_ranges.c */                                                              \
+	X(lb_source_range_admits)                                                                  \
+	X(lb_source_range_drops)                                                                   \
 	/* test_lb_backend_missing.c */                                                            \
 	X(lb_backend_missing_dropped)                                                              \
 	/* test_ct_established.c */                                                                \

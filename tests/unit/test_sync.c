@@ -74,6 +74,17 @@ static int setup(void **state)
 				       sizeof(struct lb4_vip), 1024);
 	f->maps.ct4 = create_hash(BPF_MAP_TYPE_LRU_HASH, CT4_MAP, sizeof(struct ct4_key),
 				  sizeof(struct ct_entry), 1024);
+	f->maps.lb4_affinity =
+	    create_hash(BPF_MAP_TYPE_LRU_HASH, LB4_AFFINITY_MAP, sizeof(struct lb4_affinity_key),
+			sizeof(struct lb4_affinity), 1024);
+	{
+		LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
+
+		f->maps.lb4_src_ranges =
+		    bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, LB4_SRC_RANGES_MAP,
+				   sizeof(struct lb4_src_range_key), sizeof(uint8_t), 1024, &lpm);
+	}
+	assert_true(f->maps.lb4_affinity >= 0 && f->maps.lb4_src_ranges >= 0);
 	assert_true(f->maps.lb4_slots >= 0 && f->maps.lb4_backends >= 0 &&
 		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0 && f->maps.ct4 >= 0);
 	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
@@ -155,6 +166,38 @@ static struct sync_counts apply(struct fixture *f, const struct test_frontend *i
 	return counts;
 }
 
+/* apply() with loadBalancerSourceRanges ("a.b.c.d/len") and an affinity timeout on every
+ * frontend. */
+static struct sync_counts apply_options(struct fixture *f, const struct test_frontend *in, size_t n,
+					const char *const *ranges, size_t n_ranges,
+					uint32_t affinity_timeout_s)
+{
+	struct desired_state desired;
+	struct sync_counts counts;
+
+	build_state(&desired, in, n);
+	for (size_t i = 0; i < n; i++) {
+		struct lb_frontend *fe = &desired.frontends[i];
+
+		fe->affinity_timeout_s = affinity_timeout_s;
+		fe->n_source_ranges = n_ranges;
+		fe->source_ranges = calloc(n_ranges ? n_ranges : 1, sizeof(*fe->source_ranges));
+		assert_non_null(fe->source_ranges);
+		for (size_t j = 0; j < n_ranges; j++) {
+			char addr[32];
+			const char *slash = strchr(ranges[j], '/');
+
+			assert_non_null(slash);
+			snprintf(addr, sizeof(addr), "%.*s", (int)(slash - ranges[j]), ranges[j]);
+			fe->source_ranges[j].address = ip(addr);
+			fe->source_ranges[j].prefix_len = (uint8_t)atoi(slash + 1);
+		}
+	}
+	assert_int_equal(sync_apply(f->sync, &desired, &counts), 0);
+	desired_state_free(&desired);
+	return counts;
+}
+
 static size_t map_count(int fd, size_t key_size)
 {
 	char key[64], next[64];
@@ -185,11 +228,10 @@ static struct lb4_service lookup_svc(struct fixture *f, const char *vip, uint16_
 }
 
 /* Backend ("a.b.c.d:port") of slot INDEX of the live generation, checked on the way. */
-static struct lb4_backend slot_backend(struct fixture *f, const struct lb4_service *svc,
-				       uint16_t index)
+/* Backend id in slot INDEX of the live generation. */
+static uint32_t slot_backend_id(struct fixture *f, const struct lb4_service *svc, uint16_t index)
 {
 	struct lb4_slot_key key;
-	struct lb4_backend backend;
 	uint32_t id = 0;
 
 	memset(&key, 0, sizeof(key));
@@ -198,6 +240,15 @@ static struct lb4_backend slot_backend(struct fixture *f, const struct lb4_servi
 	key.gen = svc->gen;
 	assert_int_equal(bpf_map_lookup_elem(f->maps.lb4_slots, &key, &id), 0);
 	assert_int_not_equal(id, 0);
+	return id;
+}
+
+static struct lb4_backend slot_backend(struct fixture *f, const struct lb4_service *svc,
+				       uint16_t index)
+{
+	struct lb4_backend backend;
+	uint32_t id = slot_backend_id(f, svc, index);
+
 	assert_int_equal(bpf_map_lookup_elem(f->maps.lb4_backends, &id, &backend), 0);
 	return backend;
 }
@@ -332,6 +383,90 @@ static void test_retired_generation_stays_for_grace(void **state)
 		assert_false(slot_exists(f, before.svc_id, before.gen, i));
 	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
 	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
+}
+
+static bool range_admitted(struct fixture *f, uint32_t svc_id, const char *client)
+{
+	struct lb4_src_range_key key = {.prefix_len = 64, .svc_id = htonl(svc_id)};
+	uint8_t value;
+
+	key.address = ip(client);
+	return bpf_map_lookup_elem(f->maps.lb4_src_ranges, &key, &value) == 0;
+}
+
+/* loadBalancerSourceRanges follow the frontend, survive an agent restart, and go with it. */
+static void test_source_ranges_follow_frontend(void **state)
+{
+	static const char *const two[] = {"10.0.1.0/24", "192.168.7.9/32"};
+	static const char *const one[] = {"192.168.7.9/32"};
+	struct fixture *f = fixture_or_skip(state);
+	struct sync_ctx *second = NULL;
+	struct lb4_service svc;
+	struct sync_counts c;
+	int err;
+
+	apply_options(f, web_two, 1, two, 2, 0);
+	svc = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
+	assert_int_equal(err, 0);
+	assert_true(svc.flags & LB_SVC_F_SOURCE_RANGES);
+	assert_int_equal(map_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 2);
+	assert_true(range_admitted(f, svc.svc_id, "10.0.1.77"));
+	assert_true(range_admitted(f, svc.svc_id, "192.168.7.9"));
+	assert_false(range_admitted(f, svc.svc_id, "10.0.2.1"));
+	assert_false(range_admitted(f, svc.svc_id + 1, "10.0.1.77")); /* other services */
+
+	/* A restarted agent reads the ranges back and so still drops the one that goes. */
+	assert_int_equal(sync_open(&f->maps, &second), 0);
+	sync_set_retire_grace(second, 0);
+	sync_close(f->sync);
+	f->sync = second;
+	c = apply_options(f, web_two, 1, two, 2, 0);
+	assert_int_equal(c.unchanged, 1);
+	assert_int_equal(c.map_writes, 0);
+	c = apply_options(f, web_two, 1, one, 1, 0);
+	assert_int_equal(c.changed, 1);
+	assert_false(range_admitted(f, svc.svc_id, "10.0.1.77"));
+	assert_true(range_admitted(f, svc.svc_id, "192.168.7.9"));
+
+	/* No ranges: the flag goes, then the entries. */
+	apply_options(f, web_two, 1, NULL, 0, 0);
+	svc = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
+	assert_false(svc.flags & LB_SVC_F_SOURCE_RANGES);
+	assert_int_equal(map_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 0);
+}
+
+/* Clients stuck to a backend that leaves the service are forgotten; the others keep theirs. */
+static void test_affinity_forgets_removed_backend(void **state)
+{
+	struct fixture *f = fixture_or_skip(state);
+	struct lb4_affinity_key to_kept = {.client = ip("10.244.9.1")},
+				to_gone = {.client = ip("10.244.9.2")};
+	struct lb4_affinity value = {0};
+	struct lb4_service svc;
+	uint32_t kept_id, gone_id;
+	int err;
+
+	apply_options(f, web_two, 1, NULL, 0, 10800); /* backends .3 and .4 */
+	svc = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
+	assert_int_equal(err, 0);
+	assert_true(svc.flags & LB_SVC_F_AFFINITY);
+	assert_int_equal(svc.affinity_timeout_s, 10800);
+	kept_id = slot_backend_id(f, &svc, 0); /* .3 stays in web_changed */
+	gone_id = slot_backend_id(f, &svc, 1); /* .4 goes */
+	to_kept.svc_id = to_gone.svc_id = svc.svc_id;
+	value.backend_id = kept_id;
+	assert_int_equal(bpf_map_update_elem(f->maps.lb4_affinity, &to_kept, &value, BPF_ANY), 0);
+	value.backend_id = gone_id;
+	assert_int_equal(bpf_map_update_elem(f->maps.lb4_affinity, &to_gone, &value, BPF_ANY), 0);
+
+	apply_options(f, web_changed, 1, NULL, 0, 10800);
+	assert_int_equal(bpf_map_lookup_elem(f->maps.lb4_affinity, &to_kept, &value), 0);
+	assert_int_equal(value.backend_id, kept_id);
+	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_affinity, &to_gone, &value), 0);
+
+	/* The service going takes every affinity entry of it. */
+	apply(f, NULL, 0);
+	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_affinity, &to_kept, &value), 0);
 }
 
 static void test_remove_deletes_everything(void **state)
@@ -595,6 +730,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_change_flips_generation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_generation_stays_for_grace, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_source_ranges_follow_frontend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_affinity_forgets_removed_backend, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_deletes_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_sync_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adoption_sees_same_state, setup, teardown),
