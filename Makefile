@@ -6,7 +6,7 @@ BUILD      := build
 CLANG      ?= clang
 BPFTOOL    ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 CC         ?= gcc
-PKGS       := libbpf yaml-0.1 json-c libnl-route-3.0
+PKGS       := libbpf yaml-0.1 json-c libnl-route-3.0 libcurl
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -22,7 +22,7 @@ endif
 .DEFAULT_GOAL := all
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lyaml -ljson-c -lnl-route-3 -lnl-3)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lyaml -ljson-c -lnl-route-3 -lnl-3 -lcurl)
 LDLIBS     := $(PKG_LIBS) -lelf -lz
 
 COMMON_CFLAGS := -std=c11 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
@@ -47,18 +47,20 @@ CNI_SRCS     := $(filter-out cni/main.c,$(wildcard cni/*.c))
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
 TOOL_SRCS    := $(wildcard tests/tools/*.c)
-BENCH_SRCS   := $(filter-out %.bpf.c,$(wildcard bench/*.c))
+# The libcni CNI client (Go) when Go is installed; without it its test skips.
+LIBCNI_CLIENT := $(if $(shell command -v go 2>/dev/null),$(BUILD)/tests/tools/libcni-client)
+BENCH_SRCS   := bench/pktbench.c
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 # ---- top-level targets ---------------------------------------------------------------------
-.PHONY: all deps test demo bench lab install clean format format-check san tests
+.PHONY: all deps test demo bench lab install clean format format-check san tests fuzz
 all: $(BUILD)/sluice $(BUILD)/sluice-cni $(BUILD)/sluice-pktbench
 
 san: $(BUILD)/san/sluice $(BUILD)/san/sluice-cni
 
 tests: san $(BUILD)/tests/bpf_tests $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS)) \
-	$(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS)) all
+	$(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS)) all $(LIBCNI_CLIENT)
 
 deps:
 	$(Q)tests/deps.sh
@@ -79,6 +81,9 @@ install: all
 	install -d /usr/local/bin /opt/cni/bin /etc/cni/net.d
 	install -m 0755 $(BUILD)/sluice /usr/local/bin/sluice
 	install -m 0755 $(BUILD)/sluice-cni /opt/cni/bin/sluice-cni
+	install -m 0644 cni/10-sluice.conflist /etc/cni/net.d/10-sluice.conflist
+	install -d /usr/local/share/sluice
+	install -m 0644 cni/sluice-daemonset.yaml /usr/local/share/sluice/sluice-daemonset.yaml
 
 clean:
 	rm -rf $(BUILD)
@@ -165,6 +170,39 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
+
+# A CNI client on libcni, the runtimes' reference library (tests/e2e/test_cni_runtimes.sh).
+# Debian ships libcni's source: it builds offline.
+$(BUILD)/tests/tools/libcni-client: $(wildcard tests/tools/libcni-client/*.go)
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)cd tests/tools/libcni-client && GOPATH=/usr/share/gocode GO111MODULE=off \
+		GOCACHE=$(abspath $(BUILD))/go-cache go build -o $(abspath $@) .
+
+# ---- fuzzing (optional): libFuzzer on the YAML and JSON decoders, corpus in tests/fuzz/ ----
+# `make fuzz` runs each harness FUZZ_TIME seconds (default 60) on a copy of the kept corpus;
+# new inputs worth keeping are then `cp`ed into tests/fuzz/corpus/ by hand.
+FUZZ_TIME    ?= 60
+FUZZ_SRCS    := loader/yaml_tree.c loader/objects.c loader/objects_build.c loader/k8s_json.c \
+	loader/state.c loader/log.c
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -std=c11 -g -O1 -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		c=tests/fuzz/corpus/$$(basename $$t | sed 's/^fuzz_//'); \
+		rm -rf $(BUILD)/fuzz/work-$$(basename $$t); cp -r $$c $(BUILD)/fuzz/work-$$(basename $$t); \
+		echo "  FUZZ     $$t ($(FUZZ_TIME) s)"; \
+		$$t -max_total_time=$(FUZZ_TIME) -max_len=65536 -rss_limit_mb=2048 \
+			$(BUILD)/fuzz/work-$$(basename $$t) $$c >$(BUILD)/fuzz/$$(basename $$t).log 2>&1 \
+			|| { tail -40 $(BUILD)/fuzz/$$(basename $$t).log; exit 1; }; \
+		grep -E '^(#[0-9]+ *DONE|Done)' $(BUILD)/fuzz/$$(basename $$t).log | tail -1; \
+	done
 
 $(BUILD) $(BUILD)/bpf $(BUILD)/skel:
 	$(Q)mkdir -p $@

@@ -25,49 +25,7 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/lb.h"
 #include "bpf/lib/ep.h"
 #include "bpf/lib/icmp.h"
-
-static __always_inline int pod_deliver(struct __sk_buff *skb, const struct ct_entry *entry)
-{
-	if (!entry->ifindex)
-		return TC_ACT_OK;
-	return ep4_redirect(skb, entry->ifindex, entry->mac, entry->host_mac);
-}
-
-/*
- * A packet of a known flow, either direction: it leaves with the tuple its conntrack entry
- * recorded (backend for client -> VIP, VIP for replies) and goes where the entry delivers.
- */
-static __always_inline int pod_established(struct __sk_buff *skb, const struct pkt4 *pkt,
-					   struct ct_entry *entry, __u64 now)
-{
-	struct nat4_tuple out = {
-	    .saddr = entry->nat_saddr,
-	    .daddr = entry->nat_daddr,
-	    .sport = entry->nat_sport,
-	    .dport = entry->nat_dport,
-	};
-	int ret;
-
-	ct4_refresh(entry, pkt, now);
-	if (unlikely(pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
-		ct4_close_peer(entry, pkt, now);
-	ret = nat4_rewrite(skb, pkt, &out);
-	if (ret)
-		return ret;
-	stats_count((entry->flags & CT_F_REPLY) ? STAT_CT_REPLY : STAT_CT_FORWARD, skb->len);
-	return pod_deliver(skb, entry);
-}
-
-/*
- * A SYN without ACK on a forward entry whose connection got past its handshake, or is closing,
- * opens a new connection on a reused tuple: it gets a fresh backend choice. Retransmitted SYNs
- * of the same handshake keep theirs.
- */
-static __always_inline bool pod_is_new_syn(const struct ct_entry *entry, const struct pkt4 *pkt)
-{
-	return (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
-	       ((entry->flags & CT_F_CLOSING) || (entry->tcp_flags & TCP_FLAG_ACK));
-}
+#include "bpf/lib/flow.h"
 
 /*
  * First packet of a flow to a VIP: choose a backend, record both directions, translate. The
@@ -90,7 +48,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
 		return -DROP_SOURCE_RANGE;
 	if (!svc.count) {
-		ret = icmp4_reject(skb, pkt);
+		ret = icmp4_reject(skb, pkt, true);
 		if (ret >= 0)
 			stats_count(STAT_REJECT, skb->len);
 		return ret;
@@ -158,7 +116,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	if (ret)
 		return ret;
 	stats_count(is_hairpin ? STAT_HAIRPIN : STAT_SVC_NEW, skb->len);
-	return pod_deliver(skb, &entry);
+	return ep4_deliver(skb, &entry);
 }
 
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
@@ -187,8 +145,8 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 
 	ct4_key_of(&key, &pkt);
 	entry = ct4_lookup(&key, now);
-	if (entry && ((entry->flags & CT_F_REPLY) || !pod_is_new_syn(entry, &pkt)))
-		return pod_established(skb, &pkt, entry, now);
+	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, &pkt)))
+		return flow_established(skb, &pkt, entry, now);
 	svc = lb4_lookup_service(&pkt);
 	if (!svc) {
 		ct4_retire_closed(&pkt, now);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <netinet/in.h>
 
+#include "cni/node_ipam.h"
+
 struct json_object;
 
 /* Error codes of the CNI spec (SPEC.md, "Error"). */
@@ -20,6 +22,8 @@ enum cni_code {
 	CNI_ERR_INVALID_CONFIG = 7,
 	CNI_ERR_TRY_AGAIN = 11,
 	CNI_ERR_NOT_AVAILABLE = 50, /* STATUS: plugin cannot serve ADD now (spec 1.1) */
+	CNI_ERR_NOT_AVAILABLE_LIMITED =
+	    51, /* ... and existing pods may have limited connectivity */
 };
 
 #define CNI_VERSION_LATEST    "1.1.0"
@@ -30,8 +34,9 @@ enum cni_code {
 #define CNI_CONTAINER_ID_MAX  256	/* runtimes use 64 hex characters */
 #define CNI_IFNAME_MAX	      15	/* IFNAMSIZ - 1 */
 #define CNI_ARGS_MAX	      4096
-#define CNI_POD_NAMESPACE_MAX 63  /* DNS label */
-#define CNI_POD_NAME_MAX      253 /* DNS subdomain */
+#define CNI_ATTACHMENTS_MAX   65536 /* GC: valid attachments listed (a node runs far fewer pods) */
+#define CNI_POD_NAMESPACE_MAX 63    /* DNS label */
+#define CNI_POD_NAME_MAX      253   /* DNS subdomain */
 #define CNI_MTU_DEFAULT	      1500
 #define CNI_MTU_MIN	      576 /* RFC 791 minimum reassembly size */
 #define CNI_MTU_MAX	      65535
@@ -71,10 +76,20 @@ struct cni_config {
 	char bpffs[CNI_PATH_MAX];
 	char state_dir[CNI_PATH_MAX];
 	unsigned int mtu;
+	bool has_subnet;       /* ipam.subnet given; else the agent's block for the node is used */
 	struct in_addr subnet; /* network address, host bits zero */
 	unsigned int prefix;   /* 8 .. 30 */
+	bool has_gateway;
 	struct in_addr gateway;
-	struct json_object *dns; /* copied into the result as given; owned, may be NULL */
+	/* CIDR plan (ipam.clusterCIDR, ipam.serviceCIDR, ipam.nodeCidrSize, ipam.dnsServiceIP) */
+	struct node_ipam_cidr cluster;
+	struct node_ipam_cidr service;
+	unsigned int node_cidr_size; /* 0: not given */
+	struct in_addr dns_service_ip;
+	struct json_object *dns;	 /* copied into the result as given; owned, may be NULL */
+	struct json_object *prev_result; /* CHECK/DEL: the ADD's result; owned, may be NULL */
+	struct json_object
+	    *valid_attachments; /* GC: cni.dev/valid-attachments; owned, may be NULL */
 };
 
 struct cni_env {
@@ -106,6 +121,13 @@ int cni_env_parse(const char *(*getenv_fn)(const char *name), struct cni_env *en
 		  struct cni_error *err);
 /* CNI_ARGS ("K=V;K=V"): fills env->pod_namespace/pod_name. Returns 0 or -EINVAL (code 4/2). */
 int cni_args_parse(const char *args, struct cni_env *env, struct cni_error *err);
+
+/*
+ * Settle the node's pod CIDR and gateway (from ipam.subnet or the agent's ipam_node map) and run
+ * the CIDR planning check. Returns 0, or -errno with err set: 11 when the agent has not
+ * published a block yet, 7 for a plan violation naming both ranges.
+ */
+int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err);
 
 /* Validators shared by config and env parsing; each returns true when s is acceptable. */
 bool cni_is_valid_network_name(const char *s);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sluice-cni commands: ADD, DEL, CHECK and STATUS on validated config and environment. */
+/* sluice-cni commands: ADD, DEL, CHECK, STATUS and GC on validated config and environment. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <linux/rtnetlink.h>
+
+#include <json-c/json.h>
 
 #include "cni/cni_commands.h"
 #include "cni/cni_datapath.h"
@@ -16,6 +20,39 @@
 #include "loader/log.h"
 
 static const struct in_addr cni_any = {0};
+
+/*
+ * Crash injection for the tests of crash recovery: SLUICE_CNI_FAULT=<point> kills the plugin
+ * with SIGKILL at that point of ADD, leaving exactly what a crash there leaves. Points:
+ * "after-ipam" (address reserved, nothing wired), "after-wire" (wired, record still pending).
+ */
+static void cni_fault(const char *point)
+{
+	const char *want = getenv("SLUICE_CNI_FAULT");
+
+	if (want && !strcmp(want, point))
+		raise(SIGKILL);
+}
+
+/*
+ * Undo what a dead attachment left on the node: the endpoints pointing at its host veth, then
+ * the veth (its pod end, routes and tc filter go with it). Matching by ifindex, not by address,
+ * never touches a pod that has been given the address since.
+ */
+static void cni_unwire_stale(struct nl_sock *node, int map_fd, const char *container_id,
+			     const char *ifname)
+{
+	char host[16];
+	int ifindex;
+
+	cni_host_veth_name(container_id, ifname, host);
+	if (cni_link_get(node, host, &ifindex, NULL, NULL))
+		return;
+	if (map_fd >= 0)
+		cni_endpoint_delete_ifindex(map_fd, (unsigned int)ifindex);
+	cni_link_delete(node, host);
+	log_info("removed stale attachment %.12s/%s (host veth %s)", container_id, ifname, host);
+}
 
 static void cni_ipam_range(const struct cni_config *cfg, struct ipam_range *range)
 {
@@ -131,6 +168,7 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	    .netns = env->netns, .mtu = cfg->mtu, .gateway = cfg->gateway};
 	struct nl_sock *node = NULL, *pod = NULL;
 	struct ipam_range range;
+	struct ipam_reclaimed reclaimed = {};
 	struct ep4_info info = {};
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], address_str[INET_ADDRSTRLEN];
 	int map_fd = -1, prog_fd = -1, pod_ns = -1, host_ifindex = 0, ret;
@@ -158,10 +196,14 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 		goto cleanup;
 	}
 	ret = ipam_allocate(dir, &range, env->container_id, env->ifname, &result.address,
-			    &is_new_address, err);
+			    &is_new_address, &reclaimed, err);
 	if (ret)
 		goto cleanup;
 	inet_ntop(AF_INET, &result.address, address_str, sizeof(address_str));
+	for (unsigned int i = 0; i < reclaimed.count && i < IPAM_RECLAIMED_MAX; i++)
+		cni_unwire_stale(node, map_fd, reclaimed.entries[i].container_id,
+				 reclaimed.entries[i].ifname);
+	cni_fault("after-ipam");
 
 	/* Same (container, ifname) hashes to the same name: a leftover is from an earlier ADD. */
 	ret = cni_link_delete(node, result.host_ifname);
@@ -204,6 +246,13 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	}
 	has_endpoint = true;
 
+	cni_fault("after-wire");
+	ret = ipam_commit(dir, env->container_id, env->ifname, result.address);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: IPAM state %s/%s: %s", cfg->node, dir,
+			      address_str, strerror(-ret));
+		goto cleanup;
+	}
 	ret = cni_print_result(out, cfg, &result);
 	if (ret)
 		cni_error_set(err, CNI_ERR_IO, "write result: %s", strerror(-ret));
@@ -297,6 +346,30 @@ cleanup:
 	return ret;
 }
 
+/* CHECK gets the ADD's result as prevResult: its first address must be the one we hold. */
+static int cni_check_prev_result(const struct cni_config *cfg, const char *address,
+				 struct cni_error *err)
+{
+	struct json_object *ips, *ip, *val;
+	char want[INET_ADDRSTRLEN + 4];
+
+	if (!cfg->prev_result)
+		return 0;
+	snprintf(want, sizeof(want), "%s/32", address);
+	if (!json_object_object_get_ex(cfg->prev_result, "ips", &ips) ||
+	    !json_object_is_type(ips, json_type_array) || !json_object_array_length(ips) ||
+	    !(ip = json_object_array_get_idx(ips, 0)) ||
+	    !json_object_object_get_ex(ip, "address", &val) ||
+	    !json_object_is_type(val, json_type_string) ||
+	    strcmp(json_object_get_string(val), want)) {
+		cni_error_set(
+		    err, CNI_ERR_CHECK_FAILED,
+		    "prevResult.ips[0].address: not %s, the address this attachment holds", want);
+		return -ESTALE;
+	}
+	return 0;
+}
+
 int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struct cni_error *err)
 {
 	struct nl_sock *node = NULL, *pod = NULL;
@@ -317,6 +390,9 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 		goto cleanup;
 	}
 	inet_ntop(AF_INET, &address, address_str, sizeof(address_str));
+	ret = cni_check_prev_result(cfg, address_str, err);
+	if (ret)
+		goto cleanup;
 	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
 	if (ret)
 		goto cleanup;
@@ -373,14 +449,107 @@ cleanup:
 
 int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err)
 {
+	struct ipam_range range;
+	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], subnet[INET_ADDRSTRLEN];
+	unsigned int in_use = 0;
 	int map_fd = -1, prog_fd = -1, ret;
 
+	/* STATUS has its own codes: 50 = cannot serve ADD now. */
 	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
-	if (ret)
-		err->code =
-		    CNI_ERR_NOT_AVAILABLE; /* STATUS has its own code for "cannot ADD now" */
+	if (ret) {
+		err->code = CNI_ERR_NOT_AVAILABLE;
+		goto cleanup;
+	}
+	cni_ipam_range(cfg, &range);
+	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
+	if (!ret)
+		ret = ipam_usage(dir, &range, &in_use);
+	if (ret == -ENOENT)
+		ret = 0; /* no pod yet */
+	if (!ret && in_use >= ipam_capacity(&range)) {
+		ret = -ENOSPC;
+		inet_ntop(AF_INET, &cfg->subnet, subnet, sizeof(subnet));
+		cni_error_set(err, CNI_ERR_NOT_AVAILABLE,
+			      "node %s: pod CIDR %s/%u exhausted (%u of %u addresses in use)",
+			      cfg->node, subnet, cfg->prefix, in_use, ipam_capacity(&range));
+	} else if (ret) {
+		cni_error_set(err, CNI_ERR_NOT_AVAILABLE, "node %s: IPAM state %s: %s", cfg->node,
+			      dir, strerror(-ret));
+	}
+
+cleanup:
 	if (prog_fd >= 0)
 		close(prog_fd);
+	if (map_fd >= 0)
+		close(map_fd);
+	return ret;
+}
+
+/* Whether (container_id, ifname) is in GC's cni.dev/valid-attachments. */
+static bool cni_gc_is_valid(const char *container_id, const char *ifname, void *ctx)
+{
+	struct json_object *list = ctx, *entry, *id, *name;
+
+	for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+		entry = json_object_array_get_idx(list, i);
+		if (json_object_object_get_ex(entry, "containerID", &id) &&
+		    json_object_object_get_ex(entry, "ifname", &name) &&
+		    !strcmp(json_object_get_string(id), container_id) &&
+		    !strcmp(json_object_get_string(name), ifname))
+			return true;
+	}
+	return false;
+}
+
+int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *err)
+{
+	struct ipam_reclaimed removed = {};
+	struct ipam_range range;
+	struct cni_error ignored = {};
+	struct nl_sock *node = NULL;
+	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2];
+	int map_fd = -1, ret;
+
+	cni_ipam_range(cfg, &range);
+	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
+	if (ret) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "stateDir: too long");
+		return ret;
+	}
+	ret = cni_nl_open(&node);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+		return ret;
+	}
+	if (cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, NULL, &ignored))
+		log_info("GC: %s", ignored.msg); /* veths and addresses still go */
+	/* Rounds of IPAM_RECLAIMED_MAX: each round unwires what the previous one removed. */
+	for (int round = 0; round < CNI_ATTACHMENTS_MAX / IPAM_RECLAIMED_MAX; round++) {
+		memset(&removed, 0, sizeof(removed));
+		ret = ipam_gc(dir, has_range ? &range : NULL, cni_gc_is_valid,
+			      cfg->valid_attachments, &removed);
+		if (ret == -ENOENT) {
+			ret = 0; /* no state: nothing was ever allocated */
+			break;
+		}
+		if (ret) {
+			cni_error_set(err, CNI_ERR_IO, "node %s: GC of IPAM state %s: %s",
+				      cfg->node, dir, strerror(-ret));
+			break;
+		}
+		for (unsigned int i = 0; i < removed.count && i < IPAM_RECLAIMED_MAX; i++) {
+			char address[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &removed.entries[i].address, address, sizeof(address));
+			log_info("GC: released %s of %.12s/%s", address,
+				 removed.entries[i].container_id, removed.entries[i].ifname);
+			cni_unwire_stale(node, map_fd, removed.entries[i].container_id,
+					 removed.entries[i].ifname);
+		}
+		if (removed.count < IPAM_RECLAIMED_MAX)
+			break;
+	}
+	cni_nl_close(node);
 	if (map_fd >= 0)
 		close(map_fd);
 	return ret;

@@ -174,62 +174,319 @@ static int cni_json_string(struct json_object *obj, const char *where, const cha
 	return 0;
 }
 
+/* Optional CIDR member key of obj into out; -EINVAL with err naming where+key when malformed. */
+static int cni_json_cidr(struct json_object *obj, const char *where, const char *key,
+			 struct node_ipam_cidr *out, struct cni_error *err)
+{
+	char text[INET_ADDRSTRLEN + 4];
+	struct in_addr network;
+	unsigned int prefix;
+	int ret = cni_json_string(obj, where, key, false, text, sizeof(text), err);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	if (strchr(text, ':')) {
+		cni_error_set(err, CNI_ERR_UNSUPPORTED_FIELD,
+			      "%s%s: \"%s\": IPv6 is not supported yet", where, key, text);
+		return -EINVAL;
+	}
+	if (cni_parse_cidr4(text, &network, &prefix) || prefix == 0) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "%s%s: \"%s\" is not an IPv4 CIDR with host bits zero", where, key,
+			      text);
+		return -EINVAL;
+	}
+	out->address = network.s_addr;
+	out->prefix = (__u8)prefix;
+	out->is_set = 1;
+	return 0;
+}
+
+/* Gateway: the first host address of the pod CIDR unless given; given, it must be a host of it. */
+static int cni_config_check_gateway(struct cni_config *cfg, struct cni_error *err)
+{
+	uint32_t net = ntohl(cfg->subnet.s_addr), mask, gw;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+	if (cfg->prefix < 8 || cfg->prefix > 30)
+		return 0; /* no subnet yet: the agent's block is settled at ADD */
+	mask = ~0u << (32 - cfg->prefix);
+	if (!cfg->has_gateway) {
+		cfg->gateway.s_addr = htonl(net + 1);
+		return 0;
+	}
+	gw = ntohl(cfg->gateway.s_addr);
+	if ((gw & mask) != net || gw == net || gw == (net | ~mask)) {
+		inet_ntop(AF_INET, &cfg->gateway, a, sizeof(a));
+		inet_ntop(AF_INET, &cfg->subnet, b, sizeof(b));
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "ipam.gateway: %s is not a host address of %s/%u", a, b, cfg->prefix);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int cni_config_parse_ipam(struct json_object *root, struct cni_config *cfg,
 				 struct cni_error *err)
 {
-	struct json_object *ipam;
-	char subnet[INET_ADDRSTRLEN + 4], gateway[INET_ADDRSTRLEN];
-	uint32_t net, mask, gw;
+	struct json_object *ipam, *val;
+	struct node_ipam_cidr subnet = {};
+	char gateway[INET_ADDRSTRLEN], type[CNI_NAME_MAX + 1], text[INET_ADDRSTRLEN];
 	int ret;
 
 	if (!json_object_object_get_ex(root, "ipam", &ipam) ||
-	    !json_object_is_type(ipam, json_type_object)) {
+	    json_object_is_type(ipam, json_type_null))
+		return 0; /* the agent's block for this node, read at ADD */
+	if (!json_object_is_type(ipam, json_type_object)) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "ipam: must be an object");
+		return -EINVAL;
+	}
+	ret = cni_json_string(ipam, "ipam.", "type", false, type, sizeof(type), err);
+	if (ret == -EINVAL)
+		return ret;
+	/* IPAM is built in: delegating to another IPAM plugin is not offered. */
+	if (!ret && strcmp(type, "sluice") && strcmp(type, "sluice-cni")) {
 		cni_error_set(
-		    err, CNI_ERR_INVALID_CONFIG,
-		    "ipam: required object missing (ipam.subnet names the node's pod CIDR)");
+		    err, CNI_ERR_UNSUPPORTED_FIELD,
+		    "ipam.type: \"%s\": sluice-cni has its own IPAM and does not delegate "
+		    "(leave ipam.type out)",
+		    type);
 		return -EINVAL;
 	}
-	ret = cni_json_string(ipam, "ipam.", "subnet", true, subnet, sizeof(subnet), err);
-	if (ret)
+	if (cni_json_cidr(ipam, "ipam.", "subnet", &subnet, err) ||
+	    cni_json_cidr(ipam, "ipam.", "clusterCIDR", &cfg->cluster, err) ||
+	    cni_json_cidr(ipam, "ipam.", "serviceCIDR", &cfg->service, err))
 		return -EINVAL;
-	if (strchr(subnet, ':')) {
-		cni_error_set(err, CNI_ERR_UNSUPPORTED_FIELD,
-			      "ipam.subnet: \"%s\": IPv6 is not supported yet", subnet);
-		return -EINVAL;
+	if (subnet.is_set) {
+		/* /31 and /32 leave no host address once the gateway is taken; /8 is 16M pods. */
+		if (subnet.prefix < 8 || subnet.prefix > 30) {
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+				      "ipam.subnet: prefix length /%u must be 8 to 30",
+				      subnet.prefix);
+			return -EINVAL;
+		}
+		cfg->has_subnet = true;
+		cfg->subnet.s_addr = subnet.address;
+		cfg->prefix = subnet.prefix;
 	}
-	if (cni_parse_cidr4(subnet, &cfg->subnet, &cfg->prefix)) {
+	if (json_object_object_get_ex(ipam, "nodeCidrSize", &val) &&
+	    !json_object_is_type(val, json_type_null)) {
+		int64_t size;
+
+		if (!json_object_is_type(val, json_type_int)) {
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+				      "ipam.nodeCidrSize: must be an integer");
+			return -EINVAL;
+		}
+		size = json_object_get_int64(val);
+		if (size < 8 || size > 30 || (cfg->cluster.is_set && size < cfg->cluster.prefix)) {
+			cni_error_set(
+			    err, CNI_ERR_INVALID_CONFIG,
+			    "ipam.nodeCidrSize: %lld must be 8 to 30 and not shorter than "
+			    "the clusterCIDR prefix",
+			    (long long)size);
+			return -EINVAL;
+		}
+		cfg->node_cidr_size = (unsigned int)size;
+	}
+	if (cfg->has_subnet && cfg->node_cidr_size && cfg->node_cidr_size != cfg->prefix) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
-			      "ipam.subnet: \"%s\" is not an IPv4 CIDR with host bits zero",
-			      subnet);
+			      "ipam.subnet: prefix /%u differs from ipam.nodeCidrSize %u",
+			      cfg->prefix, cfg->node_cidr_size);
 		return -EINVAL;
 	}
-	/* /31 and /32 leave no host address once the gateway is taken; /8 is already 16M pods. */
-	if (cfg->prefix < 8 || cfg->prefix > 30) {
+	ret = cni_json_string(ipam, "ipam.", "dnsServiceIP", false, text, sizeof(text), err);
+	if (ret == -EINVAL)
+		return ret;
+	if (!ret && inet_pton(AF_INET, text, &cfg->dns_service_ip) != 1) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
-			      "ipam.subnet: \"%s\": prefix length must be 8 to 30", subnet);
+			      "ipam.dnsServiceIP: \"%s\" is not an IPv4 address", text);
 		return -EINVAL;
 	}
-	net = ntohl(cfg->subnet.s_addr);
-	mask = ~0u << (32 - cfg->prefix);
 
 	ret = cni_json_string(ipam, "ipam.", "gateway", false, gateway, sizeof(gateway), err);
 	if (ret == -EINVAL)
 		return ret;
-	if (ret == -ENOENT) {
-		cfg->gateway.s_addr = htonl(net + 1);
-		return 0;
-	}
+	if (ret == -ENOENT)
+		return cni_config_check_gateway(cfg, err);
 	if (inet_pton(AF_INET, gateway, &cfg->gateway) != 1) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
 			      "ipam.gateway: \"%s\" is not an IPv4 address", gateway);
 		return -EINVAL;
 	}
-	gw = ntohl(cfg->gateway.s_addr);
-	if ((gw & mask) != net || gw == net || gw == (net | ~mask)) {
+	if (!cfg->has_subnet) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
-			      "ipam.gateway: %s is not a host address of %s", gateway, subnet);
+			      "ipam.gateway: needs ipam.subnet (the agent's block uses its first "
+			      "host address)");
 		return -EINVAL;
 	}
+	cfg->has_gateway = true;
+	return cni_config_check_gateway(cfg, err);
+}
+
+int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
+{
+	struct node_ipam_info info;
+	struct cidr_plan plan = {.dns = cfg->dns_service_ip, .check_underlay = true};
+	char a[24], b[24], msg[256];
+	int ret;
+
+	plan.cluster = cfg->cluster;
+	plan.service = cfg->service;
+	ret = node_ipam_read(cfg->bpffs, &info);
+	if (ret && ret != -ENOENT) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: read %s/%s: %s", cfg->node, cfg->bpffs,
+			      NODE_IPAM_MAP, strerror(-ret));
+		return ret;
+	}
+	if (!ret) {
+		/* The agent's plan and the config's must agree where both say something. */
+		if (info.cluster.is_set && cfg->cluster.is_set &&
+		    memcmp(&info.cluster, &cfg->cluster, sizeof(info.cluster))) {
+			cni_error_set(
+			    err, CNI_ERR_INVALID_CONFIG,
+			    "ipam.clusterCIDR: %s differs from the agent's --cluster-cidr %s",
+			    node_ipam_cidr_str(&cfg->cluster, a, sizeof(a)),
+			    node_ipam_cidr_str(&info.cluster, b, sizeof(b)));
+			return -EINVAL;
+		}
+		if (info.service.is_set && cfg->service.is_set &&
+		    memcmp(&info.service, &cfg->service, sizeof(info.service))) {
+			cni_error_set(
+			    err, CNI_ERR_INVALID_CONFIG,
+			    "ipam.serviceCIDR: %s differs from the agent's --service-cidr %s",
+			    node_ipam_cidr_str(&cfg->service, a, sizeof(a)),
+			    node_ipam_cidr_str(&info.service, b, sizeof(b)));
+			return -EINVAL;
+		}
+		if (info.cluster.is_set)
+			plan.cluster = info.cluster;
+		if (info.service.is_set)
+			plan.service = info.service;
+	}
+	if (!cfg->has_subnet) {
+		if (ret == -ENOENT) {
+			cni_error_set(err, CNI_ERR_TRY_AGAIN,
+				      "node %s: no pod CIDR: ipam.subnet is not set and the sluice "
+				      "agent has not pinned %s/%s yet",
+				      cfg->node, cfg->bpffs, NODE_IPAM_MAP);
+			return -EAGAIN;
+		}
+		if (!info.block.is_set) {
+			cni_error_set(
+			    err, CNI_ERR_INVALID_CONFIG,
+			    "node %s: no pod CIDR: ipam.subnet is not set and the agent runs "
+			    "without --cluster-cidr",
+			    cfg->node);
+			return -EINVAL;
+		}
+		if (info.block.prefix < 8 || info.block.prefix > 30) {
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+				      "node %s: the agent's block %s has no room for pods (prefix "
+				      "must be 8 to 30)",
+				      cfg->node, node_ipam_cidr_str(&info.block, a, sizeof(a)));
+			return -EINVAL;
+		}
+		cfg->subnet.s_addr = info.block.address;
+		cfg->prefix = info.block.prefix;
+	}
+	plan.pod.address = cfg->subnet.s_addr;
+	plan.pod.prefix = (__u8)cfg->prefix;
+	plan.pod.is_set = 1;
+	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "node %s: CIDR plan: %s", cfg->node,
+			      msg);
+		return -EINVAL;
+	}
+
+	return cni_config_check_gateway(cfg, err);
+}
+
+/* Optional member that must be an object when present (args, runtimeConfig, prevResult, ...). */
+static int cni_json_object(struct json_object *root, const char *key, struct json_object **out,
+			   struct cni_error *err)
+{
+	struct json_object *val;
+
+	if (!json_object_object_get_ex(root, key, &val) || json_object_is_type(val, json_type_null))
+		return 0;
+	if (!json_object_is_type(val, json_type_object)) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "%s: must be an object", key);
+		return -EINVAL;
+	}
+	if (out)
+		*out = json_object_get(val);
+	return 0;
+}
+
+/* cniVersions (1.1): a list of version strings; cniVersion stays what the runtime chose. */
+static int cni_config_parse_versions(struct json_object *root, struct cni_error *err)
+{
+	struct json_object *list;
+
+	if (!json_object_object_get_ex(root, "cniVersions", &list) ||
+	    json_object_is_type(list, json_type_null))
+		return 0;
+	if (!json_object_is_type(list, json_type_array) || json_object_array_length(list) > 64) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "cniVersions: must be an array of at most 64 version strings");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		if (!json_object_is_type(json_object_array_get_idx(list, i), json_type_string)) {
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+				      "cniVersions[%zu]: must be a string", i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * GC's list of attachments still in use: cni.dev/valid-attachments, or cni.dev/attachments as
+ * libcni also sends (the key's name changed during the 1.1 drafts). Each entry needs a valid
+ * containerID and ifname.
+ */
+static int cni_config_parse_attachments(struct json_object *root, struct cni_config *cfg,
+					struct cni_error *err)
+{
+	static const char *const keys[] = {"cni.dev/valid-attachments", "cni.dev/attachments"};
+	struct json_object *list = NULL, *entry, *val;
+	const char *key = keys[0];
+
+	for (size_t i = 0; i < 2 && !list; i++) {
+		if (json_object_object_get_ex(root, keys[i], &list) &&
+		    json_object_is_type(list, json_type_null))
+			list = NULL;
+		key = keys[i];
+	}
+	if (!list)
+		return 0;
+	if (!json_object_is_type(list, json_type_array) ||
+	    json_object_array_length(list) > CNI_ATTACHMENTS_MAX) {
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "%s: must be an array of at most %d objects", key,
+			      CNI_ATTACHMENTS_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		entry = json_object_array_get_idx(list, i);
+		if (!json_object_is_type(entry, json_type_object) ||
+		    !json_object_object_get_ex(entry, "containerID", &val) ||
+		    !json_object_is_type(val, json_type_string) ||
+		    !cni_is_valid_container_id(json_object_get_string(val)) ||
+		    !json_object_object_get_ex(entry, "ifname", &val) ||
+		    !json_object_is_type(val, json_type_string) ||
+		    !cni_is_valid_ifname(json_object_get_string(val))) {
+			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+				      "%s[%zu]: needs a valid \"containerID\" and \"ifname\"", key,
+				      i);
+			return -EINVAL;
+		}
+	}
+	cfg->valid_attachments = json_object_get(list);
 	return 0;
 }
 
@@ -277,7 +534,11 @@ void cni_config_free(struct cni_config *cfg)
 	if (!cfg)
 		return;
 	json_object_put(cfg->dns);
+	json_object_put(cfg->prev_result);
+	json_object_put(cfg->valid_attachments);
 	cfg->dns = NULL;
+	cfg->prev_result = NULL;
+	cfg->valid_attachments = NULL;
 }
 
 int cni_config_parse(const char *buf, size_t len, struct cni_config *cfg, struct cni_error *err)
@@ -414,7 +675,12 @@ int cni_config_parse(const char *buf, size_t len, struct cni_config *cfg, struct
 		cfg->mtu = (unsigned int)mtu;
 	}
 
-	if (cni_config_parse_ipam(root, cfg, err) || cni_config_parse_dns(root, cfg, err))
+	if (cni_config_parse_versions(root, err) || cni_config_parse_ipam(root, cfg, err) ||
+	    cni_config_parse_dns(root, cfg, err) || cni_json_object(root, "args", NULL, err) ||
+	    cni_json_object(root, "runtimeConfig", NULL, err) ||
+	    cni_json_object(root, "capabilities", NULL, err) ||
+	    cni_json_object(root, "prevResult", &cfg->prev_result, err) ||
+	    cni_config_parse_attachments(root, cfg, err))
 		goto cleanup;
 	ret = 0;
 

@@ -18,19 +18,55 @@ struct ipam_range {
  * Directory layout under dir (<stateDir>/<network name>, created 0700 with its parents):
  *   lock           flock(LOCK_EX) held for a whole allocate/release/find
  *   last_reserved  dotted address of the latest allocation, so the next one starts after it
- *   10.244.1.5     one file per allocated address (0600): "<container id>\n<ifname>"
+ *   10.244.1.5     one file per allocated address (0600): "<container id>\n<ifname>\n", and
+ *                  while the ADD is still wiring "pending <pid> <start time>\n" after it. A
+ *                  pending record whose process is gone (pid and /proc start time no longer
+ *                  match) was left by an ADD that crashed: the next ADD or GC reclaims it.
  */
 #define IPAM_LOCK_FILE	   "lock"
 #define IPAM_LAST_RESERVED "last_reserved"
 
+/* Attachments whose records a scan removed (crashed ADDs, GC), for the caller to unwire. */
+#define IPAM_RECLAIMED_MAX 16
+struct ipam_reclaimed {
+	unsigned int count; /* may exceed IPAM_RECLAIMED_MAX: only the first ones are listed */
+	struct {
+		char container_id[CNI_CONTAINER_ID_MAX + 1];
+		char ifname[CNI_IFNAME_MAX + 1];
+		struct in_addr address;
+	} entries[IPAM_RECLAIMED_MAX];
+};
+
+/* Report usage into <bpffs>/ipam_node (when pinned) on every change; NULL turns it off. */
+void ipam_set_usage_sink(const char *bpffs);
+
 /*
- * Allocate an address for (container_id, ifname), or return the one it already holds.
- * The caller validated container_id and ifname (cni_is_valid_*). *is_new tells whether this
- * call created the reservation (rollback must only release what it created).
+ * Allocate an address for (container_id, ifname), or return the one it already holds. The
+ * record stays pending until ipam_commit(). The caller validated container_id and ifname
+ * (cni_is_valid_*). *is_new tells whether this call now owns a reservation nobody wired
+ * (rollback must only release that). Records of crashed ADDs are reclaimed on the way and
+ * listed in *reclaimed (may be NULL).
  * Returns 0, -ENOSPC (err code 11: the range is exhausted) or another -errno (err code 5).
  */
 int ipam_allocate(const char *dir, const struct ipam_range *range, const char *container_id,
-		  const char *ifname, struct in_addr *address, bool *is_new, struct cni_error *err);
+		  const char *ifname, struct in_addr *address, bool *is_new,
+		  struct ipam_reclaimed *reclaimed, struct cni_error *err);
+
+/* The attachment is wired: the record is no longer pending. Returns 0 or -errno. */
+int ipam_commit(const char *dir, const char *container_id, const char *ifname,
+		struct in_addr address);
+
+/*
+ * GC: remove every record for which is_valid() says false (except pending ones of ADDs still
+ * running) and every record of a crashed ADD; list them in *removed. Returns 0 or -errno
+ * (-ENOENT: no state yet).
+ */
+int ipam_gc(const char *dir, const struct ipam_range *range,
+	    bool (*is_valid)(const char *container_id, const char *ifname, void *ctx), void *ctx,
+	    struct ipam_reclaimed *removed);
+
+/* Addresses of range in use. Returns 0 or -errno (-ENOENT: no state yet). */
+int ipam_usage(const char *dir, const struct ipam_range *range, unsigned int *in_use);
 
 /* Look up the address held by (container_id, ifname). Returns 0, -ENOENT or -errno. */
 int ipam_find(const char *dir, const char *container_id, const char *ifname,

@@ -11,6 +11,7 @@
 #include "cni/cni.h"
 #include "cni/cni_commands.h"
 #include "cni/cni_result.h"
+#include "cni/ipam.h"
 #include "loader/log.h"
 
 /* Read at most limit + 1 bytes so an oversized config is detected, not truncated. */
@@ -113,6 +114,25 @@ int main(void)
 	}
 	if (ret)
 		goto cleanup;
+	/* Usage goes to the agent's ipam_node map, so `sluice status` shows it. */
+	ipam_set_usage_sink(cfg.bpffs);
+	/* The pod CIDR (config or agent) and the CIDR plan, for the commands that allocate. */
+	/* STATUS and GC are new in 1.1: an older config cannot have asked for them. */
+	if ((env.command == CNI_CMD_STATUS || env.command == CNI_CMD_GC) &&
+	    (!cni_version_is_1x(cfg.cni_version) || !strcmp(cfg.cni_version, "1.0.0"))) {
+		ret = -EINVAL;
+		cni_error_set(&err, CNI_ERR_INCOMPATIBLE_VERSION,
+			      "%s: not defined for cniVersion %s (needs 1.1.0)",
+			      env.command == CNI_CMD_GC ? "GC" : "STATUS", cfg.cni_version);
+		goto cleanup;
+	}
+	if (env.command == CNI_CMD_ADD || env.command == CNI_CMD_STATUS) {
+		ret = cni_config_resolve_subnet(&cfg, &err);
+		if (ret && env.command == CNI_CMD_STATUS)
+			err.code = CNI_ERR_NOT_AVAILABLE;
+		if (ret)
+			goto cleanup;
+	}
 
 	switch (env.command) {
 	case CNI_CMD_ADD:
@@ -134,9 +154,16 @@ int main(void)
 	case CNI_CMD_STATUS:
 		ret = cni_cmd_status(&cfg, &err);
 		break;
+	case CNI_CMD_GC: {
+		struct cni_error ignored = {};
+		bool has_range = !cni_config_resolve_subnet(&cfg, &ignored);
+
+		ret = cni_cmd_gc(&cfg, has_range, &err);
+		break;
+	}
 	default:
-		ret = -EOPNOTSUPP;
-		cni_error_set(&err, CNI_ERR_INVALID_ENV, "CNI_COMMAND: GC is not supported yet");
+		ret = -EINVAL;
+		cni_error_set(&err, CNI_ERR_INVALID_ENV, "CNI_COMMAND: not a CNI command");
 		break;
 	}
 

@@ -14,11 +14,15 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 
+#include "cni/node_ipam.h"
 #include "loader/agent.h"
 #include "loader/bpffs.h"
 #include "loader/datapath.h"
+#include "loader/health.h"
+#include "loader/k8s_client.h"
 #include "loader/log.h"
 #include "loader/manifest.h"
+#include "loader/objects.h"
 #include "loader/sync.h"
 
 #define AGENT_WATCH_MASK                                                                           \
@@ -29,7 +33,10 @@ struct agent {
 	const struct agent_config *config;
 	struct sluice_maps maps;
 	struct sync_ctx *sync;
+	struct health *health; /* healthCheckNodePort responder */
 	struct manifest_set *manifests;
+	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
+	struct k8s_build_config build;
 	int signal_fd;
 	int inotify_fd;
 	int watch;	       /* inotify watch on the manifest directory, or -1 */
@@ -97,6 +104,87 @@ int agent_config_validate(const struct agent_config *config)
 	return 0;
 }
 
+static struct node_ipam_cidr agent_ipam_cidr(const struct agent_cidr *cidr)
+{
+	struct node_ipam_cidr out = {
+	    .address = cidr->address, .prefix = cidr->prefix_len, .is_set = cidr->is_set};
+
+	return out;
+}
+
+/*
+ * CIDR planning check (cluster, service and this node's subnets must not overlap), then, with
+ * is_publish, this node's pod CIDR block: claimed from --cluster-cidr and published in
+ * <bpffs>/ipam_node for the CNI plugin. Returns 0 or -errno after logging what is at fault.
+ */
+static int agent_ipam_start(const struct agent_config *config, bool is_publish)
+{
+	struct cidr_plan plan = {.check_underlay = true};
+	struct node_ipam_info info;
+	char msg[320], block[24];
+	int err;
+
+	plan.cluster = agent_ipam_cidr(&config->cluster_cidr);
+	plan.service = agent_ipam_cidr(&config->service_cidr);
+	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
+		log_error("CIDR plan: %s", msg);
+		return -EINVAL;
+	}
+	if (!is_publish)
+		return 0;
+	err = node_ipam_publish(config->bpffs, config->node, &plan.cluster, config->node_cidr_size,
+				&plan.service, NULL, &info, msg, sizeof(msg));
+	if (err) {
+		log_error("pod CIDR of node %s: %s", config->node, msg);
+		return err;
+	}
+	if (info.block.is_set)
+		log_info("node %s: pod CIDR %s", config->node,
+			 node_ipam_cidr_str(&info.block, block, sizeof(block)));
+	return 0;
+}
+
+/*
+ * Desired state from the API's objects together with the manifests' (the manifests' first
+ * when both define an object). Returns 0, -EAGAIN before the first full list, or -ENOMEM.
+ */
+static int agent_build_api(struct agent *agent, struct desired_state *state)
+{
+	struct k8s_object **api = NULL, **local = NULL, **all = NULL;
+	struct k8s_errors errors = {0};
+	size_t n_api = 0, n_local = 0;
+	uint32_t rejected = 0;
+	int err;
+
+	if (!k8s_client_is_synced(agent->api))
+		return -EAGAIN;
+	k8s_client_drain(agent->api);
+	err = k8s_client_snapshot(agent->api, &api, &n_api, &rejected);
+	if (!err && agent->manifests)
+		err = manifest_set_objects(agent->manifests, &local, &n_local);
+	if (!err && (n_api || n_local)) {
+		all = malloc((n_api + n_local) * sizeof(*all));
+		if (!all)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		if (n_local)
+			memcpy(all, local, n_local * sizeof(*all));
+		if (n_api)
+			memcpy(all + n_local, api, n_api * sizeof(*all));
+		err = k8s_build_desired(all, n_api + n_local, &agent->build, &errors, state);
+	}
+	if (!err)
+		state->rejected_objects +=
+		    rejected + (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
+	k8s_errors_free(&errors);
+	free(all);
+	free(local);
+	if (api)
+		k8s_client_release(agent->api, api, n_api);
+	return err;
+}
+
 /* Re-read the manifest directory and apply it. Failures keep the last good state in the maps. */
 static int agent_reload(struct agent *agent)
 {
@@ -107,27 +195,37 @@ static int agent_reload(struct agent *agent)
 	int ret, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = manifest_set_load_dir(agent->manifests, dir);
-	if (ret < 0) {
+	ret = dir ? manifest_set_load_dir(agent->manifests, dir) : 0;
+	if (ret < 0 && !agent->api) {
 		log_warn("manifests %s: %s; keeping the services in force", dir, strerror(-ret));
 		return ret;
 	}
 	if (ret > 0)
 		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
 			 ret);
-	err = manifest_set_desired(agent->manifests, &state);
+	if (agent->api) {
+		err = agent_build_api(agent, &state);
+		if (err == -EAGAIN)
+			return 0; /* applied once every resource is listed */
+	} else {
+		err = manifest_set_desired(agent->manifests, &state);
+	}
 	if (err) {
-		log_warn("manifests %s: build desired state: %s", dir, strerror(-err));
+		log_warn("build desired state: %s", strerror(-err));
 		return err;
 	}
 	err = sync_apply(agent->sync, &state, &counts);
+	if (agent->health && health_update(agent->health, &state))
+		log_warn("healthCheckNodePort: out of memory, ports unchanged");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_info("sync: %zu frontends: %u added, %u changed, %u removed, %u unchanged, %u failed; "
+	log_info("sync: %zu frontends (%u objects rejected): %u added, %u changed, %u removed, %u "
+		 "unchanged, %u failed; "
 		 "backends %u added, %u removed (%zu in use); %lu map writes; "
 		 "%u UDP flows flushed; %.1f ms",
-		 state.n_frontends, counts.added, counts.changed, counts.removed, counts.unchanged,
-		 counts.failed, counts.backends_added, counts.backends_removed,
-		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
+		 state.n_frontends, state.rejected_objects, counts.added, counts.changed,
+		 counts.removed, counts.unchanged, counts.failed, counts.backends_added,
+		 counts.backends_removed, sync_backend_count(agent->sync), counts.map_writes,
+		 counts.ct_flushed,
 		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	desired_state_free(&state);
 	return err;
@@ -209,16 +307,18 @@ static int agent_poll_timeout(const struct agent *agent, uint64_t now)
 
 static int agent_loop(struct agent *agent)
 {
-	struct pollfd fds[2] = {
+	/* poll() skips negative fds: no inotify without --manifests, no API without one. */
+	struct pollfd fds[3] = {
 	    {.fd = agent->signal_fd, .events = POLLIN},
 	    {.fd = agent->inotify_fd, .events = POLLIN},
+	    {.fd = agent->api ? k8s_client_fd(agent->api) : -1, .events = POLLIN},
 	};
 	struct signalfd_siginfo info;
 	uint64_t now;
 
 	for (;;) {
 		now = agent_now_ms();
-		if (poll(fds, agent->inotify_fd >= 0 ? 2 : 1, agent_poll_timeout(agent, now)) < 0) {
+		if (poll(fds, 3, agent_poll_timeout(agent, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -228,7 +328,7 @@ static int agent_loop(struct agent *agent)
 				continue;
 			if (info.ssi_signo == SIGHUP) {
 				log_info("SIGHUP: reloading manifests");
-				if (agent->manifests)
+				if (agent->manifests || agent->api)
 					agent_schedule_reload(agent);
 				continue;
 			}
@@ -238,6 +338,10 @@ static int agent_loop(struct agent *agent)
 		}
 		if (agent->inotify_fd >= 0 && (fds[1].revents & POLLIN))
 			agent_drain_inotify(agent);
+		if (agent->api && (fds[2].revents & POLLIN)) {
+			k8s_client_drain(agent->api);
+			agent_schedule_reload(agent); /* the same debounce as manifest edits */
+		}
 		now = agent_now_ms();
 		if (agent->manifests && agent->watch < 0 && agent_watch(agent) == 0) {
 			log_info("manifests %s: watching again", agent->config->manifests);
@@ -259,6 +363,58 @@ static int agent_loop(struct agent *agent)
 	}
 }
 
+/* Build options from the flags; then the API client when --kubeconfig or --in-cluster. */
+static int agent_api_start(struct agent *agent)
+{
+	const struct agent_config *config = agent->config;
+	struct k8s_api_config api = {0};
+	char error[512];
+	int err;
+
+	k8s_build_config_init(&agent->build, config->node);
+	if (config->node_port_min) {
+		agent->build.node_port_min = config->node_port_min;
+		agent->build.node_port_max = config->node_port_max;
+	}
+	agent->build.node_ips = config->node_ips;
+	agent->build.n_node_ips = config->n_node_ips;
+	/* Without the API there is no EndpointSlice controller: Pods stand in for it. */
+	agent->build.is_pod_endpoints = !config->kubeconfig && !config->is_in_cluster;
+	if (!config->kubeconfig && !config->is_in_cluster)
+		return 0;
+	err = config->kubeconfig
+		  ? k8s_kubeconfig_load(config->kubeconfig, &api, error, sizeof(error))
+		  : k8s_in_cluster_load(&api, error, sizeof(error));
+	if (err) {
+		log_error("%s", error);
+		return err;
+	}
+	err = k8s_client_start(&api, &agent->api);
+	k8s_api_config_free(&api);
+	if (err)
+		log_error("api: start: %s", strerror(-err));
+	return err;
+}
+
+/* Hold "agent ready" until every resource is listed once (bounded: the API may be down). */
+static void agent_api_wait_synced(struct agent *agent)
+{
+	uint64_t deadline = agent_now_ms() + AGENT_API_SYNC_WAIT_MS, now;
+	struct pollfd fd = {.fd = k8s_client_fd(agent->api), .events = POLLIN};
+
+	while (!k8s_client_is_synced(agent->api)) {
+		now = agent_now_ms();
+		if (now >= deadline) {
+			log_warn("api: not every resource listed after %u ms; services follow once "
+				 "they are",
+				 AGENT_API_SYNC_WAIT_MS);
+			return;
+		}
+		if (poll(&fd, 1, (int)(deadline - now)) > 0)
+			k8s_client_drain(agent->api);
+	}
+}
+
 int agent_run(const struct agent_config *config)
 {
 	struct agent agent = {.config = config, .signal_fd = -1, .inotify_fd = -1, .watch = -1};
@@ -267,6 +423,7 @@ int agent_run(const struct agent_config *config)
 	    .hairpin_ip = config->hairpin_ip,
 	    .ct_size = config->ct_size,
 	    .is_ct_size_set = config->is_ct_size_set,
+	    .uplink = config->uplink,
 	};
 	struct datapath_result dp;
 	char failed[4096] = "";
@@ -301,7 +458,13 @@ int agent_run(const struct agent_config *config)
 		log_error("bpffs %s: %s: %s", config->bpffs, failed, strerror(-err));
 		goto cleanup;
 	}
-	err = datapath_load(&dp_opts, &dp);
+	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
+	 */
+	err = agent_ipam_start(config, false);
+	if (!err)
+		err = datapath_load(&dp_opts, &dp);
+	if (!err)
+		err = agent_ipam_start(config, true);
 	if (err)
 		goto cleanup;
 	log_info("node %s: datapath %s at %s (ct4 %u entries); %u pod veths attached%s",
@@ -310,6 +473,14 @@ int agent_run(const struct agent_config *config)
 	err = bpffs_open_maps(config->bpffs, &agent.maps, &failed_map);
 	if (err) {
 		log_error("%s/%s: %s", config->bpffs, failed_map, strerror(-err));
+		goto cleanup;
+	}
+	if (config->uplink)
+		log_info("uplink %s: tc_node attached%s", config->uplink,
+			 dp.is_uplink_xdp ? ", xdp_node in native mode" : " (no native XDP)");
+	err = health_start(&agent.health);
+	if (err) {
+		log_error("healthCheckNodePort responder: %s", strerror(-err));
 		goto cleanup;
 	}
 	err = sync_open(&agent.maps, &agent.sync);
@@ -322,6 +493,9 @@ int agent_run(const struct agent_config *config)
 		 sync_service_count(agent.sync), sync_backend_count(agent.sync),
 		 sync_adopt_writes(agent.sync));
 
+	err = agent_api_start(&agent);
+	if (err)
+		goto cleanup;
 	if (config->manifests) {
 		agent.manifests = manifest_set_new();
 		if (!agent.manifests) {
@@ -329,6 +503,7 @@ int agent_run(const struct agent_config *config)
 			log_error("manifests: %s", strerror(-err));
 			goto cleanup;
 		}
+		manifest_set_configure(agent.manifests, &agent.build);
 		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (agent.inotify_fd < 0) {
 			err = -errno;
@@ -344,8 +519,14 @@ int agent_run(const struct agent_config *config)
 		err = agent_reload(&agent);
 		if (err == -ENOMEM)
 			goto cleanup;
-	} else {
+	} else if (!agent.api) {
 		log_warn("no --manifests: service maps are left as adopted");
+	}
+	if (agent.api) {
+		agent_api_wait_synced(&agent);
+		err = agent_reload(&agent);
+		if (err == -ENOMEM)
+			goto cleanup;
 	}
 	agent.gc_at = agent_now_ms();
 	log_info("agent ready");
@@ -353,6 +534,8 @@ int agent_run(const struct agent_config *config)
 
 cleanup:
 	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
+	k8s_client_stop(agent.api);
+	health_stop(agent.health);
 	sync_close(agent.sync);
 	if (agent.manifests)
 		manifest_set_free(agent.manifests);

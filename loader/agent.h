@@ -4,6 +4,7 @@
 #define SLUICE_AGENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
@@ -14,6 +15,11 @@
 #define AGENT_DEBOUNCE_MAX_MS 1000
 /* Period of the conntrack sweep for expired entries, in seconds (the LRU evicts only when full). */
 #define AGENT_CT_GC_PERIOD_S 30
+
+/* --node-ip may be given this many times. */
+#define AGENT_MAX_NODE_IPS 8
+/* How long start-up waits for the first full list of the API before "agent ready", in ms. */
+#define AGENT_API_SYNC_WAIT_MS 10000
 
 struct agent_cidr {
 	uint32_t address; /* network byte order, host bits zero */
@@ -31,6 +37,12 @@ struct agent_config {
 	struct agent_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
 	struct agent_cidr service_cidr; /* --service-cidr: ClusterIP range */
 	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
+	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
+	bool is_in_cluster;		/* --in-cluster: the pod's service account */
+	uint32_t node_ips[AGENT_MAX_NODE_IPS]; /* --node-ip (repeatable), network byte order */
+	size_t n_node_ips;
+	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */
+	const char *uplink; /* --uplink IFNAME: device to the outside (NodePort, LB, externalIPs) */
 };
 
 /* Parse "A.B.C.D/N" with no host bits set. Returns 0 or -EINVAL. */

@@ -16,6 +16,7 @@
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
+#include "maps/node.h"
 #include "maps/stats.h"
 
 static void bpffs_set_failed(char *failed_path, size_t failed_len, const char *path)
@@ -174,7 +175,7 @@ void bpffs_maps_init(struct sluice_maps *maps)
 {
 	maps->lb4_svc = maps->lb4_slots = maps->lb4_backends = maps->lb4_revnat = maps->lb4_vips =
 	    maps->lb4_affinity = maps->lb4_src_ranges = -1;
-	maps->ct4 = maps->ep4 = maps->stats = maps->drops = -1;
+	maps->ct4 = maps->ep4 = maps->stats = maps->drops = maps->node4_addrs = -1;
 }
 
 void bpffs_close_maps(struct sluice_maps *maps)
@@ -182,7 +183,7 @@ void bpffs_close_maps(struct sluice_maps *maps)
 	int *fds[] = {&maps->lb4_svc,	     &maps->lb4_slots, &maps->lb4_backends,
 		      &maps->lb4_revnat,     &maps->lb4_vips,  &maps->lb4_affinity,
 		      &maps->lb4_src_ranges, &maps->ct4,       &maps->ep4,
-		      &maps->stats,	     &maps->drops};
+		      &maps->stats,	     &maps->drops,     &maps->node4_addrs};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -223,6 +224,10 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 		}
 		*table[i].fd = fd;
 	}
+	/* Optional: pins made before the uplink programs existed lack it until the agent runs. */
+	maps->node4_addrs = bpffs_open_map(dir, NODE4_ADDRS_MAP);
+	if (maps->node4_addrs < 0)
+		maps->node4_addrs = -1;
 	return 0;
 
 cleanup:

@@ -23,6 +23,7 @@ struct sluice_maps {
 	int ep4;
 	int stats;
 	int drops;
+	int node4_addrs; /* the node's addresses for the uplink programs; -1 on older pins */
 };
 
 /* Set every descriptor to -1 so bpffs_close_maps() is safe on a partly opened set. */

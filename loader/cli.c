@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
+#include "cni/node_ipam.h"
 #include "loader/bpffs.h"
 #include "loader/cli.h"
 #include "maps/ct.h"
@@ -842,6 +843,7 @@ int cli_status(const struct cli_options *options)
 		if (has_drops)
 			cli_json_set(root, "drops",
 				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
+		node_ipam_status(options->bpffs, root, NULL); /* pod CIDR usage per node */
 		err = cli_json_print(root);
 	} else {
 		if (has_stats) {
@@ -853,6 +855,7 @@ int cli_status(const struct cli_options *options)
 			cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX,
 					   DROP_NONE + 1);
 		}
+		node_ipam_status(options->bpffs, NULL, stdout);
 	}
 	if (!err && missing) {
 		bpffs_path(path, sizeof(path), options->bpffs, missing);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -15,7 +17,9 @@
 #include "loader/log.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
+#include "skel/xdp_node.skel.h"
 
 /*
  * Compare a pinned map with what this build declares. libbpf would refuse to reuse a mismatch
@@ -222,8 +226,111 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		goto cleanup;
 	datapath_reattach_all(bpf_map__fd(skel->maps.ep4),
 			      bpf_program__fd(skel->progs.tc_pod_ingress), result);
+	err = datapath_load_node(opts, result);
 
 cleanup:
 	tc_pod__destroy(skel);
+	return err;
+}
+
+/* Size ct4 like the pod object did, then compare every map with its pin (datapath_check_pinned). */
+static int datapath_prepare_node_object(struct bpf_object *obj, struct bpf_map *ct4,
+					const struct datapath_opts *opts,
+					struct datapath_result *result)
+{
+	struct datapath_opts node_opts = *opts;
+	struct bpf_map *map;
+	bool is_adopted = result->is_adopted;
+	int err;
+
+	/* The pod object already created or adopted ct4: its size is the one in force. */
+	node_opts.is_ct_size_set = false;
+	err = bpf_map__set_max_entries(ct4, result->ct_size);
+	if (err)
+		return err;
+	bpf_object__for_each_map(map, obj)
+	{
+		err = datapath_check_pinned(map, &node_opts, result);
+		if (err)
+			return err;
+	}
+	result->is_adopted = is_adopted;
+	return 0;
+}
+
+/* XDP in native mode on IFINDEX; a failure is not fatal: tc_node does all the work alone. */
+static void datapath_attach_xdp(const struct datapath_opts *opts, int ifindex,
+				struct datapath_result *result)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	struct xdp_node *skel = NULL;
+	int err;
+
+	skel = xdp_node__open_opts(&open_opts);
+	if (!skel) {
+		log_warn("open BPF object xdp_node: %s; uplink %s runs tc only", strerror(errno),
+			 opts->uplink);
+		return;
+	}
+	err = datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	err = err ?: xdp_node__load(skel);
+	if (err) {
+		log_warn("load BPF object xdp_node: %s; uplink %s runs tc only", strerror(-err),
+			 opts->uplink);
+		goto cleanup;
+	}
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_node_ingress),
+			     XDP_FLAGS_DRV_MODE, NULL);
+	if (err) {
+		log_warn("attach xdp (native) to %s: %s; uplink runs tc only", opts->uplink,
+			 strerror(-err));
+		goto cleanup;
+	}
+	result->is_uplink_xdp = true;
+
+cleanup:
+	xdp_node__destroy(skel);
+}
+
+int datapath_load_node(const struct datapath_opts *opts, struct datapath_result *result)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	struct tc_node *skel = NULL;
+	int ifindex = 0, err;
+
+	if (opts->uplink) {
+		ifindex = (int)if_nametoindex(opts->uplink);
+		if (!ifindex) {
+			err = -errno;
+			log_error("--uplink %s: %s", opts->uplink, strerror(-err));
+			return err;
+		}
+	}
+	skel = tc_node__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		log_error("open BPF object tc_node: %s", strerror(-err));
+		return err;
+	}
+	err = datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	if (err)
+		goto cleanup;
+	err = tc_node__load(skel);
+	if (err) {
+		log_error("load BPF object tc_node (pins under %s): %s", opts->bpffs,
+			  strerror(-err));
+		goto cleanup;
+	}
+	if (!ifindex)
+		goto cleanup;
+	err = datapath_attach(ifindex, bpf_program__fd(skel->progs.tc_node_ingress));
+	if (err) {
+		log_error("attach tc ingress to uplink %s: %s", opts->uplink, strerror(-err));
+		goto cleanup;
+	}
+	datapath_attach_xdp(opts, ifindex, result);
+
+cleanup:
+	tc_node__destroy(skel);
 	return err;
 }

@@ -20,13 +20,15 @@ struct datapath_opts {
 	uint32_t ct_size;    /* ct4 max entries */
 	bool is_ct_size_set; /* given on the command line: a pinned ct4 of another size is an error
 			      */
+	const char *uplink;  /* --uplink IFNAME: the node's device to the outside, or NULL */
 };
 
 struct datapath_result {
 	uint32_t ct_size;	 /* ct4 size in force */
 	unsigned int reattached; /* host veths moved to the new program */
 	unsigned int reattach_failed;
-	bool is_adopted; /* maps were already pinned (restart or upgrade) */
+	bool is_adopted;    /* maps were already pinned (restart or upgrade) */
+	bool is_uplink_xdp; /* xdp_node runs on the uplink in native mode (tc_node always does) */
 };
 
 /*
@@ -36,6 +38,14 @@ struct datapath_result {
  * hold the program and maps. Returns 0 or -errno; errors are logged with the object at fault.
  */
 int datapath_load(const struct datapath_opts *opts, struct datapath_result *result);
+
+/*
+ * The uplink programs: tc_node (clsact ingress, same handle and priority as the pod program)
+ * and, in front of it, xdp_node in native (driver) mode when the device supports it; without
+ * native XDP the uplink runs tc alone. Part of datapath_load() when opts->uplink is set; also
+ * loads the node objects (creating node4_addrs) when it is NULL. Returns 0 or -errno.
+ */
+int datapath_load_node(const struct datapath_opts *opts, struct datapath_result *result);
 
 /*
  * Start the datapath clock's BPF timer by running the object's tc_clock_start program once

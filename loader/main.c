@@ -69,6 +69,11 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_CLUSTER_CIDR,
 		OPT_SERVICE_CIDR,
 		OPT_NODE_CIDR_SIZE,
+		OPT_KUBECONFIG,
+		OPT_IN_CLUSTER,
+		OPT_NODE_IP,
+		OPT_NODE_PORT_RANGE,
+		OPT_UPLINK,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -78,6 +83,11 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"cluster-cidr", required_argument, NULL, OPT_CLUSTER_CIDR},
 	    {"service-cidr", required_argument, NULL, OPT_SERVICE_CIDR},
 	    {"node-cidr-size", required_argument, NULL, OPT_NODE_CIDR_SIZE},
+	    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+	    {"in-cluster", no_argument, NULL, OPT_IN_CLUSTER},
+	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
+	    {"node-port-range", required_argument, NULL, OPT_NODE_PORT_RANGE},
+	    {"uplink", required_argument, NULL, OPT_UPLINK},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -131,6 +141,38 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				return err;
 			config.node_cidr_size = value;
 			break;
+		case OPT_KUBECONFIG:
+			config.kubeconfig = optarg;
+			break;
+		case OPT_IN_CLUSTER:
+			config.is_in_cluster = true;
+			break;
+		case OPT_NODE_IP: {
+			struct in_addr node_ip;
+
+			if (inet_pton(AF_INET, optarg, &node_ip) != 1 || !node_ip.s_addr)
+				return main_fail("--node-ip %s: not an IPv4 address", optarg);
+			if (config.n_node_ips == AGENT_MAX_NODE_IPS)
+				return main_fail("--node-ip: at most %d", AGENT_MAX_NODE_IPS);
+			config.node_ips[config.n_node_ips++] = node_ip.s_addr;
+			break;
+		}
+		case OPT_NODE_PORT_RANGE: {
+			unsigned int low, high;
+			int used = 0;
+
+			if (sscanf(optarg, "%u-%u%n", &low, &high, &used) != 2 || optarg[used] ||
+			    !low || low > high || high > 65535)
+				return main_fail("--node-port-range %s: expected LOW-HIGH within "
+						 "1-65535",
+						 optarg);
+			config.node_port_min = (uint16_t)low;
+			config.node_port_max = (uint16_t)high;
+			break;
+		}
+		case OPT_UPLINK:
+			config.uplink = optarg;
+			break;
 		case ':':
 			return main_fail("agent: %s needs a value", argv[optind - 1]);
 		default:
@@ -142,6 +184,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		return main_fail("agent: unexpected argument %s", argv[optind]);
 	if (!config.node)
 		return main_fail("agent: --node NAME is required");
+	if (config.kubeconfig && config.is_in_cluster)
+		return main_fail("agent: --kubeconfig and --in-cluster exclude each other");
 	return agent_run(&config);
 }
 
@@ -216,7 +260,9 @@ static int do_help(int argc, char **argv, const struct main_globals *globals)
 
 static const struct main_command main_commands[] = {
     {"agent", NULL, do_agent,
-     "--node NAME [--manifests DIR] [--ct-size N] [--hairpin-ip IP]\n"
+     "--node NAME [--manifests DIR] [--kubeconfig FILE | --in-cluster]\n"
+     "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
+     "        [--ct-size N] [--hairpin-ip IP]\n"
      "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},

@@ -13,21 +13,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader/objects.h"
 #include "loader/state.h"
 
 /* Bounds on what one directory may make us read and keep. */
-#define MANIFEST_MAX_FILE_SIZE	 (4u << 20) /* bytes per file */
-#define MANIFEST_MAX_FILES	 4096	    /* *.yaml / *.yml files per directory */
-#define MANIFEST_MAX_OBJECTS	 4096	    /* objects per file, List items included */
-#define MANIFEST_MAX_ERRORS	 256	    /* errors kept for listing; more are only counted */
-#define MANIFEST_MAX_SVC_PORTS	 256	    /* ports per Service */
-#define MANIFEST_MAX_SLICE_PORTS 256	    /* ports per EndpointSlice */
-#define MANIFEST_ERROR_LEN	 512
+#define MANIFEST_MAX_FILE_SIZE	 (4u << 20)	/* bytes per file */
+#define MANIFEST_MAX_FILES	 4096		/* *.yaml / *.yml files per directory */
+#define MANIFEST_MAX_OBJECTS	 4096		/* objects per file, List items included */
+#define MANIFEST_MAX_ERRORS	 K8S_MAX_ERRORS /* errors kept for listing; more are only counted */
+#define MANIFEST_MAX_SVC_PORTS	 K8S_MAX_SVC_PORTS
+#define MANIFEST_MAX_SLICE_PORTS K8S_MAX_SLICE_PORTS
+#define MANIFEST_ERROR_LEN	 K8S_ERROR_LEN
 
 struct manifest_set; /* objects per file, with each file's last good version */
 
+/* A new set builds as a standalone node would: no node name, endpoints from Pods. */
 struct manifest_set *manifest_set_new(void);
 void manifest_set_free(struct manifest_set *set);
+/* Build options for the next loads (node name, NodePort range, ...); copied. */
+void manifest_set_configure(struct manifest_set *set, const struct k8s_build_config *config);
 
 /*
  * Re-read every *.yaml / *.yml file directly in dir (sorted by name, dotfiles skipped). Returns
@@ -45,5 +49,14 @@ const char *manifest_set_error(const struct manifest_set *set, size_t i);
  * out is overwritten (not freed first); free it with desired_state_free(). Returns 0 or -ENOMEM.
  */
 int manifest_set_desired(const struct manifest_set *set, struct desired_state *out);
+
+/* Objects refused at the last load (their last good version, if any, stays in force). */
+uint32_t manifest_set_rejected(const struct manifest_set *set);
+
+/*
+ * The current objects of every file (borrowed: valid until the next load or free), so another
+ * source can build from them together with its own. *out is malloc'd. Returns 0 or -ENOMEM.
+ */
+int manifest_set_objects(const struct manifest_set *set, struct k8s_object ***out, size_t *count);
 
 #endif

@@ -203,6 +203,56 @@ int yaml_tree_add_document(struct yaml_tree *tree, struct yaml_tree_node *root)
 	return 0;
 }
 
+static struct yaml_tree_node *tree_copy(struct yaml_tree *tree, const struct yaml_tree_node *node,
+					unsigned int depth)
+{
+	struct yaml_tree_node *copy, *key, *value;
+	size_t i;
+
+	if (depth > YAML_TREE_MAX_DEPTH) {
+		errno = E2BIG;
+		return NULL;
+	}
+	if (node->type == YAML_TREE_SCALAR)
+		return yaml_tree_new_scalar(tree, node->scalar.value, node->scalar.length,
+					    node->scalar.kind, node->line);
+	copy = yaml_tree_new_container(tree, node->type, node->line);
+	if (!copy)
+		return NULL;
+	if (node->type == YAML_TREE_SEQUENCE) {
+		for (i = 0; i < node->sequence.count; i++) {
+			value = tree_copy(tree, node->sequence.items[i], depth + 1);
+			if (!value)
+				return NULL;
+			if (yaml_tree_sequence_append(copy, value)) {
+				errno = ENOMEM;
+				return NULL;
+			}
+		}
+		return copy;
+	}
+	for (i = 0; i < node->mapping.count; i++) {
+		key = tree_copy(tree, node->mapping.pairs[i].key, depth + 1);
+		value = key ? tree_copy(tree, node->mapping.pairs[i].value, depth + 1) : NULL;
+		if (!value)
+			return NULL;
+		if (yaml_tree_mapping_append(copy, key, value)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+int yaml_tree_copy_document(struct yaml_tree *tree, const struct yaml_tree_node *node)
+{
+	struct yaml_tree_node *copy = tree_copy(tree, node, 0);
+
+	if (!copy)
+		return errno == E2BIG ? -E2BIG : -ENOMEM;
+	return yaml_tree_add_document(tree, copy);
+}
+
 static bool all_in(const char *s, size_t n, const char *set)
 {
 	size_t i;

@@ -99,6 +99,12 @@ int yaml_tree_mapping_append(struct yaml_tree_node *mapping, struct yaml_tree_no
 int yaml_tree_mapping_check_unique(const struct yaml_tree_node *mapping,
 				   const struct yaml_tree_node **duplicate);
 int yaml_tree_add_document(struct yaml_tree *tree, struct yaml_tree_node *root);
+/*
+ * Deep-copy node (of any tree) into tree, as a new document. Aliases are expanded, so the
+ * node bound (YAML_TREE_MAX_NODES) applies to the copy. Returns 0, -E2BIG or -ENOMEM (the
+ * nodes copied so far stay owned by tree).
+ */
+int yaml_tree_copy_document(struct yaml_tree *tree, const struct yaml_tree_node *node);
 
 /* Resolve a plain (unquoted, untagged) scalar's kind under the core schema. */
 enum yaml_tree_kind yaml_tree_resolve_plain(const char *value, size_t length);

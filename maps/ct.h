@@ -21,6 +21,13 @@
 #define CT_F_REPLY   (1u << 0) /* entry for the backend -> client direction */
 #define CT_F_HAIRPIN (1u << 1) /* client picked itself: source rewritten to the hairpin IP */
 #define CT_F_CLOSING (1u << 2) /* FIN or RST seen */
+/*
+ * Deliver with bpf_redirect_neigh() out of ifindex (the node's uplink, or the route to a remote
+ * backend) instead of into a pod: the packet leaves with a source the node owns (a NodePort's
+ * node address, a masqueraded flow), which the kernel would drop as martian if routed.
+ */
+#define CT_F_NEIGH (1u << 3)
+#define CT_F_SNAT  (1u << 4) /* external flow masqueraded to a node address (Cluster policy) */
 
 /* Tuple as seen on the wire at the host-side veth, before any rewrite. */
 struct ct4_key {
@@ -38,6 +45,9 @@ SLUICE_ASSERT_SIZE(struct ct4_key, 16);
  * costs one lookup: the tuple the packet leaves with, and where it is delivered.
  * Forward entry (client -> VIP): nat_* is (client or hairpin IP) -> backend.
  * Reply entry (backend -> client or hairpin IP): nat_* is VIP -> client.
+ * External flows (from the node's uplink) are keyed the same way; with SNAT the forward nat_*
+ * is (node address, allocated port) -> backend and the reply key is its reverse, unique per
+ * (node address, port, backend) because the allocation claims it (bpf/lib/snat.h).
  * The reverse of the nat_* tuple is the other direction's key.
  */
 struct ct_entry {
@@ -46,8 +56,9 @@ struct ct_entry {
 	__be32 nat_daddr;
 	__be16 nat_sport;
 	__be16 nat_dport;
-	__u32 ifindex;	  /* host veth of the destination pod; 0 = not local, the node routes it */
-	__u32 svc_id;	  /* lb4_revnat key of the service */
+	__u32
+	    ifindex;  /* host veth of the destination pod (CT_F_NEIGH: egress device); 0 = routed */
+	__u32 svc_id; /* lb4_revnat key of the service */
 	__u32 backend_id; /* lb4_backends key of the chosen backend */
 	__u8 mac[6];	  /* destination pod's eth0 */
 	__u8 host_mac[6]; /* its host veth, the source MAC on delivery */

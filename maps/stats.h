@@ -10,26 +10,31 @@
 
 /* Each packet is counted once, under the outcome it had (or under its drop reason). */
 enum stat_id {
-	STAT_PASS = 0,	 /* not service traffic, left untouched */
-	STAT_SVC_NEW,	 /* new flow to a VIP, backend chosen */
-	STAT_CT_FORWARD, /* established flow, client -> backend */
-	STAT_CT_REPLY,	 /* reply reverse-translated to the VIP */
-	STAT_HAIRPIN,	 /* new flow whose client was chosen as its own backend */
-	STAT_ICMP_XLATE, /* ICMP error about a translated flow, translated */
-	STAT_REJECT,	 /* ICMP port unreachable sent for a service with no endpoints */
+	STAT_PASS = 0,	  /* not service traffic, left untouched */
+	STAT_SVC_NEW,	  /* new flow to a VIP, backend chosen */
+	STAT_CT_FORWARD,  /* established flow, client -> backend */
+	STAT_CT_REPLY,	  /* reply reverse-translated to the VIP */
+	STAT_HAIRPIN,	  /* new flow whose client was chosen as its own backend */
+	STAT_ICMP_XLATE,  /* ICMP error about a translated flow, translated */
+	STAT_REJECT,	  /* ICMP port unreachable sent for a service with no endpoints */
+	STAT_EXT_NEW,	  /* new flow from outside the node (uplink), Local: client kept */
+	STAT_EXT_SNAT,	  /* new flow from outside the node, masqueraded to a node address */
+	STAT_XDP_FORWARD, /* translated by the XDP program (new or established) */
 	STAT_MAX,
 };
 
 enum drop_reason {
 	DROP_NONE = 0,
-	DROP_MALFORMED,	      /* truncated or inconsistent headers on service traffic */
-	DROP_FRAGMENT,	      /* IP fragment to a VIP: no L4 ports to translate */
-	DROP_NO_BACKEND,      /* service without endpoints and the reject could not be built */
-	DROP_BACKEND_MISSING, /* slot or backend vanished between lookups */
-	DROP_CSUM,	      /* checksum helper failed */
-	DROP_UNSUPPORTED,     /* protocol the datapath cannot translate */
-	DROP_CT_CREATE,	      /* conntrack entry could not be written */
-	DROP_SOURCE_RANGE,    /* client outside the service's loadBalancerSourceRanges */
+	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic */
+	DROP_FRAGMENT,		/* IP fragment to a VIP: no L4 ports to translate */
+	DROP_NO_BACKEND,	/* service without endpoints and the reject could not be built */
+	DROP_BACKEND_MISSING,	/* slot or backend vanished between lookups */
+	DROP_CSUM,		/* checksum helper failed */
+	DROP_UNSUPPORTED,	/* protocol the datapath cannot translate */
+	DROP_CT_CREATE,		/* conntrack entry could not be written */
+	DROP_SOURCE_RANGE,	/* client outside the service's loadBalancerSourceRanges */
+	DROP_NO_LOCAL_ENDPOINT, /* externalTrafficPolicy Local, no endpoint on this node */
+	DROP_NAT_NO_PORT,	/* every SNAT port probed for the backend was taken */
 	DROP_MAX,
 };
 
@@ -47,6 +52,9 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_HAIRPIN] = "hairpin",
     [STAT_ICMP_XLATE] = "icmp_translated",
     [STAT_REJECT] = "reject_no_endpoints",
+    [STAT_EXT_NEW] = "external_new",
+    [STAT_EXT_SNAT] = "external_new_snat",
+    [STAT_XDP_FORWARD] = "xdp_forward",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -58,6 +66,8 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_UNSUPPORTED] = "unsupported protocol",
     [DROP_CT_CREATE] = "conntrack entry not created",
     [DROP_SOURCE_RANGE] = "outside loadBalancerSourceRanges",
+    [DROP_NO_LOCAL_ENDPOINT] = "no local endpoint (externalTrafficPolicy Local)",
+    [DROP_NAT_NO_PORT] = "no free SNAT port",
 };
 #endif
 

@@ -8,15 +8,19 @@ set -euo pipefail
 PACKAGES=(
 	# build: BPF objects, skeletons, userspace
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc
-	libyaml-dev libjson-c-dev libnl-3-dev libnl-route-3-dev
+	libyaml-dev libjson-c-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev
 	# ASan/UBSan runtime for clang builds of the sanitizer variant
 	libclang-rt-14-dev
 	# tests: cmocka unit tests, JSON assertions, formatting check
 	libcmocka-dev jq clang-format
+	# the fake API server (python3 + PyYAML for its fixtures), its certificate, kubectl
+	python3 python3-yaml openssl
 	# topology: netns, veth, nsenter, timeout, pkill-free process handling
 	iproute2 util-linux coreutils procps
 	# comparisons and benchmarks (kube-proxy modes, throughput), pod root filesystems
 	iptables nftables iperf3 busybox-static
+	# real CNI clients for the plugin's tests: podman (CNI backend, runc) and libcni (Go)
+	podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev ethtool
 )
 
 missing=()
@@ -24,6 +28,12 @@ for pkg in "${PACKAGES[@]}"; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
 	[[ "$status" == installed ]] || missing+=("$pkg")
 done
+
+# kubectl checks the fake API server; the machine image brings one, else Debian's package.
+if ! command -v kubectl >/dev/null 2>&1; then
+	status=$(dpkg-query -W -f='${db:Status-Status}' kubernetes-client 2>/dev/null || true)
+	[[ "$status" == installed ]] || missing+=(kubernetes-client)
+fi
 
 if ((${#missing[@]} > 0)); then
 	echo "deps: installing ${missing[*]}"

@@ -25,10 +25,12 @@
 /*
  * Answers a packet for a service without endpoints with ICMP port unreachable from the VIP, as
  * kube-proxy's REJECT rule does, so clients fail at once instead of timing out. The frame is
- * rebuilt in place and sent back into the pod. Packets with IP options, and RSTs (never
+ * rebuilt in place and sent back into the pod (is_peer, the pod program) or out of the device it
+ * came in on (the uplink program). Packets with IP options, and RSTs (never
  * answered, RFC 1122), are dropped instead. Returns a tc verdict or -DROP_*.
  */
-static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4 *pkt)
+static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4 *pkt,
+					const bool is_peer)
 {
 	__u16 frame[36] __attribute__((aligned(4))) = {};
 	__u8 macs[2 * ETH_ALEN];
@@ -60,7 +62,8 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4
 	if (bpf_skb_change_tail(skb, ICMP_REJECT_LEN, 0) ||
 	    bpf_skb_store_bytes(skb, 0, frame, ICMP_REJECT_LEN, 0))
 		return -DROP_NO_BACKEND;
-	return bpf_redirect_peer(skb->ifindex, 0);
+	/* Back where it came from: into the pod behind this veth, or out of the uplink. */
+	return is_peer ? bpf_redirect_peer(skb->ifindex, 0) : bpf_redirect(skb->ifindex, 0);
 }
 
 /* The rewrite of an ICMP error: outer addresses, and the quoted packet's addresses and ports. */
@@ -161,8 +164,7 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 	inner_ports[1] = x.inner_dport;
 
 	stats_count(STAT_ICMP_XLATE, skb->len);
-	return entry->ifindex ? ep4_redirect(skb, entry->ifindex, entry->mac, entry->host_mac)
-			      : TC_ACT_OK;
+	return ep4_deliver(skb, entry);
 }
 
 #endif

@@ -75,7 +75,14 @@
 	/* test_fragment.c */                                                                      \
 	X(fragment_first_to_vip)                                                                   \
 	X(fragment_later_to_vip)                                                                   \
-	X(fragment_non_vip_pass)
+	X(fragment_non_vip_pass)                                                                   \
+	/* test_node_external.c */                                                                 \
+	X(node_nodeport_local)                                                                     \
+	X(node_lb_and_external_ip)                                                                 \
+	X(node_snat_distinct_ports)                                                                \
+	X(node_snat_reply_in_pod_program)                                                          \
+	X(node_source_range_drop)                                                                  \
+	X(node_no_endpoints)
 
 #define BPF_TEST_DECLARE(name) void test_##name(void);
 BPF_TESTS(BPF_TEST_DECLARE)

@@ -18,6 +18,7 @@
 
 #include "cni/cni.h"
 #include "cni/ipam.h"
+#include "cni/node_ipam.h"
 
 #define TEST_CHILDREN 20
 
@@ -72,7 +73,8 @@ static struct in_addr allocate_ok(struct fixture *f, const char *id, const char 
 	struct in_addr address;
 	bool is_new;
 
-	assert_int_equal(ipam_allocate(f->dir, &f->range, id, ifname, &address, &is_new, &err), 0);
+	assert_int_equal(
+	    ipam_allocate(f->dir, &f->range, id, ifname, &address, &is_new, NULL, &err), 0);
 	assert_int_equal(err.code, 0);
 	assert_int_equal(is_new, expect_new);
 	return address;
@@ -131,7 +133,8 @@ static void test_idempotent_same_container(void **state)
 	assert_true(fd >= 0);
 	assert_true(read(fd, record, sizeof(record) - 1) > 0);
 	close(fd);
-	assert_string_equal(record, "ctr-a\neth0");
+	/* Pending until the ADD has wired it: the owner's pid and start time are recorded. */
+	assert_non_null(strstr(record, "ctr-a\neth0\npending "));
 }
 
 static void test_release_and_rotate(void **state)
@@ -172,7 +175,8 @@ static void test_exhaustion(void **state)
 		allocate_ok(f, id, "eth0", true);
 	}
 	assert_int_equal(
-	    ipam_allocate(f->dir, &f->range, "one-more", "eth0", &address, &is_new, &err), -ENOSPC);
+	    ipam_allocate(f->dir, &f->range, "one-more", "eth0", &address, &is_new, NULL, &err),
+	    -ENOSPC);
 	assert_int_equal(err.code, CNI_ERR_TRY_AGAIN);
 	assert_string_equal(
 	    err.msg, "node n1: pod CIDR 10.244.1.0/28 exhausted (13 of 13 addresses in use)");
@@ -204,7 +208,8 @@ static void test_concurrent_children(void **state)
 			bool is_new;
 
 			snprintf(id, sizeof(id), "child%d", i);
-			if (ipam_allocate(f->dir, &f->range, id, "eth0", &address, &is_new, &err))
+			if (ipam_allocate(f->dir, &f->range, id, "eth0", &address, &is_new, NULL,
+					  &err))
 				_exit(1);
 			_exit(write(pipes[i][1], &address, sizeof(address)) == sizeof(address) ? 0
 											       : 2);
@@ -227,6 +232,154 @@ static void test_concurrent_children(void **state)
 		for (int j = 0; j < i; j++)
 			assert_int_not_equal(seen[i].s_addr, seen[j].s_addr);
 	}
+}
+
+/* Allocate in a child that exits without committing: what a crash mid-ADD leaves behind. */
+static struct in_addr allocate_and_die(struct fixture *f, const char *id, bool commit)
+{
+	struct in_addr address = {};
+	int pipefd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct cni_error err = {};
+		bool is_new;
+
+		if (ipam_allocate(f->dir, &f->range, id, "eth0", &address, &is_new, NULL, &err))
+			_exit(1);
+		if (commit && ipam_commit(f->dir, id, "eth0", address))
+			_exit(2);
+		_exit(write(pipefd[1], &address, sizeof(address)) == sizeof(address) ? 0 : 3);
+	}
+	close(pipefd[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(read(pipefd[0], &address, sizeof(address)), sizeof(address));
+	close(pipefd[0]);
+	return address;
+}
+
+static void test_crashed_add_reclaimed(void **state)
+{
+	struct fixture *f = *state;
+	struct ipam_reclaimed reclaimed = {};
+	struct cni_error err = {};
+	struct in_addr crashed, address;
+	char id[32];
+	bool is_new;
+
+	/* 12 committed by processes that are gone, one left pending by a "crashed" ADD. */
+	for (int i = 0; i < 12; i++) {
+		snprintf(id, sizeof(id), "done%d", i);
+		allocate_and_die(f, id, true);
+	}
+	crashed = allocate_and_die(f, "crashed", false);
+	/* The range is full only by the crashed one: the next ADD takes its address back. */
+	assert_int_equal(
+	    ipam_allocate(f->dir, &f->range, "next", "eth0", &address, &is_new, &reclaimed, &err),
+	    0);
+	assert_true(is_new);
+	assert_int_equal(address.s_addr, crashed.s_addr);
+	assert_int_equal(reclaimed.count, 1);
+	assert_string_equal(reclaimed.entries[0].container_id, "crashed");
+	/* Committed records of exited processes are not touched: the range is full now. */
+	assert_int_equal(
+	    ipam_allocate(f->dir, &f->range, "more", "eth0", &address, &is_new, NULL, &err),
+	    -ENOSPC);
+	assert_int_equal(err.code, CNI_ERR_TRY_AGAIN);
+}
+
+static void test_crashed_add_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct cni_error err = {};
+	struct in_addr crashed, address;
+	bool is_new;
+
+	crashed = allocate_and_die(f, "retry", false);
+	/* The runtime retries the same ADD: it gets the same address and owns it now. */
+	assert_int_equal(
+	    ipam_allocate(f->dir, &f->range, "retry", "eth0", &address, &is_new, NULL, &err), 0);
+	assert_int_equal(address.s_addr, crashed.s_addr);
+	assert_true(is_new);
+}
+
+static bool only_keep(const char *container_id, const char *ifname, void *ctx)
+{
+	return !strcmp(container_id, ctx) && !strcmp(ifname, "eth0");
+}
+
+static void test_gc(void **state)
+{
+	struct fixture *f = *state;
+	struct ipam_reclaimed removed = {};
+	struct in_addr keep, found;
+	unsigned int in_use;
+
+	keep = allocate_and_die(f, "keep", true);
+	allocate_and_die(f, "stale", true);
+	allocate_ok(f, "running", "eth0", true); /* pending, owner alive: an ADD in flight */
+	allocate_and_die(f, "crashed", false);
+	assert_int_equal(ipam_gc(f->dir, &f->range, only_keep, "keep", &removed), 0);
+	assert_int_equal(removed.count, 2);
+	assert_int_equal(ipam_find(f->dir, "keep", "eth0", &found), 0);
+	assert_int_equal(found.s_addr, keep.s_addr);
+	assert_int_equal(ipam_find(f->dir, "running", "eth0", &found), 0);
+	assert_int_equal(ipam_find(f->dir, "stale", "eth0", &found), -ENOENT);
+	assert_int_equal(ipam_find(f->dir, "crashed", "eth0", &found), -ENOENT);
+	assert_int_equal(ipam_usage(f->dir, &f->range, &in_use), 0);
+	assert_int_equal(in_use, 2);
+}
+
+static struct node_ipam_cidr cidr(const char *text)
+{
+	struct node_ipam_cidr out = {.is_set = 1};
+	struct in_addr network;
+	unsigned int prefix;
+
+	assert_int_equal(cni_parse_cidr4(text, &network, &prefix), 0);
+	out.address = network.s_addr;
+	out.prefix = (__u8)prefix;
+	return out;
+}
+
+static void test_cidr_plan(void **state)
+{
+	struct cidr_plan plan = {};
+	struct node_ipam_cidr block;
+	char msg[256], buf[24];
+
+	(void)state;
+	plan.cluster = cidr("10.244.0.0/16");
+	plan.service = cidr("10.96.0.0/12");
+	plan.pod = cidr("10.244.1.0/24");
+	inet_pton(AF_INET, "10.96.0.10", &plan.dns);
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), 0);
+
+	plan.service = cidr("10.244.128.0/20");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg,
+			    "cluster CIDR 10.244.0.0/16 overlaps service CIDR 10.244.128.0/20");
+
+	plan.service = cidr("10.96.0.0/12");
+	plan.pod = cidr("10.245.1.0/24");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "pod CIDR 10.245.1.0/24 is not inside cluster CIDR 10.244.0.0/16");
+
+	plan.pod = cidr("10.244.1.0/24");
+	inet_pton(AF_INET, "10.0.0.10", &plan.dns);
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "DNS service IP 10.0.0.10 is outside service CIDR 10.96.0.0/12");
+
+	/* Blocks: /24s of a /16, numbered from the start. */
+	assert_int_equal(node_ipam_block(&plan.cluster, 24, 5, &block), 0);
+	assert_string_equal(node_ipam_cidr_str(&block, buf, sizeof(buf)), "10.244.5.0/24");
+	assert_int_equal(node_ipam_block(&plan.cluster, 24, 256, &block), -ERANGE);
+	assert_int_equal(node_ipam_block(&plan.cluster, 28, 4095, &block), 0);
+	assert_string_equal(node_ipam_cidr_str(&block, buf, sizeof(buf)), "10.244.255.240/28");
 }
 
 /* ---- config validation ------------------------------------------------------------------ */
@@ -287,9 +440,23 @@ static void test_config_invalid(void **state)
 	     "name"},
 	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"a/b\"," GOOD_IPAM "}", CNI_ERR_INVALID_CONFIG,
 	     "name"},
-	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", CNI_ERR_INVALID_CONFIG, "ipam"},
-	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{}}", CNI_ERR_INVALID_CONFIG,
-	     "ipam.subnet"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":[]}", CNI_ERR_INVALID_CONFIG,
+	     "ipam"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"host-local\"}}",
+	     CNI_ERR_UNSUPPORTED_FIELD, "ipam.type"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"clusterCIDR\":\"10.244.0.1/"
+	     "16\"}}",
+	     CNI_ERR_INVALID_CONFIG, "ipam.clusterCIDR"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"nodeCidrSize\":31}}",
+	     CNI_ERR_INVALID_CONFIG, "ipam.nodeCidrSize"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"gateway\":\"10.0.0.1\"}}",
+	     CNI_ERR_INVALID_CONFIG, "ipam.gateway"},
+	    {"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cni.dev/valid-attachments\":[{}]}",
+	     CNI_ERR_INVALID_CONFIG, "valid-attachments[0]"},
+	    {"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"cniVersions\":\"1.1.0\"}",
+	     CNI_ERR_INVALID_CONFIG, "cniVersions"},
+	    {"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"runtimeConfig\":1}",
+	     CNI_ERR_INVALID_CONFIG, "runtimeConfig"},
 	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"subnet\":\"10.244.1.1/24\"}}",
 	     CNI_ERR_INVALID_CONFIG, "ipam.subnet"},
 	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"subnet\":\"10.244.1.0/31\"}}",
@@ -459,6 +626,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_release_and_rotate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exhaustion, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_children, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crashed_add_reclaimed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crashed_add_retried, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gc, setup, teardown),
+	    cmocka_unit_test(test_cidr_plan),
 	    cmocka_unit_test(test_config_valid),
 	    cmocka_unit_test(test_config_invalid),
 	    cmocka_unit_test(test_config_size_cap),

@@ -347,9 +347,17 @@ static void test_headless_external_name_ipv6_sctp(void **ctx)
 	    "  - {name: s, port: 80, protocol: SCTP}\n"
 	    "  - {name: t, port: 81, nodePort: 30081}\n");
 	assert_int_equal(load(f), 0);
-	/* Only the TCP port of the NodePort service: its clusterIP part. */
-	assert_int_equal(f->state.n_frontends, 1);
+	/* The NodePort service: both ports on the clusterIP (SCTP included), and the TCP port's
+	 * nodePort on every node address (vip 0), for pods (internal) and outside (external). */
+	assert_int_equal(f->state.n_frontends, 4);
+	assert_non_null(find_frontend(f, "10.96.3.3", 80, IPPROTO_SCTP));
 	assert_non_null(find_frontend(f, "10.96.3.3", 81, IPPROTO_TCP));
+	assert_int_equal(f->state.frontends[0].vip, 0);
+	assert_int_equal(f->state.frontends[0].port, htons(30081));
+	assert_int_equal(f->state.frontends[0].kind, LB_KIND_NODE_PORT);
+	assert_int_equal(f->state.frontends[0].scope, LB_SCOPE_INTERNAL);
+	assert_int_equal(f->state.frontends[1].scope, LB_SCOPE_EXTERNAL);
+	assert_int_equal(f->state.frontends[1].flags, LB_FE_F_SNAT);
 }
 
 static void test_udp(void **ctx)
@@ -626,18 +634,22 @@ static void test_backend_cap(void **ctx)
 
 	assert_non_null(text);
 	assert_non_null(slice);
-	for (int s = 0; s < 2; s++) {
+	/* Five slices: one EndpointSlice holds at most 1000 endpoints. */
+	for (int s = 0; s < 5; s++) {
+		char name[32];
+
 		used = (size_t)snprintf(
 		    slice, size,
 		    "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
 		    "metadata: {name: web-%d, labels: {kubernetes.io/service-name: web}}\n"
 		    "addressType: IPv4\nports: [{port: 8080}]\nendpoints:\n",
 		    s);
-		for (i = s * n / 2; i < (s + 1) * n / 2; i++)
+		for (i = s * n / 5; i < (s + 1) * n / 5; i++)
 			used += (size_t)snprintf(slice + used, size - used,
 						 "- addresses: [10.%zu.%zu.%zu]\n", (i + 1) >> 16,
 						 ((i + 1) >> 8) & 255, (i + 1) & 255);
-		write_file(f, s ? "s1.yaml" : "s0.yaml", slice);
+		snprintf(name, sizeof(name), "s%d.yaml", s);
+		write_file(f, name, slice);
 	}
 	write_file(f, "web.yaml", SVC_WEB);
 	assert_int_equal(load(f), 1);

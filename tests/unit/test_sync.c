@@ -23,6 +23,7 @@
 #include "loader/sync.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
+#include "maps/node.h"
 
 #define VIP "10.96.0.10"
 
@@ -87,6 +88,9 @@ static int setup(void **state)
 	assert_true(f->maps.lb4_affinity >= 0 && f->maps.lb4_src_ranges >= 0);
 	assert_true(f->maps.lb4_slots >= 0 && f->maps.lb4_backends >= 0 &&
 		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0 && f->maps.ct4 >= 0);
+	f->maps.node4_addrs = create_hash(BPF_MAP_TYPE_HASH, NODE4_ADDRS_MAP, sizeof(uint32_t),
+					  sizeof(struct node4_addr), NODE_MAX_ADDRS);
+	assert_true(f->maps.node4_addrs >= 0);
 	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
 	/* Cleanup right after each flip, so the tests see the maps settle in one sync; the grace
 	 * period itself is test_retired_generation_stays_for_grace. */
@@ -723,6 +727,85 @@ static void test_invalid_frontend_keeps_old_state(void **state)
 	assert_memory_equal(&before, &after, sizeof(before));
 }
 
+/* A NodePort frontend (external scope, Cluster policy) on the node addresses ADDRS. */
+static struct sync_counts apply_node_port(struct fixture *f, const char *const *addrs, size_t n)
+{
+	static const struct test_frontend node_port[] = {
+	    {"0.0.0.0", 30080, IPPROTO_TCP, "default/web:http", {"10.0.1.10:8080"}},
+	};
+	struct desired_state desired;
+	struct sync_counts counts;
+
+	build_state(&desired, node_port, 1);
+	desired.frontends[0].scope = LB_SCOPE_EXTERNAL;
+	desired.frontends[0].kind = LB_KIND_NODE_PORT;
+	desired.frontends[0].flags = LB_FE_F_SNAT;
+	desired.node_addresses = calloc(n ? n : 1, sizeof(uint32_t));
+	assert_non_null(desired.node_addresses);
+	for (size_t i = 0; i < n; i++)
+		desired.node_addresses[i] = ip(addrs[i]);
+	desired.n_node_addresses = n;
+	assert_int_equal(sync_apply(f->sync, &desired, &counts), 0);
+	desired_state_free(&desired);
+	return counts;
+}
+
+static int node_entry(struct fixture *f, const char *address, struct node4_addr *value)
+{
+	uint32_t key = ip(address);
+
+	return bpf_map_lookup_elem(f->maps.node4_addrs, &key, value);
+}
+
+static void test_node_addresses_follow_state(void **state)
+{
+	struct fixture *f = fixture_or_skip(state);
+	const char *two[] = {"192.168.77.1", "10.0.0.1"}, *one[] = {"10.0.0.1"};
+	struct node4_addr value;
+	struct lb4_key key;
+	struct lb4_service svc;
+
+	apply_node_port(f, two, 2);
+	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 3);
+	assert_int_equal(node_entry(f, "192.168.77.1", &value), 0);
+	assert_int_equal(value.flags, NODE4_F_ADDRESS);
+	assert_int_equal(value.snat, ip("192.168.77.1"));
+	assert_int_equal(node_entry(f, "10.0.0.1", &value), 0);
+	assert_int_equal(node_entry(f, "0.0.0.0", &value), 0);
+	assert_int_equal(value.flags, 0);		  /* not an address NodePorts answer on */
+	assert_int_equal(value.snat, ip("192.168.77.1")); /* the first address masquerades */
+
+	/* The NodePort frontend: address 0, external scope, NodePort + SNAT flags. */
+	memset(&key, 0, sizeof(key));
+	key.port = htons(30080);
+	key.proto = IPPROTO_TCP;
+	key.scope = LB4_SCOPE_EXTERNAL;
+	assert_int_equal(bpf_map_lookup_elem(f->maps.lb4_svc, &key, &svc), 0);
+	assert_int_equal(svc.flags, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT);
+	key.scope = LB4_SCOPE_INTERNAL;
+	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_svc, &key, &svc), 0);
+
+	/* Nothing changed: nothing written. */
+	assert_int_equal(apply_node_port(f, two, 2).map_writes, 0);
+
+	/* An address leaves: its entry goes, the SNAT address moves to the first one left. */
+	apply_node_port(f, one, 1);
+	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 2);
+	assert_int_not_equal(node_entry(f, "192.168.77.1", &value), 0);
+	assert_int_equal(node_entry(f, "0.0.0.0", &value), 0);
+	assert_int_equal(value.snat, ip("10.0.0.1"));
+
+	/* A restarted agent adopts the entries: the same state writes nothing. */
+	sync_close(f->sync);
+	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
+	sync_set_retire_grace(f->sync, 0);
+	assert_int_equal(apply_node_port(f, one, 1).map_writes, 0);
+
+	/* No addresses at all: the map empties. */
+	apply_node_port(f, NULL, 0);
+	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +823,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_udp_conntrack_flushed_tcp_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ct_expire_deletes_only_expired, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_frontend_keeps_old_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_addresses_follow_state, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sync", tests, NULL, NULL);

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * tc ingress on the node's uplink: traffic from outside the node to a NodePort, a LoadBalancer
+ * ingress IP or an external IP is translated to a backend (masqueraded to a node address under
+ * externalTrafficPolicy Cluster, client source kept under Local) and delivered straight into
+ * the backend pod; replies leave through the pod program's reply entry. Packets of tracked
+ * flows (replies of remote backends included) are translated here too; the rest passes.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "maps/lb.h"
+#include "maps/ct.h"
+#include "maps/endpoints.h"
+#include "maps/node.h"
+#include "maps/stats.h"
+
+/* SNAT source port range, host order; the loader may narrow it (maps/node.h). */
+const volatile __u16 nat_port_min = NAT_PORT_MIN_DEFAULT;
+const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
+
+#include "bpf/lib/common.h"
+#include "bpf/lib/stats.h"
+#include "bpf/lib/parse.h"
+#include "bpf/lib/csum.h"
+#include "bpf/lib/nat.h"
+#include "bpf/lib/ct.h"
+#include "bpf/lib/lb.h"
+#include "bpf/lib/ep.h"
+#include "bpf/lib/icmp.h"
+#include "bpf/lib/flow.h"
+#include "bpf/lib/node.h"
+
+#define AF_INET 2
+
+/*
+ * Where a masqueraded packet for a backend on another node leaves: its source is a node
+ * address, so it must not go through the routing input path (martian). Returns the egress
+ * ifindex, or 0 to let the node route it.
+ */
+static __always_inline __u32 node_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
+						const struct nat4_tuple *out)
+{
+	struct bpf_fib_lookup fib = {
+	    .family = AF_INET,
+	    .l4_protocol = pkt->proto,
+	    .sport = out->sport,
+	    .dport = out->dport,
+	    .ipv4_src = out->saddr,
+	    .ipv4_dst = out->daddr,
+	    .ifindex = skb->ifindex,
+	};
+	long ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return fib.ifindex;
+	return 0;
+}
+
+/* No endpoint: Local policy drops (kube-proxy's "has no local endpoints" DROP), Cluster rejects. */
+static __always_inline int node_no_endpoints(struct __sk_buff *skb, const struct pkt4 *pkt,
+					     const struct lb4_service *svc)
+{
+	int ret;
+
+	if (svc->flags & LB_SVC_F_LOCAL_ONLY)
+		return -DROP_NO_LOCAL_ENDPOINT;
+	ret = icmp4_reject(skb, pkt, false);
+	if (ret >= 0)
+		stats_count(STAT_REJECT, skb->len);
+	return ret;
+}
+
+/*
+ * First packet of a flow from outside: choose a backend, masquerade when the frontend asks,
+ * record both directions (reply first, and with SNAT the reply entry is the port's claim),
+ * translate, deliver.
+ */
+static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
+					 const struct lb4_service *svc_ptr, __u64 now)
+{
+	struct lb4_service svc = *svc_ptr;
+	struct lb4_backend backend;
+	struct ct_entry entry = {};
+	struct ct4_key key = {};
+	struct nat4_tuple out;
+	struct ep4_info *ep;
+	bool is_snat;
+	__u32 backend_id;
+	int ret;
+
+	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
+		return -DROP_SOURCE_RANGE;
+	if (!svc.count)
+		return node_no_endpoints(skb, pkt, &svc);
+	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
+	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
+		ret = lb4_select_backend(&svc, &backend_id, &backend);
+		if (ret)
+			return ret;
+		if (svc.flags & LB_SVC_F_AFFINITY)
+			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
+	}
+
+	is_snat = svc.flags & LB_SVC_F_SNAT;
+	out.saddr = is_snat ? node_snat_address(pkt->daddr) : pkt->saddr;
+	out.daddr = backend.address;
+	out.sport = pkt->sport;
+	out.dport = backend.port;
+	if (!out.saddr)
+		return -DROP_NAT_NO_PORT; /* masquerade without a node address to use */
+
+	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	entry.svc_id = svc.svc_id;
+	entry.backend_id = backend_id;
+
+	/*
+	 * Reply: backend -> client (or node address:port) leaves as frontend -> client, out of this
+	 * uplink by its neighbour table: its source may be a node address.
+	 */
+	key.saddr = out.daddr;
+	key.daddr = out.saddr;
+	key.sport = out.dport;
+	key.dport = out.sport;
+	key.proto = pkt->proto;
+	entry.nat_saddr = pkt->daddr;
+	entry.nat_daddr = pkt->saddr;
+	entry.nat_sport = pkt->dport;
+	entry.nat_dport = pkt->sport;
+	entry.flags = CT_F_REPLY | CT_F_NEIGH | (is_snat ? CT_F_SNAT : 0);
+	entry.ifindex = skb->ifindex;
+	if (is_snat) {
+		ret = node_snat_claim(&key, &entry, now);
+		if (ret)
+			return ret;
+		out.sport = key.dport;
+	} else if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY)) {
+		return -DROP_CT_CREATE;
+	}
+
+	/* Forward: client -> frontend leaves as (client or node address:port) -> backend. */
+	ct4_key_of(&key, pkt);
+	entry.nat_saddr = out.saddr;
+	entry.nat_daddr = out.daddr;
+	entry.nat_sport = out.sport;
+	entry.nat_dport = out.dport;
+	entry.flags = is_snat ? CT_F_SNAT : 0;
+	entry.tcp_flags = pkt->tcp_flags;
+	ep = ep4_lookup(backend.address);
+	if (ep) {
+		entry.ifindex = ep->ifindex;
+		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
+		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
+	} else {
+		entry.ifindex = is_snat ? node_route_ifindex(skb, pkt, &out) : 0;
+		if (entry.ifindex)
+			entry.flags |= CT_F_NEIGH;
+	}
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	ret = nat4_rewrite(skb, pkt, &out);
+	if (ret)
+		return ret;
+	stats_count(is_snat ? STAT_EXT_SNAT : STAT_EXT_NEW, skb->len);
+	return ep4_deliver(skb, &entry);
+}
+
+/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
+static __always_inline int node_handle(struct __sk_buff *skb)
+{
+	struct pkt4 pkt = {};
+	struct lb4_service *svc;
+	struct ct_entry *entry;
+	struct ct4_key key = {};
+	__u64 now;
+
+	switch (parse_pkt4(skb, &pkt)) {
+	case PARSE_OK:
+		break;
+	case PARSE_MALFORMED:
+		return lb4_is_vip(pkt.daddr) ? -DROP_MALFORMED : VERDICT_PASS;
+	case PARSE_FRAGMENT:
+		return lb4_is_vip(pkt.daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+	default:
+		return VERDICT_PASS;
+	}
+
+	now = ct_now();
+	if (pkt.proto == IPPROTO_ICMP)
+		return icmp4_handle(skb, &pkt, now);
+
+	ct4_key_of(&key, &pkt);
+	entry = ct4_lookup(&key, now);
+	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, &pkt)))
+		return flow_established(skb, &pkt, entry, now);
+	svc = node_lookup_service(&pkt);
+	if (!svc)
+		return VERDICT_PASS;
+	return node_new_flow(skb, &pkt, svc, now);
+}
+
+SEC("tc")
+int tc_node_ingress(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	int ret = node_handle(skb);
+
+	if (ret < 0)
+		return stats_drop(-ret, len);
+	if (ret == VERDICT_PASS) {
+		stats_count(STAT_PASS, len);
+		return TC_ACT_OK;
+	}
+	return ret;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Traffic from outside the node through the uplink programs (tc_node, xdp_node): NodePort on a
+ * node address, LoadBalancer and external IPs, Local (client kept) and Cluster (SNAT with
+ * distinct ports), source ranges, no endpoints, and the pod program's reverse translation of a
+ * masqueraded flow's reply. The node objects share every map with the fixture's tc_pod object.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/bpf.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "maps/node.h"
+#include "skel/tc_node.skel.h"
+#include "skel/tc_pod.skel.h"
+#include "skel/xdp_node.skel.h"
+#include "tests/bpf/fixture.h"
+#include "tests/bpf/harness.h"
+#include "tests/bpf/tests.h"
+
+#define NODE_IP	       TEST_IP(192, 168, 50, 1)
+#define NODE_IP_2      TEST_IP(192, 168, 60, 1) /* a second address of the node */
+#define NOT_NODE_IP    TEST_IP(192, 168, 50, 9)
+#define LB_IP	       TEST_IP(198, 51, 100, 10)
+#define EXTERNAL_IP    TEST_IP(198, 51, 100, 20)
+#define CLIENT_1       TEST_IP(203, 0, 113, 7)
+#define CLIENT_2       TEST_IP(203, 0, 113, 8)
+#define NODE_PORT      htons(30080)
+#define EXT_SVC_ID     21u
+#define UPLINK_IFINDEX TEST_INGRESS_IFINDEX
+
+static const uint8_t router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x99, 0x01};
+static const uint8_t uplink_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x99, 0x02};
+
+struct node_fixture {
+	struct fixture pod; /* the maps' owner; pod.prog_fd is tc_pod */
+	struct tc_node *node;
+	struct xdp_node *xdp;
+	int node_fd, xdp_fd;
+};
+
+/* Every map of OBJ that tc_pod also has becomes tc_pod's; the others are created unpinned. */
+static int share_maps(struct bpf_object *obj, struct tc_pod *pod)
+{
+	struct bpf_map *map, *same;
+	int err;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		err = bpf_map__set_pin_path(map, NULL);
+		if (err)
+			return err;
+		same = bpf_object__find_map_by_name(pod->obj, bpf_map__name(map));
+		if (same && strstr(bpf_map__name(map), ".rodata") == NULL &&
+		    strstr(bpf_map__name(map), ".bss") == NULL) {
+			err = bpf_map__reuse_fd(map, bpf_map__fd(same));
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static bool node_setup(struct node_fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->node_fd = f->xdp_fd = -1;
+	if (!fixture_setup(&f->pod, IPPROTO_TCP))
+		return false;
+	f->node = tc_node__open();
+	if (!ASSERT_TRUE(f->node != NULL, "open tc_node") ||
+	    !ASSERT_OK(share_maps(f->node->obj, f->pod.skel), "share maps with tc_pod") ||
+	    !ASSERT_OK(tc_node__load(f->node), "load tc_node"))
+		return false;
+	f->node_fd = bpf_program__fd(f->node->progs.tc_node_ingress);
+	f->xdp = xdp_node__open();
+	if (!ASSERT_TRUE(f->xdp != NULL, "open xdp_node") ||
+	    !ASSERT_OK(share_maps(f->xdp->obj, f->pod.skel), "share maps (xdp)") ||
+	    !ASSERT_OK(
+		bpf_map__reuse_fd(f->xdp->maps.node4_addrs, bpf_map__fd(f->node->maps.node4_addrs)),
+		"share node4_addrs") ||
+	    !ASSERT_OK(xdp_node__load(f->xdp), "load xdp_node"))
+		return false;
+	f->xdp_fd = bpf_program__fd(f->xdp->progs.xdp_node_ingress);
+	return true;
+}
+
+static void node_close(struct node_fixture *f)
+{
+	xdp_node__destroy(f->xdp);
+	tc_node__destroy(f->node);
+	fixture_close(&f->pod);
+}
+
+static int node_set_address(struct node_fixture *f, __be32 address, __be32 snat, uint32_t flags)
+{
+	struct node4_addr value = {.snat = snat, .flags = flags};
+
+	return bpf_map_update_elem(bpf_map__fd(f->node->maps.node4_addrs), &address, &value,
+				   BPF_ANY)
+		   ? -errno
+		   : 0;
+}
+
+/* The node's addresses as sync writes them: NODE_IP (first, SNAT source) and NODE_IP_2. */
+static bool node_seed_addresses(struct node_fixture *f)
+{
+	return ASSERT_OK(node_set_address(f, NODE_IP, NODE_IP, NODE4_F_ADDRESS), "node address") &&
+	       ASSERT_OK(node_set_address(f, NODE_IP_2, NODE_IP_2, NODE4_F_ADDRESS),
+			 "second node address") &&
+	       ASSERT_OK(node_set_address(f, 0, NODE_IP, 0), "SNAT address");
+}
+
+/* An external-scope frontend with backend A in slot 0 (A is seeded by the fixture). */
+static int node_set_frontend(struct node_fixture *f, __be32 address, __be16 port, uint16_t flags,
+			     uint16_t count)
+{
+	struct lb4_key key;
+	struct lb4_service value;
+	uint32_t backend_id = TEST_BACKEND_A_ID;
+	struct lb4_slot_key slot;
+
+	memset(&key, 0, sizeof(key));
+	memset(&value, 0, sizeof(value));
+	memset(&slot, 0, sizeof(slot));
+	key.address = address;
+	key.port = port;
+	key.proto = IPPROTO_TCP;
+	key.scope = LB4_SCOPE_EXTERNAL;
+	value.svc_id = EXT_SVC_ID;
+	value.count = count;
+	value.flags = flags;
+	slot.svc_id = EXT_SVC_ID;
+	if (bpf_map_update_elem(bpf_map__fd(f->pod.skel->maps.lb4_slots), &slot, &backend_id,
+				BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(f->pod.skel->maps.lb4_svc), &key, &value, BPF_ANY))
+		return -errno;
+	return fixture_set_revnat(&f->pod, EXT_SVC_ID, address, port, IPPROTO_TCP);
+}
+
+static struct pkt_spec node_client_spec(__be32 client, __be32 daddr, __be16 dport)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+
+	memcpy(spec.src_mac, router_mac, 6);
+	memcpy(spec.dst_mac, uplink_mac, 6);
+	spec.saddr = client;
+	spec.daddr = daddr;
+	spec.dport = dport;
+	return spec;
+}
+
+static int node_run(struct node_fixture *f, int prog_fd, const struct pkt *in, struct pkt *out,
+		    int *verdict)
+{
+	int saved = f->pod.prog_fd, err;
+
+	f->pod.prog_fd = prog_fd;
+	err = fixture_run(&f->pod, in, out, verdict);
+	f->pod.prog_fd = saved;
+	return err;
+}
+
+static int xdp_run(struct node_fixture *f, const struct pkt *in, int *verdict)
+{
+	uint8_t out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data, .data_size_in = (__u32)in->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	int err = bpf_prog_test_run_opts(f->xdp_fd, &opts);
+
+	*verdict = (int)opts.retval;
+	return err;
+}
+
+/*
+ * Sends client:40000 -> daddr:dport through tc_node and checks a Local (no SNAT) translation
+ * to backend A in its pod: redirect, client kept, checksums, both conntrack entries.
+ */
+static void expect_local_dnat(struct node_fixture *f, __be32 daddr, __be16 dport, const char *what)
+{
+	struct pkt_spec spec = node_client_spec(CLIENT_1, daddr, dport);
+	struct ct_entry entry;
+	struct pkt in, out;
+	char name[128];
+	int verdict;
+
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+	    !ASSERT_OK(node_run(f, f->node_fd, &in, &out, &verdict), "test run tc_node"))
+		return;
+	snprintf(name, sizeof(name), "%s: verdict (redirect into backend A's pod)", what);
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, name);
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "ip.daddr (backend A)");
+	ASSERT_PORT_EQ(pkt_l4_dport(&out), TEST_BACKEND_PORT, "tcp.dest (target port)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), CLIENT_1, "ip.saddr (client kept: Local)");
+	ASSERT_PORT_EQ(pkt_l4_sport(&out), TEST_CLIENT_PORT, "tcp.source (client port kept)");
+	ASSERT_MEM_EQ(out.data, test_backend_a_mac, 6, "eth.dst (backend pod)");
+	ASSERT_CSUMS_OK(out.data, out.len, "translated packet");
+	if (ASSERT_OK(fixture_ct_lookup(&f->pod, TEST_BACKEND_A, CLIENT_1, TEST_BACKEND_PORT,
+					TEST_CLIENT_PORT, IPPROTO_TCP, &entry),
+		      "reply ct entry (backend -> client)")) {
+		ASSERT_IP_EQ(entry.nat_saddr, daddr, "reply leaves from the address called");
+		ASSERT_PORT_EQ(entry.nat_sport, dport, "reply leaves from the port called");
+		ASSERT_IP_EQ(entry.nat_daddr, CLIENT_1, "reply goes to the client");
+		ASSERT_EQ(entry.flags & (CT_F_REPLY | CT_F_NEIGH | CT_F_SNAT),
+			  CT_F_REPLY | CT_F_NEIGH, "reply flags (neighbour delivery, no SNAT)");
+		ASSERT_EQ(entry.ifindex, UPLINK_IFINDEX, "reply leaves by the uplink");
+	}
+	ASSERT_OK(fixture_ct_lookup(&f->pod, CLIENT_1, daddr, TEST_CLIENT_PORT, dport, IPPROTO_TCP,
+				    &entry),
+		  "forward ct entry");
+}
+
+void test_node_nodeport_local(void)
+{
+	struct pkt_spec spec;
+	struct node_fixture f;
+	struct pkt in;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(
+		node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_LOCAL_ONLY, 1),
+		"NodePort frontend") ||
+	    !ASSERT_OK(fixture_set_endpoint(&f.pod, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
+					    test_backend_a_mac, test_backend_a_host_mac),
+		       "backend A is local"))
+		goto cleanup;
+	expect_local_dnat(&f, NODE_IP_2, NODE_PORT, "NodePort on the second node address");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EXT_NEW), 1, "stats external_new");
+
+	/* Negative: the same port on an address that is not the node's passes untouched. */
+	spec = node_client_spec(CLIENT_2, NOT_NODE_IP, NODE_PORT);
+	if (ASSERT_OK(pkt_build(&in, &spec), "build packet to another address")) {
+		int before = fixture_ct_count(&f.pod), verdict;
+		struct pkt out;
+
+		if (ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run")) {
+			ASSERT_EQ(verdict, TC_ACT_OK, "verdict for a non-node address");
+			ASSERT_MEM_EQ(out.data, in.data, in.len, "packet untouched");
+			ASSERT_EQ(fixture_ct_count(&f.pod), before, "no conntrack entry");
+		}
+	}
+cleanup:
+	node_close(&f);
+}
+
+void test_node_lb_and_external_ip(void)
+{
+	struct pkt_spec spec;
+	struct node_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(fixture_set_endpoint(&f.pod, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
+					    test_backend_a_mac, test_backend_a_host_mac),
+		       "backend A is local") ||
+	    !ASSERT_OK(node_set_frontend(&f, LB_IP, htons(80),
+					 LB_SVC_F_LOAD_BALANCER | LB_SVC_F_LOCAL_ONLY, 1),
+		       "LoadBalancer frontend"))
+		goto cleanup;
+	expect_local_dnat(&f, LB_IP, htons(80), "LoadBalancer IP");
+	if (!ASSERT_OK(bpf_map_delete_elem(bpf_map__fd(f.pod.skel->maps.ct4),
+					   &(struct ct4_key){.saddr = TEST_BACKEND_A,
+							     .daddr = CLIENT_1,
+							     .sport = TEST_BACKEND_PORT,
+							     .dport = TEST_CLIENT_PORT,
+							     .proto = IPPROTO_TCP})
+			   ? -errno
+			   : 0,
+		       "forget the first flow's reply entry") ||
+	    !ASSERT_OK(node_set_frontend(&f, EXTERNAL_IP, htons(80),
+					 LB_SVC_F_EXTERNAL_IP | LB_SVC_F_LOCAL_ONLY, 1),
+		       "external IP frontend"))
+		goto cleanup;
+	expect_local_dnat(&f, EXTERNAL_IP, htons(80), "external IP");
+
+	/* The ClusterIP's frontend is internal scope: from outside it is nobody's business. */
+	spec = node_client_spec(CLIENT_2, TEST_VIP, TEST_VIP_PORT);
+	if (ASSERT_OK(pkt_build(&in, &spec), "build packet to the ClusterIP") &&
+	    ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run")) {
+		ASSERT_EQ(verdict, TC_ACT_OK, "ClusterIP from outside: verdict");
+		ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_VIP,
+			     "ClusterIP from outside: not translated");
+	}
+cleanup:
+	node_close(&f);
+}
+
+/* Cluster policy: two clients with the same source port get distinct node ports. */
+void test_node_snat_distinct_ports(void)
+{
+	__be16 ports[2] = {0, 0};
+	__be32 clients[2] = {CLIENT_1, CLIENT_2};
+	struct node_fixture f;
+	struct ct_entry entry;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT, 1),
+		       "NodePort frontend (Cluster)"))
+		goto cleanup;
+	for (int i = 0; i < 2; i++) {
+		struct pkt_spec spec = node_client_spec(clients[i], NODE_IP, NODE_PORT);
+		struct pkt in, out;
+
+		if (!ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+		    !ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run"))
+			goto cleanup;
+		ASSERT_EQ(verdict, TC_ACT_OK, "verdict (backend not local: routed)");
+		ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP,
+			     "ip.saddr masqueraded to the node address");
+		ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "ip.daddr (backend A)");
+		ASSERT_CSUMS_OK(out.data, out.len, "masqueraded packet");
+		ports[i] = pkt_l4_sport(&out);
+		ASSERT_TRUE(ntohs(ports[i]) >= NAT_PORT_MIN_DEFAULT, "SNAT port in range");
+		if (ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_BACKEND_A, NODE_IP, TEST_BACKEND_PORT,
+						ports[i], IPPROTO_TCP, &entry),
+			      "reply entry claims (node, port, backend)")) {
+			ASSERT_IP_EQ(entry.nat_daddr, clients[i], "reply goes back to its client");
+			ASSERT_EQ(entry.flags & CT_F_SNAT, CT_F_SNAT, "reply entry marked SNAT");
+		}
+	}
+	ASSERT_NEQ(ports[0], ports[1], "two clients with source port 40000: distinct SNAT ports");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EXT_SNAT), 2, "stats external_new_snat");
+
+	/* The established flow keeps its port: the handshake's ACK leaves like the SYN. */
+	{
+		struct pkt_spec spec = node_client_spec(CLIENT_1, NODE_IP, NODE_PORT);
+		struct pkt in, out;
+
+		spec.tcp_flags = PKT_TCP_ACK;
+		if (ASSERT_OK(pkt_build(&in, &spec), "build ACK") &&
+		    ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run ACK")) {
+			ASSERT_PORT_EQ(pkt_l4_sport(&out), ports[0],
+				       "ACK leaves with the SYN's port");
+			ASSERT_EQ(fixture_stat(&f.pod, STAT_CT_FORWARD), 1, "stats ct_forward");
+		}
+	}
+cleanup:
+	node_close(&f);
+}
+
+/* The backend's answer to a masqueraded flow, seen by the pod program on the backend's veth. */
+void test_node_snat_reply_in_pod_program(void)
+{
+	struct pkt_spec spec = node_client_spec(CLIENT_1, NODE_IP, NODE_PORT), reply;
+	struct node_fixture f;
+	struct pkt in, out, back;
+	int verdict;
+	__be16 port;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT, 1),
+		       "NodePort frontend (Cluster)") ||
+	    !ASSERT_OK(fixture_set_endpoint(&f.pod, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
+					    test_backend_a_mac, test_backend_a_host_mac),
+		       "backend A is local") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+	    !ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SYN redirected into backend A");
+	port = pkt_l4_sport(&out);
+
+	reply = fixture_reply_spec(IPPROTO_TCP);
+	reply.daddr = NODE_IP;
+	reply.dport = port;
+	if (!ASSERT_OK(pkt_build(&back, &reply), "build backend reply") ||
+	    !ASSERT_OK(node_run(&f, f.pod.prog_fd, &back, &out, &verdict), "test run tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "reply verdict (bpf_redirect_neigh to the uplink)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP, "reply ip.saddr (the node address called)");
+	ASSERT_PORT_EQ(pkt_l4_sport(&out), NODE_PORT, "reply tcp.source (the NodePort)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), CLIENT_1, "reply ip.daddr (the client)");
+	ASSERT_PORT_EQ(pkt_l4_dport(&out), TEST_CLIENT_PORT, "reply tcp.dest (the client's port)");
+	ASSERT_CSUMS_OK(out.data, out.len, "reverse-translated reply");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_CT_REPLY), 1, "stats ct_reply");
+cleanup:
+	node_close(&f);
+}
+
+void test_node_source_range_drop(void)
+{
+	struct pkt_spec spec = node_client_spec(CLIENT_1, LB_IP, htons(80));
+	struct node_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(
+			   &f, LB_IP, htons(80),
+			   LB_SVC_F_LOAD_BALANCER | LB_SVC_F_SNAT | LB_SVC_F_SOURCE_RANGES, 1),
+		       "LoadBalancer frontend with source ranges") ||
+	    !ASSERT_OK(fixture_set_source_range(&f.pod, EXT_SVC_ID, TEST_IP(203, 0, 113, 8), 32),
+		       "admit 203.0.113.8/32"))
+		goto cleanup;
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build packet from 203.0.113.7") ||
+	    !ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "tc verdict for a client outside the ranges");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_SOURCE_RANGE), 1, "drops outside source ranges");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry");
+	if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+		ASSERT_EQ(verdict, XDP_DROP, "xdp verdict for a client outside the ranges");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_SOURCE_RANGE), 2, "drops counted by xdp too");
+
+	/* The admitted client gets through, masqueraded to the node's SNAT address. */
+	spec.saddr = CLIENT_2;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build packet from 203.0.113.8")) {
+		if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+			ASSERT_EQ(verdict, XDP_PASS, "xdp passes an admitted client to tc");
+		if (ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run")) {
+			ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "admitted: ip.daddr");
+			ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP,
+				     "admitted: SNAT to the first address");
+		}
+	}
+cleanup:
+	node_close(&f);
+}
+
+void test_node_no_endpoints(void)
+{
+	struct pkt_spec spec = node_client_spec(CLIENT_1, NODE_IP, NODE_PORT);
+	struct node_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(
+		node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_LOCAL_ONLY, 0),
+		"NodePort frontend, Local, no local endpoint") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build client packet"))
+		goto cleanup;
+	if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+		ASSERT_EQ(verdict, XDP_DROP, "xdp drops Local without local endpoints");
+	if (ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run"))
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "Local without local endpoints: dropped");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_NO_LOCAL_ENDPOINT), 2, "drops no local endpoint");
+
+	/* Cluster policy without any endpoint: ICMP port unreachable back out of the uplink. */
+	if (!ASSERT_OK(node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT, 0),
+		       "NodePort frontend, Cluster, no endpoint") ||
+	    !ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "Cluster without endpoints: reject sent back");
+	ASSERT_EQ(out.data[PKT_IP_OFF + 9], IPPROTO_ICMP, "reject is ICMP");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP, "reject comes from the node address");
+	ASSERT_MEM_EQ(out.data, router_mac, 6, "reject eth.dst (back to the sender)");
+	ASSERT_CSUMS_OK(out.data, out.len, "reject");
+cleanup:
+	node_close(&f);
+}
