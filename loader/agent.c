@@ -126,6 +126,7 @@ static int agent_ipam_start(const struct agent_config *config, bool is_publish)
 
 	plan.cluster = agent_ipam_cidr(&config->cluster_cidr);
 	plan.service = agent_ipam_cidr(&config->service_cidr);
+	plan.dns = config->cluster_dns;
 	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
 		log_error("CIDR plan: %s", msg);
 		return -EINVAL;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
 #define AGENT_NODE_CIDR_SIZE_DEFAULT 24
 /* Quiet time after the last change in the manifest directory before it is re-read, in ms. */
@@ -36,6 +38,7 @@ struct agent_config {
 	uint32_t hairpin_ip;		/* --hairpin-ip, network byte order */
 	struct agent_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
 	struct agent_cidr service_cidr; /* --service-cidr: ClusterIP range */
+	struct in_addr cluster_dns;	/* --cluster-dns: must sit in the service CIDR; 0 = unset */
 	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
 	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
 	bool is_in_cluster;		/* --in-cluster: the pod's service account */

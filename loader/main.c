@@ -74,6 +74,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_NODE_IP,
 		OPT_NODE_PORT_RANGE,
 		OPT_UPLINK,
+		OPT_CLUSTER_DNS,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -88,6 +89,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"node-ip", required_argument, NULL, OPT_NODE_IP},
 	    {"node-port-range", required_argument, NULL, OPT_NODE_PORT_RANGE},
 	    {"uplink", required_argument, NULL, OPT_UPLINK},
+	    {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -172,6 +174,11 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		}
 		case OPT_UPLINK:
 			config.uplink = optarg;
+			break;
+		case OPT_CLUSTER_DNS:
+			if (inet_pton(AF_INET, optarg, &config.cluster_dns) != 1 ||
+			    !config.cluster_dns.s_addr)
+				return main_fail("--cluster-dns %s: not an IPv4 address", optarg);
 			break;
 		case ':':
 			return main_fail("agent: %s needs a value", argv[optind - 1]);
@@ -263,7 +270,8 @@ static const struct main_command main_commands[] = {
      "--node NAME [--manifests DIR] [--kubeconfig FILE | --in-cluster]\n"
      "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
      "        [--ct-size N] [--hairpin-ip IP]\n"
-     "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]"},
+     "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]\n"
+     "        [--cluster-dns IP]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -179,4 +179,10 @@ out=$(nsenter --net="/var/run/netns/$NODE_NS" -- timeout 20 "$SLUICE" agent --no
 check cni_ipam/agent_refuses_overlap "rc $rc: $(tr '\n' '|' <<<"$out" | cut -c1-300)" \
 	test "$rc" != 0 -a -n "$(grep 'cluster CIDR 10.96.0.0/16 overlaps service CIDR 10.96.0.0/12' <<<"$out")" -a -z "$(grep 'agent ready' <<<"$out")"
 
+# And a cluster DNS address outside the service CIDR.
+out=$(nsenter --net="/var/run/netns/$NODE_NS" -- timeout 20 "$SLUICE" agent --node bad \
+	--bpffs "$TOPO_BPFFS/bad" --service-cidr 10.96.0.0/12 --cluster-dns 10.0.0.10 2>&1) && rc=0 || rc=$?
+check cni_ipam/agent_refuses_dns_outside "rc $rc: $(tr '\n' '|' <<<"$out" | cut -c1-300)" \
+	test "$rc" != 0 -a -n "$(grep 'DNS service IP 10.0.0.10 is outside service CIDR 10.96.0.0/12' <<<"$out")" -a -z "$(grep 'agent ready' <<<"$out")"
+
 topo_finish
