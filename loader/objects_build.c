@@ -532,9 +532,18 @@ static int add_port_frontends(struct build *b, const struct k8s_object *svc,
 			internal.kind = external.kind = k == 0	 ? LB_KIND_NODE_PORT
 							: k == 1 ? LB_KIND_EXTERNAL_IP
 								 : LB_KIND_LOAD_BALANCER;
+			err = add_frontend(b, svc, port, &external, list, sets);
+			if (k != 0 && !err)
+				err = add_frontend(b, svc, port, &internal, list, sets);
+		}
+		/*
+		 * Pods reach a NodePort on their node's own addresses: the pod program looks
+		 * frontends up by destination, so the internal side is one frontend per address
+		 * (the external side's address 0 stands for all of them at the uplink).
+		 */
+		for (i = 0; !err && k == 0 && has_node_port && i < b->out->n_node_addresses; i++) {
+			internal.vip = b->out->node_addresses[i];
 			err = add_frontend(b, svc, port, &internal, list, sets);
-			if (!err)
-				err = add_frontend(b, svc, port, &external, list, sets);
 		}
 	}
 	return err;
@@ -817,13 +826,13 @@ int k8s_build_desired(struct k8s_object *const *objects, size_t n_objects,
 	node = find_node(&b, config->node);
 	b.zone = node ? k8s_labels_get(&node->labels, K8S_ZONE_LABEL) : NULL;
 
+	/* Node addresses first: NodePort frontends are made per address for pods. */
+	err = add_node_addresses(&b);
 	/* Services are in (namespace, name) order, so build order is also "who wins" order. */
 	for (i = 0; !err && i < n_services; i++)
 		err = add_service(&b, services[i]);
 	if (!err)
 		err = emit_frontends(&b);
-	if (!err)
-		err = add_node_addresses(&b);
 	if (!err && out->n_health_checks > 1)
 		qsort(out->health_checks, out->n_health_checks, sizeof(*out->health_checks),
 		      health_check_cmp);

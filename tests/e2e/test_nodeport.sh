@@ -44,6 +44,7 @@ info "uplink up0: $xdp_mode"
 
 topo_pod n1 web-1
 topo_pod n1 web-2
+topo_pod n1 inpod
 topo_echo web-1 --tcp 8080
 topo_echo web-2 --tcp 8080
 
@@ -172,6 +173,15 @@ check nodeport/local_no_endpoint_counted "sluice drops -o json: $(tr -d '\n' <<<
 	test "${n:-0}" -gt 0
 
 # healthCheckNodePort on the node address.
+# A pod reaches a NodePort on its own node's address (the pod program's internal frontend for
+# that address): no masquerade, the backend sees the pod.
+out=$(topo_probe inpod --tcp "$NODE_IP:30080" -n 10 --timeout-ms 2000 || true)
+show_output "$out"
+answered=$(($(count_from web-1 "$out") + $(count_from web-2 "$out")))
+check nodeport/from_pod_answered "$answered of 10 answered: $(tally "$out")" test "$answered" -eq 10
+foreign=$(foreign_peers "$(topo_pod_ip inpod)" "$out" | head -3 | tr '\n' ' ')
+check nodeport/from_pod_source "backends saw $foreign, want $(topo_pod_ip inpod)" test -z "$foreign"
+
 health() {
 	timeout 10 nsenter --net="/var/run/netns/$client_ns" -- \
 		curl -s --max-time 3 -o "$TOPO_DIR/health.json" -w '%{http_code}' "http://$NODE_IP:$1/healthz" || true

@@ -264,15 +264,18 @@ static void test_node_port(void **ctx)
 			SVC("bad", "type: NodePort, clusterIP: 10.96.0.12, ports: [{port: 80, "
 				   "nodePort: 8080}]"));
 	build(f);
-	/* ClusterIP + NodePort (internal and external); "bad" is refused, the rest stays. */
-	assert_int_equal(f->state.n_frontends, 3);
+	/* ClusterIP, NodePort from outside (any node address) and from pods (one per node
+	 * address, since pods' packets are looked up by destination); "bad" is refused. */
+	assert_int_equal(f->state.n_frontends, 4);
 	assert_int_equal(f->state.rejected_objects, 1);
 	assert_true(has_error(f, "Service default/bad", "spec.ports[0].nodePort: 8080 is outside",
 			      "30000-32767", NULL));
-	fe = frontend(f, "0.0.0.0", 30080, IPPROTO_TCP, LB_SCOPE_INTERNAL);
+	fe = frontend(f, "192.168.1.1", 30080, IPPROTO_TCP, LB_SCOPE_INTERNAL);
 	assert_int_equal(fe->kind, LB_KIND_NODE_PORT);
 	assert_int_equal(fe->flags, 0);
 	assert_backends(fe, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080", NULL);
+	fe = frontend(f, "203.0.113.1", 30080, IPPROTO_TCP, LB_SCOPE_INTERNAL);
+	assert_int_equal(fe->kind, LB_KIND_NODE_PORT);
 	fe = frontend(f, "0.0.0.0", 30080, IPPROTO_TCP, LB_SCOPE_EXTERNAL);
 	assert_int_equal(fe->flags, LB_FE_F_SNAT);
 	assert_backends(fe, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080", NULL);
@@ -289,7 +292,8 @@ static void test_node_port(void **ctx)
 	f->config.n_node_ips = 2;
 	build(f);
 	assert_int_equal(f->state.rejected_objects, 0);
-	assert_int_equal(f->state.n_frontends, 6);
+	/* Two services x (ClusterIP + NodePort from outside + one per each of 3 addresses). */
+	assert_int_equal(f->state.n_frontends, 10);
 	assert_int_equal(f->state.n_node_addresses, 3);
 	assert_int_equal(f->state.node_addresses[0], ip("10.1.1.1"));
 	assert_int_equal(f->state.node_addresses[2], ip("203.0.113.1"));
@@ -312,8 +316,9 @@ static void test_load_balancer_local(void **ctx)
 		 "    - {ip: 203.0.113.12, ipMode: Proxy}\n    - {hostname: lb.example.com}\n"
 		 "---\n" SLICE3("lb", "", "", ""));
 	build(f);
-	/* ClusterIP; NodePort, 1 external IP, 2 LB IPs (Proxy skipped), each in two scopes. */
-	assert_int_equal(f->state.n_frontends, 1 + 2 * 4);
+	/* ClusterIP; 1 external IP, 2 LB IPs (Proxy skipped), each in two scopes; NodePort from
+	 * outside and from pods on the node's 2 addresses. */
+	assert_int_equal(f->state.n_frontends, 1 + 2 * 3 + 1 + 2);
 	fe = frontend(f, "10.96.0.20", 80, IPPROTO_TCP, LB_SCOPE_INTERNAL);
 	assert_backends(fe, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080", NULL);
 	assert_int_equal(fe->n_source_ranges, 0);
