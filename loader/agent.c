@@ -18,6 +18,7 @@
 #include "loader/agent.h"
 #include "loader/bpffs.h"
 #include "loader/datapath.h"
+#include "loader/agent_status.h"
 #include "loader/health.h"
 #include "loader/k8s_client.h"
 #include "loader/log.h"
@@ -43,6 +44,8 @@ struct agent {
 	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
 	uint64_t first_change; /* ms of the first change not yet applied */
 	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
+	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
+	struct agent_status status;
 };
 
 static uint64_t agent_now_ms(void)
@@ -186,6 +189,24 @@ static int agent_build_api(struct agent *agent, struct desired_state *state)
 	return err;
 }
 
+static void agent_publish_status(struct agent *agent, const struct desired_state *state,
+				 const struct sync_counts *counts, uint32_t source_errors)
+{
+	struct agent_status *status = &agent->status;
+
+	if (agent->status_fd < 0)
+		return;
+	status->syncs++;
+	status->last_sync_unix_s = (uint64_t)time(NULL);
+	status->frontends = (uint32_t)state->n_frontends;
+	status->backends = (uint32_t)sync_backend_count(agent->sync);
+	status->rejected_objects = state->rejected_objects;
+	status->failed_frontends = counts->failed;
+	status->source_errors = source_errors;
+	if (agent_status_write(agent->status_fd, status))
+		log_debug("%s: update failed", AGENT_STATUS_MAP);
+}
+
 /* Re-read the manifest directory and apply it. Failures keep the last good state in the maps. */
 static int agent_reload(struct agent *agent)
 {
@@ -216,6 +237,7 @@ static int agent_reload(struct agent *agent)
 		return err;
 	}
 	err = sync_apply(agent->sync, &state, &counts);
+	agent_publish_status(agent, &state, &counts, ret > 0 ? (uint32_t)ret : 0);
 	if (agent->health && health_update(agent->health, &state))
 		log_warn("healthCheckNodePort: out of memory, ports unchanged");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -418,7 +440,8 @@ static void agent_api_wait_synced(struct agent *agent)
 
 int agent_run(const struct agent_config *config)
 {
-	struct agent agent = {.config = config, .signal_fd = -1, .inotify_fd = -1, .watch = -1};
+	struct agent agent = {
+	    .config = config, .signal_fd = -1, .inotify_fd = -1, .watch = -1, .status_fd = -1};
 	struct datapath_opts dp_opts = {
 	    .bpffs = config->bpffs,
 	    .hairpin_ip = config->hairpin_ip,
@@ -476,6 +499,12 @@ int agent_run(const struct agent_config *config)
 		log_error("%s/%s: %s", config->bpffs, failed_map, strerror(-err));
 		goto cleanup;
 	}
+	agent.status_fd = agent_status_open(config->bpffs);
+	if (agent.status_fd < 0)
+		log_warn("%s/%s: %s; sluice status will not show the agent's counters",
+			 config->bpffs, AGENT_STATUS_MAP, strerror(-agent.status_fd));
+	snprintf(agent.status.node, sizeof(agent.status.node), "%s", config->node);
+	agent.status.pid = (uint32_t)getpid();
 	if (config->uplink)
 		log_info("uplink %s: tc_node attached%s", config->uplink,
 			 dp.is_uplink_xdp ? ", xdp_node in native mode" : " (no native XDP)");
@@ -541,6 +570,8 @@ cleanup:
 	if (agent.manifests)
 		manifest_set_free(agent.manifests);
 	bpffs_close_maps(&agent.maps);
+	if (agent.status_fd >= 0)
+		close(agent.status_fd);
 	if (agent.inotify_fd >= 0)
 		close(agent.inotify_fd);
 	if (agent.signal_fd >= 0)

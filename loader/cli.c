@@ -18,6 +18,7 @@
 
 #include "cni/node_ipam.h"
 #include "loader/bpffs.h"
+#include "loader/agent_status.h"
 #include "loader/cli.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
@@ -745,6 +746,41 @@ static int64_t cli_map_entries(int fd, const struct bpf_map_info *info)
 	return n;
 }
 
+/* The agent's own counters (maps/agent.h): syncs, frontends, objects it refused. */
+static void cli_agent_status(const char *bpffs, struct json_object *root)
+{
+	struct agent_status status;
+	struct json_object *obj;
+
+	if (agent_status_read(bpffs, &status)) {
+		if (!root)
+			printf("\nagent: no status pinned (no agent has run with --bpffs %s)\n", bpffs);
+		return;
+	}
+	if (!root) {
+		printf("\nagent of node %s (pid %u): %llu syncs, last at %llu (unix s)\n",
+		       status.node, status.pid, (unsigned long long)status.syncs,
+		       (unsigned long long)status.last_sync_unix_s);
+		printf("  %u frontends, %u backends; %u objects rejected as invalid, %u manifest "
+		       "files with errors, %u frontends failed to apply\n",
+		       status.frontends, status.backends, status.rejected_objects,
+		       status.source_errors, status.failed_frontends);
+		return;
+	}
+	obj = json_object_new_object();
+	cli_json_set(obj, "node", json_object_new_string(status.node));
+	cli_json_set(obj, "pid", json_object_new_int64(status.pid));
+	cli_json_set(obj, "syncs", json_object_new_int64((int64_t)status.syncs));
+	cli_json_set(obj, "last_sync_unix_s",
+		     json_object_new_int64((int64_t)status.last_sync_unix_s));
+	cli_json_set(obj, "frontends", json_object_new_int64(status.frontends));
+	cli_json_set(obj, "backends", json_object_new_int64(status.backends));
+	cli_json_set(obj, "rejected_objects", json_object_new_int64(status.rejected_objects));
+	cli_json_set(obj, "source_errors", json_object_new_int64(status.source_errors));
+	cli_json_set(obj, "failed_frontends", json_object_new_int64(status.failed_frontends));
+	cli_json_set(root, "agent", obj);
+}
+
 int cli_status(const struct cli_options *options)
 {
 	static const char *const pins[] = {
@@ -844,6 +880,7 @@ int cli_status(const struct cli_options *options)
 			cli_json_set(root, "drops",
 				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
 		node_ipam_status(options->bpffs, root, NULL); /* pod CIDR usage per node */
+		cli_agent_status(options->bpffs, root);
 		err = cli_json_print(root);
 	} else {
 		if (has_stats) {
@@ -856,6 +893,7 @@ int cli_status(const struct cli_options *options)
 					   DROP_NONE + 1);
 		}
 		node_ipam_status(options->bpffs, NULL, stdout);
+		cli_agent_status(options->bpffs, NULL);
 	}
 	if (!err && missing) {
 		bpffs_path(path, sizeof(path), options->bpffs, missing);

@@ -53,6 +53,9 @@ fi
 still_serving invalid_manifest/port_out_of_range_still_serving
 got=$(service_backends n1 "$SL_VIP" 80)
 check invalid_manifest/port_out_of_range_service_kept "service list: $got backends, want 2" test "$got" = 2
+rejected=$(topo_cli n1 status -o json 2>/dev/null | jq -r '.agent.rejected_objects // "none"' || true)
+check invalid_manifest/port_out_of_range_counted "sluice status agent.rejected_objects: $rejected, want 1" \
+	test "$rejected" = 1
 
 # 2. A YAML syntax error.
 from=$(($(wc -l <"$log") + 1))
