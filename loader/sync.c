@@ -1048,6 +1048,10 @@ static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *f
 		return -EINVAL;
 	if (frontend->n_backends > LB_MAX_BACKENDS_PER_SVC)
 		return -E2BIG;
+	/* SCTP is translated by address only (see bpf/lib/nat.h): its CRC32c covers the ports. */
+	for (size_t i = 0; frontend->proto == IPPROTO_SCTP && i < frontend->n_backends; i++)
+		if (frontend->backends[i].port != frontend->port)
+			return -EPROTONOSUPPORT;
 	n = sync_backends_sorted(ctx, frontend);
 	if (n < 0)
 		return (int)n;
@@ -1192,7 +1196,10 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 		log_warn("%s: %s%s", what, strerror(-ret),
 			 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
 			 : ret == -EEXIST ? " (frontend listed twice)"
-					  : "");
+			 : ret == -EPROTONOSUPPORT
+			     ? " (SCTP needs targetPort equal to port: a changed port would need "
+			       "SCTP's CRC32c recomputed)"
+			     : "");
 		counts->failed++;
 		if (!err)
 			err = ret;

@@ -28,7 +28,8 @@ static __always_inline int nat4_l4_csum(struct __sk_buff *skb, __u32 csum_off, _
  * Rewrites the packet parsed into pkt to carry tuple out. The IP header checksum is patched
  * in place (never offloaded); the L4 checksum goes through bpf_l4_csum_replace, which knows
  * whether the skb carries a full checksum or only the pseudo-header sum (CHECKSUM_PARTIAL,
- * as pods' veth transmit does). Returns 0 or -DROP_*. Invalidates packet pointers.
+ * as pods' veth transmit does). SCTP gets addresses only (see below). Returns 0 or -DROP_*.
+ * Invalidates packet pointers.
  */
 static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const struct nat4_tuple *out)
@@ -38,6 +39,14 @@ static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4
 	__u32 csum_off;
 	struct iphdr *ip;
 	__be16 *ports;
+
+	/*
+	 * SCTP's CRC32c covers no addresses, so an address rewrite leaves it valid; a port rewrite
+	 * would need the CRC recomputed over the whole packet (and whether a pod's veth offloaded
+	 * it is invisible here). The agent programs SCTP only with targetPort == port.
+	 */
+	if (pkt->proto == IPPROTO_SCTP && (out->sport != pkt->sport || out->dport != pkt->dport))
+		return -DROP_UNSUPPORTED;
 
 	ip = ctx_data(skb) + ETH_HLEN;
 	ports = ctx_data(skb) + l4_off;
@@ -55,6 +64,8 @@ static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4
 	ports[0] = out->sport;
 	ports[1] = out->dport;
 
+	if (pkt->proto == IPPROTO_SCTP)
+		return 0;
 	if (pkt->proto == IPPROTO_TCP) {
 		csum_off = l4_off + offsetof(struct tcphdr, check);
 	} else {

@@ -59,6 +59,8 @@ static __always_inline __u32 parse_l4_min_len(__u8 proto)
 		return sizeof(struct tcphdr);
 	case IPPROTO_UDP:
 		return sizeof(struct udphdr);
+	case IPPROTO_SCTP:
+		return 12; /* common header: ports, verification tag, CRC32c */
 	case IPPROTO_ICMP:
 		return 8;
 	default:

@@ -26,6 +26,9 @@
 	/* test_lb_source_ranges.c */                                                              \
 	X(lb_source_range_admits)                                                                  \
 	X(lb_source_range_drops)                                                                   \
+	/* test_lb_sctp.c */                                                                       \
+	X(lb_sctp_address_only)                                                                    \
+	X(lb_sctp_port_change_dropped)                                                             \
 	/* test_lb_backend_missing.c */                                                            \
 	X(lb_backend_missing_dropped)                                                              \
 	/* test_ct_established.c */                                                                \

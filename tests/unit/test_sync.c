@@ -473,6 +473,33 @@ static void test_affinity_forgets_removed_backend(void **state)
 	assert_int_not_equal(bpf_map_lookup_elem(f->maps.lb4_affinity, &to_kept, &value), 0);
 }
 
+/* SCTP is programmed only with targetPort == port: the datapath cannot recompute its CRC32c. */
+static void test_sctp_port_change_refused(void **state)
+{
+	static const struct test_frontend sctp_mapped[] = {
+	    {VIP, 80, IPPROTO_SCTP, "default/sig:sctp", {"10.244.1.3:8080"}},
+	};
+	static const struct test_frontend sctp_same[] = {
+	    {VIP, 80, IPPROTO_SCTP, "default/sig:sctp", {"10.244.1.3:80"}},
+	};
+	struct fixture *f = fixture_or_skip(state);
+	struct desired_state desired;
+	struct sync_counts c;
+	int err;
+
+	build_state(&desired, sctp_mapped, 1);
+	assert_int_equal(sync_apply(f->sync, &desired, &c), -EPROTONOSUPPORT);
+	desired_state_free(&desired);
+	assert_int_equal(c.failed, 1);
+	lookup_svc(f, VIP, 80, IPPROTO_SCTP, &err);
+	assert_int_equal(err, -ENOENT);
+
+	c = apply(f, sctp_same, 1);
+	assert_int_equal(c.added, 1);
+	lookup_svc(f, VIP, 80, IPPROTO_SCTP, &err);
+	assert_int_equal(err, 0);
+}
+
 static void test_remove_deletes_everything(void **state)
 {
 	struct fixture *f = fixture_or_skip(state);
@@ -815,6 +842,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_source_ranges_follow_frontend, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_affinity_forgets_removed_backend, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sctp_port_change_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove_deletes_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_sync_writes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adoption_sees_same_state, setup, teardown),
