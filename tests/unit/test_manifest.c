@@ -348,16 +348,16 @@ static void test_headless_external_name_ipv6_sctp(void **ctx)
 	    "  - {name: t, port: 81, nodePort: 30081}\n");
 	assert_int_equal(load(f), 0);
 	/* The NodePort service: both ports on the clusterIP (SCTP included), and the TCP port's
-	 * nodePort on every node address (vip 0), for pods (internal) and outside (external). */
-	assert_int_equal(f->state.n_frontends, 4);
+	 * nodePort from outside on every node address (vip 0, external). From pods a NodePort is
+	 * one frontend per node address, and without a Node object or --node-ip there is none. */
+	assert_int_equal(f->state.n_frontends, 3);
 	assert_non_null(find_frontend(f, "10.96.3.3", 80, IPPROTO_SCTP));
 	assert_non_null(find_frontend(f, "10.96.3.3", 81, IPPROTO_TCP));
 	assert_int_equal(f->state.frontends[0].vip, 0);
 	assert_int_equal(f->state.frontends[0].port, htons(30081));
 	assert_int_equal(f->state.frontends[0].kind, LB_KIND_NODE_PORT);
-	assert_int_equal(f->state.frontends[0].scope, LB_SCOPE_INTERNAL);
-	assert_int_equal(f->state.frontends[1].scope, LB_SCOPE_EXTERNAL);
-	assert_int_equal(f->state.frontends[1].flags, LB_FE_F_SNAT);
+	assert_int_equal(f->state.frontends[0].scope, LB_SCOPE_EXTERNAL);
+	assert_int_equal(f->state.frontends[0].flags, LB_FE_F_SNAT);
 }
 
 static void test_udp(void **ctx)
