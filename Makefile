@@ -50,12 +50,14 @@ TOOL_SRCS    := $(wildcard tests/tools/*.c)
 # The libcni CNI client (Go) when Go is installed; without it its test skips.
 LIBCNI_CLIENT := $(if $(shell command -v go 2>/dev/null),$(BUILD)/tests/tools/libcni-client)
 BENCH_SRCS   := bench/pktbench.c
+# The bench's own tools (bench/bench.sh drives them): rule generator and load client.
+BENCH_TOOLS  := $(BUILD)/sluice-kpgen $(BUILD)/sluice-connrate
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 # ---- top-level targets ---------------------------------------------------------------------
 .PHONY: all deps test demo bench lab install clean format format-check san tests fuzz
-all: $(BUILD)/sluice $(BUILD)/sluice-cni $(BUILD)/sluice-pktbench
+all: $(BUILD)/sluice $(BUILD)/sluice-cni $(BUILD)/sluice-pktbench $(BENCH_TOOLS)
 
 san: $(BUILD)/san/sluice $(BUILD)/san/sluice-cni
 
@@ -75,7 +77,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
-	$(Q)$(BUILD)/sluice-pktbench
+	$(Q)BUILD=$(BUILD) bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large)
 
 install: all
 	install -d /usr/local/bin /opt/cni/bin /etc/cni/net.d
@@ -147,6 +149,14 @@ $(BUILD)/sluice-pktbench: $(call obj,obj,$(BENCH_SRCS)) $(BUILD)/obj/libsluice.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/sluice-kpgen: $(call obj,obj,bench/kp_gen.c bench/kp_rules.c)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^
+
+$(BUILD)/sluice-connrate: $(BUILD)/obj/bench/connrate.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
+
 $(BUILD)/san/sluice: $(BUILD)/san/obj/loader/main.o $(BUILD)/san/obj/libsluice.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
@@ -160,6 +170,9 @@ $(BUILD)/tests/unit/%: $(BUILD)/san/obj/tests/unit/%.o $(BUILD)/san/obj/libsluic
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# The rule generator's test links the generator itself.
+$(BUILD)/tests/unit/test_kp_rules: $(BUILD)/san/obj/bench/kp_rules.o
 
 $(BUILD)/tests/bpf_tests: $(call obj,san/obj,$(BPFTEST_SRCS)) $(BUILD)/san/obj/libsluice.a
 	$(call msg,LINK,$@)

@@ -18,7 +18,7 @@ PACKAGES=(
 	# topology: netns, veth, nsenter, timeout, pkill-free process handling
 	iproute2 util-linux coreutils procps
 	# comparisons and benchmarks (kube-proxy modes, throughput), pod root filesystems
-	iptables nftables iperf3 busybox-static
+	iptables nftables iperf3 busybox-static conntrack
 	# real CNI clients for the plugin's tests: podman (CNI backend, runc) and libcni (Go)
 	podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev ethtool
 )

@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# `make bench`: sluice against kube-proxy's iptables and nftables rules and against bare veth,
+# on the same pods, services and traffic, one mode at a time, in one run.
+#
+#   bench/bench.sh [--quick] [--large] [--services "10 1000"] [--repeats N] [--duration SEC]
+#                  [--iperf-time SEC] [--parallel N] [--out DIR]
+#
+# One node namespace, a client pod and BENCH_BACKENDS backend pods, all wired by sluice-cni, the
+# agent running in the node. Per N (number of services, each with every backend pod as one of
+# its endpoints) and per mode:
+#   bare      the tc program detached, the client connects to the backend pods' own addresses;
+#   iptables  the tc program detached, kube-proxy's iptables-mode ruleset (sluice-kpgen) loaded
+#             with iptables-restore --noflush into the node, where pod traffic is routed;
+#   nftables  the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
+#   sluice    the tc program attached, the same services given to the agent as manifests.
+# Every mode's traffic must reach a backend: each reply names the backend pod that sent it, and
+# the bench checks who did the translation (netfilter conntrack entries for the VIP in the
+# iptables and nftables modes, sluice's own counters, and none of the other). A mode that fails
+# its check stops the bench with FAIL: it never reports a figure.
+#
+# Output: a table on stdout, $OUT/results.json (the issue's schema), $OUT/bench.svg, and the
+# raw samples in $OUT/samples.tsv. Default OUT is $BUILD/bench.
+set -euo pipefail
+
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=$(cd "$SL_ROOT" && realpath -m "${BUILD:-build}")
+# The optimised builds: the bench measures sluice, not the sanitizers.
+export SLUICE=${SLUICE:-$BUILD_DIR/sluice}
+export SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/sluice-cni}
+KPGEN=${KPGEN:-$BUILD_DIR/sluice-kpgen}
+CONNRATE=${CONNRATE:-$BUILD_DIR/sluice-connrate}
+PKTBENCH=${PKTBENCH:-$BUILD_DIR/sluice-pktbench}
+SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-60}
+
+SERVICES="10 1000 10000"
+REPEATS=5
+DURATION=2        # seconds of connection load per repeat
+IPERF_TIME=2      # seconds of iperf3 per repeat
+PARALLEL=8        # client threads (each a connect/request/close loop)
+PKT_REPEAT=1000000
+BENCH_BACKENDS=10 # backend pods = endpoints per service
+QUICK=0
+OUT=
+SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-300} # seconds for the agent to apply a big manifest
+# iptables backend of the iptables mode. legacy (x_tables) by default: iptables-nft 1.8.9 takes
+# over ten minutes to restore kube-proxy's ruleset for 10,000 services here, legacy 12 s, so
+# legacy is both the one that fits the bench's time and the one kinder to iptables.
+IPT_BACKEND=legacy
+# A full load slower than this (ms) is not repeated: its one figure is reported with repeats 1.
+SLOW_LOAD_MS=${BENCH_SLOW_LOAD_MS:-30000}
+
+while (($#)); do
+	case $1 in
+	--quick)
+		QUICK=1
+		SERVICES="10 100"
+		DURATION=0.5
+		IPERF_TIME=1
+		PKT_REPEAT=200000
+		;;
+	--large) SERVICES="$SERVICES 50000" ;;
+	--services)
+		SERVICES=$2
+		shift
+		;;
+	--repeats)
+		REPEATS=$2
+		shift
+		;;
+	--duration)
+		DURATION=$2
+		shift
+		;;
+	--iperf-time)
+		IPERF_TIME=$2
+		shift
+		;;
+	--parallel)
+		PARALLEL=$2
+		shift
+		;;
+	--out)
+		OUT=$2
+		shift
+		;;
+	--iptables)
+		IPT_BACKEND=$2
+		shift
+		;;
+	-h | --help)
+		sed -n '3,24p' "$0"
+		exit 0
+		;;
+	*)
+		echo "bench: unknown argument $1 (see --help)" >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+OUT=${OUT:-$BUILD_DIR/bench}
+case $IPT_BACKEND in
+legacy) IPT=iptables-legacy ;;
+nft) IPT=iptables-nft ;;
+*)
+	echo "bench: --iptables legacy|nft" >&2
+	exit 2
+	;;
+esac
+IPT_RESTORE=$IPT-restore
+export BENCH_IPT_VERSION
+BENCH_IPT_VERSION=$("$IPT" -V 2>/dev/null || echo "$IPT missing")
+
+# shellcheck source=tests/e2e/lib.sh
+. "$SL_ROOT/tests/e2e/lib.sh"
+
+topo_init bench
+topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
+for tool in iperf3 "$IPT" "$IPT_RESTORE" nft conntrack bpftool jq tc; do
+	command -v "$tool" >/dev/null || topo_fatal "$tool is not installed (make deps)"
+done
+mkdir -p "$OUT"
+SAMPLES=$OUT/samples.tsv
+printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
+BENCH_T0=$SECONDS
+
+# ---- helpers --------------------------------------------------------------------------------
+node_ns() { topo_ns_node n1; }
+in_node() { topo_in_node n1 "$@"; }
+
+# is_slow T0 T1: the load took longer than SLOW_LOAD_MS.
+is_slow() { awk -v a="$1" -v b="$2" -v lim="$SLOW_LOAD_MS" 'BEGIN { exit !((b - a) * 1000 > lim) }'; }
+
+sample() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"; }
+
+# ms between two $EPOCHREALTIME stamps
+elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) * 1000 }'; }
+
+# Kernel memory that nf_tables rules live in (slab and vmalloc), KiB.
+kernel_mem_kib() { awk '/^(SUnreclaim|VmallocUsed):/ { s += $2 } END { print s }' /proc/meminfo; }
+
+bench_fail() {
+	fail "bench/$1" "$2"
+	exit 1
+}
+
+host_veths() {
+	in_node ip -o link show type veth | awk -F': ' '{ split($2, a, "@"); print a[1] }'
+}
+
+# Every pod veth without the sluice program (kube-proxy nodes wire pods with plain veths).
+datapath_detach() {
+	local v
+	for v in $(host_veths); do
+		in_node tc filter del dev "$v" ingress 2>/dev/null || true
+		[[ -z $(in_node tc filter show dev "$v" ingress) ]] ||
+			bench_fail setup "tc program still attached to $v after detach"
+	done
+}
+
+# The pinned program back on every pod veth, as sluice-cni attaches it.
+datapath_attach() {
+	local v
+	for v in $(host_veths); do
+		in_node tc filter replace dev "$v" ingress pref 1 handle 1 bpf da \
+			object-pinned "$(topo_node_bpffs n1)/tc_pod" ||
+			bench_fail setup "cannot attach the pinned tc_pod to $v"
+	done
+}
+
+rules_flush() {
+	in_node "$IPT" -t nat -F
+	in_node "$IPT" -t nat -X
+	in_node "$IPT" -t filter -F
+	in_node "$IPT" -t filter -X
+	in_node nft delete table ip kube-proxy 2>/dev/null || true
+	in_node conntrack -F >/dev/null 2>&1 || true
+}
+
+# Translated connections netfilter tracks for a VIP (0 when netfilter did not translate).
+nf_translated() {
+	in_node conntrack -L -p tcp --orig-dst "$1" 2>/dev/null | grep -c "dst=$1" || true
+}
+
+# Packets sluice's program translated as new service flows (from sluice status).
+sluice_new_flows() {
+	topo_cli n1 status -o json 2>/dev/null |
+		jq '[.stats[]? | select(.name == "service_new") | .packets] | add // 0'
+}
+
+# connrate_run N MODE TARGETS: REPEATS runs; samples conn_rate and latency; checks backends.
+connrate_run() {
+	local n=$1 mode=$2 targets=$3 r out ok errs nb want
+	want=$BENCH_BACKENDS
+	for ((r = 0; r < REPEATS; r++)); do
+		in_node conntrack -F >/dev/null 2>&1 || true
+		out=$(topo_in_pod client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
+			--duration "$DURATION" --timeout-ms 1000 --expect be- -o json) || true
+		ok=$(jq -r '.connections // 0' <<<"$out" 2>/dev/null || echo 0)
+		errs=$(jq -r '.errors // 0' <<<"$out" 2>/dev/null || echo 0)
+		nb=$(jq -r '.backends | length' <<<"$out" 2>/dev/null || echo 0)
+		# Every connection must be answered by a bench backend, and the load spread over
+		# all of them; a handful of errors in thousands (a timeout) is reported, not hidden.
+		if ((ok == 0 || nb < want || errs * 100 > ok)); then
+			bench_fail "$mode/$n/traffic" "$ok answered by $nb backends (want $want), $errs errors: $out"
+		fi
+		sample "$n" "$mode" conn_rate "$(jq -r .conn_rate <<<"$out")"
+		sample "$n" "$mode" connect_p50_us "$(jq -r .connect_p50_us <<<"$out")"
+		sample "$n" "$mode" connect_p99_us "$(jq -r .connect_p99_us <<<"$out")"
+		sample "$n" "$mode" connect_errors "$errs"
+	done
+	info "$mode N=$n: $(jq -c '{conn_rate, connect_p50_us, connect_p99_us, errors, backends}' <<<"$out")"
+}
+
+# iperf_run N MODE ADDRESS: one long TCP stream per repeat.
+iperf_run() {
+	local n=$1 mode=$2 addr=$3 r out gbps
+	for ((r = 0; r < REPEATS; r++)); do
+		out=$(topo_in_pod client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
+			-t "$IPERF_TIME" -J 2>&1) || bench_fail "$mode/$n/iperf3" "$(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 300)"
+		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")
+		[[ $(jq -r '.end.sum_received.bytes' <<<"$out") -gt 0 ]] ||
+			bench_fail "$mode/$n/iperf3" "no bytes received"
+		sample "$n" "$mode" throughput_gbps "$gbps"
+	done
+}
+
+# ---- topology ---------------------------------------------------------------------------------
+info "bench: services ${SERVICES// /,}, $REPEATS repeats, ${DURATION}s load x $PARALLEL threads, iperf3 ${IPERF_TIME}s"
+topo_node n1 10.244.1.0/24
+topo_agent n1 "$TOPO_DIR/manifests"
+topo_pod n1 client
+BACKEND_IPS=()
+for ((i = 0; i < BENCH_BACKENDS; i++)); do
+	topo_pod n1 "be-$i"
+	BACKEND_IPS+=("$(topo_pod_ip "be-$i")")
+	log="$TOPO_DIR/server-be-$i.log"
+	nsenter --net="/var/run/netns/$(topo_ns_pod "be-$i")" -- \
+		"$CONNRATE" --serve 8080 --id "be-$i" >"$log" 2>&1 &
+	TOPO_PIDS+=("$!")
+done
+nsenter --net="/var/run/netns/$(topo_ns_pod be-0)" -- iperf3 -s -p 5201 >"$TOPO_DIR/iperf3.log" 2>&1 &
+TOPO_PIDS+=("$!")
+for ((i = 0; i < BENCH_BACKENDS; i++)); do
+	for ((t = 0; t < 50; t++)); do
+		grep -q '^ready' "$TOPO_DIR/server-be-$i.log" && break
+		sleep 0.1
+	done
+	grep -q '^ready' "$TOPO_DIR/server-be-$i.log" || topo_fatal "server in be-$i did not start"
+done
+# Source ports: the client opens tens of thousands of connections per run.
+topo_in_pod client sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+topo_in_pod client sysctl -qw net.ipv4.tcp_tw_reuse=1
+ENDPOINTS=$(
+	IFS=,
+	echo "${BACKEND_IPS[*]}"
+)
+DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
+DIRECT_TARGETS=${DIRECT_TARGETS%,}
+
+# ---- per N ----------------------------------------------------------------------------------
+run_n() {
+	local n=$1 dir="$TOPO_DIR/rules-$n" vip iperf_vip r t0 t1 m0 m1 f svc_chain before after
+	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n1)
+	mkdir -p "$dir"
+	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
+	# Test hook (tests/e2e/test_bench_quick.sh): a broken iptables mode must fail the bench.
+	if [[ ${BENCH_FAULT:-} == iptables-no-dnat ]]; then
+		sed -i '/-j DNAT/d' "$dir/iptables.rules"
+	fi
+	"${gen[@]}" --format iptables-partial --change >"$dir/iptables-change.rules"
+	"${gen[@]}" --format iptables-partial >"$dir/iptables-revert.rules"
+	"${gen[@]}" --format nft >"$dir/nft.rules"
+	"${gen[@]}" --format nft-update --change >"$dir/nft-change.rules"
+	"${gen[@]}" --format nft-update >"$dir/nft-revert.rules"
+	# The agent reads files of at most 4 MiB: 1,000 services (2,000 documents) per file.
+	"${gen[@]}" --format manifests | split_manifests "$dir/yaml"
+	"${gen[@]}" --format manifests --change | split_manifests "$dir/yaml-change"
+	vip=$("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --format vip --index $((n / 2)))
+	iperf_vip=$("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --format vip --index $((n / 2 + 1)))
+	info "N=$n: target $vip:80, iperf $iperf_vip:5201, $(grep -c '^-A' "$dir/iptables.rules") iptables rules, $(grep -c '^add rule' "$dir/nft.rules") nft rules"
+
+	# bare: no translation; the client takes the backends in turn.
+	datapath_detach
+	rules_flush
+	info "N=$n bare"
+	connrate_run "$n" bare "$DIRECT_TARGETS"
+	iperf_run "$n" bare "${BACKEND_IPS[0]}"
+
+	# iptables: load (timed, from empty, as a restarted kube-proxy does), change, traffic.
+	info "N=$n iptables"
+	for ((r = 0; r < REPEATS; r++)); do
+		rules_flush
+		sleep 0.3
+		m0=$(kernel_mem_kib)
+		t0=$EPOCHREALTIME
+		in_node "$IPT_RESTORE" --noflush <"$dir/iptables.rules" ||
+			bench_fail "iptables/$n/load" "$IPT_RESTORE of $dir/iptables.rules failed"
+		t1=$EPOCHREALTIME
+		m1=$(kernel_mem_kib)
+		sample "$n" iptables load_all_ms "$(elapsed_ms "$t0" "$t1")"
+		sample "$n" iptables memory_kib $((m1 - m0))
+		if is_slow "$t0" "$t1"; then break; fi
+	done
+	for ((r = 0; r < REPEATS; r++)); do
+		for f in change revert; do
+			t0=$EPOCHREALTIME
+			in_node "$IPT_RESTORE" --noflush <"$dir/iptables-$f.rules" ||
+				bench_fail "iptables/$n/update" "$IPT_RESTORE of the partial sync ($f) failed"
+			t1=$EPOCHREALTIME
+			if [[ $f == change ]]; then
+				sample "$n" iptables update_one_ms "$(elapsed_ms "$t0" "$t1")"
+			fi
+		done
+	done
+	before=$(sluice_new_flows)
+	connrate_run "$n" iptables "$vip:80"
+	[[ $(nf_translated "$vip") -gt 0 ]] ||
+		bench_fail "iptables/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
+	iperf_run "$n" iptables "$iperf_vip"
+	svc_chain=$(grep -m1 -o -- "-A KUBE-SERVICES .*bench/target:http cluster IP.* -j KUBE-SVC-[A-Z2-7]*" "$dir/iptables.rules" | grep -o 'KUBE-SVC-[A-Z2-7]*$')
+	[[ $(in_node "$IPT" -t nat -nvxL "$svc_chain" | awk 'NR > 2 { s += $1 } END { print s + 0 }') -gt 0 ]] ||
+		bench_fail "iptables/$n/rules_hit" "$svc_chain counted no packet"
+	after=$(sluice_new_flows)
+	[[ $before == "$after" ]] || bench_fail "iptables/$n/sluice_idle" "sluice translated $((after - before)) flows in iptables mode"
+	pass "bench/iptables/$n/reached_backends"
+	rules_flush
+
+	# nftables
+	info "N=$n nftables"
+	for ((r = 0; r < REPEATS; r++)); do
+		rules_flush
+		sleep 0.3
+		m0=$(kernel_mem_kib)
+		t0=$EPOCHREALTIME
+		in_node nft -f "$dir/nft.rules" || bench_fail "nftables/$n/load" "nft -f $dir/nft.rules failed"
+		t1=$EPOCHREALTIME
+		m1=$(kernel_mem_kib)
+		sample "$n" nftables load_all_ms "$(elapsed_ms "$t0" "$t1")"
+		sample "$n" nftables memory_kib $((m1 - m0))
+		if is_slow "$t0" "$t1"; then break; fi
+	done
+	for ((r = 0; r < REPEATS; r++)); do
+		for f in change revert; do
+			t0=$EPOCHREALTIME
+			in_node nft -f "$dir/nft-$f.rules" || bench_fail "nftables/$n/update" "nft -f of the change ($f) failed"
+			t1=$EPOCHREALTIME
+			if [[ $f == change ]]; then
+				sample "$n" nftables update_one_ms "$(elapsed_ms "$t0" "$t1")"
+			fi
+		done
+	done
+	before=$(sluice_new_flows)
+	connrate_run "$n" nftables "$vip:80"
+	[[ $(nf_translated "$vip") -gt 0 ]] ||
+		bench_fail "nftables/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
+	iperf_run "$n" nftables "$iperf_vip"
+	after=$(sluice_new_flows)
+	[[ $before == "$after" ]] || bench_fail "nftables/$n/sluice_idle" "sluice translated $((after - before)) flows in nftables mode"
+	pass "bench/nftables/$n/reached_backends"
+	rules_flush
+
+	# sluice: the agent loads the same services from one manifest file (timed by the agent's
+	# own "sync: ... ms" line: read + parse + map sync), then one endpoint change.
+	info "N=$n sluice"
+	datapath_attach
+	for ((r = 0; r < REPEATS; r++)); do
+		if compgen -G "$TOPO_DIR/manifests/services-*.yaml" >/dev/null; then
+			agent_mark
+			rm -f "$TOPO_DIR/manifests"/services-*.yaml
+			agent_wait_sync 0
+			sleep 0.2
+		fi
+		cp "$dir"/yaml/*.yaml "$TOPO_DIR/tmp/"
+		agent_mark
+		mv "$TOPO_DIR/tmp"/services-*.yaml "$TOPO_DIR/manifests/"
+		agent_wait_sync "$n"
+		sample "$n" sluice load_all_ms "$SYNC_MS"
+		sample "$n" sluice memory_kib "$(sluice_map_kib)"
+	done
+	for ((r = 0; r < REPEATS; r++)); do
+		for f in yaml-change yaml; do
+			# Only the file holding service 0 changes.
+			cp "$dir/$f/services-00000.yaml" "$TOPO_DIR/tmp/services-00000.yaml"
+			agent_mark
+			mv "$TOPO_DIR/tmp/services-00000.yaml" "$TOPO_DIR/manifests/"
+			agent_wait_sync "$n" changed
+			if [[ $f == yaml-change ]]; then
+				sample "$n" sluice update_one_ms "$SYNC_MS"
+			fi
+		done
+	done
+	wait_service_backends n1 "$vip" 80 "$BENCH_BACKENDS" ||
+		bench_fail "sluice/$n/service" "agent does not list $vip:80 with $BENCH_BACKENDS backends"
+	before=$(sluice_new_flows)
+	connrate_run "$n" sluice "$vip:80"
+	iperf_run "$n" sluice "$iperf_vip"
+	after=$(sluice_new_flows)
+	((after > before)) || bench_fail "sluice/$n/translated_by_sluice" "sluice counted no new service flow"
+	[[ $(nf_translated "$vip") -eq 0 ]] || bench_fail "sluice/$n/netfilter_idle" "netfilter translated flows in sluice mode"
+	pass "bench/sluice/$n/reached_backends"
+
+	# per-packet cost of the program with N services (BPF_PROG_TEST_RUN, private maps)
+	local be=$BENCH_BACKENDS
+	((n * be < 262143)) || be=$((262143 / n))
+	out=$("$PKTBENCH" --services "$n" --backends "$be" --runs "$REPEATS" --repeat "$PKT_REPEAT" -o json) ||
+		bench_fail "sluice/$n/pktbench" "sluice-pktbench failed"
+	for m in ns_per_packet_new ns_per_packet_established; do
+		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
+			while IFS=$'\t' read -r med lo hi rep; do
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
+			done
+	done
+}
+
+# split_manifests DIR: stdin's YAML documents into DIR/services-NNNNN.yaml, 2,000 a file.
+split_manifests() {
+	mkdir -p "$1"
+	awk -v dir="$1" '/^---$/ { if (docs++ % 2000 == 0) { if (f) close(f); f = sprintf("%s/services-%05d.yaml", dir, docs - 1) } } { print > f }'
+}
+
+# agent_mark, then a manifest change, then agent_wait_sync N [changed]: waits for the agent's
+# first sync line after the mark with N frontends (and "1 changed" when asked); sets SYNC_MS to
+# the time the agent took: every sync after the mark up to that one (read, parse, diff and map
+# writes; the inotify debounce excluded), as files that land apart can make it sync twice.
+AGENT_LOG_MARK=0
+SYNC_MS=
+agent_mark() { AGENT_LOG_MARK=$(wc -l <"${TOPO_AGENT_LOG[n1]}"); }
+agent_wait_sync() {
+	local want=$1 kind=${2:-} log=${TOPO_AGENT_LOG[n1]} deadline line
+	local pattern="sync: $want frontends[ :(]"
+	if [[ $kind == changed ]]; then pattern+=".*: 0 added, 1 changed,"; fi
+	deadline=$((SECONDS + SYNC_TIMEOUT))
+	while :; do
+		line=$(tail -n "+$((AGENT_LOG_MARK + 1))" "$log" | grep -m1 -n -E -- "$pattern" || true)
+		if [[ -n $line ]]; then
+			SYNC_MS=$(tail -n "+$((AGENT_LOG_MARK + 1))" "$log" | head -n "${line%%:*}" |
+				sed -nE 's/.*sync: .*; ([0-9.]+) ms.*/\1/p' | awk '{ s += $1 } END { printf "%.1f", s }')
+			return 0
+		fi
+		((SECONDS < deadline)) || bench_fail "sluice/sync" "agent did not sync $want frontends${kind:+ ($kind)} within ${SYNC_TIMEOUT}s: $(topo_log_tail "$log")"
+		sleep 0.05
+	done
+}
+
+# Kernel memory of the agent's maps (bpftool's memlock figure, which kernels >= 6.4 compute
+# from what each map really holds), KiB. Every map the agent pins, conntrack included.
+sluice_map_kib() {
+	local dir pin id total=0 bytes
+	dir=$(topo_node_bpffs n1)
+	for pin in "$dir"/*; do
+		[[ -e $pin ]] || continue
+		bytes=$(bpftool -j map show pinned "$pin" 2>/dev/null | jq -r '.bytes_memlock // 0') || continue
+		total=$((total + bytes))
+	done
+	echo $((total / 1024))
+}
+
+: >"$OUT/aggregated-extra.tsv"
+for n in $SERVICES; do
+	run_n "$n"
+done
+datapath_attach
+info "bench: measured in $((SECONDS - BENCH_T0)) s"
+
+# ---- report -----------------------------------------------------------------------------------
+"$SL_ROOT/bench/report.sh" "$SAMPLES" "$OUT/aggregated-extra.tsv" "$OUT" "$QUICK" "$REPEATS" \
+	"$DURATION" "$PARALLEL" "$IPERF_TIME" || bench_fail report "bench/report.sh failed"
+pass bench/results_json
+topo_finish

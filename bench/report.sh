@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The bench's report: raw samples (bench/bench.sh) → median/min/max per (N, mode, metric) →
+# OUT/results.json (the schema of the bench issue, plus machine info), a table on stdout with the
+# ratios sluice/iptables, sluice/nftables and sluice/bare, and OUT/bench.svg (connection rate
+# and connect latency against N, one line per mode).
+#
+#   bench/report.sh SAMPLES.tsv EXTRA.tsv OUT QUICK REPEATS DURATION PARALLEL IPERF_TIME
+#
+# SAMPLES: "services mode metric value" per repeat (header line first). EXTRA: figures that come
+# already aggregated ("services mode metric median min max repeats"; sluice-pktbench's).
+set -euo pipefail
+
+samples=$1 extra=$2 out=$3 quick=$4 repeats=$5 duration=$6 parallel=$7 iperf_time=$8
+agg=$out/aggregated.tsv
+
+# ---- aggregate ------------------------------------------------------------------------------
+tail -n +2 "$samples" | sort -t $'\t' -k1,1n -k2,2 -k3,3 -k4,4g |
+	awk -F'\t' -v OFS='\t' '
+	function flush() {
+		if (key == "") return
+		if (n % 2) med = v[(n + 1) / 2]; else med = (v[n / 2] + v[n / 2 + 1]) / 2
+		print k1, k2, k3, med, v[1], v[n], n
+	}
+	{
+		k = $1 FS $2 FS $3
+		if (k != key) { flush(); key = k; k1 = $1; k2 = $2; k3 = $3; n = 0 }
+		v[++n] = $4
+	}
+	END { flush() }' >"$agg"
+cat "$extra" >>"$agg"
+
+# ---- JSON -------------------------------------------------------------------------------------
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+mem_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+commit=$(git -C "$(dirname "$0")/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
+jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
+	--argjson mem_kib "$mem_kib" --arg iptables "${BENCH_IPT_VERSION:-$(iptables -V 2>/dev/null)}" \
+	--arg nft "$(nft -v 2>/dev/null)" --arg iperf3 "$(iperf3 -v 2>/dev/null | head -n1)" \
+	--arg commit "$commit" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	--argjson quick "$([[ $quick == 1 ]] && echo true || echo false)" \
+	--argjson repeats "$repeats" --argjson duration "$duration" --argjson parallel "$parallel" \
+	--argjson iperf_time "$iperf_time" --rawfile agg "$agg" '
+	{machine: {cpu: $cpu, cpus: $cpus, kernel: $kernel, memory_kib: $mem_kib,
+		   iptables: $iptables, nft: $nft, iperf3: $iperf3, commit: $commit, date: $date,
+		   quick: $quick, repeats: $repeats, load_seconds: $duration,
+		   client_threads: $parallel, iperf3_seconds: $iperf_time},
+	 results: [$agg | split("\n")[] | select(length > 0) | split("\t")
+		   | select(.[2] != "connect_errors")
+		   | {services: (.[0] | tonumber), mode: .[1], metric: .[2],
+		      median: (.[3] | tonumber), min: (.[4] | tonumber), max: (.[5] | tonumber),
+		      repeats: (.[6] | tonumber)}]}' >"$out/results.json"
+
+# ---- table ------------------------------------------------------------------------------------
+awk -F'\t' '
+	BEGIN {
+		split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms update_one_ms ns_per_packet_new ns_per_packet_established memory_kib", metrics, " ")
+		split("bare iptables nftables sluice", modes, " ")
+	}
+	{ med[$1, $2, $3] = $4; lo[$1, $2, $3] = $5; hi[$1, $2, $3] = $6; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+	function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
+	function ratio(n, m, other) {
+		if (!((n, "sluice", m) in med) || !((n, other, m) in med) || med[n, other, m] == 0) return "-"
+		return sprintf("%.2fx", med[n, "sluice", m] / med[n, other, m])
+	}
+	END {
+		for (i = 1; i <= nn; i++) {
+			n = ns[i]
+			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
+			printf "%-26s %-24s %-24s %-24s %-24s %8s %8s %8s\n", "metric", "bare", "iptables", "nftables", "sluice", "s/ipt", "s/nft", "s/bare"
+			for (j = 1; j <= 9; j++) {
+				m = metrics[j]; line = sprintf("%-26s", m)
+				for (k = 1; k <= 4; k++) {
+					if ((n, modes[k], m) in med) cell = fmt(med[n, modes[k], m]) " [" fmt(lo[n, modes[k], m]) "-" fmt(hi[n, modes[k], m]) "]"
+					else cell = "-"
+					line = line sprintf(" %-24s", cell)
+				}
+				line = line sprintf(" %8s %8s %8s", ratio(n, m, "iptables"), ratio(n, m, "nftables"), ratio(n, m, "bare"))
+				print line
+			}
+		}
+		print "\nconn_rate: higher is better; latency, times and memory: lower is better (a ratio < 1 favours sluice)."
+	}' "$agg" | tee "$out/table.txt"
+
+# ---- SVG ----------------------------------------------------------------------------------------
+awk -F'\t' '
+	BEGIN { split("bare iptables nftables sluice", modes, " "); color["bare"] = "#7f7f7f"; color["iptables"] = "#d62728"; color["nftables"] = "#ff7f0e"; color["sluice"] = "#1f77b4" }
+	$3 == "conn_rate" || $3 == "connect_p50_us" || $3 == "connect_p99_us" { v[$1, $2, $3] = $4; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+	function lx(n) { return log(n) / log(10) }
+	function panel(x0, title, metric, metric2,   i, k, n, y, ymax, x, pts, pts2, xmin, xmax, t) {
+		ymax = 0
+		for (i = 1; i <= nn; i++) for (k = 1; k <= 4; k++) {
+			if (v[ns[i], modes[k], metric] > ymax) ymax = v[ns[i], modes[k], metric]
+			if (metric2 != "" && v[ns[i], modes[k], metric2] > ymax) ymax = v[ns[i], modes[k], metric2]
+		}
+		if (ymax <= 0) ymax = 1
+		ymax *= 1.1
+		xmin = lx(ns[1]); xmax = lx(ns[nn]); if (xmax == xmin) xmax = xmin + 1
+		printf "<text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">%s</text>\n", x0 + 10, title
+		printf "<line x1=\"%d\" y1=\"340\" x2=\"%d\" y2=\"340\" stroke=\"black\"/><line x1=\"%d\" y1=\"40\" x2=\"%d\" y2=\"340\" stroke=\"black\"/>\n", x0 + 60, x0 + 420, x0 + 60, x0 + 60
+		for (t = 0; t <= 4; t++) {
+			y = 340 - t * 75
+			printf "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#ddd\"/><text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%.0f</text>\n", x0 + 60, y, x0 + 420, y, x0 + 55, y + 4, ymax * t / 4
+		}
+		for (i = 1; i <= nn; i++) {
+			x = x0 + 60 + (lx(ns[i]) - xmin) / (xmax - xmin) * 340 + 10
+			printf "<text x=\"%.1f\" y=\"358\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", x, ns[i]
+		}
+		printf "<text x=\"%d\" y=\"380\" font-size=\"12\" text-anchor=\"middle\">services (log scale)</text>\n", x0 + 240
+		for (k = 1; k <= 4; k++) {
+			pts = ""; pts2 = ""
+			for (i = 1; i <= nn; i++) {
+				if (!((ns[i], modes[k], metric) in v)) continue
+				x = x0 + 60 + (lx(ns[i]) - xmin) / (xmax - xmin) * 340 + 10
+				pts = pts sprintf("%.1f,%.1f ", x, 340 - v[ns[i], modes[k], metric] / ymax * 300)
+				if (metric2 != "") pts2 = pts2 sprintf("%.1f,%.1f ", x, 340 - v[ns[i], modes[k], metric2] / ymax * 300)
+			}
+			printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\" points=\"%s\"/>\n", color[modes[k]], pts
+			if (pts2 != "") printf "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" stroke-dasharray=\"5,4\" points=\"%s\"/>\n", color[modes[k]], pts2
+		}
+	}
+	END {
+		print "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"430\" font-family=\"sans-serif\">"
+		print "<rect width=\"900\" height=\"430\" fill=\"white\"/>"
+		panel(0, "new connections per second", "conn_rate", "")
+		panel(450, "connect latency, us (p50 solid, p99 dashed)", "connect_p50_us", "connect_p99_us")
+		for (k = 1; k <= 4; k++) {
+			printf "<rect x=\"%d\" y=\"400\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"406\" font-size=\"12\">%s</text>\n", 200 + (k - 1) * 130, color[modes[k]], 218 + (k - 1) * 130, modes[k]
+		}
+		print "</svg>"
+	}' "$agg" >"$out/bench.svg"
+echo "results: $out/results.json, table: $out/table.txt, plot: $out/bench.svg"

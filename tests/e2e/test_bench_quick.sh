@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The bench's smoke test: bench/bench.sh with a tiny N gives every mode (bare, iptables,
+# nftables, sluice) a figure for each of its metrics in results.json, every mode's traffic
+# reached the backends, and a bench whose iptables rules do not translate fails instead of
+# reporting a figure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [[ $(id -u) -ne 0 ]]; then
+	echo "SKIP bench_quick: needs root (network namespaces, bpffs)"
+	exit 0
+fi
+out=$(mktemp -d /tmp/sl-bench-smoke.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+failed=0
+pass() { echo "PASS $1"; }
+fail() {
+	echo "FAIL $1: $2"
+	failed=1
+}
+# Bench output is quoted, never passed through: its own PASS/FAIL lines are not this test's.
+quote() { sed 's/^/#   /' >&2; }
+
+args=(--services 10 --repeats 3 --duration 0.3 --iperf-time 1)
+set +e
+log=$(cd "$ROOT" && bench/bench.sh "${args[@]}" --out "$out/ok" 2>&1)
+rc=$?
+set -e
+quote <<<"$log"
+if ((rc != 0)); then
+	fail bench_quick/run "bench/bench.sh exited $rc: $(grep -m1 '^FAIL' <<<"$log" || tail -n1 <<<"$log")"
+else
+	pass bench_quick/run
+fi
+
+json=$out/ok/results.json
+for mode in bare iptables nftables sluice; do
+	metrics="conn_rate connect_p50_us connect_p99_us throughput_gbps"
+	[[ $mode == bare ]] || metrics+=" load_all_ms update_one_ms memory_kib"
+	[[ $mode == sluice ]] && metrics+=" ns_per_packet_new ns_per_packet_established"
+	missing=
+	for metric in $metrics; do
+		ok=$(jq --arg m "$mode" --arg k "$metric" \
+			'[.results[] | select(.services == 10 and .mode == $m and .metric == $k
+			  and (.median | type) == "number" and .repeats >= 3)] | length' "$json" 2>/dev/null || echo 0)
+		[[ $ok == 1 ]] || missing+=" $metric"
+	done
+	if [[ -z $missing ]]; then
+		pass "bench_quick/$mode/figures"
+	else
+		fail "bench_quick/$mode/figures" "results.json lacks$missing"
+	fi
+	rate=$(jq --arg m "$mode" '[.results[] | select(.mode == $m and .metric == "conn_rate") | .min] | min // 0' "$json" 2>/dev/null || echo 0)
+	if [[ $mode == bare ]]; then
+		reached=1 # bare has no translation to check; its backends are checked below
+	else
+		reached=$(grep -c "^PASS bench/$mode/10/reached_backends" <<<"$log" || true)
+	fi
+	if [[ $reached == 1 ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
+		pass "bench_quick/$mode/reached_backends"
+	else
+		fail "bench_quick/$mode/reached_backends" "conn_rate min $rate, reached_backends lines $reached"
+	fi
+done
+if jq -e '.machine.cpus > 0 and (.machine.kernel | length) > 0' "$json" >/dev/null 2>&1; then
+	pass bench_quick/machine_info
+else
+	fail bench_quick/machine_info "no machine info in $json"
+fi
+if grep -q '<polyline' "$out/ok/bench.svg" 2>/dev/null; then
+	pass bench_quick/svg
+else
+	fail bench_quick/svg "no plot in $out/ok/bench.svg"
+fi
+
+# Negative: iptables rules without their DNAT must stop the bench with a FAIL, no results.
+set +e
+log=$(cd "$ROOT" && BENCH_FAULT=iptables-no-dnat bench/bench.sh "${args[@]}" --out "$out/broken" 2>&1)
+rc=$?
+set -e
+if ((rc != 0)) && grep -q '^FAIL bench/iptables/10/' <<<"$log" && [[ ! -e $out/broken/results.json ]]; then
+	pass bench_quick/broken_iptables_fails
+else
+	quote <<<"$log"
+	fail bench_quick/broken_iptables_fails "exit $rc, results.json $([[ -e $out/broken/results.json ]] && echo written || echo absent)"
+fi
+exit "$failed"
