@@ -79,6 +79,11 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)BUILD=$(BUILD) bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large)
 
+# The network-policy lab on its bundled example (root: namespaces and bpffs).
+lab: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(BUILD)/sluice lab $(or $(LAB),tests/lab/example.yaml)
+
 install: all
 	install -d /usr/local/bin /opt/cni/bin /etc/cni/net.d
 	install -m 0755 $(BUILD)/sluice /usr/local/bin/sluice
@@ -197,6 +202,7 @@ $(BUILD)/tests/tools/libcni-client: $(wildcard tests/tools/libcni-client/*.go)
 # new inputs worth keeping are then `cp`ed into tests/fuzz/corpus/ by hand.
 FUZZ_TIME    ?= 60
 FUZZ_SRCS    := loader/yaml_tree.c loader/objects.c loader/objects_build.c loader/k8s_json.c \
+	loader/netpol.c loader/netpol_eval.c loader/netpol_compile.c \
 	loader/state.c loader/log.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 

@@ -12,6 +12,7 @@
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/stats.h"
+#include "maps/policy.h"
 
 /* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
@@ -26,6 +27,7 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/ep.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
+#include "bpf/lib/policy.h"
 
 /*
  * First packet of a flow to a VIP: choose a backend, record both directions, translate. The
@@ -36,6 +38,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 {
 	struct lb4_service svc = *svc_ptr;
 	struct lb4_backend backend;
+	struct policy_verdict verdict;
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
 	struct nat4_tuple out;
@@ -62,6 +65,11 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
 	}
 
+	/* Policy applies to the backend the flow is translated to. */
+	ret = policy4_check(pkt->saddr, backend.address, pkt->proto, backend.port, &verdict);
+	if (ret)
+		return ret;
+
 	/* The kernel drops packets from its own address, so a hairpin flow gets another one. */
 	is_hairpin = backend.address == pkt->saddr;
 	out.saddr = is_hairpin ? hairpin_ip : pkt->saddr;
@@ -72,6 +80,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
 	entry.svc_id = svc.svc_id;
 	entry.backend_id = backend_id;
+	entry.policy = verdict.policy;
 
 	/* Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod. */
 	key.saddr = out.daddr;
@@ -119,6 +128,69 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	return ep4_deliver(skb, &entry);
 }
 
+/*
+ * First packet of a flow that is no service traffic: NetworkPolicy decides. When a policy
+ * isolates either end the flow is tracked (both directions, no translation), so its replies
+ * pass whatever the policies of the other direction say, and its later packets skip the
+ * lookups; otherwise it passes untouched, as without policies.
+ */
+static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
+{
+	struct policy_verdict verdict;
+	struct ct_entry entry = {};
+	struct ct4_key key = {};
+	struct ep4_info *ep;
+	struct ethhdr *eth;
+	int ret;
+
+	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
+	if (ret || !verdict.is_tracked)
+		return ret ? ret : VERDICT_PASS;
+
+	/* Reply: destination -> this pod, delivered back through this veth. */
+	key.saddr = pkt->daddr;
+	key.daddr = pkt->saddr;
+	key.sport = pkt->dport;
+	key.dport = pkt->sport;
+	key.proto = pkt->proto;
+	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	entry.nat_saddr = pkt->daddr;
+	entry.nat_daddr = pkt->saddr;
+	entry.nat_sport = pkt->dport;
+	entry.nat_dport = pkt->sport;
+	entry.flags = CT_F_REPLY | CT_F_DIRECT;
+	entry.policy = verdict.policy;
+	entry.ifindex = skb->ifindex;
+	eth = ctx_data(skb);
+	if ((void *)(eth + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	__builtin_memcpy(entry.mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(entry.host_mac, eth->h_dest, ETH_ALEN);
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	/* Forward: straight into the destination pod when it is on this node. */
+	ct4_key_of(&key, pkt);
+	entry.nat_saddr = pkt->saddr;
+	entry.nat_daddr = pkt->daddr;
+	entry.nat_sport = pkt->sport;
+	entry.nat_dport = pkt->dport;
+	entry.flags = CT_F_DIRECT;
+	entry.tcp_flags = pkt->tcp_flags;
+	ep = ep4_lookup(pkt->daddr);
+	if (ep) {
+		entry.ifindex = ep->ifindex;
+		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
+		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
+	} else {
+		entry.ifindex = 0;
+	}
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+	stats_count(STAT_POLICY_NEW, skb->len);
+	return ep4_deliver(skb, &entry);
+}
+
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
 static __always_inline int pod_handle(struct __sk_buff *skb)
 {
@@ -150,7 +222,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 	svc = lb4_lookup_service(&pkt);
 	if (!svc) {
 		ct4_retire_closed(&pkt, now);
-		return VERDICT_PASS;
+		return pod_direct_flow(skb, &pkt, now);
 	}
 	return pod_new_flow(skb, &pkt, svc, now);
 }

@@ -17,6 +17,7 @@
 #include "maps/endpoints.h"
 #include "maps/lb.h"
 #include "maps/node.h"
+#include "maps/policy.h"
 #include "maps/stats.h"
 
 static void bpffs_set_failed(char *failed_path, size_t failed_len, const char *path)
@@ -176,14 +177,16 @@ void bpffs_maps_init(struct sluice_maps *maps)
 	maps->lb4_svc = maps->lb4_slots = maps->lb4_backends = maps->lb4_revnat = maps->lb4_vips =
 	    maps->lb4_affinity = maps->lb4_src_ranges = -1;
 	maps->ct4 = maps->ep4 = maps->stats = maps->drops = maps->node4_addrs = -1;
+	maps->ipcache4 = maps->policy4 = maps->policy_cfg = maps->policy_names = -1;
 }
 
 void bpffs_close_maps(struct sluice_maps *maps)
 {
-	int *fds[] = {&maps->lb4_svc,	     &maps->lb4_slots, &maps->lb4_backends,
-		      &maps->lb4_revnat,     &maps->lb4_vips,  &maps->lb4_affinity,
-		      &maps->lb4_src_ranges, &maps->ct4,       &maps->ep4,
-		      &maps->stats,	     &maps->drops,     &maps->node4_addrs};
+	int *fds[] = {
+	    &maps->lb4_svc,  &maps->lb4_slots,	  &maps->lb4_backends,	 &maps->lb4_revnat,
+	    &maps->lb4_vips, &maps->lb4_affinity, &maps->lb4_src_ranges, &maps->ct4,
+	    &maps->ep4,	     &maps->stats,	  &maps->drops,		 &maps->node4_addrs,
+	    &maps->ipcache4, &maps->policy4,	  &maps->policy_cfg,	 &maps->policy_names};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -228,6 +231,22 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 	maps->node4_addrs = bpffs_open_map(dir, NODE4_ADDRS_MAP);
 	if (maps->node4_addrs < 0)
 		maps->node4_addrs = -1;
+	/* Optional too: every policy map or none (policy_sync.c then leaves policy alone). */
+	maps->ipcache4 = bpffs_open_map(dir, IPCACHE4_MAP);
+	maps->policy4 = bpffs_open_map(dir, POLICY4_MAP);
+	maps->policy_cfg = bpffs_open_map(dir, POLICY_CFG_MAP);
+	maps->policy_names = bpffs_open_map(dir, POLICY_NAMES_MAP);
+	if (maps->ipcache4 < 0 || maps->policy4 < 0 || maps->policy_cfg < 0 ||
+	    maps->policy_names < 0) {
+		int *fds[] = {&maps->ipcache4, &maps->policy4, &maps->policy_cfg,
+			      &maps->policy_names};
+
+		for (size_t i = 0; i < 4; i++) {
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+			*fds[i] = -1;
+		}
+	}
 	return 0;
 
 cleanup:

@@ -24,6 +24,11 @@ struct sluice_maps {
 	int stats;
 	int drops;
 	int node4_addrs; /* the node's addresses for the uplink programs; -1 on older pins */
+	/* NetworkPolicy (maps/policy.h); -1 on pins made before policies existed. */
+	int ipcache4;
+	int policy4;
+	int policy_cfg;
+	int policy_names;
 };
 
 /* Set every descriptor to -1 so bpffs_close_maps() is safe on a partly opened set. */

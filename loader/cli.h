@@ -21,5 +21,7 @@ int cli_ct_list(const struct cli_options *options);
 int cli_endpoint_list(const struct cli_options *options);
 int cli_status(const struct cli_options *options);
 int cli_drops(const struct cli_options *options);
+/* Pods of this node (or only ENDPOINT: "ns/pod" or its address), their policy and rules. */
+int cli_policy_list(const struct cli_options *options, const char *endpoint);
 
 #endif

@@ -12,6 +12,7 @@
 #include "loader/agent.h"
 #include "loader/bpffs.h"
 #include "loader/cli.h"
+#include "loader/lab.h"
 #include "loader/log.h"
 #include "maps/ct.h"
 #include "maps/types.h"
@@ -256,6 +257,57 @@ static int do_drops(int argc, char **argv, const struct main_globals *globals)
 	return cli_drops(&options);
 }
 
+static int do_policy_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (argc > 2)
+		return main_fail("%s: unexpected argument %s", argv[0], argv[2]);
+	return cli_policy_list(&options, argc > 1 ? argv[1] : NULL);
+}
+
+static int do_lab(int argc, char **argv, const struct main_globals *globals)
+{
+	static const struct option options[] = {
+	    {"watch", no_argument, NULL, 'w'},
+	    {"timeout-ms", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct lab_options lab = {
+	    .is_json = globals->output == CLI_OUTPUT_JSON,
+	    .cni = getenv("SLUICE_CNI"),
+	    .agent = getenv("SLUICE_LAB_AGENT"),
+	    .timeout_ms = 1000,
+	};
+	uint32_t value;
+	int opt, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			lab.is_watch = true;
+			break;
+		case 't':
+			err = main_parse_u32("--timeout-ms", optarg, 50, 60000, &value);
+			if (err)
+				return err;
+			lab.timeout_ms = value;
+			break;
+		default:
+			return main_fail("lab: unknown flag %s (see sluice --help)",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return main_fail("lab: expected one FILE");
+	lab.file = argv[optind];
+	err = lab_run(&lab);
+	/* 1: a mismatch (already reported); anything else failed before a verdict. */
+	return err == 1 ? -EPROTO : err;
+}
+
 static int do_help(int argc, char **argv, const struct main_globals *globals)
 {
 	(void)argc;
@@ -277,6 +329,10 @@ static const struct main_command main_commands[] = {
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},
     {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
     {"drops", NULL, do_drops, "drop counters by reason"},
+    {"policy", "list", do_policy_list,
+     "[ENDPOINT]  NetworkPolicy per pod: identity, isolation, rules and why"},
+    {"lab", NULL, do_lab,
+     "FILE [--watch] [--timeout-ms N]  network-policy lab: pods of FILE, probed pair by pair"},
     {"help", NULL, do_help, "this text"},
 };
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "loader/log.h"
+#include "loader/netpol.h"
 #include "loader/objects.h"
 
 #ifndef IPPROTO_SCTP
@@ -176,6 +177,9 @@ void k8s_object_put(struct k8s_object *object)
 		break;
 	case K8S_KIND_NODE:
 		free(object->node.addresses);
+		break;
+	case K8S_KIND_NETWORK_POLICY:
+		netpol_free(object->policy);
 		break;
 	default:
 		break;
@@ -1244,11 +1248,16 @@ static int decode_network_policy(struct decode_ctx *ctx, const struct yaml_tree_
 {
 	int err;
 
-	/* Kept whole until the policy engine decodes it (issue 6). */
-	(void)ctx;
+	/* Kept whole as well, for tools that show the policy as written. */
 	err = yaml_tree_copy_document(&object->raw, root);
 	if (err == -E2BIG)
 		return field_error(ctx, "", NULL, "object too large to keep");
+	if (err)
+		return err;
+	err = netpol_decode(root, ctx->source, object->namespace, object->name, ctx->errors,
+			    &object->policy);
+	if (err == -EINVAL)
+		ctx->n_errors++;
 	return err;
 }
 

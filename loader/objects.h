@@ -60,6 +60,8 @@ void k8s_errors_add(struct k8s_errors *errors, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void k8s_errors_free(struct k8s_errors *errors);
 
+struct netpol;
+
 struct k8s_label {
 	char *key;
 	char *value;
@@ -176,6 +178,7 @@ struct k8s_object {
 		struct k8s_slice slice;
 		struct k8s_pod pod;
 		struct k8s_node node;
+		struct netpol *policy; /* NetworkPolicy, decoded by loader/netpol.c */
 	};
 	/* NetworkPolicy: the whole object as it came, for the policy engine (issue 6). */
 	struct yaml_tree raw;

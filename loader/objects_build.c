@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "loader/log.h"
+#include "loader/netpol_compile.h"
 #include "loader/objects.h"
 #include "maps/lb.h"
 
@@ -836,6 +837,9 @@ int k8s_build_desired(struct k8s_object *const *objects, size_t n_objects,
 	if (!err && out->n_health_checks > 1)
 		qsort(out->health_checks, out->n_health_checks, sizeof(*out->health_checks),
 		      health_check_cmp);
+	/* NetworkPolicy over the same objects (loader/netpol_compile.c). */
+	if (!err)
+		err = netpol_compile(objects, n_objects, &out->policy);
 cleanup:
 	for (i = 0; i < b.n_builds; i++) {
 		free(b.builds[i].frontend.backends);

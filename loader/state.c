@@ -21,6 +21,7 @@ void desired_state_free(struct desired_state *state)
 	free(state->frontends);
 	free(state->health_checks);
 	free(state->node_addresses);
+	policy_state_free(state->policy);
 	memset(state, 0, sizeof(*state));
 }
 
@@ -95,6 +96,9 @@ int desired_state_copy(struct desired_state *dst, const struct desired_state *sr
 	dst->node_addresses = state_dup(src->node_addresses, src->n_node_addresses,
 					sizeof(*src->node_addresses), &err);
 	dst->n_node_addresses = dst->node_addresses ? src->n_node_addresses : 0;
+	dst->policy = NULL;
+	if (src->policy && policy_state_copy(&dst->policy, src->policy))
+		err = -ENOMEM;
 	if (!err && src->n_frontends) {
 		dst->frontends = calloc(src->n_frontends, sizeof(*dst->frontends));
 		if (!dst->frontends)

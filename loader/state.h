@@ -6,6 +6,7 @@
 #ifndef SLUICE_STATE_H
 #define SLUICE_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,51 @@ struct lb_health_check {
 	uint32_t local_endpoints; /* ready endpoints on this node: 200 when > 0, else 503 */
 };
 
+/*
+ * NetworkPolicy compiled for the datapath (loader/netpol_compile.c). Identities are named by a
+ * key that says what policies can tell apart about an address; loader/policy_sync.c gives each
+ * key a stable number. Rules and ipcache entries refer to identities by index.
+ */
+#define POLICY_PEER_ANY UINT32_MAX /* policy_rule.peer: every peer */
+
+struct policy_identity {
+	char *key;  /* canonical: equal keys are the same identity */
+	char *name; /* for people: "ns {labels}" or "cidr ..." */
+};
+
+struct policy_ipcache {
+	uint32_t address; /* network order */
+	uint8_t prefix_len;
+	uint32_t identity; /* index into identities */
+	uint32_t flags;	   /* IPCACHE_F_* (maps/policy.h) */
+};
+
+struct policy_rule {
+	uint32_t subject;  /* identity index: the source (egress) or destination (ingress) */
+	uint32_t peer;	   /* identity index or POLICY_PEER_ANY */
+	uint8_t direction; /* POLICY_DIR_* */
+	uint8_t proto;
+	uint16_t port;	   /* host order, first port of the prefix */
+	uint8_t port_bits; /* leading bits of port that must match: 16 one port, 0 every port */
+	uint32_t policy;   /* index into policies: the first policy that gave the rule */
+};
+
+struct policy_state {
+	size_t n_identities;
+	struct policy_identity *identities;
+	size_t n_ipcache;
+	struct policy_ipcache *ipcache; /* sorted by (address, prefix_len), no duplicates */
+	size_t n_rules;
+	struct policy_rule *rules; /* sorted, no duplicates */
+	size_t n_policies;
+	char **policies; /* "namespace/name" */
+	bool is_enabled; /* some pod is isolated in some direction */
+};
+
+void policy_state_free(struct policy_state *state);
+/* Deep copy into a new *out; returns 0 or -ENOMEM (*out NULL). */
+int policy_state_copy(struct policy_state **out, const struct policy_state *src);
+
 struct desired_state {
 	struct lb_frontend *frontends; /* sorted by (vip, port, proto, scope), no duplicates */
 	size_t n_frontends;
@@ -90,7 +136,8 @@ struct desired_state {
 	size_t n_health_checks;
 	uint32_t *node_addresses; /* this node's addresses (NodePort), network byte order */
 	size_t n_node_addresses;
-	uint32_t rejected_objects; /* objects refused as invalid in the last build (for status) */
+	uint32_t rejected_objects;   /* objects refused as invalid in the last build (for status) */
+	struct policy_state *policy; /* NULL: no NetworkPolicy information (nothing enforced) */
 };
 
 void desired_state_free(struct desired_state *state);

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "loader/log.h"
+#include "loader/policy_sync.h"
 #include "loader/state.h"
 #include "loader/sync.h"
 #include "maps/ct.h"
@@ -189,9 +190,10 @@ struct sync_ctx {
 	size_t n_pending, cap_pending;
 	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
 	size_t cap_scratch;
-	struct sync_table retired; /* svc_id -> sync_service with a retired generation */
-	uint64_t retire_grace_ns;  /* how long a retired generation stays readable */
-	int node_addrs_fd;	   /* node4_addrs, or -1 */
+	struct sync_table retired;  /* svc_id -> sync_service with a retired generation */
+	uint64_t retire_grace_ns;   /* how long a retired generation stays readable */
+	int node_addrs_fd;	    /* node4_addrs, or -1 */
+	struct policy_sync *policy; /* NetworkPolicy maps, NULL on pins without them */
 	/* What node4_addrs holds (key 0.0.0.0 included), adopted at open, diffed at apply. */
 	uint32_t node_keys[NODE_MAX_ADDRS];
 	struct node4_addr node_values[NODE_MAX_ADDRS];
@@ -1186,6 +1188,12 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 	ret = sync_node_addrs(ctx, state);
 	if (ret)
 		err = ret;
+	/* Policy before services: a new backend's pods have their identities when it appears. */
+	if (ctx->policy && state->policy) {
+		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
+		if (ret && !err)
+			err = ret;
+	}
 	for (size_t i = 0; i < state->n_frontends; i++) {
 		const struct lb_frontend *frontend = &state->frontends[i];
 
@@ -1705,6 +1713,9 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	err = sync_adopt_node_addrs(ctx);
 	if (err)
 		goto cleanup;
+	err = policy_sync_open(maps, &ctx->policy);
+	if (err)
+		goto cleanup;
 	ctx->writes = ctx->adopt_writes;
 	*out = ctx;
 	return 0;
@@ -1718,6 +1729,7 @@ void sync_close(struct sync_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	policy_sync_close(ctx->policy);
 	for (size_t i = 0; i < ctx->services.cap; i++)
 		sync_service_free(ctx->services.slots[i].value);
 	for (size_t i = 0; i < ctx->backend_ids.cap; i++)

@@ -21,8 +21,9 @@ struct sync_counts {
 	unsigned int failed;	/* frontends refused or whose writes failed (old state kept) */
 	unsigned int backends_added;
 	unsigned int backends_removed;
-	unsigned int ct_flushed;  /* UDP conntrack entries deleted with their backend */
-	unsigned long map_writes; /* updates and deletes on lb4_svc/slots/backends/revnat */
+	unsigned int ct_flushed;     /* UDP conntrack entries deleted with their backend */
+	unsigned long map_writes;    /* updates and deletes on lb4_svc/slots/backends/revnat */
+	unsigned long policy_writes; /* updates and deletes on the policy maps */
 };
 
 struct sync_ctx;

@@ -28,6 +28,12 @@
  */
 #define CT_F_NEIGH (1u << 3)
 #define CT_F_SNAT  (1u << 4) /* external flow masqueraded to a node address (Cluster policy) */
+/* A pod-to-pod flow tracked only for NetworkPolicy: nat_* is the key's own tuple, no rewrite. */
+#define CT_F_DIRECT (1u << 5)
+
+/* ct_entry.policy: why the first packet was let through, checked once per flow. */
+#define CT_POLICY_NONE	  0 /* no policy isolates either end (or checked before policies) */
+#define CT_POLICY_ALLOWED 1 /* an isolating policy's rule allowed it */
 
 /* Tuple as seen on the wire at the host-side veth, before any rewrite. */
 struct ct4_key {
@@ -64,7 +70,8 @@ struct ct_entry {
 	__u8 host_mac[6]; /* its host veth, the source MAC on delivery */
 	__u8 flags;	  /* CT_F_* */
 	__u8 tcp_flags;	  /* union of TCP flags seen in this direction */
-	__u8 pad[2];
+	__u8 policy;	  /* CT_POLICY_*: the verdict cached for the flow's later packets */
+	__u8 pad;
 };
 SLUICE_ASSERT_SIZE(struct ct_entry, 48);
 

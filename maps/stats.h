@@ -20,6 +20,7 @@ enum stat_id {
 	STAT_EXT_NEW,	  /* new flow from outside the node (uplink), Local: client kept */
 	STAT_EXT_SNAT,	  /* new flow from outside the node, masqueraded to a node address */
 	STAT_XDP_FORWARD, /* translated by the XDP program (new or established) */
+	STAT_POLICY_NEW,  /* new pod-to-pod flow admitted by policy, tracked for its replies */
 	STAT_MAX,
 };
 
@@ -35,6 +36,8 @@ enum drop_reason {
 	DROP_SOURCE_RANGE,	/* client outside the service's loadBalancerSourceRanges */
 	DROP_NO_LOCAL_ENDPOINT, /* externalTrafficPolicy Local, no endpoint on this node */
 	DROP_NAT_NO_PORT,	/* every SNAT port probed for the backend was taken */
+	DROP_POLICY_INGRESS,	/* NetworkPolicy: the destination's ingress does not allow it */
+	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_MAX,
 };
 
@@ -55,6 +58,7 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_EXT_NEW] = "external_new",
     [STAT_EXT_SNAT] = "external_new_snat",
     [STAT_XDP_FORWARD] = "xdp_forward",
+    [STAT_POLICY_NEW] = "policy_new",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -68,6 +72,8 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_SOURCE_RANGE] = "outside loadBalancerSourceRanges",
     [DROP_NO_LOCAL_ENDPOINT] = "no local endpoint (externalTrafficPolicy Local)",
     [DROP_NAT_NO_PORT] = "no free SNAT port",
+    [DROP_POLICY_INGRESS] = "policy denied ingress",
+    [DROP_POLICY_EGRESS] = "policy denied egress",
 };
 #endif
 

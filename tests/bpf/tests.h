@@ -85,7 +85,14 @@
 	X(node_snat_distinct_ports)                                                                \
 	X(node_snat_reply_in_pod_program)                                                          \
 	X(node_source_range_drop)                                                                  \
-	X(node_no_endpoints)
+	X(node_no_endpoints)                                                                       \
+	/* test_policy_lookup.c */                                                                 \
+	X(policy_egress_denied)                                                                    \
+	X(policy_egress_port_range_and_reply)                                                      \
+	X(policy_ingress_any_peer)                                                                 \
+	X(policy_ip_block_except)                                                                  \
+	X(policy_service_backend)                                                                  \
+	X(policy_disabled_passes)
 
 #define BPF_TEST_DECLARE(name) void test_##name(void);
 BPF_TESTS(BPF_TEST_DECLARE)

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * NetworkPolicy for a new flow: identities of both ends from the ipcache, then the source's
+ * egress rules and the destination's ingress rules, each only when a policy isolates that end.
+ * Called once per new flow; the flow's conntrack entries carry the verdict after that.
+ */
+#ifndef SLUICE_BPF_POLICY_H
+#define SLUICE_BPF_POLICY_H
+
+#include "bpf/lib/common.h"
+#include "maps/ct.h"
+#include "maps/policy.h"
+#include "maps/stats.h"
+
+struct policy_verdict {
+	bool is_tracked; /* some end is isolated: track the flow so replies pass */
+	__u8 policy;	 /* CT_POLICY_* for the flow's entries */
+};
+
+static __always_inline bool policy_is_enabled(void)
+{
+	__u32 zero = 0;
+	struct policy_cfg *cfg = bpf_map_lookup_elem(&policy_cfg, &zero);
+
+	return cfg && (cfg->flags & POLICY_CFG_F_ENABLED);
+}
+
+static __always_inline struct ipcache4_value *ipcache4_lookup(__be32 address)
+{
+	struct ipcache4_key key = {.prefix_len = 32, .address = address};
+
+	return bpf_map_lookup_elem(&ipcache4, &key);
+}
+
+/* A rule for (subject, peer) or (subject, any peer) admits proto/port. */
+static __always_inline bool policy4_allows(__u32 subject, __u32 peer, __u8 direction, __u8 proto,
+					   __be16 port)
+{
+	struct policy4_key key = {
+	    .prefix_len = POLICY4_FULL_BITS,
+	    .subject = bpf_htonl(subject),
+	    .peer = bpf_htonl(peer),
+	    .direction = direction,
+	    .proto = proto,
+	    .port = port,
+	};
+
+	if (bpf_map_lookup_elem(&policy4, &key))
+		return true;
+	key.peer = bpf_htonl(IDENTITY_ANY);
+	return bpf_map_lookup_elem(&policy4, &key) != NULL;
+}
+
+/*
+ * The verdict for a new flow saddr -> daddr:dport (after any DNAT). Egress is checked for the
+ * source (a pod of this node: every packet here comes from one), ingress for the destination
+ * when it is a pod. A pod reaching itself is never blocked. Returns 0 (allowed) with *verdict
+ * set, or -DROP_POLICY_EGRESS / -DROP_POLICY_INGRESS.
+ */
+static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
+					 struct policy_verdict *verdict)
+{
+	struct ipcache4_value *src, *dst;
+	__u32 src_id, dst_id, flags;
+
+	verdict->is_tracked = false;
+	verdict->policy = CT_POLICY_NONE;
+	if (!policy_is_enabled())
+		return 0;
+	src = ipcache4_lookup(saddr);
+	dst = ipcache4_lookup(daddr);
+	src_id = src ? src->identity : IDENTITY_WORLD;
+	dst_id = dst ? dst->identity : IDENTITY_WORLD;
+	flags = (src ? src->flags : 0) | (dst ? dst->flags : 0);
+	if (!(flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS)))
+		return 0;
+	verdict->is_tracked = true;
+	if (saddr == daddr)
+		return 0;
+	if (src && (src->flags & IPCACHE_F_ISOLATED_EGRESS)) {
+		if (!policy4_allows(src_id, dst_id, POLICY_DIR_EGRESS, proto, dport))
+			return -DROP_POLICY_EGRESS;
+		verdict->policy = CT_POLICY_ALLOWED;
+	}
+	if (dst && (dst->flags & (IPCACHE_F_POD | IPCACHE_F_ISOLATED_INGRESS)) ==
+		       (IPCACHE_F_POD | IPCACHE_F_ISOLATED_INGRESS)) {
+		if (!policy4_allows(dst_id, src_id, POLICY_DIR_INGRESS, proto, dport))
+			return -DROP_POLICY_INGRESS;
+		verdict->policy = CT_POLICY_ALLOWED;
+	}
+	return 0;
+}
+
+#endif

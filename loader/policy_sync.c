@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The policy maps (ipcache4, policy4, policy_cfg, policy_names) made to hold a policy_state. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "loader/log.h"
+#include "loader/policy_sync.h"
+#include "maps/policy.h"
+
+struct policy_number {
+	char *key;
+	uint32_t number;
+	uint64_t epoch; /* last apply that used it */
+};
+
+struct policy_sync {
+	int ipcache_fd, policy_fd, cfg_fd, names_fd;
+	size_t n_numbers, cap_numbers;
+	struct policy_number *numbers; /* identity keys and policy names ("\x01" + name) */
+	uint32_t next_number;
+	uint64_t epoch;
+};
+
+int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out)
+{
+	struct policy_sync *sync;
+
+	*out = NULL;
+	if (maps->ipcache4 < 0 || maps->policy4 < 0 || maps->policy_cfg < 0 ||
+	    maps->policy_names < 0)
+		return 0;
+	sync = calloc(1, sizeof(*sync));
+	if (!sync)
+		return -ENOMEM;
+	sync->ipcache_fd = maps->ipcache4;
+	sync->policy_fd = maps->policy4;
+	sync->cfg_fd = maps->policy_cfg;
+	sync->names_fd = maps->policy_names;
+	sync->next_number = IDENTITY_FIRST;
+	*out = sync;
+	return 0;
+}
+
+void policy_sync_close(struct policy_sync *sync)
+{
+	size_t i;
+
+	if (!sync)
+		return;
+	for (i = 0; i < sync->n_numbers; i++)
+		free(sync->numbers[i].key);
+	free(sync->numbers);
+	free(sync);
+}
+
+static struct policy_number *policy_number_find(const struct policy_sync *sync, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sync->n_numbers; i++) {
+		if (!strcmp(sync->numbers[i].key, key))
+			return &sync->numbers[i];
+	}
+	return NULL;
+}
+
+uint32_t policy_sync_identity(const struct policy_sync *sync, const char *key)
+{
+	const struct policy_number *found = policy_number_find(sync, key);
+
+	return found ? found->number : 0;
+}
+
+static bool policy_number_is_used(const struct policy_sync *sync, uint32_t number)
+{
+	size_t i;
+
+	for (i = 0; i < sync->n_numbers; i++) {
+		if (sync->numbers[i].number == number)
+			return true;
+	}
+	return false;
+}
+
+/* KEY's number, kept from earlier applies or allocated; 0 on -ENOMEM. */
+static uint32_t policy_number(struct policy_sync *sync, const char *key)
+{
+	struct policy_number *found = policy_number_find(sync, key);
+
+	if (found) {
+		found->epoch = sync->epoch;
+		return found->number;
+	}
+	if (sync->n_numbers == sync->cap_numbers) {
+		size_t cap = sync->cap_numbers ? sync->cap_numbers * 2 : 64;
+		struct policy_number *grown = realloc(sync->numbers, cap * sizeof(*grown));
+
+		if (!grown)
+			return 0;
+		sync->numbers = grown;
+		sync->cap_numbers = cap;
+	}
+	found = &sync->numbers[sync->n_numbers];
+	found->key = strdup(key);
+	if (!found->key)
+		return 0;
+	if (!strcmp(key, "world")) {
+		found->number = IDENTITY_WORLD;
+	} else {
+		while (policy_number_is_used(sync, sync->next_number) ||
+		       sync->next_number < IDENTITY_FIRST ||
+		       (sync->next_number & POLICY_NAME_F_POLICY))
+			sync->next_number = sync->next_number + 1 >= POLICY_NAME_F_POLICY
+						? IDENTITY_FIRST
+						: sync->next_number + 1;
+		found->number = sync->next_number++;
+	}
+	found->epoch = sync->epoch;
+	sync->n_numbers++;
+	return found->number;
+}
+
+struct policy_kv {
+	struct policy4_key key;
+	struct policy4_value value;
+};
+
+static int policy_kv_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct policy_kv *)a)->key, &((const struct policy_kv *)b)->key,
+		      sizeof(struct policy4_key));
+}
+
+struct ipcache_kv {
+	struct ipcache4_key key;
+	struct ipcache4_value value;
+};
+
+static int ipcache_kv_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct ipcache_kv *)a)->key, &((const struct ipcache_kv *)b)->key,
+		      sizeof(struct ipcache4_key));
+}
+
+/* Write each desired entry the map lacks or holds differently. */
+static int policy_sync_write(int fd, const void *entries, size_t n, size_t entry_size,
+			     size_t key_size, unsigned long *writes)
+{
+	char current[sizeof(struct policy_name)]; /* the largest value of the four maps */
+	size_t i;
+	int err = 0;
+
+	if (entry_size - key_size > sizeof(current))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		const char *entry = (const char *)entries + i * entry_size;
+
+		if (!bpf_map_lookup_elem(fd, entry, current) &&
+		    !memcmp(current, entry + key_size, entry_size - key_size))
+			continue;
+		if (bpf_map_update_elem(fd, entry, entry + key_size, BPF_ANY)) {
+			if (!err)
+				err = -errno;
+			continue;
+		}
+		(*writes)++;
+	}
+	return err;
+}
+
+/* Delete every key of the map not among the desired (sorted) entries. */
+static int policy_sync_prune(int fd, const void *entries, size_t n, size_t entry_size,
+			     size_t key_size, int (*cmp)(const void *, const void *),
+			     unsigned long *writes)
+{
+	char key[64], next[64], probe[64];
+	char *stale = NULL;
+	size_t n_stale = 0, cap = 0, i;
+	void *previous = NULL;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, previous, next)) {
+		memcpy(key, next, key_size);
+		previous = key;
+		memset(probe, 0, sizeof(probe));
+		memcpy(probe, key, key_size);
+		if (n && bsearch(probe, entries, n, entry_size, cmp))
+			continue;
+		if (n_stale == cap) {
+			char *grown;
+
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(stale, cap * key_size);
+			if (!grown) {
+				free(stale);
+				return -ENOMEM;
+			}
+			stale = grown;
+		}
+		memcpy(stale + n_stale++ * key_size, key, key_size);
+	}
+	for (i = 0; i < n_stale; i++) {
+		if (bpf_map_delete_elem(fd, stale + i * key_size) && errno != ENOENT) {
+			if (!err)
+				err = -errno;
+			continue;
+		}
+		(*writes)++;
+	}
+	free(stale);
+	return err;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct name_kv {
+	uint32_t key;
+	struct policy_name value;
+};
+
+int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state,
+		      unsigned long *writes)
+{
+	struct policy_kv *rules = NULL;
+	struct ipcache_kv *ipcache = NULL;
+	struct name_kv *names = NULL;
+	uint32_t *identity_numbers = NULL, *policy_numbers = NULL;
+	struct policy_cfg cfg = {.flags = state->is_enabled ? POLICY_CFG_F_ENABLED : 0};
+	size_t i, n_rules = 0, n_names = 0;
+	uint32_t zero = 0;
+	char key[POLICY_NAME_LEN + 2];
+	int err = 0, ret;
+
+	sync->epoch++;
+	identity_numbers = calloc(state->n_identities + 1, sizeof(*identity_numbers));
+	policy_numbers = calloc(state->n_policies + 1, sizeof(*policy_numbers));
+	rules = calloc(state->n_rules + 1, sizeof(*rules));
+	ipcache = calloc(state->n_ipcache + 1, sizeof(*ipcache));
+	names = calloc(state->n_identities + state->n_policies + 1, sizeof(*names));
+	if (!identity_numbers || !policy_numbers || !rules || !ipcache || !names) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < state->n_identities; i++) {
+		identity_numbers[i] = policy_number(sync, state->identities[i].key);
+		if (!identity_numbers[i]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		names[n_names].key = identity_numbers[i];
+		snprintf(names[n_names].value.name, POLICY_NAME_LEN, "%s",
+			 state->identities[i].name);
+		n_names++;
+	}
+	for (i = 0; i < state->n_policies; i++) {
+		snprintf(key, sizeof(key), "\x01%s", state->policies[i]);
+		policy_numbers[i] = policy_number(sync, key);
+		if (!policy_numbers[i]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		names[n_names].key = POLICY_NAME_F_POLICY | policy_numbers[i];
+		snprintf(names[n_names].value.name, POLICY_NAME_LEN, "%s", state->policies[i]);
+		n_names++;
+	}
+	for (i = 0; i < state->n_rules; i++) {
+		const struct policy_rule *r = &state->rules[i];
+		struct policy_kv *kv = &rules[n_rules++];
+
+		kv->key.prefix_len = POLICY4_FIXED_BITS + r->port_bits;
+		kv->key.subject = htonl(identity_numbers[r->subject]);
+		kv->key.peer =
+		    htonl(r->peer == POLICY_PEER_ANY ? IDENTITY_ANY : identity_numbers[r->peer]);
+		kv->key.direction = r->direction;
+		kv->key.proto = r->proto;
+		kv->key.port = htons(r->port);
+		kv->value.policy = POLICY_NAME_F_POLICY | policy_numbers[r->policy];
+	}
+	qsort(rules, n_rules, sizeof(*rules), policy_kv_cmp);
+	for (i = 0; i < state->n_ipcache; i++) {
+		ipcache[i].key.prefix_len = state->ipcache[i].prefix_len;
+		ipcache[i].key.address = state->ipcache[i].address;
+		ipcache[i].value.identity = identity_numbers[state->ipcache[i].identity];
+		ipcache[i].value.flags = state->ipcache[i].flags;
+	}
+	qsort(ipcache, state->n_ipcache, sizeof(*ipcache), ipcache_kv_cmp);
+	qsort(names, n_names, sizeof(*names), u32_cmp);
+
+	/* New rules first, then addresses, then what is gone: a moving pod never loses both. */
+	ret = policy_sync_write(sync->names_fd, names, n_names, sizeof(*names), sizeof(uint32_t),
+				writes);
+	err = err ? err : ret;
+	ret = policy_sync_write(sync->policy_fd, rules, n_rules, sizeof(*rules),
+				sizeof(struct policy4_key), writes);
+	err = err ? err : ret;
+	ret = policy_sync_write(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
+				sizeof(struct ipcache4_key), writes);
+	err = err ? err : ret;
+	if (bpf_map_update_elem(sync->cfg_fd, &zero, &cfg, BPF_ANY))
+		err = err ? err : -errno;
+	ret = policy_sync_prune(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
+				sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
+	err = err ? err : ret;
+	ret = policy_sync_prune(sync->policy_fd, rules, n_rules, sizeof(*rules),
+				sizeof(struct policy4_key), policy_kv_cmp, writes);
+	err = err ? err : ret;
+	ret = policy_sync_prune(sync->names_fd, names, n_names, sizeof(*names), sizeof(uint32_t),
+				u32_cmp, writes);
+	err = err ? err : ret;
+
+	/* Numbers of keys no longer in use are free again. */
+	for (i = 0; i < sync->n_numbers;) {
+		if (sync->numbers[i].epoch == sync->epoch) {
+			i++;
+			continue;
+		}
+		free(sync->numbers[i].key);
+		sync->numbers[i] = sync->numbers[--sync->n_numbers];
+	}
+out:
+	if (err)
+		log_warn("policy maps: %s", strerror(-err));
+	free(identity_numbers);
+	free(policy_numbers);
+	free(rules);
+	free(ipcache);
+	free(names);
+	return err;
+}

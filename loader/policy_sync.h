@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Applies the compiled NetworkPolicy state (loader/state.h, policy_state) to the policy maps
+ * (maps/policy.h) as a diff: rules and addresses are added before stale ones go, so a pod
+ * changing identity finds its new rules in place, and identity numbers stay stable across
+ * syncs for as long as their key is in use.
+ */
+#ifndef SLUICE_POLICY_SYNC_H
+#define SLUICE_POLICY_SYNC_H
+
+#include "loader/bpffs.h"
+#include "loader/state.h"
+
+struct policy_sync;
+
+/* *out is NULL (and 0 returned) when the pins have no policy maps. Returns 0 or -ENOMEM. */
+int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out);
+void policy_sync_close(struct policy_sync *sync);
+
+/* Make the maps hold STATE. Returns 0 or the first -errno (the rest still applied). */
+int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state,
+		      unsigned long *writes);
+
+/* The number given to identity KEY by the last apply, or 0. */
+uint32_t policy_sync_identity(const struct policy_sync *sync, const char *key);
+
+#endif

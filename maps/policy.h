@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * NetworkPolicy maps: the ipcache (address -> identity), the policy rules keyed by identities,
+ * and the switch that tells the datapath whether any policy exists at all.
+ *
+ * An identity stands for everything a policy can tell apart about an address: for a pod its
+ * namespace, labels, container ports (named ports) and the ipBlocks holding its address, so
+ * pods with the same namespace and labels share one (in the common case); for other addresses
+ * the set of ipBlocks holding them. A new flow costs two ipcache lookups and at most two policy
+ * lookups per enforced direction, however many policies, pods or CIDRs there are.
+ */
+#ifndef SLUICE_MAPS_POLICY_H
+#define SLUICE_MAPS_POLICY_H
+
+#include "maps/types.h"
+
+#define IPCACHE4_MAP	 "ipcache4"
+#define POLICY4_MAP	 "policy4"
+#define POLICY_CFG_MAP	 "policy_cfg"
+#define POLICY_NAMES_MAP "policy_names"
+
+#define IPCACHE_MAX_ENTRIES 65536  /* pod addresses and ipBlock prefixes */
+#define POLICY_MAX_ENTRIES  262144 /* (subject, peer, direction, protocol, port prefix) rules */
+
+/* Reserved identities; the agent allocates the rest from IDENTITY_FIRST. */
+#define IDENTITY_ANY   0 /* policy4 peer: any peer (a rule without from/to) */
+#define IDENTITY_WORLD 1 /* an address in no ipcache prefix */
+#define IDENTITY_FIRST 256
+
+/* ipcache4_value.flags */
+#define IPCACHE_F_POD		   (1u << 0) /* a pod's own address */
+#define IPCACHE_F_ISOLATED_INGRESS (1u << 1) /* a policy with Ingress selects this pod */
+#define IPCACHE_F_ISOLATED_EGRESS  (1u << 2) /* a policy with Egress selects this pod */
+
+#define POLICY_DIR_INGRESS 0
+#define POLICY_DIR_EGRESS  1
+
+/* LPM key: prefix_len counts bits of address (0..32). */
+struct ipcache4_key {
+	__u32 prefix_len;
+	__be32 address;
+};
+SLUICE_ASSERT_SIZE(struct ipcache4_key, 8);
+
+struct ipcache4_value {
+	__u32 identity;
+	__u32 flags; /* IPCACHE_F_* */
+};
+SLUICE_ASSERT_SIZE(struct ipcache4_value, 8);
+
+/*
+ * LPM key over (subject, peer, direction, protocol, port): everything but the port is always
+ * matched in full (prefix_len >= POLICY4_FIXED_BITS); a port range is a few port prefixes, and
+ * "every port" is prefix_len POLICY4_FIXED_BITS. Subject is the identity the policy selects
+ * (the source for egress, the destination for ingress), peer the other end or IDENTITY_ANY.
+ * Identities are stored in network order so the LPM's byte order is the numeric order.
+ */
+struct policy4_key {
+	__u32 prefix_len;
+	__be32 subject;
+	__be32 peer;
+	__u8 direction; /* POLICY_DIR_* */
+	__u8 proto;	/* IPPROTO_TCP / UDP / SCTP */
+	__be16 port;
+};
+SLUICE_ASSERT_SIZE(struct policy4_key, 16);
+
+#define POLICY4_FIXED_BITS 80 /* subject, peer, direction, protocol */
+#define POLICY4_FULL_BITS  96
+
+struct policy4_value {
+	__u32 policy; /* policy_names key of the (first) policy giving the rule, for the CLI */
+};
+SLUICE_ASSERT_SIZE(struct policy4_value, 4);
+
+/* policy_cfg[0].flags */
+#define POLICY_CFG_F_ENABLED (1u << 0) /* some policy isolates some pod: look flows up */
+
+struct policy_cfg {
+	__u32 flags;
+};
+SLUICE_ASSERT_SIZE(struct policy_cfg, 4);
+
+/*
+ * Names for `sluice policy list`, written by the agent, never read by the datapath: an
+ * identity's ("ns {labels}", "10.0.0.0/8") under its number, a policy's ("ns/name") under
+ * POLICY_NAME_F_POLICY | its number.
+ */
+#define POLICY_NAME_F_POLICY (1u << 31)
+#define POLICY_NAME_LEN	     128
+
+struct policy_name {
+	char name[POLICY_NAME_LEN];
+};
+
+#ifdef __bpf__
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPCACHE_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct policy_name);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, IPCACHE_MAX_ENTRIES);
+	__type(key, struct ipcache4_key);
+	__type(value, struct ipcache4_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipcache4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, POLICY_MAX_ENTRIES);
+	__type(key, struct policy4_key);
+	__type(value, struct policy4_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct policy_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_cfg SEC(".maps");
+#endif
+
+#endif
