@@ -85,7 +85,6 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
 	struct nat4_tuple out;
-	struct ep4_info *ep;
 	bool is_snat;
 	__u32 backend_id;
 	int ret;
@@ -147,12 +146,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	entry.nat_dport = out.dport;
 	entry.flags = is_snat ? CT_F_SNAT : 0;
 	entry.tcp_flags = pkt->tcp_flags;
-	ep = ep4_lookup(backend.address);
-	if (ep) {
-		entry.ifindex = ep->ifindex;
-		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
-		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
-	} else {
+	if (!flow_deliver_to_pod(&entry, backend.address)) {
 		entry.ifindex = is_snat ? node_route_ifindex(skb, pkt, &out) : 0;
 		if (entry.ifindex)
 			entry.flags |= CT_F_NEIGH;
@@ -172,29 +166,12 @@ static __always_inline int node_handle(struct __sk_buff *skb)
 {
 	struct pkt4 pkt = {};
 	struct lb4_service *svc;
-	struct ct_entry *entry;
-	struct ct4_key key = {};
-	__u64 now;
+	__u64 now = 0;
+	int ret;
 
-	switch (parse_pkt4(skb, &pkt)) {
-	case PARSE_OK:
-		break;
-	case PARSE_MALFORMED:
-		return lb4_is_vip(pkt.daddr) ? -DROP_MALFORMED : VERDICT_PASS;
-	case PARSE_FRAGMENT:
-		return lb4_is_vip(pkt.daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
-	default:
-		return VERDICT_PASS;
-	}
-
-	now = ct_now();
-	if (pkt.proto == IPPROTO_ICMP)
-		return icmp4_handle(skb, &pkt, now);
-
-	ct4_key_of(&key, &pkt);
-	entry = ct4_lookup(&key, now);
-	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, &pkt)))
-		return flow_established(skb, &pkt, entry, now);
+	ret = flow_begin(skb, &pkt, &now);
+	if (ret != VERDICT_NEW_FLOW)
+		return ret;
 	svc = node_lookup_service(&pkt);
 	if (!svc)
 		return VERDICT_PASS;
@@ -205,15 +182,8 @@ SEC("tc")
 int tc_node_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	int ret = node_handle(skb);
 
-	if (ret < 0)
-		return stats_drop(-ret, len);
-	if (ret == VERDICT_PASS) {
-		stats_count(STAT_PASS, len);
-		return TC_ACT_OK;
-	}
-	return ret;
+	return flow_verdict(node_handle(skb), len);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

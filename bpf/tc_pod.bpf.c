@@ -42,8 +42,6 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
 	struct nat4_tuple out;
-	struct ep4_info *ep;
-	struct ethhdr *eth;
 	__u32 backend_id;
 	bool is_hairpin;
 	int ret;
@@ -93,12 +91,9 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	entry.nat_sport = pkt->dport;
 	entry.nat_dport = pkt->sport;
 	entry.flags = CT_F_REPLY | (is_hairpin ? CT_F_HAIRPIN : 0);
-	entry.ifindex = skb->ifindex;
-	eth = ctx_data(skb);
-	if ((void *)(eth + 1) > ctx_data_end(skb))
-		return -DROP_MALFORMED;
-	__builtin_memcpy(entry.mac, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(entry.host_mac, eth->h_dest, ETH_ALEN);
+	ret = flow_deliver_to_sender(skb, &entry);
+	if (ret)
+		return ret;
 	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
 		return -DROP_CT_CREATE;
 
@@ -110,14 +105,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	entry.nat_dport = out.dport;
 	entry.flags = is_hairpin ? CT_F_HAIRPIN : 0;
 	entry.tcp_flags = pkt->tcp_flags;
-	ep = ep4_lookup(backend.address);
-	if (ep) {
-		entry.ifindex = ep->ifindex;
-		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
-		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
-	} else {
-		entry.ifindex = 0;
-	}
+	flow_deliver_to_pod(&entry, backend.address);
 	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
 		return -DROP_CT_CREATE;
 
@@ -139,8 +127,6 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	struct policy_verdict verdict;
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
-	struct ep4_info *ep;
-	struct ethhdr *eth;
 	int ret;
 
 	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
@@ -160,12 +146,9 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	entry.nat_dport = pkt->sport;
 	entry.flags = CT_F_REPLY | CT_F_DIRECT;
 	entry.policy = verdict.policy;
-	entry.ifindex = skb->ifindex;
-	eth = ctx_data(skb);
-	if ((void *)(eth + 1) > ctx_data_end(skb))
-		return -DROP_MALFORMED;
-	__builtin_memcpy(entry.mac, eth->h_source, ETH_ALEN);
-	__builtin_memcpy(entry.host_mac, eth->h_dest, ETH_ALEN);
+	ret = flow_deliver_to_sender(skb, &entry);
+	if (ret)
+		return ret;
 	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
 		return -DROP_CT_CREATE;
 
@@ -177,14 +160,7 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	entry.nat_dport = pkt->dport;
 	entry.flags = CT_F_DIRECT;
 	entry.tcp_flags = pkt->tcp_flags;
-	ep = ep4_lookup(pkt->daddr);
-	if (ep) {
-		entry.ifindex = ep->ifindex;
-		__builtin_memcpy(entry.mac, ep->mac, ETH_ALEN);
-		__builtin_memcpy(entry.host_mac, ep->host_mac, ETH_ALEN);
-	} else {
-		entry.ifindex = 0;
-	}
+	flow_deliver_to_pod(&entry, pkt->daddr);
 	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
 		return -DROP_CT_CREATE;
 	stats_count(STAT_POLICY_NEW, skb->len);
@@ -196,29 +172,12 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 {
 	struct pkt4 pkt = {};
 	struct lb4_service *svc;
-	struct ct_entry *entry;
-	struct ct4_key key = {};
-	__u64 now;
+	__u64 now = 0;
+	int ret;
 
-	switch (parse_pkt4(skb, &pkt)) {
-	case PARSE_OK:
-		break;
-	case PARSE_MALFORMED:
-		return lb4_is_vip(pkt.daddr) ? -DROP_MALFORMED : VERDICT_PASS;
-	case PARSE_FRAGMENT:
-		return lb4_is_vip(pkt.daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
-	default:
-		return VERDICT_PASS;
-	}
-
-	now = ct_now();
-	if (pkt.proto == IPPROTO_ICMP)
-		return icmp4_handle(skb, &pkt, now);
-
-	ct4_key_of(&key, &pkt);
-	entry = ct4_lookup(&key, now);
-	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, &pkt)))
-		return flow_established(skb, &pkt, entry, now);
+	ret = flow_begin(skb, &pkt, &now);
+	if (ret != VERDICT_NEW_FLOW)
+		return ret;
 	svc = lb4_lookup_service(&pkt);
 	if (!svc) {
 		ct4_retire_closed(&pkt, now);
@@ -231,15 +190,8 @@ SEC("tc")
 int tc_pod_ingress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	int ret = pod_handle(skb);
 
-	if (ret < 0)
-		return stats_drop(-ret, len);
-	if (ret == VERDICT_PASS) {
-		stats_count(STAT_PASS, len);
-		return TC_ACT_OK;
-	}
-	return ret;
+	return flow_verdict(pod_handle(skb), len);
 }
 
 /* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */

@@ -22,6 +22,8 @@
 /* Handlers return this for traffic that is none of sluice's business; the entry point counts
  * it and lets it continue as TC_ACT_OK. Not a tc verdict value. */
 #define VERDICT_PASS 0x100
+/* flow_begin: the packet opens a flow not in conntrack; the program's own path decides. */
+#define VERDICT_NEW_FLOW 0x101
 
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02

@@ -6,6 +6,8 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/icmp.h"
+#include "bpf/lib/lb.h"
 #include "bpf/lib/nat.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/stats.h"
@@ -44,6 +46,81 @@ static __always_inline bool flow_is_new_syn(const struct ct_entry *entry, const 
 {
 	return (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
 	       ((entry->flags & CT_F_CLOSING) || (entry->tcp_flags & TCP_FLAG_ACK));
+}
+
+/*
+ * What every program does first: parse; ICMP errors about tracked flows; packets of known flows,
+ * either direction. Returns a tc verdict, VERDICT_PASS or -DROP_* when the packet is dealt with,
+ * or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow path.
+ */
+static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now)
+{
+	struct ct4_key key = {};
+	struct ct_entry *entry;
+
+	switch (parse_pkt4(skb, pkt)) {
+	case PARSE_OK:
+		break;
+	case PARSE_MALFORMED:
+		return lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
+	case PARSE_FRAGMENT:
+		return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+	default:
+		return VERDICT_PASS;
+	}
+
+	*now = ct_now();
+	if (pkt->proto == IPPROTO_ICMP)
+		return icmp4_handle(skb, pkt, *now);
+
+	ct4_key_of(&key, pkt);
+	entry = ct4_lookup(&key, *now);
+	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, pkt)))
+		return flow_established(skb, pkt, entry, *now);
+	return VERDICT_NEW_FLOW;
+}
+
+/* The entry point's last step: count the outcome (drops by reason) and give tc its verdict. */
+static __always_inline int flow_verdict(int ret, __u32 len)
+{
+	if (ret < 0)
+		return stats_drop(-ret, len);
+	if (ret == VERDICT_PASS) {
+		stats_count(STAT_PASS, len);
+		return TC_ACT_OK;
+	}
+	return ret;
+}
+
+/* A new flow's reply direction goes back into the pod this packet came from. */
+static __always_inline int flow_deliver_to_sender(struct __sk_buff *skb, struct ct_entry *entry)
+{
+	struct ethhdr *eth = ctx_data(skb);
+
+	if ((void *)(eth + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	entry->ifindex = skb->ifindex;
+	__builtin_memcpy(entry->mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(entry->host_mac, eth->h_dest, ETH_ALEN);
+	return 0;
+}
+
+/*
+ * A new flow's forward direction goes into the pod at daddr when it is on this node (returns
+ * true); otherwise ifindex 0 leaves it to the caller (the node's routing by default).
+ */
+static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 daddr)
+{
+	struct ep4_info *ep = ep4_lookup(daddr);
+
+	if (!ep) {
+		entry->ifindex = 0;
+		return false;
+	}
+	entry->ifindex = ep->ifindex;
+	__builtin_memcpy(entry->mac, ep->mac, ETH_ALEN);
+	__builtin_memcpy(entry->host_mac, ep->host_mac, ETH_ALEN);
+	return true;
 }
 
 #endif
