@@ -20,23 +20,12 @@
 #include "loader/bpffs.h"
 #include "loader/agent_status.h"
 #include "loader/cli.h"
+#include "loader/log.h"
+#include "loader/state.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
 #include "maps/stats.h"
-
-/* One line on stderr, the way every sluice failure reads. */
-static void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void cli_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("sluice: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
 
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
 static int cli_open_map(const struct cli_options *options, const char *name)
@@ -44,27 +33,11 @@ static int cli_open_map(const struct cli_options *options, const char *name)
 	int fd = bpffs_open_map(options->bpffs, name);
 
 	if (fd == -ENOENT)
-		cli_fail("%s/%s: %s (is the agent running with --bpffs %s?)", options->bpffs, name,
+		log_fail("%s/%s: %s (is the agent running with --bpffs %s?)", options->bpffs, name,
 			 strerror(-fd), options->bpffs);
 	else if (fd < 0)
-		cli_fail("%s/%s: %s", options->bpffs, name, strerror(-fd));
+		log_fail("%s/%s: %s", options->bpffs, name, strerror(-fd));
 	return fd;
-}
-
-static const char *cli_proto_name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	case IPPROTO_ICMP:
-		return "ICMP";
-	default:
-		return "?";
-	}
 }
 
 static const char *cli_ip(uint32_t address, char *buf)
@@ -221,7 +194,7 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 
 cleanup:
 	if (err == -ENOMEM)
-		cli_fail("service list: %s", strerror(-err));
+		log_fail("service list: %s", strerror(-err));
 	cli_services_free(services, n);
 	if (revnat_fd >= 0)
 		close(revnat_fd);
@@ -244,8 +217,7 @@ static struct json_object *cli_service_json(const struct cli_service *svc)
 	err |= cli_json_set(obj, "name", json_object_new_string(svc->name));
 	err |= cli_json_set(obj, "vip", json_object_new_string(cli_ip(svc->key.address, ip)));
 	err |= cli_json_set(obj, "port", json_object_new_int(ntohs(svc->key.port)));
-	err |=
-	    cli_json_set(obj, "protocol", json_object_new_string(cli_proto_name(svc->key.proto)));
+	err |= cli_json_set(obj, "protocol", json_object_new_string(lb_proto_name(svc->key.proto)));
 	err |= cli_json_set(obj, "id", json_object_new_int64(svc->value.svc_id));
 	err |= cli_json_set(obj, "generation", json_object_new_int(svc->value.gen));
 	err |= cli_json_set(obj, "slots", json_object_new_int(svc->value.count));
@@ -292,7 +264,7 @@ int cli_service_list(const struct cli_options *options)
 		if (!err)
 			err = cli_json_print(root);
 		if (err)
-			cli_fail("service list: %s", strerror(-err));
+			log_fail("service list: %s", strerror(-err));
 		goto cleanup;
 	}
 	printf("%-32s %-22s %6s %8s  %s\n", "NAME", "FRONTEND", "ID", "BACKENDS", "ADDRESSES");
@@ -300,7 +272,7 @@ int cli_service_list(const struct cli_options *options)
 		const struct cli_service *svc = &services[i];
 
 		snprintf(frontend, sizeof(frontend), "%s:%u/%s", cli_ip(svc->key.address, ip),
-			 ntohs(svc->key.port), cli_proto_name(svc->key.proto));
+			 ntohs(svc->key.port), lb_proto_name(svc->key.proto));
 		printf("%-32s %-22s %6u %8u  ", svc->name[0] ? svc->name : "-", frontend,
 		       svc->value.svc_id, svc->n_backends);
 		if (!svc->n_backends)
@@ -403,7 +375,7 @@ static struct json_object *cli_ct_json(const struct cli_ct *ct, const char *serv
 
 	if (!obj || !flags)
 		goto fail;
-	err |= cli_json_set(obj, "proto", json_object_new_string(cli_proto_name(ct->key.proto)));
+	err |= cli_json_set(obj, "proto", json_object_new_string(lb_proto_name(ct->key.proto)));
 	err |= cli_json_set(obj, "src", json_object_new_string(cli_ip(ct->key.saddr, ip)));
 	err |= cli_json_set(obj, "sport", json_object_new_int(ntohs(ct->key.sport)));
 	err |= cli_json_set(obj, "dst", json_object_new_string(cli_ip(ct->key.daddr, ip)));
@@ -499,7 +471,7 @@ int cli_ct_list(const struct cli_options *options)
 		cli_ip(ct->key.saddr, src);
 		cli_ip(ct->key.daddr, dst);
 		cli_ct_flags(e->flags, flags, sizeof(flags));
-		printf("%s %s:%u -> %s:%u ", cli_proto_name(ct->key.proto), src,
+		printf("%s %s:%u -> %s:%u ", lb_proto_name(ct->key.proto), src,
 		       ntohs(ct->key.sport), dst, ntohs(ct->key.dport));
 		printf("=> %s:%u -> ", cli_ip(e->nat_saddr, nat), ntohs(e->nat_sport));
 		printf("%s:%u ", cli_ip(e->nat_daddr, nat), ntohs(e->nat_dport));
@@ -516,7 +488,7 @@ int cli_ct_list(const struct cli_options *options)
 
 cleanup:
 	if (err)
-		cli_fail("ct list: %s", strerror(-err));
+		log_fail("ct list: %s", strerror(-err));
 	json_object_put(root);
 	free(entries);
 	if (revnat_fd >= 0)
@@ -626,7 +598,7 @@ int cli_endpoint_list(const struct cli_options *options)
 
 cleanup:
 	if (err)
-		cli_fail("endpoint list: %s", strerror(-err));
+		log_fail("endpoint list: %s", strerror(-err));
 	json_object_put(root);
 	free(eps);
 	close(fd);
@@ -721,7 +693,7 @@ int cli_drops(const struct cli_options *options)
 
 cleanup:
 	if (err)
-		cli_fail("%s/%s: %s", options->bpffs, DROPS_MAP, strerror(-err));
+		log_fail("%s/%s: %s", options->bpffs, DROPS_MAP, strerror(-err));
 	json_object_put(root);
 	close(fd);
 	return err;
@@ -754,7 +726,8 @@ static void cli_agent_status(const char *bpffs, struct json_object *root)
 
 	if (agent_status_read(bpffs, &status)) {
 		if (!root)
-			printf("\nagent: no status pinned (no agent has run with --bpffs %s)\n", bpffs);
+			printf("\nagent: no status pinned (no agent has run with --bpffs %s)\n",
+			       bpffs);
 		return;
 	}
 	if (!root) {
@@ -897,14 +870,14 @@ int cli_status(const struct cli_options *options)
 	}
 	if (!err && missing) {
 		bpffs_path(path, sizeof(path), options->bpffs, missing);
-		cli_fail("%s: %s (is the agent running with --bpffs %s?)", path, strerror(ENOENT),
+		log_fail("%s: %s (is the agent running with --bpffs %s?)", path, strerror(ENOENT),
 			 options->bpffs);
 		err = -ENOENT;
 	}
 
 cleanup:
 	if (err == -ENOMEM)
-		cli_fail("status: %s", strerror(-err));
+		log_fail("status: %s", strerror(-err));
 	json_object_put(root);
 	return err;
 }

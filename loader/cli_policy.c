@@ -188,7 +188,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 				printf("    %-7s %s %-40s %-4s %-11s (%s)\n",
 				       is_ingress ? "ingress" : "egress",
 				       is_ingress ? "from" : "to  ", peer,
-				       netpol_proto_name(rule->key.proto), ports, policy);
+				       lb_proto_name(rule->key.proto), ports, policy);
 				continue;
 			}
 			struct json_object *item = json_object_new_object();
@@ -206,7 +206,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 					       json_object_new_int64(ntohl(rule->key.peer)));
 			json_object_object_add(
 			    item, "protocol",
-			    json_object_new_string(netpol_proto_name(rule->key.proto)));
+			    json_object_new_string(lb_proto_name(rule->key.proto)));
 			json_object_object_add(item, "ports", json_object_new_string(ports));
 			json_object_object_add(item, "policy", json_object_new_string(policy));
 		}

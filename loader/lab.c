@@ -728,7 +728,7 @@ static int lab_write_manifests(struct lab *lab, struct k8s_object *const *object
 			LAB_NODE);
 		for (j = 0; j < p->n_ports; j++) {
 			fprintf(f, "%s{\"containerPort\": %u, \"protocol\": \"%s\"", j ? ", " : "",
-				p->ports[j].port, netpol_proto_name(p->ports[j].proto));
+				p->ports[j].port, lb_proto_name(p->ports[j].proto));
 			if (p->ports[j].name[0])
 				fprintf(f, ", \"name\": \"%s\"", p->ports[j].name);
 			fputc('}', f);
@@ -951,7 +951,7 @@ static size_t lab_report_json(const struct lab *lab)
 		    "%s\n  {\"from\": \"%s\", \"to\": \"%s\", \"port\": %u, \"protocol\": \"%s\", "
 		    "\"observed\": \"%s\", \"expected\": \"%s\"}",
 		    i ? "," : "", lab->pods[probe->from].id, lab->pods[probe->to].id, probe->port,
-		    netpol_proto_name(probe->proto), observed ? "allowed" : "denied",
+		    lb_proto_name(probe->proto), observed ? "allowed" : "denied",
 		    probe->expected ? "allowed" : "denied");
 	}
 	printf("\n], \"mismatches\": %zu}\n", mismatches);
@@ -978,7 +978,7 @@ static size_t lab_report_text(const struct lab *lab)
 			continue;
 		printf("\n%s/%u   observed (. allowed, X denied, - no such port)  |  expected"
 		       "  (! mismatch)\n",
-		       netpol_proto_name(first->proto), first->port);
+		       lb_proto_name(first->proto), first->port);
 		for (k = 0; k < 2; k++) {
 			printf("%*s", k ? 1 : (int)width + 3, "");
 			for (j = 0; j < lab->n_pods; j++)
@@ -1020,7 +1020,7 @@ static size_t lab_report_text(const struct lab *lab)
 		if (!mismatches++)
 			printf("\nmismatches:\n");
 		printf("  %s -> %s %s/%u: observed %s, expected %s\n", lab->pods[probe->from].id,
-		       lab->pods[probe->to].id, netpol_proto_name(probe->proto), probe->port,
+		       lab->pods[probe->to].id, lb_proto_name(probe->proto), probe->port,
 		       observed ? "allowed" : "denied", probe->expected ? "allowed" : "denied");
 	}
 	printf("\n%zu probes, %zu mismatches%s\n", lab->n_probes, mismatches,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Leveled logging to stderr. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -28,6 +29,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+int log_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("sluice: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return -EINVAL;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

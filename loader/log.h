@@ -8,6 +8,11 @@ enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_
 extern enum log_level log_level;
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The one line every failed sluice command prints on stderr ("sluice: <what>: <why>"), without
+ * a level. Returns -EINVAL so a handler can return it.
+ */
+int log_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Route libbpf's print callback through log_msg, demoted one level. */
 void log_setup_libbpf(void);
 

@@ -32,19 +32,6 @@ struct main_command {
 
 static void main_usage(FILE *out);
 
-static int main_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int main_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("sluice: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* Strict unsigned parse: digits only, within [min, max]. */
 static int main_parse_u32(const char *flag, const char *text, unsigned long min, unsigned long max,
 			  uint32_t *out)
@@ -55,7 +42,7 @@ static int main_parse_u32(const char *flag, const char *text, unsigned long min,
 	errno = 0;
 	value = strtoul(text, &end, 10);
 	if (errno || end == text || *end || text[0] == '-' || value < min || value > max)
-		return main_fail("%s %s: expected a number from %lu to %lu", flag, text, min, max);
+		return log_fail("%s %s: expected a number from %lu to %lu", flag, text, min, max);
 	*out = (uint32_t)value;
 	return 0;
 }
@@ -123,18 +110,18 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			break;
 		case OPT_HAIRPIN_IP:
 			if (inet_pton(AF_INET, optarg, &hairpin) != 1 || !hairpin.s_addr)
-				return main_fail("--hairpin-ip %s: not an IPv4 address", optarg);
+				return log_fail("--hairpin-ip %s: not an IPv4 address", optarg);
 			config.hairpin_ip = hairpin.s_addr;
 			break;
 		case OPT_CLUSTER_CIDR:
 			if (agent_parse_cidr(optarg, &config.cluster_cidr))
-				return main_fail(
+				return log_fail(
 				    "--cluster-cidr %s: expected A.B.C.D/N without host bits",
 				    optarg);
 			break;
 		case OPT_SERVICE_CIDR:
 			if (agent_parse_cidr(optarg, &config.service_cidr))
-				return main_fail(
+				return log_fail(
 				    "--service-cidr %s: expected A.B.C.D/N without host bits",
 				    optarg);
 			break;
@@ -154,9 +141,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			struct in_addr node_ip;
 
 			if (inet_pton(AF_INET, optarg, &node_ip) != 1 || !node_ip.s_addr)
-				return main_fail("--node-ip %s: not an IPv4 address", optarg);
+				return log_fail("--node-ip %s: not an IPv4 address", optarg);
 			if (config.n_node_ips == AGENT_MAX_NODE_IPS)
-				return main_fail("--node-ip: at most %d", AGENT_MAX_NODE_IPS);
+				return log_fail("--node-ip: at most %d", AGENT_MAX_NODE_IPS);
 			config.node_ips[config.n_node_ips++] = node_ip.s_addr;
 			break;
 		}
@@ -166,9 +153,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 
 			if (sscanf(optarg, "%u-%u%n", &low, &high, &used) != 2 || optarg[used] ||
 			    !low || low > high || high > 65535)
-				return main_fail("--node-port-range %s: expected LOW-HIGH within "
-						 "1-65535",
-						 optarg);
+				return log_fail("--node-port-range %s: expected LOW-HIGH within "
+						"1-65535",
+						optarg);
 			config.node_port_min = (uint16_t)low;
 			config.node_port_max = (uint16_t)high;
 			break;
@@ -179,21 +166,21 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		case OPT_CLUSTER_DNS:
 			if (inet_pton(AF_INET, optarg, &config.cluster_dns) != 1 ||
 			    !config.cluster_dns.s_addr)
-				return main_fail("--cluster-dns %s: not an IPv4 address", optarg);
+				return log_fail("--cluster-dns %s: not an IPv4 address", optarg);
 			break;
 		case ':':
-			return main_fail("agent: %s needs a value", argv[optind - 1]);
+			return log_fail("agent: %s needs a value", argv[optind - 1]);
 		default:
-			return main_fail("agent: unknown flag %s (see sluice --help)",
-					 argv[optind - 1]);
+			return log_fail("agent: unknown flag %s (see sluice --help)",
+					argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return main_fail("agent: unexpected argument %s", argv[optind]);
+		return log_fail("agent: unexpected argument %s", argv[optind]);
 	if (!config.node)
-		return main_fail("agent: --node NAME is required");
+		return log_fail("agent: --node NAME is required");
 	if (config.kubeconfig && config.is_in_cluster)
-		return main_fail("agent: --kubeconfig and --in-cluster exclude each other");
+		return log_fail("agent: --kubeconfig and --in-cluster exclude each other");
 	return agent_run(&config);
 }
 
@@ -201,7 +188,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 static int main_no_args(int argc, char **argv)
 {
 	if (argc > 1)
-		return main_fail("%s: unexpected argument %s", argv[0], argv[1]);
+		return log_fail("%s: unexpected argument %s", argv[0], argv[1]);
 	return 0;
 }
 
@@ -262,7 +249,7 @@ static int do_policy_list(int argc, char **argv, const struct main_globals *glob
 	struct cli_options options = main_cli_options(globals);
 
 	if (argc > 2)
-		return main_fail("%s: unexpected argument %s", argv[0], argv[2]);
+		return log_fail("%s: unexpected argument %s", argv[0], argv[2]);
 	return cli_policy_list(&options, argc > 1 ? argv[1] : NULL);
 }
 
@@ -296,12 +283,12 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 			lab.timeout_ms = value;
 			break;
 		default:
-			return main_fail("lab: unknown flag %s (see sluice --help)",
-					 argv[optind - 1]);
+			return log_fail("lab: unknown flag %s (see sluice --help)",
+					argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return main_fail("lab: expected one FILE");
+		return log_fail("lab: expected one FILE");
 	lab.file = argv[optind];
 	err = lab_run(&lab);
 	/* 1: a mismatch (already reported); anything else failed before a verdict. */
@@ -378,7 +365,7 @@ static int main_take_globals(int argc, char **argv, struct main_globals *globals
 		} else if (strcmp(arg, "--bpffs") == 0 || strcmp(arg, "-o") == 0 ||
 			   strcmp(arg, "--output") == 0) {
 			if (i + 1 >= argc)
-				return main_fail("%s needs a value", arg);
+				return log_fail("%s needs a value", arg);
 			value = argv[++i];
 		} else {
 			argv[out++] = argv[i];
@@ -386,14 +373,14 @@ static int main_take_globals(int argc, char **argv, struct main_globals *globals
 		}
 		if (arg[2] == 'b') {
 			if (value[0] != '/')
-				return main_fail("--bpffs %s: must be an absolute path", value);
+				return log_fail("--bpffs %s: must be an absolute path", value);
 			globals->bpffs = value;
 		} else if (strcmp(value, "json") == 0) {
 			globals->output = CLI_OUTPUT_JSON;
 		} else if (strcmp(value, "text") == 0 || strcmp(value, "table") == 0) {
 			globals->output = CLI_OUTPUT_TEXT;
 		} else {
-			return main_fail("-o %s: expected json or text", value);
+			return log_fail("-o %s: expected json or text", value);
 		}
 	}
 	argv[out] = NULL;
@@ -430,7 +417,7 @@ int main(int argc, char **argv)
 		err = c->handler(argc - skip, argv + skip, &globals);
 		return err ? 1 : 0;
 	}
-	main_fail("unknown command \"%s%s%s\" (see sluice --help)", argv[1], argc > 2 ? " " : "",
-		  argc > 2 ? argv[2] : "");
+	log_fail("unknown command \"%s%s%s\" (see sluice --help)", argv[1], argc > 2 ? " " : "",
+		 argc > 2 ? argv[2] : "");
 	return 2;
 }

@@ -73,20 +73,6 @@ bool netpol_ip_block_contains(const struct netpol_ip_block *block, uint32_t addr
 	return true;
 }
 
-const char *netpol_proto_name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	default:
-		return "?";
-	}
-}
-
 const char *netpol_cidr_str(const struct lb_cidr *cidr, char *buf, size_t len)
 {
 	char address[INET_ADDRSTRLEN];

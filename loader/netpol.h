@@ -109,7 +109,6 @@ bool netpol_selector_match(const struct netpol_selector *selector, const struct 
 /* address (network order) lies in the block's cidr and in none of its excepts. */
 bool netpol_ip_block_contains(const struct netpol_ip_block *block, uint32_t address);
 bool netpol_cidr_contains(const struct lb_cidr *cidr, uint32_t address);
-const char *netpol_proto_name(uint8_t proto);
 /* "10.0.0.0/8" into buf; returns buf. */
 const char *netpol_cidr_str(const struct lb_cidr *cidr, char *buf, size_t len);
 

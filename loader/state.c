@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Desired state: freeing, copying and the canonical order of frontends and backends. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,22 @@ void desired_state_free(struct desired_state *state)
 	free(state->node_addresses);
 	policy_state_free(state->policy);
 	memset(state, 0, sizeof(*state));
+}
+
+const char *lb_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "TCP";
+	case IPPROTO_UDP:
+		return "UDP";
+	case IPPROTO_SCTP:
+		return "SCTP";
+	case IPPROTO_ICMP:
+		return "ICMP";
+	default:
+		return "?";
+	}
 }
 
 static int cmp_u32(uint32_t a, uint32_t b)
