@@ -4,7 +4,7 @@
 # on the same pods, services and traffic, one mode at a time, in one run.
 #
 #   bench/bench.sh [--quick] [--large] [--services "10 1000"] [--repeats N] [--duration SEC]
-#                  [--iperf-time SEC] [--parallel N] [--out DIR]
+#                  [--iperf-time SEC] [--parallel N] [--policy-cidrs "10 1000"] [--out DIR]
 #
 # One node namespace, a client pod and BENCH_BACKENDS backend pods, all wired by sluice-cni, the
 # agent running in the node. Per N (number of services, each with every backend pod as one of
@@ -14,6 +14,8 @@
 #             with iptables-restore --noflush into the node, where pod traffic is routed;
 #   nftables  the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
 #   sluice    the tc program attached, the same services given to the agent as manifests.
+# Then NetworkPolicy's cost per new flow (sluice-pktbench --policy-cidrs, at the first N) with
+# each number of ipBlock rules; the issue asks 1,000 rules <= 1.2 x 10 rules.
 # Every mode's traffic must reach a backend: each reply names the backend pod that sent it, and
 # the bench checks who did the translation (netfilter conntrack entries for the VIP in the
 # iptables and nftables modes, sluice's own counters, and none of the other). A mode that fails
@@ -40,6 +42,7 @@ IPERF_TIME=2      # seconds of iperf3 per repeat
 PARALLEL=8        # client threads (each a connect/request/close loop)
 PKT_REPEAT=1000000
 BENCH_BACKENDS=10 # backend pods = endpoints per service
+POLICY_CIDRS="10 1000" # ipBlock rules isolating the client's egress (policy per-packet cost)
 QUICK=0
 OUT=
 SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-300} # seconds for the agent to apply a big manifest
@@ -88,8 +91,12 @@ while (($#)); do
 		IPT_BACKEND=$2
 		shift
 		;;
+	--policy-cidrs)
+		POLICY_CIDRS=$2
+		shift
+		;;
 	-h | --help)
-		sed -n '3,24p' "$0"
+		sed -n '3,26p' "$0"
 		exit 0
 		;;
 	*)
@@ -460,6 +467,21 @@ sluice_map_kib() {
 : >"$OUT/aggregated-extra.tsv"
 for n in $SERVICES; do
 	run_n "$n"
+done
+
+# NetworkPolicy per new flow, at the first N: "metric@cidrs" rows (report.sh splits them).
+policy_n=${SERVICES%% *}
+for cidrs in $POLICY_CIDRS; do
+	out=$("$PKTBENCH" --services "$policy_n" --policy-cidrs "$cidrs" --runs "$REPEATS" \
+		--repeat "$PKT_REPEAT" -o json) ||
+		bench_fail "sluice/policy/$cidrs/pktbench" "sluice-pktbench --policy-cidrs $cidrs failed"
+	for m in ns_per_packet_policy_denied ns_per_packet_policy_denied_pod ns_per_packet_policy_allowed; do
+		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
+			while IFS=$'\t' read -r med lo hi rep; do
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$policy_n" sluice "$m@$cidrs" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
+			done
+	done
+	pass "bench/sluice/policy/$cidrs/measured"
 done
 datapath_attach
 info "bench: measured in $((SECONDS - BENCH_T0)) s"

@@ -21,6 +21,7 @@ struct {
 
 __u8 frame[BENCH_FRAME_LEN];
 __u32 vary_sport; /* non-zero: each run is a new flow */
+__u32 vary_daddr; /* with vary_sport: vary the destination's low half, not the source's */
 __u32 sport_next;
 
 SEC("tc")
@@ -30,13 +31,14 @@ int bench_wrap(struct __sk_buff *skb)
 		return 2;
 	if (vary_sport) {
 		/* A unique (source address, source port) per run, so every run misses conntrack:
-		 * the port at 14 + 20, the low half of the source address at 14 + 12 + 2. */
+		 * the port at 14 + 20, the low half of the source address at 14 + 12 + 2 (or of
+		 * the destination's at 14 + 16 + 2, for a source that must stay one pod). */
 		__u32 n = sport_next++;
 		__be16 sport = bpf_htons(1024 + n % 60000);
 		__be16 shost = bpf_htons(1 + n / 60000);
 
 		if (bpf_skb_store_bytes(skb, 34, &sport, sizeof(sport), 0) ||
-		    bpf_skb_store_bytes(skb, 28, &shost, sizeof(shost), 0))
+		    bpf_skb_store_bytes(skb, vary_daddr ? 32 : 28, &shost, sizeof(shost), 0))
 			return 2;
 	}
 	bpf_tail_call(skb, &bench_target, 0);

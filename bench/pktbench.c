@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * sluice-pktbench: per-packet cost of the pod program through BPF_PROG_TEST_RUN, for a new
- * flow, an established flow, a reply and non-service traffic, with N services present.
+ * flow, an established flow, a reply and non-service traffic, with N services present; with
+ * --policy-cidrs N, then also for new flows a NetworkPolicy of N ipBlock rules judges (seeded
+ * through the agent's own compiler and map writer, so the maps hold what an agent would write).
  * Each figure is the median of --runs runs of --repeat packets; the wrapper's own cost
  * (bench/pkt_wrap.bpf.c tail-calling a no-op) is measured in the same way and subtracted.
  */
@@ -20,17 +22,31 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "loader/bpffs.h"
 #include "loader/datapath.h"
 #include "loader/log.h"
+#include "loader/netpol_compile.h"
+#include "loader/objects.h"
+#include "loader/policy_sync.h"
+#include "loader/yaml_tree.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
+#include "maps/policy.h"
 #include "skel/pkt_wrap.skel.h"
 #include "skel/tc_pod.skel.h"
 
 #define FRAME_LEN   64 /* BENCH_FRAME_LEN in bench/pkt_wrap.bpf.c */
 #define MAX_RUNS    101
 #define TC_REDIRECT 7
+#define TC_SHOT	    2
+/* ipBlock i is (16 + i / 256).(i % 256).0.0/16: 16.0.0.0 - 31.255.0.0, clear of the pods. */
+#define POLICY_MAX_CIDRS 4096
+/* Egress rules per generated policy: NETPOL_MAX_RULES caps one policy, so more take several. */
+#define POLICY_RULES_PER_POLICY 200
+/* Allowed new flows vary the destination's low 16 bits as 1 + run / 60000 (pkt_wrap): they
+ * stay inside the first half of a /16 (its except is the second) below this many packets. */
+#define POLICY_MAX_ALLOWED_PACKETS (60000ull * 32000)
 
 struct bench_opts {
 	unsigned int services;
@@ -38,6 +54,7 @@ struct bench_opts {
 	unsigned int repeat;
 	unsigned int runs;
 	unsigned int ct_size;
+	unsigned int policy_cidrs; /* 0: no policy cases */
 	bool json;
 };
 
@@ -45,6 +62,7 @@ struct bench_case {
 	const char *name;
 	const char *metric; /* results.json metric name, see bench issue */
 	bool vary_flow;
+	bool vary_daddr; /* vary_flow on the destination's low half instead of the source's */
 	int expect_retval;
 	__u32 saddr, daddr;
 	__u16 sport, dport;
@@ -160,6 +178,121 @@ static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 
 	return 0;
 }
 
+/* The address of ipBlock i's cidr (a /16; its second half, a /17, is the except). */
+static __u32 policy_block(unsigned int i)
+{
+	return ip4(16 + i / 256, i % 256, 0, 0);
+}
+
+/*
+ * Pods CLIENT (app=client) and SERVER (app=server) in namespace bench, and policies isolating
+ * the client's egress with `cidrs` rules in all, each one ipBlock (a /16 less its upper /17)
+ * on TCP 443: what a cluster with that many ipBlock rules gives the agent. Compiled and written
+ * by loader/netpol_compile.c and loader/policy_sync.c into the skeleton's maps.
+ */
+static int seed_policy(struct tc_pod *skel, unsigned int cidrs, __u32 client, __u32 server)
+{
+	struct k8s_object **objects = NULL;
+	struct k8s_errors errors = {.is_quiet = true};
+	struct policy_state *state = NULL;
+	struct policy_sync *sync = NULL;
+	struct sluice_maps maps;
+	struct yaml_tree tree;
+	char *text = NULL, error[256], address[INET_ADDRSTRLEN];
+	size_t len = 0, n_objects = 0, i;
+	unsigned long writes = 0;
+	unsigned int line = 0;
+	FILE *out;
+	int err;
+
+	yaml_tree_init(&tree);
+	out = open_memstream(&text, &len);
+	if (!out)
+		return -errno;
+	fprintf(out, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n");
+	inet_ntop(AF_INET, &client, address, sizeof(address));
+	fprintf(out,
+		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: client\n  namespace: bench\n"
+		"  labels:\n    app: client\nstatus:\n  podIP: %s\n",
+		address);
+	inet_ntop(AF_INET, &server, address, sizeof(address));
+	fprintf(out,
+		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: server\n  namespace: bench\n"
+		"  labels:\n    app: server\nstatus:\n  podIP: %s\n",
+		address);
+	for (unsigned int b = 0; b < cidrs; b++) {
+		__u32 cidr = ntohl(policy_block(b));
+
+		if (b % POLICY_RULES_PER_POLICY == 0)
+			fprintf(out,
+				"---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+				"metadata:\n  name: egress-%u\n  namespace: bench\nspec:\n"
+				"  podSelector:\n    matchLabels:\n      app: client\n"
+				"  policyTypes: [Egress]\n  egress:\n",
+				b / POLICY_RULES_PER_POLICY);
+
+		fprintf(out,
+			"  - to:\n    - ipBlock:\n        cidr: %u.%u.0.0/16\n"
+			"        except: [%u.%u.128.0/17]\n    ports:\n    - {protocol: TCP, port: "
+			"443}\n",
+			cidr >> 24, (cidr >> 16) & 0xff, cidr >> 24, (cidr >> 16) & 0xff);
+	}
+	if (fclose(out))
+		return -errno;
+
+	err = yaml_tree_parse(&tree, text, len, &line, error, sizeof(error));
+	if (err) {
+		log_error("policy manifest line %u: %s", line, error);
+		goto cleanup;
+	}
+	objects = calloc(tree.n_documents + 1, sizeof(*objects));
+	if (!objects) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < tree.n_documents; i++) {
+		enum k8s_kind kind;
+
+		err = k8s_object_kind(tree.documents[i], "bench", &errors, &kind);
+		err = err
+			  ?: k8s_object_decode(tree.documents[i], kind, "bench", &errors,
+					       &objects[n_objects]);
+		if (objects[n_objects])
+			n_objects++;
+		if (err) {
+			log_error("policy manifest: %s",
+				  errors.count ? errors.items[0] : "refused");
+			goto cleanup;
+		}
+	}
+	err = netpol_compile(objects, n_objects, &state);
+	if (err)
+		goto cleanup;
+	bpffs_maps_init(&maps);
+	maps.ipcache4 = bpf_map__fd(skel->maps.ipcache4);
+	maps.policy4 = bpf_map__fd(skel->maps.policy4);
+	maps.policy_cfg = bpf_map__fd(skel->maps.policy_cfg);
+	maps.policy_names = bpf_map__fd(skel->maps.policy_names);
+	maps.ipcache4_exact = bpf_map__fd(skel->maps.ipcache4_exact);
+	maps.ipcache4_lens = bpf_map__fd(skel->maps.ipcache4_lens);
+	err = policy_sync_open(&maps, &sync);
+	err = err ?: policy_sync_apply(sync, state, &writes);
+	if (!err && (!state->is_enabled || state->n_ipcache < 2 * (size_t)cidrs + 2)) {
+		log_error("policy: %zu ipcache entries for %u ipBlocks", state->n_ipcache, cidrs);
+		err = -EPROTO;
+	}
+cleanup:
+	policy_sync_close(sync);
+	policy_state_free(state);
+	for (i = 0; i < n_objects; i++)
+		k8s_object_put(objects[i]);
+	free(objects);
+	k8s_errors_free(&errors);
+	yaml_tree_free(&tree);
+	free(text);
+	return err;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -177,6 +310,9 @@ static int bench_run(struct pkt_wrap *wrap, const struct bench_opts *o, struct b
 
 	frame_build_tcp(wrap->bss->frame, c);
 	wrap->bss->vary_sport = c->vary_flow;
+	wrap->bss->vary_daddr = c->vary_daddr;
+	if (c->vary_daddr)
+		wrap->bss->sport_next = 0; /* see POLICY_MAX_ALLOWED_PACKETS */
 	for (unsigned int r = 0; r < o->runs; r++) {
 		LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = wrap->bss->frame,
 			    .data_size_in = FRAME_LEN, .data_out = out,
@@ -219,6 +355,24 @@ static int backend_of_flow(struct tc_pod *skel, const struct bench_case *c, __u3
 	return 0;
 }
 
+/* The last flow of a vary_daddr case was tracked as allowed by policy (see pkt_wrap). */
+static bool flow_is_policy_allowed(struct tc_pod *skel, struct pkt_wrap *wrap,
+				   const struct bench_case *c)
+{
+	__u32 n = wrap->bss->sport_next - 1;
+	struct ct4_key key = {
+	    .saddr = c->saddr,
+	    .daddr = c->daddr | htonl(1 + n / 60000),
+	    .sport = htons(1024 + n % 60000),
+	    .dport = htons(c->dport),
+	    .proto = IPPROTO_TCP,
+	};
+	struct ct_entry entry;
+
+	return !bpf_map__lookup_elem(skel->maps.ct4, &key, sizeof(key), &entry, sizeof(entry), 0) &&
+	       entry.policy == CT_POLICY_ALLOWED;
+}
+
 static int set_target(struct pkt_wrap *wrap, int prog_fd)
 {
 	__u32 zero = 0;
@@ -230,7 +384,7 @@ static int set_target(struct pkt_wrap *wrap, int prog_fd)
 static void usage(void)
 {
 	fprintf(stderr, "usage: sluice-pktbench [--services N] [--backends N] [--repeat N] "
-			"[--runs N] [--ct-size N] [-o json]\n");
+			"[--runs N] [--ct-size N] [--policy-cidrs N] [-o json]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
@@ -241,6 +395,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	    {"repeat", required_argument, NULL, 'r'},
 	    {"runs", required_argument, NULL, 'n'},
 	    {"ct-size", required_argument, NULL, 'c'},
+	    {"policy-cidrs", required_argument, NULL, 'p'},
 	    {"output", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -274,6 +429,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'c':
 			o->ct_size = value;
 			break;
+		case 'p':
+			o->policy_cidrs = value;
+			break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
 				log_error("-o: unknown format '%s' (json)", optarg);
@@ -292,6 +450,13 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			  LB_MAX_SERVICES, LB_MAX_BACKENDS - 1, MAX_RUNS);
 		return -EINVAL;
 	}
+	if (o->policy_cidrs > POLICY_MAX_CIDRS ||
+	    (o->policy_cidrs &&
+	     (unsigned long long)o->runs * o->repeat > POLICY_MAX_ALLOWED_PACKETS)) {
+		log_error("--policy-cidrs: at most %u, and runs x repeat at most %llu",
+			  POLICY_MAX_CIDRS, POLICY_MAX_ALLOWED_PACKETS);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -302,7 +467,7 @@ int main(int argc, char **argv)
 			       .repeat = 1000000,
 			       .runs = 5,
 			       .ct_size = CT_DEFAULT_ENTRIES};
-	__u32 client = ip4(10, 245, 0, 1), vip = 0;
+	__u32 client = ip4(10, 245, 0, 1), server = ip4(10, 245, 0, 9), vip = 0;
 	/* The wrapper's cost without and with the per-run flow rewrite new-flow runs need. */
 	struct bench_case baseline[2] = {
 	    {.name = "wrapper", .expect_retval = 0},
@@ -391,12 +556,45 @@ int main(int argc, char **argv)
 	     .metric = "ns_per_packet_pass",
 	     .expect_retval = 0,
 	     .saddr = client,
-	     .daddr = ip4(10, 245, 0, 9),
+	     .daddr = server,
 	     .sport = 40000,
 	     .dport = 80,
 	     .tcp_flags = 0x10},
+	    /*
+	     * With --policy-cidrs, after seed_policy(): the client's new flows, judged by its
+	     * egress policy. Denied: every lookup, then the drop, no conntrack insert (so no
+	     * flow rewrite is needed); to an address of the middle ipBlock's except (identity
+	     * world), then to a pod no rule names. Allowed: into the middle ipBlock on its port,
+	     * tracked in conntrack like every flow an isolated pod starts.
+	     */
+	    {.name = "new flow, policy denied",
+	     .metric = "ns_per_packet_policy_denied",
+	     .expect_retval = TC_SHOT,
+	     .saddr = client,
+	     .daddr = policy_block(o.policy_cidrs / 2) | htonl(200 << 8 | 1),
+	     .sport = 40000,
+	     .dport = 443,
+	     .tcp_flags = 0x02},
+	    {.name = "new flow, policy denied (pod)",
+	     .metric = "ns_per_packet_policy_denied_pod",
+	     .expect_retval = TC_SHOT,
+	     .saddr = client,
+	     .daddr = server,
+	     .sport = 40000,
+	     .dport = 80,
+	     .tcp_flags = 0x02},
+	    {.name = "new flow, policy allowed",
+	     .metric = "ns_per_packet_policy_allowed",
+	     .vary_flow = true,
+	     .vary_daddr = true,
+	     .expect_retval = 0,
+	     .saddr = client,
+	     .daddr = policy_block(o.policy_cidrs / 2),
+	     .sport = 40000,
+	     .dport = 443,
+	     .tcp_flags = 0x02},
 	};
-	size_t n_cases = sizeof(cases) / sizeof(cases[0]);
+	size_t n_cases = o.policy_cidrs ? sizeof(cases) / sizeof(cases[0]) : 4;
 
 	err = set_target(wrap, bpf_program__fd(wrap->progs.bench_nop));
 	err = err ?: bench_run(wrap, &o, &baseline[0]);
@@ -412,17 +610,32 @@ int main(int argc, char **argv)
 				goto cleanup;
 			}
 		}
+		if (i == 4) {
+			err = seed_policy(skel, o.policy_cidrs, client, server);
+			if (err) {
+				log_error("seed %u ipBlock rules: %s", o.policy_cidrs,
+					  strerror(-err));
+				goto cleanup;
+			}
+		}
 		err = bench_run(wrap, &o, &cases[i]);
 		if (err) {
 			log_error("%s: %s", cases[i].name, strerror(-err));
 			goto cleanup;
 		}
+		if (cases[i].vary_daddr && !flow_is_policy_allowed(skel, wrap, &cases[i])) {
+			log_error("%s: the first flow has no conntrack entry allowed by policy",
+				  cases[i].name);
+			err = -EPROTO;
+			goto cleanup;
+		}
 	}
 
 	if (o.json) {
-		printf("{\"services\": %u, \"backends\": %u, \"repeat\": %u, \"runs\": %u, "
-		       "\"wrapper_ns\": %.1f, \"results\": [",
-		       o.services, o.backends, o.repeat, o.runs, baseline[0].median);
+		printf("{\"services\": %u, \"backends\": %u, \"policy_cidrs\": %u, "
+		       "\"repeat\": %u, \"runs\": %u, \"wrapper_ns\": %.1f, \"results\": [",
+		       o.services, o.backends, o.policy_cidrs, o.repeat, o.runs,
+		       baseline[0].median);
 		for (size_t i = 0; i < n_cases; i++) {
 			double base = baseline[cases[i].vary_flow].median;
 
@@ -436,6 +649,9 @@ int main(int argc, char **argv)
 		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends, "
 		       "median of %u runs x %u packets\n",
 		       o.services, o.backends, o.runs, o.repeat);
+		if (o.policy_cidrs)
+			printf("policy cases: the client's egress isolated by %u ipBlock rules\n",
+			       o.policy_cidrs);
 		printf("wrapper (restore frame + tail call), subtracted below: %.0f ns "
 		       "(%.0f ns with the new-flow rewrite)\n",
 		       baseline[0].median, baseline[1].median);

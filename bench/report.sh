@@ -8,7 +8,9 @@
 #   bench/report.sh SAMPLES.tsv EXTRA.tsv OUT QUICK REPEATS DURATION PARALLEL IPERF_TIME
 #
 # SAMPLES: "services mode metric value" per repeat (header line first). EXTRA: figures that come
-# already aggregated ("services mode metric median min max repeats"; sluice-pktbench's).
+# already aggregated ("services mode metric median min max repeats"; sluice-pktbench's). A
+# metric "name@C" was measured with C ipBlock rules: results.json says metric "name" and
+# "policy_cidrs": C, and the table gives it a section with the ratio of the most to the fewest.
 set -euo pipefail
 
 samples=$1 extra=$2 out=$3 quick=$4 repeats=$5 duration=$6 parallel=$7 iperf_time=$8
@@ -47,9 +49,11 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 		   client_threads: $parallel, iperf3_seconds: $iperf_time},
 	 results: [$agg | split("\n")[] | select(length > 0) | split("\t")
 		   | select(.[2] != "connect_errors")
-		   | {services: (.[0] | tonumber), mode: .[1], metric: .[2],
+		   | {services: (.[0] | tonumber), mode: .[1], metric: (.[2] | split("@")[0]),
 		      median: (.[3] | tonumber), min: (.[4] | tonumber), max: (.[5] | tonumber),
-		      repeats: (.[6] | tonumber)}]}' >"$out/results.json"
+		      repeats: (.[6] | tonumber)}
+		     + (if (.[2] | contains("@")) then {policy_cidrs: (.[2] | split("@")[1] | tonumber)}
+			else {} end)]}' >"$out/results.json"
 
 # ---- table ------------------------------------------------------------------------------------
 awk -F'\t' '
@@ -81,6 +85,34 @@ awk -F'\t' '
 		}
 		print "\nconn_rate: higher is better; latency, times and memory: lower is better (a ratio < 1 favours sluice)."
 	}' "$agg" | tee "$out/table.txt"
+
+# NetworkPolicy: ns per new flow by number of ipBlock rules, and the most over the fewest.
+awk -F'\t' '
+	$3 ~ /@/ {
+		split($3, part, "@"); m = part[1]; c = part[2] + 0
+		if (!(m in seen_m)) { seen_m[m] = 1; ms[++nm] = m }
+		if (!(c in seen_c)) { seen_c[c] = 1; cs[++nc] = c }
+		med[m, c] = $4; lo[m, c] = $5; hi[m, c] = $6; svc = $1
+	}
+	END {
+		if (!nm) exit
+		for (i = 1; i <= nc; i++) for (j = i + 1; j <= nc; j++) if (cs[j] < cs[i]) { t = cs[i]; cs[i] = cs[j]; cs[j] = t }
+		printf "\nNetworkPolicy, ns per new flow with N ipBlock rules (%s services): median [min-max]\n", svc
+		line = sprintf("%-32s", "metric")
+		for (j = 1; j <= nc; j++) line = line sprintf(" %-22s", cs[j] " rules")
+		print line sprintf(" %10s", cs[nc] "/" cs[1])
+		for (i = 1; i <= nm; i++) {
+			m = ms[i]; line = sprintf("%-32s", m)
+			for (j = 1; j <= nc; j++) {
+				if ((m, cs[j]) in med) cell = sprintf("%.0f [%.0f-%.0f]", med[m, cs[j]], lo[m, cs[j]], hi[m, cs[j]])
+				else cell = "-"
+				line = line sprintf(" %-22s", cell)
+			}
+			r = ((m, cs[1]) in med && med[m, cs[1]] > 0 && (m, cs[nc]) in med) ? sprintf("%.2fx", med[m, cs[nc]] / med[m, cs[1]]) : "-"
+			print line sprintf(" %10s", r)
+		}
+		print "(issue 6: 1,000 rules <= 1.2x 10 rules per new flow; denied: every lookup then the drop; allowed adds two conntrack inserts)"
+	}' "$agg" | tee -a "$out/table.txt"
 
 # ---- SVG ----------------------------------------------------------------------------------------
 awk -F'\t' '

@@ -178,6 +178,7 @@ void bpffs_maps_init(struct sluice_maps *maps)
 	    maps->lb4_affinity = maps->lb4_src_ranges = -1;
 	maps->ct4 = maps->ep4 = maps->stats = maps->drops = maps->node4_addrs = -1;
 	maps->ipcache4 = maps->policy4 = maps->policy_cfg = maps->policy_names = -1;
+	maps->ipcache4_exact = maps->ipcache4_lens = -1;
 }
 
 void bpffs_close_maps(struct sluice_maps *maps)
@@ -187,11 +188,17 @@ void bpffs_close_maps(struct sluice_maps *maps)
 	    &maps->lb4_vips, &maps->lb4_affinity, &maps->lb4_src_ranges, &maps->ct4,
 	    &maps->ep4,	     &maps->stats,	  &maps->drops,		 &maps->node4_addrs,
 	    &maps->ipcache4, &maps->policy4,	  &maps->policy_cfg,	 &maps->policy_names};
+	int *more[] = {&maps->ipcache4_exact, &maps->ipcache4_lens};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;
+	}
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		if (*more[i] >= 0)
+			close(*more[i]);
+		*more[i] = -1;
 	}
 }
 
@@ -246,6 +253,16 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 				close(*fds[i]);
 			*fds[i] = -1;
 		}
+	}
+	/* Both or neither: without them the datapath reads the ipcache LPM alone. */
+	maps->ipcache4_exact = maps->ipcache4 < 0 ? -1 : bpffs_open_map(dir, IPCACHE4_EXACT_MAP);
+	maps->ipcache4_lens = maps->ipcache4 < 0 ? -1 : bpffs_open_map(dir, IPCACHE4_LENS_MAP);
+	if (maps->ipcache4_exact < 0 || maps->ipcache4_lens < 0) {
+		if (maps->ipcache4_exact >= 0)
+			close(maps->ipcache4_exact);
+		if (maps->ipcache4_lens >= 0)
+			close(maps->ipcache4_lens);
+		maps->ipcache4_exact = maps->ipcache4_lens = -1;
 	}
 	return 0;
 

@@ -29,6 +29,9 @@ struct sluice_maps {
 	int policy4;
 	int policy_cfg;
 	int policy_names;
+	/* The ipcache's exact-match copy and its prefix lengths; -1 on pins made before them. */
+	int ipcache4_exact;
+	int ipcache4_lens;
 };
 
 /* Set every descriptor to -1 so bpffs_close_maps() is safe on a partly opened set. */

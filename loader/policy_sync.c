@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The policy maps (ipcache4, policy4, policy_cfg, policy_names) made to hold a policy_state. */
+/*
+ * The policy maps (ipcache4 and its exact-match copy ipcache4_exact with ipcache4_lens, policy4,
+ * policy_cfg, policy_names) made to hold a policy_state.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@ struct policy_number {
 
 struct policy_sync {
 	int ipcache_fd, policy_fd, cfg_fd, names_fd;
+	int exact_fd, lens_fd; /* -1 on pins without them: the LPM alone then */
 	size_t n_numbers, cap_numbers;
 	struct policy_number *numbers; /* identity keys and policy names ("\x01" + name) */
 	uint32_t next_number;
@@ -41,6 +45,8 @@ int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out)
 	sync->policy_fd = maps->policy4;
 	sync->cfg_fd = maps->policy_cfg;
 	sync->names_fd = maps->policy_names;
+	sync->exact_fd = maps->ipcache4_exact;
+	sync->lens_fd = maps->ipcache4_lens;
 	sync->next_number = IDENTITY_FIRST;
 	*out = sync;
 	return 0;
@@ -223,6 +229,74 @@ static int u32_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * The distinct prefix lengths of ENTRIES, longest first, into *lengths; count 0 (the LPM
+ * answers) when there are more than IPCACHE_MAX_LENGTHS.
+ */
+static void ipcache_lengths(const struct ipcache_kv *entries, size_t n,
+			    struct ipcache4_lengths *lengths)
+{
+	bool is_used[33] = {false};
+	size_t i;
+	int len;
+
+	memset(lengths, 0, sizeof(*lengths));
+	for (i = 0; i < n; i++)
+		is_used[entries[i].key.prefix_len <= 32 ? entries[i].key.prefix_len : 32] = true;
+	for (len = 32; len >= 0; len--) {
+		if (!is_used[len])
+			continue;
+		if (lengths->count == IPCACHE_MAX_LENGTHS) {
+			memset(lengths, 0, sizeof(*lengths));
+			return;
+		}
+		lengths->lengths[lengths->count++] = (__u8)len;
+	}
+}
+
+/*
+ * The lengths to probe while the exact copy holds old and new entries: both sets (longest
+ * first), or count 0 (the LPM answers) when the old one is already 0 or the union is too long.
+ */
+static void ipcache_lengths_union(const struct ipcache4_lengths *old,
+				  const struct ipcache4_lengths *new, struct ipcache4_lengths *out)
+{
+	bool is_used[33] = {false};
+	uint32_t i;
+	int len;
+
+	memset(out, 0, sizeof(*out));
+	if (!old->count || old->count > IPCACHE_MAX_LENGTHS || !new->count)
+		return;
+	for (i = 0; i < old->count; i++)
+		is_used[old->lengths[i] <= 32 ? old->lengths[i] : 32] = true;
+	for (i = 0; i < new->count; i++)
+		is_used[new->lengths[i]] = true;
+	for (len = 32; len >= 0; len--) {
+		if (!is_used[len])
+			continue;
+		if (out->count == IPCACHE_MAX_LENGTHS) {
+			memset(out, 0, sizeof(*out));
+			return;
+		}
+		out->lengths[out->count++] = (__u8)len;
+	}
+}
+
+/* Write ipcache4_lens[0] when it differs from *current (then updated). */
+static int ipcache_lengths_set(struct policy_sync *sync, struct ipcache4_lengths *current,
+			       const struct ipcache4_lengths *lengths)
+{
+	uint32_t zero = 0;
+
+	if (!memcmp(current, lengths, sizeof(*lengths)))
+		return 0;
+	if (bpf_map_update_elem(sync->lens_fd, &zero, lengths, BPF_ANY))
+		return -errno;
+	*current = *lengths;
+	return 0;
+}
+
 struct name_kv {
 	uint32_t key;
 	struct policy_name value;
@@ -232,7 +306,8 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		      unsigned long *writes)
 {
 	struct policy_kv *rules = NULL;
-	struct ipcache_kv *ipcache = NULL;
+	struct ipcache_kv *ipcache = NULL, *exact = NULL;
+	struct ipcache4_lengths lengths, current = {0}, interim;
 	struct name_kv *names = NULL;
 	uint32_t *identity_numbers = NULL, *policy_numbers = NULL;
 	struct policy_cfg cfg = {.flags = state->is_enabled ? POLICY_CFG_F_ENABLED : 0};
@@ -246,8 +321,9 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	policy_numbers = calloc(state->n_policies + 1, sizeof(*policy_numbers));
 	rules = calloc(state->n_rules + 1, sizeof(*rules));
 	ipcache = calloc(state->n_ipcache + 1, sizeof(*ipcache));
+	exact = calloc(state->n_ipcache + 1, sizeof(*exact));
 	names = calloc(state->n_identities + state->n_policies + 1, sizeof(*names));
-	if (!identity_numbers || !policy_numbers || !rules || !ipcache || !names) {
+	if (!identity_numbers || !policy_numbers || !rules || !ipcache || !exact || !names) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -294,6 +370,15 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		ipcache[i].value.flags = state->ipcache[i].flags;
 	}
 	qsort(ipcache, state->n_ipcache, sizeof(*ipcache), ipcache_kv_cmp);
+	/* The exact-match copy: the same entries, host bits cleared as the datapath's probes do. */
+	for (i = 0; i < state->n_ipcache; i++) {
+		uint8_t len = ipcache[i].key.prefix_len;
+
+		exact[i] = ipcache[i];
+		exact[i].key.address &= len ? htonl(~0u << (32 - len)) : 0;
+	}
+	qsort(exact, state->n_ipcache, sizeof(*exact), ipcache_kv_cmp);
+	ipcache_lengths(exact, state->n_ipcache, &lengths);
 	qsort(names, n_names, sizeof(*names), u32_cmp);
 
 	/* New rules first, then addresses, then what is gone: a moving pod never loses both. */
@@ -303,14 +388,38 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	ret = policy_sync_write(sync->policy_fd, rules, n_rules, sizeof(*rules),
 				sizeof(struct policy4_key), writes);
 	err = err ? err : ret;
+	/*
+	 * While the ipcache changes, the exact copy is probed at the old and the new lengths (or
+	 * the LPM answers), so either map gives the longest of the old and new prefixes, as the
+	 * LPM always did; the new lengths alone once the stale entries are gone.
+	 */
+	if (sync->lens_fd >= 0) {
+		if (bpf_map_lookup_elem(sync->lens_fd, &zero, &current))
+			memset(&current, 0xff, sizeof(current)); /* unknown: always rewritten */
+		ipcache_lengths_union(&current, &lengths, &interim);
+		ret = ipcache_lengths_set(sync, &current, &interim);
+		err = err ? err : ret;
+	}
 	ret = policy_sync_write(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), writes);
 	err = err ? err : ret;
+	if (sync->exact_fd >= 0) {
+		ret = policy_sync_write(sync->exact_fd, exact, state->n_ipcache, sizeof(*exact),
+					sizeof(struct ipcache4_key), writes);
+		err = err ? err : ret;
+	}
 	if (bpf_map_update_elem(sync->cfg_fd, &zero, &cfg, BPF_ANY))
 		err = err ? err : -errno;
 	ret = policy_sync_prune(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
 	err = err ? err : ret;
+	if (sync->exact_fd >= 0) {
+		ret = policy_sync_prune(sync->exact_fd, exact, state->n_ipcache, sizeof(*exact),
+					sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
+		err = err ? err : ret;
+		if (!err && sync->lens_fd >= 0)
+			err = ipcache_lengths_set(sync, &current, &lengths);
+	}
 	ret = policy_sync_prune(sync->policy_fd, rules, n_rules, sizeof(*rules),
 				sizeof(struct policy4_key), policy_kv_cmp, writes);
 	err = err ? err : ret;
@@ -334,6 +443,7 @@ out:
 	free(policy_numbers);
 	free(rules);
 	free(ipcache);
+	free(exact);
 	free(names);
 	return err;
 }

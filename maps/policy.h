@@ -8,16 +8,26 @@
  * pods with the same namespace and labels share one (in the common case); for other addresses
  * the set of ipBlocks holding them. A new flow costs two ipcache lookups and at most two policy
  * lookups per enforced direction, however many policies, pods or CIDRs there are.
+ *
+ * The ipcache is kept twice: as an LPM trie (ipcache4, complete, what the CLI reads) and as an
+ * exact-match hash of the same (prefix length, masked address) entries (ipcache4_exact), looked
+ * up once per prefix length in use, longest first (ipcache4_lens). An LPM lookup walks one trie
+ * node per branching level, so it slows as prefixes are added (an address inside one of the
+ * ipBlocks: ~30-50 ns with 10 of them, ~65 ns with 1,000); a hash probe costs ~20-25 ns at any
+ * size, one per distinct length. With more lengths than IPCACHE_MAX_LENGTHS, and before the
+ * agent's first sync, ipcache4_lens says 0 and the LPM answers.
  */
 #ifndef SLUICE_MAPS_POLICY_H
 #define SLUICE_MAPS_POLICY_H
 
 #include "maps/types.h"
 
-#define IPCACHE4_MAP	 "ipcache4"
-#define POLICY4_MAP	 "policy4"
-#define POLICY_CFG_MAP	 "policy_cfg"
-#define POLICY_NAMES_MAP "policy_names"
+#define IPCACHE4_MAP	   "ipcache4"
+#define IPCACHE4_EXACT_MAP "ipcache4_exact"
+#define IPCACHE4_LENS_MAP  "ipcache4_lens"
+#define POLICY4_MAP	   "policy4"
+#define POLICY_CFG_MAP	   "policy_cfg"
+#define POLICY_NAMES_MAP   "policy_names"
 
 #define IPCACHE_MAX_ENTRIES 65536  /* pod addresses and ipBlock prefixes */
 #define POLICY_MAX_ENTRIES  262144 /* (subject, peer, direction, protocol, port prefix) rules */
@@ -47,6 +57,20 @@ struct ipcache4_value {
 	__u32 flags; /* IPCACHE_F_* */
 };
 SLUICE_ASSERT_SIZE(struct ipcache4_value, 8);
+
+/*
+ * Prefix lengths to probe ipcache4_exact with (keys: struct ipcache4_key, address masked to
+ * prefix_len), longest first. count 0: use the ipcache4 LPM instead. 12 lengths cover what
+ * clusters write (pods /32, ipBlocks /8 /16 /24 /0 ...) at about the cost of one LPM lookup in
+ * the worst case; more fall back to the LPM.
+ */
+#define IPCACHE_MAX_LENGTHS 12
+
+struct ipcache4_lengths {
+	__u32 count;
+	__u8 lengths[IPCACHE_MAX_LENGTHS]; /* 0..32, strictly descending */
+};
+SLUICE_ASSERT_SIZE(struct ipcache4_lengths, 16);
 
 /*
  * LPM key over (subject, peer, direction, protocol, port): everything but the port is always
@@ -111,6 +135,23 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ipcache4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IPCACHE_MAX_ENTRIES);
+	__type(key, struct ipcache4_key);
+	__type(value, struct ipcache4_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipcache4_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ipcache4_lengths);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ipcache4_lens SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -25,11 +25,35 @@ static __always_inline bool policy_is_enabled(void)
 	return cfg && (cfg->flags & POLICY_CFG_F_ENABLED);
 }
 
-static __always_inline struct ipcache4_value *ipcache4_lookup(__be32 address)
+/*
+ * The identity of ADDRESS: its longest ipcache prefix, or NULL (IDENTITY_WORLD). LENGTHS (may
+ * be NULL) is ipcache4_lens[0]: with a count, one exact-match probe per prefix length in use,
+ * longest first, so the cost does not depend on how many prefixes there are; without one, the
+ * LPM trie, which holds the same entries.
+ */
+static __always_inline struct ipcache4_value *
+ipcache4_lookup(__be32 address, const struct ipcache4_lengths *lengths)
 {
 	struct ipcache4_key key = {.prefix_len = 32, .address = address};
+	struct ipcache4_value *value;
+	__u32 i, length;
 
-	return bpf_map_lookup_elem(&ipcache4, &key);
+	if (!lengths || !lengths->count)
+		return bpf_map_lookup_elem(&ipcache4, &key);
+	for (i = 0; i < IPCACHE_MAX_LENGTHS; i++) {
+		if (i >= lengths->count)
+			break;
+		length = lengths->lengths[i];
+		if (length > 32)
+			break;
+		key.prefix_len = length;
+		/* The low 32 bits of 0xffffffff00000000 >> length: length leading ones. */
+		key.address = address & bpf_htonl((__u32)(0xffffffff00000000ull >> length));
+		value = bpf_map_lookup_elem(&ipcache4_exact, &key);
+		if (value)
+			return value;
+	}
+	return NULL;
 }
 
 /* A rule for (subject, peer) or (subject, any peer) admits proto/port. */
@@ -61,14 +85,16 @@ static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto,
 					 struct policy_verdict *verdict)
 {
 	struct ipcache4_value *src, *dst;
-	__u32 src_id, dst_id, flags;
+	struct ipcache4_lengths *lengths;
+	__u32 src_id, dst_id, flags, zero = 0;
 
 	verdict->is_tracked = false;
 	verdict->policy = CT_POLICY_NONE;
 	if (!policy_is_enabled())
 		return 0;
-	src = ipcache4_lookup(saddr);
-	dst = ipcache4_lookup(daddr);
+	lengths = bpf_map_lookup_elem(&ipcache4_lens, &zero);
+	src = ipcache4_lookup(saddr, lengths);
+	dst = ipcache4_lookup(daddr, lengths);
 	src_id = src ? src->identity : IDENTITY_WORLD;
 	dst_id = dst ? dst->identity : IDENTITY_WORLD;
 	flags = (src ? src->flags : 0) | (dst ? dst->flags : 0);

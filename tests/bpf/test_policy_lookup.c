@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * NetworkPolicy lookups of the pod program: identities from the ipcache (LPM), rules by
+ * NetworkPolicy lookups of the pod program: identities from the ipcache (LPM, or its exact-match
+ * copy probed per prefix length), rules by
  * (subject, peer or any, direction, protocol, port prefix), egress at the source and ingress at
  * the destination, the verdict cached in conntrack so replies pass, drops counted by reason.
  */
 #include <netinet/in.h>
+#include <string.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -50,6 +52,27 @@ static int policy_rule(struct fixture *f, uint32_t subject, uint32_t peer, uint8
 	struct policy4_value value = {.policy = POLICY_NAME_F_POLICY | 1};
 
 	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.policy4), &key, &value, BPF_ANY);
+}
+
+/* An entry of the ipcache's exact-match copy (address already masked to prefix_len). */
+static int policy_exact(struct fixture *f, __be32 address, uint32_t prefix_len, uint32_t identity,
+			uint32_t flags)
+{
+	struct ipcache4_key key = {.prefix_len = prefix_len, .address = address};
+	struct ipcache4_value value = {.identity = identity, .flags = flags};
+
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.ipcache4_exact), &key, &value,
+				   BPF_ANY);
+}
+
+static int policy_lengths(struct fixture *f, const uint8_t *lengths, uint32_t count)
+{
+	struct ipcache4_lengths value = {.count = count};
+	uint32_t zero = 0;
+
+	memcpy(value.lengths, lengths, count);
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.ipcache4_lens), &zero, &value,
+				   BPF_ANY);
 }
 
 /* Client and backend A as pods with identities; A is on this node. */
@@ -191,6 +214,49 @@ void test_policy_ip_block_except(void)
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict in the except range");
 	ASSERT_EQ(fixture_drop(&f, DROP_POLICY_EGRESS), 1, "drops in the except range");
+cleanup:
+	fixture_close(&f);
+}
+
+/*
+ * The same ipBlock in the exact-match copy alone (the LPM empty): probed at /32, /25, /24, the
+ * longest hit wins as in the LPM. With no lengths the LPM answers: nothing is isolated then.
+ */
+void test_policy_ip_block_exact(void)
+{
+	static const uint8_t lengths[] = {32, 25, 24};
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+	struct fixture f = {0};
+	int verdict;
+
+	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(policy_enable(&f, true), "enable") ||
+	    !ASSERT_OK(policy_exact(&f, TEST_CLIENT_IP, 32, ID_CLIENT,
+				    IPCACHE_F_POD | IPCACHE_F_ISOLATED_EGRESS),
+		       "client") ||
+	    !ASSERT_OK(policy_exact(&f, TEST_IP(10, 0, 9, 0), 24, ID_CIDR, 0), "cidr") ||
+	    !ASSERT_OK(policy_exact(&f, TEST_IP(10, 0, 9, 128), 25, IDENTITY_WORLD, 0), "except") ||
+	    !ASSERT_OK(policy_rule(&f, ID_CLIENT, ID_CIDR, POLICY_DIR_EGRESS, IPPROTO_TCP, 0, 0),
+		       "rule") ||
+	    !ASSERT_OK(policy_lengths(&f, lengths, 3), "lengths"))
+		goto cleanup;
+	spec.daddr = TEST_OTHER_IP; /* 10.0.9.9 */
+	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run inside"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_OK, "verdict inside the block");
+	ASSERT_EQ(fixture_stat(&f, STAT_POLICY_NEW), 1, "stats policy_new (allowed, tracked)");
+	spec.daddr = TEST_IP(10, 0, 9, 200);
+	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run except"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict in the except range");
+	ASSERT_EQ(fixture_drop(&f, DROP_POLICY_EGRESS), 1, "drops in the except range");
+
+	/* count 0: the (empty) LPM answers, the client is nobody, nothing is checked. */
+	spec.sport = htons(ntohs(spec.sport) + 1);
+	if (!ASSERT_OK(policy_lengths(&f, lengths, 0), "no lengths") ||
+	    !ASSERT_OK(run_spec(&f, &spec, &verdict), "run with the LPM"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_OK, "verdict when the LPM answers");
+	ASSERT_EQ(fixture_drop(&f, DROP_POLICY_EGRESS), 1, "drops when the LPM answers");
 cleanup:
 	fixture_close(&f);
 }

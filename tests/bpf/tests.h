@@ -91,6 +91,7 @@
 	X(policy_egress_port_range_and_reply)                                                      \
 	X(policy_ingress_any_peer)                                                                 \
 	X(policy_ip_block_except)                                                                  \
+	X(policy_ip_block_exact)                                                                   \
 	X(policy_service_backend)                                                                  \
 	X(policy_disabled_passes)
 

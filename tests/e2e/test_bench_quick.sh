@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The bench's smoke test: bench/bench.sh with a tiny N gives every mode (bare, iptables,
 # nftables, sluice) a figure for each of its metrics in results.json, every mode's traffic
-# reached the backends, and a bench whose iptables rules do not translate fails instead of
+# reached the backends, NetworkPolicy's cost per new flow is there at 10 and 1,000 ipBlock
+# rules, and a bench whose iptables rules do not translate fails instead of
 # reporting a figure.
 set -euo pipefail
 
@@ -64,6 +65,14 @@ for mode in bare iptables nftables sluice; do
 		fail "bench_quick/$mode/reached_backends" "conn_rate min $rate, reached_backends lines $reached"
 	fi
 done
+# NetworkPolicy's per-new-flow cost at each number of ipBlock rules, and its ratio in the table.
+policy=$(jq '[.results[] | select(.mode == "sluice" and .metric == "ns_per_packet_policy_denied"
+	and (.policy_cidrs == 10 or .policy_cidrs == 1000) and .median > 0)] | length' "$json" 2>/dev/null || echo 0)
+if [[ $policy == 2 ]] && grep -qE '^ns_per_packet_policy_denied .* [0-9.]+x$' "$out/ok/table.txt"; then
+	pass bench_quick/policy_figures
+else
+	fail bench_quick/policy_figures "results.json has $policy of 2 policy_cidrs figures, or the table lacks the ratio"
+fi
 if jq -e '.machine.cpus > 0 and (.machine.kernel | length) > 0' "$json" >/dev/null 2>&1; then
 	pass bench_quick/machine_info
 else
