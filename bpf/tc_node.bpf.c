@@ -14,6 +14,7 @@
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/node.h"
+#include "maps/policy.h"
 #include "maps/stats.h"
 
 /* SNAT source port range, host order; the loader may narrow it (maps/node.h). */
@@ -31,6 +32,7 @@ const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/node.h"
+#include "bpf/lib/policy.h"
 
 #define AF_INET 2
 
@@ -82,6 +84,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 {
 	struct lb4_service svc = *svc_ptr;
 	struct lb4_backend backend;
+	struct policy_verdict verdict = {};
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
 	struct nat4_tuple out;
@@ -102,6 +105,17 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
 	}
 
+	/*
+	 * A backend on this node: its ingress policy judges the client as it arrived, before any
+	 * masquerade (a backend on another node is judged there, on what reaches it).
+	 */
+	if (ep4_lookup(backend.address)) {
+		ret = policy4_check_ingress(pkt->saddr, backend.address, pkt->proto, backend.port,
+					    &verdict);
+		if (ret)
+			return ret;
+	}
+
 	is_snat = svc.flags & LB_SVC_F_SNAT;
 	out.saddr = is_snat ? node_snat_address(pkt->daddr) : pkt->saddr;
 	out.daddr = backend.address;
@@ -113,6 +127,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
 	entry.svc_id = svc.svc_id;
 	entry.backend_id = backend_id;
+	entry.policy = verdict.policy;
 
 	/*
 	 * Reply: backend -> client (or node address:port) leaves as frontend -> client, out of this
@@ -161,6 +176,57 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	return ep4_deliver(skb, &entry);
 }
 
+/*
+ * First packet of a flow from outside the node straight to a pod of this node (no service):
+ * the pod's ingress policy decides. When a policy isolates the pod the flow is tracked in both
+ * directions, untranslated, so the pod's replies pass its egress policy; the reply leaves by
+ * the node's routing. Anything else passes untouched.
+ */
+static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
+					    __u64 now)
+{
+	struct policy_verdict verdict;
+	struct ct_entry entry = {};
+	struct ct4_key key = {};
+	int ret;
+
+	if (!policy_is_enabled() || !ep4_lookup(pkt->daddr))
+		return VERDICT_PASS;
+	ret = policy4_check_ingress(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
+	if (ret || !verdict.is_tracked)
+		return ret ? ret : VERDICT_PASS;
+
+	/* Reply: pod -> client, as it is, to the node's routing (ifindex 0). */
+	key.saddr = pkt->daddr;
+	key.daddr = pkt->saddr;
+	key.sport = pkt->dport;
+	key.dport = pkt->sport;
+	key.proto = pkt->proto;
+	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	entry.nat_saddr = pkt->daddr;
+	entry.nat_daddr = pkt->saddr;
+	entry.nat_sport = pkt->dport;
+	entry.nat_dport = pkt->sport;
+	entry.flags = CT_F_REPLY | CT_F_DIRECT;
+	entry.policy = verdict.policy;
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	/* Forward: straight into the pod. */
+	ct4_key_of(&key, pkt);
+	entry.nat_saddr = pkt->saddr;
+	entry.nat_daddr = pkt->daddr;
+	entry.nat_sport = pkt->sport;
+	entry.nat_dport = pkt->dport;
+	entry.flags = CT_F_DIRECT;
+	entry.tcp_flags = pkt->tcp_flags;
+	flow_deliver_to_pod(&entry, pkt->daddr);
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+	stats_count(STAT_POLICY_NEW, skb->len);
+	return ep4_deliver(skb, &entry);
+}
+
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
 static __always_inline int node_handle(struct __sk_buff *skb)
 {
@@ -174,7 +240,7 @@ static __always_inline int node_handle(struct __sk_buff *skb)
 		return ret;
 	svc = node_lookup_service(&pkt);
 	if (!svc)
-		return VERDICT_PASS;
+		return node_direct_flow(skb, &pkt, now);
 	return node_new_flow(skb, &pkt, svc, now);
 }
 

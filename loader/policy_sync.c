@@ -5,6 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,8 @@ struct policy_sync {
 	struct policy_number *numbers; /* identity keys and policy names ("\x01" + name) */
 	uint32_t next_number;
 	uint64_t epoch;
+	uint32_t node_addresses[POLICY_MAX_HOST_ADDRS]; /* from the desired state, network order */
+	size_t n_node_addresses;
 };
 
 int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out)
@@ -297,6 +301,89 @@ static int ipcache_lengths_set(struct policy_sync *sync, struct ipcache4_lengths
 	return 0;
 }
 
+void policy_sync_set_node_addresses(struct policy_sync *sync, const uint32_t *addresses, size_t n)
+{
+	if (!sync)
+		return;
+	if (n > POLICY_MAX_HOST_ADDRS)
+		n = POLICY_MAX_HOST_ADDRS;
+	if (n)
+		memcpy(sync->node_addresses, addresses, n * sizeof(*addresses));
+	sync->n_node_addresses = n;
+}
+
+static bool host_has(const struct ipcache_kv *hosts, size_t n, uint32_t address)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hosts[i].key.address == address)
+			return true;
+	return false;
+}
+
+/*
+ * The node's own addresses as host ipcache entries (/32, IDENTITY_HOST, IPCACHE_F_HOST): every
+ * IPv4 address on an interface of the agent's network namespace (the node's: its uplink, the
+ * pods' gateway device, loopback) and the Node's addresses from the desired state. Returns how
+ * many were written to OUT (at most POLICY_MAX_HOST_ADDRS).
+ */
+static size_t host_entries(const struct policy_sync *sync, struct ipcache_kv *out)
+{
+	struct ifaddrs *list = NULL, *ifa;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sync->n_node_addresses && n < POLICY_MAX_HOST_ADDRS; i++) {
+		if (host_has(out, n, sync->node_addresses[i]))
+			continue;
+		out[n].key.prefix_len = 32;
+		out[n].key.address = sync->node_addresses[i];
+		out[n].value.identity = IDENTITY_HOST;
+		out[n].value.flags = IPCACHE_F_HOST;
+		n++;
+	}
+	if (getifaddrs(&list)) {
+		log_warn("policy: list the node's addresses: %s; only its Node addresses count as "
+			 "the host",
+			 strerror(errno));
+		return n;
+	}
+	for (ifa = list; ifa && n < POLICY_MAX_HOST_ADDRS; ifa = ifa->ifa_next) {
+		uint32_t address;
+
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
+			continue;
+		address =
+		    ((const struct sockaddr_in *)(const void *)ifa->ifa_addr)->sin_addr.s_addr;
+		if (host_has(out, n, address))
+			continue;
+		out[n].key.prefix_len = 32;
+		out[n].key.address = address;
+		out[n].value.identity = IDENTITY_HOST;
+		out[n].value.flags = IPCACHE_F_HOST;
+		n++;
+	}
+	freeifaddrs(list);
+	return n;
+}
+
+/*
+ * Sorted ENTRIES with a host entry among them: a pod or ipBlock /32 with a host's address
+ * gives way to the host entry (the node is always allowed). Returns the new count.
+ */
+static size_t ipcache_dedup_hosts(struct ipcache_kv *entries, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (kept && !ipcache_kv_cmp(&entries[kept - 1], &entries[i])) {
+			if (entries[i].value.flags & IPCACHE_F_HOST)
+				entries[kept - 1] = entries[i];
+			continue;
+		}
+		entries[kept++] = entries[i];
+	}
+	return kept;
+}
+
 struct name_kv {
 	uint32_t key;
 	struct policy_name value;
@@ -311,7 +398,7 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	struct name_kv *names = NULL;
 	uint32_t *identity_numbers = NULL, *policy_numbers = NULL;
 	struct policy_cfg cfg = {.flags = state->is_enabled ? POLICY_CFG_F_ENABLED : 0};
-	size_t i, n_rules = 0, n_names = 0;
+	size_t i, n_rules = 0, n_names = 0, n_ipcache;
 	uint32_t zero = 0;
 	char key[POLICY_NAME_LEN + 2];
 	int err = 0, ret;
@@ -320,9 +407,9 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	identity_numbers = calloc(state->n_identities + 1, sizeof(*identity_numbers));
 	policy_numbers = calloc(state->n_policies + 1, sizeof(*policy_numbers));
 	rules = calloc(state->n_rules + 1, sizeof(*rules));
-	ipcache = calloc(state->n_ipcache + 1, sizeof(*ipcache));
-	exact = calloc(state->n_ipcache + 1, sizeof(*exact));
-	names = calloc(state->n_identities + state->n_policies + 1, sizeof(*names));
+	ipcache = calloc(state->n_ipcache + POLICY_MAX_HOST_ADDRS, sizeof(*ipcache));
+	exact = calloc(state->n_ipcache + POLICY_MAX_HOST_ADDRS, sizeof(*exact));
+	names = calloc(state->n_identities + state->n_policies + 2, sizeof(*names));
 	if (!identity_numbers || !policy_numbers || !rules || !ipcache || !exact || !names) {
 		err = -ENOMEM;
 		goto out;
@@ -369,16 +456,21 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		ipcache[i].value.identity = identity_numbers[state->ipcache[i].identity];
 		ipcache[i].value.flags = state->ipcache[i].flags;
 	}
-	qsort(ipcache, state->n_ipcache, sizeof(*ipcache), ipcache_kv_cmp);
+	n_ipcache = state->n_ipcache + host_entries(sync, ipcache + state->n_ipcache);
+	qsort(ipcache, n_ipcache, sizeof(*ipcache), ipcache_kv_cmp);
+	n_ipcache = ipcache_dedup_hosts(ipcache, n_ipcache);
 	/* The exact-match copy: the same entries, host bits cleared as the datapath's probes do. */
-	for (i = 0; i < state->n_ipcache; i++) {
+	for (i = 0; i < n_ipcache; i++) {
 		uint8_t len = ipcache[i].key.prefix_len;
 
 		exact[i] = ipcache[i];
 		exact[i].key.address &= len ? htonl(~0u << (32 - len)) : 0;
 	}
-	qsort(exact, state->n_ipcache, sizeof(*exact), ipcache_kv_cmp);
-	ipcache_lengths(exact, state->n_ipcache, &lengths);
+	qsort(exact, n_ipcache, sizeof(*exact), ipcache_kv_cmp);
+	ipcache_lengths(exact, n_ipcache, &lengths);
+	names[n_names].key = IDENTITY_HOST;
+	snprintf(names[n_names].value.name, POLICY_NAME_LEN, "host (this node)");
+	n_names++;
 	qsort(names, n_names, sizeof(*names), u32_cmp);
 
 	/* New rules first, then addresses, then what is gone: a moving pod never loses both. */
@@ -400,21 +492,21 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		ret = ipcache_lengths_set(sync, &current, &interim);
 		err = err ? err : ret;
 	}
-	ret = policy_sync_write(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
+	ret = policy_sync_write(sync->ipcache_fd, ipcache, n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), writes);
 	err = err ? err : ret;
 	if (sync->exact_fd >= 0) {
-		ret = policy_sync_write(sync->exact_fd, exact, state->n_ipcache, sizeof(*exact),
+		ret = policy_sync_write(sync->exact_fd, exact, n_ipcache, sizeof(*exact),
 					sizeof(struct ipcache4_key), writes);
 		err = err ? err : ret;
 	}
 	if (bpf_map_update_elem(sync->cfg_fd, &zero, &cfg, BPF_ANY))
 		err = err ? err : -errno;
-	ret = policy_sync_prune(sync->ipcache_fd, ipcache, state->n_ipcache, sizeof(*ipcache),
+	ret = policy_sync_prune(sync->ipcache_fd, ipcache, n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
 	err = err ? err : ret;
 	if (sync->exact_fd >= 0) {
-		ret = policy_sync_prune(sync->exact_fd, exact, state->n_ipcache, sizeof(*exact),
+		ret = policy_sync_prune(sync->exact_fd, exact, n_ipcache, sizeof(*exact),
 					sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
 		err = err ? err : ret;
 		if (!err && sync->lens_fd >= 0)

@@ -11,13 +11,23 @@
 #include "loader/bpffs.h"
 #include "loader/state.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct policy_sync;
 
 /* *out is NULL (and 0 returned) when the pins have no policy maps. Returns 0 or -ENOMEM. */
 int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out);
 void policy_sync_close(struct policy_sync *sync);
 
-/* Make the maps hold STATE. Returns 0 or the first -errno (the rest still applied). */
+/* Host addresses beyond the node's interfaces: the Node object's and --node-ip's. */
+#define POLICY_MAX_HOST_ADDRS 256
+void policy_sync_set_node_addresses(struct policy_sync *sync, const uint32_t *addresses, size_t n);
+
+/*
+ * Make the maps hold STATE, and the node's own addresses (its interfaces' and those set above)
+ * as the host identity, which no policy judges. Returns 0 or the first -errno (the rest still
+ * applied). */
 int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state,
 		      unsigned long *writes);
 

@@ -1190,6 +1190,8 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 		err = ret;
 	/* Policy before services: a new backend's pods have their identities when it appears. */
 	if (ctx->policy && state->policy) {
+		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
+					       state->n_node_addresses);
 		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
 		if (ret && !err)
 			err = ret;

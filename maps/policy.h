@@ -35,12 +35,19 @@
 /* Reserved identities; the agent allocates the rest from IDENTITY_FIRST. */
 #define IDENTITY_ANY   0 /* policy4 peer: any peer (a rule without from/to) */
 #define IDENTITY_WORLD 1 /* an address in no ipcache prefix */
+#define IDENTITY_HOST  2 /* an address of this node itself (IPCACHE_F_HOST) */
 #define IDENTITY_FIRST 256
 
 /* ipcache4_value.flags */
 #define IPCACHE_F_POD		   (1u << 0) /* a pod's own address */
 #define IPCACHE_F_ISOLATED_INGRESS (1u << 1) /* a policy with Ingress selects this pod */
 #define IPCACHE_F_ISOLATED_EGRESS  (1u << 2) /* a policy with Egress selects this pod */
+/*
+ * An address of this node (its interfaces, its Node addresses). Kubernetes defines traffic
+ * between a pod and the node it runs on as always allowed (kubelet probes, host daemons), so
+ * no policy judges a flow with this end.
+ */
+#define IPCACHE_F_HOST (1u << 3)
 
 #define POLICY_DIR_INGRESS 0
 #define POLICY_DIR_EGRESS  1

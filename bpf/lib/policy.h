@@ -76,13 +76,15 @@ static __always_inline bool policy4_allows(__u32 subject, __u32 peer, __u8 direc
 }
 
 /*
- * The verdict for a new flow saddr -> daddr:dport (after any DNAT). Egress is checked for the
- * source (a pod of this node: every packet here comes from one), ingress for the destination
- * when it is a pod. A pod reaching itself is never blocked. Returns 0 (allowed) with *verdict
- * set, or -DROP_POLICY_EGRESS / -DROP_POLICY_INGRESS.
+ * The verdict for a new flow saddr -> daddr:dport (after any DNAT). Ingress is checked for the
+ * destination when it is a pod; egress for the source when IS_LOCAL_SOURCE (the pod program:
+ * every packet it sees comes from a pod of this node; traffic from outside the node had its
+ * egress judged where it left). A pod reaching itself, and a pod and its node reaching each
+ * other, are never blocked. Returns 0 (allowed) with *verdict set, or -DROP_POLICY_EGRESS /
+ * -DROP_POLICY_INGRESS.
  */
-static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
-					 struct policy_verdict *verdict)
+static __always_inline int policy4_judge(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
+					 bool is_local_source, struct policy_verdict *verdict)
 {
 	struct ipcache4_value *src, *dst;
 	struct ipcache4_lengths *lengths;
@@ -98,12 +100,13 @@ static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto,
 	src_id = src ? src->identity : IDENTITY_WORLD;
 	dst_id = dst ? dst->identity : IDENTITY_WORLD;
 	flags = (src ? src->flags : 0) | (dst ? dst->flags : 0);
-	if (!(flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS)))
+	if (!(flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS)) ||
+	    (flags & IPCACHE_F_HOST))
 		return 0;
 	verdict->is_tracked = true;
 	if (saddr == daddr)
 		return 0;
-	if (src && (src->flags & IPCACHE_F_ISOLATED_EGRESS)) {
+	if (is_local_source && src && (src->flags & IPCACHE_F_ISOLATED_EGRESS)) {
 		if (!policy4_allows(src_id, dst_id, POLICY_DIR_EGRESS, proto, dport))
 			return -DROP_POLICY_EGRESS;
 		verdict->policy = CT_POLICY_ALLOWED;
@@ -115,6 +118,20 @@ static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto,
 		verdict->policy = CT_POLICY_ALLOWED;
 	}
 	return 0;
+}
+
+/* A new flow from a pod of this node (the pod program). */
+static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
+					 struct policy_verdict *verdict)
+{
+	return policy4_judge(saddr, daddr, proto, dport, true, verdict);
+}
+
+/* A new flow from outside the node into a pod of this node (the uplink program). */
+static __always_inline int policy4_check_ingress(__be32 saddr, __be32 daddr, __u8 proto,
+						 __be16 dport, struct policy_verdict *verdict)
+{
+	return policy4_judge(saddr, daddr, proto, dport, false, verdict);
 }
 
 #endif

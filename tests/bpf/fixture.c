@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "maps/policy.h"
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
@@ -387,4 +388,37 @@ struct pkt_spec fixture_reply_spec(uint8_t proto)
 	spec.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
 	spec.tcp_seq = htonl(5000);
 	return spec;
+}
+
+int fixture_policy_enable(struct fixture *f, bool is_enabled)
+{
+	struct policy_cfg cfg = {.flags = is_enabled ? POLICY_CFG_F_ENABLED : 0};
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.policy_cfg), &zero, &cfg, BPF_ANY);
+}
+
+int fixture_policy_address(struct fixture *f, __be32 address, uint32_t prefix_len,
+			   uint32_t identity, uint32_t flags)
+{
+	struct ipcache4_key key = {.prefix_len = prefix_len, .address = address};
+	struct ipcache4_value value = {.identity = identity, .flags = flags};
+
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.ipcache4), &key, &value, BPF_ANY);
+}
+
+int fixture_policy_rule(struct fixture *f, uint32_t subject, uint32_t peer, uint8_t direction,
+			uint8_t proto, uint16_t port, uint8_t port_bits)
+{
+	struct policy4_key key = {
+	    .prefix_len = POLICY4_FIXED_BITS + port_bits,
+	    .subject = htonl(subject),
+	    .peer = htonl(peer),
+	    .direction = direction,
+	    .proto = proto,
+	    .port = htons(port),
+	};
+	struct policy4_value value = {.policy = POLICY_NAME_F_POLICY | 1};
+
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.policy4), &key, &value, BPF_ANY);
 }

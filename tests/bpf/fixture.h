@@ -113,6 +113,15 @@ bool fixture_setup(struct fixture *f, uint8_t proto);
 bool fixture_expect_untouched(struct fixture *f, const struct pkt *in, int verdict,
 			      const char *what);
 
+/* NetworkPolicy maps (maps/policy.h) as the agent writes them. Each returns 0 or -errno. */
+int fixture_policy_enable(struct fixture *f, bool is_enabled);
+/* An ipcache4 (LPM) entry. */
+int fixture_policy_address(struct fixture *f, __be32 address, uint32_t prefix_len,
+			   uint32_t identity, uint32_t flags);
+/* A policy4 rule admitting PEER to SUBJECT in DIRECTION on proto/port (first port_bits bits). */
+int fixture_policy_rule(struct fixture *f, uint32_t subject, uint32_t peer, uint8_t direction,
+			uint8_t proto, uint16_t port, uint8_t port_bits);
+
 /* A client -> VIP spec for the standard topology (TCP SYN or UDP with a small payload). */
 struct pkt_spec fixture_client_spec(uint8_t proto);
 /* Backend A's answer to fixture_client_spec(proto), as it leaves backend A's pod. */

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "maps/node.h"
+#include "maps/policy.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
 #include "skel/xdp_node.skel.h"
@@ -452,6 +453,193 @@ void test_node_no_endpoints(void)
 	ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP, "reject comes from the node address");
 	ASSERT_MEM_EQ(out.data, router_mac, 6, "reject eth.dst (back to the sender)");
 	ASSERT_CSUMS_OK(out.data, out.len, "reject");
+cleanup:
+	node_close(&f);
+}
+
+/* ---- NetworkPolicy on traffic from outside the node and from the node itself --------------- */
+
+#define ID_BACKEND_A 301u
+#define ID_CLIENTS   400u /* an ipBlock holding CLIENT_1 and CLIENT_2 (203.0.113.0/24) */
+
+/* Policy on, backend A a pod of this node with FLAGS, the clients' /24 an ipBlock identity. */
+static bool node_policy_setup(struct node_fixture *f, uint32_t flags)
+{
+	return ASSERT_OK(fixture_policy_enable(&f->pod, true), "enable policy") &&
+	       ASSERT_OK(fixture_policy_address(&f->pod, TEST_BACKEND_A, 32, ID_BACKEND_A,
+						IPCACHE_F_POD | flags),
+			 "ipcache backend A") &&
+	       ASSERT_OK(
+		   fixture_policy_address(&f->pod, TEST_IP(203, 0, 113, 0), 24, ID_CLIENTS, 0),
+		   "ipcache clients' ipBlock") &&
+	       ASSERT_OK(fixture_set_endpoint(&f->pod, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
+					      test_backend_a_mac, test_backend_a_host_mac),
+			 "backend A is local");
+}
+
+/* Runs CLIENT -> daddr:dport through tc_node; returns the verdict or -1. */
+static int node_send(struct node_fixture *f, __be32 client, __be32 daddr, __be16 dport,
+		     struct pkt *out)
+{
+	struct pkt_spec spec = node_client_spec(client, daddr, dport);
+	struct pkt in;
+	int verdict;
+
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+	    !ASSERT_OK(node_run(f, f->node_fd, &in, out, &verdict), "test run tc_node"))
+		return -1;
+	return verdict;
+}
+
+/*
+ * A NodePort to a backend on this node whose ingress is isolated: the client (as it arrived,
+ * before any masquerade) needs a rule; without one the SYN is dropped and counted.
+ */
+void test_node_policy_ingress_nodeport(void)
+{
+	struct node_fixture f;
+	struct ct_entry entry;
+	struct pkt out;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT, 1),
+		       "NodePort frontend (Cluster: SNAT)") ||
+	    !node_policy_setup(&f, IPCACHE_F_ISOLATED_INGRESS))
+		goto cleanup;
+
+	ASSERT_EQ(node_send(&f, CLIENT_1, NODE_IP, NODE_PORT, &out), TC_ACT_SHOT,
+		  "no ingress rule: verdict");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_INGRESS), 1, "drops policy_ingress");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry for a denied flow");
+
+	/* ingress: from ipBlock 203.0.113.0/24 on TCP 8080 (the target port). */
+	if (!ASSERT_OK(fixture_policy_rule(&f.pod, ID_BACKEND_A, ID_CLIENTS, POLICY_DIR_INGRESS,
+					   IPPROTO_TCP, ntohs(TEST_BACKEND_PORT), 16),
+		       "ingress rule"))
+		goto cleanup;
+	ASSERT_EQ(node_send(&f, CLIENT_1, NODE_IP, NODE_PORT, &out), TC_ACT_REDIRECT,
+		  "client in the ipBlock: verdict (into backend A)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "ip.daddr (backend A)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), NODE_IP, "ip.saddr (masqueraded after the check)");
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, CLIENT_1, NODE_IP, TEST_CLIENT_PORT, NODE_PORT,
+					IPPROTO_TCP, &entry),
+		      "forward ct entry"))
+		ASSERT_EQ(entry.policy, CT_POLICY_ALLOWED, "verdict cached in conntrack");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_INGRESS), 1, "no new drop");
+
+	/* A client outside the ipBlock is still refused. */
+	ASSERT_EQ(node_send(&f, TEST_IP(198, 18, 0, 1), NODE_IP, NODE_PORT, &out), TC_ACT_SHOT,
+		  "client outside the ipBlock: verdict");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_INGRESS), 2, "drops policy_ingress");
+cleanup:
+	node_close(&f);
+}
+
+/*
+ * Straight to a pod's address from outside the node (another node's pod, a routed client): the
+ * pod's ingress policy decides, an allowed flow is tracked untranslated, and the pod's reply
+ * passes even though its egress is isolated too.
+ */
+void test_node_policy_direct_to_pod(void)
+{
+	struct pkt_spec spec;
+	struct node_fixture f;
+	struct ct_entry entry;
+	struct pkt in, out;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !node_policy_setup(&f, IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS))
+		goto cleanup;
+
+	ASSERT_EQ(node_send(&f, CLIENT_1, TEST_BACKEND_A, TEST_BACKEND_PORT, &out), TC_ACT_SHOT,
+		  "no ingress rule: verdict");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_INGRESS), 1, "drops policy_ingress");
+
+	if (!ASSERT_OK(fixture_policy_rule(&f.pod, ID_BACKEND_A, ID_CLIENTS, POLICY_DIR_INGRESS,
+					   IPPROTO_TCP, ntohs(TEST_BACKEND_PORT), 16),
+		       "ingress rule"))
+		goto cleanup;
+	ASSERT_EQ(node_send(&f, CLIENT_1, TEST_BACKEND_A, TEST_BACKEND_PORT, &out), TC_ACT_REDIRECT,
+		  "allowed: verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "ip.daddr untouched");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), CLIENT_1, "ip.saddr untouched");
+	ASSERT_MEM_EQ(out.data, test_backend_a_mac, 6, "eth.dst (the pod)");
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_BACKEND_A, CLIENT_1, TEST_BACKEND_PORT,
+					TEST_CLIENT_PORT, IPPROTO_TCP, &entry),
+		      "reply ct entry")) {
+		ASSERT_EQ(entry.flags & (CT_F_REPLY | CT_F_DIRECT), CT_F_REPLY | CT_F_DIRECT,
+			  "reply entry: direct, untranslated");
+		ASSERT_EQ(entry.ifindex, 0, "reply entry: to the node's routing");
+	}
+
+	/* The pod answers: its egress allows nothing, but this is a reply. */
+	spec = fixture_reply_spec(IPPROTO_TCP);
+	spec.daddr = CLIENT_1;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build reply") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod")) {
+		ASSERT_EQ(verdict, TC_ACT_OK, "reply: verdict (to the node's routing)");
+		ASSERT_IP_EQ(pkt_ip_daddr(&out), CLIENT_1, "reply: ip.daddr untouched");
+	}
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 0, "no egress drop for the reply");
+
+	/* Negative: the same flow from a client the rule does not name is refused. */
+	ASSERT_EQ(node_send(&f, TEST_IP(198, 18, 0, 1), TEST_BACKEND_A, TEST_BACKEND_PORT, &out),
+		  TC_ACT_SHOT, "client outside the ipBlock: verdict");
+cleanup:
+	node_close(&f);
+}
+
+/* Without any policy, traffic from outside to a pod passes untouched and untracked. */
+void test_node_policy_off_passes(void)
+{
+	struct node_fixture f;
+	struct pkt out;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) || !node_policy_setup(&f, 0) ||
+	    !ASSERT_OK(fixture_policy_enable(&f.pod, false), "policy off"))
+		goto cleanup;
+	ASSERT_EQ(node_send(&f, CLIENT_1, TEST_BACKEND_A, TEST_BACKEND_PORT, &out), TC_ACT_OK,
+		  "verdict");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry");
+cleanup:
+	node_close(&f);
+}
+
+/*
+ * A pod and its node may always reach each other (Kubernetes: kubelet probes, host daemons):
+ * the node's addresses are the host identity, which no policy judges. Another address is.
+ */
+void test_policy_host_always_allowed(void)
+{
+	struct pkt_spec spec = fixture_reply_spec(IPPROTO_TCP);
+	struct node_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!node_setup(&f) ||
+	    !node_policy_setup(&f, IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS) ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, NODE_IP, 32, IDENTITY_HOST, IPCACHE_F_HOST),
+		       "ipcache: the node's address is the host"))
+		goto cleanup;
+
+	/* Backend A answers a probe the node sent (an untracked SYN-ACK) and opens its own. */
+	spec.daddr = NODE_IP;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build pod -> node") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		ASSERT_EQ(verdict, TC_ACT_OK, "pod -> node: verdict");
+	spec.tcp_flags = PKT_TCP_SYN;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build pod -> node SYN") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		ASSERT_EQ(verdict, TC_ACT_OK, "pod -> node SYN: verdict");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 0, "no egress drop to the node");
+
+	/* Negative: the same packet to an address that is not the node's is refused. */
+	spec.daddr = NOT_NODE_IP;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build pod -> elsewhere") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "pod -> not the node: verdict");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 1, "drops policy_egress");
 cleanup:
 	node_close(&f);
 }

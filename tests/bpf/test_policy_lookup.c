@@ -21,39 +21,6 @@
 #define ID_BACKEND 301u
 #define ID_CIDR	   400u
 
-static int policy_enable(struct fixture *f, bool is_enabled)
-{
-	struct policy_cfg cfg = {.flags = is_enabled ? POLICY_CFG_F_ENABLED : 0};
-	uint32_t zero = 0;
-
-	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.policy_cfg), &zero, &cfg, BPF_ANY);
-}
-
-static int policy_address(struct fixture *f, __be32 address, uint32_t prefix_len, uint32_t identity,
-			  uint32_t flags)
-{
-	struct ipcache4_key key = {.prefix_len = prefix_len, .address = address};
-	struct ipcache4_value value = {.identity = identity, .flags = flags};
-
-	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.ipcache4), &key, &value, BPF_ANY);
-}
-
-static int policy_rule(struct fixture *f, uint32_t subject, uint32_t peer, uint8_t direction,
-		       uint8_t proto, uint16_t port, uint8_t port_bits)
-{
-	struct policy4_key key = {
-	    .prefix_len = POLICY4_FIXED_BITS + port_bits,
-	    .subject = htonl(subject),
-	    .peer = htonl(peer),
-	    .direction = direction,
-	    .proto = proto,
-	    .port = htons(port),
-	};
-	struct policy4_value value = {.policy = POLICY_NAME_F_POLICY | 1};
-
-	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.policy4), &key, &value, BPF_ANY);
-}
-
 /* An entry of the ipcache's exact-match copy (address already masked to prefix_len). */
 static int policy_exact(struct fixture *f, __be32 address, uint32_t prefix_len, uint32_t identity,
 			uint32_t flags)
@@ -78,13 +45,14 @@ static int policy_lengths(struct fixture *f, const uint8_t *lengths, uint32_t co
 /* Client and backend A as pods with identities; A is on this node. */
 static bool policy_setup(struct fixture *f, uint32_t client_flags, uint32_t backend_flags)
 {
-	return fixture_setup(f, IPPROTO_TCP) && ASSERT_OK(policy_enable(f, true), "enable") &&
-	       ASSERT_OK(
-		   policy_address(f, TEST_CLIENT_IP, 32, ID_CLIENT, IPCACHE_F_POD | client_flags),
-		   "ipcache client") &&
-	       ASSERT_OK(
-		   policy_address(f, TEST_BACKEND_A, 32, ID_BACKEND, IPCACHE_F_POD | backend_flags),
-		   "ipcache backend A") &&
+	return fixture_setup(f, IPPROTO_TCP) &&
+	       ASSERT_OK(fixture_policy_enable(f, true), "enable") &&
+	       ASSERT_OK(fixture_policy_address(f, TEST_CLIENT_IP, 32, ID_CLIENT,
+						IPCACHE_F_POD | client_flags),
+			 "ipcache client") &&
+	       ASSERT_OK(fixture_policy_address(f, TEST_BACKEND_A, 32, ID_BACKEND,
+						IPCACHE_F_POD | backend_flags),
+			 "ipcache backend A") &&
 	       ASSERT_OK(fixture_set_endpoint(f, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
 					      test_backend_a_mac, test_backend_a_host_mac),
 			 "endpoint A");
@@ -134,9 +102,9 @@ void test_policy_egress_port_range_and_reply(void)
 
 	/* Backend A is egress-isolated with no rule: only conntrack lets its reply out. */
 	if (!policy_setup(&f, IPCACHE_F_ISOLATED_EGRESS, IPCACHE_F_ISOLATED_EGRESS) ||
-	    !ASSERT_OK(
-		policy_rule(&f, ID_CLIENT, ID_BACKEND, POLICY_DIR_EGRESS, IPPROTO_TCP, 8080, 13),
-		"rule") ||
+	    !ASSERT_OK(fixture_policy_rule(&f, ID_CLIENT, ID_BACKEND, POLICY_DIR_EGRESS,
+					   IPPROTO_TCP, 8080, 13),
+		       "rule") ||
 	    !ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "verdict: into backend A's pod");
@@ -175,9 +143,9 @@ void test_policy_ingress_any_peer(void)
 	int verdict;
 
 	if (!policy_setup(&f, 0, IPCACHE_F_ISOLATED_INGRESS) ||
-	    !ASSERT_OK(
-		policy_rule(&f, ID_BACKEND, IDENTITY_ANY, POLICY_DIR_INGRESS, IPPROTO_UDP, 0, 0),
-		"rule") ||
+	    !ASSERT_OK(fixture_policy_rule(&f, ID_BACKEND, IDENTITY_ANY, POLICY_DIR_INGRESS,
+					   IPPROTO_UDP, 0, 0),
+		       "rule") ||
 	    !ASSERT_OK(run_spec(&f, &tcp, &verdict), "run tcp"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "TCP verdict");
@@ -198,11 +166,12 @@ void test_policy_ip_block_except(void)
 	int verdict;
 
 	if (!policy_setup(&f, IPCACHE_F_ISOLATED_EGRESS, 0) ||
-	    !ASSERT_OK(policy_address(&f, TEST_IP(10, 0, 9, 0), 24, ID_CIDR, 0), "cidr") ||
-	    !ASSERT_OK(policy_address(&f, TEST_IP(10, 0, 9, 128), 25, IDENTITY_WORLD, 0),
+	    !ASSERT_OK(fixture_policy_address(&f, TEST_IP(10, 0, 9, 0), 24, ID_CIDR, 0), "cidr") ||
+	    !ASSERT_OK(fixture_policy_address(&f, TEST_IP(10, 0, 9, 128), 25, IDENTITY_WORLD, 0),
 		       "except") ||
-	    !ASSERT_OK(policy_rule(&f, ID_CLIENT, ID_CIDR, POLICY_DIR_EGRESS, IPPROTO_TCP, 0, 0),
-		       "rule"))
+	    !ASSERT_OK(
+		fixture_policy_rule(&f, ID_CLIENT, ID_CIDR, POLICY_DIR_EGRESS, IPPROTO_TCP, 0, 0),
+		"rule"))
 		goto cleanup;
 	spec.daddr = TEST_OTHER_IP; /* 10.0.9.9 */
 	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run inside"))
@@ -229,14 +198,16 @@ void test_policy_ip_block_exact(void)
 	struct fixture f = {0};
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(policy_enable(&f, true), "enable") ||
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_policy_enable(&f, true), "enable") ||
 	    !ASSERT_OK(policy_exact(&f, TEST_CLIENT_IP, 32, ID_CLIENT,
 				    IPCACHE_F_POD | IPCACHE_F_ISOLATED_EGRESS),
 		       "client") ||
 	    !ASSERT_OK(policy_exact(&f, TEST_IP(10, 0, 9, 0), 24, ID_CIDR, 0), "cidr") ||
 	    !ASSERT_OK(policy_exact(&f, TEST_IP(10, 0, 9, 128), 25, IDENTITY_WORLD, 0), "except") ||
-	    !ASSERT_OK(policy_rule(&f, ID_CLIENT, ID_CIDR, POLICY_DIR_EGRESS, IPPROTO_TCP, 0, 0),
-		       "rule") ||
+	    !ASSERT_OK(
+		fixture_policy_rule(&f, ID_CLIENT, ID_CIDR, POLICY_DIR_EGRESS, IPPROTO_TCP, 0, 0),
+		"rule") ||
 	    !ASSERT_OK(policy_lengths(&f, lengths, 3), "lengths"))
 		goto cleanup;
 	spec.daddr = TEST_OTHER_IP; /* 10.0.9.9 */
@@ -275,9 +246,9 @@ void test_policy_service_backend(void)
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict without an ingress rule for the backend");
 	ASSERT_EQ(fixture_drop(&f, DROP_POLICY_INGRESS), 1, "drops policy ingress");
 	ASSERT_EQ(fixture_ct_count(&f), 0, "conntrack entries after the drop");
-	if (!ASSERT_OK(
-		policy_rule(&f, ID_BACKEND, ID_CLIENT, POLICY_DIR_INGRESS, IPPROTO_TCP, 8080, 16),
-		"rule") ||
+	if (!ASSERT_OK(fixture_policy_rule(&f, ID_BACKEND, ID_CLIENT, POLICY_DIR_INGRESS,
+					   IPPROTO_TCP, 8080, 16),
+		       "rule") ||
 	    !ASSERT_OK(run_spec(&f, &spec, &verdict), "run allowed"))
 		goto cleanup;
 	ASSERT_EQ(fixture_stat(&f, STAT_SVC_NEW), 1, "stats service_new");
@@ -297,7 +268,7 @@ void test_policy_disabled_passes(void)
 	struct pkt in;
 
 	if (!policy_setup(&f, IPCACHE_F_ISOLATED_EGRESS, IPCACHE_F_ISOLATED_INGRESS) ||
-	    !ASSERT_OK(policy_enable(&f, false), "disable") ||
+	    !ASSERT_OK(fixture_policy_enable(&f, false), "disable") ||
 	    !ASSERT_OK(pkt_build(&in, &spec), "build"))
 		goto cleanup;
 	fixture_expect_untouched(&f, &in, TC_ACT_OK, "direct TCP with policies off");

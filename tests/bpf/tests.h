@@ -86,6 +86,10 @@
 	X(node_snat_reply_in_pod_program)                                                          \
 	X(node_source_range_drop)                                                                  \
 	X(node_no_endpoints)                                                                       \
+	X(node_policy_ingress_nodeport)                                                            \
+	X(node_policy_direct_to_pod)                                                               \
+	X(node_policy_off_passes)                                                                  \
+	X(policy_host_always_allowed)                                                              \
 	/* test_policy_lookup.c */                                                                 \
 	X(policy_egress_denied)                                                                    \
 	X(policy_egress_port_range_and_reply)                                                      \
