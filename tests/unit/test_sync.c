@@ -73,8 +73,9 @@ static int setup(void **state)
 					 sizeof(struct lb4_revnat), 1024);
 	f->maps.lb4_vips = create_hash(BPF_MAP_TYPE_HASH, LB4_VIPS_MAP, sizeof(uint32_t),
 				       sizeof(struct lb4_vip), 1024);
+	/* Room for more entries than one batch of the conntrack sweep (SYNC_CT_BATCH). */
 	f->maps.ct4 = create_hash(BPF_MAP_TYPE_LRU_HASH, CT4_MAP, sizeof(struct ct4_key),
-				  sizeof(struct ct_entry), 1024);
+				  sizeof(struct ct_entry), 16384);
 	f->maps.lb4_affinity =
 	    create_hash(BPF_MAP_TYPE_LRU_HASH, LB4_AFFINITY_MAP, sizeof(struct lb4_affinity_key),
 			sizeof(struct lb4_affinity), 1024);
@@ -728,6 +729,29 @@ static void test_ct_expire_deletes_only_expired(void **state)
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1001));
 }
 
+/* More entries than one batch of the sweep holds: every expired one goes, no live one does. */
+static void test_ct_expire_many_batches(void **state)
+{
+	struct fixture *f = fixture_or_skip(state);
+	struct timespec ts;
+	uint64_t now;
+	char client[32];
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (unsigned int i = 0; i < 10000; i++) {
+		snprintf(client, sizeof(client), "10.244.%u.%u", 2 + i / 250, 1 + i % 250);
+		put_ct(f, IPPROTO_TCP, client, 40000, 1,
+		       i % 3 ? now - 1000000000ull : now + 60000000000ull);
+	}
+	assert_int_equal(map_count(f->maps.ct4, sizeof(struct ct4_key)), 10000);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 6666);
+	assert_int_equal(map_count(f->maps.ct4, sizeof(struct ct4_key)), 3334);
+	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 40000));
+	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.2", 40000));
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 0);
+}
+
 static void test_invalid_frontend_keeps_old_state(void **state)
 {
 	struct fixture *f = fixture_or_skip(state);
@@ -850,6 +874,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_udp_conntrack_flushed_tcp_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ct_expire_deletes_only_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ct_expire_many_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_frontend_keeps_old_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_node_addresses_follow_state, setup, teardown),
 	};
