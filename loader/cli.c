@@ -662,9 +662,15 @@ static struct json_object *cli_counters_json(const char *const *names, const str
 static void cli_counters_print(const char *title, const char *const *names,
 			       const struct stat_value *v, uint32_t n, uint32_t first)
 {
-	printf("%-28s %14s %16s\n", title, "PACKETS", "BYTES");
+	int width = (int)strlen(title);
+
+	/* The first column as wide as the longest name, so the numbers line up. */
 	for (uint32_t i = first; i < n; i++)
-		printf("%-28s %14llu %16llu\n", names[i] ? names[i] : "?",
+		if (names[i] && (int)strlen(names[i]) > width)
+			width = (int)strlen(names[i]);
+	printf("%-*s %14s %16s\n", width, title, "PACKETS", "BYTES");
+	for (uint32_t i = first; i < n; i++)
+		printf("%-*s %14llu %16llu\n", width, names[i] ? names[i] : "?",
 		       (unsigned long long)v[i].packets, (unsigned long long)v[i].bytes);
 }
 

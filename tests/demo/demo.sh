@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# `make demo`: sluice on its default topology. One node namespace "demo", three pods wired by
+# `make demo`: sluice on its default topology. One node namespace "demo", four pods wired by
 # sluice-cni, the agent reading tests/demo/manifests, and a client's 20 connections to the
-# ClusterIP spread over both backends; then the CLI's view. Everything is removed at the end.
+# ClusterIP spread over both backends; then the CLI's view; then a NetworkPolicy
+# (tests/demo/policy/) that lets only the client reach the web pods, and an intruder pod whose
+# connections are dropped and counted. Everything is removed at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD_DIR=$(cd "$HERE/../.." && realpath -m "${BUILD:-build}")
@@ -30,7 +32,7 @@ topo_agent demo "$manifests" 2>/dev/null
 say "ready; programs and maps pinned under $(topo_node_bpffs demo)"
 
 step "Pods, each added by sluice-cni (CNI ADD in the node's namespace)"
-for pod in client web-1 web-2; do
+for pod in client intruder web-1 web-2; do
 	topo_pod demo "$pod" 2>/dev/null
 	say "$(printf '%-7s %s' "$pod" "$(topo_pod_ip "$pod")")"
 done
@@ -74,8 +76,36 @@ topo_cli demo endpoint list | sed 's/^/    /'
 step "sluice ct list  (two entries per flow: client -> VIP => backend, and the reply <= VIP)"
 topo_cli demo ct list | sed 's/^/    /'
 
+step "NetworkPolicy: only app=client may reach app=web, on its named port http"
+for file in "$HERE"/policy/*.yaml; do
+	sed -e "s/@client@/$client_ip/" -e "s/@intruder@/$(topo_pod_ip intruder)/" \
+		-e "s/@web-1@/$(topo_pod_ip web-1)/" -e "s/@web-2@/$(topo_pod_ip web-2)/" "$file" |
+		write_file "$manifests/$(basename "$file")"
+	say "$(basename "$file")"
+done
+deadline=$((SECONDS + SL_SYNC_TIMEOUT))
+until topo_cli demo policy list default/web-1 -o json 2>/dev/null |
+	jq -e '.endpoints[0].ingress_isolated' >/dev/null; do
+	((SECONDS < deadline)) || topo_fatal "the agent did not apply the policy within ${SL_SYNC_TIMEOUT}s"
+	sleep 0.2
+done
+allowed=$(topo_probe client --tcp "$VIP:80" -n 10 || true)
+denied=$(topo_probe intruder --tcp "$VIP:80" -n 3 --timeout-ms 500 || true)
+direct=$(topo_probe intruder --tcp "$(topo_pod_ip web-1):8080" -n 2 --timeout-ms 500 || true)
+n_allowed=$(($(count_from web-1 "$allowed") + $(count_from web-2 "$allowed")))
+say "client   -> $VIP:80: $n_allowed of 10 answered"
+say "intruder -> $VIP:80: $(count_errors "$denied") of 3 dropped ($(grep -m1 '^ERR' <<<"$denied" || echo none))"
+say "intruder -> web-1 directly: $(count_errors "$direct") of 2 dropped"
+step "sluice drops"
+topo_cli demo drops | sed 's/^/    /'
+step "sluice policy list default/web-1"
+topo_cli demo policy list default/web-1 | sed 's/^/    /'
+
 step "Cleaning up: agent, pods (CNI DEL), namespaces, pins"
 if ((errors > 0)) || (($(count_from web-1 "$out") == 0 || $(count_from web-2 "$out") == 0)); then
 	fail demo "connections were not spread over both backends"
+fi
+if ((n_allowed != 10 || $(count_errors "$denied") != 3 || $(count_errors "$direct") != 2)); then
+	fail demo "the policy was not enforced as written"
 fi
 topo_finish
