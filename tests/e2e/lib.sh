@@ -296,6 +296,82 @@ topo_probe() {
 	timeout 60 nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$SL_TOOLS/sl_probe" "$@"
 }
 
+# ---- the project's API server (tests/tools/fake_apiserver.py) --------------------------------
+# topo_apiserver NODE [FIXTURES]: the fake API server on the node's loopback, HTTPS with a
+# certificate made here and a bearer token, serving FIXTURES (a YAML file or directory; default
+# tests/e2e/fixtures/apiserver); writes $TOPO_KUBECONFIG for `topo_agent NODE DIR --kubeconfig`.
+# Objects then arrive as watch events through api_apply / api_delete.
+TOPO_API_NODE=
+TOPO_API_URL=https://127.0.0.1:6443
+TOPO_API_TOKEN=sluice-test-token
+TOPO_KUBECONFIG=
+
+topo_apiserver() {
+	local node=$1 fixtures=${2:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
+	local python=${PYTHON:-/usr/bin/python3}
+	[[ -x $python ]] && "$python" -c 'import yaml' 2>/dev/null ||
+		topo_fatal "$python with PyYAML is needed (make deps)"
+	command -v openssl >/dev/null || topo_fatal "openssl is needed (make deps)"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
+		>/dev/null 2>&1 || topo_fatal "openssl could not make a certificate"
+	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
+		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \
+		--cert "$TOPO_DIR/api.crt" --key "$TOPO_DIR/api.key" --token "$TOPO_API_TOKEN" \
+		--fixtures "$fixtures" --bookmark-interval 1 --ready-file "$TOPO_DIR/api.ready" \
+		>"$TOPO_DIR/apiserver.log" 2>&1 &
+	TOPO_PIDS+=("$!")
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $TOPO_DIR/api.ready ]] && break
+		sleep 0.1
+	done
+	[[ -s $TOPO_DIR/api.ready ]] ||
+		topo_fatal "fake API server did not start: $(topo_log_tail "$TOPO_DIR/apiserver.log")"
+	TOPO_API_NODE=$node
+	TOPO_KUBECONFIG=$TOPO_DIR/kubeconfig
+	cat >"$TOPO_KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: fake
+  cluster:
+    server: $TOPO_API_URL
+    certificate-authority-data: $(base64 -w0 <"$TOPO_DIR/api.crt")
+contexts:
+- name: test
+  context: {cluster: fake, user: agent, namespace: default}
+users:
+- name: agent
+  user: {token: $TOPO_API_TOKEN}
+EOF
+}
+
+# api_control VERB [QUERY] < BODY: the fake server's control channel (apply, delete, expire,
+# drop, garbage); fails when the server refuses the request.
+api_control() {
+	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
+		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >/dev/null
+}
+
+# api_apply [QUERY] < YAML: the objects as ADDED/MODIFIED watch events (silent=1: no event, the
+# change is only seen by a new list).
+api_apply() {
+	api_control apply "${1:-}" || topo_fatal "fake API server refused an apply"
+}
+
+# api_delete KIND NAMESPACE NAME: a DELETED watch event.
+api_delete() {
+	jq -n --arg k "$1" --arg ns "$2" --arg n "$3" '{kind: $k, namespace: $ns, name: $n}' |
+		api_control delete || topo_fatal "fake API server refused to delete $1 $2/$3"
+}
+
+# api_stats: requests served per resource, {"list": {...}, "watch": {...}}.
+api_stats() {
+	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
+		"$TOPO_API_URL/_control/stats"
+}
+
 # ---- reading the CLI's JSON -----------------------------------------------------------------
 # The only places that know the shape of `sluice ... -o json`:
 #   service list: {"services": [{"name", "vip", "port", "protocol", "slots", "backends": [..]}]}
