@@ -309,8 +309,9 @@ TOPO_KUBECONFIG=
 topo_apiserver() {
 	local node=$1 fixtures=${2:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
 	local python=${PYTHON:-/usr/bin/python3}
-	[[ -x $python ]] && "$python" -c 'import yaml' 2>/dev/null ||
+	if ! [[ -x $python ]] || ! "$python" -c 'import yaml' 2>/dev/null; then
 		topo_fatal "$python with PyYAML is needed (make deps)"
+	fi
 	command -v openssl >/dev/null || topo_fatal "openssl is needed (make deps)"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
 		-addext "subjectAltName=IP:127.0.0.1" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
