@@ -269,13 +269,18 @@ topo_pod_ip() {
 }
 
 # topo_echo POD [sl_echo args]: start sl_echo --id POD in the pod; waits for "ready".
-# Default ports: TCP 8080, UDP 5353, stream 8090.
+# Default ports: TCP 8080, UDP 5353, stream 8090. An --id NAME in the arguments names the server
+# instead (a second server in the same pod, e.g. one per port to tell ports apart).
 topo_echo() {
-	local pod=$1 log pid i
+	local pod=$1 log pid i id
 	shift
 	local args=("$@")
 	((${#args[@]} > 0)) || args=(--tcp 8080 --udp 5353 --stream 8090)
-	log="$TOPO_DIR/echo-$pod.log"
+	id=$pod
+	for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+		[[ ${args[i]} == --id ]] && id=${args[i + 1]}
+	done
+	log="$TOPO_DIR/echo-$id.log"
 	: >"$log"
 	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
 		"$SL_TOOLS/sl_echo" --id "$pod" "${args[@]}" >"$log" 2>&1 &
@@ -515,6 +520,33 @@ EOF
     name: $pod
 EOF
 	done
+}
+
+# slice_endpoint POD [ready=B] [serving=B] [terminating=B] [node=NODE] [zone=ZONE] [hint=ZONE]
+# (stdout): one item of an EndpointSlice's endpoints list for the pod's address. Defaults: ready,
+# on the pod's own node; serving and terminating are left out unless given, zone and hint too.
+slice_endpoint() {
+	local pod=$1 kv key value ready=true serving= terminating= node=${TOPO_POD_NODE[$1]} zone= hint=
+	shift
+	for kv in "$@"; do
+		key=${kv%%=*}
+		value=${kv#*=}
+		case $key in
+		ready) ready=$value ;;
+		serving) serving=$value ;;
+		terminating) terminating=$value ;;
+		node) node=$value ;;
+		zone) zone=$value ;;
+		hint) hint=$value ;;
+		*) topo_fatal "slice_endpoint: unknown field $key" ;;
+		esac
+	done
+	echo "- addresses: [\"${TOPO_POD_IP[$pod]}\"]"
+	echo "  conditions: {ready: $ready${serving:+, serving: $serving}${terminating:+, terminating: $terminating}}"
+	echo "  nodeName: $node"
+	[[ -z $zone ]] || echo "  zone: $zone"
+	[[ -z $hint ]] || echo "  hints: {forZones: [{name: $hint}]}"
+	echo "  targetRef: {kind: Pod, namespace: ${TOPO_POD_K8S_NS[$pod]:-default}, name: $pod}"
 }
 
 # ---- the standard topology: the demo's, used by most tests ----------------------------------
