@@ -360,10 +360,10 @@ api_control() {
 		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >/dev/null
 }
 
-# api_apply [QUERY] < YAML: the objects as ADDED/MODIFIED watch events (silent=1: no event, the
-# change is only seen by a new list).
+# api_apply < YAML: the objects as ADDED/MODIFIED watch events (API_APPLY_QUERY=silent=1: no
+# event, the change is only seen by a new list).
 api_apply() {
-	api_control apply "${1:-}" || topo_fatal "fake API server refused an apply"
+	api_control apply "${API_APPLY_QUERY:-}" || topo_fatal "fake API server refused an apply"
 }
 
 # api_delete KIND NAMESPACE NAME: a DELETED watch event.
@@ -526,7 +526,7 @@ EOF
 # (stdout): one item of an EndpointSlice's endpoints list for the pod's address. Defaults: ready,
 # on the pod's own node; serving and terminating are left out unless given, zone and hint too.
 slice_endpoint() {
-	local pod=$1 kv key value ready=true serving= terminating= node=${TOPO_POD_NODE[$1]} zone= hint=
+	local pod=$1 kv key value ready=true serving='' terminating='' node=${TOPO_POD_NODE[$1]} zone='' hint=''
 	shift
 	for kv in "$@"; do
 		key=${kv%%=*}

@@ -36,7 +36,7 @@ apply_web() {
 		manifest_service web "$SL_VIP" 80:8080/TCP
 		echo ---
 		manifest_slice web 80:8080/TCP "$@"
-	} | api_apply "${APPLY_QUERY:-}"
+	} | API_APPLY_QUERY=${APPLY_QUERY:-} api_apply
 }
 
 probe_tally() {

@@ -42,6 +42,7 @@ probe() {
 	tally "$out" | tr ' ' '\n' | sort | tr '\n' ' '
 }
 # spread TALLY A B: both A and B answered, and nobody else (no errors either).
+# shellcheck disable=SC2317 # called through check
 spread() {
 	[[ $1 =~ ^$2=[0-9]+\ $3=[0-9]+\ $ ]]
 }
