@@ -49,6 +49,9 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
 		return -DROP_SOURCE_RANGE;
 	if (!svc.count) {
+		/* internalTrafficPolicy Local, no endpoint on this node: kube-proxy drops. */
+		if (svc.flags & LB_SVC_F_LOCAL_ONLY)
+			return -DROP_NO_LOCAL_ENDPOINT;
 		ret = icmp4_reject(skb, pkt, true);
 		if (ret >= 0)
 			stats_count(STAT_REJECT, skb->len);

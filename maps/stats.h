@@ -34,7 +34,7 @@ enum drop_reason {
 	DROP_UNSUPPORTED,	/* protocol the datapath cannot translate */
 	DROP_CT_CREATE,		/* conntrack entry could not be written */
 	DROP_SOURCE_RANGE,	/* client outside the service's loadBalancerSourceRanges */
-	DROP_NO_LOCAL_ENDPOINT, /* externalTrafficPolicy Local, no endpoint on this node */
+	DROP_NO_LOCAL_ENDPOINT, /* a Local traffic policy, no endpoint on this node */
 	DROP_NAT_NO_PORT,	/* every SNAT port probed for the backend was taken */
 	DROP_POLICY_INGRESS,	/* NetworkPolicy: the destination's ingress does not allow it */
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
@@ -70,7 +70,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_UNSUPPORTED] = "unsupported protocol",
     [DROP_CT_CREATE] = "conntrack entry not created",
     [DROP_SOURCE_RANGE] = "outside loadBalancerSourceRanges",
-    [DROP_NO_LOCAL_ENDPOINT] = "no local endpoint (externalTrafficPolicy Local)",
+    [DROP_NO_LOCAL_ENDPOINT] = "no local endpoint (traffic policy Local)",
     [DROP_NAT_NO_PORT] = "no free SNAT port",
     [DROP_POLICY_INGRESS] = "policy denied ingress",
     [DROP_POLICY_EGRESS] = "policy denied egress",

@@ -269,13 +269,18 @@ topo_pod_ip() {
 }
 
 # topo_echo POD [sl_echo args]: start sl_echo --id POD in the pod; waits for "ready".
-# Default ports: TCP 8080, UDP 5353, stream 8090.
+# Default ports: TCP 8080, UDP 5353, stream 8090. An --id NAME in the arguments names the server
+# instead (a second server in the same pod, e.g. one per port to tell ports apart).
 topo_echo() {
-	local pod=$1 log pid i
+	local pod=$1 log pid i id
 	shift
 	local args=("$@")
 	((${#args[@]} > 0)) || args=(--tcp 8080 --udp 5353 --stream 8090)
-	log="$TOPO_DIR/echo-$pod.log"
+	id=$pod
+	for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+		[[ ${args[i]} == --id ]] && id=${args[i + 1]}
+	done
+	log="$TOPO_DIR/echo-$id.log"
 	: >"$log"
 	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
 		"$SL_TOOLS/sl_echo" --id "$pod" "${args[@]}" >"$log" 2>&1 &
@@ -294,6 +299,83 @@ topo_probe() {
 	local pod=$1
 	shift
 	timeout 60 nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$SL_TOOLS/sl_probe" "$@"
+}
+
+# ---- the project's API server (tests/tools/fake_apiserver.py) --------------------------------
+# topo_apiserver NODE [FIXTURES]: the fake API server on the node's loopback, HTTPS with a
+# certificate made here and a bearer token, serving FIXTURES (a YAML file or directory; default
+# tests/e2e/fixtures/apiserver); writes $TOPO_KUBECONFIG for `topo_agent NODE DIR --kubeconfig`.
+# Objects then arrive as watch events through api_apply / api_delete.
+TOPO_API_NODE=
+TOPO_API_URL=https://127.0.0.1:6443
+TOPO_API_TOKEN=sluice-test-token
+TOPO_KUBECONFIG=
+
+topo_apiserver() {
+	local node=$1 fixtures=${2:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
+	local python=${PYTHON:-/usr/bin/python3}
+	if ! [[ -x $python ]] || ! "$python" -c 'import yaml' 2>/dev/null; then
+		topo_fatal "$python with PyYAML is needed (make deps)"
+	fi
+	command -v openssl >/dev/null || topo_fatal "openssl is needed (make deps)"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
+		>/dev/null 2>&1 || topo_fatal "openssl could not make a certificate"
+	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
+		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \
+		--cert "$TOPO_DIR/api.crt" --key "$TOPO_DIR/api.key" --token "$TOPO_API_TOKEN" \
+		--fixtures "$fixtures" --bookmark-interval 1 --ready-file "$TOPO_DIR/api.ready" \
+		>"$TOPO_DIR/apiserver.log" 2>&1 &
+	TOPO_PIDS+=("$!")
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $TOPO_DIR/api.ready ]] && break
+		sleep 0.1
+	done
+	[[ -s $TOPO_DIR/api.ready ]] ||
+		topo_fatal "fake API server did not start: $(topo_log_tail "$TOPO_DIR/apiserver.log")"
+	TOPO_API_NODE=$node
+	TOPO_KUBECONFIG=$TOPO_DIR/kubeconfig
+	cat >"$TOPO_KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+current-context: test
+clusters:
+- name: fake
+  cluster:
+    server: $TOPO_API_URL
+    certificate-authority-data: $(base64 -w0 <"$TOPO_DIR/api.crt")
+contexts:
+- name: test
+  context: {cluster: fake, user: agent, namespace: default}
+users:
+- name: agent
+  user: {token: $TOPO_API_TOKEN}
+EOF
+}
+
+# api_control VERB [QUERY] < BODY: the fake server's control channel (apply, delete, expire,
+# drop, garbage); fails when the server refuses the request.
+api_control() {
+	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
+		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >/dev/null
+}
+
+# api_apply < YAML: the objects as ADDED/MODIFIED watch events (API_APPLY_QUERY=silent=1: no
+# event, the change is only seen by a new list).
+api_apply() {
+	api_control apply "${API_APPLY_QUERY:-}" || topo_fatal "fake API server refused an apply"
+}
+
+# api_delete KIND NAMESPACE NAME: a DELETED watch event.
+api_delete() {
+	jq -n --arg k "$1" --arg ns "$2" --arg n "$3" '{kind: $k, namespace: $ns, name: $n}' |
+		api_control delete || topo_fatal "fake API server refused to delete $1 $2/$3"
+}
+
+# api_stats: requests served per resource, {"list": {...}, "watch": {...}}.
+api_stats() {
+	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
+		"$TOPO_API_URL/_control/stats"
 }
 
 # ---- reading the CLI's JSON -----------------------------------------------------------------
@@ -438,6 +520,33 @@ EOF
     name: $pod
 EOF
 	done
+}
+
+# slice_endpoint POD [ready=B] [serving=B] [terminating=B] [node=NODE] [zone=ZONE] [hint=ZONE]
+# (stdout): one item of an EndpointSlice's endpoints list for the pod's address. Defaults: ready,
+# on the pod's own node; serving and terminating are left out unless given, zone and hint too.
+slice_endpoint() {
+	local pod=$1 kv key value ready=true serving='' terminating='' node=${TOPO_POD_NODE[$1]} zone='' hint=''
+	shift
+	for kv in "$@"; do
+		key=${kv%%=*}
+		value=${kv#*=}
+		case $key in
+		ready) ready=$value ;;
+		serving) serving=$value ;;
+		terminating) terminating=$value ;;
+		node) node=$value ;;
+		zone) zone=$value ;;
+		hint) hint=$value ;;
+		*) topo_fatal "slice_endpoint: unknown field $key" ;;
+		esac
+	done
+	echo "- addresses: [\"${TOPO_POD_IP[$pod]}\"]"
+	echo "  conditions: {ready: $ready${serving:+, serving: $serving}${terminating:+, terminating: $terminating}}"
+	echo "  nodeName: $node"
+	[[ -z $zone ]] || echo "  zone: $zone"
+	[[ -z $hint ]] || echo "  hints: {forZones: [{name: $hint}]}"
+	echo "  targetRef: {kind: Pod, namespace: ${TOPO_POD_K8S_NS[$pod]:-default}, name: $pod}"
 }
 
 # ---- the standard topology: the demo's, used by most tests ----------------------------------

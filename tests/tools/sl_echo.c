@@ -4,8 +4,10 @@
  * tests can count which backend got each connection and check the source address after NAT.
  *
  *   sl_echo --id NAME [--tcp PORT[,PORT..]] [--udp PORT[,PORT..]] [--stream PORT[,PORT..]]
+ *           [--sctp PORT[,PORT..]]
  *
  * TCP: each connection gets one line "NAME <peer-ip>:<peer-port>\n", then the server closes.
+ * SCTP: as TCP, over a one-to-one SCTP socket (fails to start when the kernel has no SCTP).
  * UDP: each datagram is answered with the same line.
  * Stream (TCP): the same first line, then every line received is answered with
  *   "NAME <peer-ip>:<peer-port> <line>\n" until the client closes; for long-lived flows.
@@ -29,7 +31,7 @@
 #define ECHO_LINE_MAX	  512
 #define ECHO_IO_TIMEOUT_S 5 /* a stuck one-shot client must not block the accept loop */
 
-enum sock_kind { KIND_TCP, KIND_UDP, KIND_STREAM };
+enum sock_kind { KIND_TCP, KIND_UDP, KIND_STREAM, KIND_SCTP };
 
 struct listener {
 	int fd;
@@ -49,14 +51,14 @@ static void on_signal(int sig)
 static void usage(void)
 {
 	fprintf(stderr, "usage: sl_echo --id NAME [--tcp PORT[,PORT]] [--udp PORT[,PORT]] "
-			"[--stream PORT[,PORT]]\n");
+			"[--stream PORT[,PORT]] [--sctp PORT[,PORT]]\n");
 	exit(2);
 }
 
 static int open_listener(enum sock_kind kind, int port)
 {
 	int type = kind == KIND_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, kind == KIND_SCTP ? IPPROTO_SCTP : 0);
 	if (fd < 0)
 		return -1;
 	int one = 1;
@@ -243,6 +245,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(opt, "--stream")) {
 			if (parse_ports(val, KIND_STREAM, listeners, &n) < 0)
 				return 2;
+		} else if (!strcmp(opt, "--sctp")) {
+			if (parse_ports(val, KIND_SCTP, listeners, &n) < 0)
+				return 2;
 		} else
 			usage();
 	}
@@ -259,8 +264,10 @@ int main(int argc, char **argv)
 		listeners[i].fd = open_listener(listeners[i].kind, listeners[i].port);
 		if (listeners[i].fd < 0) {
 			fprintf(stderr, "sl_echo: %s port %d: %s\n",
-				listeners[i].kind == KIND_UDP ? "udp" : "tcp", listeners[i].port,
-				strerror(errno));
+				listeners[i].kind == KIND_UDP	 ? "udp"
+				: listeners[i].kind == KIND_SCTP ? "sctp"
+								 : "tcp",
+				listeners[i].port, strerror(errno));
 			return 1;
 		}
 		pfds[i] = (struct pollfd){.fd = listeners[i].fd, .events = POLLIN};

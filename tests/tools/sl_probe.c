@@ -4,10 +4,12 @@
  * prints, per attempt, the server's reply line or "ERR <errno name>", so tests can count which
  * backend answered and how a failure looked (ECONNREFUSED fast vs ETIMEDOUT).
  *
- *   sl_probe --tcp|--udp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N] [--sport PORT]
+ *   sl_probe --tcp|--udp|--sctp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N]
+ *            [--sport PORT]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
  *
  * --tcp: COUNT connections, each: connect, read one line, close.
+ * --sctp: as --tcp over a one-to-one SCTP socket ("ERR EPROTONOSUPPORT" without kernel SCTP).
  * --udp: COUNT datagrams, each from a fresh (connected) socket, read one reply.
  * --stream: one TCP connection; print the greeting line, then for each line read on stdin send
  *   it and print the reply line; ends at EOF of stdin. For flows that must survive a change.
@@ -31,15 +33,16 @@
 
 #define PROBE_LINE_MAX 1024
 
-enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM };
+enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM, MODE_SCTP };
 
 static int timeout_ms = 2000;
 static int source_port; /* 0: the kernel picks */
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sl_probe --tcp|--udp|--stream IP:PORT [-n COUNT] [--timeout-ms N] "
-			"[--interval-ms N] [--sport PORT]\n");
+	fprintf(stderr,
+		"usage: sl_probe --tcp|--udp|--sctp|--stream IP:PORT [-n COUNT] [--timeout-ms N] "
+		"[--interval-ms N] [--sport PORT]\n");
 	exit(2);
 }
 
@@ -120,9 +123,9 @@ static int read_line(int fd, char *buf, size_t len, long long deadline)
 }
 
 /* Non-blocking connect bounded by @deadline. Returns a connected socket or a negative errno. */
-static int connect_to(const struct sockaddr_in *target, int type, long long deadline)
+static int connect_to(const struct sockaddr_in *target, int type, int protocol, long long deadline)
 {
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 	if (fd < 0)
 		return -errno;
 	if (source_port) {
@@ -157,10 +160,11 @@ static int connect_to(const struct sockaddr_in *target, int type, long long dead
 	return fd;
 }
 
-static int probe_tcp(const struct sockaddr_in *target, char *reply, size_t len)
+/* One connection (TCP, or SCTP with @protocol IPPROTO_SCTP): connect, read one line, close. */
+static int probe_tcp(const struct sockaddr_in *target, int protocol, char *reply, size_t len)
 {
 	long long deadline = now_ms() + timeout_ms;
-	int fd = connect_to(target, SOCK_STREAM, deadline);
+	int fd = connect_to(target, SOCK_STREAM, protocol, deadline);
 	if (fd < 0)
 		return fd;
 	int err = read_line(fd, reply, len, deadline);
@@ -171,7 +175,7 @@ static int probe_tcp(const struct sockaddr_in *target, char *reply, size_t len)
 static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 {
 	long long deadline = now_ms() + timeout_ms;
-	int fd = connect_to(target, SOCK_DGRAM, deadline);
+	int fd = connect_to(target, SOCK_DGRAM, 0, deadline);
 	if (fd < 0)
 		return fd;
 	int err = 0;
@@ -208,7 +212,7 @@ static int run_stream(const struct sockaddr_in *target)
 	int failed = 0;
 	long long deadline = now_ms() + timeout_ms;
 
-	int fd = connect_to(target, SOCK_STREAM, deadline);
+	int fd = connect_to(target, SOCK_STREAM, 0, deadline);
 	int err = fd < 0 ? fd : read_line(fd, reply, sizeof(reply), deadline);
 	if (err) {
 		printf("ERR %s\n", errno_name(-err));
@@ -263,8 +267,12 @@ int main(int argc, char **argv)
 			usage();
 		const char *val = argv[++i];
 		char *end;
-		if (!strcmp(opt, "--tcp") || !strcmp(opt, "--udp") || !strcmp(opt, "--stream")) {
-			mode = opt[2] == 't' ? MODE_TCP : opt[2] == 'u' ? MODE_UDP : MODE_STREAM;
+		if (!strcmp(opt, "--tcp") || !strcmp(opt, "--udp") || !strcmp(opt, "--stream") ||
+		    !strcmp(opt, "--sctp")) {
+			mode = !strcmp(opt, "--tcp")	? MODE_TCP
+			       : !strcmp(opt, "--udp")	? MODE_UDP
+			       : !strcmp(opt, "--sctp") ? MODE_SCTP
+							: MODE_STREAM;
 			target_text = val;
 		} else if (!strcmp(opt, "-n") || !strcmp(opt, "--count")) {
 			count = strtol(val, &end, 10);
@@ -297,8 +305,10 @@ int main(int argc, char **argv)
 	int failed = 0;
 	for (long i = 0; i < count; i++) {
 		char reply[PROBE_LINE_MAX];
-		int err = mode == MODE_TCP ? probe_tcp(&target, reply, sizeof(reply))
-					   : probe_udp(&target, reply, sizeof(reply));
+		int err = mode == MODE_TCP ? probe_tcp(&target, 0, reply, sizeof(reply))
+			  : mode == MODE_SCTP
+			      ? probe_tcp(&target, IPPROTO_SCTP, reply, sizeof(reply))
+			      : probe_udp(&target, reply, sizeof(reply));
 		if (err) {
 			printf("ERR %s\n", errno_name(-err));
 			failed = 1;
