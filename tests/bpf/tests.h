@@ -20,6 +20,10 @@
 	X(lb_local_backend_redirect)                                                               \
 	/* test_lb_backend_selection.c */                                                          \
 	X(lb_backend_selection)                                                                    \
+	/* test_lb_maglev.c */                                                                     \
+	X(lb_maglev_spread_and_stable)                                                             \
+	X(lb_maglev_backend_removed)                                                               \
+	X(lb_maglev_missing_table_uses_slots)                                                      \
 	/* test_lb_affinity.c */                                                                   \
 	X(lb_affinity_sticks)                                                                      \
 	X(lb_affinity_expires)                                                                     \
