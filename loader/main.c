@@ -188,8 +188,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				return err;
 			if (!maglev_size_is_valid(config.maglev_size))
 				return log_fail(
-				    "--maglev-table-size %s: not a prime (e.g. 251, 509, "
-				    "1021, 2039, 4093, 8191, 16381)",
+				    "--maglev-table-size %s: not a prime (e.g. 491, 997, "
+				    "2029, 4079, 8171, 16363)",
 				    optarg);
 			break;
 		case ':':
