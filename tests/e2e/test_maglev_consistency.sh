@@ -3,14 +3,15 @@
 # Maglev backend choice: connections from fixed client ports to a ClusterIP with three backends
 # keep their backend when another backend's endpoint is removed (only the removed one's
 # connections move), and a restart through --lb-algorithm random and back rebuilds the very same
-# table. The table is 16381 entries: Maglev reassigns a few entries of the remaining backends
+# table. The table is 16363 entries: Maglev reassigns a few entries of the remaining backends
 # too (~0.03 % of the table for 3 -> 2 backends here), and M >> N keeps that out of 30 flows.
+# Last, a restart with another table size replaces the pinned tables and keeps serving.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 PORTS=$(seq 41001 41030)
-M=16381
+M=16363
 
 topo_init maglev_consistency
 topo_require_all
@@ -78,5 +79,16 @@ check maglev_consistency/maglev_after_restart "service list shows $(algorithm n1
 restarted=$(round)
 check maglev_consistency/same_table_after_restart "differs from before the restarts: $(diff <(echo "$after") <(echo "$restarted") | grep '^>' | tr '\n' ' ')" \
 	test "$after" = "$restarted"
+
+# Another table size: the pinned lb4_maglev is replaced and every table rewritten.
+topo_agent_stop n1
+topo_agent n1 "$TOPO_DIR/manifests" --maglev-table-size 997
+check maglev_consistency/resized "service list shows $(algorithm n1), want maglev/997" \
+	test "$(algorithm n1)" = "maglev/997"
+resized=$(round)
+check maglev_consistency/resized_serves "after the resize: $(tally "$(awk '{ print $2 }' <<<"$resized")")" \
+	test "$(grep -cE ' web-[13]$' <<<"$resized")" -eq 30
+check maglev_consistency/resize_logged "no 'Maglev table size 16363 -> 997' in the agent log" \
+	grep -q 'Maglev table size 16363 -> 997' "${TOPO_AGENT_LOG[n1]}"
 
 topo_finish
