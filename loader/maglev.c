@@ -88,10 +88,13 @@ int maglev_populate(const struct maglev_backend *backends, size_t n, uint32_t m,
 	memset(table, 0, m * sizeof(*table)); /* 0: not taken yet (ids are never 0) */
 	for (;;) {
 		for (size_t i = 0; i < n; i++) {
-			while (table[position[i]])
-				position[i] = (position[i] + skip[i]) % m;
-			table[position[i]] = sorted[i].id;
-			position[i] = (position[i] + skip[i]) % m;
+			uint32_t at = position[i];
+
+			/* The next entry of i's permutation; a subtraction, as skip < M. */
+			while (table[at])
+				at = at + skip[i] >= m ? at + skip[i] - m : at + skip[i];
+			table[at] = sorted[i].id;
+			position[i] = at + skip[i] >= m ? at + skip[i] - m : at + skip[i];
 			if (++filled == m)
 				goto cleanup;
 		}

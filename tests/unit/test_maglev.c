@@ -164,7 +164,7 @@ static unsigned int needless_moves(const uint32_t *a, const uint32_t *b, uint32_
 /*
  * Removing one of N backends reassigns its ~M/N entries and only a few others: Maglev's
  * disruption is near-minimal, not zero, and shrinks as M grows against N. Measured over
- * N = 3..100, the most entries of remaining backends that moved is 6.5 % of M at M ~ 1000 and
+ * N = 3..100, the most entries of remaining backends that moved is 6 % of M at M = 997 and
  * 1.5 % at M = 16381 (a modulo-N scheme moves ~(N-1)/N of the table). Adding one backend takes
  * ~M/(N+1) entries, with the same bounds on the rest.
  */
