@@ -90,6 +90,7 @@
 	X(node_snat_reply_in_pod_program)                                                          \
 	X(node_source_range_drop)                                                                  \
 	X(node_no_endpoints)                                                                       \
+	X(node_maglev_choice)                                                                      \
 	/* test_policy_lookup.c */                                                                 \
 	X(policy_egress_denied)                                                                    \
 	X(policy_egress_port_range_and_reply)                                                      \
