@@ -25,6 +25,7 @@
 #include "loader/bpffs.h"
 #include "loader/datapath.h"
 #include "loader/log.h"
+#include "loader/maglev.h"
 #include "loader/netpol_compile.h"
 #include "loader/objects.h"
 #include "loader/policy_sync.h"
@@ -56,6 +57,7 @@ struct bench_opts {
 	unsigned int ct_size;
 	unsigned int policy_cidrs; /* 0: no policy cases */
 	bool json;
+	enum lb_algorithm algorithm; /* --lb-algorithm: maglev (tables seeded) or random */
 };
 
 struct bench_case {
@@ -130,12 +132,21 @@ static int map_put(struct bpf_map *map, const void *key, const void *value)
 				    bpf_map__value_size(map), BPF_ANY);
 }
 
-/* Service i: VIP 10.96.x.y:80/TCP with `backends` backends 10.(128+...).x.y:8080. */
+/*
+ * Service i: VIP 10.96.x.y:80/TCP with `backends` backends 10.(128+...).x.y:8080; with Maglev,
+ * each with its table (generation 0), as the agent writes them.
+ */
 static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 *target_vip)
 {
+	struct maglev_backend *identities = calloc(o->backends, sizeof(*identities));
+	__u32 *table = calloc(LB_MAGLEV_SIZE_DEFAULT, sizeof(*table));
 	__u32 backend_id = 1;
-	int err;
+	int err = 0;
 
+	if (!identities || !table) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	for (unsigned int i = 0; i < o->services; i++) {
 		__u32 svc_id = i + 1, vip = ip4(10, 96 + (i >> 16), (i >> 8) & 0xff, i & 0xff);
 		struct lb4_key key = {.address = vip, .port = htons(80), .proto = IPPROTO_TCP};
@@ -143,6 +154,7 @@ static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 
 		struct lb4_revnat revnat = {
 		    .address = vip, .port = htons(80), .proto = IPPROTO_TCP};
 		struct lb4_vip vip_value = {.frontends = 1};
+		struct lb4_maglev_key maglev_key = {.svc_id = svc_id};
 
 		for (unsigned int b = 0; b < o->backends; b++, backend_id++) {
 			struct lb4_slot_key slot = {.svc_id = svc_id, .index = b};
@@ -156,7 +168,11 @@ static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 
 			err = map_put(skel->maps.lb4_backends, &backend_id, &backend);
 			err = err ?: map_put(skel->maps.lb4_slots, &slot, &backend_id);
 			if (err)
-				return err;
+				goto cleanup;
+			identities[b].address = backend.address;
+			identities[b].port = backend.port;
+			identities[b].proto = backend.proto;
+			identities[b].id = backend_id;
 			if (i + 1 == o->services) {
 				/* The target service's backends are pods on this node. */
 				struct ep4_key ep_key = {.address = backend.address};
@@ -164,18 +180,30 @@ static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 
 
 				err = map_put(skel->maps.ep4, &ep_key, &ep);
 				if (err)
-					return err;
+					goto cleanup;
 			}
+		}
+		if (o->algorithm == LB_ALGORITHM_MAGLEV) {
+			svc.flags |= LB_SVC_F_MAGLEV;
+			err =
+			    maglev_populate(identities, o->backends, LB_MAGLEV_SIZE_DEFAULT, table);
+			err = err ?: map_put(skel->maps.lb4_maglev, &maglev_key, table);
+			if (err)
+				goto cleanup;
 		}
 		snprintf(revnat.name, sizeof(revnat.name), "bench/svc-%u:http", i);
 		err = map_put(skel->maps.lb4_revnat, &svc_id, &revnat);
 		err = err ?: map_put(skel->maps.lb4_vips, &vip, &vip_value);
 		err = err ?: map_put(skel->maps.lb4_svc, &key, &svc);
 		if (err)
-			return err;
+			goto cleanup;
 		*target_vip = vip;
 	}
-	return 0;
+
+cleanup:
+	free(identities);
+	free(table);
+	return err;
 }
 
 /* The address of ipBlock i's cidr (a /16; its second half, a /17, is the except). */
@@ -383,8 +411,10 @@ static int set_target(struct pkt_wrap *wrap, int prog_fd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sluice-pktbench [--services N] [--backends N] [--repeat N] "
-			"[--runs N] [--ct-size N] [--policy-cidrs N] [-o json]\n");
+	fprintf(stderr,
+		"usage: sluice-pktbench [--services N] [--backends N] [--repeat N] "
+		"[--runs N] [--ct-size N] [--policy-cidrs N] [--lb-algorithm maglev|random] "
+		"[-o json]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
@@ -397,6 +427,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	    {"ct-size", required_argument, NULL, 'c'},
 	    {"policy-cidrs", required_argument, NULL, 'p'},
 	    {"output", required_argument, NULL, 'o'},
+	    {"lb-algorithm", required_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -405,7 +436,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		char *end = NULL;
 		unsigned long value = 0;
 
-		if (opt != 'o') {
+		if (opt != 'o' && opt != 'l') {
 			errno = 0;
 			value = strtoul(optarg, &end, 10);
 			if (errno || !end || *end || value == 0 || value > 1000000000ul) {
@@ -431,6 +462,13 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'p':
 			o->policy_cidrs = value;
+			break;
+		case 'l':
+			if (maglev_algorithm_parse(optarg, &o->algorithm)) {
+				log_error("--lb-algorithm: '%s' is neither maglev nor random",
+					  optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
@@ -633,9 +671,10 @@ int main(int argc, char **argv)
 
 	if (o.json) {
 		printf("{\"services\": %u, \"backends\": %u, \"policy_cidrs\": %u, "
-		       "\"repeat\": %u, \"runs\": %u, \"wrapper_ns\": %.1f, \"results\": [",
-		       o.services, o.backends, o.policy_cidrs, o.repeat, o.runs,
-		       baseline[0].median);
+		       "\"lb_algorithm\": \"%s\", \"repeat\": %u, \"runs\": %u, "
+		       "\"wrapper_ns\": %.1f, \"results\": [",
+		       o.services, o.backends, o.policy_cidrs, maglev_algorithm_name(o.algorithm),
+		       o.repeat, o.runs, baseline[0].median);
 		for (size_t i = 0; i < n_cases; i++) {
 			double base = baseline[cases[i].vary_flow].median;
 
@@ -646,9 +685,10 @@ int main(int argc, char **argv)
 		}
 		printf("]}\n");
 	} else {
-		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends, "
+		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends (%s), "
 		       "median of %u runs x %u packets\n",
-		       o.services, o.backends, o.runs, o.repeat);
+		       o.services, o.backends, maglev_algorithm_name(o.algorithm), o.runs,
+		       o.repeat);
 		if (o.policy_cidrs)
 			printf("policy cases: the client's egress isolated by %u ipBlock rules\n",
 			       o.policy_cidrs);

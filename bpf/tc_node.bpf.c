@@ -98,7 +98,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 		return node_no_endpoints(skb, pkt, &svc);
 	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
 	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
-		ret = lb4_select_backend(&svc, &backend_id, &backend);
+		ret = lb4_select_backend(&svc, pkt, &backend_id, &backend);
 		if (ret)
 			return ret;
 		if (svc.flags & LB_SVC_F_AFFINITY)

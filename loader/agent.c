@@ -448,6 +448,7 @@ int agent_run(const struct agent_config *config)
 	    .ct_size = config->ct_size,
 	    .is_ct_size_set = config->is_ct_size_set,
 	    .uplink = config->uplink,
+	    .maglev_size = config->maglev_size,
 	};
 	struct datapath_result dp;
 	char failed[4096] = "";
@@ -522,6 +523,11 @@ int agent_run(const struct agent_config *config)
 		 "removed)",
 		 sync_service_count(agent.sync), sync_backend_count(agent.sync),
 		 sync_adopt_writes(agent.sync));
+	sync_set_lb_algorithm(agent.sync, config->lb_algorithm);
+	log_info("backend choice: %s (Maglev table size %u)%s",
+		 maglev_algorithm_name(config->lb_algorithm), sync_maglev_size(agent.sync),
+		 dp.is_maglev_resized ? "; table size changed: every Maglev frontend is rewritten"
+				      : "");
 
 	err = agent_api_start(&agent);
 	if (err)

@@ -9,6 +9,8 @@
 
 #include <netinet/in.h>
 
+#include "loader/maglev.h"
+
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
 #define AGENT_NODE_CIDR_SIZE_DEFAULT 24
 /* Quiet time after the last change in the manifest directory before it is re-read, in ms. */
@@ -46,6 +48,8 @@ struct agent_config {
 	size_t n_node_ips;
 	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */
 	const char *uplink; /* --uplink IFNAME: device to the outside (NodePort, LB, externalIPs) */
+	enum lb_algorithm lb_algorithm; /* --lb-algorithm maglev|random */
+	uint32_t maglev_size;		/* --maglev-table-size M: a prime (see maps/lb.h) */
 };
 
 /* Parse "A.B.C.D/N" with no host bits set. Returns 0 or -EINVAL. */

@@ -179,6 +179,7 @@ void bpffs_maps_init(struct sluice_maps *maps)
 	maps->ct4 = maps->ep4 = maps->stats = maps->drops = maps->node4_addrs = -1;
 	maps->ipcache4 = maps->policy4 = maps->policy_cfg = maps->policy_names = -1;
 	maps->ipcache4_exact = maps->ipcache4_lens = -1;
+	maps->lb4_maglev = -1;
 }
 
 void bpffs_close_maps(struct sluice_maps *maps)
@@ -188,7 +189,7 @@ void bpffs_close_maps(struct sluice_maps *maps)
 	    &maps->lb4_vips, &maps->lb4_affinity, &maps->lb4_src_ranges, &maps->ct4,
 	    &maps->ep4,	     &maps->stats,	  &maps->drops,		 &maps->node4_addrs,
 	    &maps->ipcache4, &maps->policy4,	  &maps->policy_cfg,	 &maps->policy_names};
-	int *more[] = {&maps->ipcache4_exact, &maps->ipcache4_lens};
+	int *more[] = {&maps->ipcache4_exact, &maps->ipcache4_lens, &maps->lb4_maglev};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -264,6 +265,10 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 			close(maps->ipcache4_lens);
 		maps->ipcache4_exact = maps->ipcache4_lens = -1;
 	}
+	/* Optional: without it every frontend picks at random (pins made before Maglev). */
+	maps->lb4_maglev = bpffs_open_map(dir, LB4_MAGLEV_MAP);
+	if (maps->lb4_maglev < 0)
+		maps->lb4_maglev = -1;
 	return 0;
 
 cleanup:

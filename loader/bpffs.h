@@ -32,6 +32,9 @@ struct sluice_maps {
 	/* The ipcache's exact-match copy and its prefix lengths; -1 on pins made before them. */
 	int ipcache4_exact;
 	int ipcache4_lens;
+	/* Maglev tables, one value of M backend ids per (frontend, generation); -1 on older pins.
+	 */
+	int lb4_maglev;
 };
 
 /* Set every descriptor to -1 so bpffs_close_maps() is safe on a partly opened set. */

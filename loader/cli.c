@@ -84,7 +84,16 @@ struct cli_service {
 	uint32_t n_backends;
 	uint32_t *backend_ids; /* distinct, in slot order */
 	struct lb4_backend *backends;
+	bool has_table; /* LB_SVC_F_MAGLEV and its live generation's table is in lb4_maglev */
 };
+
+/* "maglev" when the frontend picks by its table, else "random" (also Maglev without a table). */
+static const char *cli_service_algorithm(const struct cli_service *svc)
+{
+	if (!(svc->value.flags & LB_SVC_F_MAGLEV))
+		return "random";
+	return svc->has_table || !svc->value.count ? "maglev" : "maglev (no table: random)";
+}
 
 static int cli_service_cmp(const void *a, const void *b)
 {
@@ -137,10 +146,42 @@ static int cli_service_read_backends(struct cli_service *svc, int slots_fd, int 
 	return 0;
 }
 
-static int cli_services_read(const struct cli_options *options, struct cli_service **out,
-			     size_t *n_out)
+/* lb4_maglev and its table size M, or -1 and 0 on pins made before Maglev. */
+static int cli_maglev_open(const struct cli_options *options, uint32_t *table_size)
 {
-	int svc_fd = -1, slots_fd = -1, backends_fd = -1, revnat_fd = -1, err = 0;
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = cli_open_map(options, LB4_MAGLEV_MAP);
+
+	*table_size = 0;
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !info.value_size) {
+		close(fd);
+		return -1;
+	}
+	*table_size = info.value_size / sizeof(uint32_t);
+	return fd;
+}
+
+static bool cli_service_has_table(const struct cli_service *svc, int maglev_fd, uint32_t *table)
+{
+	struct lb4_maglev_key key;
+
+	if (maglev_fd < 0 || !(svc->value.flags & LB_SVC_F_MAGLEV))
+		return false;
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc->value.svc_id;
+	key.gen = svc->value.gen;
+	return bpf_map_lookup_elem(maglev_fd, &key, table) == 0;
+}
+
+static int cli_services_read(const struct cli_options *options, struct cli_service **out,
+			     size_t *n_out, uint32_t *table_size)
+{
+	int svc_fd = -1, slots_fd = -1, backends_fd = -1, revnat_fd = -1, maglev_fd = -1, err = 0;
+	uint32_t *table = NULL;
 	struct cli_service *services = NULL;
 	size_t n = 0, cap = 0;
 	struct lb4_key key, next;
@@ -156,6 +197,14 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 	if (slots_fd < 0 || backends_fd < 0 || revnat_fd < 0) {
 		err = -ENOENT;
 		goto cleanup;
+	}
+	maglev_fd = cli_maglev_open(options, table_size);
+	if (maglev_fd >= 0) {
+		table = malloc(*table_size * sizeof(*table));
+		if (!table) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 	}
 	while (bpf_map_get_next_key(svc_fd, has_key ? &key : NULL, &next) == 0) {
 		key = next;
@@ -185,6 +234,7 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 		err = cli_service_read_backends(svc, slots_fd, backends_fd);
 		if (err)
 			goto cleanup;
+		svc->has_table = cli_service_has_table(svc, maglev_fd, table);
 	}
 	qsort(services, n, sizeof(*services), cli_service_cmp);
 	*out = services;
@@ -196,6 +246,9 @@ cleanup:
 	if (err == -ENOMEM)
 		log_fail("service list: %s", strerror(-err));
 	cli_services_free(services, n);
+	free(table);
+	if (maglev_fd >= 0)
+		close(maglev_fd);
 	if (revnat_fd >= 0)
 		close(revnat_fd);
 	if (backends_fd >= 0)
@@ -206,7 +259,7 @@ cleanup:
 	return err;
 }
 
-static struct json_object *cli_service_json(const struct cli_service *svc)
+static struct json_object *cli_service_json(const struct cli_service *svc, uint32_t table_size)
 {
 	struct json_object *obj = json_object_new_object(), *backends = json_object_new_array();
 	char ip[INET_ADDRSTRLEN];
@@ -221,6 +274,10 @@ static struct json_object *cli_service_json(const struct cli_service *svc)
 	err |= cli_json_set(obj, "id", json_object_new_int64(svc->value.svc_id));
 	err |= cli_json_set(obj, "generation", json_object_new_int(svc->value.gen));
 	err |= cli_json_set(obj, "slots", json_object_new_int(svc->value.count));
+	err |= cli_json_set(obj, "algorithm", json_object_new_string(cli_service_algorithm(svc)));
+	/* Entries of the frontend's Maglev table; 0 when it picks at random. */
+	err |=
+	    cli_json_set(obj, "table_size", json_object_new_int64(svc->has_table ? table_size : 0));
 	for (uint32_t i = 0; i < svc->n_backends; i++) {
 		struct json_object *b = json_object_new_object();
 
@@ -249,10 +306,11 @@ int cli_service_list(const struct cli_options *options)
 	struct cli_service *services = NULL;
 	struct json_object *root = NULL, *array;
 	size_t n = 0;
-	char ip[INET_ADDRSTRLEN], frontend[64];
+	char ip[INET_ADDRSTRLEN], frontend[64], algorithm[64];
+	uint32_t table_size = 0;
 	int err;
 
-	err = cli_services_read(options, &services, &n);
+	err = cli_services_read(options, &services, &n, &table_size);
 	if (err)
 		return err;
 	if (options->output == CLI_OUTPUT_JSON) {
@@ -260,21 +318,27 @@ int cli_service_list(const struct cli_options *options)
 		array = json_object_new_array();
 		err = root ? cli_json_set(root, "services", array) : -ENOMEM;
 		for (size_t i = 0; !err && i < n; i++)
-			err = cli_json_append(array, cli_service_json(&services[i]));
+			err = cli_json_append(array, cli_service_json(&services[i], table_size));
 		if (!err)
 			err = cli_json_print(root);
 		if (err)
 			log_fail("service list: %s", strerror(-err));
 		goto cleanup;
 	}
-	printf("%-32s %-22s %6s %8s  %s\n", "NAME", "FRONTEND", "ID", "BACKENDS", "ADDRESSES");
+	printf("%-32s %-22s %6s %-12s %8s  %s\n", "NAME", "FRONTEND", "ID", "ALGORITHM", "BACKENDS",
+	       "ADDRESSES");
 	for (size_t i = 0; i < n; i++) {
 		const struct cli_service *svc = &services[i];
 
 		snprintf(frontend, sizeof(frontend), "%s:%u/%s", cli_ip(svc->key.address, ip),
 			 ntohs(svc->key.port), lb_proto_name(svc->key.proto));
-		printf("%-32s %-22s %6u %8u  ", svc->name[0] ? svc->name : "-", frontend,
-		       svc->value.svc_id, svc->n_backends);
+		/* maglev/M: the frontend's table has M entries. */
+		if (svc->has_table)
+			snprintf(algorithm, sizeof(algorithm), "maglev/%u", table_size);
+		else
+			snprintf(algorithm, sizeof(algorithm), "%s", cli_service_algorithm(svc));
+		printf("%-32s %-22s %6u %-12s %8u  ", svc->name[0] ? svc->name : "-", frontend,
+		       svc->value.svc_id, algorithm, svc->n_backends);
 		if (!svc->n_backends)
 			printf("(none: rejected)");
 		for (uint32_t j = 0; j < svc->n_backends; j++)
@@ -763,8 +827,8 @@ static void cli_agent_status(const char *bpffs, struct json_object *root)
 int cli_status(const struct cli_options *options)
 {
 	static const char *const pins[] = {
-	    LB4_SVC_MAP, LB4_SLOTS_MAP, LB4_BACKENDS_MAP, LB4_REVNAT_MAP, LB4_VIPS_MAP,
-	    CT4_MAP,	 EP4_MAP,	STATS_MAP,	  DROPS_MAP,
+	    LB4_SVC_MAP,  LB4_SLOTS_MAP, LB4_MAGLEV_MAP, LB4_BACKENDS_MAP, LB4_REVNAT_MAP,
+	    LB4_VIPS_MAP, CT4_MAP,	 EP4_MAP,	 STATS_MAP,	   DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];

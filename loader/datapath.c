@@ -17,6 +17,7 @@
 #include "loader/log.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/lb.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
 #include "skel/xdp_node.skel.h"
@@ -66,6 +67,22 @@ static int datapath_check_pinned(struct bpf_map *map, const struct datapath_opts
 		if (err)
 			goto cleanup;
 	}
+	if (strcmp(name, LB4_MAGLEV_MAP) == 0 && info.value_size != bpf_map__value_size(map)) {
+		/*
+		 * Another --maglev-table-size: tables of another M cannot be reused. The pin goes
+		 * and the load makes a new map; the programs running now keep the old one until
+		 * they are replaced, and new flows fall back to the slots until the first sync
+		 * writes tables. Established flows follow conntrack and are not affected.
+		 */
+		log_info("%s: Maglev table size %zu -> %zu: tables rebuilt", path,
+			 info.value_size / sizeof(__u32), bpf_map__value_size(map) / sizeof(__u32));
+		if (unlink(path)) {
+			err = -errno;
+			log_error("%s: remove: %s", path, strerror(-err));
+		}
+		result->is_maglev_resized = true;
+		goto cleanup;
+	}
 	if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
 	    info.value_size != bpf_map__value_size(map) ||
 	    info.max_entries != bpf_map__max_entries(map) ||
@@ -83,6 +100,24 @@ static int datapath_check_pinned(struct bpf_map *map, const struct datapath_opts
 
 cleanup:
 	close(fd);
+	return err;
+}
+
+/*
+ * Size the Maglev tables of an object: M entries per lb4_maglev value and the same M as the
+ * programs' index bound (they must agree, or the verifier refuses the table read).
+ */
+static int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
+			       const struct datapath_opts *opts)
+{
+	__u32 m = opts->maglev_size ? opts->maglev_size : LB_MAGLEV_SIZE_DEFAULT;
+	int err;
+
+	*rodata_size = m;
+	err = bpf_map__set_value_size(maglev, m * sizeof(__u32));
+	if (err)
+		log_error("%s: set value size for %u entries: %s", LB4_MAGLEV_MAP, m,
+			  strerror(-err));
 	return err;
 }
 
@@ -196,6 +231,9 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		return err;
 	}
 	skel->rodata->hairpin_ip = opts->hairpin_ip;
+	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
+	if (err)
+		goto cleanup;
 	err = bpf_map__set_max_entries(skel->maps.ct4, opts->ct_size);
 	if (err) {
 		log_error("%s: set size %u: %s", CT4_MAP, opts->ct_size, strerror(-err));
@@ -272,7 +310,8 @@ static void datapath_attach_xdp(const struct datapath_opts *opts, int ifindex,
 			 opts->uplink);
 		return;
 	}
-	err = datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
+	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
 	err = err ?: xdp_node__load(skel);
 	if (err) {
 		log_warn("load BPF object xdp_node: %s; uplink %s runs tc only", strerror(-err),
@@ -312,7 +351,8 @@ int datapath_load_node(const struct datapath_opts *opts, struct datapath_result 
 		log_error("open BPF object tc_node: %s", strerror(-err));
 		return err;
 	}
-	err = datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
+	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
 	if (err)
 		goto cleanup;
 	err = tc_node__load(skel);

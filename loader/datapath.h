@@ -15,12 +15,13 @@
 #define DATAPATH_TC_PRIORITY 1
 
 struct datapath_opts {
-	const char *bpffs;   /* pin directory; must already be on bpffs (bpffs_ensure) */
-	uint32_t hairpin_ip; /* network byte order */
-	uint32_t ct_size;    /* ct4 max entries */
-	bool is_ct_size_set; /* given on the command line: a pinned ct4 of another size is an error
-			      */
-	const char *uplink;  /* --uplink IFNAME: the node's device to the outside, or NULL */
+	const char *bpffs;    /* pin directory; must already be on bpffs (bpffs_ensure) */
+	uint32_t hairpin_ip;  /* network byte order */
+	uint32_t ct_size;     /* ct4 max entries */
+	bool is_ct_size_set;  /* given on the command line: a pinned ct4 of another size is an error
+			       */
+	const char *uplink;   /* --uplink IFNAME: the node's device to the outside, or NULL */
+	uint32_t maglev_size; /* --maglev-table-size M (a prime; 0: LB_MAGLEV_SIZE_DEFAULT) */
 };
 
 struct datapath_result {
@@ -29,6 +30,7 @@ struct datapath_result {
 	unsigned int reattach_failed;
 	bool is_adopted;    /* maps were already pinned (restart or upgrade) */
 	bool is_uplink_xdp; /* xdp_node runs on the uplink in native mode (tc_node always does) */
+	bool is_maglev_resized; /* lb4_maglev was pinned with another M and has been remade */
 };
 
 /*

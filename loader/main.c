@@ -14,7 +14,9 @@
 #include "loader/cli.h"
 #include "loader/lab.h"
 #include "loader/log.h"
+#include "loader/maglev.h"
 #include "maps/ct.h"
+#include "maps/lb.h"
 #include "maps/types.h"
 
 /* Flags every subcommand takes, anywhere on the command line. */
@@ -63,6 +65,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_NODE_PORT_RANGE,
 		OPT_UPLINK,
 		OPT_CLUSTER_DNS,
+		OPT_LB_ALGORITHM,
+		OPT_MAGLEV_TABLE_SIZE,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -78,12 +82,16 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"node-port-range", required_argument, NULL, OPT_NODE_PORT_RANGE},
 	    {"uplink", required_argument, NULL, OPT_UPLINK},
 	    {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
+	    {"lb-algorithm", required_argument, NULL, OPT_LB_ALGORITHM},
+	    {"maglev-table-size", required_argument, NULL, OPT_MAGLEV_TABLE_SIZE},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
 	    .bpffs = globals->bpffs,
 	    .ct_size = CT_DEFAULT_ENTRIES,
 	    .node_cidr_size = AGENT_NODE_CIDR_SIZE_DEFAULT,
+	    .lb_algorithm = LB_ALGORITHM_MAGLEV,
+	    .maglev_size = LB_MAGLEV_SIZE_DEFAULT,
 	};
 	struct in_addr hairpin;
 	uint32_t value;
@@ -167,6 +175,22 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			if (inet_pton(AF_INET, optarg, &config.cluster_dns) != 1 ||
 			    !config.cluster_dns.s_addr)
 				return log_fail("--cluster-dns %s: not an IPv4 address", optarg);
+			break;
+		case OPT_LB_ALGORITHM:
+			if (maglev_algorithm_parse(optarg, &config.lb_algorithm))
+				return log_fail("--lb-algorithm %s: expected maglev or random",
+						optarg);
+			break;
+		case OPT_MAGLEV_TABLE_SIZE:
+			err = main_parse_u32("--maglev-table-size", optarg, LB_MAGLEV_SIZE_MIN,
+					     LB_MAGLEV_SIZE_MAX, &config.maglev_size);
+			if (err)
+				return err;
+			if (!maglev_size_is_valid(config.maglev_size))
+				return log_fail(
+				    "--maglev-table-size %s: not a prime (e.g. 491, 997, "
+				    "2029, 4079, 8171, 16363)",
+				    optarg);
 			break;
 		case ':':
 			return log_fail("agent: %s needs a value", argv[optind - 1]);
@@ -310,7 +334,8 @@ static const struct main_command main_commands[] = {
      "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
      "        [--ct-size N] [--hairpin-ip IP]\n"
      "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]\n"
-     "        [--cluster-dns IP]"},
+     "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
+     "        [--maglev-table-size M]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "loader/log.h"
+#include "loader/maglev.h"
 #include "loader/policy_sync.h"
 #include "loader/state.h"
 #include "loader/sync.h"
@@ -198,6 +199,13 @@ struct sync_ctx {
 	uint32_t node_keys[NODE_MAX_ADDRS];
 	struct node4_addr node_values[NODE_MAX_ADDRS];
 	size_t n_node;
+	/* Maglev (maps/lb.h): lb4_maglev or -1, its table size M and a table-sized buffer. */
+	int maglev_fd;
+	uint32_t maglev_size;
+	uint32_t *maglev_table;
+	struct maglev_backend *maglev_backends; /* scratch: one frontend's backends */
+	size_t cap_maglev_backends;
+	enum lb_algorithm algorithm; /* --lb-algorithm */
 };
 
 static uint64_t sync_svc_key(const struct lb4_key *key)
@@ -248,6 +256,85 @@ static int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, u
 	return sync_update(ctx, ctx->slots_fd, &key, &backend_id);
 }
 
+/* ---- Maglev tables: one per (frontend, generation), beside its slots --------------------- */
+
+/*
+ * Delete the Maglev table of SVC_ID/GEN if there is one (a random frontend has none; the write
+ * counts only when there was). Failures are logged: nothing reads a retired generation.
+ */
+static void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen)
+{
+	struct lb4_maglev_key key;
+
+	if (ctx->maglev_fd < 0)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	if (bpf_map_delete_elem(ctx->maglev_fd, &key) == 0)
+		ctx->writes++;
+	else if (errno != ENOENT)
+		log_warn("%s: delete service %u gen %u: %s", LB4_MAGLEV_MAP, svc_id, gen,
+			 strerror(errno));
+}
+
+/* Fill ctx->maglev_table for the backend set IDS. Returns 0 or -errno (see maglev_populate). */
+static int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+{
+	if (n > ctx->cap_maglev_backends) {
+		struct maglev_backend *grown =
+		    realloc(ctx->maglev_backends, n * sizeof(*ctx->maglev_backends));
+
+		if (!grown)
+			return -ENOMEM;
+		ctx->maglev_backends = grown;
+		ctx->cap_maglev_backends = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sync_backend *b = sync_table_get(&ctx->backend_ids, ids[i]);
+
+		if (!b)
+			return -ENOENT;
+		ctx->maglev_backends[i].address = b->value.address;
+		ctx->maglev_backends[i].port = b->value.port;
+		ctx->maglev_backends[i].proto = b->value.proto;
+		ctx->maglev_backends[i].id = ids[i];
+	}
+	return maglev_populate(ctx->maglev_backends, n, ctx->maglev_size, ctx->maglev_table);
+}
+
+/* Write the whole Maglev table of SVC_ID/GEN for the backend set IDS (N > 0). */
+static int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen,
+			     const uint32_t *ids, uint32_t n)
+{
+	struct lb4_maglev_key key;
+	int err;
+
+	err = sync_maglev_fill(ctx, ids, n);
+	if (err)
+		return err;
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	return sync_update(ctx, ctx->maglev_fd, &key, ctx->maglev_table);
+}
+
+/*
+ * Does a frontend with N backends get a Maglev table? Only with the map present and at most M
+ * backends (more than M cannot all have an entry: such a frontend picks at random, logged).
+ */
+static bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend *frontend, size_t n)
+{
+	if (ctx->algorithm != LB_ALGORITHM_MAGLEV || ctx->maglev_fd < 0)
+		return false;
+	if (n > ctx->maglev_size) {
+		log_debug("%s: %zu backends exceed the Maglev table size %u: picked at random",
+			  frontend->name, n, ctx->maglev_size);
+		return false;
+	}
+	return true;
+}
+
 /* Delete slots 0..n-1 of SVC_ID/GEN. Failures are logged, not returned: nothing reads them. */
 static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t n)
 {
@@ -264,6 +351,7 @@ static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen
 			log_warn("lb4_slots: delete service %u gen %u index %u: %s", svc_id, gen, i,
 				 strerror(-err));
 	}
+	sync_maglev_delete(ctx, svc_id, gen);
 }
 
 static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
@@ -578,8 +666,9 @@ cleanup:
 
 /* ---- frontends -------------------------------------------------------------------------- */
 
-/* Flags a desired frontend carries into lb4_service.flags. */
-static uint16_t sync_frontend_flags(const struct lb_frontend *frontend)
+/* Flags a desired frontend with N backends carries into lb4_service.flags. */
+static uint16_t sync_frontend_flags(const struct sync_ctx *ctx, const struct lb_frontend *frontend,
+				    size_t n)
 {
 	static const uint16_t kinds[] = {
 	    [LB_KIND_CLUSTER_IP] = LB_SVC_F_CLUSTER_IP,
@@ -598,15 +687,19 @@ static uint16_t sync_frontend_flags(const struct lb_frontend *frontend)
 		flags |= LB_SVC_F_AFFINITY;
 	if (frontend->n_source_ranges)
 		flags |= LB_SVC_F_SOURCE_RANGES;
+	if (sync_is_maglev(ctx, frontend, n))
+		flags |= LB_SVC_F_MAGLEV;
 	return flags;
 }
 
 /*
- * Slot layout of a backend set. Today slot i holds backend i, so a packet picks uniformly; a
- * Maglev table (issue 5) replaces this function and n_slots, nothing else.
+ * Slot layout of a backend set: slot i holds backend i, so a random pick is uniform. With
+ * LB_SVC_F_MAGLEV in FLAGS the generation's Maglev table follows (maps/lb.h): the slots stay,
+ * as the backend set a restarted agent adopts and as the datapath's fallback when a table is
+ * missing. Both are written before the flip that makes GEN live.
  */
 static int sync_slots_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const uint32_t *ids,
-			    uint32_t n, uint32_t *n_slots)
+			    uint32_t n, uint16_t flags, uint32_t *n_slots)
 {
 	int err;
 
@@ -616,6 +709,15 @@ static int sync_slots_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, 
 			log_warn("lb4_slots: write service %u gen %u index %u: %s", svc_id, gen, i,
 				 strerror(-err));
 			sync_slots_delete(ctx, svc_id, gen, i);
+			return err;
+		}
+	}
+	if ((flags & LB_SVC_F_MAGLEV) && n) {
+		err = sync_maglev_write(ctx, svc_id, gen, ids, n);
+		if (err) {
+			log_warn("%s: write service %u gen %u: %s", LB4_MAGLEV_MAP, svc_id, gen,
+				 strerror(-err));
+			sync_slots_delete(ctx, svc_id, gen, n);
 			return err;
 		}
 	}
@@ -661,7 +763,7 @@ static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 	if (!svc)
 		return -ENOMEM;
 	svc->key = *key;
-	svc->flags = sync_frontend_flags(frontend);
+	svc->flags = sync_frontend_flags(ctx, frontend, n);
 	svc->affinity_timeout_s = frontend->affinity_timeout_s;
 	svc->epoch = ctx->epoch;
 	snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
@@ -673,7 +775,7 @@ static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 	err = sync_backends_acquire(ctx, addrs, n, key->proto, counts, &ids);
 	if (err)
 		goto cleanup;
-	err = sync_slots_write(ctx, svc->svc_id, 0, ids, (uint32_t)n, &svc->n_slots);
+	err = sync_slots_write(ctx, svc->svc_id, 0, ids, (uint32_t)n, svc->flags, &svc->n_slots);
 	if (err)
 		goto cleanup_backends;
 	err = sync_ranges_sorted(frontend, &svc->ranges, &svc->n_ranges);
@@ -773,7 +875,7 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 			       const struct lb_backend_addr *addrs, size_t n,
 			       struct sync_counts *counts)
 {
-	uint16_t flags = sync_frontend_flags(frontend);
+	uint16_t flags = sync_frontend_flags(ctx, frontend, n);
 	uint8_t gen = svc->gen ^ 1;
 	uint32_t *ids = NULL, n_slots = 0;
 	struct lb_cidr *ranges = NULL;
@@ -787,7 +889,7 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	err = sync_backends_acquire(ctx, addrs, n, svc->key.proto, counts, &ids);
 	if (err)
 		return err;
-	err = sync_slots_write(ctx, svc->svc_id, gen, ids, (uint32_t)n, &n_slots);
+	err = sync_slots_write(ctx, svc->svc_id, gen, ids, (uint32_t)n, flags, &n_slots);
 	if (err)
 		goto cleanup;
 	/* New ranges admitted before the flip; ranges no longer wanted go after it. */
@@ -1116,7 +1218,7 @@ static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *f
 			counts->added++;
 		return err;
 	}
-	if (svc->is_dirty || svc->flags != sync_frontend_flags(frontend) ||
+	if (svc->is_dirty || svc->flags != sync_frontend_flags(ctx, frontend, (size_t)n) ||
 	    svc->affinity_timeout_s != frontend->affinity_timeout_s ||
 	    !sync_ranges_equal(svc, frontend) ||
 	    !sync_backends_equal(ctx, svc, ctx->scratch, (size_t)n)) {
@@ -1544,6 +1646,71 @@ cleanup:
 	return err;
 }
 
+/*
+ * Maglev tables: the live generation's table of each Maglev frontend is kept when it is exactly
+ * the table of its adopted backend set (as this build and M compute it); otherwise, or when it is
+ * missing (M changed: the datapath loader made a new map), the frontend is rewritten by a flip at
+ * the first sync, and until then its flows fall back to the slots. Tables of no live generation
+ * are deleted. Runs after sync_adopt_slots(), which recovers the backend sets.
+ */
+static int sync_adopt_maglev(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_maglev_key)};
+	struct sync_table kept = {0}; /* svc_id -> service whose live table is right */
+	struct lb4_maglev_key key, next;
+	uint32_t *held = NULL;
+	bool has_key = false;
+	int err = 0;
+
+	if (ctx->maglev_fd >= 0) {
+		held = malloc(ctx->maglev_size * sizeof(*held));
+		if (!held)
+			return -ENOMEM;
+	}
+	while (ctx->maglev_fd >= 0 &&
+	       bpf_map_get_next_key(ctx->maglev_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->maglev_fd, &key, held))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+
+		if (!svc || key.gen != svc->gen || !(svc->flags & LB_SVC_F_MAGLEV) ||
+		    !svc->n_slots) {
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		/* A live table that is not ours stays readable until the flip replaces it. */
+		if (svc->is_dirty || sync_maglev_fill(ctx, svc->backend_ids, svc->n_backends) ||
+		    memcmp(held, ctx->maglev_table, ctx->maglev_size * sizeof(*held)))
+			continue;
+		err = sync_table_put(&kept, svc->svc_id, svc);
+		if (err)
+			goto cleanup;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (svc && (svc->flags & LB_SVC_F_MAGLEV) && svc->n_slots &&
+		    !sync_table_get(&kept, svc->svc_id))
+			svc->is_dirty = true;
+	}
+	if (ctx->maglev_fd >= 0)
+		sync_orphans_delete(ctx, ctx->maglev_fd, &orphans, LB4_MAGLEV_MAP);
+
+cleanup:
+	free(orphans.keys);
+	sync_table_free(&kept);
+	free(held);
+	return err;
+}
+
 static int sync_adopt_revnat(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
@@ -1724,6 +1891,30 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 	return 0;
 }
 
+/* The table size M is the one lb4_maglev was made with (its value size / 4). */
+static int sync_maglev_open(struct sync_ctx *ctx)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	if (ctx->maglev_fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(ctx->maglev_fd, &info, &len))
+		return -errno;
+	ctx->maglev_size = info.value_size / sizeof(uint32_t);
+	if (!maglev_size_is_valid(ctx->maglev_size) ||
+	    info.value_size != ctx->maglev_size * sizeof(uint32_t)) {
+		log_warn("%s: value size %u is not a valid table of backend ids: frontends pick at "
+			 "random",
+			 LB4_MAGLEV_MAP, info.value_size);
+		ctx->maglev_fd = -1;
+		return 0;
+	}
+	ctx->maglev_table = malloc(ctx->maglev_size * sizeof(*ctx->maglev_table));
+	return ctx->maglev_table ? 0 : -ENOMEM;
+}
+
 int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 {
 	struct sync_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -1740,6 +1931,7 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	ctx->affinity_fd = maps->lb4_affinity;
 	ctx->ranges_fd = maps->lb4_src_ranges;
 	ctx->node_addrs_fd = maps->node4_addrs;
+	ctx->maglev_fd = maps->lb4_maglev;
 	ctx->next_svc_id = 1;
 	ctx->next_backend_id = 1;
 	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
@@ -1754,6 +1946,10 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	if (err)
 		goto cleanup;
 	err = sync_adopt_slots(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_maglev_open(ctx);
+	err = err ?: sync_adopt_maglev(ctx);
 	if (err)
 		goto cleanup;
 	err = sync_adopt_revnat(ctx);
@@ -1797,7 +1993,19 @@ void sync_close(struct sync_ctx *ctx)
 	sync_table_free(&ctx->retired);
 	free(ctx->pending);
 	free(ctx->scratch);
+	free(ctx->maglev_table);
+	free(ctx->maglev_backends);
 	free(ctx);
+}
+
+void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm)
+{
+	ctx->algorithm = algorithm;
+}
+
+uint32_t sync_maglev_size(const struct sync_ctx *ctx)
+{
+	return ctx->maglev_fd < 0 ? 0 : ctx->maglev_size;
 }
 
 void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns)

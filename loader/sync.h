@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "loader/bpffs.h"
+#include "loader/maglev.h"
 #include "loader/state.h"
 
 /* What one sync_apply() did; also what the agent logs and tests assert on. */
@@ -21,8 +22,8 @@ struct sync_counts {
 	unsigned int failed;	/* frontends refused or whose writes failed (old state kept) */
 	unsigned int backends_added;
 	unsigned int backends_removed;
-	unsigned int ct_flushed;     /* UDP conntrack entries deleted with their backend */
-	unsigned long map_writes;    /* updates and deletes on lb4_svc/slots/backends/revnat */
+	unsigned int ct_flushed;  /* UDP conntrack entries deleted with their backend */
+	unsigned long map_writes; /* updates and deletes on lb4_svc/slots/maglev/backends/revnat */
 	unsigned long policy_writes; /* updates and deletes on the policy maps */
 };
 
@@ -43,7 +44,16 @@ void sync_close(struct sync_ctx *ctx);
  */
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts);
 
-/* Frontends and backends currently programmed. */
+/*
+ * Backend choice of the frontends from the next sync_apply() on (LB_ALGORITHM_MAGLEV until set).
+ * A frontend programmed with the other one is rewritten by a generation flip, so a restart with
+ * another --lb-algorithm converges without breaking established flows. Maglev needs the
+ * lb4_maglev map; without it (older pins) every frontend picks at random.
+ */
+void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm);
+/* M of the Maglev tables (lb4_maglev's value size / 4), or 0 without the map. */
+uint32_t sync_maglev_size(const struct sync_ctx *ctx);
+
 /*
  * After a flip the old slot generation and its backends stay readable for a grace period, so a
  * packet that read the frontend just before the flip still finds them. They are deleted by the
@@ -54,6 +64,7 @@ void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns);
 /* End retired generations whose grace period is over; call periodically. Returns 0 or -errno. */
 int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts);
 
+/* Frontends and backends currently programmed. */
 size_t sync_service_count(const struct sync_ctx *ctx);
 size_t sync_backend_count(const struct sync_ctx *ctx);
 /* Map writes done by sync_open() to clean up unreachable entries. */

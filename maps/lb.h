@@ -18,6 +18,7 @@
 #define LB4_VIPS_MAP	   "lb4_vips"
 #define LB4_AFFINITY_MAP   "lb4_affinity"
 #define LB4_SRC_RANGES_MAP "lb4_src_ranges"
+#define LB4_MAGLEV_MAP	   "lb4_maglev"
 
 #define LB_MAX_SERVICES		65536	/* frontends (VIP:port:proto) per node */
 #define LB_MAX_BACKENDS		262144	/* distinct backend addr:port:proto per node */
@@ -35,6 +36,7 @@
 #define LB_SVC_F_LOCAL_ONLY    (1u << 5) /* a Local traffic policy chose the backends */
 #define LB_SVC_F_AFFINITY      (1u << 6) /* sessionAffinity ClientIP: see lb4_affinity */
 #define LB_SVC_F_SOURCE_RANGES (1u << 7) /* loadBalancerSourceRanges: see lb4_src_ranges */
+#define LB_SVC_F_MAGLEV	       (1u << 8) /* backend by Maglev table (lb4_maglev), not at random */
 
 /* lb4_key.scope: which program looks the frontend up. */
 #define LB4_SCOPE_INTERNAL 0 /* traffic from pods on this node (the pod program) */
@@ -113,6 +115,41 @@ struct lb4_affinity {
 SLUICE_ASSERT_SIZE(struct lb4_affinity, 16);
 
 /*
+ * Maglev consistent hashing (issue 5). A frontend with LB_SVC_F_MAGLEV picks the backend of a new
+ * flow as table[hash(5-tuple) % M], where table is the lb4_maglev value of (svc_id, gen): M
+ * backend ids laid out by the Maglev population (loader/maglev.c), so every node computes the
+ * same table and a backend change moves only the flows it must.
+ *
+ * Layout: one hash-map entry per (frontend, generation) whose value is the whole table. M is a
+ * node setting (sluice agent --maglev-table-size, a prime): the loader sets the map's value size
+ * to M * 4 and the programs' lb_maglev_size before load. The new-flow path stays at three
+ * lookups (frontend, table, backend), and the agent replaces a frontend's table with the same
+ * generation flip as its slots: write the table of the inactive generation, flip lb4_svc, delete
+ * the retired one after the grace period. The slots are still written in Maglev mode: they are
+ * the backend set the agent adopts on restart, and the datapath falls back to them (at random)
+ * when a frontend's table is missing, e.g. just after a restart that changed M.
+ *
+ * Memory: BPF_F_NO_PREALLOC, so only live tables use memory. The kernel allocates each as one
+ * object of M * 4 bytes + 64 (element header, key, allocator link) from a power-of-two kmalloc
+ * cache, so the primes just below a power of two waste nearly half: M = 1021 takes 8 KiB, M = 997
+ * takes 4 KiB (measured in /proc/slabinfo). Sizes that fill their object: 491 (2 KiB), 997
+ * (4 KiB), 2029 (8 KiB), 4079 (16 KiB), 8171 (32 KiB), 16363 (64 KiB). At the default, 10,000
+ * frontends take 40 MiB, 80 MiB for the moment every one of them holds two generations.
+ */
+#define LB_MAGLEV_SIZE_DEFAULT 997   /* prime; 4 KiB per table; M >= 100 x N up to 10 backends */
+#define LB_MAGLEV_SIZE_MIN     251   /* smallest accepted */
+#define LB_MAGLEV_SIZE_MAX     16381 /* largest accepted (16363 fits 64 KiB, 16381 takes 128) */
+#define LB_MAGLEV_MAX_TABLES   (2 * LB_MAX_SERVICES) /* both generations of every frontend */
+
+struct lb4_maglev_key {
+	__u32 svc_id;
+	__u8 gen;
+	__u8 pad[3];
+};
+SLUICE_ASSERT_SIZE(struct lb4_maglev_key, 8);
+/* lb4_maglev value: __u32 backend_ids[M] (0 is never used: every entry names a backend). */
+
+/*
  * loadBalancerSourceRanges: an LPM trie over (service id, client address). A frontend with
  * LB_SVC_F_SOURCE_RANGES admits a new flow only from an address under one of its prefixes:
  * prefix_len is 32 (the service id) + the CIDR's length.
@@ -168,6 +205,20 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_slots SEC(".maps");
+
+/*
+ * Sizes rather than BTF types: the loader resizes the value to M * 4 before load, and a BTF
+ * value type would then no longer match the map's value size.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAGLEV_MAX_TABLES);
+	__uint(key_size, sizeof(struct lb4_maglev_key));
+	__uint(value_size, LB_MAGLEV_SIZE_DEFAULT * sizeof(__u32));
+	/* Memory only for live tables; preallocated would be max_entries * M * 4 bytes up front. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_maglev SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -3,9 +3,16 @@
 #ifndef SLUICE_BPF_LB_H
 #define SLUICE_BPF_LB_H
 
+#include "bpf/lib/hash.h"
 #include "bpf/lib/parse.h"
 #include "maps/lb.h"
 #include "maps/stats.h"
+
+/*
+ * Entries in a Maglev table (--maglev-table-size), set by the loader together with the value
+ * size of lb4_maglev (M * 4 bytes): the index bound the verifier checks a table read against.
+ */
+const volatile __u32 lb_maglev_size = LB_MAGLEV_SIZE_DEFAULT;
 
 static __always_inline struct lb4_service *lb4_lookup_service(const struct pkt4 *pkt)
 {
@@ -24,24 +31,47 @@ static __always_inline bool lb4_is_vip(__be32 address)
 }
 
 /*
- * Picks a backend uniformly at random among the live generation's slots. The caller passes a
- * copy of the service value: the agent may replace it concurrently, and count and gen must
- * come from the same version. Returns 0 and fills id/backend, or -DROP_*.
+ * Maglev: the backend id at hash(5-tuple) % M of the frontend's table in the live generation, or
+ * NULL when the frontend has no table there (the caller then falls back to the slots).
  */
-static __always_inline int lb4_select_backend(const struct lb4_service *svc, __u32 *backend_id,
-					      struct lb4_backend *backend)
+static __always_inline __u32 *lb4_maglev_pick(const struct lb4_service *svc, const struct pkt4 *pkt)
 {
-	struct lb4_slot_key slot = {
-	    .svc_id = svc->svc_id,
-	    .index = bpf_get_prandom_u32() % svc->count,
-	    .gen = svc->gen,
-	};
-	struct lb4_backend *found;
-	__u32 *id;
+	struct lb4_maglev_key key = {.svc_id = svc->svc_id, .gen = svc->gen};
+	__u32 *table, index;
 
-	id = bpf_map_lookup_elem(&lb4_slots, &slot);
-	if (!id)
-		return -DROP_BACKEND_MISSING;
+	table = bpf_map_lookup_elem(&lb4_maglev, &key);
+	if (!table)
+		return NULL;
+	index =
+	    hash_flow4(pkt->saddr, pkt->daddr, pkt->sport, pkt->dport, pkt->proto) % lb_maglev_size;
+	/* The verifier knows nothing of a modulo's range (5.15): bound it against M itself. */
+	if (index >= lb_maglev_size)
+		return NULL;
+	return &table[index];
+}
+
+/*
+ * Picks a backend for a new flow: with LB_SVC_F_MAGLEV from the frontend's Maglev table by the
+ * flow's hash (the same 5-tuple always gets the same backend while the table stays), else
+ * uniformly at random among the live generation's slots. The caller passes a copy of the
+ * service value: the agent may replace it concurrently, and count, gen and flags must come from
+ * the same version. Returns 0 and fills id/backend, or -DROP_*.
+ */
+static __always_inline int lb4_select_backend(const struct lb4_service *svc, const struct pkt4 *pkt,
+					      __u32 *backend_id, struct lb4_backend *backend)
+{
+	struct lb4_slot_key slot = {.svc_id = svc->svc_id, .gen = svc->gen};
+	struct lb4_backend *found;
+	__u32 *id = NULL;
+
+	if (svc->flags & LB_SVC_F_MAGLEV)
+		id = lb4_maglev_pick(svc, pkt);
+	if (!id) {
+		slot.index = bpf_get_prandom_u32() % svc->count;
+		id = bpf_map_lookup_elem(&lb4_slots, &slot);
+		if (!id)
+			return -DROP_BACKEND_MISSING;
+	}
 	*backend_id = *id;
 	found = bpf_map_lookup_elem(&lb4_backends, backend_id);
 	if (!found)

@@ -15,6 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/lib/hash.h"
+#include "loader/maglev.h"
 #include "maps/node.h"
 #include "maps/policy.h"
 #include "skel/tc_node.skel.h"
@@ -640,6 +642,72 @@ void test_policy_host_always_allowed(void)
 	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
 		ASSERT_EQ(verdict, TC_ACT_SHOT, "pod -> not the node: verdict");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 1, "drops policy_egress");
+cleanup:
+	node_close(&f);
+}
+
+/*
+ * tc_node picks by Maglev too: a LoadBalancer frontend (Local, A and B in this node's pods) with
+ * a table over A and B and slot 0 -> A alone. Each flow from outside goes to the backend the
+ * agent's hash of its 5-tuple (client, LB IP, ports) predicts, and some go to B, which the slots
+ * would never give.
+ */
+#define NODE_MAGLEV_FLOWS      32
+#define TEST_BACKEND_B_IFINDEX 43
+
+void test_node_maglev_choice(void)
+{
+	static const uint8_t b_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x02, 0x14};
+	static uint32_t table[LB_MAGLEV_SIZE_DEFAULT];
+	struct maglev_backend backends[2] = {
+	    {TEST_BACKEND_A, TEST_BACKEND_PORT, IPPROTO_TCP, TEST_BACKEND_A_ID},
+	    {TEST_BACKEND_B, TEST_BACKEND_PORT, IPPROTO_TCP, TEST_BACKEND_B_ID},
+	};
+	struct lb4_maglev_key key = {.svc_id = EXT_SVC_ID};
+	int i, verdict, wrong = 0, to_b = 0;
+	struct node_fixture f;
+	struct pkt in, out;
+	char name[96];
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(fixture_set_endpoint(&f.pod, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
+					    test_backend_a_mac, test_backend_a_host_mac),
+		       "backend A is local") ||
+	    !ASSERT_OK(
+		fixture_set_endpoint(&f.pod, TEST_BACKEND_B, TEST_BACKEND_B_IFINDEX, b_mac, b_mac),
+		"backend B is local") ||
+	    !ASSERT_OK(node_set_frontend(
+			   &f, LB_IP, htons(80),
+			   LB_SVC_F_LOAD_BALANCER | LB_SVC_F_LOCAL_ONLY | LB_SVC_F_MAGLEV, 2),
+		       "LoadBalancer frontend, Maglev") ||
+	    !ASSERT_OK(maglev_populate(backends, 2, LB_MAGLEV_SIZE_DEFAULT, table), "populate") ||
+	    !ASSERT_OK(
+		bpf_map_update_elem(bpf_map__fd(f.pod.skel->maps.lb4_maglev), &key, table, BPF_ANY),
+		"write table"))
+		goto cleanup;
+	for (i = 0; i < NODE_MAGLEV_FLOWS; i++) {
+		struct pkt_spec spec = node_client_spec(CLIENT_1, LB_IP, htons(80));
+		uint32_t id;
+		__be32 want;
+
+		spec.sport = htons((uint16_t)(30000 + i));
+		id = table[hash_flow4(CLIENT_1, LB_IP, spec.sport, htons(80), IPPROTO_TCP) %
+			   LB_MAGLEV_SIZE_DEFAULT];
+		want = id == TEST_BACKEND_A_ID ? TEST_BACKEND_A : TEST_BACKEND_B;
+		if (!ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+		    !ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run tc_node"))
+			goto cleanup;
+		to_b += pkt_ip_daddr(&out) == TEST_BACKEND_B;
+		if ((verdict != TC_ACT_REDIRECT || pkt_ip_daddr(&out) != want) && wrong++ == 0) {
+			snprintf(name, sizeof(name), "flow from port %d: verdict", 30000 + i);
+			ASSERT_EQ(verdict, TC_ACT_REDIRECT, name);
+			snprintf(name, sizeof(name), "flow from port %d: the predicted backend",
+				 30000 + i);
+			ASSERT_IP_EQ(pkt_ip_daddr(&out), want, name);
+		}
+	}
+	ASSERT_EQ(wrong, 0, "flows not sent to the predicted backend");
+	ASSERT_TRUE(to_b > 0, "some flows to B (only in the table)");
 cleanup:
 	node_close(&f);
 }

@@ -20,6 +20,10 @@
 	X(lb_local_backend_redirect)                                                               \
 	/* test_lb_backend_selection.c */                                                          \
 	X(lb_backend_selection)                                                                    \
+	/* test_lb_maglev.c */                                                                     \
+	X(lb_maglev_spread_and_stable)                                                             \
+	X(lb_maglev_backend_removed)                                                               \
+	X(lb_maglev_missing_table_uses_slots)                                                      \
 	/* test_lb_affinity.c */                                                                   \
 	X(lb_affinity_sticks)                                                                      \
 	X(lb_affinity_expires)                                                                     \
@@ -90,6 +94,7 @@
 	X(node_policy_direct_to_pod)                                                               \
 	X(node_policy_off_passes)                                                                  \
 	X(policy_host_always_allowed)                                                              \
+	X(node_maglev_choice)                                                                      \
 	/* test_policy_lookup.c */                                                                 \
 	X(policy_egress_denied)                                                                    \
 	X(policy_egress_port_range_and_reply)                                                      \
