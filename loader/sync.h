@@ -43,6 +43,17 @@ void sync_close(struct sync_ctx *ctx);
  */
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts);
 
+/*
+ * Apply a delta: UPSERTS are frontends new or rebuilt (compared with what the maps hold, as in
+ * sync_apply()), REMOVED the keys (vip, port, proto, scope) no longer desired; every other
+ * frontend is left alone without being looked at. From STATE only the node addresses and the
+ * policy (NULL: unchanged) are used. Counts and return as sync_apply().
+ */
+int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
+		     const struct lb_frontend *const *upserts, size_t n_upserts,
+		     const struct lb_frontend *removed, size_t n_removed,
+		     struct sync_counts *counts);
+
 /* Frontends and backends currently programmed. */
 /*
  * After a flip the old slot generation and its backends stay readable for a grace period, so a
