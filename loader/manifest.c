@@ -19,7 +19,21 @@
 #include "loader/log.h"
 #include "loader/manifest.h"
 #include "loader/objects.h"
+#include "loader/objects_index.h"
 #include "loader/yaml_tree.h"
+
+/*
+ * Documents of a file as its text splits them (at "---" lines), so a file re-read after an edit
+ * parses only the documents whose text changed and keeps the objects of the others.
+ */
+struct manifest_chunk {
+	uint64_t hash;
+	size_t size;
+	size_t first, count; /* the objects it gave: file->objects[first, first + count) */
+	size_t n_seen;	     /* objects met, as load_document counts them */
+	size_t n_nodes;	     /* YAML nodes, for the per-file bound */
+	bool is_clean;	     /* no error and no refusal: reusable whatever its line */
+};
 
 struct manifest_file {
 	char *name;
@@ -30,8 +44,10 @@ struct manifest_file {
 	bool has_content;
 	size_t size;
 	uint64_t hash;
-	struct k8s_errors errors; /* found in this file at its last parse */
-	uint32_t n_rejected;	  /* objects refused at its last parse */
+	struct k8s_errors errors;      /* found in this file at its last parse */
+	uint32_t n_rejected;	       /* objects refused at its last parse */
+	struct manifest_chunk *chunks; /* NULL: parsed whole (or unread) */
+	size_t n_chunks;
 };
 
 struct manifest_set {
@@ -41,6 +57,7 @@ struct manifest_set {
 	struct desired_state desired; /* computed by each successful load */
 	struct k8s_build_config config;
 	uint32_t n_rejected;
+	struct k8s_index *index; /* fed with every change instead of a full build; or NULL */
 };
 
 /* ---- objects and files ----------------------------------------------------------------- */
@@ -53,6 +70,7 @@ static void file_clear(struct manifest_file *file)
 		k8s_object_put(file->objects[i]);
 	free(file->objects);
 	free(file->name);
+	free(file->chunks);
 	k8s_errors_free(&file->errors);
 	memset(file, 0, sizeof(*file));
 }
@@ -87,6 +105,16 @@ static int file_keep(struct manifest_file *file, const struct manifest_file *old
 		err = file_add(file, old->objects[i]);
 		if (err)
 			return err;
+	}
+	free(file->chunks);
+	file->chunks = NULL;
+	file->n_chunks = 0;
+	if (old->n_chunks) {
+		file->chunks = malloc(old->n_chunks * sizeof(*file->chunks));
+		if (!file->chunks)
+			return -ENOMEM;
+		memcpy(file->chunks, old->chunks, old->n_chunks * sizeof(*file->chunks));
+		file->n_chunks = old->n_chunks;
 	}
 	return 0;
 }
@@ -364,15 +392,24 @@ cleanup:
 	return err;
 }
 
-/* FNV-1a: spots an unchanged file; whoever could forge a collision can edit the file anyway. */
+/*
+ * Spots unchanged text (a file, a document): 64-bit words, multiply and rotate, so a 1 MiB file
+ * hashes in a fraction of a millisecond. Whoever could forge a collision can edit the file.
+ */
 static uint64_t content_hash(const char *data, size_t size)
 {
-	uint64_t hash = 0xcbf29ce484222325ull;
+	uint64_t hash = 0xcbf29ce484222325ull ^ size, word;
 	size_t i;
 
-	for (i = 0; i < size; i++)
-		hash = (hash ^ (unsigned char)data[i]) * 0x100000001b3ull;
-	return hash;
+	for (i = 0; i + 8 <= size; i += 8) {
+		memcpy(&word, data + i, sizeof(word));
+		hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+		hash ^= hash >> 32;
+	}
+	word = 0;
+	memcpy(&word, data + i, size - i);
+	hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+	return hash ^ (hash >> 29);
 }
 
 /* Same content as at the last load: same objects and same errors, without parsing again. */
@@ -385,6 +422,214 @@ static int file_reuse(struct manifest_file *file, const struct manifest_file *ol
 	file->errors.found = old->errors.found;
 	file->n_rejected = old->n_rejected;
 	return file_keep(file, old);
+}
+
+/* One document-aligned piece of a file's text. */
+struct chunk_span {
+	size_t offset, size;
+	unsigned int line; /* of its first byte, 1-based */
+};
+
+static bool is_marker(const char *p, size_t left, char c)
+{
+	return left >= 3 && p[0] == c && p[1] == c && p[2] == c &&
+	       (left == 3 || p[3] == ' ' || p[3] == '\t' || p[3] == '\r' || p[3] == '\n');
+}
+
+/*
+ * Split text before each "---" line: YAML forbids a document marker at the start of a line
+ * inside any scalar, so the pieces parse alone as they parse together. Returns the count, or 0
+ * when the file is to be parsed whole: directives ("%") and end markers ("...") reach across
+ * documents, and a file over the per-file document bound must meet it as one stream.
+ */
+static size_t split_documents(const char *buffer, size_t size, struct chunk_span **out)
+{
+	struct chunk_span *spans = NULL, *grown;
+	size_t n = 0, capacity = 0, offset = 0, start = 0;
+	unsigned int line = 1, start_line = 1;
+	const char *newline;
+
+	*out = NULL;
+	for (;;) {
+		const char *p = buffer + offset;
+		size_t left = size - offset;
+		bool is_end = offset >= size;
+
+		if (!is_end && (*p == '%' || is_marker(p, left, '.'))) {
+			free(spans);
+			return 0;
+		}
+		if (is_end || (offset > start && is_marker(p, left, '-'))) {
+			if (n == capacity) {
+				capacity = capacity ? capacity * 2 : 64;
+				grown = realloc(spans, capacity * sizeof(*spans));
+				if (!grown || capacity > 2 * YAML_TREE_MAX_DOCUMENTS) {
+					free(grown ? grown : spans);
+					return 0;
+				}
+				spans = grown;
+			}
+			spans[n].offset = start;
+			spans[n].size = offset - start;
+			spans[n].line = start_line;
+			n++;
+			start = offset;
+			start_line = line;
+		}
+		if (is_end)
+			break;
+		newline = memchr(p, '\n', left);
+		if (!newline) {
+			offset = size;
+			continue;
+		}
+		offset = (size_t)(newline - buffer) + 1;
+		line++;
+	}
+	*out = spans;
+	return n;
+}
+
+/* old's clean chunks by (hash, size): open addressing over a power-of-two table. */
+struct chunk_table {
+	size_t *slots; /* chunk index + 1; 0: empty */
+	size_t mask;
+};
+
+static int chunk_table_build(struct chunk_table *t, const struct manifest_file *old)
+{
+	size_t cap = 16, i;
+
+	while (cap < old->n_chunks * 2)
+		cap *= 2;
+	t->slots = calloc(cap, sizeof(*t->slots));
+	if (!t->slots)
+		return -ENOMEM;
+	t->mask = cap - 1;
+	for (i = 0; i < old->n_chunks; i++) {
+		size_t at = old->chunks[i].hash & t->mask;
+
+		if (!old->chunks[i].is_clean)
+			continue;
+		while (t->slots[at])
+			at = (at + 1) & t->mask;
+		t->slots[at] = i + 1;
+	}
+	return 0;
+}
+
+/* An unused clean chunk of old with this text; taken (so equal documents pair up in order). */
+static const struct manifest_chunk *
+chunk_table_take(struct chunk_table *t, const struct manifest_file *old, uint64_t hash, size_t size)
+{
+	for (size_t at = hash & t->mask; t->slots[at]; at = (at + 1) & t->mask) {
+		const struct manifest_chunk *c;
+
+		if (t->slots[at] == SIZE_MAX)
+			continue;
+		c = &old->chunks[t->slots[at] - 1];
+		if (c->hash == hash && c->size == size) {
+			t->slots[at] = SIZE_MAX; /* a tombstone keeps the probe chain */
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Parse one piece of text into load, lines numbered from the piece's place in the file. */
+static int load_span(struct file_load *load, const char *buffer, const struct chunk_span *span,
+		     size_t *n_nodes, unsigned int *error_line, char *message, size_t message_size)
+{
+	struct yaml_tree tree;
+	size_t i;
+	int err;
+
+	yaml_tree_init(&tree);
+	err = yaml_tree_parse(&tree, buffer + span->offset, span->size, error_line, message,
+			      message_size);
+	if (err) {
+		*error_line += span->line - 1;
+		return err;
+	}
+	for (i = 0; i < tree.n_nodes; i++)
+		tree.nodes[i]->line += span->line - 1;
+	*n_nodes = tree.n_nodes;
+	for (i = 0; i < tree.n_documents && !err; i++)
+		err = load_document(load, tree.documents[i], false);
+	yaml_tree_free(&tree);
+	return err;
+}
+
+/*
+ * The file's documents one piece at a time: pieces whose text is unchanged since old's load
+ * (and that gave no error) keep their objects; only the others are parsed. Returns 0, -EINVAL
+ * (syntax error: *error_line and message set, the file is to keep its old version), -E2BIG
+ * (a bound of the whole file is crossed: parse it whole for the exact message) or -ENOMEM.
+ */
+static int load_chunks(struct file_load *load, const char *buffer, const struct chunk_span *spans,
+		       size_t n_spans, unsigned int *error_line, char *message, size_t message_size)
+{
+	const struct manifest_file *old = load->old;
+	struct manifest_file *file = load->file;
+	struct chunk_table table = {0};
+	size_t i, j, total_nodes = 0;
+	int err = 0;
+
+	file->chunks = calloc(n_spans, sizeof(*file->chunks));
+	if (!file->chunks)
+		return -ENOMEM;
+	if (old && old->n_chunks && chunk_table_build(&table, old))
+		return -ENOMEM;
+	for (i = 0; i < n_spans && !err; i++) {
+		struct manifest_chunk *c = &file->chunks[file->n_chunks++];
+		const struct manifest_chunk *was = NULL;
+		size_t errors_before = load->errors->found;
+		uint32_t rejected_before = file->n_rejected;
+
+		c->hash = content_hash(buffer + spans[i].offset, spans[i].size);
+		c->size = spans[i].size;
+		c->first = file->n_objects;
+		if (table.slots)
+			was = chunk_table_take(&table, old, c->hash, c->size);
+		if (was && load->n_seen + was->n_seen <= MANIFEST_MAX_OBJECTS) {
+			for (j = 0; j < was->count && !err; j++)
+				err = file_add(file, old->objects[was->first + j]);
+			c->n_seen = was->n_seen;
+			c->n_nodes = was->n_nodes;
+			load->n_seen += was->n_seen;
+		} else {
+			size_t seen_before = load->n_seen;
+
+			err = load_span(load, buffer, &spans[i], &c->n_nodes, error_line, message,
+					message_size);
+			c->n_seen = load->n_seen - seen_before;
+		}
+		c->count = file->n_objects - c->first;
+		c->is_clean =
+		    load->errors->found == errors_before && file->n_rejected == rejected_before;
+		total_nodes += c->n_nodes;
+		if (!err &&
+		    (total_nodes > YAML_TREE_MAX_NODES || load->n_seen > MANIFEST_MAX_OBJECTS))
+			err = -E2BIG;
+	}
+	free(table.slots);
+	return err;
+}
+
+/* Forget what a failed attempt put in file, so it can be loaded again from scratch. */
+static void file_reset(struct manifest_file *file)
+{
+	size_t i;
+
+	for (i = 0; i < file->n_objects; i++)
+		k8s_object_put(file->objects[i]);
+	file->n_objects = 0;
+	file->n_rejected = 0;
+	free(file->chunks);
+	file->chunks = NULL;
+	file->n_chunks = 0;
+	k8s_errors_free(&file->errors);
+	file->errors.is_quiet = true;
 }
 
 /*
@@ -402,10 +647,11 @@ static int load_file(int dir_fd, const char *name, struct manifest_file *file,
 	    .old = old,
 	};
 	char message[YAML_TREE_ERROR_LEN];
+	struct chunk_span *spans = NULL;
 	struct yaml_tree tree;
 	char *buffer = NULL;
 	unsigned int line;
-	size_t size = 0, i;
+	size_t size = 0, i, n_spans;
 	int err;
 
 	yaml_tree_init(&tree);
@@ -433,19 +679,35 @@ static int load_file(int dir_fd, const char *name, struct manifest_file *file,
 		goto cleanup;
 	}
 
+	n_spans = split_documents(buffer, size, &spans);
+	if (n_spans) {
+		err = load_chunks(&load, buffer, spans, n_spans, &line, message, sizeof(message));
+		if (err == -E2BIG) {
+			/* A bound of the whole file: the whole parse below reports it. */
+			file_reset(file);
+			load.n_seen = 0;
+		} else {
+			if (err == -EINVAL)
+				goto syntax;
+			goto cleanup;
+		}
+	}
 	err = yaml_tree_parse(&tree, buffer, size, &line, message, sizeof(message));
 	if (err == -ENOMEM)
 		goto cleanup;
-	if (err) {
-		k8s_errors_add(errors, "%s:%u: yaml: %s%s", name, line, message,
-			       old ? "; keeping the file's last good version" : "");
-		err = file_keep(file, old);
-		goto cleanup;
-	}
+	if (err)
+		goto syntax;
 	for (i = 0; i < tree.n_documents && !err; i++)
 		err = load_document(&load, tree.documents[i], false);
+	goto cleanup;
+syntax:
+	file_reset(file);
+	k8s_errors_add(errors, "%s:%u: yaml: %s%s", name, line, message,
+		       old ? "; keeping the file's last good version" : "");
+	err = file_keep(file, old);
 cleanup:
 	yaml_tree_free(&tree);
+	free(spans);
 	free(buffer);
 	return err;
 }
@@ -540,6 +802,110 @@ static const struct manifest_file *set_find_file(const struct manifest_set *set,
 	return NULL;
 }
 
+/* ---- feeding the index ------------------------------------------------------------------ */
+
+struct placed_object {
+	struct k8s_object *object;
+	uint32_t position;
+};
+
+static int placed_cmp(const void *a, const void *b)
+{
+	const struct placed_object *x = a, *y = b;
+
+	return (x->object > y->object) - (x->object < y->object);
+}
+
+static struct placed_object *placed_sorted(struct k8s_object *const *objects, size_t first,
+					   size_t last)
+{
+	struct placed_object *placed = calloc(last - first + 1, sizeof(*placed));
+	size_t i;
+
+	if (!placed)
+		return NULL;
+	for (i = first; i < last; i++) {
+		placed[i - first].object = objects[i];
+		placed[i - first].position = (uint32_t)i;
+	}
+	qsort(placed, last - first, sizeof(*placed), placed_cmp);
+	return placed;
+}
+
+/*
+ * Tell the index how one file's objects changed: an edit in place touches only the objects
+ * between the common head and tail of the two lists; the tail is moved when its positions
+ * shifted. Returns 0 or -ENOMEM.
+ */
+static int index_file(struct k8s_index *index, const struct manifest_file *old,
+		      const struct manifest_file *new)
+{
+	size_t n_old = old ? old->n_objects : 0, n_new = new ? new->n_objects : 0;
+	size_t head = 0, tail = 0, i, j;
+	struct placed_object *a = NULL, *b = NULL;
+	int err = 0;
+
+	if (old && new && old->objects == new->objects)
+		return 0; /* the same list: the file was not re-read */
+	while (head < n_old && head < n_new && old->objects[head] == new->objects[head])
+		head++;
+	while (tail < n_old - head && tail < n_new - head &&
+	       old->objects[n_old - 1 - tail] == new->objects[n_new - 1 - tail])
+		tail++;
+	a = placed_sorted(old ? old->objects : NULL, head, n_old - tail);
+	b = placed_sorted(new ? new->objects : NULL, head, n_new - tail);
+	if (!a || !b) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	/* Withdrawn first, then moved, then added: the order the file now gives. */
+	for (i = 0, j = 0; i < n_old - tail - head; i++) {
+		while (j < n_new - tail - head && b[j].object < a[i].object)
+			j++;
+		if (j == n_new - tail - head || b[j].object != a[i].object)
+			k8s_index_remove(index, a[i].object);
+		else
+			k8s_index_move(index, a[i].object, b[j].position);
+	}
+	for (i = 0; n_old != n_new && i < tail; i++)
+		k8s_index_move(index, new->objects[n_new - 1 - i], (uint32_t)(n_new - 1 - i));
+	for (i = 0, j = 0; !err && j < n_new - tail - head; j++) {
+		while (i < n_old - tail - head && a[i].object < b[j].object)
+			i++;
+		if (i == n_old - tail - head || a[i].object != b[j].object)
+			err = k8s_index_add(index, b[j].object, b[j].position);
+	}
+cleanup:
+	free(a);
+	free(b);
+	return err;
+}
+
+/* Both lists sorted by name: each file compared with its namesake. */
+static int index_files(struct k8s_index *index, const struct manifest_file *old, size_t n_old,
+		       const struct manifest_file *new, size_t n_new)
+{
+	size_t i = 0, j = 0;
+	int err = 0, c;
+
+	while (!err && (i < n_old || j < n_new)) {
+		c = i == n_old ? 1 : j == n_new ? -1 : strcmp(old[i].name, new[j].name);
+		if (c < 0)
+			err = index_file(index, &old[i++], NULL);
+		else if (c > 0)
+			err = index_file(index, NULL, &new[j++]);
+		else
+			err = index_file(index, &old[i++], &new[j++]);
+	}
+	return err;
+}
+
+int manifest_set_attach_index(struct manifest_set *set, struct k8s_index *index)
+{
+	set->index = index;
+	return index ? index_files(index, NULL, 0, set->files, set->n_files) : 0;
+}
+
 int manifest_set_load_dir(struct manifest_set *set, const char *path)
 {
 	struct k8s_errors errors = {0};
@@ -590,14 +956,18 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 			k8s_errors_add(&errors, "%s", file->errors.items[j]);
 		errors.found += file->errors.found - file->errors.count;
 	}
-	err = build_desired(files, n_files, &set->config, &errors, &desired);
-	if (err)
-		goto cleanup;
+	if (!set->index) {
+		err = build_desired(files, n_files, &set->config, &errors, &desired);
+		if (err)
+			goto cleanup;
+	}
 	if (errors.found > errors.count && errors.count)
 		log_warn("manifests %s: %zu errors, only the first %zu are listed", path,
 			 errors.found, errors.count);
 
 	/* Commit: everything above only took references, so failing earlier changed nothing. */
+	if (set->index)
+		err = index_files(set->index, set->files, set->n_files, files, n_files);
 	files_free(set->files, set->n_files);
 	set->files = files;
 	set->n_files = n_files;
@@ -612,7 +982,8 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 	for (i = 0; i < set->n_files; i++)
 		set->n_rejected += set->files[i].n_rejected;
 	set->desired.rejected_objects += set->n_rejected;
-	err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
+	if (!err)
+		err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	files_free(files, n_files);
 	k8s_errors_free(&errors);
@@ -620,5 +991,129 @@ cleanup:
 		free(names[i]);
 	free(names);
 	closedir(dir);
+	return err;
+}
+
+/* The file name of a directory entry, or NULL when the name is not a file to read now. */
+static bool is_present(int dir_fd, const char *name)
+{
+	struct stat st;
+
+	/* Followed, as read_file follows it: a ConfigMap volume is symlinks. */
+	if (fstatat(dir_fd, name, &st, 0))
+		return errno != ENOENT && errno != ENOTDIR;
+	return !S_ISDIR(st.st_mode);
+}
+
+int manifest_set_load_files(struct manifest_set *set, const char *path, char *const *names,
+			    size_t n_names)
+{
+	struct k8s_errors errors = {0};
+	struct manifest_file *files = NULL;
+	bool *is_fresh = NULL;
+	char **sorted = NULL;
+	size_t n_sorted = 0, n_files = 0, i, j;
+	int dir_fd, err = 0;
+
+	if (!set->index)
+		return manifest_set_load_dir(set, path);
+	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		err = -errno;
+		log_warn("manifests %s: %s", path, strerror(-err));
+		return err;
+	}
+	sorted = calloc(n_names + 1, sizeof(*sorted));
+	files = calloc(set->n_files + n_names + 1, sizeof(*files));
+	is_fresh = calloc(set->n_files + n_names + 1, sizeof(*is_fresh));
+	if (!sorted || !files || !is_fresh) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < n_names; i++) {
+		if (is_manifest_name(names[i]))
+			sorted[n_sorted++] = names[i];
+	}
+	if (n_sorted)
+		qsort(sorted, n_sorted, sizeof(*sorted), name_cmp);
+	/* Merge the current files with the changed names, both in name order. */
+	for (i = 0, j = 0; i < set->n_files || j < n_sorted;) {
+		int c = i == set->n_files ? 1
+			: j == n_sorted	  ? -1
+					  : strcmp(set->files[i].name, sorted[j]);
+		const struct manifest_file *old = c <= 0 ? &set->files[i] : NULL;
+		struct manifest_file *file = &files[n_files];
+		bool is_dir;
+
+		if (c < 0) {
+			files[n_files++] = set->files[i++]; /* untouched: shared until commit */
+			continue;
+		}
+		if (c == 0)
+			i++;
+		for (j++; j < n_sorted && !strcmp(sorted[j], sorted[j - 1]); j++)
+			; /* a name met twice is read once */
+		if (!is_present(dir_fd, sorted[j - 1]))
+			continue; /* deleted or moved away: its objects go */
+		file->name = strdup(sorted[j - 1]);
+		if (!file->name) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		file->errors.is_quiet = true;
+		is_fresh[n_files++] = true;
+		err = load_file(dir_fd, file->name, file, old, &is_dir);
+		if (err)
+			goto cleanup;
+		if (is_dir) {
+			file_clear(&files[--n_files]);
+			is_fresh[n_files] = false;
+			continue;
+		}
+		for (size_t k = 0; k < file->errors.count; k++)
+			k8s_errors_add(&errors, "%s", file->errors.items[k]);
+		errors.found += file->errors.found - file->errors.count;
+	}
+	if (n_files > MANIFEST_MAX_FILES) {
+		/* The bound keeps the first files by name: a full scan applies it exactly. */
+		err = 1;
+		goto cleanup;
+	}
+
+	/* Commit, as manifest_set_load_dir() does. */
+	err = index_files(set->index, set->files, set->n_files, files, n_files);
+	for (i = 0, j = 0; i < set->n_files; i++) {
+		/* Old files not carried over as they were (re-read or gone) are freed. */
+		while (j < n_files &&
+		       (is_fresh[j] || strcmp(files[j].name, set->files[i].name) < 0))
+			j++;
+		if (j == n_files || files[j].name != set->files[i].name)
+			file_clear(&set->files[i]);
+	}
+	free(set->files);
+	set->files = files;
+	set->n_files = n_files;
+	files = NULL;
+	n_files = 0;
+	k8s_errors_free(&set->errors);
+	set->errors = errors;
+	memset(&errors, 0, sizeof(errors));
+	set->n_rejected = 0;
+	for (i = 0; i < set->n_files; i++)
+		set->n_rejected += set->files[i].n_rejected;
+	if (!err)
+		err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
+cleanup:
+	for (i = 0; files && i < n_files; i++) {
+		if (is_fresh[i])
+			file_clear(&files[i]);
+	}
+	free(files);
+	free(is_fresh);
+	free(sorted);
+	k8s_errors_free(&errors);
+	close(dir_fd);
+	if (err == 1)
+		return manifest_set_load_dir(set, path);
 	return err;
 }
