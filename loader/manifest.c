@@ -27,6 +27,8 @@
  * parses only the documents whose text changed and keeps the objects of the others.
  */
 struct manifest_chunk {
+	size_t offset;	   /* in the text it was read from */
+	unsigned int line; /* of its first byte, 1-based */
 	uint64_t hash;
 	size_t size;
 	size_t first, count; /* the objects it gave: file->objects[first, first + count) */
@@ -47,7 +49,15 @@ struct manifest_file {
 	struct k8s_errors errors;      /* found in this file at its last parse */
 	uint32_t n_rejected;	       /* objects refused at its last parse */
 	struct manifest_chunk *chunks; /* NULL: parsed whole (or unread) */
-	size_t n_chunks;
+	size_t n_chunks, cap_chunks;
+	char *content; /* the text the chunks were read from, for the next diff; or NULL */
+	size_t content_size, content_capacity;
+};
+
+/* A read buffer kept from a replaced file's text: re-reading a big file faults no pages in. */
+struct read_buffer {
+	char *data;
+	size_t capacity;
 };
 
 struct manifest_set {
@@ -58,6 +68,7 @@ struct manifest_set {
 	struct k8s_build_config config;
 	uint32_t n_rejected;
 	struct k8s_index *index; /* fed with every change instead of a full build; or NULL */
+	struct read_buffer spare;
 };
 
 /* ---- objects and files ----------------------------------------------------------------- */
@@ -71,6 +82,7 @@ static void file_clear(struct manifest_file *file)
 	free(file->objects);
 	free(file->name);
 	free(file->chunks);
+	free(file->content);
 	k8s_errors_free(&file->errors);
 	memset(file, 0, sizeof(*file));
 }
@@ -114,7 +126,7 @@ static int file_keep(struct manifest_file *file, const struct manifest_file *old
 		if (!file->chunks)
 			return -ENOMEM;
 		memcpy(file->chunks, old->chunks, old->n_chunks * sizeof(*file->chunks));
-		file->n_chunks = old->n_chunks;
+		file->n_chunks = file->cap_chunks = old->n_chunks;
 	}
 	return 0;
 }
@@ -133,6 +145,17 @@ static struct k8s_object *file_find(const struct manifest_file *file, enum k8s_k
 			return o;
 	}
 	return NULL;
+}
+
+/* A replaced file's text becomes the next read's buffer (the larger one is kept). */
+static void file_recycle(struct manifest_set *set, struct manifest_file *file)
+{
+	if (!file->content || file->content_capacity <= set->spare.capacity)
+		return;
+	free(set->spare.data);
+	set->spare.data = file->content;
+	set->spare.capacity = file->content_capacity;
+	file->content = NULL;
 }
 
 struct manifest_set *manifest_set_new(void)
@@ -219,6 +242,7 @@ void manifest_set_free(struct manifest_set *set)
 	files_free(set->files, set->n_files);
 	k8s_errors_free(&set->errors);
 	desired_state_free(&set->desired);
+	free(set->spare.data);
 	free(set);
 }
 
@@ -335,10 +359,11 @@ static int load_document(struct file_load *load, const struct yaml_tree_node *ro
 }
 
 /* Read a whole regular file of at most MANIFEST_MAX_FILE_SIZE bytes. */
-static int read_file(int dir_fd, const char *name, char **out, size_t *size, bool *is_dir)
+static int read_file(int dir_fd, const char *name, struct read_buffer *spare, char **out,
+		     size_t *size, size_t *out_capacity, bool *is_dir)
 {
 	char *buffer = NULL;
-	size_t length = 0;
+	size_t length = 0, capacity;
 	struct stat st;
 	ssize_t n;
 	int fd, err = 0;
@@ -361,14 +386,35 @@ static int read_file(int dir_fd, const char *name, char **out, size_t *size, boo
 		err = -EBADFD;
 		goto cleanup;
 	}
-	buffer = malloc(MANIFEST_MAX_FILE_SIZE + 1);
+	/* Sized from fstat (with room to notice growth), not the cap: a big buffer per read
+	 * costs page faults, and a file read in pieces keeps its text. */
+	capacity = (size_t)st.st_size < MANIFEST_MAX_FILE_SIZE ? (size_t)st.st_size + 4096
+							       : MANIFEST_MAX_FILE_SIZE + 1;
+	if (spare && spare->data && spare->capacity >= capacity) {
+		buffer = spare->data;
+		capacity = spare->capacity;
+		spare->data = NULL;
+	} else {
+		buffer = malloc(capacity);
+	}
 	if (!buffer) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
 	/* Read one byte past the cap to notice a file that grew past it after fstat. */
 	while (length <= MANIFEST_MAX_FILE_SIZE) {
-		n = read(fd, buffer + length, MANIFEST_MAX_FILE_SIZE + 1 - length);
+		if (length == capacity) {
+			char *grown;
+
+			capacity = MANIFEST_MAX_FILE_SIZE + 1;
+			grown = realloc(buffer, capacity);
+			if (!grown) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buffer = grown;
+		}
+		n = read(fd, buffer + length, capacity - length);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -385,6 +431,7 @@ static int read_file(int dir_fd, const char *name, char **out, size_t *size, boo
 	}
 	*out = buffer;
 	*size = length;
+	*out_capacity = capacity;
 	buffer = NULL;
 cleanup:
 	free(buffer);
@@ -393,23 +440,36 @@ cleanup:
 }
 
 /*
- * Spots unchanged text (a file, a document): 64-bit words, multiply and rotate, so a 1 MiB file
- * hashes in a fraction of a millisecond. Whoever could forge a collision can edit the file.
+ * Spots unchanged text (a file, a document): 64-bit words in four independent lanes, multiply
+ * and fold, so a 1 MiB file hashes in well under a tenth of a millisecond. Whoever could forge
+ * a collision can edit the file anyway.
  */
+#define HASH_PRIME 0x9e3779b97f4a7c15ull
+
+static uint64_t hash_mix(uint64_t hash, uint64_t word)
+{
+	hash = (hash ^ word) * HASH_PRIME;
+	return hash ^ (hash >> 32);
+}
+
 static uint64_t content_hash(const char *data, size_t size)
 {
-	uint64_t hash = 0xcbf29ce484222325ull ^ size, word;
+	uint64_t lane[4] = {0xcbf29ce484222325ull ^ size, 1, 2, 3}, word[4];
 	size_t i;
 
-	for (i = 0; i + 8 <= size; i += 8) {
-		memcpy(&word, data + i, sizeof(word));
-		hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
-		hash ^= hash >> 32;
+	for (i = 0; i + 32 <= size; i += 32) {
+		memcpy(word, data + i, sizeof(word));
+		for (int k = 0; k < 4; k++)
+			lane[k] = hash_mix(lane[k], word[k]);
 	}
-	word = 0;
-	memcpy(&word, data + i, size - i);
-	hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
-	return hash ^ (hash >> 29);
+	for (; i + 8 <= size; i += 8) {
+		memcpy(&word[0], data + i, sizeof(word[0]));
+		lane[0] = hash_mix(lane[0], word[0]);
+	}
+	word[0] = 0;
+	memcpy(&word[0], data + i, size - i);
+	lane[0] = hash_mix(lane[0], word[0]);
+	return hash_mix(hash_mix(hash_mix(lane[0], lane[1]), lane[2]), lane[3]);
 }
 
 /* Same content as at the last load: same objects and same errors, without parsing again. */
@@ -427,13 +487,60 @@ static int file_reuse(struct manifest_file *file, const struct manifest_file *ol
 /* One document-aligned piece of a file's text. */
 struct chunk_span {
 	size_t offset, size;
-	unsigned int line; /* of its first byte, 1-based */
+	uint64_t hash;
 };
 
 static bool is_marker(const char *p, size_t left, char c)
 {
 	return left >= 3 && p[0] == c && p[1] == c && p[2] == c &&
 	       (left == 3 || p[3] == ' ' || p[3] == '\t' || p[3] == '\r' || p[3] == '\n');
+}
+
+/*
+ * Offset of the next '\n' at or after i, or size: eight bytes at a time (the lowest flagged
+ * byte of the zero-byte test is exact), since manifest lines are short and a call per line of
+ * memchr() or memmem() costs more than the scan itself.
+ */
+static size_t next_newline(const char *buffer, size_t i, size_t size)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+	for (; i + 8 <= size; i += 8) {
+		uint64_t word, x, zero;
+
+		memcpy(&word, buffer + i, sizeof(word));
+		x = word ^ (ones * '\n');
+		zero = (x - ones) & ~x & highs;
+		if (zero)
+			return i + (size_t)(__builtin_ctzll(zero) >> 3);
+	}
+#endif
+	while (i < size && buffer[i] != '\n')
+		i++;
+	return i;
+}
+
+static int spans_push(struct chunk_span **spans, size_t *n, size_t *capacity, const char *buffer,
+		      size_t start, size_t end)
+{
+	if (*n == *capacity) {
+		size_t next = *capacity ? *capacity * 2 : 64;
+		struct chunk_span *grown;
+
+		if (next > 2 * YAML_TREE_MAX_DOCUMENTS)
+			return -E2BIG;
+		grown = realloc(*spans, next * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		*spans = grown;
+		*capacity = next;
+	}
+	(*spans)[*n].offset = start;
+	(*spans)[*n].size = end - start;
+	(*spans)[*n].hash = content_hash(buffer + start, end - start);
+	(*n)++;
+	return 0;
 }
 
 /*
@@ -444,50 +551,41 @@ static bool is_marker(const char *p, size_t left, char c)
  */
 static size_t split_documents(const char *buffer, size_t size, struct chunk_span **out)
 {
-	struct chunk_span *spans = NULL, *grown;
-	size_t n = 0, capacity = 0, offset = 0, start = 0;
-	unsigned int line = 1, start_line = 1;
-	const char *newline;
+	struct chunk_span *spans = NULL;
+	size_t n = 0, capacity = 0, start = 0, i = 0;
 
 	*out = NULL;
-	for (;;) {
-		const char *p = buffer + offset;
-		size_t left = size - offset;
-		bool is_end = offset >= size;
+	while (i < size) {
+		const char *line = buffer + i;
 
-		if (!is_end && (*p == '%' || is_marker(p, left, '.'))) {
-			free(spans);
-			return 0;
+		if (*line == '%' || is_marker(line, size - i, '.'))
+			goto whole;
+		if (i > start && is_marker(line, size - i, '-')) {
+			if (spans_push(&spans, &n, &capacity, buffer, start, i))
+				goto whole;
+			start = i;
 		}
-		if (is_end || (offset > start && is_marker(p, left, '-'))) {
-			if (n == capacity) {
-				capacity = capacity ? capacity * 2 : 64;
-				grown = realloc(spans, capacity * sizeof(*spans));
-				if (!grown || capacity > 2 * YAML_TREE_MAX_DOCUMENTS) {
-					free(grown ? grown : spans);
-					return 0;
-				}
-				spans = grown;
-			}
-			spans[n].offset = start;
-			spans[n].size = offset - start;
-			spans[n].line = start_line;
-			n++;
-			start = offset;
-			start_line = line;
-		}
-		if (is_end)
-			break;
-		newline = memchr(p, '\n', left);
-		if (!newline) {
-			offset = size;
-			continue;
-		}
-		offset = (size_t)(newline - buffer) + 1;
-		line++;
+		i = next_newline(buffer, i, size) + 1;
 	}
+	if (spans_push(&spans, &n, &capacity, buffer, start, size))
+		goto whole;
 	*out = spans;
 	return n;
+whole:
+	free(spans);
+	return 0;
+}
+
+/* Lines before offset, counted on from a known point (pieces are parsed in order). */
+static unsigned int line_at(const char *buffer, size_t offset, size_t *from, unsigned int *line)
+{
+	unsigned int count = 0;
+
+	for (size_t i = *from; i < offset; i++)
+		count += buffer[i] == '\n';
+	*line += count;
+	*from = offset;
+	return *line;
 }
 
 /* old's clean chunks by (hash, size): open addressing over a power-of-two table. */
@@ -538,7 +636,8 @@ chunk_table_take(struct chunk_table *t, const struct manifest_file *old, uint64_
 
 /* Parse one piece of text into load, lines numbered from the piece's place in the file. */
 static int load_span(struct file_load *load, const char *buffer, const struct chunk_span *span,
-		     size_t *n_nodes, unsigned int *error_line, char *message, size_t message_size)
+		     unsigned int first_line, size_t *n_nodes, unsigned int *error_line,
+		     char *message, size_t message_size)
 {
 	struct yaml_tree tree;
 	size_t i;
@@ -548,11 +647,11 @@ static int load_span(struct file_load *load, const char *buffer, const struct ch
 	err = yaml_tree_parse(&tree, buffer + span->offset, span->size, error_line, message,
 			      message_size);
 	if (err) {
-		*error_line += span->line - 1;
+		*error_line += first_line - 1;
 		return err;
 	}
 	for (i = 0; i < tree.n_nodes; i++)
-		tree.nodes[i]->line += span->line - 1;
+		tree.nodes[i]->line += first_line - 1;
 	*n_nodes = tree.n_nodes;
 	for (i = 0; i < tree.n_documents && !err; i++)
 		err = load_document(load, tree.documents[i], false);
@@ -572,12 +671,14 @@ static int load_chunks(struct file_load *load, const char *buffer, const struct 
 	const struct manifest_file *old = load->old;
 	struct manifest_file *file = load->file;
 	struct chunk_table table = {0};
-	size_t i, j, total_nodes = 0;
+	size_t i, j, total_nodes = 0, counted = 0;
+	unsigned int line = 1;
 	int err = 0;
 
 	file->chunks = calloc(n_spans, sizeof(*file->chunks));
 	if (!file->chunks)
 		return -ENOMEM;
+	file->cap_chunks = n_spans;
 	if (old && old->n_chunks && chunk_table_build(&table, old))
 		return -ENOMEM;
 	for (i = 0; i < n_spans && !err; i++) {
@@ -586,8 +687,10 @@ static int load_chunks(struct file_load *load, const char *buffer, const struct 
 		size_t errors_before = load->errors->found;
 		uint32_t rejected_before = file->n_rejected;
 
-		c->hash = content_hash(buffer + spans[i].offset, spans[i].size);
+		c->hash = spans[i].hash;
 		c->size = spans[i].size;
+		c->offset = spans[i].offset;
+		c->line = line_at(buffer, spans[i].offset, &counted, &line);
 		c->first = file->n_objects;
 		if (table.slots)
 			was = chunk_table_take(&table, old, c->hash, c->size);
@@ -600,8 +703,8 @@ static int load_chunks(struct file_load *load, const char *buffer, const struct 
 		} else {
 			size_t seen_before = load->n_seen;
 
-			err = load_span(load, buffer, &spans[i], &c->n_nodes, error_line, message,
-					message_size);
+			err = load_span(load, buffer, &spans[i], c->line, &c->n_nodes, error_line,
+					message, message_size);
 			c->n_seen = load->n_seen - seen_before;
 		}
 		c->count = file->n_objects - c->first;
@@ -616,6 +719,263 @@ static int load_chunks(struct file_load *load, const char *buffer, const struct 
 	return err;
 }
 
+static struct manifest_chunk *chunk_push(struct manifest_file *file)
+{
+	if (file->n_chunks == file->cap_chunks) {
+		size_t next = file->cap_chunks ? file->cap_chunks * 2 : 64;
+		struct manifest_chunk *grown = realloc(file->chunks, next * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		file->chunks = grown;
+		file->cap_chunks = next;
+	}
+	memset(&file->chunks[file->n_chunks], 0, sizeof(file->chunks[0]));
+	return &file->chunks[file->n_chunks++];
+}
+
+/*
+ * old's chunks [from, to) and their objects carried over to file, offsets and lines moved by
+ * the given amounts (modulo arithmetic: a shift back is a wrapped add). In bulk: an edit near
+ * the top of a big file carries thousands of them.
+ */
+static int chunks_carry(struct file_load *load, size_t from, size_t to, size_t offset_add,
+			unsigned int line_add)
+{
+	const struct manifest_file *old = load->old;
+	struct manifest_file *file = load->file;
+	size_t n = to - from, first, count, k;
+
+	if (!n)
+		return 0;
+	if (file->n_chunks + n > file->cap_chunks) {
+		size_t next = file->n_chunks + n + 64;
+		struct manifest_chunk *grown = realloc(file->chunks, next * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		file->chunks = grown;
+		file->cap_chunks = next;
+	}
+	first = old->chunks[from].first;
+	count = old->chunks[to - 1].first + old->chunks[to - 1].count - first;
+	if (file->n_objects + count > file->capacity) {
+		size_t next = file->n_objects + count + 8;
+		struct k8s_object **grown = realloc(file->objects, next * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		file->objects = grown;
+		file->capacity = next;
+	}
+	memcpy(&file->chunks[file->n_chunks], &old->chunks[from], n * sizeof(*file->chunks));
+	for (k = 0; k < n; k++) {
+		struct manifest_chunk *c = &file->chunks[file->n_chunks + k];
+
+		c->offset += offset_add;
+		c->line += line_add;
+		c->first = c->first - first + file->n_objects;
+		load->n_seen += c->n_seen;
+	}
+	file->n_chunks += n;
+	memcpy(&file->objects[file->n_objects], &old->objects[first],
+	       count * sizeof(*file->objects));
+	for (k = 0; k < count; k++)
+		old->objects[first + k]->refs++;
+	file->n_objects += count;
+	return 0;
+}
+
+/* Parse text[start, end) as one piece starting at line. */
+static int chunk_parse(struct file_load *load, const char *buffer, size_t start, size_t end,
+		       unsigned int line, unsigned int *error_line, char *message,
+		       size_t message_size)
+{
+	struct manifest_file *file = load->file;
+	struct chunk_span span = {.offset = start, .size = end - start};
+	size_t errors_before = load->errors->found, seen_before = load->n_seen;
+	uint32_t rejected_before = file->n_rejected;
+	struct manifest_chunk *c = chunk_push(file);
+	size_t first = file->n_objects, n_nodes = 0;
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	err = load_span(load, buffer, &span, line, &n_nodes, error_line, message, message_size);
+	c->offset = start;
+	c->line = line;
+	c->size = end - start;
+	c->hash = content_hash(buffer + start, end - start);
+	c->first = first;
+	c->count = file->n_objects - first;
+	c->n_seen = load->n_seen - seen_before;
+	c->n_nodes = n_nodes;
+	c->is_clean = load->errors->found == errors_before && file->n_rejected == rejected_before;
+	return err;
+}
+
+/*
+ * An edit in place: the text before the first and after the last changed byte is old's, so
+ * the pieces wholly inside it keep their objects (those after the change at shifted offsets
+ * and lines) and only the pieces around the change are split and parsed, whatever the size
+ * of the file. Returns 0; -EAGAIN when this does not apply (old kept an error to report again,
+ * or the new text needs the whole file parsed), then file is to be reset and loaded by
+ * load_chunks(); or as load_chunks().
+ */
+#define DIFF_BLOCK 256 /* bytes compared at once when looking for the changed stretch */
+
+static int load_diff(struct file_load *load, const char *buffer, size_t size,
+		     unsigned int *error_line, char *message, size_t message_size)
+{
+	const struct manifest_file *old = load->old;
+	const char *was = old->content;
+	size_t n_old = old->content_size, shorter = size < n_old ? size : n_old;
+	size_t prefix = 0, suffix = 0, a, b, k, start, old_end, new_end, i, nodes = 0;
+	unsigned int line;
+	int err = 0;
+
+	for (k = 0; k < old->n_chunks; k++) {
+		if (!old->chunks[k].is_clean)
+			return -EAGAIN;
+	}
+	/* Blocks first: memcmp() runs at memory speed, a byte loop at a byte a cycle. */
+	while (prefix + DIFF_BLOCK <= shorter && !memcmp(was + prefix, buffer + prefix, DIFF_BLOCK))
+		prefix += DIFF_BLOCK;
+	while (prefix < shorter && was[prefix] == buffer[prefix])
+		prefix++;
+	while (suffix + DIFF_BLOCK <= shorter - prefix &&
+	       !memcmp(was + n_old - suffix - DIFF_BLOCK, buffer + size - suffix - DIFF_BLOCK,
+		       DIFF_BLOCK))
+		suffix += DIFF_BLOCK;
+	while (suffix < shorter - prefix && was[n_old - 1 - suffix] == buffer[size - 1 - suffix])
+		suffix++;
+	/* Kept before the change: pieces whose "---" line lies in the common head. */
+	for (a = old->n_chunks - 1; a > 0 && old->chunks[a].offset + 4 > prefix; a--)
+		;
+	/* Kept after it: pieces whose preceding newline lies in the common tail. */
+	for (b = a + 1; b < old->n_chunks && old->chunks[b].offset <= n_old - suffix; b++)
+		;
+	start = old->chunks[a].offset;
+	old_end = b < old->n_chunks ? old->chunks[b].offset : n_old;
+	new_end = old_end + size - n_old;
+	if (new_end < start || new_end > size)
+		return -EAGAIN;
+	err = chunks_carry(load, 0, a, 0, 0);
+	/* The changed stretch, split as split_documents() does. */
+	line = old->chunks[a].line;
+	for (i = start; !err && i < new_end;) {
+		size_t piece = i, piece_line = line;
+
+		do {
+			const char *at = buffer + i;
+
+			if (*at == '%' || is_marker(at, size - i, '.'))
+				return -EAGAIN;
+			if (i > piece && is_marker(at, size - i, '-'))
+				break;
+			i = next_newline(buffer, i, new_end) + 1;
+			line++;
+		} while (i < new_end);
+		if (i > new_end)
+			i = new_end; /* the stretch ended without a newline */
+		err = chunk_parse(load, buffer, piece, i, (unsigned int)piece_line, error_line,
+				  message, message_size);
+	}
+	if (!err && b < old->n_chunks)
+		err =
+		    chunks_carry(load, b, old->n_chunks, size - n_old, line - old->chunks[b].line);
+	/* The pieces tile the new text, each after the first at a "---" line: else parse anew. */
+	for (k = 0, i = 0; !err && k < load->file->n_chunks; k++) {
+		const struct manifest_chunk *c = &load->file->chunks[k];
+
+		if (c->offset != i || (k && !is_marker(buffer + i, size - i, '-')))
+			err = -EAGAIN;
+		i += c->size;
+		nodes += c->n_nodes;
+	}
+	if (!err && i != size)
+		err = -EAGAIN;
+	if (!err && (nodes > YAML_TREE_MAX_NODES || load->n_seen > MANIFEST_MAX_OBJECTS ||
+		     load->file->n_chunks > 2 * YAML_TREE_MAX_DOCUMENTS))
+		err = -E2BIG;
+	return err;
+}
+
+/*
+ * A file with nothing to reuse: parsed whole (one parser, as fast as it gets), its documents
+ * then assigned to the pieces split_documents() found, by line, so the next load can reuse
+ * them. A piece holds at most one document: only a "---" line starts one. Returns 0, -EINVAL
+ * (the whole file's parse failed: *error_line and message set) or -ENOMEM.
+ */
+static int load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
+			     const struct chunk_span *spans, size_t n_spans,
+			     unsigned int *error_line, char *message, size_t message_size)
+{
+	struct manifest_file *file = load->file;
+	struct yaml_tree tree;
+	size_t d, k = 0, node = 0, counted = 0;
+	unsigned int line = 1;
+	int err;
+
+	yaml_tree_init(&tree);
+	err = yaml_tree_parse(&tree, buffer, size, error_line, message, message_size);
+	if (err)
+		return err == -ENOMEM ? err : -EINVAL;
+	file->chunks = calloc(n_spans, sizeof(*file->chunks));
+	if (!file->chunks) {
+		yaml_tree_free(&tree);
+		return -ENOMEM;
+	}
+	file->n_chunks = file->cap_chunks = n_spans;
+	for (k = 0; k < n_spans; k++) {
+		struct manifest_chunk *c = &file->chunks[k];
+
+		c->offset = spans[k].offset;
+		c->size = spans[k].size;
+		c->hash = spans[k].hash;
+		c->line = line_at(buffer, spans[k].offset, &counted, &line);
+		c->is_clean = true;
+	}
+	k = 0;
+	for (d = 0; d < tree.n_documents && !err; d++) {
+		const struct yaml_tree_node *root = tree.documents[d];
+		size_t errors_before = load->errors->found, seen_before = load->n_seen;
+		size_t first = file->n_objects, next_node = tree.n_nodes;
+		uint32_t rejected_before = file->n_rejected;
+		struct manifest_chunk *c;
+
+		if (!root)
+			continue; /* an empty document: no objects, not counted */
+		while (k + 1 < n_spans && file->chunks[k + 1].line <= root->line) {
+			k++;
+			file->chunks[k].first = file->n_objects;
+		}
+		c = &file->chunks[k];
+		/* Nodes are made in document order: this one's run up to the next root. */
+		while (node < tree.n_nodes && tree.nodes[node] != root)
+			node++;
+		for (size_t e = d + 1; e < tree.n_documents; e++) {
+			if (tree.documents[e]) {
+				for (next_node = node; next_node < tree.n_nodes &&
+						       tree.nodes[next_node] != tree.documents[e];
+				     next_node++)
+					;
+				break;
+			}
+		}
+		c->n_nodes += next_node - node;
+		err = load_document(load, root, false);
+		c->count += file->n_objects - first;
+		c->n_seen += load->n_seen - seen_before;
+		if (load->errors->found != errors_before || file->n_rejected != rejected_before)
+			c->is_clean = false;
+	}
+	while (++k < n_spans)
+		file->chunks[k].first = file->n_objects;
+	yaml_tree_free(&tree);
+	return err;
+}
+
 /* Forget what a failed attempt put in file, so it can be loaded again from scratch. */
 static void file_reset(struct manifest_file *file)
 {
@@ -627,17 +987,42 @@ static void file_reset(struct manifest_file *file)
 	file->n_rejected = 0;
 	free(file->chunks);
 	file->chunks = NULL;
-	file->n_chunks = 0;
+	file->n_chunks = file->cap_chunks = 0;
 	k8s_errors_free(&file->errors);
 	file->errors.is_quiet = true;
 }
 
+/* Every piece gave its objects without an error or a refusal. */
+static bool file_is_clean(const struct manifest_file *file)
+{
+	for (size_t k = 0; k < file->n_chunks; k++) {
+		if (!file->chunks[k].is_clean)
+			return false;
+	}
+	return true;
+}
+
+/* The text is old's: by its kept text when there is one, else by hash. */
+static bool is_same_text(const struct manifest_file *old, const char *buffer, size_t size,
+			 uint64_t *hash, bool *has_hash)
+{
+	if (!old)
+		return false;
+	if (old->content)
+		return old->content_size == size && !memcmp(old->content, buffer, size);
+	if (!old->has_content || old->size != size)
+		return false;
+	*hash = content_hash(buffer, size);
+	*has_hash = true;
+	return old->hash == *hash;
+}
+
 /*
  * Load one file into file (its objects and file->errors); on any problem with the file as a
- * whole, keep old's objects.
+ * whole, keep old's objects. A file read by pieces keeps its text for the next load's diff.
  */
-static int load_file(int dir_fd, const char *name, struct manifest_file *file,
-		     const struct manifest_file *old, bool *is_dir)
+static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
+		     struct manifest_file *file, const struct manifest_file *old, bool *is_dir)
 {
 	struct k8s_errors *errors = &file->errors;
 	struct file_load load = {
@@ -651,11 +1036,13 @@ static int load_file(int dir_fd, const char *name, struct manifest_file *file,
 	struct yaml_tree tree;
 	char *buffer = NULL;
 	unsigned int line;
-	size_t size = 0, i, n_spans;
+	size_t size = 0, capacity = 0, i, n_spans;
+	uint64_t hash = 0;
+	bool has_hash = false, is_chunked = false, is_reusable;
 	int err;
 
 	yaml_tree_init(&tree);
-	err = read_file(dir_fd, name, &buffer, &size, is_dir);
+	err = read_file(dir_fd, name, spare, &buffer, &size, &capacity, is_dir);
 	if (err == -ENOMEM)
 		goto cleanup;
 	if (err == -EFBIG || err == -EBADFD) {
@@ -671,26 +1058,52 @@ static int load_file(int dir_fd, const char *name, struct manifest_file *file,
 	}
 	if (*is_dir)
 		goto cleanup;
-	file->has_content = true;
-	file->size = size;
-	file->hash = content_hash(buffer, size);
-	if (old && old->has_content && old->size == size && old->hash == file->hash) {
+	if (is_same_text(old, buffer, size, &hash, &has_hash)) {
 		err = file_reuse(file, old);
+		is_chunked = !err && old->content;
 		goto cleanup;
 	}
-
-	n_spans = split_documents(buffer, size, &spans);
-	if (n_spans) {
-		err = load_chunks(&load, buffer, spans, n_spans, &line, message, sizeof(message));
-		if (err == -E2BIG) {
-			/* A bound of the whole file: the whole parse below reports it. */
-			file_reset(file);
-			load.n_seen = 0;
-		} else {
-			if (err == -EINVAL)
-				goto syntax;
+	/*
+	 * Reuse only among clean pieces: an invalid object falls back to its last good version,
+	 * which a reused piece may hold too, so a file with any error is parsed whole, in order,
+	 * exactly as a first read.
+	 */
+	is_reusable = old && old->n_chunks && file_is_clean(old);
+	if (is_reusable && old->content) {
+		err = load_diff(&load, buffer, size, &line, message, sizeof(message));
+		if (!err && file_is_clean(file)) {
+			is_chunked = true;
 			goto cleanup;
 		}
+		if (err == -EINVAL)
+			goto syntax;
+		if (err == -ENOMEM)
+			goto cleanup;
+		file_reset(file);
+		load.n_seen = 0;
+	}
+	n_spans = split_documents(buffer, size, &spans);
+	if (n_spans && is_reusable) {
+		err = load_chunks(&load, buffer, spans, n_spans, &line, message, sizeof(message));
+		if (!err && file_is_clean(file)) {
+			is_chunked = true;
+			goto cleanup;
+		}
+		if (err == -EINVAL)
+			goto syntax;
+		if (err == -ENOMEM)
+			goto cleanup;
+		file_reset(file);
+		load.n_seen = 0;
+	}
+	if (n_spans) {
+		err = load_whole_chunks(&load, buffer, size, spans, n_spans, &line, message,
+					sizeof(message));
+		if (!err)
+			is_chunked = true;
+		if (err == -EINVAL)
+			goto syntax;
+		goto cleanup;
 	}
 	err = yaml_tree_parse(&tree, buffer, size, &line, message, sizeof(message));
 	if (err == -ENOMEM)
@@ -706,6 +1119,19 @@ syntax:
 		       old ? "; keeping the file's last good version" : "");
 	err = file_keep(file, old);
 cleanup:
+	if (!err && buffer) {
+		file->has_content = true;
+		file->size = size;
+		if (is_chunked) {
+			/* Kept for the next diff. */
+			file->content = buffer;
+			file->content_size = size;
+			file->content_capacity = capacity;
+			buffer = NULL;
+		} else {
+			file->hash = has_hash ? hash : content_hash(buffer, size);
+		}
+	}
 	yaml_tree_free(&tree);
 	free(spans);
 	free(buffer);
@@ -945,7 +1371,8 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		}
 		file->errors.is_quiet = true;
 		n_files++;
-		err = load_file(dirfd(dir), names[i], file, set_find_file(set, names[i]), &is_dir);
+		err = load_file(dirfd(dir), names[i], &set->spare, file,
+				set_find_file(set, names[i]), &is_dir);
 		if (err)
 			goto cleanup;
 		if (is_dir) {
@@ -1062,7 +1489,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		}
 		file->errors.is_quiet = true;
 		is_fresh[n_files++] = true;
-		err = load_file(dir_fd, file->name, file, old, &is_dir);
+		err = load_file(dir_fd, file->name, &set->spare, file, old, &is_dir);
 		if (err)
 			goto cleanup;
 		if (is_dir) {
@@ -1087,8 +1514,10 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		while (j < n_files &&
 		       (is_fresh[j] || strcmp(files[j].name, set->files[i].name) < 0))
 			j++;
-		if (j == n_files || files[j].name != set->files[i].name)
+		if (j == n_files || files[j].name != set->files[i].name) {
+			file_recycle(set, &set->files[i]);
 			file_clear(&set->files[i]);
+		}
 	}
 	free(set->files);
 	set->files = files;
