@@ -822,7 +822,7 @@ static int chunk_parse(struct file_load *load, const char *buffer, size_t start,
  * or the new text needs the whole file parsed), then file is to be reset and loaded by
  * load_chunks(); or as load_chunks().
  */
-#define DIFF_BLOCK 256 /* bytes compared at once when looking for the changed stretch */
+#define DIFF_BLOCK 65536 /* bytes compared at once, first, when looking for the change */
 
 static int load_diff(struct file_load *load, const char *buffer, size_t size,
 		     unsigned int *error_line, char *message, size_t message_size)
@@ -838,17 +838,17 @@ static int load_diff(struct file_load *load, const char *buffer, size_t size,
 		if (!old->chunks[k].is_clean)
 			return -EAGAIN;
 	}
-	/* Blocks first: memcmp() runs at memory speed, a byte loop at a byte a cycle. */
-	while (prefix + DIFF_BLOCK <= shorter && !memcmp(was + prefix, buffer + prefix, DIFF_BLOCK))
-		prefix += DIFF_BLOCK;
-	while (prefix < shorter && was[prefix] == buffer[prefix])
-		prefix++;
-	while (suffix + DIFF_BLOCK <= shorter - prefix &&
-	       !memcmp(was + n_old - suffix - DIFF_BLOCK, buffer + size - suffix - DIFF_BLOCK,
-		       DIFF_BLOCK))
-		suffix += DIFF_BLOCK;
-	while (suffix < shorter - prefix && was[n_old - 1 - suffix] == buffer[size - 1 - suffix])
-		suffix++;
+	/* Big blocks, then small, then bytes: memcmp() runs at memory speed, a byte loop at a
+	 * byte a cycle, and each call costs as much as comparing a few hundred bytes. */
+	for (size_t block = DIFF_BLOCK; block; block /= 16) {
+		while (prefix + block <= shorter && !memcmp(was + prefix, buffer + prefix, block))
+			prefix += block;
+	}
+	for (size_t block = DIFF_BLOCK; block; block /= 16) {
+		while (suffix + block <= shorter - prefix &&
+		       !memcmp(was + n_old - suffix - block, buffer + size - suffix - block, block))
+			suffix += block;
+	}
 	/* Kept before the change: pieces whose "---" line lies in the common head. */
 	for (a = old->n_chunks - 1; a > 0 && old->chunks[a].offset + 4 > prefix; a--)
 		;
