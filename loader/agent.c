@@ -246,6 +246,12 @@ static void agent_publish_status(struct agent *agent, const struct desired_state
 		log_debug("%s: update failed", AGENT_STATUS_MAP);
 }
 
+static double agent_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) * 1e3 +
+	       (double)(to->tv_nsec - from->tv_nsec) / 1e6;
+}
+
 /* The manifest files named since the last reload, or the whole directory when asked. */
 static int agent_load_manifests(struct agent *agent)
 {
@@ -280,8 +286,8 @@ static int agent_reload(struct agent *agent)
 	struct k8s_errors errors = {0};
 	const struct k8s_index_delta *delta;
 	struct desired_state state = {0}, full = {0};
-	struct sync_counts counts;
-	struct timespec t0, t1;
+	struct sync_counts counts = {0};
+	struct timespec t0, t_read, t_build, t_maps, t1;
 	bool is_full = agent->is_full_sync;
 	size_t n_frontends;
 	unsigned int unchanged;
@@ -305,9 +311,12 @@ static int agent_reload(struct agent *agent)
 			log_warn("api: take changes: %s; some apply at their next change",
 				 strerror(-err));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_read);
 	err = k8s_index_update(agent->index, &errors, &delta);
 	if (err) {
+		/* Part of the delta may be lost: the next sync diffs every frontend. */
 		log_warn("build desired state: %s", strerror(-err));
+		agent->is_full_sync = true;
 		k8s_errors_free(&errors);
 		return err;
 	}
@@ -321,6 +330,7 @@ static int agent_reload(struct agent *agent)
 			log_warn("NetworkPolicy: %s; policy maps unchanged", strerror(-err));
 	}
 	n_frontends = k8s_index_frontend_count(agent->index);
+	clock_gettime(CLOCK_MONOTONIC, &t_build);
 	if (is_full) {
 		err = k8s_index_desired(agent->index, false, &full);
 		if (!err) {
@@ -332,6 +342,7 @@ static int agent_reload(struct agent *agent)
 		err = sync_apply_delta(agent->sync, &state, delta->upserts, delta->n_upserts,
 				       delta->removed, delta->n_removed, &counts);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_maps);
 	/* A frontend left as it was by a failure is retried by a full diff next time. */
 	agent->is_full_sync = err || counts.failed;
 	rejected = k8s_index_rejected(agent->index) + agent->api_rejected +
@@ -350,12 +361,13 @@ static int agent_reload(struct agent *agent)
 	log_info("sync: %zu frontends (%u objects rejected): %u added, %u changed, %u removed, %u "
 		 "unchanged, %u failed; "
 		 "backends %u added, %u removed (%zu in use); %lu map writes; "
-		 "%u UDP flows flushed; %zu services rebuilt%s; %.1f ms",
+		 "%u UDP flows flushed; %zu services rebuilt%s; %.2f ms (read %.2f, build %.2f, "
+		 "maps %.2f)",
 		 n_frontends, rejected, counts.added, counts.changed, counts.removed, unchanged,
 		 counts.failed, counts.backends_added, counts.backends_removed,
 		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
-		 delta->n_services, is_full ? ", full diff" : "",
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		 delta->n_services, is_full ? ", full diff" : "", agent_ms(&t0, &t1),
+		 agent_ms(&t0, &t_read), agent_ms(&t_read, &t_build), agent_ms(&t_build, &t_maps));
 	policy_state_free(state.policy);
 	desired_state_free(&full);
 	k8s_errors_free(&errors);
