@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1143,6 +1145,70 @@ cleanup:
 	return err;
 }
 
+/* ---- loading several files at once ---------------------------------------------------- */
+
+#define MANIFEST_LOAD_THREADS 4 /* at most; as many as online CPUs */
+
+/* One file to load: load_file()'s arguments and results. */
+struct load_task {
+	const char *name;
+	struct manifest_file *file;
+	const struct manifest_file *old;
+	bool is_dir;
+	int err;
+};
+
+struct load_pool {
+	int dir_fd;
+	struct read_buffer *spare; /* NULL when several threads load */
+	struct load_task *tasks;
+	size_t n_tasks;
+	atomic_size_t next;
+};
+
+static void *load_worker(void *arg)
+{
+	struct load_pool *pool = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->n_tasks) {
+		struct load_task *t = &pool->tasks[i];
+
+		t->err = load_file(pool->dir_fd, t->name, pool->spare, t->file, t->old, &t->is_dir);
+	}
+	return NULL;
+}
+
+/*
+ * Load every task, on up to MANIFEST_LOAD_THREADS threads: parsing YAML is most of a full
+ * load, and files are independent (each reads only its own last version; objects are shared
+ * with no other file). Results are used in task order, so errors and "first wins" do not
+ * depend on which thread finished first.
+ */
+static void load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n)
+{
+	struct load_pool pool = {.dir_fd = dir_fd, .spare = spare, .tasks = tasks, .n_tasks = n};
+	pthread_t threads[MANIFEST_LOAD_THREADS - 1];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n_threads = 0, want;
+
+	want = cpus > 1 ? (size_t)cpus : 1;
+	if (want > MANIFEST_LOAD_THREADS)
+		want = MANIFEST_LOAD_THREADS;
+	if (want > n)
+		want = n;
+	atomic_init(&pool.next, 0);
+	if (want > 1)
+		pool.spare = NULL; /* one spare buffer: not for several readers */
+	for (; n_threads + 1 < want; n_threads++) {
+		if (pthread_create(&threads[n_threads], NULL, load_worker, &pool))
+			break; /* fewer threads: the work still gets done */
+	}
+	load_worker(&pool);
+	while (n_threads)
+		pthread_join(threads[--n_threads], NULL);
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -1342,10 +1408,10 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 	struct k8s_errors errors = {0};
 	struct manifest_file *files = NULL;
 	struct desired_state desired = {0};
+	struct load_task *tasks = NULL;
 	char **names = NULL;
 	size_t n_names = 0, n_files = 0, i, j;
 	DIR *dir;
-	bool is_dir;
 	int err;
 
 	dir = opendir(path);
@@ -1366,24 +1432,46 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 			goto cleanup;
 		}
 	}
-	for (i = 0; i < n_names; i++) {
-		struct manifest_file *file = &files[n_files];
-
-		file->name = strdup(names[i]);
-		if (!file->name) {
+	if (n_names) {
+		tasks = calloc(n_names, sizeof(*tasks));
+		if (!tasks) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		file->errors.is_quiet = true;
-		n_files++;
-		err = load_file(dirfd(dir), names[i], &set->spare, file,
-				set_find_file(set, names[i]), &is_dir);
-		if (err)
+	}
+	for (i = 0; i < n_names; i++) {
+		files[i].name = strdup(names[i]);
+		if (!files[i].name) {
+			n_files = i;
+			err = -ENOMEM;
 			goto cleanup;
-		if (is_dir) {
-			file_clear(&files[--n_files]);
+		}
+		files[i].errors.is_quiet = true;
+		tasks[i].name = files[i].name;
+		tasks[i].file = &files[i];
+		tasks[i].old = set_find_file(set, names[i]);
+	}
+	n_files = n_names;
+	load_all(dirfd(dir), &set->spare, tasks, n_names);
+	for (i = 0; i < n_names; i++) {
+		if (tasks[i].err) {
+			err = tasks[i].err;
+			goto cleanup;
+		}
+	}
+	/* Directories named like manifests drop out; the rest keep their order. */
+	for (i = 0, n_files = 0; i < n_names; i++) {
+		struct manifest_file *file = &files[i];
+
+		if (tasks[i].is_dir) {
+			file_clear(file);
 			continue;
 		}
+		if (n_files != i) {
+			files[n_files] = *file;
+			memset(file, 0, sizeof(*file));
+		}
+		file = &files[n_files++];
 		for (j = 0; j < file->errors.count; j++)
 			k8s_errors_add(&errors, "%s", file->errors.items[j]);
 		errors.found += file->errors.found - file->errors.count;
@@ -1418,6 +1506,7 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	files_free(files, n_files);
+	free(tasks);
 	k8s_errors_free(&errors);
 	for (i = 0; i < n_names; i++)
 		free(names[i]);
@@ -1442,9 +1531,10 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 {
 	struct k8s_errors errors = {0};
 	struct manifest_file *files = NULL;
+	struct load_task *tasks = NULL;
 	bool *is_fresh = NULL;
 	char **sorted = NULL;
-	size_t n_sorted = 0, n_files = 0, i, j;
+	size_t n_sorted = 0, n_files = 0, n_tasks = 0, i, j;
 	int dir_fd, err = 0;
 
 	if (!set->index)
@@ -1458,7 +1548,8 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 	sorted = calloc(n_names + 1, sizeof(*sorted));
 	files = calloc(set->n_files + n_names + 1, sizeof(*files));
 	is_fresh = calloc(set->n_files + n_names + 1, sizeof(*is_fresh));
-	if (!sorted || !files || !is_fresh) {
+	tasks = calloc(n_names + 1, sizeof(*tasks));
+	if (!sorted || !files || !is_fresh || !tasks) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -1475,7 +1566,6 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 					  : strcmp(set->files[i].name, sorted[j]);
 		const struct manifest_file *old = c <= 0 ? &set->files[i] : NULL;
 		struct manifest_file *file = &files[n_files];
-		bool is_dir;
 
 		if (c < 0) {
 			files[n_files++] = set->files[i++]; /* untouched: shared until commit */
@@ -1494,18 +1584,45 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		}
 		file->errors.is_quiet = true;
 		is_fresh[n_files++] = true;
-		err = load_file(dir_fd, file->name, &set->spare, file, old, &is_dir);
-		if (err)
+		tasks[n_tasks].name = file->name;
+		tasks[n_tasks].old = old;
+		tasks[n_tasks].file = file; /* files is not reallocated: sized for every name */
+		n_tasks++;
+	}
+	load_all(dir_fd, &set->spare, tasks, n_tasks);
+	for (i = 0; i < n_tasks; i++) {
+		if (tasks[i].err) {
+			err = tasks[i].err;
 			goto cleanup;
-		if (is_dir) {
-			file_clear(&files[--n_files]);
-			is_fresh[n_files] = false;
+		}
+	}
+	/* Directories named like manifests drop out; errors of the files read, in order. */
+	for (i = 0, j = 0; i < n_files; i++) {
+		struct manifest_file *file = &files[i];
+		bool is_skipped = false;
+
+		for (size_t t = 0; is_fresh[i] && t < n_tasks; t++) {
+			if (tasks[t].file == file)
+				is_skipped = tasks[t].is_dir;
+		}
+		if (is_skipped) {
+			file_clear(file);
+			is_fresh[i] = false;
 			continue;
 		}
-		for (size_t k = 0; k < file->errors.count; k++)
+		if (j != i) {
+			files[j] = *file;
+			is_fresh[j] = is_fresh[i];
+			memset(file, 0, sizeof(*file));
+			is_fresh[i] = false;
+		}
+		file = &files[j++];
+		for (size_t k = 0; is_fresh[j - 1] && k < file->errors.count; k++)
 			k8s_errors_add(&errors, "%s", file->errors.items[k]);
-		errors.found += file->errors.found - file->errors.count;
+		if (is_fresh[j - 1])
+			errors.found += file->errors.found - file->errors.count;
 	}
+	n_files = j;
 	if (n_files > MANIFEST_MAX_FILES) {
 		/* The bound keeps the first files by name: a full scan applies it exactly. */
 		err = 1;
@@ -1544,6 +1661,7 @@ cleanup:
 	}
 	free(files);
 	free(is_fresh);
+	free(tasks);
 	free(sorted);
 	k8s_errors_free(&errors);
 	close(dir_fd);
