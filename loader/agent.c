@@ -24,6 +24,7 @@
 #include "loader/log.h"
 #include "loader/manifest.h"
 #include "loader/objects.h"
+#include "loader/objects_index.h"
 #include "loader/sync.h"
 
 #define AGENT_WATCH_MASK                                                                           \
@@ -38,6 +39,12 @@ struct agent {
 	struct manifest_set *manifests;
 	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
 	struct k8s_build_config build;
+	struct k8s_index *index; /* the desired state, kept current one Service at a time */
+	bool is_full_sync;	 /* next sync diffs every frontend: the first, or after a failure */
+	bool is_rescan;		 /* next reload lists the directory: first, overflow, re-watch */
+	char **names;		 /* manifest files inotify named since the last reload */
+	size_t n_names, cap_names;
+	uint32_t api_rejected; /* invalid latest versions in the API's store */
 	int signal_fd;
 	int inotify_fd;
 	int watch;	       /* inotify watch on the manifest directory, or -1 */
@@ -148,45 +155,77 @@ static int agent_ipam_start(const struct agent_config *config, bool is_publish)
 	return 0;
 }
 
-/*
- * Desired state from the API's objects together with the manifests' (the manifests' first
- * when both define an object). Returns 0, -EAGAIN before the first full list, or -ENOMEM.
- */
-static int agent_build_api(struct agent *agent, struct desired_state *state)
+/* Take a reference back to the API client (passed to k8s_index_for_each_api). */
+static void agent_api_put(void *ctx, struct k8s_object *object)
 {
-	struct k8s_object **api = NULL, **local = NULL, **all = NULL;
-	struct k8s_errors errors = {0};
-	size_t n_api = 0, n_local = 0;
-	uint32_t rejected = 0;
-	int err;
+	k8s_client_put(ctx, object);
+}
+
+struct agent_relist {
+	struct k8s_object **stale;
+	size_t n, cap;
+	unsigned int kinds;
+};
+
+static void agent_relist_collect(void *ctx, struct k8s_object *object)
+{
+	struct agent_relist *relist = ctx;
+
+	if (!(relist->kinds & (1u << object->kind)))
+		return;
+	if (relist->n == relist->cap) {
+		size_t next = relist->cap ? relist->cap * 2 : 64;
+		struct k8s_object **grown = realloc(relist->stale, next * sizeof(*grown));
+
+		if (!grown)
+			return; /* kept: dropped at the next re-list */
+		relist->stale = grown;
+		relist->cap = next;
+	}
+	relist->stale[relist->n++] = object;
+}
+
+/*
+ * Fold what changed in the API's store into the index: each changed object replaces the API's
+ * version of its key; after a re-list, API objects of that kind the list no longer has go.
+ * Returns 0, -EAGAIN before every resource is listed once, or -ENOMEM.
+ */
+static int agent_api_changes(struct agent *agent)
+{
+	struct agent_relist relist = {0};
+	struct k8s_change *changes;
+	size_t n, i;
+	int err, ret = 0;
 
 	if (!k8s_client_is_synced(agent->api))
 		return -EAGAIN;
 	k8s_client_drain(agent->api);
-	err = k8s_client_snapshot(agent->api, &api, &n_api, &rejected);
-	if (!err && agent->manifests)
-		err = manifest_set_objects(agent->manifests, &local, &n_local);
-	if (!err && (n_api || n_local)) {
-		all = malloc((n_api + n_local) * sizeof(*all));
-		if (!all)
-			err = -ENOMEM;
+	err = k8s_client_changes(agent->api, &changes, &n, &relist.kinds, &agent->api_rejected);
+	if (err)
+		return err;
+	if (relist.kinds) {
+		/* Objects of a re-listed kind that the list still has are replaced below. */
+		k8s_index_for_each_api(agent->index, agent_relist_collect, &relist);
+		for (i = 0; i < relist.n; i++) {
+			const struct k8s_object *o = relist.stale[i];
+			struct k8s_object *old = k8s_index_set_api(
+			    agent->index, o->kind, o->namespace, o->name, NULL, &err);
+
+			k8s_client_put(agent->api, old);
+		}
+		free(relist.stale);
 	}
-	if (!err) {
-		if (n_local)
-			memcpy(all, local, n_local * sizeof(*all));
-		if (n_api)
-			memcpy(all + n_local, api, n_api * sizeof(*all));
-		err = k8s_build_desired(all, n_api + n_local, &agent->build, &errors, state);
+	for (i = 0; i < n; i++) {
+		struct k8s_change *c = &changes[i];
+		struct k8s_object *back = k8s_index_set_api(agent->index, c->kind, c->namespace,
+							    c->name, c->object, &err);
+
+		c->object = back; /* the replaced version, or ours when not taken */
+		if (err)
+			ret = err;
 	}
-	if (!err)
-		state->rejected_objects +=
-		    rejected + (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
-	k8s_errors_free(&errors);
-	free(all);
-	free(local);
-	if (api)
-		k8s_client_release(agent->api, api, n_api);
-	return err;
+	k8s_client_changes_free(agent->api, changes, n);
+	return ret;
 }
 
 static void agent_publish_status(struct agent *agent, const struct desired_state *state,
@@ -198,7 +237,7 @@ static void agent_publish_status(struct agent *agent, const struct desired_state
 		return;
 	status->syncs++;
 	status->last_sync_unix_s = (uint64_t)time(NULL);
-	status->frontends = (uint32_t)state->n_frontends;
+	status->frontends = (uint32_t)k8s_index_frontend_count(agent->index);
 	status->backends = (uint32_t)sync_backend_count(agent->sync);
 	status->rejected_objects = state->rejected_objects;
 	status->failed_frontends = counts->failed;
@@ -207,17 +246,56 @@ static void agent_publish_status(struct agent *agent, const struct desired_state
 		log_debug("%s: update failed", AGENT_STATUS_MAP);
 }
 
-/* Re-read the manifest directory and apply it. Failures keep the last good state in the maps. */
+static double agent_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) * 1e3 +
+	       (double)(to->tv_nsec - from->tv_nsec) / 1e6;
+}
+
+/* The manifest files named since the last reload, or the whole directory when asked. */
+static int agent_load_manifests(struct agent *agent)
+{
+	const char *dir = agent->config->manifests;
+	int ret;
+
+	if (agent->is_rescan)
+		ret = manifest_set_load_dir(agent->manifests, dir);
+	else if (agent->n_names)
+		ret = manifest_set_load_files(agent->manifests, dir, agent->names, agent->n_names);
+	else
+		return 0;
+	if (ret >= 0 || ret == -ENOMEM) {
+		while (agent->n_names)
+			free(agent->names[--agent->n_names]);
+		agent->is_rescan = ret == -ENOMEM; /* the index may have missed a change */
+	} else {
+		agent->is_rescan = true; /* the directory could not be read: list it next time */
+	}
+	return ret;
+}
+
+/*
+ * Apply what changed since the last reload: the manifest files named by inotify (or the whole
+ * directory), the API's changed objects, the Services they feed rebuilt, and only their
+ * frontends written. The time logged covers all of it, from reading the files to the last map
+ * write. Failures keep the last good state in the maps.
+ */
 static int agent_reload(struct agent *agent)
 {
 	const char *dir = agent->config->manifests;
-	struct desired_state state = {0};
-	struct sync_counts counts;
-	struct timespec t0, t1;
+	struct k8s_errors errors = {0};
+	const struct k8s_index_delta *delta;
+	struct desired_state state = {0}, full = {0};
+	struct sync_counts counts = {0};
+	struct timespec t0, t_read, t_build, t_maps, t1;
+	bool is_full = agent->is_full_sync;
+	size_t n_frontends;
+	unsigned int unchanged;
+	uint32_t rejected;
 	int ret, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = dir ? manifest_set_load_dir(agent->manifests, dir) : 0;
+	ret = dir ? agent_load_manifests(agent) : 0;
 	if (ret < 0 && !agent->api) {
 		log_warn("manifests %s: %s; keeping the services in force", dir, strerror(-ret));
 		return ret;
@@ -226,31 +304,73 @@ static int agent_reload(struct agent *agent)
 		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
 			 ret);
 	if (agent->api) {
-		err = agent_build_api(agent, &state);
+		err = agent_api_changes(agent);
 		if (err == -EAGAIN)
 			return 0; /* applied once every resource is listed */
-	} else {
-		err = manifest_set_desired(agent->manifests, &state);
+		if (err)
+			log_warn("api: take changes: %s; some apply at their next change",
+				 strerror(-err));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_read);
+	err = k8s_index_update(agent->index, &errors, &delta);
 	if (err) {
+		/* Part of the delta may be lost: the next sync diffs every frontend. */
 		log_warn("build desired state: %s", strerror(-err));
+		agent->is_full_sync = true;
+		k8s_errors_free(&errors);
 		return err;
 	}
-	err = sync_apply(agent->sync, &state, &counts);
+	state.node_addresses =
+	    (uint32_t *)k8s_index_node_addresses(agent->index, &state.n_node_addresses);
+	state.health_checks =
+	    (struct lb_health_check *)k8s_index_health_checks(agent->index, &state.n_health_checks);
+	if (delta->is_policy_changed) {
+		err = k8s_index_policy(agent->index, &state.policy);
+		if (err)
+			log_warn("NetworkPolicy: %s; policy maps unchanged", strerror(-err));
+	}
+	n_frontends = k8s_index_frontend_count(agent->index);
+	clock_gettime(CLOCK_MONOTONIC, &t_build);
+	if (is_full) {
+		err = k8s_index_desired(agent->index, false, &full);
+		if (!err) {
+			full.policy = state.policy;
+			err = sync_apply(agent->sync, &full, &counts);
+			full.policy = NULL;
+		}
+	} else {
+		err = sync_apply_delta(agent->sync, &state, delta->upserts, delta->n_upserts,
+				       delta->removed, delta->n_removed, &counts);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t_maps);
+	/* A frontend left as it was by a failure is retried by a full diff next time. */
+	agent->is_full_sync = err || counts.failed;
+	rejected = k8s_index_rejected(agent->index) + agent->api_rejected +
+		   (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
+	state.rejected_objects = rejected;
 	agent_publish_status(agent, &state, &counts, ret > 0 ? (uint32_t)ret : 0);
-	if (agent->health && health_update(agent->health, &state))
+	if (agent->health && (delta->is_health_changed || delta->is_node_changed || is_full) &&
+	    health_update(agent->health, &state))
 		log_warn("healthCheckNodePort: out of memory, ports unchanged");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Frontends no delta named are unchanged by definition. */
+	unchanged =
+	    n_frontends > counts.added + counts.changed + counts.failed
+		? (unsigned int)(n_frontends - counts.added - counts.changed - counts.failed)
+		: 0;
 	log_info("sync: %zu frontends (%u objects rejected): %u added, %u changed, %u removed, %u "
 		 "unchanged, %u failed; "
 		 "backends %u added, %u removed (%zu in use); %lu map writes; "
-		 "%u UDP flows flushed; %.1f ms",
-		 state.n_frontends, state.rejected_objects, counts.added, counts.changed,
-		 counts.removed, counts.unchanged, counts.failed, counts.backends_added,
-		 counts.backends_removed, sync_backend_count(agent->sync), counts.map_writes,
-		 counts.ct_flushed,
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	desired_state_free(&state);
+		 "%u UDP flows flushed; %zu services rebuilt%s; %.2f ms (read %.2f, build %.2f, "
+		 "maps %.2f)",
+		 n_frontends, rejected, counts.added, counts.changed, counts.removed, unchanged,
+		 counts.failed, counts.backends_added, counts.backends_removed,
+		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
+		 delta->n_services, is_full ? ", full diff" : "", agent_ms(&t0, &t1),
+		 agent_ms(&t0, &t_read), agent_ms(&t_read, &t_build), agent_ms(&t_build, &t_maps));
+	policy_state_free(state.policy);
+	desired_state_free(&full);
+	k8s_errors_free(&errors);
 	return err;
 }
 
@@ -278,6 +398,34 @@ static void agent_schedule_reload(struct agent *agent)
 		agent->reload_at = agent->first_change + AGENT_DEBOUNCE_MAX_MS;
 }
 
+/* Remember a file inotify named, to re-read it alone; too many: list the directory instead. */
+static void agent_note_name(struct agent *agent, const char *name)
+{
+	char **grown, *copy;
+
+	if (agent->is_rescan)
+		return;
+	if (agent->n_names == agent->cap_names) {
+		size_t next = agent->cap_names ? agent->cap_names * 2 : 16;
+
+		grown = next <= 2 * MANIFEST_MAX_FILES
+			    ? realloc(agent->names, next * sizeof(*grown))
+			    : NULL;
+		if (!grown) {
+			agent->is_rescan = true;
+			return;
+		}
+		agent->names = grown;
+		agent->cap_names = next;
+	}
+	copy = strdup(name);
+	if (!copy) {
+		agent->is_rescan = true;
+		return;
+	}
+	agent->names[agent->n_names++] = copy;
+}
+
 static void agent_drain_inotify(struct agent *agent)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -287,7 +435,14 @@ static void agent_drain_inotify(struct agent *agent)
 		for (char *p = buf; p < buf + len;) {
 			const struct inotify_event *event = (const struct inotify_event *)p;
 
-			if (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+			if (event->mask & IN_Q_OVERFLOW) {
+				/* Events were lost: which files changed is unknown. */
+				log_info("manifests %s: inotify queue overflowed; re-reading the "
+					 "directory",
+					 agent->config->manifests);
+				agent->is_rescan = true;
+				agent_schedule_reload(agent);
+			} else if (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
 				if (agent->watch >= 0 && event->wd == agent->watch) {
 					log_warn("manifests %s: directory moved or deleted; "
 						 "keeping the services in force until it returns",
@@ -296,6 +451,8 @@ static void agent_drain_inotify(struct agent *agent)
 					agent->watch = -1;
 				}
 			} else {
+				if (event->len && event->wd == agent->watch)
+					agent_note_name(agent, event->name);
 				agent_schedule_reload(agent);
 			}
 			p += sizeof(*event) + event->len;
@@ -351,6 +508,10 @@ static int agent_loop(struct agent *agent)
 				continue;
 			if (info.ssi_signo == SIGHUP) {
 				log_info("SIGHUP: reloading manifests");
+				/* Everything read again and diffed against the maps: a repair knob.
+				 */
+				agent->is_rescan = true;
+				agent->is_full_sync = true;
 				if (agent->manifests || agent->api)
 					agent_schedule_reload(agent);
 				continue;
@@ -368,6 +529,7 @@ static int agent_loop(struct agent *agent)
 		now = agent_now_ms();
 		if (agent->manifests && agent->watch < 0 && agent_watch(agent) == 0) {
 			log_info("manifests %s: watching again", agent->config->manifests);
+			agent->is_rescan = true;
 			agent_schedule_reload(agent);
 		}
 		if (agent->reload_at && now >= agent->reload_at) {
@@ -532,6 +694,14 @@ int agent_run(const struct agent_config *config)
 	err = agent_api_start(&agent);
 	if (err)
 		goto cleanup;
+	agent.index = k8s_index_new(&agent.build);
+	if (!agent.index) {
+		err = -ENOMEM;
+		log_error("desired state: %s", strerror(-err));
+		goto cleanup;
+	}
+	agent.is_full_sync = true;
+	agent.is_rescan = true;
 	if (config->manifests) {
 		agent.manifests = manifest_set_new();
 		if (!agent.manifests) {
@@ -540,6 +710,7 @@ int agent_run(const struct agent_config *config)
 			goto cleanup;
 		}
 		manifest_set_configure(agent.manifests, &agent.build);
+		manifest_set_attach_index(agent.manifests, agent.index);
 		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (agent.inotify_fd < 0) {
 			err = -errno;
@@ -570,6 +741,12 @@ int agent_run(const struct agent_config *config)
 
 cleanup:
 	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
+	if (agent.index && agent.api)
+		k8s_index_for_each_api(agent.index, agent_api_put, agent.api);
+	k8s_index_free(agent.index);
+	while (agent.n_names)
+		free(agent.names[--agent.n_names]);
+	free(agent.names);
 	k8s_client_stop(agent.api);
 	health_stop(agent.health);
 	sync_close(agent.sync);

@@ -186,6 +186,9 @@ static void store_delete(struct store *store, const char *key)
 /* ---- the client ------------------------------------------------------------------------ */
 
 struct k8s_client;
+struct watcher;
+static void journal_add(struct watcher *w, const char *key);
+static void journal_relisted(struct watcher *w);
 
 struct watcher {
 	struct k8s_client *client;
@@ -194,6 +197,10 @@ struct watcher {
 	bool has_thread;
 	struct store store; /* guarded by client->lock */
 	bool is_synced;	    /* guarded by client->lock */
+	/* Keys changed since the agent last took the changes, or a whole new list (lock). */
+	char **changed;
+	size_t n_changed, cap_changed;
+	bool is_relisted;
 	char rv[K8S_RV_LEN];
 	CURL *curl;
 	/* The response being read. */
@@ -513,6 +520,7 @@ static int handle_event(struct watcher *w, const char *line, size_t len)
 		store_delete(&w->store, key);
 	else
 		err = store_put(&w->store, key, decoded);
+	journal_add(w, key);
 	pthread_mutex_unlock(&client->lock);
 	set_rv(w, object);
 	w->n_events++;
@@ -724,6 +732,7 @@ static int do_list(struct watcher *w)
 	old = w->store;
 	w->store = fresh;
 	w->is_synced = true;
+	journal_relisted(w);
 	pthread_mutex_unlock(&client->lock);
 	store_clear(&old);
 	client_notify(client);
@@ -808,6 +817,151 @@ static void *watcher_main(void *opaque)
 		}
 	}
 	return NULL;
+}
+
+/* ---- the change journal ------------------------------------------------------------------ */
+
+static void journal_clear(struct watcher *w)
+{
+	while (w->n_changed)
+		free(w->changed[--w->n_changed]);
+	free(w->changed);
+	w->changed = NULL;
+	w->cap_changed = 0;
+}
+
+/* A new list: every object may have changed (client->lock held). */
+static void journal_relisted(struct watcher *w)
+{
+	journal_clear(w);
+	w->is_relisted = true;
+}
+
+/*
+ * key changed (client->lock held). Out of memory, or more keys than the store holds plus a
+ * margin (the agent has not looked for long): the whole resource counts as changed.
+ */
+static void journal_add(struct watcher *w, const char *key)
+{
+	char **grown, *copy;
+
+	if (w->is_relisted)
+		return;
+	if (w->n_changed >= w->store.count + 1024) {
+		journal_relisted(w);
+		return;
+	}
+	if (w->n_changed == w->cap_changed) {
+		size_t next = w->cap_changed ? w->cap_changed * 2 : 64;
+
+		grown = realloc(w->changed, next * sizeof(*grown));
+		if (!grown) {
+			journal_relisted(w);
+			return;
+		}
+		w->changed = grown;
+		w->cap_changed = next;
+	}
+	copy = strdup(key);
+	if (!copy) {
+		journal_relisted(w);
+		return;
+	}
+	w->changed[w->n_changed++] = copy;
+}
+
+static int change_push(struct k8s_change **changes, size_t *n, size_t *cap, enum k8s_kind kind,
+		       const char *key, struct k8s_object *object)
+{
+	const char *slash = strchr(key, '/');
+	struct k8s_change *c;
+
+	if (*n == *cap) {
+		size_t next = *cap ? *cap * 2 : 64;
+		struct k8s_change *grown = realloc(*changes, next * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		*changes = grown;
+		*cap = next;
+	}
+	c = &(*changes)[(*n)++];
+	c->kind = kind;
+	snprintf(c->namespace, sizeof(c->namespace), "%.*s", slash ? (int)(slash - key) : 0, key);
+	snprintf(c->name, sizeof(c->name), "%s", slash ? slash + 1 : key);
+	c->object = object;
+	if (object)
+		k8s_object_get(object);
+	return 0;
+}
+
+int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, size_t *count,
+		       unsigned int *relisted, uint32_t *rejected)
+{
+	size_t i, j, b, cap = 0;
+	int err = 0;
+
+	*changes = NULL;
+	*count = 0;
+	*relisted = 0;
+	*rejected = 0;
+	pthread_mutex_lock(&client->lock);
+	for (i = 0; !err && i < N_RESOURCES; i++) {
+		struct watcher *w = &client->watchers[i];
+		const struct store *store = &w->store;
+
+		*rejected += (uint32_t)store->n_rejected;
+		if (w->is_relisted) {
+			*relisted |= 1u << w->type->kind;
+			for (b = 0; !err && b < store->n_buckets; b++) {
+				for (struct store_entry *e = store->buckets[b]; !err && e;
+				     e = e->next)
+					err = change_push(changes, count, &cap, w->type->kind,
+							  e->key, e->object);
+			}
+		} else {
+			for (j = 0; !err && j < w->n_changed; j++) {
+				struct store_entry *e =
+				    store->n_buckets
+					? *store_slot((struct store *)store, w->changed[j])
+					: NULL;
+
+				err = change_push(changes, count, &cap, w->type->kind,
+						  w->changed[j], e ? e->object : NULL);
+			}
+		}
+	}
+	if (!err) {
+		for (i = 0; i < N_RESOURCES; i++) {
+			journal_clear(&client->watchers[i]);
+			client->watchers[i].is_relisted = false;
+		}
+	}
+	pthread_mutex_unlock(&client->lock);
+	if (err) {
+		k8s_client_changes_free(client, *changes, *count);
+		*changes = NULL;
+		*count = 0;
+	}
+	return err;
+}
+
+void k8s_client_changes_free(struct k8s_client *client, struct k8s_change *changes, size_t count)
+{
+	size_t i;
+
+	pthread_mutex_lock(&client->lock);
+	for (i = 0; i < count; i++)
+		k8s_object_put(changes[i].object);
+	pthread_mutex_unlock(&client->lock);
+	free(changes);
+}
+
+void k8s_client_put(struct k8s_client *client, struct k8s_object *object)
+{
+	pthread_mutex_lock(&client->lock);
+	k8s_object_put(object);
+	pthread_mutex_unlock(&client->lock);
 }
 
 /* ---- public ------------------------------------------------------------------------------ */
@@ -954,6 +1108,7 @@ void k8s_client_stop(struct k8s_client *client)
 		if (w->curl)
 			curl_easy_cleanup(w->curl);
 		store_clear(&w->store);
+		journal_clear(w);
 		k8s_errors_free(&w->errors);
 		free(w->body);
 	}

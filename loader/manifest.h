@@ -40,6 +40,25 @@ void manifest_set_configure(struct manifest_set *set, const struct k8s_build_con
  */
 int manifest_set_load_dir(struct manifest_set *set, const char *dir);
 
+struct k8s_index;
+
+/*
+ * Feed index (borrowed, or NULL to stop) with every object change from now on, starting with
+ * the objects held now; loads then skip the whole build (manifest_set_desired() is empty) and
+ * their error count covers the files read. Returns 0 or -ENOMEM (then re-attach a new index).
+ */
+int manifest_set_attach_index(struct manifest_set *set, struct k8s_index *index);
+
+/*
+ * Re-read only the named files of dir (inotify's names: created, written, moved or deleted;
+ * names that are not *.yaml / *.yml are ignored, a missing name drops the file). Within a
+ * re-read file only the documents whose text changed are parsed. Without an attached index,
+ * or when the directory's file bound is reached, the whole directory is read instead. Returns
+ * as manifest_set_load_dir(), the errors being those of the files read.
+ */
+int manifest_set_load_files(struct manifest_set *set, const char *dir, char *const *names,
+			    size_t n_names);
+
 /* Errors of the last load, in the order found. Only the first MANIFEST_MAX_ERRORS are kept. */
 size_t manifest_set_error_count(const struct manifest_set *set);
 const char *manifest_set_error(const struct manifest_set *set, size_t i);

@@ -88,6 +88,7 @@ static int frontend_build_cmp(const void *a, const void *b)
 
 struct build {
 	const struct k8s_build_config *config;
+	const struct k8s_build_lookup *lookup; /* NULL: the sorted arrays below */
 	struct k8s_errors *errors;
 	struct desired_state *out;
 	struct k8s_object **slices; /* IPv4 slices naming a Service, by (namespace, service) */
@@ -105,6 +106,8 @@ static const struct k8s_object *find_node(const struct build *b, const char *nam
 {
 	size_t lo = 0, hi = b->n_nodes;
 
+	if (b->lookup)
+		return name ? b->lookup->node(b->lookup->ctx, name) : NULL;
 	while (name && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = strcmp(b->nodes[mid]->name, name);
@@ -143,6 +146,36 @@ static void find_range(struct k8s_object **array, size_t n, const char *namespac
 			break;
 	}
 	*last = hi;
+}
+
+/* The IPv4 slices naming namespace/service, by slice name. */
+static void build_slices(const struct build *b, const char *namespace, const char *service,
+			 struct k8s_object *const **out, size_t *n)
+{
+	size_t first, last;
+
+	if (b->lookup) {
+		b->lookup->slices(b->lookup->ctx, namespace, service, out, n);
+		return;
+	}
+	find_range(b->slices, b->n_slices, namespace, service, true, &first, &last);
+	*out = b->slices + first;
+	*n = last - first;
+}
+
+/* The Pods of namespace, by name. */
+static void build_pods(const struct build *b, const char *namespace, struct k8s_object *const **out,
+		       size_t *n)
+{
+	size_t first, last;
+
+	if (b->lookup) {
+		b->lookup->pods(b->lookup->ctx, namespace, out, n);
+		return;
+	}
+	find_range(b->pods, b->n_pods, namespace, NULL, false, &first, &last);
+	*out = b->pods + first;
+	*n = last - first;
 }
 
 /* ---- endpoints of one Service port ----------------------------------------------------- */
@@ -203,14 +236,14 @@ static bool is_this_node(const struct build *b, const char *node)
  * the port, as in kube-proxy, since slices carry resolved numbers; without one, a numeric
  * targetPort stands in.
  */
-static int collect_slice_endpoints(struct build *b, const struct k8s_service *service, size_t first,
-				   size_t last, const struct k8s_svc_port *svc_port,
-				   struct candidates *list)
+static int collect_slice_endpoints(struct build *b, const struct k8s_service *service,
+				   struct k8s_object *const *slices, size_t n_slices,
+				   const struct k8s_svc_port *svc_port, struct candidates *list)
 {
 	size_t i, j;
 
-	for (i = first; i < last; i++) {
-		const struct k8s_slice *slice = &b->slices[i]->slice;
+	for (i = 0; i < n_slices; i++) {
+		const struct k8s_slice *slice = &slices[i]->slice;
 		uint16_t port = svc_port->target_name[0] ? 0 : svc_port->target_port;
 
 		for (j = 0; j < slice->n_ports; j++) {
@@ -253,11 +286,12 @@ static int collect_pod_endpoints(struct build *b, const struct k8s_object *svc,
 				 const struct k8s_svc_port *svc_port, struct candidates *list)
 {
 	const struct k8s_service *service = &svc->service;
-	size_t first, last, i, j;
+	struct k8s_object *const *pods;
+	size_t n_pods, i, j;
 
-	find_range(b->pods, b->n_pods, svc->namespace, NULL, false, &first, &last);
-	for (i = first; i < last; i++) {
-		const struct k8s_object *o = b->pods[i];
+	build_pods(b, svc->namespace, &pods, &n_pods);
+	for (i = 0; i < n_pods; i++) {
+		const struct k8s_object *o = pods[i];
 		const struct k8s_pod *pod = &o->pod;
 		const struct k8s_object *node;
 		uint16_t port = svc_port->target_port;
@@ -616,8 +650,9 @@ static int add_service(struct build *b, const struct k8s_object *svc)
 	const struct k8s_service *service = &svc->service;
 	struct candidates list = {0};
 	struct endpoint_sets sets = {0};
+	struct k8s_object *const *slices;
 	uint32_t *local_ready = NULL;
-	size_t first, last, i, j, n_local = 0;
+	size_t n_slices, i, j, n_local = 0;
 	bool has_health_check;
 	int err = 0;
 
@@ -626,7 +661,7 @@ static int add_service(struct build *b, const struct k8s_object *svc)
 		return 0;
 	if (!check_node_ports(b, svc))
 		return 0;
-	find_range(b->slices, b->n_slices, svc->namespace, svc->name, true, &first, &last);
+	build_slices(b, svc->namespace, svc->name, &slices, &n_slices);
 	has_health_check = service->type == K8S_SVC_LOAD_BALANCER && service->is_external_local &&
 			   service->health_check_node_port;
 
@@ -634,10 +669,10 @@ static int add_service(struct build *b, const struct k8s_object *svc)
 		const struct k8s_svc_port *port = &service->ports[i];
 
 		list.count = 0;
-		if (first == last && service->has_selector && b->config->is_pod_endpoints)
+		if (!n_slices && service->has_selector && b->config->is_pod_endpoints)
 			err = collect_pod_endpoints(b, svc, port, &list);
 		else
-			err = collect_slice_endpoints(b, service, first, last, port, &list);
+			err = collect_slice_endpoints(b, service, slices, n_slices, port, &list);
 		if (err)
 			break;
 		free(sets.is_cluster);
@@ -853,5 +888,79 @@ cleanup:
 	free(b.slices);
 	free(services);
 	free(refs);
+	return err;
+}
+
+/* ---- one Service at a time (loader/objects_index.c) ------------------------------------- */
+
+int k8s_build_node_addresses(const struct k8s_build_config *config,
+			     const struct k8s_build_lookup *lookup, uint32_t **out, size_t *n)
+{
+	struct desired_state state = {0};
+	struct build b = {.config = config, .lookup = lookup, .out = &state};
+	int err = add_node_addresses(&b);
+
+	*out = state.node_addresses;
+	*n = state.n_node_addresses;
+	return err;
+}
+
+void k8s_service_build_free(struct k8s_service_build *build)
+{
+	size_t i;
+
+	for (i = 0; i < build->n_frontends; i++) {
+		free(build->frontends[i].backends);
+		free(build->frontends[i].source_ranges);
+	}
+	free(build->frontends);
+	free(build->port_index);
+	memset(build, 0, sizeof(*build));
+}
+
+int k8s_build_service(const struct k8s_object *svc, const struct k8s_build_config *config,
+		      const struct k8s_build_lookup *lookup, const uint32_t *node_addresses,
+		      size_t n_node_addresses, struct k8s_errors *errors,
+		      struct k8s_service_build *out)
+{
+	struct desired_state state = {
+	    .node_addresses = (uint32_t *)node_addresses,
+	    .n_node_addresses = n_node_addresses,
+	};
+	struct build b = {.config = config, .lookup = lookup, .errors = errors, .out = &state};
+	const struct k8s_object *node = find_node(&b, config->node);
+	size_t i;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	b.zone = node ? k8s_labels_get(&node->labels, K8S_ZONE_LABEL) : NULL;
+	err = add_service(&b, svc);
+	if (!err && b.n_builds) {
+		out->frontends = calloc(b.n_builds, sizeof(*out->frontends));
+		out->port_index = calloc(b.n_builds, sizeof(*out->port_index));
+		if (!out->frontends || !out->port_index)
+			err = -ENOMEM;
+	}
+	/* In build order: the order of a second claim on one frontend within the Service. */
+	for (i = 0; !err && i < b.n_builds; i++) {
+		out->frontends[i] = b.builds[i].frontend;
+		out->port_index[i] = b.builds[i].port->index;
+		b.builds[i].frontend.backends = NULL; /* now owned by out */
+		b.builds[i].frontend.source_ranges = NULL;
+		out->n_frontends++;
+	}
+	if (!err && state.n_health_checks) {
+		out->has_health_check = true;
+		out->health_check = state.health_checks[0];
+	}
+	out->is_rejected = state.rejected_objects > 0;
+	for (i = 0; i < b.n_builds; i++) {
+		free(b.builds[i].frontend.backends);
+		free(b.builds[i].frontend.source_ranges);
+	}
+	free(b.builds);
+	free(state.health_checks);
+	if (err)
+		k8s_service_build_free(out);
 	return err;
 }

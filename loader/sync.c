@@ -1407,6 +1407,76 @@ collect:
 	return err;
 }
 
+/*
+ * The delta of one change: only the frontends named are looked at. Same order as sync_apply():
+ * node addresses, policy, new and changed frontends (each flipped whole), removals, then the
+ * backends left unreferenced.
+ */
+int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
+		     const struct lb_frontend *const *upserts, size_t n_upserts,
+		     const struct lb_frontend *removed, size_t n_removed,
+		     struct sync_counts *counts)
+{
+	unsigned long writes_before = ctx->writes;
+	char what[128];
+	int err = 0, ret;
+
+	memset(counts, 0, sizeof(*counts));
+	ctx->epoch++;
+	ret = sync_node_addrs(ctx, state);
+	if (ret)
+		err = ret;
+	if (ctx->policy)
+		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
+					       state->n_node_addresses);
+	if (ctx->policy && state->policy) {
+		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
+		if (ret && !err)
+			err = ret;
+	}
+	for (size_t i = 0; i < n_upserts; i++) {
+		ret = sync_frontend_apply(ctx, upserts[i], counts);
+		if (!ret)
+			continue;
+		sync_frontend_describe(upserts[i], what, sizeof(what));
+		log_warn("%s: %s%s", what, strerror(-ret),
+			 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
+			 : ret == -EEXIST ? " (frontend listed twice)"
+			 : ret == -EPROTONOSUPPORT
+			     ? " (SCTP needs targetPort equal to port: a changed port would need "
+			       "SCTP's CRC32c recomputed)"
+			     : "");
+		counts->failed++;
+		if (!err)
+			err = ret;
+	}
+	for (size_t i = 0; i < n_removed; i++) {
+		struct sync_service *svc;
+		struct lb4_key key;
+
+		sync_frontend_key(&removed[i], &key);
+		svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+		if (!svc || svc->epoch == ctx->epoch)
+			continue; /* not programmed, or desired again in this delta */
+		uint32_t svc_id = svc->svc_id;
+
+		ret = sync_service_remove(ctx, svc);
+		if (ret) {
+			log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
+			if (!err)
+				err = ret;
+			continue;
+		}
+		counts->removed++;
+	}
+	sync_retire_expired(ctx, sync_now_ns());
+	ret = sync_backends_collect(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	counts->map_writes = ctx->writes - writes_before;
+	return err;
+}
+
 /* ---- adoption --------------------------------------------------------------------------- */
 
 static int sync_adopt_backends(struct sync_ctx *ctx)

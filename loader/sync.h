@@ -55,6 +55,17 @@ void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm);
 uint32_t sync_maglev_size(const struct sync_ctx *ctx);
 
 /*
+ * Apply a delta: UPSERTS are frontends new or rebuilt (compared with what the maps hold, as in
+ * sync_apply()), REMOVED the keys (vip, port, proto, scope) no longer desired; every other
+ * frontend is left alone without being looked at. From STATE only the node addresses and the
+ * policy (NULL: unchanged) are used. Counts and return as sync_apply().
+ */
+int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
+		     const struct lb_frontend *const *upserts, size_t n_upserts,
+		     const struct lb_frontend *removed, size_t n_removed,
+		     struct sync_counts *counts);
+
+/*
  * After a flip the old slot generation and its backends stay readable for a grace period, so a
  * packet that read the frontend just before the flip still finds them. They are deleted by the
  * first sync_apply() or sync_retire() after the grace period. Tests set 0 for immediate cleanup.

@@ -19,6 +19,7 @@
 
 #include "loader/log.h"
 #include "loader/manifest.h"
+#include "loader/objects_index.h"
 #include "loader/yaml_tree.h"
 #include "maps/lb.h"
 
@@ -859,6 +860,209 @@ static void test_fixture_dir(void **ctx)
 	assert_backends(&f->state.frontends[1], "10.244.0.11:9000", "10.244.0.12:9000", NULL);
 }
 
+/* ---- incremental loads against full ones ------------------------------------------------ */
+
+#define INC_FILES 4
+#define INC_DOCS  12
+
+static uint64_t inc_rng = 7;
+
+static uint32_t inc_rnd(uint32_t n)
+{
+	inc_rng = inc_rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(inc_rng >> 33) % n;
+}
+
+/*
+ * A random document; a few are invalid (port 70000) or not YAML, rarely enough that most files
+ * stay clean and take the in-place diff.
+ */
+static void inc_document(char *out, size_t size)
+{
+	uint32_t pick = inc_rnd(60) < 3 ? inc_rnd(3) : 3 + inc_rnd(17);
+
+	if (pick == 0) {
+		snprintf(out, size, "apiVersion: v1\nkind: Service\nmetadata: {name: [oops\n");
+	} else if (pick < 3) {
+		snprintf(out, size,
+			 "apiVersion: v1\nkind: Service\nmetadata: {name: s%u, namespace: a}\n"
+			 "spec:\n  clusterIP: 10.96.0.%u\n  ports: [{port: 70000}]\n",
+			 inc_rnd(4), 1 + inc_rnd(3));
+	} else if (pick < 9) {
+		snprintf(out, size,
+			 "apiVersion: v1\nkind: Service\nmetadata: {name: s%u, namespace: a}\n"
+			 "spec:\n  clusterIP: 10.96.0.%u\n  selector: {app: x%u}\n"
+			 "  ports: [{name: http, port: %u, targetPort: 8080}]\n",
+			 inc_rnd(4), 1 + inc_rnd(3), inc_rnd(2), 80 + inc_rnd(2));
+	} else if (pick < 14) {
+		snprintf(
+		    out, size,
+		    "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		    "  name: e%u\n  namespace: a\n  labels: {kubernetes.io/service-name: s%u}\n"
+		    "addressType: IPv4\nports: [{name: http, protocol: TCP, port: 8080}]\n"
+		    "endpoints:\n- addresses: [\"10.244.0.%u\"]\n  conditions: {ready: %s}\n",
+		    inc_rnd(4), inc_rnd(4), 1 + inc_rnd(5), inc_rnd(3) ? "true" : "false");
+	} else {
+		snprintf(out, size,
+			 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p%u\n  namespace: a\n"
+			 "  labels: {app: x%u}\nspec: {nodeName: n1}\n"
+			 "status:\n  podIP: 10.244.1.%u\n  conditions: [{type: Ready, status: "
+			 "\"True\"}]\n",
+			 inc_rnd(4), inc_rnd(2), 1 + inc_rnd(5));
+	}
+}
+
+struct inc_file {
+	char docs[INC_DOCS][512];
+	size_t n_docs;
+	bool is_present;
+	bool is_leading_marker; /* "---" before the first document too */
+};
+
+static void inc_write(struct fixture *f, const char *name, const struct inc_file *file)
+{
+	char text[INC_DOCS * 520] = "";
+	size_t i, n = 0;
+
+	if (!file->is_present) {
+		char path[PATH_MAX + 64];
+
+		snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+		unlink(path);
+		return;
+	}
+	for (i = 0; i < file->n_docs; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s# a document\n%s",
+				      i || inc_rnd(2) ? "---\n" : "", file->docs[i]);
+	write_file(f, name, text);
+}
+
+static void assert_same_frontends(const struct desired_state *got, const struct desired_state *ref,
+				  unsigned int step)
+{
+	size_t i, j;
+
+	if (got->n_frontends != ref->n_frontends)
+		fail_msg("step %u: %zu frontends incrementally, %zu in full", step,
+			 got->n_frontends, ref->n_frontends);
+	for (i = 0; i < ref->n_frontends; i++) {
+		const struct lb_frontend *a = &got->frontends[i], *b = &ref->frontends[i];
+
+		if (lb_frontend_cmp(a, b) || a->flags != b->flags || strcmp(a->name, b->name) ||
+		    a->n_backends != b->n_backends)
+			fail_msg("step %u: frontend %s differs from %s", step, a->name, b->name);
+		for (j = 0; j < a->n_backends; j++) {
+			if (a->backends[j].address != b->backends[j].address ||
+			    a->backends[j].port != b->backends[j].port ||
+			    a->backends[j].flags != b->backends[j].flags)
+				fail_msg("step %u: %s: backend %zu differs", step, a->name, j);
+		}
+	}
+	assert_int_equal(got->rejected_objects, ref->rejected_objects);
+}
+
+/* Both sets hold the same objects, file by file, in order (by key and labels). */
+static void assert_same_objects(const struct manifest_set *a, const struct manifest_set *b,
+				unsigned int step)
+{
+	struct k8s_object **x, **y;
+	size_t nx, ny, i;
+
+	assert_int_equal(manifest_set_objects(a, &x, &nx), 0);
+	assert_int_equal(manifest_set_objects(b, &y, &ny), 0);
+	if (nx != ny)
+		fail_msg("step %u: %zu objects incrementally, %zu in full", step, nx, ny);
+	for (i = 0; i < nx; i++) {
+		if (x[i]->kind != y[i]->kind || strcmp(x[i]->name, y[i]->name) ||
+		    strcmp(x[i]->source, y[i]->source) ||
+		    x[i]->labels.count != y[i]->labels.count ||
+		    (x[i]->labels.count &&
+		     strcmp(x[i]->labels.items[0].value, y[i]->labels.items[0].value)))
+			fail_msg("step %u: object %zu: %s %s vs %s %s", step, i, x[i]->source,
+				 x[i]->name, y[i]->source, y[i]->name);
+	}
+	free(x);
+	free(y);
+}
+
+/*
+ * The same directory read two ways after every random edit: re-reading the edited files only
+ * into an index, and re-reading everything into a full build. Same frontends, backends, flags
+ * and refusals, with invalid objects and files keeping their last good versions both ways.
+ */
+static void test_incremental_load_matches_full(void **ctx)
+{
+	struct fixture *f = *ctx;
+	static struct inc_file files[INC_FILES];
+	struct manifest_set *incremental = manifest_set_new();
+	struct k8s_build_config config;
+	struct k8s_index *index;
+	unsigned int step;
+	size_t i;
+
+	assert_non_null(incremental);
+	k8s_build_config_init(&config, "n1");
+	config.is_pod_endpoints = true;
+	manifest_set_configure(f->set, &config);
+	manifest_set_configure(incremental, &config);
+	index = k8s_index_new(&config);
+	assert_non_null(index);
+	assert_int_equal(manifest_set_attach_index(incremental, index), 0);
+	memset(files, 0, sizeof(files));
+	for (step = 0; step < 1500; step++) {
+		char name[INC_FILES][16], *changed[INC_FILES];
+		size_t n_changed = 0;
+		struct k8s_errors errors = {.is_quiet = true};
+		const struct k8s_index_delta *delta;
+		struct desired_state got;
+		uint32_t edits = 1 + inc_rnd(2), e;
+
+		for (e = 0; e < edits; e++) {
+			uint32_t k = inc_rnd(INC_FILES), what = inc_rnd(10);
+			struct inc_file *file = &files[k];
+
+			if (!file->is_present || what == 0) {
+				file->is_present = !file->is_present || inc_rnd(3) != 0;
+				file->is_leading_marker = inc_rnd(2);
+				file->n_docs = file->is_present ? 1 + inc_rnd(4) : 0;
+				for (i = 0; i < file->n_docs; i++)
+					inc_document(file->docs[i], sizeof(file->docs[i]));
+			} else if (what < 6 && file->n_docs) {
+				inc_document(file->docs[inc_rnd((uint32_t)file->n_docs)],
+					     sizeof(file->docs[0]));
+			} else if (what < 8 && file->n_docs < INC_DOCS) {
+				size_t at = inc_rnd((uint32_t)file->n_docs + 1);
+
+				memmove(file->docs[at + 1], file->docs[at],
+					(file->n_docs - at) * sizeof(file->docs[0]));
+				inc_document(file->docs[at], sizeof(file->docs[0]));
+				file->n_docs++;
+			} else if (what < 9 && file->n_docs > 1) {
+				size_t at = inc_rnd((uint32_t)file->n_docs);
+
+				memmove(file->docs[at], file->docs[at + 1],
+					(file->n_docs - at - 1) * sizeof(file->docs[0]));
+				file->n_docs--;
+			} /* else: rewritten as it was */
+			snprintf(name[n_changed], sizeof(name[0]), "f%u.yaml", k);
+			inc_write(f, name[n_changed], file);
+			changed[n_changed] = name[n_changed];
+			n_changed++;
+		}
+		assert_true(manifest_set_load_files(incremental, f->dir, changed, n_changed) >= 0);
+		assert_int_equal(k8s_index_update(index, &errors, &delta), 0);
+		assert_int_equal(k8s_index_desired(index, false, &got), 0);
+		got.rejected_objects += manifest_set_rejected(incremental);
+		load(f);
+		assert_same_frontends(&got, &f->state, step);
+		assert_same_objects(incremental, f->set, step);
+		desired_state_free(&got);
+		k8s_errors_free(&errors);
+	}
+	manifest_set_free(incremental);
+	k8s_index_free(index);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -880,6 +1084,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_garbage_does_not_crash, setup, teardown),
 	    cmocka_unit_test(test_yaml_tree_scalars),
 	    cmocka_unit_test_setup_teardown(test_fixture_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_incremental_load_matches_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);

@@ -857,6 +857,49 @@ static void test_node_addresses_follow_state(void **state)
 	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 0);
 }
 
+/* A delta names what changed; the rest is neither compared nor written. */
+static void test_delta_touches_only_named_frontends(void **state)
+{
+	struct fixture *f = fixture_or_skip(state);
+	struct test_frontend one_changed[4];
+	struct desired_state desired, full;
+	const struct lb_frontend *upserts[1];
+	struct sync_counts c;
+	int err;
+
+	c = apply(f, mixed, 4);
+	assert_int_equal(c.added, 4);
+	memcpy(one_changed, mixed, sizeof(one_changed));
+	one_changed[2].backends[0] = "10.244.1.9:8443";
+	build_state(&desired, one_changed, 4);
+	upserts[0] = &desired.frontends[2];
+	assert_int_equal(sync_apply_delta(f->sync, &desired, upserts, 1, NULL, 0, &c), 0);
+	assert_int_equal(c.changed, 1);
+	assert_int_equal(c.unchanged + c.added + c.removed + c.failed, 0);
+	/* backend + slot + svc flip + old slot + old backend, as the full sync writes */
+	assert_int_equal(c.map_writes, 5);
+	/* The same frontend again is compared and left alone. */
+	assert_int_equal(sync_apply_delta(f->sync, &desired, upserts, 1, NULL, 0, &c), 0);
+	assert_int_equal(c.unchanged, 1);
+	assert_int_equal(c.map_writes, 0);
+	/* A removal by key; a key not programmed is ignored. */
+	assert_int_equal(sync_apply_delta(f->sync, &desired, NULL, 0, &desired.frontends[3], 1, &c),
+			 0);
+	assert_int_equal(c.removed, 1);
+	lookup_svc(f, "10.96.0.12", 80, IPPROTO_TCP, &err);
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(sync_apply_delta(f->sync, &desired, NULL, 0, &desired.frontends[3], 1, &c),
+			 0);
+	assert_int_equal(c.removed, 0);
+	/* The full sync of the same state finds nothing left to do. */
+	build_state(&full, one_changed, 3);
+	assert_int_equal(sync_apply(f->sync, &full, &c), 0);
+	assert_int_equal(c.unchanged, 3);
+	assert_int_equal(c.map_writes, 0);
+	desired_state_free(&full);
+	desired_state_free(&desired);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -877,6 +920,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ct_expire_many_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_frontend_keeps_old_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_node_addresses_follow_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_touches_only_named_frontends, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("sync", tests, NULL, NULL);
