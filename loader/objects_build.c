@@ -423,6 +423,15 @@ static int fill_backends(const struct build *b, const struct candidates *list, c
 	return 0;
 }
 
+/* Some candidate serves in the Cluster or the Local set (ready, or the terminating fallback). */
+static bool has_usable_endpoint(const struct candidates *list, const struct endpoint_sets *sets)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (sets->is_cluster[i] || sets->is_local[i])
+			return true;
+	return false;
+}
+
 /* ---- frontends ------------------------------------------------------------------------- */
 
 /* "namespace/name:portname" (":<port>" when unnamed), cut to fit: it is only shown by the CLI. */
@@ -499,6 +508,14 @@ static int add_frontend(struct build *b, const struct k8s_object *svc,
 			    &fb->frontend, &n_total);
 	if (err)
 		return err;
+	/*
+	 * kube-proxy drops a Local frontend's traffic when endpoints exist but none is local ("has
+	 * no local endpoints"), and rejects when the port has no usable endpoint anywhere ("has no
+	 * endpoints"): without LOCAL_ONLY an empty frontend rejects.
+	 */
+	if (!fb->frontend.n_backends && (fb->frontend.flags & LB_FE_F_LOCAL_ONLY) &&
+	    !has_usable_endpoint(list, sets))
+		fb->frontend.flags &= ~LB_FE_F_LOCAL_ONLY;
 	if (n_total > LB_MAX_BACKENDS_PER_SVC)
 		k8s_errors_add(b->errors,
 			       "%s: Service %s/%s: spec.ports[%zu]: %zu backends exceed the limit "

@@ -67,6 +67,8 @@ $THERE"
 	service itp-cluster 10.96.3.11 '  internalTrafficPolicy: Cluster' "$HERE
 $THERE"
 	service itp-remote 10.96.3.12 '  internalTrafficPolicy: Local' "$THERE"
+	service itp-none 10.96.3.13 '  internalTrafficPolicy: Local' \
+		"$(slice_endpoint web-1 node=n1 ready=false serving=false)"
 	NODE_PORT=30080 service ranged 10.96.3.20 "  type: LoadBalancer
   loadBalancerSourceRanges: [\"$(topo_pod_ip client)/32\", 198.51.100.0/24]
 status:
@@ -113,6 +115,10 @@ check svc_traffic_policy/itp_remote_only_dropped "tally $got, wanted 3 timeouts 
 after=$(drops 'no local endpoint')
 check svc_traffic_policy/itp_remote_only_counted "no local endpoint drops $before -> $after" \
 	test "$after" -ge $((before + 3))
+# No usable endpoint anywhere: rejected at once, as kube-proxy's "has no endpoints".
+got=$(PROBE_TIMEOUT_MS=1000 probe client 10.96.3.13:80 3)
+check svc_traffic_policy/itp_no_endpoint_rejected "tally $got, wanted 3 ECONNREFUSED" \
+	test "$got" = "ERR-ECONNREFUSED=3 "
 
 # ---- loadBalancerSourceRanges ----------------------------------------------------------------
 got=$(probe client "$LB_IP:80" 10)

@@ -370,6 +370,32 @@ static void test_internal_traffic_policy_local(void **ctx)
 	assert_backends(fe, "10.0.0.1:8080", NULL);
 }
 
+/*
+ * A Local frontend with endpoints elsewhere only drops (LOCAL_ONLY, no backends); with no usable
+ * endpoint anywhere it rejects like any empty frontend, as kube-proxy's "has no endpoints".
+ */
+static void test_local_without_endpoints(void **ctx)
+{
+	struct fixture *f = *ctx;
+	const struct lb_frontend *fe;
+
+	add_yaml(f, SVC("remote", "clusterIP: 10.96.0.31, internalTrafficPolicy: Local, "
+				  "ports: [{name: http, port: 80}]")
+			SVC("none", "clusterIP: 10.96.0.32, internalTrafficPolicy: Local, "
+				    "ports: [{name: http, port: 80}]")
+			    SLICE3("remote", ", conditions: {ready: false, serving: false}", "", "")
+				SLICE3("none", ", conditions: {ready: false, serving: false}",
+				       ", conditions: {ready: false, serving: false}",
+				       ", conditions: {ready: false, serving: false}"));
+	build(f);
+	fe = frontend(f, "10.96.0.31", 80, IPPROTO_TCP, LB_SCOPE_INTERNAL);
+	assert_int_equal(fe->flags, LB_FE_F_LOCAL_ONLY);
+	assert_int_equal(fe->n_backends, 0);
+	fe = frontend(f, "10.96.0.32", 80, IPPROTO_TCP, LB_SCOPE_INTERNAL);
+	assert_int_equal(fe->flags, 0);
+	assert_int_equal(fe->n_backends, 0);
+}
+
 /* kube-proxy's fallback, computed separately for the Cluster and the Local set. */
 static void test_terminating_fallback_per_policy(void **ctx)
 {
@@ -722,6 +748,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cluster_ip_yaml_and_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_node_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_balancer_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_local_without_endpoints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_internal_traffic_policy_local, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_terminating_fallback_per_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prefer_close, setup, teardown),
