@@ -63,23 +63,54 @@ static ssize_t netpol_world_add_namespace(struct netpol_world *world, const char
 	return (ssize_t)(world->n_namespaces - 1);
 }
 
-static bool netpol_is_duplicate(struct k8s_object *const *objects, size_t i)
-{
-	size_t j;
+struct netpol_object_ref {
+	const struct k8s_object *object;
+	size_t index;
+};
 
-	for (j = 0; j < i; j++) {
-		if (objects[j]->kind == objects[i]->kind &&
-		    !strcmp(objects[j]->namespace, objects[i]->namespace) &&
-		    !strcmp(objects[j]->name, objects[i]->name))
-			return true;
+/* Objects by (kind, namespace, name), then by position: the first of equals comes first. */
+static int netpol_object_ref_cmp(const void *a, const void *b)
+{
+	const struct netpol_object_ref *x = a, *y = b;
+	int c = (int)x->object->kind - (int)y->object->kind;
+
+	if (!c)
+		c = strcmp(x->object->namespace, y->object->namespace);
+	if (!c)
+		c = strcmp(x->object->name, y->object->name);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * is_duplicate[i]: an earlier object has the same kind, namespace and name (the first one
+ * wins, as everywhere else). Sorting keeps it O(n log n): a pairwise scan took seconds with
+ * 10,000 Pods. Returns 0 or -ENOMEM.
+ */
+static int netpol_mark_duplicates(struct k8s_object *const *objects, size_t n, bool *is_duplicate)
+{
+	struct netpol_object_ref *refs = malloc(n * sizeof(*refs));
+	size_t i;
+
+	if (!refs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		refs[i].object = objects[i];
+		refs[i].index = i;
 	}
-	return false;
+	qsort(refs, n, sizeof(*refs), netpol_object_ref_cmp);
+	for (i = 1; i < n; i++)
+		is_duplicate[refs[i].index] =
+		    !netpol_object_ref_cmp(&(struct netpol_object_ref){refs[i - 1].object, 0},
+					   &(struct netpol_object_ref){refs[i].object, 0});
+	free(refs);
+	return 0;
 }
 
 int netpol_world_build(struct k8s_object *const *objects, size_t n_objects,
 		       struct netpol_world *out)
 {
 	size_t i, capacity = n_objects;
+	bool *is_duplicate = NULL;
 	ssize_t ns;
 	int pass;
 
@@ -89,14 +120,16 @@ int netpol_world_build(struct k8s_object *const *objects, size_t n_objects,
 	out->namespaces = calloc(capacity, sizeof(*out->namespaces));
 	out->pods = calloc(capacity, sizeof(*out->pods));
 	out->policies = calloc(capacity, sizeof(*out->policies));
-	if (!out->namespaces || !out->pods || !out->policies)
+	is_duplicate = calloc(n_objects, sizeof(*is_duplicate));
+	if (!out->namespaces || !out->pods || !out->policies || !is_duplicate ||
+	    netpol_mark_duplicates(objects, n_objects, is_duplicate))
 		goto oom;
 	/* Declared namespaces first, so their labels win over the implied ones. */
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < n_objects; i++) {
 			const struct k8s_object *o = objects[i];
 
-			if (netpol_is_duplicate(objects, i))
+			if (is_duplicate[i])
 				continue;
 			if (pass == 0 && o->kind == K8S_KIND_NAMESPACE) {
 				if (netpol_world_add_namespace(out, o->name, &o->labels, capacity) <
@@ -120,8 +153,10 @@ int netpol_world_build(struct k8s_object *const *objects, size_t n_objects,
 			}
 		}
 	}
+	free(is_duplicate);
 	return 0;
 oom:
+	free(is_duplicate);
 	netpol_world_free(out);
 	return -ENOMEM;
 }
