@@ -128,46 +128,12 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
 {
 	struct policy_verdict verdict;
-	struct ct_entry entry = {};
-	struct ct4_key key = {};
 	int ret;
 
 	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
 	if (ret || !verdict.is_tracked)
 		return ret ? ret : VERDICT_PASS;
-
-	/* Reply: destination -> this pod, delivered back through this veth. */
-	key.saddr = pkt->daddr;
-	key.daddr = pkt->saddr;
-	key.sport = pkt->dport;
-	key.dport = pkt->sport;
-	key.proto = pkt->proto;
-	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
-	entry.nat_saddr = pkt->daddr;
-	entry.nat_daddr = pkt->saddr;
-	entry.nat_sport = pkt->dport;
-	entry.nat_dport = pkt->sport;
-	entry.flags = CT_F_REPLY | CT_F_DIRECT;
-	entry.policy = verdict.policy;
-	ret = flow_deliver_to_sender(skb, &entry);
-	if (ret)
-		return ret;
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
-
-	/* Forward: straight into the destination pod when it is on this node. */
-	ct4_key_of(&key, pkt);
-	entry.nat_saddr = pkt->saddr;
-	entry.nat_daddr = pkt->daddr;
-	entry.nat_sport = pkt->sport;
-	entry.nat_dport = pkt->dport;
-	entry.flags = CT_F_DIRECT;
-	entry.tcp_flags = pkt->tcp_flags;
-	flow_deliver_to_pod(&entry, pkt->daddr);
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
-	stats_count(STAT_POLICY_NEW, skb->len);
-	return ep4_deliver(skb, &entry);
+	return flow_track_direct(skb, pkt, now, verdict.policy, true);
 }
 
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */

@@ -1330,43 +1330,62 @@ static int sync_adopt_node_addrs(struct sync_ctx *ctx)
 	return 0;
 }
 
+/*
+ * What every sync does first: a new epoch, the node's addresses, then NetworkPolicy (when STATE
+ * carries it) before any service, so a new backend's pods have their identities when it
+ * appears. Returns 0 or the first -errno.
+ */
+static int sync_apply_begin(struct sync_ctx *ctx, const struct desired_state *state,
+			    struct sync_counts *counts)
+{
+	int err, ret;
+
+	ctx->epoch++;
+	err = sync_node_addrs(ctx, state);
+	if (ctx->policy)
+		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
+					       state->n_node_addresses);
+	if (ctx->policy && state->policy) {
+		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
+		if (ret && !err)
+			err = ret;
+	}
+	return err;
+}
+
+/* sync_frontend_apply(), with a failure logged (naming the frontend) and counted. */
+static int sync_frontend_apply_logged(struct sync_ctx *ctx, const struct lb_frontend *frontend,
+				      struct sync_counts *counts)
+{
+	char what[128];
+	int ret = sync_frontend_apply(ctx, frontend, counts);
+
+	if (!ret)
+		return 0;
+	sync_frontend_describe(frontend, what, sizeof(what));
+	log_warn("%s: %s%s", what, strerror(-ret),
+		 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
+		 : ret == -EEXIST ? " (frontend listed twice)"
+		 : ret == -EPROTONOSUPPORT
+		     ? " (SCTP needs targetPort equal to port: a changed port would need SCTP's "
+		       "CRC32c recomputed)"
+		     : "");
+	counts->failed++;
+	return ret;
+}
+
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts)
 {
 	unsigned long writes_before = ctx->writes;
 	struct sync_service **gone = NULL;
 	size_t n_gone = 0;
-	char what[128];
 	int err = 0, ret;
 
 	memset(counts, 0, sizeof(*counts));
-	ctx->epoch++;
-	ret = sync_node_addrs(ctx, state);
-	if (ret)
-		err = ret;
-	/* Policy before services: a new backend's pods have their identities when it appears. */
-	if (ctx->policy && state->policy) {
-		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
-					       state->n_node_addresses);
-		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
-		if (ret && !err)
-			err = ret;
-	}
+	err = sync_apply_begin(ctx, state, counts);
 	for (size_t i = 0; i < state->n_frontends; i++) {
-		const struct lb_frontend *frontend = &state->frontends[i];
-
-		ret = sync_frontend_apply(ctx, frontend, counts);
-		if (!ret)
-			continue;
-		sync_frontend_describe(frontend, what, sizeof(what));
-		log_warn("%s: %s%s", what, strerror(-ret),
-			 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
-			 : ret == -EEXIST ? " (frontend listed twice)"
-			 : ret == -EPROTONOSUPPORT
-			     ? " (SCTP needs targetPort equal to port: a changed port would need "
-			       "SCTP's CRC32c recomputed)"
-			     : "");
-		counts->failed++;
-		if (!err)
+		ret = sync_frontend_apply_logged(ctx, &state->frontends[i], counts);
+		if (ret && !err)
 			err = ret;
 	}
 
@@ -1418,36 +1437,13 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
 		     struct sync_counts *counts)
 {
 	unsigned long writes_before = ctx->writes;
-	char what[128];
 	int err = 0, ret;
 
 	memset(counts, 0, sizeof(*counts));
-	ctx->epoch++;
-	ret = sync_node_addrs(ctx, state);
-	if (ret)
-		err = ret;
-	if (ctx->policy)
-		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
-					       state->n_node_addresses);
-	if (ctx->policy && state->policy) {
-		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
-		if (ret && !err)
-			err = ret;
-	}
+	err = sync_apply_begin(ctx, state, counts);
 	for (size_t i = 0; i < n_upserts; i++) {
-		ret = sync_frontend_apply(ctx, upserts[i], counts);
-		if (!ret)
-			continue;
-		sync_frontend_describe(upserts[i], what, sizeof(what));
-		log_warn("%s: %s%s", what, strerror(-ret),
-			 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
-			 : ret == -EEXIST ? " (frontend listed twice)"
-			 : ret == -EPROTONOSUPPORT
-			     ? " (SCTP needs targetPort equal to port: a changed port would need "
-			       "SCTP's CRC32c recomputed)"
-			     : "");
-		counts->failed++;
-		if (!err)
+		ret = sync_frontend_apply_logged(ctx, upserts[i], counts);
+		if (ret && !err)
 			err = ret;
 	}
 	for (size_t i = 0; i < n_removed; i++) {

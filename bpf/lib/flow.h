@@ -123,4 +123,52 @@ static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 d
 	return true;
 }
 
+/*
+ * Tracks a new flow both ways without translation (a NetworkPolicy verdict, cached in the
+ * entries so later packets and replies skip the lookups) and delivers this packet. Replies go
+ * back into the pod this packet came from when IS_REPLY_TO_SENDER, else to the node's routing;
+ * the forward direction goes straight into the destination pod when it is on this node.
+ * Returns a tc verdict or -DROP_*.
+ */
+static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
+					     __u64 now, __u8 policy, bool is_reply_to_sender)
+{
+	struct ct_entry entry = {};
+	struct ct4_key key = {};
+	int ret;
+
+	key.saddr = pkt->daddr;
+	key.daddr = pkt->saddr;
+	key.sport = pkt->dport;
+	key.dport = pkt->sport;
+	key.proto = pkt->proto;
+	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	entry.nat_saddr = pkt->daddr;
+	entry.nat_daddr = pkt->saddr;
+	entry.nat_sport = pkt->dport;
+	entry.nat_dport = pkt->sport;
+	entry.flags = CT_F_REPLY | CT_F_DIRECT;
+	entry.policy = policy;
+	if (is_reply_to_sender) {
+		ret = flow_deliver_to_sender(skb, &entry);
+		if (ret)
+			return ret;
+	}
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+
+	ct4_key_of(&key, pkt);
+	entry.nat_saddr = pkt->saddr;
+	entry.nat_daddr = pkt->daddr;
+	entry.nat_sport = pkt->sport;
+	entry.nat_dport = pkt->dport;
+	entry.flags = CT_F_DIRECT;
+	entry.tcp_flags = pkt->tcp_flags;
+	flow_deliver_to_pod(&entry, pkt->daddr);
+	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
+		return -DROP_CT_CREATE;
+	stats_count(STAT_POLICY_NEW, skb->len);
+	return ep4_deliver(skb, &entry);
+}
+
 #endif
