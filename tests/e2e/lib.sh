@@ -161,6 +161,26 @@ topo_node() {
 	TOPO_AGENT_LOG[$node]="$TOPO_DIR/agent-$node.log"
 }
 
+# topo_uplink_client NODE NODE_IP CLIENT_IP ROUTE...: a client outside the node, the namespace
+# "<prefix>x-client", joined to NODE by a veth (the node's uplink up0, NODE_IP/24; the client's
+# eth0, CLIENT_IP/24), with a route to each ROUTE (a CIDR) through the node. Sets UPLINK_CLIENT_NS.
+topo_uplink_client() {
+	local node_ns cidr
+	node_ns=$(topo_ns_node "$1")
+	UPLINK_CLIENT_NS="${TOPO_PREFIX}x-client"
+	ip netns add "$UPLINK_CLIENT_NS" || topo_fatal "ip netns add $UPLINK_CLIENT_NS failed"
+	ip link add up0 netns "$node_ns" type veth peer name eth0 netns "$UPLINK_CLIENT_NS" ||
+		topo_fatal "veth up0 <-> client eth0 failed"
+	ip -n "$node_ns" addr add "$2/24" dev up0
+	ip -n "$node_ns" link set up0 up
+	ip -n "$UPLINK_CLIENT_NS" link set lo up
+	ip -n "$UPLINK_CLIENT_NS" addr add "$3/24" dev eth0
+	ip -n "$UPLINK_CLIENT_NS" link set eth0 up
+	for cidr in "${@:4}"; do
+		ip -n "$UPLINK_CLIENT_NS" route add "$cidr" via "$2"
+	done
+}
+
 # topo_agent NODE MANIFEST_DIR [EXTRA ARGS...]: start the agent in the node; wait for "agent ready".
 topo_agent() {
 	local node=$1 manifests=$2
@@ -438,6 +458,25 @@ write_file() {
 	tmp=$(mktemp "$TOPO_DIR/tmp/write.XXXXXX")
 	cat >"$tmp"
 	mv -f "$tmp" "$path"
+}
+
+# manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace
+# default on node n1, running and ready at its address, labels in flow style ("app: web"), with
+# container port 8080 named http.
+manifest_pod() {
+	cat <<EOF
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: default, labels: {$2}}
+spec:
+  nodeName: n1
+  containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]
+status:
+  podIP: $(topo_pod_ip "$1")
+  phase: Running
+  conditions: [{type: Ready, status: "True"}]
+EOF
 }
 
 # manifest_service NAME VIP PORT:TARGET/PROTO...  (stdout; e.g. 80:8080/TCP 53:5353/UDP)

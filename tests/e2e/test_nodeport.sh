@@ -20,17 +20,9 @@ LB_REMOTE=198.51.100.11
 EXTERNAL_IP=198.51.100.20
 
 topo_node n1 10.244.1.0/24
+topo_uplink_client n1 "$NODE_IP" "$CLIENT_IP" 198.51.100.0/24
+client_ns=$UPLINK_CLIENT_NS
 node_ns=$(topo_ns_node n1)
-client_ns="${TOPO_PREFIX}x-client"
-ip netns add "$client_ns" || topo_fatal "ip netns add $client_ns failed"
-ip link add up0 netns "$node_ns" type veth peer name eth0 netns "$client_ns" ||
-	topo_fatal "veth up0 <-> client eth0 failed"
-ip -n "$node_ns" addr add "$NODE_IP/24" dev up0
-ip -n "$node_ns" link set up0 up
-ip -n "$client_ns" link set lo up
-ip -n "$client_ns" addr add "$CLIENT_IP/24" dev eth0
-ip -n "$client_ns" link set eth0 up
-ip -n "$client_ns" route add 198.51.100.0/24 via "$NODE_IP"
 
 topo_agent n1 "$TOPO_DIR/manifests" --uplink up0 --node-ip "$NODE_IP"
 if [[ ${NODEPORT_XDP:-1} == 0 ]]; then

@@ -18,21 +18,6 @@ topo_pod n1 other
 topo_echo web --tcp 8080
 web=$(topo_pod_ip web)
 
-pod_yaml() { # name labels
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: default, labels: {$2}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]
-status:
-  podIP: $(topo_pod_ip "$1")
-  phase: Running
-  conditions: [{type: Ready, status: "True"}]
-EOF
-}
 policy_yaml() { # end port
 	cat <<EOF
 ---
@@ -48,9 +33,9 @@ spec:
 EOF
 }
 {
-	pod_yaml web "app: web"
-	pod_yaml client "app: client"
-	pod_yaml other "app: other"
+	manifest_pod web "app: web"
+	manifest_pod client "app: client"
+	manifest_pod other "app: other"
 } | write_file "$TOPO_DIR/manifests/pods.yaml"
 policy_yaml 8081 | write_file "$TOPO_DIR/manifests/policy.yaml"
 

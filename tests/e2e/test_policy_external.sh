@@ -17,18 +17,9 @@ NODE_IP=192.168.78.1
 CLIENT_IP=192.168.78.2
 
 topo_node n1 10.244.1.0/24
-node_ns=$(topo_ns_node n1)
-client_ns="${TOPO_PREFIX}x-client"
-ip netns add "$client_ns" || topo_fatal "ip netns add $client_ns failed"
-ip link add up0 netns "$node_ns" type veth peer name eth0 netns "$client_ns" ||
-	topo_fatal "veth up0 <-> client eth0 failed"
-ip -n "$node_ns" addr add "$NODE_IP/24" dev up0
-ip -n "$node_ns" link set up0 up
-ip -n "$client_ns" link set lo up
-ip -n "$client_ns" addr add "$CLIENT_IP/24" dev eth0
-ip -n "$client_ns" link set eth0 up
 # Pod addresses are routed through the node, as another node or a router would.
-ip -n "$client_ns" route add 10.244.1.0/24 via "$NODE_IP"
+topo_uplink_client n1 "$NODE_IP" "$CLIENT_IP" 10.244.1.0/24
+client_ns=$UPLINK_CLIENT_NS
 
 topo_agent n1 "$TOPO_DIR/manifests" --uplink up0 --node-ip "$NODE_IP"
 topo_pod n1 web
@@ -38,24 +29,9 @@ topo_echo other --tcp 8080
 web=$(topo_pod_ip web)
 other=$(topo_pod_ip other)
 
-pod_yaml() { # name labels
-	cat <<EOF
----
-apiVersion: v1
-kind: Pod
-metadata: {name: $1, namespace: default, labels: {$2}}
-spec:
-  nodeName: n1
-  containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]
-status:
-  podIP: $(topo_pod_ip "$1")
-  phase: Running
-  conditions: [{type: Ready, status: "True"}]
-EOF
-}
 {
-	pod_yaml web "app: web"
-	pod_yaml other "app: other"
+	manifest_pod web "app: web"
+	manifest_pod other "app: other"
 	cat <<EOF
 ---
 apiVersion: v1
