@@ -87,6 +87,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	struct policy_verdict verdict = {};
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
+	struct ep4_info *backend_ep;
 	struct nat4_tuple out;
 	bool is_snat;
 	__u32 backend_id;
@@ -109,7 +110,8 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	 * A backend on this node: its ingress policy judges the client as it arrived, before any
 	 * masquerade (a backend on another node is judged there, on what reaches it).
 	 */
-	if (ep4_lookup(backend.address)) {
+	backend_ep = ep4_lookup(backend.address);
+	if (backend_ep) {
 		ret = policy4_check_ingress(pkt->saddr, backend.address, pkt->proto, backend.port,
 					    &verdict);
 		if (ret)
@@ -161,7 +163,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	entry.nat_dport = out.dport;
 	entry.flags = is_snat ? CT_F_SNAT : 0;
 	entry.tcp_flags = pkt->tcp_flags;
-	if (!flow_deliver_to_pod(&entry, backend.address)) {
+	if (!flow_deliver_to_ep(&entry, backend_ep)) {
 		entry.ifindex = is_snat ? node_route_ifindex(skb, pkt, &out) : 0;
 		if (entry.ifindex)
 			entry.flags |= CT_F_NEIGH;
@@ -186,14 +188,18 @@ static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct 
 					    __u64 now)
 {
 	struct policy_verdict verdict;
+	struct ep4_info *ep;
 	int ret;
 
-	if (!policy_is_enabled() || !ep4_lookup(pkt->daddr))
+	if (!policy_is_enabled())
+		return VERDICT_PASS;
+	ep = ep4_lookup(pkt->daddr);
+	if (!ep)
 		return VERDICT_PASS;
 	ret = policy4_check_ingress(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
 	if (ret || !verdict.is_tracked)
 		return ret ? ret : VERDICT_PASS;
-	return flow_track_direct(skb, pkt, now, verdict.policy, false);
+	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
 }
 
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */

@@ -133,7 +133,7 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
 	if (ret || !verdict.is_tracked)
 		return ret ? ret : VERDICT_PASS;
-	return flow_track_direct(skb, pkt, now, verdict.policy, true);
+	return flow_track_direct(skb, pkt, now, verdict.policy, true, ep4_lookup(pkt->daddr));
 }
 
 /* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */

@@ -106,13 +106,13 @@ static __always_inline int flow_deliver_to_sender(struct __sk_buff *skb, struct 
 }
 
 /*
- * A new flow's forward direction goes into the pod at daddr when it is on this node (returns
- * true); otherwise ifindex 0 leaves it to the caller (the node's routing by default).
+ * A new flow's forward direction goes into the pod EP (ep4_lookup() of its address) when it is
+ * on this node (returns true); with EP NULL, ifindex 0 leaves it to the caller (the node's
+ * routing by default). Callers that also need to know whether the destination is local look it
+ * up once and pass it here.
  */
-static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 daddr)
+static __always_inline bool flow_deliver_to_ep(struct ct_entry *entry, const struct ep4_info *ep)
 {
-	struct ep4_info *ep = ep4_lookup(daddr);
-
 	if (!ep) {
 		entry->ifindex = 0;
 		return false;
@@ -123,15 +123,22 @@ static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 d
 	return true;
 }
 
+/* flow_deliver_to_ep() for the pod at daddr, if any. */
+static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 daddr)
+{
+	return flow_deliver_to_ep(entry, ep4_lookup(daddr));
+}
+
 /*
  * Tracks a new flow both ways without translation (a NetworkPolicy verdict, cached in the
  * entries so later packets and replies skip the lookups) and delivers this packet. Replies go
  * back into the pod this packet came from when IS_REPLY_TO_SENDER, else to the node's routing;
- * the forward direction goes straight into the destination pod when it is on this node.
- * Returns a tc verdict or -DROP_*.
+ * the forward direction goes straight into the destination pod DST_EP when it is on this node
+ * (ep4_lookup() of the destination, NULL when it is not). Returns a tc verdict or -DROP_*.
  */
 static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
-					     __u64 now, __u8 policy, bool is_reply_to_sender)
+					     __u64 now, __u8 policy, bool is_reply_to_sender,
+					     const struct ep4_info *dst_ep)
 {
 	struct ct_entry entry = {};
 	struct ct4_key key = {};
@@ -164,7 +171,7 @@ static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct
 	entry.nat_dport = pkt->dport;
 	entry.flags = CT_F_DIRECT;
 	entry.tcp_flags = pkt->tcp_flags;
-	flow_deliver_to_pod(&entry, pkt->daddr);
+	flow_deliver_to_ep(&entry, dst_ep);
 	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
 		return -DROP_CT_CREATE;
 	stats_count(STAT_POLICY_NEW, skb->len);
