@@ -1374,6 +1374,20 @@ static int sync_frontend_apply_logged(struct sync_ctx *ctx, const struct lb_fron
 	return ret;
 }
 
+/* sync_service_remove(), with a failure logged and a success counted. */
+static int sync_service_remove_logged(struct sync_ctx *ctx, struct sync_service *svc,
+				      struct sync_counts *counts)
+{
+	uint32_t svc_id = svc->svc_id; /* svc is freed on success */
+	int ret = sync_service_remove(ctx, svc);
+
+	if (ret)
+		log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
+	else
+		counts->removed++;
+	return ret;
+}
+
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts)
 {
 	unsigned long writes_before = ctx->writes;
@@ -1404,16 +1418,9 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 		}
 	}
 	for (size_t i = 0; i < n_gone; i++) {
-		uint32_t svc_id = gone[i]->svc_id;
-
-		ret = sync_service_remove(ctx, gone[i]);
-		if (ret) {
-			log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
-			if (!err)
-				err = ret;
-			continue;
-		}
-		counts->removed++;
+		ret = sync_service_remove_logged(ctx, gone[i], counts);
+		if (ret && !err)
+			err = ret;
 	}
 	free(gone);
 
@@ -1454,16 +1461,9 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
 		svc = sync_table_get(&ctx->services, sync_svc_key(&key));
 		if (!svc || svc->epoch == ctx->epoch)
 			continue; /* not programmed, or desired again in this delta */
-		uint32_t svc_id = svc->svc_id;
-
-		ret = sync_service_remove(ctx, svc);
-		if (ret) {
-			log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
-			if (!err)
-				err = ret;
-			continue;
-		}
-		counts->removed++;
+		ret = sync_service_remove_logged(ctx, svc, counts);
+		if (ret && !err)
+			err = ret;
 	}
 	sync_retire_expired(ctx, sync_now_ns());
 	ret = sync_backends_collect(ctx, counts);
