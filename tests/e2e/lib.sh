@@ -561,6 +561,44 @@ EOF
 	done
 }
 
+# api_slice_yaml SERVICE ENDPOINT-YAML (stdout): the EndpointSlice "SERVICE-a" of SERVICE, port
+# http 8080/TCP, with ENDPOINT-YAML (slice_endpoint lines) as its endpoints, then "---".
+api_slice_yaml() {
+	cat <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $1-a
+  namespace: default
+  labels: {kubernetes.io/service-name: $1}
+addressType: IPv4
+ports:
+- {name: http, protocol: TCP, port: 8080}
+endpoints:
+$2
+---
+EOF
+}
+
+# api_service_yaml NAME VIP EXTRA-SPEC-YAML ENDPOINT-YAML (stdout): Service NAME in default on
+# port http 80 -> 8080/TCP (NODE_PORT: with that nodePort), EXTRA-SPEC-YAML appended to its spec
+# (indented two spaces, may be empty), and its slice (api_slice_yaml).
+api_service_yaml() {
+	cat <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: $1, namespace: default}
+spec:
+  clusterIP: $2
+  selector: {app: $1}
+  ports:
+  - {name: http, protocol: TCP, port: 80, targetPort: 8080${NODE_PORT:+, nodePort: $NODE_PORT}}
+$3
+---
+EOF
+	api_slice_yaml "$1" "$4"
+}
+
 # slice_endpoint POD [ready=B] [serving=B] [terminating=B] [node=NODE] [zone=ZONE] [hint=ZONE]
 # (stdout): one item of an EndpointSlice's endpoints list for the pod's address. Defaults: ready,
 # on the pod's own node; serving and terminating are left out unless given, zone and hint too.

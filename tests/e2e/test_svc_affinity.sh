@@ -30,32 +30,10 @@ DEFAULT=10.96.2.30 # ClientIP, default timeout
 
 # service NAME VIP AFFINITY-YAML POD...: a Service on port 80 -> 8080 and its slice.
 service() {
-	local name=$1 vip=$2 affinity=$3 pod
+	local name=$1 vip=$2 affinity=$3 pod endpoints=
 	shift 3
-	cat <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: $name, namespace: default}
-spec:
-  clusterIP: $vip
-  selector: {app: $name}
-  ports:
-  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
-$affinity
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: $name-a
-  namespace: default
-  labels: {kubernetes.io/service-name: $name}
-addressType: IPv4
-ports:
-- {name: http, protocol: TCP, port: 8080}
-endpoints:
-EOF
-	for pod in "$@"; do slice_endpoint "$pod"; done
-	echo ---
+	for pod in "$@"; do endpoints+=$(slice_endpoint "$pod")$'\n'; done
+	api_service_yaml "$name" "$vip" "$affinity" "${endpoints%$'\n'}"
 }
 STICKY_SPEC='  sessionAffinity: ClientIP
   sessionAffinityConfig: {clientIP: {timeoutSeconds: 2}}'

@@ -35,19 +35,7 @@ EOF
 }
 GOOD_PORTS='  - {name: http, protocol: TCP, port: 80, targetPort: 8080}'
 service web "$VIP" "$GOOD_PORTS"
-api_apply <<EOF
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: web-a
-  namespace: default
-  labels: {kubernetes.io/service-name: web}
-addressType: IPv4
-ports:
-- {name: http, protocol: TCP, port: 8080}
-endpoints:
-$(slice_endpoint web-1)
-EOF
+api_slice_yaml web "$(slice_endpoint web-1)" | api_apply
 wait_service_backends n1 "$VIP" 80 1 ||
 	topo_fatal "service web not programmed: $(topo_log_tail "$LOG")"
 

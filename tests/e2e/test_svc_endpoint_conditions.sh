@@ -23,28 +23,7 @@ VIP=10.96.4.10
 
 # apply ENDPOINT-YAML: the Service (port 80 -> 8080) and its slice with these endpoints.
 apply() {
-	api_apply <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: cond, namespace: default}
-spec:
-  clusterIP: $VIP
-  selector: {app: cond}
-  ports:
-  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: cond-a
-  namespace: default
-  labels: {kubernetes.io/service-name: cond}
-addressType: IPv4
-ports:
-- {name: http, protocol: TCP, port: 8080}
-endpoints:
-$1
-EOF
+	api_service_yaml cond "$VIP" "" "$1" | api_apply
 }
 # probe COUNT: the tally of COUNT connections, failures by errno ("ERR-ECONNREFUSED=3 ").
 probe() {

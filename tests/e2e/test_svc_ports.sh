@@ -159,28 +159,7 @@ check svc_ports/target_port_by_name_backends "backends $backends" test "$backend
 # ---- headless and ExternalName: nothing programmed -------------------------------------------
 # "gone" starts as a ClusterIP Service that carries traffic, then becomes an ExternalName one
 # (the only type change that drops a clusterIP): its address must stop being translated.
-api_apply <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: gone, namespace: default}
-spec:
-  clusterIP: 10.96.1.31
-  selector: {app: gone}
-  ports:
-  - {name: http, protocol: TCP, port: 80, targetPort: 8080}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: gone-a
-  namespace: default
-  labels: {kubernetes.io/service-name: gone}
-addressType: IPv4
-ports:
-- {name: http, protocol: TCP, port: 8080}
-endpoints:
-$(slice_endpoint web-1)
-EOF
+api_service_yaml gone 10.96.1.31 "" "$(slice_endpoint web-1)" | api_apply
 wait_or_fatal 10.96.1.31 80 1
 got=$(probe --tcp 10.96.1.31:80 -n 3)
 check svc_ports/before_external_name "tally $got" test "$got" = "web-1=3 "

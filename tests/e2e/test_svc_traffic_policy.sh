@@ -29,56 +29,28 @@ for pod in web-1 web-2; do
 done
 LB_IP=192.0.2.10
 
-# service NAME VIP EXTRA-SPEC-YAML ENDPOINT-YAML: a Service on port 80 -> 8080 (NODE_PORT: with
-# that nodePort) and its slice.
-service() {
-	cat <<EOF
-apiVersion: v1
-kind: Service
-metadata: {name: $1, namespace: default}
-spec:
-  clusterIP: $2
-  selector: {app: $1}
-  ports:
-  - {name: http, protocol: TCP, port: 80, targetPort: 8080${NODE_PORT:+, nodePort: $NODE_PORT}}
-$3
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: $1-a
-  namespace: default
-  labels: {kubernetes.io/service-name: $1}
-addressType: IPv4
-ports:
-- {name: http, protocol: TCP, port: 8080}
-endpoints:
-$4
----
-EOF
-}
 HERE=$(slice_endpoint web-1 node=n1 zone=zone-a)
 THERE=$(slice_endpoint web-2 node=n2 zone=zone-b)
 HERE_HINTED=$(slice_endpoint web-1 node=n1 zone=zone-a hint=zone-a)
 THERE_HINTED=$(slice_endpoint web-2 node=n2 zone=zone-b hint=zone-b)
 {
-	service itp-local 10.96.3.10 '  internalTrafficPolicy: Local' "$HERE
+	api_service_yaml itp-local 10.96.3.10 '  internalTrafficPolicy: Local' "$HERE
 $THERE"
-	service itp-cluster 10.96.3.11 '  internalTrafficPolicy: Cluster' "$HERE
+	api_service_yaml itp-cluster 10.96.3.11 '  internalTrafficPolicy: Cluster' "$HERE
 $THERE"
-	service itp-remote 10.96.3.12 '  internalTrafficPolicy: Local' "$THERE"
-	service itp-none 10.96.3.13 '  internalTrafficPolicy: Local' \
+	api_service_yaml itp-remote 10.96.3.12 '  internalTrafficPolicy: Local' "$THERE"
+	api_service_yaml itp-none 10.96.3.13 '  internalTrafficPolicy: Local' \
 		"$(slice_endpoint web-1 node=n1 ready=false serving=false)"
-	NODE_PORT=30080 service ranged 10.96.3.20 "  type: LoadBalancer
+	NODE_PORT=30080 api_service_yaml ranged 10.96.3.20 "  type: LoadBalancer
   loadBalancerSourceRanges: [\"$(topo_pod_ip client)/32\", 198.51.100.0/24]
 status:
   loadBalancer:
     ingress: [{ip: $LB_IP}]" "$HERE
 $THERE"
-	service zoned 10.96.3.30 '  trafficDistribution: PreferClose' "$HERE_HINTED
+	api_service_yaml zoned 10.96.3.30 '  trafficDistribution: PreferClose' "$HERE_HINTED
 $THERE_HINTED"
 	# Both endpoints hinted for zone-b only: nothing for zone-a, so all serve.
-	service zoned-away 10.96.3.31 '  trafficDistribution: PreferClose' \
+	api_service_yaml zoned-away 10.96.3.31 '  trafficDistribution: PreferClose' \
 		"$(slice_endpoint web-1 node=n1 zone=zone-a hint=zone-b)
 $THERE_HINTED"
 } | api_apply
