@@ -42,9 +42,12 @@ BENCH_BPF_OBJS := $(patsubst bench/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BENCH_BPF_SRCS
 BENCH_SKELS    := $(patsubst bench/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BENCH_BPF_SRCS))
 ALL_SKELS    := $(SKELS) $(BENCH_SKELS)
 
-LOADER_SRCS  := $(filter-out loader/main.c,$(wildcard loader/*.c))
+# Three archives, so each binary links only what it may: lib/ (both binaries), loader/ (the
+# agent and CLI) and cni/ (the plugin). The plugin never links the agent's code, nor the reverse.
+LIB_SRCS     := $(sort $(shell find lib -name '*.c'))
+LOADER_SRCS  := $(filter-out loader/main.c,$(sort $(shell find loader -name '*.c')))
 CNI_SRCS     := $(filter-out cni/main.c,$(wildcard cni/*.c))
-UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
+UNIT_SRCS    := $(sort $(shell find tests/unit -name 'test_*.c'))
 BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
 TOOL_SRCS    := $(wildcard tests/tools/*.c)
 # The libcni CNI client (Go) when Go is installed; without it its test skips.
@@ -134,23 +137,34 @@ $(BUILD)/san/obj/%.o: %.c $(ALL_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(COMMON_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-$(BUILD)/obj/libsluice.a: $(call obj,obj,$(LOADER_SRCS) $(CNI_SRCS))
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+# $(call archive,DIR,SOURCES): DIR/libNAME.a rules for the normal and the sanitizer build.
+define archive
+$(BUILD)/obj/$(1).a: $(call obj,obj,$(2))
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(BUILD)/san/obj/libsluice.a: $(call obj,san/obj,$(LOADER_SRCS) $(CNI_SRCS))
-	$(call msg,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+$(BUILD)/san/obj/$(1).a: $(call obj,san/obj,$(2))
+	$$(call msg,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(eval $(call archive,libcommon,$(LIB_SRCS)))
+$(eval $(call archive,libloader,$(LOADER_SRCS)))
+$(eval $(call archive,libcni,$(CNI_SRCS)))
 
-$(BUILD)/sluice: $(BUILD)/obj/loader/main.o $(BUILD)/obj/libsluice.a
+# Link order: a stage before what it uses.
+AGENT_LIBS := libloader.a libcommon.a
+CNI_LIBS   := libcni.a libcommon.a
+TEST_LIBS  := libloader.a libcni.a libcommon.a
+
+$(BUILD)/sluice: $(BUILD)/obj/loader/main.o $(addprefix $(BUILD)/obj/,$(AGENT_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluice-cni: $(BUILD)/obj/cni/main.o $(BUILD)/obj/libsluice.a
+$(BUILD)/sluice-cni: $(BUILD)/obj/cni/main.o $(addprefix $(BUILD)/obj/,$(CNI_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/sluice-pktbench: $(call obj,obj,$(BENCH_SRCS)) $(BUILD)/obj/libsluice.a
+$(BUILD)/sluice-pktbench: $(call obj,obj,$(BENCH_SRCS)) $(addprefix $(BUILD)/obj/,$(AGENT_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -162,24 +176,24 @@ $(BUILD)/sluice-connrate: $(BUILD)/obj/bench/connrate.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
-$(BUILD)/san/sluice: $(BUILD)/san/obj/loader/main.o $(BUILD)/san/obj/libsluice.a
+$(BUILD)/san/sluice: $(BUILD)/san/obj/loader/main.o $(addprefix $(BUILD)/san/obj/,$(AGENT_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/san/sluice-cni: $(BUILD)/san/obj/cni/main.o $(BUILD)/san/obj/libsluice.a
+$(BUILD)/san/sluice-cni: $(BUILD)/san/obj/cni/main.o $(addprefix $(BUILD)/san/obj/,$(CNI_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests (sanitizer build) ---------------------------------------------------------------
-$(BUILD)/tests/unit/%: $(BUILD)/san/obj/tests/unit/%.o $(BUILD)/san/obj/libsluice.a
+$(BUILD)/tests/unit/%: $(BUILD)/san/obj/tests/unit/%.o $(addprefix $(BUILD)/san/obj/,$(TEST_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # The rule generator's test links the generator itself.
-$(BUILD)/tests/unit/test_kp_rules: $(BUILD)/san/obj/bench/kp_rules.o
+$(BUILD)/tests/unit/bench/test_kp_rules: $(BUILD)/san/obj/bench/kp_rules.o
 
-$(BUILD)/tests/bpf_tests: $(call obj,san/obj,$(BPFTEST_SRCS)) $(BUILD)/san/obj/libsluice.a
+$(BUILD)/tests/bpf_tests: $(call obj,san/obj,$(BPFTEST_SRCS)) $(addprefix $(BUILD)/san/obj/,$(AGENT_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
@@ -201,9 +215,8 @@ $(BUILD)/tests/tools/libcni-client: $(wildcard tests/tools/libcni-client/*.go)
 # `make fuzz` runs each harness FUZZ_TIME seconds (default 60) on a copy of the kept corpus;
 # new inputs worth keeping are then `cp`ed into tests/fuzz/corpus/ by hand.
 FUZZ_TIME    ?= 60
-FUZZ_SRCS    := loader/yaml_tree.c loader/objects.c loader/objects_build.c loader/k8s_json.c \
-	loader/netpol.c loader/netpol_eval.c loader/netpol_compile.c \
-	loader/state.c loader/log.c
+FUZZ_SRCS    := $(wildcard loader/k8s/*.c) loader/desired/build.c loader/desired/netpol_eval.c \
+	loader/desired/netpol_compile.c loader/desired/state.c lib/log.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)

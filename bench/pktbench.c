@@ -22,14 +22,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "loader/bpffs.h"
-#include "loader/datapath.h"
-#include "loader/log.h"
-#include "loader/maglev.h"
-#include "loader/netpol_compile.h"
-#include "loader/objects.h"
-#include "loader/policy_sync.h"
-#include "loader/yaml_tree.h"
+#include "lib/bpffs.h"
+#include "loader/sync/datapath.h"
+#include "lib/log.h"
+#include "loader/desired/maglev.h"
+#include "loader/desired/netpol_compile.h"
+#include "loader/k8s/objects.h"
+#include "loader/sync/policy_sync.h"
+#include "loader/k8s/yaml_tree.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
@@ -216,7 +216,7 @@ static __u32 policy_block(unsigned int i)
  * Pods CLIENT (app=client) and SERVER (app=server) in namespace bench, and policies isolating
  * the client's egress with `cidrs` rules in all, each one ipBlock (a /16 less its upper /17)
  * on TCP 443: what a cluster with that many ipBlock rules gives the agent. Compiled and written
- * by loader/netpol_compile.c and loader/policy_sync.c into the skeleton's maps.
+ * by loader/desired/netpol_compile.c and loader/sync/policy_sync.c into the skeleton's maps.
  */
 static int seed_policy(struct tc_pod *skel, unsigned int cidrs, __u32 client, __u32 server)
 {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 
-#include "cni/node_ipam.h"
+#include "lib/node_ipam.h"
 
 struct json_object;
 

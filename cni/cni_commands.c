@@ -17,7 +17,7 @@
 #include "cni/ipam.h"
 #include "cni/cni_netlink.h"
 #include "cni/cni_result.h"
-#include "loader/log.h"
+#include "lib/log.h"
 
 static const struct in_addr cni_any = {0};
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cni/ipam.h"
-#include "cni/node_ipam.h"
+#include "lib/node_ipam.h"
 
 /* "<container id>\n<ifname>\n[pending <pid> <start>\n]" plus slack; longer is not ours. */
 #define IPAM_RECORD_MAX (CNI_CONTAINER_ID_MAX + 1 + CNI_IFNAME_MAX + 1 + 64)

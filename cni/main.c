@@ -12,7 +12,7 @@
 #include "cni/cni_commands.h"
 #include "cni/cni_result.h"
 #include "cni/ipam.h"
-#include "loader/log.h"
+#include "lib/log.h"
 
 /* Read at most limit + 1 bytes so an oversized config is detected, not truncated. */
 static int cni_read_stdin(char **buf, size_t *len, size_t limit)

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader/agent.h"
-#include "loader/bpffs.h"
-#include "loader/cli.h"
-#include "loader/lab.h"
-#include "loader/log.h"
-#include "loader/maglev.h"
+#include "loader/agent/agent.h"
+#include "lib/bpffs.h"
+#include "loader/cli/cli.h"
+#include "loader/lab/lab.h"
+#include "lib/log.h"
+#include "loader/desired/maglev.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/types.h"

@@ -9,7 +9,7 @@
  * A service frontend is looked up by (VIP, port, protocol). Its value names the live slot
  * generation: the agent writes a complete new set of slots under the other generation, then
  * flips the frontend value in one map update, so a packet sees either the old backend set or
- * the new one, never a mix (see loader/sync.c).
+ * the new one, never a mix (see loader/sync/sync.c).
  */
 #define LB4_SVC_MAP	   "lb4_svc"
 #define LB4_SLOTS_MAP	   "lb4_slots"
@@ -117,8 +117,8 @@ SLUICE_ASSERT_SIZE(struct lb4_affinity, 16);
 /*
  * Maglev consistent hashing (issue 5). A frontend with LB_SVC_F_MAGLEV picks the backend of a new
  * flow as table[hash(5-tuple) % M], where table is the lb4_maglev value of (svc_id, gen): M
- * backend ids laid out by the Maglev population (loader/maglev.c), so every node computes the
- * same table and a backend change moves only the flows it must.
+ * backend ids laid out by the Maglev population (loader/desired/maglev.c), so every node computes
+ * the same table and a backend change moves only the flows it must.
  *
  * Layout: one hash-map entry per (frontend, generation) whose value is the whole table. M is a
  * node setting (sluice agent --maglev-table-size, a prime): the loader sets the map's value size

@@ -26,7 +26,7 @@
  * node4_addrs: key = one of the node's addresses, value.snat = itself, flags NODE4_F_ADDRESS.
  * The entry under key 0.0.0.0 names the address masqueraded flows to a LoadBalancer or
  * external IP leave with (the node's first address); a NodePort flow leaves with the address
- * the client called. Written by loader/sync.c from desired_state.node_addresses.
+ * the client called. Written by loader/sync/sync.c from desired_state.node_addresses.
  */
 struct node4_addr {
 	__be32 snat; /* source address of masqueraded flows */

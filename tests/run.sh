@@ -74,19 +74,21 @@ run_one() {
 }
 
 run_unit() {
-	local bins=("$BUILD"/tests/unit/test_*) bin
-	if [[ ! -e ${bins[0]} ]]; then
-		if compgen -G 'tests/unit/test_*.c' >/dev/null; then
-			record_fail "unit: tests/unit has tests but $BUILD/tests/unit has no binaries (run make tests)"
-		else
-			echo "SKIP unit: no unit tests yet"
-			skipped=$((skipped + 1))
-		fi
+	# One binary per source, in the source's folder: a test whose binary is missing fails.
+	local srcs src bin
+	mapfile -t srcs < <(find tests/unit -name 'test_*.c' | sort)
+	if ((${#srcs[@]} == 0)); then
+		echo "SKIP unit: no unit tests yet"
+		skipped=$((skipped + 1))
 		return
 	fi
-	for bin in "${bins[@]}"; do
-		[[ -x $bin && $bin != *.d && $bin != *.o ]] || continue
-		CMOCKA_MESSAGE_OUTPUT=TAP run_one unit "$(basename "$bin")" "$UNIT_TIMEOUT" "$bin"
+	for src in "${srcs[@]}"; do
+		bin=$BUILD/${src%.c}
+		if [[ ! -x $bin ]]; then
+			record_fail "unit: $bin is not built (run make tests)"
+			continue
+		fi
+		CMOCKA_MESSAGE_OUTPUT=TAP run_one unit "$(basename "${src%.c}")" "$UNIT_TIMEOUT" "$bin"
 	done
 }
 

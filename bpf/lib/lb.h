@@ -3,7 +3,7 @@
 #ifndef SLUICE_BPF_LB_H
 #define SLUICE_BPF_LB_H
 
-#include "bpf/lib/hash.h"
+#include "maps/hash.h"
 #include "bpf/lib/parse.h"
 #include "maps/lb.h"
 #include "maps/stats.h"

@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bpf/lib/hash.h"
-#include "loader/maglev.h"
+#include "maps/hash.h"
+#include "loader/desired/maglev.h"
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"

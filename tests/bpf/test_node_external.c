@@ -15,8 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf/lib/hash.h"
-#include "loader/maglev.h"
+#include "maps/hash.h"
+#include "loader/desired/maglev.h"
 #include "maps/node.h"
 #include "maps/policy.h"
 #include "skel/tc_node.skel.h"

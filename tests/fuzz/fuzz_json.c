@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "loader/k8s_json.h"
-#include "loader/log.h"
-#include "loader/objects.h"
-#include "loader/yaml_tree.h"
+#include "loader/k8s/json.h"
+#include "lib/log.h"
+#include "loader/k8s/objects.h"
+#include "loader/k8s/yaml_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

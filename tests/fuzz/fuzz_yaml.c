@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader/log.h"
-#include "loader/objects.h"
-#include "loader/yaml_tree.h"
+#include "lib/log.h"
+#include "loader/k8s/objects.h"
+#include "loader/k8s/yaml_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

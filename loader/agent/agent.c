@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent loop: datapath up, adopt the maps, then sync on every manifest change until a signal.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+
+#include "lib/node_ipam.h"
+#include "loader/agent/agent.h"
+#include "lib/bpffs.h"
+#include "loader/sync/datapath.h"
+#include "loader/agent/agent_status.h"
+#include "loader/agent/health.h"
+#include "loader/sources/k8s_client.h"
+#include "lib/log.h"
+#include "loader/sources/manifest.h"
+#include "loader/k8s/objects.h"
+#include "loader/desired/index.h"
+#include "loader/sync/sync.h"
+
+#define AGENT_WATCH_MASK                                                                           \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
+	 IN_MOVE_SELF)
+
+struct agent {
+	const struct agent_config *config;
+	struct sluice_maps maps;
+	struct sync_ctx *sync;
+	struct health *health; /* healthCheckNodePort responder */
+	struct manifest_set *manifests;
+	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
+	struct k8s_build_config build;
+	struct k8s_index *index; /* the desired state, kept current one Service at a time */
+	bool is_full_sync;	 /* next sync diffs every frontend: the first, or after a failure */
+	bool is_rescan;		 /* next reload lists the directory: first, overflow, re-watch */
+	char **names;		 /* manifest files inotify named since the last reload */
+	size_t n_names, cap_names;
+	uint32_t api_rejected; /* invalid latest versions in the API's store */
+	int signal_fd;
+	int inotify_fd;
+	int watch;	       /* inotify watch on the manifest directory, or -1 */
+	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
+	uint64_t first_change; /* ms of the first change not yet applied */
+	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
+	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
+	struct agent_status status;
+};
+
+static uint64_t agent_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int agent_parse_cidr(const char *text, struct agent_cidr *out)
+{
+	char address[INET_ADDRSTRLEN], *end;
+	const char *slash = strchr(text, '/');
+	struct in_addr in;
+	long len;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(address))
+		return -EINVAL;
+	memcpy(address, text, (size_t)(slash - text));
+	address[slash - text] = '\0';
+	if (inet_pton(AF_INET, address, &in) != 1)
+		return -EINVAL;
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || len < 0 || len > 32)
+		return -EINVAL;
+	uint32_t mask = len ? htonl(~0u << (32 - len)) : 0;
+
+	if (in.s_addr & ~mask)
+		return -EINVAL; /* host bits set: most likely a typo, as kube-apiserver also refuses
+				 */
+	out->address = in.s_addr;
+	out->prefix_len = (uint8_t)len;
+	out->is_set = true;
+	return 0;
+}
+
+int agent_config_validate(const struct agent_config *config)
+{
+	if (!config->node || !config->node[0]) {
+		log_error("--node: required (the name of this node)");
+		return -EINVAL;
+	}
+	if (config->node_cidr_size < 1 || config->node_cidr_size > 32) {
+		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
+		return -EINVAL;
+	}
+	if (config->cluster_cidr.is_set &&
+	    config->node_cidr_size < config->cluster_cidr.prefix_len) {
+		log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
+			  config->node_cidr_size, config->cluster_cidr.prefix_len);
+		return -EINVAL;
+	}
+	if (!config->ct_size) {
+		log_error("--ct-size: must be at least 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct node_ipam_cidr agent_ipam_cidr(const struct agent_cidr *cidr)
+{
+	struct node_ipam_cidr out = {
+	    .address = cidr->address, .prefix = cidr->prefix_len, .is_set = cidr->is_set};
+
+	return out;
+}
+
+/*
+ * CIDR planning check (cluster, service and this node's subnets must not overlap), then, with
+ * is_publish, this node's pod CIDR block: claimed from --cluster-cidr and published in
+ * <bpffs>/ipam_node for the CNI plugin. Returns 0 or -errno after logging what is at fault.
+ */
+static int agent_ipam_start(const struct agent_config *config, bool is_publish)
+{
+	struct cidr_plan plan = {.check_underlay = true};
+	struct node_ipam_info info;
+	char msg[320], block[24];
+	int err;
+
+	plan.cluster = agent_ipam_cidr(&config->cluster_cidr);
+	plan.service = agent_ipam_cidr(&config->service_cidr);
+	plan.dns = config->cluster_dns;
+	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
+		log_error("CIDR plan: %s", msg);
+		return -EINVAL;
+	}
+	if (!is_publish)
+		return 0;
+	err = node_ipam_publish(config->bpffs, config->node, &plan.cluster, config->node_cidr_size,
+				&plan.service, NULL, &info, msg, sizeof(msg));
+	if (err) {
+		log_error("pod CIDR of node %s: %s", config->node, msg);
+		return err;
+	}
+	if (info.block.is_set)
+		log_info("node %s: pod CIDR %s", config->node,
+			 node_ipam_cidr_str(&info.block, block, sizeof(block)));
+	return 0;
+}
+
+/* Take a reference back to the API client (passed to k8s_index_for_each_api). */
+static void agent_api_put(void *ctx, struct k8s_object *object)
+{
+	k8s_client_put(ctx, object);
+}
+
+struct agent_relist {
+	struct k8s_object **stale;
+	size_t n, cap;
+	unsigned int kinds;
+};
+
+static void agent_relist_collect(void *ctx, struct k8s_object *object)
+{
+	struct agent_relist *relist = ctx;
+
+	if (!(relist->kinds & (1u << object->kind)))
+		return;
+	if (relist->n == relist->cap) {
+		size_t next = relist->cap ? relist->cap * 2 : 64;
+		struct k8s_object **grown = realloc(relist->stale, next * sizeof(*grown));
+
+		if (!grown)
+			return; /* kept: dropped at the next re-list */
+		relist->stale = grown;
+		relist->cap = next;
+	}
+	relist->stale[relist->n++] = object;
+}
+
+/*
+ * Fold what changed in the API's store into the index: each changed object replaces the API's
+ * version of its key; after a re-list, API objects of that kind the list no longer has go.
+ * Returns 0, -EAGAIN before every resource is listed once, or -ENOMEM.
+ */
+static int agent_api_changes(struct agent *agent)
+{
+	struct agent_relist relist = {0};
+	struct k8s_change *changes;
+	size_t n, i;
+	int err, ret = 0;
+
+	if (!k8s_client_is_synced(agent->api))
+		return -EAGAIN;
+	k8s_client_drain(agent->api);
+	err = k8s_client_changes(agent->api, &changes, &n, &relist.kinds, &agent->api_rejected);
+	if (err)
+		return err;
+	if (relist.kinds) {
+		/* Objects of a re-listed kind that the list still has are replaced below. */
+		k8s_index_for_each_api(agent->index, agent_relist_collect, &relist);
+		for (i = 0; i < relist.n; i++) {
+			const struct k8s_object *o = relist.stale[i];
+			struct k8s_object *old = k8s_index_set_api(
+			    agent->index, o->kind, o->namespace, o->name, NULL, &err);
+
+			k8s_client_put(agent->api, old);
+		}
+		free(relist.stale);
+	}
+	for (i = 0; i < n; i++) {
+		struct k8s_change *c = &changes[i];
+		struct k8s_object *back = k8s_index_set_api(agent->index, c->kind, c->namespace,
+							    c->name, c->object, &err);
+
+		c->object = back; /* the replaced version, or ours when not taken */
+		if (err)
+			ret = err;
+	}
+	k8s_client_changes_free(agent->api, changes, n);
+	return ret;
+}
+
+static void agent_publish_status(struct agent *agent, const struct desired_state *state,
+				 const struct sync_counts *counts, uint32_t source_errors)
+{
+	struct agent_status *status = &agent->status;
+
+	if (agent->status_fd < 0)
+		return;
+	status->syncs++;
+	status->last_sync_unix_s = (uint64_t)time(NULL);
+	status->frontends = (uint32_t)k8s_index_frontend_count(agent->index);
+	status->backends = (uint32_t)sync_backend_count(agent->sync);
+	status->rejected_objects = state->rejected_objects;
+	status->failed_frontends = counts->failed;
+	status->source_errors = source_errors;
+	if (agent_status_write(agent->status_fd, status))
+		log_debug("%s: update failed", AGENT_STATUS_MAP);
+}
+
+static double agent_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) * 1e3 +
+	       (double)(to->tv_nsec - from->tv_nsec) / 1e6;
+}
+
+/* The manifest files named since the last reload, or the whole directory when asked. */
+static int agent_load_manifests(struct agent *agent)
+{
+	const char *dir = agent->config->manifests;
+	int ret;
+
+	if (agent->is_rescan)
+		ret = manifest_set_load_dir(agent->manifests, dir);
+	else if (agent->n_names)
+		ret = manifest_set_load_files(agent->manifests, dir, agent->names, agent->n_names);
+	else
+		return 0;
+	if (ret >= 0 || ret == -ENOMEM) {
+		while (agent->n_names)
+			free(agent->names[--agent->n_names]);
+		agent->is_rescan = ret == -ENOMEM; /* the index may have missed a change */
+	} else {
+		agent->is_rescan = true; /* the directory could not be read: list it next time */
+	}
+	return ret;
+}
+
+/*
+ * Apply what changed since the last reload: the manifest files named by inotify (or the whole
+ * directory), the API's changed objects, the Services they feed rebuilt, and only their
+ * frontends written. The time logged covers all of it, from reading the files to the last map
+ * write. Failures keep the last good state in the maps.
+ */
+static int agent_reload(struct agent *agent)
+{
+	const char *dir = agent->config->manifests;
+	struct k8s_errors errors = {0};
+	const struct k8s_index_delta *delta;
+	struct desired_state state = {0}, full = {0};
+	struct sync_counts counts = {0};
+	struct timespec t0, t_read, t_build, t_maps, t1;
+	bool is_full = agent->is_full_sync;
+	size_t n_frontends;
+	unsigned int unchanged;
+	uint32_t rejected;
+	int ret, err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = dir ? agent_load_manifests(agent) : 0;
+	if (ret < 0 && !agent->api) {
+		log_warn("manifests %s: %s; keeping the services in force", dir, strerror(-ret));
+		return ret;
+	}
+	if (ret > 0)
+		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
+			 ret);
+	if (agent->api) {
+		err = agent_api_changes(agent);
+		if (err == -EAGAIN)
+			return 0; /* applied once every resource is listed */
+		if (err)
+			log_warn("api: take changes: %s; some apply at their next change",
+				 strerror(-err));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t_read);
+	err = k8s_index_update(agent->index, &errors, &delta);
+	if (err) {
+		/* Part of the delta may be lost: the next sync diffs every frontend. */
+		log_warn("build desired state: %s", strerror(-err));
+		agent->is_full_sync = true;
+		k8s_errors_free(&errors);
+		return err;
+	}
+	state.node_addresses =
+	    (uint32_t *)k8s_index_node_addresses(agent->index, &state.n_node_addresses);
+	state.health_checks =
+	    (struct lb_health_check *)k8s_index_health_checks(agent->index, &state.n_health_checks);
+	if (delta->is_policy_changed) {
+		err = k8s_index_policy(agent->index, &state.policy);
+		if (err)
+			log_warn("NetworkPolicy: %s; policy maps unchanged", strerror(-err));
+	}
+	n_frontends = k8s_index_frontend_count(agent->index);
+	clock_gettime(CLOCK_MONOTONIC, &t_build);
+	if (is_full) {
+		err = k8s_index_desired(agent->index, false, &full);
+		if (!err) {
+			full.policy = state.policy;
+			err = sync_apply(agent->sync, &full, &counts);
+			full.policy = NULL;
+		}
+	} else {
+		err = sync_apply_delta(agent->sync, &state, delta->upserts, delta->n_upserts,
+				       delta->removed, delta->n_removed, &counts);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t_maps);
+	/* A frontend left as it was by a failure is retried by a full diff next time. */
+	agent->is_full_sync = err || counts.failed;
+	rejected = k8s_index_rejected(agent->index) + agent->api_rejected +
+		   (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
+	state.rejected_objects = rejected;
+	agent_publish_status(agent, &state, &counts, ret > 0 ? (uint32_t)ret : 0);
+	if (agent->health && (delta->is_health_changed || delta->is_node_changed || is_full) &&
+	    health_update(agent->health, &state))
+		log_warn("healthCheckNodePort: out of memory, ports unchanged");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Frontends no delta named are unchanged by definition. */
+	unchanged =
+	    n_frontends > counts.added + counts.changed + counts.failed
+		? (unsigned int)(n_frontends - counts.added - counts.changed - counts.failed)
+		: 0;
+	log_info("sync: %zu frontends (%u objects rejected): %u added, %u changed, %u removed, %u "
+		 "unchanged, %u failed; "
+		 "backends %u added, %u removed (%zu in use); %lu map writes; "
+		 "%u UDP flows flushed; %zu services rebuilt%s; %.2f ms (read %.2f, build %.2f, "
+		 "maps %.2f)",
+		 n_frontends, rejected, counts.added, counts.changed, counts.removed, unchanged,
+		 counts.failed, counts.backends_added, counts.backends_removed,
+		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
+		 delta->n_services, is_full ? ", full diff" : "", agent_ms(&t0, &t1),
+		 agent_ms(&t0, &t_read), agent_ms(&t_read, &t_build), agent_ms(&t_build, &t_maps));
+	policy_state_free(state.policy);
+	desired_state_free(&full);
+	k8s_errors_free(&errors);
+	return err;
+}
+
+/* (Re)watch the manifest directory; -errno when it cannot be watched (missing, say). */
+static int agent_watch(struct agent *agent)
+{
+	int wd = inotify_add_watch(agent->inotify_fd, agent->config->manifests, AGENT_WATCH_MASK);
+
+	if (wd < 0)
+		return -errno;
+	agent->watch = wd;
+	return 0;
+}
+
+static void agent_schedule_reload(struct agent *agent)
+{
+	uint64_t now = agent_now_ms();
+
+	/* Trailing debounce, bounded: editors write in bursts, but a steady stream still applies.
+	 */
+	if (!agent->reload_at)
+		agent->first_change = now;
+	agent->reload_at = now + AGENT_DEBOUNCE_MS;
+	if (agent->reload_at > agent->first_change + AGENT_DEBOUNCE_MAX_MS)
+		agent->reload_at = agent->first_change + AGENT_DEBOUNCE_MAX_MS;
+}
+
+/* Remember a file inotify named, to re-read it alone; too many: list the directory instead. */
+static void agent_note_name(struct agent *agent, const char *name)
+{
+	char **grown, *copy;
+
+	if (agent->is_rescan)
+		return;
+	if (agent->n_names == agent->cap_names) {
+		size_t next = agent->cap_names ? agent->cap_names * 2 : 16;
+
+		grown = next <= 2 * MANIFEST_MAX_FILES
+			    ? realloc(agent->names, next * sizeof(*grown))
+			    : NULL;
+		if (!grown) {
+			agent->is_rescan = true;
+			return;
+		}
+		agent->names = grown;
+		agent->cap_names = next;
+	}
+	copy = strdup(name);
+	if (!copy) {
+		agent->is_rescan = true;
+		return;
+	}
+	agent->names[agent->n_names++] = copy;
+}
+
+static void agent_drain_inotify(struct agent *agent)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(agent->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *event = (const struct inotify_event *)p;
+
+			if (event->mask & IN_Q_OVERFLOW) {
+				/* Events were lost: which files changed is unknown. */
+				log_info("manifests %s: inotify queue overflowed; re-reading the "
+					 "directory",
+					 agent->config->manifests);
+				agent->is_rescan = true;
+				agent_schedule_reload(agent);
+			} else if (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) {
+				if (agent->watch >= 0 && event->wd == agent->watch) {
+					log_warn("manifests %s: directory moved or deleted; "
+						 "keeping the services in force until it returns",
+						 agent->config->manifests);
+					inotify_rm_watch(agent->inotify_fd, agent->watch);
+					agent->watch = -1;
+				}
+			} else {
+				if (event->len && event->wd == agent->watch)
+					agent_note_name(agent, event->name);
+				agent_schedule_reload(agent);
+			}
+			p += sizeof(*event) + event->len;
+		}
+	}
+}
+
+static void agent_ct_gc(struct agent *agent)
+{
+	struct timespec ts;
+	int deleted;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deleted = sync_ct_expire(agent->maps.ct4,
+				 (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	if (deleted < 0)
+		log_warn("ct4: sweep expired entries: %s", strerror(-deleted));
+	else if (deleted)
+		log_debug("ct4: %d expired entries deleted", deleted);
+}
+
+static int agent_poll_timeout(const struct agent *agent, uint64_t now)
+{
+	uint64_t next = agent->gc_at;
+
+	if (agent->reload_at && agent->reload_at < next)
+		next = agent->reload_at;
+	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
+		next = now + 1000; /* retry the watch of a vanished directory once a second */
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static int agent_loop(struct agent *agent)
+{
+	/* poll() skips negative fds: no inotify without --manifests, no API without one. */
+	struct pollfd fds[3] = {
+	    {.fd = agent->signal_fd, .events = POLLIN},
+	    {.fd = agent->inotify_fd, .events = POLLIN},
+	    {.fd = agent->api ? k8s_client_fd(agent->api) : -1, .events = POLLIN},
+	};
+	struct signalfd_siginfo info;
+	uint64_t now;
+
+	for (;;) {
+		now = agent_now_ms();
+		if (poll(fds, 3, agent_poll_timeout(agent, now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[0].revents & POLLIN) {
+			if (read(agent->signal_fd, &info, sizeof(info)) != sizeof(info))
+				continue;
+			if (info.ssi_signo == SIGHUP) {
+				log_info("SIGHUP: reloading manifests");
+				/* Everything read again and diffed against the maps: a repair knob.
+				 */
+				agent->is_rescan = true;
+				agent->is_full_sync = true;
+				if (agent->manifests || agent->api)
+					agent_schedule_reload(agent);
+				continue;
+			}
+			log_info("signal %u: exiting; programs stay attached and maps pinned",
+				 info.ssi_signo);
+			return 0;
+		}
+		if (agent->inotify_fd >= 0 && (fds[1].revents & POLLIN))
+			agent_drain_inotify(agent);
+		if (agent->api && (fds[2].revents & POLLIN)) {
+			k8s_client_drain(agent->api);
+			agent_schedule_reload(agent); /* the same debounce as manifest edits */
+		}
+		now = agent_now_ms();
+		if (agent->manifests && agent->watch < 0 && agent_watch(agent) == 0) {
+			log_info("manifests %s: watching again", agent->config->manifests);
+			agent->is_rescan = true;
+			agent_schedule_reload(agent);
+		}
+		if (agent->reload_at && now >= agent->reload_at) {
+			agent->reload_at = 0;
+			agent_reload(agent);
+		}
+		if (now >= agent->gc_at) {
+			struct sync_counts retired;
+
+			agent_ct_gc(agent);
+			/* Slot generations a flip retired, when no sync came after to end them. */
+			if (sync_retire(agent->sync, &retired))
+				log_warn("lb4_slots: end retired generations failed");
+			agent->gc_at = now + AGENT_CT_GC_PERIOD_S * 1000ull;
+		}
+	}
+}
+
+/* Build options from the flags; then the API client when --kubeconfig or --in-cluster. */
+static int agent_api_start(struct agent *agent)
+{
+	const struct agent_config *config = agent->config;
+	struct k8s_api_config api = {0};
+	char error[512];
+	int err;
+
+	k8s_build_config_init(&agent->build, config->node);
+	if (config->node_port_min) {
+		agent->build.node_port_min = config->node_port_min;
+		agent->build.node_port_max = config->node_port_max;
+	}
+	agent->build.node_ips = config->node_ips;
+	agent->build.n_node_ips = config->n_node_ips;
+	/* Without the API there is no EndpointSlice controller: Pods stand in for it. */
+	agent->build.is_pod_endpoints = !config->kubeconfig && !config->is_in_cluster;
+	if (!config->kubeconfig && !config->is_in_cluster)
+		return 0;
+	err = config->kubeconfig
+		  ? k8s_kubeconfig_load(config->kubeconfig, &api, error, sizeof(error))
+		  : k8s_in_cluster_load(&api, error, sizeof(error));
+	if (err) {
+		log_error("%s", error);
+		return err;
+	}
+	err = k8s_client_start(&api, &agent->api);
+	k8s_api_config_free(&api);
+	if (err)
+		log_error("api: start: %s", strerror(-err));
+	return err;
+}
+
+/* Hold "agent ready" until every resource is listed once (bounded: the API may be down). */
+static void agent_api_wait_synced(struct agent *agent)
+{
+	uint64_t deadline = agent_now_ms() + AGENT_API_SYNC_WAIT_MS, now;
+	struct pollfd fd = {.fd = k8s_client_fd(agent->api), .events = POLLIN};
+
+	while (!k8s_client_is_synced(agent->api)) {
+		now = agent_now_ms();
+		if (now >= deadline) {
+			log_warn("api: not every resource listed after %u ms; services follow once "
+				 "they are",
+				 AGENT_API_SYNC_WAIT_MS);
+			return;
+		}
+		if (poll(&fd, 1, (int)(deadline - now)) > 0)
+			k8s_client_drain(agent->api);
+	}
+}
+
+int agent_run(const struct agent_config *config)
+{
+	struct agent agent = {
+	    .config = config, .signal_fd = -1, .inotify_fd = -1, .watch = -1, .status_fd = -1};
+	struct datapath_opts dp_opts = {
+	    .bpffs = config->bpffs,
+	    .hairpin_ip = config->hairpin_ip,
+	    .ct_size = config->ct_size,
+	    .is_ct_size_set = config->is_ct_size_set,
+	    .uplink = config->uplink,
+	    .maglev_size = config->maglev_size,
+	};
+	struct datapath_result dp;
+	char failed[4096] = "";
+	const char *failed_map = NULL;
+	sigset_t signals;
+	int err;
+
+	bpffs_maps_init(&agent.maps);
+	err = agent_config_validate(config);
+	if (err)
+		return err;
+
+	/* Signals first: a SIGTERM during start-up must still leave a consistent datapath. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	sigaddset(&signals, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &signals, NULL)) {
+		err = -errno;
+		log_error("block signals: %s", strerror(-err));
+		goto cleanup;
+	}
+	agent.signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (agent.signal_fd < 0) {
+		err = -errno;
+		log_error("signalfd: %s", strerror(-err));
+		goto cleanup;
+	}
+
+	err = bpffs_ensure(config->bpffs, failed, sizeof(failed));
+	if (err) {
+		log_error("bpffs %s: %s: %s", config->bpffs, failed, strerror(-err));
+		goto cleanup;
+	}
+	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
+	 */
+	err = agent_ipam_start(config, false);
+	if (!err)
+		err = datapath_load(&dp_opts, &dp);
+	if (!err)
+		err = agent_ipam_start(config, true);
+	if (err)
+		goto cleanup;
+	log_info("node %s: datapath %s at %s (ct4 %u entries); %u pod veths attached%s",
+		 config->node, dp.is_adopted ? "adopted" : "created", config->bpffs, dp.ct_size,
+		 dp.reattached, dp.reattach_failed ? ", some failed (see above)" : "");
+	err = bpffs_open_maps(config->bpffs, &agent.maps, &failed_map);
+	if (err) {
+		log_error("%s/%s: %s", config->bpffs, failed_map, strerror(-err));
+		goto cleanup;
+	}
+	agent.status_fd = agent_status_open(config->bpffs);
+	if (agent.status_fd < 0)
+		log_warn("%s/%s: %s; sluice status will not show the agent's counters",
+			 config->bpffs, AGENT_STATUS_MAP, strerror(-agent.status_fd));
+	snprintf(agent.status.node, sizeof(agent.status.node), "%s", config->node);
+	agent.status.pid = (uint32_t)getpid();
+	if (config->uplink)
+		log_info("uplink %s: tc_node attached%s", config->uplink,
+			 dp.is_uplink_xdp ? ", xdp_node in native mode" : " (no native XDP)");
+	err = health_start(&agent.health);
+	if (err) {
+		log_error("healthCheckNodePort responder: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = sync_open(&agent.maps, &agent.sync);
+	if (err) {
+		log_error("adopt service maps under %s: %s", config->bpffs, strerror(-err));
+		goto cleanup;
+	}
+	log_info("adopted %zu frontends and %zu backends from the pinned maps (%lu stale entries "
+		 "removed)",
+		 sync_service_count(agent.sync), sync_backend_count(agent.sync),
+		 sync_adopt_writes(agent.sync));
+	sync_set_lb_algorithm(agent.sync, config->lb_algorithm);
+	log_info("backend choice: %s (Maglev table size %u)%s",
+		 maglev_algorithm_name(config->lb_algorithm), sync_maglev_size(agent.sync),
+		 dp.is_maglev_resized ? "; table size changed: every Maglev frontend is rewritten"
+				      : "");
+
+	err = agent_api_start(&agent);
+	if (err)
+		goto cleanup;
+	agent.index = k8s_index_new(&agent.build);
+	if (!agent.index) {
+		err = -ENOMEM;
+		log_error("desired state: %s", strerror(-err));
+		goto cleanup;
+	}
+	agent.is_full_sync = true;
+	agent.is_rescan = true;
+	if (config->manifests) {
+		agent.manifests = manifest_set_new();
+		if (!agent.manifests) {
+			err = -ENOMEM;
+			log_error("manifests: %s", strerror(-err));
+			goto cleanup;
+		}
+		manifest_set_configure(agent.manifests, &agent.build);
+		manifest_set_attach_index(agent.manifests, agent.index);
+		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (agent.inotify_fd < 0) {
+			err = -errno;
+			log_error("inotify: %s", strerror(-err));
+			goto cleanup;
+		}
+		/* Watch before the first read so a change made while reading is not missed. */
+		err = agent_watch(&agent);
+		if (err) {
+			log_error("manifests %s: %s", config->manifests, strerror(-err));
+			goto cleanup;
+		}
+		err = agent_reload(&agent);
+		if (err == -ENOMEM)
+			goto cleanup;
+	} else if (!agent.api) {
+		log_warn("no --manifests: service maps are left as adopted");
+	}
+	if (agent.api) {
+		agent_api_wait_synced(&agent);
+		err = agent_reload(&agent);
+		if (err == -ENOMEM)
+			goto cleanup;
+	}
+	agent.gc_at = agent_now_ms();
+	log_info("agent ready");
+	err = agent_loop(&agent);
+
+cleanup:
+	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
+	if (agent.index && agent.api)
+		k8s_index_for_each_api(agent.index, agent_api_put, agent.api);
+	k8s_index_free(agent.index);
+	while (agent.n_names)
+		free(agent.names[--agent.n_names]);
+	free(agent.names);
+	k8s_client_stop(agent.api);
+	health_stop(agent.health);
+	sync_close(agent.sync);
+	if (agent.manifests)
+		manifest_set_free(agent.manifests);
+	bpffs_close_maps(&agent.maps);
+	if (agent.status_fd >= 0)
+		close(agent.status_fd);
+	if (agent.inotify_fd >= 0)
+		close(agent.inotify_fd);
+	if (agent.signal_fd >= 0)
+		close(agent.signal_fd);
+	return err;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node agent: loads the datapath, then keeps the maps in step with the manifests. */
+#ifndef SLUICE_AGENT_H
+#define SLUICE_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+#include "loader/desired/maglev.h"
+
+/* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
+#define AGENT_NODE_CIDR_SIZE_DEFAULT 24
+/* Quiet time after the last change in the manifest directory before it is re-read, in ms. */
+#define AGENT_DEBOUNCE_MS 100
+/* A stream of changes still gets applied at least this often, in ms. */
+#define AGENT_DEBOUNCE_MAX_MS 1000
+/* Period of the conntrack sweep for expired entries, in seconds (the LRU evicts only when full). */
+#define AGENT_CT_GC_PERIOD_S 30
+
+/* --node-ip may be given this many times. */
+#define AGENT_MAX_NODE_IPS 8
+/* How long start-up waits for the first full list of the API before "agent ready", in ms. */
+#define AGENT_API_SYNC_WAIT_MS 10000
+
+struct agent_cidr {
+	uint32_t address; /* network byte order, host bits zero */
+	uint8_t prefix_len;
+	bool is_set;
+};
+
+struct agent_config {
+	const char *node;      /* --node, required */
+	const char *manifests; /* --manifests DIR, or NULL: the maps are left as adopted */
+	const char *bpffs;     /* --bpffs DIR */
+	uint32_t ct_size;      /* --ct-size N */
+	bool is_ct_size_set;
+	uint32_t hairpin_ip;		/* --hairpin-ip, network byte order */
+	struct agent_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
+	struct agent_cidr service_cidr; /* --service-cidr: ClusterIP range */
+	struct in_addr cluster_dns;	/* --cluster-dns: must sit in the service CIDR; 0 = unset */
+	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
+	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
+	bool is_in_cluster;		/* --in-cluster: the pod's service account */
+	uint32_t node_ips[AGENT_MAX_NODE_IPS]; /* --node-ip (repeatable), network byte order */
+	size_t n_node_ips;
+	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */
+	const char *uplink; /* --uplink IFNAME: device to the outside (NodePort, LB, externalIPs) */
+	enum lb_algorithm lb_algorithm; /* --lb-algorithm maglev|random */
+	uint32_t maglev_size;		/* --maglev-table-size M: a prime (see maps/lb.h) */
+};
+
+/* Parse "A.B.C.D/N" with no host bits set. Returns 0 or -EINVAL. */
+int agent_parse_cidr(const char *text, struct agent_cidr *out);
+
+/*
+ * Check what the command line cannot: the node CIDR size fits in the cluster CIDR. Returns 0
+ * or -EINVAL after logging the flag at fault.
+ */
+int agent_config_validate(const struct agent_config *config);
+
+/* Run until SIGTERM or SIGINT (then 0, datapath and pins left in place) or a fatal -errno. */
+int agent_run(const struct agent_config *config);
+
+#endif

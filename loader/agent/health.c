@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Owns the healthCheckNodePort responder: its thread, listening sockets and client connections. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "loader/agent/health.h"
+#include "lib/log.h"
+
+struct health_listener {
+	uint16_t port; /* host order */
+	uint32_t address;
+	int fd;
+};
+
+struct health_client {
+	int fd; /* -1: free */
+	uint16_t port;
+	size_t len;
+	uint64_t deadline_ms;
+	char buf[HEALTH_REQUEST_MAX];
+};
+
+struct health {
+	pthread_t thread;
+	bool is_thread_started;
+	int wake_fd;
+	pthread_mutex_t lock;
+	/* Under lock: what health_update() asked for, picked up by the thread. */
+	struct lb_health_check *want;
+	size_t n_want;
+	uint32_t *want_addresses;
+	size_t n_want_addresses;
+	bool is_changed, is_stopping;
+	/* The thread's own. */
+	struct lb_health_check *checks;
+	size_t n_checks;
+	struct health_listener *listeners;
+	size_t n_listeners;
+	struct health_client clients[HEALTH_MAX_CLIENTS];
+	atomic_size_t n_ports;
+};
+
+static uint64_t health_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int health_format_response(const struct lb_health_check *check, char *buf, size_t len)
+{
+	char name[SLUICE_NAME_LEN], body[256];
+	const char *ns = "", *svc;
+	char *slash;
+	int body_len, n;
+
+	snprintf(name, sizeof(name), "%s", check->name);
+	slash = strchr(name, '/');
+	if (slash) {
+		*slash = '\0';
+		ns = name;
+		svc = slash + 1;
+	} else {
+		svc = name;
+	}
+	/* Names are Kubernetes DNS labels: nothing in them needs JSON escaping. */
+	body_len = snprintf(body, sizeof(body),
+			    "{\"service\":{\"namespace\":\"%s\",\"name\":\"%s\"},"
+			    "\"localEndpoints\":%u,\"serviceProxyHealthy\":true}\n",
+			    ns, svc, check->local_endpoints);
+	if (body_len < 0 || (size_t)body_len >= sizeof(body))
+		return -ENOSPC;
+	n = snprintf(buf, len,
+		     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+		     "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
+		     "Connection: close\r\n\r\n%s",
+		     check->local_endpoints ? "200 OK" : "503 Service Unavailable", body_len, body);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+static const struct lb_health_check *health_find(const struct health *h, uint16_t port)
+{
+	for (size_t i = 0; i < h->n_checks; i++)
+		if (h->checks[i].port == port)
+			return &h->checks[i];
+	return NULL;
+}
+
+static int health_listen(uint16_t port, uint32_t address)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd, one = 1;
+
+	sin.sin_addr.s_addr = address;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* The address may not be configured yet (a Node object ahead of the interface). */
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static bool health_wants(const struct health *h, uint16_t port, uint32_t address,
+			 const uint32_t *addresses, size_t n_addresses)
+{
+	bool has_port = health_find(h, port) != NULL, has_address = false;
+
+	for (size_t i = 0; i < n_addresses; i++)
+		has_address |= addresses[i] == address;
+	return has_port && has_address;
+}
+
+/* Make the listeners match h->checks on ADDRESSES: close the unwanted, open the missing. */
+static void health_reconcile(struct health *h, const uint32_t *addresses, size_t n_addresses)
+{
+	size_t kept = 0, ports = 0;
+
+	for (size_t i = 0; i < h->n_listeners; i++) {
+		struct health_listener *l = &h->listeners[i];
+
+		if (health_wants(h, l->port, l->address, addresses, n_addresses))
+			h->listeners[kept++] = *l;
+		else
+			close(l->fd);
+	}
+	h->n_listeners = kept;
+	for (size_t i = 0; i < h->n_checks; i++) {
+		uint16_t port = h->checks[i].port;
+		bool is_duplicate = false;
+
+		for (size_t j = 0; j < i; j++)
+			is_duplicate |= h->checks[j].port == port;
+		if (is_duplicate || !port)
+			continue;
+		ports++;
+		for (size_t a = 0; a < n_addresses; a++) {
+			bool is_open = false;
+			char text[INET_ADDRSTRLEN];
+			int fd;
+
+			for (size_t j = 0; j < h->n_listeners; j++)
+				is_open |= h->listeners[j].port == port &&
+					   h->listeners[j].address == addresses[a];
+			if (is_open)
+				continue;
+			struct health_listener *grown =
+			    realloc(h->listeners, (h->n_listeners + 1) * sizeof(*grown));
+
+			if (!grown)
+				return;
+			h->listeners = grown;
+			fd = health_listen(port, addresses[a]);
+			if (fd < 0) {
+				inet_ntop(AF_INET, &addresses[a], text, sizeof(text));
+				log_warn("healthCheckNodePort %s:%u (service %s): %s", text, port,
+					 h->checks[i].name, strerror(-fd));
+				continue;
+			}
+			h->listeners[h->n_listeners++] = (struct health_listener){
+			    .port = port, .address = addresses[a], .fd = fd};
+		}
+	}
+	atomic_store(&h->n_ports, ports);
+}
+
+/* Take what health_update() left, under the lock. */
+static bool health_pick_up(struct health *h)
+{
+	uint32_t any = 0, *addresses;
+	size_t n_addresses;
+	bool is_stopping;
+
+	pthread_mutex_lock(&h->lock);
+	is_stopping = h->is_stopping;
+	if (h->is_changed && !is_stopping) {
+		free(h->checks);
+		h->checks = h->want;
+		h->n_checks = h->n_want;
+		h->want = NULL;
+		h->n_want = 0;
+		addresses = h->want_addresses;
+		n_addresses = h->n_want_addresses;
+		h->want_addresses = NULL;
+		h->n_want_addresses = 0;
+		h->is_changed = false;
+		health_reconcile(h, n_addresses ? addresses : &any, n_addresses ? n_addresses : 1);
+		free(addresses);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return !is_stopping;
+}
+
+static void health_client_close(struct health_client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+static void health_accept(struct health *h, const struct health_listener *l)
+{
+	for (;;) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct health_client *slot = NULL;
+
+		if (fd < 0)
+			return;
+		for (size_t i = 0; i < HEALTH_MAX_CLIENTS && !slot; i++)
+			if (h->clients[i].fd < 0)
+				slot = &h->clients[i];
+		if (!slot) {
+			close(fd); /* full: the prober retries */
+			continue;
+		}
+		slot->fd = fd;
+		slot->port = l->port;
+		slot->len = 0;
+		slot->deadline_ms = health_now_ms() + HEALTH_CLIENT_TIMEOUT_MS;
+	}
+}
+
+/* Read what the client sent; once the request head is complete, answer and close. */
+static void health_serve(struct health *h, struct health_client *c)
+{
+	const struct lb_health_check *check;
+	char response[512];
+	ssize_t n;
+	int len;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		health_client_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n")) {
+		if (c->len == sizeof(c->buf) - 1)
+			health_client_close(c); /* oversized head */
+		return;
+	}
+	check = health_find(h, c->port);
+	if (check) {
+		len = health_format_response(check, response, sizeof(response));
+	} else {
+		len = snprintf(response, sizeof(response),
+			       "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+			       "Connection: close\r\n\r\n");
+	}
+	if (len > 0 && send(c->fd, response, (size_t)len, MSG_NOSIGNAL) < 0)
+		log_debug("healthCheckNodePort %u: send: %s", c->port, strerror(errno));
+	health_client_close(c);
+}
+
+static void *health_thread(void *arg)
+{
+	struct health *h = arg;
+	struct pollfd *fds = NULL;
+	size_t cap = 0;
+
+	while (health_pick_up(h)) {
+		size_t n = 1 + h->n_listeners + HEALTH_MAX_CLIENTS, nfds = 0;
+		uint64_t now = health_now_ms(), next = now + 1000;
+		uint64_t value;
+
+		if (n > cap) {
+			struct pollfd *grown = realloc(fds, n * sizeof(*fds));
+
+			if (!grown) {
+				sleep(1);
+				continue;
+			}
+			fds = grown;
+			cap = n;
+		}
+		fds[nfds++] = (struct pollfd){.fd = h->wake_fd, .events = POLLIN};
+		for (size_t i = 0; i < h->n_listeners; i++)
+			fds[nfds++] = (struct pollfd){.fd = h->listeners[i].fd, .events = POLLIN};
+		for (size_t i = 0; i < HEALTH_MAX_CLIENTS; i++) {
+			struct health_client *c = &h->clients[i];
+
+			if (c->fd >= 0 && c->deadline_ms <= now)
+				health_client_close(c);
+			if (c->fd >= 0 && c->deadline_ms < next)
+				next = c->deadline_ms;
+			/* A free slot polls fd -1, which poll() ignores: indexes stay fixed. */
+			fds[nfds++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+		}
+		if (poll(fds, nfds, (int)(next - now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("healthCheckNodePort: poll: %s", strerror(errno));
+			sleep(1);
+			continue;
+		}
+		if (fds[0].revents & POLLIN) {
+			if (read(h->wake_fd, &value, sizeof(value)) < 0 && errno != EAGAIN)
+				log_debug("healthCheckNodePort: wake: %s", strerror(errno));
+		}
+		for (size_t i = 0; i < h->n_listeners; i++)
+			if (fds[1 + i].revents & POLLIN)
+				health_accept(h, &h->listeners[i]);
+		for (size_t i = 0; i < HEALTH_MAX_CLIENTS; i++) {
+			struct health_client *c = &h->clients[i];
+
+			if (c->fd >= 0 && fds[1 + h->n_listeners + i].fd == c->fd &&
+			    (fds[1 + h->n_listeners + i].revents & (POLLIN | POLLHUP | POLLERR)))
+				health_serve(h, c);
+		}
+	}
+	free(fds);
+	return NULL;
+}
+
+int health_start(struct health **out)
+{
+	struct health *h = calloc(1, sizeof(*h));
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < HEALTH_MAX_CLIENTS; i++)
+		h->clients[i].fd = -1;
+	h->wake_fd = -1;
+	pthread_mutex_init(&h->lock, NULL);
+	h->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (h->wake_fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = -pthread_create(&h->thread, NULL, health_thread, h);
+	if (err)
+		goto cleanup;
+	h->is_thread_started = true;
+	*out = h;
+	return 0;
+
+cleanup:
+	health_stop(h);
+	return err;
+}
+
+static void health_wake(struct health *h)
+{
+	uint64_t one = 1;
+
+	if (write(h->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("healthCheckNodePort: wake: %s", strerror(errno));
+}
+
+int health_update(struct health *h, const struct desired_state *state)
+{
+	struct lb_health_check *checks = NULL;
+	uint32_t *addresses = NULL;
+
+	if (state->n_health_checks) {
+		checks = malloc(state->n_health_checks * sizeof(*checks));
+		if (!checks)
+			return -ENOMEM;
+		memcpy(checks, state->health_checks, state->n_health_checks * sizeof(*checks));
+	}
+	if (state->n_node_addresses) {
+		addresses = malloc(state->n_node_addresses * sizeof(*addresses));
+		if (!addresses) {
+			free(checks);
+			return -ENOMEM;
+		}
+		memcpy(addresses, state->node_addresses,
+		       state->n_node_addresses * sizeof(*addresses));
+	}
+	pthread_mutex_lock(&h->lock);
+	free(h->want);
+	free(h->want_addresses);
+	h->want = checks;
+	h->n_want = state->n_health_checks;
+	h->want_addresses = addresses;
+	h->n_want_addresses = state->n_node_addresses;
+	h->is_changed = true;
+	pthread_mutex_unlock(&h->lock);
+	health_wake(h);
+	return 0;
+}
+
+size_t health_port_count(struct health *h)
+{
+	return h ? atomic_load(&h->n_ports) : 0;
+}
+
+void health_stop(struct health *h)
+{
+	if (!h)
+		return;
+	if (h->is_thread_started) {
+		pthread_mutex_lock(&h->lock);
+		h->is_stopping = true;
+		pthread_mutex_unlock(&h->lock);
+		health_wake(h);
+		pthread_join(h->thread, NULL);
+	}
+	for (size_t i = 0; i < h->n_listeners; i++)
+		close(h->listeners[i].fd);
+	for (size_t i = 0; i < HEALTH_MAX_CLIENTS; i++)
+		if (h->clients[i].fd >= 0)
+			close(h->clients[i].fd);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h->want);
+	free(h->want_addresses);
+	free(h->checks);
+	free(h->listeners);
+	free(h);
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Kubernetes API as a source of objects: list then watch Services, EndpointSlices, Pods,
+ * Namespaces, Nodes and NetworkPolicies over HTTPS (libcurl), JSON (json-c) decoded by
+ * loader/k8s/objects.c, into a store the agent builds its desired state from.
+ */
+#ifndef SLUICE_K8S_CLIENT_H
+#define SLUICE_K8S_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loader/k8s/objects.h"
+
+/* Where in-cluster credentials live (SLUICE_SERVICEACCOUNT_DIR overrides it, for tests). */
+#define K8S_SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Timeouts and back-off, in ms unless named otherwise. */
+#define K8S_CONNECT_TIMEOUT_MS 5000
+#define K8S_LIST_TIMEOUT_MS    60000	   /* one page of a list */
+#define K8S_WATCH_TIMEOUT_S    300	   /* server-side timeoutSeconds of a watch (+ up to 25%) */
+#define K8S_BACKOFF_MIN_MS     200	   /* first retry after a failure */
+#define K8S_BACKOFF_MAX_MS     30000	   /* doubling stops here (client-go's reflector: 30 s) */
+#define K8S_LIST_PAGE	       500	   /* items per list page (client-go's default) */
+#define K8S_MAX_BODY	       (64u << 20) /* bytes of one list page or one watch event */
+
+/* Where the API server is and who we are to it, from a kubeconfig or the pod's account. */
+struct k8s_api_config {
+	char *server;  /* "https://host:port" (or http:// for tests) */
+	char *ca_file; /* certificate-authority path, or NULL */
+	char *ca_data; /* certificate-authority-data, decoded PEM, or NULL */
+	size_t ca_data_len;
+	char *cert_file, *key_file; /* client certificate and key paths */
+	char *cert_data, *key_data; /* ... or their decoded PEM */
+	size_t cert_data_len, key_data_len;
+	char *token;	  /* bearer token, or NULL */
+	char *token_file; /* re-read on every request (bound tokens rotate) */
+	char *username, *password;
+	char *tls_server_name;
+	bool is_insecure; /* insecure-skip-tls-verify */
+};
+
+void k8s_api_config_free(struct k8s_api_config *config);
+
+/*
+ * Read the current context of a kubeconfig file. Relative paths are resolved against the
+ * file's directory. Returns 0, or -errno with a message naming the file and field in error.
+ */
+int k8s_kubeconfig_load(const char *path, struct k8s_api_config *config, char *error,
+			size_t error_size);
+
+/* In-cluster: KUBERNETES_SERVICE_HOST/PORT, the service account's token file and CA. */
+int k8s_in_cluster_load(struct k8s_api_config *config, char *error, size_t error_size);
+
+struct k8s_client;
+
+/*
+ * Start one watcher thread per resource (config is copied). Returns 0 or -errno. The client's
+ * fd becomes readable whenever the store changed.
+ */
+int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **out);
+/* Stop the watchers and free everything (objects still held by a snapshot stay valid). */
+void k8s_client_stop(struct k8s_client *client);
+
+int k8s_client_fd(const struct k8s_client *client);
+/* Reset the fd's readiness (call before taking a snapshot, so no change is missed). */
+void k8s_client_drain(struct k8s_client *client);
+/* Every resource has been listed at least once. */
+bool k8s_client_is_synced(struct k8s_client *client);
+
+/*
+ * The objects in the store now, each with a reference the caller gives back with
+ * k8s_client_release(); *rejected is how many of the store's latest versions were invalid
+ * (their last good version, if any, is in the snapshot). Returns 0 or -ENOMEM.
+ */
+int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects, size_t *count,
+			uint32_t *rejected);
+void k8s_client_release(struct k8s_client *client, struct k8s_object **objects, size_t count);
+
+/* One object changed since the last k8s_client_changes(). */
+struct k8s_change {
+	enum k8s_kind kind;
+	char namespace[K8S_DNS_LABEL_MAX + 1]; /* "" for cluster-scoped kinds */
+	char name[K8S_DNS_SUBDOMAIN_MAX + 1];
+	struct k8s_object *object; /* its last good version now (a reference), NULL when none */
+};
+
+/*
+ * What changed in the store since the last call (the first call: everything). A resource that
+ * was listed anew has its bit (1 << kind) in *relisted and all its objects in changes: the
+ * caller drops whatever it holds of that kind that is not there. A key may come more than
+ * once. The caller takes the references it keeps (setting .object NULL) and gives the rest
+ * back with k8s_client_changes_free(). *rejected is as for k8s_client_snapshot(). Returns 0 or
+ * -ENOMEM (nothing taken: the same changes come again).
+ */
+int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, size_t *count,
+		       unsigned int *relisted, uint32_t *rejected);
+void k8s_client_changes_free(struct k8s_client *client, struct k8s_change *changes, size_t count);
+/* Give back one reference taken from a change (under the store's lock). */
+void k8s_client_put(struct k8s_client *client, struct k8s_object *object);
+
+#endif

@@ -1,0 +1,2102 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Owns the service maps' contents: adoption at start, then desired state applied as a diff. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include <bpf/bpf.h>
+
+#include "lib/log.h"
+#include "loader/desired/maglev.h"
+#include "loader/sync/policy_sync.h"
+#include "loader/desired/state.h"
+#include "loader/sync/sync.h"
+#include "maps/ct.h"
+#include "maps/lb.h"
+#include "maps/node.h"
+
+/*
+ * Ids are handed out from a cursor that only moves forward (wrapping below this bound), so a
+ * released svc_id or backend id is reused as late as possible: conntrack entries still carry
+ * old ids, and an early reuse would give their replies another service's rev-NAT.
+ */
+#define SYNC_ID_LIMIT (1u << 24)
+
+/* ---- a small u64 -> pointer hash table: linear probing, backward-shift deletion ---------- */
+
+struct sync_table_slot {
+	uint64_t key;
+	void *value; /* NULL: empty */
+};
+
+struct sync_table {
+	struct sync_table_slot *slots;
+	size_t cap; /* power of two, or 0 */
+	size_t count;
+};
+
+static uint64_t sync_hash(uint64_t x)
+{
+	/* splitmix64 finaliser: keys are packed addresses and small ids, both poorly spread. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+static void *sync_table_get(const struct sync_table *t, uint64_t key)
+{
+	if (!t->cap)
+		return NULL;
+	for (size_t i = sync_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		if (!t->slots[i].value)
+			return NULL;
+		if (t->slots[i].key == key)
+			return t->slots[i].value;
+	}
+}
+
+static int sync_table_grow(struct sync_table *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 64;
+	struct sync_table_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->slots[i].value)
+			continue;
+		size_t j = sync_hash(t->slots[i].key) & (cap - 1);
+
+		while (slots[j].value)
+			j = (j + 1) & (cap - 1);
+		slots[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+/* Insert or replace. Returns 0 or -ENOMEM. */
+static int sync_table_put(struct sync_table *t, uint64_t key, void *value)
+{
+	int err;
+
+	/* Load factor at most 1/2 keeps probe chains short. */
+	if ((t->count + 1) * 2 > t->cap) {
+		err = sync_table_grow(t);
+		if (err)
+			return err;
+	}
+	size_t i = sync_hash(key) & (t->cap - 1);
+
+	while (t->slots[i].value && t->slots[i].key != key)
+		i = (i + 1) & (t->cap - 1);
+	if (!t->slots[i].value)
+		t->count++;
+	t->slots[i].key = key;
+	t->slots[i].value = value;
+	return 0;
+}
+
+static void sync_table_del(struct sync_table *t, uint64_t key)
+{
+	size_t mask = t->cap - 1, i, j;
+
+	if (!t->cap)
+		return;
+	for (i = sync_hash(key) & mask;; i = (i + 1) & mask) {
+		if (!t->slots[i].value)
+			return;
+		if (t->slots[i].key == key)
+			break;
+	}
+	/* Backward shift: pull later members of the chain into the hole so lookups never stop
+	 * early. */
+	for (j = (i + 1) & mask; t->slots[j].value; j = (j + 1) & mask) {
+		size_t home = sync_hash(t->slots[j].key) & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].value = NULL;
+	t->count--;
+}
+
+static void sync_table_free(struct sync_table *t)
+{
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- in-memory image of the maps ---------------------------------------------------------- */
+
+struct sync_backend {
+	struct lb4_backend value; /* as in lb4_backends */
+	uint32_t id;
+	uint32_t refcount; /* services whose backend set holds this backend */
+	bool is_pending;   /* on the delete-at-end-of-sync list */
+	bool is_udp_flush; /* flush its UDP conntrack entries when deleted */
+};
+
+struct sync_service {
+	struct lb4_key key;
+	uint32_t svc_id;
+	uint8_t gen;	/* live slot generation */
+	uint16_t flags; /* LB_SVC_F_* */
+	uint32_t affinity_timeout_s;
+	uint32_t n_slots;	/* lb4_service.count: slots 0..n_slots-1 of gen are live */
+	struct lb_cidr *ranges; /* loadBalancerSourceRanges in lb4_src_ranges, sorted */
+	size_t n_ranges;
+	uint32_t n_backends;
+	uint32_t *backend_ids; /* the backend set, sorted by (address, port), distinct */
+	char name[SLUICE_NAME_LEN];
+	uint64_t epoch; /* last sync that saw this frontend in the desired state */
+	bool is_dirty;	/* adopted slots are inconsistent: rewrite on the next sync */
+	bool is_revnat_dirty;
+	/*
+	 * The generation a flip retired. Packets that read the frontend just before the flip may
+	 * still pick from it, so its slots and backend references live on for the grace period.
+	 */
+	uint32_t retired_slots; /* slots 0..retired_slots-1 of retired_gen */
+	uint32_t *retired_ids;	/* backend references the retired generation holds; NULL: none */
+	uint32_t n_retired_ids;
+	uint64_t retired_at_ns;
+	uint8_t retired_gen;
+};
+
+struct sync_ctx {
+	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd, affinity_fd, ranges_fd;
+	struct sync_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
+	struct sync_table services;    /* lb4_key -> sync_service */
+	struct sync_table service_ids; /* svc_id -> sync_service */
+	struct sync_table backends;    /* (address, port, proto) -> sync_backend */
+	struct sync_table backend_ids; /* id -> sync_backend */
+	uint32_t next_svc_id, next_backend_id;
+	uint64_t epoch;
+	unsigned long writes;	       /* lb4_* updates and deletes, ever */
+	unsigned long adopt_writes;    /* of which done at open */
+	struct sync_backend **pending; /* released to refcount 0 during this sync */
+	size_t n_pending, cap_pending;
+	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
+	size_t cap_scratch;
+	struct sync_table retired;  /* svc_id -> sync_service with a retired generation */
+	uint64_t retire_grace_ns;   /* how long a retired generation stays readable */
+	int node_addrs_fd;	    /* node4_addrs, or -1 */
+	struct policy_sync *policy; /* NetworkPolicy maps, NULL on pins without them */
+	/* What node4_addrs holds (key 0.0.0.0 included), adopted at open, diffed at apply. */
+	uint32_t node_keys[NODE_MAX_ADDRS];
+	struct node4_addr node_values[NODE_MAX_ADDRS];
+	size_t n_node;
+	/* Maglev (maps/lb.h): lb4_maglev or -1, its table size M and a table-sized buffer. */
+	int maglev_fd;
+	uint32_t maglev_size;
+	uint32_t *maglev_table;
+	struct maglev_backend *maglev_backends; /* scratch: one frontend's backends */
+	size_t cap_maglev_backends;
+	enum lb_algorithm algorithm; /* --lb-algorithm */
+};
+
+static uint64_t sync_svc_key(const struct lb4_key *key)
+{
+	return (uint64_t)key->address << 32 | (uint64_t)key->port << 16 |
+	       (uint64_t)key->scope << 8 | key->proto;
+}
+
+static uint64_t sync_backend_key(uint32_t address, uint16_t port, uint8_t proto)
+{
+	return (uint64_t)address << 32 | (uint64_t)port << 16 | proto;
+}
+
+/* The canonical backend order of loader/desired/state.c, as qsort() wants it. */
+static int sync_backend_addr_cmp(const void *a, const void *b)
+{
+	return lb_backend_addr_cmp(a, b);
+}
+
+/* ---- counted map writes --------------------------------------------------------------------- */
+
+static int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void *value)
+{
+	ctx->writes++;
+	if (bpf_map_update_elem(fd, key, value, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Delete; an entry already gone counts as deleted. */
+static int sync_delete(struct sync_ctx *ctx, int fd, const void *key)
+{
+	ctx->writes++;
+	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t index,
+			   uint32_t backend_id)
+{
+	struct lb4_slot_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.index = (uint16_t)index;
+	key.gen = gen;
+	return sync_update(ctx, ctx->slots_fd, &key, &backend_id);
+}
+
+/* ---- Maglev tables: one per (frontend, generation), beside its slots --------------------- */
+
+/*
+ * Delete the Maglev table of SVC_ID/GEN if there is one (a random frontend has none; the write
+ * counts only when there was). Failures are logged: nothing reads a retired generation.
+ */
+static void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen)
+{
+	struct lb4_maglev_key key;
+
+	if (ctx->maglev_fd < 0)
+		return;
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	if (bpf_map_delete_elem(ctx->maglev_fd, &key) == 0)
+		ctx->writes++;
+	else if (errno != ENOENT)
+		log_warn("%s: delete service %u gen %u: %s", LB4_MAGLEV_MAP, svc_id, gen,
+			 strerror(errno));
+}
+
+/* Fill ctx->maglev_table for the backend set IDS. Returns 0 or -errno (see maglev_populate). */
+static int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+{
+	if (n > ctx->cap_maglev_backends) {
+		struct maglev_backend *grown =
+		    realloc(ctx->maglev_backends, n * sizeof(*ctx->maglev_backends));
+
+		if (!grown)
+			return -ENOMEM;
+		ctx->maglev_backends = grown;
+		ctx->cap_maglev_backends = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sync_backend *b = sync_table_get(&ctx->backend_ids, ids[i]);
+
+		if (!b)
+			return -ENOENT;
+		ctx->maglev_backends[i].address = b->value.address;
+		ctx->maglev_backends[i].port = b->value.port;
+		ctx->maglev_backends[i].proto = b->value.proto;
+		ctx->maglev_backends[i].id = ids[i];
+	}
+	return maglev_populate(ctx->maglev_backends, n, ctx->maglev_size, ctx->maglev_table);
+}
+
+/* Write the whole Maglev table of SVC_ID/GEN for the backend set IDS (N > 0). */
+static int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen,
+			     const uint32_t *ids, uint32_t n)
+{
+	struct lb4_maglev_key key;
+	int err;
+
+	err = sync_maglev_fill(ctx, ids, n);
+	if (err)
+		return err;
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	return sync_update(ctx, ctx->maglev_fd, &key, ctx->maglev_table);
+}
+
+/*
+ * Does a frontend with N backends get a Maglev table? Only with the map present and at most M
+ * backends (more than M cannot all have an entry: such a frontend picks at random, logged).
+ */
+static bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend *frontend, size_t n)
+{
+	if (ctx->algorithm != LB_ALGORITHM_MAGLEV || ctx->maglev_fd < 0)
+		return false;
+	if (n > ctx->maglev_size) {
+		log_debug("%s: %zu backends exceed the Maglev table size %u: picked at random",
+			  frontend->name, n, ctx->maglev_size);
+		return false;
+	}
+	return true;
+}
+
+/* Delete slots 0..n-1 of SVC_ID/GEN. Failures are logged, not returned: nothing reads them. */
+static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t n)
+{
+	struct lb4_slot_key key;
+	int err;
+
+	memset(&key, 0, sizeof(key));
+	key.svc_id = svc_id;
+	key.gen = gen;
+	for (uint32_t i = 0; i < n; i++) {
+		key.index = (uint16_t)i;
+		err = sync_delete(ctx, ctx->slots_fd, &key);
+		if (err)
+			log_warn("lb4_slots: delete service %u gen %u index %u: %s", svc_id, gen, i,
+				 strerror(-err));
+	}
+	sync_maglev_delete(ctx, svc_id, gen);
+}
+
+static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
+{
+	struct lb4_revnat value;
+
+	memset(&value, 0, sizeof(value));
+	value.address = svc->key.address;
+	value.port = svc->key.port;
+	value.proto = svc->key.proto;
+	memcpy(value.name, svc->name, sizeof(value.name));
+	value.name[sizeof(value.name) - 1] = '\0';
+	return sync_update(ctx, ctx->revnat_fd, &svc->svc_id, &value);
+}
+
+static int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id,
+			  uint32_t count, uint8_t gen, uint16_t flags, uint32_t affinity_timeout_s)
+{
+	struct lb4_service value;
+
+	memset(&value, 0, sizeof(value));
+	value.svc_id = svc_id;
+	value.count = (uint16_t)count;
+	value.gen = gen;
+	value.flags = flags;
+	value.affinity_timeout_s = affinity_timeout_s;
+	return sync_update(ctx, ctx->svc_fd, key, &value);
+}
+
+/* ---- loadBalancerSourceRanges and session affinity ---------------------------------------- */
+
+static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
+			   const struct lb_cidr *range)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefix_len = 32 + range->prefix_len;
+	key->svc_id = htonl(svc_id);
+	key->address =
+	    range->prefix_len ? range->address & htonl(~0u << (32 - range->prefix_len)) : 0;
+}
+
+static int sync_cidr_cmp(const void *a, const void *b)
+{
+	const struct lb_cidr *x = a, *y = b;
+	uint32_t xa = ntohl(x->address), ya = ntohl(y->address);
+
+	if (xa != ya)
+		return xa < ya ? -1 : 1;
+	return (x->prefix_len > y->prefix_len) - (x->prefix_len < y->prefix_len);
+}
+
+static bool sync_ranges_contain(const struct lb_cidr *ranges, size_t n, const struct lb_cidr *range)
+{
+	return n && bsearch(range, ranges, n, sizeof(*ranges), sync_cidr_cmp) != NULL;
+}
+
+/* Sorted, de-duplicated copy of a frontend's source ranges; *out NULL when there are none. */
+static int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out,
+			      size_t *n_out)
+{
+	size_t n = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	if (!frontend->n_source_ranges)
+		return 0;
+	*out = malloc(frontend->n_source_ranges * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, frontend->source_ranges, frontend->n_source_ranges * sizeof(**out));
+	qsort(*out, frontend->n_source_ranges, sizeof(**out), sync_cidr_cmp);
+	for (size_t i = 0; i < frontend->n_source_ranges; i++)
+		if (!n || sync_cidr_cmp(&(*out)[n - 1], &(*out)[i]))
+			(*out)[n++] = (*out)[i];
+	*n_out = n;
+	return 0;
+}
+
+/* Admit RANGES for SVC_ID (before the frontend's flags say to check them). */
+static int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges,
+			     size_t n)
+{
+	struct lb4_src_range_key key;
+	uint8_t one = 1;
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		sync_range_key(&key, svc_id, &ranges[i]);
+		err = sync_update(ctx, ctx->ranges_fd, &key, &one);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Drop the ranges of OLD not in KEEP (after the frontend stopped needing them). */
+static void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
+			       size_t n_old, const struct lb_cidr *keep, size_t n_keep)
+{
+	struct lb4_src_range_key key;
+
+	for (size_t i = 0; i < n_old; i++) {
+		if (sync_ranges_contain(keep, n_keep, &old[i]))
+			continue;
+		sync_range_key(&key, svc_id, &old[i]);
+		if (sync_delete(ctx, ctx->ranges_fd, &key))
+			log_warn("%s: delete a range of service %u failed", LB4_SRC_RANGES_MAP,
+				 svc_id);
+	}
+}
+
+static bool sync_ids_contain(const uint32_t *ids, uint32_t n, uint32_t id)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Forget the clients of SVC_ID stuck to a backend outside KEEP (all of them when n_keep is 0),
+ * as kube-proxy's affinity ends with the endpoint's chain. Walks lb4_affinity, which is bounded.
+ */
+static void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
+				 uint32_t n_keep)
+{
+	struct lb4_affinity_key key, next;
+	struct lb4_affinity value;
+	bool has_key = false;
+
+	if (ctx->affinity_fd < 0)
+		return;
+	while (bpf_map_get_next_key(ctx->affinity_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (key.svc_id != svc_id || bpf_map_lookup_elem(ctx->affinity_fd, &key, &value) ||
+		    sync_ids_contain(keep, n_keep, value.backend_id))
+			continue;
+		/* Deleting the current key is safe: get_next_key restarts from the next bucket. */
+		bpf_map_delete_elem(ctx->affinity_fd, &key);
+	}
+}
+
+/*
+ * lb4_vips holds, per VIP, how many frontends use it. A VIP gains its entry before its first
+ * frontend goes live and loses it after its last frontend is gone, so the datapath always
+ * knows a frontend address as one.
+ */
+static int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends)
+{
+	struct lb4_vip value = {.frontends = (uint32_t)frontends};
+
+	if (ctx->vips_fd < 0)
+		return 0;
+	if (!frontends)
+		return sync_delete(ctx, ctx->vips_fd, &vip);
+	return sync_update(ctx, ctx->vips_fd, &vip, &value);
+}
+
+static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
+{
+	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	int err;
+
+	if (!vip)
+		return 0; /* NodePort: the node's own addresses, not a VIP */
+	err = sync_vip_write(ctx, vip, n + 1);
+	if (err)
+		return err;
+	return sync_table_put(&ctx->vips, vip, (void *)(n + 1));
+}
+
+static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
+{
+	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	int err;
+
+	if (!vip || !n)
+		return;
+	err = sync_vip_write(ctx, vip, n - 1);
+	if (err)
+		log_warn("lb4_vips: update %u frontends: %s", (unsigned int)(n - 1),
+			 strerror(-err));
+	if (n == 1)
+		sync_table_del(&ctx->vips, vip);
+	else
+		sync_table_put(&ctx->vips, vip, (void *)(n - 1)); /* key present: cannot fail */
+}
+
+/* ---- ids and backends ------------------------------------------------------------------- */
+
+static uint32_t sync_id_alloc(const struct sync_table *used, uint32_t *cursor)
+{
+	if (used->count >= SYNC_ID_LIMIT - 1)
+		return 0;
+	for (;;) {
+		uint32_t id = *cursor;
+
+		*cursor = id + 1 >= SYNC_ID_LIMIT ? 1 : id + 1;
+		if (id && !sync_table_get(used, id))
+			return id;
+	}
+}
+
+/* Take a reference on the backend ADDR/PROTO, creating it in lb4_backends when new. */
+static int sync_backend_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addr,
+				uint8_t proto, struct sync_counts *counts,
+				struct sync_backend **out)
+{
+	uint64_t key = sync_backend_key(addr->address, addr->port, proto);
+	struct sync_backend *backend = sync_table_get(&ctx->backends, key);
+	int err;
+
+	if (backend) {
+		backend->refcount++;
+		*out = backend;
+		return 0;
+	}
+	backend = calloc(1, sizeof(*backend));
+	if (!backend)
+		return -ENOMEM;
+	backend->value.address = addr->address;
+	backend->value.port = addr->port;
+	backend->value.proto = proto;
+	backend->id = sync_id_alloc(&ctx->backend_ids, &ctx->next_backend_id);
+	if (!backend->id) {
+		err = -ENOSPC;
+		goto cleanup;
+	}
+	err = sync_table_put(&ctx->backends, key, backend);
+	if (err)
+		goto cleanup;
+	err = sync_table_put(&ctx->backend_ids, backend->id, backend);
+	if (err) {
+		sync_table_del(&ctx->backends, key);
+		goto cleanup;
+	}
+	err = sync_update(ctx, ctx->backends_fd, &backend->id, &backend->value);
+	if (err) {
+		sync_table_del(&ctx->backends, key);
+		sync_table_del(&ctx->backend_ids, backend->id);
+		goto cleanup;
+	}
+	backend->refcount = 1;
+	counts->backends_added++;
+	*out = backend;
+	return 0;
+
+cleanup:
+	free(backend);
+	return err;
+}
+
+/* Drop a reference; a backend left unreferenced is deleted at the end of the sync. */
+static int sync_backend_release(struct sync_ctx *ctx, uint32_t id)
+{
+	struct sync_backend *backend = sync_table_get(&ctx->backend_ids, id);
+
+	if (!backend || !backend->refcount)
+		return 0;
+	if (--backend->refcount || backend->is_pending)
+		return 0;
+	if (ctx->n_pending == ctx->cap_pending) {
+		size_t cap = ctx->cap_pending ? ctx->cap_pending * 2 : 64;
+		struct sync_backend **pending = realloc(ctx->pending, cap * sizeof(*pending));
+
+		if (!pending)
+			return -ENOMEM; /* it stays in the map, unreferenced: harmless */
+		ctx->pending = pending;
+		ctx->cap_pending = cap;
+	}
+	backend->is_pending = true;
+	ctx->pending[ctx->n_pending++] = backend;
+	return 0;
+}
+
+static void sync_backends_release(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		sync_backend_release(ctx, ids[i]);
+}
+
+/*
+ * Take references on the sorted backend list ADDRS for a frontend of PROTO. On success *out is
+ * a new array of ids in the same order; on failure nothing is held.
+ */
+static int sync_backends_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addrs,
+				 size_t n, uint8_t proto, struct sync_counts *counts,
+				 uint32_t **out)
+{
+	uint32_t *ids = calloc(n ? n : 1, sizeof(*ids));
+	struct sync_backend *backend;
+	size_t i;
+	int err = 0;
+
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		err = sync_backend_acquire(ctx, &addrs[i], proto, counts, &backend);
+		if (err)
+			goto cleanup;
+		ids[i] = backend->id;
+	}
+	*out = ids;
+	return 0;
+
+cleanup:
+	sync_backends_release(ctx, ids, (uint32_t)i);
+	free(ids);
+	return err;
+}
+
+/* ---- frontends -------------------------------------------------------------------------- */
+
+/* Flags a desired frontend with N backends carries into lb4_service.flags. */
+static uint16_t sync_frontend_flags(const struct sync_ctx *ctx, const struct lb_frontend *frontend,
+				    size_t n)
+{
+	static const uint16_t kinds[] = {
+	    [LB_KIND_CLUSTER_IP] = LB_SVC_F_CLUSTER_IP,
+	    [LB_KIND_NODE_PORT] = LB_SVC_F_NODE_PORT,
+	    [LB_KIND_EXTERNAL_IP] = LB_SVC_F_EXTERNAL_IP,
+	    [LB_KIND_LOAD_BALANCER] = LB_SVC_F_LOAD_BALANCER,
+	};
+	uint16_t flags =
+	    frontend->kind < sizeof(kinds) / sizeof(kinds[0]) ? kinds[frontend->kind] : 0;
+
+	if (frontend->flags & LB_FE_F_SNAT)
+		flags |= LB_SVC_F_SNAT;
+	if (frontend->flags & LB_FE_F_LOCAL_ONLY)
+		flags |= LB_SVC_F_LOCAL_ONLY;
+	if (frontend->affinity_timeout_s)
+		flags |= LB_SVC_F_AFFINITY;
+	if (frontend->n_source_ranges)
+		flags |= LB_SVC_F_SOURCE_RANGES;
+	if (sync_is_maglev(ctx, frontend, n))
+		flags |= LB_SVC_F_MAGLEV;
+	return flags;
+}
+
+/*
+ * Slot layout of a backend set: slot i holds backend i, so a random pick is uniform. With
+ * LB_SVC_F_MAGLEV in FLAGS the generation's Maglev table follows (maps/lb.h): the slots stay,
+ * as the backend set a restarted agent adopts and as the datapath's fallback when a table is
+ * missing. Both are written before the flip that makes GEN live.
+ */
+static int sync_slots_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const uint32_t *ids,
+			    uint32_t n, uint16_t flags, uint32_t *n_slots)
+{
+	int err;
+
+	for (uint32_t i = 0; i < n; i++) {
+		err = sync_slot_write(ctx, svc_id, gen, i, ids[i]);
+		if (err) {
+			log_warn("lb4_slots: write service %u gen %u index %u: %s", svc_id, gen, i,
+				 strerror(-err));
+			sync_slots_delete(ctx, svc_id, gen, i);
+			return err;
+		}
+	}
+	if ((flags & LB_SVC_F_MAGLEV) && n) {
+		err = sync_maglev_write(ctx, svc_id, gen, ids, n);
+		if (err) {
+			log_warn("%s: write service %u gen %u: %s", LB4_MAGLEV_MAP, svc_id, gen,
+				 strerror(-err));
+			sync_slots_delete(ctx, svc_id, gen, n);
+			return err;
+		}
+	}
+	*n_slots = n;
+	return 0;
+}
+
+static void sync_service_free(struct sync_service *svc)
+{
+	if (!svc)
+		return;
+	free(svc->backend_ids);
+	free(svc->retired_ids);
+	free(svc->ranges);
+	free(svc);
+}
+
+static bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_service *svc,
+				const struct lb_backend_addr *addrs, size_t n)
+{
+	if (svc->n_backends != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct sync_backend *b =
+		    sync_table_get(&ctx->backend_ids, svc->backend_ids[i]);
+
+		if (!b || b->value.address != addrs[i].address || b->value.port != addrs[i].port ||
+		    b->value.proto != svc->key.proto)
+			return false;
+	}
+	return true;
+}
+
+/* New frontend: backends, slots of gen 0, rev-NAT, then the frontend itself. */
+static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
+			    const struct lb_frontend *frontend, const struct lb_backend_addr *addrs,
+			    size_t n, struct sync_counts *counts)
+{
+	struct sync_service *svc = calloc(1, sizeof(*svc));
+	uint32_t *ids = NULL;
+	int err;
+
+	if (!svc)
+		return -ENOMEM;
+	svc->key = *key;
+	svc->flags = sync_frontend_flags(ctx, frontend, n);
+	svc->affinity_timeout_s = frontend->affinity_timeout_s;
+	svc->epoch = ctx->epoch;
+	snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+	svc->svc_id = sync_id_alloc(&ctx->service_ids, &ctx->next_svc_id);
+	if (!svc->svc_id) {
+		err = -ENOSPC;
+		goto cleanup;
+	}
+	err = sync_backends_acquire(ctx, addrs, n, key->proto, counts, &ids);
+	if (err)
+		goto cleanup;
+	err = sync_slots_write(ctx, svc->svc_id, 0, ids, (uint32_t)n, svc->flags, &svc->n_slots);
+	if (err)
+		goto cleanup_backends;
+	err = sync_ranges_sorted(frontend, &svc->ranges, &svc->n_ranges);
+	err = err ?: sync_ranges_write(ctx, svc->svc_id, svc->ranges, svc->n_ranges);
+	if (err)
+		goto cleanup_ranges;
+	err = sync_revnat_write(ctx, svc);
+	if (err)
+		goto cleanup_ranges;
+	err = sync_vip_ref(ctx, key->address);
+	if (err)
+		goto cleanup_revnat;
+	err = sync_svc_write(ctx, key, svc->svc_id, svc->n_slots, 0, svc->flags,
+			     svc->affinity_timeout_s);
+	if (err)
+		goto cleanup_vip;
+	svc->backend_ids = ids;
+	svc->n_backends = (uint32_t)n;
+	err = sync_table_put(&ctx->services, sync_svc_key(key), svc);
+	if (!err)
+		err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+	if (err) {
+		/* Out of memory with the frontend live: take it down again to stay consistent. */
+		sync_table_del(&ctx->services, sync_svc_key(key));
+		sync_delete(ctx, ctx->svc_fd, key);
+		svc->backend_ids = NULL;
+		goto cleanup_vip;
+	}
+	return 0;
+
+cleanup_vip:
+	sync_vip_unref(ctx, key->address);
+cleanup_revnat:
+	sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+cleanup_ranges:
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
+	sync_slots_delete(ctx, svc->svc_id, 0, svc->n_slots);
+cleanup_backends:
+	sync_backends_release(ctx, ids, (uint32_t)n);
+	free(ids);
+cleanup:
+	sync_service_free(svc);
+	return err;
+}
+
+static uint64_t sync_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Ends SVC's retired generation now: its slots are deleted and its backend references dropped
+ * (backends left unreferenced go at the next collect).
+ */
+static void sync_retire_finish(struct sync_ctx *ctx, struct sync_service *svc)
+{
+	if (!svc->retired_ids)
+		return;
+	sync_slots_delete(ctx, svc->svc_id, svc->retired_gen, svc->retired_slots);
+	sync_backends_release(ctx, svc->retired_ids, svc->n_retired_ids);
+	free(svc->retired_ids);
+	svc->retired_ids = NULL;
+	svc->n_retired_ids = 0;
+	svc->retired_slots = 0;
+	sync_table_del(&ctx->retired, svc->svc_id);
+}
+
+/* Ends the retired generations whose grace period is over. */
+static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
+{
+	struct sync_service **due;
+	size_t n = 0;
+
+	if (!ctx->retired.count)
+		return;
+	/* Collected first: finishing deletes from the table being walked. */
+	due = calloc(ctx->retired.count, sizeof(*due));
+	if (!due)
+		return; /* retried at the next sync or tick */
+	for (size_t i = 0; i < ctx->retired.cap; i++) {
+		struct sync_service *svc = ctx->retired.slots[i].value;
+
+		if (svc && now_ns - svc->retired_at_ns >= ctx->retire_grace_ns)
+			due[n++] = svc;
+	}
+	for (size_t i = 0; i < n; i++)
+		sync_retire_finish(ctx, due[i]);
+	free(due);
+}
+
+/* Changed backend set: fill the other generation, flip the frontend in one update, clean up. */
+static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
+			       const struct lb_frontend *frontend,
+			       const struct lb_backend_addr *addrs, size_t n,
+			       struct sync_counts *counts)
+{
+	uint16_t flags = sync_frontend_flags(ctx, frontend, n);
+	uint8_t gen = svc->gen ^ 1;
+	uint32_t *ids = NULL, n_slots = 0;
+	struct lb_cidr *ranges = NULL;
+	size_t n_ranges = 0;
+	bool is_name_changed = strncmp(svc->name, frontend->name, sizeof(svc->name)) != 0;
+	char old_name[SLUICE_NAME_LEN];
+	int err;
+
+	/* A second change within the grace period reuses the retired generation: end it first. */
+	sync_retire_finish(ctx, svc);
+	err = sync_backends_acquire(ctx, addrs, n, svc->key.proto, counts, &ids);
+	if (err)
+		return err;
+	err = sync_slots_write(ctx, svc->svc_id, gen, ids, (uint32_t)n, flags, &n_slots);
+	if (err)
+		goto cleanup;
+	/* New ranges admitted before the flip; ranges no longer wanted go after it. */
+	err = sync_ranges_sorted(frontend, &ranges, &n_ranges);
+	err = err ?: sync_ranges_write(ctx, svc->svc_id, ranges, n_ranges);
+	if (err)
+		goto cleanup_slots;
+	if (is_name_changed || svc->is_revnat_dirty) {
+		memcpy(old_name, svc->name, sizeof(old_name));
+		snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+		err = sync_revnat_write(ctx, svc);
+		if (err) {
+			memcpy(svc->name, old_name, sizeof(old_name));
+			goto cleanup_slots;
+		}
+		svc->is_revnat_dirty = false;
+	}
+	/* The flip: from here packets pick from the new generation. */
+	err = sync_svc_write(ctx, &svc->key, svc->svc_id, n_slots, gen, flags,
+			     frontend->affinity_timeout_s);
+	if (err)
+		goto cleanup_slots;
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, ranges, n_ranges);
+	free(svc->ranges);
+	svc->ranges = ranges;
+	svc->n_ranges = n_ranges;
+	ranges = NULL;
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		sync_affinity_forget(ctx, svc->svc_id, (flags & LB_SVC_F_AFFINITY) ? ids : NULL,
+				     (flags & LB_SVC_F_AFFINITY) ? (uint32_t)n : 0);
+	svc->affinity_timeout_s = frontend->affinity_timeout_s;
+	/*
+	 * A packet that read the frontend just before the flip may still pick a slot of the old
+	 * generation and look its backend up: both stay until the grace period is over.
+	 */
+	svc->retired_gen = svc->gen;
+	svc->retired_slots = svc->n_slots;
+	svc->retired_ids = svc->backend_ids;
+	svc->n_retired_ids = svc->n_backends;
+	svc->retired_at_ns = sync_now_ns();
+	if (sync_table_put(&ctx->retired, svc->svc_id, svc))
+		sync_retire_finish(ctx, svc); /* out of memory: no grace, as before */
+	svc->backend_ids = ids;
+	svc->n_backends = (uint32_t)n;
+	svc->n_slots = n_slots;
+	svc->gen = gen;
+	svc->flags = flags;
+	svc->is_dirty = false;
+	return 0;
+
+cleanup_slots:
+	sync_ranges_delete(ctx, svc->svc_id, ranges, n_ranges, svc->ranges, svc->n_ranges);
+	free(ranges);
+	sync_slots_delete(ctx, svc->svc_id, gen, n_slots);
+cleanup:
+	sync_backends_release(ctx, ids, (uint32_t)n);
+	free(ids);
+	return err;
+}
+
+/* Removed frontend: the frontend first so no new flow reaches what follows. */
+static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
+{
+	int err;
+
+	err = sync_delete(ctx, ctx->svc_fd, &svc->key);
+	if (err)
+		return err;
+	sync_vip_unref(ctx, svc->key.address);
+	sync_retire_finish(ctx, svc);
+	sync_slots_delete(ctx, svc->svc_id, svc->gen, svc->n_slots);
+	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		sync_affinity_forget(ctx, svc->svc_id, NULL, 0);
+	err = sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+	if (err)
+		log_warn("lb4_revnat: delete service %u: %s", svc->svc_id, strerror(-err));
+	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);
+	sync_table_del(&ctx->services, sync_svc_key(&svc->key));
+	sync_table_del(&ctx->service_ids, svc->svc_id);
+	sync_service_free(svc);
+	return 0;
+}
+
+/* ---- conntrack -------------------------------------------------------------------------- */
+
+/* Entries fetched per BPF_MAP_LOOKUP_BATCH call while sweeping ct4. */
+#define SYNC_CT_BATCH 4096
+
+/*
+ * Walk ct4 one key at a time and delete the entries IS_STALE() picks: the fallback for kernels
+ * without batch operations on the map. The next key is fetched before the current one is
+ * deleted: a hash map restarts from its first key when asked for the successor of a key it no
+ * longer holds.
+ */
+static int sync_ct_walk_keys(int ct4_fd,
+			     bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
+					      const void *),
+			     const void *arg)
+{
+	struct ct4_key key, next;
+	struct ct_entry entry;
+	bool has_key = false;
+	int deleted = 0;
+
+	memset(&key, 0, sizeof(key));
+	for (;;) {
+		if (bpf_map_get_next_key(ct4_fd, has_key ? &key : NULL, &next)) {
+			if (errno == ENOENT)
+				break;
+			return -errno;
+		}
+		if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
+		    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
+			deleted++;
+		key = next;
+		has_key = true;
+	}
+	if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
+	    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
+		deleted++;
+	return deleted;
+}
+
+/*
+ * Walk ct4 and delete the entries IS_STALE() picks. Batches of SYNC_CT_BATCH entries per
+ * syscall: a key-by-key walk costs two syscalls per entry, ~0.5 s of CPU for a full table of
+ * 262,144, taken from the packets of the same node every sweep. Entries written meanwhile may
+ * be missed or seen twice (the kernel walks bucket by bucket), which a sweep tolerates.
+ * Returns the number deleted or -errno.
+ */
+static int sync_ct_walk(int ct4_fd,
+			bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
+					 const void *),
+			const void *arg)
+{
+	struct ct4_key *keys = malloc(SYNC_CT_BATCH * sizeof(*keys));
+	struct ct_entry *entries = malloc(SYNC_CT_BATCH * sizeof(*entries));
+	__u32 batch = 0, count;
+	bool is_first = true, is_done = false;
+	int deleted = 0, err = 0;
+
+	if (!keys || !entries) {
+		free(keys);
+		free(entries);
+		return sync_ct_walk_keys(ct4_fd, is_stale, arg);
+	}
+	while (!is_done) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+		count = SYNC_CT_BATCH;
+		err = bpf_map_lookup_batch(ct4_fd, is_first ? NULL : &batch, &batch, keys, entries,
+					   &count, &opts);
+		if (err && err != -ENOENT) {
+			if (is_first && (err == -EINVAL || err == -EOPNOTSUPP || err == -524)) {
+				err = 0; /* no batch operations here (524: ENOTSUPP) */
+				deleted = sync_ct_walk_keys(ct4_fd, is_stale, arg);
+			}
+			break;
+		}
+		is_done = err == -ENOENT;
+		err = 0;
+		is_first = false;
+		for (__u32 i = 0; i < count; i++)
+			if (is_stale(&keys[i], &entries[i], arg) &&
+			    bpf_map_delete_elem(ct4_fd, &keys[i]) == 0)
+				deleted++;
+	}
+	free(keys);
+	free(entries);
+	return err ? err : deleted;
+}
+
+static bool sync_ct_is_expired(const struct ct4_key *key, const struct ct_entry *entry,
+			       const void *arg)
+{
+	(void)key;
+	return entry->expires_ns < *(const uint64_t *)arg;
+}
+
+int sync_ct_expire(int ct4_fd, uint64_t now_ns)
+{
+	return sync_ct_walk(ct4_fd, sync_ct_is_expired, &now_ns);
+}
+
+static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_entry *entry,
+				   const void *arg)
+{
+	return key->proto == IPPROTO_UDP && entry->backend_id &&
+	       sync_table_get(arg, entry->backend_id) != NULL;
+}
+
+/*
+ * Delete backends left unreferenced by this sync. Like kube-proxy, UDP flows to a deleted
+ * backend lose their conntrack entries so the next datagram picks a live backend; TCP flows
+ * keep theirs and end with the backend (a RST or a timeout) rather than being re-balanced.
+ */
+static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
+{
+	struct sync_table flush = {0};
+	int err = 0, ret;
+
+	for (size_t i = 0; i < ctx->n_pending; i++) {
+		struct sync_backend *backend = ctx->pending[i];
+
+		backend->is_pending = false;
+		if (backend->refcount)
+			continue;
+		ret = sync_delete(ctx, ctx->backends_fd, &backend->id);
+		if (ret) {
+			log_warn("lb4_backends: delete backend %u: %s", backend->id,
+				 strerror(-ret));
+			if (!err)
+				err = ret;
+			continue;
+		}
+		counts->backends_removed++;
+		sync_table_del(&ctx->backends,
+			       sync_backend_key(backend->value.address, backend->value.port,
+						backend->value.proto));
+		sync_table_del(&ctx->backend_ids, backend->id);
+		if (backend->value.proto == IPPROTO_UDP && sync_table_put(&flush, backend->id, ctx))
+			log_warn("ct4: out of memory, UDP flows of backend %u not flushed",
+				 backend->id);
+		free(backend);
+	}
+	ctx->n_pending = 0;
+	if (flush.count && ctx->ct_fd >= 0) {
+		ret = sync_ct_walk(ctx->ct_fd, sync_ct_is_removed_udp, &flush);
+		if (ret < 0)
+			log_warn("ct4: flush UDP flows of removed backends: %s", strerror(-ret));
+		else
+			counts->ct_flushed += (unsigned int)ret;
+	}
+	sync_table_free(&flush);
+	return err;
+}
+
+/* ---- apply ------------------------------------------------------------------------------ */
+
+/*
+ * Sorted, de-duplicated copy of a desired backend list in ctx->scratch, so the diff does not
+ * depend on the producer having normalised it. Returns the length or -ENOMEM.
+ */
+static ssize_t sync_backends_sorted(struct sync_ctx *ctx, const struct lb_frontend *frontend)
+{
+	size_t n = frontend->n_backends;
+
+	if (n > ctx->cap_scratch) {
+		struct lb_backend_addr *scratch = realloc(ctx->scratch, n * sizeof(*scratch));
+
+		if (!scratch)
+			return -ENOMEM;
+		ctx->scratch = scratch;
+		ctx->cap_scratch = n;
+	}
+	if (n)
+		memcpy(ctx->scratch, frontend->backends, n * sizeof(*ctx->scratch));
+	return (ssize_t)lb_backends_normalize(ctx->scratch, n);
+}
+
+static void sync_frontend_key(const struct lb_frontend *frontend, struct lb4_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->address = frontend->vip;
+	key->port = frontend->port;
+	key->proto = frontend->proto;
+	key->scope = frontend->scope;
+}
+
+/* The frontend's source ranges, sorted, equal to what SVC has in the maps? */
+static bool sync_ranges_equal(const struct sync_service *svc, const struct lb_frontend *frontend)
+{
+	struct lb_cidr *ranges;
+	size_t n;
+	bool is_equal;
+
+	if (sync_ranges_sorted(frontend, &ranges, &n))
+		return false; /* out of memory: the update path will report it */
+	is_equal = n == svc->n_ranges;
+	for (size_t i = 0; is_equal && i < n; i++)
+		is_equal = !sync_cidr_cmp(&ranges[i], &svc->ranges[i]);
+	free(ranges);
+	return is_equal;
+}
+
+static void sync_frontend_describe(const struct lb_frontend *frontend, char *buf, size_t len)
+{
+	char vip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &frontend->vip, vip, sizeof(vip));
+	snprintf(buf, len, "service %s (%s:%u/%u)", frontend->name[0] ? frontend->name : "?", vip,
+		 ntohs(frontend->port), frontend->proto);
+}
+
+/* Apply one desired frontend. Returns 0 or -errno (the frontend then keeps its old state). */
+static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *frontend,
+			       struct sync_counts *counts)
+{
+	struct sync_service *svc;
+	struct lb4_key key;
+	ssize_t n;
+	int err;
+
+	sync_frontend_key(frontend, &key);
+	svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+	if (svc && svc->epoch == ctx->epoch)
+		return -EEXIST; /* the same VIP:port/proto twice in one desired state */
+	if (svc)
+		svc->epoch = ctx->epoch; /* seen: kept even when the update below fails */
+	if ((!frontend->vip && frontend->kind != LB_KIND_NODE_PORT) || !frontend->proto ||
+	    frontend->scope > LB4_SCOPE_EXTERNAL)
+		return -EINVAL;
+	if (frontend->n_backends > LB_MAX_BACKENDS_PER_SVC)
+		return -E2BIG;
+	/* SCTP is translated by address only (see bpf/lib/nat.h): its CRC32c covers the ports. */
+	for (size_t i = 0; frontend->proto == IPPROTO_SCTP && i < frontend->n_backends; i++)
+		if (frontend->backends[i].port != frontend->port)
+			return -EPROTONOSUPPORT;
+	n = sync_backends_sorted(ctx, frontend);
+	if (n < 0)
+		return (int)n;
+	if (!svc) {
+		err = sync_service_add(ctx, &key, frontend, ctx->scratch, (size_t)n, counts);
+		if (!err)
+			counts->added++;
+		return err;
+	}
+	if (svc->is_dirty || svc->flags != sync_frontend_flags(ctx, frontend, (size_t)n) ||
+	    svc->affinity_timeout_s != frontend->affinity_timeout_s ||
+	    !sync_ranges_equal(svc, frontend) ||
+	    !sync_backends_equal(ctx, svc, ctx->scratch, (size_t)n)) {
+		err = sync_service_update(ctx, svc, frontend, ctx->scratch, (size_t)n, counts);
+		if (!err)
+			counts->changed++;
+		return err;
+	}
+	if (svc->is_revnat_dirty || strncmp(svc->name, frontend->name, sizeof(svc->name))) {
+		/* Only the name (or a damaged rev-NAT entry): rewrite it alone, no flip needed. */
+		snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+		err = sync_revnat_write(ctx, svc);
+		if (err)
+			return err;
+		svc->is_revnat_dirty = false;
+		counts->changed++;
+		return 0;
+	}
+	counts->unchanged++;
+	return 0;
+}
+
+/* ---- node addresses ----------------------------------------------------------------------- */
+
+static ssize_t sync_node_find(const uint32_t *keys, size_t n, uint32_t key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] == key)
+			return (ssize_t)i;
+	return -1;
+}
+
+/*
+ * node4_addrs from desired_state.node_addresses: one entry per address, and the 0.0.0.0 entry
+ * naming the first address as the source of masqueraded LoadBalancer and external IP flows.
+ * New entries are written before stale ones go, so a NodePort never misses its address while
+ * the node's addresses change. Returns 0 or the first -errno (the rest is still applied).
+ */
+static int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
+{
+	uint32_t keys[NODE_MAX_ADDRS];
+	struct node4_addr values[NODE_MAX_ADDRS];
+	size_t n = 0;
+	ssize_t at;
+	int err = 0, ret;
+
+	if (ctx->node_addrs_fd < 0)
+		return 0;
+	for (size_t i = 0; i < state->n_node_addresses && n < NODE_MAX_ADDRS - 1; i++) {
+		uint32_t address = state->node_addresses[i];
+
+		if (!address || sync_node_find(keys, n, address) >= 0)
+			continue;
+		keys[n] = address;
+		values[n].snat = address;
+		values[n].flags = NODE4_F_ADDRESS;
+		n++;
+	}
+	if (state->n_node_addresses > NODE_MAX_ADDRS - 1)
+		log_warn("%s: %zu node addresses, only the first %d are used", NODE4_ADDRS_MAP,
+			 state->n_node_addresses, NODE_MAX_ADDRS - 1);
+	if (n) {
+		keys[n] = 0;
+		values[n].snat = keys[0];
+		values[n].flags = 0;
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		at = sync_node_find(ctx->node_keys, ctx->n_node, keys[i]);
+		if (at >= 0 && !memcmp(&ctx->node_values[at], &values[i], sizeof(values[i])))
+			continue;
+		ret = sync_update(ctx, ctx->node_addrs_fd, &keys[i], &values[i]);
+		if (ret) {
+			log_warn("%s: write node address: %s", NODE4_ADDRS_MAP, strerror(-ret));
+			err = err ?: ret;
+		}
+	}
+	for (size_t i = 0; i < ctx->n_node; i++) {
+		if (sync_node_find(keys, n, ctx->node_keys[i]) >= 0)
+			continue;
+		ret = sync_delete(ctx, ctx->node_addrs_fd, &ctx->node_keys[i]);
+		if (ret) {
+			log_warn("%s: delete node address: %s", NODE4_ADDRS_MAP, strerror(-ret));
+			err = err ?: ret;
+		}
+	}
+	memcpy(ctx->node_keys, keys, n * sizeof(keys[0]));
+	memcpy(ctx->node_values, values, n * sizeof(values[0]));
+	ctx->n_node = n;
+	return err;
+}
+
+/* Read node4_addrs back so the first apply is a diff against it. */
+static int sync_adopt_node_addrs(struct sync_ctx *ctx)
+{
+	uint32_t key, next;
+	bool has_key = false;
+
+	if (ctx->node_addrs_fd < 0)
+		return 0;
+	while (ctx->n_node < NODE_MAX_ADDRS &&
+	       bpf_map_get_next_key(ctx->node_addrs_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->node_addrs_fd, &key, &ctx->node_values[ctx->n_node]))
+			continue;
+		ctx->node_keys[ctx->n_node++] = key;
+	}
+	return 0;
+}
+
+/*
+ * What every sync does first: a new epoch, the node's addresses, then NetworkPolicy (when STATE
+ * carries it) before any service, so a new backend's pods have their identities when it
+ * appears. Returns 0 or the first -errno.
+ */
+static int sync_apply_begin(struct sync_ctx *ctx, const struct desired_state *state,
+			    struct sync_counts *counts)
+{
+	int err, ret;
+
+	ctx->epoch++;
+	err = sync_node_addrs(ctx, state);
+	if (ctx->policy)
+		policy_sync_set_node_addresses(ctx->policy, state->node_addresses,
+					       state->n_node_addresses);
+	if (ctx->policy && state->policy) {
+		ret = policy_sync_apply(ctx->policy, state->policy, &counts->policy_writes);
+		if (ret && !err)
+			err = ret;
+	}
+	return err;
+}
+
+/* sync_frontend_apply(), with a failure logged (naming the frontend) and counted. */
+static int sync_frontend_apply_logged(struct sync_ctx *ctx, const struct lb_frontend *frontend,
+				      struct sync_counts *counts)
+{
+	char what[128];
+	int ret = sync_frontend_apply(ctx, frontend, counts);
+
+	if (!ret)
+		return 0;
+	sync_frontend_describe(frontend, what, sizeof(what));
+	log_warn("%s: %s%s", what, strerror(-ret),
+		 ret == -E2BIG	  ? " (more backends than LB_MAX_BACKENDS_PER_SVC)"
+		 : ret == -EEXIST ? " (frontend listed twice)"
+		 : ret == -EPROTONOSUPPORT
+		     ? " (SCTP needs targetPort equal to port: a changed port would need SCTP's "
+		       "CRC32c recomputed)"
+		     : "");
+	counts->failed++;
+	return ret;
+}
+
+/* sync_service_remove(), with a failure logged and a success counted. */
+static int sync_service_remove_logged(struct sync_ctx *ctx, struct sync_service *svc,
+				      struct sync_counts *counts)
+{
+	uint32_t svc_id = svc->svc_id; /* svc is freed on success */
+	int ret = sync_service_remove(ctx, svc);
+
+	if (ret)
+		log_warn("lb4_svc: delete service %u: %s", svc_id, strerror(-ret));
+	else
+		counts->removed++;
+	return ret;
+}
+
+int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts)
+{
+	unsigned long writes_before = ctx->writes;
+	struct sync_service **gone = NULL;
+	size_t n_gone = 0;
+	int err = 0, ret;
+
+	memset(counts, 0, sizeof(*counts));
+	err = sync_apply_begin(ctx, state, counts);
+	for (size_t i = 0; i < state->n_frontends; i++) {
+		ret = sync_frontend_apply_logged(ctx, &state->frontends[i], counts);
+		if (ret && !err)
+			err = ret;
+	}
+
+	/* Frontends no longer desired; collected first because removal reshapes the table. */
+	if (ctx->services.count > state->n_frontends - counts->failed) {
+		gone = calloc(ctx->services.count, sizeof(*gone));
+		if (!gone) {
+			err = err ? err : -ENOMEM;
+			goto collect;
+		}
+		for (size_t i = 0; i < ctx->services.cap; i++) {
+			struct sync_service *svc = ctx->services.slots[i].value;
+
+			if (svc && svc->epoch != ctx->epoch)
+				gone[n_gone++] = svc;
+		}
+	}
+	for (size_t i = 0; i < n_gone; i++) {
+		ret = sync_service_remove_logged(ctx, gone[i], counts);
+		if (ret && !err)
+			err = ret;
+	}
+	free(gone);
+
+collect:
+	sync_retire_expired(ctx, sync_now_ns());
+	ret = sync_backends_collect(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	counts->map_writes = ctx->writes - writes_before;
+	return err;
+}
+
+/*
+ * The delta of one change: only the frontends named are looked at. Same order as sync_apply():
+ * node addresses, policy, new and changed frontends (each flipped whole), removals, then the
+ * backends left unreferenced.
+ */
+int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
+		     const struct lb_frontend *const *upserts, size_t n_upserts,
+		     const struct lb_frontend *removed, size_t n_removed,
+		     struct sync_counts *counts)
+{
+	unsigned long writes_before = ctx->writes;
+	int err = 0, ret;
+
+	memset(counts, 0, sizeof(*counts));
+	err = sync_apply_begin(ctx, state, counts);
+	for (size_t i = 0; i < n_upserts; i++) {
+		ret = sync_frontend_apply_logged(ctx, upserts[i], counts);
+		if (ret && !err)
+			err = ret;
+	}
+	for (size_t i = 0; i < n_removed; i++) {
+		struct sync_service *svc;
+		struct lb4_key key;
+
+		sync_frontend_key(&removed[i], &key);
+		svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+		if (!svc || svc->epoch == ctx->epoch)
+			continue; /* not programmed, or desired again in this delta */
+		ret = sync_service_remove_logged(ctx, svc, counts);
+		if (ret && !err)
+			err = ret;
+	}
+	sync_retire_expired(ctx, sync_now_ns());
+	ret = sync_backends_collect(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	counts->map_writes = ctx->writes - writes_before;
+	return err;
+}
+
+/* ---- adoption --------------------------------------------------------------------------- */
+
+static int sync_adopt_backends(struct sync_ctx *ctx)
+{
+	struct lb4_backend value;
+	uint32_t id, next;
+	bool has_key = false;
+	int err;
+
+	while (bpf_map_get_next_key(ctx->backends_fd, has_key ? &id : NULL, &next) == 0) {
+		id = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->backends_fd, &id, &value))
+			continue;
+		struct sync_backend *backend = calloc(1, sizeof(*backend));
+
+		if (!backend)
+			return -ENOMEM;
+		backend->value = value;
+		backend->id = id;
+		err = sync_table_put(&ctx->backend_ids, id, backend);
+		if (err) {
+			free(backend);
+			return err;
+		}
+		/* Two ids for one address (not written by us): the first one found serves. */
+		uint64_t key = sync_backend_key(value.address, value.port, value.proto);
+
+		if (!sync_table_get(&ctx->backends, key)) {
+			err = sync_table_put(&ctx->backends, key, backend);
+			if (err)
+				return err;
+		}
+		if (id >= ctx->next_backend_id && id < SYNC_ID_LIMIT - 1)
+			ctx->next_backend_id = id + 1;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* Keys of entries no live frontend reaches, deleted once the walk is over. */
+struct sync_orphans {
+	void *keys;
+	size_t n, cap, key_size;
+};
+
+static int sync_orphan_add(struct sync_orphans *orphans, const void *key)
+{
+	if (orphans->n == orphans->cap) {
+		size_t cap = orphans->cap ? orphans->cap * 2 : 64;
+		void *keys = realloc(orphans->keys, cap * orphans->key_size);
+
+		if (!keys)
+			return -ENOMEM;
+		orphans->keys = keys;
+		orphans->cap = cap;
+	}
+	memcpy((char *)orphans->keys + orphans->n * orphans->key_size, key, orphans->key_size);
+	orphans->n++;
+	return 0;
+}
+
+static void sync_orphans_delete(struct sync_ctx *ctx, int fd, struct sync_orphans *orphans,
+				const char *map)
+{
+	if (orphans->n)
+		log_info("%s: deleting %zu entries no frontend reaches (agent stopped mid-sync?)",
+			 map, orphans->n);
+	for (size_t i = 0; i < orphans->n; i++) {
+		ctx->adopt_writes++;
+		sync_delete(ctx, fd, (char *)orphans->keys + i * orphans->key_size);
+	}
+	free(orphans->keys);
+	memset(orphans, 0, sizeof(*orphans));
+}
+
+static int sync_adopt_services(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_key)};
+	struct lb4_service value;
+	struct lb4_key key, next;
+	bool has_key = false;
+	int err;
+
+	while (bpf_map_get_next_key(ctx->svc_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->svc_fd, &key, &value))
+			continue;
+		if (!value.svc_id || sync_table_get(&ctx->service_ids, value.svc_id)) {
+			/* Unusable id: drop the frontend; the next sync programs it afresh. */
+			log_warn(
+			    "lb4_svc: adopted frontend has id %u, which is 0 or taken: deleted",
+			    value.svc_id);
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		struct sync_service *svc = calloc(1, sizeof(*svc));
+
+		if (!svc) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		svc->key = key;
+		svc->svc_id = value.svc_id;
+		svc->gen = value.gen & 1;
+		svc->flags = value.flags;
+		svc->affinity_timeout_s = value.affinity_timeout_s;
+		svc->n_slots = value.count;
+		svc->is_revnat_dirty = true; /* until lb4_revnat confirms it */
+		svc->backend_ids = calloc(value.count ? value.count : 1, sizeof(uint32_t));
+		if (!svc->backend_ids) {
+			free(svc);
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		err = sync_table_put(&ctx->services, sync_svc_key(&key), svc);
+		if (!err)
+			err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+		if (err) {
+			sync_table_del(&ctx->services, sync_svc_key(&key));
+			sync_service_free(svc);
+			goto cleanup;
+		}
+		if (svc->svc_id >= ctx->next_svc_id && svc->svc_id < SYNC_ID_LIMIT - 1)
+			ctx->next_svc_id = svc->svc_id + 1;
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	sync_orphans_delete(ctx, ctx->svc_fd, &orphans, LB4_SVC_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+static int sync_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int sync_adopt_slots(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_slot_key)};
+	struct lb4_slot_key key, next;
+	bool has_key = false;
+	uint32_t backend_id;
+	int err = 0;
+
+	while (bpf_map_get_next_key(ctx->slots_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->slots_fd, &key, &backend_id))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+
+		if (!svc || key.gen != svc->gen || key.index >= svc->n_slots) {
+			/* A generation never flipped to, or one never cleaned after a flip. */
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		svc->backend_ids[key.index] = backend_id;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+
+	/* Each frontend's backend set, taken from its live slots. */
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+		uint32_t n = 0;
+
+		if (!svc)
+			continue;
+		for (uint32_t j = 0; j < svc->n_slots; j++) {
+			if (!svc->backend_ids[j] ||
+			    !sync_table_get(&ctx->backend_ids, svc->backend_ids[j]))
+				svc->is_dirty = true; /* a hole: rewrite on the next sync */
+			else
+				svc->backend_ids[n++] = svc->backend_ids[j];
+		}
+		qsort(svc->backend_ids, n, sizeof(uint32_t), sync_u32_cmp);
+		uint32_t distinct = 0;
+
+		for (uint32_t j = 0; j < n; j++)
+			if (!distinct || svc->backend_ids[distinct - 1] != svc->backend_ids[j])
+				svc->backend_ids[distinct++] = svc->backend_ids[j];
+		/* With one slot per backend, a repeated backend means a layout we did not write. */
+		if (distinct != svc->n_slots)
+			svc->is_dirty = true;
+		svc->n_backends = distinct;
+		/* Order the set as sync_backends_equal() compares it: by address, then port. */
+		struct lb_backend_addr *addrs = calloc(distinct ? distinct : 1, sizeof(*addrs));
+
+		if (!addrs) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (uint32_t j = 0; j < distinct; j++) {
+			struct sync_backend *b =
+			    sync_table_get(&ctx->backend_ids, svc->backend_ids[j]);
+
+			b->refcount++;
+			if (b->value.proto != svc->key.proto)
+				svc->is_dirty = true;
+			addrs[j].address = b->value.address;
+			addrs[j].port = b->value.port;
+		}
+		/* Sort ids and addresses together: sort the addresses, then look ids back up. */
+		qsort(addrs, distinct, sizeof(*addrs), sync_backend_addr_cmp);
+		for (uint32_t j = 0; j < distinct; j++) {
+			struct sync_backend *b = sync_table_get(
+			    &ctx->backends,
+			    sync_backend_key(addrs[j].address, addrs[j].port, svc->key.proto));
+
+			if (b)
+				svc->backend_ids[j] = b->id;
+			else
+				svc->is_dirty = true;
+		}
+		free(addrs);
+	}
+	sync_orphans_delete(ctx, ctx->slots_fd, &orphans, LB4_SLOTS_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+/*
+ * Maglev tables: the live generation's table of each Maglev frontend is kept when it is exactly
+ * the table of its adopted backend set (as this build and M compute it); otherwise, or when it is
+ * missing (M changed: the datapath loader made a new map), the frontend is rewritten by a flip at
+ * the first sync, and until then its flows fall back to the slots. Tables of no live generation
+ * are deleted. Runs after sync_adopt_slots(), which recovers the backend sets.
+ */
+static int sync_adopt_maglev(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_maglev_key)};
+	struct sync_table kept = {0}; /* svc_id -> service whose live table is right */
+	struct lb4_maglev_key key, next;
+	uint32_t *held = NULL;
+	bool has_key = false;
+	int err = 0;
+
+	if (ctx->maglev_fd >= 0) {
+		held = malloc(ctx->maglev_size * sizeof(*held));
+		if (!held)
+			return -ENOMEM;
+	}
+	while (ctx->maglev_fd >= 0 &&
+	       bpf_map_get_next_key(ctx->maglev_fd, has_key ? &key : NULL, &next) == 0) {
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->maglev_fd, &key, held))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+
+		if (!svc || key.gen != svc->gen || !(svc->flags & LB_SVC_F_MAGLEV) ||
+		    !svc->n_slots) {
+			err = sync_orphan_add(&orphans, &key);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		/* A live table that is not ours stays readable until the flip replaces it. */
+		if (svc->is_dirty || sync_maglev_fill(ctx, svc->backend_ids, svc->n_backends) ||
+		    memcmp(held, ctx->maglev_table, ctx->maglev_size * sizeof(*held)))
+			continue;
+		err = sync_table_put(&kept, svc->svc_id, svc);
+		if (err)
+			goto cleanup;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (svc && (svc->flags & LB_SVC_F_MAGLEV) && svc->n_slots &&
+		    !sync_table_get(&kept, svc->svc_id))
+			svc->is_dirty = true;
+	}
+	if (ctx->maglev_fd >= 0)
+		sync_orphans_delete(ctx, ctx->maglev_fd, &orphans, LB4_MAGLEV_MAP);
+
+cleanup:
+	free(orphans.keys);
+	sync_table_free(&kept);
+	free(held);
+	return err;
+}
+
+static int sync_adopt_revnat(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
+	struct lb4_revnat value;
+	uint32_t id, next;
+	bool has_key = false;
+	int err = 0;
+
+	while (bpf_map_get_next_key(ctx->revnat_fd, has_key ? &id : NULL, &next) == 0) {
+		id = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->revnat_fd, &id, &value))
+			continue;
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, id);
+
+		if (!svc) {
+			err = sync_orphan_add(&orphans, &id);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		value.name[sizeof(value.name) - 1] = '\0';
+		memcpy(svc->name, value.name, sizeof(svc->name));
+		svc->is_revnat_dirty = value.address != svc->key.address ||
+				       value.port != svc->key.port || value.proto != svc->key.proto;
+	}
+	if (has_key && errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	sync_orphans_delete(ctx, ctx->revnat_fd, &orphans, LB4_REVNAT_MAP);
+	return 0;
+
+cleanup:
+	free(orphans.keys);
+	return err;
+}
+
+/* Make lb4_vips agree with the adopted frontends: counts fixed, strays deleted. */
+static int sync_adopt_vips(struct sync_ctx *ctx)
+{
+	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
+	struct sync_table seen = {0};
+	struct lb4_vip value;
+	uint32_t vip, next;
+	bool has_key = false;
+	int err = 0;
+
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (!svc)
+			continue;
+		uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, svc->key.address);
+
+		err = sync_table_put(&ctx->vips, svc->key.address, (void *)(n + 1));
+		if (err)
+			goto cleanup;
+	}
+	if (ctx->vips_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(ctx->vips_fd, has_key ? &vip : NULL, &next) == 0) {
+		vip = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->vips_fd, &vip, &value))
+			continue;
+		uintptr_t want = (uintptr_t)sync_table_get(&ctx->vips, vip);
+
+		if (!want) {
+			err = sync_orphan_add(&orphans, &vip);
+			if (err)
+				goto cleanup;
+			continue;
+		}
+		err = sync_table_put(&seen, vip, &seen);
+		if (err)
+			goto cleanup;
+		if (value.frontends != want) {
+			ctx->adopt_writes++;
+			sync_vip_write(ctx, vip, want);
+		}
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ctx->vips.cap; i++) {
+		if (!ctx->vips.slots[i].value || sync_table_get(&seen, ctx->vips.slots[i].key))
+			continue;
+		ctx->adopt_writes++;
+		sync_vip_write(ctx, (uint32_t)ctx->vips.slots[i].key,
+			       (uintptr_t)ctx->vips.slots[i].value);
+	}
+	sync_orphans_delete(ctx, ctx->vips_fd, &orphans, LB4_VIPS_MAP);
+	sync_table_free(&seen);
+	return 0;
+
+cleanup:
+	sync_table_free(&seen);
+	free(orphans.keys);
+	return err;
+}
+
+/* Backends no adopted frontend holds: deleted now rather than leaked forever. */
+static int sync_adopt_unreferenced(struct sync_ctx *ctx)
+{
+	struct sync_backend **unused;
+	size_t n = 0;
+
+	if (!ctx->backend_ids.count)
+		return 0;
+	unused = calloc(ctx->backend_ids.count, sizeof(*unused));
+	if (!unused)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->backend_ids.cap; i++) {
+		struct sync_backend *b = ctx->backend_ids.slots[i].value;
+
+		if (b && !b->refcount)
+			unused[n++] = b;
+	}
+	if (n)
+		log_info("%s: deleting %zu backends no frontend holds", LB4_BACKENDS_MAP, n);
+	for (size_t i = 0; i < n; i++) {
+		struct sync_backend *b = unused[i];
+		uint64_t key = sync_backend_key(b->value.address, b->value.port, b->value.proto);
+
+		ctx->adopt_writes++;
+		sync_delete(ctx, ctx->backends_fd, &b->id);
+		if (sync_table_get(&ctx->backends, key) == b)
+			sync_table_del(&ctx->backends, key);
+		sync_table_del(&ctx->backend_ids, b->id);
+		free(b);
+	}
+	free(unused);
+	return 0;
+}
+
+/*
+ * Read back the source ranges each adopted service admits, so that a restarted agent still
+ * removes the ranges a Service drops (a range left behind would go on admitting clients).
+ * Ranges of no adopted service are deleted.
+ */
+static int sync_adopt_ranges(struct sync_ctx *ctx)
+{
+	struct lb4_src_range_key key, next;
+	bool has_key = false;
+	uint8_t value;
+
+	if (ctx->ranges_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(ctx->ranges_fd, has_key ? &key : NULL, &next) == 0) {
+		struct sync_service *svc = sync_table_get(&ctx->service_ids, ntohl(next.svc_id));
+		struct lb_cidr *grown;
+
+		key = next;
+		has_key = true;
+		if (bpf_map_lookup_elem(ctx->ranges_fd, &key, &value))
+			continue;
+		if (!svc || key.prefix_len < 32 || key.prefix_len > 64) {
+			bpf_map_delete_elem(ctx->ranges_fd, &key);
+			ctx->adopt_writes++;
+			continue;
+		}
+		grown = realloc(svc->ranges, (svc->n_ranges + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		svc->ranges = grown;
+		svc->ranges[svc->n_ranges].address = key.address;
+		svc->ranges[svc->n_ranges].prefix_len = (uint8_t)(key.prefix_len - 32);
+		svc->n_ranges++;
+	}
+	for (size_t i = 0; i < ctx->services.cap; i++) {
+		struct sync_service *svc = ctx->services.slots[i].value;
+
+		if (svc && svc->n_ranges)
+			qsort(svc->ranges, svc->n_ranges, sizeof(*svc->ranges), sync_cidr_cmp);
+	}
+	return 0;
+}
+
+/* The table size M is the one lb4_maglev was made with (its value size / 4). */
+static int sync_maglev_open(struct sync_ctx *ctx)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	if (ctx->maglev_fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(ctx->maglev_fd, &info, &len))
+		return -errno;
+	ctx->maglev_size = info.value_size / sizeof(uint32_t);
+	if (!maglev_size_is_valid(ctx->maglev_size) ||
+	    info.value_size != ctx->maglev_size * sizeof(uint32_t)) {
+		log_warn("%s: value size %u is not a valid table of backend ids: frontends pick at "
+			 "random",
+			 LB4_MAGLEV_MAP, info.value_size);
+		ctx->maglev_fd = -1;
+		return 0;
+	}
+	ctx->maglev_table = malloc(ctx->maglev_size * sizeof(*ctx->maglev_table));
+	return ctx->maglev_table ? 0 : -ENOMEM;
+}
+
+int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
+{
+	struct sync_ctx *ctx = calloc(1, sizeof(*ctx));
+	int err;
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->svc_fd = maps->lb4_svc;
+	ctx->slots_fd = maps->lb4_slots;
+	ctx->backends_fd = maps->lb4_backends;
+	ctx->revnat_fd = maps->lb4_revnat;
+	ctx->vips_fd = maps->lb4_vips;
+	ctx->ct_fd = maps->ct4;
+	ctx->affinity_fd = maps->lb4_affinity;
+	ctx->ranges_fd = maps->lb4_src_ranges;
+	ctx->node_addrs_fd = maps->node4_addrs;
+	ctx->maglev_fd = maps->lb4_maglev;
+	ctx->next_svc_id = 1;
+	ctx->next_backend_id = 1;
+	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
+
+	err = sync_adopt_backends(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_services(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_ranges(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_slots(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_maglev_open(ctx);
+	err = err ?: sync_adopt_maglev(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_revnat(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_vips(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_unreferenced(ctx);
+	if (err)
+		goto cleanup;
+	err = sync_adopt_node_addrs(ctx);
+	if (err)
+		goto cleanup;
+	err = policy_sync_open(maps, &ctx->policy);
+	if (err)
+		goto cleanup;
+	ctx->writes = ctx->adopt_writes;
+	*out = ctx;
+	return 0;
+
+cleanup:
+	sync_close(ctx);
+	return err;
+}
+
+void sync_close(struct sync_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	policy_sync_close(ctx->policy);
+	for (size_t i = 0; i < ctx->services.cap; i++)
+		sync_service_free(ctx->services.slots[i].value);
+	for (size_t i = 0; i < ctx->backend_ids.cap; i++)
+		free(ctx->backend_ids.slots[i].value);
+	sync_table_free(&ctx->services);
+	sync_table_free(&ctx->service_ids);
+	sync_table_free(&ctx->backends);
+	sync_table_free(&ctx->backend_ids);
+	sync_table_free(&ctx->vips);
+	sync_table_free(&ctx->retired);
+	free(ctx->pending);
+	free(ctx->scratch);
+	free(ctx->maglev_table);
+	free(ctx->maglev_backends);
+	free(ctx);
+}
+
+void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm)
+{
+	ctx->algorithm = algorithm;
+}
+
+uint32_t sync_maglev_size(const struct sync_ctx *ctx)
+{
+	return ctx->maglev_fd < 0 ? 0 : ctx->maglev_size;
+}
+
+void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns)
+{
+	ctx->retire_grace_ns = grace_ns;
+}
+
+int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts)
+{
+	memset(counts, 0, sizeof(*counts));
+	sync_retire_expired(ctx, sync_now_ns());
+	return sync_backends_collect(ctx, counts);
+}
+
+size_t sync_service_count(const struct sync_ctx *ctx)
+{
+	return ctx->services.count;
+}
+
+size_t sync_backend_count(const struct sync_ctx *ctx)
+{
+	return ctx->backend_ids.count;
+}
+
+unsigned long sync_adopt_writes(const struct sync_ctx *ctx)
+{
+	return ctx->adopt_writes;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Applies a desired state to the service maps as a diff against what they hold, ordered so a
+ * packet sees either the old or the new backend set of a frontend, never a mix.
+ */
+#ifndef SLUICE_SYNC_H
+#define SLUICE_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bpffs.h"
+#include "loader/desired/maglev.h"
+#include "loader/desired/state.h"
+
+/* What one sync_apply() did; also what the agent logs and tests assert on. */
+struct sync_counts {
+	unsigned int added;	/* frontends created */
+	unsigned int changed;	/* frontends whose backend set, flags or name were rewritten */
+	unsigned int removed;	/* frontends deleted */
+	unsigned int unchanged; /* frontends left alone */
+	unsigned int failed;	/* frontends refused or whose writes failed (old state kept) */
+	unsigned int backends_added;
+	unsigned int backends_removed;
+	unsigned int ct_flushed;  /* UDP conntrack entries deleted with their backend */
+	unsigned long map_writes; /* updates and deletes on lb4_svc/slots/maglev/backends/revnat */
+	unsigned long policy_writes; /* updates and deletes on the policy maps */
+};
+
+struct sync_ctx;
+
+/*
+ * Adopt what the service maps of MAPS hold (lb4_svc, lb4_vips, lb4_slots, lb4_backends, lb4_revnat;
+ * ct4 is used for UDP flushes), so the first sync is a diff against reality. Entries no service
+ * reaches (left by an agent killed mid-sync) are deleted. The descriptors are borrowed and must
+ * stay open until sync_close(). Returns 0 or -errno.
+ */
+int sync_open(const struct sluice_maps *maps, struct sync_ctx **out);
+void sync_close(struct sync_ctx *ctx);
+
+/*
+ * Make the maps hold STATE. Frontends whose writes fail keep their previous state and are
+ * counted in counts->failed. Returns 0, or the first -errno met (the rest was still applied).
+ */
+int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts);
+
+/*
+ * Backend choice of the frontends from the next sync_apply() on (LB_ALGORITHM_MAGLEV until set).
+ * A frontend programmed with the other one is rewritten by a generation flip, so a restart with
+ * another --lb-algorithm converges without breaking established flows. Maglev needs the
+ * lb4_maglev map; without it (older pins) every frontend picks at random.
+ */
+void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm);
+/* M of the Maglev tables (lb4_maglev's value size / 4), or 0 without the map. */
+uint32_t sync_maglev_size(const struct sync_ctx *ctx);
+
+/*
+ * Apply a delta: UPSERTS are frontends new or rebuilt (compared with what the maps hold, as in
+ * sync_apply()), REMOVED the keys (vip, port, proto, scope) no longer desired; every other
+ * frontend is left alone without being looked at. From STATE only the node addresses and the
+ * policy (NULL: unchanged) are used. Counts and return as sync_apply().
+ */
+int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
+		     const struct lb_frontend *const *upserts, size_t n_upserts,
+		     const struct lb_frontend *removed, size_t n_removed,
+		     struct sync_counts *counts);
+
+/*
+ * After a flip the old slot generation and its backends stay readable for a grace period, so a
+ * packet that read the frontend just before the flip still finds them. They are deleted by the
+ * first sync_apply() or sync_retire() after the grace period. Tests set 0 for immediate cleanup.
+ */
+#define SYNC_RETIRE_GRACE_NS 1000000000ull
+void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns);
+/* End retired generations whose grace period is over; call periodically. Returns 0 or -errno. */
+int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts);
+
+/* Frontends and backends currently programmed. */
+size_t sync_service_count(const struct sync_ctx *ctx);
+size_t sync_backend_count(const struct sync_ctx *ctx);
+/* Map writes done by sync_open() to clean up unreachable entries. */
+unsigned long sync_adopt_writes(const struct sync_ctx *ctx);
+
+/*
+ * Delete ct4 entries whose expires_ns is before NOW_NS (CLOCK_MONOTONIC, the base of
+ * bpf_ktime_get_coarse_ns). Returns the number deleted or -errno.
+ */
+int sync_ct_expire(int ct4_fd, uint64_t now_ns);
+
+#endif
