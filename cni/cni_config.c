@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "cni/cni.h"
+#include "lib/hash_table.h"
 
 const char *const cni_supported_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL};
 
@@ -857,23 +858,14 @@ int cni_env_parse(const char *(*getenv_fn)(const char *name), struct cni_env *en
 	return 0;
 }
 
-/* FNV-1a, 64 bit: stable across runs and builds, so DEL finds the veth ADD made. */
-static uint64_t cni_fnv1a(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 void cni_host_veth_name(const char *container_id, const char *ifname, char out[16])
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h;
 
-	/* Hash the terminating NUL too, so ("ab","c") and ("a","bc") differ. */
-	h = cni_fnv1a(h, container_id, strlen(container_id) + 1);
-	h = cni_fnv1a(h, ifname, strlen(ifname) + 1);
+	/* FNV-1a is stable across runs and builds, so DEL finds the veth ADD made. Hash the
+	 * terminating NUL too, so ("ab","c") and ("a","bc") differ. */
+	h = hash_fnv1a(container_id, strlen(container_id) + 1);
+	h = hash_fnv1a_more(h, ifname, strlen(ifname) + 1);
 	snprintf(out, 16, CNI_HOST_VETH_PREFIX "%012llx",
 		 (unsigned long long)(h & 0xffffffffffffull));
 }

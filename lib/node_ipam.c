@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/hash_table.h"
 #include "lib/node_ipam.h"
 
 static uint32_t node_ipam_mask(unsigned int prefix)
@@ -186,17 +187,6 @@ static int node_ipam_open_or_create(const char *path, enum bpf_map_type type, co
 	return fd;
 }
 
-static uint32_t node_ipam_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a, 32 bit */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 /* Find the block node holds in the registry, or claim a free one starting at hash(node). */
 static int node_ipam_claim(int fd, const char *node, const struct node_ipam_cidr *cluster,
 			   unsigned int node_prefix, struct node_ipam_cidr *block, char *msg,
@@ -233,7 +223,7 @@ static int node_ipam_claim(int fd, const char *node, const struct node_ipam_cidr
 		}
 		return node_ipam_block(cluster, node_prefix, key, block);
 	}
-	start = node_ipam_hash(node) % blocks;
+	start = (uint32_t)(hash_fnv1a(node, strlen(node)) % blocks);
 	for (uint32_t i = 0; i < blocks; i++) {
 		key = (start + i) % blocks;
 		if (!bpf_map_update_elem(fd, &key, &owner, BPF_NOEXIST))

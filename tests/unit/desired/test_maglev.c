@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/bpffs.h"
+#include "lib/hash_table.h"
 #include "loader/desired/maglev.h"
 #include "loader/desired/state.h"
 #include "loader/sync/sync.h"
@@ -109,16 +110,10 @@ static void test_full_and_balanced(void **state)
 	}
 }
 
-/* FNV-1a over a table: a fingerprint to pin the layout across builds. */
-static uint32_t fingerprint(const uint32_t *table, uint32_t m)
+/* FNV-1a over a table's bytes: a fingerprint to pin the layout across builds. */
+static uint64_t fingerprint(const uint32_t *table, uint32_t m)
 {
-	uint32_t h = 2166136261u;
-
-	for (uint32_t i = 0; i < m; i++) {
-		h ^= table[i];
-		h *= 16777619u;
-	}
-	return h;
+	return hash_fnv1a(table, m * sizeof(*table));
 }
 
 /*
@@ -127,7 +122,7 @@ static uint32_t fingerprint(const uint32_t *table, uint32_t m)
  * flow would change backend with the node that handles it. A deliberate change of the hash or
  * the population changes MAGLEV_FINGERPRINT (and reshuffles every table on upgrade).
  */
-#define MAGLEV_FINGERPRINT 0xc4bf2ae5u
+#define MAGLEV_FINGERPRINT 0xf2f95d64e15f285full
 
 static void test_deterministic_and_order_independent(void **state)
 {
