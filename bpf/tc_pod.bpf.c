@@ -30,8 +30,8 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/policy.h"
 
 /*
- * First packet of a flow to a VIP: choose a backend, record both directions, translate. The
- * reply entry is written first so a reply can never race ahead of its translation.
+ * First packet of a flow to a VIP: choose a backend, record both directions (flow_create_pair),
+ * translate, deliver.
  */
 static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const struct lb4_service *svc_ptr, __u64 now)
@@ -39,8 +39,8 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	struct lb4_service svc = *svc_ptr;
 	struct lb4_backend backend;
 	struct policy_verdict verdict;
+	struct flow_pair_opts opts = {.reply_to = FLOW_REPLY_TO_SENDER};
 	struct ct_entry entry = {};
-	struct ct4_key key = {};
 	struct nat4_tuple out;
 	__u32 backend_id;
 	bool is_hairpin;
@@ -78,39 +78,18 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	out.sport = pkt->sport;
 	out.dport = backend.port;
 
-	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	/*
+	 * Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod.
+	 * Forward: client -> VIP leaves as (client or hairpin IP) -> backend.
+	 */
 	entry.svc_id = svc.svc_id;
 	entry.backend_id = backend_id;
 	entry.policy = verdict.policy;
-
-	/* Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod. */
-	key.saddr = out.daddr;
-	key.daddr = out.saddr;
-	key.sport = out.dport;
-	key.dport = out.sport;
-	key.proto = pkt->proto;
-	entry.nat_saddr = pkt->daddr;
-	entry.nat_daddr = pkt->saddr;
-	entry.nat_sport = pkt->dport;
-	entry.nat_dport = pkt->sport;
-	entry.flags = CT_F_REPLY | (is_hairpin ? CT_F_HAIRPIN : 0);
-	ret = flow_deliver_to_sender(skb, &entry);
+	opts.flags = is_hairpin ? CT_F_HAIRPIN : 0;
+	opts.dst_ep = ep4_lookup(backend.address);
+	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
 	if (ret)
 		return ret;
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
-
-	/* Forward: client -> VIP leaves as (client or hairpin IP) -> backend. */
-	ct4_key_of(&key, pkt);
-	entry.nat_saddr = out.saddr;
-	entry.nat_daddr = out.daddr;
-	entry.nat_sport = out.sport;
-	entry.nat_dport = out.dport;
-	entry.flags = is_hairpin ? CT_F_HAIRPIN : 0;
-	entry.tcp_flags = pkt->tcp_flags;
-	flow_deliver_to_pod(&entry, backend.address);
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
 
 	ret = nat4_rewrite(skb, pkt, &out);
 	if (ret)
