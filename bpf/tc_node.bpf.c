@@ -34,20 +34,6 @@ const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
 #include "bpf/lib/node.h"
 #include "bpf/lib/policy.h"
 
-/* No endpoint: Local policy drops (kube-proxy's "has no local endpoints" DROP), Cluster rejects. */
-static __always_inline int node_no_endpoints(struct __sk_buff *skb, const struct pkt4 *pkt,
-					     const struct lb4_service *svc)
-{
-	int ret;
-
-	if (svc->flags & LB_SVC_F_LOCAL_ONLY)
-		return -DROP_NO_LOCAL_ENDPOINT;
-	ret = icmp4_reject(skb, pkt, false);
-	if (ret >= 0)
-		stats_count(STAT_REJECT, skb->len);
-	return ret;
-}
-
 /*
  * First packet of a flow from outside: choose a backend, masquerade when the frontend asks,
  * record both directions (flow_create_pair: with SNAT the reply entry is the port's claim),
@@ -67,18 +53,11 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	__u32 backend_id;
 	int ret;
 
-	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc.count)
-		return node_no_endpoints(skb, pkt, &svc);
-	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
-	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
-		ret = lb4_select_backend(&svc, pkt, &backend_id, &backend);
-		if (ret)
-			return ret;
-		if (svc.flags & LB_SVC_F_AFFINITY)
-			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
-	}
+	ret = lb4_choose_backend(&svc, pkt, now, &backend_id, &backend);
+	if (ret == -DROP_NO_BACKEND)
+		return icmp4_reject(skb, pkt, false);
+	if (ret)
+		return ret;
 
 	/*
 	 * A backend on this node: its ingress policy judges the client as it arrived, before any

@@ -46,25 +46,11 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	bool is_hairpin;
 	int ret;
 
-	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc.count) {
-		/* internalTrafficPolicy Local, no endpoint on this node: kube-proxy drops. */
-		if (svc.flags & LB_SVC_F_LOCAL_ONLY)
-			return -DROP_NO_LOCAL_ENDPOINT;
-		ret = icmp4_reject(skb, pkt, true);
-		if (ret >= 0)
-			stats_count(STAT_REJECT, skb->len);
+	ret = lb4_choose_backend(&svc, pkt, now, &backend_id, &backend);
+	if (ret == -DROP_NO_BACKEND)
+		return icmp4_reject(skb, pkt, true);
+	if (ret)
 		return ret;
-	}
-	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
-	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
-		ret = lb4_select_backend(&svc, pkt, &backend_id, &backend);
-		if (ret)
-			return ret;
-		if (svc.flags & LB_SVC_F_AFFINITY)
-			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
-	}
 
 	/* Policy applies to the backend the flow is translated to. */
 	ret = policy4_check(pkt->saddr, backend.address, pkt->proto, backend.port, &verdict);

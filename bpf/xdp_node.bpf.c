@@ -62,6 +62,7 @@ static __always_inline int xdp_node_handle(struct xdp_md *ctx)
 	struct lb4_service *svc;
 	struct ct4_key key = {};
 	struct pkt4 pkt = {};
+	int ret;
 
 	if (xdp_parse4(ctx, &pkt))
 		return XDP_PASS;
@@ -71,11 +72,11 @@ static __always_inline int xdp_node_handle(struct xdp_md *ctx)
 	svc = node_lookup_service(&pkt);
 	if (!svc)
 		return XDP_PASS;
-	if ((svc->flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(svc, pkt.saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc->count && (svc->flags & LB_SVC_F_LOCAL_ONLY))
-		return -DROP_NO_LOCAL_ENDPOINT;
-	return XDP_PASS;
+	ret = lb4_admit(svc, pkt.saddr);
+	/* No endpoint at all: tc_node answers with a reject, which needs the skb. */
+	if (!ret || ret == -DROP_NO_BACKEND)
+		return XDP_PASS;
+	return ret;
 }
 
 SEC("xdp")
