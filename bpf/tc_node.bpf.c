@@ -17,10 +17,6 @@
 #include "maps/policy.h"
 #include "maps/stats.h"
 
-/* SNAT source port range, host order; the loader may narrow it (maps/node.h). */
-const volatile __u16 nat_port_min = NAT_PORT_MIN_DEFAULT;
-const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
-
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
@@ -32,6 +28,7 @@ const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/node.h"
+#include "bpf/lib/snat.h"
 #include "bpf/lib/policy.h"
 
 /*
@@ -72,7 +69,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	}
 
 	is_snat = svc.flags & LB_SVC_F_SNAT;
-	out.saddr = is_snat ? node_snat_address(pkt->daddr) : pkt->saddr;
+	out.saddr = is_snat ? snat4_address(pkt->daddr) : pkt->saddr;
 	out.daddr = backend.address;
 	out.sport = pkt->sport;
 	out.dport = backend.port;
@@ -89,9 +86,7 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	entry.policy = verdict.policy;
 	opts.flags = is_snat ? CT_F_SNAT : 0;
 	opts.dst_ep = backend_ep;
-	opts.ports.min = nat_port_min;
-	opts.ports.max = nat_port_max;
-	opts.ports.probes = NAT_PORT_PROBES;
+	opts.ports = snat4_ports();
 	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
 	if (ret)
 		return ret;

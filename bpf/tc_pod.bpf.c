@@ -8,6 +8,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * lb4_revnat and policy_names come with their families' headers and no program reads them: the
+ * agent and the CLI do. This object is the first the loader loads, and it creates their pins.
+ */
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"

@@ -11,19 +11,21 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * A maps/ header defines every map of its family, so this object also carries maps it never
+ * reads (clock, stats, lb4_affinity, lb4_backends, lb4_maglev, lb4_revnat, lb4_slots,
+ * lb4_vips): libbpf opens their pins and nothing else.
+ */
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/node.h"
 #include "maps/stats.h"
 
-/* node.h's port allocation is not used here, but its header names them. */
-const volatile __u16 nat_port_min = NAT_PORT_MIN_DEFAULT;
-const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
-
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/ct.h"
+/* Also brings lb_maglev_size, which this program does not read: see its comment in lb.h. */
 #include "bpf/lib/lb.h"
 #include "bpf/lib/node.h"
 

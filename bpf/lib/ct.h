@@ -155,7 +155,7 @@ static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 	bpf_map_delete_elem(&ct4, &key);
 }
 
-/* Where a new flow's source port is allocated (tc_node: nat_port_min/max): host order. */
+/* Where a new flow's source port is allocated (snat4_ports()): host order. */
 struct ct4_port_range {
 	__u16 min;
 	__u16 max;

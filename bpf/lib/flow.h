@@ -163,10 +163,9 @@ enum flow_reply_to {
 
 /* How a program records its new flows: what differs between the pod and the uplink paths. */
 struct flow_pair_opts {
-	/* The forward direction's destination pod when it is on this node (ep4_lookup()), or NULL.
-	 */
+	/* The forward direction's pod when it is on this node (ep4_lookup()), or NULL. */
 	const struct ep4_info *dst_ep;
-	/* With CT_F_SNAT: the range out->sport is claimed in (tc_node: nat_port_min/max). */
+	/* With CT_F_SNAT: the range out->sport is claimed in (snat4_ports()). */
 	struct ct4_port_range ports;
 	/*
 	 * CT_F_HAIRPIN, CT_F_SNAT or CT_F_DIRECT, carried by both directions. CT_F_SNAT also

@@ -11,6 +11,9 @@
 /*
  * Entries in a Maglev table (--maglev-table-size), set by the loader together with the value
  * size of lb4_maglev (M * 4 bytes): the index bound the verifier checks a table read against.
+ * xdp_node carries it unread: maps/lb.h gives every program that includes it lb4_maglev, whose
+ * value size must match the pin, and the loader sizes the map and sets this in one call
+ * (datapath_set_maglev) for each object.
  */
 const volatile __u32 lb_maglev_size = LB_MAGLEV_SIZE_DEFAULT;
 
