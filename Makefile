@@ -198,6 +198,21 @@ $(BUILD)/tests/bpf_tests: $(call obj,san/obj,$(BPFTEST_SRCS)) $(addprefix $(BUIL
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
+# The runner's test table, generated as the kernel's BPF selftests do: every
+# `void test_name(void)` in tests/bpf/test_*.c, the packet builder's self-test first (the others
+# rely on it), then by file name and order in the file. tests.awk fails on a test_ function
+# written any other way, so none is silently left out. Like vmlinux.h it is rewritten only when
+# its content changes (a removed test file changes it too, without a newer prerequisite).
+BPFTEST_CASES := tests/bpf/test_pkt_selftest.c \
+	$(filter-out tests/bpf/test_pkt_selftest.c,$(sort $(wildcard tests/bpf/test_*.c)))
+
+$(BUILD)/tests/bpf_tests.h: tests/bpf/tests.awk $(BPFTEST_CASES) FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)awk -f tests/bpf/tests.awk $(BPFTEST_CASES) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	$(Q)if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; echo "  GEN      $@"; fi
+
+$(BUILD)/san/obj/tests/bpf/main.o: $(BUILD)/tests/bpf_tests.h
+
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)

@@ -17,10 +17,6 @@
 #include "maps/policy.h"
 #include "maps/stats.h"
 
-/* SNAT source port range, host order; the loader may narrow it (maps/node.h). */
-const volatile __u16 nat_port_min = NAT_PORT_MIN_DEFAULT;
-const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
-
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
@@ -32,51 +28,12 @@ const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/node.h"
+#include "bpf/lib/snat.h"
 #include "bpf/lib/policy.h"
-
-#define AF_INET 2
-
-/*
- * Where a masqueraded packet for a backend on another node leaves: its source is a node
- * address, so it must not go through the routing input path (martian). Returns the egress
- * ifindex, or 0 to let the node route it.
- */
-static __always_inline __u32 node_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
-						const struct nat4_tuple *out)
-{
-	struct bpf_fib_lookup fib = {
-	    .family = AF_INET,
-	    .l4_protocol = pkt->proto,
-	    .sport = out->sport,
-	    .dport = out->dport,
-	    .ipv4_src = out->saddr,
-	    .ipv4_dst = out->daddr,
-	    .ifindex = skb->ifindex,
-	};
-	long ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-
-	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return fib.ifindex;
-	return 0;
-}
-
-/* No endpoint: Local policy drops (kube-proxy's "has no local endpoints" DROP), Cluster rejects. */
-static __always_inline int node_no_endpoints(struct __sk_buff *skb, const struct pkt4 *pkt,
-					     const struct lb4_service *svc)
-{
-	int ret;
-
-	if (svc->flags & LB_SVC_F_LOCAL_ONLY)
-		return -DROP_NO_LOCAL_ENDPOINT;
-	ret = icmp4_reject(skb, pkt, false);
-	if (ret >= 0)
-		stats_count(STAT_REJECT, skb->len);
-	return ret;
-}
 
 /*
  * First packet of a flow from outside: choose a backend, masquerade when the frontend asks,
- * record both directions (reply first, and with SNAT the reply entry is the port's claim),
+ * record both directions (flow_create_pair: with SNAT the reply entry is the port's claim),
  * translate, deliver.
  */
 static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
@@ -85,26 +42,19 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	struct lb4_service svc = *svc_ptr;
 	struct lb4_backend backend;
 	struct policy_verdict verdict = {};
+	struct flow_pair_opts opts = {.reply_to = FLOW_REPLY_NEIGH};
 	struct ct_entry entry = {};
-	struct ct4_key key = {};
 	struct ep4_info *backend_ep;
 	struct nat4_tuple out;
 	bool is_snat;
 	__u32 backend_id;
 	int ret;
 
-	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc.count)
-		return node_no_endpoints(skb, pkt, &svc);
-	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
-	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
-		ret = lb4_select_backend(&svc, pkt, &backend_id, &backend);
-		if (ret)
-			return ret;
-		if (svc.flags & LB_SVC_F_AFFINITY)
-			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
-	}
+	ret = lb4_choose_backend(&svc, pkt, now, &backend_id, &backend);
+	if (ret == -DROP_NO_BACKEND)
+		return icmp4_reject(skb, pkt, false);
+	if (ret)
+		return ret;
 
 	/*
 	 * A backend on this node: its ingress policy judges the client as it arrived, before any
@@ -119,57 +69,27 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	}
 
 	is_snat = svc.flags & LB_SVC_F_SNAT;
-	out.saddr = is_snat ? node_snat_address(pkt->daddr) : pkt->saddr;
+	out.saddr = is_snat ? snat4_address(pkt->daddr) : pkt->saddr;
 	out.daddr = backend.address;
 	out.sport = pkt->sport;
 	out.dport = backend.port;
 	if (!out.saddr)
 		return -DROP_NAT_NO_PORT; /* masquerade without a node address to use */
 
-	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
-	entry.svc_id = svc.svc_id;
-	entry.backend_id = backend_id;
-	entry.policy = verdict.policy;
-
 	/*
 	 * Reply: backend -> client (or node address:port) leaves as frontend -> client, out of this
 	 * uplink by its neighbour table: its source may be a node address.
+	 * Forward: client -> frontend leaves as (client or node address:port) -> backend.
 	 */
-	key.saddr = out.daddr;
-	key.daddr = out.saddr;
-	key.sport = out.dport;
-	key.dport = out.sport;
-	key.proto = pkt->proto;
-	entry.nat_saddr = pkt->daddr;
-	entry.nat_daddr = pkt->saddr;
-	entry.nat_sport = pkt->dport;
-	entry.nat_dport = pkt->sport;
-	entry.flags = CT_F_REPLY | CT_F_NEIGH | (is_snat ? CT_F_SNAT : 0);
-	entry.ifindex = skb->ifindex;
-	if (is_snat) {
-		ret = node_snat_claim(&key, &entry, now);
-		if (ret)
-			return ret;
-		out.sport = key.dport;
-	} else if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY)) {
-		return -DROP_CT_CREATE;
-	}
-
-	/* Forward: client -> frontend leaves as (client or node address:port) -> backend. */
-	ct4_key_of(&key, pkt);
-	entry.nat_saddr = out.saddr;
-	entry.nat_daddr = out.daddr;
-	entry.nat_sport = out.sport;
-	entry.nat_dport = out.dport;
-	entry.flags = is_snat ? CT_F_SNAT : 0;
-	entry.tcp_flags = pkt->tcp_flags;
-	if (!flow_deliver_to_ep(&entry, backend_ep)) {
-		entry.ifindex = is_snat ? node_route_ifindex(skb, pkt, &out) : 0;
-		if (entry.ifindex)
-			entry.flags |= CT_F_NEIGH;
-	}
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
+	entry.svc_id = svc.svc_id;
+	entry.backend_id = backend_id;
+	entry.policy = verdict.policy;
+	opts.flags = is_snat ? CT_F_SNAT : 0;
+	opts.dst_ep = backend_ep;
+	opts.ports = snat4_ports();
+	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
+	if (ret)
+		return ret;
 
 	ret = nat4_rewrite(skb, pkt, &out);
 	if (ret)

@@ -8,6 +8,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * lb4_revnat and policy_names come with their families' headers and no program reads them: the
+ * agent and the CLI do. This object is the first the loader loads, and it creates their pins.
+ */
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
@@ -30,8 +34,8 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/policy.h"
 
 /*
- * First packet of a flow to a VIP: choose a backend, record both directions, translate. The
- * reply entry is written first so a reply can never race ahead of its translation.
+ * First packet of a flow to a VIP: choose a backend, record both directions (flow_create_pair),
+ * translate, deliver.
  */
 static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const struct lb4_service *svc_ptr, __u64 now)
@@ -39,32 +43,18 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	struct lb4_service svc = *svc_ptr;
 	struct lb4_backend backend;
 	struct policy_verdict verdict;
+	struct flow_pair_opts opts = {.reply_to = FLOW_REPLY_TO_SENDER};
 	struct ct_entry entry = {};
-	struct ct4_key key = {};
 	struct nat4_tuple out;
 	__u32 backend_id;
 	bool is_hairpin;
 	int ret;
 
-	if ((svc.flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(&svc, pkt->saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc.count) {
-		/* internalTrafficPolicy Local, no endpoint on this node: kube-proxy drops. */
-		if (svc.flags & LB_SVC_F_LOCAL_ONLY)
-			return -DROP_NO_LOCAL_ENDPOINT;
-		ret = icmp4_reject(skb, pkt, true);
-		if (ret >= 0)
-			stats_count(STAT_REJECT, skb->len);
+	ret = lb4_choose_backend(&svc, pkt, now, &backend_id, &backend);
+	if (ret == -DROP_NO_BACKEND)
+		return icmp4_reject(skb, pkt, true);
+	if (ret)
 		return ret;
-	}
-	if (!(svc.flags & LB_SVC_F_AFFINITY) ||
-	    lb4_affinity_lookup(&svc, pkt->saddr, now, &backend_id, &backend)) {
-		ret = lb4_select_backend(&svc, pkt, &backend_id, &backend);
-		if (ret)
-			return ret;
-		if (svc.flags & LB_SVC_F_AFFINITY)
-			lb4_affinity_remember(&svc, pkt->saddr, backend_id, now);
-	}
 
 	/* Policy applies to the backend the flow is translated to. */
 	ret = policy4_check(pkt->saddr, backend.address, pkt->proto, backend.port, &verdict);
@@ -78,39 +68,18 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	out.sport = pkt->sport;
 	out.dport = backend.port;
 
-	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+	/*
+	 * Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod.
+	 * Forward: client -> VIP leaves as (client or hairpin IP) -> backend.
+	 */
 	entry.svc_id = svc.svc_id;
 	entry.backend_id = backend_id;
 	entry.policy = verdict.policy;
-
-	/* Reply: backend -> client (or hairpin IP) leaves as VIP -> client, into this pod. */
-	key.saddr = out.daddr;
-	key.daddr = out.saddr;
-	key.sport = out.dport;
-	key.dport = out.sport;
-	key.proto = pkt->proto;
-	entry.nat_saddr = pkt->daddr;
-	entry.nat_daddr = pkt->saddr;
-	entry.nat_sport = pkt->dport;
-	entry.nat_dport = pkt->sport;
-	entry.flags = CT_F_REPLY | (is_hairpin ? CT_F_HAIRPIN : 0);
-	ret = flow_deliver_to_sender(skb, &entry);
+	opts.flags = is_hairpin ? CT_F_HAIRPIN : 0;
+	opts.dst_ep = ep4_lookup(backend.address);
+	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
 	if (ret)
 		return ret;
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
-
-	/* Forward: client -> VIP leaves as (client or hairpin IP) -> backend. */
-	ct4_key_of(&key, pkt);
-	entry.nat_saddr = out.saddr;
-	entry.nat_daddr = out.daddr;
-	entry.nat_sport = out.sport;
-	entry.nat_dport = out.dport;
-	entry.flags = is_hairpin ? CT_F_HAIRPIN : 0;
-	entry.tcp_flags = pkt->tcp_flags;
-	flow_deliver_to_pod(&entry, backend.address);
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
 
 	ret = nat4_rewrite(skb, pkt, &out);
 	if (ret)

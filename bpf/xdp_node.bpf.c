@@ -11,19 +11,21 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+/*
+ * A maps/ header defines every map of its family, so this object also carries maps it never
+ * reads (clock, stats, lb4_affinity, lb4_backends, lb4_maglev, lb4_revnat, lb4_slots,
+ * lb4_vips): libbpf opens their pins and nothing else.
+ */
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/node.h"
 #include "maps/stats.h"
 
-/* node.h's port allocation is not used here, but its header names them. */
-const volatile __u16 nat_port_min = NAT_PORT_MIN_DEFAULT;
-const volatile __u16 nat_port_max = NAT_PORT_MAX_DEFAULT;
-
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/ct.h"
+/* Also brings lb_maglev_size, which this program does not read: see its comment in lb.h. */
 #include "bpf/lib/lb.h"
 #include "bpf/lib/node.h"
 
@@ -62,6 +64,7 @@ static __always_inline int xdp_node_handle(struct xdp_md *ctx)
 	struct lb4_service *svc;
 	struct ct4_key key = {};
 	struct pkt4 pkt = {};
+	int ret;
 
 	if (xdp_parse4(ctx, &pkt))
 		return XDP_PASS;
@@ -71,11 +74,11 @@ static __always_inline int xdp_node_handle(struct xdp_md *ctx)
 	svc = node_lookup_service(&pkt);
 	if (!svc)
 		return XDP_PASS;
-	if ((svc->flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(svc, pkt.saddr))
-		return -DROP_SOURCE_RANGE;
-	if (!svc->count && (svc->flags & LB_SVC_F_LOCAL_ONLY))
-		return -DROP_NO_LOCAL_ENDPOINT;
-	return XDP_PASS;
+	ret = lb4_admit(svc, pkt.saddr);
+	/* No endpoint at all: tc_node answers with a reject, which needs the skb. */
+	if (!ret || ret == -DROP_NO_BACKEND)
+		return XDP_PASS;
+	return ret;
 }
 
 SEC("xdp")

@@ -3,6 +3,8 @@
 #ifndef SLUICE_BPF_COMMON_H
 #define SLUICE_BPF_COMMON_H
 
+#define AF_INET 2
+
 #define ETH_P_IP 0x0800
 #define ETH_ALEN 6
 #define ETH_HLEN 14

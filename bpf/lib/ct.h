@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Conntrack of translated flows: lookup with expiry, lifetime refresh, creation. */
+/* Conntrack of translated flows: lookup with expiry, lifetime refresh, reply-port claims. */
 #ifndef SLUICE_BPF_CT_H
 #define SLUICE_BPF_CT_H
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/parse.h"
 #include "maps/ct.h"
+#include "maps/stats.h"
 
 #define NSEC_PER_SEC 1000000000ull
 
@@ -152,6 +153,44 @@ static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 	ct4_peer_key(&peer_key, entry, pkt->proto);
 	bpf_map_delete_elem(&ct4, &peer_key);
 	bpf_map_delete_elem(&ct4, &key);
+}
+
+/* Where a new flow's source port is allocated (snat4_ports()): host order. */
+struct ct4_port_range {
+	__u16 min;
+	__u16 max;
+	__u16 probes; /* candidates tried before the flow is dropped */
+};
+
+/*
+ * Allocates the source port of a new flow by claiming its reply entry: reply_key is (backend,
+ * node address, backend port, candidate port), and the reply entry is written with BPF_NOEXIST,
+ * so two flows can never hold the same (node address, port, backend) tuple, even when two CPUs
+ * race for it. An expired entry is taken over. Candidates start at a random offset in
+ * [range->min, range->max] and go up, range->probes of them. On success reply_key->dport is the
+ * port (network order) and the reply entry is in ct4. Returns 0 or -DROP_NAT_NO_PORT.
+ */
+static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
+					  __u64 now, const struct ct4_port_range *range)
+{
+	__u32 span = (__u32)range->max - range->min + 1;
+	__u32 offset, port;
+	struct ct_entry *taken;
+
+	if (range->max < range->min)
+		return -DROP_NAT_NO_PORT;
+	offset = bpf_get_prandom_u32() % span;
+	for (int i = 0; i < range->probes; i++) {
+		port = range->min + (offset + i) % span;
+		reply_key->dport = bpf_htons((__u16)port);
+		if (!bpf_map_update_elem(&ct4, reply_key, reply, BPF_NOEXIST))
+			return 0;
+		taken = bpf_map_lookup_elem(&ct4, reply_key);
+		if (taken && taken->expires_ns < now &&
+		    !bpf_map_update_elem(&ct4, reply_key, reply, BPF_EXIST))
+			return 0;
+	}
+	return -DROP_NAT_NO_PORT;
 }
 
 #endif

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Packets of tracked flows, shared by the pod and uplink programs: rewrite and deliver. */
+/*
+ * Flows, shared by the pod and uplink programs: packets of tracked flows (rewrite and deliver),
+ * and the conntrack pair every new flow is recorded with.
+ */
 #ifndef SLUICE_BPF_FLOW_H
 #define SLUICE_BPF_FLOW_H
 
@@ -123,10 +126,123 @@ static __always_inline bool flow_deliver_to_ep(struct ct_entry *entry, const str
 	return true;
 }
 
-/* flow_deliver_to_ep() for the pod at daddr, if any. */
-static __always_inline bool flow_deliver_to_pod(struct ct_entry *entry, __be32 daddr)
+/*
+ * Where a masqueraded packet for a backend on another node leaves: its source is a node
+ * address, so it must not go through the routing input path (martian). Returns the egress
+ * ifindex, or 0 to let the node route it.
+ */
+static __always_inline __u32 flow_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
+						const struct nat4_tuple *out)
 {
-	return flow_deliver_to_ep(entry, ep4_lookup(daddr));
+	struct bpf_fib_lookup fib = {
+	    .family = AF_INET,
+	    .l4_protocol = pkt->proto,
+	    .sport = out->sport,
+	    .dport = out->dport,
+	    .ipv4_src = out->saddr,
+	    .ipv4_dst = out->daddr,
+	    .ifindex = skb->ifindex,
+	};
+	long ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return fib.ifindex;
+	return 0;
+}
+
+/* Where a new flow's replies are delivered (flow_create_pair). */
+enum flow_reply_to {
+	FLOW_REPLY_ROUTED = 0, /* to the node's routing (ifindex 0) */
+	FLOW_REPLY_TO_SENDER,  /* back into the pod the first packet came from */
+	/*
+	 * Back out of the device the first packet came in on, by its neighbour table: the reply's
+	 * source may be a node address (a NodePort), which the routing path drops as martian.
+	 */
+	FLOW_REPLY_NEIGH,
+};
+
+/* How a program records its new flows: what differs between the pod and the uplink paths. */
+struct flow_pair_opts {
+	/* The forward direction's pod when it is on this node (ep4_lookup()), or NULL. */
+	const struct ep4_info *dst_ep;
+	/* With CT_F_SNAT: the range out->sport is claimed in (snat4_ports()). */
+	struct ct4_port_range ports;
+	/*
+	 * CT_F_HAIRPIN, CT_F_SNAT or CT_F_DIRECT, carried by both directions. CT_F_SNAT also
+	 * allocates the source port, and routes a forward direction with no pod here out by the
+	 * neighbour table (flow_route_ifindex): its source is the node's.
+	 */
+	__u8 flags;
+	__u8 reply_to; /* enum flow_reply_to */
+};
+
+/*
+ * Records a new flow in conntrack, both directions: the forward entry (key PKT's tuple, leaves
+ * as OUT) and the reply entry (key the reverse of OUT, leaves as the reverse of PKT). The reply
+ * entry is written first, so a reply can never race ahead of its translation; with CT_F_SNAT
+ * writing it claims out->sport. When the forward entry cannot be written the reply entry is
+ * deleted again: no half-flow is left behind (nor a claimed port held).
+ *
+ * ENTRY comes zeroed but for svc_id, backend_id and policy, which both directions share; on
+ * return it holds the forward entry, for ep4_deliver(). OUT is the caller's translation (its own
+ * tuple for an untranslated flow). Returns 0, or -DROP_* with no entry of this flow left in ct4.
+ */
+static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct pkt4 *pkt,
+					    __u64 now, struct nat4_tuple *out,
+					    struct ct_entry *entry,
+					    const struct flow_pair_opts *opts)
+{
+	struct ct4_key reply_key = {}, key = {};
+	int ret;
+
+	entry->expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
+
+	reply_key.saddr = out->daddr;
+	reply_key.daddr = out->saddr;
+	reply_key.sport = out->dport;
+	reply_key.dport = out->sport;
+	reply_key.proto = pkt->proto;
+	entry->nat_saddr = pkt->daddr;
+	entry->nat_daddr = pkt->saddr;
+	entry->nat_sport = pkt->dport;
+	entry->nat_dport = pkt->sport;
+	entry->flags = CT_F_REPLY | opts->flags;
+	if (opts->reply_to == FLOW_REPLY_TO_SENDER) {
+		ret = flow_deliver_to_sender(skb, entry);
+		if (ret)
+			return ret;
+	} else if (opts->reply_to == FLOW_REPLY_NEIGH) {
+		entry->ifindex = skb->ifindex;
+		entry->flags |= CT_F_NEIGH;
+	} else {
+		entry->ifindex = 0;
+	}
+	if (opts->flags & CT_F_SNAT) {
+		ret = ct4_claim_port(&reply_key, entry, now, &opts->ports);
+		if (ret)
+			return ret;
+		out->sport = reply_key.dport;
+	} else if (bpf_map_update_elem(&ct4, &reply_key, entry, BPF_ANY)) {
+		return -DROP_CT_CREATE;
+	}
+
+	ct4_key_of(&key, pkt);
+	entry->nat_saddr = out->saddr;
+	entry->nat_daddr = out->daddr;
+	entry->nat_sport = out->sport;
+	entry->nat_dport = out->dport;
+	entry->flags = opts->flags;
+	entry->tcp_flags = pkt->tcp_flags;
+	if (!flow_deliver_to_ep(entry, opts->dst_ep) && (opts->flags & CT_F_SNAT)) {
+		entry->ifindex = flow_route_ifindex(skb, pkt, out);
+		if (entry->ifindex)
+			entry->flags |= CT_F_NEIGH;
+	}
+	if (bpf_map_update_elem(&ct4, &key, entry, BPF_ANY)) {
+		bpf_map_delete_elem(&ct4, &reply_key);
+		return -DROP_CT_CREATE;
+	}
+	return 0;
 }
 
 /*
@@ -140,40 +256,23 @@ static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct
 					     __u64 now, __u8 policy, bool is_reply_to_sender,
 					     const struct ep4_info *dst_ep)
 {
-	struct ct_entry entry = {};
-	struct ct4_key key = {};
+	struct nat4_tuple out = {
+	    .saddr = pkt->saddr,
+	    .daddr = pkt->daddr,
+	    .sport = pkt->sport,
+	    .dport = pkt->dport,
+	};
+	struct flow_pair_opts opts = {
+	    .dst_ep = dst_ep,
+	    .flags = CT_F_DIRECT,
+	    .reply_to = is_reply_to_sender ? FLOW_REPLY_TO_SENDER : FLOW_REPLY_ROUTED,
+	};
+	struct ct_entry entry = {.policy = policy};
 	int ret;
 
-	key.saddr = pkt->daddr;
-	key.daddr = pkt->saddr;
-	key.sport = pkt->dport;
-	key.dport = pkt->sport;
-	key.proto = pkt->proto;
-	entry.expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
-	entry.nat_saddr = pkt->daddr;
-	entry.nat_daddr = pkt->saddr;
-	entry.nat_sport = pkt->dport;
-	entry.nat_dport = pkt->sport;
-	entry.flags = CT_F_REPLY | CT_F_DIRECT;
-	entry.policy = policy;
-	if (is_reply_to_sender) {
-		ret = flow_deliver_to_sender(skb, &entry);
-		if (ret)
-			return ret;
-	}
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
-
-	ct4_key_of(&key, pkt);
-	entry.nat_saddr = pkt->saddr;
-	entry.nat_daddr = pkt->daddr;
-	entry.nat_sport = pkt->sport;
-	entry.nat_dport = pkt->dport;
-	entry.flags = CT_F_DIRECT;
-	entry.tcp_flags = pkt->tcp_flags;
-	flow_deliver_to_ep(&entry, dst_ep);
-	if (bpf_map_update_elem(&ct4, &key, &entry, BPF_ANY))
-		return -DROP_CT_CREATE;
+	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
+	if (ret)
+		return ret;
 	stats_count(STAT_POLICY_NEW, skb->len);
 	return ep4_deliver(skb, &entry);
 }

@@ -26,8 +26,8 @@
  * Answers a packet for a service without endpoints with ICMP port unreachable from the VIP, as
  * kube-proxy's REJECT rule does, so clients fail at once instead of timing out. The frame is
  * rebuilt in place and sent back into the pod (is_peer, the pod program) or out of the device it
- * came in on (the uplink program). Packets with IP options, and RSTs (never
- * answered, RFC 1122), are dropped instead. Returns a tc verdict or -DROP_*.
+ * came in on (the uplink program), and counted as STAT_REJECT. Packets with IP options, and RSTs
+ * (never answered, RFC 1122), are dropped instead. Returns a tc verdict or -DROP_NO_BACKEND.
  */
 static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const bool is_peer)
@@ -62,6 +62,7 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4
 	if (bpf_skb_change_tail(skb, ICMP_REJECT_LEN, 0) ||
 	    bpf_skb_store_bytes(skb, 0, frame, ICMP_REJECT_LEN, 0))
 		return -DROP_NO_BACKEND;
+	stats_count(STAT_REJECT, skb->len);
 	/* Back where it came from: into the pod behind this veth, or out of the uplink. */
 	return is_peer ? bpf_redirect_peer(skb->ifindex, 0) : bpf_redirect(skb->ifindex, 0);
 }

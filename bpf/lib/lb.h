@@ -11,6 +11,9 @@
 /*
  * Entries in a Maglev table (--maglev-table-size), set by the loader together with the value
  * size of lb4_maglev (M * 4 bytes): the index bound the verifier checks a table read against.
+ * xdp_node carries it unread: maps/lb.h gives every program that includes it lb4_maglev, whose
+ * value size must match the pin, and the loader sizes the map and sets this in one call
+ * (datapath_set_maglev) for each object.
  */
 const volatile __u32 lb_maglev_size = LB_MAGLEV_SIZE_DEFAULT;
 
@@ -127,6 +130,50 @@ static __always_inline void lb4_affinity_remember(const struct lb4_service *svc,
 	struct lb4_affinity value = {.last_used_ns = now, .backend_id = backend_id};
 
 	bpf_map_update_elem(&lb4_affinity, &key, &value, BPF_ANY);
+}
+
+/*
+ * May a new flow from saddr use the frontend, and has the frontend a backend for it? Returns 0;
+ * -DROP_SOURCE_RANGE (loadBalancerSourceRanges); -DROP_NO_LOCAL_ENDPOINT (a Local traffic policy
+ * and no endpoint on this node: kube-proxy's "has no local endpoints" DROP); or -DROP_NO_BACKEND
+ * (no endpoint at all: the caller answers with icmp4_reject(), as kube-proxy's REJECT does, and
+ * drops under this reason when it cannot).
+ */
+static __always_inline int lb4_admit(const struct lb4_service *svc, __be32 saddr)
+{
+	if ((svc->flags & LB_SVC_F_SOURCE_RANGES) && !lb4_source_allowed(svc, saddr))
+		return -DROP_SOURCE_RANGE;
+	if (svc->count)
+		return 0;
+	if (svc->flags & LB_SVC_F_LOCAL_ONLY)
+		return -DROP_NO_LOCAL_ENDPOINT;
+	return -DROP_NO_BACKEND;
+}
+
+/*
+ * The backend of a new flow to a frontend: admission (lb4_admit), then the client's
+ * sessionAffinity backend while it lasts, else a fresh choice (lb4_select_backend), remembered
+ * for affinity. SVC is the caller's copy of the service value (see lb4_select_backend). Returns
+ * 0 and fills id/backend, or lb4_admit()'s and lb4_select_backend()'s -DROP_*.
+ */
+static __always_inline int lb4_choose_backend(const struct lb4_service *svc, const struct pkt4 *pkt,
+					      __u64 now, __u32 *backend_id,
+					      struct lb4_backend *backend)
+{
+	int ret;
+
+	ret = lb4_admit(svc, pkt->saddr);
+	if (ret)
+		return ret;
+	if ((svc->flags & LB_SVC_F_AFFINITY) &&
+	    !lb4_affinity_lookup(svc, pkt->saddr, now, backend_id, backend))
+		return 0;
+	ret = lb4_select_backend(svc, pkt, backend_id, backend);
+	if (ret)
+		return ret;
+	if (svc->flags & LB_SVC_F_AFFINITY)
+		lb4_affinity_remember(svc, pkt->saddr, *backend_id, now);
+	return 0;
 }
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Runner for the BPF packet tests: runs the table in tests.h, one line per test, then a summary. */
+/* Runner for the BPF packet tests: each test of the generated table, then a summary line. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,8 @@
 #include <bpf/libbpf.h>
 
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
+/* The test table, generated from the test_*.c files (Makefile: build/tests/bpf_tests.h). */
+#include "tests/bpf_tests.h"
 
 struct test {
 	const char *name;

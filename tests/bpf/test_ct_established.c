@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 static void check_established(uint8_t proto)
 {

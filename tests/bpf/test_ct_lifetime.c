@@ -12,7 +12,6 @@
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define NSEC_PER_SEC 1000000000ull
 #define COARSE_SLACK (50 * 1000000ull) /* coarse clock lags CLOCK_MONOTONIC by a tick or so */

@@ -7,7 +7,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 void test_ct_reply_after_service_delete(void)
 {

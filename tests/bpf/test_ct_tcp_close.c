@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 static bool send_client(struct fixture *f, uint8_t tcp_flags, uint32_t seq, struct pkt *out,
 			const char *what)

@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 /* frag_off in host order: 0x2000 is MF, the low 13 bits the offset in 8-byte units. */
 static void set_frag_off(struct pkt *p, uint16_t frag_off)

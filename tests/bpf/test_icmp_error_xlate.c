@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define QUOTED_LEN (20 + 8)
 #define INNER_OFF  (PKT_L4_OFF + 8) /* quoted IPv4 header in an ICMP error frame */

@@ -8,7 +8,6 @@
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define AFFINITY_FLOWS 32 /* chance that random choice over 2 backends agrees by luck: 2^-31 */
 

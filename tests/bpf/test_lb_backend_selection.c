@@ -6,7 +6,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define SELECTION_FLOWS 64 /* chance that 2 backends get all of them by luck alone: 2^-63 */
 

@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 /* Appends Ethernet padding to a frame, as a NIC does for frames under 60 bytes. */
 static void pad_frame(struct pkt *p, size_t frame_len)

@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 void test_lb_local_backend_redirect(void)
 {

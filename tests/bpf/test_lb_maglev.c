@@ -18,7 +18,6 @@
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define MAGLEV_FLOWS 300 /* ~100 per backend: each gets >= 60 but by a 1e-5 fluke */
 #define MAGLEV_M     LB_MAGLEV_SIZE_DEFAULT /* what the fixture's unconfigured object has */

@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define QUOTED_LEN (20 + 8) /* original IPv4 header + first 8 bytes of L4 (RFC 792) */
 #define REJECT_LEN (PKT_L4_OFF + 8 + QUOTED_LEN)

@@ -9,7 +9,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 /* A client -> VIP SCTP packet: a UDP frame relabelled (the 12-byte SCTP common header holds
  * the ports where UDP has them), with the IP checksum fixed for the new protocol byte. */

@@ -7,7 +7,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 typedef void (*mangle_fn)(struct pkt *p);
 

@@ -24,7 +24,6 @@
 #include "skel/xdp_node.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define NODE_IP	       TEST_IP(192, 168, 50, 1)
 #define NODE_IP_2      TEST_IP(192, 168, 60, 1) /* a second address of the node */

@@ -4,7 +4,6 @@
 
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 /* Runs spec through a program with the standard TCP service and expects it untouched. */
 static void check_spec_passes(const struct pkt_spec *spec, uint8_t service_proto, const char *what)

@@ -8,7 +8,6 @@
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
 #include "tests/bpf/pkt.h"
-#include "tests/bpf/tests.h"
 
 static int hex_decode(const char *hex, uint8_t *out, size_t cap)
 {

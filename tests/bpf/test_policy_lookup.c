@@ -15,7 +15,6 @@
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
-#include "tests/bpf/tests.h"
 
 #define ID_CLIENT  300u
 #define ID_BACKEND 301u
