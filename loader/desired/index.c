@@ -10,137 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hash_table.h"
 #include "loader/desired/netpol_compile.h"
 #include "loader/desired/index.h"
 
-/* ---- a string-keyed map: chained, grows at load 1 ------------------------------------------ */
-
-struct index_entry {
-	struct index_entry *next;
-	uint64_t hash;
-	void *value;
-	char key[];
-};
-
-struct index_map {
-	struct index_entry **buckets;
-	size_t n_buckets; /* power of two, or 0 */
-	size_t count;
-};
-
-static uint64_t index_hash(const char *key)
-{
-	uint64_t hash = 0xcbf29ce484222325ull;
-
-	while (*key)
-		hash = (hash ^ (unsigned char)*key++) * 0x100000001b3ull;
-	return hash ^ (hash >> 29);
-}
-
-static struct index_entry **index_map_slot(const struct index_map *map, const char *key,
-					   uint64_t hash)
-{
-	struct index_entry **slot = &map->buckets[hash & (map->n_buckets - 1)];
-
-	while (*slot && ((*slot)->hash != hash || strcmp((*slot)->key, key)))
-		slot = &(*slot)->next;
-	return slot;
-}
-
-static void *index_map_get(const struct index_map *map, const char *key)
-{
-	struct index_entry **slot;
-
-	if (!map->n_buckets)
-		return NULL;
-	slot = index_map_slot(map, key, index_hash(key));
-	return *slot ? (*slot)->value : NULL;
-}
-
-static int index_map_grow(struct index_map *map)
-{
-	size_t n = map->n_buckets ? map->n_buckets * 2 : 64, i;
-	struct index_entry **buckets = calloc(n, sizeof(*buckets));
-
-	if (!buckets)
-		return -ENOMEM;
-	for (i = 0; i < map->n_buckets; i++) {
-		struct index_entry *e = map->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = buckets[e->hash & (n - 1)];
-			buckets[e->hash & (n - 1)] = e;
-		}
-	}
-	free(map->buckets);
-	map->buckets = buckets;
-	map->n_buckets = n;
-	return 0;
-}
-
-/* Insert key -> value (value not NULL), or replace the value. Returns 0 or -ENOMEM. */
-static int index_map_put(struct index_map *map, const char *key, void *value)
-{
-	uint64_t hash = index_hash(key);
-	struct index_entry **slot, *e;
-	size_t len;
-
-	if (map->count >= map->n_buckets && index_map_grow(map))
-		return -ENOMEM;
-	slot = index_map_slot(map, key, hash);
-	if (*slot) {
-		(*slot)->value = value;
-		return 0;
-	}
-	len = strlen(key);
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return -ENOMEM;
-	e->next = NULL;
-	e->hash = hash;
-	e->value = value;
-	memcpy(e->key, key, len + 1);
-	*slot = e;
-	map->count++;
-	return 0;
-}
-
-static void index_map_del(struct index_map *map, const char *key)
-{
-	struct index_entry **slot, *e;
-
-	if (!map->n_buckets)
-		return;
-	slot = index_map_slot(map, key, index_hash(key));
-	e = *slot;
-	if (!e)
-		return;
-	*slot = e->next;
-	free(e);
-	map->count--;
-}
-
-/* Free the entries; values are the caller's. */
-static void index_map_free(struct index_map *map)
-{
-	size_t i;
-
-	for (i = 0; i < map->n_buckets; i++) {
-		struct index_entry *e = map->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
-	free(map->buckets);
-	memset(map, 0, sizeof(*map));
-}
-
-#define INDEX_FOR_EACH(map, e, i)                                                                  \
-	for (i = 0; i < (map)->n_buckets; i++)                                                     \
-		for (e = (map)->buckets[i]; e; e = e->next)
+/* ---- a growable array of pointers ----------------------------------------------------------- */
 
 /* A growable array of pointers. */
 struct index_vec {
@@ -226,16 +100,16 @@ struct index_frontend {
 struct k8s_index {
 	struct k8s_build_config config;
 	struct k8s_build_lookup lookup;
-	struct index_map objects;   /* "kind/namespace/name" -> index_object */
-	struct index_map services;  /* "namespace/name" -> index_service */
-	struct index_map slices;    /* "namespace/service" -> index_group */
-	struct index_map pods;	    /* "namespace" -> index_group */
-	struct index_map selectors; /* "namespace\x1fkey=value" (first term) -> index_vec */
-	struct index_map frontends; /* frontend key -> index_frontend */
-	struct index_map ports;	    /* health check port -> index_vec of index_service */
-	struct index_vec all;	    /* every index_service */
-	struct index_vec dirty;	    /* index_service to rebuild */
-	struct index_vec touched;   /* index_frontend whose claims changed */
+	struct hash_table objects;   /* "kind/namespace/name" -> index_object */
+	struct hash_table services;  /* "namespace/name" -> index_service */
+	struct hash_table slices;    /* "namespace/service" -> index_group */
+	struct hash_table pods;	     /* "namespace" -> index_group */
+	struct hash_table selectors; /* "namespace\x1fkey=value" (first term) -> index_vec */
+	struct hash_table frontends; /* frontend key -> index_frontend */
+	struct hash_table ports;     /* health check port -> index_vec of index_service */
+	struct index_vec all;	     /* every index_service */
+	struct index_vec dirty;	     /* index_service to rebuild */
+	struct index_vec touched;    /* index_frontend whose claims changed */
 	bool is_node_dirty, is_health_dirty, is_policy_dirty;
 	bool is_all_dirty;
 	uint32_t *node_addresses;
@@ -267,7 +141,7 @@ static void lookup_slices(void *ctx, const char *namespace, const char *service,
 	const struct index_group *group;
 
 	snprintf(key, sizeof(key), "%s/%s", namespace, service);
-	group = index_map_get(&index->slices, key);
+	group = hash_table_get_str(&index->slices, key);
 	*out = group ? group->items : NULL;
 	*n = group ? group->count : 0;
 }
@@ -275,7 +149,7 @@ static void lookup_slices(void *ctx, const char *namespace, const char *service,
 static void lookup_pods(void *ctx, const char *namespace, struct k8s_object *const **out, size_t *n)
 {
 	struct k8s_index *index = ctx;
-	const struct index_group *group = index_map_get(&index->pods, namespace);
+	const struct index_group *group = hash_table_get_str(&index->pods, namespace);
 
 	*out = group ? group->items : NULL;
 	*n = group ? group->count : 0;
@@ -288,7 +162,7 @@ static const struct k8s_object *lookup_node(void *ctx, const char *name)
 	const struct index_object *o;
 
 	object_key(key, sizeof(key), K8S_KIND_NODE, "", name);
-	o = index_map_get(&index->objects, key);
+	o = hash_table_get_str(&index->objects, key);
 	return o ? o->effective : NULL;
 }
 
@@ -331,15 +205,15 @@ static size_t group_find(const struct index_group *group, const char *name, bool
 	return lo;
 }
 
-static int group_add(struct index_map *map, const char *key, struct k8s_object *object)
+static int group_add(struct hash_table *map, const char *key, struct k8s_object *object)
 {
-	struct index_group *group = index_map_get(map, key);
+	struct index_group *group = hash_table_get_str(map, key);
 	bool is_found;
 	size_t at;
 
 	if (!group) {
 		group = calloc(1, sizeof(*group));
-		if (!group || index_map_put(map, key, group)) {
+		if (!group || hash_table_put_str(map, key, group)) {
 			free(group);
 			return -ENOMEM;
 		}
@@ -365,9 +239,9 @@ static int group_add(struct index_map *map, const char *key, struct k8s_object *
 	return 0;
 }
 
-static void group_remove(struct index_map *map, const char *key, const struct k8s_object *object)
+static void group_remove(struct hash_table *map, const char *key, const struct k8s_object *object)
 {
-	struct index_group *group = index_map_get(map, key);
+	struct index_group *group = hash_table_get_str(map, key);
 	bool is_found;
 	size_t at;
 
@@ -382,7 +256,7 @@ static void group_remove(struct index_map *map, const char *key, const struct k8
 		return;
 	free(group->items);
 	free(group);
-	index_map_del(map, key);
+	hash_table_remove_str(map, key);
 }
 
 /* ---- Services ----------------------------------------------------------------------------- */
@@ -393,7 +267,7 @@ static struct index_service *service_get(const struct k8s_index *index, const ch
 	char key[INDEX_KEY_LEN];
 
 	snprintf(key, sizeof(key), "%s/%s", namespace, name);
-	return index_map_get(&index->services, key);
+	return hash_table_get_str(&index->services, key);
 }
 
 static int service_mark(struct k8s_index *index, struct index_service *svc)
@@ -440,11 +314,11 @@ static void service_unregister(struct k8s_index *index, struct index_service *sv
 
 	if (!svc->selector_key)
 		return;
-	vec = index_map_get(&index->selectors, svc->selector_key);
+	vec = hash_table_get_str(&index->selectors, svc->selector_key);
 	if (vec && index_vec_remove(vec, svc) && !vec->count) {
 		free(vec->items);
 		free(vec);
-		index_map_del(&index->selectors, svc->selector_key);
+		hash_table_remove_str(&index->selectors, svc->selector_key);
 	}
 	free(svc->selector_key);
 	svc->selector_key = NULL;
@@ -457,10 +331,10 @@ static int service_register(struct k8s_index *index, struct index_service *svc)
 	svc->selector_key = selector_key(svc->object);
 	if (!svc->selector_key)
 		return svc->object->service.has_selector ? -ENOMEM : 0;
-	vec = index_map_get(&index->selectors, svc->selector_key);
+	vec = hash_table_get_str(&index->selectors, svc->selector_key);
 	if (!vec) {
 		vec = calloc(1, sizeof(*vec));
-		if (!vec || index_map_put(&index->selectors, svc->selector_key, vec)) {
+		if (!vec || hash_table_put_str(&index->selectors, svc->selector_key, vec)) {
 			free(vec);
 			goto fail;
 		}
@@ -490,12 +364,12 @@ static int service_changed(struct k8s_index *index, const struct k8s_object *old
 		snprintf(svc->namespace, sizeof(svc->namespace), "%s", new->namespace);
 		snprintf(svc->name, sizeof(svc->name), "%s", new->name);
 		snprintf(key, sizeof(key), "%s/%s", new->namespace, new->name);
-		if (index_map_put(&index->services, key, svc)) {
+		if (hash_table_put_str(&index->services, key, svc)) {
 			free(svc);
 			return -ENOMEM;
 		}
 		if (index_vec_push(&index->all, svc)) {
-			index_map_del(&index->services, key);
+			hash_table_remove_str(&index->services, key);
 			free(svc);
 			return -ENOMEM;
 		}
@@ -547,7 +421,7 @@ static int pod_mark_services(struct k8s_index *index, const struct k8s_object *p
 				 pod->labels.items[i].key, pod->labels.items[i].value);
 		else
 			snprintf(key, sizeof(key), "%s\x1f*", pod->namespace);
-		vec = index_map_get(&index->selectors, key);
+		vec = hash_table_get_str(&index->selectors, key);
 		for (j = 0; !err && vec && j < vec->count; j++) {
 			struct index_service *svc = vec->items[j];
 
@@ -666,11 +540,11 @@ static struct index_object *object_get(struct k8s_index *index, enum k8s_kind ki
 	struct index_object *o;
 
 	object_key(key, sizeof(key), kind, namespace, name);
-	o = index_map_get(&index->objects, key);
+	o = hash_table_get_str(&index->objects, key);
 	if (o || !is_create)
 		return o;
 	o = calloc(1, sizeof(*o));
-	if (o && index_map_put(&index->objects, key, o)) {
+	if (o && hash_table_put_str(&index->objects, key, o)) {
 		free(o);
 		o = NULL;
 	}
@@ -685,7 +559,7 @@ static void object_drop_if_empty(struct k8s_index *index, enum k8s_kind kind, co
 	if (o->n_candidates || o->effective)
 		return;
 	object_key(key, sizeof(key), kind, namespace, name);
-	index_map_del(&index->objects, key);
+	hash_table_remove_str(&index->objects, key);
 	free(o->candidates);
 	free(o);
 }
@@ -793,10 +667,10 @@ struct k8s_object *k8s_index_set_api(struct k8s_index *index, enum k8s_kind kind
 void k8s_index_for_each_api(const struct k8s_index *index,
 			    void (*visit)(void *ctx, struct k8s_object *object), void *ctx)
 {
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i, j;
 
-	INDEX_FOR_EACH(&index->objects, e, i)
+	HASH_TABLE_FOR_EACH(&index->objects, e, i)
 	{
 		const struct index_object *o = e->value;
 
@@ -840,7 +714,7 @@ static int claim_add(struct k8s_index *index, struct index_service *svc, size_t 
 	char key[24];
 
 	frontend_key(key, sizeof(key), f);
-	fe = index_map_get(&index->frontends, key);
+	fe = hash_table_get_str(&index->frontends, key);
 	if (!fe) {
 		fe = calloc(1, sizeof(*fe));
 		if (!fe)
@@ -851,7 +725,7 @@ static int claim_add(struct k8s_index *index, struct index_service *svc, size_t 
 		fe->removed_key.proto = f->proto;
 		fe->removed_key.scope = f->scope;
 		fe->removed_key.kind = f->kind;
-		if (index_map_put(&index->frontends, key, fe)) {
+		if (hash_table_put_str(&index->frontends, key, fe)) {
 			free(fe);
 			return -ENOMEM;
 		}
@@ -878,7 +752,7 @@ static int claim_remove(struct k8s_index *index, struct index_service *svc, size
 	size_t i;
 
 	frontend_key(key, sizeof(key), &svc->build.frontends[seq]);
-	fe = index_map_get(&index->frontends, key);
+	fe = hash_table_get_str(&index->frontends, key);
 	for (i = 0; fe && i < fe->n_claims; i++) {
 		if (fe->claims[i].service == svc && fe->claims[i].seq == seq) {
 			fe->claims[i] = fe->claims[--fe->n_claims];
@@ -894,19 +768,19 @@ static int port_claim(struct k8s_index *index, struct index_service *svc, bool i
 	struct index_vec *vec;
 
 	snprintf(key, sizeof(key), "%u", svc->build.health_check.port);
-	vec = index_map_get(&index->ports, key);
+	vec = hash_table_get_str(&index->ports, key);
 	index->is_health_dirty = true;
 	if (!is_add) {
 		if (vec && index_vec_remove(vec, svc) && !vec->count) {
 			free(vec->items);
 			free(vec);
-			index_map_del(&index->ports, key);
+			hash_table_remove_str(&index->ports, key);
 		}
 		return 0;
 	}
 	if (!vec) {
 		vec = calloc(1, sizeof(*vec));
-		if (!vec || index_map_put(&index->ports, key, vec)) {
+		if (!vec || hash_table_put_str(&index->ports, key, vec)) {
 			free(vec);
 			return -ENOMEM;
 		}
@@ -952,7 +826,7 @@ static void service_free(struct k8s_index *index, struct index_service *svc)
 
 	service_unregister(index, svc);
 	snprintf(key, sizeof(key), "%s/%s", svc->namespace, svc->name);
-	index_map_del(&index->services, key);
+	hash_table_remove_str(&index->services, key);
 	index_vec_remove(&index->all, svc);
 	k8s_service_build_free(&svc->build);
 	free(svc);
@@ -1076,7 +950,7 @@ static int frontend_settle(struct k8s_index *index, struct index_frontend *fe,
 		fe->is_published = false;
 		index->n_frontends--;
 	}
-	index_map_del(&index->frontends, fe->key);
+	hash_table_remove_str(&index->frontends, fe->key);
 	free(fe->claims);
 	free(fe);
 	return 0;
@@ -1100,7 +974,7 @@ static int service_rank_cmp(const struct index_service *a, const struct index_se
 static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
 {
 	struct lb_health_check *checks = NULL;
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i, j, n = 0;
 
 	if (index->ports.count) {
@@ -1108,7 +982,7 @@ static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
 		if (!checks)
 			return -ENOMEM;
 	}
-	INDEX_FOR_EACH(&index->ports, e, i)
+	HASH_TABLE_FOR_EACH(&index->ports, e, i)
 	{
 		const struct index_vec *vec = e->value;
 		const struct index_service *best = NULL;
@@ -1254,7 +1128,7 @@ uint32_t k8s_index_rejected(const struct k8s_index *index)
 int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
 {
 	struct k8s_object **objects = NULL;
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i, n = 0;
 	int err;
 
@@ -1264,7 +1138,7 @@ int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
 		if (!objects)
 			return -ENOMEM;
 	}
-	INDEX_FOR_EACH(&index->objects, e, i)
+	HASH_TABLE_FOR_EACH(&index->objects, e, i)
 	{
 		const struct index_object *o = e->value;
 
@@ -1300,7 +1174,7 @@ static int frontend_sort_cmp(const void *a, const void *b)
 
 int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desired_state *out)
 {
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i;
 	int err = 0;
 
@@ -1310,7 +1184,7 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 		if (!out->frontends)
 			return -ENOMEM;
 	}
-	INDEX_FOR_EACH(&index->frontends, e, i)
+	HASH_TABLE_FOR_EACH(&index->frontends, e, i)
 	{
 		const struct index_frontend *fe = e->value;
 		const struct index_claim *winner = frontend_winner(fe);
@@ -1345,46 +1219,46 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 
 /* ---- free ------------------------------------------------------------------------------------ */
 
-static void index_free_groups(struct index_map *map)
+static void index_free_groups(struct hash_table *map)
 {
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i;
 
-	INDEX_FOR_EACH(map, e, i)
+	HASH_TABLE_FOR_EACH(map, e, i)
 	{
 		struct index_group *group = e->value;
 
 		free(group->items);
 		free(group);
 	}
-	index_map_free(map);
+	hash_table_free(map);
 }
 
-static void index_free_vecs(struct index_map *map)
+static void index_free_vecs(struct hash_table *map)
 {
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i;
 
-	INDEX_FOR_EACH(map, e, i)
+	HASH_TABLE_FOR_EACH(map, e, i)
 	{
 		struct index_vec *vec = e->value;
 
 		free(vec->items);
 		free(vec);
 	}
-	index_map_free(map);
+	hash_table_free(map);
 }
 
 void k8s_index_free(struct k8s_index *index)
 {
-	const struct index_entry *e;
+	const struct hash_table_entry *e;
 	size_t i, j;
 
 	if (!index)
 		return;
 	/* API objects belong to the caller's source: it releases them (k8s_index_for_each_api).
 	 */
-	INDEX_FOR_EACH(&index->objects, e, i)
+	HASH_TABLE_FOR_EACH(&index->objects, e, i)
 	{
 		struct index_object *o = e->value;
 
@@ -1395,7 +1269,7 @@ void k8s_index_free(struct k8s_index *index)
 		free(o->candidates);
 		free(o);
 	}
-	index_map_free(&index->objects);
+	hash_table_free(&index->objects);
 	for (i = 0; i < index->all.count; i++) {
 		struct index_service *svc = index->all.items[i];
 
@@ -1403,15 +1277,15 @@ void k8s_index_free(struct k8s_index *index)
 		free(svc->selector_key);
 		free(svc);
 	}
-	index_map_free(&index->services);
-	INDEX_FOR_EACH(&index->frontends, e, i)
+	hash_table_free(&index->services);
+	HASH_TABLE_FOR_EACH(&index->frontends, e, i)
 	{
 		struct index_frontend *fe = e->value;
 
 		free(fe->claims);
 		free(fe);
 	}
-	index_map_free(&index->frontends);
+	hash_table_free(&index->frontends);
 	index_free_groups(&index->slices);
 	index_free_groups(&index->pods);
 	index_free_vecs(&index->selectors);
