@@ -1152,21 +1152,6 @@ int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
 	return err;
 }
 
-static void *index_dup(const void *from, size_t n, size_t size, int *err)
-{
-	void *to;
-
-	if (!n)
-		return NULL;
-	to = malloc(n * size);
-	if (!to) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	memcpy(to, from, n * size);
-	return to;
-}
-
 static int frontend_sort_cmp(const void *a, const void *b)
 {
 	return lb_frontend_cmp(a, b);
@@ -1196,18 +1181,18 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 		from = &winner->service->build.frontends[winner->seq];
 		to = &out->frontends[out->n_frontends++];
 		*to = *from;
-		to->backends =
-		    index_dup(from->backends, from->n_backends, sizeof(*from->backends), &err);
-		to->source_ranges = index_dup(from->source_ranges, from->n_source_ranges,
-					      sizeof(*from->source_ranges), &err);
+		to->backends = desired_array_dup(from->backends, from->n_backends,
+						 sizeof(*from->backends), &err);
+		to->source_ranges = desired_array_dup(from->source_ranges, from->n_source_ranges,
+						      sizeof(*from->source_ranges), &err);
 	}
 	if (out->n_frontends > 1)
 		qsort(out->frontends, out->n_frontends, sizeof(*out->frontends), frontend_sort_cmp);
-	out->health_checks = index_dup(index->health_checks, index->n_health_checks,
-				       sizeof(*index->health_checks), &err);
+	out->health_checks = desired_array_dup(index->health_checks, index->n_health_checks,
+					       sizeof(*index->health_checks), &err);
 	out->n_health_checks = out->health_checks ? index->n_health_checks : 0;
-	out->node_addresses = index_dup(index->node_addresses, index->n_node_addresses,
-					sizeof(*index->node_addresses), &err);
+	out->node_addresses = desired_array_dup(index->node_addresses, index->n_node_addresses,
+						sizeof(*index->node_addresses), &err);
 	out->n_node_addresses = out->node_addresses ? index->n_node_addresses : 0;
 	out->rejected_objects = index->n_rejected;
 	if (!err && is_policy)

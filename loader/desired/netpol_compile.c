@@ -37,38 +37,24 @@ void policy_state_free(struct policy_state *state)
 	free(state);
 }
 
-static void *compile_dup(const void *from, size_t n, size_t size, bool *is_oom)
-{
-	void *to;
-
-	if (!n)
-		return NULL;
-	to = malloc(n * size);
-	if (!to) {
-		*is_oom = true;
-		return NULL;
-	}
-	memcpy(to, from, n * size);
-	return to;
-}
-
 int policy_state_copy(struct policy_state **out, const struct policy_state *src)
 {
 	struct policy_state *dst = calloc(1, sizeof(*dst));
 	bool is_oom = false;
 	size_t i;
+	int err = 0;
 
 	*out = NULL;
 	if (!dst)
 		return -ENOMEM;
 	dst->is_enabled = src->is_enabled;
-	dst->ipcache = compile_dup(src->ipcache, src->n_ipcache, sizeof(*src->ipcache), &is_oom);
+	dst->ipcache = desired_array_dup(src->ipcache, src->n_ipcache, sizeof(*src->ipcache), &err);
 	dst->n_ipcache = dst->ipcache ? src->n_ipcache : 0;
-	dst->rules = compile_dup(src->rules, src->n_rules, sizeof(*src->rules), &is_oom);
+	dst->rules = desired_array_dup(src->rules, src->n_rules, sizeof(*src->rules), &err);
 	dst->n_rules = dst->rules ? src->n_rules : 0;
 	dst->identities = calloc(src->n_identities + 1, sizeof(*dst->identities));
 	dst->policies = calloc(src->n_policies + 1, sizeof(*dst->policies));
-	if (!dst->identities || !dst->policies)
+	if (err || !dst->identities || !dst->policies)
 		is_oom = true;
 	for (i = 0; !is_oom && i < src->n_identities; i++) {
 		dst->identities[i].key = strdup(src->identities[i].key);
