@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader/sources/manifest.h"
 #include "loader/desired/state.h"
 
 void desired_state_free(struct desired_state *state)
