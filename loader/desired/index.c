@@ -51,6 +51,26 @@ static bool index_vec_remove(struct index_vec *vec, const void *item)
 	return false;
 }
 
+/* Free a vector held as a table's value (the items are not its own). */
+static void index_vec_free(void *vec)
+{
+	free(((struct index_vec *)vec)->items);
+	free(vec);
+}
+
+/* Free every value of a table with free_value, then the table. */
+static void index_table_free(struct hash_table *table, void (*free_value)(void *))
+{
+	const struct hash_table_entry *e;
+	size_t i;
+
+	HASH_TABLE_FOR_EACH(table, e, i)
+	{
+		free_value(e->value);
+	}
+	hash_table_free(table);
+}
+
 /* ---- the index ------------------------------------------------------------------------------ */
 
 /* One version of an object: from a manifest file at a position, or from the API. */
@@ -184,6 +204,12 @@ struct k8s_index *k8s_index_new(const struct k8s_build_config *config)
 
 /* ---- groups ------------------------------------------------------------------------------- */
 
+static void group_free(void *group)
+{
+	free(((struct index_group *)group)->items);
+	free(group);
+}
+
 static size_t group_find(const struct index_group *group, const char *name, bool *is_found)
 {
 	size_t lo = 0, hi = group->count;
@@ -254,8 +280,7 @@ static void group_remove(struct hash_table *map, const char *key, const struct k
 		(group->count - at - 1) * sizeof(*group->items));
 	if (--group->count)
 		return;
-	free(group->items);
-	free(group);
+	group_free(group);
 	hash_table_remove_str(map, key);
 }
 
@@ -316,8 +341,7 @@ static void service_unregister(struct k8s_index *index, struct index_service *sv
 		return;
 	vec = hash_table_get_str(&index->selectors, svc->selector_key);
 	if (vec && index_vec_remove(vec, svc) && !vec->count) {
-		free(vec->items);
-		free(vec);
+		index_vec_free(vec);
 		hash_table_remove_str(&index->selectors, svc->selector_key);
 	}
 	free(svc->selector_key);
@@ -533,6 +557,12 @@ static int object_elect(struct k8s_index *index, enum k8s_kind kind, struct inde
 	return err;
 }
 
+static void object_free(void *o)
+{
+	free(((struct index_object *)o)->candidates);
+	free(o);
+}
+
 static struct index_object *object_get(struct k8s_index *index, enum k8s_kind kind,
 				       const char *namespace, const char *name, bool is_create)
 {
@@ -560,8 +590,7 @@ static void object_drop_if_empty(struct k8s_index *index, enum k8s_kind kind, co
 		return;
 	object_key(key, sizeof(key), kind, namespace, name);
 	hash_table_remove_str(&index->objects, key);
-	free(o->candidates);
-	free(o);
+	object_free(o);
 }
 
 static int object_add_candidate(struct index_object *o, struct k8s_object *object,
@@ -683,6 +712,12 @@ void k8s_index_for_each_api(const struct k8s_index *index,
 
 /* ---- claims ---------------------------------------------------------------------------------- */
 
+static void frontend_free(void *fe)
+{
+	free(((struct index_frontend *)fe)->claims);
+	free(fe);
+}
+
 static void frontend_key(char *buf, size_t size, const struct lb_frontend *f)
 {
 	snprintf(buf, size, "%08x:%04x:%02x:%02x", f->vip, f->port, f->proto, f->scope);
@@ -772,8 +807,7 @@ static int port_claim(struct k8s_index *index, struct index_service *svc, bool i
 	index->is_health_dirty = true;
 	if (!is_add) {
 		if (vec && index_vec_remove(vec, svc) && !vec->count) {
-			free(vec->items);
-			free(vec);
+			index_vec_free(vec);
 			hash_table_remove_str(&index->ports, key);
 		}
 		return 0;
@@ -951,8 +985,7 @@ static int frontend_settle(struct k8s_index *index, struct index_frontend *fe,
 		index->n_frontends--;
 	}
 	hash_table_remove_str(&index->frontends, fe->key);
-	free(fe->claims);
-	free(fe);
+	frontend_free(fe);
 	return 0;
 }
 
@@ -1204,36 +1237,6 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 
 /* ---- free ------------------------------------------------------------------------------------ */
 
-static void index_free_groups(struct hash_table *map)
-{
-	const struct hash_table_entry *e;
-	size_t i;
-
-	HASH_TABLE_FOR_EACH(map, e, i)
-	{
-		struct index_group *group = e->value;
-
-		free(group->items);
-		free(group);
-	}
-	hash_table_free(map);
-}
-
-static void index_free_vecs(struct hash_table *map)
-{
-	const struct hash_table_entry *e;
-	size_t i;
-
-	HASH_TABLE_FOR_EACH(map, e, i)
-	{
-		struct index_vec *vec = e->value;
-
-		free(vec->items);
-		free(vec);
-	}
-	hash_table_free(map);
-}
-
 void k8s_index_free(struct k8s_index *index)
 {
 	const struct hash_table_entry *e;
@@ -1251,10 +1254,8 @@ void k8s_index_free(struct k8s_index *index)
 			if (!o->candidates[j].is_api)
 				k8s_object_put(o->candidates[j].object);
 		}
-		free(o->candidates);
-		free(o);
 	}
-	hash_table_free(&index->objects);
+	index_table_free(&index->objects, object_free);
 	for (i = 0; i < index->all.count; i++) {
 		struct index_service *svc = index->all.items[i];
 
@@ -1263,18 +1264,11 @@ void k8s_index_free(struct k8s_index *index)
 		free(svc);
 	}
 	hash_table_free(&index->services);
-	HASH_TABLE_FOR_EACH(&index->frontends, e, i)
-	{
-		struct index_frontend *fe = e->value;
-
-		free(fe->claims);
-		free(fe);
-	}
-	hash_table_free(&index->frontends);
-	index_free_groups(&index->slices);
-	index_free_groups(&index->pods);
-	index_free_vecs(&index->selectors);
-	index_free_vecs(&index->ports);
+	index_table_free(&index->frontends, frontend_free);
+	index_table_free(&index->slices, group_free);
+	index_table_free(&index->pods, group_free);
+	index_table_free(&index->selectors, index_vec_free);
+	index_table_free(&index->ports, index_vec_free);
 	free(index->all.items);
 	free(index->dirty.items);
 	free(index->touched.items);
