@@ -3,26 +3,19 @@
  * The incremental desired state: objects by key, the Services each change feeds, one-Service
  * rebuilds (loader/desired/build.c) and the claims of every Service on frontends and health
  * check ports, weighed as k8s_build_desired() does (first Service by namespace/name wins).
+ * This file holds the index itself, its groups and which Services a changed object marks;
+ * index_candidates.c, index_claims.c, index_update.c and index_read.c the rest.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/hash_table.h"
-#include "loader/desired/netpol_compile.h"
-#include "loader/desired/index.h"
+#include "loader/desired/index_internal.h"
 
-/* ---- a growable array of pointers ----------------------------------------------------------- */
+/* ---- a growable array of pointers ------------------------------------------------------- */
 
-/* A growable array of pointers. */
-struct index_vec {
-	void **items;
-	size_t count, capacity;
-};
-
-static int index_vec_push(struct index_vec *vec, void *item)
+int index_vec_push(struct index_vec *vec, void *item)
 {
 	if (vec->count == vec->capacity) {
 		size_t next = vec->capacity ? vec->capacity * 2 : 4;
@@ -38,7 +31,7 @@ static int index_vec_push(struct index_vec *vec, void *item)
 }
 
 /* Remove item (order not kept); false when absent. */
-static bool index_vec_remove(struct index_vec *vec, const void *item)
+bool index_vec_remove(struct index_vec *vec, const void *item)
 {
 	size_t i;
 
@@ -52,7 +45,7 @@ static bool index_vec_remove(struct index_vec *vec, const void *item)
 }
 
 /* Free a vector held as a table's value (the items are not its own). */
-static void index_vec_free(void *vec)
+void index_vec_free(void *vec)
 {
 	free(((struct index_vec *)vec)->items);
 	free(vec);
@@ -73,83 +66,11 @@ static void index_table_free(struct hash_table *table, void (*free_value)(void *
 
 /* ---- the index ------------------------------------------------------------------------------ */
 
-/* One version of an object: from a manifest file at a position, or from the API. */
-struct index_candidate {
-	struct k8s_object *object;
-	uint32_t position;
-	bool is_api;
-};
-
-/* Everything known under one (kind, namespace, name). */
-struct index_object {
-	struct index_candidate *candidates;
-	size_t n_candidates, capacity;
-	struct k8s_object *effective; /* the winning candidate's object, or NULL */
-};
-
-/* Objects of one group (slices of one Service, Pods of one namespace), by name. */
-struct index_group {
-	struct k8s_object **items;
-	size_t count, capacity;
-};
-
-struct index_service {
-	char namespace[K8S_DNS_LABEL_MAX + 1];
-	char name[K8S_DNS_SUBDOMAIN_MAX + 1];
-	struct k8s_object *object; /* the Service now, NULL once it is gone */
-	struct k8s_service_build build;
-	char *selector_key; /* where the service is registered for Pods, or NULL */
-	bool is_dirty;
-};
-
-struct index_claim {
-	struct index_service *service;
-	size_t seq; /* index into service->build.frontends */
-};
-
-/* Claims on one (vip, port, proto, scope). */
-struct index_frontend {
-	char key[24];
-	struct index_claim *claims;
-	size_t n_claims, capacity;
-	bool is_published; /* in the desired state now */
-	bool is_touched;
-	struct lb_frontend removed_key;
-};
-
-struct k8s_index {
-	struct k8s_build_config config;
-	struct k8s_build_lookup lookup;
-	struct hash_table objects;   /* "kind/namespace/name" -> index_object */
-	struct hash_table services;  /* "namespace/name" -> index_service */
-	struct hash_table slices;    /* "namespace/service" -> index_group */
-	struct hash_table pods;	     /* "namespace" -> index_group */
-	struct hash_table selectors; /* "namespace\x1fkey=value" (first term) -> index_vec */
-	struct hash_table frontends; /* frontend key -> index_frontend */
-	struct hash_table ports;     /* health check port -> index_vec of index_service */
-	struct index_vec all;	     /* every index_service */
-	struct index_vec dirty;	     /* index_service to rebuild */
-	struct index_vec touched;    /* index_frontend whose claims changed */
-	bool is_node_dirty, is_health_dirty, is_policy_dirty;
-	bool is_all_dirty;
-	uint32_t *node_addresses;
-	size_t n_node_addresses;
-	char *zone;
-	size_t n_frontends; /* published */
-	uint32_t n_rejected;
-	struct lb_health_check *health_checks;
-	size_t n_health_checks;
-	struct k8s_index_delta delta;
-	size_t cap_upserts, cap_removed;
-};
-
-static void object_key(char *buf, size_t size, enum k8s_kind kind, const char *namespace,
-		       const char *name)
+void index_object_key(char *buf, size_t size, enum k8s_kind kind, const char *namespace,
+		      const char *name)
 {
 	snprintf(buf, size, "%d/%s/%s", (int)kind, namespace, name);
 }
-
-#define INDEX_KEY_LEN (K8S_DNS_LABEL_MAX * 2 + K8S_DNS_SUBDOMAIN_MAX + 16)
 
 /* ---- lookups for the one-Service build ---------------------------------------------------- */
 
@@ -175,13 +96,13 @@ static void lookup_pods(void *ctx, const char *namespace, struct k8s_object *con
 	*n = group ? group->count : 0;
 }
 
-static const struct k8s_object *lookup_node(void *ctx, const char *name)
+const struct k8s_object *index_lookup_node(void *ctx, const char *name)
 {
 	struct k8s_index *index = ctx;
 	char key[INDEX_KEY_LEN];
 	const struct index_object *o;
 
-	object_key(key, sizeof(key), K8S_KIND_NODE, "", name);
+	index_object_key(key, sizeof(key), K8S_KIND_NODE, "", name);
 	o = hash_table_get_str(&index->objects, key);
 	return o ? o->effective : NULL;
 }
@@ -196,7 +117,7 @@ struct k8s_index *k8s_index_new(const struct k8s_build_config *config)
 	index->lookup.ctx = index;
 	index->lookup.slices = lookup_slices;
 	index->lookup.pods = lookup_pods;
-	index->lookup.node = lookup_node;
+	index->lookup.node = index_lookup_node;
 	index->is_node_dirty = true;
 	index->is_policy_dirty = true;
 	return index;
@@ -295,7 +216,7 @@ static struct index_service *service_get(const struct k8s_index *index, const ch
 	return hash_table_get_str(&index->services, key);
 }
 
-static int service_mark(struct k8s_index *index, struct index_service *svc)
+int index_service_mark(struct k8s_index *index, struct index_service *svc)
 {
 	if (!svc || svc->is_dirty)
 		return 0;
@@ -333,7 +254,7 @@ static char *selector_key(const struct k8s_object *svc)
 	return key;
 }
 
-static void service_unregister(struct k8s_index *index, struct index_service *svc)
+void index_service_unregister(struct k8s_index *index, struct index_service *svc)
 {
 	struct index_vec *vec;
 
@@ -398,11 +319,11 @@ static int service_changed(struct k8s_index *index, const struct k8s_object *old
 			return -ENOMEM;
 		}
 	}
-	service_unregister(index, svc);
+	index_service_unregister(index, svc);
 	svc->object = new;
 	if (new &&service_register(index, svc))
 		return -ENOMEM;
-	return service_mark(index, svc);
+	return index_service_mark(index, svc);
 }
 
 static bool slice_is_indexed(const struct k8s_object *o)
@@ -419,14 +340,15 @@ static int slice_changed(struct k8s_index *index, const struct k8s_object *old,
 	if (slice_is_indexed(old)) {
 		snprintf(key, sizeof(key), "%s/%s", old->namespace, old->slice.service);
 		group_remove(&index->slices, key, old);
-		err = service_mark(index, service_get(index, old->namespace, old->slice.service));
+		err = index_service_mark(index,
+					 service_get(index, old->namespace, old->slice.service));
 	}
 	if (!err && slice_is_indexed(new)) {
 		snprintf(key, sizeof(key), "%s/%s", new->namespace, new->slice.service);
 		err = group_add(&index->slices, key, new);
 		if (!err)
-			err = service_mark(index,
-					   service_get(index, new->namespace, new->slice.service));
+			err = index_service_mark(
+			    index, service_get(index, new->namespace, new->slice.service));
 	}
 	return err;
 }
@@ -450,7 +372,7 @@ static int pod_mark_services(struct k8s_index *index, const struct k8s_object *p
 			struct index_service *svc = vec->items[j];
 
 			if (k8s_labels_match(&svc->object->service.selector, &pod->labels))
-				err = service_mark(index, svc);
+				err = index_service_mark(index, svc);
 		}
 	}
 	return err;
@@ -474,7 +396,7 @@ static int pod_changed(struct k8s_index *index, const struct k8s_object *old,
 	return err;
 }
 
-static const char *node_zone(const struct k8s_object *node)
+const char *index_node_zone(const struct k8s_object *node)
 {
 	return node ? k8s_labels_get(&node->labels, K8S_ZONE_LABEL) : NULL;
 }
@@ -482,7 +404,7 @@ static const char *node_zone(const struct k8s_object *node)
 static int node_changed(struct k8s_index *index, const struct k8s_object *old,
 			const struct k8s_object *new)
 {
-	const char *a = node_zone(old), *b = node_zone(new);
+	const char *a = index_node_zone(old), *b = index_node_zone(new);
 	const struct k8s_object *o = new ? new : old;
 	size_t i;
 	int err = 0;
@@ -496,14 +418,14 @@ static int node_changed(struct k8s_index *index, const struct k8s_object *old,
 		struct index_service *svc = index->all.items[i];
 
 		if (svc->object && svc->object->service.is_prefer_close)
-			err = service_mark(index, svc);
+			err = index_service_mark(index, svc);
 	}
 	return err;
 }
 
 /* The winner of a key changed from old to new: update the groups, mark what they feed. */
-static int effective_changed(struct k8s_index *index, enum k8s_kind kind,
-			     const struct k8s_object *old, struct k8s_object *new)
+int index_effective_changed(struct k8s_index *index, enum k8s_kind kind,
+			    const struct k8s_object *old, struct k8s_object *new)
 {
 	switch (kind) {
 	case K8S_KIND_SERVICE:
@@ -520,719 +442,6 @@ static int effective_changed(struct k8s_index *index, enum k8s_kind kind,
 		index->is_policy_dirty = true;
 		return 0;
 	}
-}
-
-/* ---- candidates ---------------------------------------------------------------------------- */
-
-/* The build's order: manifests by (file, position), then the API. */
-static int candidate_cmp(const struct index_candidate *a, const struct index_candidate *b)
-{
-	int c = (a->is_api > b->is_api) - (a->is_api < b->is_api);
-
-	if (!c && !a->is_api)
-		c = strcmp(a->object->source, b->object->source);
-	return c ? c : (a->position > b->position) - (a->position < b->position);
-}
-
-/* Re-elect the winner of o; tell the groups when it changed. */
-static int object_elect(struct k8s_index *index, enum k8s_kind kind, struct index_object *o)
-{
-	struct k8s_object *old = o->effective, *winner = NULL;
-	const struct index_candidate *best = NULL;
-	size_t i;
-	int err;
-
-	for (i = 0; i < o->n_candidates; i++) {
-		if (!best || candidate_cmp(&o->candidates[i], best) < 0)
-			best = &o->candidates[i];
-	}
-	winner = best ? best->object : NULL;
-	if (winner == old)
-		return 0;
-	o->effective = winner;
-	err = effective_changed(index, kind, old, winner);
-	if (err)
-		index->is_all_dirty =
-		    true; /* out of memory: rebuild everything at the next update */
-	return err;
-}
-
-static void object_free(void *o)
-{
-	free(((struct index_object *)o)->candidates);
-	free(o);
-}
-
-static struct index_object *object_get(struct k8s_index *index, enum k8s_kind kind,
-				       const char *namespace, const char *name, bool is_create)
-{
-	char key[INDEX_KEY_LEN];
-	struct index_object *o;
-
-	object_key(key, sizeof(key), kind, namespace, name);
-	o = hash_table_get_str(&index->objects, key);
-	if (o || !is_create)
-		return o;
-	o = calloc(1, sizeof(*o));
-	if (o && hash_table_put_str(&index->objects, key, o)) {
-		free(o);
-		o = NULL;
-	}
-	return o;
-}
-
-static void object_drop_if_empty(struct k8s_index *index, enum k8s_kind kind, const char *namespace,
-				 const char *name, struct index_object *o)
-{
-	char key[INDEX_KEY_LEN];
-
-	if (o->n_candidates || o->effective)
-		return;
-	object_key(key, sizeof(key), kind, namespace, name);
-	hash_table_remove_str(&index->objects, key);
-	object_free(o);
-}
-
-static int object_add_candidate(struct index_object *o, struct k8s_object *object,
-				uint32_t position, bool is_api)
-{
-	if (o->n_candidates == o->capacity) {
-		size_t next = o->capacity ? o->capacity * 2 : 1;
-		struct index_candidate *grown = realloc(o->candidates, next * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		o->candidates = grown;
-		o->capacity = next;
-	}
-	o->candidates[o->n_candidates].object = object;
-	o->candidates[o->n_candidates].position = position;
-	o->candidates[o->n_candidates].is_api = is_api;
-	o->n_candidates++;
-	return 0;
-}
-
-static struct index_candidate *object_find_candidate(struct index_object *o,
-						     const struct k8s_object *object, bool is_api)
-{
-	size_t i;
-
-	for (i = 0; o && i < o->n_candidates; i++) {
-		if (is_api ? o->candidates[i].is_api : o->candidates[i].object == object)
-			return &o->candidates[i];
-	}
-	return NULL;
-}
-
-int k8s_index_add(struct k8s_index *index, struct k8s_object *object, uint32_t position)
-{
-	struct index_object *o =
-	    object_get(index, object->kind, object->namespace, object->name, true);
-
-	if (!o || object_add_candidate(o, object, position, false))
-		return -ENOMEM;
-	k8s_object_get(object);
-	return object_elect(index, object->kind, o);
-}
-
-void k8s_index_move(struct k8s_index *index, struct k8s_object *object, uint32_t position)
-{
-	struct index_object *o =
-	    object_get(index, object->kind, object->namespace, object->name, false);
-	struct index_candidate *c = object_find_candidate(o, object, false);
-
-	if (!c || c->position == position)
-		return;
-	c->position = position;
-	object_elect(index, object->kind, o);
-}
-
-void k8s_index_remove(struct k8s_index *index, struct k8s_object *object)
-{
-	struct index_object *o =
-	    object_get(index, object->kind, object->namespace, object->name, false);
-	struct index_candidate *c = object_find_candidate(o, object, false);
-
-	if (!c)
-		return;
-	*c = o->candidates[--o->n_candidates];
-	object_elect(index, object->kind, o);
-	object_drop_if_empty(index, object->kind, object->namespace, object->name, o);
-	k8s_object_put(object);
-}
-
-struct k8s_object *k8s_index_set_api(struct k8s_index *index, enum k8s_kind kind,
-				     const char *namespace, const char *name,
-				     struct k8s_object *object, int *err)
-{
-	struct index_object *o = object_get(index, kind, namespace, name, object != NULL);
-	struct index_candidate *c;
-	struct k8s_object *old = NULL;
-
-	*err = 0;
-	if (!o) {
-		if (object)
-			*err = -ENOMEM;
-		return object;
-	}
-	c = object_find_candidate(o, NULL, true);
-	if (c && c->object == object)
-		return object; /* already held: the second reference goes back */
-	if (c) {
-		old = c->object;
-		if (object)
-			c->object = object;
-		else
-			*c = o->candidates[--o->n_candidates];
-	} else if (object && object_add_candidate(o, object, 0, true)) {
-		*err = -ENOMEM;
-		return object;
-	}
-	object_elect(index, kind, o);
-	object_drop_if_empty(index, kind, namespace, name, o);
-	return old;
-}
-
-void k8s_index_for_each_api(const struct k8s_index *index,
-			    void (*visit)(void *ctx, struct k8s_object *object), void *ctx)
-{
-	const struct hash_table_entry *e;
-	size_t i, j;
-
-	HASH_TABLE_FOR_EACH(&index->objects, e, i)
-	{
-		const struct index_object *o = e->value;
-
-		for (j = 0; j < o->n_candidates; j++) {
-			if (o->candidates[j].is_api)
-				visit(ctx, o->candidates[j].object);
-		}
-	}
-}
-
-/* ---- claims ---------------------------------------------------------------------------------- */
-
-static void frontend_free(void *fe)
-{
-	free(((struct index_frontend *)fe)->claims);
-	free(fe);
-}
-
-static void frontend_key(char *buf, size_t size, const struct lb_frontend *f)
-{
-	snprintf(buf, size, "%08x:%04x:%02x:%02x", f->vip, f->port, f->proto, f->scope);
-}
-
-static int claim_cmp(const struct index_claim *a, const struct index_claim *b)
-{
-	int c = strcmp(a->service->namespace, b->service->namespace);
-
-	if (!c)
-		c = strcmp(a->service->name, b->service->name);
-	return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
-}
-
-static int frontend_touch(struct k8s_index *index, struct index_frontend *fe)
-{
-	if (fe->is_touched)
-		return 0;
-	if (index_vec_push(&index->touched, fe))
-		return -ENOMEM;
-	fe->is_touched = true;
-	return 0;
-}
-
-static int claim_add(struct k8s_index *index, struct index_service *svc, size_t seq)
-{
-	const struct lb_frontend *f = &svc->build.frontends[seq];
-	struct index_frontend *fe;
-	char key[24];
-
-	frontend_key(key, sizeof(key), f);
-	fe = hash_table_get_str(&index->frontends, key);
-	if (!fe) {
-		fe = calloc(1, sizeof(*fe));
-		if (!fe)
-			return -ENOMEM;
-		memcpy(fe->key, key, sizeof(key));
-		fe->removed_key.vip = f->vip;
-		fe->removed_key.port = f->port;
-		fe->removed_key.proto = f->proto;
-		fe->removed_key.scope = f->scope;
-		fe->removed_key.kind = f->kind;
-		if (hash_table_put_str(&index->frontends, key, fe)) {
-			free(fe);
-			return -ENOMEM;
-		}
-	}
-	if (fe->n_claims == fe->capacity) {
-		size_t next = fe->capacity ? fe->capacity * 2 : 1;
-		struct index_claim *grown = realloc(fe->claims, next * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		fe->claims = grown;
-		fe->capacity = next;
-	}
-	fe->claims[fe->n_claims].service = svc;
-	fe->claims[fe->n_claims].seq = seq;
-	fe->n_claims++;
-	return frontend_touch(index, fe);
-}
-
-static int claim_remove(struct k8s_index *index, struct index_service *svc, size_t seq)
-{
-	char key[24];
-	struct index_frontend *fe;
-	size_t i;
-
-	frontend_key(key, sizeof(key), &svc->build.frontends[seq]);
-	fe = hash_table_get_str(&index->frontends, key);
-	for (i = 0; fe && i < fe->n_claims; i++) {
-		if (fe->claims[i].service == svc && fe->claims[i].seq == seq) {
-			fe->claims[i] = fe->claims[--fe->n_claims];
-			return frontend_touch(index, fe);
-		}
-	}
-	return 0;
-}
-
-static int port_claim(struct k8s_index *index, struct index_service *svc, bool is_add)
-{
-	char key[8];
-	struct index_vec *vec;
-
-	snprintf(key, sizeof(key), "%u", svc->build.health_check.port);
-	vec = hash_table_get_str(&index->ports, key);
-	index->is_health_dirty = true;
-	if (!is_add) {
-		if (vec && index_vec_remove(vec, svc) && !vec->count) {
-			index_vec_free(vec);
-			hash_table_remove_str(&index->ports, key);
-		}
-		return 0;
-	}
-	if (!vec) {
-		vec = calloc(1, sizeof(*vec));
-		if (!vec || hash_table_put_str(&index->ports, key, vec)) {
-			free(vec);
-			return -ENOMEM;
-		}
-	}
-	return index_vec_push(vec, svc);
-}
-
-/* Withdraw every claim of svc and forget its build. */
-static int service_withdraw(struct k8s_index *index, struct index_service *svc)
-{
-	size_t i;
-	int err = 0;
-
-	for (i = 0; !err && i < svc->build.n_frontends; i++)
-		err = claim_remove(index, svc, i);
-	if (!err && svc->build.has_health_check)
-		err = port_claim(index, svc, false);
-	if (err)
-		return err;
-	if (svc->build.is_rejected)
-		index->n_rejected--;
-	k8s_service_build_free(&svc->build);
-	return 0;
-}
-
-static int service_claim(struct k8s_index *index, struct index_service *svc)
-{
-	size_t i;
-	int err = 0;
-
-	for (i = 0; !err && i < svc->build.n_frontends; i++)
-		err = claim_add(index, svc, i);
-	if (!err && svc->build.has_health_check)
-		err = port_claim(index, svc, true);
-	if (!err && svc->build.is_rejected)
-		index->n_rejected++;
-	return err;
-}
-
-static void service_free(struct k8s_index *index, struct index_service *svc)
-{
-	char key[INDEX_KEY_LEN];
-
-	service_unregister(index, svc);
-	snprintf(key, sizeof(key), "%s/%s", svc->namespace, svc->name);
-	hash_table_remove_str(&index->services, key);
-	index_vec_remove(&index->all, svc);
-	k8s_service_build_free(&svc->build);
-	free(svc);
-}
-
-/* Rebuild one marked Service: withdraw its old claims, build, claim again. */
-static int service_rebuild(struct k8s_index *index, struct index_service *svc,
-			   struct k8s_errors *errors)
-{
-	struct k8s_service_build build;
-	int err;
-
-	if (svc->object) {
-		err = k8s_build_service(svc->object, &index->config, &index->lookup,
-					index->node_addresses, index->n_node_addresses, errors,
-					&build);
-		if (err)
-			return err;
-	}
-	err = service_withdraw(index, svc);
-	if (err) {
-		if (svc->object)
-			k8s_service_build_free(&build);
-		return err;
-	}
-	if (!svc->object) {
-		svc->is_dirty = false;
-		service_free(index, svc);
-		return 0;
-	}
-	svc->build = build;
-	svc->is_dirty = false;
-	return service_claim(index, svc);
-}
-
-/* ---- update ---------------------------------------------------------------------------------- */
-
-static int delta_push_upsert(struct k8s_index *index, const struct lb_frontend *f)
-{
-	struct k8s_index_delta *d = &index->delta;
-
-	if (d->n_upserts == index->cap_upserts) {
-		size_t next = index->cap_upserts ? index->cap_upserts * 2 : 16;
-		const struct lb_frontend **grown = realloc(d->upserts, next * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		d->upserts = grown;
-		index->cap_upserts = next;
-	}
-	d->upserts[d->n_upserts++] = f;
-	return 0;
-}
-
-static int delta_push_removed(struct k8s_index *index, const struct lb_frontend *key)
-{
-	struct k8s_index_delta *d = &index->delta;
-
-	if (d->n_removed == index->cap_removed) {
-		size_t next = index->cap_removed ? index->cap_removed * 2 : 16;
-		struct lb_frontend *grown = realloc(d->removed, next * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		d->removed = grown;
-		index->cap_removed = next;
-	}
-	d->removed[d->n_removed++] = *key;
-	return 0;
-}
-
-static const struct index_claim *frontend_winner(const struct index_frontend *fe)
-{
-	const struct index_claim *best = NULL;
-	size_t i;
-
-	for (i = 0; i < fe->n_claims; i++) {
-		if (!best || claim_cmp(&fe->claims[i], best) < 0)
-			best = &fe->claims[i];
-	}
-	return best;
-}
-
-/* A touched frontend: publish its winner, or withdraw it; report second claims. */
-static int frontend_settle(struct k8s_index *index, struct index_frontend *fe,
-			   struct k8s_errors *errors)
-{
-	const struct index_claim *winner = frontend_winner(fe);
-	size_t i;
-	int err = 0;
-
-	fe->is_touched = false;
-	for (i = 0; winner && i < fe->n_claims; i++) {
-		const struct index_claim *c = &fe->claims[i];
-		const struct lb_frontend *f = &c->service->build.frontends[c->seq];
-		char vip[INET_ADDRSTRLEN];
-
-		if (c->service == winner->service)
-			continue;
-		inet_ntop(AF_INET, &f->vip, vip, sizeof(vip));
-		k8s_errors_add(errors,
-			       "%s: Service %s/%s: spec.ports[%zu]: %s:%u/%s is already used by "
-			       "Service %s/%s",
-			       c->service->object->source, c->service->namespace, c->service->name,
-			       c->service->build.port_index[c->seq], vip, ntohs(f->port),
-			       lb_proto_name(f->proto), winner->service->namespace,
-			       winner->service->name);
-	}
-	if (winner) {
-		err = delta_push_upsert(index, &winner->service->build.frontends[winner->seq]);
-		if (!err && !fe->is_published) {
-			fe->is_published = true;
-			index->n_frontends++;
-		}
-		return err;
-	}
-	if (fe->is_published) {
-		err = delta_push_removed(index, &fe->removed_key);
-		if (err)
-			return err;
-		fe->is_published = false;
-		index->n_frontends--;
-	}
-	hash_table_remove_str(&index->frontends, fe->key);
-	frontend_free(fe);
-	return 0;
-}
-
-static int health_check_cmp(const void *a, const void *b)
-{
-	const struct lb_health_check *x = a, *y = b;
-
-	return (x->port > y->port) - (x->port < y->port);
-}
-
-static int service_rank_cmp(const struct index_service *a, const struct index_service *b)
-{
-	int c = strcmp(a->namespace, b->namespace);
-
-	return c ? c : strcmp(a->name, b->name);
-}
-
-/* The health checks again from the port claims (few: LoadBalancer + Local Services). */
-static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
-{
-	struct lb_health_check *checks = NULL;
-	const struct hash_table_entry *e;
-	size_t i, j, n = 0;
-
-	if (index->ports.count) {
-		checks = calloc(index->ports.count, sizeof(*checks));
-		if (!checks)
-			return -ENOMEM;
-	}
-	HASH_TABLE_FOR_EACH(&index->ports, e, i)
-	{
-		const struct index_vec *vec = e->value;
-		const struct index_service *best = NULL;
-
-		for (j = 0; j < vec->count; j++) {
-			const struct index_service *svc = vec->items[j];
-
-			if (!best || service_rank_cmp(svc, best) < 0)
-				best = svc;
-		}
-		for (j = 0; j < vec->count; j++) {
-			const struct index_service *svc = vec->items[j];
-
-			if (svc == best)
-				continue;
-			k8s_errors_add(errors,
-				       "%s: Service %s/%s: spec.healthCheckNodePort: %u is already "
-				       "used by %s",
-				       svc->object->source, svc->namespace, svc->name,
-				       svc->build.health_check.port, best->build.health_check.name);
-		}
-		checks[n++] = best->build.health_check;
-	}
-	if (n > 1)
-		qsort(checks, n, sizeof(*checks), health_check_cmp);
-	free(index->health_checks);
-	index->health_checks = checks;
-	index->n_health_checks = n;
-	index->is_health_dirty = false;
-	return 0;
-}
-
-/* This node's addresses and zone again; every Service is rebuilt when they changed. */
-static int node_settle(struct k8s_index *index)
-{
-	const struct k8s_object *node =
-	    index->config.node ? lookup_node(index, index->config.node) : NULL;
-	const char *zone = node_zone(node);
-	uint32_t *addresses;
-	size_t n;
-	int err;
-
-	err = k8s_build_node_addresses(&index->config, &index->lookup, &addresses, &n);
-	if (err)
-		return err;
-	index->is_node_dirty = false;
-	if (n == index->n_node_addresses &&
-	    (!n || !memcmp(addresses, index->node_addresses, n * sizeof(*addresses))) &&
-	    (!zone) == (!index->zone) && (!zone || !strcmp(zone, index->zone))) {
-		free(addresses);
-		return 0;
-	}
-	if (zone && !(zone = strdup(zone))) {
-		free(addresses);
-		return -ENOMEM;
-	}
-	free(index->node_addresses);
-	free(index->zone);
-	index->node_addresses = addresses;
-	index->n_node_addresses = n;
-	index->zone = (char *)zone;
-	index->delta.is_node_changed = true;
-	index->is_all_dirty = true;
-	return 0;
-}
-
-int k8s_index_update(struct k8s_index *index, struct k8s_errors *errors,
-		     const struct k8s_index_delta **delta)
-{
-	struct k8s_index_delta *d = &index->delta;
-	size_t i;
-	int err = 0;
-
-	d->n_upserts = 0;
-	d->n_removed = 0;
-	d->n_services = 0;
-	d->is_node_changed = false;
-	d->is_health_changed = false;
-	d->is_policy_changed = index->is_policy_dirty;
-	index->is_policy_dirty = false;
-	*delta = d;
-	if (index->is_node_dirty)
-		err = node_settle(index);
-	if (!err && index->is_all_dirty) {
-		for (i = 0; !err && i < index->all.count; i++)
-			err = service_mark(index, index->all.items[i]);
-		if (!err)
-			index->is_all_dirty = false;
-	}
-	/* Last marked first, so a failure leaves the rest marked for the next update. */
-	while (!err && index->dirty.count) {
-		struct index_service *svc = index->dirty.items[index->dirty.count - 1];
-
-		err = service_rebuild(index, svc, errors);
-		if (!err) {
-			index->dirty.count--;
-			d->n_services++;
-		}
-	}
-	for (i = 0; !err && i < index->touched.count; i++)
-		err = frontend_settle(index, index->touched.items[i], errors);
-	if (!err) {
-		index->touched.count = 0;
-	} else {
-		/* What is settled is out of the list; the rest waits for the next update. */
-		memmove(index->touched.items, index->touched.items + i - 1,
-			(index->touched.count - i + 1) * sizeof(*index->touched.items));
-		index->touched.count -= i - 1;
-		((struct index_frontend *)index->touched.items[0])->is_touched = true;
-	}
-	if (!err && index->is_health_dirty) {
-		d->is_health_changed = true;
-		err = health_settle(index, errors);
-	}
-	return err;
-}
-
-/* ---- reading the state ------------------------------------------------------------------------
- */
-
-size_t k8s_index_frontend_count(const struct k8s_index *index)
-{
-	return index->n_frontends;
-}
-
-const struct lb_health_check *k8s_index_health_checks(const struct k8s_index *index, size_t *n)
-{
-	*n = index->n_health_checks;
-	return index->health_checks;
-}
-
-const uint32_t *k8s_index_node_addresses(const struct k8s_index *index, size_t *n)
-{
-	*n = index->n_node_addresses;
-	return index->node_addresses;
-}
-
-uint32_t k8s_index_rejected(const struct k8s_index *index)
-{
-	return index->n_rejected;
-}
-
-int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
-{
-	struct k8s_object **objects = NULL;
-	const struct hash_table_entry *e;
-	size_t i, n = 0;
-	int err;
-
-	*out = NULL;
-	if (index->objects.count) {
-		objects = malloc(index->objects.count * sizeof(*objects));
-		if (!objects)
-			return -ENOMEM;
-	}
-	HASH_TABLE_FOR_EACH(&index->objects, e, i)
-	{
-		const struct index_object *o = e->value;
-
-		if (o->effective && (o->effective->kind == K8S_KIND_POD ||
-				     o->effective->kind == K8S_KIND_NAMESPACE ||
-				     o->effective->kind == K8S_KIND_NETWORK_POLICY))
-			objects[n++] = o->effective;
-	}
-	err = netpol_compile(objects, n, out);
-	free(objects);
-	return err;
-}
-
-static int frontend_sort_cmp(const void *a, const void *b)
-{
-	return lb_frontend_cmp(a, b);
-}
-
-int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desired_state *out)
-{
-	const struct hash_table_entry *e;
-	size_t i;
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (index->n_frontends) {
-		out->frontends = calloc(index->n_frontends, sizeof(*out->frontends));
-		if (!out->frontends)
-			return -ENOMEM;
-	}
-	HASH_TABLE_FOR_EACH(&index->frontends, e, i)
-	{
-		const struct index_frontend *fe = e->value;
-		const struct index_claim *winner = frontend_winner(fe);
-		const struct lb_frontend *from;
-		struct lb_frontend *to;
-
-		if (!winner || !fe->is_published || err)
-			continue;
-		from = &winner->service->build.frontends[winner->seq];
-		to = &out->frontends[out->n_frontends++];
-		*to = *from;
-		to->backends = desired_array_dup(from->backends, from->n_backends,
-						 sizeof(*from->backends), &err);
-		to->source_ranges = desired_array_dup(from->source_ranges, from->n_source_ranges,
-						      sizeof(*from->source_ranges), &err);
-	}
-	if (out->n_frontends > 1)
-		qsort(out->frontends, out->n_frontends, sizeof(*out->frontends), frontend_sort_cmp);
-	out->health_checks = desired_array_dup(index->health_checks, index->n_health_checks,
-					       sizeof(*index->health_checks), &err);
-	out->n_health_checks = out->health_checks ? index->n_health_checks : 0;
-	out->node_addresses = desired_array_dup(index->node_addresses, index->n_node_addresses,
-						sizeof(*index->node_addresses), &err);
-	out->n_node_addresses = out->node_addresses ? index->n_node_addresses : 0;
-	out->rejected_objects = index->n_rejected;
-	if (!err && is_policy)
-		err = k8s_index_policy(index, &out->policy);
-	if (err)
-		desired_state_free(out);
-	return err;
 }
 
 /* ---- free ------------------------------------------------------------------------------------ */
@@ -1255,7 +464,7 @@ void k8s_index_free(struct k8s_index *index)
 				k8s_object_put(o->candidates[j].object);
 		}
 	}
-	index_table_free(&index->objects, object_free);
+	index_table_free(&index->objects, index_object_free);
 	for (i = 0; i < index->all.count; i++) {
 		struct index_service *svc = index->all.items[i];
 
@@ -1264,7 +473,7 @@ void k8s_index_free(struct k8s_index *index)
 		free(svc);
 	}
 	hash_table_free(&index->services);
-	index_table_free(&index->frontends, frontend_free);
+	index_table_free(&index->frontends, index_frontend_free);
 	index_table_free(&index->slices, group_free);
 	index_table_free(&index->pods, group_free);
 	index_table_free(&index->selectors, index_vec_free);
