@@ -37,38 +37,24 @@ void policy_state_free(struct policy_state *state)
 	free(state);
 }
 
-static void *compile_dup(const void *from, size_t n, size_t size, bool *is_oom)
-{
-	void *to;
-
-	if (!n)
-		return NULL;
-	to = malloc(n * size);
-	if (!to) {
-		*is_oom = true;
-		return NULL;
-	}
-	memcpy(to, from, n * size);
-	return to;
-}
-
 int policy_state_copy(struct policy_state **out, const struct policy_state *src)
 {
 	struct policy_state *dst = calloc(1, sizeof(*dst));
 	bool is_oom = false;
 	size_t i;
+	int err = 0;
 
 	*out = NULL;
 	if (!dst)
 		return -ENOMEM;
 	dst->is_enabled = src->is_enabled;
-	dst->ipcache = compile_dup(src->ipcache, src->n_ipcache, sizeof(*src->ipcache), &is_oom);
+	dst->ipcache = desired_array_dup(src->ipcache, src->n_ipcache, sizeof(*src->ipcache), &err);
 	dst->n_ipcache = dst->ipcache ? src->n_ipcache : 0;
-	dst->rules = compile_dup(src->rules, src->n_rules, sizeof(*src->rules), &is_oom);
+	dst->rules = desired_array_dup(src->rules, src->n_rules, sizeof(*src->rules), &err);
 	dst->n_rules = dst->rules ? src->n_rules : 0;
 	dst->identities = calloc(src->n_identities + 1, sizeof(*dst->identities));
 	dst->policies = calloc(src->n_policies + 1, sizeof(*dst->policies));
-	if (!dst->identities || !dst->policies)
+	if (err || !dst->identities || !dst->policies)
 		is_oom = true;
 	for (i = 0; !is_oom && i < src->n_identities; i++) {
 		dst->identities[i].key = strdup(src->identities[i].key);
@@ -229,7 +215,11 @@ static char *compile_pod_key(struct compile *c, size_t p, const char *bits, bool
 	return t.buf;
 }
 
-static void compile_blocks(struct compile *c)
+/*
+ * Walk every ipBlock peer of every policy: returns how many there are, and appends the IPv4
+ * ones to c->blocks when it is allocated (a first walk sizes it, a second fills it).
+ */
+static size_t compile_walk_blocks(struct compile *c)
 {
 	const struct netpol_world *w = c->world;
 	size_t p, r, e, n = 0;
@@ -241,32 +231,30 @@ static void compile_blocks(struct compile *c)
 			size_t n_rules = dir ? w->policies[p]->n_egress : w->policies[p]->n_ingress;
 
 			for (r = 0; r < n_rules; r++) {
-				for (e = 0; e < rules[r].n_peers; e++)
-					n += rules[r].peers[e].has_ip_block;
-			}
-		}
-	}
-	c->blocks = calloc(n + 1, sizeof(*c->blocks));
-	if (!c->blocks) {
-		c->is_oom = true;
-		return;
-	}
-	for (p = 0; p < w->n_policies; p++) {
-		for (int dir = 0; dir < 2; dir++) {
-			const struct netpol_rule *rules =
-			    dir ? w->policies[p]->egress : w->policies[p]->ingress;
-			size_t n_rules = dir ? w->policies[p]->n_egress : w->policies[p]->n_ingress;
-
-			for (r = 0; r < n_rules; r++) {
 				for (e = 0; e < rules[r].n_peers; e++) {
 					const struct netpol_peer *peer = &rules[r].peers[e];
 
-					if (peer->has_ip_block && !peer->ip_block.is_ipv6)
+					n += peer->has_ip_block;
+					if (c->blocks && peer->has_ip_block &&
+					    !peer->ip_block.is_ipv6)
 						c->blocks[c->n_blocks++] = &peer->ip_block;
 				}
 			}
 		}
 	}
+	return n;
+}
+
+static void compile_blocks(struct compile *c)
+{
+	size_t n = compile_walk_blocks(c);
+
+	c->blocks = calloc(n + 1, sizeof(*c->blocks));
+	if (!c->blocks) {
+		c->is_oom = true;
+		return;
+	}
+	compile_walk_blocks(c);
 }
 
 static size_t compile_block_index(const struct compile *c, const struct netpol_ip_block *block)
@@ -449,6 +437,17 @@ static bool compile_peer_selects(const struct compile *c, const struct netpol *p
 	       netpol_selector_match(&peer->pod_selector, &pod->object->labels);
 }
 
+/*
+ * spec.podSelector of a policy in the pod's own namespace picks the pod (the evaluator has its
+ * own copy of this rule on purpose: the compiler is written apart from it).
+ */
+static bool compile_policy_selects(const struct netpol_world *w, const struct netpol *policy,
+				   const struct netpol_pod *pod)
+{
+	return !strcmp(policy->namespace, w->namespaces[pod->namespace].name) &&
+	       netpol_selector_match(&policy->pod_selector, &pod->object->labels);
+}
+
 /* Rules of one ports list for (subject, peer); peer may be POLICY_PEER_ANY. */
 static void compile_ports(struct compile *c, const struct netpol_rule *rule, size_t subject,
 			  uint32_t peer, int direction, uint32_t policy)
@@ -511,8 +510,7 @@ static void compile_rules(struct compile *c, struct policy_state *out)
 		for (p = 0; p < w->n_policies; p++) {
 			const struct netpol *policy = w->policies[p];
 
-			if (strcmp(policy->namespace, w->namespaces[pod->namespace].name) ||
-			    !netpol_selector_match(&policy->pod_selector, &pod->object->labels))
+			if (!compile_policy_selects(w, policy, pod))
 				continue;
 			for (int dir = 0; dir < 2; dir++) {
 				const struct netpol_rule *rules =
@@ -583,8 +581,7 @@ static void compile_isolation(struct compile *c, struct policy_state *out)
 		for (p = 0; p < w->n_policies; p++) {
 			const struct netpol *policy = w->policies[p];
 
-			if (strcmp(policy->namespace, w->namespaces[pod->namespace].name) ||
-			    !netpol_selector_match(&policy->pod_selector, &pod->object->labels))
+			if (!compile_policy_selects(w, policy, pod))
 				continue;
 			if (policy->is_ingress)
 				entry->flags |= IPCACHE_F_ISOLATED_INGRESS;

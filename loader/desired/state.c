@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader/sources/manifest.h"
 #include "loader/desired/state.h"
 
 void desired_state_free(struct desired_state *state)
@@ -84,8 +83,7 @@ size_t lb_backends_normalize(struct lb_backend_addr *backends, size_t count)
 	return out + 1;
 }
 
-/* A malloc'd copy of n elements of size each, or NULL (also when n is 0). */
-static void *state_dup(const void *from, size_t n, size_t size, int *err)
+void *desired_array_dup(const void *from, size_t n, size_t size, int *err)
 {
 	void *to;
 
@@ -107,11 +105,11 @@ int desired_state_copy(struct desired_state *dst, const struct desired_state *sr
 	*dst = *src;
 	dst->frontends = NULL;
 	dst->n_frontends = 0;
-	dst->health_checks =
-	    state_dup(src->health_checks, src->n_health_checks, sizeof(*src->health_checks), &err);
+	dst->health_checks = desired_array_dup(src->health_checks, src->n_health_checks,
+					       sizeof(*src->health_checks), &err);
 	dst->n_health_checks = dst->health_checks ? src->n_health_checks : 0;
-	dst->node_addresses = state_dup(src->node_addresses, src->n_node_addresses,
-					sizeof(*src->node_addresses), &err);
+	dst->node_addresses = desired_array_dup(src->node_addresses, src->n_node_addresses,
+						sizeof(*src->node_addresses), &err);
 	dst->n_node_addresses = dst->node_addresses ? src->n_node_addresses : 0;
 	dst->policy = NULL;
 	if (src->policy && policy_state_copy(&dst->policy, src->policy))
@@ -127,11 +125,11 @@ int desired_state_copy(struct desired_state *dst, const struct desired_state *sr
 
 		*to = *from;
 		dst->n_frontends = i + 1;
-		to->backends =
-		    state_dup(from->backends, from->n_backends, sizeof(*from->backends), &err);
+		to->backends = desired_array_dup(from->backends, from->n_backends,
+						 sizeof(*from->backends), &err);
 		to->n_backends = to->backends ? from->n_backends : 0;
-		to->source_ranges = state_dup(from->source_ranges, from->n_source_ranges,
-					      sizeof(*from->source_ranges), &err);
+		to->source_ranges = desired_array_dup(from->source_ranges, from->n_source_ranges,
+						      sizeof(*from->source_ranges), &err);
 		to->n_source_ranges = to->source_ranges ? from->n_source_ranges : 0;
 	}
 	if (err)

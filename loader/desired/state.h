@@ -155,5 +155,10 @@ int lb_frontend_cmp(const struct lb_frontend *a, const struct lb_frontend *b);
 size_t lb_backends_normalize(struct lb_backend_addr *backends, size_t count);
 /* Deep copy; returns 0 or -ENOMEM (then *dst is empty). */
 int desired_state_copy(struct desired_state *dst, const struct desired_state *src);
+/*
+ * A malloc'd copy of n elements of size bytes each, or NULL when n is 0 or on failure (then
+ * *err is set to -ENOMEM and left alone otherwise, so one err serves a run of copies).
+ */
+void *desired_array_dup(const void *from, size_t n, size_t size, int *err);
 
 #endif

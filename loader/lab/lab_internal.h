@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The lab's insides, shared by the files of loader/lab/ and by nothing else (loader/lab/lab.h is
+ * the lab's API): the lab's state, its pods and probes, and the functions one part calls in
+ * another.
+ */
+#ifndef SLUICE_LAB_INTERNAL_H
+#define SLUICE_LAB_INTERNAL_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "loader/lab/lab.h"
+
+#ifndef IPPROTO_SCTP
+#define IPPROTO_SCTP 132
+#endif
+
+#define LAB_NODE	       "lab"
+#define LAB_SUBNET	       "10.244.1.0/24" /* pods get .2, .3, ... in the file's order */
+#define LAB_READY_TIMEOUT_MS   30000	       /* agent start (the ASan build is slow) */
+#define LAB_SYNC_TIMEOUT_MS    15000	       /* agent applying a manifest change */
+#define LAB_PROBE_TIMEOUT_MS   1000	       /* a dropped SYN or datagram: denied */
+#define LAB_UDP_RETRY_MS       250	       /* datagrams are resent, loss is not denial */
+#define LAB_MAX_PODS	       128
+#define LAB_MAX_PROBES_PER_POD 4096
+
+struct lab_pod {
+	struct k8s_object *object;				/* owned reference */
+	char netns[64];						/* name under /var/run/netns */
+	char id[K8S_DNS_LABEL_MAX + K8S_DNS_SUBDOMAIN_MAX + 2]; /* "ns/name" */
+	uint32_t ip;						/* network order */
+	pid_t server;
+	bool is_wired; /* CNI ADD done: DEL on cleanup */
+};
+
+struct lab_probe {
+	size_t from, to; /* indexes into lab.pods */
+	uint16_t port;	 /* host order */
+	uint8_t proto;
+	bool expected;
+};
+
+struct lab {
+	const struct lab_options *options;
+	char prefix[32];    /* "sllab1a2b3c-" */
+	char dir[PATH_MAX]; /* files: manifests/, cni/, agent.log */
+	char bpffs[PATH_MAX];
+	char node_netns[64];
+	char self[PATH_MAX];
+	char cni[PATH_MAX];
+	pid_t agent;
+	bool has_node;
+	bool has_sctp;
+	size_t n_pods;
+	struct lab_pod pods[LAB_MAX_PODS];
+	size_t n_probes;
+	struct lab_probe *probes;
+	uint8_t *observed; /* shared with the probing children: 1 allowed, 2 denied */
+	size_t observed_size;
+	size_t n_pod_netns; /* counter for names */
+};
+
+extern volatile sig_atomic_t lab_stop; /* SIGINT, SIGTERM or SIGHUP seen */
+
+/* lab_objects.c: the file's objects, and the manifests the agent reads. */
+int lab_load(const char *file, struct k8s_object ***out, size_t *n_out);
+int lab_write_manifests(struct lab *lab, struct k8s_object *const *objects, size_t n);
+
+/* lab_process.c: child processes, network namespaces, the node and its agent. */
+uint64_t lab_now_ms(void);
+int lab_enter_netns(const char *name);
+void lab_child_init(void);
+int lab_exec(char *const argv[], char *const envp[], const char *netns, const char *input,
+	     char *out, size_t out_len);
+int lab_ip(const char *a, const char *b, const char *c, const char *d, const char *e,
+	   const char *f);
+int lab_netns_add(const char *name);
+void lab_stop_child(pid_t pid, unsigned int wait_ms);
+int lab_count_in_log(const struct lab *lab, const char *needle);
+int lab_wait_log(struct lab *lab, const char *needle, int before, unsigned int timeout_ms);
+int lab_start_node(struct lab *lab);
+
+/* lab_pods.c: the pods and their servers. */
+int lab_add_pod(struct lab *lab, struct k8s_object *object);
+void lab_remove_pod(struct lab *lab, struct lab_pod *pod);
+
+/* lab_probe.c: the probes and what they saw. */
+int lab_probe_all(struct lab *lab);
+int lab_plan(struct lab *lab, struct k8s_object *const *objects, size_t n_objects);
+
+/* lab_report.c: the report. */
+size_t lab_report_json(const struct lab *lab);
+size_t lab_report_text(const struct lab *lab);
+
+#endif

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The lab's report: the matrix observed next to the expected one, as text or JSON. */
+#include <stdio.h>
+#include <string.h>
+
+#include "loader/lab/lab_internal.h"
+
+/* ---- reporting --------------------------------------------------------------------------- */
+
+size_t lab_report_json(const struct lab *lab)
+{
+	size_t i, mismatches = 0;
+
+	printf("{\"probes\": [");
+	for (i = 0; i < lab->n_probes; i++) {
+		const struct lab_probe *probe = &lab->probes[i];
+		bool observed = lab->observed[i] == 1;
+
+		mismatches += observed != probe->expected;
+		printf(
+		    "%s\n  {\"from\": \"%s\", \"to\": \"%s\", \"port\": %u, \"protocol\": \"%s\", "
+		    "\"observed\": \"%s\", \"expected\": \"%s\"}",
+		    i ? "," : "", lab->pods[probe->from].id, lab->pods[probe->to].id, probe->port,
+		    lb_proto_name(probe->proto), observed ? "allowed" : "denied",
+		    probe->expected ? "allowed" : "denied");
+	}
+	printf("\n], \"mismatches\": %zu}\n", mismatches);
+	fflush(stdout);
+	return mismatches;
+}
+
+/* One table per (port, protocol): rows from, columns to; observed | expected side by side. */
+size_t lab_report_text(const struct lab *lab)
+{
+	size_t i, j, k, s, mismatches = 0, width = 3;
+	char cell[4];
+
+	for (i = 0; i < lab->n_pods; i++)
+		width = strlen(lab->pods[i].id) > width ? strlen(lab->pods[i].id) : width;
+	for (i = 0; i < lab->n_probes; i++) {
+		const struct lab_probe *first = &lab->probes[i];
+		bool is_new = true;
+
+		for (j = 0; j < i && is_new; j++)
+			is_new = lab->probes[j].port != first->port ||
+				 lab->probes[j].proto != first->proto;
+		if (!is_new)
+			continue;
+		printf("\n%s/%u   observed (. allowed, X denied, - no such port)  |  expected"
+		       "  (! mismatch)\n",
+		       lb_proto_name(first->proto), first->port);
+		for (k = 0; k < 2; k++) {
+			printf("%*s", k ? 1 : (int)width + 3, "");
+			for (j = 0; j < lab->n_pods; j++)
+				printf(" %2zu", j + 1);
+			printf(k ? "\n" : "  |");
+		}
+		for (s = 0; s < lab->n_pods; s++) {
+			char row[2][LAB_MAX_PODS * 3 + 1];
+
+			for (k = 0; k < 2; k++) {
+				for (j = 0; j < lab->n_pods; j++)
+					memcpy(row[k] + j * 3, "  -", 3);
+				row[k][lab->n_pods * 3] = '\0';
+			}
+			for (j = i; j < lab->n_probes; j++) {
+				const struct lab_probe *probe = &lab->probes[j];
+				bool observed = lab->observed[j] == 1;
+
+				if (probe->from != s || probe->port != first->port ||
+				    probe->proto != first->proto)
+					continue;
+				snprintf(cell, sizeof(cell), " %c%c",
+					 observed != probe->expected ? '!' : ' ',
+					 observed ? '.' : 'X');
+				memcpy(row[0] + probe->to * 3, cell, 3);
+				snprintf(cell, sizeof(cell), "  %c", probe->expected ? '.' : 'X');
+				memcpy(row[1] + probe->to * 3, cell, 3);
+			}
+			printf("%2zu %-*s%s  | %s\n", s + 1, (int)width, lab->pods[s].id, row[0],
+			       row[1]);
+		}
+	}
+	for (i = 0; i < lab->n_probes; i++) {
+		const struct lab_probe *probe = &lab->probes[i];
+		bool observed = lab->observed[i] == 1;
+
+		if (observed == probe->expected)
+			continue;
+		if (!mismatches++)
+			printf("\nmismatches:\n");
+		printf("  %s -> %s %s/%u: observed %s, expected %s\n", lab->pods[probe->from].id,
+		       lab->pods[probe->to].id, lb_proto_name(probe->proto), probe->port,
+		       observed ? "allowed" : "denied", probe->expected ? "allowed" : "denied");
+	}
+	printf("\n%zu probes, %zu mismatches%s\n", lab->n_probes, mismatches,
+	       lab->has_sctp ? "" : " (SCTP ports not probed: no SCTP in this kernel)");
+	fflush(stdout);
+	return mismatches;
+}
