@@ -870,40 +870,26 @@ static void journal_add(struct watcher *w, const char *key)
 	w->changed[w->n_changed++] = copy;
 }
 
-static int change_push(struct k8s_change **changes, size_t *n, size_t *cap, enum k8s_kind kind,
-		       const char *key, struct k8s_object *object)
+/* One key of the journal as a change: its last good version now, or removed when none. */
+static int change_push(struct k8s_change_list *list, enum k8s_kind kind, const char *key,
+		       struct k8s_object *object)
 {
 	const char *slash = strchr(key, '/');
-	struct k8s_change *c;
+	char namespace[K8S_DNS_LABEL_MAX + 1];
 
-	if (*n == *cap) {
-		size_t next = *cap ? *cap * 2 : 64;
-		struct k8s_change *grown = realloc(*changes, next * sizeof(*grown));
-
-		if (!grown)
-			return -ENOMEM;
-		*changes = grown;
-		*cap = next;
-	}
-	c = &(*changes)[(*n)++];
-	c->kind = kind;
-	snprintf(c->namespace, sizeof(c->namespace), "%.*s", slash ? (int)(slash - key) : 0, key);
-	snprintf(c->name, sizeof(c->name), "%s", slash ? slash + 1 : key);
-	c->object = object;
-	if (object)
-		k8s_object_get(object);
-	return 0;
+	snprintf(namespace, sizeof(namespace), "%.*s", slash ? (int)(slash - key) : 0, key);
+	return k8s_change_list_push(list, object ? K8S_CHANGE_CHANGED : K8S_CHANGE_REMOVED, kind,
+				    namespace, slash ? slash + 1 : key, object, 0);
 }
 
-int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, size_t *count,
-		       unsigned int *relisted, uint32_t *rejected)
+int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *changes,
+		       uint32_t *rejected)
 {
-	size_t i, j, b, cap = 0;
+	size_t i, j, b;
 	int err = 0;
 
-	*changes = NULL;
-	*count = 0;
-	*relisted = 0;
+	memset(changes, 0, sizeof(*changes));
+	changes->source = K8S_SOURCE_API;
 	*rejected = 0;
 	pthread_mutex_lock(&client->lock);
 	for (i = 0; !err && i < N_RESOURCES; i++) {
@@ -912,12 +898,12 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, s
 
 		*rejected += (uint32_t)store->n_rejected;
 		if (w->is_relisted) {
-			*relisted |= 1u << w->type->kind;
+			changes->relisted |= 1u << w->type->kind;
 			for (b = 0; !err && b < store->n_buckets; b++) {
 				for (struct store_entry *e = store->buckets[b]; !err && e;
 				     e = e->next)
-					err = change_push(changes, count, &cap, w->type->kind,
-							  e->key, e->object);
+					err =
+					    change_push(changes, w->type->kind, e->key, e->object);
 			}
 		} else {
 			for (j = 0; !err && j < w->n_changed; j++) {
@@ -926,8 +912,8 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, s
 					? *store_slot((struct store *)store, w->changed[j])
 					: NULL;
 
-				err = change_push(changes, count, &cap, w->type->kind,
-						  w->changed[j], e ? e->object : NULL);
+				err = change_push(changes, w->type->kind, w->changed[j],
+						  e ? e->object : NULL);
 			}
 		}
 	}
@@ -936,25 +922,18 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, s
 			journal_clear(&client->watchers[i]);
 			client->watchers[i].is_relisted = false;
 		}
+	} else {
+		k8s_change_list_free(changes);
 	}
 	pthread_mutex_unlock(&client->lock);
-	if (err) {
-		k8s_client_changes_free(client, *changes, *count);
-		*changes = NULL;
-		*count = 0;
-	}
 	return err;
 }
 
-void k8s_client_changes_free(struct k8s_client *client, struct k8s_change *changes, size_t count)
+void k8s_client_changes_free(struct k8s_client *client, struct k8s_change_list *changes)
 {
-	size_t i;
-
 	pthread_mutex_lock(&client->lock);
-	for (i = 0; i < count; i++)
-		k8s_object_put(changes[i].object);
+	k8s_change_list_free(changes);
 	pthread_mutex_unlock(&client->lock);
-	free(changes);
 }
 
 void k8s_client_put(struct k8s_client *client, struct k8s_object *object)
