@@ -184,7 +184,7 @@ static double agent_ms(const struct timespec *from, const struct timespec *to)
 static int agent_load_manifests(struct agent *agent)
 {
 	const char *dir = agent->config->manifests;
-	int ret;
+	int ret, err;
 
 	if (agent->is_rescan)
 		ret = manifest_set_load_dir(agent->manifests, dir);
@@ -192,6 +192,9 @@ static int agent_load_manifests(struct agent *agent)
 		ret = manifest_set_load_files(agent->manifests, dir, agent->names, agent->n_names);
 	else
 		return 0;
+	err = feed_manifests(agent->index, agent->manifests);
+	if (err && ret >= 0)
+		ret = err;
 	if (ret >= 0 || ret == -ENOMEM) {
 		while (agent->n_names)
 			free(agent->names[--agent->n_names]);
@@ -637,8 +640,6 @@ int agent_run(const struct agent_config *config)
 			log_error("manifests: %s", strerror(-err));
 			goto cleanup;
 		}
-		manifest_set_configure(agent.manifests, &agent.build);
-		manifest_set_attach_index(agent.manifests, agent.index);
 		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (agent.inotify_fd < 0) {
 			err = -errno;

@@ -33,11 +33,12 @@ static void feed_collect_stale(void *ctx, struct k8s_object *object)
 }
 
 /*
- * Apply changes to index, in order. An API change replaces the version of its key: the list's
- * reference passes to the index and the replaced version comes back into the change, for the
- * list's owner to release. A re-listed kind first loses every API object (those still listed
- * come back with their change); those go to put. Returns 0 or -ENOMEM (the other changes of
- * the API are still applied).
+ * Apply changes to index, in order. A manifest change adds a candidate (the index takes its own
+ * reference), moves it or withdraws it. An API change replaces the version of its key: the
+ * list's reference passes to the index and the replaced version comes back into the change, for
+ * the list's owner to release. A re-listed kind first loses every API object (those still
+ * listed come back with their change); those go to put. Returns 0 or -ENOMEM (the manifests'
+ * changes stop there; the other changes of the API are still applied).
  */
 static int feed_apply(struct k8s_index *index, struct k8s_change_list *changes, feed_put_fn *put,
 		      void *ctx)
@@ -56,7 +57,17 @@ static int feed_apply(struct k8s_index *index, struct k8s_change_list *changes, 
 		}
 		free(stale.objects);
 	}
-	for (i = 0; i < changes->count; i++) {
+	for (i = 0; changes->source == K8S_SOURCE_MANIFESTS && !ret && i < changes->count; i++) {
+		const struct k8s_change *c = &changes->items[i];
+
+		if (c->type == K8S_CHANGE_ADDED)
+			ret = k8s_index_add(index, c->object, c->position);
+		else if (c->type == K8S_CHANGE_CHANGED)
+			k8s_index_move(index, c->object, c->position);
+		else
+			k8s_index_remove(index, c->object);
+	}
+	for (i = 0; changes->source == K8S_SOURCE_API && i < changes->count; i++) {
 		struct k8s_change *c = &changes->items[i];
 
 		c->object =
@@ -65,6 +76,17 @@ static int feed_apply(struct k8s_index *index, struct k8s_change_list *changes, 
 			ret = err;
 	}
 	return ret;
+}
+
+int feed_manifests(struct k8s_index *index, struct manifest_set *manifests)
+{
+	struct k8s_change_list changes;
+	int err;
+
+	manifest_set_changes(manifests, &changes);
+	err = feed_apply(index, &changes, NULL, NULL);
+	k8s_change_list_free(&changes);
+	return err;
 }
 
 /* Take a reference back to the API client. */

@@ -10,6 +10,14 @@
 
 #include "loader/desired/index.h"
 #include "loader/sources/k8s_client.h"
+#include "loader/sources/manifest.h"
+
+/*
+ * Apply what the manifest loads since the last call changed (the first call: every object
+ * held) to the index. Returns 0 or -ENOMEM (the index may then miss a change: read the
+ * directory again).
+ */
+int feed_manifests(struct k8s_index *index, struct manifest_set *manifests);
 
 /*
  * Fold what changed in the API's store into the index: each changed object replaces the API's

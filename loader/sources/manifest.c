@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Kubernetes manifests to desired state: reads a directory of YAML files, decodes and validates
- * their objects (loader/k8s/objects.c), keeps the last good version of each file and object, and
- * builds the desired state from them (loader/desired/build.c).
+ * Kubernetes manifests to objects: reads a directory of YAML files, decodes and validates their
+ * objects (loader/k8s/objects.c), keeps the last good version of each file and object, and
+ * lists what each load changed (loader/sources/change.h).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -21,7 +21,6 @@
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
 #include "loader/k8s/objects.h"
-#include "loader/desired/index.h"
 #include "loader/k8s/yaml_tree.h"
 
 /*
@@ -76,10 +75,8 @@ struct manifest_set {
 	struct manifest_file *files;
 	size_t n_files;
 	struct k8s_errors errors;
-	struct desired_state desired; /* computed by each successful load */
-	struct k8s_build_config config;
 	uint32_t n_rejected;
-	struct k8s_index *index; /* fed with every change instead of a full build; or NULL */
+	struct k8s_change_list changes; /* since the last manifest_set_changes() */
 	struct read_buffer spare;
 };
 
@@ -194,17 +191,9 @@ struct manifest_set *manifest_set_new(void)
 {
 	struct manifest_set *set = calloc(1, sizeof(struct manifest_set));
 
-	/* Standalone by default: no EndpointSlice controller, so Pods give endpoints. */
-	if (set) {
-		k8s_build_config_init(&set->config, NULL);
-		set->config.is_pod_endpoints = true;
-	}
+	if (set)
+		set->changes.source = K8S_SOURCE_MANIFESTS;
 	return set;
-}
-
-void manifest_set_configure(struct manifest_set *set, const struct k8s_build_config *config)
-{
-	set->config = *config;
 }
 
 uint32_t manifest_set_rejected(const struct manifest_set *set)
@@ -232,32 +221,6 @@ int manifest_set_objects(const struct manifest_set *set, struct k8s_object ***ou
 	return 0;
 }
 
-/* Every object of every file, in file order, into the builder. */
-static int build_desired(const struct manifest_file *files, size_t n_files,
-			 const struct k8s_build_config *config, struct k8s_errors *errors,
-			 struct desired_state *out)
-{
-	struct k8s_object **objects = NULL;
-	size_t i, j, n = 0;
-	int err;
-
-	for (i = 0; i < n_files; i++)
-		n += files[i].n_objects;
-	if (n) {
-		objects = malloc(n * sizeof(*objects));
-		if (!objects)
-			return -ENOMEM;
-	}
-	n = 0;
-	for (i = 0; i < n_files; i++) {
-		for (j = 0; j < files[i].n_objects; j++)
-			objects[n++] = files[i].objects[j];
-	}
-	err = k8s_build_desired(objects, n, config, errors, out);
-	free(objects);
-	return err;
-}
-
 static void files_free(struct manifest_file *files, size_t n)
 {
 	size_t i;
@@ -273,7 +236,7 @@ void manifest_set_free(struct manifest_set *set)
 		return;
 	files_free(set->files, set->n_files);
 	k8s_errors_free(&set->errors);
-	desired_state_free(&set->desired);
+	k8s_change_list_free(&set->changes);
 	free(set->spare.data);
 	free(set);
 }
@@ -288,9 +251,11 @@ const char *manifest_set_error(const struct manifest_set *set, size_t i)
 	return i < set->errors.count ? set->errors.items[i] : NULL;
 }
 
-int manifest_set_desired(const struct manifest_set *set, struct desired_state *out)
+void manifest_set_changes(struct manifest_set *set, struct k8s_change_list *out)
 {
-	return desired_state_copy(out, &set->desired);
+	*out = set->changes;
+	memset(&set->changes, 0, sizeof(set->changes));
+	set->changes.source = K8S_SOURCE_MANIFESTS;
 }
 
 /* One file being loaded: its new object list and, for fallbacks, its last good one. */
@@ -1339,7 +1304,7 @@ static const struct manifest_file *set_find_file(const struct manifest_set *set,
 	return NULL;
 }
 
-/* ---- feeding the index ------------------------------------------------------------------ */
+/* ---- what a load changed ---------------------------------------------------------------- */
 
 struct placed_object {
 	struct k8s_object *object;
@@ -1369,13 +1334,20 @@ static struct placed_object *placed_sorted(struct k8s_object *const *objects, si
 	return placed;
 }
 
+static int change_push(struct k8s_change_list *changes, enum k8s_change_type type,
+		       struct k8s_object *object, size_t position)
+{
+	return k8s_change_list_push(changes, type, object->kind, object->namespace, object->name,
+				    object, (uint32_t)position);
+}
+
 /*
- * Tell the index how one file's objects changed: an edit in place touches only the objects
- * between the common head and tail of the two lists; the tail is moved when its positions
- * shifted. Returns 0 or -ENOMEM.
+ * List how one file's objects changed: an edit in place touches only the objects between the
+ * common head and tail of the two lists; the tail is moved when its positions shifted. Returns
+ * 0 or -ENOMEM.
  */
-static int index_file(struct k8s_index *index, const struct manifest_file *old,
-		      const struct manifest_file *new)
+static int changes_file(struct k8s_change_list *changes, const struct manifest_file *old,
+			const struct manifest_file *new)
 {
 	size_t n_old = old ? old->n_objects : 0, n_new = new ? new->n_objects : 0;
 	size_t head = 0, tail = 0, i, j;
@@ -1400,17 +1372,20 @@ static int index_file(struct k8s_index *index, const struct manifest_file *old,
 		while (j < n_new - tail - head && b[j].object < a[i].object)
 			j++;
 		if (j == n_new - tail - head || b[j].object != a[i].object)
-			k8s_index_remove(index, a[i].object);
+			err = change_push(changes, K8S_CHANGE_REMOVED, a[i].object, 0);
 		else
-			k8s_index_move(index, a[i].object, b[j].position);
+			err = change_push(changes, K8S_CHANGE_CHANGED, a[i].object, b[j].position);
+		if (err)
+			goto cleanup;
 	}
-	for (i = 0; n_old != n_new && i < tail; i++)
-		k8s_index_move(index, new->objects[n_new - 1 - i], (uint32_t)(n_new - 1 - i));
+	for (i = 0; !err && n_old != n_new && i < tail; i++)
+		err = change_push(changes, K8S_CHANGE_CHANGED, new->objects[n_new - 1 - i],
+				  n_new - 1 - i);
 	for (i = 0, j = 0; !err && j < n_new - tail - head; j++) {
 		while (i < n_old - tail - head && a[i].object < b[j].object)
 			i++;
 		if (i == n_old - tail - head || a[i].object != b[j].object)
-			err = k8s_index_add(index, b[j].object, b[j].position);
+			err = change_push(changes, K8S_CHANGE_ADDED, b[j].object, b[j].position);
 	}
 cleanup:
 	free(a);
@@ -1418,36 +1393,34 @@ cleanup:
 	return err;
 }
 
-/* Both lists sorted by name: each file compared with its namesake. */
-static int index_files(struct k8s_index *index, const struct manifest_file *old, size_t n_old,
-		       const struct manifest_file *new, size_t n_new)
+/*
+ * Append to set->changes how the files changed from old to new, both sorted by name: each file
+ * compared with its namesake. Returns 0, or -ENOMEM with set->changes as it was.
+ */
+static int changes_files(struct manifest_set *set, const struct manifest_file *old, size_t n_old,
+			 const struct manifest_file *new, size_t n_new)
 {
-	size_t i = 0, j = 0;
+	size_t i = 0, j = 0, count = set->changes.count;
 	int err = 0, c;
 
 	while (!err && (i < n_old || j < n_new)) {
 		c = i == n_old ? 1 : j == n_new ? -1 : strcmp(old[i].name, new[j].name);
 		if (c < 0)
-			err = index_file(index, &old[i++], NULL);
+			err = changes_file(&set->changes, &old[i++], NULL);
 		else if (c > 0)
-			err = index_file(index, NULL, &new[j++]);
+			err = changes_file(&set->changes, NULL, &new[j++]);
 		else
-			err = index_file(index, &old[i++], &new[j++]);
+			err = changes_file(&set->changes, &old[i++], &new[j++]);
 	}
+	if (err)
+		k8s_change_list_truncate(&set->changes, count);
 	return err;
-}
-
-int manifest_set_attach_index(struct manifest_set *set, struct k8s_index *index)
-{
-	set->index = index;
-	return index ? index_files(index, NULL, 0, set->files, set->n_files) : 0;
 }
 
 int manifest_set_load_dir(struct manifest_set *set, const char *path)
 {
 	struct k8s_errors errors = {0};
 	struct manifest_file *files = NULL;
-	struct desired_state desired = {0};
 	struct load_task *tasks = NULL;
 	char **names = NULL;
 	size_t n_names = 0, n_files = 0, i, j;
@@ -1516,18 +1489,14 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 			k8s_errors_add(&errors, "%s", file->errors.items[j]);
 		errors.found += file->errors.found - file->errors.count;
 	}
-	if (!set->index) {
-		err = build_desired(files, n_files, &set->config, &errors, &desired);
-		if (err)
-			goto cleanup;
-	}
 	if (errors.found > errors.count && errors.count)
 		log_warn("manifests %s: %zu errors, only the first %zu are listed", path,
 			 errors.found, errors.count);
+	err = changes_files(set, set->files, set->n_files, files, n_files);
+	if (err)
+		goto cleanup;
 
 	/* Commit: everything above only took references, so failing earlier changed nothing. */
-	if (set->index)
-		err = index_files(set->index, set->files, set->n_files, files, n_files);
 	for (i = 0, j = 0; i < set->n_files; i++) {
 		while (j < n_files && strcmp(files[j].name, set->files[i].name) < 0)
 			j++;
@@ -1545,14 +1514,10 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 	k8s_errors_free(&set->errors);
 	set->errors = errors;
 	memset(&errors, 0, sizeof(errors));
-	desired_state_free(&set->desired);
-	set->desired = desired;
 	set->n_rejected = 0;
 	for (i = 0; i < set->n_files; i++)
 		set->n_rejected += set->files[i].n_rejected;
-	set->desired.rejected_objects += set->n_rejected;
-	if (!err)
-		err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
+	err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	files_free(files, n_files);
 	free(tasks);
@@ -1586,8 +1551,6 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 	size_t n_sorted = 0, n_files = 0, n_tasks = 0, i, j;
 	int dir_fd, err = 0;
 
-	if (!set->index)
-		return manifest_set_load_dir(set, path);
 	dir_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0) {
 		err = -errno;
@@ -1678,8 +1641,11 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		goto cleanup;
 	}
 
+	err = changes_files(set, set->files, set->n_files, files, n_files);
+	if (err)
+		goto cleanup;
+
 	/* Commit, as manifest_set_load_dir() does. */
-	err = index_files(set->index, set->files, set->n_files, files, n_files);
 	for (i = 0, j = 0; i < set->n_files; i++) {
 		/* Old files not carried over as they were (re-read or gone) are freed. */
 		while (j < n_files &&
@@ -1711,8 +1677,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 	set->n_rejected = 0;
 	for (i = 0; i < set->n_files; i++)
 		set->n_rejected += set->files[i].n_rejected;
-	if (!err)
-		err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
+	err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	for (i = 0; files && i < n_files; i++) {
 		if (is_fresh[i])
