@@ -32,13 +32,13 @@
 
 #include "loader/sources/k8s_client.h"
 #include "loader/k8s/json.h"
+#include "lib/hash_table.h"
 #include "lib/log.h"
 #include "loader/k8s/yaml_tree.h"
 
-#define K8S_RV_LEN	   128 /* resourceVersion is opaque; real ones are short decimals */
-#define K8S_CONTINUE_LEN   4096
-#define K8S_MAX_FILE	   (1u << 20) /* kubeconfig, token, CA file */
-#define K8S_STORE_MIN_SIZE 64
+#define K8S_RV_LEN	 128 /* resourceVersion is opaque; real ones are short decimals */
+#define K8S_CONTINUE_LEN 4096
+#define K8S_MAX_FILE	 (1u << 20) /* kubeconfig, token, CA file */
 
 struct resource_type {
 	const char *name; /* for logs: "services" */
@@ -63,93 +63,42 @@ static const struct resource_type resource_types[] = {
 /* ---- the store: per resource, "namespace/name" -> last good object ---------------------- */
 
 struct store_entry {
-	struct store_entry *next;
-	char *key;
 	struct k8s_object *object; /* last good version, or NULL when never valid */
 	bool is_rejected;	   /* the latest version was invalid */
 };
 
 struct store {
-	struct store_entry **buckets;
-	size_t n_buckets, count, n_rejected;
+	struct hash_table entries; /* "namespace/name" -> struct store_entry */
+	size_t n_rejected;
 };
-
-static uint64_t hash_key(const char *key)
-{
-	uint64_t hash = 0xcbf29ce484222325ull;
-
-	for (; *key; key++)
-		hash = (hash ^ (unsigned char)*key) * 0x100000001b3ull;
-	return hash;
-}
 
 static void store_clear(struct store *store)
 {
+	struct hash_table_entry *entry;
 	size_t i;
 
-	for (i = 0; i < store->n_buckets; i++) {
-		struct store_entry *e = store->buckets[i], *next;
+	HASH_TABLE_FOR_EACH(&store->entries, entry, i)
+	{
+		struct store_entry *e = entry->value;
 
-		for (; e; e = next) {
-			next = e->next;
-			k8s_object_put(e->object);
-			free(e->key);
-			free(e);
-		}
+		k8s_object_put(e->object);
+		free(e);
 	}
-	free(store->buckets);
+	hash_table_free(&store->entries);
 	memset(store, 0, sizeof(*store));
-}
-
-static struct store_entry **store_slot(struct store *store, const char *key)
-{
-	struct store_entry **slot = &store->buckets[hash_key(key) % store->n_buckets];
-
-	while (*slot && strcmp((*slot)->key, key))
-		slot = &(*slot)->next;
-	return slot;
-}
-
-static int store_grow(struct store *store)
-{
-	struct store_entry **buckets;
-	size_t n = store->n_buckets ? store->n_buckets * 2 : K8S_STORE_MIN_SIZE, i;
-
-	buckets = calloc(n, sizeof(*buckets));
-	if (!buckets)
-		return -ENOMEM;
-	for (i = 0; i < store->n_buckets; i++) {
-		struct store_entry *e = store->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = buckets[hash_key(e->key) % n];
-			buckets[hash_key(e->key) % n] = e;
-		}
-	}
-	free(store->buckets);
-	store->buckets = buckets;
-	store->n_buckets = n;
-	return 0;
 }
 
 /* Record a decoded version: object valid (reference taken) or NULL when it was rejected. */
 static int store_put(struct store *store, const char *key, struct k8s_object *object)
 {
-	struct store_entry **slot, *e;
+	struct store_entry *e = hash_table_get_str(&store->entries, key);
 
-	if (store->count >= store->n_buckets && store_grow(store))
-		return -ENOMEM;
-	slot = store_slot(store, key);
-	e = *slot;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
-		if (!e || !(e->key = strdup(key))) {
+		if (!e || hash_table_put_str(&store->entries, key, e)) {
 			free(e);
 			return -ENOMEM;
 		}
-		*slot = e;
-		store->count++;
 	}
 	if (e->is_rejected)
 		store->n_rejected--;
@@ -166,20 +115,13 @@ static int store_put(struct store *store, const char *key, struct k8s_object *ob
 
 static void store_delete(struct store *store, const char *key)
 {
-	struct store_entry **slot, *e;
+	struct store_entry *e = hash_table_remove_str(&store->entries, key);
 
-	if (!store->n_buckets)
-		return;
-	slot = store_slot(store, key);
-	e = *slot;
 	if (!e)
 		return;
-	*slot = e->next;
-	store->count--;
 	if (e->is_rejected)
 		store->n_rejected--;
 	k8s_object_put(e->object);
-	free(e->key);
 	free(e);
 }
 
@@ -737,8 +679,8 @@ static int do_list(struct watcher *w)
 	store_clear(&old);
 	client_notify(client);
 	log_info("api: %s: listed %zu (%zu invalid) in %u page%s at resourceVersion %s, %lu ms",
-		 w->type->name, fresh.count, fresh.n_rejected, pages, pages == 1 ? "" : "s", w->rv,
-		 (unsigned long)(now_ms() - t0));
+		 w->type->name, fresh.entries.count, fresh.n_rejected, pages, pages == 1 ? "" : "s",
+		 w->rv, (unsigned long)(now_ms() - t0));
 	return 0;
 }
 
@@ -847,7 +789,7 @@ static void journal_add(struct watcher *w, const char *key)
 
 	if (w->is_relisted)
 		return;
-	if (w->n_changed >= w->store.count + 1024) {
+	if (w->n_changed >= w->store.entries.count + 1024) {
 		journal_relisted(w);
 		return;
 	}
@@ -870,21 +812,28 @@ static void journal_add(struct watcher *w, const char *key)
 	w->changed[w->n_changed++] = copy;
 }
 
-/* One key of the journal as a change: its last good version now, or removed when none. */
+/*
+ * One key of the journal ("namespace/name", key_len bytes) as a change: its last good version
+ * now, or removed when there is none.
+ */
 static int change_push(struct k8s_change_list *list, enum k8s_kind kind, const char *key,
-		       struct k8s_object *object)
+		       size_t key_len, struct k8s_object *object)
 {
-	const char *slash = strchr(key, '/');
-	char namespace[K8S_DNS_LABEL_MAX + 1];
+	const char *slash = memchr(key, '/', key_len);
+	char namespace[K8S_DNS_LABEL_MAX + 1], name[K8S_DNS_SUBDOMAIN_MAX + 1];
+	size_t at = slash ? (size_t)(slash - key) : 0;
 
-	snprintf(namespace, sizeof(namespace), "%.*s", slash ? (int)(slash - key) : 0, key);
+	snprintf(namespace, sizeof(namespace), "%.*s", (int)at, key);
+	snprintf(name, sizeof(name), "%.*s", (int)(key_len - at - (slash ? 1 : 0)),
+		 slash ? slash + 1 : key);
 	return k8s_change_list_push(list, object ? K8S_CHANGE_CHANGED : K8S_CHANGE_REMOVED, kind,
-				    namespace, slash ? slash + 1 : key, object, 0);
+				    namespace, name, object, 0);
 }
 
 int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *changes,
 		       uint32_t *rejected)
 {
+	struct hash_table_entry *entry;
 	size_t i, j, b;
 	int err = 0;
 
@@ -899,21 +848,22 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *change
 		*rejected += (uint32_t)store->n_rejected;
 		if (w->is_relisted) {
 			changes->relisted |= 1u << w->type->kind;
-			for (b = 0; !err && b < store->n_buckets; b++) {
-				for (struct store_entry *e = store->buckets[b]; !err && e;
-				     e = e->next)
-					err =
-					    change_push(changes, w->type->kind, e->key, e->object);
+			HASH_TABLE_FOR_EACH(&store->entries, entry, b)
+			{
+				const struct store_entry *e = entry->value;
+
+				if (!err)
+					err = change_push(changes, w->type->kind,
+							  (const char *)entry->key, entry->key_len,
+							  e->object);
 			}
 		} else {
 			for (j = 0; !err && j < w->n_changed; j++) {
-				struct store_entry *e =
-				    store->n_buckets
-					? *store_slot((struct store *)store, w->changed[j])
-					: NULL;
+				const struct store_entry *e =
+				    hash_table_get_str(&store->entries, w->changed[j]);
 
 				err = change_push(changes, w->type->kind, w->changed[j],
-						  e ? e->object : NULL);
+						  strlen(w->changed[j]), e ? e->object : NULL);
 			}
 		}
 	}
@@ -973,6 +923,7 @@ bool k8s_client_is_synced(struct k8s_client *client)
 int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects, size_t *count,
 			uint32_t *rejected)
 {
+	struct hash_table_entry *entry;
 	size_t i, b, n = 0;
 	struct k8s_object **out;
 
@@ -981,7 +932,7 @@ int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects,
 	*rejected = 0;
 	pthread_mutex_lock(&client->lock);
 	for (i = 0; i < N_RESOURCES; i++) {
-		n += client->watchers[i].store.count;
+		n += client->watchers[i].store.entries.count;
 		*rejected += (uint32_t)client->watchers[i].store.n_rejected;
 	}
 	out = malloc((n ? n : 1) * sizeof(*out));
@@ -992,15 +943,14 @@ int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects,
 	for (i = 0; i < N_RESOURCES; i++) {
 		const struct store *store = &client->watchers[i].store;
 
-		for (b = 0; b < store->n_buckets; b++) {
-			struct store_entry *e;
+		HASH_TABLE_FOR_EACH(&store->entries, entry, b)
+		{
+			const struct store_entry *e = entry->value;
 
-			for (e = store->buckets[b]; e; e = e->next) {
-				if (!e->object)
-					continue;
-				k8s_object_get(e->object);
-				out[(*count)++] = e->object;
-			}
+			if (!e->object)
+				continue;
+			k8s_object_get(e->object);
+			out[(*count)++] = e->object;
 		}
 	}
 	pthread_mutex_unlock(&client->lock);
