@@ -72,7 +72,7 @@ struct store {
 	size_t n_rejected;
 };
 
-static void store_clear(struct store *store)
+static void k8s_store_clear(struct store *store)
 {
 	struct hash_table_entry *entry;
 	size_t i;
@@ -89,7 +89,7 @@ static void store_clear(struct store *store)
 }
 
 /* Record a decoded version: object valid (reference taken) or NULL when it was rejected. */
-static int store_put(struct store *store, const char *key, struct k8s_object *object)
+static int k8s_store_put(struct store *store, const char *key, struct k8s_object *object)
 {
 	struct store_entry *e = hash_table_get_str(&store->entries, key);
 
@@ -113,7 +113,7 @@ static int store_put(struct store *store, const char *key, struct k8s_object *ob
 	return 0;
 }
 
-static void store_delete(struct store *store, const char *key)
+static void k8s_store_delete(struct store *store, const char *key)
 {
 	struct store_entry *e = hash_table_remove_str(&store->entries, key);
 
@@ -129,8 +129,8 @@ static void store_delete(struct store *store, const char *key)
 
 struct k8s_client;
 struct watcher;
-static void journal_add(struct watcher *w, const char *key);
-static void journal_relisted(struct watcher *w);
+static void k8s_journal_add(struct watcher *w, const char *key);
+static void k8s_journal_relisted(struct watcher *w);
 
 struct watcher {
 	struct k8s_client *client;
@@ -165,7 +165,7 @@ struct k8s_client {
 	struct watcher watchers[N_RESOURCES];
 };
 
-static void client_notify(struct k8s_client *client)
+static void k8s_client_notify(struct k8s_client *client)
 {
 	uint64_t one = 1;
 
@@ -174,7 +174,7 @@ static void client_notify(struct k8s_client *client)
 }
 
 /* Sleep ms unless the client stops; returns true when stopping. */
-static bool client_sleep(struct k8s_client *client, unsigned int ms)
+static bool k8s_client_sleep(struct k8s_client *client, unsigned int ms)
 {
 	struct timespec deadline;
 	bool is_stopping;
@@ -278,7 +278,7 @@ cleanup:
 
 /* ---- HTTP ------------------------------------------------------------------------------ */
 
-static size_t on_body(char *data, size_t size, size_t n, void *opaque);
+static size_t k8s_watch_on_body(char *data, size_t size, size_t n, void *opaque);
 
 static int xferinfo(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		    curl_off_t ulnow)
@@ -289,11 +289,11 @@ static int xferinfo(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return atomic_load(&w->client->is_stopping) ? 1 : 0;
 }
 
-static int read_small_file(const char *path, char **out, size_t *size);
+static int k8s_read_small_file(const char *path, char **out, size_t *size);
 
 /* Set up the easy handle for one request of url. */
-static int request_setup(struct watcher *w, const char *url, long timeout_ms,
-			 struct curl_slist **headers)
+static int k8s_http_setup(struct watcher *w, const char *url, long timeout_ms,
+			  struct curl_slist **headers)
 {
 	const struct k8s_api_config *config = &w->client->config;
 	CURL *curl = w->curl;
@@ -309,7 +309,7 @@ static int request_setup(struct watcher *w, const char *url, long timeout_ms,
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPIDLE, 30L);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPINTVL, 10L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, k8s_watch_on_body);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, w);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
@@ -348,7 +348,7 @@ static int request_setup(struct watcher *w, const char *url, long timeout_ms,
 		curl_easy_setopt(curl, CURLOPT_PASSWORD, config->password ? config->password : "");
 	}
 	*headers = curl_slist_append(NULL, "Accept: application/json");
-	if (config->token_file && !read_small_file(config->token_file, &token, &size)) {
+	if (config->token_file && !k8s_read_small_file(config->token_file, &token, &size)) {
 		while (size && (token[size - 1] == '\n' || token[size - 1] == '\r'))
 			token[--size] = '\0';
 	}
@@ -373,7 +373,7 @@ static int request_setup(struct watcher *w, const char *url, long timeout_ms,
 }
 
 /* A Status object's code and message, for logs (best effort). */
-static long status_code(const char *body, size_t len, char *message, size_t message_size)
+static long k8s_http_status_code(const char *body, size_t len, char *message, size_t message_size)
 {
 	char error[64];
 	struct json_object *value = k8s_json_parse(body, len, error, sizeof(error)), *field;
@@ -437,7 +437,7 @@ static int handle_event(struct watcher *w, const char *line, size_t len)
 	}
 	if (!strcmp(type, "ERROR")) {
 		const char *text = json_object_to_json_string_ext(object, JSON_C_TO_STRING_PLAIN);
-		long code = status_code(text, strlen(text), message, sizeof(message));
+		long code = k8s_http_status_code(text, strlen(text), message, sizeof(message));
 
 		log_info("api: %s: watch ended by the server: %ld %s", w->type->name, code,
 			 message);
@@ -459,14 +459,14 @@ static int handle_event(struct watcher *w, const char *line, size_t len)
 	}
 	pthread_mutex_lock(&client->lock);
 	if (!strcmp(type, "DELETED"))
-		store_delete(&w->store, key);
+		k8s_store_delete(&w->store, key);
 	else
-		err = store_put(&w->store, key, decoded);
-	journal_add(w, key);
+		err = k8s_store_put(&w->store, key, decoded);
+	k8s_journal_add(w, key);
 	pthread_mutex_unlock(&client->lock);
 	set_rv(w, object);
 	w->n_events++;
-	client_notify(client);
+	k8s_client_notify(client);
 cleanup:
 	k8s_object_put(decoded);
 	json_object_put(event);
@@ -474,7 +474,7 @@ cleanup:
 }
 
 /* curl's write callback: collect a list page, or split a watch stream into events. */
-static size_t on_body(char *data, size_t size, size_t n, void *opaque)
+static size_t k8s_watch_on_body(char *data, size_t size, size_t n, void *opaque)
 {
 	struct watcher *w = opaque;
 	size_t len = size * n, start, i;
@@ -529,7 +529,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *opaque)
 /* ---- list and watch ---------------------------------------------------------------------- */
 
 /* Append ?/& name=value (value URL-escaped) to url. */
-static void url_param(CURL *curl, char *url, size_t size, const char *name, const char *value)
+static void k8s_http_url_param(CURL *curl, char *url, size_t size, const char *name,
+			       const char *value)
 {
 	char *escaped = curl_easy_escape(curl, value, 0);
 	size_t used = strlen(url);
@@ -540,7 +541,7 @@ static void url_param(CURL *curl, char *url, size_t size, const char *name, cons
 }
 
 /* Perform the request; returns 0 for a 200 response, -ESTALE for 410, else -EIO (logged). */
-static int request_perform(struct watcher *w, const char *what)
+static int k8s_http_perform(struct watcher *w, const char *what)
 {
 	char message[256];
 	CURLcode code;
@@ -553,7 +554,7 @@ static int request_perform(struct watcher *w, const char *what)
 	if (w->is_gone)
 		return -ESTALE;
 	if (status && status != 200) {
-		long reason = status_code(w->body, w->body_len, message, sizeof(message));
+		long reason = k8s_http_status_code(w->body, w->body_len, message, sizeof(message));
 
 		if (status == 410 || reason == 410)
 			return -ESTALE;
@@ -621,7 +622,7 @@ static int list_page(struct watcher *w, struct store *store, char *next, size_t 
 		err = decode_api_object(w, json_object_array_get_idx(items, i), key, sizeof(key),
 					&object);
 		if (!err && key[0])
-			err = store_put(store, key, object);
+			err = k8s_store_put(store, key, object);
 		k8s_object_put(object);
 	}
 cleanup:
@@ -629,7 +630,7 @@ cleanup:
 	return err;
 }
 
-static uint64_t now_ms(void)
+static uint64_t k8s_now_ms(void)
 {
 	struct timespec ts;
 
@@ -644,7 +645,7 @@ static int do_list(struct watcher *w)
 	char url[8192], next[K8S_CONTINUE_LEN] = "", limit[16];
 	struct curl_slist *headers = NULL;
 	struct store fresh = {0}, old;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = k8s_now_ms();
 	unsigned int pages = 0;
 	int err;
 
@@ -653,12 +654,12 @@ static int do_list(struct watcher *w)
 	snprintf(limit, sizeof(limit), "%d", K8S_LIST_PAGE);
 	do {
 		snprintf(url, sizeof(url), "%s%s", client->config.server, w->type->path);
-		url_param(w->curl, url, sizeof(url), "limit", limit);
+		k8s_http_url_param(w->curl, url, sizeof(url), "limit", limit);
 		if (next[0])
-			url_param(w->curl, url, sizeof(url), "continue", next);
-		err = request_setup(w, url, K8S_LIST_TIMEOUT_MS, &headers);
+			k8s_http_url_param(w->curl, url, sizeof(url), "continue", next);
+		err = k8s_http_setup(w, url, K8S_LIST_TIMEOUT_MS, &headers);
 		if (!err)
-			err = request_perform(w, "list");
+			err = k8s_http_perform(w, "list");
 		curl_slist_free_all(headers);
 		headers = NULL;
 		if (!err)
@@ -666,7 +667,7 @@ static int do_list(struct watcher *w)
 		pages++;
 	} while (!err && next[0]);
 	if (err) {
-		store_clear(&fresh);
+		k8s_store_clear(&fresh);
 		w->rv[0] = '\0';
 		return err;
 	}
@@ -674,13 +675,13 @@ static int do_list(struct watcher *w)
 	old = w->store;
 	w->store = fresh;
 	w->is_synced = true;
-	journal_relisted(w);
+	k8s_journal_relisted(w);
 	pthread_mutex_unlock(&client->lock);
-	store_clear(&old);
-	client_notify(client);
+	k8s_store_clear(&old);
+	k8s_client_notify(client);
 	log_info("api: %s: listed %zu (%zu invalid) in %u page%s at resourceVersion %s, %lu ms",
 		 w->type->name, fresh.entries.count, fresh.n_rejected, pages, pages == 1 ? "" : "s",
-		 w->rv, (unsigned long)(now_ms() - t0));
+		 w->rv, (unsigned long)(k8s_now_ms() - t0));
 	return 0;
 }
 
@@ -697,18 +698,18 @@ static int do_watch(struct watcher *w)
 	w->is_watch = true;
 	snprintf(timeout, sizeof(timeout), "%u", seconds);
 	snprintf(url, sizeof(url), "%s%s?watch=1", client->config.server, w->type->path);
-	url_param(w->curl, url, sizeof(url), "resourceVersion", w->rv);
-	url_param(w->curl, url, sizeof(url), "allowWatchBookmarks", "true");
-	url_param(w->curl, url, sizeof(url), "timeoutSeconds", timeout);
-	err = request_setup(w, url, (long)(seconds + 30) * 1000, &headers);
+	k8s_http_url_param(w->curl, url, sizeof(url), "resourceVersion", w->rv);
+	k8s_http_url_param(w->curl, url, sizeof(url), "allowWatchBookmarks", "true");
+	k8s_http_url_param(w->curl, url, sizeof(url), "timeoutSeconds", timeout);
+	err = k8s_http_setup(w, url, (long)(seconds + 30) * 1000, &headers);
 	if (!err)
-		err = request_perform(w, "watch");
+		err = k8s_http_perform(w, "watch");
 	curl_slist_free_all(headers);
 	w->is_watch = false;
 	return err;
 }
 
-static void *watcher_main(void *opaque)
+static void *k8s_watcher_main(void *opaque)
 {
 	struct watcher *w = opaque;
 	struct k8s_client *client = w->client;
@@ -717,7 +718,7 @@ static void *watcher_main(void *opaque)
 	int err;
 
 	while (!atomic_load(&client->is_stopping)) {
-		if (backoff_ms && client_sleep(client, backoff_ms))
+		if (backoff_ms && k8s_client_sleep(client, backoff_ms))
 			break;
 		if (needs_list) {
 			err = do_list(w);
@@ -763,7 +764,7 @@ static void *watcher_main(void *opaque)
 
 /* ---- the change journal ------------------------------------------------------------------ */
 
-static void journal_clear(struct watcher *w)
+static void k8s_journal_clear(struct watcher *w)
 {
 	while (w->n_changed)
 		free(w->changed[--w->n_changed]);
@@ -773,9 +774,9 @@ static void journal_clear(struct watcher *w)
 }
 
 /* A new list: every object may have changed (client->lock held). */
-static void journal_relisted(struct watcher *w)
+static void k8s_journal_relisted(struct watcher *w)
 {
-	journal_clear(w);
+	k8s_journal_clear(w);
 	w->is_relisted = true;
 }
 
@@ -783,14 +784,14 @@ static void journal_relisted(struct watcher *w)
  * key changed (client->lock held). Out of memory, or more keys than the store holds plus a
  * margin (the agent has not looked for long): the whole resource counts as changed.
  */
-static void journal_add(struct watcher *w, const char *key)
+static void k8s_journal_add(struct watcher *w, const char *key)
 {
 	char **grown, *copy;
 
 	if (w->is_relisted)
 		return;
 	if (w->n_changed >= w->store.entries.count + 1024) {
-		journal_relisted(w);
+		k8s_journal_relisted(w);
 		return;
 	}
 	if (w->n_changed == w->cap_changed) {
@@ -798,7 +799,7 @@ static void journal_add(struct watcher *w, const char *key)
 
 		grown = realloc(w->changed, next * sizeof(*grown));
 		if (!grown) {
-			journal_relisted(w);
+			k8s_journal_relisted(w);
 			return;
 		}
 		w->changed = grown;
@@ -806,7 +807,7 @@ static void journal_add(struct watcher *w, const char *key)
 	}
 	copy = strdup(key);
 	if (!copy) {
-		journal_relisted(w);
+		k8s_journal_relisted(w);
 		return;
 	}
 	w->changed[w->n_changed++] = copy;
@@ -869,7 +870,7 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *change
 	}
 	if (!err) {
 		for (i = 0; i < N_RESOURCES; i++) {
-			journal_clear(&client->watchers[i]);
+			k8s_journal_clear(&client->watchers[i]);
 			client->watchers[i].is_relisted = false;
 		}
 	} else {
@@ -988,7 +989,7 @@ static char *dup_bytes(const char *s, size_t n)
 	return p;
 }
 
-static int api_config_copy(struct k8s_api_config *dst, const struct k8s_api_config *src)
+static int k8s_api_config_copy(struct k8s_api_config *dst, const struct k8s_api_config *src)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->server = dup_or_null(src->server);
@@ -1036,8 +1037,8 @@ void k8s_client_stop(struct k8s_client *client)
 			pthread_join(w->thread, NULL);
 		if (w->curl)
 			curl_easy_cleanup(w->curl);
-		store_clear(&w->store);
-		journal_clear(w);
+		k8s_store_clear(&w->store);
+		k8s_journal_clear(w);
 		k8s_errors_free(&w->errors);
 		free(w->body);
 	}
@@ -1065,7 +1066,7 @@ int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **ou
 	client->event_fd = -1;
 	pthread_mutex_init(&client->lock, NULL);
 	pthread_cond_init(&client->stop_cond, NULL);
-	err = api_config_copy(&client->config, config);
+	err = k8s_api_config_copy(&client->config, config);
 	if (err) {
 		free(client);
 		return err;
@@ -1075,7 +1076,7 @@ int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **ou
 		err = -errno;
 		goto fail;
 	}
-	srand((unsigned int)(now_ms() ^ (uint64_t)getpid()));
+	srand((unsigned int)(k8s_now_ms() ^ (uint64_t)getpid()));
 	for (i = 0; i < N_RESOURCES; i++) {
 		struct watcher *w = &client->watchers[i];
 
@@ -1090,7 +1091,7 @@ int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **ou
 	for (i = 0; i < N_RESOURCES; i++) {
 		struct watcher *w = &client->watchers[i];
 
-		err = -pthread_create(&w->thread, NULL, watcher_main, w);
+		err = -pthread_create(&w->thread, NULL, k8s_watcher_main, w);
 		if (err)
 			goto fail;
 		w->has_thread = true;
@@ -1122,7 +1123,7 @@ void k8s_api_config_free(struct k8s_api_config *config)
 	memset(config, 0, sizeof(*config));
 }
 
-static int read_small_file(const char *path, char **out, size_t *size)
+static int k8s_read_small_file(const char *path, char **out, size_t *size)
 {
 	char *buffer;
 	size_t length = 0;
@@ -1259,7 +1260,7 @@ int k8s_kubeconfig_load(const char *path, struct k8s_api_config *config, char *e
 		*strrchr(dir, '/') = '\0';
 	else
 		dir[0] = '\0';
-	err = read_small_file(path, &text, &size);
+	err = k8s_read_small_file(path, &text, &size);
 	if (err) {
 		snprintf(error, error_size, "kubeconfig %s: %s", path, strerror(-err));
 		return err;
