@@ -2,7 +2,8 @@
 /*
  * The Kubernetes API as a source of objects: list then watch Services, EndpointSlices, Pods,
  * Namespaces, Nodes and NetworkPolicies over HTTPS (libcurl), JSON (json-c) decoded by
- * loader/k8s/objects.c, into a store the agent builds its desired state from.
+ * loader/k8s/objects.c, into a store whose changes the agent takes as a change list
+ * (loader/sources/change.h).
  */
 #ifndef SLUICE_K8S_CLIENT_H
 #define SLUICE_K8S_CLIENT_H
