@@ -1030,6 +1030,22 @@ static bool is_same_text(const struct manifest_file *old, const char *buffer, si
 }
 
 /*
+ * What a way of loading only part of a file (load_diff, load_chunks) came to: 0 when it gave a
+ * clean file; -EAGAIN when the next way is to be tried (file reset for it); else err (-EINVAL:
+ * a syntax error, -ENOMEM).
+ */
+static int load_partial(struct file_load *load, int err)
+{
+	if (!err && file_is_clean(load->file))
+		return 0;
+	if (err == -EINVAL || err == -ENOMEM)
+		return err;
+	file_reset(load->file);
+	load->n_seen = 0;
+	return -EAGAIN;
+}
+
+/*
  * Load one file into file (its objects and file->errors); on any problem with the file as a
  * whole, keep old's objects. A file read by pieces keeps its text for the next load's diff.
  */
@@ -1082,40 +1098,22 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	 */
 	is_reusable = old && old->n_chunks && file_is_clean(old);
 	if (is_reusable && old->content) {
-		err = load_diff(&load, buffer, size, &line, message, sizeof(message));
-		if (!err && file_is_clean(file)) {
-			is_chunked = true;
-			goto cleanup;
-		}
-		if (err == -EINVAL)
-			goto syntax;
-		if (err == -ENOMEM)
-			goto cleanup;
-		file_reset(file);
-		load.n_seen = 0;
+		err = load_partial(&load,
+				   load_diff(&load, buffer, size, &line, message, sizeof(message)));
+		if (err != -EAGAIN)
+			goto chunked;
 	}
 	n_spans = split_documents(buffer, size, &spans);
 	if (n_spans && is_reusable) {
-		err = load_chunks(&load, buffer, spans, n_spans, &line, message, sizeof(message));
-		if (!err && file_is_clean(file)) {
-			is_chunked = true;
-			goto cleanup;
-		}
-		if (err == -EINVAL)
-			goto syntax;
-		if (err == -ENOMEM)
-			goto cleanup;
-		file_reset(file);
-		load.n_seen = 0;
+		err = load_partial(&load, load_chunks(&load, buffer, spans, n_spans, &line, message,
+						      sizeof(message)));
+		if (err != -EAGAIN)
+			goto chunked;
 	}
 	if (n_spans) {
 		err = load_whole_chunks(&load, buffer, size, spans, n_spans, &line, message,
 					sizeof(message));
-		if (!err)
-			is_chunked = true;
-		if (err == -EINVAL)
-			goto syntax;
-		goto cleanup;
+		goto chunked;
 	}
 	err = yaml_tree_parse(&tree, buffer, size, &line, message, sizeof(message));
 	if (err == -ENOMEM)
@@ -1125,6 +1123,10 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	for (i = 0; i < tree.n_documents && !err; i++)
 		err = load_document(&load, tree.documents[i], false);
 	goto cleanup;
+chunked:
+	is_chunked = !err;
+	if (err != -EINVAL)
+		goto cleanup;
 syntax:
 	file_reset(file);
 	k8s_errors_add(errors, "%s:%u: yaml: %s%s", name, line, message,
@@ -1188,9 +1190,9 @@ static void *load_worker(void *arg)
  * Load every task, on up to MANIFEST_LOAD_THREADS threads: parsing YAML is most of a full
  * load, and files are independent (each reads only its own last version; objects are shared
  * with no other file). Results are used in task order, so errors and "first wins" do not
- * depend on which thread finished first.
+ * depend on which thread finished first. Returns 0, or the first task's error in task order.
  */
-static void load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n)
+static int load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n)
 {
 	struct load_pool pool = {.dir_fd = dir_fd, .spare = spare, .tasks = tasks, .n_tasks = n};
 	pthread_t threads[MANIFEST_LOAD_THREADS - 1];
@@ -1212,6 +1214,11 @@ static void load_all(int dir_fd, struct read_buffer *spare, struct load_task *ta
 	load_worker(&pool);
 	while (n_threads)
 		pthread_join(threads[--n_threads], NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (tasks[i].err)
+			return tasks[i].err;
+	}
+	return 0;
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -1417,6 +1424,30 @@ static int changes_files(struct manifest_set *set, const struct manifest_file *o
 	return err;
 }
 
+/*
+ * Make files (sorted by name; the set's old files already freed, or carried in files) the
+ * set's, with the load's errors: both are taken. Returns the error count.
+ */
+static int set_commit(struct manifest_set *set, struct manifest_file *files, size_t n_files,
+		      struct k8s_errors *errors)
+{
+	size_t i;
+
+	free(set->files);
+	set->files = files;
+	set->n_files = n_files;
+	set->n_rejected = 0;
+	for (i = 0; i < n_files; i++) {
+		/* The references are theirs now (carried files have lent nothing since theirs). */
+		files[i].n_borrows = 0;
+		set->n_rejected += files[i].n_rejected;
+	}
+	k8s_errors_free(&set->errors);
+	set->errors = *errors;
+	memset(errors, 0, sizeof(*errors));
+	return (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
+}
+
 int manifest_set_load_dir(struct manifest_set *set, const char *path)
 {
 	struct k8s_errors errors = {0};
@@ -1465,13 +1496,9 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		tasks[i].old = set_find_file(set, names[i]);
 	}
 	n_files = n_names;
-	load_all(dirfd(dir), &set->spare, tasks, n_names);
-	for (i = 0; i < n_names; i++) {
-		if (tasks[i].err) {
-			err = tasks[i].err;
-			goto cleanup;
-		}
-	}
+	err = load_all(dirfd(dir), &set->spare, tasks, n_names);
+	if (err)
+		goto cleanup;
 	/* Directories named like manifests drop out; the rest keep their order. */
 	for (i = 0, n_files = 0; i < n_names; i++) {
 		struct manifest_file *file = &files[i];
@@ -1504,20 +1531,9 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		    &set->files[i],
 		    j < n_files && !strcmp(files[j].name, set->files[i].name) ? &files[j] : NULL);
 	}
-	free(set->files);
-	for (i = 0; i < n_files; i++)
-		files[i].n_borrows = 0; /* the references are theirs now */
-	set->files = files;
-	set->n_files = n_files;
+	err = set_commit(set, files, n_files, &errors);
 	files = NULL;
 	n_files = 0;
-	k8s_errors_free(&set->errors);
-	set->errors = errors;
-	memset(&errors, 0, sizeof(errors));
-	set->n_rejected = 0;
-	for (i = 0; i < set->n_files; i++)
-		set->n_rejected += set->files[i].n_rejected;
-	err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	files_free(files, n_files);
 	free(tasks);
@@ -1601,13 +1617,9 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		tasks[n_tasks].file = file; /* files is not reallocated: sized for every name */
 		n_tasks++;
 	}
-	load_all(dir_fd, &set->spare, tasks, n_tasks);
-	for (i = 0; i < n_tasks; i++) {
-		if (tasks[i].err) {
-			err = tasks[i].err;
-			goto cleanup;
-		}
-	}
+	err = load_all(dir_fd, &set->spare, tasks, n_tasks);
+	if (err)
+		goto cleanup;
 	/* Directories named like manifests drop out; errors of the files read, in order. */
 	for (i = 0, j = 0; i < n_files; i++) {
 		struct manifest_file *file = &files[i];
@@ -1662,22 +1674,9 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 			file_clear_lent(&set->files[i], successor);
 		}
 	}
-	for (i = 0; i < n_files; i++) {
-		if (is_fresh[i])
-			files[i].n_borrows = 0; /* the references are theirs now */
-	}
-	free(set->files);
-	set->files = files;
-	set->n_files = n_files;
+	err = set_commit(set, files, n_files, &errors);
 	files = NULL;
 	n_files = 0;
-	k8s_errors_free(&set->errors);
-	set->errors = errors;
-	memset(&errors, 0, sizeof(errors));
-	set->n_rejected = 0;
-	for (i = 0; i < set->n_files; i++)
-		set->n_rejected += set->files[i].n_rejected;
-	err = (int)(set->errors.found > 0x7fffffff ? 0x7fffffff : set->errors.found);
 cleanup:
 	for (i = 0; files && i < n_files; i++) {
 		if (is_fresh[i])
