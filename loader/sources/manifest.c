@@ -33,7 +33,7 @@ struct manifest_chunk {
 	uint64_t hash;
 	size_t size;
 	size_t first, count; /* the objects it gave: file->objects[first, first + count) */
-	size_t n_seen;	     /* objects met, as load_document counts them */
+	size_t n_seen;	     /* objects met, as manifest_load_document counts them */
 	size_t n_nodes;	     /* YAML nodes, for the per-file bound */
 	bool is_clean;	     /* no error and no refusal: reusable whatever its line */
 };
@@ -83,7 +83,7 @@ struct manifest_set {
 /* ---- objects and files ----------------------------------------------------------------- */
 
 /* Is object i of file borrowed (when is_old: lent to successor)? */
-static bool is_borrowed(const struct manifest_file *borrower, size_t i, bool is_old)
+static bool manifest_is_borrowed(const struct manifest_file *borrower, size_t i, bool is_old)
 {
 	for (size_t k = 0; borrower && k < borrower->n_borrows; k++) {
 		size_t first = is_old ? borrower->borrows[k].old_first : borrower->borrows[k].first;
@@ -95,12 +95,14 @@ static bool is_borrowed(const struct manifest_file *borrower, size_t i, bool is_
 }
 
 /* Free file; objects its successor borrowed keep the reference (it is the successor's now). */
-static void file_clear_lent(struct manifest_file *file, const struct manifest_file *successor)
+static void manifest_file_clear_lent(struct manifest_file *file,
+				     const struct manifest_file *successor)
 {
 	size_t i;
 
 	for (i = 0; i < file->n_objects; i++) {
-		if (!is_borrowed(file, i, false) && !is_borrowed(successor, i, true))
+		if (!manifest_is_borrowed(file, i, false) &&
+		    !manifest_is_borrowed(successor, i, true))
 			k8s_object_put(file->objects[i]);
 	}
 	free(file->objects);
@@ -111,12 +113,12 @@ static void file_clear_lent(struct manifest_file *file, const struct manifest_fi
 	memset(file, 0, sizeof(*file));
 }
 
-static void file_clear(struct manifest_file *file)
+static void manifest_file_clear(struct manifest_file *file)
 {
-	file_clear_lent(file, NULL);
+	manifest_file_clear_lent(file, NULL);
 }
 
-static int file_add(struct manifest_file *file, struct k8s_object *object)
+static int manifest_file_add(struct manifest_file *file, struct k8s_object *object)
 {
 	struct k8s_object **objects;
 
@@ -135,7 +137,7 @@ static int file_add(struct manifest_file *file, struct k8s_object *object)
 }
 
 /* Carry every object of the previous version of a file (it failed to read or parse). */
-static int file_keep(struct manifest_file *file, const struct manifest_file *old)
+static int manifest_file_keep(struct manifest_file *file, const struct manifest_file *old)
 {
 	size_t i;
 	int err;
@@ -143,7 +145,7 @@ static int file_keep(struct manifest_file *file, const struct manifest_file *old
 	if (!old)
 		return 0;
 	for (i = 0; i < old->n_objects; i++) {
-		err = file_add(file, old->objects[i]);
+		err = manifest_file_add(file, old->objects[i]);
 		if (err)
 			return err;
 	}
@@ -177,7 +179,7 @@ static struct k8s_object *file_find(const struct manifest_file *file, enum k8s_k
 }
 
 /* A replaced file's text becomes the next read's buffer (the larger one is kept). */
-static void file_recycle(struct manifest_set *set, struct manifest_file *file)
+static void manifest_file_recycle(struct manifest_set *set, struct manifest_file *file)
 {
 	if (!file->content || file->content_capacity <= set->spare.capacity)
 		return;
@@ -221,12 +223,12 @@ int manifest_set_objects(const struct manifest_set *set, struct k8s_object ***ou
 	return 0;
 }
 
-static void files_free(struct manifest_file *files, size_t n)
+static void manifest_files_free(struct manifest_file *files, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		file_clear(&files[i]);
+		manifest_file_clear(&files[i]);
 	free(files);
 }
 
@@ -234,7 +236,7 @@ void manifest_set_free(struct manifest_set *set)
 {
 	if (!set)
 		return;
-	files_free(set->files, set->n_files);
+	manifest_files_free(set->files, set->n_files);
 	k8s_errors_free(&set->errors);
 	k8s_change_list_free(&set->changes);
 	free(set->spare.data);
@@ -277,7 +279,7 @@ static int load_object(struct file_load *load, const struct yaml_tree_node *root
 	if (err == -ENOMEM)
 		return err;
 	if (!err) {
-		err = file_add(load->file, object);
+		err = manifest_file_add(load->file, object);
 		goto cleanup;
 	}
 	/* Invalid: the last good version of this object in this file stays in force. */
@@ -291,14 +293,15 @@ static int load_object(struct file_load *load, const struct yaml_tree_node *root
 		log_info("%s: %s %s%s%s: keeping the last good version", load->name,
 			 k8s_kind_names[kind], object->namespace, object->namespace[0] ? "/" : "",
 			 object->name);
-		err = file_add(load->file, previous);
+		err = manifest_file_add(load->file, previous);
 	}
 cleanup:
 	k8s_object_put(object);
 	return err;
 }
 
-static int load_document(struct file_load *load, const struct yaml_tree_node *root, bool is_item)
+static int manifest_load_document(struct file_load *load, const struct yaml_tree_node *root,
+				  bool is_item)
 {
 	const struct yaml_tree_node *items;
 	const char *api_version, *kind_name;
@@ -338,7 +341,7 @@ static int load_document(struct file_load *load, const struct yaml_tree_node *ro
 			return 0;
 		}
 		for (i = 0; i < items->sequence.count; i++) {
-			err = load_document(load, items->sequence.items[i], true);
+			err = manifest_load_document(load, items->sequence.items[i], true);
 			if (err)
 				return err;
 		}
@@ -449,7 +452,7 @@ static uint64_t hash_mix(uint64_t hash, uint64_t word)
 	return hash ^ (hash >> 32);
 }
 
-static uint64_t content_hash(const char *data, size_t size)
+static uint64_t manifest_content_hash(const char *data, size_t size)
 {
 	uint64_t lane[4] = {0xcbf29ce484222325ull ^ size, 1, 2, 3}, word[4];
 	size_t i;
@@ -478,7 +481,7 @@ static int file_reuse(struct manifest_file *file, const struct manifest_file *ol
 		k8s_errors_add(&file->errors, "%s", old->errors.items[i]);
 	file->errors.found = old->errors.found;
 	file->n_rejected = old->n_rejected;
-	return file_keep(file, old);
+	return manifest_file_keep(file, old);
 }
 
 /* One document-aligned piece of a file's text. */
@@ -535,7 +538,7 @@ static int spans_push(struct chunk_span **spans, size_t *n, size_t *capacity, co
 	}
 	(*spans)[*n].offset = start;
 	(*spans)[*n].size = end - start;
-	(*spans)[*n].hash = content_hash(buffer + start, end - start);
+	(*spans)[*n].hash = manifest_content_hash(buffer + start, end - start);
 	(*n)++;
 	return 0;
 }
@@ -546,7 +549,7 @@ static int spans_push(struct chunk_span **spans, size_t *n, size_t *capacity, co
  * when the file is to be parsed whole: directives ("%") and end markers ("...") reach across
  * documents, and a file over the per-file document bound must meet it as one stream.
  */
-static size_t split_documents(const char *buffer, size_t size, struct chunk_span **out)
+static size_t manifest_split_documents(const char *buffer, size_t size, struct chunk_span **out)
 {
 	struct chunk_span *spans = NULL;
 	size_t n = 0, capacity = 0, start = 0, i = 0;
@@ -651,7 +654,7 @@ static int load_span(struct file_load *load, const char *buffer, const struct ch
 		tree.nodes[i]->line += first_line - 1;
 	*n_nodes = tree.n_nodes;
 	for (i = 0; i < tree.n_documents && !err; i++)
-		err = load_document(load, tree.documents[i], false);
+		err = manifest_load_document(load, tree.documents[i], false);
 	yaml_tree_free(&tree);
 	return err;
 }
@@ -662,8 +665,9 @@ static int load_span(struct file_load *load, const char *buffer, const struct ch
  * (syntax error: *error_line and message set, the file is to keep its old version), -E2BIG
  * (a bound of the whole file is crossed: parse it whole for the exact message) or -ENOMEM.
  */
-static int load_chunks(struct file_load *load, const char *buffer, const struct chunk_span *spans,
-		       size_t n_spans, unsigned int *error_line, char *message, size_t message_size)
+static int manifest_load_chunks(struct file_load *load, const char *buffer,
+				const struct chunk_span *spans, size_t n_spans,
+				unsigned int *error_line, char *message, size_t message_size)
 {
 	const struct manifest_file *old = load->old;
 	struct manifest_file *file = load->file;
@@ -693,7 +697,7 @@ static int load_chunks(struct file_load *load, const char *buffer, const struct 
 			was = chunk_table_take(&table, old, c->hash, c->size);
 		if (was && load->n_seen + was->n_seen <= MANIFEST_MAX_OBJECTS) {
 			for (j = 0; j < was->count && !err; j++)
-				err = file_add(file, old->objects[was->first + j]);
+				err = manifest_file_add(file, old->objects[was->first + j]);
 			c->n_seen = was->n_seen;
 			c->n_nodes = was->n_nodes;
 			load->n_seen += was->n_seen;
@@ -809,7 +813,7 @@ static int chunk_parse(struct file_load *load, const char *buffer, size_t start,
 	c->offset = start;
 	c->line = line;
 	c->size = end - start;
-	c->hash = content_hash(buffer + start, end - start);
+	c->hash = manifest_content_hash(buffer + start, end - start);
 	c->first = first;
 	c->count = file->n_objects - first;
 	c->n_seen = load->n_seen - seen_before;
@@ -824,12 +828,12 @@ static int chunk_parse(struct file_load *load, const char *buffer, size_t start,
  * and lines) and only the pieces around the change are split and parsed, whatever the size
  * of the file. Returns 0; -EAGAIN when this does not apply (old kept an error to report again,
  * or the new text needs the whole file parsed), then file is to be reset and loaded by
- * load_chunks(); or as load_chunks().
+ * manifest_load_chunks(); or as manifest_load_chunks().
  */
 #define DIFF_BLOCK 65536 /* bytes compared at once, first, when looking for the change */
 
-static int load_diff(struct file_load *load, const char *buffer, size_t size,
-		     unsigned int *error_line, char *message, size_t message_size)
+static int manifest_load_diff(struct file_load *load, const char *buffer, size_t size,
+			      unsigned int *error_line, char *message, size_t message_size)
 {
 	const struct manifest_file *old = load->old;
 	const char *was = old->content;
@@ -865,7 +869,7 @@ static int load_diff(struct file_load *load, const char *buffer, size_t size,
 	if (new_end < start || new_end > size)
 		return -EAGAIN;
 	err = chunks_carry(load, 0, a, 0, 0);
-	/* The changed stretch, split as split_documents() does. */
+	/* The changed stretch, split as manifest_split_documents() does. */
 	line = old->chunks[a].line;
 	for (i = start; !err && i < new_end;) {
 		size_t piece = i, piece_line = line;
@@ -912,13 +916,13 @@ static int load_diff(struct file_load *load, const char *buffer, size_t size,
 
 /*
  * A file with nothing to reuse: parsed whole (one parser, as fast as it gets), its documents
- * then assigned to the pieces split_documents() found, by line, so the next load can reuse
+ * then assigned to the pieces manifest_split_documents() found, by line, so the next load can reuse
  * them. A piece holds at most one document: only a "---" line starts one. Returns 0, -EINVAL
  * (the whole file's parse failed: *error_line and message set) or -ENOMEM.
  */
-static int load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
-			     const struct chunk_span *spans, size_t n_spans,
-			     unsigned int *error_line, char *message, size_t message_size)
+static int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
+				      const struct chunk_span *spans, size_t n_spans,
+				      unsigned int *error_line, char *message, size_t message_size)
 {
 	struct manifest_file *file = load->file;
 	struct yaml_tree tree;
@@ -973,7 +977,7 @@ static int load_whole_chunks(struct file_load *load, const char *buffer, size_t 
 			}
 		}
 		c->n_nodes += next_node - node;
-		err = load_document(load, root, false);
+		err = manifest_load_document(load, root, false);
 		c->count += file->n_objects - first;
 		c->n_seen += load->n_seen - seen_before;
 		if (load->errors->found != errors_before || file->n_rejected != rejected_before)
@@ -991,7 +995,7 @@ static void file_reset(struct manifest_file *file)
 	size_t i;
 
 	for (i = 0; i < file->n_objects; i++) {
-		if (!is_borrowed(file, i, false))
+		if (!manifest_is_borrowed(file, i, false))
 			k8s_object_put(file->objects[i]);
 	}
 	file->n_borrows = 0;
@@ -1024,15 +1028,15 @@ static bool is_same_text(const struct manifest_file *old, const char *buffer, si
 		return old->content_size == size && !memcmp(old->content, buffer, size);
 	if (!old->has_content || old->size != size)
 		return false;
-	*hash = content_hash(buffer, size);
+	*hash = manifest_content_hash(buffer, size);
 	*has_hash = true;
 	return old->hash == *hash;
 }
 
 /*
- * What a way of loading only part of a file (load_diff, load_chunks) came to: 0 when it gave a
- * clean file; -EAGAIN when the next way is to be tried (file reset for it); else err (-EINVAL:
- * a syntax error, -ENOMEM).
+ * What a way of loading only part of a file (manifest_load_diff, manifest_load_chunks) came to: 0
+ * when it gave a clean file; -EAGAIN when the next way is to be tried (file reset for it); else err
+ * (-EINVAL: a syntax error, -ENOMEM).
  */
 static int load_partial(struct file_load *load, int err)
 {
@@ -1076,12 +1080,12 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	if (err == -EFBIG || err == -EBADFD) {
 		k8s_errors_add(errors, "%s: %s", name,
 			       err == -EFBIG ? "file is larger than 4 MiB" : "not a regular file");
-		err = file_keep(file, old);
+		err = manifest_file_keep(file, old);
 		goto cleanup;
 	}
 	if (err) {
 		k8s_errors_add(errors, "%s: cannot read: %s", name, strerror(-err));
-		err = file_keep(file, old);
+		err = manifest_file_keep(file, old);
 		goto cleanup;
 	}
 	if (*is_dir)
@@ -1098,21 +1102,21 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	 */
 	is_reusable = old && old->n_chunks && file_is_clean(old);
 	if (is_reusable && old->content) {
-		err = load_partial(&load,
-				   load_diff(&load, buffer, size, &line, message, sizeof(message)));
+		err = load_partial(&load, manifest_load_diff(&load, buffer, size, &line, message,
+							     sizeof(message)));
 		if (err != -EAGAIN)
 			goto chunked;
 	}
-	n_spans = split_documents(buffer, size, &spans);
+	n_spans = manifest_split_documents(buffer, size, &spans);
 	if (n_spans && is_reusable) {
-		err = load_partial(&load, load_chunks(&load, buffer, spans, n_spans, &line, message,
-						      sizeof(message)));
+		err = load_partial(&load, manifest_load_chunks(&load, buffer, spans, n_spans, &line,
+							       message, sizeof(message)));
 		if (err != -EAGAIN)
 			goto chunked;
 	}
 	if (n_spans) {
-		err = load_whole_chunks(&load, buffer, size, spans, n_spans, &line, message,
-					sizeof(message));
+		err = manifest_load_whole_chunks(&load, buffer, size, spans, n_spans, &line,
+						 message, sizeof(message));
 		goto chunked;
 	}
 	err = yaml_tree_parse(&tree, buffer, size, &line, message, sizeof(message));
@@ -1121,7 +1125,7 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	if (err)
 		goto syntax;
 	for (i = 0; i < tree.n_documents && !err; i++)
-		err = load_document(&load, tree.documents[i], false);
+		err = manifest_load_document(&load, tree.documents[i], false);
 	goto cleanup;
 chunked:
 	is_chunked = !err;
@@ -1131,7 +1135,7 @@ syntax:
 	file_reset(file);
 	k8s_errors_add(errors, "%s:%u: yaml: %s%s", name, line, message,
 		       old ? "; keeping the file's last good version" : "");
-	err = file_keep(file, old);
+	err = manifest_file_keep(file, old);
 cleanup:
 	if (!err && buffer) {
 		file->has_content = true;
@@ -1143,7 +1147,7 @@ cleanup:
 			file->content_capacity = capacity;
 			buffer = NULL;
 		} else {
-			file->hash = has_hash ? hash : content_hash(buffer, size);
+			file->hash = has_hash ? hash : manifest_content_hash(buffer, size);
 		}
 	}
 	yaml_tree_free(&tree);
@@ -1192,7 +1196,8 @@ static void *load_worker(void *arg)
  * with no other file). Results are used in task order, so errors and "first wins" do not
  * depend on which thread finished first. Returns 0, or the first task's error in task order.
  */
-static int load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n)
+static int manifest_load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks,
+			     size_t n)
 {
 	struct load_pool pool = {.dir_fd = dir_fd, .spare = spare, .tasks = tasks, .n_tasks = n};
 	pthread_t threads[MANIFEST_LOAD_THREADS - 1];
@@ -1496,7 +1501,7 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		tasks[i].old = set_find_file(set, names[i]);
 	}
 	n_files = n_names;
-	err = load_all(dirfd(dir), &set->spare, tasks, n_names);
+	err = manifest_load_all(dirfd(dir), &set->spare, tasks, n_names);
 	if (err)
 		goto cleanup;
 	/* Directories named like manifests drop out; the rest keep their order. */
@@ -1504,7 +1509,7 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		struct manifest_file *file = &files[i];
 
 		if (tasks[i].is_dir) {
-			file_clear(file);
+			manifest_file_clear(file);
 			continue;
 		}
 		if (n_files != i) {
@@ -1527,7 +1532,7 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 	for (i = 0, j = 0; i < set->n_files; i++) {
 		while (j < n_files && strcmp(files[j].name, set->files[i].name) < 0)
 			j++;
-		file_clear_lent(
+		manifest_file_clear_lent(
 		    &set->files[i],
 		    j < n_files && !strcmp(files[j].name, set->files[i].name) ? &files[j] : NULL);
 	}
@@ -1535,7 +1540,7 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 	files = NULL;
 	n_files = 0;
 cleanup:
-	files_free(files, n_files);
+	manifest_files_free(files, n_files);
 	free(tasks);
 	k8s_errors_free(&errors);
 	for (i = 0; i < n_names; i++)
@@ -1617,7 +1622,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		tasks[n_tasks].file = file; /* files is not reallocated: sized for every name */
 		n_tasks++;
 	}
-	err = load_all(dir_fd, &set->spare, tasks, n_tasks);
+	err = manifest_load_all(dir_fd, &set->spare, tasks, n_tasks);
 	if (err)
 		goto cleanup;
 	/* Directories named like manifests drop out; errors of the files read, in order. */
@@ -1630,7 +1635,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 				is_skipped = tasks[t].is_dir;
 		}
 		if (is_skipped) {
-			file_clear(file);
+			manifest_file_clear(file);
 			is_fresh[i] = false;
 			continue;
 		}
@@ -1670,8 +1675,8 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 				if (is_fresh[k] && !strcmp(files[k].name, set->files[i].name))
 					successor = &files[k];
 			}
-			file_recycle(set, &set->files[i]);
-			file_clear_lent(&set->files[i], successor);
+			manifest_file_recycle(set, &set->files[i]);
+			manifest_file_clear_lent(&set->files[i], successor);
 		}
 	}
 	err = set_commit(set, files, n_files, &errors);
@@ -1680,7 +1685,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 cleanup:
 	for (i = 0; files && i < n_files; i++) {
 		if (is_fresh[i])
-			file_clear(&files[i]);
+			manifest_file_clear(&files[i]);
 	}
 	free(files);
 	free(is_fresh);
