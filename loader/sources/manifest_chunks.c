@@ -140,7 +140,12 @@ static unsigned int line_at(const char *buffer, size_t offset, size_t *from, uns
 	return *line;
 }
 
-/* old's clean chunks by (hash, size): open addressing over a power-of-two table. */
+/*
+ * old's clean chunks by (hash, size): open addressing over a power-of-two table. Not
+ * lib/hash_table.h: the keys are already hashes (no FNV over them, nothing to copy), a file
+ * may hold the same document several times and each copy must be kept and handed out once, in
+ * order (a take leaves a tombstone), and the table lives for one load of one file.
+ */
 struct chunk_table {
 	size_t *slots; /* chunk index + 1; 0: empty */
 	size_t mask;
