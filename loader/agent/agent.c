@@ -19,6 +19,7 @@
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
 #include "loader/agent/agent_status.h"
+#include "loader/agent/feed.h"
 #include "loader/agent/health.h"
 #include "loader/sources/k8s_client.h"
 #include "lib/log.h"
@@ -155,79 +156,6 @@ static int agent_ipam_start(const struct agent_config *config, bool is_publish)
 	return 0;
 }
 
-/* Take a reference back to the API client (passed to k8s_index_for_each_api). */
-static void agent_api_put(void *ctx, struct k8s_object *object)
-{
-	k8s_client_put(ctx, object);
-}
-
-struct agent_relist {
-	struct k8s_object **stale;
-	size_t n, cap;
-	unsigned int kinds;
-};
-
-static void agent_relist_collect(void *ctx, struct k8s_object *object)
-{
-	struct agent_relist *relist = ctx;
-
-	if (!(relist->kinds & (1u << object->kind)))
-		return;
-	if (relist->n == relist->cap) {
-		size_t next = relist->cap ? relist->cap * 2 : 64;
-		struct k8s_object **grown = realloc(relist->stale, next * sizeof(*grown));
-
-		if (!grown)
-			return; /* kept: dropped at the next re-list */
-		relist->stale = grown;
-		relist->cap = next;
-	}
-	relist->stale[relist->n++] = object;
-}
-
-/*
- * Fold what changed in the API's store into the index: each changed object replaces the API's
- * version of its key; after a re-list, API objects of that kind the list no longer has go.
- * Returns 0, -EAGAIN before every resource is listed once, or -ENOMEM.
- */
-static int agent_api_changes(struct agent *agent)
-{
-	struct agent_relist relist = {0};
-	struct k8s_change *changes;
-	size_t n, i;
-	int err, ret = 0;
-
-	if (!k8s_client_is_synced(agent->api))
-		return -EAGAIN;
-	k8s_client_drain(agent->api);
-	err = k8s_client_changes(agent->api, &changes, &n, &relist.kinds, &agent->api_rejected);
-	if (err)
-		return err;
-	if (relist.kinds) {
-		/* Objects of a re-listed kind that the list still has are replaced below. */
-		k8s_index_for_each_api(agent->index, agent_relist_collect, &relist);
-		for (i = 0; i < relist.n; i++) {
-			const struct k8s_object *o = relist.stale[i];
-			struct k8s_object *old = k8s_index_set_api(
-			    agent->index, o->kind, o->namespace, o->name, NULL, &err);
-
-			k8s_client_put(agent->api, old);
-		}
-		free(relist.stale);
-	}
-	for (i = 0; i < n; i++) {
-		struct k8s_change *c = &changes[i];
-		struct k8s_object *back = k8s_index_set_api(agent->index, c->kind, c->namespace,
-							    c->name, c->object, &err);
-
-		c->object = back; /* the replaced version, or ours when not taken */
-		if (err)
-			ret = err;
-	}
-	k8s_client_changes_free(agent->api, changes, n);
-	return ret;
-}
-
 static void agent_publish_status(struct agent *agent, const struct desired_state *state,
 				 const struct sync_counts *counts, uint32_t source_errors)
 {
@@ -256,7 +184,7 @@ static double agent_ms(const struct timespec *from, const struct timespec *to)
 static int agent_load_manifests(struct agent *agent)
 {
 	const char *dir = agent->config->manifests;
-	int ret;
+	int ret, err;
 
 	if (agent->is_rescan)
 		ret = manifest_set_load_dir(agent->manifests, dir);
@@ -264,6 +192,9 @@ static int agent_load_manifests(struct agent *agent)
 		ret = manifest_set_load_files(agent->manifests, dir, agent->names, agent->n_names);
 	else
 		return 0;
+	err = feed_manifests(agent->index, agent->manifests);
+	if (err && ret >= 0)
+		ret = err;
 	if (ret >= 0 || ret == -ENOMEM) {
 		while (agent->n_names)
 			free(agent->names[--agent->n_names]);
@@ -304,7 +235,7 @@ static int agent_reload(struct agent *agent)
 		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
 			 ret);
 	if (agent->api) {
-		err = agent_api_changes(agent);
+		err = feed_api(agent->index, agent->api, &agent->api_rejected);
 		if (err == -EAGAIN)
 			return 0; /* applied once every resource is listed */
 		if (err)
@@ -709,8 +640,6 @@ int agent_run(const struct agent_config *config)
 			log_error("manifests: %s", strerror(-err));
 			goto cleanup;
 		}
-		manifest_set_configure(agent.manifests, &agent.build);
-		manifest_set_attach_index(agent.manifests, agent.index);
 		agent.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (agent.inotify_fd < 0) {
 			err = -errno;
@@ -742,7 +671,7 @@ int agent_run(const struct agent_config *config)
 cleanup:
 	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
 	if (agent.index && agent.api)
-		k8s_index_for_each_api(agent.index, agent_api_put, agent.api);
+		feed_api_release(agent.index, agent.api);
 	k8s_index_free(agent.index);
 	while (agent.n_names)
 		free(agent.names[--agent.n_names]);

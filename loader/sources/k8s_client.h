@@ -2,7 +2,8 @@
 /*
  * The Kubernetes API as a source of objects: list then watch Services, EndpointSlices, Pods,
  * Namespaces, Nodes and NetworkPolicies over HTTPS (libcurl), JSON (json-c) decoded by
- * loader/k8s/objects.c, into a store the agent builds its desired state from.
+ * loader/k8s/objects.c, into a store whose changes the agent takes as a change list
+ * (loader/sources/change.h).
  */
 #ifndef SLUICE_K8S_CLIENT_H
 #define SLUICE_K8S_CLIENT_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "loader/k8s/objects.h"
+#include "loader/sources/change.h"
 
 /* Where in-cluster credentials live (SLUICE_SERVICEACCOUNT_DIR overrides it, for tests). */
 #define K8S_SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -78,25 +80,18 @@ int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects,
 			uint32_t *rejected);
 void k8s_client_release(struct k8s_client *client, struct k8s_object **objects, size_t count);
 
-/* One object changed since the last k8s_client_changes(). */
-struct k8s_change {
-	enum k8s_kind kind;
-	char namespace[K8S_DNS_LABEL_MAX + 1]; /* "" for cluster-scoped kinds */
-	char name[K8S_DNS_SUBDOMAIN_MAX + 1];
-	struct k8s_object *object; /* its last good version now (a reference), NULL when none */
-};
-
 /*
- * What changed in the store since the last call (the first call: everything). A resource that
- * was listed anew has its bit (1 << kind) in *relisted and all its objects in changes: the
- * caller drops whatever it holds of that kind that is not there. A key may come more than
- * once. The caller takes the references it keeps (setting .object NULL) and gives the rest
- * back with k8s_client_changes_free(). *rejected is as for k8s_client_snapshot(). Returns 0 or
- * -ENOMEM (nothing taken: the same changes come again).
+ * What changed in the store since the last call (the first call: everything), as one change
+ * per key: CHANGED with its last good version (a reference the list holds), or REMOVED when it
+ * has none. A resource that was listed anew has its bit in changes->relisted and all its
+ * objects in the list. A key may come more than once. Give the list back with
+ * k8s_client_changes_free(). *rejected is as for k8s_client_snapshot(). Returns 0 or -ENOMEM
+ * (nothing taken: the same changes come again).
  */
-int k8s_client_changes(struct k8s_client *client, struct k8s_change **changes, size_t *count,
-		       unsigned int *relisted, uint32_t *rejected);
-void k8s_client_changes_free(struct k8s_client *client, struct k8s_change *changes, size_t count);
+int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *changes,
+		       uint32_t *rejected);
+/* Release what the list still holds (under the store's lock) and free it. */
+void k8s_client_changes_free(struct k8s_client *client, struct k8s_change_list *changes);
 /* Give back one reference taken from a change (under the store's lock). */
 void k8s_client_put(struct k8s_client *client, struct k8s_object *object);
 

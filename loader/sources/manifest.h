@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Kubernetes manifests (a directory of YAML files) to the desired state of loader/desired/state.h.
+ * Kubernetes manifests (a directory of YAML files) to objects, and a list of what each load
+ * changed in them (loader/sources/change.h) for loader/agent/feed.c to apply to the index.
  *
  * Bad input never half-applies: a file that does not parse keeps the objects of its last good
  * load, an object that fails validation keeps its last good version from the same file, and
@@ -14,7 +15,7 @@
 #include <stdint.h>
 
 #include "loader/k8s/objects.h"
-#include "loader/desired/state.h"
+#include "loader/sources/change.h"
 
 /* Bounds on what one directory may make us read and keep. */
 #define MANIFEST_MAX_FILE_SIZE	 (4u << 20)	/* bytes per file */
@@ -27,11 +28,8 @@
 
 struct manifest_set; /* objects per file, with each file's last good version */
 
-/* A new set builds as a standalone node would: no node name, endpoints from Pods. */
 struct manifest_set *manifest_set_new(void);
 void manifest_set_free(struct manifest_set *set);
-/* Build options for the next loads (node name, NodePort range, ...); copied. */
-void manifest_set_configure(struct manifest_set *set, const struct k8s_build_config *config);
 
 /*
  * Re-read every *.yaml / *.yml file directly in dir (sorted by name, dotfiles skipped). Returns
@@ -40,21 +38,12 @@ void manifest_set_configure(struct manifest_set *set, const struct k8s_build_con
  */
 int manifest_set_load_dir(struct manifest_set *set, const char *dir);
 
-struct k8s_index;
-
-/*
- * Feed index (borrowed, or NULL to stop) with every object change from now on, starting with
- * the objects held now; loads then skip the whole build (manifest_set_desired() is empty) and
- * their error count covers the files read. Returns 0 or -ENOMEM (then re-attach a new index).
- */
-int manifest_set_attach_index(struct manifest_set *set, struct k8s_index *index);
-
 /*
  * Re-read only the named files of dir (inotify's names: created, written, moved or deleted;
  * names that are not *.yaml / *.yml are ignored, a missing name drops the file). Within a
- * re-read file only the documents whose text changed are parsed. Without an attached index,
- * or when the directory's file bound is reached, the whole directory is read instead. Returns
- * as manifest_set_load_dir(), the errors being those of the files read.
+ * re-read file only the documents whose text changed are parsed. When the directory's file
+ * bound is reached, the whole directory is read instead. Returns as manifest_set_load_dir(),
+ * the errors being those of the files read.
  */
 int manifest_set_load_files(struct manifest_set *set, const char *dir, char *const *names,
 			    size_t n_names);
@@ -64,11 +53,13 @@ size_t manifest_set_error_count(const struct manifest_set *set);
 const char *manifest_set_error(const struct manifest_set *set, size_t i);
 
 /*
- * Build the desired state from the current objects: deterministic, sorted per
- * loader/desired/state.h. out is overwritten (not freed first); free it with desired_state_free().
- * Returns 0 or -ENOMEM.
+ * What the loads since the last call changed (the first call: every object held now), in
+ * order: per file by name, candidates withdrawn, then moved, then added. A candidate is one
+ * object of one file at its position in it; the same key may have several (the first by file
+ * and position wins). *out takes the list and its references; free it with
+ * k8s_change_list_free().
  */
-int manifest_set_desired(const struct manifest_set *set, struct desired_state *out);
+void manifest_set_changes(struct manifest_set *set, struct k8s_change_list *out);
 
 /* Objects refused at the last load (their last good version, if any, stays in force). */
 uint32_t manifest_set_rejected(const struct manifest_set *set);

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Manifests to desired state: decoding, validation, last-good fallbacks and hostile input. */
+/*
+ * Manifests to desired state: decoding, validation, last-good fallbacks and hostile input. The
+ * state is built from the set's objects by the full build, or by the index their change lists
+ * feed (loader/agent/feed.c), as the agent does.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <cmocka.h>
 
 #include "lib/log.h"
+#include "loader/agent/feed.h"
 #include "loader/sources/manifest.h"
 #include "loader/desired/index.h"
 #include "loader/k8s/yaml_tree.h"
@@ -26,7 +31,9 @@
 struct fixture {
 	char dir[PATH_MAX];
 	struct manifest_set *set;
+	struct k8s_build_config config; /* as a standalone node builds: endpoints from Pods */
 	struct desired_state state;
+	struct k8s_errors errors; /* the last load's, then its build's */
 };
 
 static int setup(void **ctx)
@@ -38,6 +45,8 @@ static int setup(void **ctx)
 	assert_non_null(mkdtemp(f->dir));
 	f->set = manifest_set_new();
 	assert_non_null(f->set);
+	k8s_build_config_init(&f->config, NULL);
+	f->config.is_pod_endpoints = true;
 	/* Errors are asserted through the API; keep the log for debugging only. */
 	log_level = getenv("SLUICE_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
 	*ctx = f;
@@ -50,6 +59,7 @@ static int teardown(void **ctx)
 	char command[PATH_MAX + 16];
 
 	desired_state_free(&f->state);
+	k8s_errors_free(&f->errors);
 	manifest_set_free(f->set);
 	snprintf(command, sizeof(command), "rm -rf '%s'", f->dir);
 	if (system(command))
@@ -83,7 +93,35 @@ static void remove_file(struct fixture *f, const char *name)
 	assert_int_equal(unlink(path), 0);
 }
 
-/* Load the directory and rebuild f->state; returns the error count. */
+/*
+ * Rebuild f->state from the set's objects with the full build; f->errors gets the set's errors
+ * (found of them in all), then the build's. Returns the count of both.
+ */
+static int build(struct fixture *f, size_t found)
+{
+	struct k8s_change_list changes;
+	struct k8s_object **objects;
+	size_t i, n;
+
+	/* Built from every object here: the changes are not needed. */
+	manifest_set_changes(f->set, &changes);
+	k8s_change_list_free(&changes);
+	k8s_errors_free(&f->errors);
+	for (i = 0; i < manifest_set_error_count(f->set); i++)
+		k8s_errors_add(&f->errors, "%s", manifest_set_error(f->set, i));
+	f->errors.found += found - f->errors.count;
+	desired_state_free(&f->state);
+	assert_int_equal(manifest_set_objects(f->set, &objects, &n), 0);
+	assert_int_equal(k8s_build_desired(objects, n, &f->config, &f->errors, &f->state), 0);
+	free(objects);
+	f->state.rejected_objects += manifest_set_rejected(f->set);
+	assert_int_equal(f->errors.count, f->errors.found < MANIFEST_MAX_ERRORS
+					      ? f->errors.found
+					      : MANIFEST_MAX_ERRORS);
+	return (int)f->errors.found;
+}
+
+/* Load the directory and rebuild f->state; returns the error count, the build's included. */
 static int load(struct fixture *f)
 {
 	int n = manifest_set_load_dir(f->set, f->dir);
@@ -91,17 +129,15 @@ static int load(struct fixture *f)
 	assert_true(n >= 0);
 	assert_int_equal(manifest_set_error_count(f->set),
 			 n < MANIFEST_MAX_ERRORS ? n : MANIFEST_MAX_ERRORS);
-	desired_state_free(&f->state);
-	assert_int_equal(manifest_set_desired(f->set, &f->state), 0);
-	return n;
+	return build(f, (size_t)n);
 }
 
 static void dump_errors(const struct fixture *f)
 {
 	size_t i;
 
-	for (i = 0; i < manifest_set_error_count(f->set); i++)
-		print_message("  error: %s\n", manifest_set_error(f->set, i));
+	for (i = 0; i < f->errors.count; i++)
+		print_message("  error: %s\n", f->errors.items[i]);
 }
 
 /* True when some error of the last load contains every one of the given strings. */
@@ -109,8 +145,8 @@ static bool has_error(const struct fixture *f, ...)
 {
 	size_t i;
 
-	for (i = 0; i < manifest_set_error_count(f->set); i++) {
-		const char *error = manifest_set_error(f->set, i);
+	for (i = 0; i < f->errors.count; i++) {
+		const char *error = f->errors.items[i];
 		const char *needle;
 		bool is_match = true;
 		va_list ap;
@@ -670,8 +706,7 @@ static void test_missing_dir_changes_nothing(void **ctx)
 	assert_int_equal(load(f), 0);
 	snprintf(missing, sizeof(missing), "%s/nope", f->dir);
 	assert_int_equal(manifest_set_load_dir(f->set, missing), -ENOENT);
-	desired_state_free(&f->state);
-	assert_int_equal(manifest_set_desired(f->set, &f->state), 0);
+	assert_int_equal(build(f, manifest_set_error_count(f->set)), 0);
 	assert_int_equal(f->state.n_frontends, 1);
 }
 
@@ -851,8 +886,7 @@ static void test_fixture_dir(void **ctx)
 		return;
 	}
 	assert_int_equal(manifest_set_load_dir(f->set, dir), 0);
-	desired_state_free(&f->state);
-	assert_int_equal(manifest_set_desired(f->set, &f->state), 0);
+	assert_int_equal(build(f, 0), 0);
 	assert_int_equal(f->state.n_frontends, 2);
 	assert_string_equal(f->state.frontends[0].name, "default/echo:http");
 	assert_backends(&f->state.frontends[0], "10.244.0.11:8080", "10.244.0.12:8080", NULL);
@@ -1003,11 +1037,10 @@ static void test_incremental_load_matches_full(void **ctx)
 	assert_non_null(incremental);
 	k8s_build_config_init(&config, "n1");
 	config.is_pod_endpoints = true;
-	manifest_set_configure(f->set, &config);
-	manifest_set_configure(incremental, &config);
+	f->config = config;
 	index = k8s_index_new(&config);
 	assert_non_null(index);
-	assert_int_equal(manifest_set_attach_index(incremental, index), 0);
+	assert_int_equal(feed_manifests(index, incremental), 0);
 	memset(files, 0, sizeof(files));
 	for (step = 0; step < 1500; step++) {
 		char name[INC_FILES][16], *changed[INC_FILES];
@@ -1050,6 +1083,7 @@ static void test_incremental_load_matches_full(void **ctx)
 			n_changed++;
 		}
 		assert_true(manifest_set_load_files(incremental, f->dir, changed, n_changed) >= 0);
+		assert_int_equal(feed_manifests(index, incremental), 0);
 		assert_int_equal(k8s_index_update(index, &errors, &delta), 0);
 		assert_int_equal(k8s_index_desired(index, false, &got), 0);
 		got.rejected_objects += manifest_set_rejected(incremental);
