@@ -12,6 +12,7 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/hash_table.h"
 #include "lib/log.h"
 #include "loader/desired/maglev.h"
 #include "loader/sync/policy_sync.h"
@@ -27,118 +28,6 @@
  * old ids, and an early reuse would give their replies another service's rev-NAT.
  */
 #define SYNC_ID_LIMIT (1u << 24)
-
-/* ---- a small u64 -> pointer hash table: linear probing, backward-shift deletion ---------- */
-
-struct sync_table_slot {
-	uint64_t key;
-	void *value; /* NULL: empty */
-};
-
-struct sync_table {
-	struct sync_table_slot *slots;
-	size_t cap; /* power of two, or 0 */
-	size_t count;
-};
-
-static uint64_t sync_hash(uint64_t x)
-{
-	/* splitmix64 finaliser: keys are packed addresses and small ids, both poorly spread. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
-static void *sync_table_get(const struct sync_table *t, uint64_t key)
-{
-	if (!t->cap)
-		return NULL;
-	for (size_t i = sync_hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		if (!t->slots[i].value)
-			return NULL;
-		if (t->slots[i].key == key)
-			return t->slots[i].value;
-	}
-}
-
-static int sync_table_grow(struct sync_table *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 64;
-	struct sync_table_slot *slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->cap; i++) {
-		if (!t->slots[i].value)
-			continue;
-		size_t j = sync_hash(t->slots[i].key) & (cap - 1);
-
-		while (slots[j].value)
-			j = (j + 1) & (cap - 1);
-		slots[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->cap = cap;
-	return 0;
-}
-
-/* Insert or replace. Returns 0 or -ENOMEM. */
-static int sync_table_put(struct sync_table *t, uint64_t key, void *value)
-{
-	int err;
-
-	/* Load factor at most 1/2 keeps probe chains short. */
-	if ((t->count + 1) * 2 > t->cap) {
-		err = sync_table_grow(t);
-		if (err)
-			return err;
-	}
-	size_t i = sync_hash(key) & (t->cap - 1);
-
-	while (t->slots[i].value && t->slots[i].key != key)
-		i = (i + 1) & (t->cap - 1);
-	if (!t->slots[i].value)
-		t->count++;
-	t->slots[i].key = key;
-	t->slots[i].value = value;
-	return 0;
-}
-
-static void sync_table_del(struct sync_table *t, uint64_t key)
-{
-	size_t mask = t->cap - 1, i, j;
-
-	if (!t->cap)
-		return;
-	for (i = sync_hash(key) & mask;; i = (i + 1) & mask) {
-		if (!t->slots[i].value)
-			return;
-		if (t->slots[i].key == key)
-			break;
-	}
-	/* Backward shift: pull later members of the chain into the hole so lookups never stop
-	 * early. */
-	for (j = (i + 1) & mask; t->slots[j].value; j = (j + 1) & mask) {
-		size_t home = sync_hash(t->slots[j].key) & mask;
-
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->slots[i] = t->slots[j];
-			i = j;
-		}
-	}
-	t->slots[i].value = NULL;
-	t->count--;
-}
-
-static void sync_table_free(struct sync_table *t)
-{
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
-}
 
 /* ---- in-memory image of the maps ---------------------------------------------------------- */
 
@@ -178,11 +67,11 @@ struct sync_service {
 
 struct sync_ctx {
 	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd, affinity_fd, ranges_fd;
-	struct sync_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
-	struct sync_table services;    /* lb4_key -> sync_service */
-	struct sync_table service_ids; /* svc_id -> sync_service */
-	struct sync_table backends;    /* (address, port, proto) -> sync_backend */
-	struct sync_table backend_ids; /* id -> sync_backend */
+	struct hash_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
+	struct hash_table services;    /* lb4_key -> sync_service */
+	struct hash_table service_ids; /* svc_id -> sync_service */
+	struct hash_table backends;    /* (address, port, proto) -> sync_backend */
+	struct hash_table backend_ids; /* id -> sync_backend */
 	uint32_t next_svc_id, next_backend_id;
 	uint64_t epoch;
 	unsigned long writes;	       /* lb4_* updates and deletes, ever */
@@ -191,7 +80,7 @@ struct sync_ctx {
 	size_t n_pending, cap_pending;
 	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
 	size_t cap_scratch;
-	struct sync_table retired;  /* svc_id -> sync_service with a retired generation */
+	struct hash_table retired;  /* svc_id -> sync_service with a retired generation */
 	uint64_t retire_grace_ns;   /* how long a retired generation stays readable */
 	int node_addrs_fd;	    /* node4_addrs, or -1 */
 	struct policy_sync *policy; /* NetworkPolicy maps, NULL on pins without them */
@@ -291,7 +180,7 @@ static int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t 
 		ctx->cap_maglev_backends = n;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const struct sync_backend *b = sync_table_get(&ctx->backend_ids, ids[i]);
+		const struct sync_backend *b = hash_table_get_u64(&ctx->backend_ids, ids[i]);
 
 		if (!b)
 			return -ENOENT;
@@ -513,7 +402,7 @@ static int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontend
 
 static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
 {
-	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 	int err;
 
 	if (!vip)
@@ -521,12 +410,12 @@ static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
 	err = sync_vip_write(ctx, vip, n + 1);
 	if (err)
 		return err;
-	return sync_table_put(&ctx->vips, vip, (void *)(n + 1));
+	return hash_table_put_u64(&ctx->vips, vip, (void *)(n + 1));
 }
 
 static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 {
-	uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, vip);
+	uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 	int err;
 
 	if (!vip || !n)
@@ -536,14 +425,14 @@ static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 		log_warn("lb4_vips: update %u frontends: %s", (unsigned int)(n - 1),
 			 strerror(-err));
 	if (n == 1)
-		sync_table_del(&ctx->vips, vip);
+		hash_table_remove_u64(&ctx->vips, vip);
 	else
-		sync_table_put(&ctx->vips, vip, (void *)(n - 1)); /* key present: cannot fail */
+		hash_table_put_u64(&ctx->vips, vip, (void *)(n - 1)); /* key present: cannot fail */
 }
 
 /* ---- ids and backends ------------------------------------------------------------------- */
 
-static uint32_t sync_id_alloc(const struct sync_table *used, uint32_t *cursor)
+static uint32_t sync_id_alloc(const struct hash_table *used, uint32_t *cursor)
 {
 	if (used->count >= SYNC_ID_LIMIT - 1)
 		return 0;
@@ -551,7 +440,7 @@ static uint32_t sync_id_alloc(const struct sync_table *used, uint32_t *cursor)
 		uint32_t id = *cursor;
 
 		*cursor = id + 1 >= SYNC_ID_LIMIT ? 1 : id + 1;
-		if (id && !sync_table_get(used, id))
+		if (id && !hash_table_get_u64(used, id))
 			return id;
 	}
 }
@@ -562,7 +451,7 @@ static int sync_backend_acquire(struct sync_ctx *ctx, const struct lb_backend_ad
 				struct sync_backend **out)
 {
 	uint64_t key = sync_backend_key(addr->address, addr->port, proto);
-	struct sync_backend *backend = sync_table_get(&ctx->backends, key);
+	struct sync_backend *backend = hash_table_get_u64(&ctx->backends, key);
 	int err;
 
 	if (backend) {
@@ -581,18 +470,18 @@ static int sync_backend_acquire(struct sync_ctx *ctx, const struct lb_backend_ad
 		err = -ENOSPC;
 		goto cleanup;
 	}
-	err = sync_table_put(&ctx->backends, key, backend);
+	err = hash_table_put_u64(&ctx->backends, key, backend);
 	if (err)
 		goto cleanup;
-	err = sync_table_put(&ctx->backend_ids, backend->id, backend);
+	err = hash_table_put_u64(&ctx->backend_ids, backend->id, backend);
 	if (err) {
-		sync_table_del(&ctx->backends, key);
+		hash_table_remove_u64(&ctx->backends, key);
 		goto cleanup;
 	}
 	err = sync_update(ctx, ctx->backends_fd, &backend->id, &backend->value);
 	if (err) {
-		sync_table_del(&ctx->backends, key);
-		sync_table_del(&ctx->backend_ids, backend->id);
+		hash_table_remove_u64(&ctx->backends, key);
+		hash_table_remove_u64(&ctx->backend_ids, backend->id);
 		goto cleanup;
 	}
 	backend->refcount = 1;
@@ -608,7 +497,7 @@ cleanup:
 /* Drop a reference; a backend left unreferenced is deleted at the end of the sync. */
 static int sync_backend_release(struct sync_ctx *ctx, uint32_t id)
 {
-	struct sync_backend *backend = sync_table_get(&ctx->backend_ids, id);
+	struct sync_backend *backend = hash_table_get_u64(&ctx->backend_ids, id);
 
 	if (!backend || !backend->refcount)
 		return 0;
@@ -742,7 +631,7 @@ static bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_se
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		const struct sync_backend *b =
-		    sync_table_get(&ctx->backend_ids, svc->backend_ids[i]);
+		    hash_table_get_u64(&ctx->backend_ids, svc->backend_ids[i]);
 
 		if (!b || b->value.address != addrs[i].address || b->value.port != addrs[i].port ||
 		    b->value.proto != svc->key.proto)
@@ -794,12 +683,12 @@ static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 		goto cleanup_vip;
 	svc->backend_ids = ids;
 	svc->n_backends = (uint32_t)n;
-	err = sync_table_put(&ctx->services, sync_svc_key(key), svc);
+	err = hash_table_put_u64(&ctx->services, sync_svc_key(key), svc);
 	if (!err)
-		err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+		err = hash_table_put_u64(&ctx->service_ids, svc->svc_id, svc);
 	if (err) {
 		/* Out of memory with the frontend live: take it down again to stay consistent. */
-		sync_table_del(&ctx->services, sync_svc_key(key));
+		hash_table_remove_u64(&ctx->services, sync_svc_key(key));
 		sync_delete(ctx, ctx->svc_fd, key);
 		svc->backend_ids = NULL;
 		goto cleanup_vip;
@@ -843,14 +732,15 @@ static void sync_retire_finish(struct sync_ctx *ctx, struct sync_service *svc)
 	svc->retired_ids = NULL;
 	svc->n_retired_ids = 0;
 	svc->retired_slots = 0;
-	sync_table_del(&ctx->retired, svc->svc_id);
+	hash_table_remove_u64(&ctx->retired, svc->svc_id);
 }
 
 /* Ends the retired generations whose grace period is over. */
 static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
 {
 	struct sync_service **due;
-	size_t n = 0;
+	struct hash_table_entry *entry;
+	size_t n = 0, bucket;
 
 	if (!ctx->retired.count)
 		return;
@@ -858,10 +748,11 @@ static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
 	due = calloc(ctx->retired.count, sizeof(*due));
 	if (!due)
 		return; /* retried at the next sync or tick */
-	for (size_t i = 0; i < ctx->retired.cap; i++) {
-		struct sync_service *svc = ctx->retired.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->retired, entry, bucket)
+	{
+		struct sync_service *svc = entry->value;
 
-		if (svc && now_ns - svc->retired_at_ns >= ctx->retire_grace_ns)
+		if (now_ns - svc->retired_at_ns >= ctx->retire_grace_ns)
 			due[n++] = svc;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -930,7 +821,7 @@ static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	svc->retired_ids = svc->backend_ids;
 	svc->n_retired_ids = svc->n_backends;
 	svc->retired_at_ns = sync_now_ns();
-	if (sync_table_put(&ctx->retired, svc->svc_id, svc))
+	if (hash_table_put_u64(&ctx->retired, svc->svc_id, svc))
 		sync_retire_finish(ctx, svc); /* out of memory: no grace, as before */
 	svc->backend_ids = ids;
 	svc->n_backends = (uint32_t)n;
@@ -968,8 +859,8 @@ static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 	if (err)
 		log_warn("lb4_revnat: delete service %u: %s", svc->svc_id, strerror(-err));
 	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);
-	sync_table_del(&ctx->services, sync_svc_key(&svc->key));
-	sync_table_del(&ctx->service_ids, svc->svc_id);
+	hash_table_remove_u64(&ctx->services, sync_svc_key(&svc->key));
+	hash_table_remove_u64(&ctx->service_ids, svc->svc_id);
 	sync_service_free(svc);
 	return 0;
 }
@@ -1079,7 +970,7 @@ static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_en
 				   const void *arg)
 {
 	return key->proto == IPPROTO_UDP && entry->backend_id &&
-	       sync_table_get(arg, entry->backend_id) != NULL;
+	       hash_table_get_u64(arg, entry->backend_id) != NULL;
 }
 
 /*
@@ -1089,7 +980,7 @@ static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_en
  */
 static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
 {
-	struct sync_table flush = {0};
+	struct hash_table flush = {0};
 	int err = 0, ret;
 
 	for (size_t i = 0; i < ctx->n_pending; i++) {
@@ -1107,11 +998,12 @@ static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *count
 			continue;
 		}
 		counts->backends_removed++;
-		sync_table_del(&ctx->backends,
-			       sync_backend_key(backend->value.address, backend->value.port,
-						backend->value.proto));
-		sync_table_del(&ctx->backend_ids, backend->id);
-		if (backend->value.proto == IPPROTO_UDP && sync_table_put(&flush, backend->id, ctx))
+		hash_table_remove_u64(&ctx->backends,
+				      sync_backend_key(backend->value.address, backend->value.port,
+						       backend->value.proto));
+		hash_table_remove_u64(&ctx->backend_ids, backend->id);
+		if (backend->value.proto == IPPROTO_UDP &&
+		    hash_table_put_u64(&flush, backend->id, ctx))
 			log_warn("ct4: out of memory, UDP flows of backend %u not flushed",
 				 backend->id);
 		free(backend);
@@ -1124,7 +1016,7 @@ static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *count
 		else
 			counts->ct_flushed += (unsigned int)ret;
 	}
-	sync_table_free(&flush);
+	hash_table_free(&flush);
 	return err;
 }
 
@@ -1195,7 +1087,7 @@ static int sync_frontend_apply(struct sync_ctx *ctx, const struct lb_frontend *f
 	int err;
 
 	sync_frontend_key(frontend, &key);
-	svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+	svc = hash_table_get_u64(&ctx->services, sync_svc_key(&key));
 	if (svc && svc->epoch == ctx->epoch)
 		return -EEXIST; /* the same VIP:port/proto twice in one desired state */
 	if (svc)
@@ -1392,7 +1284,8 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 {
 	unsigned long writes_before = ctx->writes;
 	struct sync_service **gone = NULL;
-	size_t n_gone = 0;
+	struct hash_table_entry *entry;
+	size_t n_gone = 0, bucket;
 	int err = 0, ret;
 
 	memset(counts, 0, sizeof(*counts));
@@ -1410,10 +1303,11 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 			err = err ? err : -ENOMEM;
 			goto collect;
 		}
-		for (size_t i = 0; i < ctx->services.cap; i++) {
-			struct sync_service *svc = ctx->services.slots[i].value;
+		HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+		{
+			struct sync_service *svc = entry->value;
 
-			if (svc && svc->epoch != ctx->epoch)
+			if (svc->epoch != ctx->epoch)
 				gone[n_gone++] = svc;
 		}
 	}
@@ -1458,7 +1352,7 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
 		struct lb4_key key;
 
 		sync_frontend_key(&removed[i], &key);
-		svc = sync_table_get(&ctx->services, sync_svc_key(&key));
+		svc = hash_table_get_u64(&ctx->services, sync_svc_key(&key));
 		if (!svc || svc->epoch == ctx->epoch)
 			continue; /* not programmed, or desired again in this delta */
 		ret = sync_service_remove_logged(ctx, svc, counts);
@@ -1493,7 +1387,7 @@ static int sync_adopt_backends(struct sync_ctx *ctx)
 			return -ENOMEM;
 		backend->value = value;
 		backend->id = id;
-		err = sync_table_put(&ctx->backend_ids, id, backend);
+		err = hash_table_put_u64(&ctx->backend_ids, id, backend);
 		if (err) {
 			free(backend);
 			return err;
@@ -1501,8 +1395,8 @@ static int sync_adopt_backends(struct sync_ctx *ctx)
 		/* Two ids for one address (not written by us): the first one found serves. */
 		uint64_t key = sync_backend_key(value.address, value.port, value.proto);
 
-		if (!sync_table_get(&ctx->backends, key)) {
-			err = sync_table_put(&ctx->backends, key, backend);
+		if (!hash_table_get_u64(&ctx->backends, key)) {
+			err = hash_table_put_u64(&ctx->backends, key, backend);
 			if (err)
 				return err;
 		}
@@ -1561,7 +1455,7 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 		has_key = true;
 		if (bpf_map_lookup_elem(ctx->svc_fd, &key, &value))
 			continue;
-		if (!value.svc_id || sync_table_get(&ctx->service_ids, value.svc_id)) {
+		if (!value.svc_id || hash_table_get_u64(&ctx->service_ids, value.svc_id)) {
 			/* Unusable id: drop the frontend; the next sync programs it afresh. */
 			log_warn(
 			    "lb4_svc: adopted frontend has id %u, which is 0 or taken: deleted",
@@ -1590,11 +1484,11 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		err = sync_table_put(&ctx->services, sync_svc_key(&key), svc);
+		err = hash_table_put_u64(&ctx->services, sync_svc_key(&key), svc);
 		if (!err)
-			err = sync_table_put(&ctx->service_ids, svc->svc_id, svc);
+			err = hash_table_put_u64(&ctx->service_ids, svc->svc_id, svc);
 		if (err) {
-			sync_table_del(&ctx->services, sync_svc_key(&key));
+			hash_table_remove_u64(&ctx->services, sync_svc_key(&key));
 			sync_service_free(svc);
 			goto cleanup;
 		}
@@ -1624,8 +1518,10 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_slot_key)};
 	struct lb4_slot_key key, next;
+	struct hash_table_entry *entry;
 	bool has_key = false;
 	uint32_t backend_id;
+	size_t bucket;
 	int err = 0;
 
 	while (bpf_map_get_next_key(ctx->slots_fd, has_key ? &key : NULL, &next) == 0) {
@@ -1633,7 +1529,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 		has_key = true;
 		if (bpf_map_lookup_elem(ctx->slots_fd, &key, &backend_id))
 			continue;
-		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, key.svc_id);
 
 		if (!svc || key.gen != svc->gen || key.index >= svc->n_slots) {
 			/* A generation never flipped to, or one never cleaned after a flip. */
@@ -1650,15 +1546,14 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 	}
 
 	/* Each frontend's backend set, taken from its live slots. */
-	for (size_t i = 0; i < ctx->services.cap; i++) {
-		struct sync_service *svc = ctx->services.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+	{
+		struct sync_service *svc = entry->value;
 		uint32_t n = 0;
 
-		if (!svc)
-			continue;
 		for (uint32_t j = 0; j < svc->n_slots; j++) {
 			if (!svc->backend_ids[j] ||
-			    !sync_table_get(&ctx->backend_ids, svc->backend_ids[j]))
+			    !hash_table_get_u64(&ctx->backend_ids, svc->backend_ids[j]))
 				svc->is_dirty = true; /* a hole: rewrite on the next sync */
 			else
 				svc->backend_ids[n++] = svc->backend_ids[j];
@@ -1682,7 +1577,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 		}
 		for (uint32_t j = 0; j < distinct; j++) {
 			struct sync_backend *b =
-			    sync_table_get(&ctx->backend_ids, svc->backend_ids[j]);
+			    hash_table_get_u64(&ctx->backend_ids, svc->backend_ids[j]);
 
 			b->refcount++;
 			if (b->value.proto != svc->key.proto)
@@ -1693,7 +1588,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 		/* Sort ids and addresses together: sort the addresses, then look ids back up. */
 		qsort(addrs, distinct, sizeof(*addrs), sync_backend_addr_cmp);
 		for (uint32_t j = 0; j < distinct; j++) {
-			struct sync_backend *b = sync_table_get(
+			struct sync_backend *b = hash_table_get_u64(
 			    &ctx->backends,
 			    sync_backend_key(addrs[j].address, addrs[j].port, svc->key.proto));
 
@@ -1722,10 +1617,12 @@ cleanup:
 static int sync_adopt_maglev(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_maglev_key)};
-	struct sync_table kept = {0}; /* svc_id -> service whose live table is right */
+	struct hash_table kept = {0}; /* svc_id -> service whose live table is right */
 	struct lb4_maglev_key key, next;
+	struct hash_table_entry *entry;
 	uint32_t *held = NULL;
 	bool has_key = false;
+	size_t bucket;
 	int err = 0;
 
 	if (ctx->maglev_fd >= 0) {
@@ -1739,7 +1636,7 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		has_key = true;
 		if (bpf_map_lookup_elem(ctx->maglev_fd, &key, held))
 			continue;
-		struct sync_service *svc = sync_table_get(&ctx->service_ids, key.svc_id);
+		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, key.svc_id);
 
 		if (!svc || key.gen != svc->gen || !(svc->flags & LB_SVC_F_MAGLEV) ||
 		    !svc->n_slots) {
@@ -1752,7 +1649,7 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		if (svc->is_dirty || sync_maglev_fill(ctx, svc->backend_ids, svc->n_backends) ||
 		    memcmp(held, ctx->maglev_table, ctx->maglev_size * sizeof(*held)))
 			continue;
-		err = sync_table_put(&kept, svc->svc_id, svc);
+		err = hash_table_put_u64(&kept, svc->svc_id, svc);
 		if (err)
 			goto cleanup;
 	}
@@ -1760,11 +1657,12 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		err = -errno;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < ctx->services.cap; i++) {
-		struct sync_service *svc = ctx->services.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+	{
+		struct sync_service *svc = entry->value;
 
-		if (svc && (svc->flags & LB_SVC_F_MAGLEV) && svc->n_slots &&
-		    !sync_table_get(&kept, svc->svc_id))
+		if ((svc->flags & LB_SVC_F_MAGLEV) && svc->n_slots &&
+		    !hash_table_get_u64(&kept, svc->svc_id))
 			svc->is_dirty = true;
 	}
 	if (ctx->maglev_fd >= 0)
@@ -1772,7 +1670,7 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 
 cleanup:
 	free(orphans.keys);
-	sync_table_free(&kept);
+	hash_table_free(&kept);
 	free(held);
 	return err;
 }
@@ -1790,7 +1688,7 @@ static int sync_adopt_revnat(struct sync_ctx *ctx)
 		has_key = true;
 		if (bpf_map_lookup_elem(ctx->revnat_fd, &id, &value))
 			continue;
-		struct sync_service *svc = sync_table_get(&ctx->service_ids, id);
+		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, id);
 
 		if (!svc) {
 			err = sync_orphan_add(&orphans, &id);
@@ -1819,20 +1717,20 @@ cleanup:
 static int sync_adopt_vips(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
-	struct sync_table seen = {0};
+	struct hash_table seen = {0};
+	struct hash_table_entry *entry;
 	struct lb4_vip value;
 	uint32_t vip, next;
 	bool has_key = false;
+	size_t bucket;
 	int err = 0;
 
-	for (size_t i = 0; i < ctx->services.cap; i++) {
-		struct sync_service *svc = ctx->services.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+	{
+		struct sync_service *svc = entry->value;
+		uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, svc->key.address);
 
-		if (!svc)
-			continue;
-		uintptr_t n = (uintptr_t)sync_table_get(&ctx->vips, svc->key.address);
-
-		err = sync_table_put(&ctx->vips, svc->key.address, (void *)(n + 1));
+		err = hash_table_put_u64(&ctx->vips, svc->key.address, (void *)(n + 1));
 		if (err)
 			goto cleanup;
 	}
@@ -1843,7 +1741,7 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 		has_key = true;
 		if (bpf_map_lookup_elem(ctx->vips_fd, &vip, &value))
 			continue;
-		uintptr_t want = (uintptr_t)sync_table_get(&ctx->vips, vip);
+		uintptr_t want = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 
 		if (!want) {
 			err = sync_orphan_add(&orphans, &vip);
@@ -1851,7 +1749,7 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 				goto cleanup;
 			continue;
 		}
-		err = sync_table_put(&seen, vip, &seen);
+		err = hash_table_put_u64(&seen, vip, &seen);
 		if (err)
 			goto cleanup;
 		if (value.frontends != want) {
@@ -1863,19 +1761,23 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 		err = -errno;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < ctx->vips.cap; i++) {
-		if (!ctx->vips.slots[i].value || sync_table_get(&seen, ctx->vips.slots[i].key))
+	HASH_TABLE_FOR_EACH(&ctx->vips, entry, bucket)
+	{
+		uint64_t key;
+
+		memcpy(&key, entry->key,
+		       sizeof(key)); /* a u64 key, as hash_table_put_u64 stored it */
+		if (hash_table_get_u64(&seen, key))
 			continue;
 		ctx->adopt_writes++;
-		sync_vip_write(ctx, (uint32_t)ctx->vips.slots[i].key,
-			       (uintptr_t)ctx->vips.slots[i].value);
+		sync_vip_write(ctx, (uint32_t)key, (uintptr_t)entry->value);
 	}
 	sync_orphans_delete(ctx, ctx->vips_fd, &orphans, LB4_VIPS_MAP);
-	sync_table_free(&seen);
+	hash_table_free(&seen);
 	return 0;
 
 cleanup:
-	sync_table_free(&seen);
+	hash_table_free(&seen);
 	free(orphans.keys);
 	return err;
 }
@@ -1884,17 +1786,19 @@ cleanup:
 static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 {
 	struct sync_backend **unused;
-	size_t n = 0;
+	struct hash_table_entry *entry;
+	size_t n = 0, bucket;
 
 	if (!ctx->backend_ids.count)
 		return 0;
 	unused = calloc(ctx->backend_ids.count, sizeof(*unused));
 	if (!unused)
 		return -ENOMEM;
-	for (size_t i = 0; i < ctx->backend_ids.cap; i++) {
-		struct sync_backend *b = ctx->backend_ids.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->backend_ids, entry, bucket)
+	{
+		struct sync_backend *b = entry->value;
 
-		if (b && !b->refcount)
+		if (!b->refcount)
 			unused[n++] = b;
 	}
 	if (n)
@@ -1905,9 +1809,9 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 
 		ctx->adopt_writes++;
 		sync_delete(ctx, ctx->backends_fd, &b->id);
-		if (sync_table_get(&ctx->backends, key) == b)
-			sync_table_del(&ctx->backends, key);
-		sync_table_del(&ctx->backend_ids, b->id);
+		if (hash_table_get_u64(&ctx->backends, key) == b)
+			hash_table_remove_u64(&ctx->backends, key);
+		hash_table_remove_u64(&ctx->backend_ids, b->id);
 		free(b);
 	}
 	free(unused);
@@ -1922,13 +1826,16 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 static int sync_adopt_ranges(struct sync_ctx *ctx)
 {
 	struct lb4_src_range_key key, next;
+	struct hash_table_entry *entry;
 	bool has_key = false;
 	uint8_t value;
+	size_t bucket;
 
 	if (ctx->ranges_fd < 0)
 		return 0;
 	while (bpf_map_get_next_key(ctx->ranges_fd, has_key ? &key : NULL, &next) == 0) {
-		struct sync_service *svc = sync_table_get(&ctx->service_ids, ntohl(next.svc_id));
+		struct sync_service *svc =
+		    hash_table_get_u64(&ctx->service_ids, ntohl(next.svc_id));
 		struct lb_cidr *grown;
 
 		key = next;
@@ -1948,10 +1855,11 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 		svc->ranges[svc->n_ranges].prefix_len = (uint8_t)(key.prefix_len - 32);
 		svc->n_ranges++;
 	}
-	for (size_t i = 0; i < ctx->services.cap; i++) {
-		struct sync_service *svc = ctx->services.slots[i].value;
+	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+	{
+		struct sync_service *svc = entry->value;
 
-		if (svc && svc->n_ranges)
+		if (svc->n_ranges)
 			qsort(svc->ranges, svc->n_ranges, sizeof(*svc->ranges), sync_cidr_cmp);
 	}
 	return 0;
@@ -2044,19 +1952,22 @@ cleanup:
 
 void sync_close(struct sync_ctx *ctx)
 {
+	struct hash_table_entry *entry;
+	size_t bucket;
+
 	if (!ctx)
 		return;
 	policy_sync_close(ctx->policy);
-	for (size_t i = 0; i < ctx->services.cap; i++)
-		sync_service_free(ctx->services.slots[i].value);
-	for (size_t i = 0; i < ctx->backend_ids.cap; i++)
-		free(ctx->backend_ids.slots[i].value);
-	sync_table_free(&ctx->services);
-	sync_table_free(&ctx->service_ids);
-	sync_table_free(&ctx->backends);
-	sync_table_free(&ctx->backend_ids);
-	sync_table_free(&ctx->vips);
-	sync_table_free(&ctx->retired);
+	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
+	sync_service_free(entry->value);
+	HASH_TABLE_FOR_EACH(&ctx->backend_ids, entry, bucket)
+	free(entry->value);
+	hash_table_free(&ctx->services);
+	hash_table_free(&ctx->service_ids);
+	hash_table_free(&ctx->backends);
+	hash_table_free(&ctx->backend_ids);
+	hash_table_free(&ctx->vips);
+	hash_table_free(&ctx->retired);
 	free(ctx->pending);
 	free(ctx->scratch);
 	free(ctx->maglev_table);
