@@ -18,95 +18,10 @@
 #include "loader/sync/policy_sync.h"
 #include "loader/desired/state.h"
 #include "loader/sync/sync.h"
+#include "loader/sync/sync_internal.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/node.h"
-
-/*
- * Ids are handed out from a cursor that only moves forward (wrapping below this bound), so a
- * released svc_id or backend id is reused as late as possible: conntrack entries still carry
- * old ids, and an early reuse would give their replies another service's rev-NAT.
- */
-#define SYNC_ID_LIMIT (1u << 24)
-
-/* ---- in-memory image of the maps ---------------------------------------------------------- */
-
-struct sync_backend {
-	struct lb4_backend value; /* as in lb4_backends */
-	uint32_t id;
-	uint32_t refcount; /* services whose backend set holds this backend */
-	bool is_pending;   /* on the delete-at-end-of-sync list */
-	bool is_udp_flush; /* flush its UDP conntrack entries when deleted */
-};
-
-struct sync_service {
-	struct lb4_key key;
-	uint32_t svc_id;
-	uint8_t gen;	/* live slot generation */
-	uint16_t flags; /* LB_SVC_F_* */
-	uint32_t affinity_timeout_s;
-	uint32_t n_slots;	/* lb4_service.count: slots 0..n_slots-1 of gen are live */
-	struct lb_cidr *ranges; /* loadBalancerSourceRanges in lb4_src_ranges, sorted */
-	size_t n_ranges;
-	uint32_t n_backends;
-	uint32_t *backend_ids; /* the backend set, sorted by (address, port), distinct */
-	char name[SLUICE_NAME_LEN];
-	uint64_t epoch; /* last sync that saw this frontend in the desired state */
-	bool is_dirty;	/* adopted slots are inconsistent: rewrite on the next sync */
-	bool is_revnat_dirty;
-	/*
-	 * The generation a flip retired. Packets that read the frontend just before the flip may
-	 * still pick from it, so its slots and backend references live on for the grace period.
-	 */
-	uint32_t retired_slots; /* slots 0..retired_slots-1 of retired_gen */
-	uint32_t *retired_ids;	/* backend references the retired generation holds; NULL: none */
-	uint32_t n_retired_ids;
-	uint64_t retired_at_ns;
-	uint8_t retired_gen;
-};
-
-struct sync_ctx {
-	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd, affinity_fd, ranges_fd;
-	struct hash_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
-	struct hash_table services;    /* lb4_key -> sync_service */
-	struct hash_table service_ids; /* svc_id -> sync_service */
-	struct hash_table backends;    /* (address, port, proto) -> sync_backend */
-	struct hash_table backend_ids; /* id -> sync_backend */
-	uint32_t next_svc_id, next_backend_id;
-	uint64_t epoch;
-	unsigned long writes;	       /* lb4_* updates and deletes, ever */
-	unsigned long adopt_writes;    /* of which done at open */
-	struct sync_backend **pending; /* released to refcount 0 during this sync */
-	size_t n_pending, cap_pending;
-	struct lb_backend_addr *scratch; /* sorted copy of a desired backend list */
-	size_t cap_scratch;
-	struct hash_table retired;  /* svc_id -> sync_service with a retired generation */
-	uint64_t retire_grace_ns;   /* how long a retired generation stays readable */
-	int node_addrs_fd;	    /* node4_addrs, or -1 */
-	struct policy_sync *policy; /* NetworkPolicy maps, NULL on pins without them */
-	/* What node4_addrs holds (key 0.0.0.0 included), adopted at open, diffed at apply. */
-	uint32_t node_keys[NODE_MAX_ADDRS];
-	struct node4_addr node_values[NODE_MAX_ADDRS];
-	size_t n_node;
-	/* Maglev (maps/lb.h): lb4_maglev or -1, its table size M and a table-sized buffer. */
-	int maglev_fd;
-	uint32_t maglev_size;
-	uint32_t *maglev_table;
-	struct maglev_backend *maglev_backends; /* scratch: one frontend's backends */
-	size_t cap_maglev_backends;
-	enum lb_algorithm algorithm; /* --lb-algorithm */
-};
-
-static uint64_t sync_svc_key(const struct lb4_key *key)
-{
-	return (uint64_t)key->address << 32 | (uint64_t)key->port << 16 |
-	       (uint64_t)key->scope << 8 | key->proto;
-}
-
-static uint64_t sync_backend_key(uint32_t address, uint16_t port, uint8_t proto)
-{
-	return (uint64_t)address << 32 | (uint64_t)port << 16 | proto;
-}
 
 /* The canonical backend order of loader/desired/state.c, as qsort() wants it. */
 static int sync_backend_addr_cmp(const void *a, const void *b)
@@ -116,7 +31,7 @@ static int sync_backend_addr_cmp(const void *a, const void *b)
 
 /* ---- counted map writes --------------------------------------------------------------------- */
 
-static int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void *value)
+int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void *value)
 {
 	ctx->writes++;
 	if (bpf_map_update_elem(fd, key, value, BPF_ANY))
@@ -125,7 +40,7 @@ static int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void
 }
 
 /* Delete; an entry already gone counts as deleted. */
-static int sync_delete(struct sync_ctx *ctx, int fd, const void *key)
+int sync_delete(struct sync_ctx *ctx, int fd, const void *key)
 {
 	ctx->writes++;
 	if (bpf_map_delete_elem(fd, key) && errno != ENOENT)
@@ -133,8 +48,8 @@ static int sync_delete(struct sync_ctx *ctx, int fd, const void *key)
 	return 0;
 }
 
-static int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t index,
-			   uint32_t backend_id)
+int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t index,
+		    uint32_t backend_id)
 {
 	struct lb4_slot_key key;
 
@@ -151,7 +66,7 @@ static int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, u
  * Delete the Maglev table of SVC_ID/GEN if there is one (a random frontend has none; the write
  * counts only when there was). Failures are logged: nothing reads a retired generation.
  */
-static void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen)
+void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen)
 {
 	struct lb4_maglev_key key;
 
@@ -168,7 +83,7 @@ static void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t ge
 }
 
 /* Fill ctx->maglev_table for the backend set IDS. Returns 0 or -errno (see maglev_populate). */
-static int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
 {
 	if (n > ctx->cap_maglev_backends) {
 		struct maglev_backend *grown =
@@ -193,8 +108,8 @@ static int sync_maglev_fill(struct sync_ctx *ctx, const uint32_t *ids, uint32_t 
 }
 
 /* Write the whole Maglev table of SVC_ID/GEN for the backend set IDS (N > 0). */
-static int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen,
-			     const uint32_t *ids, uint32_t n)
+int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const uint32_t *ids,
+		      uint32_t n)
 {
 	struct lb4_maglev_key key;
 	int err;
@@ -212,7 +127,7 @@ static int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen,
  * Does a frontend with N backends get a Maglev table? Only with the map present and at most M
  * backends (more than M cannot all have an entry: such a frontend picks at random, logged).
  */
-static bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend *frontend, size_t n)
+bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend *frontend, size_t n)
 {
 	if (ctx->algorithm != LB_ALGORITHM_MAGLEV || ctx->maglev_fd < 0)
 		return false;
@@ -225,7 +140,7 @@ static bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend 
 }
 
 /* Delete slots 0..n-1 of SVC_ID/GEN. Failures are logged, not returned: nothing reads them. */
-static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t n)
+void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t n)
 {
 	struct lb4_slot_key key;
 	int err;
@@ -243,7 +158,7 @@ static void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen
 	sync_maglev_delete(ctx, svc_id, gen);
 }
 
-static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
+int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
 {
 	struct lb4_revnat value;
 
@@ -256,8 +171,8 @@ static int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *sv
 	return sync_update(ctx, ctx->revnat_fd, &svc->svc_id, &value);
 }
 
-static int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id,
-			  uint32_t count, uint8_t gen, uint16_t flags, uint32_t affinity_timeout_s)
+int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id, uint32_t count,
+		   uint8_t gen, uint16_t flags, uint32_t affinity_timeout_s)
 {
 	struct lb4_service value;
 
@@ -282,7 +197,7 @@ static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
 	    range->prefix_len ? range->address & htonl(~0u << (32 - range->prefix_len)) : 0;
 }
 
-static int sync_cidr_cmp(const void *a, const void *b)
+int sync_cidr_cmp(const void *a, const void *b)
 {
 	const struct lb_cidr *x = a, *y = b;
 	uint32_t xa = ntohl(x->address), ya = ntohl(y->address);
@@ -298,8 +213,7 @@ static bool sync_ranges_contain(const struct lb_cidr *ranges, size_t n, const st
 }
 
 /* Sorted, de-duplicated copy of a frontend's source ranges; *out NULL when there are none. */
-static int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out,
-			      size_t *n_out)
+int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out, size_t *n_out)
 {
 	size_t n = 0;
 
@@ -320,8 +234,7 @@ static int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr
 }
 
 /* Admit RANGES for SVC_ID (before the frontend's flags say to check them). */
-static int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges,
-			     size_t n)
+int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges, size_t n)
 {
 	struct lb4_src_range_key key;
 	uint8_t one = 1;
@@ -337,8 +250,8 @@ static int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct
 }
 
 /* Drop the ranges of OLD not in KEEP (after the frontend stopped needing them). */
-static void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
-			       size_t n_old, const struct lb_cidr *keep, size_t n_keep)
+void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
+			size_t n_old, const struct lb_cidr *keep, size_t n_keep)
 {
 	struct lb4_src_range_key key;
 
@@ -364,8 +277,8 @@ static bool sync_ids_contain(const uint32_t *ids, uint32_t n, uint32_t id)
  * Forget the clients of SVC_ID stuck to a backend outside KEEP (all of them when n_keep is 0),
  * as kube-proxy's affinity ends with the endpoint's chain. Walks lb4_affinity, which is bounded.
  */
-static void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
-				 uint32_t n_keep)
+void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
+			  uint32_t n_keep)
 {
 	struct lb4_affinity_key key, next;
 	struct lb4_affinity value;
@@ -389,7 +302,7 @@ static void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const ui
  * frontend goes live and loses it after its last frontend is gone, so the datapath always
  * knows a frontend address as one.
  */
-static int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends)
+int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends)
 {
 	struct lb4_vip value = {.frontends = (uint32_t)frontends};
 
@@ -400,7 +313,7 @@ static int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontend
 	return sync_update(ctx, ctx->vips_fd, &vip, &value);
 }
 
-static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
+int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
 {
 	uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 	int err;
@@ -413,7 +326,7 @@ static int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)
 	return hash_table_put_u64(&ctx->vips, vip, (void *)(n + 1));
 }
 
-static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
+void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 {
 	uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 	int err;
@@ -432,7 +345,7 @@ static void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 
 /* ---- ids and backends ------------------------------------------------------------------- */
 
-static uint32_t sync_id_alloc(const struct hash_table *used, uint32_t *cursor)
+uint32_t sync_id_alloc(const struct hash_table *used, uint32_t *cursor)
 {
 	if (used->count >= SYNC_ID_LIMIT - 1)
 		return 0;
@@ -517,7 +430,7 @@ static int sync_backend_release(struct sync_ctx *ctx, uint32_t id)
 	return 0;
 }
 
-static void sync_backends_release(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
+void sync_backends_release(struct sync_ctx *ctx, const uint32_t *ids, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
 		sync_backend_release(ctx, ids[i]);
@@ -527,9 +440,8 @@ static void sync_backends_release(struct sync_ctx *ctx, const uint32_t *ids, uin
  * Take references on the sorted backend list ADDRS for a frontend of PROTO. On success *out is
  * a new array of ids in the same order; on failure nothing is held.
  */
-static int sync_backends_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addrs,
-				 size_t n, uint8_t proto, struct sync_counts *counts,
-				 uint32_t **out)
+int sync_backends_acquire(struct sync_ctx *ctx, const struct lb_backend_addr *addrs, size_t n,
+			  uint8_t proto, struct sync_counts *counts, uint32_t **out)
 {
 	uint32_t *ids = calloc(n ? n : 1, sizeof(*ids));
 	struct sync_backend *backend;
@@ -556,8 +468,8 @@ cleanup:
 /* ---- frontends -------------------------------------------------------------------------- */
 
 /* Flags a desired frontend with N backends carries into lb4_service.flags. */
-static uint16_t sync_frontend_flags(const struct sync_ctx *ctx, const struct lb_frontend *frontend,
-				    size_t n)
+uint16_t sync_frontend_flags(const struct sync_ctx *ctx, const struct lb_frontend *frontend,
+			     size_t n)
 {
 	static const uint16_t kinds[] = {
 	    [LB_KIND_CLUSTER_IP] = LB_SVC_F_CLUSTER_IP,
@@ -614,7 +526,7 @@ static int sync_slots_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, 
 	return 0;
 }
 
-static void sync_service_free(struct sync_service *svc)
+void sync_service_free(struct sync_service *svc)
 {
 	if (!svc)
 		return;
@@ -624,8 +536,8 @@ static void sync_service_free(struct sync_service *svc)
 	free(svc);
 }
 
-static bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_service *svc,
-				const struct lb_backend_addr *addrs, size_t n)
+bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_service *svc,
+			 const struct lb_backend_addr *addrs, size_t n)
 {
 	if (svc->n_backends != n)
 		return false;
@@ -641,9 +553,9 @@ static bool sync_backends_equal(const struct sync_ctx *ctx, const struct sync_se
 }
 
 /* New frontend: backends, slots of gen 0, rev-NAT, then the frontend itself. */
-static int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
-			    const struct lb_frontend *frontend, const struct lb_backend_addr *addrs,
-			    size_t n, struct sync_counts *counts)
+int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
+		     const struct lb_frontend *frontend, const struct lb_backend_addr *addrs,
+		     size_t n, struct sync_counts *counts)
 {
 	struct sync_service *svc = calloc(1, sizeof(*svc));
 	uint32_t *ids = NULL;
@@ -710,7 +622,7 @@ cleanup:
 	return err;
 }
 
-static uint64_t sync_now_ns(void)
+uint64_t sync_now_ns(void)
 {
 	struct timespec ts;
 
@@ -736,7 +648,7 @@ static void sync_retire_finish(struct sync_ctx *ctx, struct sync_service *svc)
 }
 
 /* Ends the retired generations whose grace period is over. */
-static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
+void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
 {
 	struct sync_service **due;
 	struct hash_table_entry *entry;
@@ -761,10 +673,9 @@ static void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
 }
 
 /* Changed backend set: fill the other generation, flip the frontend in one update, clean up. */
-static int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
-			       const struct lb_frontend *frontend,
-			       const struct lb_backend_addr *addrs, size_t n,
-			       struct sync_counts *counts)
+int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
+			const struct lb_frontend *frontend, const struct lb_backend_addr *addrs,
+			size_t n, struct sync_counts *counts)
 {
 	uint16_t flags = sync_frontend_flags(ctx, frontend, n);
 	uint8_t gen = svc->gen ^ 1;
@@ -842,7 +753,7 @@ cleanup:
 }
 
 /* Removed frontend: the frontend first so no new flow reaches what follows. */
-static int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
+int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 {
 	int err;
 
@@ -973,12 +884,18 @@ static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_en
 	       hash_table_get_u64(arg, entry->backend_id) != NULL;
 }
 
+/* Delete the UDP entries of ct4 whose backend id is a key of BACKEND_IDS: the deleted or -errno. */
+int sync_ct_flush_udp(int ct4_fd, const struct hash_table *backend_ids)
+{
+	return sync_ct_walk(ct4_fd, sync_ct_is_removed_udp, backend_ids);
+}
+
 /*
  * Delete backends left unreferenced by this sync. Like kube-proxy, UDP flows to a deleted
  * backend lose their conntrack entries so the next datagram picks a live backend; TCP flows
  * keep theirs and end with the backend (a RST or a timeout) rather than being re-balanced.
  */
-static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
+int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
 {
 	struct hash_table flush = {0};
 	int err = 0, ret;
@@ -1010,7 +927,7 @@ static int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *count
 	}
 	ctx->n_pending = 0;
 	if (flush.count && ctx->ct_fd >= 0) {
-		ret = sync_ct_walk(ctx->ct_fd, sync_ct_is_removed_udp, &flush);
+		ret = sync_ct_flush_udp(ctx->ct_fd, &flush);
 		if (ret < 0)
 			log_warn("ct4: flush UDP flows of removed backends: %s", strerror(-ret));
 		else
@@ -1053,7 +970,7 @@ static void sync_frontend_key(const struct lb_frontend *frontend, struct lb4_key
 }
 
 /* The frontend's source ranges, sorted, equal to what SVC has in the maps? */
-static bool sync_ranges_equal(const struct sync_service *svc, const struct lb_frontend *frontend)
+bool sync_ranges_equal(const struct sync_service *svc, const struct lb_frontend *frontend)
 {
 	struct lb_cidr *ranges;
 	size_t n;
@@ -1149,7 +1066,7 @@ static ssize_t sync_node_find(const uint32_t *keys, size_t n, uint32_t key)
  * New entries are written before stale ones go, so a NodePort never misses its address while
  * the node's addresses change. Returns 0 or the first -errno (the rest is still applied).
  */
-static int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
+int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
 {
 	uint32_t keys[NODE_MAX_ADDRS];
 	struct node4_addr values[NODE_MAX_ADDRS];
@@ -1204,7 +1121,7 @@ static int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *sta
 }
 
 /* Read node4_addrs back so the first apply is a diff against it. */
-static int sync_adopt_node_addrs(struct sync_ctx *ctx)
+int sync_adopt_node_addrs(struct sync_ctx *ctx)
 {
 	uint32_t key, next;
 	bool has_key = false;
@@ -1865,8 +1782,29 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Read the maps back into CTX, in dependency order: backends, frontends, their ranges and slots
+ * (which give the backend sets), Maglev tables, rev-NAT, VIP counts, then the backends no frontend
+ * holds, and the node's addresses. Returns 0 or -errno (CTX then holds what was read so far).
+ */
+int sync_adopt(struct sync_ctx *ctx)
+{
+	int err;
+
+	err = sync_adopt_backends(ctx);
+	err = err ?: sync_adopt_services(ctx);
+	err = err ?: sync_adopt_ranges(ctx);
+	err = err ?: sync_adopt_slots(ctx);
+	err = err ?: sync_maglev_open(ctx);
+	err = err ?: sync_adopt_maglev(ctx);
+	err = err ?: sync_adopt_revnat(ctx);
+	err = err ?: sync_adopt_vips(ctx);
+	err = err ?: sync_adopt_unreferenced(ctx);
+	return err ?: sync_adopt_node_addrs(ctx);
+}
+
 /* The table size M is the one lb4_maglev was made with (its value size / 4). */
-static int sync_maglev_open(struct sync_ctx *ctx)
+int sync_maglev_open(struct sync_ctx *ctx)
 {
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
@@ -1910,32 +1848,7 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 	ctx->next_backend_id = 1;
 	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
 
-	err = sync_adopt_backends(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_services(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_ranges(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_slots(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_maglev_open(ctx);
-	err = err ?: sync_adopt_maglev(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_revnat(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_vips(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_unreferenced(ctx);
-	if (err)
-		goto cleanup;
-	err = sync_adopt_node_addrs(ctx);
+	err = sync_adopt(ctx);
 	if (err)
 		goto cleanup;
 	err = policy_sync_open(maps, &ctx->policy);
