@@ -1,27 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Owns the service maps' contents: adoption at start, then desired state applied as a diff. */
-#include <arpa/inet.h>
+/*
+ * Owns the service maps' contents: the sync context's life (open by adoption, close) and its
+ * settings. What a sync does is in sync_apply.c; the files of loader/sync/ share
+ * sync_internal.h.
+ */
 #include <errno.h>
-#include <netinet/in.h>
-#include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <sys/types.h>
 
-#include <bpf/bpf.h>
-
-#include "lib/hash_table.h"
-#include "lib/log.h"
-#include "loader/desired/maglev.h"
-#include "loader/sync/policy_sync.h"
-#include "loader/desired/state.h"
-#include "loader/sync/sync.h"
 #include "loader/sync/sync_internal.h"
-#include "maps/ct.h"
-#include "maps/lb.h"
-#include "maps/node.h"
 
 int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 {
@@ -68,9 +55,13 @@ void sync_close(struct sync_ctx *ctx)
 		return;
 	policy_sync_close(ctx->policy);
 	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	sync_service_free(entry->value);
+	{
+		sync_service_free(entry->value);
+	}
 	HASH_TABLE_FOR_EACH(&ctx->backend_ids, entry, bucket)
-	free(entry->value);
+	{
+		free(entry->value);
+	}
 	hash_table_free(&ctx->services);
 	hash_table_free(&ctx->service_ids);
 	hash_table_free(&ctx->backends);
