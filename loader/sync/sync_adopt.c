@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/sync/sync_internal.h"
 
 /* The canonical backend order of loader/desired/state.c, as qsort() wants it. */
@@ -22,15 +23,12 @@ static int sync_backend_addr_cmp(const void *a, const void *b)
 static int sync_adopt_backends(struct sync_ctx *ctx)
 {
 	struct lb4_backend value;
-	uint32_t id, next;
-	bool has_key = false;
+	uint32_t id;
+	struct map_walk walk;
 	int err;
 
-	while (bpf_map_get_next_key(ctx->backends_fd, has_key ? &id : NULL, &next) == 0) {
-		id = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->backends_fd, &id, &value))
-			continue;
+	map_walk_start(&walk, ctx->backends_fd, sizeof(id), sizeof(value));
+	while (map_walk_next(&walk, &id, &value)) {
 		struct sync_backend *backend = calloc(1, sizeof(*backend));
 
 		if (!backend)
@@ -53,7 +51,7 @@ static int sync_adopt_backends(struct sync_ctx *ctx)
 		if (id >= ctx->next_backend_id && id < SYNC_ID_LIMIT - 1)
 			ctx->next_backend_id = id + 1;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	return walk.err;
 }
 
 /* Keys of entries no live frontend reaches, deleted once the walk is over. */
@@ -96,15 +94,12 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_key)};
 	struct lb4_service value;
-	struct lb4_key key, next;
-	bool has_key = false;
+	struct lb4_key key;
+	struct map_walk walk;
 	int err;
 
-	while (bpf_map_get_next_key(ctx->svc_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->svc_fd, &key, &value))
-			continue;
+	map_walk_start(&walk, ctx->svc_fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
 		if (!value.svc_id || hash_table_get_u64(&ctx->service_ids, value.svc_id)) {
 			/* Unusable id: drop the frontend; the next sync programs it afresh. */
 			log_warn(
@@ -145,8 +140,8 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 		if (svc->svc_id >= ctx->next_svc_id && svc->svc_id < SYNC_ID_LIMIT - 1)
 			ctx->next_svc_id = svc->svc_id + 1;
 	}
-	if (errno != ENOENT) {
-		err = -errno;
+	if (walk.err) {
+		err = walk.err;
 		goto cleanup;
 	}
 	sync_orphans_delete(ctx, ctx->svc_fd, &orphans, LB4_SVC_MAP);
@@ -167,18 +162,15 @@ static int sync_u32_cmp(const void *a, const void *b)
 static int sync_adopt_slots(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_slot_key)};
-	struct lb4_slot_key key, next;
+	struct lb4_slot_key key;
 	struct hash_table_entry *entry;
-	bool has_key = false;
+	struct map_walk walk;
 	uint32_t backend_id;
 	size_t bucket;
 	int err = 0;
 
-	while (bpf_map_get_next_key(ctx->slots_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->slots_fd, &key, &backend_id))
-			continue;
+	map_walk_start(&walk, ctx->slots_fd, sizeof(key), sizeof(backend_id));
+	while (map_walk_next(&walk, &key, &backend_id)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, key.svc_id);
 
 		if (!svc || key.gen != svc->gen || key.index >= svc->n_slots) {
@@ -190,8 +182,8 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 		}
 		svc->backend_ids[key.index] = backend_id;
 	}
-	if (has_key && errno != ENOENT) {
-		err = -errno;
+	if (walk.err) {
+		err = walk.err;
 		goto cleanup;
 	}
 
@@ -268,24 +260,22 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(struct lb4_maglev_key)};
 	struct hash_table kept = {0}; /* svc_id -> service whose live table is right */
-	struct lb4_maglev_key key, next;
+	struct lb4_maglev_key key;
 	struct hash_table_entry *entry;
 	uint32_t *held = NULL;
-	bool has_key = false;
+	struct map_walk walk;
 	size_t bucket;
 	int err = 0;
 
+	memset(&walk, 0, sizeof(walk)); /* no lb4_maglev: a walk without entries */
 	if (ctx->maglev_fd >= 0) {
 		held = malloc(ctx->maglev_size * sizeof(*held));
 		if (!held)
 			return -ENOMEM;
+		map_walk_start(&walk, ctx->maglev_fd, sizeof(key),
+			       ctx->maglev_size * sizeof(*held));
 	}
-	while (ctx->maglev_fd >= 0 &&
-	       bpf_map_get_next_key(ctx->maglev_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->maglev_fd, &key, held))
-			continue;
+	while (map_walk_next(&walk, &key, held)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, key.svc_id);
 
 		if (!svc || key.gen != svc->gen || !(svc->flags & LB_SVC_F_MAGLEV) ||
@@ -303,8 +293,8 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		if (err)
 			goto cleanup;
 	}
-	if (has_key && errno != ENOENT) {
-		err = -errno;
+	if (walk.err) {
+		err = walk.err;
 		goto cleanup;
 	}
 	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
@@ -329,15 +319,12 @@ static int sync_adopt_revnat(struct sync_ctx *ctx)
 {
 	struct sync_orphans orphans = {.key_size = sizeof(uint32_t)};
 	struct lb4_revnat value;
-	uint32_t id, next;
-	bool has_key = false;
+	uint32_t id;
+	struct map_walk walk;
 	int err = 0;
 
-	while (bpf_map_get_next_key(ctx->revnat_fd, has_key ? &id : NULL, &next) == 0) {
-		id = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->revnat_fd, &id, &value))
-			continue;
+	map_walk_start(&walk, ctx->revnat_fd, sizeof(id), sizeof(value));
+	while (map_walk_next(&walk, &id, &value)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, id);
 
 		if (!svc) {
@@ -351,8 +338,8 @@ static int sync_adopt_revnat(struct sync_ctx *ctx)
 		svc->is_revnat_dirty = value.address != svc->key.address ||
 				       value.port != svc->key.port || value.proto != svc->key.proto;
 	}
-	if (has_key && errno != ENOENT) {
-		err = -errno;
+	if (walk.err) {
+		err = walk.err;
 		goto cleanup;
 	}
 	sync_orphans_delete(ctx, ctx->revnat_fd, &orphans, LB4_REVNAT_MAP);
@@ -370,8 +357,8 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 	struct hash_table seen = {0};
 	struct hash_table_entry *entry;
 	struct lb4_vip value;
-	uint32_t vip, next;
-	bool has_key = false;
+	uint32_t vip;
+	struct map_walk walk;
 	size_t bucket;
 	int err = 0;
 
@@ -386,11 +373,8 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 	}
 	if (ctx->vips_fd < 0)
 		return 0;
-	while (bpf_map_get_next_key(ctx->vips_fd, has_key ? &vip : NULL, &next) == 0) {
-		vip = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->vips_fd, &vip, &value))
-			continue;
+	map_walk_start(&walk, ctx->vips_fd, sizeof(vip), sizeof(value));
+	while (map_walk_next(&walk, &vip, &value)) {
 		uintptr_t want = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 
 		if (!want) {
@@ -407,8 +391,8 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 			sync_vip_write(ctx, vip, want);
 		}
 	}
-	if (errno != ENOENT) {
-		err = -errno;
+	if (walk.err) {
+		err = walk.err;
 		goto cleanup;
 	}
 	HASH_TABLE_FOR_EACH(&ctx->vips, entry, bucket)
@@ -475,23 +459,19 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
  */
 static int sync_adopt_ranges(struct sync_ctx *ctx)
 {
-	struct lb4_src_range_key key, next;
+	struct lb4_src_range_key key;
 	struct hash_table_entry *entry;
-	bool has_key = false;
+	struct map_walk walk;
 	uint8_t value;
 	size_t bucket;
 
 	if (ctx->ranges_fd < 0)
 		return 0;
-	while (bpf_map_get_next_key(ctx->ranges_fd, has_key ? &key : NULL, &next) == 0) {
-		struct sync_service *svc =
-		    hash_table_get_u64(&ctx->service_ids, ntohl(next.svc_id));
+	map_walk_start(&walk, ctx->ranges_fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
+		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, ntohl(key.svc_id));
 		struct lb_cidr *grown;
 
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->ranges_fd, &key, &value))
-			continue;
 		if (!svc || key.prefix_len < 32 || key.prefix_len > 64) {
 			bpf_map_delete_elem(ctx->ranges_fd, &key);
 			ctx->adopt_writes++;

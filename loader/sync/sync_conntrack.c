@@ -7,6 +7,7 @@
 
 #include <bpf/bpf.h>
 
+#include "lib/map_walk.h"
 #include "loader/sync/sync_internal.h"
 
 /* Entries fetched per BPF_MAP_LOOKUP_BATCH call while sweeping ct4. */
@@ -14,37 +15,24 @@
 
 /*
  * Walk ct4 one key at a time and delete the entries IS_STALE() picks: the fallback for kernels
- * without batch operations on the map. The next key is fetched before the current one is
- * deleted: a hash map restarts from its first key when asked for the successor of a key it no
- * longer holds.
+ * without batch operations on the map (map_walk fetches the successor before the entry it hands
+ * out is deleted).
  */
 static int sync_ct_walk_keys(int ct4_fd,
 			     bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
 					      const void *),
 			     const void *arg)
 {
-	struct ct4_key key, next;
+	struct ct4_key key;
 	struct ct_entry entry;
-	bool has_key = false;
+	struct map_walk walk;
 	int deleted = 0;
 
-	memset(&key, 0, sizeof(key));
-	for (;;) {
-		if (bpf_map_get_next_key(ct4_fd, has_key ? &key : NULL, &next)) {
-			if (errno == ENOENT)
-				break;
-			return -errno;
-		}
-		if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
-		    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
+	map_walk_start(&walk, ct4_fd, sizeof(key), sizeof(entry));
+	while (map_walk_next(&walk, &key, &entry))
+		if (is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
 			deleted++;
-		key = next;
-		has_key = true;
-	}
-	if (has_key && bpf_map_lookup_elem(ct4_fd, &key, &entry) == 0 &&
-	    is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
-		deleted++;
-	return deleted;
+	return walk.err ? walk.err : deleted;
 }
 
 /*

@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/sync/sync_internal.h"
 
 static ssize_t sync_node_find(const uint32_t *keys, size_t n, uint32_t key)
@@ -79,18 +80,14 @@ int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
 /* Read node4_addrs back so the first apply is a diff against it. */
 int sync_adopt_node_addrs(struct sync_ctx *ctx)
 {
-	uint32_t key, next;
-	bool has_key = false;
+	uint32_t key;
+	struct map_walk walk;
 
 	if (ctx->node_addrs_fd < 0)
 		return 0;
+	map_walk_start(&walk, ctx->node_addrs_fd, sizeof(key), sizeof(ctx->node_values[0]));
 	while (ctx->n_node < NODE_MAX_ADDRS &&
-	       bpf_map_get_next_key(ctx->node_addrs_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ctx->node_addrs_fd, &key, &ctx->node_values[ctx->n_node]))
-			continue;
+	       map_walk_next(&walk, &key, &ctx->node_values[ctx->n_node]))
 		ctx->node_keys[ctx->n_node++] = key;
-	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/sync/sync_internal.h"
 
 static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
@@ -106,20 +107,19 @@ static bool sync_ids_contain(const uint32_t *ids, uint32_t n, uint32_t id)
 void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
 			  uint32_t n_keep)
 {
-	struct lb4_affinity_key key, next;
+	struct lb4_affinity_key key;
 	struct lb4_affinity value;
-	bool has_key = false;
+	struct map_walk walk;
 
 	if (ctx->affinity_fd < 0)
 		return;
-	while (bpf_map_get_next_key(ctx->affinity_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
+	/* Keys only: the value is read for this service's entries alone. */
+	map_walk_start(&walk, ctx->affinity_fd, sizeof(key), 0);
+	while (map_walk_next(&walk, &key, NULL)) {
 		if (key.svc_id != svc_id || bpf_map_lookup_elem(ctx->affinity_fd, &key, &value) ||
 		    sync_ids_contain(keep, n_keep, value.backend_id))
 			continue;
-		/* Deleting the current key is safe: get_next_key restarts from the next bucket. */
-		bpf_map_delete_elem(ctx->affinity_fd, &key);
+		bpf_map_delete_elem(ctx->affinity_fd, &key); /* the walk has its successor */
 	}
 }
 
