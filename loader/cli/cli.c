@@ -20,6 +20,7 @@
 #include "lib/bpffs.h"
 #include "loader/agent/agent_status.h"
 #include "loader/cli/cli.h"
+#include "loader/cli/cli_internal.h"
 #include "lib/log.h"
 #include "loader/desired/state.h"
 #include "maps/ct.h"
@@ -28,7 +29,7 @@
 #include "maps/stats.h"
 
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
-static int cli_open_map(const struct cli_options *options, const char *name)
+int cli_open_map(const struct cli_options *options, const char *name)
 {
 	int fd = bpffs_open_map(options->bpffs, name);
 
@@ -40,12 +41,12 @@ static int cli_open_map(const struct cli_options *options, const char *name)
 	return fd;
 }
 
-static const char *cli_ip(uint32_t address, char *buf)
+const char *cli_ip(uint32_t address, char *buf)
 {
 	return inet_ntop(AF_INET, &address, buf, INET_ADDRSTRLEN);
 }
 
-static int cli_json_print(struct json_object *root)
+int cli_json_print(struct json_object *root)
 {
 	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								    JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -57,7 +58,7 @@ static int cli_json_print(struct json_object *root)
 }
 
 /* Set KEY on OBJ; json-c reports allocation failure only through the return value. */
-static int cli_json_set(struct json_object *obj, const char *key, struct json_object *value)
+int cli_json_set(struct json_object *obj, const char *key, struct json_object *value)
 {
 	if (!value || json_object_object_add(obj, key, value)) {
 		json_object_put(value);
@@ -66,7 +67,7 @@ static int cli_json_set(struct json_object *obj, const char *key, struct json_ob
 	return 0;
 }
 
-static int cli_json_append(struct json_object *array, struct json_object *value)
+int cli_json_append(struct json_object *array, struct json_object *value)
 {
 	if (!value || json_object_array_add(array, value)) {
 		json_object_put(value);
