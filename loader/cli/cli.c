@@ -1,32 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Owns the list commands: services, conntrack, endpoints, status and drops from pinned maps. */
+/*
+ * What the list commands share (cli_internal.h): opening a pin with a hint when it is missing,
+ * and JSON output. The commands are cli_service.c, cli_ct.c, cli_endpoint.c, cli_status.c and
+ * cli_policy.c.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "lib/node_ipam.h"
 #include "lib/bpffs.h"
-#include "loader/agent/agent_status.h"
-#include "loader/cli/cli.h"
-#include "loader/cli/cli_internal.h"
 #include "lib/log.h"
-#include "loader/desired/state.h"
-#include "maps/ct.h"
-#include "maps/endpoints.h"
-#include "maps/lb.h"
-#include "maps/stats.h"
+#include "loader/cli/cli_internal.h"
 
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
 int cli_open_map(const struct cli_options *options, const char *name)
