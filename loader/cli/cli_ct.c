@@ -15,6 +15,7 @@
 
 #include "lib/bpffs.h"
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/cli/cli_internal.h"
 #include "loader/desired/state.h"
 #include "maps/ct.h"
@@ -145,9 +146,10 @@ int cli_ct_list(const struct cli_options *options)
 	struct json_object *root = NULL, *array = NULL;
 	struct cli_ct *entries = NULL;
 	size_t n = 0, cap = 0;
-	struct ct4_key key, next;
+	struct ct4_key key;
+	struct ct_entry entry;
 	struct lb4_revnat revnat;
-	bool has_key = false;
+	struct map_walk walk;
 	int ct_fd, revnat_fd, err = 0;
 
 	ct_fd = cli_open_map(options, CT4_MAP);
@@ -155,9 +157,8 @@ int cli_ct_list(const struct cli_options *options)
 		return ct_fd;
 	/* Names are a nicety: without lb4_revnat the entries still list. */
 	revnat_fd = bpffs_open_map(options->bpffs, LB4_REVNAT_MAP);
-	while (bpf_map_get_next_key(ct_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
+	map_walk_start(&walk, ct_fd, sizeof(key), sizeof(entry));
+	while (map_walk_next(&walk, &key, &entry)) {
 		if (n == cap) {
 			size_t new_cap = cap ? cap * 2 : 256;
 			struct cli_ct *grown = realloc(entries, new_cap * sizeof(*grown));
@@ -170,8 +171,8 @@ int cli_ct_list(const struct cli_options *options)
 			cap = new_cap;
 		}
 		entries[n].key = key;
-		if (bpf_map_lookup_elem(ct_fd, &key, &entries[n].entry) == 0)
-			n++;
+		entries[n].entry = entry;
+		n++;
 	}
 	qsort(entries, n, sizeof(*entries), cli_ct_cmp);
 

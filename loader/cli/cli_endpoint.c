@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/cli/cli_internal.h"
 #include "maps/endpoints.h"
 
@@ -39,16 +40,16 @@ int cli_endpoint_list(const struct cli_options *options)
 	struct json_object *root = NULL, *array = NULL;
 	struct cli_endpoint *eps = NULL;
 	size_t n = 0, cap = 0;
-	struct ep4_key key, next;
-	bool has_key = false;
+	struct ep4_key key;
+	struct ep4_info info;
+	struct map_walk walk;
 	int fd, err = 0;
 
 	fd = cli_open_map(options, EP4_MAP);
 	if (fd < 0)
 		return fd;
-	while (bpf_map_get_next_key(fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
+	map_walk_start(&walk, fd, sizeof(key), sizeof(info));
+	while (map_walk_next(&walk, &key, &info)) {
 		if (n == cap) {
 			size_t new_cap = cap ? cap * 2 : 64;
 			struct cli_endpoint *grown = realloc(eps, new_cap * sizeof(*grown));
@@ -61,10 +62,9 @@ int cli_endpoint_list(const struct cli_options *options)
 			cap = new_cap;
 		}
 		eps[n].key = key;
-		if (bpf_map_lookup_elem(fd, &key, &eps[n].info) == 0) {
-			eps[n].info.name[sizeof(eps[n].info.name) - 1] = '\0';
-			n++;
-		}
+		eps[n].info = info;
+		eps[n].info.name[sizeof(eps[n].info.name) - 1] = '\0';
+		n++;
 	}
 	qsort(eps, n, sizeof(*eps), cli_endpoint_cmp);
 

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/cli/cli_internal.h"
 #include "loader/desired/state.h"
 #include "maps/lb.h"
@@ -122,9 +123,10 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 	uint32_t *table = NULL;
 	struct cli_service *services = NULL;
 	size_t n = 0, cap = 0;
-	struct lb4_key key, next;
+	struct lb4_key key;
+	struct lb4_service value;
 	struct lb4_revnat revnat;
-	bool has_key = false;
+	struct map_walk walk;
 
 	svc_fd = cli_open_map(options, LB4_SVC_MAP);
 	if (svc_fd < 0)
@@ -144,9 +146,8 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 			goto cleanup;
 		}
 	}
-	while (bpf_map_get_next_key(svc_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
+	map_walk_start(&walk, svc_fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
 		if (n == cap) {
 			size_t new_cap = cap ? cap * 2 : 64;
 			struct cli_service *grown = realloc(services, new_cap * sizeof(*grown));
@@ -162,8 +163,7 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 
 		memset(svc, 0, sizeof(*svc));
 		svc->key = key;
-		if (bpf_map_lookup_elem(svc_fd, &key, &svc->value))
-			continue;
+		svc->value = value;
 		n++;
 		if (bpf_map_lookup_elem(revnat_fd, &svc->value.svc_id, &revnat) == 0) {
 			revnat.name[sizeof(revnat.name) - 1] = '\0';

@@ -13,6 +13,7 @@
 
 #include "lib/bpffs.h"
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "lib/node_ipam.h"
 #include "loader/agent/agent_status.h"
 #include "loader/cli/cli_internal.h"
@@ -122,20 +123,12 @@ cleanup:
 /* Entries in a map: arrays are full by construction, hashes are counted by walking them. */
 static int64_t cli_map_entries(int fd, const struct bpf_map_info *info)
 {
-	char key[256], next[256];
-	bool has_key = false;
-	int64_t n = 0;
+	long n;
 
 	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY)
 		return info->max_entries;
-	if (info->key_size > sizeof(key))
-		return -1;
-	while (bpf_map_get_next_key(fd, has_key ? key : NULL, next) == 0) {
-		memcpy(key, next, info->key_size);
-		has_key = true;
-		n++;
-	}
-	return n;
+	n = map_walk_count(fd, info->key_size);
+	return n < 0 ? -1 : n;
 }
 
 /* The agent's own counters (maps/agent.h): syncs, frontends, objects it refused. */
