@@ -163,6 +163,24 @@ static int sync_service_remove_logged(struct sync_ctx *ctx, struct sync_service 
 	return ret;
 }
 
+/*
+ * What every sync does last, after its frontends: retired generations past their grace end,
+ * backends left unreferenced go, and the map writes since WRITES_BEFORE are counted. Returns ERR,
+ * or when it is 0 the first -errno of these.
+ */
+static int sync_apply_end(struct sync_ctx *ctx, struct sync_counts *counts,
+			  unsigned long writes_before, int err)
+{
+	int ret;
+
+	sync_retire_expired(ctx, sync_now_ns());
+	ret = sync_backends_collect(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	counts->map_writes = ctx->writes - writes_before;
+	return err;
+}
+
 int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct sync_counts *counts)
 {
 	unsigned long writes_before = ctx->writes;
@@ -202,12 +220,7 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 	free(gone);
 
 collect:
-	sync_retire_expired(ctx, sync_now_ns());
-	ret = sync_backends_collect(ctx, counts);
-	if (ret && !err)
-		err = ret;
-	counts->map_writes = ctx->writes - writes_before;
-	return err;
+	return sync_apply_end(ctx, counts, writes_before, err);
 }
 
 /*
@@ -242,10 +255,5 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
 		if (ret && !err)
 			err = ret;
 	}
-	sync_retire_expired(ctx, sync_now_ns());
-	ret = sync_backends_collect(ctx, counts);
-	if (ret && !err)
-		err = ret;
-	counts->map_writes = ctx->writes - writes_before;
-	return err;
+	return sync_apply_end(ctx, counts, writes_before, err);
 }
