@@ -185,7 +185,9 @@ $(BUILD)/san/sluice-cni: $(BUILD)/san/obj/cni/main.o $(addprefix $(BUILD)/san/ob
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests (sanitizer build) ---------------------------------------------------------------
-$(BUILD)/tests/unit/%: $(BUILD)/san/obj/tests/unit/%.o $(addprefix $(BUILD)/san/obj/,$(TEST_LIBS))
+# Every unit test links the shared map fixture (tests/unit/map_fixture.c).
+$(BUILD)/tests/unit/%: $(BUILD)/san/obj/tests/unit/%.o $(BUILD)/san/obj/tests/unit/map_fixture.o \
+		$(addprefix $(BUILD)/san/obj/,$(TEST_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) -lcmocka

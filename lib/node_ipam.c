@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "lib/hash_table.h"
+#include "lib/map_walk.h"
 #include "lib/node_ipam.h"
 
 static uint32_t node_ipam_mask(unsigned int prefix)
@@ -193,22 +194,18 @@ static int node_ipam_claim(int fd, const char *node, const struct node_ipam_cidr
 			   size_t size)
 {
 	struct node_ipam_owner owner = {}, other;
-	__u32 key, next, *prev = NULL, blocks, start;
+	__u32 key, blocks, start;
 	unsigned int bits = node_prefix - cluster->prefix;
+	struct map_walk walk;
 	char a[24];
 
 	blocks = bits >= 16 ? NODE_IPAM_REGISTRY_MAX : 1u << bits;
 	snprintf(owner.node, sizeof(owner.node), "%s", node);
 	owner.cluster = *cluster;
 	owner.node_prefix = node_prefix;
-	/* Bounded: the registry cannot hold more than its max entries. */
-	for (uint32_t i = 0; i < NODE_IPAM_REGISTRY_MAX; i++) {
-		if (bpf_map_get_next_key(fd, prev, &next))
-			break;
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &other) ||
-		    strncmp(other.node, node, sizeof(other.node)))
+	map_walk_start(&walk, fd, sizeof(key), sizeof(other));
+	while (map_walk_next(&walk, &key, &other)) {
+		if (strncmp(other.node, node, sizeof(other.node)))
 			continue;
 		if (memcmp(&other.cluster, &owner.cluster, sizeof(other.cluster)) ||
 		    other.node_prefix != node_prefix) {
@@ -357,8 +354,9 @@ int node_ipam_registry_walk(const char *bpffs,
 {
 	struct node_ipam_owner owner;
 	char path[4096];
-	__u32 key, next, *prev = NULL;
+	struct map_walk walk;
 	int fd, n = 0, ret;
+	__u32 key;
 
 	ret = node_ipam_path(path, sizeof(path), bpffs, NODE_IPAM_REGISTRY, true);
 	if (ret)
@@ -366,13 +364,8 @@ int node_ipam_registry_walk(const char *bpffs,
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	for (uint32_t i = 0; i < NODE_IPAM_REGISTRY_MAX; i++) {
-		if (bpf_map_get_next_key(fd, prev, &next))
-			break;
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &owner))
-			continue;
+	map_walk_start(&walk, fd, sizeof(key), sizeof(owner));
+	while (map_walk_next(&walk, &key, &owner)) {
 		owner.node[sizeof(owner.node) - 1] = '\0';
 		fn(key, &owner, ctx);
 		n++;

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "lib/bpffs.h"
+#include "lib/map_walk.h"
 #include "loader/cli/cli.h"
 #include "loader/k8s/netpol.h"
 #include "maps/endpoints.h"
@@ -78,9 +79,11 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 	struct json_object *root = NULL, *array = NULL;
 	struct cli_rule *rules = NULL;
 	size_t n_rules = 0, cap = 0, shown = 0;
-	struct policy4_key key, next;
-	struct ep4_key ep_key, ep_next;
-	bool has_key = false;
+	struct policy4_key key;
+	struct policy4_value value;
+	struct ep4_key ep_key;
+	struct ep4_info info;
+	struct map_walk walk;
 
 	ep_fd = cli_policy_open(options, EP4_MAP);
 	ipcache_fd = ep_fd < 0 ? -1 : cli_policy_open(options, IPCACHE4_MAP);
@@ -90,9 +93,8 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 		err = -ENOENT;
 		goto cleanup;
 	}
-	while (!bpf_map_get_next_key(policy_fd, has_key ? &key : NULL, &next)) {
-		key = next;
-		has_key = true;
+	map_walk_start(&walk, policy_fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
 		if (n_rules == cap) {
 			struct cli_rule *grown;
 
@@ -105,8 +107,8 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 			rules = grown;
 		}
 		rules[n_rules].key = key;
-		if (!bpf_map_lookup_elem(policy_fd, &key, &rules[n_rules].value))
-			n_rules++;
+		rules[n_rules].value = value;
+		n_rules++;
 	}
 	if (n_rules)
 		qsort(rules, n_rules, sizeof(*rules), cli_rule_cmp);
@@ -119,19 +121,14 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 			goto cleanup;
 		}
 	}
-	has_key = false;
-	while (!err && !bpf_map_get_next_key(ep_fd, has_key ? &ep_key : NULL, &ep_next)) {
+	map_walk_start(&walk, ep_fd, sizeof(ep_key), sizeof(info));
+	while (!err && map_walk_next(&walk, &ep_key, &info)) {
 		struct ipcache4_key lookup = {.prefix_len = 32};
 		struct ipcache4_value identity = {.identity = IDENTITY_WORLD};
-		struct ep4_info info;
 		struct json_object *obj = NULL, *list = NULL;
 		char ip[INET_ADDRSTRLEN], name[POLICY_NAME_LEN];
 		size_t r;
 
-		ep_key = ep_next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ep_fd, &ep_key, &info))
-			continue;
 		info.name[sizeof(info.name) - 1] = '\0';
 		inet_ntop(AF_INET, &ep_key.address, ip, sizeof(ip));
 		if (endpoint && strcmp(endpoint, ip) && strcmp(endpoint, info.name))

@@ -15,6 +15,7 @@
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
@@ -173,16 +174,15 @@ static int datapath_attach(int ifindex, int prog_fd)
  */
 static void datapath_reattach_all(int ep4_fd, int prog_fd, struct datapath_result *result)
 {
-	struct ep4_key key, next;
+	struct ep4_key key;
 	struct ep4_info info;
 	char ifname[IF_NAMESIZE], address[INET_ADDRSTRLEN];
-	bool has_key = false;
+	struct map_walk walk;
 	int err;
 
-	while (bpf_map_get_next_key(ep4_fd, has_key ? &key : NULL, &next) == 0) {
-		key = next;
-		has_key = true;
-		if (bpf_map_lookup_elem(ep4_fd, &key, &info) || !info.ifindex)
+	map_walk_start(&walk, ep4_fd, sizeof(key), sizeof(info));
+	while (map_walk_next(&walk, &key, &info)) {
+		if (!info.ifindex)
 			continue;
 		info.name[sizeof(info.name) - 1] = '\0';
 		inet_ntop(AF_INET, &key.address, address, sizeof(address));

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 
 #include "lib/log.h"
+#include "lib/map_walk.h"
 #include "loader/sync/policy_sync.h"
 #include "maps/policy.h"
 
@@ -188,15 +189,14 @@ static int policy_sync_prune(int fd, const void *entries, size_t n, size_t entry
 			     size_t key_size, int (*cmp)(const void *, const void *),
 			     unsigned long *writes)
 {
-	char key[64], next[64], probe[64];
+	char key[MAP_WALK_KEY_MAX], probe[64];
 	char *stale = NULL;
 	size_t n_stale = 0, cap = 0, i;
-	void *previous = NULL;
+	struct map_walk walk;
 	int err = 0;
 
-	while (!bpf_map_get_next_key(fd, previous, next)) {
-		memcpy(key, next, key_size);
-		previous = key;
+	map_walk_start(&walk, fd, key_size, 0);
+	while (map_walk_next(&walk, key, NULL)) {
 		memset(probe, 0, sizeof(probe));
 		memcpy(probe, key, key_size);
 		if (n && bsearch(probe, entries, n, entry_size, cmp))
@@ -223,7 +223,7 @@ static int policy_sync_prune(int fd, const void *entries, size_t n, size_t entry
 		(*writes)++;
 	}
 	free(stale);
-	return err;
+	return err ? err : walk.err; /* a failed walk still deletes the stale keys it saw */
 }
 
 static int u32_cmp(const void *a, const void *b)

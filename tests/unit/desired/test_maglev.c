@@ -26,6 +26,7 @@
 #include "loader/sync/sync.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
+#include "tests/unit/map_fixture.h"
 
 #define M_SMALL 251u
 #define M	LB_MAGLEV_SIZE_DEFAULT
@@ -245,71 +246,20 @@ static void test_more_backends_than_entries(void **state)
 /* ---- the agent's writes (loader/sync/sync.c) ---------------------------------------------------
  */
 
-struct fixture {
-	struct sluice_maps maps;
-	struct sync_ctx *sync;
-};
-
-static int create(enum bpf_map_type type, const char *name, size_t key, size_t value, uint32_t max)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts,
-		    .map_flags = type == BPF_MAP_TYPE_HASH ? BPF_F_NO_PREALLOC : 0);
-
-	return bpf_map_create(type, name, (uint32_t)key, (uint32_t)value, max, &opts);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	static const struct map_fixture_options options = {.maglev_size = M};
 
-	assert_non_null(f);
-	bpffs_maps_init(&f->maps);
-	f->maps.lb4_svc = create(BPF_MAP_TYPE_HASH, LB4_SVC_MAP, sizeof(struct lb4_key),
-				 sizeof(struct lb4_service), 1024);
-	if (f->maps.lb4_svc < 0) {
-		free(f);
-		*state = NULL;
-		return 0; /* not root or no BPF: every test skips */
-	}
-	f->maps.lb4_slots = create(BPF_MAP_TYPE_HASH, LB4_SLOTS_MAP, sizeof(struct lb4_slot_key),
-				   sizeof(uint32_t), 4096);
-	f->maps.lb4_backends = create(BPF_MAP_TYPE_HASH, LB4_BACKENDS_MAP, sizeof(uint32_t),
-				      sizeof(struct lb4_backend), 4096);
-	f->maps.lb4_revnat = create(BPF_MAP_TYPE_HASH, LB4_REVNAT_MAP, sizeof(uint32_t),
-				    sizeof(struct lb4_revnat), 1024);
-	f->maps.lb4_vips =
-	    create(BPF_MAP_TYPE_HASH, LB4_VIPS_MAP, sizeof(uint32_t), sizeof(struct lb4_vip), 1024);
-	f->maps.lb4_maglev = create(BPF_MAP_TYPE_HASH, LB4_MAGLEV_MAP,
-				    sizeof(struct lb4_maglev_key), M * sizeof(uint32_t), 64);
-	assert_true(f->maps.lb4_slots >= 0 && f->maps.lb4_backends >= 0 &&
-		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0 && f->maps.lb4_maglev >= 0);
-	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
-	sync_set_retire_grace(f->sync, 0);
-	*state = f;
-	return 0;
+	return map_fixture_setup(state, &options);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	if (!f)
-		return 0;
-	sync_close(f->sync);
-	bpffs_close_maps(&f->maps);
-	free(f);
-	return 0;
-}
-
-static struct fixture *fixture_or_skip(void **state)
-{
-	if (!*state)
-		skip(); /* bpf_map_create failed: needs root and CAP_BPF */
-	return *state;
+	return map_fixture_teardown(state);
 }
 
 /* One ClusterIP frontend 10.96.0.10:80/TCP with backends 0..n-1 of backend() except SKIP. */
-static struct sync_counts apply_web(struct fixture *f, unsigned int n, int skip_index)
+static struct sync_counts apply_web(struct map_fixture *f, unsigned int n, int skip_index)
 {
 	struct desired_state desired;
 	struct sync_counts counts;
@@ -338,7 +288,7 @@ static struct sync_counts apply_web(struct fixture *f, unsigned int n, int skip_
 	return counts;
 }
 
-static struct lb4_service web(struct fixture *f)
+static struct lb4_service web(struct map_fixture *f)
 {
 	struct lb4_key key;
 	struct lb4_service value;
@@ -352,7 +302,7 @@ static struct lb4_service web(struct fixture *f)
 }
 
 /* The table of SVC_ID/GEN translated to backend addresses; returns -ENOENT when absent. */
-static int table_addresses(struct fixture *f, uint32_t svc_id, uint8_t gen, uint32_t *out)
+static int table_addresses(struct map_fixture *f, uint32_t svc_id, uint8_t gen, uint32_t *out)
 {
 	struct lb4_maglev_key key;
 	struct lb4_backend b;
@@ -369,20 +319,6 @@ static int table_addresses(struct fixture *f, uint32_t svc_id, uint8_t gen, uint
 	return 0;
 }
 
-static size_t count_entries(int fd, size_t key_size)
-{
-	char key[64], next[64];
-	size_t n = 0;
-	int has_key = 0;
-
-	while (bpf_map_get_next_key(fd, has_key ? key : NULL, next) == 0) {
-		memcpy(key, next, key_size);
-		has_key = 1;
-		n++;
-	}
-	return n;
-}
-
 /*
  * A new frontend gets a table in its generation; removing a backend flips to a table in the other
  * generation that keeps the entries of the remaining backends (but a few %), and the retired
@@ -390,7 +326,7 @@ static size_t count_entries(int fd, size_t key_size)
  */
 static void test_sync_flip_keeps_entries(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	static uint32_t before[M], after[M];
 	struct lb4_service svc;
 	uint8_t gen;
@@ -407,7 +343,7 @@ static void test_sync_flip_keeps_entries(void **state)
 	assert_int_equal(svc.gen, gen ^ 1);
 	assert_int_equal(table_addresses(f, svc.svc_id, svc.gen, after), 0);
 	assert_int_equal(table_addresses(f, svc.svc_id, gen, before + 0), -ENOENT);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
 	/* Recompute the old table (it was deleted) to compare. */
 	{
 		struct maglev_backend b[5];
@@ -429,7 +365,7 @@ static void test_sync_flip_keeps_entries(void **state)
  */
 static void test_sync_adoption(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	static uint32_t table[M];
 	struct lb4_maglev_key key;
 	struct lb4_service svc;
@@ -466,14 +402,14 @@ static void test_sync_adoption(void **state)
 	c = apply_web(f, 4, -1);
 	assert_int_equal(c.changed, 1); /* the damaged table: rewritten by a flip */
 	assert_int_equal(web(f).gen, svc.gen ^ 1);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
 	assert_int_equal(apply_web(f, 4, -1).map_writes, 0);
 }
 
 /* --lb-algorithm changed across a restart: the frontend converges by a flip, either way. */
 static void test_sync_algorithm_converges(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_counts c;
 
 	apply_web(f, 3, -1);
@@ -486,7 +422,7 @@ static void test_sync_algorithm_converges(void **state)
 	c = apply_web(f, 3, -1);
 	assert_int_equal(c.changed, 1);
 	assert_false(web(f).flags & LB_SVC_F_MAGLEV);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
 	assert_int_equal(web(f).count, 3);
 	assert_int_equal(apply_web(f, 3, -1).map_writes, 0);
 
@@ -496,22 +432,22 @@ static void test_sync_algorithm_converges(void **state)
 	c = apply_web(f, 3, -1); /* maglev, the default */
 	assert_int_equal(c.changed, 1);
 	assert_true(web(f).flags & LB_SVC_F_MAGLEV);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
 	assert_int_equal(apply_web(f, 3, -1).map_writes, 0);
 }
 
 /* Without endpoints there is no table to write: the frontend rejects, with no table. */
 static void test_sync_no_endpoints(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 
 	apply_web(f, 0, -1);
 	assert_int_equal(web(f).count, 0);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
 	apply_web(f, 2, -1);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 1);
 	apply_web(f, 0, -1);
-	assert_int_equal(count_entries(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_maglev, sizeof(struct lb4_maglev_key)), 0);
 }
 
 int main(void)

@@ -25,13 +25,9 @@
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/node.h"
+#include "tests/unit/map_fixture.h"
 
 #define VIP "10.96.0.10"
-
-struct fixture {
-	struct sluice_maps maps;
-	struct sync_ctx *sync;
-};
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -43,81 +39,16 @@ static uint32_t ip(const char *text)
 	return in.s_addr;
 }
 
-static int create_hash(enum bpf_map_type type, const char *name, size_t key, size_t value,
-		       uint32_t max)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts,
-		    .map_flags = type == BPF_MAP_TYPE_HASH ? BPF_F_NO_PREALLOC : 0);
-
-	return bpf_map_create(type, name, (uint32_t)key, (uint32_t)value, max, &opts);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	static const struct map_fixture_options options = {.has_conntrack = true};
 
-	assert_non_null(f);
-	bpffs_maps_init(&f->maps);
-	/* Small sizes: the layouts are what matters, and a test run must not pin memory. */
-	f->maps.lb4_svc = create_hash(BPF_MAP_TYPE_HASH, LB4_SVC_MAP, sizeof(struct lb4_key),
-				      sizeof(struct lb4_service), 1024);
-	if (f->maps.lb4_svc < 0) {
-		free(f);
-		*state = NULL;
-		return 0; /* not root or no BPF: every test skips */
-	}
-	f->maps.lb4_slots = create_hash(BPF_MAP_TYPE_HASH, LB4_SLOTS_MAP,
-					sizeof(struct lb4_slot_key), sizeof(uint32_t), 4096);
-	f->maps.lb4_backends = create_hash(BPF_MAP_TYPE_HASH, LB4_BACKENDS_MAP, sizeof(uint32_t),
-					   sizeof(struct lb4_backend), 4096);
-	f->maps.lb4_revnat = create_hash(BPF_MAP_TYPE_HASH, LB4_REVNAT_MAP, sizeof(uint32_t),
-					 sizeof(struct lb4_revnat), 1024);
-	f->maps.lb4_vips = create_hash(BPF_MAP_TYPE_HASH, LB4_VIPS_MAP, sizeof(uint32_t),
-				       sizeof(struct lb4_vip), 1024);
-	/* Room for more entries than one batch of the conntrack sweep (SYNC_CT_BATCH). */
-	f->maps.ct4 = create_hash(BPF_MAP_TYPE_LRU_HASH, CT4_MAP, sizeof(struct ct4_key),
-				  sizeof(struct ct_entry), 16384);
-	f->maps.lb4_affinity =
-	    create_hash(BPF_MAP_TYPE_LRU_HASH, LB4_AFFINITY_MAP, sizeof(struct lb4_affinity_key),
-			sizeof(struct lb4_affinity), 1024);
-	{
-		LIBBPF_OPTS(bpf_map_create_opts, lpm, .map_flags = BPF_F_NO_PREALLOC);
-
-		f->maps.lb4_src_ranges =
-		    bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, LB4_SRC_RANGES_MAP,
-				   sizeof(struct lb4_src_range_key), sizeof(uint8_t), 1024, &lpm);
-	}
-	assert_true(f->maps.lb4_affinity >= 0 && f->maps.lb4_src_ranges >= 0);
-	assert_true(f->maps.lb4_slots >= 0 && f->maps.lb4_backends >= 0 &&
-		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0 && f->maps.ct4 >= 0);
-	f->maps.node4_addrs = create_hash(BPF_MAP_TYPE_HASH, NODE4_ADDRS_MAP, sizeof(uint32_t),
-					  sizeof(struct node4_addr), NODE_MAX_ADDRS);
-	assert_true(f->maps.node4_addrs >= 0);
-	assert_int_equal(sync_open(&f->maps, &f->sync), 0);
-	/* Cleanup right after each flip, so the tests see the maps settle in one sync; the grace
-	 * period itself is test_retired_generation_stays_for_grace. */
-	sync_set_retire_grace(f->sync, 0);
-	*state = f;
-	return 0;
+	return map_fixture_setup(state, &options);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	if (!f)
-		return 0;
-	sync_close(f->sync);
-	bpffs_close_maps(&f->maps);
-	free(f);
-	return 0;
-}
-
-static struct fixture *fixture_or_skip(void **state)
-{
-	if (!*state)
-		skip(); /* bpf_map_create failed: needs root and CAP_BPF */
-	return *state;
+	return map_fixture_teardown(state);
 }
 
 /* A desired state of up to 4 frontends built from static tables. */
@@ -161,7 +92,7 @@ static void build_state(struct desired_state *out, const struct test_frontend *i
 	}
 }
 
-static struct sync_counts apply(struct fixture *f, const struct test_frontend *in, size_t n)
+static struct sync_counts apply(struct map_fixture *f, const struct test_frontend *in, size_t n)
 {
 	struct desired_state desired;
 	struct sync_counts counts;
@@ -174,8 +105,8 @@ static struct sync_counts apply(struct fixture *f, const struct test_frontend *i
 
 /* apply() with loadBalancerSourceRanges ("a.b.c.d/len") and an affinity timeout on every
  * frontend. */
-static struct sync_counts apply_options(struct fixture *f, const struct test_frontend *in, size_t n,
-					const char *const *ranges, size_t n_ranges,
+static struct sync_counts apply_options(struct map_fixture *f, const struct test_frontend *in,
+					size_t n, const char *const *ranges, size_t n_ranges,
 					uint32_t affinity_timeout_s)
 {
 	struct desired_state desired;
@@ -204,21 +135,7 @@ static struct sync_counts apply_options(struct fixture *f, const struct test_fro
 	return counts;
 }
 
-static size_t map_count(int fd, size_t key_size)
-{
-	char key[64], next[64];
-	size_t n = 0;
-	int has_key = 0;
-
-	while (bpf_map_get_next_key(fd, has_key ? key : NULL, next) == 0) {
-		memcpy(key, next, key_size);
-		has_key = 1;
-		n++;
-	}
-	return n;
-}
-
-static struct lb4_service lookup_svc(struct fixture *f, const char *vip, uint16_t port,
+static struct lb4_service lookup_svc(struct map_fixture *f, const char *vip, uint16_t port,
 				     uint8_t proto, int *err)
 {
 	struct lb4_key key;
@@ -235,7 +152,8 @@ static struct lb4_service lookup_svc(struct fixture *f, const char *vip, uint16_
 
 /* Backend ("a.b.c.d:port") of slot INDEX of the live generation, checked on the way. */
 /* Backend id in slot INDEX of the live generation. */
-static uint32_t slot_backend_id(struct fixture *f, const struct lb4_service *svc, uint16_t index)
+static uint32_t slot_backend_id(struct map_fixture *f, const struct lb4_service *svc,
+				uint16_t index)
 {
 	struct lb4_slot_key key;
 	uint32_t id = 0;
@@ -249,7 +167,7 @@ static uint32_t slot_backend_id(struct fixture *f, const struct lb4_service *svc
 	return id;
 }
 
-static struct lb4_backend slot_backend(struct fixture *f, const struct lb4_service *svc,
+static struct lb4_backend slot_backend(struct map_fixture *f, const struct lb4_service *svc,
 				       uint16_t index)
 {
 	struct lb4_backend backend;
@@ -259,7 +177,7 @@ static struct lb4_backend slot_backend(struct fixture *f, const struct lb4_servi
 	return backend;
 }
 
-static int slot_exists(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index)
+static int slot_exists(struct map_fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index)
 {
 	struct lb4_slot_key key;
 	uint32_t id;
@@ -286,7 +204,7 @@ static const struct test_frontend web_changed[] = {
 
 static void test_new_service_writes_everything(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_counts c = apply(f, web_two, 1);
 	struct lb4_service svc;
 	struct lb4_revnat revnat;
@@ -317,13 +235,13 @@ static void test_new_service_writes_everything(void **state)
 	assert_string_equal(revnat.name, "default/web:http");
 	assert_int_equal(bpf_map_lookup_elem(f->maps.lb4_vips, &vip_key, &vip), 0);
 	assert_int_equal(vip.frontends, 1);
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 2);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 2);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 2);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 2);
 }
 
 static void test_change_flips_generation(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct lb4_service before, after;
 	struct sync_counts c;
 	int err;
@@ -346,15 +264,15 @@ static void test_change_flips_generation(void **state)
 	/* No slot of the old generation is left behind. */
 	for (uint16_t i = 0; i < 4; i++)
 		assert_false(slot_exists(f, after.svc_id, before.gen, i));
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
 
 	/* And back: the generation flips again and .5/.6 go. */
 	c = apply(f, web_two, 1);
 	assert_int_equal(c.changed, 1);
 	assert_int_equal(lookup_svc(f, VIP, 80, IPPROTO_TCP, &err).gen, before.gen);
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 2);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 2);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 2);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 2);
 }
 
 /*
@@ -363,7 +281,7 @@ static void test_change_flips_generation(void **state)
  */
 static void test_retired_generation_stays_for_grace(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct lb4_service before, after;
 	struct sync_counts c;
 	int err;
@@ -387,11 +305,11 @@ static void test_retired_generation_stays_for_grace(void **state)
 	assert_int_equal(c.backends_removed, 1); /* .4 */
 	for (uint16_t i = 0; i < before.count; i++)
 		assert_false(slot_exists(f, before.svc_id, before.gen, i));
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
 }
 
-static bool range_admitted(struct fixture *f, uint32_t svc_id, const char *client)
+static bool range_admitted(struct map_fixture *f, uint32_t svc_id, const char *client)
 {
 	struct lb4_src_range_key key = {.prefix_len = 64, .svc_id = htonl(svc_id)};
 	uint8_t value;
@@ -405,7 +323,7 @@ static void test_source_ranges_follow_frontend(void **state)
 {
 	static const char *const two[] = {"10.0.1.0/24", "192.168.7.9/32"};
 	static const char *const one[] = {"192.168.7.9/32"};
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_ctx *second = NULL;
 	struct lb4_service svc;
 	struct sync_counts c;
@@ -415,7 +333,8 @@ static void test_source_ranges_follow_frontend(void **state)
 	svc = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
 	assert_int_equal(err, 0);
 	assert_true(svc.flags & LB_SVC_F_SOURCE_RANGES);
-	assert_int_equal(map_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 2);
+	assert_int_equal(
+	    map_fixture_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 2);
 	assert_true(range_admitted(f, svc.svc_id, "10.0.1.77"));
 	assert_true(range_admitted(f, svc.svc_id, "192.168.7.9"));
 	assert_false(range_admitted(f, svc.svc_id, "10.0.2.1"));
@@ -438,13 +357,14 @@ static void test_source_ranges_follow_frontend(void **state)
 	apply_options(f, web_two, 1, NULL, 0, 0);
 	svc = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
 	assert_false(svc.flags & LB_SVC_F_SOURCE_RANGES);
-	assert_int_equal(map_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 0);
+	assert_int_equal(
+	    map_fixture_count(f->maps.lb4_src_ranges, sizeof(struct lb4_src_range_key)), 0);
 }
 
 /* Clients stuck to a backend that leaves the service are forgotten; the others keep theirs. */
 static void test_affinity_forgets_removed_backend(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct lb4_affinity_key to_kept = {.client = ip("10.244.9.1")},
 				to_gone = {.client = ip("10.244.9.2")};
 	struct lb4_affinity value = {0};
@@ -484,7 +404,7 @@ static void test_sctp_port_change_refused(void **state)
 	static const struct test_frontend sctp_same[] = {
 	    {VIP, 80, IPPROTO_SCTP, "default/sig:sctp", {"10.244.1.3:80"}},
 	};
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct desired_state desired;
 	struct sync_counts c;
 	int err;
@@ -504,18 +424,18 @@ static void test_sctp_port_change_refused(void **state)
 
 static void test_remove_deletes_everything(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_counts c;
 
 	apply(f, web_two, 1);
 	c = apply(f, NULL, 0);
 	assert_int_equal(c.removed, 1);
 	assert_int_equal(c.backends_removed, 2);
-	assert_int_equal(map_count(f->maps.lb4_svc, sizeof(struct lb4_key)), 0);
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 0);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 0);
-	assert_int_equal(map_count(f->maps.lb4_revnat, sizeof(uint32_t)), 0);
-	assert_int_equal(map_count(f->maps.lb4_vips, sizeof(uint32_t)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_svc, sizeof(struct lb4_key)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_revnat, sizeof(uint32_t)), 0);
+	assert_int_equal(map_fixture_count(f->maps.lb4_vips, sizeof(uint32_t)), 0);
 	assert_int_equal(sync_service_count(f->sync), 0);
 	assert_int_equal(sync_backend_count(f->sync), 0);
 }
@@ -529,7 +449,7 @@ static const struct test_frontend mixed[] = {
 
 static void test_unchanged_sync_writes_nothing(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_counts c;
 	int err;
 
@@ -558,7 +478,7 @@ static void test_unchanged_sync_writes_nothing(void **state)
 
 static void test_adoption_sees_same_state(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_ctx *second = NULL;
 	struct desired_state desired;
 	struct sync_counts c;
@@ -590,15 +510,15 @@ static void test_adoption_sees_same_state(void **state)
 	after = lookup_svc(f, VIP, 80, IPPROTO_TCP, &err);
 	assert_int_equal(after.svc_id, before.svc_id);
 	assert_int_equal(after.gen, before.gen ^ 1);
-	assert_int_equal(map_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
-	assert_int_equal(map_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
-	assert_int_equal(map_count(f->maps.lb4_revnat, sizeof(uint32_t)), 1);
+	assert_int_equal(map_fixture_count(f->maps.lb4_slots, sizeof(struct lb4_slot_key)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_backends, sizeof(uint32_t)), 3);
+	assert_int_equal(map_fixture_count(f->maps.lb4_revnat, sizeof(uint32_t)), 1);
 	sync_close(second);
 }
 
 static void test_adoption_removes_half_written_state(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct sync_ctx *second = NULL;
 	struct lb4_service svc;
 	struct lb4_slot_key slot;
@@ -631,7 +551,7 @@ static void test_adoption_removes_half_written_state(void **state)
 	sync_close(second);
 }
 
-static void put_ct(struct fixture *f, uint8_t proto, const char *src, uint16_t sport,
+static void put_ct(struct map_fixture *f, uint8_t proto, const char *src, uint16_t sport,
 		   uint32_t backend_id, uint64_t expires_ns)
 {
 	struct ct4_key key;
@@ -650,7 +570,7 @@ static void put_ct(struct fixture *f, uint8_t proto, const char *src, uint16_t s
 	assert_int_equal(bpf_map_update_elem(f->maps.ct4, &key, &entry, 0), 0);
 }
 
-static int has_ct(struct fixture *f, uint8_t proto, const char *src, uint16_t sport)
+static int has_ct(struct map_fixture *f, uint8_t proto, const char *src, uint16_t sport)
 {
 	struct ct4_key key;
 	struct ct_entry entry;
@@ -664,7 +584,7 @@ static int has_ct(struct fixture *f, uint8_t proto, const char *src, uint16_t sp
 	return bpf_map_lookup_elem(f->maps.ct4, &key, &entry) == 0;
 }
 
-static uint32_t backend_id_of(struct fixture *f, const char *vip, uint16_t port, uint8_t proto,
+static uint32_t backend_id_of(struct map_fixture *f, const char *vip, uint16_t port, uint8_t proto,
 			      uint16_t index)
 {
 	struct lb4_slot_key key;
@@ -684,7 +604,7 @@ static uint32_t backend_id_of(struct fixture *f, const char *vip, uint16_t port,
 
 static void test_udp_conntrack_flushed_tcp_kept(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	static const struct test_frontend both[] = {
 	    {VIP, 53, IPPROTO_UDP, "kube-system/dns:dns", {"10.244.1.7:53", "10.244.1.8:53"}},
 	    {VIP, 80, IPPROTO_TCP, "default/web:http", {"10.244.1.7:80", "10.244.1.8:80"}},
@@ -715,7 +635,7 @@ static void test_udp_conntrack_flushed_tcp_kept(void **state)
 
 static void test_ct_expire_deletes_only_expired(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct timespec ts;
 	uint64_t now;
 
@@ -725,7 +645,7 @@ static void test_ct_expire_deletes_only_expired(void **state)
 		put_ct(f, IPPROTO_TCP, "10.244.2.1", (uint16_t)(1000 + i), 1,
 		       i % 2 ? now - 1000000000ull : now + 60000000000ull);
 	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 50);
-	assert_int_equal(map_count(f->maps.ct4, sizeof(struct ct4_key)), 50);
+	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 50);
 	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1000));
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1001));
 }
@@ -733,7 +653,7 @@ static void test_ct_expire_deletes_only_expired(void **state)
 /* More entries than one batch of the sweep holds: every expired one goes, no live one does. */
 static void test_ct_expire_many_batches(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct timespec ts;
 	uint64_t now;
 	char client[32];
@@ -745,9 +665,9 @@ static void test_ct_expire_many_batches(void **state)
 		put_ct(f, IPPROTO_TCP, client, 40000, 1,
 		       i % 3 ? now - 1000000000ull : now + 60000000000ull);
 	}
-	assert_int_equal(map_count(f->maps.ct4, sizeof(struct ct4_key)), 10000);
+	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 10000);
 	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 6666);
-	assert_int_equal(map_count(f->maps.ct4, sizeof(struct ct4_key)), 3334);
+	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 3334);
 	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 40000));
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.2", 40000));
 	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 0);
@@ -755,7 +675,7 @@ static void test_ct_expire_many_batches(void **state)
 
 static void test_invalid_frontend_keeps_old_state(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct desired_state desired;
 	struct sync_counts c;
 	struct lb4_service before, after;
@@ -780,7 +700,7 @@ static void test_invalid_frontend_keeps_old_state(void **state)
 }
 
 /* A NodePort frontend (external scope, Cluster policy) on the node addresses ADDRS. */
-static struct sync_counts apply_node_port(struct fixture *f, const char *const *addrs, size_t n)
+static struct sync_counts apply_node_port(struct map_fixture *f, const char *const *addrs, size_t n)
 {
 	static const struct test_frontend node_port[] = {
 	    {"0.0.0.0", 30080, IPPROTO_TCP, "default/web:http", {"10.0.1.10:8080"}},
@@ -802,7 +722,7 @@ static struct sync_counts apply_node_port(struct fixture *f, const char *const *
 	return counts;
 }
 
-static int node_entry(struct fixture *f, const char *address, struct node4_addr *value)
+static int node_entry(struct map_fixture *f, const char *address, struct node4_addr *value)
 {
 	uint32_t key = ip(address);
 
@@ -811,14 +731,14 @@ static int node_entry(struct fixture *f, const char *address, struct node4_addr 
 
 static void test_node_addresses_follow_state(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	const char *two[] = {"192.168.77.1", "10.0.0.1"}, *one[] = {"10.0.0.1"};
 	struct node4_addr value;
 	struct lb4_key key;
 	struct lb4_service svc;
 
 	apply_node_port(f, two, 2);
-	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 3);
+	assert_int_equal(map_fixture_count(f->maps.node4_addrs, sizeof(uint32_t)), 3);
 	assert_int_equal(node_entry(f, "192.168.77.1", &value), 0);
 	assert_int_equal(value.flags, NODE4_F_ADDRESS);
 	assert_int_equal(value.snat, ip("192.168.77.1"));
@@ -842,7 +762,7 @@ static void test_node_addresses_follow_state(void **state)
 
 	/* An address leaves: its entry goes, the SNAT address moves to the first one left. */
 	apply_node_port(f, one, 1);
-	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 2);
+	assert_int_equal(map_fixture_count(f->maps.node4_addrs, sizeof(uint32_t)), 2);
 	assert_int_not_equal(node_entry(f, "192.168.77.1", &value), 0);
 	assert_int_equal(node_entry(f, "0.0.0.0", &value), 0);
 	assert_int_equal(value.snat, ip("10.0.0.1"));
@@ -855,13 +775,13 @@ static void test_node_addresses_follow_state(void **state)
 
 	/* No addresses at all: the map empties. */
 	apply_node_port(f, NULL, 0);
-	assert_int_equal(map_count(f->maps.node4_addrs, sizeof(uint32_t)), 0);
+	assert_int_equal(map_fixture_count(f->maps.node4_addrs, sizeof(uint32_t)), 0);
 }
 
 /* A delta names what changed; the rest is neither compared nor written. */
 static void test_delta_touches_only_named_frontends(void **state)
 {
-	struct fixture *f = fixture_or_skip(state);
+	struct map_fixture *f = map_fixture_or_skip(state);
 	struct test_frontend one_changed[4];
 	struct desired_state desired, full;
 	const struct lb_frontend *upserts[1];

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the list commands of loader/cli/ share: opening a pin, addresses and JSON output. */
+#ifndef SLUICE_CLI_INTERNAL_H
+#define SLUICE_CLI_INTERNAL_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "loader/cli/cli.h"
+
+/* Open a pinned map, or explain which pin is missing and what usually causes it. */
+int cli_open_map(const struct cli_options *options, const char *name);
+
+/* ADDRESS (network order) as a dotted quad in BUF, which holds INET_ADDRSTRLEN bytes. */
+const char *cli_ip(uint32_t address, char *buf);
+
+/* Print ROOT on stdout, pretty. Returns 0 or -ENOMEM. */
+int cli_json_print(struct json_object *root);
+
+/* Set KEY on OBJ; json-c reports allocation failure only through the return value. */
+int cli_json_set(struct json_object *obj, const char *key, struct json_object *value);
+
+/* Append VALUE to ARRAY, as cli_json_set() does. */
+int cli_json_append(struct json_object *array, struct json_object *value);
+
+#endif

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `sluice status` and `sluice drops`: pins present, map occupancy, counters, IPAM and the agent. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+
+#include "lib/bpffs.h"
+#include "lib/log.h"
+#include "lib/map_walk.h"
+#include "lib/node_ipam.h"
+#include "loader/agent/agent_status.h"
+#include "loader/cli/cli_internal.h"
+#include "maps/ct.h"
+#include "maps/endpoints.h"
+#include "maps/lb.h"
+#include "maps/stats.h"
+
+/* Sum a per-CPU counter array of N entries into OUT. Returns 0 or -errno. */
+static int cli_percpu_sum(int fd, uint32_t n, struct stat_value *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct stat_value *values;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	for (uint32_t key = 0; key < n; key++) {
+		memset(&out[key], 0, sizeof(out[key]));
+		if (bpf_map_lookup_elem(fd, &key, values))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			out[key].packets += values[cpu].packets;
+			out[key].bytes += values[cpu].bytes;
+		}
+	}
+	free(values);
+	return 0;
+}
+
+static struct json_object *cli_counters_json(const char *const *names, const struct stat_value *v,
+					     uint32_t n, uint32_t first)
+{
+	struct json_object *array = json_object_new_array();
+	int err = 0;
+
+	if (!array)
+		return NULL;
+	for (uint32_t i = first; i < n; i++) {
+		struct json_object *obj = json_object_new_object();
+
+		if (!obj) {
+			err = -ENOMEM;
+			break;
+		}
+		err |= cli_json_set(obj, "name", json_object_new_string(names[i] ? names[i] : "?"));
+		err |= cli_json_set(obj, "id", json_object_new_int64(i));
+		err |= cli_json_set(obj, "packets", json_object_new_int64((int64_t)v[i].packets));
+		err |= cli_json_set(obj, "bytes", json_object_new_int64((int64_t)v[i].bytes));
+		err |= cli_json_append(array, obj);
+	}
+	if (err) {
+		json_object_put(array);
+		return NULL;
+	}
+	return array;
+}
+
+static void cli_counters_print(const char *title, const char *const *names,
+			       const struct stat_value *v, uint32_t n, uint32_t first)
+{
+	int width = (int)strlen(title);
+
+	/* The first column as wide as the longest name, so the numbers line up. */
+	for (uint32_t i = first; i < n; i++)
+		if (names[i] && (int)strlen(names[i]) > width)
+			width = (int)strlen(names[i]);
+	printf("%-*s %14s %16s\n", width, title, "PACKETS", "BYTES");
+	for (uint32_t i = first; i < n; i++)
+		printf("%-*s %14llu %16llu\n", width, names[i] ? names[i] : "?",
+		       (unsigned long long)v[i].packets, (unsigned long long)v[i].bytes);
+}
+
+int cli_drops(const struct cli_options *options)
+{
+	struct stat_value drops[DROP_MAX];
+	struct json_object *root = NULL;
+	int fd, err;
+
+	fd = cli_open_map(options, DROPS_MAP);
+	if (fd < 0)
+		return fd;
+	err = cli_percpu_sum(fd, DROP_MAX, drops);
+	if (err)
+		goto cleanup;
+	if (options->output == CLI_OUTPUT_TEXT) {
+		cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX, DROP_NONE + 1);
+		goto cleanup;
+	}
+	root = json_object_new_object();
+	err = root ? cli_json_set(root, "drops",
+				  cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1))
+		   : -ENOMEM;
+	if (!err)
+		err = cli_json_print(root);
+
+cleanup:
+	if (err)
+		log_fail("%s/%s: %s", options->bpffs, DROPS_MAP, strerror(-err));
+	json_object_put(root);
+	close(fd);
+	return err;
+}
+
+/* Entries in a map: arrays are full by construction, hashes are counted by walking them. */
+static int64_t cli_map_entries(int fd, const struct bpf_map_info *info)
+{
+	long n;
+
+	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY)
+		return info->max_entries;
+	n = map_walk_count(fd, info->key_size);
+	return n < 0 ? -1 : n;
+}
+
+/* The agent's own counters (maps/agent.h): syncs, frontends, objects it refused. */
+static void cli_agent_status(const char *bpffs, struct json_object *root)
+{
+	struct agent_status status;
+	struct json_object *obj;
+
+	if (agent_status_read(bpffs, &status)) {
+		if (!root)
+			printf("\nagent: no status pinned (no agent has run with --bpffs %s)\n",
+			       bpffs);
+		return;
+	}
+	if (!root) {
+		printf("\nagent of node %s (pid %u): %llu syncs, last at %llu (unix s)\n",
+		       status.node, status.pid, (unsigned long long)status.syncs,
+		       (unsigned long long)status.last_sync_unix_s);
+		printf("  %u frontends, %u backends; %u objects rejected as invalid, %u manifest "
+		       "files with errors, %u frontends failed to apply\n",
+		       status.frontends, status.backends, status.rejected_objects,
+		       status.source_errors, status.failed_frontends);
+		return;
+	}
+	obj = json_object_new_object();
+	cli_json_set(obj, "node", json_object_new_string(status.node));
+	cli_json_set(obj, "pid", json_object_new_int64(status.pid));
+	cli_json_set(obj, "syncs", json_object_new_int64((int64_t)status.syncs));
+	cli_json_set(obj, "last_sync_unix_s",
+		     json_object_new_int64((int64_t)status.last_sync_unix_s));
+	cli_json_set(obj, "frontends", json_object_new_int64(status.frontends));
+	cli_json_set(obj, "backends", json_object_new_int64(status.backends));
+	cli_json_set(obj, "rejected_objects", json_object_new_int64(status.rejected_objects));
+	cli_json_set(obj, "source_errors", json_object_new_int64(status.source_errors));
+	cli_json_set(obj, "failed_frontends", json_object_new_int64(status.failed_frontends));
+	cli_json_set(root, "agent", obj);
+}
+
+int cli_status(const struct cli_options *options)
+{
+	static const char *const pins[] = {
+	    LB4_SVC_MAP,  LB4_SLOTS_MAP, LB4_MAGLEV_MAP, LB4_BACKENDS_MAP, LB4_REVNAT_MAP,
+	    LB4_VIPS_MAP, CT4_MAP,	 EP4_MAP,	 STATS_MAP,	   DROPS_MAP,
+	};
+	struct json_object *root = NULL, *maps = NULL;
+	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
+	bool has_stats = false, has_drops = false;
+	const char *missing = NULL;
+	char path[4096];
+	int err = 0, fd;
+
+	if (options->output == CLI_OUTPUT_JSON) {
+		root = json_object_new_object();
+		maps = json_object_new_array();
+		if (!root || !maps || cli_json_set(root, "maps", maps)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		cli_json_set(root, "bpffs", json_object_new_string(options->bpffs));
+	} else {
+		printf("bpffs %s\n", options->bpffs);
+	}
+
+	/* The program pin: what the CNI plugin attaches to new pods. */
+	fd = bpffs_open_map(options->bpffs, SLUICE_PROG_PIN);
+	if (fd >= 0) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		bpf_obj_get_info_by_fd(fd, &info, &len);
+		if (root) {
+			struct json_object *prog = json_object_new_object();
+
+			cli_json_set(prog, "pin", json_object_new_string(SLUICE_PROG_PIN));
+			cli_json_set(prog, "id", json_object_new_int64(info.id));
+			cli_json_set(prog, "name", json_object_new_string(info.name));
+			cli_json_set(root, "program", prog);
+		} else {
+			printf("program %s: id %u (%s)\n", SLUICE_PROG_PIN, info.id, info.name);
+		}
+		close(fd);
+	} else {
+		missing = SLUICE_PROG_PIN;
+		if (root)
+			json_object_object_add(root, "program", NULL);
+		else
+			printf("program %s: %s\n", SLUICE_PROG_PIN, strerror(-fd));
+	}
+
+	if (!root)
+		printf("%-14s %-8s %10s %10s\n", "MAP", "PRESENT", "ENTRIES", "MAX");
+	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		int64_t entries = -1;
+
+		memset(&info, 0, sizeof(info));
+		fd = bpffs_open_map(options->bpffs, pins[i]);
+		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+			entries = cli_map_entries(fd, &info);
+			if (strcmp(pins[i], STATS_MAP) == 0)
+				has_stats = cli_percpu_sum(fd, STAT_MAX, stats) == 0;
+			if (strcmp(pins[i], DROPS_MAP) == 0)
+				has_drops = cli_percpu_sum(fd, DROP_MAX, drops) == 0;
+		} else if (!missing) {
+			missing = pins[i];
+		}
+		if (fd >= 0)
+			close(fd);
+		if (root) {
+			struct json_object *obj = json_object_new_object();
+
+			cli_json_set(obj, "name", json_object_new_string(pins[i]));
+			cli_json_set(obj, "present", json_object_new_boolean(entries >= 0));
+			if (entries >= 0) {
+				cli_json_set(obj, "entries", json_object_new_int64(entries));
+				cli_json_set(obj, "max_entries",
+					     json_object_new_int64(info.max_entries));
+			}
+			cli_json_append(maps, obj);
+		} else if (entries >= 0) {
+			printf("%-14s %-8s %10lld %10u\n", pins[i], "yes", (long long)entries,
+			       info.max_entries);
+		} else {
+			printf("%-14s %-8s %10s %10s\n", pins[i], "no", "-", "-");
+		}
+	}
+
+	if (root) {
+		if (has_stats)
+			cli_json_set(root, "stats",
+				     cli_counters_json(stat_names, stats, STAT_MAX, 0));
+		if (has_drops)
+			cli_json_set(root, "drops",
+				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
+		node_ipam_status(options->bpffs, root, NULL); /* pod CIDR usage per node */
+		cli_agent_status(options->bpffs, root);
+		err = cli_json_print(root);
+	} else {
+		if (has_stats) {
+			putchar('\n');
+			cli_counters_print("COUNTER", stat_names, stats, STAT_MAX, 0);
+		}
+		if (has_drops) {
+			putchar('\n');
+			cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX,
+					   DROP_NONE + 1);
+		}
+		node_ipam_status(options->bpffs, NULL, stdout);
+		cli_agent_status(options->bpffs, NULL);
+	}
+	if (!err && missing) {
+		bpffs_path(path, sizeof(path), options->bpffs, missing);
+		log_fail("%s: %s (is the agent running with --bpffs %s?)", path, strerror(ENOENT),
+			 options->bpffs);
+		err = -ENOENT;
+	}
+
+cleanup:
+	if (err == -ENOMEM)
+		log_fail("status: %s", strerror(-err));
+	json_object_put(root);
+	return err;
+}

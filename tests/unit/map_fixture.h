@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The unit tests' kernel maps: a struct sluice_maps of small real maps, a sync context opened on
+ * them, and their teardown, for the tests that drive loader/sync/ (cmocka setup/teardown).
+ */
+#ifndef SLUICE_TESTS_UNIT_MAP_FIXTURE_H
+#define SLUICE_TESTS_UNIT_MAP_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bpffs.h"
+#include "loader/sync/sync.h"
+
+struct map_fixture {
+	struct sluice_maps maps;
+	struct sync_ctx *sync;
+};
+
+/* The maps beside the five every fixture has (lb4_svc, lb4_slots, lb4_backends, lb4_revnat,
+ * lb4_vips). */
+struct map_fixture_options {
+	bool has_conntrack;   /* ct4, lb4_affinity, lb4_src_ranges and node4_addrs */
+	uint32_t maglev_size; /* lb4_maglev with tables of this many entries; 0: no lb4_maglev */
+};
+
+/*
+ * cmocka setup: the maps of OPTIONS, then sync_open() on them with no retire grace (each flip
+ * settles within its sync). *state is NULL when maps cannot be created (not root, no BPF): the
+ * tests then skip through map_fixture_or_skip(). Returns 0.
+ */
+int map_fixture_setup(void **state, const struct map_fixture_options *options);
+/* cmocka teardown: sync_close() and the maps closed. Returns 0. */
+int map_fixture_teardown(void **state);
+/* The fixture of STATE, or skip the test when setup could not create maps. */
+struct map_fixture *map_fixture_or_skip(void **state);
+/* Entries in the map FD (keys of KEY_SIZE bytes); fails the test when the walk fails. */
+size_t map_fixture_count(int fd, size_t key_size);
+
+#endif
