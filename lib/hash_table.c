@@ -76,13 +76,17 @@ int hash_table_put(struct hash_table *table, const void *key, size_t key_len, vo
 	uint64_t hash = hash_fnv1a(key, key_len);
 	struct hash_table_entry **slot, *e;
 
+	/* Replacing never allocates, so it cannot fail: callers rely on that. */
+	if (table->n_buckets) {
+		slot = slot_of(table, key, key_len, hash);
+		if (*slot) {
+			(*slot)->value = value;
+			return 0;
+		}
+	}
 	if (table->count >= table->n_buckets && grow(table))
 		return -ENOMEM;
 	slot = slot_of(table, key, key_len, hash);
-	if (*slot) {
-		(*slot)->value = value;
-		return 0;
-	}
 	e = malloc(sizeof(*e) + key_len);
 	if (!e)
 		return -ENOMEM;

@@ -32,7 +32,10 @@ struct hash_table {
 
 /* The value under key, or NULL. */
 void *hash_table_get(const struct hash_table *table, const void *key, size_t key_len);
-/* Insert key -> value (value not NULL), or replace the value. Returns 0 or -ENOMEM. */
+/*
+ * Insert key -> value (value not NULL), or replace the value of a present key (which never
+ * fails). Returns 0 or -ENOMEM.
+ */
 int hash_table_put(struct hash_table *table, const void *key, size_t key_len, void *value);
 /* Remove key; returns the value it had, or NULL when absent. */
 void *hash_table_remove(struct hash_table *table, const void *key, size_t key_len);

@@ -57,8 +57,7 @@ static void index_table_free(struct hash_table *table, void (*free_value)(void *
 	const struct hash_table_entry *e;
 	size_t i;
 
-	HASH_TABLE_FOR_EACH(table, e, i)
-	{
+	HASH_TABLE_FOR_EACH (table, e, i) {
 		free_value(e->value);
 	}
 	hash_table_free(table);
@@ -455,8 +454,7 @@ void k8s_index_free(struct k8s_index *index)
 		return;
 	/* API objects belong to the caller's source: it releases them (k8s_index_for_each_api).
 	 */
-	HASH_TABLE_FOR_EACH(&index->objects, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&index->objects, e, i) {
 		struct index_object *o = e->value;
 
 		for (j = 0; j < o->n_candidates; j++) {

@@ -186,8 +186,7 @@ void k8s_index_for_each_api(const struct k8s_index *index,
 	const struct hash_table_entry *e;
 	size_t i, j;
 
-	HASH_TABLE_FOR_EACH(&index->objects, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&index->objects, e, i) {
 		const struct index_object *o = e->value;
 
 		for (j = 0; j < o->n_candidates; j++) {

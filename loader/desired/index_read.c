@@ -44,8 +44,7 @@ int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
 		if (!objects)
 			return -ENOMEM;
 	}
-	HASH_TABLE_FOR_EACH(&index->objects, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&index->objects, e, i) {
 		const struct index_object *o = e->value;
 
 		if (o->effective && (o->effective->kind == K8S_KIND_POD ||
@@ -75,8 +74,7 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 		if (!out->frontends)
 			return -ENOMEM;
 	}
-	HASH_TABLE_FOR_EACH(&index->frontends, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&index->frontends, e, i) {
 		const struct index_frontend *fe = e->value;
 		const struct index_claim *winner = index_frontend_winner(fe);
 		const struct lb_frontend *from;

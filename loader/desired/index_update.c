@@ -130,8 +130,7 @@ static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
 		if (!checks)
 			return -ENOMEM;
 	}
-	HASH_TABLE_FOR_EACH(&index->ports, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&index->ports, e, i) {
 		const struct index_vec *vec = e->value;
 		const struct index_service *best = NULL;
 

@@ -16,8 +16,7 @@ void k8s_store_clear(struct store *store)
 	struct hash_table_entry *entry;
 	size_t i;
 
-	HASH_TABLE_FOR_EACH(&store->entries, entry, i)
-	{
+	HASH_TABLE_FOR_EACH (&store->entries, entry, i) {
 		struct store_entry *e = entry->value;
 
 		k8s_object_put(e->object);
@@ -149,8 +148,7 @@ int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *change
 		*rejected += (uint32_t)store->n_rejected;
 		if (w->is_relisted) {
 			changes->relisted |= 1u << w->type->kind;
-			HASH_TABLE_FOR_EACH(&store->entries, entry, b)
-			{
+			HASH_TABLE_FOR_EACH (&store->entries, entry, b) {
 				const struct store_entry *e = entry->value;
 
 				if (!err)
@@ -217,8 +215,7 @@ int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects,
 	for (i = 0; i < N_RESOURCES; i++) {
 		const struct store *store = &client->watchers[i].store;
 
-		HASH_TABLE_FOR_EACH(&store->entries, entry, b)
-		{
+		HASH_TABLE_FOR_EACH (&store->entries, entry, b) {
 			const struct store_entry *e = entry->value;
 
 			if (!e->object)

@@ -54,12 +54,10 @@ void sync_close(struct sync_ctx *ctx)
 	if (!ctx)
 		return;
 	policy_sync_close(ctx->policy);
-	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 		sync_service_free(entry->value);
 	}
-	HASH_TABLE_FOR_EACH(&ctx->backend_ids, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->backend_ids, entry, bucket) {
 		free(entry->value);
 	}
 	hash_table_free(&ctx->services);

@@ -188,8 +188,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 	}
 
 	/* Each frontend's backend set, taken from its live slots. */
-	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 		struct sync_service *svc = entry->value;
 		uint32_t n = 0;
 
@@ -297,8 +296,7 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		err = walk.err;
 		goto cleanup;
 	}
-	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 		struct sync_service *svc = entry->value;
 
 		if ((svc->flags & LB_SVC_F_MAGLEV) && svc->n_slots &&
@@ -362,8 +360,7 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 	size_t bucket;
 	int err = 0;
 
-	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 		struct sync_service *svc = entry->value;
 		uintptr_t n = (uintptr_t)hash_table_get_u64(&ctx->vips, svc->key.address);
 
@@ -395,8 +392,7 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 		err = walk.err;
 		goto cleanup;
 	}
-	HASH_TABLE_FOR_EACH(&ctx->vips, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->vips, entry, bucket) {
 		uint64_t key;
 
 		memcpy(&key, entry->key,
@@ -428,8 +424,7 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 	unused = calloc(ctx->backend_ids.count, sizeof(*unused));
 	if (!unused)
 		return -ENOMEM;
-	HASH_TABLE_FOR_EACH(&ctx->backend_ids, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->backend_ids, entry, bucket) {
 		struct sync_backend *b = entry->value;
 
 		if (!b->refcount)
@@ -485,8 +480,7 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 		svc->ranges[svc->n_ranges].prefix_len = (uint8_t)(key.prefix_len - 32);
 		svc->n_ranges++;
 	}
-	HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 		struct sync_service *svc = entry->value;
 
 		if (svc->n_ranges)

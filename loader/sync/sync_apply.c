@@ -204,8 +204,7 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 			err = err ? err : -ENOMEM;
 			goto collect;
 		}
-		HASH_TABLE_FOR_EACH(&ctx->services, entry, bucket)
-		{
+		HASH_TABLE_FOR_EACH (&ctx->services, entry, bucket) {
 			struct sync_service *svc = entry->value;
 
 			if (svc->epoch != ctx->epoch)

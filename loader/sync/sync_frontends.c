@@ -202,8 +202,7 @@ void sync_retire_expired(struct sync_ctx *ctx, uint64_t now_ns)
 	due = calloc(ctx->retired.count, sizeof(*due));
 	if (!due)
 		return; /* retried at the next sync or tick */
-	HASH_TABLE_FOR_EACH(&ctx->retired, entry, bucket)
-	{
+	HASH_TABLE_FOR_EACH (&ctx->retired, entry, bucket) {
 		struct sync_service *svc = entry->value;
 
 		if (now_ns - svc->retired_at_ns >= ctx->retire_grace_ns)

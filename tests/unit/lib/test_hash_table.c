@@ -62,8 +62,7 @@ static void test_many_u64_keys(void **ctx)
 		assert_true((hash_table_get_u64(&table, (uint64_t)i << 20) != NULL) ==
 			    (i % 3 != 0));
 	memset(present, 0, sizeof(present));
-	HASH_TABLE_FOR_EACH(&table, e, i)
-	{
+	HASH_TABLE_FOR_EACH (&table, e, i) {
 		char *mark = e->value;
 
 		assert_int_equal(*mark, 0);
@@ -77,12 +76,35 @@ static void test_many_u64_keys(void **ctx)
 	assert_null(hash_table_get_u64(&table, 1ull << 20));
 }
 
+/* Replacing a present key never allocates: at full load it does not grow (and cannot fail). */
+static void test_replace_does_not_grow(void **ctx)
+{
+	struct hash_table table = {0};
+	uint64_t key = 0;
+	size_t n_buckets;
+	int value;
+
+	(void)ctx;
+	assert_int_equal(hash_table_put_u64(&table, key, &value), 0);
+	n_buckets = table.n_buckets;
+	for (key = 1; table.count < n_buckets; key++)
+		assert_int_equal(hash_table_put_u64(&table, key, &value), 0);
+	assert_int_equal(table.n_buckets, n_buckets);
+	assert_int_equal(hash_table_put_u64(&table, 0, &key), 0);
+	assert_int_equal(table.n_buckets, n_buckets);
+	assert_ptr_equal(hash_table_get_u64(&table, 0), &key);
+	assert_int_equal(hash_table_put_u64(&table, key, &value), 0);
+	assert_true(table.n_buckets > n_buckets);
+	hash_table_free(&table);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fnv1a_vectors),
 	    cmocka_unit_test(test_put_get_replace_remove),
 	    cmocka_unit_test(test_many_u64_keys),
+	    cmocka_unit_test(test_replace_does_not_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
