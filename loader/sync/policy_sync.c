@@ -25,8 +25,9 @@ struct policy_number {
 };
 
 struct policy_sync {
-	int ipcache_fd, policy_fd, cfg_fd, names_fd;
-	int exact_fd, lens_fd; /* -1 on pins without them: the LPM alone then */
+	/* The caller's descriptors; ipcache4_exact and ipcache4_lens are -1 on pins without
+	 * them: the LPM alone then. */
+	struct sluice_maps maps;
 	size_t n_numbers, cap_numbers;
 	struct policy_number *numbers; /* identity keys and policy names ("\x01" + name) */
 	uint32_t next_number;
@@ -46,12 +47,7 @@ int policy_sync_open(const struct sluice_maps *maps, struct policy_sync **out)
 	sync = calloc(1, sizeof(*sync));
 	if (!sync)
 		return -ENOMEM;
-	sync->ipcache_fd = maps->ipcache4;
-	sync->policy_fd = maps->policy4;
-	sync->cfg_fd = maps->policy_cfg;
-	sync->names_fd = maps->policy_names;
-	sync->exact_fd = maps->ipcache4_exact;
-	sync->lens_fd = maps->ipcache4_lens;
+	sync->maps = *maps;
 	sync->next_number = IDENTITY_FIRST;
 	*out = sync;
 	return 0;
@@ -295,7 +291,7 @@ static int ipcache_lengths_set(struct policy_sync *sync, struct ipcache4_lengths
 
 	if (!memcmp(current, lengths, sizeof(*lengths)))
 		return 0;
-	if (bpf_map_update_elem(sync->lens_fd, &zero, lengths, BPF_ANY))
+	if (bpf_map_update_elem(sync->maps.ipcache4_lens, &zero, lengths, BPF_ANY))
 		return -errno;
 	*current = *lengths;
 	return 0;
@@ -474,10 +470,10 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	qsort(names, n_names, sizeof(*names), u32_cmp);
 
 	/* New rules first, then addresses, then what is gone: a moving pod never loses both. */
-	ret = policy_sync_write(sync->names_fd, names, n_names, sizeof(*names), sizeof(uint32_t),
-				writes);
+	ret = policy_sync_write(sync->maps.policy_names, names, n_names, sizeof(*names),
+				sizeof(uint32_t), writes);
 	err = err ? err : ret;
-	ret = policy_sync_write(sync->policy_fd, rules, n_rules, sizeof(*rules),
+	ret = policy_sync_write(sync->maps.policy4, rules, n_rules, sizeof(*rules),
 				sizeof(struct policy4_key), writes);
 	err = err ? err : ret;
 	/*
@@ -485,38 +481,38 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	 * the LPM answers), so either map gives the longest of the old and new prefixes, as the
 	 * LPM always did; the new lengths alone once the stale entries are gone.
 	 */
-	if (sync->lens_fd >= 0) {
-		if (bpf_map_lookup_elem(sync->lens_fd, &zero, &current))
+	if (sync->maps.ipcache4_lens >= 0) {
+		if (bpf_map_lookup_elem(sync->maps.ipcache4_lens, &zero, &current))
 			memset(&current, 0xff, sizeof(current)); /* unknown: always rewritten */
 		ipcache_lengths_union(&current, &lengths, &interim);
 		ret = ipcache_lengths_set(sync, &current, &interim);
 		err = err ? err : ret;
 	}
-	ret = policy_sync_write(sync->ipcache_fd, ipcache, n_ipcache, sizeof(*ipcache),
+	ret = policy_sync_write(sync->maps.ipcache4, ipcache, n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), writes);
 	err = err ? err : ret;
-	if (sync->exact_fd >= 0) {
-		ret = policy_sync_write(sync->exact_fd, exact, n_ipcache, sizeof(*exact),
+	if (sync->maps.ipcache4_exact >= 0) {
+		ret = policy_sync_write(sync->maps.ipcache4_exact, exact, n_ipcache, sizeof(*exact),
 					sizeof(struct ipcache4_key), writes);
 		err = err ? err : ret;
 	}
-	if (bpf_map_update_elem(sync->cfg_fd, &zero, &cfg, BPF_ANY))
+	if (bpf_map_update_elem(sync->maps.policy_cfg, &zero, &cfg, BPF_ANY))
 		err = err ? err : -errno;
-	ret = policy_sync_prune(sync->ipcache_fd, ipcache, n_ipcache, sizeof(*ipcache),
+	ret = policy_sync_prune(sync->maps.ipcache4, ipcache, n_ipcache, sizeof(*ipcache),
 				sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
 	err = err ? err : ret;
-	if (sync->exact_fd >= 0) {
-		ret = policy_sync_prune(sync->exact_fd, exact, n_ipcache, sizeof(*exact),
+	if (sync->maps.ipcache4_exact >= 0) {
+		ret = policy_sync_prune(sync->maps.ipcache4_exact, exact, n_ipcache, sizeof(*exact),
 					sizeof(struct ipcache4_key), ipcache_kv_cmp, writes);
 		err = err ? err : ret;
-		if (!err && sync->lens_fd >= 0)
+		if (!err && sync->maps.ipcache4_lens >= 0)
 			err = ipcache_lengths_set(sync, &current, &lengths);
 	}
-	ret = policy_sync_prune(sync->policy_fd, rules, n_rules, sizeof(*rules),
+	ret = policy_sync_prune(sync->maps.policy4, rules, n_rules, sizeof(*rules),
 				sizeof(struct policy4_key), policy_kv_cmp, writes);
 	err = err ? err : ret;
-	ret = policy_sync_prune(sync->names_fd, names, n_names, sizeof(*names), sizeof(uint32_t),
-				u32_cmp, writes);
+	ret = policy_sync_prune(sync->maps.policy_names, names, n_names, sizeof(*names),
+				sizeof(uint32_t), u32_cmp, writes);
 	err = err ? err : ret;
 
 	/* Numbers of keys no longer in use are free again. */

@@ -17,16 +17,7 @@ int sync_open(const struct sluice_maps *maps, struct sync_ctx **out)
 
 	if (!ctx)
 		return -ENOMEM;
-	ctx->svc_fd = maps->lb4_svc;
-	ctx->slots_fd = maps->lb4_slots;
-	ctx->backends_fd = maps->lb4_backends;
-	ctx->revnat_fd = maps->lb4_revnat;
-	ctx->vips_fd = maps->lb4_vips;
-	ctx->ct_fd = maps->ct4;
-	ctx->affinity_fd = maps->lb4_affinity;
-	ctx->ranges_fd = maps->lb4_src_ranges;
-	ctx->node_addrs_fd = maps->node4_addrs;
-	ctx->maglev_fd = maps->lb4_maglev;
+	ctx->maps = *maps;
 	ctx->next_svc_id = 1;
 	ctx->next_backend_id = 1;
 	ctx->retire_grace_ns = SYNC_RETIRE_GRACE_NS;
@@ -80,7 +71,7 @@ void sync_set_lb_algorithm(struct sync_ctx *ctx, enum lb_algorithm algorithm)
 
 uint32_t sync_maglev_size(const struct sync_ctx *ctx)
 {
-	return ctx->maglev_fd < 0 ? 0 : ctx->maglev_size;
+	return ctx->maps.lb4_maglev < 0 ? 0 : ctx->maglev_size;
 }
 
 void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns)

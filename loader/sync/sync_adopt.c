@@ -27,7 +27,7 @@ static int sync_adopt_backends(struct sync_ctx *ctx)
 	struct map_walk walk;
 	int err;
 
-	map_walk_start(&walk, ctx->backends_fd, sizeof(id), sizeof(value));
+	map_walk_start(&walk, ctx->maps.lb4_backends, sizeof(id), sizeof(value));
 	while (map_walk_next(&walk, &id, &value)) {
 		struct sync_backend *backend = calloc(1, sizeof(*backend));
 
@@ -98,7 +98,7 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 	struct map_walk walk;
 	int err;
 
-	map_walk_start(&walk, ctx->svc_fd, sizeof(key), sizeof(value));
+	map_walk_start(&walk, ctx->maps.lb4_svc, sizeof(key), sizeof(value));
 	while (map_walk_next(&walk, &key, &value)) {
 		if (!value.svc_id || hash_table_get_u64(&ctx->service_ids, value.svc_id)) {
 			/* Unusable id: drop the frontend; the next sync programs it afresh. */
@@ -144,7 +144,7 @@ static int sync_adopt_services(struct sync_ctx *ctx)
 		err = walk.err;
 		goto cleanup;
 	}
-	sync_orphans_delete(ctx, ctx->svc_fd, &orphans, LB4_SVC_MAP);
+	sync_orphans_delete(ctx, ctx->maps.lb4_svc, &orphans, LB4_SVC_MAP);
 	return 0;
 
 cleanup:
@@ -169,7 +169,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 	size_t bucket;
 	int err = 0;
 
-	map_walk_start(&walk, ctx->slots_fd, sizeof(key), sizeof(backend_id));
+	map_walk_start(&walk, ctx->maps.lb4_slots, sizeof(key), sizeof(backend_id));
 	while (map_walk_next(&walk, &key, &backend_id)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, key.svc_id);
 
@@ -240,7 +240,7 @@ static int sync_adopt_slots(struct sync_ctx *ctx)
 		}
 		free(addrs);
 	}
-	sync_orphans_delete(ctx, ctx->slots_fd, &orphans, LB4_SLOTS_MAP);
+	sync_orphans_delete(ctx, ctx->maps.lb4_slots, &orphans, LB4_SLOTS_MAP);
 	return 0;
 
 cleanup:
@@ -267,11 +267,11 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 	int err = 0;
 
 	memset(&walk, 0, sizeof(walk)); /* no lb4_maglev: a walk without entries */
-	if (ctx->maglev_fd >= 0) {
+	if (ctx->maps.lb4_maglev >= 0) {
 		held = malloc(ctx->maglev_size * sizeof(*held));
 		if (!held)
 			return -ENOMEM;
-		map_walk_start(&walk, ctx->maglev_fd, sizeof(key),
+		map_walk_start(&walk, ctx->maps.lb4_maglev, sizeof(key),
 			       ctx->maglev_size * sizeof(*held));
 	}
 	while (map_walk_next(&walk, &key, held)) {
@@ -303,8 +303,8 @@ static int sync_adopt_maglev(struct sync_ctx *ctx)
 		    !hash_table_get_u64(&kept, svc->svc_id))
 			svc->is_dirty = true;
 	}
-	if (ctx->maglev_fd >= 0)
-		sync_orphans_delete(ctx, ctx->maglev_fd, &orphans, LB4_MAGLEV_MAP);
+	if (ctx->maps.lb4_maglev >= 0)
+		sync_orphans_delete(ctx, ctx->maps.lb4_maglev, &orphans, LB4_MAGLEV_MAP);
 
 cleanup:
 	free(orphans.keys);
@@ -321,7 +321,7 @@ static int sync_adopt_revnat(struct sync_ctx *ctx)
 	struct map_walk walk;
 	int err = 0;
 
-	map_walk_start(&walk, ctx->revnat_fd, sizeof(id), sizeof(value));
+	map_walk_start(&walk, ctx->maps.lb4_revnat, sizeof(id), sizeof(value));
 	while (map_walk_next(&walk, &id, &value)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, id);
 
@@ -340,7 +340,7 @@ static int sync_adopt_revnat(struct sync_ctx *ctx)
 		err = walk.err;
 		goto cleanup;
 	}
-	sync_orphans_delete(ctx, ctx->revnat_fd, &orphans, LB4_REVNAT_MAP);
+	sync_orphans_delete(ctx, ctx->maps.lb4_revnat, &orphans, LB4_REVNAT_MAP);
 	return 0;
 
 cleanup:
@@ -368,9 +368,9 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 		if (err)
 			goto cleanup;
 	}
-	if (ctx->vips_fd < 0)
+	if (ctx->maps.lb4_vips < 0)
 		return 0;
-	map_walk_start(&walk, ctx->vips_fd, sizeof(vip), sizeof(value));
+	map_walk_start(&walk, ctx->maps.lb4_vips, sizeof(vip), sizeof(value));
 	while (map_walk_next(&walk, &vip, &value)) {
 		uintptr_t want = (uintptr_t)hash_table_get_u64(&ctx->vips, vip);
 
@@ -402,7 +402,7 @@ static int sync_adopt_vips(struct sync_ctx *ctx)
 		ctx->adopt_writes++;
 		sync_vip_write(ctx, (uint32_t)key, (uintptr_t)entry->value);
 	}
-	sync_orphans_delete(ctx, ctx->vips_fd, &orphans, LB4_VIPS_MAP);
+	sync_orphans_delete(ctx, ctx->maps.lb4_vips, &orphans, LB4_VIPS_MAP);
 	hash_table_free(&seen);
 	return 0;
 
@@ -437,7 +437,7 @@ static int sync_adopt_unreferenced(struct sync_ctx *ctx)
 		uint64_t key = sync_backend_key(b->value.address, b->value.port, b->value.proto);
 
 		ctx->adopt_writes++;
-		sync_delete(ctx, ctx->backends_fd, &b->id);
+		sync_delete(ctx, ctx->maps.lb4_backends, &b->id);
 		if (hash_table_get_u64(&ctx->backends, key) == b)
 			hash_table_remove_u64(&ctx->backends, key);
 		hash_table_remove_u64(&ctx->backend_ids, b->id);
@@ -460,15 +460,15 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 	uint8_t value;
 	size_t bucket;
 
-	if (ctx->ranges_fd < 0)
+	if (ctx->maps.lb4_src_ranges < 0)
 		return 0;
-	map_walk_start(&walk, ctx->ranges_fd, sizeof(key), sizeof(value));
+	map_walk_start(&walk, ctx->maps.lb4_src_ranges, sizeof(key), sizeof(value));
 	while (map_walk_next(&walk, &key, &value)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, ntohl(key.svc_id));
 		struct lb_cidr *grown;
 
 		if (!svc || key.prefix_len < 32 || key.prefix_len > 64) {
-			bpf_map_delete_elem(ctx->ranges_fd, &key);
+			bpf_map_delete_elem(ctx->maps.lb4_src_ranges, &key);
 			ctx->adopt_writes++;
 			continue;
 		}

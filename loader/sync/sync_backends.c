@@ -57,7 +57,7 @@ static int sync_backend_acquire(struct sync_ctx *ctx, const struct lb_backend_ad
 		hash_table_remove_u64(&ctx->backends, key);
 		goto cleanup;
 	}
-	err = sync_update(ctx, ctx->backends_fd, &backend->id, &backend->value);
+	err = sync_update(ctx, ctx->maps.lb4_backends, &backend->id, &backend->value);
 	if (err) {
 		hash_table_remove_u64(&ctx->backends, key);
 		hash_table_remove_u64(&ctx->backend_ids, backend->id);
@@ -147,7 +147,7 @@ int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
 		backend->is_pending = false;
 		if (backend->refcount)
 			continue;
-		ret = sync_delete(ctx, ctx->backends_fd, &backend->id);
+		ret = sync_delete(ctx, ctx->maps.lb4_backends, &backend->id);
 		if (ret) {
 			log_warn("lb4_backends: delete backend %u: %s", backend->id,
 				 strerror(-ret));
@@ -167,8 +167,8 @@ int sync_backends_collect(struct sync_ctx *ctx, struct sync_counts *counts)
 		free(backend);
 	}
 	ctx->n_pending = 0;
-	if (flush.count && ctx->ct_fd >= 0) {
-		ret = sync_ct_flush_udp(ctx->ct_fd, &flush);
+	if (flush.count && ctx->maps.ct4 >= 0) {
+		ret = sync_ct_flush_udp(ctx->maps.ct4, &flush);
 		if (ret < 0)
 			log_warn("ct4: flush UDP flows of removed backends: %s", strerror(-ret));
 		else

@@ -143,7 +143,7 @@ int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 	if (err) {
 		/* Out of memory with the frontend live: take it down again to stay consistent. */
 		hash_table_remove_u64(&ctx->services, sync_svc_key(key));
-		sync_delete(ctx, ctx->svc_fd, key);
+		sync_delete(ctx, ctx->maps.lb4_svc, key);
 		svc->backend_ids = NULL;
 		goto cleanup_vip;
 	}
@@ -152,7 +152,7 @@ int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 cleanup_vip:
 	sync_vip_unref(ctx, key->address);
 cleanup_revnat:
-	sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+	sync_delete(ctx, ctx->maps.lb4_revnat, &svc->svc_id);
 cleanup_ranges:
 	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
 	sync_slots_delete(ctx, svc->svc_id, 0, svc->n_slots);
@@ -298,7 +298,7 @@ int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 {
 	int err;
 
-	err = sync_delete(ctx, ctx->svc_fd, &svc->key);
+	err = sync_delete(ctx, ctx->maps.lb4_svc, &svc->key);
 	if (err)
 		return err;
 	sync_vip_unref(ctx, svc->key.address);
@@ -307,7 +307,7 @@ int sync_service_remove(struct sync_ctx *ctx, struct sync_service *svc)
 	sync_ranges_delete(ctx, svc->svc_id, svc->ranges, svc->n_ranges, NULL, 0);
 	if (svc->flags & LB_SVC_F_AFFINITY)
 		sync_affinity_forget(ctx, svc->svc_id, NULL, 0);
-	err = sync_delete(ctx, ctx->revnat_fd, &svc->svc_id);
+	err = sync_delete(ctx, ctx->maps.lb4_revnat, &svc->svc_id);
 	if (err)
 		log_warn("lb4_revnat: delete service %u: %s", svc->svc_id, strerror(-err));
 	sync_backends_release(ctx, svc->backend_ids, svc->n_backends);

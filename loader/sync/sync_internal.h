@@ -64,7 +64,9 @@ struct sync_service {
 };
 
 struct sync_ctx {
-	int svc_fd, slots_fd, backends_fd, revnat_fd, vips_fd, ct_fd, affinity_fd, ranges_fd;
+	/* The pinned maps' descriptors, the caller's (not closed here); node4_addrs and lb4_maglev
+	 * are -1 on older pins. */
+	struct sluice_maps maps;
 	struct hash_table vips;	       /* VIP -> frontends on it (as uintptr_t) */
 	struct hash_table services;    /* lb4_key -> sync_service */
 	struct hash_table service_ids; /* svc_id -> sync_service */
@@ -80,14 +82,12 @@ struct sync_ctx {
 	size_t cap_scratch;
 	struct hash_table retired;  /* svc_id -> sync_service with a retired generation */
 	uint64_t retire_grace_ns;   /* how long a retired generation stays readable */
-	int node_addrs_fd;	    /* node4_addrs, or -1 */
 	struct policy_sync *policy; /* NetworkPolicy maps, NULL on pins without them */
 	/* What node4_addrs holds (key 0.0.0.0 included), adopted at open, diffed at apply. */
 	uint32_t node_keys[NODE_MAX_ADDRS];
 	struct node4_addr node_values[NODE_MAX_ADDRS];
 	size_t n_node;
-	/* Maglev (maps/lb.h): lb4_maglev or -1, its table size M and a table-sized buffer. */
-	int maglev_fd;
+	/* Maglev (maps/lb.h): its table size M and a table-sized buffer. */
 	uint32_t maglev_size;
 	uint32_t *maglev_table;
 	struct maglev_backend *maglev_backends; /* scratch: one frontend's backends */

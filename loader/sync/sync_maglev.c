@@ -17,12 +17,12 @@ void sync_maglev_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen)
 {
 	struct lb4_maglev_key key;
 
-	if (ctx->maglev_fd < 0)
+	if (ctx->maps.lb4_maglev < 0)
 		return;
 	memset(&key, 0, sizeof(key));
 	key.svc_id = svc_id;
 	key.gen = gen;
-	if (bpf_map_delete_elem(ctx->maglev_fd, &key) == 0)
+	if (bpf_map_delete_elem(ctx->maps.lb4_maglev, &key) == 0)
 		ctx->writes++;
 	else if (errno != ENOENT)
 		log_warn("%s: delete service %u gen %u: %s", LB4_MAGLEV_MAP, svc_id, gen,
@@ -67,7 +67,7 @@ int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const 
 	memset(&key, 0, sizeof(key));
 	key.svc_id = svc_id;
 	key.gen = gen;
-	return sync_update(ctx, ctx->maglev_fd, &key, ctx->maglev_table);
+	return sync_update(ctx, ctx->maps.lb4_maglev, &key, ctx->maglev_table);
 }
 
 /*
@@ -76,7 +76,7 @@ int sync_maglev_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, const 
  */
 bool sync_is_maglev(const struct sync_ctx *ctx, const struct lb_frontend *frontend, size_t n)
 {
-	if (ctx->algorithm != LB_ALGORITHM_MAGLEV || ctx->maglev_fd < 0)
+	if (ctx->algorithm != LB_ALGORITHM_MAGLEV || ctx->maps.lb4_maglev < 0)
 		return false;
 	if (n > ctx->maglev_size) {
 		log_debug("%s: %zu backends exceed the Maglev table size %u: picked at random",
@@ -92,10 +92,10 @@ int sync_maglev_open(struct sync_ctx *ctx)
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 
-	if (ctx->maglev_fd < 0)
+	if (ctx->maps.lb4_maglev < 0)
 		return 0;
 	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(ctx->maglev_fd, &info, &len))
+	if (bpf_obj_get_info_by_fd(ctx->maps.lb4_maglev, &info, &len))
 		return -errno;
 	ctx->maglev_size = info.value_size / sizeof(uint32_t);
 	if (!maglev_size_is_valid(ctx->maglev_size) ||
@@ -103,7 +103,7 @@ int sync_maglev_open(struct sync_ctx *ctx)
 		log_warn("%s: value size %u is not a valid table of backend ids: frontends pick at "
 			 "random",
 			 LB4_MAGLEV_MAP, info.value_size);
-		ctx->maglev_fd = -1;
+		ctx->maps.lb4_maglev = -1;
 		return 0;
 	}
 	ctx->maglev_table = malloc(ctx->maglev_size * sizeof(*ctx->maglev_table));

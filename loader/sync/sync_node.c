@@ -31,7 +31,7 @@ int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
 	ssize_t at;
 	int err = 0, ret;
 
-	if (ctx->node_addrs_fd < 0)
+	if (ctx->maps.node4_addrs < 0)
 		return 0;
 	for (size_t i = 0; i < state->n_node_addresses && n < NODE_MAX_ADDRS - 1; i++) {
 		uint32_t address = state->node_addresses[i];
@@ -56,7 +56,7 @@ int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
 		at = sync_node_find(ctx->node_keys, ctx->n_node, keys[i]);
 		if (at >= 0 && !memcmp(&ctx->node_values[at], &values[i], sizeof(values[i])))
 			continue;
-		ret = sync_update(ctx, ctx->node_addrs_fd, &keys[i], &values[i]);
+		ret = sync_update(ctx, ctx->maps.node4_addrs, &keys[i], &values[i]);
 		if (ret) {
 			log_warn("%s: write node address: %s", NODE4_ADDRS_MAP, strerror(-ret));
 			err = err ?: ret;
@@ -65,7 +65,7 @@ int sync_node_addrs(struct sync_ctx *ctx, const struct desired_state *state)
 	for (size_t i = 0; i < ctx->n_node; i++) {
 		if (sync_node_find(keys, n, ctx->node_keys[i]) >= 0)
 			continue;
-		ret = sync_delete(ctx, ctx->node_addrs_fd, &ctx->node_keys[i]);
+		ret = sync_delete(ctx, ctx->maps.node4_addrs, &ctx->node_keys[i]);
 		if (ret) {
 			log_warn("%s: delete node address: %s", NODE4_ADDRS_MAP, strerror(-ret));
 			err = err ?: ret;
@@ -83,9 +83,9 @@ int sync_adopt_node_addrs(struct sync_ctx *ctx)
 	uint32_t key;
 	struct map_walk walk;
 
-	if (ctx->node_addrs_fd < 0)
+	if (ctx->maps.node4_addrs < 0)
 		return 0;
-	map_walk_start(&walk, ctx->node_addrs_fd, sizeof(key), sizeof(ctx->node_values[0]));
+	map_walk_start(&walk, ctx->maps.node4_addrs, sizeof(key), sizeof(ctx->node_values[0]));
 	while (ctx->n_node < NODE_MAX_ADDRS &&
 	       map_walk_next(&walk, &key, &ctx->node_values[ctx->n_node]))
 		ctx->node_keys[ctx->n_node++] = key;

@@ -69,7 +69,7 @@ int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cid
 
 	for (size_t i = 0; i < n; i++) {
 		sync_range_key(&key, svc_id, &ranges[i]);
-		err = sync_update(ctx, ctx->ranges_fd, &key, &one);
+		err = sync_update(ctx, ctx->maps.lb4_src_ranges, &key, &one);
 		if (err)
 			return err;
 	}
@@ -86,7 +86,7 @@ void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_c
 		if (sync_ranges_contain(keep, n_keep, &old[i]))
 			continue;
 		sync_range_key(&key, svc_id, &old[i]);
-		if (sync_delete(ctx, ctx->ranges_fd, &key))
+		if (sync_delete(ctx, ctx->maps.lb4_src_ranges, &key))
 			log_warn("%s: delete a range of service %u failed", LB4_SRC_RANGES_MAP,
 				 svc_id);
 	}
@@ -111,15 +111,16 @@ void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t 
 	struct lb4_affinity value;
 	struct map_walk walk;
 
-	if (ctx->affinity_fd < 0)
+	if (ctx->maps.lb4_affinity < 0)
 		return;
 	/* Keys only: the value is read for this service's entries alone. */
-	map_walk_start(&walk, ctx->affinity_fd, sizeof(key), 0);
+	map_walk_start(&walk, ctx->maps.lb4_affinity, sizeof(key), 0);
 	while (map_walk_next(&walk, &key, NULL)) {
-		if (key.svc_id != svc_id || bpf_map_lookup_elem(ctx->affinity_fd, &key, &value) ||
+		if (key.svc_id != svc_id ||
+		    bpf_map_lookup_elem(ctx->maps.lb4_affinity, &key, &value) ||
 		    sync_ids_contain(keep, n_keep, value.backend_id))
 			continue;
-		bpf_map_delete_elem(ctx->affinity_fd, &key); /* the walk has its successor */
+		bpf_map_delete_elem(ctx->maps.lb4_affinity, &key); /* the walk has its successor */
 	}
 }
 
@@ -132,11 +133,11 @@ int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends)
 {
 	struct lb4_vip value = {.frontends = (uint32_t)frontends};
 
-	if (ctx->vips_fd < 0)
+	if (ctx->maps.lb4_vips < 0)
 		return 0;
 	if (!frontends)
-		return sync_delete(ctx, ctx->vips_fd, &vip);
-	return sync_update(ctx, ctx->vips_fd, &vip, &value);
+		return sync_delete(ctx, ctx->maps.lb4_vips, &vip);
+	return sync_update(ctx, ctx->maps.lb4_vips, &vip, &value);
 }
 
 int sync_vip_ref(struct sync_ctx *ctx, uint32_t vip)

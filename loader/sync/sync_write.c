@@ -37,7 +37,7 @@ int sync_slot_write(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint32_t
 	key.svc_id = svc_id;
 	key.index = (uint16_t)index;
 	key.gen = gen;
-	return sync_update(ctx, ctx->slots_fd, &key, &backend_id);
+	return sync_update(ctx, ctx->maps.lb4_slots, &key, &backend_id);
 }
 
 /* Delete slots 0..n-1 of SVC_ID/GEN. Failures are logged, not returned: nothing reads them. */
@@ -51,7 +51,7 @@ void sync_slots_delete(struct sync_ctx *ctx, uint32_t svc_id, uint8_t gen, uint3
 	key.gen = gen;
 	for (uint32_t i = 0; i < n; i++) {
 		key.index = (uint16_t)i;
-		err = sync_delete(ctx, ctx->slots_fd, &key);
+		err = sync_delete(ctx, ctx->maps.lb4_slots, &key);
 		if (err)
 			log_warn("lb4_slots: delete service %u gen %u index %u: %s", svc_id, gen, i,
 				 strerror(-err));
@@ -69,7 +69,7 @@ int sync_revnat_write(struct sync_ctx *ctx, const struct sync_service *svc)
 	value.proto = svc->key.proto;
 	memcpy(value.name, svc->name, sizeof(value.name));
 	value.name[sizeof(value.name) - 1] = '\0';
-	return sync_update(ctx, ctx->revnat_fd, &svc->svc_id, &value);
+	return sync_update(ctx, ctx->maps.lb4_revnat, &svc->svc_id, &value);
 }
 
 int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc_id, uint32_t count,
@@ -83,5 +83,5 @@ int sync_svc_write(struct sync_ctx *ctx, const struct lb4_key *key, uint32_t svc
 	value.gen = gen;
 	value.flags = flags;
 	value.affinity_timeout_s = affinity_timeout_s;
-	return sync_update(ctx, ctx->svc_fd, key, &value);
+	return sync_update(ctx, ctx->maps.lb4_svc, key, &value);
 }
