@@ -87,15 +87,8 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	opts.flags = is_snat ? CT_F_SNAT : 0;
 	opts.dst_ep = backend_ep;
 	opts.ports = snat4_ports();
-	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
-	if (ret)
-		return ret;
-
-	ret = nat4_rewrite(skb, pkt, &out);
-	if (ret)
-		return ret;
-	stats_count(is_snat ? STAT_EXT_SNAT : STAT_EXT_NEW, skb->len);
-	return ep4_deliver(skb, &entry);
+	return flow_start_translated(skb, pkt, now, &out, &entry, &opts,
+				     is_snat ? STAT_EXT_SNAT : STAT_EXT_NEW);
 }
 
 /*

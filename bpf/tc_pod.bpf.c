@@ -77,15 +77,8 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	entry.policy = verdict.policy;
 	opts.flags = is_hairpin ? CT_F_HAIRPIN : 0;
 	opts.dst_ep = ep4_lookup(backend.address);
-	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
-	if (ret)
-		return ret;
-
-	ret = nat4_rewrite(skb, pkt, &out);
-	if (ret)
-		return ret;
-	stats_count(is_hairpin ? STAT_HAIRPIN : STAT_SVC_NEW, skb->len);
-	return ep4_deliver(skb, &entry);
+	return flow_start_translated(skb, pkt, now, &out, &entry, &opts,
+				     is_hairpin ? STAT_HAIRPIN : STAT_SVC_NEW);
 }
 
 /*

@@ -246,6 +246,28 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 }
 
 /*
+ * The last steps of a new translated flow, the same in both programs: record both directions
+ * (flow_create_pair), rewrite the packet to OUT, count it under STAT and deliver it. Returns a
+ * tc verdict or -DROP_*.
+ */
+static __always_inline int flow_start_translated(struct __sk_buff *skb, const struct pkt4 *pkt,
+						 __u64 now, struct nat4_tuple *out,
+						 struct ct_entry *entry,
+						 const struct flow_pair_opts *opts, __u32 stat)
+{
+	int ret;
+
+	ret = flow_create_pair(skb, pkt, now, out, entry, opts);
+	if (ret)
+		return ret;
+	ret = nat4_rewrite(skb, pkt, out);
+	if (ret)
+		return ret;
+	stats_count(stat, skb->len);
+	return ep4_deliver(skb, entry);
+}
+
+/*
  * Tracks a new flow both ways without translation (a NetworkPolicy verdict, cached in the
  * entries so later packets and replies skip the lookups) and delivers this packet. Replies go
  * back into the pod this packet came from when IS_REPLY_TO_SENDER, else to the node's routing;
