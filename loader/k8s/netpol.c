@@ -53,33 +53,17 @@ bool netpol_selector_match(const struct netpol_selector *selector, const struct 
 	return true;
 }
 
-bool netpol_cidr_contains(const struct lb_cidr *cidr, uint32_t address)
-{
-	uint32_t mask = cidr->prefix_len ? htonl(~0u << (32 - cidr->prefix_len)) : 0;
-
-	return (address & mask) == cidr->address;
-}
-
 bool netpol_ip_block_contains(const struct netpol_ip_block *block, uint32_t address)
 {
 	size_t i;
 
-	if (block->is_ipv6 || !netpol_cidr_contains(&block->cidr, address))
+	if (block->is_ipv6 || !cidr4_has_address(&block->cidr, address))
 		return false;
 	for (i = 0; i < block->n_except; i++) {
-		if (netpol_cidr_contains(&block->except[i], address))
+		if (cidr4_has_address(&block->except[i], address))
 			return false;
 	}
 	return true;
-}
-
-const char *netpol_cidr_str(const struct lb_cidr *cidr, char *buf, size_t len)
-{
-	char address[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &cidr->address, address, sizeof(address));
-	snprintf(buf, len, "%s/%u", address, cidr->prefix_len);
-	return buf;
 }
 
 /* ---- freeing ----------------------------------------------------------------------------- */
@@ -466,29 +450,8 @@ static void netpol_decode_selector(struct netpol_ctx *ctx, const struct yaml_tre
 /* "a.b.c.d/n" (host bits allowed and masked, as the API allows them); IPv6 noted, not kept. */
 static bool netpol_parse_cidr(const char *text, struct lb_cidr *out, bool *is_ipv6)
 {
-	char address[INET6_ADDRSTRLEN];
-	unsigned char ipv6[16];
-	const char *slash = text ? strchr(text, '/') : NULL;
-	char *end;
-	long len;
-
-	*is_ipv6 = false;
-	if (!slash || (size_t)(slash - text) >= sizeof(address) || slash[1] < '0' || slash[1] > '9')
-		return false;
-	memcpy(address, text, (size_t)(slash - text));
-	address[slash - text] = '\0';
-	len = strtol(slash + 1, &end, 10);
-	if (*end || len < 0)
-		return false;
-	if (inet_pton(AF_INET6, address, ipv6) == 1 && len <= 128) {
-		*is_ipv6 = true;
-		return true;
-	}
-	if (inet_pton(AF_INET, address, &out->address) != 1 || len > 32)
-		return false;
-	out->prefix_len = (uint8_t)len;
-	out->address &= len ? htonl(~0u << (32 - len)) : 0;
-	return true;
+	*is_ipv6 = cidr_is_ipv6(text);
+	return *is_ipv6 || !cidr4_parse(text, CIDR4_MASK_HOST_BITS, out);
 }
 
 static void netpol_decode_ip_block(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
@@ -543,7 +506,7 @@ static void netpol_decode_ip_block(struct netpol_ctx *ctx, const struct yaml_tre
 			continue;
 		/* The API requires a strict subset of cidr. */
 		if (value.prefix_len <= out->cidr.prefix_len ||
-		    !netpol_cidr_contains(&out->cidr, value.address)) {
+		    !cidr4_has_address(&out->cidr, value.address)) {
 			netpol_error(ctx, field, "\"%.64s\" must be a strict subset of cidr %s",
 				     text_cidr, cidr);
 			continue;

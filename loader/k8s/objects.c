@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cidr.h"
 #include "lib/log.h"
 #include "loader/k8s/netpol.h"
 #include "loader/k8s/objects.h"
@@ -551,30 +552,6 @@ static int get_labels(struct decode_ctx *ctx, const struct yaml_tree_node *paren
 	return err;
 }
 
-/* An IPv4 CIDR "a.b.c.d/n" (host bits allowed, as the API allows them here; they are masked). */
-static bool parse_cidr(const char *text, struct lb_cidr *out)
-{
-	char address[INET_ADDRSTRLEN];
-	const char *slash = strchr(text, '/');
-	char *end;
-	long len;
-
-	if (!slash || (size_t)(slash - text) >= sizeof(address))
-		return false;
-	memcpy(address, text, (size_t)(slash - text));
-	address[slash - text] = '\0';
-	if (inet_pton(AF_INET, address, &out->address) != 1)
-		return false;
-	if (slash[1] < '0' || slash[1] > '9')
-		return false;
-	len = strtol(slash + 1, &end, 10);
-	if (*end || len < 0 || len > 32)
-		return false;
-	out->prefix_len = (uint8_t)len;
-	out->address &= len ? htonl(~0u << (32 - len)) : 0;
-	return true;
-}
-
 /* ---- Service --------------------------------------------------------------------------- */
 
 static int decode_service_port(struct decode_ctx *ctx, const struct yaml_tree_node *node,
@@ -799,7 +776,8 @@ static int decode_service(struct decode_ctx *ctx, const struct yaml_tree_node *r
 				err = field_error(
 				    ctx, path, NULL, "expected a string, got %s",
 				    value_text(ranges->sequence.items[i], text, sizeof(text)));
-			else if (parse_cidr(text_cidr, &cidr))
+			/* Host bits allowed, as the API allows them here; they are masked. */
+			else if (!cidr4_parse(text_cidr, CIDR4_MASK_HOST_BITS, &cidr))
 				svc->source_ranges[svc->n_source_ranges++] = cidr;
 			else if (!strchr(text_cidr, ':'))
 				err = field_error(ctx, path, NULL, "\"%.64s\" is not a valid CIDR",
