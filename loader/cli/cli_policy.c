@@ -16,6 +16,7 @@
 
 #include "lib/bpffs.h"
 #include "loader/cli/cli.h"
+#include "loader/desired/state.h"
 #include "loader/k8s/netpol.h"
 #include "maps/endpoints.h"
 #include "maps/policy.h"

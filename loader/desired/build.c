@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "loader/desired/netpol_compile.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "maps/lb.h"
 
 #ifndef IPPROTO_SCTP

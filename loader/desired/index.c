@@ -12,6 +12,7 @@
 
 #include "loader/desired/netpol_compile.h"
 #include "loader/desired/index.h"
+#include "loader/desired/build.h"
 
 /* ---- a string-keyed map: chained, grows at load 1 ------------------------------------------ */
 

@@ -14,7 +14,6 @@
 
 #include "lib/cidr.h"
 #include "loader/k8s/objects.h"
-#include "loader/desired/state.h"
 
 #define NETPOL_MAX_RULES  256 /* ingress or egress rules per policy */
 #define NETPOL_MAX_PEERS  256 /* from/to entries per rule */

@@ -30,6 +30,7 @@
 #include "lib/log.h"
 #include "loader/k8s/netpol.h"
 #include "loader/desired/netpol_eval.h"
+#include "loader/desired/state.h"
 #include "loader/k8s/yaml_tree.h"
 
 #ifndef IPPROTO_SCTP

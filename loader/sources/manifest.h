@@ -25,7 +25,8 @@
 #define MANIFEST_MAX_SLICE_PORTS K8S_MAX_SLICE_PORTS
 #define MANIFEST_ERROR_LEN	 K8S_ERROR_LEN
 
-struct manifest_set; /* objects per file, with each file's last good version */
+struct k8s_build_config; /* loader/desired/build.h */
+struct manifest_set;	 /* objects per file, with each file's last good version */
 
 /* A new set builds as a standalone node would: no node name, endpoints from Pods. */
 struct manifest_set *manifest_set_new(void);

@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
 #include "loader/desired/index.h"
+#include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
 #include "maps/lb.h"
 
