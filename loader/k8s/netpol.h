@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 #include "lib/cidr.h"
-#include "loader/k8s/objects.h"
+#include "loader/k8s/fields.h"
+#include "loader/k8s/yaml_tree.h"
 
 #define NETPOL_MAX_RULES  256 /* ingress or egress rules per policy */
 #define NETPOL_MAX_PEERS  256 /* from/to entries per rule */

@@ -13,21 +13,16 @@
 #include <stdint.h>
 
 #include "lib/cidr.h"
+#include "loader/k8s/fields.h"
 #include "loader/k8s/yaml_tree.h"
 
-#define K8S_DNS_LABEL_MAX	  63
-#define K8S_DNS_SUBDOMAIN_MAX	  253
-#define K8S_IANA_SVC_NAME_MAX	  15
-#define K8S_MAX_SVC_PORTS	  256  /* ports per Service */
-#define K8S_MAX_SLICE_PORTS	  256  /* ports per EndpointSlice */
-#define K8S_MAX_SLICE_ENDPOINTS	  1000 /* Kubernetes' own limit per EndpointSlice */
-#define K8S_MAX_IPS		  64   /* externalIPs, LB ingress entries, node addresses */
-#define K8S_MAX_SOURCE_RANGES	  256  /* loadBalancerSourceRanges */
-#define K8S_MAX_LABELS		  256  /* labels (and selector terms) per object */
-#define K8S_MAX_CONTAINERS	  64   /* containers (and ports per container) per Pod */
-#define K8S_MAX_ZONE_HINTS	  8    /* hints.forZones per endpoint (the API's own limit) */
-#define K8S_ERROR_LEN		  512
-#define K8S_MAX_ERRORS		  256	/* errors kept for listing; more are only counted */
+#define K8S_MAX_SVC_PORTS	  256	/* ports per Service */
+#define K8S_MAX_SLICE_PORTS	  256	/* ports per EndpointSlice */
+#define K8S_MAX_SLICE_ENDPOINTS	  1000	/* Kubernetes' own limit per EndpointSlice */
+#define K8S_MAX_IPS		  64	/* externalIPs, LB ingress entries, node addresses */
+#define K8S_MAX_SOURCE_RANGES	  256	/* loadBalancerSourceRanges */
+#define K8S_MAX_CONTAINERS	  64	/* containers (and ports per container) per Pod */
+#define K8S_MAX_ZONE_HINTS	  8	/* hints.forZones per endpoint (the API's own limit) */
 #define K8S_AFFINITY_DEFAULT_S	  10800 /* sessionAffinityConfig default: 3 hours */
 #define K8S_AFFINITY_MAX_S	  86400 /* the API's upper bound for timeoutSeconds */
 #define K8S_NODE_PORT_MIN_DEFAULT 30000 /* kube-apiserver --service-node-port-range */
@@ -47,34 +42,7 @@ enum k8s_kind {
 
 extern const char *const k8s_kind_names[K8S_KIND_COUNT];
 
-/* Messages of one load or sync: logged as found (unless quiet), the first K8S_MAX_ERRORS kept. */
-struct k8s_errors {
-	char **items;
-	size_t count;  /* kept */
-	size_t found;  /* reported, kept or not */
-	bool is_quiet; /* collected for later: not logged when added */
-};
-
-void k8s_errors_add(struct k8s_errors *errors, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void k8s_errors_free(struct k8s_errors *errors);
-
 struct netpol;
-
-struct k8s_label {
-	char *key;
-	char *value;
-};
-
-/* A label map (or a selector's matchLabels), sorted by key. */
-struct k8s_labels {
-	size_t count;
-	struct k8s_label *items;
-};
-
-const char *k8s_labels_get(const struct k8s_labels *labels, const char *key);
-/* Every term of selector is in labels (an empty selector matches everything). */
-bool k8s_labels_match(const struct k8s_labels *selector, const struct k8s_labels *labels);
 
 enum k8s_svc_type {
 	K8S_SVC_CLUSTER_IP = 0,
