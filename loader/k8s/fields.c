@@ -332,6 +332,53 @@ int k8s_field_dup(const char *value, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+int k8s_field_labels(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
+		     const char *prefix, const char *key, struct k8s_labels *out)
+{
+	const struct yaml_tree_node *map;
+	char path[96], text[64];
+	size_t i;
+	int err = k8s_field_container(ctx, parent, prefix, key, YAML_TREE_MAPPING, &map);
+
+	if (err || !map || !map->mapping.count)
+		return err;
+	if (map->mapping.count > K8S_MAX_LABELS)
+		return k8s_field_error(ctx, prefix, key, "%zu entries exceed the limit of %d",
+				       map->mapping.count, K8S_MAX_LABELS);
+	out->items = calloc(map->mapping.count, sizeof(*out->items));
+	if (!out->items)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", key);
+	for (i = 0; i < map->mapping.count; i++) {
+		const struct yaml_tree_node *k = map->mapping.pairs[i].key;
+		const struct yaml_tree_node *v = map->mapping.pairs[i].value;
+		/* Plain YAML scalars such as `tier: 1` or `on: true` are strings to Kubernetes
+		 * too when quoted; accept them as written, but nothing structured. */
+		const char *value = k8s_field_scalar_text(v);
+
+		if (!value && yaml_tree_is_null(v))
+			value = "";
+		if (!value || strlen(k->scalar.value) != k->scalar.length || !k->scalar.length ||
+		    k->scalar.length > K8S_DNS_SUBDOMAIN_MAX + 64 ||
+		    strlen(value) > K8S_LABEL_VALUE_MAX) {
+			err = k8s_field_error(ctx, path, k->scalar.value,
+					      "expected a label value of at most 63 bytes, got %s",
+					      k8s_field_describe(ctx, v, text, sizeof(text)));
+			continue;
+		}
+		out->items[out->count].key = strdup(k->scalar.value);
+		out->items[out->count].value = strdup(value);
+		if (!out->items[out->count].key || !out->items[out->count].value) {
+			free(out->items[out->count].key);
+			free(out->items[out->count].value);
+			return -ENOMEM;
+		}
+		out->count++;
+	}
+	k8s_labels_sort(out);
+	return err;
+}
+
 /* ---- syntax ---------------------------------------------------------------------------- */
 
 static bool is_lower_alnum(char c)

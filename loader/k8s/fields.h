@@ -117,6 +117,12 @@ int k8s_field_protocol(struct k8s_field_ctx *ctx, const struct yaml_tree_node *p
 /* A string field that must be one of words (NULL-terminated); *index is the match. */
 int k8s_field_enum(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
 		   const char *prefix, const char *key, const char *const *words, size_t *index);
+/*
+ * A label map (metadata.labels, a Service's selector), sorted into *out: any key of a sensible
+ * length, values of at most 63 bytes, plain scalars taken as written, null as "".
+ */
+int k8s_field_labels(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
+		     const char *prefix, const char *key, struct k8s_labels *out);
 /* Refuse keys of mapping not in known (NULL-terminated), each named at path; false if any. */
 bool k8s_field_known(struct k8s_field_ctx *ctx, const struct yaml_tree_node *mapping,
 		     const char *path, const char *const *known);
