@@ -187,20 +187,27 @@ int k8s_field_container(struct k8s_field_ctx *ctx, const struct yaml_tree_node *
 	return k8s_field_node(ctx, yaml_tree_get(parent, key), prefix, key, type, out);
 }
 
-int k8s_field_list(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
-		   const char *prefix, const char *key, size_t max,
-		   const struct yaml_tree_node **out)
+int k8s_field_list_of(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
+		      const char *prefix, const char *key, size_t max, const char *what,
+		      const struct yaml_tree_node **out)
 {
 	int err = k8s_field_container(ctx, parent, prefix, key, YAML_TREE_SEQUENCE, out);
 
 	if (err)
 		return err;
 	if (*out && (*out)->sequence.count > max) {
-		err = k8s_field_error(ctx, prefix, key, "%zu items exceed the limit of %zu",
-				      (*out)->sequence.count, max);
+		err = k8s_field_error(ctx, prefix, key, "%zu %s exceed the limit of %zu",
+				      (*out)->sequence.count, what, max);
 		*out = NULL;
 	}
 	return err;
+}
+
+int k8s_field_list(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
+		   const char *prefix, const char *key, size_t max,
+		   const struct yaml_tree_node **out)
+{
+	return k8s_field_list_of(ctx, parent, prefix, key, max, "items", out);
 }
 
 int k8s_field_string(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,

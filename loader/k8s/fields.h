@@ -99,6 +99,10 @@ int k8s_field_container(struct k8s_field_ctx *ctx, const struct yaml_tree_node *
 int k8s_field_list(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
 		   const char *prefix, const char *key, size_t max,
 		   const struct yaml_tree_node **out);
+/* The same, with what names the items in the limit's message: "300 ports exceed ...". */
+int k8s_field_list_of(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
+		      const char *prefix, const char *key, size_t max, const char *what,
+		      const struct yaml_tree_node **out);
 /* Optional string: *out is NULL when absent or null. */
 int k8s_field_string(struct k8s_field_ctx *ctx, const struct yaml_tree_node *parent,
 		     const char *prefix, const char *key, const char **out);

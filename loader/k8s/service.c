@@ -111,11 +111,8 @@ static int decode_service_ports(struct k8s_field_ctx *ctx, const struct yaml_tre
 	size_t i, j;
 	int err = 0;
 
-	if (k8s_field_container(ctx, spec, "spec", "ports", YAML_TREE_SEQUENCE, &ports))
+	if (k8s_field_list_of(ctx, spec, "spec", "ports", K8S_MAX_SVC_PORTS, "ports", &ports))
 		return -EINVAL;
-	if (ports && ports->sequence.count > K8S_MAX_SVC_PORTS)
-		return k8s_field_error(ctx, "spec", "ports", "%zu ports exceed the limit of %d",
-				       ports->sequence.count, K8S_MAX_SVC_PORTS);
 	if (ports && ports->sequence.count) {
 		svc->ports = calloc(ports->sequence.count, sizeof(*svc->ports));
 		if (!svc->ports)

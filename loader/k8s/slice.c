@@ -66,14 +66,11 @@ static int decode_slice_endpoint(struct k8s_field_ctx *ctx, const struct yaml_tr
 	if (node->type != YAML_TREE_MAPPING)
 		return k8s_field_error(ctx, prefix, NULL, "expected a mapping, got %s",
 				       k8s_field_describe(ctx, node, text, sizeof(text)));
-	if (k8s_field_container(ctx, node, prefix, "addresses", YAML_TREE_SEQUENCE, &addresses))
+	if (k8s_field_list_of(ctx, node, prefix, "addresses", ENDPOINT_MAX_ADDRESSES, "addresses",
+			      &addresses))
 		return -EINVAL;
 	if (!addresses || !addresses->sequence.count)
 		return k8s_field_error(ctx, prefix, "addresses", "needs at least one address");
-	if (addresses->sequence.count > ENDPOINT_MAX_ADDRESSES)
-		return k8s_field_error(ctx, prefix, "addresses",
-				       "%zu addresses exceed the limit of %d",
-				       addresses->sequence.count, ENDPOINT_MAX_ADDRESSES);
 	/* Every address is checked, though only the first is used (as kube-proxy does). */
 	for (i = 0; i < addresses->sequence.count; i++) {
 		const struct yaml_tree_node *item = addresses->sequence.items[i];
@@ -153,11 +150,8 @@ int k8s_slice_decode(struct k8s_field_ctx *ctx, const struct yaml_tree_node *roo
 		return 0;
 	}
 
-	if (k8s_field_container(ctx, root, "", "ports", YAML_TREE_SEQUENCE, &ports))
+	if (k8s_field_list_of(ctx, root, "", "ports", K8S_MAX_SLICE_PORTS, "ports", &ports))
 		return -EINVAL;
-	if (ports && ports->sequence.count > K8S_MAX_SLICE_PORTS)
-		return k8s_field_error(ctx, "", "ports", "%zu ports exceed the limit of %d",
-				       ports->sequence.count, K8S_MAX_SLICE_PORTS);
 	if (ports && ports->sequence.count) {
 		slice->ports = calloc(ports->sequence.count, sizeof(*slice->ports));
 		if (!slice->ports)
@@ -193,11 +187,9 @@ int k8s_slice_decode(struct k8s_field_ctx *ctx, const struct yaml_tree_node *roo
 		}
 	}
 
-	if (k8s_field_container(ctx, root, "", "endpoints", YAML_TREE_SEQUENCE, &endpoints))
+	if (k8s_field_list_of(ctx, root, "", "endpoints", K8S_MAX_SLICE_ENDPOINTS, "endpoints",
+			      &endpoints))
 		return -EINVAL;
-	if (endpoints && endpoints->sequence.count > K8S_MAX_SLICE_ENDPOINTS)
-		return k8s_field_error(ctx, "", "endpoints", "%zu endpoints exceed the limit of %d",
-				       endpoints->sequence.count, K8S_MAX_SLICE_ENDPOINTS);
 	if (endpoints && endpoints->sequence.count) {
 		slice->endpoints = calloc(endpoints->sequence.count, sizeof(*slice->endpoints));
 		if (!slice->endpoints)

@@ -108,6 +108,13 @@ static void test_getters(void **state)
 	assert_non_null(node);
 	assert_int_equal(k8s_field_list(&f->ctx, f->root, "", "list", 2, &node), -EINVAL);
 	assert_null(node);
+	assert_string_equal(f->errors.items[f->errors.count - 1],
+			    "f.yaml: Service default/web: list: 3 items exceed the limit of 2");
+	assert_int_equal(k8s_field_list_of(&f->ctx, f->root, "spec", "list", 2, "ports", &node),
+			 -EINVAL);
+	assert_string_equal(
+	    f->errors.items[f->errors.count - 1],
+	    "f.yaml: Service default/web: spec.list: 3 ports exceed the limit of 2");
 	assert_int_equal(
 	    k8s_field_container(&f->ctx, f->root, "", "list", YAML_TREE_MAPPING, &node), -EINVAL);
 	assert_int_equal(k8s_field_protocol(&f->ctx, f->root, "", &proto), -EINVAL);
