@@ -233,7 +233,8 @@ $(BUILD)/tests/tools/libcni-client: $(wildcard tests/tools/libcni-client/*.go)
 # new inputs worth keeping are then `cp`ed into tests/fuzz/corpus/ by hand.
 FUZZ_TIME    ?= 60
 FUZZ_SRCS    := $(wildcard loader/k8s/*.c) $(wildcard loader/desired/build*.c) \
-	loader/desired/netpol_eval.c loader/desired/netpol_compile.c loader/desired/state.c lib/log.c
+	loader/desired/netpol_eval.c loader/desired/netpol_compile.c loader/desired/state.c lib/log.c \
+	lib/cidr.c
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS)

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "cni/cni.h"
+#include "lib/cidr.h"
 #include "lib/hash_table.h"
 
 const char *const cni_supported_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL};
@@ -114,28 +115,12 @@ bool cni_is_valid_abs_path(const char *s, size_t max)
 /* "a.b.c.d/n" with host bits zero; returns 0 or -EINVAL. */
 int cni_parse_cidr4(const char *s, struct in_addr *network, unsigned int *prefix)
 {
-	char buf[INET_ADDRSTRLEN + 4];
-	char *slash, *end;
-	unsigned long n;
-	uint32_t mask;
+	struct lb_cidr cidr;
 
-	if (strnlen(s, sizeof(buf)) >= sizeof(buf))
+	if (cidr4_parse(s, CIDR4_NO_LEADING_ZERO, &cidr))
 		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (!slash || !isdigit((unsigned char)slash[1]))
-		return -EINVAL;
-	*slash = '\0';
-	errno = 0;
-	n = strtoul(slash + 1, &end, 10);
-	if (errno || *end || n > 32 || (slash[1] == '0' && slash[2]))
-		return -EINVAL;
-	if (inet_pton(AF_INET, buf, network) != 1)
-		return -EINVAL;
-	mask = n ? htonl(~0u << (32 - n)) : 0;
-	if (network->s_addr & ~mask)
-		return -EINVAL;
-	*prefix = (unsigned int)n;
+	network->s_addr = cidr.address;
+	*prefix = cidr.prefix_len;
 	return 0;
 }
 

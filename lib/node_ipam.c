@@ -12,36 +12,52 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/cidr.h"
 #include "lib/hash_table.h"
 #include "lib/map_walk.h"
 #include "lib/node_ipam.h"
 
-static uint32_t node_ipam_mask(unsigned int prefix)
+/* The map layout's CIDR as lib/cidr's (is_set aside). */
+static struct lb_cidr node_ipam_cidr4(const struct node_ipam_cidr *cidr)
 {
-	return prefix ? ~0u << (32 - prefix) : 0;
+	struct lb_cidr out = {.address = cidr->address, .prefix_len = cidr->prefix};
+
+	return out;
+}
+
+int node_ipam_cidr_parse(const char *text, struct node_ipam_cidr *out)
+{
+	struct lb_cidr cidr;
+	int err = cidr4_parse(text, 0, &cidr);
+
+	if (err)
+		return err;
+	memset(out, 0, sizeof(*out));
+	out->address = cidr.address;
+	out->prefix = cidr.prefix_len;
+	out->is_set = 1;
+	return 0;
 }
 
 const char *node_ipam_cidr_str(const struct node_ipam_cidr *cidr, char *buf, size_t size)
 {
-	char address[INET_ADDRSTRLEN];
-	struct in_addr in = {.s_addr = cidr->address};
+	struct lb_cidr value = node_ipam_cidr4(cidr);
 
-	inet_ntop(AF_INET, &in, address, sizeof(address));
-	snprintf(buf, size, "%s/%u", address, cidr->prefix);
-	return buf;
+	return cidr4_str(&value, buf, size);
 }
 
 bool node_ipam_cidr_overlap(const struct node_ipam_cidr *a, const struct node_ipam_cidr *b)
 {
-	/* Two prefixes overlap exactly when the shorter one contains the other's network. */
-	uint32_t mask = node_ipam_mask(a->prefix < b->prefix ? a->prefix : b->prefix);
+	struct lb_cidr x = node_ipam_cidr4(a), y = node_ipam_cidr4(b);
 
-	return a->is_set && b->is_set && ((ntohl(a->address) ^ ntohl(b->address)) & mask) == 0;
+	return a->is_set && b->is_set && cidr4_overlap(&x, &y);
 }
 
 bool node_ipam_cidr_contains(const struct node_ipam_cidr *outer, const struct node_ipam_cidr *inner)
 {
-	return outer->prefix <= inner->prefix && node_ipam_cidr_overlap(outer, inner);
+	struct lb_cidr x = node_ipam_cidr4(outer), y = node_ipam_cidr4(inner);
+
+	return outer->is_set && inner->is_set && cidr4_contains(&x, &y);
 }
 
 int node_ipam_block(const struct node_ipam_cidr *cluster, unsigned int node_prefix, uint32_t index,

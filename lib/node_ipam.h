@@ -12,7 +12,12 @@
 
 #include "maps/ipam.h"
 
-/* "a.b.c.d/n" into buf (at least 19 bytes). */
+/*
+ * The map layout's CIDR through lib/cidr: parse "a.b.c.d/n" without host bits (0 with is_set,
+ * or -EINVAL), show it ("a.b.c.d/n" into buf, at least 19 bytes), compare two (false when
+ * either is unset).
+ */
+int node_ipam_cidr_parse(const char *text, struct node_ipam_cidr *out);
 const char *node_ipam_cidr_str(const struct node_ipam_cidr *cidr, char *buf, size_t size);
 bool node_ipam_cidr_overlap(const struct node_ipam_cidr *a, const struct node_ipam_cidr *b);
 bool node_ipam_cidr_contains(const struct node_ipam_cidr *outer,

@@ -14,6 +14,7 @@
 #include "loader/cli/cli.h"
 #include "loader/lab/lab.h"
 #include "lib/log.h"
+#include "lib/node_ipam.h"
 #include "loader/desired/maglev.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
@@ -122,13 +123,13 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			config.hairpin_ip = hairpin.s_addr;
 			break;
 		case OPT_CLUSTER_CIDR:
-			if (agent_parse_cidr(optarg, &config.cluster_cidr))
+			if (node_ipam_cidr_parse(optarg, &config.cluster_cidr))
 				return log_fail(
 				    "--cluster-cidr %s: expected A.B.C.D/N without host bits",
 				    optarg);
 			break;
 		case OPT_SERVICE_CIDR:
-			if (agent_parse_cidr(optarg, &config.service_cidr))
+			if (node_ipam_cidr_parse(optarg, &config.service_cidr))
 				return log_fail(
 				    "--service-cidr %s: expected A.B.C.D/N without host bits",
 				    optarg);

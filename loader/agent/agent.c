@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/desired/index.h"
 #include "loader/sync/sync.h"
 
@@ -64,34 +65,6 @@ static uint64_t agent_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int agent_parse_cidr(const char *text, struct agent_cidr *out)
-{
-	char address[INET_ADDRSTRLEN], *end;
-	const char *slash = strchr(text, '/');
-	struct in_addr in;
-	long len;
-
-	if (!slash || (size_t)(slash - text) >= sizeof(address))
-		return -EINVAL;
-	memcpy(address, text, (size_t)(slash - text));
-	address[slash - text] = '\0';
-	if (inet_pton(AF_INET, address, &in) != 1)
-		return -EINVAL;
-	errno = 0;
-	len = strtol(slash + 1, &end, 10);
-	if (errno || end == slash + 1 || *end || len < 0 || len > 32)
-		return -EINVAL;
-	uint32_t mask = len ? htonl(~0u << (32 - len)) : 0;
-
-	if (in.s_addr & ~mask)
-		return -EINVAL; /* host bits set: most likely a typo, as kube-apiserver also refuses
-				 */
-	out->address = in.s_addr;
-	out->prefix_len = (uint8_t)len;
-	out->is_set = true;
-	return 0;
-}
-
 int agent_config_validate(const struct agent_config *config)
 {
 	if (!config->node || !config->node[0]) {
@@ -102,10 +75,9 @@ int agent_config_validate(const struct agent_config *config)
 		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
 		return -EINVAL;
 	}
-	if (config->cluster_cidr.is_set &&
-	    config->node_cidr_size < config->cluster_cidr.prefix_len) {
+	if (config->cluster_cidr.is_set && config->node_cidr_size < config->cluster_cidr.prefix) {
 		log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
-			  config->node_cidr_size, config->cluster_cidr.prefix_len);
+			  config->node_cidr_size, config->cluster_cidr.prefix);
 		return -EINVAL;
 	}
 	if (!config->ct_size) {
@@ -113,14 +85,6 @@ int agent_config_validate(const struct agent_config *config)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static struct node_ipam_cidr agent_ipam_cidr(const struct agent_cidr *cidr)
-{
-	struct node_ipam_cidr out = {
-	    .address = cidr->address, .prefix = cidr->prefix_len, .is_set = cidr->is_set};
-
-	return out;
 }
 
 /*
@@ -135,8 +99,8 @@ static int agent_ipam_start(const struct agent_config *config, bool is_publish)
 	char msg[320], block[24];
 	int err;
 
-	plan.cluster = agent_ipam_cidr(&config->cluster_cidr);
-	plan.service = agent_ipam_cidr(&config->service_cidr);
+	plan.cluster = config->cluster_cidr;
+	plan.service = config->service_cidr;
 	plan.dns = config->cluster_dns;
 	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
 		log_error("CIDR plan: %s", msg);

@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 
+#include "maps/ipam.h"
 #include "loader/desired/maglev.h"
 
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
@@ -25,25 +26,19 @@
 /* How long start-up waits for the first full list of the API before "agent ready", in ms. */
 #define AGENT_API_SYNC_WAIT_MS 10000
 
-struct agent_cidr {
-	uint32_t address; /* network byte order, host bits zero */
-	uint8_t prefix_len;
-	bool is_set;
-};
-
 struct agent_config {
 	const char *node;      /* --node, required */
 	const char *manifests; /* --manifests DIR, or NULL: the maps are left as adopted */
 	const char *bpffs;     /* --bpffs DIR */
 	uint32_t ct_size;      /* --ct-size N */
 	bool is_ct_size_set;
-	uint32_t hairpin_ip;		/* --hairpin-ip, network byte order */
-	struct agent_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
-	struct agent_cidr service_cidr; /* --service-cidr: ClusterIP range */
-	struct in_addr cluster_dns;	/* --cluster-dns: must sit in the service CIDR; 0 = unset */
-	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
-	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
-	bool is_in_cluster;		/* --in-cluster: the pod's service account */
+	uint32_t hairpin_ip;		    /* --hairpin-ip, network byte order */
+	struct node_ipam_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
+	struct node_ipam_cidr service_cidr; /* --service-cidr: ClusterIP range */
+	struct in_addr cluster_dns;  /* --cluster-dns: must sit in the service CIDR; 0 = unset */
+	unsigned int node_cidr_size; /* --node-cidr-size: prefix length of one node's pod CIDR */
+	const char *kubeconfig;	     /* --kubeconfig FILE: list/watch the API server */
+	bool is_in_cluster;	     /* --in-cluster: the pod's service account */
 	uint32_t node_ips[AGENT_MAX_NODE_IPS]; /* --node-ip (repeatable), network byte order */
 	size_t n_node_ips;
 	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */
@@ -51,9 +46,6 @@ struct agent_config {
 	enum lb_algorithm lb_algorithm; /* --lb-algorithm maglev|random */
 	uint32_t maglev_size;		/* --maglev-table-size M: a prime (see maps/lb.h) */
 };
-
-/* Parse "A.B.C.D/N" with no host bits set. Returns 0 or -EINVAL. */
-int agent_parse_cidr(const char *text, struct agent_cidr *out);
 
 /*
  * Check what the command line cannot: the node CIDR size fits in the cluster CIDR. Returns 0

@@ -17,6 +17,7 @@
 #include "lib/bpffs.h"
 #include "lib/map_walk.h"
 #include "loader/cli/cli.h"
+#include "loader/desired/state.h"
 #include "loader/k8s/netpol.h"
 #include "maps/endpoints.h"
 #include "maps/policy.h"

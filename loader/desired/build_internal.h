@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader/desired/build.h"
 #include "loader/k8s/objects.h"
 #include "loader/desired/state.h"
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/desired/state.h"
 
 struct k8s_index;

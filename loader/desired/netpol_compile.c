@@ -98,8 +98,7 @@ struct compile {
 
 static bool compile_prefix_within(const struct lb_cidr *inner, const struct lb_cidr *outer)
 {
-	return inner->prefix_len >= outer->prefix_len &&
-	       netpol_cidr_contains(outer, inner->address);
+	return cidr4_contains(outer, inner);
 }
 
 /* Which blocks hold every address of PREFIX (IPv4), as '0'/'1' per block. */
@@ -306,7 +305,7 @@ static void compile_ipcache(struct compile *c, struct policy_state *out, size_t 
 				entry->identity = (uint32_t)world_identity;
 				continue;
 			}
-			netpol_cidr_str(prefix, name, sizeof(name));
+			cidr4_str(prefix, name, sizeof(name));
 			{
 				size_t len = strlen(bits) + 8;
 				char *key = malloc(len);
@@ -677,7 +676,7 @@ static const struct policy_ipcache *compiled_ipcache(const struct policy_state *
 		const struct policy_ipcache *entry = &state->ipcache[i];
 		struct lb_cidr cidr = {.address = entry->address, .prefix_len = entry->prefix_len};
 
-		if (netpol_cidr_contains(&cidr, address) &&
+		if (cidr4_has_address(&cidr, address) &&
 		    (!best || entry->prefix_len > best->prefix_len))
 			best = entry;
 	}

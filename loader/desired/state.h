@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/cidr.h"
 #include "maps/lb.h"
 #include "maps/types.h"
 
@@ -49,12 +50,6 @@ enum lb_frontend_kind {
 #define LB_FE_F_SNAT	     (1u << 0) /* external, externalTrafficPolicy Cluster: masquerade */
 #define LB_FE_F_LOCAL_ONLY   (1u << 1) /* backends are this node's only (a Local policy) */
 #define LB_FE_F_PREFER_CLOSE (1u << 2) /* trafficDistribution PreferClose applied to backends */
-
-/* An IPv4 CIDR, address in network byte order. */
-struct lb_cidr {
-	uint32_t address;
-	uint8_t prefix_len;
-};
 
 /*
  * One service frontend: a (VIP, port, protocol, scope) of a Service port. The builder has

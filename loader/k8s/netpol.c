@@ -53,53 +53,26 @@ bool netpol_selector_match(const struct netpol_selector *selector, const struct 
 	return true;
 }
 
-bool netpol_cidr_contains(const struct lb_cidr *cidr, uint32_t address)
-{
-	uint32_t mask = cidr->prefix_len ? htonl(~0u << (32 - cidr->prefix_len)) : 0;
-
-	return (address & mask) == cidr->address;
-}
-
 bool netpol_ip_block_contains(const struct netpol_ip_block *block, uint32_t address)
 {
 	size_t i;
 
-	if (block->is_ipv6 || !netpol_cidr_contains(&block->cidr, address))
+	if (block->is_ipv6 || !cidr4_has_address(&block->cidr, address))
 		return false;
 	for (i = 0; i < block->n_except; i++) {
-		if (netpol_cidr_contains(&block->except[i], address))
+		if (cidr4_has_address(&block->except[i], address))
 			return false;
 	}
 	return true;
 }
 
-const char *netpol_cidr_str(const struct lb_cidr *cidr, char *buf, size_t len)
-{
-	char address[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &cidr->address, address, sizeof(address));
-	snprintf(buf, len, "%s/%u", address, cidr->prefix_len);
-	return buf;
-}
-
 /* ---- freeing ----------------------------------------------------------------------------- */
-
-static void netpol_labels_free(struct k8s_labels *labels)
-{
-	size_t i;
-
-	for (i = 0; i < labels->count; i++) {
-		free(labels->items[i].key);
-		free(labels->items[i].value);
-	}
-	free(labels->items);
-}
 
 static void netpol_selector_free(struct netpol_selector *selector)
 {
 	size_t i, j;
 
-	netpol_labels_free(&selector->match_labels);
+	k8s_labels_free(&selector->match_labels);
 	for (i = 0; i < selector->n_expressions; i++) {
 		free(selector->expressions[i].key);
 		for (j = 0; j < selector->expressions[i].n_values; j++)
@@ -137,31 +110,10 @@ void netpol_free(struct netpol *policy)
 
 /* ---- decoding ---------------------------------------------------------------------------- */
 
-struct netpol_ctx {
-	struct k8s_errors *errors;
-	const char *source;
-	const char *namespace;
-	const char *name;
-	unsigned int n_errors;
-	bool is_oom;
-};
-
-static void netpol_error(struct netpol_ctx *ctx, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* "source: NetworkPolicy ns/name: path: message". */
-static void netpol_error(struct netpol_ctx *ctx, const char *path, const char *fmt, ...)
-{
-	char message[K8S_ERROR_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	ctx->n_errors++;
-	k8s_errors_add(ctx->errors, "%s: NetworkPolicy %s/%s: %s: %s", ctx->source, ctx->namespace,
-		       ctx->name, path, message);
-}
+/*
+ * The decoders below report through loader/k8s/fields.h with paths they build themselves, and
+ * go on after an error so that one pass names every problem; ctx->is_oom stops them.
+ */
 
 static void netpol_path(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -176,80 +128,7 @@ static void netpol_path(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *netpol_describe(const struct yaml_tree_node *node, char *buf, size_t len)
-{
-	if (node && node->type == YAML_TREE_SCALAR && node->scalar.kind != YAML_TREE_NULL &&
-	    strlen(node->scalar.value) == node->scalar.length) {
-		snprintf(buf, len, "%s \"%.40s\"", yaml_tree_describe(node), node->scalar.value);
-		return buf;
-	}
-	return yaml_tree_describe(node);
-}
-
-/* Refuse keys of MAPPING not in KNOWN (NULL-terminated), naming each as path.key. */
-static bool netpol_check_fields(struct netpol_ctx *ctx, const struct yaml_tree_node *mapping,
-				const char *path, const char *const *known)
-{
-	bool is_ok = true;
-	size_t i, k;
-
-	for (i = 0; i < mapping->mapping.count; i++) {
-		const char *key = mapping->mapping.pairs[i].key->scalar.value;
-
-		for (k = 0; known[k] && strcmp(known[k], key); k++)
-			;
-		if (!known[k]) {
-			netpol_error(ctx, path, "unknown field \"%.64s\"", key);
-			is_ok = false;
-		}
-	}
-	return is_ok;
-}
-
-/* node must be a mapping (or absent/null when is_optional): returns it, NULL otherwise. */
-static const struct yaml_tree_node *netpol_mapping(struct netpol_ctx *ctx,
-						   const struct yaml_tree_node *node,
-						   const char *path, bool *is_bad)
-{
-	char text[64];
-
-	*is_bad = false;
-	if (yaml_tree_is_null(node))
-		return NULL;
-	if (node->type != YAML_TREE_MAPPING) {
-		netpol_error(ctx, path, "expected a mapping, got %s",
-			     netpol_describe(node, text, sizeof(text)));
-		*is_bad = true;
-		return NULL;
-	}
-	return node;
-}
-
-static const struct yaml_tree_node *netpol_list(struct netpol_ctx *ctx,
-						const struct yaml_tree_node *node, const char *path,
-						size_t max, bool *is_bad)
-{
-	char text[64];
-
-	*is_bad = false;
-	if (yaml_tree_is_null(node))
-		return NULL;
-	if (node->type != YAML_TREE_SEQUENCE) {
-		netpol_error(ctx, path, "expected a list, got %s",
-			     netpol_describe(node, text, sizeof(text)));
-		*is_bad = true;
-		return NULL;
-	}
-	if (node->sequence.count > max) {
-		netpol_error(ctx, path, "%zu items exceed the limit of %zu", node->sequence.count,
-			     max);
-		*is_bad = true;
-		return NULL;
-	}
-	return node;
-}
-
-static char *netpol_strdup(struct netpol_ctx *ctx, const char *s)
+static char *netpol_strdup(struct k8s_field_ctx *ctx, const char *s)
 {
 	char *copy = strdup(s);
 
@@ -258,74 +137,18 @@ static char *netpol_strdup(struct netpol_ctx *ctx, const char *s)
 	return copy;
 }
 
-/* A label key: [prefix/]name, name 1-63 of [A-Za-z0-9._-] starting and ending alphanumeric. */
-static bool netpol_is_label_name(const char *s, size_t n, bool is_value)
-{
-	size_t i;
-
-	if (!n)
-		return is_value;
-	if (n > 63)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-		bool is_alnum =
-		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-
-		if (!is_alnum && c != '-' && c != '_' && c != '.')
-			return false;
-		if ((i == 0 || i == n - 1) && !is_alnum)
-			return false;
-	}
-	return true;
-}
-
-static bool netpol_is_label_key(const char *key)
-{
-	const char *slash = strchr(key, '/');
-	size_t i, n;
-
-	if (!slash)
-		return netpol_is_label_name(key, strlen(key), false);
-	n = (size_t)(slash - key);
-	if (!n || n > K8S_DNS_SUBDOMAIN_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = key[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
-			return false;
-	}
-	return netpol_is_label_name(slash + 1, strlen(slash + 1), false);
-}
-
-static int netpol_label_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct k8s_label *)a)->key, ((const struct k8s_label *)b)->key);
-}
-
-/* A scalar label value as Kubernetes reads it: a string, or a plain scalar taken as written. */
-static const char *netpol_scalar_text(const struct yaml_tree_node *node)
-{
-	if (!node || node->type != YAML_TREE_SCALAR || node->scalar.kind == YAML_TREE_NULL ||
-	    strlen(node->scalar.value) != node->scalar.length)
-		return NULL;
-	return node->scalar.value;
-}
-
-static void netpol_decode_match_labels(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_match_labels(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 				       const char *path, struct k8s_labels *out)
 {
 	char field[160], text[64];
 	size_t i;
-	bool is_bad;
 
-	node = netpol_mapping(ctx, node, path, &is_bad);
-	if (!node || !node->mapping.count)
+	if (k8s_field_node(ctx, node, path, NULL, YAML_TREE_MAPPING, &node) || !node ||
+	    !node->mapping.count)
 		return;
 	if (node->mapping.count > K8S_MAX_LABELS) {
-		netpol_error(ctx, path, "%zu entries exceed the limit of %d", node->mapping.count,
-			     K8S_MAX_LABELS);
+		k8s_field_error(ctx, path, NULL, "%zu entries exceed the limit of %d",
+				node->mapping.count, K8S_MAX_LABELS);
 		return;
 	}
 	out->items = calloc(node->mapping.count, sizeof(*out->items));
@@ -335,17 +158,18 @@ static void netpol_decode_match_labels(struct netpol_ctx *ctx, const struct yaml
 	}
 	for (i = 0; i < node->mapping.count; i++) {
 		const char *key = node->mapping.pairs[i].key->scalar.value;
-		const char *value = netpol_scalar_text(node->mapping.pairs[i].value);
+		const char *value = k8s_field_scalar_text(node->mapping.pairs[i].value);
 
 		netpol_path(field, sizeof(field), "%s.%.64s", path, key);
-		if (!netpol_is_label_key(key)) {
-			netpol_error(ctx, field, "\"%.64s\" is not a valid label key", key);
+		if (!k8s_is_label_key(key)) {
+			k8s_field_error(ctx, field, NULL, "\"%.64s\" is not a valid label key",
+					key);
 			continue;
 		}
-		if (!value || !netpol_is_label_name(value, strlen(value), true)) {
-			netpol_error(
-			    ctx, field, "expected a label value, got %s",
-			    netpol_describe(node->mapping.pairs[i].value, text, sizeof(text)));
+		if (!value || !k8s_is_label_value(value)) {
+			k8s_field_error(ctx, field, NULL, "expected a label value, got %s",
+					k8s_field_describe(ctx, node->mapping.pairs[i].value, text,
+							   sizeof(text)));
 			continue;
 		}
 		out->items[out->count].key = netpol_strdup(ctx, key);
@@ -354,10 +178,10 @@ static void netpol_decode_match_labels(struct netpol_ctx *ctx, const struct yaml
 		if (ctx->is_oom)
 			return;
 	}
-	qsort(out->items, out->count, sizeof(*out->items), netpol_label_cmp);
+	k8s_labels_sort(out);
 }
 
-static void netpol_decode_expression(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_expression(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 				     const char *path, struct netpol_expression *out)
 {
 	static const char *const fields[] = {"key", "operator", "values", NULL};
@@ -366,45 +190,45 @@ static void netpol_decode_expression(struct netpol_ctx *ctx, const struct yaml_t
 	const char *key, *op;
 	char field[160], text[64];
 	size_t i;
-	bool is_bad;
 
-	node = netpol_mapping(ctx, node, path, &is_bad);
+	if (k8s_field_node(ctx, node, path, NULL, YAML_TREE_MAPPING, &node))
+		return;
 	if (!node) {
-		if (!is_bad)
-			netpol_error(ctx, path, "expected a mapping, got null");
+		k8s_field_error(ctx, path, NULL, "expected a mapping, got null");
 		return;
 	}
-	if (!netpol_check_fields(ctx, node, path, fields))
+	if (!k8s_field_known(ctx, node, path, fields))
 		return;
 	key = yaml_tree_string(yaml_tree_get(node, "key"));
 	op = yaml_tree_string(yaml_tree_get(node, "operator"));
 	netpol_path(field, sizeof(field), "%s.key", path);
-	if (!key || !netpol_is_label_key(key)) {
-		netpol_error(ctx, field, "expected a label key, got %s",
-			     netpol_describe(yaml_tree_get(node, "key"), text, sizeof(text)));
+	if (!key || !k8s_is_label_key(key)) {
+		k8s_field_error(
+		    ctx, field, NULL, "expected a label key, got %s",
+		    k8s_field_describe(ctx, yaml_tree_get(node, "key"), text, sizeof(text)));
 		return;
 	}
 	netpol_path(field, sizeof(field), "%s.operator", path);
 	for (i = 0; op && operators[i] && strcmp(operators[i], op); i++)
 		;
 	if (!op || !operators[i]) {
-		netpol_error(ctx, field, "%s is not one of In, NotIn, Exists, DoesNotExist",
-			     netpol_describe(yaml_tree_get(node, "operator"), text, sizeof(text)));
+		k8s_field_error(
+		    ctx, field, NULL, "%s is not one of In, NotIn, Exists, DoesNotExist",
+		    k8s_field_describe(ctx, yaml_tree_get(node, "operator"), text, sizeof(text)));
 		return;
 	}
 	out->op = (enum netpol_operator)i;
 	netpol_path(field, sizeof(field), "%s.values", path);
-	values = netpol_list(ctx, yaml_tree_get(node, "values"), field, NETPOL_MAX_VALUES, &is_bad);
-	if (is_bad)
+	if (k8s_field_list(ctx, node, path, "values", NETPOL_MAX_VALUES, &values))
 		return;
 	if ((out->op == NETPOL_OP_IN || out->op == NETPOL_OP_NOT_IN) &&
 	    (!values || !values->sequence.count)) {
-		netpol_error(ctx, field, "must be non-empty for operator %s", op);
+		k8s_field_error(ctx, field, NULL, "must be non-empty for operator %s", op);
 		return;
 	}
 	if ((out->op == NETPOL_OP_EXISTS || out->op == NETPOL_OP_DOES_NOT_EXIST) && values &&
 	    values->sequence.count) {
-		netpol_error(ctx, field, "must be empty for operator %s", op);
+		k8s_field_error(ctx, field, NULL, "must be empty for operator %s", op);
 		return;
 	}
 	out->key = netpol_strdup(ctx, key);
@@ -416,13 +240,13 @@ static void netpol_decode_expression(struct netpol_ctx *ctx, const struct yaml_t
 		return;
 	}
 	for (i = 0; i < values->sequence.count; i++) {
-		const char *value = netpol_scalar_text(values->sequence.items[i]);
+		const char *value = k8s_field_scalar_text(values->sequence.items[i]);
 
-		if (!value || !netpol_is_label_name(value, strlen(value), true)) {
+		if (!value || !k8s_is_label_value(value)) {
 			netpol_path(field, sizeof(field), "%s.values[%zu]", path, i);
-			netpol_error(
-			    ctx, field, "expected a label value, got %s",
-			    netpol_describe(values->sequence.items[i], text, sizeof(text)));
+			k8s_field_error(
+			    ctx, field, NULL, "expected a label value, got %s",
+			    k8s_field_describe(ctx, values->sequence.items[i], text, sizeof(text)));
 			continue;
 		}
 		out->values[out->n_values] = netpol_strdup(ctx, value);
@@ -430,25 +254,22 @@ static void netpol_decode_expression(struct netpol_ctx *ctx, const struct yaml_t
 	}
 }
 
-static void netpol_decode_selector(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_selector(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 				   const char *path, struct netpol_selector *out)
 {
 	static const char *const fields[] = {"matchLabels", "matchExpressions", NULL};
 	const struct yaml_tree_node *expressions;
 	char field[160];
 	size_t i;
-	bool is_bad;
 
-	node = netpol_mapping(ctx, node, path, &is_bad);
-	if (!node || !netpol_check_fields(ctx, node, path, fields))
+	if (k8s_field_node(ctx, node, path, NULL, YAML_TREE_MAPPING, &node) || !node ||
+	    !k8s_field_known(ctx, node, path, fields))
 		return;
 	netpol_path(field, sizeof(field), "%s.matchLabels", path);
 	netpol_decode_match_labels(ctx, yaml_tree_get(node, "matchLabels"), field,
 				   &out->match_labels);
-	netpol_path(field, sizeof(field), "%s.matchExpressions", path);
-	expressions = netpol_list(ctx, yaml_tree_get(node, "matchExpressions"), field,
-				  K8S_MAX_LABELS, &is_bad);
-	if (!expressions || !expressions->sequence.count)
+	if (k8s_field_list(ctx, node, path, "matchExpressions", K8S_MAX_LABELS, &expressions) ||
+	    !expressions || !expressions->sequence.count)
 		return;
 	out->expressions = calloc(expressions->sequence.count, sizeof(*out->expressions));
 	if (!out->expressions) {
@@ -466,32 +287,11 @@ static void netpol_decode_selector(struct netpol_ctx *ctx, const struct yaml_tre
 /* "a.b.c.d/n" (host bits allowed and masked, as the API allows them); IPv6 noted, not kept. */
 static bool netpol_parse_cidr(const char *text, struct lb_cidr *out, bool *is_ipv6)
 {
-	char address[INET6_ADDRSTRLEN];
-	unsigned char ipv6[16];
-	const char *slash = text ? strchr(text, '/') : NULL;
-	char *end;
-	long len;
-
-	*is_ipv6 = false;
-	if (!slash || (size_t)(slash - text) >= sizeof(address) || slash[1] < '0' || slash[1] > '9')
-		return false;
-	memcpy(address, text, (size_t)(slash - text));
-	address[slash - text] = '\0';
-	len = strtol(slash + 1, &end, 10);
-	if (*end || len < 0)
-		return false;
-	if (inet_pton(AF_INET6, address, ipv6) == 1 && len <= 128) {
-		*is_ipv6 = true;
-		return true;
-	}
-	if (inet_pton(AF_INET, address, &out->address) != 1 || len > 32)
-		return false;
-	out->prefix_len = (uint8_t)len;
-	out->address &= len ? htonl(~0u << (32 - len)) : 0;
-	return true;
+	*is_ipv6 = cidr_is_ipv6(text);
+	return *is_ipv6 || !cidr4_parse(text, CIDR4_MASK_HOST_BITS, out);
 }
 
-static void netpol_decode_ip_block(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_ip_block(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 				   const char *path, struct netpol_ip_block *out)
 {
 	static const char *const fields[] = {"cidr", "except", NULL};
@@ -499,24 +299,24 @@ static void netpol_decode_ip_block(struct netpol_ctx *ctx, const struct yaml_tre
 	const char *cidr;
 	char field[160], text[64];
 	size_t i;
-	bool is_bad, is_ipv6;
+	bool is_ipv6;
 
-	if (!netpol_check_fields(ctx, node, path, fields))
+	if (!k8s_field_known(ctx, node, path, fields))
 		return;
 	netpol_path(field, sizeof(field), "%s.cidr", path);
 	cidr = yaml_tree_string(yaml_tree_get(node, "cidr"));
 	if (yaml_tree_is_null(yaml_tree_get(node, "cidr"))) {
-		netpol_error(ctx, field, "is required");
+		k8s_field_error(ctx, field, NULL, "is required");
 		return;
 	}
 	if (!netpol_parse_cidr(cidr, &out->cidr, &out->is_ipv6)) {
-		netpol_error(ctx, field, "%s is not a valid CIDR",
-			     netpol_describe(yaml_tree_get(node, "cidr"), text, sizeof(text)));
+		k8s_field_error(
+		    ctx, field, NULL, "%s is not a valid CIDR",
+		    k8s_field_describe(ctx, yaml_tree_get(node, "cidr"), text, sizeof(text)));
 		return;
 	}
-	netpol_path(field, sizeof(field), "%s.except", path);
-	except = netpol_list(ctx, yaml_tree_get(node, "except"), field, NETPOL_MAX_EXCEPT, &is_bad);
-	if (!except || !except->sequence.count)
+	if (k8s_field_list(ctx, node, path, "except", NETPOL_MAX_EXCEPT, &except) || !except ||
+	    !except->sequence.count)
 		return;
 	out->except = calloc(except->sequence.count, sizeof(*out->except));
 	if (!out->except) {
@@ -529,54 +329,54 @@ static void netpol_decode_ip_block(struct netpol_ctx *ctx, const struct yaml_tre
 
 		netpol_path(field, sizeof(field), "%s.except[%zu]", path, i);
 		if (!netpol_parse_cidr(text_cidr, &value, &is_ipv6)) {
-			netpol_error(
-			    ctx, field, "%s is not a valid CIDR",
-			    netpol_describe(except->sequence.items[i], text, sizeof(text)));
+			k8s_field_error(
+			    ctx, field, NULL, "%s is not a valid CIDR",
+			    k8s_field_describe(ctx, except->sequence.items[i], text, sizeof(text)));
 			continue;
 		}
 		if (is_ipv6 != out->is_ipv6) {
-			netpol_error(ctx, field, "\"%.64s\" is not of the family of cidr",
-				     text_cidr);
+			k8s_field_error(ctx, field, NULL, "\"%.64s\" is not of the family of cidr",
+					text_cidr);
 			continue;
 		}
 		if (is_ipv6)
 			continue;
 		/* The API requires a strict subset of cidr. */
 		if (value.prefix_len <= out->cidr.prefix_len ||
-		    !netpol_cidr_contains(&out->cidr, value.address)) {
-			netpol_error(ctx, field, "\"%.64s\" must be a strict subset of cidr %s",
-				     text_cidr, cidr);
+		    !cidr4_has_address(&out->cidr, value.address)) {
+			k8s_field_error(ctx, field, NULL,
+					"\"%.64s\" must be a strict subset of cidr %s", text_cidr,
+					cidr);
 			continue;
 		}
 		out->except[out->n_except++] = value;
 	}
 }
 
-static void netpol_decode_peer(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_peer(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 			       const char *path, struct netpol_peer *out)
 {
 	static const char *const fields[] = {"podSelector", "namespaceSelector", "ipBlock", NULL};
 	const struct yaml_tree_node *ip_block;
 	char field[160];
-	bool is_bad;
 
-	node = netpol_mapping(ctx, node, path, &is_bad);
+	if (k8s_field_node(ctx, node, path, NULL, YAML_TREE_MAPPING, &node))
+		return;
 	if (!node) {
-		if (!is_bad)
-			netpol_error(ctx, path, "must specify a peer");
+		k8s_field_error(ctx, path, NULL, "must specify a peer");
 		return;
 	}
-	if (!netpol_check_fields(ctx, node, path, fields))
+	if (!k8s_field_known(ctx, node, path, fields))
 		return;
 	out->has_pod_selector = !yaml_tree_is_null(yaml_tree_get(node, "podSelector"));
 	out->has_namespace_selector = !yaml_tree_is_null(yaml_tree_get(node, "namespaceSelector"));
 	out->has_ip_block = !yaml_tree_is_null(yaml_tree_get(node, "ipBlock"));
 	if (!out->has_pod_selector && !out->has_namespace_selector && !out->has_ip_block) {
-		netpol_error(ctx, path, "must specify a peer");
+		k8s_field_error(ctx, path, NULL, "must specify a peer");
 		return;
 	}
 	if (out->has_ip_block && (out->has_pod_selector || out->has_namespace_selector)) {
-		netpol_error(ctx, path, "may not specify both ipBlock and another peer");
+		k8s_field_error(ctx, path, NULL, "may not specify both ipBlock and another peer");
 		return;
 	}
 	netpol_path(field, sizeof(field), "%s.podSelector", path);
@@ -585,53 +385,32 @@ static void netpol_decode_peer(struct netpol_ctx *ctx, const struct yaml_tree_no
 	netpol_decode_selector(ctx, yaml_tree_get(node, "namespaceSelector"), field,
 			       &out->namespace_selector);
 	netpol_path(field, sizeof(field), "%s.ipBlock", path);
-	ip_block = netpol_mapping(ctx, yaml_tree_get(node, "ipBlock"), field, &is_bad);
-	if (ip_block)
+	if (!k8s_field_node(ctx, yaml_tree_get(node, "ipBlock"), field, NULL, YAML_TREE_MAPPING,
+			    &ip_block) &&
+	    ip_block)
 		netpol_decode_ip_block(ctx, ip_block, field, &out->ip_block);
 }
 
-static bool netpol_is_port_name(const char *s)
-{
-	size_t i, n = strlen(s);
-	bool has_letter = false;
-
-	if (!n || n > K8S_IANA_SVC_NAME_MAX || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
-		return false;
-	for (i = 0; i < n; i++) {
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-		has_letter |= s[i] >= 'a' && s[i] <= 'z';
-	}
-	return has_letter;
-}
-
-static void netpol_decode_port(struct netpol_ctx *ctx, const struct yaml_tree_node *node,
+static void netpol_decode_port(struct k8s_field_ctx *ctx, const struct yaml_tree_node *node,
 			       const char *path, struct netpol_port *out)
 {
 	static const char *const fields[] = {"protocol", "port", "endPort", NULL};
 	const struct yaml_tree_node *port, *end_port, *protocol;
 	char field[160], text[64];
 	int64_t value;
-	bool is_bad;
 
 	out->proto = IPPROTO_TCP;
-	node = netpol_mapping(ctx, node, path, &is_bad);
-	if (!node || !netpol_check_fields(ctx, node, path, fields))
+	if (k8s_field_node(ctx, node, path, NULL, YAML_TREE_MAPPING, &node) || !node ||
+	    !k8s_field_known(ctx, node, path, fields))
 		return;
 	protocol = yaml_tree_get(node, "protocol");
 	if (!yaml_tree_is_null(protocol)) {
 		const char *name = yaml_tree_string(protocol);
 
 		netpol_path(field, sizeof(field), "%s.protocol", path);
-		if (name && !strcmp(name, "TCP"))
-			out->proto = IPPROTO_TCP;
-		else if (name && !strcmp(name, "UDP"))
-			out->proto = IPPROTO_UDP;
-		else if (name && !strcmp(name, "SCTP"))
-			out->proto = IPPROTO_SCTP;
-		else
-			netpol_error(ctx, field, "%s is not one of TCP, UDP, SCTP",
-				     netpol_describe(protocol, text, sizeof(text)));
+		if (!name || !k8s_protocol_parse(name, &out->proto))
+			k8s_field_error(ctx, field, NULL, "%s is not one of TCP, UDP, SCTP",
+					k8s_field_describe(ctx, protocol, text, sizeof(text)));
 	}
 	port = yaml_tree_get(node, "port");
 	end_port = yaml_tree_get(node, "endPort");
@@ -641,42 +420,44 @@ static void netpol_decode_port(struct netpol_ctx *ctx, const struct yaml_tree_no
 
 		if (!yaml_tree_int(port, &value)) {
 			if (value < 1 || value > 65535)
-				netpol_error(ctx, field, "%lld is out of range 1-65535",
-					     (long long)value);
+				k8s_field_error(ctx, field, NULL, "%lld is out of range 1-65535",
+						(long long)value);
 			else
 				out->port = out->end_port = (uint16_t)value;
-		} else if (name && netpol_is_port_name(name)) {
+		} else if (name && k8s_is_iana_svc_name(name)) {
 			snprintf(out->name, sizeof(out->name), "%s", name);
 		} else {
-			netpol_error(ctx, field, "%s is neither a port number nor a port name",
-				     netpol_describe(port, text, sizeof(text)));
+			k8s_field_error(ctx, field, NULL,
+					"%s is neither a port number nor a port name",
+					k8s_field_describe(ctx, port, text, sizeof(text)));
 		}
 	}
 	if (yaml_tree_is_null(end_port))
 		return;
 	netpol_path(field, sizeof(field), "%s.endPort", path);
 	if (yaml_tree_int(end_port, &value) || value < 1 || value > 65535) {
-		netpol_error(ctx, field, "%s is not a port number 1-65535",
-			     netpol_describe(end_port, text, sizeof(text)));
+		k8s_field_error(ctx, field, NULL, "%s is not a port number 1-65535",
+				k8s_field_describe(ctx, end_port, text, sizeof(text)));
 		return;
 	}
 	if (yaml_tree_is_null(port)) {
-		netpol_error(ctx, field, "may not be specified when port is not specified");
+		k8s_field_error(ctx, field, NULL,
+				"may not be specified when port is not specified");
 		return;
 	}
 	if (out->name[0]) {
-		netpol_error(ctx, field, "may not be specified when port is a named port");
+		k8s_field_error(ctx, field, NULL, "may not be specified when port is a named port");
 		return;
 	}
 	if (out->port && value < out->port) {
-		netpol_error(ctx, field, "%lld must be greater than or equal to port %u",
-			     (long long)value, out->port);
+		k8s_field_error(ctx, field, NULL, "%lld must be greater than or equal to port %u",
+				(long long)value, out->port);
 		return;
 	}
 	out->end_port = (uint16_t)value;
 }
 
-static void netpol_decode_rules(struct netpol_ctx *ctx, const struct yaml_tree_node *spec,
+static void netpol_decode_rules(struct k8s_field_ctx *ctx, const struct yaml_tree_node *spec,
 				bool is_ingress, struct netpol_rule **out, size_t *n_out,
 				bool *is_present)
 {
@@ -687,10 +468,8 @@ static void netpol_decode_rules(struct netpol_ctx *ctx, const struct yaml_tree_n
 	const struct yaml_tree_node *rules;
 	char path[64], field[160];
 	size_t i, j;
-	bool is_bad;
 
-	netpol_path(path, sizeof(path), "spec.%s", key);
-	rules = netpol_list(ctx, yaml_tree_get(spec, key), path, NETPOL_MAX_RULES, &is_bad);
+	k8s_field_list(ctx, spec, "spec", key, NETPOL_MAX_RULES, &rules);
 	*is_present = rules && rules->sequence.count;
 	if (!*is_present)
 		return;
@@ -705,14 +484,13 @@ static void netpol_decode_rules(struct netpol_ctx *ctx, const struct yaml_tree_n
 		const struct yaml_tree_node *node, *peers, *ports;
 
 		netpol_path(path, sizeof(path), "spec.%s[%zu]", key, i);
-		node = netpol_mapping(ctx, rules->sequence.items[i], path, &is_bad);
-		if (!node || !netpol_check_fields(ctx, node, path,
-						  is_ingress ? ingress_fields : egress_fields))
+		if (k8s_field_node(ctx, rules->sequence.items[i], path, NULL, YAML_TREE_MAPPING,
+				   &node) ||
+		    !node ||
+		    !k8s_field_known(ctx, node, path, is_ingress ? ingress_fields : egress_fields))
 			continue;
-		netpol_path(field, sizeof(field), "%s.%s", path, peers_key);
-		peers = netpol_list(ctx, yaml_tree_get(node, peers_key), field, NETPOL_MAX_PEERS,
-				    &is_bad);
-		if (peers && peers->sequence.count) {
+		if (!k8s_field_list(ctx, node, path, peers_key, NETPOL_MAX_PEERS, &peers) &&
+		    peers && peers->sequence.count) {
 			rule->peers = calloc(peers->sequence.count, sizeof(*rule->peers));
 			if (!rule->peers) {
 				ctx->is_oom = true;
@@ -725,10 +503,8 @@ static void netpol_decode_rules(struct netpol_ctx *ctx, const struct yaml_tree_n
 						   &rule->peers[j]);
 			}
 		}
-		netpol_path(field, sizeof(field), "%s.ports", path);
-		ports = netpol_list(ctx, yaml_tree_get(node, "ports"), field, NETPOL_MAX_PORTS,
-				    &is_bad);
-		if (ports && ports->sequence.count) {
+		if (!k8s_field_list(ctx, node, path, "ports", NETPOL_MAX_PORTS, &ports) && ports &&
+		    ports->sequence.count) {
 			rule->ports = calloc(ports->sequence.count, sizeof(*rule->ports));
 			if (!rule->ports) {
 				ctx->is_oom = true;
@@ -744,16 +520,14 @@ static void netpol_decode_rules(struct netpol_ctx *ctx, const struct yaml_tree_n
 	}
 }
 
-static void netpol_decode_types(struct netpol_ctx *ctx, const struct yaml_tree_node *spec,
+static void netpol_decode_types(struct k8s_field_ctx *ctx, const struct yaml_tree_node *spec,
 				struct netpol *policy, bool has_egress_rules)
 {
 	const struct yaml_tree_node *types;
 	char field[64], text[64];
 	size_t i;
-	bool is_bad;
 
-	types =
-	    netpol_list(ctx, yaml_tree_get(spec, "policyTypes"), "spec.policyTypes", 2, &is_bad);
+	k8s_field_list(ctx, spec, "spec", "policyTypes", 2, &types);
 	if (!types) {
 		/* Omitted: Ingress always, Egress when the policy has egress rules. */
 		policy->is_ingress = true;
@@ -769,8 +543,9 @@ static void netpol_decode_types(struct netpol_ctx *ctx, const struct yaml_tree_n
 		else if (type && !strcmp(type, "Egress"))
 			policy->is_egress = true;
 		else
-			netpol_error(ctx, field, "%s is not one of Ingress, Egress",
-				     netpol_describe(types->sequence.items[i], text, sizeof(text)));
+			k8s_field_error(
+			    ctx, field, NULL, "%s is not one of Ingress, Egress",
+			    k8s_field_describe(ctx, types->sequence.items[i], text, sizeof(text)));
 	}
 	if (!types->sequence.count) {
 		policy->is_ingress = true;
@@ -785,8 +560,8 @@ int netpol_decode(const struct yaml_tree_node *root, const char *source, const c
 						  "spec",	"status", NULL};
 	static const char *const spec_fields[] = {"podSelector", "policyTypes", "ingress", "egress",
 						  NULL};
-	struct netpol_ctx ctx = {
-	    .errors = errors, .source = source, .namespace = namespace, .name = name};
+	struct k8s_field_ctx ctx = {
+	    .errors = errors, .source = source, .kind = "NetworkPolicy", .is_quoted = true};
 	const struct yaml_tree_node *spec;
 	struct netpol *policy;
 	bool is_bad, has_ingress, has_egress;
@@ -797,9 +572,10 @@ int netpol_decode(const struct yaml_tree_node *root, const char *source, const c
 		return -ENOMEM;
 	snprintf(policy->namespace, sizeof(policy->namespace), "%s", namespace);
 	snprintf(policy->name, sizeof(policy->name), "%s", name);
-	netpol_check_fields(&ctx, root, "(root)", root_fields);
-	spec = netpol_mapping(&ctx, yaml_tree_get(root, "spec"), "spec", &is_bad);
-	if (spec && netpol_check_fields(&ctx, spec, "spec", spec_fields)) {
+	snprintf(ctx.who, sizeof(ctx.who), "%s/%s", namespace, name);
+	k8s_field_known(&ctx, root, "(root)", root_fields);
+	is_bad = k8s_field_container(&ctx, root, "", "spec", YAML_TREE_MAPPING, &spec);
+	if (spec && k8s_field_known(&ctx, spec, "spec", spec_fields)) {
 		/* Absent podSelector decodes as {} in the API server too: every pod. */
 		netpol_decode_selector(&ctx, yaml_tree_get(spec, "podSelector"), "spec.podSelector",
 				       &policy->pod_selector);
@@ -809,7 +585,7 @@ int netpol_decode(const struct yaml_tree_node *root, const char *source, const c
 				    &has_egress);
 		netpol_decode_types(&ctx, spec, policy, has_egress);
 	} else if (!spec && !is_bad) {
-		netpol_error(&ctx, "spec", "is required");
+		k8s_field_error(&ctx, "spec", NULL, "is required");
 	}
 	if (ctx.is_oom) {
 		netpol_free(policy);

@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader/k8s/objects.h"
-#include "loader/desired/state.h"
+#include "lib/cidr.h"
+#include "loader/k8s/fields.h"
+#include "loader/k8s/yaml_tree.h"
 
 #define NETPOL_MAX_RULES  256 /* ingress or egress rules per policy */
 #define NETPOL_MAX_PEERS  256 /* from/to entries per rule */
@@ -109,8 +110,5 @@ bool netpol_selector_is_empty(const struct netpol_selector *selector);
 bool netpol_selector_match(const struct netpol_selector *selector, const struct k8s_labels *labels);
 /* address (network order) lies in the block's cidr and in none of its excepts. */
 bool netpol_ip_block_contains(const struct netpol_ip_block *block, uint32_t address);
-bool netpol_cidr_contains(const struct lb_cidr *cidr, uint32_t address);
-/* "10.0.0.0/8" into buf; returns buf. */
-const char *netpol_cidr_str(const struct lb_cidr *cidr, char *buf, size_t len);
 
 #endif

@@ -2,9 +2,8 @@
 /*
  * Kubernetes objects independent of their source: Service, EndpointSlice, Pod, Namespace, Node
  * and NetworkPolicy decoded and validated from a yaml_tree node, whether the tree came from a
- * YAML manifest (loader/sources/manifest.c) or from the API server's JSON (loader/k8s/json.c), and
- * the pure function that turns a set of objects into the desired state of loader/desired/state.h
- * (loader/desired/build.c), following kube-proxy's rules.
+ * YAML manifest (loader/sources/manifest.c) or from the API server's JSON (loader/k8s/json.c).
+ * What they add up to is loader/desired/build.h's business.
  */
 #ifndef SLUICE_OBJECTS_H
 #define SLUICE_OBJECTS_H
@@ -13,22 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader/desired/state.h"
+#include "lib/cidr.h"
+#include "loader/k8s/fields.h"
 #include "loader/k8s/yaml_tree.h"
 
-#define K8S_DNS_LABEL_MAX	  63
-#define K8S_DNS_SUBDOMAIN_MAX	  253
-#define K8S_IANA_SVC_NAME_MAX	  15
-#define K8S_MAX_SVC_PORTS	  256  /* ports per Service */
-#define K8S_MAX_SLICE_PORTS	  256  /* ports per EndpointSlice */
-#define K8S_MAX_SLICE_ENDPOINTS	  1000 /* Kubernetes' own limit per EndpointSlice */
-#define K8S_MAX_IPS		  64   /* externalIPs, LB ingress entries, node addresses */
-#define K8S_MAX_SOURCE_RANGES	  256  /* loadBalancerSourceRanges */
-#define K8S_MAX_LABELS		  256  /* labels (and selector terms) per object */
-#define K8S_MAX_CONTAINERS	  64   /* containers (and ports per container) per Pod */
-#define K8S_MAX_ZONE_HINTS	  8    /* hints.forZones per endpoint (the API's own limit) */
-#define K8S_ERROR_LEN		  512
-#define K8S_MAX_ERRORS		  256	/* errors kept for listing; more are only counted */
+#define K8S_MAX_SVC_PORTS	  256	/* ports per Service */
+#define K8S_MAX_SLICE_PORTS	  256	/* ports per EndpointSlice */
+#define K8S_MAX_SLICE_ENDPOINTS	  1000	/* Kubernetes' own limit per EndpointSlice */
+#define K8S_MAX_IPS		  64	/* externalIPs, LB ingress entries, node addresses */
+#define K8S_MAX_SOURCE_RANGES	  256	/* loadBalancerSourceRanges */
+#define K8S_MAX_CONTAINERS	  64	/* containers (and ports per container) per Pod */
+#define K8S_MAX_ZONE_HINTS	  8	/* hints.forZones per endpoint (the API's own limit) */
 #define K8S_AFFINITY_DEFAULT_S	  10800 /* sessionAffinityConfig default: 3 hours */
 #define K8S_AFFINITY_MAX_S	  86400 /* the API's upper bound for timeoutSeconds */
 #define K8S_NODE_PORT_MIN_DEFAULT 30000 /* kube-apiserver --service-node-port-range */
@@ -48,34 +42,7 @@ enum k8s_kind {
 
 extern const char *const k8s_kind_names[K8S_KIND_COUNT];
 
-/* Messages of one load or sync: logged as found (unless quiet), the first K8S_MAX_ERRORS kept. */
-struct k8s_errors {
-	char **items;
-	size_t count;  /* kept */
-	size_t found;  /* reported, kept or not */
-	bool is_quiet; /* collected for later: not logged when added */
-};
-
-void k8s_errors_add(struct k8s_errors *errors, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void k8s_errors_free(struct k8s_errors *errors);
-
 struct netpol;
-
-struct k8s_label {
-	char *key;
-	char *value;
-};
-
-/* A label map (or a selector's matchLabels), sorted by key. */
-struct k8s_labels {
-	size_t count;
-	struct k8s_label *items;
-};
-
-const char *k8s_labels_get(const struct k8s_labels *labels, const char *key);
-/* Every term of selector is in labels (an empty selector matches everything). */
-bool k8s_labels_match(const struct k8s_labels *selector, const struct k8s_labels *labels);
 
 enum k8s_svc_type {
 	K8S_SVC_CLUSTER_IP = 0,
@@ -203,66 +170,5 @@ int k8s_object_kind(const struct yaml_tree_node *root, const char *source,
  */
 int k8s_object_decode(const struct yaml_tree_node *root, enum k8s_kind kind, const char *source,
 		      struct k8s_errors *errors, struct k8s_object **out);
-
-/* Options of the desired-state build: who we are and what the cluster allows. */
-struct k8s_build_config {
-	const char *node;	/* this node's name: LOCAL endpoints, its Node object */
-	uint16_t node_port_min; /* NodePort range, host order, inclusive */
-	uint16_t node_port_max;
-	bool is_pod_endpoints;	  /* Services with a selector and no EndpointSlice use Pods */
-	const uint32_t *node_ips; /* --node-ip addresses, network order (added to the Node's) */
-	size_t n_node_ips;
-};
-
-void k8s_build_config_init(struct k8s_build_config *config, const char *node);
-
-/*
- * The desired state of the objects (any order, duplicates by kind/namespace/name resolved in
- * favour of the first): deterministic and sorted as loader/desired/state.h asks. Services the build
- * refuses (a nodePort outside the range) are reported into errors and counted in
- * out->rejected_objects; the caller adds what its decoders refused. out is overwritten.
- * Returns 0 or -ENOMEM.
- */
-int k8s_build_desired(struct k8s_object *const *objects, size_t n_objects,
-		      const struct k8s_build_config *config, struct k8s_errors *errors,
-		      struct desired_state *out);
-
-/*
- * Where the one-Service build finds what surrounds a Service (loader/desired/index.c keeps
- * them indexed): the IPv4 EndpointSlices naming namespace/service and the Pods of namespace,
- * each sorted by name, and a Node by name (NULL when none). Arrays are borrowed for the call.
- */
-struct k8s_build_lookup {
-	void *ctx;
-	void (*slices)(void *ctx, const char *namespace, const char *service,
-		       struct k8s_object *const **out, size_t *n);
-	void (*pods)(void *ctx, const char *namespace, struct k8s_object *const **out, size_t *n);
-	const struct k8s_object *(*node)(void *ctx, const char *name);
-};
-
-/* What one Service asks for, before other Services' claims on the same frontends are weighed. */
-struct k8s_service_build {
-	struct lb_frontend *frontends; /* in build order: the first of two equal keys wins */
-	size_t *port_index;	       /* spec.ports index of each frontend, for messages */
-	size_t n_frontends;
-	bool has_health_check; /* health_check is claimed (the first Service by name wins) */
-	struct lb_health_check health_check;
-	bool is_rejected; /* refused by the build (a nodePort outside the range) */
-};
-
-/*
- * The frontends and health check of one Service with the same rules as k8s_build_desired(),
- * its surroundings found through lookup. node_addresses are this node's (NodePort frontends for
- * pods). Messages go to errors. Returns 0 or -ENOMEM (out then empty).
- */
-int k8s_build_service(const struct k8s_object *svc, const struct k8s_build_config *config,
-		      const struct k8s_build_lookup *lookup, const uint32_t *node_addresses,
-		      size_t n_node_addresses, struct k8s_errors *errors,
-		      struct k8s_service_build *out);
-void k8s_service_build_free(struct k8s_service_build *build);
-
-/* This node's addresses: --node-ip, then its Node object's, distinct. *out is malloc'd. */
-int k8s_build_node_addresses(const struct k8s_build_config *config,
-			     const struct k8s_build_lookup *lookup, uint32_t **out, size_t *n);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "lib/log.h"
+#include "loader/desired/state.h"
 #include "loader/k8s/yaml_tree.h"
 #include "loader/lab/lab_internal.h"
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "loader/desired/state.h"
 #include "loader/lab/lab_internal.h"
 
 /* ---- reporting --------------------------------------------------------------------------- */

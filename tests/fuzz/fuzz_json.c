@@ -10,6 +10,7 @@
 #include "loader/k8s/json.h"
 #include "lib/log.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

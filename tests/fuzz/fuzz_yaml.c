@@ -5,6 +5,7 @@
 
 #include "lib/log.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

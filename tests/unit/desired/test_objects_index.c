@@ -19,6 +19,7 @@
 
 #include "lib/log.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/desired/index.h"
 #include "loader/k8s/yaml_tree.h"
 

@@ -17,6 +17,7 @@
 #include "loader/k8s/json.h"
 #include "lib/log.h"
 #include "loader/k8s/objects.h"
+#include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
 
 #ifndef IPPROTO_SCTP

@@ -25,6 +25,7 @@
 #include "loader/agent/feed.h"
 #include "loader/sources/manifest.h"
 #include "loader/desired/index.h"
+#include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
 #include "maps/lb.h"
 
