@@ -5,7 +5,7 @@
 # one line "N passed, N failed". Exit status 1 when anything failed (a crash or a timeout counts).
 #
 #   tests/run.sh                      everything
-#   tests/run.sh unit|bpf|e2e ...     those groups
+#   tests/run.sh layout|unit|bpf|e2e  those groups
 #   tests/run.sh tests/e2e/test_x.sh  one script (or a unit test binary)
 #
 # Environment: BUILD (default build), UNIT_TIMEOUT, BPF_TIMEOUT, E2E_TIMEOUT (seconds).
@@ -111,6 +111,11 @@ run_bpf() {
 	run_one bpf bpf_tests "$BPF_TIMEOUT" "$bin"
 }
 
+# The layout's dependency rules and file sizes (README.md, "Layout"), one check per rule.
+run_layout() {
+	run_one layout check_layout 60 python3 tests/check_layout.py
+}
+
 run_e2e_script() {
 	run_one e2e "$(basename "$1" .sh)" "$E2E_TIMEOUT" bash "$1"
 }
@@ -128,9 +133,10 @@ run_e2e() {
 	fi
 }
 
-(($# > 0)) || set -- unit bpf e2e
+(($# > 0)) || set -- layout unit bpf e2e
 for what in "$@"; do
 	case $what in
+	layout) run_layout ;;
 	unit) run_unit ;;
 	bpf) run_bpf ;;
 	e2e) run_e2e ;;
@@ -146,7 +152,7 @@ for what in "$@"; do
 				run_one bpf "$(basename "$what")" "$BPF_TIMEOUT" "$what"
 			fi
 		else
-			record_fail "$what: not a group (unit, bpf, e2e), script or test binary"
+			record_fail "$what: not a group (layout, unit, bpf, e2e), script or test binary"
 		fi
 		;;
 	esac
