@@ -40,11 +40,11 @@ struct agent {
 	struct health *health; /* healthCheckNodePort responder */
 	struct manifest_set *manifests;
 	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
-	struct k8s_build_config build;
-	struct k8s_index *index; /* the desired state, kept current one Service at a time */
-	bool is_full_sync;	 /* next sync diffs every frontend: the first, or after a failure */
-	bool is_rescan;		 /* next reload lists the directory: first, overflow, re-watch */
-	char **names;		 /* manifest files inotify named since the last reload */
+	struct desired_build_config build;
+	struct desired_index *index; /* the desired state, kept current one Service at a time */
+	bool is_full_sync; /* next sync diffs every frontend: the first, or after a failure */
+	bool is_rescan;	   /* next reload lists the directory: first, overflow, re-watch */
+	char **names;	   /* manifest files inotify named since the last reload */
 	size_t n_names, cap_names;
 	uint32_t api_rejected; /* invalid latest versions in the API's store */
 	int signal_fd;
@@ -129,7 +129,7 @@ static void agent_publish_status(struct agent *agent, const struct desired_state
 		return;
 	status->syncs++;
 	status->last_sync_unix_s = (uint64_t)time(NULL);
-	status->frontends = (uint32_t)k8s_index_frontend_count(agent->index);
+	status->frontends = (uint32_t)desired_index_frontend_count(agent->index);
 	status->backends = (uint32_t)sync_backend_count(agent->sync);
 	status->rejected_objects = state->rejected_objects;
 	status->failed_frontends = counts->failed;
@@ -179,7 +179,7 @@ static int agent_reload(struct agent *agent)
 {
 	const char *dir = agent->config->manifests;
 	struct k8s_errors errors = {0};
-	const struct k8s_index_delta *delta;
+	const struct desired_index_delta *delta;
 	struct desired_state state = {0}, full = {0};
 	struct sync_counts counts = {0};
 	struct timespec t0, t_read, t_build, t_maps, t1;
@@ -207,7 +207,7 @@ static int agent_reload(struct agent *agent)
 				 strerror(-err));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t_read);
-	err = k8s_index_update(agent->index, &errors, &delta);
+	err = desired_index_update(agent->index, &errors, &delta);
 	if (err) {
 		/* Part of the delta may be lost: the next sync diffs every frontend. */
 		log_warn("build desired state: %s", strerror(-err));
@@ -216,18 +216,18 @@ static int agent_reload(struct agent *agent)
 		return err;
 	}
 	state.node_addresses =
-	    (uint32_t *)k8s_index_node_addresses(agent->index, &state.n_node_addresses);
-	state.health_checks =
-	    (struct lb_health_check *)k8s_index_health_checks(agent->index, &state.n_health_checks);
+	    (uint32_t *)desired_index_node_addresses(agent->index, &state.n_node_addresses);
+	state.health_checks = (struct lb_health_check *)desired_index_health_checks(
+	    agent->index, &state.n_health_checks);
 	if (delta->is_policy_changed) {
-		err = k8s_index_policy(agent->index, &state.policy);
+		err = desired_index_policy(agent->index, &state.policy);
 		if (err)
 			log_warn("NetworkPolicy: %s; policy maps unchanged", strerror(-err));
 	}
-	n_frontends = k8s_index_frontend_count(agent->index);
+	n_frontends = desired_index_frontend_count(agent->index);
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
 	if (is_full) {
-		err = k8s_index_desired(agent->index, false, &full);
+		err = desired_index_desired(agent->index, false, &full);
 		if (!err) {
 			full.policy = state.policy;
 			err = sync_apply(agent->sync, &full, &counts);
@@ -240,7 +240,7 @@ static int agent_reload(struct agent *agent)
 	clock_gettime(CLOCK_MONOTONIC, &t_maps);
 	/* A frontend left as it was by a failure is retried by a full diff next time. */
 	agent->is_full_sync = err || counts.failed;
-	rejected = k8s_index_rejected(agent->index) + agent->api_rejected +
+	rejected = desired_index_rejected(agent->index) + agent->api_rejected +
 		   (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
 	state.rejected_objects = rejected;
 	agent_publish_status(agent, &state, &counts, ret > 0 ? (uint32_t)ret : 0);
@@ -451,7 +451,7 @@ static int agent_api_start(struct agent *agent)
 	char error[512];
 	int err;
 
-	k8s_build_config_init(&agent->build, config->node);
+	desired_build_config_init(&agent->build, config->node);
 	if (config->node_port_min) {
 		agent->build.node_port_min = config->node_port_min;
 		agent->build.node_port_max = config->node_port_max;
@@ -589,7 +589,7 @@ int agent_run(const struct agent_config *config)
 	err = agent_api_start(&agent);
 	if (err)
 		goto cleanup;
-	agent.index = k8s_index_new(&agent.build);
+	agent.index = desired_index_new(&agent.build);
 	if (!agent.index) {
 		err = -ENOMEM;
 		log_error("desired state: %s", strerror(-err));
@@ -636,7 +636,7 @@ cleanup:
 	/* Nothing here detaches or unpins: a restarted agent adopts the datapath as it is. */
 	if (agent.index && agent.api)
 		feed_api_release(agent.index, agent.api);
-	k8s_index_free(agent.index);
+	desired_index_free(agent.index);
 	while (agent.n_names)
 		free(agent.names[--agent.n_names]);
 	free(agent.names);

@@ -40,20 +40,20 @@ static void feed_collect_stale(void *ctx, struct k8s_object *object)
  * listed come back with their change); those go to put. Returns 0 or -ENOMEM (the manifests'
  * changes stop there; the other changes of the API are still applied).
  */
-static int feed_apply(struct k8s_index *index, struct k8s_change_list *changes, feed_put_fn *put,
-		      void *ctx)
+static int feed_apply(struct desired_index *index, struct k8s_change_list *changes,
+		      feed_put_fn *put, void *ctx)
 {
 	struct feed_stale stale = {.kinds = changes->relisted};
 	size_t i;
 	int err, ret = 0;
 
 	if (stale.kinds) {
-		k8s_index_for_each_api(index, feed_collect_stale, &stale);
+		desired_index_for_each_api(index, feed_collect_stale, &stale);
 		for (i = 0; i < stale.n; i++) {
 			const struct k8s_object *o = stale.objects[i];
 
-			put(ctx,
-			    k8s_index_set_api(index, o->kind, o->namespace, o->name, NULL, &err));
+			put(ctx, desired_index_set_api(index, o->kind, o->namespace, o->name, NULL,
+						       &err));
 		}
 		free(stale.objects);
 	}
@@ -61,24 +61,24 @@ static int feed_apply(struct k8s_index *index, struct k8s_change_list *changes, 
 		const struct k8s_change *c = &changes->items[i];
 
 		if (c->type == K8S_CHANGE_ADDED)
-			ret = k8s_index_add(index, c->object, c->position);
+			ret = desired_index_add(index, c->object, c->position);
 		else if (c->type == K8S_CHANGE_CHANGED)
-			k8s_index_move(index, c->object, c->position);
+			desired_index_move(index, c->object, c->position);
 		else
-			k8s_index_remove(index, c->object);
+			desired_index_remove(index, c->object);
 	}
 	for (i = 0; changes->source == K8S_SOURCE_API && i < changes->count; i++) {
 		struct k8s_change *c = &changes->items[i];
 
 		c->object =
-		    k8s_index_set_api(index, c->kind, c->namespace, c->name, c->object, &err);
+		    desired_index_set_api(index, c->kind, c->namespace, c->name, c->object, &err);
 		if (err)
 			ret = err;
 	}
 	return ret;
 }
 
-int feed_manifests(struct k8s_index *index, struct manifest_set *manifests)
+int feed_manifests(struct desired_index *index, struct manifest_set *manifests)
 {
 	struct k8s_change_list changes;
 	int err;
@@ -95,7 +95,7 @@ static void feed_api_put(void *ctx, struct k8s_object *object)
 	k8s_client_put(ctx, object);
 }
 
-int feed_api(struct k8s_index *index, struct k8s_client *api, uint32_t *rejected)
+int feed_api(struct desired_index *index, struct k8s_client *api, uint32_t *rejected)
 {
 	struct k8s_change_list changes;
 	int err;
@@ -111,7 +111,7 @@ int feed_api(struct k8s_index *index, struct k8s_client *api, uint32_t *rejected
 	return err;
 }
 
-void feed_api_release(struct k8s_index *index, struct k8s_client *api)
+void feed_api_release(struct desired_index *index, struct k8s_client *api)
 {
-	k8s_index_for_each_api(index, feed_api_put, api);
+	desired_index_for_each_api(index, feed_api_put, api);
 }

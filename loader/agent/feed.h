@@ -17,7 +17,7 @@
  * held) to the index. Returns 0 or -ENOMEM (the index may then miss a change: read the
  * directory again).
  */
-int feed_manifests(struct k8s_index *index, struct manifest_set *manifests);
+int feed_manifests(struct desired_index *index, struct manifest_set *manifests);
 
 /*
  * Fold what changed in the API's store into the index: each changed object replaces the API's
@@ -25,9 +25,9 @@ int feed_manifests(struct k8s_index *index, struct manifest_set *manifests);
  * *rejected gets the store's invalid latest versions. Returns 0, -EAGAIN before every resource
  * is listed once, or -ENOMEM (some changes apply at their next change).
  */
-int feed_api(struct k8s_index *index, struct k8s_client *api, uint32_t *rejected);
+int feed_api(struct desired_index *index, struct k8s_client *api, uint32_t *rejected);
 
 /* Give every API object the index holds back to the client (before freeing either). */
-void feed_api_release(struct k8s_index *index, struct k8s_client *api);
+void feed_api_release(struct desired_index *index, struct k8s_client *api);
 
 #endif

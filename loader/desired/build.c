@@ -17,7 +17,7 @@
 #include "loader/desired/netpol_compile.h"
 #include "loader/desired/build_internal.h"
 
-void k8s_build_config_init(struct k8s_build_config *config, const char *node)
+void desired_build_config_init(struct desired_build_config *config, const char *node)
 {
 	memset(config, 0, sizeof(*config));
 	config->node = node;
@@ -138,9 +138,9 @@ void build_pods(const struct build *b, const char *namespace, struct k8s_object 
 	*n = last - first;
 }
 
-int k8s_build_desired(struct k8s_object *const *objects, size_t n_objects,
-		      const struct k8s_build_config *config, struct k8s_errors *errors,
-		      struct desired_state *out)
+int desired_build(struct k8s_object *const *objects, size_t n_objects,
+		  const struct desired_build_config *config, struct k8s_errors *errors,
+		  struct desired_state *out)
 {
 	struct build b = {.config = config, .errors = errors, .out = out};
 	struct object_ref *refs = NULL;
@@ -230,8 +230,9 @@ cleanup:
 
 /* ---- one Service at a time (loader/desired/index.c) ------------------------------------- */
 
-int k8s_build_node_addresses(const struct k8s_build_config *config,
-			     const struct k8s_build_lookup *lookup, uint32_t **out, size_t *n)
+int desired_build_node_addresses(const struct desired_build_config *config,
+				 const struct desired_build_lookup *lookup, uint32_t **out,
+				 size_t *n)
 {
 	struct desired_state state = {0};
 	struct build b = {.config = config, .lookup = lookup, .out = &state};
@@ -242,7 +243,7 @@ int k8s_build_node_addresses(const struct k8s_build_config *config,
 	return err;
 }
 
-void k8s_service_build_free(struct k8s_service_build *build)
+void desired_service_build_free(struct desired_service_build *build)
 {
 	size_t i;
 
@@ -255,10 +256,10 @@ void k8s_service_build_free(struct k8s_service_build *build)
 	memset(build, 0, sizeof(*build));
 }
 
-int k8s_build_service(const struct k8s_object *svc, const struct k8s_build_config *config,
-		      const struct k8s_build_lookup *lookup, const uint32_t *node_addresses,
-		      size_t n_node_addresses, struct k8s_errors *errors,
-		      struct k8s_service_build *out)
+int desired_build_service(const struct k8s_object *svc, const struct desired_build_config *config,
+			  const struct desired_build_lookup *lookup, const uint32_t *node_addresses,
+			  size_t n_node_addresses, struct k8s_errors *errors,
+			  struct desired_service_build *out)
 {
 	struct desired_state state = {
 	    .node_addresses = (uint32_t *)node_addresses,
@@ -298,6 +299,6 @@ int k8s_build_service(const struct k8s_object *svc, const struct k8s_build_confi
 	free(b.builds);
 	free(state.health_checks);
 	if (err)
-		k8s_service_build_free(out);
+		desired_service_build_free(out);
 	return err;
 }

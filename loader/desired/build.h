@@ -15,7 +15,7 @@
 #include "loader/k8s/objects.h"
 
 /* Options of the desired-state build: who we are and what the cluster allows. */
-struct k8s_build_config {
+struct desired_build_config {
 	const char *node;	/* this node's name: LOCAL endpoints, its Node object */
 	uint16_t node_port_min; /* NodePort range, host order, inclusive */
 	uint16_t node_port_max;
@@ -24,7 +24,7 @@ struct k8s_build_config {
 	size_t n_node_ips;
 };
 
-void k8s_build_config_init(struct k8s_build_config *config, const char *node);
+void desired_build_config_init(struct desired_build_config *config, const char *node);
 
 /*
  * The desired state of the objects (any order, duplicates by kind/namespace/name resolved in
@@ -33,16 +33,16 @@ void k8s_build_config_init(struct k8s_build_config *config, const char *node);
  * out->rejected_objects; the caller adds what its decoders refused. out is overwritten.
  * Returns 0 or -ENOMEM.
  */
-int k8s_build_desired(struct k8s_object *const *objects, size_t n_objects,
-		      const struct k8s_build_config *config, struct k8s_errors *errors,
-		      struct desired_state *out);
+int desired_build(struct k8s_object *const *objects, size_t n_objects,
+		  const struct desired_build_config *config, struct k8s_errors *errors,
+		  struct desired_state *out);
 
 /*
  * Where the one-Service build finds what surrounds a Service (loader/desired/index.c keeps
  * them indexed): the IPv4 EndpointSlices naming namespace/service and the Pods of namespace,
  * each sorted by name, and a Node by name (NULL when none). Arrays are borrowed for the call.
  */
-struct k8s_build_lookup {
+struct desired_build_lookup {
 	void *ctx;
 	void (*slices)(void *ctx, const char *namespace, const char *service,
 		       struct k8s_object *const **out, size_t *n);
@@ -51,7 +51,7 @@ struct k8s_build_lookup {
 };
 
 /* What one Service asks for, before other Services' claims on the same frontends are weighed. */
-struct k8s_service_build {
+struct desired_service_build {
 	struct lb_frontend *frontends; /* in build order: the first of two equal keys wins */
 	size_t *port_index;	       /* spec.ports index of each frontend, for messages */
 	size_t n_frontends;
@@ -61,18 +61,19 @@ struct k8s_service_build {
 };
 
 /*
- * The frontends and health check of one Service with the same rules as k8s_build_desired(),
+ * The frontends and health check of one Service with the same rules as desired_build(),
  * its surroundings found through lookup. node_addresses are this node's (NodePort frontends for
  * pods). Messages go to errors. Returns 0 or -ENOMEM (out then empty).
  */
-int k8s_build_service(const struct k8s_object *svc, const struct k8s_build_config *config,
-		      const struct k8s_build_lookup *lookup, const uint32_t *node_addresses,
-		      size_t n_node_addresses, struct k8s_errors *errors,
-		      struct k8s_service_build *out);
-void k8s_service_build_free(struct k8s_service_build *build);
+int desired_build_service(const struct k8s_object *svc, const struct desired_build_config *config,
+			  const struct desired_build_lookup *lookup, const uint32_t *node_addresses,
+			  size_t n_node_addresses, struct k8s_errors *errors,
+			  struct desired_service_build *out);
+void desired_service_build_free(struct desired_service_build *build);
 
 /* This node's addresses: --node-ip, then its Node object's, distinct. *out is malloc'd. */
-int k8s_build_node_addresses(const struct k8s_build_config *config,
-			     const struct k8s_build_lookup *lookup, uint32_t **out, size_t *n);
+int desired_build_node_addresses(const struct desired_build_config *config,
+				 const struct desired_build_lookup *lookup, uint32_t **out,
+				 size_t *n);
 
 #endif

@@ -23,8 +23,8 @@ struct frontend_build {
 };
 
 struct build {
-	const struct k8s_build_config *config;
-	const struct k8s_build_lookup *lookup; /* NULL: the sorted arrays below */
+	const struct desired_build_config *config;
+	const struct desired_build_lookup *lookup; /* NULL: the sorted arrays below */
 	struct k8s_errors *errors;
 	struct desired_state *out;
 	struct k8s_object **slices; /* IPv4 slices naming a Service, by (namespace, service) */

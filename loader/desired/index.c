@@ -2,7 +2,7 @@
 /*
  * The incremental desired state: objects by key, the Services each change feeds, one-Service
  * rebuilds (loader/desired/build.c) and the claims of every Service on frontends and health
- * check ports, weighed as k8s_build_desired() does (first Service by namespace/name wins).
+ * check ports, weighed as desired_build() does (first Service by namespace/name wins).
  * This file holds the index itself, its groups and which Services a changed object marks;
  * index_candidates.c, index_claims.c, index_update.c and index_read.c the rest.
  */
@@ -76,7 +76,7 @@ void index_object_key(char *buf, size_t size, enum k8s_kind kind, const char *na
 static void lookup_slices(void *ctx, const char *namespace, const char *service,
 			  struct k8s_object *const **out, size_t *n)
 {
-	struct k8s_index *index = ctx;
+	struct desired_index *index = ctx;
 	char key[INDEX_KEY_LEN];
 	const struct index_group *group;
 
@@ -88,7 +88,7 @@ static void lookup_slices(void *ctx, const char *namespace, const char *service,
 
 static void lookup_pods(void *ctx, const char *namespace, struct k8s_object *const **out, size_t *n)
 {
-	struct k8s_index *index = ctx;
+	struct desired_index *index = ctx;
 	const struct index_group *group = hash_table_get_str(&index->pods, namespace);
 
 	*out = group ? group->items : NULL;
@@ -97,7 +97,7 @@ static void lookup_pods(void *ctx, const char *namespace, struct k8s_object *con
 
 const struct k8s_object *index_lookup_node(void *ctx, const char *name)
 {
-	struct k8s_index *index = ctx;
+	struct desired_index *index = ctx;
 	char key[INDEX_KEY_LEN];
 	const struct index_object *o;
 
@@ -106,9 +106,9 @@ const struct k8s_object *index_lookup_node(void *ctx, const char *name)
 	return o ? o->effective : NULL;
 }
 
-struct k8s_index *k8s_index_new(const struct k8s_build_config *config)
+struct desired_index *desired_index_new(const struct desired_build_config *config)
 {
-	struct k8s_index *index = calloc(1, sizeof(*index));
+	struct desired_index *index = calloc(1, sizeof(*index));
 
 	if (!index)
 		return NULL;
@@ -206,7 +206,7 @@ static void group_remove(struct hash_table *map, const char *key, const struct k
 
 /* ---- Services ----------------------------------------------------------------------------- */
 
-static struct index_service *service_get(const struct k8s_index *index, const char *namespace,
+static struct index_service *service_get(const struct desired_index *index, const char *namespace,
 					 const char *name)
 {
 	char key[INDEX_KEY_LEN];
@@ -215,7 +215,7 @@ static struct index_service *service_get(const struct k8s_index *index, const ch
 	return hash_table_get_str(&index->services, key);
 }
 
-int index_service_mark(struct k8s_index *index, struct index_service *svc)
+int index_service_mark(struct desired_index *index, struct index_service *svc)
 {
 	if (!svc || svc->is_dirty)
 		return 0;
@@ -225,7 +225,7 @@ int index_service_mark(struct k8s_index *index, struct index_service *svc)
 	return 0;
 }
 
-void k8s_index_mark_all(struct k8s_index *index)
+void desired_index_mark_all(struct desired_index *index)
 {
 	index->is_all_dirty = true;
 }
@@ -253,7 +253,7 @@ static char *selector_key(const struct k8s_object *svc)
 	return key;
 }
 
-void index_service_unregister(struct k8s_index *index, struct index_service *svc)
+void index_service_unregister(struct desired_index *index, struct index_service *svc)
 {
 	struct index_vec *vec;
 
@@ -268,7 +268,7 @@ void index_service_unregister(struct k8s_index *index, struct index_service *svc
 	svc->selector_key = NULL;
 }
 
-static int service_register(struct k8s_index *index, struct index_service *svc)
+static int service_register(struct desired_index *index, struct index_service *svc)
 {
 	struct index_vec *vec;
 
@@ -292,7 +292,7 @@ fail:
 }
 
 /* The Service object of a key changed (old and new may be NULL). */
-static int service_changed(struct k8s_index *index, const struct k8s_object *old,
+static int service_changed(struct desired_index *index, const struct k8s_object *old,
 			   struct k8s_object *new)
 {
 	const struct k8s_object *o = new ? new : old;
@@ -330,7 +330,7 @@ static bool slice_is_indexed(const struct k8s_object *o)
 	return o && o->slice.service[0] && o->slice.is_ipv4;
 }
 
-static int slice_changed(struct k8s_index *index, const struct k8s_object *old,
+static int slice_changed(struct desired_index *index, const struct k8s_object *old,
 			 struct k8s_object *new)
 {
 	char key[INDEX_KEY_LEN];
@@ -353,7 +353,7 @@ static int slice_changed(struct k8s_index *index, const struct k8s_object *old,
 }
 
 /* Services of the Pod's namespace whose selector matches its labels. */
-static int pod_mark_services(struct k8s_index *index, const struct k8s_object *pod)
+static int pod_mark_services(struct desired_index *index, const struct k8s_object *pod)
 {
 	char key[INDEX_KEY_LEN * 2];
 	const struct index_vec *vec;
@@ -377,7 +377,7 @@ static int pod_mark_services(struct k8s_index *index, const struct k8s_object *p
 	return err;
 }
 
-static int pod_changed(struct k8s_index *index, const struct k8s_object *old,
+static int pod_changed(struct desired_index *index, const struct k8s_object *old,
 		       struct k8s_object *new)
 {
 	int err = 0;
@@ -400,7 +400,7 @@ const char *index_node_zone(const struct k8s_object *node)
 	return node ? k8s_labels_get(&node->labels, K8S_ZONE_LABEL) : NULL;
 }
 
-static int node_changed(struct k8s_index *index, const struct k8s_object *old,
+static int node_changed(struct desired_index *index, const struct k8s_object *old,
 			const struct k8s_object *new)
 {
 	const char *a = index_node_zone(old), *b = index_node_zone(new);
@@ -423,7 +423,7 @@ static int node_changed(struct k8s_index *index, const struct k8s_object *old,
 }
 
 /* The winner of a key changed from old to new: update the groups, mark what they feed. */
-int index_effective_changed(struct k8s_index *index, enum k8s_kind kind,
+int index_effective_changed(struct desired_index *index, enum k8s_kind kind,
 			    const struct k8s_object *old, struct k8s_object *new)
 {
 	switch (kind) {
@@ -445,14 +445,14 @@ int index_effective_changed(struct k8s_index *index, enum k8s_kind kind,
 
 /* ---- free ------------------------------------------------------------------------------------ */
 
-void k8s_index_free(struct k8s_index *index)
+void desired_index_free(struct desired_index *index)
 {
 	const struct hash_table_entry *e;
 	size_t i, j;
 
 	if (!index)
 		return;
-	/* API objects belong to the caller's source: it releases them (k8s_index_for_each_api).
+	/* API objects belong to the caller's source: it releases them (desired_index_for_each_api).
 	 */
 	HASH_TABLE_FOR_EACH (&index->objects, e, i) {
 		struct index_object *o = e->value;
@@ -466,7 +466,7 @@ void k8s_index_free(struct k8s_index *index)
 	for (i = 0; i < index->all.count; i++) {
 		struct index_service *svc = index->all.items[i];
 
-		k8s_service_build_free(&svc->build);
+		desired_service_build_free(&svc->build);
 		free(svc->selector_key);
 		free(svc);
 	}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The index's candidates: every version of an object (manifest files at positions, the API),
- * and the winner among them, as k8s_build_desired() picks it.
+ * and the winner among them, as desired_build() picks it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static int candidate_cmp(const struct index_candidate *a, const struct index_can
 }
 
 /* Re-elect the winner of o; tell the groups when it changed. */
-static int object_elect(struct k8s_index *index, enum k8s_kind kind, struct index_object *o)
+static int object_elect(struct desired_index *index, enum k8s_kind kind, struct index_object *o)
 {
 	struct k8s_object *old = o->effective, *winner = NULL;
 	const struct index_candidate *best = NULL;
@@ -50,7 +50,7 @@ void index_object_free(void *o)
 	free(o);
 }
 
-static struct index_object *object_get(struct k8s_index *index, enum k8s_kind kind,
+static struct index_object *object_get(struct desired_index *index, enum k8s_kind kind,
 				       const char *namespace, const char *name, bool is_create)
 {
 	char key[INDEX_KEY_LEN];
@@ -68,8 +68,8 @@ static struct index_object *object_get(struct k8s_index *index, enum k8s_kind ki
 	return o;
 }
 
-static void object_drop_if_empty(struct k8s_index *index, enum k8s_kind kind, const char *namespace,
-				 const char *name, struct index_object *o)
+static void object_drop_if_empty(struct desired_index *index, enum k8s_kind kind,
+				 const char *namespace, const char *name, struct index_object *o)
 {
 	char key[INDEX_KEY_LEN];
 
@@ -111,7 +111,7 @@ static struct index_candidate *object_find_candidate(struct index_object *o,
 	return NULL;
 }
 
-int k8s_index_add(struct k8s_index *index, struct k8s_object *object, uint32_t position)
+int desired_index_add(struct desired_index *index, struct k8s_object *object, uint32_t position)
 {
 	struct index_object *o =
 	    object_get(index, object->kind, object->namespace, object->name, true);
@@ -122,7 +122,7 @@ int k8s_index_add(struct k8s_index *index, struct k8s_object *object, uint32_t p
 	return object_elect(index, object->kind, o);
 }
 
-void k8s_index_move(struct k8s_index *index, struct k8s_object *object, uint32_t position)
+void desired_index_move(struct desired_index *index, struct k8s_object *object, uint32_t position)
 {
 	struct index_object *o =
 	    object_get(index, object->kind, object->namespace, object->name, false);
@@ -134,7 +134,7 @@ void k8s_index_move(struct k8s_index *index, struct k8s_object *object, uint32_t
 	object_elect(index, object->kind, o);
 }
 
-void k8s_index_remove(struct k8s_index *index, struct k8s_object *object)
+void desired_index_remove(struct desired_index *index, struct k8s_object *object)
 {
 	struct index_object *o =
 	    object_get(index, object->kind, object->namespace, object->name, false);
@@ -148,9 +148,9 @@ void k8s_index_remove(struct k8s_index *index, struct k8s_object *object)
 	k8s_object_put(object);
 }
 
-struct k8s_object *k8s_index_set_api(struct k8s_index *index, enum k8s_kind kind,
-				     const char *namespace, const char *name,
-				     struct k8s_object *object, int *err)
+struct k8s_object *desired_index_set_api(struct desired_index *index, enum k8s_kind kind,
+					 const char *namespace, const char *name,
+					 struct k8s_object *object, int *err)
 {
 	struct index_object *o = object_get(index, kind, namespace, name, object != NULL);
 	struct index_candidate *c;
@@ -180,8 +180,8 @@ struct k8s_object *k8s_index_set_api(struct k8s_index *index, enum k8s_kind kind
 	return old;
 }
 
-void k8s_index_for_each_api(const struct k8s_index *index,
-			    void (*visit)(void *ctx, struct k8s_object *object), void *ctx)
+void desired_index_for_each_api(const struct desired_index *index,
+				void (*visit)(void *ctx, struct k8s_object *object), void *ctx)
 {
 	const struct hash_table_entry *e;
 	size_t i, j;

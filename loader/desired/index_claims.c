@@ -32,7 +32,7 @@ int index_claim_cmp(const struct index_claim *a, const struct index_claim *b)
 	return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-static int frontend_touch(struct k8s_index *index, struct index_frontend *fe)
+static int frontend_touch(struct desired_index *index, struct index_frontend *fe)
 {
 	if (fe->is_touched)
 		return 0;
@@ -42,7 +42,7 @@ static int frontend_touch(struct k8s_index *index, struct index_frontend *fe)
 	return 0;
 }
 
-static int claim_add(struct k8s_index *index, struct index_service *svc, size_t seq)
+static int claim_add(struct desired_index *index, struct index_service *svc, size_t seq)
 {
 	const struct lb_frontend *f = &svc->build.frontends[seq];
 	struct index_frontend *fe;
@@ -80,7 +80,7 @@ static int claim_add(struct k8s_index *index, struct index_service *svc, size_t 
 	return frontend_touch(index, fe);
 }
 
-static int claim_remove(struct k8s_index *index, struct index_service *svc, size_t seq)
+static int claim_remove(struct desired_index *index, struct index_service *svc, size_t seq)
 {
 	char key[24];
 	struct index_frontend *fe;
@@ -97,7 +97,7 @@ static int claim_remove(struct k8s_index *index, struct index_service *svc, size
 	return 0;
 }
 
-static int port_claim(struct k8s_index *index, struct index_service *svc, bool is_add)
+static int port_claim(struct desired_index *index, struct index_service *svc, bool is_add)
 {
 	char key[8];
 	struct index_vec *vec;
@@ -123,7 +123,7 @@ static int port_claim(struct k8s_index *index, struct index_service *svc, bool i
 }
 
 /* Withdraw every claim of svc and forget its build. */
-static int service_withdraw(struct k8s_index *index, struct index_service *svc)
+static int service_withdraw(struct desired_index *index, struct index_service *svc)
 {
 	size_t i;
 	int err = 0;
@@ -136,11 +136,11 @@ static int service_withdraw(struct k8s_index *index, struct index_service *svc)
 		return err;
 	if (svc->build.is_rejected)
 		index->n_rejected--;
-	k8s_service_build_free(&svc->build);
+	desired_service_build_free(&svc->build);
 	return 0;
 }
 
-static int service_claim(struct k8s_index *index, struct index_service *svc)
+static int service_claim(struct desired_index *index, struct index_service *svc)
 {
 	size_t i;
 	int err = 0;
@@ -154,7 +154,7 @@ static int service_claim(struct k8s_index *index, struct index_service *svc)
 	return err;
 }
 
-static void service_free(struct k8s_index *index, struct index_service *svc)
+static void service_free(struct desired_index *index, struct index_service *svc)
 {
 	char key[INDEX_KEY_LEN];
 
@@ -162,28 +162,28 @@ static void service_free(struct k8s_index *index, struct index_service *svc)
 	snprintf(key, sizeof(key), "%s/%s", svc->namespace, svc->name);
 	hash_table_remove_str(&index->services, key);
 	index_vec_remove(&index->all, svc);
-	k8s_service_build_free(&svc->build);
+	desired_service_build_free(&svc->build);
 	free(svc);
 }
 
 /* Rebuild one marked Service: withdraw its old claims, build, claim again. */
-int index_service_rebuild(struct k8s_index *index, struct index_service *svc,
+int index_service_rebuild(struct desired_index *index, struct index_service *svc,
 			  struct k8s_errors *errors)
 {
-	struct k8s_service_build build;
+	struct desired_service_build build;
 	int err;
 
 	if (svc->object) {
-		err = k8s_build_service(svc->object, &index->config, &index->lookup,
-					index->node_addresses, index->n_node_addresses, errors,
-					&build);
+		err = desired_build_service(svc->object, &index->config, &index->lookup,
+					    index->node_addresses, index->n_node_addresses, errors,
+					    &build);
 		if (err)
 			return err;
 	}
 	err = service_withdraw(index, svc);
 	if (err) {
 		if (svc->object)
-			k8s_service_build_free(&build);
+			desired_service_build_free(&build);
 		return err;
 	}
 	if (!svc->object) {

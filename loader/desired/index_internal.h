@@ -45,7 +45,7 @@ struct index_service {
 	char namespace[K8S_DNS_LABEL_MAX + 1];
 	char name[K8S_DNS_SUBDOMAIN_MAX + 1];
 	struct k8s_object *object; /* the Service now, NULL once it is gone */
-	struct k8s_service_build build;
+	struct desired_service_build build;
 	char *selector_key; /* where the service is registered for Pods, or NULL */
 	bool is_dirty;
 };
@@ -65,9 +65,9 @@ struct index_frontend {
 	struct lb_frontend removed_key;
 };
 
-struct k8s_index {
-	struct k8s_build_config config;
-	struct k8s_build_lookup lookup;
+struct desired_index {
+	struct desired_build_config config;
+	struct desired_build_lookup lookup;
 	struct hash_table objects;   /* "kind/namespace/name" -> index_object */
 	struct hash_table services;  /* "namespace/name" -> index_service */
 	struct hash_table slices;    /* "namespace/service" -> index_group */
@@ -87,7 +87,7 @@ struct k8s_index {
 	uint32_t n_rejected;
 	struct lb_health_check *health_checks;
 	size_t n_health_checks;
-	struct k8s_index_delta delta;
+	struct desired_index_delta delta;
 	size_t cap_upserts, cap_removed;
 };
 
@@ -101,10 +101,10 @@ void index_object_key(char *buf, size_t size, enum k8s_kind kind, const char *na
 		      const char *name);
 const struct k8s_object *index_lookup_node(void *ctx, const char *name);
 const char *index_node_zone(const struct k8s_object *node);
-int index_service_mark(struct k8s_index *index, struct index_service *svc);
-void index_service_unregister(struct k8s_index *index, struct index_service *svc);
+int index_service_mark(struct desired_index *index, struct index_service *svc);
+void index_service_unregister(struct desired_index *index, struct index_service *svc);
 /* The winner of a key changed from old to new: update the groups, mark what they feed. */
-int index_effective_changed(struct k8s_index *index, enum k8s_kind kind,
+int index_effective_changed(struct desired_index *index, enum k8s_kind kind,
 			    const struct k8s_object *old, struct k8s_object *new);
 
 /* index_candidates.c: the versions of each object, and the winner among them. */
@@ -114,7 +114,7 @@ void index_object_free(void *o);
 void index_frontend_free(void *fe);
 int index_claim_cmp(const struct index_claim *a, const struct index_claim *b);
 /* Rebuild one marked Service: withdraw its old claims, build, claim again. */
-int index_service_rebuild(struct k8s_index *index, struct index_service *svc,
+int index_service_rebuild(struct desired_index *index, struct index_service *svc,
 			  struct k8s_errors *errors);
 
 /* index_update.c: weighing the claims into what the update hands to sync. */

@@ -9,29 +9,30 @@
 
 /* ---- reading the state ------------------------------------------------------------------ */
 
-size_t k8s_index_frontend_count(const struct k8s_index *index)
+size_t desired_index_frontend_count(const struct desired_index *index)
 {
 	return index->n_frontends;
 }
 
-const struct lb_health_check *k8s_index_health_checks(const struct k8s_index *index, size_t *n)
+const struct lb_health_check *desired_index_health_checks(const struct desired_index *index,
+							  size_t *n)
 {
 	*n = index->n_health_checks;
 	return index->health_checks;
 }
 
-const uint32_t *k8s_index_node_addresses(const struct k8s_index *index, size_t *n)
+const uint32_t *desired_index_node_addresses(const struct desired_index *index, size_t *n)
 {
 	*n = index->n_node_addresses;
 	return index->node_addresses;
 }
 
-uint32_t k8s_index_rejected(const struct k8s_index *index)
+uint32_t desired_index_rejected(const struct desired_index *index)
 {
 	return index->n_rejected;
 }
 
-int k8s_index_policy(const struct k8s_index *index, struct policy_state **out)
+int desired_index_policy(const struct desired_index *index, struct policy_state **out)
 {
 	struct k8s_object **objects = NULL;
 	const struct hash_table_entry *e;
@@ -62,7 +63,8 @@ static int frontend_sort_cmp(const void *a, const void *b)
 	return lb_frontend_cmp(a, b);
 }
 
-int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desired_state *out)
+int desired_index_desired(const struct desired_index *index, bool is_policy,
+			  struct desired_state *out)
 {
 	const struct hash_table_entry *e;
 	size_t i;
@@ -100,7 +102,7 @@ int k8s_index_desired(const struct k8s_index *index, bool is_policy, struct desi
 	out->n_node_addresses = out->node_addresses ? index->n_node_addresses : 0;
 	out->rejected_objects = index->n_rejected;
 	if (!err && is_policy)
-		err = k8s_index_policy(index, &out->policy);
+		err = desired_index_policy(index, &out->policy);
 	if (err)
 		desired_state_free(out);
 	return err;

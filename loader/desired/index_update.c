@@ -13,9 +13,9 @@
 
 /* ---- update ---------------------------------------------------------------------------------- */
 
-static int delta_push_upsert(struct k8s_index *index, const struct lb_frontend *f)
+static int delta_push_upsert(struct desired_index *index, const struct lb_frontend *f)
 {
-	struct k8s_index_delta *d = &index->delta;
+	struct desired_index_delta *d = &index->delta;
 
 	if (d->n_upserts == index->cap_upserts) {
 		size_t next = index->cap_upserts ? index->cap_upserts * 2 : 16;
@@ -30,9 +30,9 @@ static int delta_push_upsert(struct k8s_index *index, const struct lb_frontend *
 	return 0;
 }
 
-static int delta_push_removed(struct k8s_index *index, const struct lb_frontend *key)
+static int delta_push_removed(struct desired_index *index, const struct lb_frontend *key)
 {
-	struct k8s_index_delta *d = &index->delta;
+	struct desired_index_delta *d = &index->delta;
 
 	if (d->n_removed == index->cap_removed) {
 		size_t next = index->cap_removed ? index->cap_removed * 2 : 16;
@@ -60,7 +60,7 @@ const struct index_claim *index_frontend_winner(const struct index_frontend *fe)
 }
 
 /* A touched frontend: publish its winner, or withdraw it; report second claims. */
-static int frontend_settle(struct k8s_index *index, struct index_frontend *fe,
+static int frontend_settle(struct desired_index *index, struct index_frontend *fe,
 			   struct k8s_errors *errors)
 {
 	const struct index_claim *winner = index_frontend_winner(fe);
@@ -119,7 +119,7 @@ static int service_rank_cmp(const struct index_service *a, const struct index_se
 }
 
 /* The health checks again from the port claims (few: LoadBalancer + Local Services). */
-static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
+static int health_settle(struct desired_index *index, struct k8s_errors *errors)
 {
 	struct lb_health_check *checks = NULL;
 	const struct hash_table_entry *e;
@@ -163,7 +163,7 @@ static int health_settle(struct k8s_index *index, struct k8s_errors *errors)
 }
 
 /* This node's addresses and zone again; every Service is rebuilt when they changed. */
-static int node_settle(struct k8s_index *index)
+static int node_settle(struct desired_index *index)
 {
 	const struct k8s_object *node =
 	    index->config.node ? index_lookup_node(index, index->config.node) : NULL;
@@ -172,7 +172,7 @@ static int node_settle(struct k8s_index *index)
 	size_t n;
 	int err;
 
-	err = k8s_build_node_addresses(&index->config, &index->lookup, &addresses, &n);
+	err = desired_build_node_addresses(&index->config, &index->lookup, &addresses, &n);
 	if (err)
 		return err;
 	index->is_node_dirty = false;
@@ -196,10 +196,10 @@ static int node_settle(struct k8s_index *index)
 	return 0;
 }
 
-int k8s_index_update(struct k8s_index *index, struct k8s_errors *errors,
-		     const struct k8s_index_delta **delta)
+int desired_index_update(struct desired_index *index, struct k8s_errors *errors,
+			 const struct desired_index_delta **delta)
 {
-	struct k8s_index_delta *d = &index->delta;
+	struct desired_index_delta *d = &index->delta;
 	size_t i;
 	int err = 0;
 

@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct k8s_object *objects[64];
 	struct k8s_errors errors = {.is_quiet = true};
-	struct k8s_build_config config;
+	struct desired_build_config config;
 	struct desired_state state;
 	struct json_object *value, *items, *object;
 	char error[128];
@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		decode(value, objects, &n, &errors);
 	}
-	k8s_build_config_init(&config, "n1");
-	if (!k8s_build_desired(objects, n, &config, &errors, &state))
+	desired_build_config_init(&config, "n1");
+	if (!desired_build(objects, n, &config, &errors, &state))
 		desired_state_free(&state);
 	for (i = 0; i < n; i++)
 		k8s_object_put(objects[i]);

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct k8s_object *objects[64];
 	struct k8s_errors errors = {.is_quiet = true};
-	struct k8s_build_config config;
+	struct desired_build_config config;
 	struct desired_state state;
 	char message[YAML_TREE_ERROR_LEN];
 	struct yaml_tree tree;
@@ -35,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			k8s_object_put(object);
 	}
-	k8s_build_config_init(&config, "n1");
+	desired_build_config_init(&config, "n1");
 	config.is_pod_endpoints = size & 1;
-	if (!k8s_build_desired(objects, n, &config, &errors, &state))
+	if (!desired_build(objects, n, &config, &errors, &state))
 		desired_state_free(&state);
 	for (i = 0; i < n; i++)
 		k8s_object_put(objects[i]);

@@ -3,7 +3,7 @@
  * The incremental desired state (loader/desired/index.c) against the full build: random
  * sequences of object changes (manifest candidates added, moved and withdrawn, API versions set
  * and deleted), and after each step the index's state, and the maps' image its deltas produce,
- * must equal k8s_build_desired() over the same objects.
+ * must equal desired_build() over the same objects.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,9 +49,9 @@ struct api_slot {
 };
 
 struct world {
-	struct k8s_build_config config;
+	struct desired_build_config config;
 	uint32_t node_ip;
-	struct k8s_index *index;
+	struct desired_index *index;
 	struct placed placed[MAX_CANDIDATES];
 	size_t n_placed;
 	struct api_slot api[64];
@@ -198,7 +198,7 @@ static struct k8s_object *random_object(const char *source, enum k8s_kind *kind_
 
 /* ---- the maps' image, from deltas ------------------------------------------------------- */
 
-static void shadow_apply(struct world *w, const struct k8s_index_delta *delta)
+static void shadow_apply(struct world *w, const struct desired_index_delta *delta)
 {
 	size_t i, j;
 
@@ -295,10 +295,10 @@ static void check(struct world *w, unsigned int step)
 	struct placed sorted[MAX_CANDIDATES];
 	struct k8s_errors errors = {.is_quiet = true};
 	struct desired_state ref, got;
-	const struct k8s_index_delta *delta;
+	const struct desired_index_delta *delta;
 	size_t i, n = 0;
 
-	assert_int_equal(k8s_index_update(w->index, &errors, &delta), 0);
+	assert_int_equal(desired_index_update(w->index, &errors, &delta), 0);
 	shadow_apply(w, delta);
 	memcpy(sorted, w->placed, w->n_placed * sizeof(*sorted));
 	qsort(sorted, w->n_placed, sizeof(*sorted), placed_cmp);
@@ -308,13 +308,13 @@ static void check(struct world *w, unsigned int step)
 		if (w->api[i].object)
 			all[n++] = w->api[i].object;
 	}
-	assert_int_equal(k8s_build_desired(all, n, &w->config, &errors, &ref), 0);
-	assert_int_equal(k8s_index_desired(w->index, false, &got), 0);
+	assert_int_equal(desired_build(all, n, &w->config, &errors, &ref), 0);
+	assert_int_equal(desired_index_desired(w->index, false, &got), 0);
 
 	if (ref.n_frontends != got.n_frontends)
 		fail_msg("step %u: %zu frontends, the full build has %zu", step, got.n_frontends,
 			 ref.n_frontends);
-	assert_int_equal(k8s_index_frontend_count(w->index), ref.n_frontends);
+	assert_int_equal(desired_index_frontend_count(w->index), ref.n_frontends);
 	for (i = 0; i < ref.n_frontends; i++)
 		assert_frontend_equal(&got.frontends[i], &ref.frontends[i], "state", step);
 	if (w->n_shadow != ref.n_frontends)
@@ -354,7 +354,7 @@ static void step_manifest_add(struct world *w)
 	o = random_object(files[rnd(3)], &kind, &ns, name);
 	w->placed[w->n_placed].object = o;
 	w->placed[w->n_placed].position = w->next_position++;
-	assert_int_equal(k8s_index_add(w->index, o, w->placed[w->n_placed].position), 0);
+	assert_int_equal(desired_index_add(w->index, o, w->placed[w->n_placed].position), 0);
 	w->n_placed++;
 }
 
@@ -365,7 +365,7 @@ static void step_manifest_remove(struct world *w)
 	if (!w->n_placed)
 		return;
 	i = rnd((uint32_t)w->n_placed);
-	k8s_index_remove(w->index, w->placed[i].object);
+	desired_index_remove(w->index, w->placed[i].object);
 	k8s_object_put(w->placed[i].object);
 	w->placed[i] = w->placed[--w->n_placed];
 }
@@ -378,7 +378,7 @@ static void step_manifest_move(struct world *w)
 		return;
 	i = rnd((uint32_t)w->n_placed);
 	w->placed[i].position = w->next_position++;
-	k8s_index_move(w->index, w->placed[i].object, w->placed[i].position);
+	desired_index_move(w->index, w->placed[i].object, w->placed[i].position);
 }
 
 static void step_api(struct world *w)
@@ -411,8 +411,8 @@ static void step_api(struct world *w)
 	/* The test keeps its own reference; the index gets one of its own. */
 	if (o)
 		k8s_object_get(o);
-	old = k8s_index_set_api(w->index, w->api[i].kind, w->api[i].namespace, w->api[i].name, o,
-				&err);
+	old = desired_index_set_api(w->index, w->api[i].kind, w->api[i].namespace, w->api[i].name,
+				    o, &err);
 	assert_int_equal(err, 0);
 	assert_ptr_equal(old, w->api[i].object);
 	k8s_object_put(old);		  /* the index's */
@@ -434,14 +434,14 @@ static void run(uint64_t seed, bool is_pod_endpoints, unsigned int steps)
 
 	assert_non_null(w);
 	rng_state = seed;
-	k8s_build_config_init(&w->config, "n1");
+	desired_build_config_init(&w->config, "n1");
 	w->config.is_pod_endpoints = is_pod_endpoints;
 	w->node_ip = htonl(0x0a000001);
 	if (seed & 1) {
 		w->config.node_ips = &w->node_ip;
 		w->config.n_node_ips = 1;
 	}
-	w->index = k8s_index_new(&w->config);
+	w->index = desired_index_new(&w->config);
 	assert_non_null(w->index);
 	for (step = 0; step < steps; step++) {
 		uint32_t what = rnd(10);
@@ -460,7 +460,7 @@ static void run(uint64_t seed, bool is_pod_endpoints, unsigned int steps)
 			what = rnd(10);
 		}
 		if (!rnd(50))
-			k8s_index_mark_all(w->index);
+			desired_index_mark_all(w->index);
 		check(w, step);
 	}
 	/* Withdraw everything: nothing may remain published. */
@@ -468,7 +468,7 @@ static void run(uint64_t seed, bool is_pod_endpoints, unsigned int steps)
 		step_manifest_remove(w);
 	for (i = 0; i < w->n_api; i++) {
 		int err;
-		struct k8s_object *old = k8s_index_set_api(
+		struct k8s_object *old = desired_index_set_api(
 		    w->index, w->api[i].kind, w->api[i].namespace, w->api[i].name, NULL, &err);
 
 		k8s_object_put(old);
@@ -476,9 +476,9 @@ static void run(uint64_t seed, bool is_pod_endpoints, unsigned int steps)
 		w->api[i].object = NULL;
 	}
 	check(w, steps);
-	assert_int_equal(k8s_index_frontend_count(w->index), 0);
-	k8s_index_for_each_api(w->index, release_api, NULL);
-	k8s_index_free(w->index);
+	assert_int_equal(desired_index_frontend_count(w->index), 0);
+	desired_index_for_each_api(w->index, release_api, NULL);
+	desired_index_free(w->index);
 	for (i = 0; i < w->n_shadow; i++) {
 		free(w->shadow[i].backends);
 		free(w->shadow[i].source_ranges);

@@ -30,7 +30,7 @@ struct fixture {
 	size_t n_objects;
 	uint32_t rejected;
 	struct k8s_errors errors;
-	struct k8s_build_config config;
+	struct desired_build_config config;
 	uint32_t node_ips[2];
 	struct desired_state state;
 };
@@ -42,7 +42,7 @@ static int setup(void **ctx)
 	assert_non_null(f);
 	log_level = getenv("SLUICE_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
 	f->errors.is_quiet = true;
-	k8s_build_config_init(&f->config, "n1");
+	desired_build_config_init(&f->config, "n1");
 	*ctx = f;
 	return 0;
 }
@@ -122,8 +122,8 @@ static void add_json(struct fixture *f, const char *text)
 static void build(struct fixture *f)
 {
 	desired_state_free(&f->state);
-	assert_int_equal(
-	    k8s_build_desired(f->objects, f->n_objects, &f->config, &f->errors, &f->state), 0);
+	assert_int_equal(desired_build(f->objects, f->n_objects, &f->config, &f->errors, &f->state),
+			 0);
 	f->state.rejected_objects += f->rejected;
 }
 

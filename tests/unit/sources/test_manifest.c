@@ -32,7 +32,7 @@
 struct fixture {
 	char dir[PATH_MAX];
 	struct manifest_set *set;
-	struct k8s_build_config config; /* as a standalone node builds: endpoints from Pods */
+	struct desired_build_config config; /* as a standalone node builds: endpoints from Pods */
 	struct desired_state state;
 	struct k8s_errors errors; /* the last load's, then its build's */
 };
@@ -46,7 +46,7 @@ static int setup(void **ctx)
 	assert_non_null(mkdtemp(f->dir));
 	f->set = manifest_set_new();
 	assert_non_null(f->set);
-	k8s_build_config_init(&f->config, NULL);
+	desired_build_config_init(&f->config, NULL);
 	f->config.is_pod_endpoints = true;
 	/* Errors are asserted through the API; keep the log for debugging only. */
 	log_level = getenv("SLUICE_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR;
@@ -113,7 +113,7 @@ static int build(struct fixture *f, size_t found)
 	f->errors.found += found - f->errors.count;
 	desired_state_free(&f->state);
 	assert_int_equal(manifest_set_objects(f->set, &objects, &n), 0);
-	assert_int_equal(k8s_build_desired(objects, n, &f->config, &f->errors, &f->state), 0);
+	assert_int_equal(desired_build(objects, n, &f->config, &f->errors, &f->state), 0);
 	free(objects);
 	f->state.rejected_objects += manifest_set_rejected(f->set);
 	assert_int_equal(f->errors.count, f->errors.found < MANIFEST_MAX_ERRORS
@@ -1030,16 +1030,16 @@ static void test_incremental_load_matches_full(void **ctx)
 	struct fixture *f = *ctx;
 	static struct inc_file files[INC_FILES];
 	struct manifest_set *incremental = manifest_set_new();
-	struct k8s_build_config config;
-	struct k8s_index *index;
+	struct desired_build_config config;
+	struct desired_index *index;
 	unsigned int step;
 	size_t i;
 
 	assert_non_null(incremental);
-	k8s_build_config_init(&config, "n1");
+	desired_build_config_init(&config, "n1");
 	config.is_pod_endpoints = true;
 	f->config = config;
-	index = k8s_index_new(&config);
+	index = desired_index_new(&config);
 	assert_non_null(index);
 	assert_int_equal(feed_manifests(index, incremental), 0);
 	memset(files, 0, sizeof(files));
@@ -1047,7 +1047,7 @@ static void test_incremental_load_matches_full(void **ctx)
 		char name[INC_FILES][16], *changed[INC_FILES];
 		size_t n_changed = 0;
 		struct k8s_errors errors = {.is_quiet = true};
-		const struct k8s_index_delta *delta;
+		const struct desired_index_delta *delta;
 		struct desired_state got;
 		uint32_t edits = 1 + inc_rnd(2), e;
 
@@ -1085,8 +1085,8 @@ static void test_incremental_load_matches_full(void **ctx)
 		}
 		assert_true(manifest_set_load_files(incremental, f->dir, changed, n_changed) >= 0);
 		assert_int_equal(feed_manifests(index, incremental), 0);
-		assert_int_equal(k8s_index_update(index, &errors, &delta), 0);
-		assert_int_equal(k8s_index_desired(index, false, &got), 0);
+		assert_int_equal(desired_index_update(index, &errors, &delta), 0);
+		assert_int_equal(desired_index_desired(index, false, &got), 0);
 		got.rejected_objects += manifest_set_rejected(incremental);
 		load(f);
 		assert_same_frontends(&got, &f->state, step);
@@ -1095,7 +1095,7 @@ static void test_incremental_load_matches_full(void **ctx)
 		k8s_errors_free(&errors);
 	}
 	manifest_set_free(incremental);
-	k8s_index_free(index);
+	desired_index_free(index);
 }
 
 int main(void)
