@@ -115,7 +115,7 @@ bool cni_is_valid_abs_path(const char *s, size_t max)
 /* "a.b.c.d/n" with host bits zero; returns 0 or -EINVAL. */
 int cni_parse_cidr4(const char *s, struct in_addr *network, unsigned int *prefix)
 {
-	struct lb_cidr cidr;
+	struct cidr4 cidr;
 
 	if (cidr4_parse(s, CIDR4_NO_LEADING_ZERO, &cidr))
 		return -EINVAL;

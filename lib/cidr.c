@@ -42,7 +42,7 @@ static const char *cidr_split(const char *text, char *address, size_t size)
 	return slash + 1;
 }
 
-int cidr4_parse(const char *text, unsigned int flags, struct lb_cidr *out)
+int cidr4_parse(const char *text, unsigned int flags, struct cidr4 *out)
 {
 	char address[INET_ADDRSTRLEN];
 	const char *prefix = cidr_split(text, address, sizeof(address));
@@ -76,23 +76,23 @@ uint32_t cidr4_mask(unsigned int prefix_len)
 	return prefix_len ? htonl(~0u << (32 - prefix_len)) : 0;
 }
 
-bool cidr4_has_address(const struct lb_cidr *cidr, uint32_t address)
+bool cidr4_has_address(const struct cidr4 *cidr, uint32_t address)
 {
 	return ((address ^ cidr->address) & cidr4_mask(cidr->prefix_len)) == 0;
 }
 
-bool cidr4_contains(const struct lb_cidr *outer, const struct lb_cidr *inner)
+bool cidr4_contains(const struct cidr4 *outer, const struct cidr4 *inner)
 {
 	return outer->prefix_len <= inner->prefix_len && cidr4_has_address(outer, inner->address);
 }
 
-bool cidr4_overlap(const struct lb_cidr *a, const struct lb_cidr *b)
+bool cidr4_overlap(const struct cidr4 *a, const struct cidr4 *b)
 {
 	return a->prefix_len <= b->prefix_len ? cidr4_has_address(a, b->address)
 					      : cidr4_has_address(b, a->address);
 }
 
-const char *cidr4_str(const struct lb_cidr *cidr, char *buf, size_t size)
+const char *cidr4_str(const struct cidr4 *cidr, char *buf, size_t size)
 {
 	char address[INET_ADDRSTRLEN];
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* An IPv4 CIDR, address in network byte order. */
-struct lb_cidr {
+struct cidr4 {
 	uint32_t address;
 	uint8_t prefix_len;
 };
@@ -28,7 +28,7 @@ struct lb_cidr {
  * kube-apiserver says of --service-cluster-ip-range) unless CIDR4_MASK_HOST_BITS clears them.
  * Returns 0 with *out set, or -EINVAL (text may be NULL).
  */
-int cidr4_parse(const char *text, unsigned int flags, struct lb_cidr *out);
+int cidr4_parse(const char *text, unsigned int flags, struct cidr4 *out);
 
 /* text is an IPv6 CIDR "addr/n", n 0-128, host bits allowed: fields that accept both families
  * note it and program nothing. */
@@ -37,12 +37,12 @@ bool cidr_is_ipv6(const char *text);
 /* The netmask of prefix_len (0-32), network byte order. */
 uint32_t cidr4_mask(unsigned int prefix_len);
 /* address (network order) lies in cidr. */
-bool cidr4_has_address(const struct lb_cidr *cidr, uint32_t address);
+bool cidr4_has_address(const struct cidr4 *cidr, uint32_t address);
 /* Every address of inner lies in outer. */
-bool cidr4_contains(const struct lb_cidr *outer, const struct lb_cidr *inner);
+bool cidr4_contains(const struct cidr4 *outer, const struct cidr4 *inner);
 /* Some address lies in both: the shorter prefix contains the other's network. */
-bool cidr4_overlap(const struct lb_cidr *a, const struct lb_cidr *b);
+bool cidr4_overlap(const struct cidr4 *a, const struct cidr4 *b);
 /* "10.0.0.0/8" into buf (CIDR4_STR_LEN bytes hold any); returns buf. */
-const char *cidr4_str(const struct lb_cidr *cidr, char *buf, size_t size);
+const char *cidr4_str(const struct cidr4 *cidr, char *buf, size_t size);
 
 #endif

@@ -18,16 +18,16 @@
 #include "lib/node_ipam.h"
 
 /* The map layout's CIDR as lib/cidr's (is_set aside). */
-static struct lb_cidr node_ipam_cidr4(const struct node_ipam_cidr *cidr)
+static struct cidr4 node_ipam_cidr4(const struct node_ipam_cidr *cidr)
 {
-	struct lb_cidr out = {.address = cidr->address, .prefix_len = cidr->prefix};
+	struct cidr4 out = {.address = cidr->address, .prefix_len = cidr->prefix};
 
 	return out;
 }
 
 int node_ipam_cidr_parse(const char *text, struct node_ipam_cidr *out)
 {
-	struct lb_cidr cidr;
+	struct cidr4 cidr;
 	int err = cidr4_parse(text, 0, &cidr);
 
 	if (err)
@@ -41,21 +41,21 @@ int node_ipam_cidr_parse(const char *text, struct node_ipam_cidr *out)
 
 const char *node_ipam_cidr_str(const struct node_ipam_cidr *cidr, char *buf, size_t size)
 {
-	struct lb_cidr value = node_ipam_cidr4(cidr);
+	struct cidr4 value = node_ipam_cidr4(cidr);
 
 	return cidr4_str(&value, buf, size);
 }
 
 bool node_ipam_cidr_overlap(const struct node_ipam_cidr *a, const struct node_ipam_cidr *b)
 {
-	struct lb_cidr x = node_ipam_cidr4(a), y = node_ipam_cidr4(b);
+	struct cidr4 x = node_ipam_cidr4(a), y = node_ipam_cidr4(b);
 
 	return a->is_set && b->is_set && cidr4_overlap(&x, &y);
 }
 
 bool node_ipam_cidr_contains(const struct node_ipam_cidr *outer, const struct node_ipam_cidr *inner)
 {
-	struct lb_cidr x = node_ipam_cidr4(outer), y = node_ipam_cidr4(inner);
+	struct cidr4 x = node_ipam_cidr4(outer), y = node_ipam_cidr4(inner);
 
 	return outer->is_set && inner->is_set && cidr4_contains(&x, &y);
 }

@@ -96,13 +96,13 @@ struct compile {
 	bool is_oom;
 };
 
-static bool compile_prefix_within(const struct lb_cidr *inner, const struct lb_cidr *outer)
+static bool compile_prefix_within(const struct cidr4 *inner, const struct cidr4 *outer)
 {
 	return cidr4_contains(outer, inner);
 }
 
 /* Which blocks hold every address of PREFIX (IPv4), as '0'/'1' per block. */
-static void compile_prefix_membership(const struct compile *c, const struct lb_cidr *prefix,
+static void compile_prefix_membership(const struct compile *c, const struct cidr4 *prefix,
 				      char *bits)
 {
 	size_t b, e;
@@ -293,7 +293,7 @@ static void compile_ipcache(struct compile *c, struct policy_state *out, size_t 
 	}
 	for (b = 0; b < c->n_blocks; b++) {
 		for (e = 0; e <= c->blocks[b]->n_except; e++) {
-			const struct lb_cidr *prefix =
+			const struct cidr4 *prefix =
 			    e ? &c->blocks[b]->except[e - 1] : &c->blocks[b]->cidr;
 			struct policy_ipcache *entry = &out->ipcache[n++];
 			char name[64];
@@ -319,7 +319,7 @@ static void compile_ipcache(struct compile *c, struct policy_state *out, size_t 
 	}
 	for (i = 0; i < w->n_pods; i++) {
 		struct policy_ipcache *entry = &out->ipcache[n++];
-		struct lb_cidr host = {.address = w->pods[i].ip, .prefix_len = 32};
+		struct cidr4 host = {.address = w->pods[i].ip, .prefix_len = 32};
 
 		compile_prefix_membership(c, &host, bits);
 		c->pod_identity[i] = compile_identity(c, compile_pod_key(c, i, bits, false),
@@ -674,7 +674,7 @@ static const struct policy_ipcache *compiled_ipcache(const struct policy_state *
 
 	for (i = 0; i < state->n_ipcache; i++) {
 		const struct policy_ipcache *entry = &state->ipcache[i];
-		struct lb_cidr cidr = {.address = entry->address, .prefix_len = entry->prefix_len};
+		struct cidr4 cidr = {.address = entry->address, .prefix_len = entry->prefix_len};
 
 		if (cidr4_has_address(&cidr, address) &&
 		    (!best || entry->prefix_len > best->prefix_len))

@@ -67,7 +67,7 @@ struct lb_frontend {
 	uint32_t affinity_timeout_s; /* sessionAffinity ClientIP timeoutSeconds; 0 = none */
 	char name[SLUICE_NAME_LEN];  /* "namespace/name:portname" (":" + number when unnamed) */
 	size_t n_source_ranges;	     /* loadBalancerSourceRanges; 0 = everyone */
-	struct lb_cidr *source_ranges;
+	struct cidr4 *source_ranges;
 	size_t n_backends;
 	struct lb_backend_addr *backends; /* sorted by (address, port), no duplicates */
 };

@@ -285,7 +285,7 @@ static void netpol_decode_selector(struct k8s_field_ctx *ctx, const struct yaml_
 }
 
 /* "a.b.c.d/n" (host bits allowed and masked, as the API allows them); IPv6 noted, not kept. */
-static bool netpol_parse_cidr(const char *text, struct lb_cidr *out, bool *is_ipv6)
+static bool netpol_parse_cidr(const char *text, struct cidr4 *out, bool *is_ipv6)
 {
 	*is_ipv6 = cidr_is_ipv6(text);
 	return *is_ipv6 || !cidr4_parse(text, CIDR4_MASK_HOST_BITS, out);
@@ -325,7 +325,7 @@ static void netpol_decode_ip_block(struct k8s_field_ctx *ctx, const struct yaml_
 	}
 	for (i = 0; i < except->sequence.count; i++) {
 		const char *text_cidr = yaml_tree_string(except->sequence.items[i]);
-		struct lb_cidr value;
+		struct cidr4 value;
 
 		netpol_path(field, sizeof(field), "%s.except[%zu]", path, i);
 		if (!netpol_parse_cidr(text_cidr, &value, &is_ipv6)) {

@@ -49,9 +49,9 @@ struct netpol_selector {
 /* ipBlock: cidr minus every except. IPv6 blocks are valid but match no IPv4 address. */
 struct netpol_ip_block {
 	bool is_ipv6;
-	struct lb_cidr cidr; /* host bits masked */
+	struct cidr4 cidr; /* host bits masked */
 	size_t n_except;
-	struct lb_cidr *except;
+	struct cidr4 *except;
 };
 
 /*

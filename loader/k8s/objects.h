@@ -73,12 +73,12 @@ struct k8s_service {
 	size_t n_lb_ips;
 	uint32_t *lb_ips; /* status.loadBalancer.ingress[].ip with ipMode VIP or unset */
 	size_t n_source_ranges;
-	struct lb_cidr *source_ranges; /* spec.loadBalancerSourceRanges */
-	uint32_t affinity_timeout_s;   /* sessionAffinity ClientIP; 0 = None */
-	bool is_external_local;	       /* externalTrafficPolicy Local */
-	bool is_internal_local;	       /* internalTrafficPolicy Local */
-	bool is_prefer_close;	       /* trafficDistribution PreferClose */
-	bool is_publish_not_ready;     /* publishNotReadyAddresses (Pod-derived endpoints) */
+	struct cidr4 *source_ranges; /* spec.loadBalancerSourceRanges */
+	uint32_t affinity_timeout_s; /* sessionAffinity ClientIP; 0 = None */
+	bool is_external_local;	     /* externalTrafficPolicy Local */
+	bool is_internal_local;	     /* internalTrafficPolicy Local */
+	bool is_prefer_close;	     /* trafficDistribution PreferClose */
+	bool is_publish_not_ready;   /* publishNotReadyAddresses (Pod-derived endpoints) */
 	uint16_t health_check_node_port;
 	bool has_selector;
 	struct k8s_labels selector; /* spec.selector */

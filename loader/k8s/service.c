@@ -269,7 +269,7 @@ int k8s_service_decode(struct k8s_field_ctx *ctx, const struct yaml_tree_node *r
 			return -ENOMEM;
 		for (i = 0; i < ranges->sequence.count; i++) {
 			const char *text_cidr = yaml_tree_string(ranges->sequence.items[i]);
-			struct lb_cidr cidr;
+			struct cidr4 cidr;
 
 			snprintf(path, sizeof(path), "spec.loadBalancerSourceRanges[%zu]", i);
 			if (!text_cidr)

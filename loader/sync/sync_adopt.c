@@ -465,7 +465,7 @@ static int sync_adopt_ranges(struct sync_ctx *ctx)
 	map_walk_start(&walk, ctx->maps.lb4_src_ranges, sizeof(key), sizeof(value));
 	while (map_walk_next(&walk, &key, &value)) {
 		struct sync_service *svc = hash_table_get_u64(&ctx->service_ids, ntohl(key.svc_id));
-		struct lb_cidr *grown;
+		struct cidr4 *grown;
 
 		if (!svc || key.prefix_len < 32 || key.prefix_len > 64) {
 			bpf_map_delete_elem(ctx->maps.lb4_src_ranges, &key);

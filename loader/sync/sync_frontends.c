@@ -221,7 +221,7 @@ int sync_service_update(struct sync_ctx *ctx, struct sync_service *svc,
 	uint16_t flags = sync_frontend_flags(ctx, frontend, n);
 	uint8_t gen = svc->gen ^ 1;
 	uint32_t *ids = NULL, n_slots = 0;
-	struct lb_cidr *ranges = NULL;
+	struct cidr4 *ranges = NULL;
 	size_t n_ranges = 0;
 	bool is_name_changed = strncmp(svc->name, frontend->name, sizeof(svc->name)) != 0;
 	char old_name[SLUICE_NAME_LEN];

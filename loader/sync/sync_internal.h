@@ -43,8 +43,8 @@ struct sync_service {
 	uint8_t gen;	/* live slot generation */
 	uint16_t flags; /* LB_SVC_F_* */
 	uint32_t affinity_timeout_s;
-	uint32_t n_slots;	/* lb4_service.count: slots 0..n_slots-1 of gen are live */
-	struct lb_cidr *ranges; /* loadBalancerSourceRanges in lb4_src_ranges, sorted */
+	uint32_t n_slots;     /* lb4_service.count: slots 0..n_slots-1 of gen are live */
+	struct cidr4 *ranges; /* loadBalancerSourceRanges in lb4_src_ranges, sorted */
 	size_t n_ranges;
 	uint32_t n_backends;
 	uint32_t *backend_ids; /* the backend set, sorted by (address, port), distinct */
@@ -129,11 +129,10 @@ int sync_maglev_open(struct sync_ctx *ctx);
 /* ---- sync_ranges.c ------------------------------------------------------------------------- */
 
 int sync_cidr_cmp(const void *a, const void *b);
-int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out, size_t *n_out);
-int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges,
-		      size_t n);
-void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
-			size_t n_old, const struct lb_cidr *keep, size_t n_keep);
+int sync_ranges_sorted(const struct lb_frontend *frontend, struct cidr4 **out, size_t *n_out);
+int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct cidr4 *ranges, size_t n);
+void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct cidr4 *old,
+			size_t n_old, const struct cidr4 *keep, size_t n_keep);
 void sync_affinity_forget(struct sync_ctx *ctx, uint32_t svc_id, const uint32_t *keep,
 			  uint32_t n_keep);
 int sync_vip_write(struct sync_ctx *ctx, uint32_t vip, uintptr_t frontends);

@@ -15,7 +15,7 @@
 #include "loader/sync/sync_internal.h"
 
 static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
-			   const struct lb_cidr *range)
+			   const struct cidr4 *range)
 {
 	memset(key, 0, sizeof(*key));
 	key->prefix_len = 32 + range->prefix_len;
@@ -26,7 +26,7 @@ static void sync_range_key(struct lb4_src_range_key *key, uint32_t svc_id,
 
 int sync_cidr_cmp(const void *a, const void *b)
 {
-	const struct lb_cidr *x = a, *y = b;
+	const struct cidr4 *x = a, *y = b;
 	uint32_t xa = ntohl(x->address), ya = ntohl(y->address);
 
 	if (xa != ya)
@@ -34,13 +34,13 @@ int sync_cidr_cmp(const void *a, const void *b)
 	return (x->prefix_len > y->prefix_len) - (x->prefix_len < y->prefix_len);
 }
 
-static bool sync_ranges_contain(const struct lb_cidr *ranges, size_t n, const struct lb_cidr *range)
+static bool sync_ranges_contain(const struct cidr4 *ranges, size_t n, const struct cidr4 *range)
 {
 	return n && bsearch(range, ranges, n, sizeof(*ranges), sync_cidr_cmp) != NULL;
 }
 
 /* Sorted, de-duplicated copy of a frontend's source ranges; *out NULL when there are none. */
-int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out, size_t *n_out)
+int sync_ranges_sorted(const struct lb_frontend *frontend, struct cidr4 **out, size_t *n_out)
 {
 	size_t n = 0;
 
@@ -61,7 +61,7 @@ int sync_ranges_sorted(const struct lb_frontend *frontend, struct lb_cidr **out,
 }
 
 /* Admit RANGES for SVC_ID (before the frontend's flags say to check them). */
-int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *ranges, size_t n)
+int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct cidr4 *ranges, size_t n)
 {
 	struct lb4_src_range_key key;
 	uint8_t one = 1;
@@ -77,8 +77,8 @@ int sync_ranges_write(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cid
 }
 
 /* Drop the ranges of OLD not in KEEP (after the frontend stopped needing them). */
-void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct lb_cidr *old,
-			size_t n_old, const struct lb_cidr *keep, size_t n_keep)
+void sync_ranges_delete(struct sync_ctx *ctx, uint32_t svc_id, const struct cidr4 *old,
+			size_t n_old, const struct cidr4 *keep, size_t n_keep)
 {
 	struct lb4_src_range_key key;
 
@@ -173,7 +173,7 @@ void sync_vip_unref(struct sync_ctx *ctx, uint32_t vip)
 /* The frontend's source ranges, sorted, equal to what SVC has in the maps? */
 bool sync_ranges_equal(const struct sync_service *svc, const struct lb_frontend *frontend)
 {
-	struct lb_cidr *ranges;
+	struct cidr4 *ranges;
 	size_t n;
 	bool is_equal;
 

@@ -12,9 +12,9 @@
 
 #include "lib/cidr.h"
 
-static struct lb_cidr cidr(const char *text)
+static struct cidr4 cidr(const char *text)
 {
-	struct lb_cidr out;
+	struct cidr4 out;
 
 	assert_int_equal(cidr4_parse(text, 0, &out), 0);
 	return out;
@@ -30,7 +30,7 @@ static uint32_t ip(const char *text)
 
 static void test_parse_valid(void **state)
 {
-	struct lb_cidr out;
+	struct cidr4 out;
 	char buf[CIDR4_STR_LEN];
 
 	(void)state;
@@ -51,7 +51,7 @@ static void test_parse_valid(void **state)
 
 static void test_parse_host_bits(void **state)
 {
-	struct lb_cidr out = {0};
+	struct cidr4 out = {0};
 
 	(void)state;
 	assert_int_equal(cidr4_parse("10.1.2.3/16", 0, &out), -EINVAL);
@@ -86,7 +86,7 @@ static void test_parse_invalid(void **state)
 	    "1.2.3.4.5.6.7.8.9.10.11.12.13.14/8",
 	    "/8",
 	};
-	struct lb_cidr out;
+	struct cidr4 out;
 	size_t i;
 
 	(void)state;
@@ -114,8 +114,8 @@ static void test_is_ipv6(void **state)
 
 static void test_contains_overlap(void **state)
 {
-	struct lb_cidr ten = cidr("10.0.0.0/8"), ten_one = cidr("10.1.0.0/16");
-	struct lb_cidr other = cidr("192.168.0.0/16"), all = cidr("0.0.0.0/0");
+	struct cidr4 ten = cidr("10.0.0.0/8"), ten_one = cidr("10.1.0.0/16");
+	struct cidr4 other = cidr("192.168.0.0/16"), all = cidr("0.0.0.0/0");
 
 	(void)state;
 	assert_true(cidr4_has_address(&ten, ip("10.255.0.1")));
@@ -135,7 +135,7 @@ static void test_contains_overlap(void **state)
 
 static void test_str(void **state)
 {
-	struct lb_cidr value = cidr("10.244.255.240/28");
+	struct cidr4 value = cidr("10.244.255.240/28");
 	char buf[CIDR4_STR_LEN], small[8];
 
 	(void)state;
