@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/ip_proto.h"
 #include "lib/bpffs.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
@@ -105,7 +106,7 @@ static struct json_object *cli_ct_json(const struct cli_ct *ct, const char *serv
 
 	if (!obj || !flags)
 		goto fail;
-	err |= cli_json_set(obj, "proto", json_object_new_string(lb_proto_name(ct->key.proto)));
+	err |= cli_json_set(obj, "proto", json_object_new_string(ip_proto_name(ct->key.proto)));
 	err |= cli_json_set(obj, "src", json_object_new_string(cli_ip(ct->key.saddr, ip)));
 	err |= cli_json_set(obj, "sport", json_object_new_int(ntohs(ct->key.sport)));
 	err |= cli_json_set(obj, "dst", json_object_new_string(cli_ip(ct->key.daddr, ip)));
@@ -201,7 +202,7 @@ int cli_ct_list(const struct cli_options *options)
 		cli_ip(ct->key.saddr, src);
 		cli_ip(ct->key.daddr, dst);
 		cli_ct_flags(e->flags, flags, sizeof(flags));
-		printf("%s %s:%u -> %s:%u ", lb_proto_name(ct->key.proto), src,
+		printf("%s %s:%u -> %s:%u ", ip_proto_name(ct->key.proto), src,
 		       ntohs(ct->key.sport), dst, ntohs(ct->key.dport));
 		printf("=> %s:%u -> ", cli_ip(e->nat_saddr, nat), ntohs(e->nat_sport));
 		printf("%s:%u ", cli_ip(e->nat_daddr, nat), ntohs(e->nat_dport));

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/ip_proto.h"
 #include "lib/bpffs.h"
 #include "lib/map_walk.h"
 #include "loader/cli/cli.h"
@@ -186,7 +187,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 				printf("    %-7s %s %-40s %-4s %-11s (%s)\n",
 				       is_ingress ? "ingress" : "egress",
 				       is_ingress ? "from" : "to  ", peer,
-				       lb_proto_name(rule->key.proto), ports, policy);
+				       ip_proto_name(rule->key.proto), ports, policy);
 				continue;
 			}
 			struct json_object *item = json_object_new_object();
@@ -204,7 +205,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 					       json_object_new_int64(ntohl(rule->key.peer)));
 			json_object_object_add(
 			    item, "protocol",
-			    json_object_new_string(lb_proto_name(rule->key.proto)));
+			    json_object_new_string(ip_proto_name(rule->key.proto)));
 			json_object_object_add(item, "ports", json_object_new_string(ports));
 			json_object_object_add(item, "policy", json_object_new_string(policy));
 		}

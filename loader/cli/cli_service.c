@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
 #include "loader/cli/cli_internal.h"
@@ -208,7 +209,7 @@ static struct json_object *cli_service_json(const struct cli_service *svc, uint3
 	err |= cli_json_set(obj, "name", json_object_new_string(svc->name));
 	err |= cli_json_set(obj, "vip", json_object_new_string(cli_ip(svc->key.address, ip)));
 	err |= cli_json_set(obj, "port", json_object_new_int(ntohs(svc->key.port)));
-	err |= cli_json_set(obj, "protocol", json_object_new_string(lb_proto_name(svc->key.proto)));
+	err |= cli_json_set(obj, "protocol", json_object_new_string(ip_proto_name(svc->key.proto)));
 	err |= cli_json_set(obj, "id", json_object_new_int64(svc->value.svc_id));
 	err |= cli_json_set(obj, "generation", json_object_new_int(svc->value.gen));
 	err |= cli_json_set(obj, "slots", json_object_new_int(svc->value.count));
@@ -269,7 +270,7 @@ int cli_service_list(const struct cli_options *options)
 		const struct cli_service *svc = &services[i];
 
 		snprintf(frontend, sizeof(frontend), "%s:%u/%s", cli_ip(svc->key.address, ip),
-			 ntohs(svc->key.port), lb_proto_name(svc->key.proto));
+			 ntohs(svc->key.port), ip_proto_name(svc->key.proto));
 		/* maglev/M: the frontend's table has M entries. */
 		if (svc->has_table)
 			snprintf(algorithm, sizeof(algorithm), "maglev/%u", table_size);

@@ -10,16 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "loader/desired/build_internal.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
-
-static const char *proto_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "UDP" : proto == IPPROTO_SCTP ? "SCTP" : "TCP";
-}
 
 /* ---- frontends ------------------------------------------------------------------------- */
 
@@ -401,7 +393,7 @@ int build_emit_frontends(struct build *b)
 					       fb->service->source, fb->service->namespace,
 					       fb->service->name, fb->port->index, vip,
 					       ntohs(fb->frontend.port),
-					       proto_name(fb->frontend.proto),
+					       ip_proto_name(fb->frontend.proto),
 					       winner->service->namespace, winner->service->name);
 			free(fb->frontend.backends);
 			free(fb->frontend.source_ranges);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "loader/desired/index_internal.h"
 
 /* ---- update ---------------------------------------------------------------------------------- */
@@ -81,7 +82,7 @@ static int frontend_settle(struct desired_index *index, struct index_frontend *f
 			       "Service %s/%s",
 			       c->service->object->source, c->service->namespace, c->service->name,
 			       c->service->build.port_index[c->seq], vip, ntohs(f->port),
-			       lb_proto_name(f->proto), winner->service->namespace,
+			       ip_proto_name(f->proto), winner->service->namespace,
 			       winner->service->name);
 	}
 	if (winner) {

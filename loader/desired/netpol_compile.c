@@ -7,14 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "loader/k8s/netpol.h"
 #include "loader/desired/netpol_compile.h"
 #include "loader/desired/netpol_eval.h"
 #include "maps/policy.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 
 /* ---- the state --------------------------------------------------------------------------- */
 

@@ -25,22 +25,6 @@ void desired_state_free(struct desired_state *state)
 	memset(state, 0, sizeof(*state));
 }
 
-const char *lb_proto_name(uint8_t proto)
-{
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "TCP";
-	case IPPROTO_UDP:
-		return "UDP";
-	case IPPROTO_SCTP:
-		return "SCTP";
-	case IPPROTO_ICMP:
-		return "ICMP";
-	default:
-		return "?";
-	}
-}
-
 static int cmp_u32(uint32_t a, uint32_t b)
 {
 	return (a > b) - (a < b);

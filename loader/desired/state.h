@@ -138,7 +138,6 @@ struct desired_state {
 void desired_state_free(struct desired_state *state);
 
 /* "TCP", "UDP", "SCTP", "ICMP", or "?": how the CLI, logs and the lab name a protocol. */
-const char *lb_proto_name(uint8_t proto);
 
 /*
  * Order is numeric in host order (10.0.0.2 < 10.0.0.10), so lists read naturally in the CLI

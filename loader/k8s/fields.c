@@ -11,12 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "loader/k8s/fields.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
@@ -515,9 +512,4 @@ bool k8s_protocol_parse(const char *name, uint8_t *out)
 	else
 		return false;
 	return true;
-}
-
-const char *k8s_protocol_name(uint8_t proto)
-{
-	return proto == IPPROTO_UDP ? "UDP" : proto == IPPROTO_SCTP ? "SCTP" : "TCP";
 }

@@ -154,7 +154,5 @@ bool k8s_is_usable_ipv4(uint32_t address);
 bool k8s_is_ipv6_text(const char *text);
 /* "TCP", "UDP" or "SCTP" into *out (IPPROTO_*); false for anything else. */
 bool k8s_protocol_parse(const char *name, uint8_t *out);
-/* The name of IPPROTO_UDP, IPPROTO_SCTP, else "TCP". */
-const char *k8s_protocol_name(uint8_t proto);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "lib/cidr.h"
 #include "loader/k8s/decoders.h"
 
@@ -136,16 +137,15 @@ static int decode_service_ports(struct k8s_field_ctx *ctx, const struct yaml_tre
 				err = k8s_field_error(ctx, prefix, "name",
 						      "duplicate port name \"%s\"", port->name);
 			if (port->port == svc->ports[j].port && port->proto == svc->ports[j].proto)
-				err =
-				    k8s_field_error(ctx, prefix, "port",
-						    "%u/%s is already listed in spec.ports[%zu]",
-						    port->port, k8s_protocol_name(port->proto), j);
+				err = k8s_field_error(ctx, prefix, "port",
+						      "%u/%s is already listed in spec.ports[%zu]",
+						      port->port, ip_proto_name(port->proto), j);
 			if (port->node_port && port->node_port == svc->ports[j].node_port &&
 			    port->proto == svc->ports[j].proto)
-				err = k8s_field_error(ctx, prefix, "nodePort",
-						      "%u/%s is already used by spec.ports[%zu]",
-						      port->node_port,
-						      k8s_protocol_name(port->proto), j);
+				err =
+				    k8s_field_error(ctx, prefix, "nodePort",
+						    "%u/%s is already used by spec.ports[%zu]",
+						    port->node_port, ip_proto_name(port->proto), j);
 		}
 	}
 	return err;

@@ -15,11 +15,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "lib/ip_proto.h"
 #include "loader/lab/lab.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 
 #define LAB_NODE	       "lab"
 #define LAB_SUBNET	       "10.244.1.0/24" /* pods get .2, .3, ... in the file's order */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "loader/desired/state.h"
 #include "loader/k8s/yaml_tree.h"
@@ -233,7 +234,7 @@ int lab_write_manifests(struct lab *lab, struct k8s_object *const *objects, size
 			LAB_NODE);
 		for (j = 0; j < p->n_ports; j++) {
 			fprintf(f, "%s{\"containerPort\": %u, \"protocol\": \"%s\"", j ? ", " : "",
-				p->ports[j].port, lb_proto_name(p->ports[j].proto));
+				p->ports[j].port, ip_proto_name(p->ports[j].proto));
 			if (p->ports[j].name[0])
 				fprintf(f, ", \"name\": \"%s\"", p->ports[j].name);
 			fputc('}', f);

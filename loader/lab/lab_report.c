@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/ip_proto.h"
 #include "loader/desired/state.h"
 #include "loader/lab/lab_internal.h"
 
@@ -22,7 +23,7 @@ size_t lab_report_json(const struct lab *lab)
 		    "%s\n  {\"from\": \"%s\", \"to\": \"%s\", \"port\": %u, \"protocol\": \"%s\", "
 		    "\"observed\": \"%s\", \"expected\": \"%s\"}",
 		    i ? "," : "", lab->pods[probe->from].id, lab->pods[probe->to].id, probe->port,
-		    lb_proto_name(probe->proto), observed ? "allowed" : "denied",
+		    ip_proto_name(probe->proto), observed ? "allowed" : "denied",
 		    probe->expected ? "allowed" : "denied");
 	}
 	printf("\n], \"mismatches\": %zu}\n", mismatches);
@@ -49,7 +50,7 @@ size_t lab_report_text(const struct lab *lab)
 			continue;
 		printf("\n%s/%u   observed (. allowed, X denied, - no such port)  |  expected"
 		       "  (! mismatch)\n",
-		       lb_proto_name(first->proto), first->port);
+		       ip_proto_name(first->proto), first->port);
 		for (k = 0; k < 2; k++) {
 			printf("%*s", k ? 1 : (int)width + 3, "");
 			for (j = 0; j < lab->n_pods; j++)
@@ -91,7 +92,7 @@ size_t lab_report_text(const struct lab *lab)
 		if (!mismatches++)
 			printf("\nmismatches:\n");
 		printf("  %s -> %s %s/%u: observed %s, expected %s\n", lab->pods[probe->from].id,
-		       lab->pods[probe->to].id, lb_proto_name(probe->proto), probe->port,
+		       lab->pods[probe->to].id, ip_proto_name(probe->proto), probe->port,
 		       observed ? "allowed" : "denied", probe->expected ? "allowed" : "denied");
 	}
 	printf("\n%zu probes, %zu mismatches%s\n", lab->n_probes, mismatches,

@@ -16,16 +16,13 @@
 
 #include <cmocka.h>
 
+#include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "loader/k8s/netpol.h"
 #include "loader/desired/netpol_compile.h"
 #include "loader/desired/netpol_eval.h"
 #include "loader/k8s/objects.h"
 #include "loader/k8s/yaml_tree.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 
 #define N_PODS 9
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "loader/k8s/fields.h"
 #include "loader/k8s/yaml_tree.h"
@@ -175,7 +176,7 @@ static void test_syntax(void **state)
 	assert_true(k8s_is_ipv6_text("fd00::1"));
 	assert_false(k8s_is_ipv6_text("10.0.0.1"));
 	assert_true(k8s_protocol_parse("SCTP", &proto));
-	assert_string_equal(k8s_protocol_name(proto), "SCTP");
+	assert_string_equal(ip_proto_name(proto), "SCTP");
 	assert_false(k8s_protocol_parse("tcp", &proto));
 }
 

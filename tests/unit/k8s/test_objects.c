@@ -13,16 +13,13 @@
 
 #include <cmocka.h>
 
+#include "lib/ip_proto.h"
 #include "loader/sources/k8s_client.h"
 #include "loader/k8s/json.h"
 #include "lib/log.h"
 #include "loader/k8s/objects.h"
 #include "loader/desired/build.h"
 #include "loader/k8s/yaml_tree.h"
-
-#ifndef IPPROTO_SCTP
-#define IPPROTO_SCTP 132
-#endif
 
 /* One build: the objects decoded from YAML or JSON, and what came out. */
 struct fixture {
