@@ -135,7 +135,6 @@ printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
 BENCH_T0=$SECONDS
 
 # ---- helpers --------------------------------------------------------------------------------
-node_ns() { topo_ns_node n1; }
 in_node() { topo_in_node n1 "$@"; }
 
 # is_slow T0 T1: the load took longer than SLOW_LOAD_MS.
@@ -327,7 +326,8 @@ netfilter_run() {
 }
 
 run_n() {
-	local n=$1 dir="$TOPO_DIR/rules-$n" vip iperf_vip r f before after
+	local n=$1
+	local dir="$TOPO_DIR/rules-$n" vip iperf_vip r f before after
 	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n1)
 	mkdir -p "$dir"
 	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
@@ -445,7 +445,7 @@ agent_wait_sync() {
 # Kernel memory of the agent's maps (bpftool's memlock figure, which kernels >= 6.4 compute
 # from what each map really holds), KiB. Every map the agent pins, conntrack included.
 sluice_map_kib() {
-	local dir pin id total=0 bytes
+	local dir pin total=0 bytes
 	dir=$(topo_node_bpffs n1)
 	for pin in "$dir"/*; do
 		[[ -e $pin ]] || continue
