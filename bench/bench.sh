@@ -135,7 +135,6 @@ printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
 BENCH_T0=$SECONDS
 
 # ---- helpers --------------------------------------------------------------------------------
-node_ns() { topo_ns_node n1; }
 in_node() { topo_in_node n1 "$@"; }
 
 # is_slow T0 T1: the load took longer than SLOW_LOAD_MS.
@@ -269,8 +268,66 @@ DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
 DIRECT_TARGETS=${DIRECT_TARGETS%,}
 
 # ---- per N ----------------------------------------------------------------------------------
+# rules_load N MODE STEP FILE: FILE into the node as kube-proxy's MODE (iptables or nftables)
+# hands it to the kernel; a failure stops the bench at MODE/N/STEP.
+rules_load() {
+	local n=$1 mode=$2 step=$3 file=$4
+	if [[ $mode == iptables ]]; then
+		in_node "$IPT_RESTORE" --noflush <"$file" ||
+			bench_fail "$mode/$n/$step" "$IPT_RESTORE of $file failed"
+	else
+		in_node nft -f "$file" || bench_fail "$mode/$n/$step" "nft -f $file failed"
+	fi
+}
+
+# netfilter_run N MODE RULES VIP IPERF_VIP: kube-proxy's MODE ruleset, RULES.rules, loaded
+# REPEATS times from empty (timed, with the kernel memory it takes; once when slow), then one
+# service's change and its revert (RULES-change.rules, RULES-revert.rules; the change timed),
+# then the traffic to VIP:80 and IPERF_VIP, which netfilter must translate and sluice must not.
+netfilter_run() {
+	local n=$1 mode=$2 rules=$3 vip=$4 iperf_vip=$5 r t0 t1 m0 m1 f svc_chain before after
+	info "N=$n $mode"
+	for ((r = 0; r < REPEATS; r++)); do
+		rules_flush
+		sleep 0.3
+		m0=$(kernel_mem_kib)
+		t0=$EPOCHREALTIME
+		rules_load "$n" "$mode" load "$rules.rules"
+		t1=$EPOCHREALTIME
+		m1=$(kernel_mem_kib)
+		sample "$n" "$mode" load_all_ms "$(elapsed_ms "$t0" "$t1")"
+		sample "$n" "$mode" memory_kib $((m1 - m0))
+		if is_slow "$t0" "$t1"; then break; fi
+	done
+	for ((r = 0; r < REPEATS; r++)); do
+		for f in change revert; do
+			t0=$EPOCHREALTIME
+			rules_load "$n" "$mode" update "$rules-$f.rules"
+			t1=$EPOCHREALTIME
+			if [[ $f == change ]]; then
+				sample "$n" "$mode" update_one_ms "$(elapsed_ms "$t0" "$t1")"
+			fi
+		done
+	done
+	before=$(sluice_new_flows)
+	connrate_run "$n" "$mode" "$vip:80"
+	[[ $(nf_translated "$vip") -gt 0 ]] ||
+		bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
+	iperf_run "$n" "$mode" "$iperf_vip"
+	if [[ $mode == iptables ]]; then
+		svc_chain=$(grep -m1 -o -- "-A KUBE-SERVICES .*bench/target:http cluster IP.* -j KUBE-SVC-[A-Z2-7]*" "$rules.rules" | grep -o 'KUBE-SVC-[A-Z2-7]*$')
+		[[ $(in_node "$IPT" -t nat -nvxL "$svc_chain" | awk 'NR > 2 { s += $1 } END { print s + 0 }') -gt 0 ]] ||
+			bench_fail "iptables/$n/rules_hit" "$svc_chain counted no packet"
+	fi
+	after=$(sluice_new_flows)
+	[[ $before == "$after" ]] || bench_fail "$mode/$n/sluice_idle" "sluice translated $((after - before)) flows in $mode mode"
+	pass "bench/$mode/$n/reached_backends"
+	rules_flush
+}
+
 run_n() {
-	local n=$1 dir="$TOPO_DIR/rules-$n" vip iperf_vip r t0 t1 m0 m1 f svc_chain before after
+	local n=$1
+	local dir="$TOPO_DIR/rules-$n" vip iperf_vip r f before after
 	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n1)
 	mkdir -p "$dir"
 	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
@@ -297,78 +354,10 @@ run_n() {
 	connrate_run "$n" bare "$DIRECT_TARGETS"
 	iperf_run "$n" bare "${BACKEND_IPS[0]}"
 
-	# iptables: load (timed, from empty, as a restarted kube-proxy does), change, traffic.
-	info "N=$n iptables"
-	for ((r = 0; r < REPEATS; r++)); do
-		rules_flush
-		sleep 0.3
-		m0=$(kernel_mem_kib)
-		t0=$EPOCHREALTIME
-		in_node "$IPT_RESTORE" --noflush <"$dir/iptables.rules" ||
-			bench_fail "iptables/$n/load" "$IPT_RESTORE of $dir/iptables.rules failed"
-		t1=$EPOCHREALTIME
-		m1=$(kernel_mem_kib)
-		sample "$n" iptables load_all_ms "$(elapsed_ms "$t0" "$t1")"
-		sample "$n" iptables memory_kib $((m1 - m0))
-		if is_slow "$t0" "$t1"; then break; fi
-	done
-	for ((r = 0; r < REPEATS; r++)); do
-		for f in change revert; do
-			t0=$EPOCHREALTIME
-			in_node "$IPT_RESTORE" --noflush <"$dir/iptables-$f.rules" ||
-				bench_fail "iptables/$n/update" "$IPT_RESTORE of the partial sync ($f) failed"
-			t1=$EPOCHREALTIME
-			if [[ $f == change ]]; then
-				sample "$n" iptables update_one_ms "$(elapsed_ms "$t0" "$t1")"
-			fi
-		done
-	done
-	before=$(sluice_new_flows)
-	connrate_run "$n" iptables "$vip:80"
-	[[ $(nf_translated "$vip") -gt 0 ]] ||
-		bench_fail "iptables/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
-	iperf_run "$n" iptables "$iperf_vip"
-	svc_chain=$(grep -m1 -o -- "-A KUBE-SERVICES .*bench/target:http cluster IP.* -j KUBE-SVC-[A-Z2-7]*" "$dir/iptables.rules" | grep -o 'KUBE-SVC-[A-Z2-7]*$')
-	[[ $(in_node "$IPT" -t nat -nvxL "$svc_chain" | awk 'NR > 2 { s += $1 } END { print s + 0 }') -gt 0 ]] ||
-		bench_fail "iptables/$n/rules_hit" "$svc_chain counted no packet"
-	after=$(sluice_new_flows)
-	[[ $before == "$after" ]] || bench_fail "iptables/$n/sluice_idle" "sluice translated $((after - before)) flows in iptables mode"
-	pass "bench/iptables/$n/reached_backends"
-	rules_flush
-
-	# nftables
-	info "N=$n nftables"
-	for ((r = 0; r < REPEATS; r++)); do
-		rules_flush
-		sleep 0.3
-		m0=$(kernel_mem_kib)
-		t0=$EPOCHREALTIME
-		in_node nft -f "$dir/nft.rules" || bench_fail "nftables/$n/load" "nft -f $dir/nft.rules failed"
-		t1=$EPOCHREALTIME
-		m1=$(kernel_mem_kib)
-		sample "$n" nftables load_all_ms "$(elapsed_ms "$t0" "$t1")"
-		sample "$n" nftables memory_kib $((m1 - m0))
-		if is_slow "$t0" "$t1"; then break; fi
-	done
-	for ((r = 0; r < REPEATS; r++)); do
-		for f in change revert; do
-			t0=$EPOCHREALTIME
-			in_node nft -f "$dir/nft-$f.rules" || bench_fail "nftables/$n/update" "nft -f of the change ($f) failed"
-			t1=$EPOCHREALTIME
-			if [[ $f == change ]]; then
-				sample "$n" nftables update_one_ms "$(elapsed_ms "$t0" "$t1")"
-			fi
-		done
-	done
-	before=$(sluice_new_flows)
-	connrate_run "$n" nftables "$vip:80"
-	[[ $(nf_translated "$vip") -gt 0 ]] ||
-		bench_fail "nftables/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
-	iperf_run "$n" nftables "$iperf_vip"
-	after=$(sluice_new_flows)
-	[[ $before == "$after" ]] || bench_fail "nftables/$n/sluice_idle" "sluice translated $((after - before)) flows in nftables mode"
-	pass "bench/nftables/$n/reached_backends"
-	rules_flush
+	# iptables and nftables: load (timed, from empty, as a restarted kube-proxy does), change,
+	# traffic.
+	netfilter_run "$n" iptables "$dir/iptables" "$vip" "$iperf_vip"
+	netfilter_run "$n" nftables "$dir/nft" "$vip" "$iperf_vip"
 
 	# sluice: the agent loads the same services from one manifest file (timed by the agent's
 	# own "sync: ... ms" line: read + parse + map sync), then one endpoint change.
@@ -456,7 +445,7 @@ agent_wait_sync() {
 # Kernel memory of the agent's maps (bpftool's memlock figure, which kernels >= 6.4 compute
 # from what each map really holds), KiB. Every map the agent pins, conntrack included.
 sluice_map_kib() {
-	local dir pin id total=0 bytes
+	local dir pin total=0 bytes
 	dir=$(topo_node_bpffs n1)
 	for pin in "$dir"/*; do
 		[[ -e $pin ]] || continue

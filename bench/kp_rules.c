@@ -275,36 +275,43 @@ static void ipt_nat_fixed_rules(FILE *f, const struct kp_options *opts)
 	      f);
 }
 
-/* The service's rule in KUBE-SERVICES: where the linear walk of a new connection stops. */
-static void ipt_services_rule(FILE *f, const struct kp_service *svc)
+/*
+ * The start of a rule in chain matching svc's cluster IP and port, which kube-proxy writes alike
+ * for the KUBE-SERVICES jump and for the masquerade mark; the caller writes the rest.
+ */
+static void ipt_cluster_ip_match(FILE *f, const char *chain, const struct kp_service *svc)
 {
-	char spn[3 * KP_NAME_MAX + 4], chain[KP_CHAIN_NAME_MAX], vip[INET_ADDRSTRLEN];
+	char spn[3 * KP_NAME_MAX + 4], vip[INET_ADDRSTRLEN];
 	const char *proto = proto_lower(svc->protocol);
 
 	kp_service_port_name(svc, spn, sizeof(spn));
-	kp_iptables_svc_chain(svc, chain, sizeof(chain));
 	ip_text(svc->vip, vip);
-	fprintf(f,
-		"-A KUBE-SERVICES -m comment --comment \"%s cluster IP\" -m %s -p %s -d %s "
-		"--dport %u -j %s\n",
-		spn, proto, proto, vip, svc->port, chain);
+	fprintf(f, "-A %s -m comment --comment \"%s cluster IP\" -m %s -p %s -d %s --dport %u ",
+		chain, spn, proto, proto, vip, svc->port);
+}
+
+/* The service's rule in KUBE-SERVICES: where the linear walk of a new connection stops. */
+static void ipt_services_rule(FILE *f, const struct kp_service *svc)
+{
+	char chain[KP_CHAIN_NAME_MAX];
+
+	kp_iptables_svc_chain(svc, chain, sizeof(chain));
+	ipt_cluster_ip_match(f, "KUBE-SERVICES", svc);
+	fprintf(f, "-j %s\n", chain);
 }
 
 /* KUBE-SVC-*: masquerade off-cluster sources, then pick endpoint i with 1/(n-i). */
 static void ipt_service_rules(FILE *f, const struct kp_service *svc, const struct kp_options *opts)
 {
 	char spn[3 * KP_NAME_MAX + 4], chain[KP_CHAIN_NAME_MAX], sep[KP_CHAIN_NAME_MAX];
-	char vip[INET_ADDRSTRLEN], ept[32], ip[INET_ADDRSTRLEN];
+	char ept[32], ip[INET_ADDRSTRLEN];
 	const char *proto = proto_lower(svc->protocol);
 	size_t n = svc->n_endpoints;
 
 	kp_service_port_name(svc, spn, sizeof(spn));
 	kp_iptables_svc_chain(svc, chain, sizeof(chain));
-	ip_text(svc->vip, vip);
-	fprintf(f,
-		"-A %s -m comment --comment \"%s cluster IP\" -m %s -p %s -d %s --dport %u "
-		"! -s %s -j KUBE-MARK-MASQ\n",
-		chain, spn, proto, proto, vip, svc->port, opts->cluster_cidr);
+	ipt_cluster_ip_match(f, chain, svc);
+	fprintf(f, "! -s %s -j KUBE-MARK-MASQ\n", opts->cluster_cidr);
 	for (size_t e = 0; e < n; e++) {
 		endpoint_text(&svc->endpoints[e], ept, sizeof(ept));
 		kp_iptables_sep_chain(svc, &svc->endpoints[e], sep, sizeof(sep));

@@ -62,11 +62,52 @@ static void cni_ipam_range(const struct cni_config *cfg, struct ipam_range *rang
 	range->gateway = cfg->gateway;
 }
 
+/*
+ * What a command holds open: every command starts from cni_handles_init(), opens what it needs
+ * and ends with cni_handles_close(), which releases whatever was opened.
+ */
+struct cni_handles {
+	struct nl_sock *node; /* route socket in the node's namespace */
+	struct nl_sock *pod;  /* route socket in CNI_NETNS */
+	int pod_ns;	      /* CNI_NETNS itself (the veth peer is created in it) */
+	int prog_fd;	      /* the agent's pinned tc program */
+	int map_fd;	      /* the agent's pinned endpoints map */
+};
+
+static void cni_handles_init(struct cni_handles *handles)
+{
+	*handles = (struct cni_handles){.pod_ns = -1, .prog_fd = -1, .map_fd = -1};
+}
+
+static void cni_handles_close(struct cni_handles *handles)
+{
+	cni_nl_close(handles->pod);
+	cni_nl_close(handles->node);
+	if (handles->pod_ns >= 0)
+		close(handles->pod_ns);
+	if (handles->prog_fd >= 0)
+		close(handles->prog_fd);
+	if (handles->map_fd >= 0)
+		close(handles->map_fd);
+	cni_handles_init(handles);
+}
+
+/* A route socket in the node's namespace; an error is I/O (code 5). */
+static int cni_open_node(const struct cni_config *cfg, struct cni_handles *handles,
+			 struct cni_error *err)
+{
+	int ret = cni_nl_open(&handles->node);
+
+	if (ret)
+		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+	return ret;
+}
+
 /* Open CNI_NETNS and a route socket inside it; errors name the variable (code 4) or I/O (5). */
-static int cni_open_pod(const struct cni_env *env, int *ns_fd, struct nl_sock **sock,
+static int cni_open_pod(const struct cni_env *env, struct cni_handles *handles,
 			struct cni_error *err)
 {
-	int ret = cni_nl_open_netns(env->netns, ns_fd, sock);
+	int ret = cni_nl_open_netns(env->netns, &handles->pod_ns, &handles->pod);
 
 	if (ret == -ENOENT || ret == -EINVAL)
 		cni_error_set(err, CNI_ERR_INVALID_ENV, "CNI_NETNS: %s: %s", env->netns,
@@ -166,30 +207,29 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 {
 	struct cni_add_result result = {
 	    .netns = env->netns, .mtu = cfg->mtu, .gateway = cfg->gateway};
-	struct nl_sock *node = NULL, *pod = NULL;
+	struct cni_handles handles;
 	struct ipam_range range;
 	struct ipam_reclaimed reclaimed = {};
 	struct ep4_info info = {};
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], address_str[INET_ADDRSTRLEN];
-	int map_fd = -1, prog_fd = -1, pod_ns = -1, host_ifindex = 0, ret;
+	int host_ifindex = 0, ret;
 	bool is_new_address = false, has_veth = false, has_endpoint = false;
 
+	cni_handles_init(&handles);
 	snprintf(result.pod_ifname, sizeof(result.pod_ifname), "%s", env->ifname);
 	cni_host_veth_name(env->container_id, env->ifname, result.host_ifname);
 	cni_ipam_range(cfg, &range);
 
 	/* Refuse before touching anything when the agent is not there to serve the pod. */
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_open_pod(env, &pod_ns, &pod, err);
+	ret = cni_open_pod(env, &handles, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_nl_open(&node);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+	ret = cni_open_node(cfg, &handles, err);
+	if (ret)
 		goto cleanup;
-	}
 	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
 	if (ret) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "stateDir: too long");
@@ -201,15 +241,16 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 		goto cleanup;
 	inet_ntop(AF_INET, &result.address, address_str, sizeof(address_str));
 	for (unsigned int i = 0; i < reclaimed.count && i < IPAM_RECLAIMED_MAX; i++)
-		cni_unwire_stale(node, map_fd, reclaimed.entries[i].container_id,
+		cni_unwire_stale(handles.node, handles.map_fd, reclaimed.entries[i].container_id,
 				 reclaimed.entries[i].ifname);
 	cni_fault("after-ipam");
 
 	/* Same (container, ifname) hashes to the same name: a leftover is from an earlier ADD. */
-	ret = cni_link_delete(node, result.host_ifname);
+	ret = cni_link_delete(handles.node, result.host_ifname);
 	if (!ret)
 		log_warn("node %s: removed stale host veth %s", cfg->node, result.host_ifname);
-	ret = cni_veth_create(node, result.host_ifname, env->ifname, pod_ns, cfg->mtu);
+	ret = cni_veth_create(handles.node, result.host_ifname, env->ifname, handles.pod_ns,
+			      cfg->mtu);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: create veth %s <-> %s in %s: %s%s",
 			      cfg->node, result.host_ifname, env->ifname, env->netns,
@@ -219,14 +260,14 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	}
 	has_veth = true;
 
-	ret = cni_wire_pod(pod, cfg, env, result.address, &result, err);
+	ret = cni_wire_pod(handles.pod, cfg, env, result.address, &result, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_wire_node(node, cfg, result.address, &result, &host_ifindex, err);
+	ret = cni_wire_node(handles.node, cfg, result.address, &result, &host_ifindex, err);
 	if (ret)
 		goto cleanup;
 
-	ret = cni_datapath_attach(host_ifindex, prog_fd);
+	ret = cni_datapath_attach(host_ifindex, handles.prog_fd);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc ingress of %s: %s",
 			      cfg->node, cfg->bpffs, SLUICE_PROG_PIN, result.host_ifname,
@@ -237,7 +278,7 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	memcpy(info.mac, result.pod_mac, sizeof(info.mac));
 	memcpy(info.host_mac, result.host_mac, sizeof(info.host_mac));
 	cni_endpoint_name(env, info.name);
-	ret = cni_endpoint_update(map_fd, result.address, &info);
+	ret = cni_endpoint_update(handles.map_fd, result.address, &info);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: endpoint %s (%s) into %s/%s: %s",
 			      cfg->node, address_str, info.name, cfg->bpffs, EP4_MAP,
@@ -261,32 +302,26 @@ cleanup:
 	if (ret) {
 		/* Roll back in reverse; the veth takes its peer, routes and tc filter with it. */
 		if (has_endpoint)
-			cni_endpoint_delete(map_fd, result.address);
-		if (has_veth && cni_link_delete(node, result.host_ifname) == -EPERM)
+			cni_endpoint_delete(handles.map_fd, result.address);
+		if (has_veth && cni_link_delete(handles.node, result.host_ifname) == -EPERM)
 			log_warn("rollback: delete %s: %s", result.host_ifname, strerror(EPERM));
 		if (is_new_address)
 			ipam_release(dir, env->container_id, env->ifname, NULL);
 	}
-	cni_nl_close(pod);
-	cni_nl_close(node);
-	if (pod_ns >= 0)
-		close(pod_ns);
-	if (prog_fd >= 0)
-		close(prog_fd);
-	if (map_fd >= 0)
-		close(map_fd);
+	cni_handles_close(&handles);
 	return ret;
 }
 
 int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct cni_error *err)
 {
 	struct cni_error ignored = {};
-	struct nl_sock *node = NULL;
+	struct cni_handles handles;
 	struct in_addr address;
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], host[16];
-	int map_fd = -1, host_ifindex = 0, ret;
+	int host_ifindex = 0, ret;
 	bool has_address;
 
+	cni_handles_init(&handles);
 	cni_host_veth_name(env->container_id, env->ifname, host);
 	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
 	if (ret) {
@@ -301,20 +336,19 @@ int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct 
 	}
 	has_address = !ret;
 
-	ret = cni_nl_open(&node);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+	ret = cni_open_node(cfg, &handles, err);
+	if (ret)
 		goto cleanup;
-	}
-	if (cni_link_get(node, host, &host_ifindex, NULL, NULL))
+	if (cni_link_get(handles.node, host, &host_ifindex, NULL, NULL))
 		host_ifindex = 0;
 
 	/* Without an agent there is no endpoint to remove; the rest must still go. */
-	if (!cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, NULL, &ignored)) {
+	if (!cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, NULL, &ignored)) {
 		if (has_address)
-			ret = cni_endpoint_delete(map_fd, address);
+			ret = cni_endpoint_delete(handles.map_fd, address);
 		else if (host_ifindex)
-			ret = cni_endpoint_delete_ifindex(map_fd, (unsigned int)host_ifindex);
+			ret =
+			    cni_endpoint_delete_ifindex(handles.map_fd, (unsigned int)host_ifindex);
 		if (ret) {
 			cni_error_set(err, CNI_ERR_IO, "node %s: delete endpoint from %s/%s: %s",
 				      cfg->node, cfg->bpffs, EP4_MAP, strerror(-ret));
@@ -324,7 +358,7 @@ int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct 
 		log_info("DEL: %s", ignored.msg);
 	}
 
-	ret = cni_link_delete(node, host);
+	ret = cni_link_delete(handles.node, host);
 	if (ret && ret != -ENODEV) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: delete host veth %s: %s", cfg->node, host,
 			      strerror(-ret));
@@ -340,9 +374,7 @@ int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct 
 	ret = 0;
 
 cleanup:
-	cni_nl_close(node);
-	if (map_fd >= 0)
-		close(map_fd);
+	cni_handles_close(&handles);
 	return ret;
 }
 
@@ -372,13 +404,14 @@ static int cni_check_prev_result(const struct cni_config *cfg, const char *addre
 
 int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struct cni_error *err)
 {
-	struct nl_sock *node = NULL, *pod = NULL;
+	struct cni_handles handles;
 	struct ep4_info info;
 	struct in_addr address;
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], host[16], address_str[INET_ADDRSTRLEN];
-	int map_fd = -1, prog_fd = -1, pod_ns = -1, host_ifindex, pod_ifindex, ret;
+	int host_ifindex, pod_ifindex, ret;
 	bool is_up;
 
+	cni_handles_init(&handles);
 	cni_host_veth_name(env->container_id, env->ifname, host);
 	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
 	if (!ret)
@@ -393,22 +426,20 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 	ret = cni_check_prev_result(cfg, address_str, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_nl_open(&node);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
+	ret = cni_open_node(cfg, &handles, err);
+	if (ret)
 		goto cleanup;
-	}
-	ret = cni_link_get(node, host, &host_ifindex, NULL, &is_up);
+	ret = cni_link_get(handles.node, host, &host_ifindex, NULL, &is_up);
 	if (ret || !is_up) {
 		ret = ret ? ret : -ENETDOWN;
 		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: host veth %s: %s", cfg->node,
 			      host, strerror(-ret));
 		goto cleanup;
 	}
-	ret = cni_endpoint_lookup(map_fd, address, &info);
+	ret = cni_endpoint_lookup(handles.map_fd, address, &info);
 	if (ret || info.ifindex != (__u32)host_ifindex) {
 		ret = ret ? ret : -ESTALE;
 		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: endpoint %s in %s/%s: %s",
@@ -422,12 +453,12 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 			      cfg->node, host, strerror(-ret));
 		goto cleanup;
 	}
-	ret = cni_open_pod(env, &pod_ns, &pod, err);
+	ret = cni_open_pod(env, &handles, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_link_get(pod, env->ifname, &pod_ifindex, NULL, NULL);
+	ret = cni_link_get(handles.pod, env->ifname, &pod_ifindex, NULL, NULL);
 	if (!ret)
-		ret = cni_addr_has(pod, pod_ifindex, address);
+		ret = cni_addr_has(handles.pod, pod_ifindex, address);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_CHECK_FAILED,
 			      "node %s: pod interface %s with %s/32 in %s: %s", cfg->node,
@@ -436,26 +467,21 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 	}
 
 cleanup:
-	cni_nl_close(pod);
-	cni_nl_close(node);
-	if (pod_ns >= 0)
-		close(pod_ns);
-	if (prog_fd >= 0)
-		close(prog_fd);
-	if (map_fd >= 0)
-		close(map_fd);
+	cni_handles_close(&handles);
 	return ret;
 }
 
 int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err)
 {
+	struct cni_handles handles;
 	struct ipam_range range;
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], subnet[INET_ADDRSTRLEN];
 	unsigned int in_use = 0;
-	int map_fd = -1, prog_fd = -1, ret;
+	int ret;
 
+	cni_handles_init(&handles);
 	/* STATUS has its own codes: 50 = cannot serve ADD now. */
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, &prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
 	if (ret) {
 		err->code = CNI_ERR_NOT_AVAILABLE;
 		goto cleanup;
@@ -478,10 +504,7 @@ int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err)
 	}
 
 cleanup:
-	if (prog_fd >= 0)
-		close(prog_fd);
-	if (map_fd >= 0)
-		close(map_fd);
+	cni_handles_close(&handles);
 	return ret;
 }
 
@@ -506,22 +529,21 @@ int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *e
 	struct ipam_reclaimed removed = {};
 	struct ipam_range range;
 	struct cni_error ignored = {};
-	struct nl_sock *node = NULL;
+	struct cni_handles handles;
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2];
-	int map_fd = -1, ret;
+	int ret;
 
+	cni_handles_init(&handles);
 	cni_ipam_range(cfg, &range);
 	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
 	if (ret) {
 		cni_error_set(err, CNI_ERR_INVALID_CONFIG, "stateDir: too long");
-		return ret;
+		goto cleanup;
 	}
-	ret = cni_nl_open(&node);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: netlink: %s", cfg->node, strerror(-ret));
-		return ret;
-	}
-	if (cni_datapath_open(cfg->bpffs, cfg->node, &map_fd, NULL, &ignored))
+	ret = cni_open_node(cfg, &handles, err);
+	if (ret)
+		goto cleanup;
+	if (cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, NULL, &ignored))
 		log_info("GC: %s", ignored.msg); /* veths and addresses still go */
 	/* Rounds of IPAM_RECLAIMED_MAX: each round unwires what the previous one removed. */
 	for (int round = 0; round < CNI_ATTACHMENTS_MAX / IPAM_RECLAIMED_MAX; round++) {
@@ -543,14 +565,15 @@ int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *e
 			inet_ntop(AF_INET, &removed.entries[i].address, address, sizeof(address));
 			log_info("GC: released %s of %.12s/%s", address,
 				 removed.entries[i].container_id, removed.entries[i].ifname);
-			cni_unwire_stale(node, map_fd, removed.entries[i].container_id,
+			cni_unwire_stale(handles.node, handles.map_fd,
+					 removed.entries[i].container_id,
 					 removed.entries[i].ifname);
 		}
 		if (removed.count < IPAM_RECLAIMED_MAX)
 			break;
 	}
-	cni_nl_close(node);
-	if (map_fd >= 0)
-		close(map_fd);
+
+cleanup:
+	cni_handles_close(&handles);
 	return ret;
 }

@@ -471,31 +471,41 @@ int ipam_commit(const char *dir, const char *container_id, const char *ifname,
 	return ret;
 }
 
+/*
+ * Lock dir, walk it once with scan and unlock. report: one of scan's counts, handed with
+ * scan->range's capacity to the agent after a walk that succeeded and before the lock is
+ * dropped, so that concurrent plugins report in the order they changed the state; NULL: none.
+ */
+static int ipam_scan_locked(const char *dir, struct ipam_scan *scan, const unsigned int *report)
+{
+	int dir_fd = -1, lock_fd = -1, ret;
+
+	ret = ipam_lock(dir, false, &dir_fd, &lock_fd);
+	if (ret)
+		return ret;
+	ret = ipam_scan(dir_fd, scan);
+	if (!ret && report)
+		ipam_report_usage(*report, scan->range);
+	ipam_unlock(dir_fd, lock_fd);
+	return ret;
+}
+
 static int ipam_lookup(const char *dir, const char *container_id, const char *ifname,
 		       struct in_addr *address, bool release)
 {
 	struct ipam_scan scan = {
 	    .container_id = container_id, .ifname = ifname, .release = release};
-	int dir_fd = -1, lock_fd = -1, ret;
+	int ret;
 
-	ret = ipam_lock(dir, false, &dir_fd, &lock_fd);
+	/* No range: a release reports every address record, with no capacity. */
+	ret = ipam_scan_locked(dir, &scan, release ? &scan.total : NULL);
 	if (ret)
-		goto cleanup;
-	ret = ipam_scan(dir_fd, &scan);
-	if (ret)
-		goto cleanup;
-	if (release)
-		ipam_report_usage(scan.total, NULL);
-	if (!scan.matches) {
-		ret = -ENOENT;
-		goto cleanup;
-	}
+		return ret;
+	if (!scan.matches)
+		return -ENOENT;
 	if (address)
 		*address = scan.address;
-
-cleanup:
-	ipam_unlock(dir_fd, lock_fd);
-	return ret;
+	return 0;
 }
 
 int ipam_find(const char *dir, const char *container_id, const char *ifname,
@@ -519,30 +529,18 @@ int ipam_gc(const char *dir, const struct ipam_range *range,
 				 .reclaimed = removed,
 				 .is_valid = is_valid,
 				 .ctx = ctx};
-	int dir_fd = -1, lock_fd = -1, ret;
 
-	ret = ipam_lock(dir, false, &dir_fd, &lock_fd);
-	if (ret)
-		return ret;
-	ret = ipam_scan(dir_fd, &scan);
-	if (!ret)
-		ipam_report_usage(scan.in_use, range);
-	ipam_unlock(dir_fd, lock_fd);
-	return ret;
+	return ipam_scan_locked(dir, &scan, &scan.in_use);
 }
 
 int ipam_usage(const char *dir, const struct ipam_range *range, unsigned int *in_use)
 {
 	struct ipam_scan scan = {.range = range};
-	int dir_fd = -1, lock_fd = -1, ret;
+	int ret;
 
 	*in_use = 0;
-	ret = ipam_lock(dir, false, &dir_fd, &lock_fd);
-	if (ret)
-		return ret;
-	ret = ipam_scan(dir_fd, &scan);
+	ret = ipam_scan_locked(dir, &scan, NULL);
 	if (!ret)
 		*in_use = scan.in_use;
-	ipam_unlock(dir_fd, lock_fd);
 	return ret;
 }
