@@ -28,6 +28,7 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/nat.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/lb.h"
+#include "bpf/lib/lb_backend.h"
 #include "bpf/lib/ep.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"

@@ -25,7 +25,6 @@
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/ct.h"
-/* Also brings lb_maglev_size, which this program does not read: see its comment in lb.h. */
 #include "bpf/lib/lb.h"
 #include "bpf/lib/node.h"
 

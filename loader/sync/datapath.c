@@ -105,8 +105,9 @@ cleanup:
 }
 
 /*
- * Size the Maglev tables of an object: M entries per lb4_maglev value and the same M as the
- * programs' index bound (they must agree, or the verifier refuses the table read).
+ * Size the Maglev tables of an object: M entries per lb4_maglev value and, for the programs that
+ * read them (RODATA_SIZE not NULL), the same M as their index bound (they must agree, or the
+ * verifier refuses the table read). An object that only shares the pin passes NULL.
  */
 static int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
 			       const struct datapath_opts *opts)
@@ -114,7 +115,8 @@ static int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
 	__u32 m = opts->maglev_size ? opts->maglev_size : LB_MAGLEV_SIZE_DEFAULT;
 	int err;
 
-	*rodata_size = m;
+	if (rodata_size)
+		*rodata_size = m;
 	err = bpf_map__set_value_size(maglev, m * sizeof(__u32));
 	if (err)
 		log_error("%s: set value size for %u entries: %s", LB4_MAGLEV_MAP, m,
@@ -310,7 +312,7 @@ static void datapath_attach_xdp(const struct datapath_opts *opts, int ifindex,
 			 opts->uplink);
 		return;
 	}
-	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
+	err = datapath_set_maglev(skel->maps.lb4_maglev, NULL, opts);
 	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
 	err = err ?: xdp_node__load(skel);
 	if (err) {
