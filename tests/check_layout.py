@@ -5,7 +5,8 @@
 Each rule names a folder, the folders its files may include (directly), and what they must never
 reach, even through another header. One PASS or FAIL line per rule, in the runner's format; a
 FAIL names the file, the line and the include that breaks the rule. Also: no file under loader/,
-cni/ or lib/ over FILE_LINES_MAX lines unless its opening comment says why ("Longer than ...").
+cni/ or lib/ over FILE_LINES_MAX lines unless its opening comment says why ("Longer than ..."), and a folder's
+*_internal.h headers are included only from that folder.
 """
 import os
 import re
@@ -72,10 +73,11 @@ def matches(key, prefix):
     return key == prefix or (prefix.endswith("/") and key.startswith(prefix))
 
 
-def main(root):
+def main(root, quiet=False):
     files = list(sources(root))
     graph = {path: includes(root, path) for path in files}
-    failures = 0
+    failed = []
+    out = (lambda *a: None) if quiet else print
 
     def reach(path):
         """Every header path reaches, with the chain that leads there."""
@@ -105,12 +107,27 @@ def main(root):
                 if any(matches(key, f) for f in forbidden):
                     problems.append("%s reaches %s through %s" % (path, key, " -> ".join(chain)))
         if problems:
-            failures += 1
-            print("FAIL layout/%s: %s" % (name, problems[0]))
+            failed.append(name)
+            out("FAIL layout/%s: %s" % (name, problems[0]))
             for extra in sorted(set(problems[1:]))[:20]:
-                print("  also %s" % extra)
+                out("  also %s" % extra)
         else:
-            print("PASS layout/%s" % name)
+            out("PASS layout/%s" % name)
+
+    # A folder's *_internal.h is private to it: included only by files of the same folder.
+    leaks = []
+    for path in files:
+        for number, spelled, key in graph[path]:
+            if key.endswith("_internal.h") and os.path.dirname(key) != os.path.dirname(path):
+                leaks.append("%s:%d: %s (private to %s/)" % (path, number, spelled,
+                                                            os.path.dirname(key)))
+    if leaks:
+        failed.append("internal_headers_stay_in_their_folder")
+        out("FAIL layout/internal_headers_stay_in_their_folder: %s" % leaks[0])
+        for extra in leaks[1:]:
+            out("  also %s" % extra)
+    else:
+        out("PASS layout/internal_headers_stay_in_their_folder")
 
     long_files = []
     for path in files:
@@ -122,14 +139,47 @@ def main(root):
         if lines > FILE_LINES_MAX and "Longer than %d lines" % FILE_LINES_MAX not in text[:2000]:
             long_files.append("%s has %d lines and no reason at its top" % (path, lines))
     if long_files:
-        failures += 1
-        print("FAIL layout/files_under_%d_lines: %s" % (FILE_LINES_MAX, long_files[0]))
+        failed.append("files_under_%d_lines" % FILE_LINES_MAX)
+        out("FAIL layout/files_under_%d_lines: %s" % (FILE_LINES_MAX, long_files[0]))
         for extra in long_files[1:]:
-            print("  also %s" % extra)
+            out("  also %s" % extra)
     else:
-        print("PASS layout/files_under_%d_lines" % FILE_LINES_MAX)
-    return 1 if failures else 0
+        out("PASS layout/files_under_%d_lines" % FILE_LINES_MAX)
+    return failed
+
+
+def self_test():
+    """The checker catches each kind of break, in a small tree made for it: it can fail."""
+    import tempfile
+    bad = {
+        "loader/k8s/objects.h": "",
+        "loader/k8s/decode.c": '#include "loader/k8s/objects.h"\n',
+        "loader/sync/sync_x.c": '#include "loader/sync/ok.h"\n',
+        "loader/sync/ok.h": '#include "loader/k8s/objects.h"\n',  # reached, not included
+        "cni/plugin.c": '#include "loader/k8s/objects.h"\n',
+        "loader/desired/d.c": "#include <bpf/bpf.h>\n",
+        "loader/cli/c.c": '#include "loader/sources/s_internal.h"\n',
+        "loader/sources/s_internal.h": "",
+        "lib/long.c": "x;\n" * (FILE_LINES_MAX + 1),
+    }
+    expected = {"sync_sees_no_k8s_object", "cni_never_includes_loader", "desired_holds_no_map_fd",
+                "cli_reads_pins_not_sources", "internal_headers_stay_in_their_folder",
+                "files_under_%d_lines" % FILE_LINES_MAX}
+    with tempfile.TemporaryDirectory() as root:
+        for path, text in bad.items():
+            os.makedirs(os.path.join(root, os.path.dirname(path)), exist_ok=True)
+            with open(os.path.join(root, path), "w", encoding="utf-8") as f:
+                f.write(text)
+        failed = set(main(root, quiet=True))
+    missed = expected - failed
+    if missed:
+        print("FAIL layout/self_test: a planted break was not caught: %s" % ", ".join(sorted(missed)))
+        return False
+    print("PASS layout/self_test")
+    return True
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))
+    ok = self_test()
+    ok = not main(sys.argv[1] if len(sys.argv) > 1 else ".") and ok
+    sys.exit(0 if ok else 1)
