@@ -208,7 +208,7 @@ int desired_build(struct k8s_object *const *objects, size_t n_objects,
 		err = build_emit_frontends(&b);
 	if (!err && out->n_health_checks > 1)
 		qsort(out->health_checks, out->n_health_checks, sizeof(*out->health_checks),
-		      build_health_check_cmp);
+		      lb_health_check_qsort_cmp);
 	/* NetworkPolicy over the same objects (loader/desired/netpol_compile.c). */
 	if (!err)
 		err = netpol_compile(objects, n_objects, &out->policy);

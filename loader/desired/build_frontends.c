@@ -355,13 +355,6 @@ int build_add_node_addresses(struct build *b)
 	return 0;
 }
 
-int build_health_check_cmp(const void *a, const void *b)
-{
-	const struct lb_health_check *x = a, *y = b;
-
-	return (x->port > y->port) - (x->port < y->port);
-}
-
 /* Sort the frontends, drop (and report) a second claim on one (vip, port, proto, scope). */
 int build_emit_frontends(struct build *b)
 {

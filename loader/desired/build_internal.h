@@ -84,6 +84,5 @@ bool build_has_usable_endpoint(const struct candidates *list, const struct endpo
 int build_add_service(struct build *b, const struct k8s_object *svc);
 int build_add_node_addresses(struct build *b);
 int build_emit_frontends(struct build *b);
-int build_health_check_cmp(const void *a, const void *b);
 
 #endif

@@ -105,13 +105,6 @@ static int frontend_settle(struct desired_index *index, struct index_frontend *f
 	return 0;
 }
 
-static int health_check_cmp(const void *a, const void *b)
-{
-	const struct lb_health_check *x = a, *y = b;
-
-	return (x->port > y->port) - (x->port < y->port);
-}
-
 static int service_rank_cmp(const struct index_service *a, const struct index_service *b)
 {
 	int c = strcmp(a->namespace, b->namespace);
@@ -155,7 +148,7 @@ static int health_settle(struct desired_index *index, struct k8s_errors *errors)
 		checks[n++] = best->build.health_check;
 	}
 	if (n > 1)
-		qsort(checks, n, sizeof(*checks), health_check_cmp);
+		qsort(checks, n, sizeof(*checks), lb_health_check_qsort_cmp);
 	free(index->health_checks);
 	index->health_checks = checks;
 	index->n_health_checks = n;

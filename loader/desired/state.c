@@ -48,6 +48,13 @@ int lb_frontend_cmp(const struct lb_frontend *a, const struct lb_frontend *b)
 	return c ? c : cmp_u32(a->scope, b->scope);
 }
 
+int lb_health_check_qsort_cmp(const void *a, const void *b)
+{
+	const struct lb_health_check *x = a, *y = b;
+
+	return (x->port > y->port) - (x->port < y->port);
+}
+
 static int backend_qsort_cmp(const void *a, const void *b)
 {
 	return lb_backend_addr_cmp(a, b);

@@ -147,6 +147,8 @@ int lb_backend_addr_cmp(const struct lb_backend_addr *a, const struct lb_backend
 int lb_frontend_cmp(const struct lb_frontend *a, const struct lb_frontend *b);
 /* Sort and drop duplicates in place; returns the new count. */
 size_t lb_backends_normalize(struct lb_backend_addr *backends, size_t count);
+/* The canonical order of desired_state.health_checks (by port), shaped for qsort(). */
+int lb_health_check_qsort_cmp(const void *a, const void *b);
 /* Deep copy; returns 0 or -ENOMEM (then *dst is empty). */
 int desired_state_copy(struct desired_state *dst, const struct desired_state *src);
 /*
