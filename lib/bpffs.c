@@ -275,3 +275,62 @@ cleanup:
 	bpffs_close_maps(maps);
 	return err;
 }
+
+long bpffs_layout_read(const char *dir)
+{
+	__u32 zero = 0, version = 0;
+	long ret;
+	int fd = bpffs_open_map(dir, SLUICE_LAYOUT_MAP);
+
+	if (fd == -ENOENT)
+		return 1; /* pinned before the record existed: layout 1 */
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &zero, &version) ? -errno : (long)version;
+	close(fd);
+	return ret;
+}
+
+int bpffs_layout_check(const char *dir, char *msg, size_t len)
+{
+	long version = bpffs_layout_read(dir);
+
+	if (version < 0) {
+		snprintf(msg, len, "%s/%s: %s", dir, SLUICE_LAYOUT_MAP, strerror((int)-version));
+		return (int)version;
+	}
+	if (version == SLUICE_LAYOUT_VERSION)
+		return 0;
+	snprintf(msg, len,
+		 "%s: pinned maps have layout version %ld, this sluice reads version %d; run the "
+		 "sluice that made them, or remove the pins under %s (this drops every tracked "
+		 "connection) so this one makes its own",
+		 dir, version, SLUICE_LAYOUT_VERSION, dir);
+	return -EPROTO;
+}
+
+int bpffs_layout_record(const char *dir)
+{
+	__u32 zero = 0, version = SLUICE_LAYOUT_VERSION;
+	char path[4096];
+	int fd, err;
+
+	err = bpffs_path(path, sizeof(path), dir, SLUICE_LAYOUT_MAP);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SLUICE_LAYOUT_MAP, sizeof(__u32),
+				    sizeof(__u32), 1, NULL);
+		if (fd < 0)
+			return -errno;
+		if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+	}
+	err = bpf_map_update_elem(fd, &zero, &version, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}

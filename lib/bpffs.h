@@ -57,6 +57,21 @@ int bpffs_open_map(const char *dir, const char *name);
  */
 int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **failed_name);
 
+/*
+ * The layout version of the pins under DIR (SLUICE_LAYOUT_VERSION of the build that made them;
+ * 1 when DIR has no record, which older builds did not write). Returns the version or -errno.
+ */
+long bpffs_layout_read(const char *dir);
+
+/*
+ * 0 when the pins under DIR can be read by this build, else -EPROTO with MSG saying which
+ * version they have, which this build reads and what to do. Other failures: -errno in MSG.
+ */
+int bpffs_layout_check(const char *dir, char *msg, size_t len);
+
+/* Record this build's layout version under DIR (the agent, once its pins are made). */
+int bpffs_layout_record(const char *dir);
+
 /* Write "DIR/NAME" into buf. Returns 0 or -ENAMETOOLONG. */
 int bpffs_path(char *buf, size_t len, const char *dir, const char *name);
 

@@ -17,6 +17,16 @@
 /* Length of the owner names kept in map values for the CLI ("namespace/name:port"). */
 #define SLUICE_NAME_LEN 64
 
+/*
+ * Version of the pinned maps' layout: what every key and value of every pin means. Bump it with
+ * any change a reader of an older pin would misread (sizes alone are also checked at load). The
+ * agent records it in <bpffs>/SLUICE_LAYOUT_MAP (an array of one __u32, userspace only) and
+ * refuses pins of another version; the CLI refuses to read them. Pins without the record were
+ * made before it existed, by builds of layout 1.
+ */
+#define SLUICE_LAYOUT_VERSION 1
+#define SLUICE_LAYOUT_MAP     "maps_layout"
+
 /* Pin name of the pod program under the node's bpffs directory; the CNI plugin attaches it. */
 #define SLUICE_PROG_PIN "tc_pod"
 

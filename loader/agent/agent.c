@@ -540,6 +540,12 @@ int agent_run(const struct agent_config *config)
 		log_error("bpffs %s: %s: %s", config->bpffs, failed, strerror(-err));
 		goto cleanup;
 	}
+	/* Pins another layout would misread are refused before anything is loaded or written. */
+	err = bpffs_layout_check(config->bpffs, failed, sizeof(failed));
+	if (err) {
+		log_error("%s", failed);
+		goto cleanup;
+	}
 	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
 	 */
 	err = agent_ipam_start(config, false);
@@ -549,6 +555,11 @@ int agent_run(const struct agent_config *config)
 		err = agent_ipam_start(config, true);
 	if (err)
 		goto cleanup;
+	err = bpffs_layout_record(config->bpffs);
+	if (err) {
+		log_error("%s/%s: %s", config->bpffs, SLUICE_LAYOUT_MAP, strerror(-err));
+		goto cleanup;
+	}
 	log_info("node %s: datapath %s at %s (ct4 %u entries); %u pod veths attached%s",
 		 config->node, dp.is_adopted ? "adopted" : "created", config->bpffs, dp.ct_size,
 		 dp.reattached, dp.reattach_failed ? ", some failed (see above)" : "");

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +17,30 @@
 #include "lib/log.h"
 #include "loader/cli/cli_internal.h"
 
+/* Whether the pins under the CLI's --bpffs are of this build's layout; said once. */
+int cli_check_layout(const struct cli_options *options)
+{
+	static bool is_checked;
+	static int result;
+	char msg[1024];
+
+	if (!is_checked) {
+		is_checked = true;
+		result = bpffs_layout_check(options->bpffs, msg, sizeof(msg));
+		if (result)
+			log_fail("%s", msg);
+	}
+	return result;
+}
+
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
 int cli_open_map(const struct cli_options *options, const char *name)
 {
-	int fd = bpffs_open_map(options->bpffs, name);
+	int fd = cli_check_layout(options);
+
+	if (fd)
+		return fd;
+	fd = bpffs_open_map(options->bpffs, name);
 
 	if (fd == -ENOENT)
 		log_fail("%s/%s: %s (is the agent running with --bpffs %s?)", options->bpffs, name,

@@ -10,6 +10,8 @@
 #include "loader/cli/cli.h"
 
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
+/* 0, or -EPROTO (said) when the pins are of another layout version than this build's. */
+int cli_check_layout(const struct cli_options *options);
 int cli_open_map(const struct cli_options *options, const char *name);
 
 /* ADDRESS (network order) as a dotted quad in BUF, which holds INET_ADDRSTRLEN bytes. */

@@ -17,7 +17,7 @@
 #include "lib/ip_proto.h"
 #include "lib/bpffs.h"
 #include "lib/map_walk.h"
-#include "loader/cli/cli.h"
+#include "loader/cli/cli_internal.h"
 #include "loader/desired/state.h"
 #include "loader/k8s/netpol.h"
 #include "maps/endpoints.h"
@@ -30,7 +30,11 @@ struct cli_rule {
 
 static int cli_policy_open(const struct cli_options *options, const char *name)
 {
-	int fd = bpffs_open_map(options->bpffs, name);
+	int fd = cli_check_layout(options);
+
+	if (fd)
+		return fd;
+	fd = bpffs_open_map(options->bpffs, name);
 
 	if (fd < 0)
 		fprintf(stderr,

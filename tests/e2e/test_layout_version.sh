@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Pinned maps carry their layout version: an agent or CLI of another layout refuses them with
+# one line naming both versions instead of misreading them, and nothing is changed meanwhile;
+# pins of the build's own layout (or older ones without the record) are adopted as before.
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+topo_init layout_version
+topo_standard
+bpffs=$(topo_node_bpffs n1)
+log=${TOPO_AGENT_LOG[n1]}
+
+# The recorded version (little-endian __u32), or nothing when there is no record.
+version_of() {
+	bpftool -j map lookup pinned "$bpffs/maps_layout" key 0 0 0 0 2>/dev/null |
+		jq -r '.value | reverse | map(ltrimstr("0x")) | join("")' 2>/dev/null |
+		{ read -r hex && echo $((16#$hex)); } || true
+}
+check layout_version/recorded "maps_layout holds '$(version_of)'" test "$(version_of)" = 1
+
+out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
+check layout_version/serving_before "$(show_output "$out")" test "$(count_errors "$out")" = 0
+
+# Another layout's pins: the agent refuses to start and says which versions meet.
+topo_agent_stop n1 TERM
+bpftool map update pinned "$bpffs/maps_layout" key 0 0 0 0 value 99 0 0 0
+ct_before=$(bpftool -j map dump pinned "$bpffs/ct4" | jq length)
+start_line=$(($(wc -l <"$log") + 1))
+rc=0
+timeout 30 nsenter --net="/var/run/netns/$(topo_ns_node n1)" -- "$SLUICE" agent --node n1 \
+	--manifests "$TOPO_DIR/manifests" --bpffs "$bpffs" >>"$log" 2>&1 || rc=$?
+said=$(tail -n "+$start_line" "$log")
+check layout_version/agent_refuses "exit $rc" test "$rc" -ne 0
+check layout_version/agent_names_both "log: $(topo_log_tail "$log")" \
+	grep -q "layout version 99, this sluice reads version 1" <<<"$said"
+check layout_version/pins_untouched "maps_layout '$(version_of)', ct4 $ct_before entries before" \
+	test "$(version_of)" = 99 -a "$(bpftool -j map dump pinned "$bpffs/ct4" | jq length)" -ge "$ct_before"
+
+rc=0
+out=$(topo_cli n1 service list 2>&1) || rc=$?
+check layout_version/cli_refuses "exit $rc: $out" test "$rc" -ne 0
+check layout_version/cli_names_both "$out" grep -q "layout version 99" <<<"$out"
+
+# Pins from before the record existed are layout 1: adopted, and the record written.
+bpftool map update pinned "$bpffs/maps_layout" key 0 0 0 0 value 1 0 0 0
+rm -f "$bpffs/maps_layout"
+topo_agent_restart n1
+check layout_version/old_pins_adopted "maps_layout '$(version_of)'" test "$(version_of)" = 1
+out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
+check layout_version/serving_after "$(show_output "$out")" test "$(count_errors "$out")" = 0
+
+topo_finish
