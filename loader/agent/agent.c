@@ -53,6 +53,7 @@ struct agent {
 	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
 	uint64_t first_change; /* ms of the first change not yet applied */
 	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
+	uint64_t retire_at;    /* ms deadline to end retired slot generations, 0 when none */
 	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
 };
@@ -369,12 +370,25 @@ static void agent_ct_gc(struct agent *agent)
 		log_debug("ct4: %d expired entries deleted", deleted);
 }
 
+/* End the retired slot generations whose grace period is over. */
+static void agent_retire(struct agent *agent)
+{
+	struct sync_counts retired;
+
+	if (sync_retire(agent->sync, &retired))
+		log_warn("lb4_slots: end retired generations failed");
+	else if (retired.ct_flushed)
+		log_info("ct4: %u UDP flows of removed backends flushed", retired.ct_flushed);
+}
+
 static int agent_poll_timeout(const struct agent *agent, uint64_t now)
 {
 	uint64_t next = agent->gc_at;
 
 	if (agent->reload_at && agent->reload_at < next)
 		next = agent->reload_at;
+	if (agent->retire_at && agent->retire_at < next)
+		next = agent->retire_at;
 	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
 		next = now + 1000; /* retry the watch of a vanished directory once a second */
 	return next <= now ? 0 : (int)(next - now);
@@ -431,15 +445,23 @@ static int agent_loop(struct agent *agent)
 			agent->reload_at = 0;
 			agent_reload(agent);
 		}
+		/*
+		 * Slot generations a flip retired, as soon as their grace period is over: a removed
+		 * backend's UDP flows are flushed then, so a client that keeps its source port (a
+		 * resolver) moves to a live backend within the grace period, not at the next sweep.
+		 */
+		if (agent->retire_at && now >= agent->retire_at) {
+			agent->retire_at = 0;
+			agent_retire(agent);
+		}
 		if (now >= agent->gc_at) {
-			struct sync_counts retired;
-
 			agent_ct_gc(agent);
-			/* Slot generations a flip retired, when no sync came after to end them. */
-			if (sync_retire(agent->sync, &retired))
-				log_warn("lb4_slots: end retired generations failed");
+			agent_retire(agent);
 			agent->gc_at = now + AGENT_CT_GC_PERIOD_S * 1000ull;
 		}
+		if (!agent->retire_at && sync_has_retired(agent->sync))
+			agent->retire_at =
+			    now + SYNC_RETIRE_GRACE_NS / 1000000 + AGENT_RETIRE_SLACK_MS;
 	}
 }
 

@@ -20,6 +20,8 @@
 #define AGENT_DEBOUNCE_MAX_MS 1000
 /* Period of the conntrack sweep for expired entries, in seconds (the LRU evicts only when full). */
 #define AGENT_CT_GC_PERIOD_S 30
+/* After a sync's grace period, how much later retired generations are ended (timer slack). */
+#define AGENT_RETIRE_SLACK_MS 50
 
 /* --node-ip may be given this many times. */
 #define AGENT_MAX_NODE_IPS 8

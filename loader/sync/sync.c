@@ -86,6 +86,11 @@ int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts)
 	return sync_backends_collect(ctx, counts);
 }
 
+bool sync_has_retired(const struct sync_ctx *ctx)
+{
+	return ctx->retired.count > 0;
+}
+
 size_t sync_service_count(const struct sync_ctx *ctx)
 {
 	return ctx->services.count;

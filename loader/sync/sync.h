@@ -72,8 +72,14 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
  */
 #define SYNC_RETIRE_GRACE_NS 1000000000ull
 void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns);
-/* End retired generations whose grace period is over; call periodically. Returns 0 or -errno. */
+/*
+ * End retired generations whose grace period is over, deleting the backends only they held
+ * (and flushing those backends' UDP flows). Call it when the grace period of the last sync is
+ * over (sync_has_retired()) and periodically. Returns 0 or -errno.
+ */
 int sync_retire(struct sync_ctx *ctx, struct sync_counts *counts);
+/* Whether some slot generation waits for the end of its grace period. */
+bool sync_has_retired(const struct sync_ctx *ctx);
 
 /* Frontends and backends currently programmed. */
 size_t sync_service_count(const struct sync_ctx *ctx);
