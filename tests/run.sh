@@ -34,7 +34,7 @@ record_fail() {
 
 # run_one KIND NAME TIMEOUT CMD...: run, echo, count its lines; a bad exit with no FAIL counts one.
 run_one() {
-	local kind=$1 name=$2 limit=$3 rc=0 p f s
+	local kind=$1 name=$2 limit=$3 rc=0 p f s plan
 	shift 3
 	echo "=== $kind: $name"
 	# timeout makes its own process group and signals all of it, so a script's children and its
@@ -44,13 +44,20 @@ run_one() {
 	rc=${PIPESTATUS[0]}
 	set -e
 	if [[ $kind == unit ]]; then
-		p=$(grep -cE '^ok [0-9]+' "$log" || true)
-		f=$(grep -cE '^not ok [0-9]+' "$log" || true)
-		s=$(grep -cE '^ok [0-9]+.*# *SKIP' "$log" || true)
-		p=$((p - s))
+		# TAP: a "# SKIP" directive makes a skip of "ok" and "not ok" alike (cmocka's skip() prints
+		# "not ok N # SKIP name"); every other "not ok" is a failure.
+		s=$(grep -cE '^(not )?ok [0-9]+.*# *SKIP' "$log" || true)
+		p=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '# *SKIP' || true)
+		f=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# *SKIP' || true)
 		while read -r line; do
 			failures+=("$name: $line")
-		done < <(grep -E '^not ok [0-9]+' "$log" || true)
+		done < <(grep -E '^not ok [0-9]+' "$log" | grep -vE '# *SKIP' || true)
+		# The plan "1..N": fewer results means the binary stopped early (an exit(0) in the code
+		# under test) and the tests after it never ran.
+		plan=$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$log" | head -n1)
+		if [[ -n $plan ]] && ((p + f + s != plan)); then
+			record_fail "$name: reported $((p + f + s)) of the $plan tests it planned"
+		fi
 	else
 		p=$(grep -c '^PASS ' "$log" || true)
 		f=$(grep -c '^FAIL ' "$log" || true)
