@@ -84,8 +84,8 @@ clang -O2 -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c "$TMP/stub.bpf.c
 # The pods' pins come from the real agent: the plugin is tested against the tc_pod program and
 # ep4 map it runs with, never a stand-in. nsenter, not ip netns exec: the latter remounts /sys,
 # which hides pins under /sys/fs/bpf from the plugin. The agent loads and verifies its programs
-# before it pins: 0.4-0.6 s measured on 2 cores at load average 30-50, so PIN_WAIT (seconds) is
-# a wide margin, and an agent that has not pinned by then is broken, not slow.
+# before it pins: 0.4-1.3 s measured on 2 cores at load average 27-50 (the longest inside the
+# whole suite), so PIN_WAIT (seconds) is a wide margin: an agent not pinned by then is broken.
 PIN_WAIT=${PIN_WAIT:-30}
 if [ ! -x "$BUILD/sluice" ]; then
 	echo "FAIL cni e2e: $BUILD/sluice not built (run make tests)"
