@@ -58,7 +58,7 @@ struct fixture {
 
 /*
  * Opens the skeleton with every map unpinned (nothing in /sys/fs/bpf is created or reused),
- * sets hairpin_ip and loads it. Returns 0, or -errno; on -EPERM the test is marked skipped.
+ * sets hairpin_ip and loads it. Returns 0, or -errno.
  */
 int fixture_open(struct fixture *f);
 void fixture_close(struct fixture *f);
@@ -103,7 +103,10 @@ int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 spor
 /* Number of entries in ct4, or -errno. */
 int fixture_ct_count(struct fixture *f);
 
-/* Opens the fixture and, when proto is not 0, seeds the standard service; asserts each step. */
+/*
+ * Opens the fixture and, when proto is not 0, seeds the standard service; asserts each step. Only
+ * a load refused with EPERM when not root skips the test (saying so); as root it fails.
+ */
 bool fixture_setup(struct fixture *f, uint8_t proto);
 
 /*

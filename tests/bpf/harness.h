@@ -12,9 +12,11 @@
 #include "tests/bpf/pkt.h"
 
 /*
- * A test is a function returning nothing: it fails when any assertion failed, and is skipped
- * when it called test_skip(). The first failure becomes the runner's "FAIL name: why"; later
- * ones are printed indented below it.
+ * A test is a function returning nothing: it fails when any assertion failed, even if it also
+ * called test_skip(), before or after. It is skipped only when it called test_skip() and recorded
+ * no failure; the reason names the missing kernel feature (docs/tests.md lists the legitimate
+ * skips), and a skip with an empty reason fails. The first failure becomes the runner's
+ * "FAIL name: why"; later ones are printed indented below it.
  */
 void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

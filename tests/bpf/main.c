@@ -130,6 +130,119 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The name check_harness_outcomes reports under. */
+#define HARNESS_CHECK "harness_outcomes"
+
+enum outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP };
+
+/*
+ * Runs one test on fresh state and decides its outcome. Any recorded failure wins over a skip,
+ * whichever came first: a test that failed and then found a feature missing still failed. A skip
+ * must say which kernel feature is missing (or that we are not root); one without a reason fails.
+ */
+static enum outcome run_test(void (*run)(void))
+{
+	failures = 0;
+	skipped = false;
+	first_failure[0] = skip_reason[0] = more_failures[0] = '\0';
+	run();
+	if (skipped && !skip_reason[0])
+		test_fail(__FILE__, __LINE__, "skipped without naming the missing kernel feature");
+	if (failures)
+		return OUTCOME_FAIL;
+	return skipped ? OUTCOME_SKIP : OUTCOME_PASS;
+}
+
+static void report(const char *name, enum outcome outcome, int *passed, int *failed, int *skips)
+{
+	switch (outcome) {
+	case OUTCOME_FAIL:
+		printf("FAIL %s: %s\n%s", name, first_failure, more_failures);
+		(*failed)++;
+		break;
+	case OUTCOME_SKIP:
+		printf("SKIP %s: %s\n", name, skip_reason);
+		(*skips)++;
+		break;
+	case OUTCOME_PASS:
+		printf("PASS %s\n", name);
+		(*passed)++;
+		break;
+	}
+}
+
+/* Bookkeeping cases for harness_outcomes: what each one records, in order. */
+static void outcome_pass(void)
+{
+}
+
+static void outcome_fail(void)
+{
+	test_fail(__FILE__, __LINE__, "planted failure");
+}
+
+static void outcome_fail_then_skip(void)
+{
+	test_fail(__FILE__, __LINE__, "planted failure");
+	test_skip("planted skip: the kernel lacks a feature");
+}
+
+static void outcome_skip_then_fail(void)
+{
+	test_skip("planted skip: the kernel lacks a feature");
+	test_fail(__FILE__, __LINE__, "planted failure");
+}
+
+static void outcome_skip(void)
+{
+	test_skip("planted skip: the kernel lacks a feature");
+}
+
+static void outcome_skip_without_reason(void)
+{
+	test_skip("%s", "");
+}
+
+/*
+ * The runner's own check, harness_outcomes, run before the tests: planted cases go through
+ * run_test() and must come out as expected, so a change that lets a skip hide a failure fails
+ * here. It runs no BPF, and runs through run_test() itself (this resets the state it clobbered).
+ */
+static void check_harness_outcomes(void)
+{
+	static const struct {
+		const char *name;
+		void (*run)(void);
+		enum outcome expected;
+	} cases[] = {
+	    {"pass", outcome_pass, OUTCOME_PASS},
+	    {"fail", outcome_fail, OUTCOME_FAIL},
+	    {"fail_then_skip", outcome_fail_then_skip, OUTCOME_FAIL},
+	    {"skip_then_fail", outcome_skip_then_fail, OUTCOME_FAIL},
+	    {"skip", outcome_skip, OUTCOME_SKIP},
+	    {"skip_without_reason", outcome_skip_without_reason, OUTCOME_FAIL},
+	};
+	static const char *const names[] = {"PASS", "FAIL", "SKIP"};
+	char wrong[512] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum outcome outcome = run_test(cases[i].run);
+
+		if (outcome != cases[i].expected && used < sizeof(wrong))
+			used += (size_t)snprintf(wrong + used, sizeof(wrong) - used,
+						 "%s%s is %s, expected %s", used ? "; " : "",
+						 cases[i].name, names[outcome],
+						 names[cases[i].expected]);
+	}
+	/* The outcome of this check itself, on the state the cases left behind. */
+	failures = 0;
+	skipped = false;
+	first_failure[0] = skip_reason[0] = more_failures[0] = '\0';
+	if (wrong[0])
+		test_fail(__FILE__, __LINE__, "%s", wrong);
+}
+
 static void usage(const char *argv0)
 {
 	fprintf(
@@ -153,6 +266,7 @@ int main(int argc, char **argv)
 			verbose++;
 			break;
 		case 'l':
+			printf("%s\n", HARNESS_CHECK);
 			for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
 				printf("%s\n", tests[i].name);
 			return 0;
@@ -166,23 +280,12 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	libbpf_set_print(libbpf_print);
 
+	if (!filter || strstr(HARNESS_CHECK, filter))
+		report(HARNESS_CHECK, run_test(check_harness_outcomes), &passed, &failed, &skips);
 	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		if (filter && !strstr(tests[i].name, filter))
 			continue;
-		failures = 0;
-		skipped = false;
-		first_failure[0] = skip_reason[0] = more_failures[0] = '\0';
-		tests[i].run();
-		if (skipped) { /* a fixture that could not load also fails its ASSERT_OK */
-			printf("SKIP %s: %s\n", tests[i].name, skip_reason);
-			skips++;
-		} else if (failures) {
-			printf("FAIL %s: %s\n%s", tests[i].name, first_failure, more_failures);
-			failed++;
-		} else {
-			printf("PASS %s\n", tests[i].name);
-			passed++;
-		}
+		report(tests[i].name, run_test(tests[i].run), &passed, &failed, &skips);
 	}
 	if (passed + failed + skips == 0) {
 		fprintf(stderr, "no test name contains \"%s\" (-l lists them)\n", filter);

@@ -72,6 +72,10 @@ static void check_too_short(void (*cut)(struct pkt *p), const char *what)
 	cut(&in);
 	err = fixture_run(&f, &in, &out, &verdict);
 	if (err == -EINVAL) {
+		/* Only the short frame may be refused: the same frame uncut must run. */
+		if (!ASSERT_OK(pkt_build(&in, &spec), "build packet") ||
+		    !ASSERT_OK(fixture_run(&f, &in, &out, &verdict), "uncut frame: test run"))
+			goto cleanup;
 		test_skip("this kernel's BPF_PROG_TEST_RUN rejects IPv4 frames shorter than an "
 			  "IPv4 header (EINVAL)");
 		goto cleanup;

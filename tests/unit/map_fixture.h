@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bpf/bpf.h>
+
 #include "lib/bpffs.h"
 #include "loader/sync/sync.h"
 
@@ -26,14 +28,21 @@ struct map_fixture_options {
 };
 
 /*
+ * A small map (BPF_F_NO_PREALLOC where the type takes it) for a unit test, or -errno. make test
+ * runs as root on a kernel with BPF, so a refusal fails the test with NAME and the errno, except
+ * EPERM when not root: that is said on a "# not root" line and the caller skips.
+ */
+int map_fixture_create(enum bpf_map_type type, const char *name, size_t key, size_t value,
+		       uint32_t max);
+/*
  * cmocka setup: the maps of OPTIONS, then sync_open() on them with no retire grace (each flip
- * settles within its sync). *state is NULL when maps cannot be created (not root, no BPF): the
- * tests then skip through map_fixture_or_skip(). Returns 0.
+ * settles within its sync). As root a map the kernel refuses fails the setup with its errno;
+ * when not root *state is NULL and the tests skip through map_fixture_or_skip(). Returns 0.
  */
 int map_fixture_setup(void **state, const struct map_fixture_options *options);
 /* cmocka teardown: sync_close() and the maps closed. Returns 0. */
 int map_fixture_teardown(void **state);
-/* The fixture of STATE, or skip the test when setup could not create maps. */
+/* The fixture of STATE, or skip the test when setup found we are not root. */
 struct map_fixture *map_fixture_or_skip(void **state);
 /* Entries in the map FD (keys of KEY_SIZE bytes); fails the test when the walk fails. */
 size_t map_fixture_count(int fd, size_t key_size);

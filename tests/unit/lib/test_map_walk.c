@@ -13,22 +13,24 @@
 #include <bpf/bpf.h>
 
 #include "lib/map_walk.h"
+#include "tests/unit/map_fixture.h"
 
 #define N 1000
 
+/* A map of uint32_t values; skips when not root, fails with the errno otherwise. */
 static int create(enum bpf_map_type type, uint32_t key_size, uint32_t max)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = map_fixture_create(type, "walk_test", key_size, sizeof(uint32_t), max);
 
-	return bpf_map_create(type, "walk_test", key_size, sizeof(uint32_t), max, &opts);
+	if (fd < 0)
+		skip(); /* not root: map_fixture_create() said so (as root it failed the test) */
+	return fd;
 }
 
 static int hash_or_skip(uint32_t n)
 {
 	int fd = create(BPF_MAP_TYPE_HASH, sizeof(uint32_t), N);
 
-	if (fd < 0)
-		skip(); /* needs root and CAP_BPF */
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t value = i * 10;
 
@@ -95,8 +97,6 @@ static void test_delete_while_walking_lpm(void **state)
 	int fd = create(BPF_MAP_TYPE_LPM_TRIE, sizeof(key), 256), n = 0;
 
 	(void)state;
-	if (fd < 0)
-		skip();
 	memset(seen, 0, sizeof(seen));
 	for (uint32_t i = 0; i < 256; i++) {
 		key.prefix_len = 32;
