@@ -88,8 +88,8 @@ struct cni_config {
 	struct in_addr dns_service_ip;
 	struct json_object *dns;	 /* copied into the result as given; owned, may be NULL */
 	struct json_object *prev_result; /* CHECK/DEL: the ADD's result; owned, may be NULL */
-	struct json_object
-	    *valid_attachments; /* GC: cni.dev/valid-attachments; owned, may be NULL */
+	/* GC: cni.dev/valid-attachments; owned; NULL when missing or null, [] is not NULL */
+	struct json_object *valid_attachments;
 };
 
 struct cni_env {

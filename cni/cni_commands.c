@@ -534,6 +534,20 @@ int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *e
 	int ret;
 
 	cni_handles_init(&handles);
+	/*
+	 * Everything not listed is released, so a GC that lists nothing would take every pod of
+	 * the node: the spec makes the list required (SPEC.md, GC), and a runtime that means
+	 * "none is valid" says so with []. A missing or null list is a config missing a required
+	 * field, code 7 as libcni's skel answers a missing "name"; nothing is touched.
+	 */
+	if (!cfg->valid_attachments) {
+		ret = -EINVAL;
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "cni.dev/valid-attachments: missing or null: GC releases every "
+			      "attachment not listed, so it needs the list ([] releases all); "
+			      "nothing was released");
+		goto cleanup;
+	}
 	cni_ipam_range(cfg, &range);
 	ret = ipam_dir(cfg->state_dir, cfg->name, dir, sizeof(dir));
 	if (ret) {

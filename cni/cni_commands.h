@@ -24,7 +24,8 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err);
 /*
  * GC: release every address, endpoint and host veth of an attachment that is not in
- * cfg->valid_attachments (none listed: all of them), and of ADDs that crashed mid-way.
+ * cfg->valid_attachments (an empty list: all of them), and of ADDs that crashed mid-way.
+ * Without the list (key missing or null) it releases nothing and fails with code 7.
  * has_range: cfg's subnet was resolved (usage is then reported to the agent's map).
  */
 int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *err);

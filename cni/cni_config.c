@@ -433,7 +433,8 @@ static int cni_config_parse_versions(struct json_object *root, struct cni_error 
 /*
  * GC's list of attachments still in use: cni.dev/valid-attachments, or cni.dev/attachments as
  * libcni also sends (the key's name changed during the 1.1 drafts). Each entry needs a valid
- * containerID and ifname.
+ * containerID and ifname. Missing and null leave cfg->valid_attachments NULL, which GC refuses;
+ * [] is kept as an empty list ("none is valid").
  */
 static int cni_config_parse_attachments(struct json_object *root, struct cni_config *cfg,
 					struct cni_error *err)

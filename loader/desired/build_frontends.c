@@ -123,6 +123,10 @@ static int add_frontend(struct build *b, const struct k8s_object *svc,
  *   those addresses are short-circuited to the Cluster set (kube-proxy's "pod traffic for
  *   external destinations" rule), so the internal scope never takes the Local set unless the
  *   service uses no Cluster set at all.
+ * - SCTP with externalTrafficPolicy Cluster gets no external frontend (one error line): the
+ *   masquerade gives the flow a new source port, which the datapath cannot write into SCTP
+ *   (bpf/lib/nat.h), so every packet would be dropped. Its ClusterIP and the internal frontends
+ *   stay, and so does the rest of the Service: it is not counted as rejected.
  */
 static int add_port_frontends(struct build *b, const struct k8s_object *svc,
 			      const struct k8s_svc_port *port, const struct candidates *list,
@@ -154,9 +158,19 @@ static int add_port_frontends(struct build *b, const struct k8s_object *svc,
 	    .is_local_set = service->is_internal_local,
 	    .flags = service->is_internal_local ? LB_FE_F_LOCAL_ONLY : 0,
 	};
+	bool has_external = !(port->proto == IPPROTO_SCTP && !service->is_external_local);
 	size_t i, k;
 	int err;
 
+	if (is_external && !has_external)
+		k8s_errors_add(
+		    b->errors,
+		    "%s: Service %s/%s: spec.ports[%zu]: SCTP port %u gets no external "
+		    "frontend: externalTrafficPolicy Cluster masquerades the client to a "
+		    "new source port, which the datapath cannot write into SCTP (its "
+		    "CRC32c covers the ports); externalTrafficPolicy Local keeps the "
+		    "client's port",
+		    svc->source, svc->namespace, svc->name, port->index, port->port);
 	err = add_frontend(b, svc, port, &cluster_ip, list, sets);
 	for (k = 0; !err && k < 3; k++) {
 		const uint32_t *vips = k == 0	? NULL
@@ -173,7 +187,8 @@ static int add_port_frontends(struct build *b, const struct k8s_object *svc,
 			internal.kind = external.kind = k == 0	 ? LB_KIND_NODE_PORT
 							: k == 1 ? LB_KIND_EXTERNAL_IP
 								 : LB_KIND_LOAD_BALANCER;
-			err = add_frontend(b, svc, port, &external, list, sets);
+			if (has_external)
+				err = add_frontend(b, svc, port, &external, list, sets);
 			if (k != 0 && !err)
 				err = add_frontend(b, svc, port, &internal, list, sets);
 		}

@@ -121,6 +121,9 @@ void k8s_client_stop(struct k8s_client *client)
 	pthread_cond_destroy(&client->stop_cond);
 	pthread_mutex_destroy(&client->lock);
 	k8s_api_config_free(&client->config);
+	free(client->base_url);
+	curl_slist_free_all(client->connect_to);
+	free(client->host_header);
 	free(client);
 }
 
@@ -145,6 +148,9 @@ int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **ou
 		free(client);
 		return err;
 	}
+	err = k8s_http_target_init(client);
+	if (err)
+		goto fail;
 	client->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (client->event_fd < 0) {
 		err = -errno;
@@ -170,7 +176,9 @@ int k8s_client_start(const struct k8s_api_config *config, struct k8s_client **ou
 			goto fail;
 		w->has_thread = true;
 	}
-	log_info("api: watching %zu resources at %s", N_RESOURCES, client->config.server);
+	log_info("api: watching %zu resources at %s%s%s", N_RESOURCES, client->config.server,
+		 client->connect_to ? ", certificate checked for " : "",
+		 client->connect_to ? client->config.tls_server_name : "");
 	*out = client;
 	return 0;
 fail:

@@ -29,7 +29,7 @@
 
 /* Where the API server is and who we are to it, from a kubeconfig or the pod's account. */
 struct k8s_api_config {
-	char *server;  /* "https://host:port" (or http:// for tests) */
+	char *server;  /* "https://host:port" (http:// only without credentials) */
 	char *ca_file; /* certificate-authority path, or NULL */
 	char *ca_data; /* certificate-authority-data, decoded PEM, or NULL */
 	size_t ca_data_len;
@@ -39,8 +39,8 @@ struct k8s_api_config {
 	char *token;	  /* bearer token, or NULL */
 	char *token_file; /* re-read on every request (bound tokens rotate) */
 	char *username, *password;
-	char *tls_server_name;
-	bool is_insecure; /* insecure-skip-tls-verify */
+	char *tls_server_name; /* name the certificate is checked for, or NULL: the server's */
+	bool is_insecure;      /* insecure-skip-tls-verify */
 };
 
 void k8s_api_config_free(struct k8s_api_config *config);

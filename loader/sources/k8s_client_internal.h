@@ -66,6 +66,11 @@ struct watcher {
 
 struct k8s_client {
 	struct k8s_api_config config;
+	/* Where requests go (k8s_http_target_init): URLs start with base_url; with tls-server-name
+	 * connect_to and host_header take them to the server itself. */
+	char *base_url;
+	struct curl_slist *connect_to; /* NULL without tls-server-name */
+	char *host_header;	       /* "Host: <server's authority>", or NULL */
 	pthread_mutex_t lock;
 	pthread_cond_t stop_cond;
 	atomic_bool is_stopping;
@@ -88,6 +93,8 @@ void k8s_client_notify(struct k8s_client *client);
 bool k8s_client_sleep(struct k8s_client *client, unsigned int ms);
 uint64_t k8s_now_ms(void);
 
+/* Where requests go: client->base_url, connect_to, host_header. Returns 0, -EINVAL or -ENOMEM. */
+int k8s_http_target_init(struct k8s_client *client);
 /* One request of the watcher's easy handle. */
 int k8s_http_setup(struct watcher *w, const char *url, long timeout_ms,
 		   struct curl_slist **headers);

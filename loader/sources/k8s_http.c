@@ -20,6 +20,65 @@ static int xferinfo(void *opaque, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	return atomic_load(&w->client->is_stopping) ? 1 : 0;
 }
 
+/*
+ * Where requests go. Without tls-server-name, to config->server. With it (client-go's
+ * ServerName: the name sent in SNI and checked in the server's certificate, for a server
+ * reached by an address its certificate does not name), libcurl 7.88 has no option of its own:
+ * it checks the certificate against the URL's host. So the URL names tls-server-name,
+ * CURLOPT_CONNECT_TO takes the connection to the server's own host and port (it changes neither
+ * SNI nor the name checked), and a Host header keeps the server's authority, as client-go sends.
+ */
+int k8s_http_target_init(struct k8s_client *client)
+{
+	const struct k8s_api_config *config = &client->config;
+	char *host = NULL, *port = NULL, *explicit_port = NULL, *url = NULL, *entry = NULL;
+	CURLU *parts;
+	int err = -EINVAL;
+
+	if (!config->tls_server_name || strncmp(config->server, "https://", 8)) {
+		client->base_url = strdup(config->server);
+		return client->base_url ? 0 : -ENOMEM;
+	}
+	parts = curl_url();
+	if (!parts)
+		return -ENOMEM;
+	if (curl_url_set(parts, CURLUPART_URL, config->server, 0) ||
+	    curl_url_get(parts, CURLUPART_HOST, &host, 0) ||
+	    curl_url_get(parts, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+		goto cleanup;
+	if (curl_url_get(parts, CURLUPART_PORT, &explicit_port, 0))
+		explicit_port = NULL; /* CURLUE_NO_PORT: the URL has none */
+	if (curl_url_set(parts, CURLUPART_HOST, config->tls_server_name, 0) ||
+	    curl_url_get(parts, CURLUPART_URL, &url, 0))
+		goto cleanup;
+	err = -ENOMEM;
+	/* HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT; curl gives an IPv6 host in brackets. */
+	entry = malloc(strlen(config->tls_server_name) + 2 * strlen(port) + strlen(host) + 4);
+	client->host_header =
+	    malloc(strlen(host) + (explicit_port ? strlen(explicit_port) : 0) + 8);
+	client->base_url = strdup(url);
+	if (!entry || !client->host_header || !client->base_url)
+		goto cleanup;
+	sprintf(entry, "%s:%s:%s:%s", config->tls_server_name, port, host, port);
+	sprintf(client->host_header, "Host: %s%s%s", host, explicit_port ? ":" : "",
+		explicit_port ? explicit_port : "");
+	client->connect_to = curl_slist_append(NULL, entry);
+	if (!client->connect_to)
+		goto cleanup;
+	/* A server URL may carry a path: curl's URL ends in '/' where the kubeconfig's did not. */
+	for (size_t n = strlen(client->base_url); n && client->base_url[n - 1] == '/';)
+		client->base_url[--n] = '\0';
+	err = 0;
+cleanup:
+	free(entry);
+	curl_free(host);
+	curl_free(port);
+	curl_free(explicit_port);
+	curl_free(url);
+	curl_url_cleanup(parts);
+	return err;
+}
+
 /* Set up the easy handle for one request of url. */
 int k8s_http_setup(struct watcher *w, const char *url, long timeout_ms, struct curl_slist **headers)
 {
@@ -75,7 +134,11 @@ int k8s_http_setup(struct watcher *w, const char *url, long timeout_ms, struct c
 		curl_easy_setopt(curl, CURLOPT_USERNAME, config->username);
 		curl_easy_setopt(curl, CURLOPT_PASSWORD, config->password ? config->password : "");
 	}
+	if (w->client->connect_to)
+		curl_easy_setopt(curl, CURLOPT_CONNECT_TO, w->client->connect_to);
 	*headers = curl_slist_append(NULL, "Accept: application/json");
+	if (*headers && w->client->host_header)
+		*headers = curl_slist_append(*headers, w->client->host_header);
 	if (config->token_file && !k8s_read_small_file(config->token_file, &token, &size)) {
 		while (size && (token[size - 1] == '\n' || token[size - 1] == '\r'))
 			token[--size] = '\0';

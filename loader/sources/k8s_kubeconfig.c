@@ -175,6 +175,46 @@ static char *resolve_path(const char *dir, const char *path)
 	return out;
 }
 
+/*
+ * tls-server-name: the name the server's certificate is checked against (and sent in SNI), a
+ * DNS name or an IPv4 address. It becomes the URL's host and a CURLOPT_CONNECT_TO entry, whose
+ * syntax a ':' or space would break.
+ */
+static bool is_valid_tls_server_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > 253 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The first credential of user that plain HTTP would expose (or, for a client certificate,
+ * cannot present at all), by its kubeconfig field name; NULL when there is none.
+ */
+static const char *first_credential(const struct k8s_api_config *config)
+{
+	if (config->token)
+		return "token";
+	if (config->token_file)
+		return "tokenFile";
+	if (config->username || config->password)
+		return config->password ? "password" : "username";
+	if (config->cert_file || config->cert_data)
+		return config->cert_file ? "client-certificate" : "client-certificate-data";
+	if (config->key_file || config->key_data)
+		return config->key_file ? "client-key" : "client-key-data";
+	return NULL;
+}
+
 /* The entry of list (clusters, contexts, users) named name: its inner mapping under key. */
 static const struct yaml_tree_node *named_entry(const struct yaml_tree_node *list, const char *name,
 						const char *key)
@@ -272,8 +312,16 @@ int k8s_kubeconfig_load(const char *path, struct k8s_api_config *config, char *e
 			 path, cluster_name);
 		goto cleanup;
 	}
-	if ((value = yaml_tree_string(yaml_tree_get(cluster, "tls-server-name"))))
+	if ((value = yaml_tree_string(yaml_tree_get(cluster, "tls-server-name")))) {
+		if (!is_valid_tls_server_name(value)) {
+			snprintf(error, error_size,
+				 "kubeconfig %s: clusters[%.64s].tls-server-name: \"%.64s\" is not "
+				 "a DNS name or IPv4 address",
+				 path, cluster_name, value);
+			goto cleanup;
+		}
 		config->tls_server_name = strdup(value);
+	}
 
 	user = user_name ? named_entry(yaml_tree_get(root, "users"), user_name, "user") : NULL;
 	if (user && (yaml_tree_get(user, "exec") || yaml_tree_get(user, "auth-provider"))) {
@@ -308,6 +356,21 @@ int k8s_kubeconfig_load(const char *path, struct k8s_api_config *config, char *e
 		config->username = strdup(value);
 	if ((value = yaml_tree_string(yaml_tree_get(user, "password"))))
 		config->password = strdup(value);
+	/*
+	 * Plain HTTP carries a token or password in cleartext (and cannot present a client
+	 * certificate): refused, where kubectl silently drops the credentials (kubectl#744) and
+	 * the server answers 401. http:// without credentials stays, for `kubectl proxy`.
+	 */
+	value = first_credential(config);
+	if (config->server && !strncmp(config->server, "http://", 7) && value) {
+		snprintf(
+		    error, error_size,
+		    "kubeconfig %s: context \"%.64s\", cluster \"%.64s\": server %.128s is plain "
+		    "http:// but users[%.64s].%s is set: credentials go only over https://, "
+		    "a token or password would travel in cleartext",
+		    path, current, cluster_name, config->server, user_name, value);
+		goto cleanup;
+	}
 	err = config->server ? 0 : -ENOMEM;
 cleanup:
 	if (err)

@@ -301,7 +301,7 @@ static int do_list(struct watcher *w)
 	k8s_errors_free(&w->errors); /* errors name the current list and what follows it */
 	snprintf(limit, sizeof(limit), "%d", K8S_LIST_PAGE);
 	do {
-		snprintf(url, sizeof(url), "%s%s", client->config.server, w->type->path);
+		snprintf(url, sizeof(url), "%s%s", client->base_url, w->type->path);
 		k8s_http_url_param(w->curl, url, sizeof(url), "limit", limit);
 		if (next[0])
 			k8s_http_url_param(w->curl, url, sizeof(url), "continue", next);
@@ -345,7 +345,7 @@ static int do_watch(struct watcher *w)
 
 	w->is_watch = true;
 	snprintf(timeout, sizeof(timeout), "%u", seconds);
-	snprintf(url, sizeof(url), "%s%s?watch=1", client->config.server, w->type->path);
+	snprintf(url, sizeof(url), "%s%s?watch=1", client->base_url, w->type->path);
 	k8s_http_url_param(w->curl, url, sizeof(url), "resourceVersion", w->rv);
 	k8s_http_url_param(w->curl, url, sizeof(url), "allowWatchBookmarks", "true");
 	k8s_http_url_param(w->curl, url, sizeof(url), "timeoutSeconds", timeout);

@@ -331,7 +331,8 @@ topo_probe() {
 # topo_apiserver NODE [FIXTURES]: the fake API server on the node's loopback, HTTPS with a
 # certificate made here and a bearer token, serving FIXTURES (a YAML file or directory; default
 # tests/e2e/fixtures/apiserver); writes $TOPO_KUBECONFIG for `topo_agent NODE DIR --kubeconfig`.
-# Objects then arrive as watch events through api_apply / api_delete.
+# Objects then arrive as watch events through api_apply / api_delete. TOPO_API_SAN: the
+# certificate's subjectAltName (default IP:127.0.0.1, which api_control needs).
 TOPO_API_NODE=
 TOPO_API_URL=https://127.0.0.1:6443
 TOPO_API_TOKEN=sluice-test-token
@@ -345,7 +346,7 @@ topo_apiserver() {
 	fi
 	command -v openssl >/dev/null || topo_fatal "openssl is needed (make deps)"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
-		-addext "subjectAltName=IP:127.0.0.1" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
+		-addext "subjectAltName=${TOPO_API_SAN:-IP:127.0.0.1}" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
 		>/dev/null 2>&1 || topo_fatal "openssl could not make a certificate"
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
 		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \

@@ -110,6 +110,16 @@ check cni_ipam/add_after_crash_works "no reply" quiet nsenter --net="/var/run/ne
 SLUICE_CNI_FAULT=after-wire plugin ADD crash2 "$(topo_ns_pod crash2)"
 check cni_ipam/crash_after_wire_killed "rc $rc" test "$rc" = 137
 check cni_ipam/crash_after_wire_left_veth "veths $(host_veths)" test "$(host_veths)" = 2
+# GC (1.1) releases what is not listed: without the list (missing or null) it is refused with
+# code 7 and the error object, and releases nothing, not even what crashed ADDs left.
+state_before="files $(address_files), veths $(host_veths), ep4 $(ep4_count)"
+for list in missing null; do
+	if [[ $list == missing ]]; then plugin GC "" ""; else plugin GC "" "" '. + {"cni.dev/valid-attachments": null}'; fi
+	check "cni_ipam/gc_${list}_list_refused" "rc $rc: $out" test "$rc" = 1 -a "$(code)" = 7 \
+		-a "$(jq -r .cniVersion <<<"$out" 2>/dev/null)" = 1.1.0 -a -n "$(grep -o 'cni.dev/valid-attachments: missing' <<<"$out")"
+	state="files $(address_files), veths $(host_veths), ep4 $(ep4_count)"
+	check "cni_ipam/gc_${list}_list_releases_nothing" "$state, before: $state_before" test "$state" = "$state_before"
+done
 # GC (1.1): crash1 is still in use, crash2's runtime gave up on it.
 plugin GC "" "" '. + {"cni.dev/valid-attachments": [{containerID: "crash1", ifname: "eth0"}]}'
 check cni_ipam/gc_succeeds "rc $rc: $out" test "$rc" = 0 -a -z "$out"

@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "cni/cni.h"
+#include "cni/cni_commands.h"
 #include "cni/ipam.h"
 #include "lib/node_ipam.h"
 
@@ -516,6 +518,52 @@ static void test_config_size_cap(void **state)
 	free(big);
 }
 
+/*
+ * GC releases every attachment the runtime does not list, so the list is required: without it
+ * (key missing, or null, under either name) GC fails with code 7 and releases nothing; an
+ * empty list [] is a request, and releases everything.
+ */
+static void test_gc_needs_valid_attachments(void **state)
+{
+	static const char *const refused[] = {
+	    "",
+	    ",\"cni.dev/valid-attachments\":null",
+	    ",\"cni.dev/attachments\":null",
+	};
+	struct fixture *f = *state;
+	struct cni_config cfg;
+	struct cni_error err;
+	struct in_addr found;
+	char json[512];
+
+	allocate_and_die(f, "pod", true);
+	for (size_t i = 0; i <= sizeof(refused) / sizeof(refused[0]); i++) {
+		bool is_refused = i < sizeof(refused) / sizeof(refused[0]);
+
+		snprintf(json, sizeof(json),
+			 "{\"cniVersion\":\"1.1.0\",\"name\":\"net\",\"stateDir\":\"%s\","
+			 "\"bpffs\":\"%s/no-agent\"%s}",
+			 f->root, f->root,
+			 is_refused ? refused[i] : ",\"cni.dev/valid-attachments\":[]");
+		assert_int_equal(parse(json, &cfg, &err), 0);
+		if (is_refused) {
+			assert_null(cfg.valid_attachments);
+			assert_int_equal(cni_cmd_gc(&cfg, false, &err), -EINVAL);
+			if (err.code != CNI_ERR_INVALID_CONFIG ||
+			    !strstr(err.msg, "cni.dev/valid-attachments: missing"))
+				fail_msg("GC of %s: code %d msg \"%s\", want code 7", json,
+					 err.code, err.msg);
+			assert_int_equal(ipam_find(f->dir, "pod", "eth0", &found), 0);
+		} else {
+			assert_non_null(cfg.valid_attachments);
+			assert_int_equal(json_object_array_length(cfg.valid_attachments), 0);
+			assert_int_equal(cni_cmd_gc(&cfg, false, &err), 0);
+			assert_int_equal(ipam_find(f->dir, "pod", "eth0", &found), -ENOENT);
+		}
+		cni_config_free(&cfg);
+	}
+}
+
 /* ---- environment validation ------------------------------------------------------------- */
 
 static const char *const *test_env;
@@ -634,6 +682,7 @@ int main(void)
 	    cmocka_unit_test(test_config_valid),
 	    cmocka_unit_test(test_config_invalid),
 	    cmocka_unit_test(test_config_size_cap),
+	    cmocka_unit_test_setup_teardown(test_gc_needs_valid_attachments, setup, teardown),
 	    cmocka_unit_test(test_env_valid),
 	    cmocka_unit_test(test_env_invalid),
 	};
