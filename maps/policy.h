@@ -80,24 +80,31 @@ struct ipcache4_lengths {
 SLUICE_ASSERT_SIZE(struct ipcache4_lengths, 16);
 
 /*
- * LPM key over (subject, peer, direction, protocol, port): everything but the port is always
- * matched in full (prefix_len >= POLICY4_FIXED_BITS); a port range is a few port prefixes, and
- * "every port" is prefix_len POLICY4_FIXED_BITS. Subject is the identity the policy selects
- * (the source for egress, the destination for ingress), peer the other end or IDENTITY_ANY.
- * Identities are stored in network order so the LPM's byte order is the numeric order.
+ * LPM key over (subject, peer, direction, protocol, port): subject, peer and direction are
+ * always matched in full. A rule with ports matches its protocol in full too (prefix_len >=
+ * POLICY4_FIXED_BITS): a port range is a few port prefixes, and "every port" of a protocol is
+ * prefix_len POLICY4_FIXED_BITS. A rule without ports admits every protocol, ICMP and the
+ * protocols without ports included, as Kubernetes defines it: prefix_len POLICY4_ANY_PROTO_BITS,
+ * proto POLICY_PROTO_ANY. The datapath looks a flow up with its protocol and destination port
+ * (0 for protocols without ports; ICMP echo: see bpf/lib/parse.h), so only such a rule admits
+ * ICMP, GRE and the like. Subject is the identity the policy selects (the source for egress,
+ * the destination for ingress), peer the other end or IDENTITY_ANY. Identities are stored in
+ * network order so the LPM's byte order is the numeric order.
  */
 struct policy4_key {
 	__u32 prefix_len;
 	__be32 subject;
 	__be32 peer;
 	__u8 direction; /* POLICY_DIR_* */
-	__u8 proto;	/* IPPROTO_TCP / UDP / SCTP */
+	__u8 proto;	/* IPPROTO_TCP / UDP / SCTP, or POLICY_PROTO_ANY */
 	__be16 port;
 };
 SLUICE_ASSERT_SIZE(struct policy4_key, 16);
 
-#define POLICY4_FIXED_BITS 80 /* subject, peer, direction, protocol */
-#define POLICY4_FULL_BITS  96
+#define POLICY4_ANY_PROTO_BITS 72 /* subject, peer, direction: every protocol and port */
+#define POLICY4_FIXED_BITS     80 /* subject, peer, direction, protocol */
+#define POLICY4_FULL_BITS      96
+#define POLICY_PROTO_ANY       0 /* policy4_key.proto of a rule without ports (IP "protocol" 0) */
 
 struct policy4_value {
 	__u32 policy; /* policy_names key of the (first) policy giving the rule, for the CLI */

@@ -16,7 +16,7 @@ PACKAGES=(
 	# the fake API server (python3 + PyYAML for its fixtures), its certificate, kubectl
 	python3 python3-yaml openssl
 	# topology: netns, veth, nsenter, timeout, pkill-free process handling
-	iproute2 util-linux coreutils procps
+	iproute2 util-linux coreutils procps iputils-ping
 	# comparisons and benchmarks (kube-proxy modes, throughput), pod root filesystems
 	iptables nftables iperf3 busybox-static conntrack
 	# real CNI clients for the plugin's tests: podman (CNI backend, runc) and libcni (Go)

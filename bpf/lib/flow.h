@@ -33,9 +33,12 @@ static __always_inline int flow_established(struct __sk_buff *skb, const struct 
 	ct4_refresh(entry, pkt, now);
 	if (unlikely(pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
 		ct4_close_peer(entry, pkt, now);
-	ret = nat4_rewrite(skb, pkt, &out);
-	if (ret)
-		return ret;
+	/* A direct flow leaves as it came; its packets may have no ports to write (ICMP, GRE). */
+	if (!(entry->flags & CT_F_DIRECT)) {
+		ret = nat4_rewrite(skb, pkt, &out);
+		if (ret)
+			return ret;
+	}
 	stats_count((entry->flags & CT_F_REPLY) ? STAT_CT_REPLY : STAT_CT_FORWARD, skb->len);
 	return ep4_deliver(skb, entry);
 }
@@ -53,8 +56,10 @@ static __always_inline bool flow_is_new_syn(const struct ct_entry *entry, const 
 
 /*
  * What every program does first: parse; ICMP errors about tracked flows; packets of known flows,
- * either direction. Returns a tc verdict, VERDICT_PASS or -DROP_* when the packet is dealt with,
- * or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow path.
+ * either direction, of any IP protocol. Returns a tc verdict, VERDICT_PASS or -DROP_* when the
+ * packet is dealt with, or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow
+ * path: a packet of no known flow, and an ICMP message other than an echo that is about no
+ * tracked flow, which NetworkPolicy judges alone.
  */
 static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now)
 {
@@ -73,7 +78,8 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 	}
 
 	*now = ct_now();
-	if (pkt->proto == IPPROTO_ICMP)
+	if (pkt->proto == IPPROTO_ICMP && pkt->icmp_type != ICMP_ECHO &&
+	    pkt->icmp_type != ICMP_ECHOREPLY)
 		return icmp4_handle(skb, pkt, *now);
 
 	ct4_key_of(&key, pkt);
@@ -268,11 +274,23 @@ static __always_inline int flow_start_translated(struct __sk_buff *skb, const st
 }
 
 /*
+ * Does this packet open a flow? Every protocol's first packet does (ports, an echo id, or the
+ * addresses alone), except ICMP messages other than an echo request: errors and informational
+ * messages stand alone (an error about a tracked flow never gets here: icmp4_handle()), and an
+ * echo reply without its request's flow is no flow to let requests back through.
+ */
+static __always_inline bool flow_is_trackable(const struct pkt4 *pkt)
+{
+	return pkt->proto != IPPROTO_ICMP || pkt->icmp_type == ICMP_ECHO;
+}
+
+/*
  * Tracks a new flow both ways without translation (a NetworkPolicy verdict, cached in the
  * entries so later packets and replies skip the lookups) and delivers this packet. Replies go
  * back into the pod this packet came from when IS_REPLY_TO_SENDER, else to the node's routing;
  * the forward direction goes straight into the destination pod DST_EP when it is on this node
- * (ep4_lookup() of the destination, NULL when it is not). Returns a tc verdict or -DROP_*.
+ * (ep4_lookup() of the destination, NULL when it is not). A packet that opens no flow
+ * (flow_is_trackable()) passes alone, judged. Returns a tc verdict, VERDICT_PASS or -DROP_*.
  */
 static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
 					     __u64 now, __u8 policy, bool is_reply_to_sender,
@@ -292,6 +310,8 @@ static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct
 	struct ct_entry entry = {.policy = policy};
 	int ret;
 
+	if (!flow_is_trackable(pkt))
+		return VERDICT_PASS;
 	ret = flow_create_pair(skb, pkt, now, &out, &entry, &opts);
 	if (ret)
 		return ret;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* ICMP: port-unreachable for services without endpoints, and errors about translated flows. */
+/* ICMP: port-unreachable for services without endpoints, and errors about tracked flows. */
 #ifndef SLUICE_BPF_ICMP_H
 #define SLUICE_BPF_ICMP_H
 
@@ -83,15 +83,15 @@ struct icmp4_xlate {
  * no flow of ours.
  */
 static __always_inline struct ct_entry *icmp4_plan(const struct iphdr *ip,
-						   const struct iphdr *inner,
-						   const __be16 *inner_ports, __u64 now,
+						   const struct iphdr *inner, __be16 inner_sport,
+						   __be16 inner_dport, __u64 now,
 						   struct icmp4_xlate *x)
 {
 	struct ct4_key key = {
 	    .saddr = inner->daddr,
 	    .daddr = inner->saddr,
-	    .sport = inner_ports[1],
-	    .dport = inner_ports[0],
+	    .sport = inner_dport,
+	    .dport = inner_sport,
 	    .proto = inner->protocol,
 	};
 	struct ct_entry *entry;
@@ -110,38 +110,79 @@ static __always_inline struct ct_entry *icmp4_plan(const struct iphdr *ip,
 }
 
 /*
- * Translates ICMP destination-unreachable, time-exceeded and parameter-problem errors that
- * quote a translated TCP/UDP flow, so the sender of the original packet recognises it. Only
- * IP and ICMP checksums are patched: a quoted L4 checksum may be cut off and receivers do not
- * check it. Returns a tc verdict, or VERDICT_PASS for ICMP about nothing of ours.
+ * The flow tuple's ports of the packet an ICMP error quotes (INNER, its first 4 bytes at
+ * INNER_PORTS), as parse_pkt4() gives them for the packet itself: TCP/UDP/SCTP ports, an
+ * echo's id (parse_icmp_ports()), or 0 for other protocols. Returns false when they cannot be
+ * read (no flow to find).
+ */
+static __always_inline bool icmp4_inner_ports(struct __sk_buff *skb, __u32 inner_off,
+					      const struct iphdr *inner, const __be16 *inner_ports,
+					      __be16 *sport, __be16 *dport)
+{
+	__be16 id;
+
+	switch (inner->protocol) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		*sport = inner_ports[0];
+		*dport = inner_ports[1];
+		return true;
+	case IPPROTO_ICMP:
+		/* The id is bytes 4-5 of the quoted header; RFC 792 quotes 8 bytes. */
+		if (bpf_skb_load_bytes(skb, inner_off + sizeof(struct iphdr) + 4, &id, sizeof(id)))
+			return false;
+		parse_icmp_ports(((const __u8 *)inner_ports)[0], id, sport, dport);
+		return true;
+	default:
+		*sport = 0;
+		*dport = 0;
+		return true;
+	}
+}
+
+/*
+ * ICMP destination-unreachable, time-exceeded and parameter-problem errors about a tracked
+ * flow: the error goes where the flow's entry for its direction delivers. An error about a
+ * translated TCP/UDP/SCTP flow is translated, so the sender of the original packet recognises
+ * it; only IP and ICMP checksums are patched: a quoted L4 checksum may be cut off and receivers
+ * do not check it. An error about a flow tracked only for NetworkPolicy (CT_F_DIRECT, any
+ * protocol) needs no rewrite, and passes whatever the policies say, as the flow's replies do.
+ * Returns a tc verdict, or VERDICT_NEW_FLOW for any other ICMP message: the program's new-flow
+ * path judges it alone (flow_is_trackable() says it opens no flow).
  */
 static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
 {
 	__u32 off = pkt->l4_off & 0x7f;
-	__u8 type = bpf_ntohs(pkt->sport) >> 8;
+	__u8 type = pkt->icmp_type;
 	struct iphdr *ip, *inner;
 	struct icmp4_xlate x;
-	__be16 *inner_ports;
+	__be16 *inner_ports, inner_sport, inner_dport;
 	__u16 *icmp_csum;
 	struct ct_entry *entry;
 	__u16 inner_check;
 
 	if (type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED && type != ICMP_PARAMETERPROB)
-		return VERDICT_PASS;
+		return VERDICT_NEW_FLOW;
 	if (parse_ensure(skb, off + 8 + sizeof(struct iphdr) + 4))
-		return VERDICT_PASS;
+		return VERDICT_NEW_FLOW;
 	ip = ctx_data(skb) + ETH_HLEN;
 	inner = ctx_data(skb) + off + 8;
 	inner_ports = (void *)(inner + 1);
 	if ((void *)(ip + 1) > ctx_data_end(skb) || (void *)(inner_ports + 2) > ctx_data_end(skb))
-		return VERDICT_PASS;
+		return VERDICT_NEW_FLOW;
 	if (inner->version != 4 || inner->ihl != 5 ||
-	    (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP))
-		return VERDICT_PASS;
+	    !icmp4_inner_ports(skb, off + 8, inner, inner_ports, &inner_sport, &inner_dport))
+		return VERDICT_NEW_FLOW;
 
-	entry = icmp4_plan(ip, inner, inner_ports, now, &x);
+	entry = icmp4_plan(ip, inner, inner_sport, inner_dport, now, &x);
 	if (!entry)
-		return VERDICT_PASS;
+		return VERDICT_NEW_FLOW;
+	if (entry->flags & CT_F_DIRECT)
+		goto deliver;
+	if (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP &&
+	    inner->protocol != IPPROTO_SCTP)
+		return VERDICT_NEW_FLOW; /* only those are ever translated */
 
 	icmp_csum = ctx_data(skb) + off + 2;
 	if ((void *)(icmp_csum + 1) > ctx_data_end(skb))
@@ -164,6 +205,7 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 	inner_ports[0] = x.inner_sport;
 	inner_ports[1] = x.inner_dport;
 
+deliver:
 	stats_count(STAT_ICMP_XLATE, skb->len);
 	return ep4_deliver(skb, entry);
 }

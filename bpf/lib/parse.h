@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Packet parsing: Ethernet + IPv4 + the first bytes of TCP/UDP/ICMP, bounds-checked. */
+/*
+ * Packet parsing: Ethernet + IPv4 + the first bytes of TCP/UDP/SCTP/ICMP, bounds-checked; any
+ * other IP protocol by its addresses alone.
+ */
 #ifndef SLUICE_BPF_PARSE_H
 #define SLUICE_BPF_PARSE_H
 
@@ -9,16 +12,17 @@
 struct pkt4 {
 	__be32 saddr;
 	__be32 daddr;
-	__be16 sport; /* ICMP: type in the low byte order as on the wire, see icmp.h */
+	__be16 sport; /* ICMP echo: see parse_icmp_ports(); other protocols without ports: 0 */
 	__be16 dport;
 	__u16 l4_off; /* from the start of the frame */
 	__u8 proto;
 	__u8 tcp_flags;
+	__u8 icmp_type; /* ICMP only */
 };
 
 enum parse_result {
-	PARSE_OK = 0,	 /* IPv4 TCP/UDP with ports, or ICMP with its header */
-	PARSE_PASS,	 /* not IPv4, not a protocol we translate, or too short to know */
+	PARSE_OK = 0, /* IPv4: TCP/UDP/SCTP with ports, ICMP with its header, or another protocol */
+	PARSE_PASS,   /* not IPv4, or too short to know */
 	PARSE_MALFORMED, /* addresses readable, rest truncated or inconsistent */
 	PARSE_FRAGMENT,	 /* IP fragment: no ports in it (or not in the later ones) */
 };
@@ -68,6 +72,21 @@ static __always_inline __u32 parse_l4_min_len(__u8 proto)
 	}
 }
 
+#define ICMP_ECHOREPLY 0
+#define ICMP_ECHO      8
+
+/*
+ * ICMP echo as a flow, as Linux conntrack and Cilium track it: the echo id takes the place of
+ * the ports, as the request's destination port and the reply's source port, so a reply's tuple
+ * is its request's reversed and a request never matches the entry of a reply. Other messages
+ * open no flow (ports 0): errors are matched to the flow they quote (icmp4_handle()).
+ */
+static __always_inline void parse_icmp_ports(__u8 type, __be16 id, __be16 *sport, __be16 *dport)
+{
+	*sport = type == ICMP_ECHOREPLY ? id : 0;
+	*dport = type == ICMP_ECHO ? id : 0;
+}
+
 static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 {
 	__u32 ihl, tot_len, l4_len, l4_off;
@@ -96,12 +115,15 @@ static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
 		return PARSE_FRAGMENT;
 
+	l4_off = ETH_HLEN + ihl;
 	l4_len = parse_l4_min_len(pkt->proto);
-	if (!l4_len)
-		return PARSE_PASS;
+	if (!l4_len) {
+		/* No ports to read: NetworkPolicy judges it by addresses and protocol alone. */
+		pkt->l4_off = l4_off;
+		return PARSE_OK;
+	}
 	if (tot_len < ihl + l4_len)
 		return PARSE_MALFORMED;
-	l4_off = ETH_HLEN + ihl;
 	if (parse_ensure(skb, l4_off + l4_len))
 		return PARSE_MALFORMED;
 	l4 = ctx_data(skb) + l4_off;
@@ -113,7 +135,10 @@ static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 	pkt->l4_off = l4_off;
 	pkt->sport = ((__be16 *)l4)[0];
 	pkt->dport = ((__be16 *)l4)[1];
-	if (pkt->proto == IPPROTO_TCP) {
+	if (pkt->proto == IPPROTO_ICMP) {
+		pkt->icmp_type = ((__u8 *)l4)[0];
+		parse_icmp_ports(pkt->icmp_type, ((__be16 *)l4)[2], &pkt->sport, &pkt->dport);
+	} else if (pkt->proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = l4;
 
 		if ((void *)(tcp + 1) > ctx_data_end(skb) || tcp->doff < 5)

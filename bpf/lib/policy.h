@@ -2,7 +2,9 @@
 /*
  * NetworkPolicy for a new flow: identities of both ends from the ipcache, then the source's
  * egress rules and the destination's ingress rules, each only when a policy isolates that end.
- * Called once per new flow; the flow's conntrack entries carry the verdict after that.
+ * Called once per new flow, of any IP protocol (ICMP echo and protocols without ports match only
+ * rules without ports: see maps/policy.h), and for each ICMP message that opens no flow; the
+ * flow's conntrack entries carry the verdict after that.
  */
 #ifndef SLUICE_BPF_POLICY_H
 #define SLUICE_BPF_POLICY_H

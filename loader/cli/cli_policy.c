@@ -62,7 +62,8 @@ static void cli_policy_name(int names_fd, uint32_t key, char *buf, size_t len)
 /* "80", "8080-8087" or "any". */
 static void cli_policy_ports(const struct policy4_key *key, char *buf, size_t len)
 {
-	uint32_t bits = key->prefix_len - POLICY4_FIXED_BITS;
+	uint32_t bits =
+	    key->prefix_len > POLICY4_FIXED_BITS ? key->prefix_len - POLICY4_FIXED_BITS : 0;
 	uint32_t low = ntohs(key->port), size = 1u << (16 - bits);
 
 	if (!bits)
@@ -177,6 +178,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 		for (r = 0; r < n_rules; r++) {
 			const struct cli_rule *rule = &rules[r];
 			char peer[POLICY_NAME_LEN], policy[POLICY_NAME_LEN], ports[24];
+			const char *proto;
 			bool is_ingress = rule->key.direction == POLICY_DIR_INGRESS;
 			uint32_t flag =
 			    is_ingress ? IPCACHE_F_ISOLATED_INGRESS : IPCACHE_F_ISOLATED_EGRESS;
@@ -187,11 +189,14 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 			cli_policy_name(names_fd, ntohl(rule->key.peer), peer, sizeof(peer));
 			cli_policy_name(names_fd, rule->value.policy, policy, sizeof(policy));
 			cli_policy_ports(&rule->key, ports, sizeof(ports));
+			/* A rule without ports admits every protocol (maps/policy.h). */
+			proto = rule->key.prefix_len < POLICY4_FIXED_BITS
+				    ? "any"
+				    : ip_proto_name(rule->key.proto);
 			if (!root) {
 				printf("    %-7s %s %-40s %-4s %-11s (%s)\n",
 				       is_ingress ? "ingress" : "egress",
-				       is_ingress ? "from" : "to  ", peer,
-				       ip_proto_name(rule->key.proto), ports, policy);
+				       is_ingress ? "from" : "to  ", peer, proto, ports, policy);
 				continue;
 			}
 			struct json_object *item = json_object_new_object();
@@ -207,9 +212,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint)
 			json_object_object_add(item, "peer", json_object_new_string(peer));
 			json_object_object_add(item, "peer_identity",
 					       json_object_new_int64(ntohl(rule->key.peer)));
-			json_object_object_add(
-			    item, "protocol",
-			    json_object_new_string(ip_proto_name(rule->key.proto)));
+			json_object_object_add(item, "protocol", json_object_new_string(proto));
 			json_object_object_add(item, "ports", json_object_new_string(ports));
 			json_object_object_add(item, "policy", json_object_new_string(policy));
 		}

@@ -444,17 +444,18 @@ static bool compile_policy_selects(const struct netpol_world *w, const struct ne
 	       netpol_selector_match(&policy->pod_selector, &pod->object->labels);
 }
 
-/* Rules of one ports list for (subject, peer); peer may be POLICY_PEER_ANY. */
+/*
+ * Rules of one ports list for (subject, peer); peer may be POLICY_PEER_ANY. No ports: one rule
+ * for every protocol (POLICY_PROTO_ANY), ICMP and the protocols without ports included.
+ */
 static void compile_ports(struct compile *c, const struct netpol_rule *rule, size_t subject,
 			  uint32_t peer, int direction, uint32_t policy)
 {
-	static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP};
 	size_t i, d;
 
 	if (!rule->n_ports) {
-		for (i = 0; i < 3; i++)
-			compile_rule_add(c, (uint32_t)subject, peer, direction, protos[i], 0, 0,
-					 policy);
+		compile_rule_add(c, (uint32_t)subject, peer, direction, POLICY_PROTO_ANY, 0, 0,
+				 policy);
 		return;
 	}
 	for (i = 0; i < rule->n_ports; i++) {
@@ -690,7 +691,8 @@ static bool compiled_rule(const struct policy_state *state, uint32_t subject, ui
 		uint16_t mask = r->port_bits ? (uint16_t)(0xffffu << (16 - r->port_bits)) : 0;
 
 		if (r->subject == subject && (r->peer == peer || r->peer == POLICY_PEER_ANY) &&
-		    r->direction == direction && r->proto == proto &&
+		    r->direction == direction &&
+		    (r->proto == proto || r->proto == POLICY_PROTO_ANY) &&
 		    (port & mask) == (r->port & mask))
 			return true;
 	}

@@ -49,7 +49,11 @@ void netpol_world_free(struct netpol_world *world);
 /* Index of namespace NAME, or -1. */
 ssize_t netpol_world_namespace(const struct netpol_world *world, const char *name);
 
-/* Is a new connection from pod src to pod dst on port/proto (host order) allowed? */
+/*
+ * Is a new connection from pod src to pod dst on port/proto (host order) allowed? PROTO is any
+ * IP protocol; for one without ports (ICMP, GRE...) pass port 0: only rules without ports admit
+ * it, as a ports entry names TCP, UDP or SCTP.
+ */
 bool netpol_eval_allowed(const struct netpol_world *world, size_t src, size_t dst, uint16_t port,
 			 uint8_t proto);
 

@@ -102,7 +102,8 @@ struct policy_rule {
 	uint32_t subject;  /* identity index: the source (egress) or destination (ingress) */
 	uint32_t peer;	   /* identity index or POLICY_PEER_ANY */
 	uint8_t direction; /* POLICY_DIR_* */
-	uint8_t proto;
+	uint8_t
+	    proto; /* IPPROTO_*, or POLICY_PROTO_ANY (0): a rule without ports, every protocol */
 	uint16_t port;	   /* host order, first port of the prefix */
 	uint8_t port_bits; /* leading bits of port that must match: 16 one port, 0 every port */
 	uint32_t policy;   /* index into policies: the first policy that gave the rule */

@@ -436,7 +436,9 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		const struct policy_rule *r = &state->rules[i];
 		struct policy_kv *kv = &rules[n_rules++];
 
-		kv->key.prefix_len = POLICY4_FIXED_BITS + r->port_bits;
+		kv->key.prefix_len = r->proto == POLICY_PROTO_ANY
+					 ? POLICY4_ANY_PROTO_BITS
+					 : POLICY4_FIXED_BITS + r->port_bits;
 		kv->key.subject = htonl(identity_numbers[r->subject]);
 		kv->key.peer =
 		    htonl(r->peer == POLICY_PEER_ANY ? IDENTITY_ANY : identity_numbers[r->peer]);

@@ -95,7 +95,8 @@ int pkt_build(struct pkt *p, const struct pkt_spec *spec)
 		header_len = PKT_ICMP_HDR_LEN;
 		break;
 	default:
-		return -EINVAL;
+		header_len = 0; /* another protocol (GRE, 253): the payload is all of it */
+		break;
 	}
 	if (spec->ip_options_len % 4 || spec->ip_options_len > 40)
 		return -EINVAL;

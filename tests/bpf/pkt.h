@@ -42,7 +42,7 @@ struct pkt_spec {
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
-	uint8_t proto;	   /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP */
+	uint8_t proto;	   /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, or any other: payload only */
 	uint8_t tcp_flags; /* PKT_TCP_*; 0 means SYN */
 	uint8_t ttl;	   /* 0 means 64 */
 	uint8_t icmp_type;

@@ -433,6 +433,36 @@ static void test_protocol_only(void **ctx)
 	check(f, 81, IPPROTO_SCTP);
 }
 
+/*
+ * ICMP and protocols without ports (GRE, 47): a rule without ports admits every protocol, a
+ * rule with ports only its TCP/UDP/SCTP; the compiled maps agree (one rule for every protocol).
+ */
+static void test_protocols_without_ports(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	build(
+	    f,
+	    POLICY("x", "deny-all") "  podSelector: {}\n  policyTypes: [Ingress, Egress]\n" POLICY(
+		"x",
+		"a-from-b") "  podSelector: {matchLabels: {pod: a}}\n"
+			    "  ingress:\n  - from:\n    - podSelector: {matchLabels: {pod: b}}\n"
+			    "  - ports:\n    - protocol: TCP\n" POLICY(
+				"x", "b-to-a") "  podSelector: {matchLabels: {pod: b}}\n  "
+					       "policyTypes: [Egress]\n"
+					       "  egress:\n  - to:\n    - podSelector: "
+					       "{matchLabels: {pod: a}}\n");
+	expect(f, "*", "x/*", false);
+	expect(f, "x/*", "*", false);
+	expect(f, "x/b", "x/a", true);
+	check(f, 0, IPPROTO_ICMP);
+	check(f, 0, 47);
+	/* TCP: x/a also admits every peer's, but of x only x/b may send. */
+	expect(f, "y/*", "x/a", true);
+	expect(f, "z/*", "x/a", true);
+	check(f, 80, IPPROTO_TCP);
+}
+
 static void test_end_port(void **ctx)
 {
 	struct fixture *f = *ctx;
@@ -585,6 +615,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_allow_all_precedence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ip_block_except, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_protocol_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_protocols_without_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_end_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_egress_and_ingress, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_default_policy_types, setup, teardown),
