@@ -65,40 +65,47 @@ static __always_inline struct ct_entry *ct4_lookup(const struct ct4_key *key, __
 	return entry;
 }
 
-static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u8 flags, __u8 tcp_flags)
+/*
+ * The lifetime of one direction's entry: FLAGS and TCP_FLAGS are the entry's (after this
+ * packet), PKT_TCP_FLAGS the packet's. A SYN or SYN-ACK is a handshake in progress; the first
+ * packet without SYN makes the direction established (and the client's first ACK its peer,
+ * ct4_update_peer). Closing: half-closed while only one direction sent FIN, closed once both
+ * did or either sent RST (maps/ct.h).
+ */
+static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u8 flags, __u8 tcp_flags,
+					    __u8 pkt_tcp_flags)
 {
 	if (proto != IPPROTO_TCP)
 		return CT_LIFETIME_NONTCP * NSEC_PER_SEC;
-	if (flags & CT_F_CLOSING)
+	if (likely(!(flags & CT_F_CLOSING)))
+		return (pkt_tcp_flags & TCP_FLAG_SYN) ? CT_LIFETIME_TCP_SYN * NSEC_PER_SEC
+						      : CT_LIFETIME_TCP * NSEC_PER_SEC;
+	if ((flags & CT_F_RST) || ((flags & CT_F_PEER_FIN) && (tcp_flags & TCP_FLAG_FIN)))
 		return CT_LIFETIME_TCP_CLOSE * NSEC_PER_SEC;
-	if ((tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
-		return CT_LIFETIME_TCP_SYN * NSEC_PER_SEC;
-	return CT_LIFETIME_TCP * NSEC_PER_SEC;
+	return CT_LIFETIME_TCP_HALF_CLOSED * NSEC_PER_SEC;
 }
 
-/*
- * Extends the entry's life for a packet of its flow. Lifetimes only grow, except when FIN or
- * RST closes the flow. The entry is written at most once a second per direction so that
- * established traffic does not bounce its cache line between CPUs.
- */
-static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt4 *pkt, __u64 now)
+/* The flow is over: RST, or FIN from both directions. Its tuple may be taken by a new flow. */
+static __always_inline bool ct4_is_closed(const struct ct_entry *entry)
 {
-	__u8 flags = entry->flags;
-	__u64 expires;
+	return (entry->flags & CT_F_RST) ||
+	       ((entry->flags & CT_F_PEER_FIN) && (entry->tcp_flags & TCP_FLAG_FIN));
+}
 
-	if (pkt->proto == IPPROTO_TCP) {
-		if (pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
-			flags |= CT_F_CLOSING;
-		if (pkt->tcp_flags & ~entry->tcp_flags)
-			entry->tcp_flags |= pkt->tcp_flags;
-	}
-	expires = now + ct_lifetime_ns(pkt->proto, flags, pkt->tcp_flags);
-	if (flags != entry->flags) {
-		entry->flags = flags;
-		entry->expires_ns = expires;
-	} else if (expires > entry->expires_ns + CT_REFRESH_NS) {
-		entry->expires_ns = expires;
-	}
+/* The CT_F_* closing flags a direction's own TCP_FLAGS give it (FIN, RST). */
+static __always_inline __u8 ct_closing_flags(__u8 tcp_flags)
+{
+	if (tcp_flags & TCP_FLAG_RST)
+		return CT_F_CLOSING | CT_F_RST;
+	return (tcp_flags & TCP_FLAG_FIN) ? CT_F_CLOSING : 0;
+}
+
+/* The CT_F_* closing flags the other direction gets when this one sends TCP_FLAGS. */
+static __always_inline __u8 ct_peer_closing_flags(__u8 tcp_flags)
+{
+	if (tcp_flags & TCP_FLAG_RST)
+		return CT_F_CLOSING | CT_F_RST;
+	return (tcp_flags & TCP_FLAG_FIN) ? CT_F_CLOSING | CT_F_PEER_FIN : 0;
 }
 
 /* The key of the other direction: the reverse of the tuple this direction leaves with. */
@@ -112,26 +119,81 @@ static __always_inline void ct4_peer_key(struct ct4_key *key, const struct ct_en
 	key->proto = proto;
 }
 
-/* Marks the other direction's entry closing when this direction sends FIN or RST. */
-static __always_inline void ct4_close_peer(const struct ct_entry *entry, const struct pkt4 *pkt,
-					   __u64 now)
+/*
+ * Tells the other direction what this one just started to send (FRESH: TCP flags new in this
+ * direction, from a packet without SYN): FIN half-closes it (or closes it when it sent FIN
+ * already), RST closes it, and the first ACK ends the handshake, so a server that says nothing
+ * after its SYN-ACK keeps its reply entry. Closing may shorten the peer's life; the rest only
+ * lengthens it. One more lookup, on the few packets that change a direction's state.
+ */
+static __always_inline void ct4_update_peer(const struct ct_entry *entry, __u8 fresh, __u64 now)
 {
 	struct ct4_key peer_key = {};
 	struct ct_entry *peer;
+	__u8 closing = ct_peer_closing_flags(fresh);
+	__u64 expires;
 
-	ct4_peer_key(&peer_key, entry, pkt->proto);
+	ct4_peer_key(&peer_key, entry, IPPROTO_TCP);
 	peer = bpf_map_lookup_elem(&ct4, &peer_key);
-	if (peer && !(peer->flags & CT_F_CLOSING)) {
-		peer->flags |= CT_F_CLOSING;
-		peer->expires_ns = now + CT_LIFETIME_TCP_CLOSE * NSEC_PER_SEC;
+	if (!peer)
+		return;
+	if (closing) {
+		if ((peer->flags & closing) == closing)
+			return;
+		peer->flags |= closing;
+		peer->expires_ns =
+		    now + ct_lifetime_ns(IPPROTO_TCP, peer->flags, peer->tcp_flags, 0);
+		return;
 	}
+	expires = now + ct_lifetime_ns(IPPROTO_TCP, peer->flags, peer->tcp_flags, 0);
+	if (expires > peer->expires_ns)
+		peer->expires_ns = expires;
+}
+
+/*
+ * A TCP packet that carries a flag its direction had not sent yet: the state changes (the
+ * handshake ends, a FIN or RST), so the deadline is set anew, shorter when closing, and the
+ * other direction is told (ct4_update_peer). Off the established fast path: at most a few
+ * packets per flow.
+ */
+static __always_inline void ct4_tcp_transition(struct ct_entry *entry, __u8 pkt_tcp_flags,
+					       __u64 now)
+{
+	__u8 fresh = pkt_tcp_flags & ~entry->tcp_flags;
+
+	entry->tcp_flags |= pkt_tcp_flags;
+	entry->flags |= ct_closing_flags(fresh);
+	entry->expires_ns =
+	    now + ct_lifetime_ns(IPPROTO_TCP, entry->flags, entry->tcp_flags, pkt_tcp_flags);
+	if ((fresh & (TCP_FLAG_FIN | TCP_FLAG_RST)) ||
+	    ((fresh & TCP_FLAG_ACK) && !(pkt_tcp_flags & TCP_FLAG_SYN)))
+		ct4_update_peer(entry, fresh & (TCP_FLAG_FIN | TCP_FLAG_RST | TCP_FLAG_ACK), now);
+}
+
+/*
+ * Extends the entry's life for a packet of its flow. Lifetimes only grow, except on a TCP state
+ * change (ct4_tcp_transition). The entry is written at most once a second per direction so
+ * that established traffic does not bounce its cache line between CPUs.
+ */
+static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt4 *pkt, __u64 now)
+{
+	__u64 expires;
+
+	if (pkt->proto == IPPROTO_TCP && unlikely(pkt->tcp_flags & ~entry->tcp_flags)) {
+		ct4_tcp_transition(entry, pkt->tcp_flags, now);
+		return;
+	}
+	expires = now + ct_lifetime_ns(pkt->proto, entry->flags, entry->tcp_flags, pkt->tcp_flags);
+	if (expires > entry->expires_ns + CT_REFRESH_NS)
+		entry->expires_ns = expires;
 }
 
 /*
  * A connection opened straight to a backend from the same port a closed service flow used has
  * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
- * SYN that is no service traffic retires such a closing service flow (both directions), as a
- * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. Only SYNs pay for the lookup.
+ * SYN that is no service traffic retires such a closed service flow (both directions), as a
+ * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
+ * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
  */
 static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 {
@@ -148,7 +210,7 @@ static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return;
 	entry = ct4_lookup(&key, now);
-	if (!entry || (entry->flags & (CT_F_REPLY | CT_F_CLOSING)) != (CT_F_REPLY | CT_F_CLOSING))
+	if (!entry || !(entry->flags & CT_F_REPLY) || !ct4_is_closed(entry))
 		return;
 	ct4_peer_key(&peer_key, entry, pkt->proto);
 	bpf_map_delete_elem(&ct4, &peer_key);
