@@ -225,12 +225,73 @@ struct ct4_port_range {
 };
 
 /*
+ * Replaces TAKEN, the entry under KEY in the way of a new flow, by VALUE without racing anyone:
+ * the CPU whose compare-and-swap moves TAKEN's deadline from SEEN (what it read) to VALUE's owns
+ * the tuple. A CPU that lost reads a deadline that is no longer SEEN and gives up; the agent's
+ * GC reads one that changed and keeps the entry (sync_conntrack.c). VALUE is then written whole
+ * (BPF_EXIST swaps the element: readers see the old entry or the new, never a mix), or inserted
+ * when the entry vanished meanwhile (GC, LRU eviction). Returns 0, or -EBUSY when another writer
+ * got there first: the caller drops or probes on, and a retransmitted SYN tries again.
+ */
+static __always_inline int ct4_take_over(const struct ct4_key *key, struct ct_entry *taken,
+					 __u64 seen, const struct ct_entry *value)
+{
+	if (__sync_val_compare_and_swap(&taken->expires_ns, seen, value->expires_ns) != seen)
+		return -EBUSY;
+	if (!bpf_map_update_elem(&ct4, key, value, BPF_EXIST))
+		return 0;
+	return bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST) ? -EBUSY : 0;
+}
+
+/* TAKEN is the reply entry of VALUE's own flow: the same tuple rewritten to the same client. */
+static __always_inline bool ct4_is_same_reply(const struct ct_entry *taken,
+					      const struct ct_entry *value)
+{
+	return (taken->flags & CT_F_REPLY) && taken->nat_saddr == value->nat_saddr &&
+	       taken->nat_daddr == value->nat_daddr && taken->nat_sport == value->nat_sport &&
+	       taken->nat_dport == value->nat_dport;
+}
+
+/*
+ * Writes a new flow's reply entry VALUE under KEY (the reverse of the tuple the flow leaves
+ * with) without taking another flow's: BPF_NOEXIST, and when the key is held,
+ * - by this flow's own reply entry (a new SYN on a reused tuple to the same backend): rewritten;
+ * - by an expired entry, or a closed flow's (RST, FIN both ways; as a SYN reopens a TIME_WAIT
+ *   tuple in Linux): taken over (ct4_take_over), losing a race to another CPU drops this packet;
+ * - by another live flow: the new flow is dropped, -DROP_CT_CLASH. Its replies would arrive on
+ *   the same tuple as the live flow's and could not be told apart: the backend itself holds one
+ *   connection for that 4-tuple. Linux conntrack drops the loser of such a clash too.
+ * Returns 0 or -DROP_*.
+ */
+static __always_inline int ct4_claim_reply(const struct ct4_key *key, const struct ct_entry *value,
+					   __u64 now)
+{
+	struct ct_entry *taken;
+	__u64 seen;
+
+	if (!bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST))
+		return 0;
+	taken = bpf_map_lookup_elem(&ct4, key);
+	if (!taken)
+		return bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST) ? -DROP_CT_CLASH : 0;
+	if (ct4_is_same_reply(taken, value))
+		return bpf_map_update_elem(&ct4, key, value, BPF_ANY) ? -DROP_CT_CREATE : 0;
+	seen = taken->expires_ns;
+	if (seen >= now && !ct4_is_closed(taken))
+		return -DROP_CT_CLASH;
+	return ct4_take_over(key, taken, seen, value) ? -DROP_CT_CLASH : 0;
+}
+
+/*
  * Allocates the source port of a new flow by claiming its reply entry: reply_key is (backend,
  * node address, backend port, candidate port), and the reply entry is written with BPF_NOEXIST,
  * so two flows can never hold the same (node address, port, backend) tuple, even when two CPUs
- * race for it. An expired entry is taken over. Candidates start at a random offset in
- * [range->min, range->max] and go up, range->probes of them. On success reply_key->dport is the
- * port (network order) and the reply entry is in ct4. Returns 0 or -DROP_NAT_NO_PORT.
+ * race for it. An expired entry is taken over by compare-and-swap (ct4_take_over), so of two
+ * CPUs that find it expired exactly one gets it. A closed flow's port is not reused before it
+ * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
+ * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
+ * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
+ * Returns 0 or -DROP_NAT_NO_PORT.
  */
 static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
 					  __u64 now, const struct ct4_port_range *range)
@@ -238,6 +299,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	__u32 span = (__u32)range->max - range->min + 1;
 	__u32 offset, port;
 	struct ct_entry *taken;
+	__u64 seen;
 
 	if (range->max < range->min)
 		return -DROP_NAT_NO_PORT;
@@ -248,8 +310,10 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 		if (!bpf_map_update_elem(&ct4, reply_key, reply, BPF_NOEXIST))
 			return 0;
 		taken = bpf_map_lookup_elem(&ct4, reply_key);
-		if (taken && taken->expires_ns < now &&
-		    !bpf_map_update_elem(&ct4, reply_key, reply, BPF_EXIST))
+		if (!taken)
+			continue;
+		seen = taken->expires_ns;
+		if (seen < now && !ct4_take_over(reply_key, taken, seen, reply))
 			return 0;
 	}
 	return -DROP_NAT_NO_PORT;

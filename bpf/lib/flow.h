@@ -222,8 +222,10 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		if (ret)
 			return ret;
 		out->sport = reply_key.dport;
-	} else if (bpf_map_update_elem(&ct4, &reply_key, entry, BPF_ANY)) {
-		return -DROP_CT_CREATE;
+	} else {
+		ret = ct4_claim_reply(&reply_key, entry, now);
+		if (ret)
+			return ret;
 	}
 
 	ct4_key_of(&key, pkt);
