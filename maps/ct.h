@@ -108,6 +108,12 @@ SLUICE_ASSERT_SIZE(struct ct_entry, 48);
  */
 #define CLOCK_MAP     "clock"
 #define CLOCK_TICK_NS 100000000ull /* 100 ms: conntrack expiry is in seconds */
+/*
+ * The agent's GC deletes an entry only when it expired this long ago by CLOCK_MONOTONIC: the
+ * datapath's clock lags it by up to a tick (plus the coarse clock's jiffy), and an entry the
+ * datapath still sees live must not go.
+ */
+#define CT_GC_MARGIN_NS (5 * CLOCK_TICK_NS)
 
 #ifdef __bpf__
 struct clock_value {
