@@ -10,17 +10,39 @@
 /* Default size; `sluice agent --ct-size N` overrides it before the map is created. */
 #define CT_DEFAULT_ENTRIES 262144
 
-/* Lifetimes in seconds (cf. Linux nf_conntrack and Cilium's defaults, shortened for a node). */
-#define CT_LIFETIME_TCP_SYN   60	    /* handshake not finished */
-#define CT_LIFETIME_TCP	      21600	    /* established: 6 h */
-#define CT_LIFETIME_TCP_CLOSE 10	    /* FIN or RST seen */
+/*
+ * Lifetimes in seconds, per direction: an entry's deadline follows the TCP state its direction
+ * has seen (its own flags in tcp_flags, its peer's FIN and RST in flags). netfilter's defaults
+ * (nf_conntrack_tcp_timeout_*), for comparison: syn_sent 120, syn_recv 60, established 432000
+ * (5 days), fin_wait 120, close_wait 60, last_ack 30, time_wait 120, close 10; Cilium's: SYN 60,
+ * established 21600, close 10.
+ */
+/* Handshake not finished (SYN, SYN-ACK): netfilter's syn_recv, Cilium's SYN timeout. */
+#define CT_LIFETIME_TCP_SYN 60
+/*
+ * Established: 6 h, Cilium's, not netfilter's 5 days. ct4 is an LRU of fixed size: idle flows
+ * kept for days push live ones out under pressure, and an application that keeps a connection
+ * idle for hours without keepalives gets its RST from the backend either way.
+ */
+#define CT_LIFETIME_TCP 21600
+/*
+ * One direction has sent FIN, the other not (half-closed): netfilter's fin_wait, twice its
+ * close_wait (60). Renewed by every packet of its direction, and the closed side still ACKs what
+ * the open side sends: a half-closed flow lives as long as it is used.
+ */
+#define CT_LIFETIME_TCP_HALF_CLOSED 120
+/*
+ * Both directions sent FIN, or either sent RST: netfilter's close, Cilium's close timeout. Only
+ * the last ACK is left to carry; the endpoints' own TIME_WAIT absorbs late duplicates.
+ */
+#define CT_LIFETIME_TCP_CLOSE 10
 #define CT_LIFETIME_NONTCP    60	    /* UDP */
 #define CT_REFRESH_NS	      1000000000ull /* expiry is rewritten at most once a second */
 
 /* ct_entry.flags */
 #define CT_F_REPLY   (1u << 0) /* entry for the backend -> client direction */
 #define CT_F_HAIRPIN (1u << 1) /* client picked itself: source rewritten to the hairpin IP */
-#define CT_F_CLOSING (1u << 2) /* FIN or RST seen */
+#define CT_F_CLOSING (1u << 2) /* FIN or RST seen, either direction */
 /*
  * Deliver with bpf_redirect_neigh() out of ifindex (the node's uplink, or the route to a remote
  * backend) instead of into a pod: the packet leaves with a source the node owns (a NodePort's
@@ -30,6 +52,10 @@
 #define CT_F_SNAT  (1u << 4) /* external flow masqueraded to a node address (Cluster policy) */
 /* A pod-to-pod flow tracked only for NetworkPolicy: nat_* is the key's own tuple, no rewrite. */
 #define CT_F_DIRECT (1u << 5)
+/* The other direction has sent FIN (this direction's own FIN is in tcp_flags). */
+#define CT_F_PEER_FIN (1u << 6)
+/* Either direction has sent RST: the flow is closed. */
+#define CT_F_RST (1u << 7)
 
 /* ct_entry.policy: why the first packet was let through, checked once per flow. */
 #define CT_POLICY_NONE	  0 /* no policy isolates either end (or checked before policies) */
@@ -82,6 +108,12 @@ SLUICE_ASSERT_SIZE(struct ct_entry, 48);
  */
 #define CLOCK_MAP     "clock"
 #define CLOCK_TICK_NS 100000000ull /* 100 ms: conntrack expiry is in seconds */
+/*
+ * The agent's GC deletes an entry only when it expired this long ago by CLOCK_MONOTONIC: the
+ * datapath's clock lags it by up to a tick (plus the coarse clock's jiffy), and an entry the
+ * datapath still sees live must not go.
+ */
+#define CT_GC_MARGIN_NS (5 * CLOCK_TICK_NS)
 
 #ifdef __bpf__
 struct clock_value {

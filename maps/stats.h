@@ -38,6 +38,7 @@ enum drop_reason {
 	DROP_NAT_NO_PORT,	/* every SNAT port probed for the backend was taken */
 	DROP_POLICY_INGRESS,	/* NetworkPolicy: the destination's ingress does not allow it */
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
+	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
 	DROP_MAX,
 };
 
@@ -74,6 +75,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_NAT_NO_PORT] = "no free SNAT port",
     [DROP_POLICY_INGRESS] = "policy denied ingress",
     [DROP_POLICY_EGRESS] = "policy denied egress",
+    [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
 };
 #endif
 

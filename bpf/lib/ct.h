@@ -65,40 +65,47 @@ static __always_inline struct ct_entry *ct4_lookup(const struct ct4_key *key, __
 	return entry;
 }
 
-static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u8 flags, __u8 tcp_flags)
+/*
+ * The lifetime of one direction's entry: FLAGS and TCP_FLAGS are the entry's (after this
+ * packet), PKT_TCP_FLAGS the packet's. A SYN or SYN-ACK is a handshake in progress; the first
+ * packet without SYN makes the direction established (and the client's first ACK its peer,
+ * ct4_update_peer). Closing: half-closed while only one direction sent FIN, closed once both
+ * did or either sent RST (maps/ct.h).
+ */
+static __always_inline __u64 ct_lifetime_ns(__u8 proto, __u8 flags, __u8 tcp_flags,
+					    __u8 pkt_tcp_flags)
 {
 	if (proto != IPPROTO_TCP)
 		return CT_LIFETIME_NONTCP * NSEC_PER_SEC;
-	if (flags & CT_F_CLOSING)
+	if (likely(!(flags & CT_F_CLOSING)))
+		return (pkt_tcp_flags & TCP_FLAG_SYN) ? CT_LIFETIME_TCP_SYN * NSEC_PER_SEC
+						      : CT_LIFETIME_TCP * NSEC_PER_SEC;
+	if ((flags & CT_F_RST) || ((flags & CT_F_PEER_FIN) && (tcp_flags & TCP_FLAG_FIN)))
 		return CT_LIFETIME_TCP_CLOSE * NSEC_PER_SEC;
-	if ((tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
-		return CT_LIFETIME_TCP_SYN * NSEC_PER_SEC;
-	return CT_LIFETIME_TCP * NSEC_PER_SEC;
+	return CT_LIFETIME_TCP_HALF_CLOSED * NSEC_PER_SEC;
 }
 
-/*
- * Extends the entry's life for a packet of its flow. Lifetimes only grow, except when FIN or
- * RST closes the flow. The entry is written at most once a second per direction so that
- * established traffic does not bounce its cache line between CPUs.
- */
-static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt4 *pkt, __u64 now)
+/* The flow is over: RST, or FIN from both directions. Its tuple may be taken by a new flow. */
+static __always_inline bool ct4_is_closed(const struct ct_entry *entry)
 {
-	__u8 flags = entry->flags;
-	__u64 expires;
+	return (entry->flags & CT_F_RST) ||
+	       ((entry->flags & CT_F_PEER_FIN) && (entry->tcp_flags & TCP_FLAG_FIN));
+}
 
-	if (pkt->proto == IPPROTO_TCP) {
-		if (pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST))
-			flags |= CT_F_CLOSING;
-		if (pkt->tcp_flags & ~entry->tcp_flags)
-			entry->tcp_flags |= pkt->tcp_flags;
-	}
-	expires = now + ct_lifetime_ns(pkt->proto, flags, pkt->tcp_flags);
-	if (flags != entry->flags) {
-		entry->flags = flags;
-		entry->expires_ns = expires;
-	} else if (expires > entry->expires_ns + CT_REFRESH_NS) {
-		entry->expires_ns = expires;
-	}
+/* The CT_F_* closing flags a direction's own TCP_FLAGS give it (FIN, RST). */
+static __always_inline __u8 ct_closing_flags(__u8 tcp_flags)
+{
+	if (tcp_flags & TCP_FLAG_RST)
+		return CT_F_CLOSING | CT_F_RST;
+	return (tcp_flags & TCP_FLAG_FIN) ? CT_F_CLOSING : 0;
+}
+
+/* The CT_F_* closing flags the other direction gets when this one sends TCP_FLAGS. */
+static __always_inline __u8 ct_peer_closing_flags(__u8 tcp_flags)
+{
+	if (tcp_flags & TCP_FLAG_RST)
+		return CT_F_CLOSING | CT_F_RST;
+	return (tcp_flags & TCP_FLAG_FIN) ? CT_F_CLOSING | CT_F_PEER_FIN : 0;
 }
 
 /* The key of the other direction: the reverse of the tuple this direction leaves with. */
@@ -112,26 +119,81 @@ static __always_inline void ct4_peer_key(struct ct4_key *key, const struct ct_en
 	key->proto = proto;
 }
 
-/* Marks the other direction's entry closing when this direction sends FIN or RST. */
-static __always_inline void ct4_close_peer(const struct ct_entry *entry, const struct pkt4 *pkt,
-					   __u64 now)
+/*
+ * Tells the other direction what this one just started to send (FRESH: TCP flags new in this
+ * direction, from a packet without SYN): FIN half-closes it (or closes it when it sent FIN
+ * already), RST closes it, and the first ACK ends the handshake, so a server that says nothing
+ * after its SYN-ACK keeps its reply entry. Closing may shorten the peer's life; the rest only
+ * lengthens it. One more lookup, on the few packets that change a direction's state.
+ */
+static __always_inline void ct4_update_peer(const struct ct_entry *entry, __u8 fresh, __u64 now)
 {
 	struct ct4_key peer_key = {};
 	struct ct_entry *peer;
+	__u8 closing = ct_peer_closing_flags(fresh);
+	__u64 expires;
 
-	ct4_peer_key(&peer_key, entry, pkt->proto);
+	ct4_peer_key(&peer_key, entry, IPPROTO_TCP);
 	peer = bpf_map_lookup_elem(&ct4, &peer_key);
-	if (peer && !(peer->flags & CT_F_CLOSING)) {
-		peer->flags |= CT_F_CLOSING;
-		peer->expires_ns = now + CT_LIFETIME_TCP_CLOSE * NSEC_PER_SEC;
+	if (!peer)
+		return;
+	if (closing) {
+		if ((peer->flags & closing) == closing)
+			return;
+		peer->flags |= closing;
+		peer->expires_ns =
+		    now + ct_lifetime_ns(IPPROTO_TCP, peer->flags, peer->tcp_flags, 0);
+		return;
 	}
+	expires = now + ct_lifetime_ns(IPPROTO_TCP, peer->flags, peer->tcp_flags, 0);
+	if (expires > peer->expires_ns)
+		peer->expires_ns = expires;
+}
+
+/*
+ * A TCP packet that carries a flag its direction had not sent yet: the state changes (the
+ * handshake ends, a FIN or RST), so the deadline is set anew, shorter when closing, and the
+ * other direction is told (ct4_update_peer). Off the established fast path: at most a few
+ * packets per flow.
+ */
+static __always_inline void ct4_tcp_transition(struct ct_entry *entry, __u8 pkt_tcp_flags,
+					       __u64 now)
+{
+	__u8 fresh = pkt_tcp_flags & ~entry->tcp_flags;
+
+	entry->tcp_flags |= pkt_tcp_flags;
+	entry->flags |= ct_closing_flags(fresh);
+	entry->expires_ns =
+	    now + ct_lifetime_ns(IPPROTO_TCP, entry->flags, entry->tcp_flags, pkt_tcp_flags);
+	if ((fresh & (TCP_FLAG_FIN | TCP_FLAG_RST)) ||
+	    ((fresh & TCP_FLAG_ACK) && !(pkt_tcp_flags & TCP_FLAG_SYN)))
+		ct4_update_peer(entry, fresh & (TCP_FLAG_FIN | TCP_FLAG_RST | TCP_FLAG_ACK), now);
+}
+
+/*
+ * Extends the entry's life for a packet of its flow. Lifetimes only grow, except on a TCP state
+ * change (ct4_tcp_transition). The entry is written at most once a second per direction so
+ * that established traffic does not bounce its cache line between CPUs.
+ */
+static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt4 *pkt, __u64 now)
+{
+	__u64 expires;
+
+	if (pkt->proto == IPPROTO_TCP && unlikely(pkt->tcp_flags & ~entry->tcp_flags)) {
+		ct4_tcp_transition(entry, pkt->tcp_flags, now);
+		return;
+	}
+	expires = now + ct_lifetime_ns(pkt->proto, entry->flags, entry->tcp_flags, pkt->tcp_flags);
+	if (expires > entry->expires_ns + CT_REFRESH_NS)
+		entry->expires_ns = expires;
 }
 
 /*
  * A connection opened straight to a backend from the same port a closed service flow used has
  * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
- * SYN that is no service traffic retires such a closing service flow (both directions), as a
- * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. Only SYNs pay for the lookup.
+ * SYN that is no service traffic retires such a closed service flow (both directions), as a
+ * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
+ * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
  */
 static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 {
@@ -148,7 +210,7 @@ static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
 		return;
 	entry = ct4_lookup(&key, now);
-	if (!entry || (entry->flags & (CT_F_REPLY | CT_F_CLOSING)) != (CT_F_REPLY | CT_F_CLOSING))
+	if (!entry || !(entry->flags & CT_F_REPLY) || !ct4_is_closed(entry))
 		return;
 	ct4_peer_key(&peer_key, entry, pkt->proto);
 	bpf_map_delete_elem(&ct4, &peer_key);
@@ -163,12 +225,73 @@ struct ct4_port_range {
 };
 
 /*
+ * Replaces TAKEN, the entry under KEY in the way of a new flow, by VALUE without racing anyone:
+ * the CPU whose compare-and-swap moves TAKEN's deadline from SEEN (what it read) to VALUE's owns
+ * the tuple. A CPU that lost reads a deadline that is no longer SEEN and gives up; the agent's
+ * GC reads one that changed and keeps the entry (sync_conntrack.c). VALUE is then written whole
+ * (BPF_EXIST swaps the element: readers see the old entry or the new, never a mix), or inserted
+ * when the entry vanished meanwhile (GC, LRU eviction). Returns 0, or -EBUSY when another writer
+ * got there first: the caller drops or probes on, and a retransmitted SYN tries again.
+ */
+static __always_inline int ct4_take_over(const struct ct4_key *key, struct ct_entry *taken,
+					 __u64 seen, const struct ct_entry *value)
+{
+	if (__sync_val_compare_and_swap(&taken->expires_ns, seen, value->expires_ns) != seen)
+		return -EBUSY;
+	if (!bpf_map_update_elem(&ct4, key, value, BPF_EXIST))
+		return 0;
+	return bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST) ? -EBUSY : 0;
+}
+
+/* TAKEN is the reply entry of VALUE's own flow: the same tuple rewritten to the same client. */
+static __always_inline bool ct4_is_same_reply(const struct ct_entry *taken,
+					      const struct ct_entry *value)
+{
+	return (taken->flags & CT_F_REPLY) && taken->nat_saddr == value->nat_saddr &&
+	       taken->nat_daddr == value->nat_daddr && taken->nat_sport == value->nat_sport &&
+	       taken->nat_dport == value->nat_dport;
+}
+
+/*
+ * Writes a new flow's reply entry VALUE under KEY (the reverse of the tuple the flow leaves
+ * with) without taking another flow's: BPF_NOEXIST, and when the key is held,
+ * - by this flow's own reply entry (a new SYN on a reused tuple to the same backend): rewritten;
+ * - by an expired entry, or a closed flow's (RST, FIN both ways; as a SYN reopens a TIME_WAIT
+ *   tuple in Linux): taken over (ct4_take_over), losing a race to another CPU drops this packet;
+ * - by another live flow: the new flow is dropped, -DROP_CT_CLASH. Its replies would arrive on
+ *   the same tuple as the live flow's and could not be told apart: the backend itself holds one
+ *   connection for that 4-tuple. Linux conntrack drops the loser of such a clash too.
+ * Returns 0 or -DROP_*.
+ */
+static __always_inline int ct4_claim_reply(const struct ct4_key *key, const struct ct_entry *value,
+					   __u64 now)
+{
+	struct ct_entry *taken;
+	__u64 seen;
+
+	if (!bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST))
+		return 0;
+	taken = bpf_map_lookup_elem(&ct4, key);
+	if (!taken)
+		return bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST) ? -DROP_CT_CLASH : 0;
+	if (ct4_is_same_reply(taken, value))
+		return bpf_map_update_elem(&ct4, key, value, BPF_ANY) ? -DROP_CT_CREATE : 0;
+	seen = taken->expires_ns;
+	if (seen >= now && !ct4_is_closed(taken))
+		return -DROP_CT_CLASH;
+	return ct4_take_over(key, taken, seen, value) ? -DROP_CT_CLASH : 0;
+}
+
+/*
  * Allocates the source port of a new flow by claiming its reply entry: reply_key is (backend,
  * node address, backend port, candidate port), and the reply entry is written with BPF_NOEXIST,
  * so two flows can never hold the same (node address, port, backend) tuple, even when two CPUs
- * race for it. An expired entry is taken over. Candidates start at a random offset in
- * [range->min, range->max] and go up, range->probes of them. On success reply_key->dport is the
- * port (network order) and the reply entry is in ct4. Returns 0 or -DROP_NAT_NO_PORT.
+ * race for it. An expired entry is taken over by compare-and-swap (ct4_take_over), so of two
+ * CPUs that find it expired exactly one gets it. A closed flow's port is not reused before it
+ * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
+ * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
+ * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
+ * Returns 0 or -DROP_NAT_NO_PORT.
  */
 static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
 					  __u64 now, const struct ct4_port_range *range)
@@ -176,6 +299,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	__u32 span = (__u32)range->max - range->min + 1;
 	__u32 offset, port;
 	struct ct_entry *taken;
+	__u64 seen;
 
 	if (range->max < range->min)
 		return -DROP_NAT_NO_PORT;
@@ -186,8 +310,10 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 		if (!bpf_map_update_elem(&ct4, reply_key, reply, BPF_NOEXIST))
 			return 0;
 		taken = bpf_map_lookup_elem(&ct4, reply_key);
-		if (taken && taken->expires_ns < now &&
-		    !bpf_map_update_elem(&ct4, reply_key, reply, BPF_EXIST))
+		if (!taken)
+			continue;
+		seen = taken->expires_ns;
+		if (seen < now && !ct4_take_over(reply_key, taken, seen, reply))
 			return 0;
 	}
 	return -DROP_NAT_NO_PORT;

@@ -31,8 +31,6 @@ static __always_inline int flow_established(struct __sk_buff *skb, const struct 
 	int ret;
 
 	ct4_refresh(entry, pkt, now);
-	if (unlikely(pkt->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
-		ct4_close_peer(entry, pkt, now);
 	/* A direct flow leaves as it came; its packets may have no ports to write (ICMP, GRE). */
 	if (!(entry->flags & CT_F_DIRECT)) {
 		ret = nat4_rewrite(skb, pkt, &out);
@@ -199,9 +197,8 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 					    const struct flow_pair_opts *opts)
 {
 	struct ct4_key reply_key = {}, key = {};
+	__u8 tcp_flags = pkt->proto == IPPROTO_TCP ? pkt->tcp_flags : 0;
 	int ret;
-
-	entry->expires_ns = now + ct_lifetime_ns(pkt->proto, 0, pkt->tcp_flags);
 
 	reply_key.saddr = out->daddr;
 	reply_key.daddr = out->saddr;
@@ -212,7 +209,10 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 	entry->nat_daddr = pkt->saddr;
 	entry->nat_sport = pkt->dport;
 	entry->nat_dport = pkt->sport;
-	entry->flags = CT_F_REPLY | opts->flags;
+	/* A flow first seen at its FIN or RST (picked up mid-stream) starts closing. */
+	entry->flags = CT_F_REPLY | opts->flags | ct_peer_closing_flags(tcp_flags);
+	entry->tcp_flags = 0;
+	entry->expires_ns = now + ct_lifetime_ns(pkt->proto, entry->flags, 0, tcp_flags);
 	if (opts->reply_to == FLOW_REPLY_TO_SENDER) {
 		ret = flow_deliver_to_sender(skb, entry);
 		if (ret)
@@ -228,8 +228,10 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		if (ret)
 			return ret;
 		out->sport = reply_key.dport;
-	} else if (bpf_map_update_elem(&ct4, &reply_key, entry, BPF_ANY)) {
-		return -DROP_CT_CREATE;
+	} else {
+		ret = ct4_claim_reply(&reply_key, entry, now);
+		if (ret)
+			return ret;
 	}
 
 	ct4_key_of(&key, pkt);
@@ -237,8 +239,9 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 	entry->nat_daddr = out->daddr;
 	entry->nat_sport = out->sport;
 	entry->nat_dport = out->dport;
-	entry->flags = opts->flags;
-	entry->tcp_flags = pkt->tcp_flags;
+	entry->flags = opts->flags | ct_closing_flags(tcp_flags);
+	entry->tcp_flags = tcp_flags;
+	entry->expires_ns = now + ct_lifetime_ns(pkt->proto, entry->flags, tcp_flags, tcp_flags);
 	if (!flow_deliver_to_ep(entry, opts->dst_ep) && (opts->flags & CT_F_SNAT)) {
 		entry->ifindex = flow_route_ifindex(skb, pkt, out);
 		if (entry->ifindex)

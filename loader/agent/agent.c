@@ -21,6 +21,7 @@
 #include "loader/agent/agent_status.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
+#include "loader/agent/nat_ports.h"
 #include "loader/sources/k8s_client.h"
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
@@ -28,6 +29,7 @@
 #include "loader/desired/build.h"
 #include "loader/desired/index.h"
 #include "loader/sync/sync.h"
+#include "maps/node.h"
 
 #define AGENT_WATCH_MASK                                                                           \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
@@ -571,6 +573,9 @@ int agent_run(const struct agent_config *config)
 	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
 	 */
 	err = agent_ipam_start(config, false);
+	/* The uplink masquerades: its ports must not be ones the node hands its own sockets. */
+	if (!err && config->uplink)
+		err = nat_ports_check_node(NAT_PORT_MIN_DEFAULT, NAT_PORT_MAX_DEFAULT);
 	if (!err)
 		err = datapath_load(&dp_opts, &dp);
 	if (!err)

@@ -6,6 +6,7 @@
 #ifndef SLUICE_SYNC_H
 #define SLUICE_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,9 +88,25 @@ size_t sync_backend_count(const struct sync_ctx *ctx);
 /* Map writes done by sync_open() to clean up unreachable entries. */
 unsigned long sync_adopt_writes(const struct sync_ctx *ctx);
 
+struct ct4_key;
+struct ct_entry;
+
+/* Picks the entries a sweep deletes; ARG is the sweep's. */
+typedef bool (*sync_ct_is_stale_fn)(const struct ct4_key *key, const struct ct_entry *entry,
+				    const void *arg);
+
 /*
- * Delete ct4 entries whose expires_ns is before NOW_NS (CLOCK_MONOTONIC, the base of
- * bpf_ktime_get_coarse_ns). Returns the number deleted or -errno.
+ * Walk ct4 and delete the entries IS_STALE picks, never one the datapath re-created on the same
+ * tuple after the walk read it: IS_STALE is asked again about the entry the delete removed
+ * (atomically, BPF_MAP_LOOKUP_AND_DELETE_ELEM, Linux 5.14), and an entry it no longer picks is
+ * put back at once unless the datapath has written the key again meanwhile. Returns the number
+ * deleted or -errno.
+ */
+int sync_ct_sweep(int ct4_fd, sync_ct_is_stale_fn is_stale, const void *arg);
+
+/*
+ * Delete ct4 entries that expired at least CT_GC_MARGIN_NS before NOW_NS (CLOCK_MONOTONIC, the
+ * base of the datapath clock), by sync_ct_sweep. Returns the number deleted or -errno.
  */
 int sync_ct_expire(int ct4_fd, uint64_t now_ns);
 

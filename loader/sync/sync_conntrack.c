@@ -14,14 +14,44 @@
 #define SYNC_CT_BATCH 4096
 
 /*
+ * Delete KEY if IS_STALE still picks it now. The sweep read the entry a while ago (up to a
+ * batch of syscalls), and the datapath may since have written a new flow's entry on the same
+ * tuple: a forward entry over an expired one, or a reply entry taken over (ct4_take_over).
+ * BPF maps have no compare-and-delete from userspace, so the delete takes the entry and its
+ * value in one step and judges that value: a live one goes back with BPF_NOEXIST (a key the
+ * datapath wrote yet again meanwhile keeps the datapath's entry). Residual window: a packet of
+ * such a re-created flow in the microseconds between the two syscalls misses its entry (a
+ * forward packet starts the flow again, a reply passes untranslated); only entries re-created
+ * during this very sweep are exposed. Kernels without lookup-and-delete on hash maps (before
+ * 5.14) re-read, judge and delete instead: there the window is the one between those two
+ * syscalls, and an entry re-created in it is lost. Returns 1 when deleted, else 0.
+ */
+static int sync_ct_delete_stale(int ct4_fd, const struct ct4_key *key, sync_ct_is_stale_fn is_stale,
+				const void *arg)
+{
+	struct ct_entry entry;
+	int err;
+
+	err = bpf_map_lookup_and_delete_elem(ct4_fd, key, &entry);
+	if (err == 0) {
+		if (is_stale(key, &entry, arg))
+			return 1;
+		bpf_map_update_elem(ct4_fd, key, &entry, BPF_NOEXIST);
+		return 0;
+	}
+	if (err == -ENOENT)
+		return 0;
+	if (bpf_map_lookup_elem(ct4_fd, key, &entry) || !is_stale(key, &entry, arg))
+		return 0;
+	return bpf_map_delete_elem(ct4_fd, key) == 0;
+}
+
+/*
  * Walk ct4 one key at a time and delete the entries IS_STALE() picks: the fallback for kernels
  * without batch operations on the map (map_walk fetches the successor before the entry it hands
  * out is deleted).
  */
-static int sync_ct_walk_keys(int ct4_fd,
-			     bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
-					      const void *),
-			     const void *arg)
+static int sync_ct_walk_keys(int ct4_fd, sync_ct_is_stale_fn is_stale, const void *arg)
 {
 	struct ct4_key key;
 	struct ct_entry entry;
@@ -30,22 +60,18 @@ static int sync_ct_walk_keys(int ct4_fd,
 
 	map_walk_start(&walk, ct4_fd, sizeof(key), sizeof(entry));
 	while (map_walk_next(&walk, &key, &entry))
-		if (is_stale(&key, &entry, arg) && bpf_map_delete_elem(ct4_fd, &key) == 0)
-			deleted++;
+		if (is_stale(&key, &entry, arg))
+			deleted += sync_ct_delete_stale(ct4_fd, &key, is_stale, arg);
 	return walk.err ? walk.err : deleted;
 }
 
 /*
- * Walk ct4 and delete the entries IS_STALE() picks. Batches of SYNC_CT_BATCH entries per
- * syscall: a key-by-key walk costs two syscalls per entry, ~0.5 s of CPU for a full table of
- * 262,144, taken from the packets of the same node every sweep. Entries written meanwhile may
- * be missed or seen twice (the kernel walks bucket by bucket), which a sweep tolerates.
- * Returns the number deleted or -errno.
+ * Batches of SYNC_CT_BATCH entries per syscall: a key-by-key walk costs two syscalls per entry,
+ * ~0.5 s of CPU for a full table of 262,144, taken from the packets of the same node every
+ * sweep. Entries written meanwhile may be missed or seen twice (the kernel walks bucket by
+ * bucket), which a sweep tolerates; each delete is judged again (sync_ct_delete_stale).
  */
-static int sync_ct_walk(int ct4_fd,
-			bool (*is_stale)(const struct ct4_key *, const struct ct_entry *,
-					 const void *),
-			const void *arg)
+int sync_ct_sweep(int ct4_fd, sync_ct_is_stale_fn is_stale, const void *arg)
 {
 	struct ct4_key *keys = malloc(SYNC_CT_BATCH * sizeof(*keys));
 	struct ct_entry *entries = malloc(SYNC_CT_BATCH * sizeof(*entries));
@@ -75,25 +101,25 @@ static int sync_ct_walk(int ct4_fd,
 		err = 0;
 		is_first = false;
 		for (__u32 i = 0; i < count; i++)
-			if (is_stale(&keys[i], &entries[i], arg) &&
-			    bpf_map_delete_elem(ct4_fd, &keys[i]) == 0)
-				deleted++;
+			if (is_stale(&keys[i], &entries[i], arg))
+				deleted += sync_ct_delete_stale(ct4_fd, &keys[i], is_stale, arg);
 	}
 	free(keys);
 	free(entries);
 	return err ? err : deleted;
 }
 
+/* Expired CT_GC_MARGIN_NS ago: no datapath clock still sees it live. */
 static bool sync_ct_is_expired(const struct ct4_key *key, const struct ct_entry *entry,
 			       const void *arg)
 {
 	(void)key;
-	return entry->expires_ns < *(const uint64_t *)arg;
+	return entry->expires_ns + CT_GC_MARGIN_NS < *(const uint64_t *)arg;
 }
 
 int sync_ct_expire(int ct4_fd, uint64_t now_ns)
 {
-	return sync_ct_walk(ct4_fd, sync_ct_is_expired, &now_ns);
+	return sync_ct_sweep(ct4_fd, sync_ct_is_expired, &now_ns);
 }
 
 static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_entry *entry,
@@ -106,5 +132,5 @@ static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_en
 /* Delete the UDP entries of ct4 whose backend id is a key of BACKEND_IDS: the deleted or -errno. */
 int sync_ct_flush_udp(int ct4_fd, const struct hash_table *backend_ids)
 {
-	return sync_ct_walk(ct4_fd, sync_ct_is_removed_udp, backend_ids);
+	return sync_ct_sweep(ct4_fd, sync_ct_is_removed_udp, backend_ids);
 }

@@ -316,6 +316,20 @@ int fixture_ct_count(struct fixture *f)
 	return errno == ENOENT ? count : -errno;
 }
 
+int fixture_set_clock(struct fixture *f, uint64_t now_ns)
+{
+	uint64_t value[8] = {0};
+	size_t value_size = bpf_map__value_size(f->skel->maps.clock);
+	__u32 zero = 0;
+
+	if (value_size < 8 || value_size > sizeof(value) || value_size % 8)
+		return -EINVAL;
+	/* now_ns follows the timer; the kernel leaves the timer itself alone on update. */
+	value[value_size / 8 - 1] = now_ns;
+	return bpf_map_update_elem(bpf_map__fd(f->skel->maps.clock), &zero, value, BPF_ANY) ? -errno
+											    : 0;
+}
+
 struct pkt_spec fixture_client_spec(uint8_t proto)
 {
 	static const char payload[] = "GET / HTTP/1.1\r\n";

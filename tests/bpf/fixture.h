@@ -102,6 +102,11 @@ int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 spor
 		      uint8_t proto, struct ct_entry *entry);
 /* Number of entries in ct4, or -errno. */
 int fixture_ct_count(struct fixture *f);
+/*
+ * Sets the datapath clock (the clock map's now_ns, which the programs read instead of the
+ * kernel's while it is not 0): a test chooses "now" and can move it on. Returns 0 or -errno.
+ */
+int fixture_set_clock(struct fixture *f, uint64_t now_ns);
 
 /*
  * Opens the fixture and, when proto is not 0, seeds the standard service; asserts each step. Only

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Conntrack lifetimes: SYN, established and closing deadlines; an expired entry is a new flow. */
+/* Conntrack lifetimes: SYN, established, half-closed and closed deadlines; an expired entry is a
+ * new flow. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -63,7 +64,9 @@ void test_ct_tcp_lifetimes(void)
 		goto cleanup;
 	check_deadline(&f, PKT_TCP_SYN, 1000, CT_LIFETIME_TCP_SYN, "SYN");
 	check_deadline(&f, PKT_TCP_ACK, 1001, CT_LIFETIME_TCP, "ACK (established)");
-	check_deadline(&f, PKT_TCP_FIN | PKT_TCP_ACK, 1002, CT_LIFETIME_TCP_CLOSE, "FIN");
+	check_deadline(&f, PKT_TCP_FIN | PKT_TCP_ACK, 1002, CT_LIFETIME_TCP_HALF_CLOSED,
+		       "FIN (half-closed)");
+	check_deadline(&f, PKT_TCP_RST | PKT_TCP_ACK, 1003, CT_LIFETIME_TCP_CLOSE, "RST");
 cleanup:
 	fixture_close(&f);
 }

@@ -673,6 +673,79 @@ static void test_ct_expire_many_batches(void **state)
 	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 0);
 }
 
+/*
+ * The datapath's clock lags CLOCK_MONOTONIC by up to a tick: an entry that expired a moment ago
+ * by the agent's clock may still be live for a packet, and stays until CT_GC_MARGIN_NS passed.
+ */
+static void test_ct_expire_spares_just_expired(void **state)
+{
+	struct map_fixture *f = map_fixture_or_skip(state);
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	put_ct(f, IPPROTO_TCP, "10.244.2.1", 1000, 1, now - CLOCK_TICK_NS); /* a tick ago */
+	put_ct(f, IPPROTO_TCP, "10.244.2.1", 1001, 1, now - CT_GC_MARGIN_NS - 1);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 1);
+	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1000));
+	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1001));
+}
+
+struct recreate {
+	struct map_fixture *f;
+	uint64_t now;
+	int calls;
+};
+
+/*
+ * Answers from the entry it is handed (expired: stale) but, the first time, writes a live entry
+ * on the same key first: what the datapath does when a new flow takes the tuple between the
+ * sweep's read and its delete.
+ */
+static bool recreate_then_judge(const struct ct4_key *key, const struct ct_entry *entry,
+				const void *arg)
+{
+	struct recreate *r = (struct recreate *)arg;
+	struct ct_entry live = *entry;
+
+	if (r->calls++ == 0) {
+		live.expires_ns = r->now + 60000000000ull;
+		live.backend_id = 2;
+		assert_int_equal(bpf_map_update_elem(r->f->maps.ct4, key, &live, BPF_EXIST), 0);
+	}
+	return entry->expires_ns < r->now;
+}
+
+/* A sweep never deletes the entry of a new flow written on the tuple after it read the old. */
+static void test_ct_sweep_spares_recreated_entry(void **state)
+{
+	struct map_fixture *f = map_fixture_or_skip(state);
+	struct recreate r = {.f = f};
+	struct timespec ts;
+	struct ct4_key key;
+	struct ct_entry entry;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r.now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	put_ct(f, IPPROTO_TCP, "10.244.2.1", 1000, 1, r.now - 10000000000ull);
+	assert_int_equal(sync_ct_sweep(f->maps.ct4, recreate_then_judge, &r), 0);
+	memset(&key, 0, sizeof(key));
+	key.saddr = ip("10.244.2.1");
+	key.daddr = ip(VIP);
+	key.sport = htons(1000);
+	key.dport = htons(80);
+	key.proto = IPPROTO_TCP;
+	assert_int_equal(bpf_map_lookup_elem(f->maps.ct4, &key, &entry), 0);
+	assert_int_equal(entry.backend_id, 2); /* the new flow's entry, intact */
+	assert_true(entry.expires_ns > r.now);
+	/* Once really stale it goes. */
+	entry.expires_ns = r.now - 10000000000ull;
+	assert_int_equal(bpf_map_update_elem(f->maps.ct4, &key, &entry, BPF_EXIST), 0);
+	assert_int_equal(sync_ct_sweep(f->maps.ct4, recreate_then_judge, &r), 1);
+	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1000));
+}
+
 static void test_invalid_frontend_keeps_old_state(void **state)
 {
 	struct map_fixture *f = map_fixture_or_skip(state);
@@ -838,6 +911,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_udp_conntrack_flushed_tcp_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ct_expire_deletes_only_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ct_expire_spares_just_expired, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ct_sweep_spares_recreated_entry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ct_expire_many_batches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_frontend_keeps_old_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_node_addresses_follow_state, setup, teardown),
