@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Pinned maps carry their layout version: an agent or CLI of another layout refuses them with
 # one line naming both versions instead of misreading them, and nothing is changed meanwhile;
-# pins of the build's own layout (or older ones without the record) are adopted as before.
+# pins of the build's own layout (or older ones without the record) are adopted as before, and
+# counter maps of another size (a build with other drop reasons) are replaced, not refused.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -50,5 +51,19 @@ topo_agent_restart n1
 check layout_version/old_pins_adopted "maps_layout '$(version_of)'" test "$(version_of)" = 1
 out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
 check layout_version/serving_after "$(show_output "$out")" test "$(count_errors "$out")" = 0
+
+# A pin of counters from a build with fewer drop reasons (as before DROP_CT_CLASH): the agent
+# replaces it with one of its own size instead of refusing to start, and counting goes on.
+topo_agent_stop n1 TERM
+rm -f "$bpffs/drops"
+bpftool map create "$bpffs/drops" type percpu_array key 4 value 16 entries 5 name drops
+topo_agent_restart n1
+entries=$(bpftool -j map show pinned "$bpffs/drops" | jq .max_entries)
+check layout_version/drops_counters_resized "drops has $entries entries; log: $(topo_log_tail "$log")" \
+	test "$entries" -gt 5
+out=$(topo_cli n1 drops 2>&1 || true)
+check layout_version/drops_readable "$out" grep -q "policy denied ingress" <<<"$out"
+out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
+check layout_version/serving_after_resize "$(show_output "$out")" test "$(count_errors "$out")" = 0
 
 topo_finish
