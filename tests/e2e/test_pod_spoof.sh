@@ -94,7 +94,7 @@ check spoof/isolated_pod_as_victim_fails "attacker -> db from $victim: $(tr '\n'
 after=$(spoofed_drops)
 check spoof/drops_counted "'$SPOOFED' went $before -> $after, want at least 8 more (3 + 2 + 3 first packets)" \
 	test "$after" -ge "$((before + 8))"
-echo "$(topo_cli n1 drops)" | sed 's/^/  /'
+topo_cli n1 drops | sed "s/^/  /"
 
 # ARP: "who has the gateway? tell <victim>" from the attacker's MAC, and a gratuitous ARP. Sent
 # with a raw socket; the node must not learn the victim's address at the attacker's MAC.
