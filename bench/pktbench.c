@@ -126,6 +126,17 @@ static __u32 ip4(unsigned a, unsigned b, unsigned c, unsigned d)
 	return htonl(a << 24 | b << 16 | c << 8 | d);
 }
 
+/*
+ * New-flow runs give each packet its own (source, port) to miss conntrack: pkt_wrap sets the
+ * source's low 16 bits to 1 + n / 60000 for the n-th packet, n counting over the new-flow
+ * wrapper baseline and the new-flow case, runs x repeat packets each. Every such source must be
+ * a pod of this node (tc_pod drops a source ep4 does not register for the ingress device).
+ */
+static unsigned long long bench_new_flow_sources(const struct bench_opts *o)
+{
+	return 2 + 2ull * o->runs * o->repeat / 60000;
+}
+
 static int map_put(struct bpf_map *map, const void *key, const void *value)
 {
 	return bpf_map__update_elem(map, key, bpf_map__key_size(map), value,
@@ -342,9 +353,12 @@ static int bench_run(struct pkt_wrap *wrap, const struct bench_opts *o, struct b
 	if (c->vary_daddr)
 		wrap->bss->sport_next = 0; /* see POLICY_MAX_ALLOWED_PACKETS */
 	for (unsigned int r = 0; r < o->runs; r++) {
+		/* From a pod on loopback: tc_pod checks the source against the ingress device. */
+		struct __sk_buff ctx = {.ifindex = 1, .ingress_ifindex = 1};
 		LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = wrap->bss->frame,
 			    .data_size_in = FRAME_LEN, .data_out = out,
-			    .data_size_out = sizeof(out), .repeat = o->repeat);
+			    .data_size_out = sizeof(out), .repeat = o->repeat, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx));
 
 		err = bpf_prog_test_run_opts(prog_fd, &topts);
 		if (err)
@@ -488,6 +502,13 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			  LB_MAX_SERVICES, LB_MAX_BACKENDS - 1, MAX_RUNS);
 		return -EINVAL;
 	}
+	if (bench_new_flow_sources(o) > EP_MAX_ENDPOINTS - 1 - o->backends) {
+		log_error("runs x repeat at most %llu: new flows come from pods of this node, %u "
+			  "of them at most",
+			  (unsigned long long)(EP_MAX_ENDPOINTS - 3 - o->backends) * 30000,
+			  EP_MAX_ENDPOINTS - 1 - o->backends);
+		return -EINVAL;
+	}
 	if (o->policy_cidrs > POLICY_MAX_CIDRS ||
 	    (o->policy_cidrs &&
 	     (unsigned long long)o->runs * o->repeat > POLICY_MAX_ALLOWED_PACKETS)) {
@@ -548,8 +569,9 @@ int main(int argc, char **argv)
 		log_error("seed %u services: %s", o.services, strerror(-err));
 		goto cleanup;
 	}
-	{
-		struct ep4_key ep_key = {.address = client};
+	/* The client, and the sources its new-flow runs take (bench_new_flow_sources()). */
+	for (__u32 host = 1; host <= bench_new_flow_sources(&o); host++) {
+		struct ep4_key ep_key = {.address = (client & htonl(0xffff0000)) | htonl(host)};
 		struct ep4_info ep = {.ifindex = 1};
 
 		err = map_put(skel->maps.ep4, &ep_key, &ep);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * tc ingress on a pod's host-side veth: every packet a pod sends passes here. Service traffic
+ * tc ingress on a pod's host-side veth: every packet a pod sends passes here. A pod sends only
+ * as itself (its IPv4 source and ARP sender address are checked against its veth). Service traffic
  * is translated (VIP -> backend, replies backend -> VIP) and delivered straight into the
  * destination pod; everything else passes untouched.
  */
@@ -107,6 +108,11 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 	__u64 now = 0;
 	int ret;
 
+	/* First, so that a spoofed packet touches no conntrack entry (a forged RST would close
+	 * one). */
+	ret = ep4_check_source(skb);
+	if (ret)
+		return ret;
 	ret = flow_begin(skb, &pkt, &now);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;

@@ -158,24 +158,23 @@ fail:
 	return ret;
 }
 
-/* Node side: host veth up and routed, gateway device, forwarding on, no strict rp_filter. */
+/*
+ * Node side, once tc_pod and the endpoint are in place (cni_arm_source_check): host veth up and
+ * routed, gateway device, forwarding on, no strict rp_filter.
+ */
 static int cni_wire_node(struct nl_sock *node, const struct cni_config *cfg, struct in_addr address,
-			 struct cni_add_result *result, int *ifindex, struct cni_error *err)
+			 struct cni_add_result *result, int ifindex, struct cni_error *err)
 {
 	char sysctl[64];
 	const char *step;
 	int ret;
 
-	step = "find host veth";
-	ret = cni_link_get(node, result->host_ifname, ifindex, result->host_mac, NULL);
-	if (ret)
-		goto fail;
 	step = "set up host veth";
 	ret = cni_link_set_up(node, result->host_ifname);
 	if (ret)
 		goto fail;
 	step = "route pod address to host veth";
-	ret = cni_route_replace(node, *ifindex, address, 32, NULL, RT_SCOPE_LINK);
+	ret = cni_route_replace(node, ifindex, address, 32, NULL, RT_SCOPE_LINK);
 	if (ret)
 		goto fail;
 	/* The gateway lives on a dummy device so that every host veth answers ARP for it. */
@@ -187,7 +186,9 @@ static int cni_wire_node(struct nl_sock *node, const struct cni_config *cfg, str
 	ret = cni_sysctl_write("net/ipv4/ip_forward", "1");
 	if (ret)
 		goto fail;
-	/* Pod traffic arrives from addresses routed back out other veths, which strict mode drops.
+	/*
+	 * Pod traffic arrives from addresses routed back out other veths, which strict mode drops.
+	 * Source validation is tc_pod's (ep4_check_source): a pod sends only as itself.
 	 */
 	step = "disable rp_filter on host veth";
 	snprintf(sysctl, sizeof(sysctl), "net/ipv4/conf/%s/rp_filter", result->host_ifname);
@@ -202,6 +203,56 @@ fail:
 	return ret;
 }
 
+/*
+ * Arms the source check of the pod behind the new host veth, while that veth is still down (so
+ * the pod can send nothing yet): every ep4 entry still naming its ifindex goes (a deleted pod's
+ * stale entry must not let a new pod on a reused ifindex send as the old address), tc_pod is
+ * attached and the pod's address registered. Sets *has_endpoint once the entry is written.
+ */
+static int cni_arm_source_check(const struct cni_config *cfg, const struct cni_env *env,
+				struct cni_handles *handles, struct cni_add_result *result,
+				int *host_ifindex, bool *has_endpoint, struct cni_error *err)
+{
+	struct ep4_info info = {};
+	char address_str[INET_ADDRSTRLEN];
+	int ret;
+
+	inet_ntop(AF_INET, &result->address, address_str, sizeof(address_str));
+	ret =
+	    cni_link_get(handles->node, result->host_ifname, host_ifindex, result->host_mac, NULL);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: find host veth %s: %s", cfg->node,
+			      result->host_ifname, strerror(-ret));
+		return ret;
+	}
+	ret = cni_endpoint_delete_ifindex(handles->map_fd, (unsigned int)*host_ifindex);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: stale endpoints of %s in %s/%s: %s",
+			      cfg->node, result->host_ifname, cfg->bpffs, EP4_MAP, strerror(-ret));
+		return ret;
+	}
+	ret = cni_datapath_attach(*host_ifindex, handles->prog_fd);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc ingress of %s: %s",
+			      cfg->node, cfg->bpffs, SLUICE_PROG_PIN, result->host_ifname,
+			      strerror(-ret));
+		return ret;
+	}
+	info.ifindex = (__u32)*host_ifindex;
+	memcpy(info.mac, result->pod_mac, sizeof(info.mac));
+	memcpy(info.host_mac, result->host_mac, sizeof(info.host_mac));
+	cni_endpoint_name(env, info.name);
+	ret = cni_endpoint_update(handles->map_fd, result->address, &info);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: endpoint %s (%s) into %s/%s: %s",
+			      cfg->node, address_str, info.name, cfg->bpffs, EP4_MAP,
+			      strerror(-ret));
+		return ret;
+	}
+	*has_endpoint = true;
+	return 0;
+}
+
 int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *out,
 		struct cni_error *err)
 {
@@ -210,7 +261,6 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	struct cni_handles handles;
 	struct ipam_range range;
 	struct ipam_reclaimed reclaimed = {};
-	struct ep4_info info = {};
 	char dir[CNI_PATH_MAX + CNI_NAME_MAX + 2], address_str[INET_ADDRSTRLEN];
 	int host_ifindex = 0, ret;
 	bool is_new_address = false, has_veth = false, has_endpoint = false;
@@ -263,29 +313,13 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	ret = cni_wire_pod(handles.pod, cfg, env, result.address, &result, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_wire_node(handles.node, cfg, result.address, &result, &host_ifindex, err);
+	/* The host veth is still down: nothing the pod sends reaches the node before this. */
+	ret = cni_arm_source_check(cfg, env, &handles, &result, &host_ifindex, &has_endpoint, err);
 	if (ret)
 		goto cleanup;
-
-	ret = cni_datapath_attach(host_ifindex, handles.prog_fd);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc ingress of %s: %s",
-			      cfg->node, cfg->bpffs, SLUICE_PROG_PIN, result.host_ifname,
-			      strerror(-ret));
+	ret = cni_wire_node(handles.node, cfg, result.address, &result, host_ifindex, err);
+	if (ret)
 		goto cleanup;
-	}
-	info.ifindex = (__u32)host_ifindex;
-	memcpy(info.mac, result.pod_mac, sizeof(info.mac));
-	memcpy(info.host_mac, result.host_mac, sizeof(info.host_mac));
-	cni_endpoint_name(env, info.name);
-	ret = cni_endpoint_update(handles.map_fd, result.address, &info);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: endpoint %s (%s) into %s/%s: %s",
-			      cfg->node, address_str, info.name, cfg->bpffs, EP4_MAP,
-			      strerror(-ret));
-		goto cleanup;
-	}
-	has_endpoint = true;
 
 	cni_fault("after-wire");
 	ret = ipam_commit(dir, env->container_id, env->ifname, result.address);
@@ -344,9 +378,14 @@ int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct 
 
 	/* Without an agent there is no endpoint to remove; the rest must still go. */
 	if (!cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, NULL, &ignored)) {
+		/*
+		 * Before the veth and the address go: from here the pod's packets are dropped
+		 * (tc_pod finds no endpoint), and an address handed out again is never accepted
+		 * from this pod. Every entry naming the veth goes, under any address.
+		 */
 		if (has_address)
 			ret = cni_endpoint_delete(handles.map_fd, address);
-		else if (host_ifindex)
+		if (!ret && host_ifindex)
 			ret =
 			    cni_endpoint_delete_ifindex(handles.map_fd, (unsigned int)host_ifindex);
 		if (ret) {

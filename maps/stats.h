@@ -26,7 +26,8 @@ enum stat_id {
 
 enum drop_reason {
 	DROP_NONE = 0,
-	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic */
+	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic, or on a
+				 * pod's IPv4/ARP frame too short to read its source address */
 	DROP_FRAGMENT,		/* IP fragment to a VIP: no L4 ports to translate */
 	DROP_NO_BACKEND,	/* service without endpoints and the reject could not be built */
 	DROP_BACKEND_MISSING,	/* slot or backend vanished between lookups */
@@ -39,6 +40,7 @@ enum drop_reason {
 	DROP_POLICY_INGRESS,	/* NetworkPolicy: the destination's ingress does not allow it */
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
+	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
 	DROP_MAX,
 };
 
@@ -76,6 +78,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_POLICY_INGRESS] = "policy denied ingress",
     [DROP_POLICY_EGRESS] = "policy denied egress",
     [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
+    [DROP_SPOOFED] = "source address not the pod's",
 };
 #endif
 

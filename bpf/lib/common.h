@@ -9,6 +9,8 @@
 #define ETH_ALEN 6
 #define ETH_HLEN 14
 
+#define ETH_P_ARP 0x0806 /* a pod's ARP is checked like its IPv4 (ep4_check_source) */
+
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1fff
 

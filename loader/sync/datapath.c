@@ -85,15 +85,17 @@ static int datapath_check_pinned(struct bpf_map *map, const struct datapath_opts
 		result->is_maglev_resized = true;
 		goto cleanup;
 	}
-	if ((strcmp(name, STATS_MAP) == 0 || strcmp(name, DROPS_MAP) == 0) &&
-	    info.max_entries != bpf_map__max_entries(map)) {
+	if ((strcmp(name, DROPS_MAP) == 0 || strcmp(name, STATS_MAP) == 0) &&
+	    info.type == bpf_map__type(map) && info.max_entries != bpf_map__max_entries(map)) {
 		/*
-		 * Another build counts more (or fewer) outcomes or drop reasons. These maps hold
-		 * counters only: the pin goes and the load makes one of this build's size; the
-		 * programs running now keep counting into the old one until they are replaced.
+		 * A counter array of another size: a build with more drop reasons or outcomes
+		 * (DROP_MAX, STAT_MAX). Counters are not state: the pin goes and the load makes
+		 * one of this build's size, so the agent starts instead of refusing a layout
+		 * change. Programs running now count into the old array until
+		 * datapath_reattach_all() moves the pods' veths to the new program.
 		 */
-		log_info("%s: %u counters -> %u: counters start again from zero", path,
-			 info.max_entries, bpf_map__max_entries(map));
+		log_info("%s: %u counters -> %u: counters restart at zero", path, info.max_entries,
+			 bpf_map__max_entries(map));
 		if (unlink(path)) {
 			err = -errno;
 			log_error("%s: remove: %s", path, strerror(-err));

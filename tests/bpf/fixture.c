@@ -51,6 +51,11 @@ int fixture_open(struct fixture *f)
 	if (err)
 		goto fail;
 	f->prog_fd = bpf_program__fd(f->skel->progs.tc_pod_ingress);
+	/* The client is a pod on the test device: tc_pod accepts only registered senders. */
+	err = fixture_set_endpoint(f, TEST_CLIENT_IP, TEST_INGRESS_IFINDEX, test_client_mac,
+				   test_gateway_mac);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	fixture_close(f);
@@ -64,12 +69,41 @@ void fixture_close(struct fixture *f)
 	f->prog_fd = -1;
 }
 
+/* The ep4 ifindex of the frame's IPv4 source or ARP sender, or TEST_INGRESS_IFINDEX. */
+static uint32_t fixture_sender_ifindex(struct fixture *f, const struct pkt *in)
+{
+	struct ep4_key key = {0};
+	struct ep4_info info;
+	uint16_t ethertype;
+	size_t off;
+
+	if (in->len < 14)
+		return TEST_INGRESS_IFINDEX;
+	ethertype = (uint16_t)(in->data[12] << 8 | in->data[13]);
+	off = ethertype == 0x0800 ? 14 + 12 : ethertype == 0x0806 ? 14 + 14 : 0;
+	if (!off || in->len < off + 4)
+		return TEST_INGRESS_IFINDEX;
+	memcpy(&key.address, in->data + off, 4);
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ep4), &key, &info))
+		return TEST_INGRESS_IFINDEX;
+	return info.ifindex;
+}
+
 int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *verdict)
 {
-	/* The skb arrives on loopback; the program sees that as its ingress device. */
+	return fixture_run_on(f, fixture_sender_ifindex(f, in), in, out, verdict);
+}
+
+int fixture_run_on(struct fixture *f, uint32_t ingress_ifindex, const struct pkt *in,
+		   struct pkt *out, int *verdict)
+{
+	/*
+	 * The skb arrives on loopback (the device BPF_PROG_TEST_RUN needs); ingress_ifindex, the
+	 * device the source check compares, is the sender's veth.
+	 */
 	struct __sk_buff ctx = {
 	    .ifindex = TEST_INGRESS_IFINDEX,
-	    .ingress_ifindex = TEST_INGRESS_IFINDEX,
+	    .ingress_ifindex = ingress_ifindex,
 	};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data, .data_size_in = (__u32)in->len,
 		    .data_out = out->data, .data_size_out = sizeof(out->data), .ctx_in = &ctx,
@@ -191,6 +225,12 @@ int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 po
 int fixture_delete_revnat(struct fixture *f, uint32_t svc_id)
 {
 	return bpf_map_delete_elem(bpf_map__fd(f->skel->maps.lb4_revnat), &svc_id) ? -errno : 0;
+}
+
+int fixture_set_endpoint_backend_a(struct fixture *f)
+{
+	return fixture_set_endpoint(f, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX, test_backend_a_mac,
+				    test_backend_a_host_mac);
 }
 
 int fixture_set_endpoint(struct fixture *f, __be32 address, uint32_t ifindex, const uint8_t mac[6],

@@ -63,8 +63,15 @@ struct fixture {
 int fixture_open(struct fixture *f);
 void fixture_close(struct fixture *f);
 
-/* One BPF_PROG_TEST_RUN pass (repeat = 1) of in; the output frame lands in out. */
+/*
+ * One BPF_PROG_TEST_RUN pass (repeat = 1) of in; the output frame lands in out. The frame comes
+ * in on its sender's veth: the ep4 ifindex of its IPv4 source (or ARP sender) when that is
+ * registered, else TEST_INGRESS_IFINDEX. fixture_open() registers the client there.
+ */
 int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *verdict);
+/* The same, coming in on the veth with this ifindex whatever its source claims. */
+int fixture_run_on(struct fixture *f, uint32_t ingress_ifindex, const struct pkt *in,
+		   struct pkt *out, int *verdict);
 
 int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
 			uint16_t count, uint8_t gen);
@@ -82,6 +89,11 @@ int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 po
 int fixture_delete_revnat(struct fixture *f, uint32_t svc_id);
 int fixture_set_endpoint(struct fixture *f, __be32 address, uint32_t ifindex, const uint8_t mac[6],
 			 const uint8_t host_mac[6]);
+/*
+ * Backend A as a pod on this node, behind veth TEST_BACKEND_A_IFINDEX: its packets (replies,
+ * ICMP errors) come in on that veth, the only place tc_pod accepts them from.
+ */
+int fixture_set_endpoint_backend_a(struct fixture *f);
 
 /*
  * The standard service TEST_VIP:TEST_VIP_PORT/proto, id TEST_SVC_ID, count 1 in generation 0:

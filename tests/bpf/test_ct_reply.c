@@ -12,7 +12,8 @@ static void check_reply(uint8_t proto)
 	struct pkt in, out, expected;
 	int verdict;
 
-	if (!fixture_setup(&f, proto))
+	if (!fixture_setup(&f, proto) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(pkt_build(&in, &client), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &out, &verdict), "run client packet"))

@@ -16,7 +16,8 @@ void test_ct_reply_after_service_delete(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(pkt_build(&in, &client), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &out, &verdict), "run client packet"))

@@ -69,7 +69,9 @@ void test_ct_reply_clash_live_flow_kept(void)
 	struct pkt out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !seed_second_service(&f))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !seed_second_service(&f))
 		goto cleanup;
 	if (!ASSERT_OK(client_sends(&f, TEST_VIP, T0, PKT_TCP_SYN, &out, &verdict), "flow 1 SYN") ||
 	    !ASSERT_OK(client_sends(&f, TEST_VIP, T0 + 1000000, PKT_TCP_ACK, &out, &verdict),
@@ -99,7 +101,9 @@ void test_ct_reply_clash_closed_taken_over(void)
 	struct pkt out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !seed_second_service(&f))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !seed_second_service(&f))
 		goto cleanup;
 	if (!ASSERT_OK(client_sends(&f, TEST_VIP, T0, PKT_TCP_SYN, &out, &verdict), "flow 1 SYN") ||
 	    !ASSERT_OK(client_sends(&f, TEST_VIP, T0 + 1000000, PKT_TCP_ACK, &out, &verdict),
@@ -130,7 +134,9 @@ void test_ct_reply_clash_expired_taken_over(void)
 	struct pkt out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !seed_second_service(&f))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !seed_second_service(&f))
 		goto cleanup;
 	if (!ASSERT_OK(client_sends(&f, TEST_VIP, T0, PKT_TCP_SYN, &out, &verdict), "flow 1 SYN") ||
 	    !ASSERT_OK(client_sends(&f, VIP2, T0 + (CT_LIFETIME_TCP_SYN + 1) * NSEC_PER_SEC,
@@ -156,7 +162,8 @@ void test_ct_reply_same_flow_rewritten(void)
 	struct pkt out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here"))
 		goto cleanup;
 	if (!ASSERT_OK(client_sends(&f, TEST_VIP, T0, PKT_TCP_SYN, &out, &verdict), "SYN") ||
 	    !ASSERT_OK(client_sends(&f, TEST_VIP, T0 + 1000000, PKT_TCP_ACK, &out, &verdict),

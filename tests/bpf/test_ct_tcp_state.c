@@ -85,8 +85,9 @@ void test_ct_tcp_half_closed_answered_later(void)
 	struct ct_entry forward, reply;
 	uint64_t fin_at = T0 + 3 * NSEC_PER_SEC, now;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !handshake(&f) ||
-	    !client_sends(&f, fin_at, PKT_TCP_FIN | PKT_TCP_ACK, "client FIN"))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !handshake(&f) || !client_sends(&f, fin_at, PKT_TCP_FIN | PKT_TCP_ACK, "client FIN"))
 		goto cleanup;
 	expect_deadlines(&f, fin_at, CT_LIFETIME_TCP_HALF_CLOSED, "half-closed");
 	if (read_pair(&f, &forward, &reply)) {
@@ -130,8 +131,9 @@ void test_ct_tcp_half_closed_idle_expires(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !handshake(&f) ||
-	    !client_sends(&f, fin_at, PKT_TCP_FIN | PKT_TCP_ACK, "client FIN") ||
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !handshake(&f) || !client_sends(&f, fin_at, PKT_TCP_FIN | PKT_TCP_ACK, "client FIN") ||
 	    !backend_sends(&f, fin_at + (CT_LIFETIME_TCP_HALF_CLOSED - 1) * NSEC_PER_SEC,
 			   PKT_TCP_ACK | PKT_TCP_PSH, "server data just before the deadline"))
 		goto cleanup;
@@ -164,8 +166,9 @@ void test_ct_tcp_rst_closes_both(void)
 	struct ct_entry forward, reply;
 	uint64_t rst_at = T0 + 5 * NSEC_PER_SEC;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !handshake(&f) ||
-	    !backend_sends(&f, rst_at, PKT_TCP_RST | PKT_TCP_ACK, "server RST"))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !handshake(&f) || !backend_sends(&f, rst_at, PKT_TCP_RST | PKT_TCP_ACK, "server RST"))
 		goto cleanup;
 	expect_deadlines(&f, rst_at, CT_LIFETIME_TCP_CLOSE, "RST");
 	if (read_pair(&f, &forward, &reply)) {
@@ -186,7 +189,9 @@ void test_ct_tcp_unfinished_handshake_is_short(void)
 	struct fixture f = {0};
 	uint64_t syn_ack_at = T0 + 1000000, ack_at = T0 + 2 * NSEC_PER_SEC;
 
-	if (!fixture_setup(&f, IPPROTO_TCP) || !client_sends(&f, T0, PKT_TCP_SYN, "SYN"))
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod here") ||
+	    !client_sends(&f, T0, PKT_TCP_SYN, "SYN"))
 		goto cleanup;
 	expect_deadlines(&f, T0, CT_LIFETIME_TCP_SYN, "SYN");
 	if (!backend_sends(&f, syn_ack_at, PKT_TCP_SYN | PKT_TCP_ACK, "SYN-ACK"))

@@ -28,7 +28,8 @@ static void check_icmp_error_xlate(uint8_t proto, uint8_t code)
 	struct pkt original, translated, in, out, expected;
 	int verdict;
 
-	if (!fixture_setup(&f, proto))
+	if (!fixture_setup(&f, proto) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(pkt_build(&original, &client), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &original, &translated, &verdict), "run client packet"))
@@ -87,7 +88,8 @@ void test_icmp_error_untracked_pass(void)
 
 	direct.daddr = TEST_BACKEND_A;
 	direct.dport = htons(9999);
-	if (!fixture_setup(&f, IPPROTO_UDP))
+	if (!fixture_setup(&f, IPPROTO_UDP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(pkt_build(&quoted, &direct), "build quoted packet") ||
 	    !ASSERT_OK(build_error(&in, 3, quoted.data + PKT_IP_OFF), "build ICMP error"))
@@ -112,8 +114,14 @@ void test_icmp_error_from_client_xlate(void)
 
 	if (!fixture_setup(&f, IPPROTO_UDP))
 		goto cleanup;
+	/*
+	 * Backend A's reply comes in on its own veth, so A is registered; only after the client's
+	 * packet, whose forward entry then keeps routing to A: what follows checks the error's
+	 * translation and routed delivery.
+	 */
 	if (!ASSERT_OK(pkt_build(&in, &client), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &first, &verdict), "run client packet") ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node") ||
 	    !ASSERT_OK(pkt_build(&in, &reply), "build reply") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &seen_by_client, &verdict), "run reply"))
 		goto cleanup;
@@ -167,7 +175,8 @@ void test_icmp_error_hairpin_xlate(void)
 	memcpy(client.src_mac, test_backend_a_mac, 6);
 	memcpy(client.dst_mac, test_backend_a_host_mac, 6);
 	client.saddr = TEST_BACKEND_A;
-	if (!fixture_setup(&f, IPPROTO_UDP))
+	if (!fixture_setup(&f, IPPROTO_UDP) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(fixture_set_endpoint(&f, TEST_BACKEND_A, TEST_BACKEND_A_IFINDEX,
 					    test_backend_a_mac, test_backend_a_host_mac),

@@ -22,7 +22,11 @@ void test_lb_source_range_admits(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!ranges_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+	if (!ranges_setup(&f) ||
+	    !ASSERT_OK(fixture_set_endpoint(&f, spec.saddr, TEST_INGRESS_IFINDEX, test_client_mac,
+					    test_gateway_mac),
+		       "the client, a pod on this node") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &out, &verdict), "test run"))
 		goto cleanup;
 	ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "ip.daddr of an admitted client");
@@ -39,7 +43,11 @@ void test_lb_source_range_drops(void)
 	int verdict;
 
 	spec.saddr = TEST_IP(10, 0, 2, 5); /* one bit outside 10.0.1.0/24 */
-	if (!ranges_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
+	if (!ranges_setup(&f) ||
+	    !ASSERT_OK(fixture_set_endpoint(&f, spec.saddr, TEST_INGRESS_IFINDEX, test_client_mac,
+					    test_gateway_mac),
+		       "the client, a pod on this node") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build client packet") ||
 	    !ASSERT_OK(fixture_run(&f, &in, &out, &verdict), "test run"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict for a client outside the ranges");

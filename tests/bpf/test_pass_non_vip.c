@@ -11,7 +11,9 @@ static void check_spec_passes(const struct pkt_spec *spec, uint8_t service_proto
 	struct fixture f = {0};
 	struct pkt in;
 
-	if (!fixture_setup(&f, service_proto))
+	/* Backend A is a pod on this node: a packet from it comes in on its own veth. */
+	if (!fixture_setup(&f, service_proto) ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f), "backend A, a pod on this node"))
 		goto cleanup;
 	if (!ASSERT_OK(pkt_build(&in, spec), "build packet"))
 		goto cleanup;

@@ -52,8 +52,10 @@ for proto in tcp udp; do
 done
 
 # ---- offloaded (pseudo-header) checksums, finished by the node --------------------------------
-# A backend the node reaches by routing: a namespace on a plain veth, not registered in ep4, with
-# the pod program on the node's end so its replies are reverse-translated.
+# A backend the node reaches by routing: a namespace on a plain veth, not registered in ep4, like
+# a backend behind another node. Its replies are reverse-translated by the uplink program: the
+# agent restarts with --uplink on the node's end (tc_pod would drop them, their source being no
+# pod registered for that veth, and a registered pod is reached by redirect, not by routing).
 offload topo_in_pod client eth0 tx on
 ext=$(topo_ns_pod ext)
 ip netns add "$ext"
@@ -71,8 +73,8 @@ topo_in_node n1 ip route add "$ext_ip/32" dev "$node_if" scope link
 topo_in_node n1 sysctl -qw "net.ipv4.conf.$node_if.rp_filter=0"
 offload topo_in_node n1 "$node_if" tx off # the node finishes the checksum in software
 offload topo_in_ns "$ext" eth0 rx off     # and the backend's kernel verifies it
-topo_in_node n1 tc qdisc add dev "$node_if" clsact
-topo_in_node n1 tc filter add dev "$node_if" ingress bpf direct-action pinned "$(topo_node_bpffs n1)/tc_pod"
+topo_agent_stop n1
+topo_agent n1 "$TOPO_DIR/manifests" --uplink "$node_if"
 topo_echo ext --tcp 8080 --udp 5353
 # Not a CNI pod (no ep4 entry, no CNI DEL at cleanup); its namespace goes with the prefix.
 TOPO_POD_IP[ext]=$ext_ip

@@ -5,7 +5,7 @@
  * backend answered and how a failure looked (ECONNREFUSED fast vs ETIMEDOUT).
  *
  *   sl_probe --tcp|--udp|--sctp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N]
- *            [--sport PORT]
+ *            [--sport PORT] [--src IP]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
  *
  * --tcp: COUNT connections, each: connect, read one line, close.
@@ -15,6 +15,8 @@
  *   it and print the reply line; ends at EOF of stdin. For flows that must survive a change.
  * --sport binds every attempt to that source port (SO_REUSEADDR), so a test can make two flows
  * share a tuple on purpose, e.g. through the VIP and then straight to the backend.
+ * --src binds every attempt to that source address before it connects (with --sport, both),
+ * e.g. an address added to the pod's interface that is not the pod's own (spoofing tests).
  * Every attempt is bounded by --timeout-ms (default 2000). Exit 0 when every attempt succeeded,
  * 1 when one failed, 2 on bad usage.
  */
@@ -36,13 +38,14 @@
 enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM, MODE_SCTP };
 
 static int timeout_ms = 2000;
-static int source_port; /* 0: the kernel picks */
+static int source_port;		      /* 0: the kernel picks */
+static struct in_addr source_address; /* INADDR_ANY: the kernel picks */
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sl_probe --tcp|--udp|--sctp|--stream IP:PORT [-n COUNT] [--timeout-ms N] "
-		"[--interval-ms N] [--sport PORT]\n");
+		"[--interval-ms N] [--sport PORT] [--src IP]\n");
 	exit(2);
 }
 
@@ -128,10 +131,11 @@ static int connect_to(const struct sockaddr_in *target, int type, int protocol, 
 	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 	if (fd < 0)
 		return -errno;
-	if (source_port) {
+	if (source_port || source_address.s_addr != htonl(INADDR_ANY)) {
 		int one = 1;
 		struct sockaddr_in src = {.sin_family = AF_INET,
-					  .sin_port = htons((uint16_t)source_port)};
+					  .sin_port = htons((uint16_t)source_port),
+					  .sin_addr = source_address};
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
 			int err = -errno;
@@ -288,6 +292,9 @@ int main(int argc, char **argv)
 			if (*end || p <= 0 || p > 65535)
 				usage();
 			source_port = (int)p;
+		} else if (!strcmp(opt, "--src")) {
+			if (inet_pton(AF_INET, val, &source_address) != 1)
+				usage();
 		} else if (!strcmp(opt, "--interval-ms")) {
 			interval_ms = strtol(val, &end, 10);
 			if (*end || interval_ms < 0)
