@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Owns the bpffs pin directory of a node: mounting bpffs when missing, opening pinned maps. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -312,25 +313,49 @@ int bpffs_layout_check(const char *dir, char *msg, size_t len)
 int bpffs_layout_record(const char *dir)
 {
 	__u32 zero = 0, version = SLUICE_LAYOUT_VERSION;
-	char path[4096];
 	int fd, err;
 
-	err = bpffs_path(path, sizeof(path), dir, SLUICE_LAYOUT_MAP);
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SLUICE_LAYOUT_MAP, sizeof(__u32),
-				    sizeof(__u32), 1, NULL);
-		if (fd < 0)
-			return -errno;
-		if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
-	}
+	fd = bpffs_record_open(dir, SLUICE_LAYOUT_MAP, sizeof(version));
+	if (fd < 0)
+		return fd;
 	err = bpf_map_update_elem(fd, &zero, &version, BPF_ANY) ? -errno : 0;
 	close(fd);
 	return err;
+}
+
+bool bpffs_is_record(int fd, size_t value_size)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_ARRAY &&
+	       info.key_size == sizeof(__u32) && info.value_size == value_size &&
+	       info.max_entries == 1;
+}
+
+int bpffs_record_open(const char *dir, const char *name, size_t value_size)
+{
+	char path[4096];
+	int fd, err;
+
+	err = bpffs_path(path, sizeof(path), dir, name);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpffs_is_record(fd, value_size))
+			return fd;
+		close(fd);
+		unlink(path);
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), (__u32)value_size, 1, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }

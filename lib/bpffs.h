@@ -3,6 +3,7 @@
 #ifndef SLUICE_BPFFS_H
 #define SLUICE_BPFFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Default pin directory of a node's agent (`--bpffs DIR`). */
@@ -68,6 +69,16 @@ long bpffs_layout_read(const char *dir);
  * version they have, which this build reads and what to do. Other failures: -errno in MSG.
  */
 int bpffs_layout_check(const char *dir, char *msg, size_t len);
+
+/*
+ * Open DIR/NAME, a userspace record: a one-entry array of VALUE_SIZE bytes. A pin of another
+ * shape (an older agent's) is replaced rather than misread; a missing one is created, root-only.
+ * Returns a file descriptor or -errno.
+ */
+int bpffs_record_open(const char *dir, const char *name, size_t value_size);
+
+/* Whether FD is such a record: a one-entry array of VALUE_SIZE-byte values keyed by __u32. */
+bool bpffs_is_record(int fd, size_t value_size);
 
 /* Record this build's layout version under DIR (the agent, once its pins are made). */
 int bpffs_layout_record(const char *dir);
