@@ -45,9 +45,9 @@ static const struct {
 	uint8_t bit;
 	const char *name;
 } cli_ct_flag_names[] = {
-    {CT_F_REPLY, "reply"},
-    {CT_F_HAIRPIN, "hairpin"},
-    {CT_F_CLOSING, "closing"},
+    {CT_F_REPLY, "reply"},	 {CT_F_HAIRPIN, "hairpin"}, {CT_F_CLOSING, "closing"},
+    {CT_F_NEIGH, "neigh"},	 {CT_F_SNAT, "snat"},	    {CT_F_DIRECT, "direct"},
+    {CT_F_PEER_FIN, "peer-fin"}, {CT_F_RST, "rst"},
 };
 
 static void cli_ct_flags(uint8_t flags, char *buf, size_t len)

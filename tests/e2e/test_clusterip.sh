@@ -29,6 +29,12 @@ done
 
 n=$(ct_entries_with n1 "$client_ip")
 check clusterip/ct_list_shows_flows "no ct list -o json entry mentions $client_ip" test "$n" -gt 0
+# The connections are closed from both ends: ct list names the per-direction close state.
+closed=$(topo_cli n1 ct list -o json 2>/dev/null | jq --arg ip "$client_ip" \
+	'[.connections[] | select(.proto == "TCP" and (.src == $ip or .dst == $ip)
+		and (.flags | index("peer-fin")))] | length' 2>/dev/null || echo 0)
+check clusterip/ct_list_shows_close_state "TCP entries of $client_ip flagged peer-fin: $closed" \
+	test "$closed" -gt 0
 
 for port in 80 53; do
 	got=$(service_backends n1 "$SL_VIP" "$port")
