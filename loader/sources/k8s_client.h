@@ -72,21 +72,13 @@ void k8s_client_drain(struct k8s_client *client);
 bool k8s_client_is_synced(struct k8s_client *client);
 
 /*
- * The objects in the store now, each with a reference the caller gives back with
- * k8s_client_release(); *rejected is how many of the store's latest versions were invalid
- * (their last good version, if any, is in the snapshot). Returns 0 or -ENOMEM.
- */
-int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects, size_t *count,
-			uint32_t *rejected);
-void k8s_client_release(struct k8s_client *client, struct k8s_object **objects, size_t count);
-
-/*
  * What changed in the store since the last call (the first call: everything), as one change
  * per key: CHANGED with its last good version (a reference the list holds), or REMOVED when it
  * has none. A resource that was listed anew has its bit in changes->relisted and all its
  * objects in the list. A key may come more than once. Give the list back with
- * k8s_client_changes_free(). *rejected is as for k8s_client_snapshot(). Returns 0 or -ENOMEM
- * (nothing taken: the same changes come again).
+ * k8s_client_changes_free(). *rejected is how many of the store's latest versions were invalid
+ * (their last good version, if any, stays in force). Returns 0 or -ENOMEM (nothing taken: the same
+ * changes come again).
  */
 int k8s_client_changes(struct k8s_client *client, struct k8s_change_list *changes,
 		       uint32_t *rejected);

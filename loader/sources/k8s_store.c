@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The API client's store (per resource, "namespace/name" -> last good object) and its change
- * journal: what the agent takes with k8s_client_changes() or k8s_client_snapshot(). Everything
+ * journal: what the agent takes with k8s_client_changes(). Everything
  * here runs under client->lock, which also guards every object reference count.
  */
 #include <errno.h>
@@ -190,52 +190,4 @@ void k8s_client_put(struct k8s_client *client, struct k8s_object *object)
 	pthread_mutex_lock(&client->lock);
 	k8s_object_put(object);
 	pthread_mutex_unlock(&client->lock);
-}
-
-int k8s_client_snapshot(struct k8s_client *client, struct k8s_object ***objects, size_t *count,
-			uint32_t *rejected)
-{
-	struct hash_table_entry *entry;
-	size_t i, b, n = 0;
-	struct k8s_object **out;
-
-	*objects = NULL;
-	*count = 0;
-	*rejected = 0;
-	pthread_mutex_lock(&client->lock);
-	for (i = 0; i < N_RESOURCES; i++) {
-		n += client->watchers[i].store.entries.count;
-		*rejected += (uint32_t)client->watchers[i].store.n_rejected;
-	}
-	out = malloc((n ? n : 1) * sizeof(*out));
-	if (!out) {
-		pthread_mutex_unlock(&client->lock);
-		return -ENOMEM;
-	}
-	for (i = 0; i < N_RESOURCES; i++) {
-		const struct store *store = &client->watchers[i].store;
-
-		HASH_TABLE_FOR_EACH (&store->entries, entry, b) {
-			const struct store_entry *e = entry->value;
-
-			if (!e->object)
-				continue;
-			k8s_object_get(e->object);
-			out[(*count)++] = e->object;
-		}
-	}
-	pthread_mutex_unlock(&client->lock);
-	*objects = out;
-	return 0;
-}
-
-void k8s_client_release(struct k8s_client *client, struct k8s_object **objects, size_t count)
-{
-	size_t i;
-
-	pthread_mutex_lock(&client->lock);
-	for (i = 0; i < count; i++)
-		k8s_object_put(objects[i]);
-	pthread_mutex_unlock(&client->lock);
-	free(objects);
 }

@@ -34,7 +34,6 @@ struct sync_backend {
 	uint32_t id;
 	uint32_t refcount; /* services whose backend set holds this backend */
 	bool is_pending;   /* on the delete-at-end-of-sync list */
-	bool is_udp_flush; /* flush its UDP conntrack entries when deleted */
 };
 
 struct sync_service {
