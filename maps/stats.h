@@ -41,6 +41,7 @@ enum drop_reason {
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
 	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
+	DROP_NOT_IPV4,		/* a pod sent neither IPv4 nor ARP (IPv6: pods have no address) */
 	DROP_MAX,
 };
 
@@ -79,6 +80,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_POLICY_EGRESS] = "policy denied egress",
     [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
     [DROP_SPOOFED] = "source address not the pod's",
+    [DROP_NOT_IPV4] = "pod frame neither IPv4 nor ARP",
 };
 #endif
 

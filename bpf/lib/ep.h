@@ -100,9 +100,10 @@ static __always_inline int ep4_claimed_address(struct __sk_buff *skb, __be32 *ad
  * ifindex must be the veth the frame came in on: skb->ingress_ifindex, which the kernel sets to
  * the receiving device (skb->ifindex) before the tc ingress hook, and which BPF_PROG_TEST_RUN
  * lets a test set per packet without creating a device. 0.0.0.0 (DHCP, ARP probes) is never
- * registered, so it is refused too: pods get their address from the CNI plugin. Other ethertypes
- * (IPv6: pods are given no IPv6 address) are left to the node's stack. Returns 0, -DROP_SPOOFED or
- * -DROP_MALFORMED.
+ * registered, so it is refused too: pods get their address from the CNI plugin. Every other
+ * ethertype is refused as well: pods are given no IPv6 address, and the node's stack would route
+ * an IPv6 packet with any source it likes past NetworkPolicy. Returns 0, -DROP_SPOOFED,
+ * -DROP_NOT_IPV4 or -DROP_MALFORMED.
  */
 static __always_inline int ep4_check_source(struct __sk_buff *skb)
 {
@@ -112,7 +113,7 @@ static __always_inline int ep4_check_source(struct __sk_buff *skb)
 
 	ret = ep4_claimed_address(skb, &address);
 	if (ret <= 0)
-		return ret;
+		return ret ? ret : -DROP_NOT_IPV4;
 	ep = ep4_lookup(address);
 	if (!ep || ep->ifindex != skb->ingress_ifindex)
 		return -DROP_SPOOFED;

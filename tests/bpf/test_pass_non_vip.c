@@ -104,22 +104,3 @@ void test_pass_arp(void)
 
 	check_raw_passes(0x0806, arp, sizeof(arp), "ARP request for the VIP");
 }
-
-void test_pass_ipv6(void)
-{
-	/* fd00::5 -> fd00::a, UDP 40000 -> 80; bytes 16..19 of the payload spell the VIP. */
-	uint8_t ipv6[40 + 8 + 4] = {
-	    0x60, 0, 0, 0, 0, 12, 17, 64,
-	};
-
-	ipv6[8] = 0xfd;
-	ipv6[23] = 5;
-	ipv6[24] = 0xfd;
-	ipv6[39] = 0x0a;
-	ipv6[40] = 40000 >> 8;
-	ipv6[41] = 40000 & 0xff;
-	ipv6[43] = 80;
-	ipv6[45] = 12;
-	memcpy(ipv6 + 16, &(__be32){TEST_VIP}, 4); /* where an IPv4 daddr would sit */
-	check_raw_passes(0x86dd, ipv6, sizeof(ipv6), "IPv6 UDP");
-}

@@ -274,3 +274,44 @@ void test_pod_spoofed_arp_dropped(void)
 cleanup:
 	fixture_close(&f);
 }
+
+/*
+ * Neither IPv4 nor ARP: an IPv6 packet (pods are given no IPv6 address, and the node's stack
+ * would route one past NetworkPolicy with whatever source it carries) and an unknown ethertype
+ * are dropped untouched and counted as such, never mistaken for IPv4 service traffic.
+ */
+void test_pod_non_ipv4_dropped(void)
+{
+	/* fd00::5 -> fd00::a, UDP 40000 -> 80; bytes 16..19 spell the VIP (IPv4 daddr's place). */
+	uint8_t ipv6[40 + 8 + 4] = {0x60, 0, 0, 0, 0, 12, 17, 64};
+	struct fixture f = {0};
+	struct pkt in;
+
+	ipv6[8] = 0xfd;
+	ipv6[23] = 5;
+	ipv6[24] = 0xfd;
+	ipv6[39] = 0x0a;
+	ipv6[40] = 40000 >> 8;
+	ipv6[41] = 40000 & 0xff;
+	ipv6[43] = 80;
+	ipv6[45] = 12;
+	memcpy(ipv6 + 16, &(__be32){TEST_VIP}, 4);
+	if (!fixture_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(
+		pkt_build_raw(&in, test_gateway_mac, test_client_mac, 0x86dd, ipv6, sizeof(ipv6)),
+		"build IPv6 UDP"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &in, TC_ACT_SHOT, "IPv6 UDP from a pod");
+	ASSERT_EQ(fixture_drop(&f, DROP_NOT_IPV4), 1, "IPv6: drops neither IPv4 nor ARP");
+
+	if (!ASSERT_OK(
+		pkt_build_raw(&in, test_gateway_mac, test_client_mac, 0x88b5, ipv6, sizeof(ipv6)),
+		"build local experimental ethertype"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &in, TC_ACT_SHOT, "ethertype 0x88b5 from a pod");
+	ASSERT_EQ(fixture_drop(&f, DROP_NOT_IPV4), 2, "0x88b5: drops neither IPv4 nor ARP");
+	ASSERT_EQ(fixture_drops_total(&f), 2, "drops over every reason");
+	ASSERT_EQ(fixture_stats_total(&f), 0, "stats over every outcome");
+cleanup:
+	fixture_close(&f);
+}

@@ -129,6 +129,30 @@ neigh=$(topo_in_node n1 ip neigh show to "$attacker")
 check spoof/own_arp_learned "node neighbours for $attacker: $(tr '\n' '|' <<<"$neigh")" \
 	grep -qi "$attacker_mac" <<<"$neigh"
 
+# IPv6 (pods have no IPv6 address; the node would route it with any source past policy) and any
+# other ethertype: dropped at the veth and counted under their own reason.
+NOT_IPV4="pod frame neither IPv4 nor ARP"
+not_ipv4_drops() {
+	topo_cli n1 drops -o json | jq --arg name "$NOT_IPV4" '[.drops[] | select(.name == $name) | .packets] | add // 0'
+}
+before=$(not_ipv4_drops)
+topo_in_pod attacker python3 - <<'EOF'
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+mac = s.getsockname()[4]
+src, dst = socket.inet_pton(socket.AF_INET6, "fd00::5"), socket.inet_pton(socket.AF_INET6, "fd00::a")
+udp = struct.pack("!HHHH", 40000, 80, 12, 0) + b"ping"
+ipv6 = struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + src + dst + udp
+for _ in range(3):
+    s.send(b"\xff" * 6 + mac + b"\x86\xdd" + ipv6)
+    s.send(b"\xff" * 6 + mac + b"\x88\xb5" + ipv6)
+EOF
+sleep 0.5
+after=$(not_ipv4_drops)
+check spoof/non_ipv4_counted "'$NOT_IPV4' went $before -> $after, want at least 6 more" \
+	test "$after" -ge "$((before + 6))"
+
 # The victim still connects, after all that.
 out=$(topo_probe victim --tcp "$SL_VIP:80" -n 3 || true)
 check spoof/victim_still_connects "victim -> $SL_VIP:80: $(tr '\n' ' ' <<<"$out")" test "$(count_from web-1 "$out")" -eq 3
