@@ -13,6 +13,7 @@
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/frag.h"
 #include "maps/node.h"
 #include "maps/policy.h"
 #include "maps/stats.h"
@@ -26,6 +27,7 @@
 #include "bpf/lib/lb.h"
 #include "bpf/lib/lb_backend.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/node.h"
@@ -116,29 +118,35 @@ static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct 
 	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
 }
 
-/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
-static __always_inline int node_handle(struct __sk_buff *skb)
+/*
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; PKT (zeroed by
+ * the caller) holds what was parsed, for frag4_remember_first().
+ */
+static __always_inline int node_handle(struct __sk_buff *skb, struct pkt4 *pkt)
 {
-	struct pkt4 pkt = {};
 	struct lb4_service *svc;
 	__u64 now = 0;
 	int ret;
 
-	ret = flow_begin(skb, &pkt, &now);
+	ret = flow_begin(skb, pkt, &now);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
-	svc = node_lookup_service(&pkt);
+	svc = node_lookup_service(pkt);
 	if (!svc)
-		return node_direct_flow(skb, &pkt, now);
-	return node_new_flow(skb, &pkt, svc, now);
+		return node_direct_flow(skb, pkt, now);
+	return node_new_flow(skb, pkt, svc, now);
 }
 
 SEC("tc")
 int tc_node_ingress(struct __sk_buff *skb)
 {
+	struct pkt4 pkt = {};
 	__u32 len = skb->len;
+	int ret;
 
-	return flow_verdict(node_handle(skb), len);
+	ret = node_handle(skb, &pkt);
+	frag4_remember_first(&pkt, ret);
+	return flow_verdict(ret, len);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -16,6 +16,7 @@
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/frag.h"
 #include "maps/stats.h"
 #include "maps/policy.h"
 
@@ -31,6 +32,7 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/lb.h"
 #include "bpf/lib/lb_backend.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/policy.h"
@@ -100,10 +102,12 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	return flow_track_direct(skb, pkt, now, verdict.policy, true, ep4_lookup(pkt->daddr));
 }
 
-/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
-static __always_inline int pod_handle(struct __sk_buff *skb)
+/*
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; PKT (zeroed by
+ * the caller) holds what was parsed, for frag4_remember_first().
+ */
+static __always_inline int pod_handle(struct __sk_buff *skb, struct pkt4 *pkt)
 {
-	struct pkt4 pkt = {};
 	struct lb4_service *svc;
 	__u64 now = 0;
 	int ret;
@@ -113,23 +117,27 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 	ret = ep4_check_source(skb);
 	if (ret)
 		return ret;
-	ret = flow_begin(skb, &pkt, &now);
+	ret = flow_begin(skb, pkt, &now);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
-	svc = lb4_lookup_service(&pkt);
+	svc = lb4_lookup_service(pkt);
 	if (!svc) {
-		ct4_retire_closed(&pkt, now);
-		return pod_direct_flow(skb, &pkt, now);
+		ct4_retire_closed(pkt, now);
+		return pod_direct_flow(skb, pkt, now);
 	}
-	return pod_new_flow(skb, &pkt, svc, now);
+	return pod_new_flow(skb, pkt, svc, now);
 }
 
 SEC("tc")
 int tc_pod_ingress(struct __sk_buff *skb)
 {
+	struct pkt4 pkt = {};
 	__u32 len = skb->len;
+	int ret;
 
-	return flow_verdict(pod_handle(skb), len);
+	ret = pod_handle(skb, &pkt);
+	frag4_remember_first(&pkt, ret);
+	return flow_verdict(ret, len);
 }
 
 /* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */

@@ -28,7 +28,8 @@ enum drop_reason {
 	DROP_NONE = 0,
 	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic, or on a
 				 * pod's IPv4/ARP frame too short to read its source address */
-	DROP_FRAGMENT,		/* IP fragment to a VIP: no L4 ports to translate */
+	DROP_FRAGMENT,		/* later IP fragment to a VIP whose first opened no flow (it
+				 * was answered with a reject): nothing to translate it to */
 	DROP_NO_BACKEND,	/* service without endpoints and the reject could not be built */
 	DROP_BACKEND_MISSING,	/* slot or backend vanished between lookups */
 	DROP_CSUM,		/* checksum helper failed */
@@ -41,6 +42,7 @@ enum drop_reason {
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
 	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
+	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
 	DROP_MAX,
 };
 
@@ -79,6 +81,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_POLICY_EGRESS] = "policy denied egress",
     [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
     [DROP_SPOOFED] = "source address not the pod's",
+    [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
 };
 #endif
 

@@ -9,6 +9,7 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/lb.h"
 #include "bpf/lib/nat.h"
@@ -57,33 +58,46 @@ static __always_inline bool flow_is_new_syn(const struct ct_entry *entry, const 
  * either direction, of any IP protocol. Returns a tc verdict, VERDICT_PASS or -DROP_* when the
  * packet is dealt with, or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow
  * path: a packet of no known flow, and an ICMP message other than an echo that is about no
- * tracked flow, which NetworkPolicy judges alone.
+ * tracked flow, which NetworkPolicy judges alone. A first fragment goes the same way (the entry
+ * point remembers the outcome, frag4_remember_first); a later one takes its first one's ports
+ * and follows its flow (frag.h), and never opens one.
  */
 static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now)
 {
 	struct ct4_key key = {};
 	struct ct_entry *entry;
+	int ret;
 
 	switch (parse_pkt4(skb, pkt)) {
 	case PARSE_OK:
 		break;
 	case PARSE_MALFORMED:
-		return lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
+		/* A fragment too short for its L4 header would pass the datagram unjudged. */
+		return pkt->frag || lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
 	case PARSE_FRAGMENT:
-		return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+		ret = frag4_follow_first(pkt, ct_now());
+		if (ret)
+			return ret;
+		break;
 	default:
 		return VERDICT_PASS;
 	}
 
 	*now = ct_now();
 	if (pkt->proto == IPPROTO_ICMP && pkt->icmp_type != ICMP_ECHO &&
-	    pkt->icmp_type != ICMP_ECHOREPLY)
+	    pkt->icmp_type != ICMP_ECHOREPLY && pkt->frag != PKT_FRAG_LATER)
 		return icmp4_handle(skb, pkt, *now);
 
 	ct4_key_of(&key, pkt);
 	entry = ct4_lookup(&key, *now);
 	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, pkt)))
 		return flow_established(skb, pkt, entry, *now);
+	/*
+	 * No flow: the first fragment passed untracked, and so do they; or it was a VIP's and
+	 * opened none (a reject), which leaves them nothing to be translated to.
+	 */
+	if (unlikely(pkt->frag == PKT_FRAG_LATER))
+		return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
 	return VERDICT_NEW_FLOW;
 }
 
