@@ -4,7 +4,7 @@
  * L4 header and goes the way of a whole packet (judged, translated, tracked); what it met is
  * remembered in frag4 under (source, destination, protocol, IP ID), with its ports, so each
  * later fragment is looked up in conntrack with the first one's tuple and gets the same verdict
- * and translation, of its IP header only (flow_begin, nat4_rewrite).
+ * and translation, of its IP header only (flow_later_fragment, nat4_rewrite_later_fragment).
  *
  * A later fragment that arrives before its first, or without one, is dropped: nothing says
  * where it belongs or whether policy admits it. Linux sends a datagram's fragments in order

@@ -59,8 +59,8 @@ static __always_inline int nat4_rewrite_later_fragment(struct __sk_buff *skb,
  * Rewrites the packet parsed into pkt to carry tuple out. The IP header checksum is patched
  * in place (never offloaded); the L4 checksum goes through bpf_l4_csum_replace, which knows
  * whether the skb carries a full checksum or only the pseudo-header sum (CHECKSUM_PARTIAL,
- * as pods' veth transmit does). SCTP gets addresses only (see below), a later IP fragment too
- * (nat4_rewrite_later_fragment). Returns 0 or -DROP_*.
+ * as pods' veth transmit does). SCTP gets addresses only (see below); a later IP fragment goes
+ * through nat4_rewrite_later_fragment() instead. Returns 0 or -DROP_*.
  * Invalidates packet pointers.
  */
 static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4 *pkt,
@@ -79,8 +79,6 @@ static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4
 	 */
 	if (pkt->proto == IPPROTO_SCTP && (out->sport != pkt->sport || out->dport != pkt->dport))
 		return -DROP_UNSUPPORTED;
-	if (unlikely(pkt->frag == PKT_FRAG_LATER))
-		return nat4_rewrite_later_fragment(skb, pkt, out);
 
 	ip = ctx_data(skb) + ETH_HLEN;
 	ports = ctx_data(skb) + l4_off;

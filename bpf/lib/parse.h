@@ -121,7 +121,6 @@ static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 	tot_len = bpf_ntohs(ip->tot_len);
 	if (tot_len < ihl || ETH_HLEN + tot_len > skb->len)
 		return PARSE_MALFORMED;
-	l4_len = parse_l4_min_len(pkt->proto);
 	if (unlikely(ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))) {
 		pkt->ip_id = ip->id;
 		if (!(ip->frag_off & bpf_htons(IP_OFFSET))) {
@@ -132,13 +131,15 @@ static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 			 * One that overlaps the first fragment's L4 header would rewrite its ports
 			 * or flags after they were judged (RFC 1858's overlapping fragments).
 			 */
-			if ((bpf_ntohs(ip->frag_off) & IP_OFFSET) * 8 < l4_len)
+			if ((bpf_ntohs(ip->frag_off) & IP_OFFSET) * 8 <
+			    parse_l4_min_len(pkt->proto))
 				return PARSE_MALFORMED;
 			return PARSE_FRAGMENT;
 		}
 	}
 
 	l4_off = ETH_HLEN + ihl;
+	l4_len = parse_l4_min_len(pkt->proto);
 	if (!l4_len) {
 		/* No ports to read: NetworkPolicy judges it by addresses and protocol alone. */
 		pkt->l4_off = l4_off;

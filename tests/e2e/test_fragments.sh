@@ -4,7 +4,8 @@
 # the request and the answer (sl_echo pads it to the request's length) both travel as fragments.
 # Through the Service VIP they reach a backend, keep the client's address, and the answer comes
 # back whole from the VIP (the probe's socket is connected to it); the kernels' own counters
-# show both ways were fragmented and reassembled. Into a pod isolated by a NetworkPolicy the
+# show both ways were fragmented and reassembled. From outside the node (uplink: XDP + tc_node)
+# the same through a NodePort, masqueraded to the node's address. Into a pod isolated by a NetworkPolicy the
 # datagram is delivered when a rule admits the sender (straight and through the VIP) and dropped
 # whole when none does, every fragment counted as "policy denied ingress"; no fragment is ever
 # dropped for lack of its first.
@@ -14,9 +15,39 @@ set -euo pipefail
 
 SIZE=4000
 
+NODE_IP=192.168.78.1
+OUTSIDE_IP=192.168.78.2
+NODE_PORT=30053
+
 topo_init fragments
-topo_standard
-topo_pod n1 other
+topo_require_all
+# topo_standard's pods and Service, plus a client outside the node behind the uplink (XDP + tc).
+topo_node n1 10.244.1.0/24
+topo_uplink_client n1 "$NODE_IP" "$OUTSIDE_IP"
+topo_agent n1 "$TOPO_DIR/manifests" --uplink up0 --node-ip "$NODE_IP"
+for pod in client web-1 web-2 other; do topo_pod n1 "$pod"; done
+topo_echo web-1
+topo_echo web-2
+write_web_manifests web-1 web-2
+{
+	cat <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: web-np, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.53
+  externalTrafficPolicy: Cluster
+  ports: [{name: udp-53, protocol: UDP, port: 53, targetPort: 5353, nodePort: $NODE_PORT}]
+EOF
+	echo ---
+	manifest_slice web-np 53:5353/UDP web-1 web-2
+} | write_file "$TOPO_DIR/manifests/web-np.yaml"
+for frontend in "$SL_VIP 80" "10.96.0.53 53"; do
+	# shellcheck disable=SC2086 # address and port
+	wait_service_backends n1 $frontend 2 ||
+		topo_fatal "service $frontend not applied within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+done
 client_ip=$(topo_pod_ip client)
 web1=$(topo_pod_ip web-1)
 
@@ -57,6 +88,15 @@ web_reasm=$(($(snmp web-1 ReasmOKs) + $(snmp web-2 ReasmOKs) - web_reasm))
 check fragments/vip_request_fragmented "client made $frags fragments, backends reassembled $web_reasm datagrams" \
 	test "$frags" -ge 20 -a "$web_reasm" -ge 10
 check fragments/vip_answer_fragmented "client reassembled $reasm answers" test "$reasm" -ge 10
+
+# ---- from outside the node to the NodePort (Cluster: masqueraded to the node's address) ----------
+out=$(topo_in_ns "$UPLINK_CLIENT_NS" timeout 60 "$SL_TOOLS/sl_probe" --udp "$NODE_IP:$NODE_PORT" \
+	-n 6 --size "$SIZE" --timeout-ms 1500 || true)
+show_output "$out"
+check fragments/nodeport_answered "outside -> NodePort: $(tally "$out")" \
+	test "$(count_errors "$out")" -eq 0 -a "$(($(count_from web-1 "$out") + $(count_from web-2 "$out")))" -eq 6
+check fragments/nodeport_masqueraded "backends saw $(awk '{print $2}' <<<"$out" | cut -d: -f1 | sort -u | tr '\n' ' ')" \
+	test -z "$(foreign_peers "$NODE_IP" "$out")"
 
 # ---- NetworkPolicy: web-1 and web-2 admit only app=client on UDP 5353 ----------------------------
 {
