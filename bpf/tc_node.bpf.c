@@ -119,33 +119,34 @@ static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct 
 }
 
 /*
- * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; PKT (zeroed by
- * the caller) holds what was parsed, for frag4_remember_first().
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; a first fragment's
+ * frag4 entry in *FIRST, for the entry point to settle (flow_begin).
  */
-static __always_inline int node_handle(struct __sk_buff *skb, struct pkt4 *pkt)
+static __always_inline int node_handle(struct __sk_buff *skb, struct frag4_entry **first)
 {
+	struct pkt4 pkt = {};
 	struct lb4_service *svc;
 	__u64 now = 0;
 	int ret;
 
-	ret = flow_begin(skb, pkt, &now);
+	ret = flow_begin(skb, &pkt, &now, first);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
-	svc = node_lookup_service(pkt);
+	svc = node_lookup_service(&pkt);
 	if (!svc)
-		return node_direct_flow(skb, pkt, now);
-	return node_new_flow(skb, pkt, svc, now);
+		return node_direct_flow(skb, &pkt, now);
+	return node_new_flow(skb, &pkt, svc, now);
 }
 
 SEC("tc")
 int tc_node_ingress(struct __sk_buff *skb)
 {
-	struct pkt4 pkt = {};
+	struct frag4_entry *first = NULL;
 	__u32 len = skb->len;
 	int ret;
 
-	ret = node_handle(skb, &pkt);
-	frag4_remember_first(&pkt, ret);
+	ret = node_handle(skb, &first);
+	frag4_settle_first(first, ret);
 	return flow_verdict(ret, len);
 }
 

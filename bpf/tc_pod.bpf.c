@@ -103,11 +103,12 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 }
 
 /*
- * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; PKT (zeroed by
- * the caller) holds what was parsed, for frag4_remember_first().
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; a first fragment's
+ * frag4 entry in *FIRST, for the entry point to settle (flow_begin).
  */
-static __always_inline int pod_handle(struct __sk_buff *skb, struct pkt4 *pkt)
+static __always_inline int pod_handle(struct __sk_buff *skb, struct frag4_entry **first)
 {
+	struct pkt4 pkt = {};
 	struct lb4_service *svc;
 	__u64 now = 0;
 	int ret;
@@ -117,26 +118,26 @@ static __always_inline int pod_handle(struct __sk_buff *skb, struct pkt4 *pkt)
 	ret = ep4_check_source(skb);
 	if (ret)
 		return ret;
-	ret = flow_begin(skb, pkt, &now);
+	ret = flow_begin(skb, &pkt, &now, first);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
-	svc = lb4_lookup_service(pkt);
+	svc = lb4_lookup_service(&pkt);
 	if (!svc) {
-		ct4_retire_closed(pkt, now);
-		return pod_direct_flow(skb, pkt, now);
+		ct4_retire_closed(&pkt, now);
+		return pod_direct_flow(skb, &pkt, now);
 	}
-	return pod_new_flow(skb, pkt, svc, now);
+	return pod_new_flow(skb, &pkt, svc, now);
 }
 
 SEC("tc")
 int tc_pod_ingress(struct __sk_buff *skb)
 {
-	struct pkt4 pkt = {};
+	struct frag4_entry *first = NULL;
 	__u32 len = skb->len;
 	int ret;
 
-	ret = pod_handle(skb, &pkt);
-	frag4_remember_first(&pkt, ret);
+	ret = pod_handle(skb, &first);
+	frag4_settle_first(first, ret);
 	return flow_verdict(ret, len);
 }
 

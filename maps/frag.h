@@ -39,7 +39,11 @@ struct frag4_entry {
 	__u64 expires_ns; /* on the datapath clock (maps/ct.h) */
 	__be16 sport;	  /* as parse_pkt4() read them: ports, or an ICMP echo's id */
 	__be16 dport;
-	__u8 drop_reason; /* DROP_* the first fragment met, later ones share it; 0: none */
+	/*
+	 * DROP_* the first fragment met, which later ones share; 0: it passed. DROP_FRAG_NO_FIRST
+	 * while the first is still being handled.
+	 */
+	__u8 drop_reason;
 	__u8 pad[3];
 };
 SLUICE_ASSERT_SIZE(struct frag4_entry, 16);

@@ -88,11 +88,12 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
  * either direction, of any IP protocol. Returns a tc verdict, VERDICT_PASS or -DROP_* when the
  * packet is dealt with, or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow
  * path: a packet of no known flow, and an ICMP message other than an echo that is about no
- * tracked flow, which NetworkPolicy judges alone. A first fragment goes the same way (the entry
- * point remembers the outcome, frag4_remember_first); a later one follows its first
- * (flow_later_fragment).
+ * tracked flow, which NetworkPolicy judges alone. A first fragment goes the same way, and opens
+ * its datagram's frag4 entry in *FIRST for the entry point to settle (frag4_settle_first; *FIRST
+ * stays NULL for any other packet); a later one follows its first (flow_later_fragment).
  */
-static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now)
+static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now,
+				      struct frag4_entry **first)
 {
 	struct ct4_key key = {};
 	struct ct_entry *entry;
@@ -110,6 +111,8 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 	}
 
 	*now = ct_now();
+	if (unlikely(pkt->frag == PKT_FRAG_FIRST))
+		*first = frag4_open_first(pkt, *now);
 	if (pkt->proto == IPPROTO_ICMP && pkt->icmp_type != ICMP_ECHO &&
 	    pkt->icmp_type != ICMP_ECHOREPLY)
 		return icmp4_handle(skb, pkt, *now);

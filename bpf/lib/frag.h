@@ -49,24 +49,38 @@ static __always_inline int frag4_follow_first(struct pkt4 *pkt, __u64 now)
 }
 
 /*
- * The entry point's record of a first fragment (PKT_FRAG_FIRST) once its handling is done: RET
- * is the program's outcome (a verdict, or -DROP_* when it is dropped). Every other packet costs
- * one test. The entry is written whatever the outcome, so a datagram that reuses the IP ID of
- * an earlier one never inherits that one's verdict.
+ * A first fragment (PKT_FRAG_FIRST), parsed: opens its datagram's entry with the ports, pending
+ * (a later fragment that races it is dropped as without its first) until the entry point
+ * settles it with the outcome (frag4_settle_first). The entry is written whatever comes next,
+ * so a datagram that reuses an earlier one's IP ID never inherits that one's verdict. Returns
+ * the entry, or NULL when it could not be written (its later fragments are then dropped).
  */
-static __always_inline void frag4_remember_first(const struct pkt4 *pkt, int ret)
+static __always_inline struct frag4_entry *frag4_open_first(const struct pkt4 *pkt, __u64 now)
 {
 	struct frag4_key key = {};
-	struct frag4_entry entry = {};
+	struct frag4_entry entry = {
+	    .expires_ns = now + FRAG4_LIFETIME * NSEC_PER_SEC,
+	    .sport = pkt->sport,
+	    .dport = pkt->dport,
+	    .drop_reason = DROP_FRAG_NO_FIRST,
+	};
 
-	if (likely(pkt->frag != PKT_FRAG_FIRST))
-		return;
 	frag4_key_of(&key, pkt);
-	entry.expires_ns = ct_now() + FRAG4_LIFETIME * NSEC_PER_SEC;
-	entry.sport = pkt->sport;
-	entry.dport = pkt->dport;
-	entry.drop_reason = ret < 0 ? (__u8)-ret : DROP_NONE;
-	bpf_map_update_elem(&frag4, &key, &entry, BPF_ANY);
+	if (bpf_map_update_elem(&frag4, &key, &entry, BPF_ANY))
+		return NULL;
+	return bpf_map_lookup_elem(&frag4, &key);
+}
+
+/*
+ * The entry point's last word on a first fragment (FIRST from frag4_open_first, NULL for every
+ * other packet): RET is the program's outcome, a verdict or -DROP_* when it was dropped, which
+ * its later fragments then share. Only a pointer lives until here, so whole packets pay a test.
+ */
+static __always_inline void frag4_settle_first(struct frag4_entry *first, int ret)
+{
+	if (likely(!first))
+		return;
+	first->drop_reason = ret < 0 ? (__u8)-ret : DROP_NONE;
 }
 
 #endif
