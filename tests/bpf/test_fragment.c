@@ -8,7 +8,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "maps/frag.h"
 #include "maps/policy.h"
+#include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
 
@@ -316,6 +321,53 @@ void test_fragment_tiny_and_overlapping_dropped(void)
 	fixture_expect_untouched(&f, &later, TC_ACT_SHOT, "later fragment at offset 8");
 	ASSERT_EQ(fixture_drop(&f, DROP_MALFORMED), 3, "drops malformed");
 	ASSERT_EQ(fixture_drop(&f, DROP_FRAG_NO_FIRST), 0, "drops fragment without first");
+cleanup:
+	fixture_close(&f);
+}
+
+/*
+ * The frag4 entry's life: a later fragment is served while its first's entry is live and
+ * settled, dropped once the entry outlived the reassembly timeout (FRAG4_LIFETIME), and dropped
+ * while the entry is still pending (its first being handled on another CPU).
+ */
+void test_fragment_entry_expiry_and_pending(void)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_UDP);
+	struct pkt first, later, out;
+	struct frag4_key key = {0};
+	struct frag4_entry entry;
+	struct fixture f = {0};
+	const uint64_t start_ns = 1000ull * 1000000000ull;
+	int frag_fd;
+
+	spec.daddr = TEST_OTHER_IP;
+	if (!fixture_setup(&f, IPPROTO_UDP) ||
+	    !ASSERT_OK(fixture_set_clock(&f, start_ns), "set the datapath clock") ||
+	    !build_fragments(spec, 0x8888, &first, &later) ||
+	    !run(&f, &first, &out, TC_ACT_OK, "first fragment") ||
+	    !run(&f, &later, &out, TC_ACT_OK, "later fragment within the lifetime"))
+		goto cleanup;
+	frag_fd = bpf_map__fd(f.skel->maps.frag4);
+	key.saddr = TEST_CLIENT_IP;
+	key.daddr = TEST_OTHER_IP;
+	key.id = htons(0x8888);
+	key.proto = IPPROTO_UDP;
+	if (!ASSERT_OK(bpf_map_lookup_elem(frag_fd, &key, &entry), "frag4 entry of the datagram"))
+		goto cleanup;
+	ASSERT_EQ(entry.drop_reason, 0, "entry settled: passed");
+	ASSERT_PORT_EQ(entry.dport, TEST_VIP_PORT, "entry dport (the first's)");
+
+	if (!ASSERT_OK(fixture_set_clock(&f, start_ns + (FRAG4_LIFETIME + 1) * 1000000000ull),
+		       "move the clock past the lifetime"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &later, TC_ACT_SHOT, "later fragment after the lifetime");
+
+	entry.expires_ns = UINT64_MAX;
+	entry.drop_reason = DROP_FRAG_NO_FIRST; /* what frag4_open_first() leaves until settled */
+	if (!ASSERT_OK(bpf_map_update_elem(frag_fd, &key, &entry, BPF_ANY), "entry pending"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &later, TC_ACT_SHOT, "later fragment, its first pending");
+	ASSERT_EQ(fixture_drop(&f, DROP_FRAG_NO_FIRST), 2, "drops fragment without first");
 cleanup:
 	fixture_close(&f);
 }
