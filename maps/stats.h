@@ -28,8 +28,8 @@ enum drop_reason {
 	DROP_NONE = 0,
 	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic, or on a
 				 * pod's IPv4/ARP frame too short to read its source address */
-	DROP_FRAGMENT,		/* later IP fragment to a VIP whose first opened no flow (it
-				 * was answered with a reject): nothing to translate it to */
+	DROP_FRAGMENT,		/* later IP fragment to a VIP whose first opened no flow (a
+				 * reject, a port no Service serves): nothing to translate to */
 	DROP_NO_BACKEND,	/* service without endpoints and the reject could not be built */
 	DROP_BACKEND_MISSING,	/* slot or backend vanished between lookups */
 	DROP_CSUM,		/* checksum helper failed */

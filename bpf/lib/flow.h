@@ -78,7 +78,7 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
 		return flow_established(skb, pkt, entry, now, true);
 	/*
 	 * No flow: the first fragment passed untracked, and so do they; or it was a VIP's and
-	 * opened none (a reject), which leaves them nothing to be translated to.
+	 * opened none (a reject, a port no Service serves): nothing to translate them to.
 	 */
 	return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
 }
