@@ -13,6 +13,7 @@
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/frag.h"
 #include "maps/node.h"
 #include "maps/policy.h"
 #include "maps/stats.h"
@@ -26,6 +27,7 @@
 #include "bpf/lib/lb.h"
 #include "bpf/lib/lb_backend.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/node.h"
@@ -116,15 +118,18 @@ static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct 
 	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
 }
 
-/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
-static __always_inline int node_handle(struct __sk_buff *skb)
+/*
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; a first fragment's
+ * frag4 entry in *FIRST, for the entry point to settle (flow_begin).
+ */
+static __always_inline int node_handle(struct __sk_buff *skb, struct frag4_entry **first)
 {
 	struct pkt4 pkt = {};
 	struct lb4_service *svc;
 	__u64 now = 0;
 	int ret;
 
-	ret = flow_begin(skb, &pkt, &now);
+	ret = flow_begin(skb, &pkt, &now, first);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
 	svc = node_lookup_service(&pkt);
@@ -136,9 +141,13 @@ static __always_inline int node_handle(struct __sk_buff *skb)
 SEC("tc")
 int tc_node_ingress(struct __sk_buff *skb)
 {
+	struct frag4_entry *first = NULL;
 	__u32 len = skb->len;
+	int ret;
 
-	return flow_verdict(node_handle(skb), len);
+	ret = node_handle(skb, &first);
+	frag4_settle_first(first, ret);
+	return flow_verdict(ret, len);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -16,6 +16,7 @@
 #include "maps/lb.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/frag.h"
 #include "maps/stats.h"
 #include "maps/policy.h"
 
@@ -31,6 +32,7 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/lb.h"
 #include "bpf/lib/lb_backend.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/policy.h"
@@ -100,8 +102,11 @@ static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct p
 	return flow_track_direct(skb, pkt, now, verdict.policy, true, ep4_lookup(pkt->daddr));
 }
 
-/* Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count. */
-static __always_inline int pod_handle(struct __sk_buff *skb)
+/*
+ * Returns a tc verdict, VERDICT_PASS, or -DROP_* for the entry point to count; a first fragment's
+ * frag4 entry in *FIRST, for the entry point to settle (flow_begin).
+ */
+static __always_inline int pod_handle(struct __sk_buff *skb, struct frag4_entry **first)
 {
 	struct pkt4 pkt = {};
 	struct lb4_service *svc;
@@ -113,7 +118,7 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 	ret = ep4_check_source(skb);
 	if (ret)
 		return ret;
-	ret = flow_begin(skb, &pkt, &now);
+	ret = flow_begin(skb, &pkt, &now, first);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
 	svc = lb4_lookup_service(&pkt);
@@ -127,9 +132,13 @@ static __always_inline int pod_handle(struct __sk_buff *skb)
 SEC("tc")
 int tc_pod_ingress(struct __sk_buff *skb)
 {
+	struct frag4_entry *first = NULL;
 	__u32 len = skb->len;
+	int ret;
 
-	return flow_verdict(pod_handle(skb), len);
+	ret = pod_handle(skb, &first);
+	frag4_settle_first(first, ret);
+	return flow_verdict(ret, len);
 }
 
 /* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */

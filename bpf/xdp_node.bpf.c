@@ -30,7 +30,11 @@
 
 /*
  * Parses IPv4 TCP/UDP without IP options' payload assumptions: ports at ihl*4. Returns 0 and
- * fills pkt (addresses, ports, proto, tcp_flags), or -1 for anything tc should judge.
+ * fills pkt (addresses, ports, proto, tcp_flags), or -1 for anything tc should judge. IP
+ * fragments, the first included, are tc_node's: a later fragment follows its first through the
+ * frag4 entry tc_node writes once the first is handled, so the first must reach tc_node even
+ * when XDP could have dropped it (its later fragments are then dropped there, under the first
+ * one's reason).
  */
 static __always_inline int xdp_parse4(struct xdp_md *ctx, struct pkt4 *pkt)
 {

@@ -28,7 +28,8 @@ enum drop_reason {
 	DROP_NONE = 0,
 	DROP_MALFORMED,		/* truncated or inconsistent headers on service traffic, or on a
 				 * pod's IPv4/ARP frame too short to read its source address */
-	DROP_FRAGMENT,		/* IP fragment to a VIP: no L4 ports to translate */
+	DROP_FRAGMENT,		/* later IP fragment to a VIP whose first opened no flow (a
+				 * reject, a port no Service serves): nothing to translate to */
 	DROP_NO_BACKEND,	/* service without endpoints and the reject could not be built */
 	DROP_BACKEND_MISSING,	/* slot or backend vanished between lookups */
 	DROP_CSUM,		/* checksum helper failed */
@@ -42,6 +43,7 @@ enum drop_reason {
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
 	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
 	DROP_NOT_IPV4,		/* a pod sent neither IPv4 nor ARP (IPv6: pods have no address) */
+	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
 	DROP_MAX,
 };
 
@@ -81,6 +83,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
     [DROP_SPOOFED] = "source address not the pod's",
     [DROP_NOT_IPV4] = "pod frame neither IPv4 nor ARP",
+    [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
 };
 #endif
 

@@ -9,6 +9,7 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/lb.h"
 #include "bpf/lib/nat.h"
@@ -18,9 +19,12 @@
 /*
  * A packet of a known flow, either direction: it leaves with the tuple its conntrack entry
  * recorded (backend for client -> VIP, VIP for replies) and goes where the entry delivers.
+ * IS_LATER_FRAGMENT (a constant at each call, so whole packets pay no test): a later IP
+ * fragment, whose IP header alone is rewritten.
  */
 static __always_inline int flow_established(struct __sk_buff *skb, const struct pkt4 *pkt,
-					    struct ct_entry *entry, __u64 now)
+					    struct ct_entry *entry, __u64 now,
+					    const bool is_later_fragment)
 {
 	struct nat4_tuple out = {
 	    .saddr = entry->nat_saddr,
@@ -33,7 +37,8 @@ static __always_inline int flow_established(struct __sk_buff *skb, const struct 
 	ct4_refresh(entry, pkt, now);
 	/* A direct flow leaves as it came; its packets may have no ports to write (ICMP, GRE). */
 	if (!(entry->flags & CT_F_DIRECT)) {
-		ret = nat4_rewrite(skb, pkt, &out);
+		ret = is_later_fragment ? nat4_rewrite_later_fragment(skb, pkt, &out)
+					: nat4_rewrite(skb, pkt, &out);
 		if (ret)
 			return ret;
 	}
@@ -53,13 +58,42 @@ static __always_inline bool flow_is_new_syn(const struct ct_entry *entry, const 
 }
 
 /*
+ * A later IP fragment (PARSE_FRAGMENT): it follows its first fragment's flow with that one's
+ * ports (frag.h), never opens one and is never judged alone. Returns what flow_begin() does,
+ * never VERDICT_NEW_FLOW.
+ */
+static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt4 *pkt)
+{
+	struct ct4_key key = {};
+	struct ct_entry *entry;
+	__u64 now = ct_now();
+	int ret;
+
+	ret = frag4_follow_first(pkt, now);
+	if (ret)
+		return ret;
+	ct4_key_of(&key, pkt);
+	entry = ct4_lookup(&key, now);
+	if (entry)
+		return flow_established(skb, pkt, entry, now, true);
+	/*
+	 * No flow: the first fragment passed untracked, and so do they; or it was a VIP's and
+	 * opened none (a reject, a port no Service serves): nothing to translate them to.
+	 */
+	return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+}
+
+/*
  * What every program does first: parse; ICMP errors about tracked flows; packets of known flows,
  * either direction, of any IP protocol. Returns a tc verdict, VERDICT_PASS or -DROP_* when the
  * packet is dealt with, or VERDICT_NEW_FLOW with pkt and now filled for the program's new-flow
  * path: a packet of no known flow, and an ICMP message other than an echo that is about no
- * tracked flow, which NetworkPolicy judges alone.
+ * tracked flow, which NetworkPolicy judges alone. A first fragment goes the same way, and opens
+ * its datagram's frag4 entry in *FIRST for the entry point to settle (frag4_settle_first; *FIRST
+ * stays NULL for any other packet); a later one follows its first (flow_later_fragment).
  */
-static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now)
+static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now,
+				      struct frag4_entry **first)
 {
 	struct ct4_key key = {};
 	struct ct_entry *entry;
@@ -68,14 +102,17 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 	case PARSE_OK:
 		break;
 	case PARSE_MALFORMED:
-		return lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
+		/* A fragment cut inside its L4 header could slip ports past policy (RFC 1858). */
+		return pkt->frag || lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
 	case PARSE_FRAGMENT:
-		return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+		return flow_later_fragment(skb, pkt);
 	default:
 		return VERDICT_PASS;
 	}
 
 	*now = ct_now();
+	if (unlikely(pkt->frag == PKT_FRAG_FIRST))
+		*first = frag4_open_first(pkt, *now);
 	if (pkt->proto == IPPROTO_ICMP && pkt->icmp_type != ICMP_ECHO &&
 	    pkt->icmp_type != ICMP_ECHOREPLY)
 		return icmp4_handle(skb, pkt, *now);
@@ -83,7 +120,7 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 	ct4_key_of(&key, pkt);
 	entry = ct4_lookup(&key, *now);
 	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, pkt)))
-		return flow_established(skb, pkt, entry, *now);
+		return flow_established(skb, pkt, entry, *now, false);
 	return VERDICT_NEW_FLOW;
 }
 

@@ -24,11 +24,43 @@ static __always_inline int nat4_l4_csum(struct __sk_buff *skb, __u32 csum_off, _
 	return bpf_l4_csum_replace(skb, csum_off, from, to, flags);
 }
 
+/* The IP header's share of a rewrite: addresses, and its checksum patched in place. */
+static __always_inline void nat4_rewrite_ip(struct iphdr *ip, const struct pkt4 *pkt,
+					    const struct nat4_tuple *out)
+{
+	if (out->saddr != pkt->saddr) {
+		ip->check = csum_replace4(ip->check, pkt->saddr, out->saddr);
+		ip->saddr = out->saddr;
+	}
+	if (out->daddr != pkt->daddr) {
+		ip->check = csum_replace4(ip->check, pkt->daddr, out->daddr);
+		ip->daddr = out->daddr;
+	}
+}
+
+/*
+ * A later IP fragment gets its addresses only: it has no L4 header, and the L4 checksum, which
+ * covers the whole datagram and its pseudo-header, was fixed up in the first fragment for the
+ * same tuple. Returns 0 or -DROP_MALFORMED.
+ */
+static __always_inline int nat4_rewrite_later_fragment(struct __sk_buff *skb,
+						       const struct pkt4 *pkt,
+						       const struct nat4_tuple *out)
+{
+	struct iphdr *ip = ctx_data(skb) + ETH_HLEN;
+
+	if ((void *)(ip + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	nat4_rewrite_ip(ip, pkt, out);
+	return 0;
+}
+
 /*
  * Rewrites the packet parsed into pkt to carry tuple out. The IP header checksum is patched
  * in place (never offloaded); the L4 checksum goes through bpf_l4_csum_replace, which knows
  * whether the skb carries a full checksum or only the pseudo-header sum (CHECKSUM_PARTIAL,
- * as pods' veth transmit does). SCTP gets addresses only (see below). Returns 0 or -DROP_*.
+ * as pods' veth transmit does). SCTP gets addresses only (see below); a later IP fragment goes
+ * through nat4_rewrite_later_fragment() instead. Returns 0 or -DROP_*.
  * Invalidates packet pointers.
  */
 static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4 *pkt,
@@ -53,14 +85,7 @@ static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4
 	if ((void *)(ip + 1) > ctx_data_end(skb) || (void *)(ports + 2) > ctx_data_end(skb))
 		return -DROP_MALFORMED;
 
-	if (out->saddr != pkt->saddr) {
-		ip->check = csum_replace4(ip->check, pkt->saddr, out->saddr);
-		ip->saddr = out->saddr;
-	}
-	if (out->daddr != pkt->daddr) {
-		ip->check = csum_replace4(ip->check, pkt->daddr, out->daddr);
-		ip->daddr = out->daddr;
-	}
+	nat4_rewrite_ip(ip, pkt, out);
 	ports[0] = out->sport;
 	ports[1] = out->dport;
 

@@ -8,6 +8,13 @@
 
 #include "bpf/lib/common.h"
 
+/* pkt4.frag: the packet's place in a fragmented datagram. */
+enum pkt_frag {
+	PKT_FRAG_NONE = 0, /* not fragmented */
+	PKT_FRAG_FIRST,	   /* offset 0, MF: carries the L4 header, parsed like a whole packet */
+	PKT_FRAG_LATER,	   /* offset > 0: no L4 header; ports come from the first (frag.h) */
+};
+
 /* What the datapath needs of a packet; addresses and ports in network order. */
 struct pkt4 {
 	__be32 saddr;
@@ -15,16 +22,18 @@ struct pkt4 {
 	__be16 sport; /* ICMP echo: see parse_icmp_ports(); other protocols without ports: 0 */
 	__be16 dport;
 	__u16 l4_off; /* from the start of the frame */
+	__be16 ip_id; /* fragments only */
 	__u8 proto;
 	__u8 tcp_flags;
 	__u8 icmp_type; /* ICMP only */
+	__u8 frag;	/* enum pkt_frag */
 };
 
 enum parse_result {
 	PARSE_OK = 0, /* IPv4: TCP/UDP/SCTP with ports, ICMP with its header, or another protocol */
 	PARSE_PASS,   /* not IPv4, or too short to know */
 	PARSE_MALFORMED, /* addresses readable, rest truncated or inconsistent */
-	PARSE_FRAGMENT,	 /* IP fragment: no ports in it (or not in the later ones) */
+	PARSE_FRAGMENT,	 /* a later IP fragment: addresses, protocol and IP ID only */
 };
 
 /*
@@ -112,8 +121,22 @@ static __always_inline int parse_pkt4(struct __sk_buff *skb, struct pkt4 *pkt)
 	tot_len = bpf_ntohs(ip->tot_len);
 	if (tot_len < ihl || ETH_HLEN + tot_len > skb->len)
 		return PARSE_MALFORMED;
-	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
-		return PARSE_FRAGMENT;
+	if (unlikely(ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))) {
+		pkt->ip_id = ip->id;
+		if (!(ip->frag_off & bpf_htons(IP_OFFSET))) {
+			pkt->frag = PKT_FRAG_FIRST;
+		} else {
+			pkt->frag = PKT_FRAG_LATER;
+			/*
+			 * One that overlaps the first fragment's L4 header would rewrite its ports
+			 * or flags after they were judged (RFC 1858's overlapping fragments).
+			 */
+			if ((bpf_ntohs(ip->frag_off) & IP_OFFSET) * 8 <
+			    parse_l4_min_len(pkt->proto))
+				return PARSE_MALFORMED;
+			return PARSE_FRAGMENT;
+		}
+	}
 
 	l4_off = ETH_HLEN + ihl;
 	l4_len = parse_l4_min_len(pkt->proto);

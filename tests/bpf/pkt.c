@@ -193,6 +193,72 @@ bool pkt_ip_csum_ok(const uint8_t *ip, size_t len)
 			snprintf(why, why_len, __VA_ARGS__);                                       \
 	} while (0)
 
+int pkt_fragment(const struct pkt *whole, size_t first_len, struct pkt *first, struct pkt *later)
+{
+	const uint8_t *ip = whole->data + PKT_IP_OFF;
+	size_t header_len = PKT_L4_OFF, payload_len;
+
+	if (whole->len < header_len || (ip[0] & 0x0f) != 5 || first_len % 8)
+		return -EINVAL;
+	payload_len = get16(ip + 2) - 20;
+	if (!first_len || first_len >= payload_len || header_len + payload_len > whole->len)
+		return -EINVAL;
+
+	memset(first, 0, sizeof(*first));
+	memcpy(first->data, whole->data, header_len + first_len);
+	first->len = header_len + first_len;
+	put16(first->data + PKT_IP_OFF + 2, (uint16_t)(20 + first_len));
+	put16(first->data + PKT_IP_OFF + 6, 0x2000); /* MF, offset 0 */
+	pkt_fix_ip_csum(first);
+
+	memset(later, 0, sizeof(*later));
+	memcpy(later->data, whole->data, header_len);
+	memcpy(later->data + header_len, whole->data + header_len + first_len,
+	       payload_len - first_len);
+	later->len = header_len + payload_len - first_len;
+	put16(later->data + PKT_IP_OFF + 2, (uint16_t)(20 + payload_len - first_len));
+	put16(later->data + PKT_IP_OFF + 6, (uint16_t)(first_len / 8)); /* last: no MF */
+	pkt_fix_ip_csum(later);
+	return 0;
+}
+
+int pkt_reassemble(const struct pkt *first, const struct pkt *later, struct pkt *whole, char *why,
+		   size_t why_len)
+{
+	const uint8_t *ip1 = first->data + PKT_IP_OFF, *ip2 = later->data + PKT_IP_OFF;
+	size_t len1, len2;
+
+	if (first->len < PKT_L4_OFF || later->len < PKT_L4_OFF) {
+		WHY("fragment shorter than its headers");
+		return -EINVAL;
+	}
+	len1 = get16(ip1 + 2) - 20;
+	len2 = get16(ip2 + 2) - 20;
+	if (memcmp(ip1 + 12, ip2 + 12, 8) || ip1[9] != ip2[9] || get16(ip1 + 4) != get16(ip2 + 4)) {
+		WHY("fragments of different datagrams: %s -> %s proto %u id %u and %s -> %s proto "
+		    "%u id %u",
+		    pkt_ip_str(pkt_get32(first, PKT_IP_OFF + 12)),
+		    pkt_ip_str(pkt_get32(first, PKT_IP_OFF + 16)), ip1[9], get16(ip1 + 4),
+		    pkt_ip_str(pkt_get32(later, PKT_IP_OFF + 12)),
+		    pkt_ip_str(pkt_get32(later, PKT_IP_OFF + 16)), ip2[9], get16(ip2 + 4));
+		return -EINVAL;
+	}
+	if (get16(ip1 + 6) != 0x2000 || (size_t)(get16(ip2 + 6) & 0x1fff) * 8 != len1 ||
+	    PKT_L4_OFF + len1 + len2 > sizeof(whole->data)) {
+		WHY("fragments do not join: frag_off 0x%04x (%zu bytes) then 0x%04x",
+		    get16(ip1 + 6), len1, get16(ip2 + 6));
+		return -EINVAL;
+	}
+	memset(whole, 0, sizeof(*whole));
+	memcpy(whole->data, first->data, PKT_L4_OFF + len1);
+	memcpy(whole->data + PKT_L4_OFF + len1, later->data + PKT_L4_OFF, len2);
+	whole->len = PKT_L4_OFF + len1 + len2;
+	put16(whole->data + PKT_IP_OFF + 2, (uint16_t)(20 + len1 + len2));
+	put16(whole->data + PKT_IP_OFF + 6, 0);
+	pkt_fix_ip_csum(whole);
+	return 0;
+}
+
 bool pkt_verify(const uint8_t *frame, size_t len, char *why, size_t why_len)
 {
 	const uint8_t *ip, *l4;

@@ -65,6 +65,22 @@ int pkt_build(struct pkt *p, const struct pkt_spec *spec);
 int pkt_build_raw(struct pkt *p, const uint8_t dst_mac[6], const uint8_t src_mac[6],
 		  uint16_t ethertype, const void *l3, size_t l3_len);
 
+/*
+ * Splits an IPv4 frame (ihl 5, not yet a fragment) in two as a sender's stack does: FIRST holds
+ * the first FIRST_LEN bytes of the IP payload (a multiple of 8) with MF set, LATER the rest at
+ * that offset. Both keep the frame's IP ID; the L4 checksum stays the whole datagram's.
+ * Returns 0 or -EINVAL.
+ */
+int pkt_fragment(const struct pkt *whole, size_t first_len, struct pkt *first, struct pkt *later);
+
+/*
+ * Puts two fragments back together as a receiver does, into WHOLE (not a fragment, IP checksum
+ * recomputed): they must agree on addresses, protocol and IP ID, and LATER must start where
+ * FIRST ends. Returns 0, or -EINVAL with the mismatch in why.
+ */
+int pkt_reassemble(const struct pkt *first, const struct pkt *later, struct pkt *whole, char *why,
+		   size_t why_len);
+
 /* Internet checksum pieces (RFC 1071). csum_partial returns an unfolded 32-bit sum. */
 uint32_t pkt_csum_partial(const void *data, size_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);

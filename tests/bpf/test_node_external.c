@@ -710,3 +710,82 @@ void test_node_maglev_choice(void)
 cleanup:
 	node_close(&f);
 }
+
+/*
+ * A fragmented datagram from outside to a NodePort (Local): tc_node translates the first
+ * fragment and, by its frag4 entry, the later one to the same backend; A's fragmented answer is
+ * reverse-translated on A's veth; XDP leaves every fragment to tc. A later fragment from another
+ * client, whose first never came, is dropped and counted.
+ */
+void test_node_nodeport_fragments(void)
+{
+	static const uint8_t data[96] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	struct pkt_spec spec = node_client_spec(CLIENT_1, NODE_IP, NODE_PORT);
+	struct pkt whole, first, later, first_out, later_out;
+	struct node_fixture f;
+	char why[256] = "";
+	int verdict;
+
+	spec.tcp_flags = PKT_TCP_SYN;
+	spec.payload = data;
+	spec.payload_len = sizeof(data);
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(
+		node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_LOCAL_ONLY, 1),
+		"NodePort frontend") ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f.pod), "backend A is local") ||
+	    !ASSERT_OK(pkt_build(&whole, &spec), "build datagram") ||
+	    !ASSERT_OK(pkt_fragment(&whole, 32, &first, &later), "fragment it"))
+		goto cleanup;
+	if (ASSERT_OK(xdp_run(&f, &first, &verdict), "xdp first fragment"))
+		ASSERT_EQ(verdict, XDP_PASS, "xdp passes the first fragment to tc");
+	if (ASSERT_OK(xdp_run(&f, &later, &verdict), "xdp later fragment"))
+		ASSERT_EQ(verdict, XDP_PASS, "xdp passes the later fragment to tc");
+	if (!ASSERT_OK(node_run(&f, f.node_fd, &first, &first_out, &verdict), "run first") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "first fragment into backend A") ||
+	    !ASSERT_OK(node_run(&f, f.node_fd, &later, &later_out, &verdict), "run later") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "later fragment into backend A"))
+		goto cleanup;
+	if (ASSERT_OK(pkt_reassemble(&first_out, &later_out, &whole, why, sizeof(why)),
+		      "reassemble the request")) {
+		ASSERT_CSUMS_OK(whole.data, whole.len, "reassembled request");
+		ASSERT_IP_EQ(pkt_ip_daddr(&whole), TEST_BACKEND_A, "request ip.daddr");
+		ASSERT_PORT_EQ(pkt_l4_dport(&whole), TEST_BACKEND_PORT, "request tcp.dest");
+	}
+
+	/* A's answer, from its veth (the pod program): from the NodePort again, by the uplink. */
+	spec = node_client_spec(TEST_BACKEND_A, CLIENT_1, TEST_CLIENT_PORT);
+	memcpy(spec.src_mac, test_backend_a_mac, 6);
+	memcpy(spec.dst_mac, test_backend_a_host_mac, 6);
+	spec.sport = TEST_BACKEND_PORT;
+	spec.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	spec.payload = data;
+	spec.payload_len = sizeof(data);
+	if (!ASSERT_OK(pkt_build(&whole, &spec), "build answer") ||
+	    !ASSERT_OK(pkt_fragment(&whole, 32, &first, &later), "fragment the answer") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &first, &first_out, &verdict), "run first answer") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "first answer fragment out of the uplink") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &later, &later_out, &verdict), "run later answer") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "later answer fragment out of the uplink"))
+		goto cleanup;
+	if (ASSERT_OK(pkt_reassemble(&first_out, &later_out, &whole, why, sizeof(why)),
+		      "reassemble the answer")) {
+		ASSERT_CSUMS_OK(whole.data, whole.len, "reassembled answer");
+		ASSERT_IP_EQ(pkt_ip_saddr(&whole), NODE_IP, "answer ip.saddr (the node address)");
+		ASSERT_PORT_EQ(pkt_l4_sport(&whole), NODE_PORT, "answer tcp.source (the NodePort)");
+	}
+
+	/* Negative: another client's later fragment, its first never seen. */
+	spec = node_client_spec(CLIENT_2, NODE_IP, NODE_PORT);
+	spec.payload = data;
+	spec.payload_len = sizeof(data);
+	if (ASSERT_OK(pkt_build(&whole, &spec), "build another datagram") &&
+	    ASSERT_OK(pkt_fragment(&whole, 32, &first, &later), "fragment it") &&
+	    ASSERT_OK(node_run(&f, f.node_fd, &later, &later_out, &verdict), "run its later"))
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "later fragment without first");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_FRAG_NO_FIRST), 1, "drops fragment without first");
+cleanup:
+	if (why[0])
+		fprintf(stderr, "    %s\n", why);
+	node_close(&f);
+}

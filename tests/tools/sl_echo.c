@@ -8,7 +8,8 @@
  *
  * TCP: each connection gets one line "NAME <peer-ip>:<peer-port>\n", then the server closes.
  * SCTP: as TCP, over a one-to-one SCTP socket (fails to start when the kernel has no SCTP).
- * UDP: each datagram is answered with the same line.
+ * UDP: each datagram is answered with the same line, padded with '.' after it to the
+ *   datagram's length when that is longer (so large requests get large answers).
  * Stream (TCP): the same first line, then every line received is answered with
  *   "NAME <peer-ip>:<peer-port> <line>\n" until the client closes; for long-lived flows.
  * Prints "ready" on stdout once every socket is bound. Exits on SIGTERM or SIGINT.
@@ -208,20 +209,28 @@ static void handle_tcp(const struct listener *l)
 	close(fd);
 }
 
+/* Only the poll loop's thread answers UDP: one buffer, as large as a datagram can be. */
+static char udp_answer[65507];
+
 static void handle_udp(const struct listener *l)
 {
 	char buf[2048];
 	struct sockaddr_in peer;
 	socklen_t plen = sizeof(peer);
-	ssize_t n =
-	    recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+	/* MSG_TRUNC: the datagram's whole length, however little of it buf holds. */
+	ssize_t n = recvfrom(l->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+			     (struct sockaddr *)&peer, &plen);
 	if (n < 0)
 		return;
 	char peer_text[64];
-	char line[ECHO_LINE_MAX];
 	format_peer(&peer, peer_text, sizeof(peer_text));
-	int len = snprintf(line, sizeof(line), "%s %s\n", server_id, peer_text);
-	sendto(l->fd, line, (size_t)len, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
+	int len = snprintf(udp_answer, ECHO_LINE_MAX, "%s %s\n", server_id, peer_text);
+	/* Padded to the request's length, so a large request gets an answer as large. */
+	size_t size = (size_t)n > (size_t)len ? (size_t)n : (size_t)len;
+	if (size > sizeof(udp_answer))
+		size = sizeof(udp_answer);
+	memset(udp_answer + len, '.', size - (size_t)len);
+	sendto(l->fd, udp_answer, size, MSG_DONTWAIT, (struct sockaddr *)&peer, plen);
 }
 
 int main(int argc, char **argv)

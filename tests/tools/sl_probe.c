@@ -5,7 +5,7 @@
  * backend answered and how a failure looked (ECONNREFUSED fast vs ETIMEDOUT).
  *
  *   sl_probe --tcp|--udp|--sctp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N]
- *            [--sport PORT] [--src IP]
+ *            [--sport PORT] [--src IP] [--size BYTES]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
  *
  * --tcp: COUNT connections, each: connect, read one line, close.
@@ -17,6 +17,9 @@
  * share a tuple on purpose, e.g. through the VIP and then straight to the backend.
  * --src binds every attempt to that source address before it connects (with --sport, both),
  * e.g. an address added to the pod's interface that is not the pod's own (spoofing tests).
+ * --size (UDP) sends datagrams of BYTES bytes (the probe line, then filler) and wants answers at
+ * least as long (sl_echo pads its answer to the request's length), else "ERR EMSGSIZE": over an
+ * MTU, both ways travel as IP fragments.
  * Every attempt is bounded by --timeout-ms (default 2000). Exit 0 when every attempt succeeded,
  * 1 when one failed, 2 on bad usage.
  */
@@ -40,12 +43,13 @@ enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM, MODE_SCTP };
 static int timeout_ms = 2000;
 static int source_port;		      /* 0: the kernel picks */
 static struct in_addr source_address; /* INADDR_ANY: the kernel picks */
+static size_t udp_size;		      /* --size: 0 sends the probe line alone */
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sl_probe --tcp|--udp|--sctp|--stream IP:PORT [-n COUNT] [--timeout-ms N] "
-		"[--interval-ms N] [--sport PORT] [--src IP]\n");
+		"[--interval-ms N] [--sport PORT] [--src IP] [--size BYTES]\n");
 	exit(2);
 }
 
@@ -183,7 +187,10 @@ static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 	if (fd < 0)
 		return fd;
 	int err = 0;
-	if (send(fd, "probe\n", 6, 0) < 0) {
+	static char request[65507] = "probe\n";
+	size_t size = udp_size > 6 ? udp_size : 6;
+	memset(request + 6, '.', size - 6);
+	if (send(fd, request, size, 0) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -191,14 +198,18 @@ static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 		err = wait_fd(fd, POLLIN, deadline);
 		if (err)
 			goto out;
-		ssize_t n = recv(fd, reply, len - 1, 0);
+		ssize_t n = recv(fd, reply, len - 1, MSG_TRUNC); /* n: the whole answer's length */
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
 			err = -errno; /* ECONNREFUSED when an ICMP port unreachable came back */
 			goto out;
 		}
-		reply[n] = '\0';
+		if ((size_t)n < udp_size) {
+			err = -EMSGSIZE;
+			goto out;
+		}
+		reply[(size_t)n < len - 1 ? (size_t)n : len - 1] = '\0';
 		char *nl = strchr(reply, '\n');
 		if (nl)
 			*nl = '\0';
@@ -295,6 +306,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(opt, "--src")) {
 			if (inet_pton(AF_INET, val, &source_address) != 1)
 				usage();
+		} else if (!strcmp(opt, "--size")) {
+			long size = strtol(val, &end, 10);
+			if (*end || size <= 0 || size > 65507)
+				usage();
+			udp_size = (size_t)size;
 		} else if (!strcmp(opt, "--interval-ms")) {
 			interval_ms = strtol(val, &end, 10);
 			if (*end || interval_ms < 0)
