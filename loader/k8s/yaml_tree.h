@@ -88,7 +88,7 @@ int yaml_tree_parse(struct yaml_tree *tree, const char *buffer, size_t size, uns
 
 /*
  * A stream read one object at a time, so memory follows the largest object, not the file.
- * object() gets each document's root (NULL for an empty document) in a tree of its own, freed
+ * object() gets each document's root (a null scalar for an empty one) in a tree of its own, freed
  * when it returns. A document whose root mapping has an "items" list (a List; its kind comes
  * only after its items in kubectl's output, so the caller checks it) hands each item over on its
  * own as soon as it ends, is_item true, and then the document with "items" left empty. An alias
