@@ -109,10 +109,11 @@ static struct k8s_object *file_find(const struct manifest_file *file, enum k8s_k
 	return NULL;
 }
 
-/* A replaced file's text becomes the next read's buffer (the larger one is kept). */
+/* A replaced file's text becomes the next read's buffer (the larger one, up to a bound). */
 void manifest_file_recycle(struct manifest_set *set, struct manifest_file *file)
 {
-	if (!file->content || file->content_capacity <= set->spare.capacity)
+	if (!file->content || file->content_capacity <= set->spare.capacity ||
+	    file->content_capacity > MANIFEST_SPARE_MAX)
 		return;
 	free(set->spare.data);
 	set->spare.data = file->content;

@@ -56,7 +56,12 @@ struct manifest_file {
 	size_t n_borrows;
 };
 
-/* A read buffer kept from a replaced file's text: re-reading a big file faults no pages in. */
+/*
+ * A read buffer kept from a replaced file's text: re-reading a big file faults no pages in. Up
+ * to MANIFEST_SPARE_MAX: beyond, it would be a second copy of a cluster-sized file's text.
+ */
+#define MANIFEST_SPARE_MAX (16u << 20)
+
 struct read_buffer {
 	char *data;
 	size_t capacity;
