@@ -14,8 +14,10 @@
  * with 10.244.250.250 (one endpoint change, the update the bench times).
  *
  * Formats: iptables (full restore input), iptables-partial (the partial sync of the change),
- * nft (full), nft-update (the change's transaction), manifests (YAML), vip (the VIP of service
- * --index).
+ * nft (full), nft-update (the change's transaction), manifests (YAML), list (one List, as
+ * `kubectl get services,endpointslices -A -o yaml` prints a cluster: every Service, then every
+ * EndpointSlice, with the metadata, defaults and status the API server fills in), vip (the VIP
+ * of service --index).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,7 +50,7 @@ struct gen {
 static void usage(void)
 {
 	fprintf(stderr, "usage: sluice-kpgen --services N --endpoints IP[,IP...] --format "
-			"iptables|iptables-partial|nft|nft-update|manifests|vip [--change] "
+			"iptables|iptables-partial|nft|nft-update|manifests|list|vip [--change] "
 			"[--index I] [--node NAME] [--cluster-cidr CIDR] [--service-cidr CIDR] "
 			"[--base-jumps]\n");
 }
@@ -148,6 +150,87 @@ static int write_manifests(FILE *f, const struct gen *g)
 	return ferror(f) ? -EIO : 0;
 }
 
+/* A uid the way the API server prints one, made from what it names. */
+static void gen_uid(char *out, size_t size, unsigned int kind, size_t i)
+{
+	snprintf(out, size, "%08zx-%04x-4%03x-8%03x-%012zx", i * 2654435761u & 0xffffffffu, kind,
+		 (unsigned int)(i & 0xfff), (unsigned int)(i >> 12 & 0xfff), i * 40503u);
+}
+
+static void write_list_service(FILE *f, const struct kp_service *svc, size_t i, const char *vip)
+{
+	char uid[40];
+
+	gen_uid(uid, sizeof(uid), 1, i);
+	fprintf(f,
+		"- apiVersion: v1\n  kind: Service\n  metadata:\n"
+		"    creationTimestamp: \"2026-11-02T10:%02zu:%02zuZ\"\n    labels:\n"
+		"      app: %s\n    name: %s\n    namespace: %s\n"
+		"    resourceVersion: \"%zu\"\n    uid: %s\n"
+		"  spec:\n    clusterIP: %s\n    clusterIPs:\n    - %s\n"
+		"    internalTrafficPolicy: Cluster\n    ipFamilies:\n    - IPv4\n"
+		"    ipFamilyPolicy: SingleStack\n    ports:\n    - name: %s\n      port: %u\n"
+		"      protocol: TCP\n      targetPort: %u\n    selector:\n      app: %s\n"
+		"    sessionAffinity: None\n    type: ClusterIP\n  status:\n    loadBalancer: {}\n",
+		i / 60 % 60, i % 60, svc->name, svc->name, svc->namespace_name, 100000 + 2 * i, uid,
+		vip, vip, svc->port_name, svc->port, svc->endpoints[0].port, svc->name);
+}
+
+static void write_list_slice(FILE *f, const struct kp_service *svc, size_t i, const char *node)
+{
+	char uid[40], owner[40], pod[40], ip[INET_ADDRSTRLEN];
+
+	gen_uid(uid, sizeof(uid), 2, i);
+	gen_uid(owner, sizeof(owner), 1, i);
+	fprintf(f, "- addressType: IPv4\n  apiVersion: discovery.k8s.io/v1\n  endpoints:\n");
+	for (size_t e = 0; e < svc->n_endpoints; e++) {
+		struct in_addr in = {.s_addr = svc->endpoints[e].addr};
+
+		inet_ntop(AF_INET, &in, ip, sizeof(ip));
+		gen_uid(pod, sizeof(pod), 3, i * 64 + e);
+		fprintf(f,
+			"  - addresses:\n    - %s\n    conditions:\n      ready: true\n"
+			"      serving: true\n      terminating: false\n    nodeName: %s\n"
+			"    targetRef:\n      kind: Pod\n      name: %s-6f7d9c8b5d-%05zu\n"
+			"      namespace: %s\n      uid: %s\n",
+			ip, node, svc->name, e, svc->namespace_name, pod);
+	}
+	fprintf(f,
+		"  kind: EndpointSlice\n  metadata:\n    annotations:\n"
+		"      endpoints.kubernetes.io/last-change-trigger-time: "
+		"\"2026-11-02T10:%02zu:%02zuZ\"\n"
+		"    creationTimestamp: \"2026-11-02T10:%02zu:%02zuZ\"\n"
+		"    generateName: %s-\n    generation: 1\n    labels:\n"
+		"      app: %s\n"
+		"      endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io\n"
+		"      kubernetes.io/service-name: %s\n    name: %s-x%04zx\n    namespace: %s\n"
+		"    ownerReferences:\n    - apiVersion: v1\n      blockOwnerDeletion: true\n"
+		"      controller: true\n      kind: Service\n      name: %s\n      uid: %s\n"
+		"    resourceVersion: \"%zu\"\n    uid: %s\n"
+		"  ports:\n  - name: %s\n    port: %u\n    protocol: TCP\n",
+		i / 60 % 60, i % 60, i / 60 % 60, i % 60, svc->name, svc->name, svc->name,
+		svc->name, i & 0xffff, svc->namespace_name, svc->name, owner, 100001 + 2 * i, uid,
+		svc->port_name, svc->endpoints[0].port);
+}
+
+/* The set as one List, the shape of a cluster's `kubectl get ... -o yaml` (keys sorted). */
+static int write_list(FILE *f, const struct gen *g)
+{
+	char vip[INET_ADDRSTRLEN];
+
+	fprintf(f, "apiVersion: v1\nitems:\n");
+	for (size_t i = 0; i < g->n; i++) {
+		struct in_addr in = {.s_addr = g->svcs[i].vip};
+
+		inet_ntop(AF_INET, &in, vip, sizeof(vip));
+		write_list_service(f, &g->svcs[i], i, vip);
+	}
+	for (size_t i = 0; i < g->n; i++)
+		write_list_slice(f, &g->svcs[i], i, g->node);
+	fprintf(f, "kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+	return ferror(f) ? -EIO : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -242,6 +325,8 @@ int main(int argc, char **argv)
 		err = kp_nft_write_update(stdout, &old, &g.svcs[0], &opts);
 	else if (!strcmp(format, "manifests"))
 		err = write_manifests(stdout, &g);
+	else if (!strcmp(format, "list"))
+		err = write_list(stdout, &g);
 	else {
 		fprintf(stderr, "sluice-kpgen: --format %s: unknown\n", format);
 		err = -EINVAL;

@@ -27,11 +27,10 @@ void yaml_tree_free(struct yaml_tree *tree)
 	for (i = 0; i < tree->n_nodes; i++) {
 		struct yaml_tree_node *node = tree->nodes[i];
 
-		if (node->type == YAML_TREE_SCALAR)
-			free(node->scalar.value);
-		else if (node->type == YAML_TREE_MAPPING)
+		/* A scalar's value shares its node's allocation. */
+		if (node->type == YAML_TREE_MAPPING)
 			free(node->mapping.pairs);
-		else
+		else if (node->type == YAML_TREE_SEQUENCE)
 			free(node->sequence.items);
 		free(node);
 	}
@@ -73,8 +72,6 @@ static struct yaml_tree_node *tree_adopt(struct yaml_tree *tree, struct yaml_tre
 	tree->nodes[tree->n_nodes++] = node;
 	return node;
 fail:
-	if (node->type == YAML_TREE_SCALAR)
-		free(node->scalar.value);
 	free(node);
 	return NULL;
 }
@@ -89,19 +86,17 @@ struct yaml_tree_node *yaml_tree_new_scalar(struct yaml_tree *tree, const char *
 		errno = E2BIG;
 		return NULL;
 	}
-	node = calloc(1, sizeof(*node));
+	/* One allocation for the node and its value: most of a manifest's nodes are scalars,
+	 * and malloc and free were a third of reading one. */
+	node = malloc(sizeof(*node) + length + 1);
 	if (!node) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	memset(node, 0, sizeof(*node));
 	node->type = YAML_TREE_SCALAR;
 	node->line = line;
-	node->scalar.value = malloc(length + 1);
-	if (!node->scalar.value) {
-		free(node);
-		errno = ENOMEM;
-		return NULL;
-	}
+	node->scalar.value = (char *)(node + 1);
 	if (length)
 		memcpy(node->scalar.value, value, length);
 	node->scalar.value[length] = '\0';
@@ -268,8 +263,9 @@ static bool all_in(const char *s, size_t n, const char *set)
 
 static bool is_one_of(const char *s, size_t n, const char *const *words)
 {
+	/* The first byte first: this runs for every plain scalar of a manifest. */
 	for (; *words; words++) {
-		if (strlen(*words) == n && !memcmp(s, *words, n))
+		if ((*words)[0] == s[0] && strlen(*words) == n && !memcmp(s, *words, n))
 			return true;
 	}
 	return false;
@@ -437,13 +433,18 @@ struct frame {
 };
 
 struct builder {
-	struct yaml_tree *tree;
+	struct yaml_tree *tree;		 /* where new nodes go: whole, document or item */
+	struct yaml_tree *whole;	 /* yaml_tree_parse(): every document in one tree */
+	struct yaml_tree document, item; /* yaml_tree_read(): one document, one List item */
+	const struct yaml_tree_reader *reader;
 	struct frame stack[YAML_TREE_MAX_DEPTH];
 	size_t depth;
-	struct yaml_tree_node *root;
+	size_t items_depth; /* depth inside a document's top-level "items" list; 0: not in one */
+	struct yaml_tree_node *root, *item_root;
 	struct anchor *anchors;
-	size_t n_anchors;
-	unsigned int line;
+	size_t n_anchors, item_anchors; /* those made before the open item outlive it */
+	unsigned int first_line, line;
+	bool is_reader_error; /* the reader's own: it set the line and message */
 	char *error;
 	size_t error_size;
 };
@@ -462,15 +463,14 @@ static int builder_fail(struct builder *b, int err, unsigned int line, const cha
 	return err;
 }
 
-static void builder_clear_anchors(struct builder *b)
+static void builder_drop_anchors(struct builder *b, size_t keep)
 {
-	size_t i;
-
-	for (i = 0; i < b->n_anchors; i++)
-		free(b->anchors[i].name);
-	free(b->anchors);
-	b->anchors = NULL;
-	b->n_anchors = 0;
+	while (b->n_anchors > keep)
+		free(b->anchors[--b->n_anchors].name);
+	if (!keep) {
+		free(b->anchors);
+		b->anchors = NULL;
+	}
 }
 
 static int builder_anchor(struct builder *b, const char *name, struct yaml_tree_node *node)
@@ -480,7 +480,8 @@ static int builder_anchor(struct builder *b, const char *name, struct yaml_tree_
 	if (!name)
 		return 0;
 	if (b->n_anchors >= YAML_TREE_MAX_ANCHORS)
-		return builder_fail(b, -E2BIG, node->line, "more than %d anchors in a document",
+		return builder_fail(b, -E2BIG, node->line,
+				    "more than %d anchors in a document (the limit per document)",
 				    YAML_TREE_MAX_ANCHORS);
 	anchors = realloc(b->anchors, (b->n_anchors + 1) * sizeof(*anchors));
 	if (!anchors)
@@ -505,6 +506,34 @@ static struct yaml_tree_node *builder_lookup(struct builder *b, const char *name
 	return NULL;
 }
 
+static bool builder_at_item(const struct builder *b)
+{
+	return b->items_depth && b->depth == b->items_depth;
+}
+
+/* A node starts: directly in the "items" list, it is a new item with a tree of its own. */
+static void builder_enter(struct builder *b)
+{
+	if (!builder_at_item(b))
+		return;
+	yaml_tree_init(&b->item);
+	b->tree = &b->item;
+	b->item_anchors = b->n_anchors;
+}
+
+/* The open item is complete: handed over, then freed with its anchors. */
+static int builder_item_done(struct builder *b)
+{
+	int err = b->reader->object(b->reader->context, b->item_root, true);
+
+	b->is_reader_error = err != 0;
+	yaml_tree_free(&b->item);
+	builder_drop_anchors(b, b->item_anchors);
+	b->tree = &b->document;
+	b->item_root = NULL;
+	return err;
+}
+
 /* Hang a complete or just-opened node under the current container (or make it the root). */
 static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 {
@@ -513,6 +542,10 @@ static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 
 	if (!b->depth) {
 		b->root = node;
+		return 0;
+	}
+	if (builder_at_item(b)) {
+		b->item_root = node; /* the document's "items" stays empty */
 		return 0;
 	}
 	top = &b->stack[b->depth - 1];
@@ -533,6 +566,15 @@ static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 	return yaml_tree_mapping_append(top->node, key, node);
 }
 
+/* A sequence about to open as the value of the document root's "items" key. */
+static bool builder_is_items(const struct builder *b)
+{
+	const struct yaml_tree_node *key = b->depth == 1 ? b->stack[0].pending_key : NULL;
+
+	return b->reader && !b->items_depth && key && key->scalar.length == 5 &&
+	       !memcmp(key->scalar.value, "items", 5);
+}
+
 static enum yaml_tree_kind scalar_kind(const yaml_event_t *event)
 {
 	const char *value = (const char *)event->data.scalar.value;
@@ -547,115 +589,161 @@ static enum yaml_tree_kind scalar_kind(const yaml_event_t *event)
 	return YAML_TREE_STRING;
 }
 
+static int builder_document(struct builder *b, bool is_start, unsigned int line)
+{
+	int err;
+
+	if (is_start) {
+		b->root = NULL;
+		builder_drop_anchors(b, 0);
+		if (b->whole) {
+			b->tree = b->whole;
+		} else {
+			yaml_tree_init(&b->document);
+			b->tree = &b->document;
+		}
+		return 0;
+	}
+	if (!b->whole) {
+		err = b->reader->object(b->reader->context, b->root, false);
+		b->is_reader_error = err != 0;
+		yaml_tree_free(&b->document);
+		return err;
+	}
+	err = yaml_tree_add_document(b->whole, b->root);
+	if (err == -E2BIG)
+		return builder_fail(b, err, line, "more than %d documents (the limit per file)",
+				    YAML_TREE_MAX_DOCUMENTS);
+	return err;
+}
+
+static int builder_open(struct builder *b, const yaml_event_t *event, unsigned int line)
+{
+	bool is_mapping = event->type == YAML_MAPPING_START_EVENT;
+	const char *anchor = (const char *)(is_mapping ? event->data.mapping_start.anchor
+						       : event->data.sequence_start.anchor);
+	bool is_items = !is_mapping && builder_is_items(b);
+	struct yaml_tree_node *node;
+	struct frame *top;
+	int err;
+
+	if (b->depth >= YAML_TREE_MAX_DEPTH)
+		return builder_fail(b, -E2BIG, line, "nesting deeper than %d levels (the limit)",
+				    YAML_TREE_MAX_DEPTH);
+	builder_enter(b);
+	node = yaml_tree_new_container(b->tree, is_mapping ? YAML_TREE_MAPPING : YAML_TREE_SEQUENCE,
+				       line);
+	if (!node)
+		return -errno;
+	err = builder_attach(b, node);
+	if (err)
+		return err;
+	top = &b->stack[b->depth++];
+	top->node = node;
+	top->pending_key = NULL;
+	top->anchor = anchor ? strdup(anchor) : NULL;
+	if (anchor && !top->anchor)
+		return -ENOMEM;
+	if (is_items)
+		b->items_depth = b->depth;
+	return 0;
+}
+
+static int builder_close(struct builder *b, unsigned int line)
+{
+	const struct yaml_tree_node *duplicate;
+	struct yaml_tree_node *node;
+	struct frame *top;
+	int err = 0;
+
+	if (!b->depth)
+		return builder_fail(b, -EINVAL, line, "unbalanced end of collection");
+	top = &b->stack[--b->depth];
+	node = top->node;
+	if (node->type == YAML_TREE_MAPPING) {
+		err = yaml_tree_mapping_check_unique(node, &duplicate);
+		if (err == -EEXIST)
+			err = builder_fail(b, -EINVAL, duplicate->line, "duplicate key \"%.64s\"",
+					   duplicate->scalar.value);
+	}
+	/* Registered only now, so an alias inside its own anchor cannot make a cycle. */
+	if (!err)
+		err = builder_anchor(b, top->anchor, node);
+	free(top->anchor);
+	top->anchor = NULL;
+	if (!err && builder_at_item(b))
+		err = builder_item_done(b);
+	if (b->items_depth && b->depth < b->items_depth)
+		b->items_depth = 0;
+	return err;
+}
+
 static int builder_event(struct builder *b, yaml_event_t *event)
 {
-	unsigned int line = event->start_mark.line + 1;
+	unsigned int line = event->start_mark.line + b->first_line;
 	struct yaml_tree_node *node;
-	const struct yaml_tree_node *duplicate;
-	struct frame *top;
+	bool is_item;
 	int err;
 
 	switch (event->type) {
 	case YAML_DOCUMENT_START_EVENT:
-		b->root = NULL;
-		builder_clear_anchors(b);
-		return 0;
 	case YAML_DOCUMENT_END_EVENT:
-		err = yaml_tree_add_document(b->tree, b->root);
-		if (err == -E2BIG)
-			return builder_fail(b, err, line, "more than %d documents",
-					    YAML_TREE_MAX_DOCUMENTS);
-		return err;
+		return builder_document(b, event->type == YAML_DOCUMENT_START_EVENT, line);
 	case YAML_SCALAR_EVENT:
 		if (event->data.scalar.length > YAML_TREE_MAX_SCALAR)
-			return builder_fail(b, -E2BIG, line, "scalar longer than %d bytes",
+			return builder_fail(b, -E2BIG, line,
+					    "scalar longer than %d bytes (the limit)",
 					    YAML_TREE_MAX_SCALAR);
+		is_item = builder_at_item(b);
+		builder_enter(b);
 		node = yaml_tree_new_scalar(b->tree, (const char *)event->data.scalar.value,
 					    event->data.scalar.length, scalar_kind(event), line);
 		if (!node)
-			goto node_failed;
+			return -errno;
 		err = builder_attach(b, node);
 		if (!err)
 			err = builder_anchor(b, (const char *)event->data.scalar.anchor, node);
+		if (!err && is_item)
+			err = builder_item_done(b);
 		return err;
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT:
-		if (b->depth >= YAML_TREE_MAX_DEPTH)
-			return builder_fail(b, -E2BIG, line, "nesting deeper than %d levels",
-					    YAML_TREE_MAX_DEPTH);
-		node = yaml_tree_new_container(b->tree,
-					       event->type == YAML_MAPPING_START_EVENT
-						   ? YAML_TREE_MAPPING
-						   : YAML_TREE_SEQUENCE,
-					       line);
-		if (!node)
-			goto node_failed;
-		err = builder_attach(b, node);
-		if (err)
-			return err;
-		top = &b->stack[b->depth++];
-		top->node = node;
-		top->pending_key = NULL;
-		top->anchor = NULL;
-		if (event->type == YAML_MAPPING_START_EVENT && event->data.mapping_start.anchor)
-			top->anchor = strdup((const char *)event->data.mapping_start.anchor);
-		else if (event->type == YAML_SEQUENCE_START_EVENT &&
-			 event->data.sequence_start.anchor)
-			top->anchor = strdup((const char *)event->data.sequence_start.anchor);
-		if ((event->type == YAML_MAPPING_START_EVENT ? event->data.mapping_start.anchor
-							     : event->data.sequence_start.anchor) &&
-		    !top->anchor)
-			return -ENOMEM;
-		return 0;
+		return builder_open(b, event, line);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		if (!b->depth)
-			return builder_fail(b, -EINVAL, line, "unbalanced end of collection");
-		top = &b->stack[--b->depth];
-		node = top->node;
-		if (node->type == YAML_TREE_MAPPING) {
-			err = yaml_tree_mapping_check_unique(node, &duplicate);
-			if (err == -EEXIST)
-				err = builder_fail(b, -EINVAL, duplicate->line,
-						   "duplicate key \"%.64s\"",
-						   duplicate->scalar.value);
-		} else {
-			err = 0;
-		}
-		/* Registered only now, so an alias inside its own anchor cannot make a cycle. */
-		if (!err)
-			err = builder_anchor(b, top->anchor, node);
-		free(top->anchor);
-		top->anchor = NULL;
-		return err;
+		return builder_close(b, line);
 	case YAML_ALIAS_EVENT:
 		node = builder_lookup(b, (const char *)event->data.alias.anchor);
 		if (!node)
-			return builder_fail(b, -EINVAL, line, "unknown alias \"%.64s\"",
-					    (const char *)event->data.alias.anchor);
-		return builder_attach(b, node);
+			return builder_fail(b, -EINVAL, line, "unknown alias \"%.64s\"%s",
+					    (const char *)event->data.alias.anchor,
+					    b->items_depth ? " (a List item sees only its own "
+							     "anchors and those before \"items\")"
+							   : "");
+		is_item = builder_at_item(b);
+		builder_enter(b);
+		err = builder_attach(b, node);
+		if (!err && is_item)
+			err = builder_item_done(b);
+		return err;
 	default:
 		return 0;
 	}
-node_failed:
-	if (errno == E2BIG)
-		return builder_fail(b, -E2BIG, line, "more than %d nodes", YAML_TREE_MAX_NODES);
-	return -ENOMEM;
 }
 
-int yaml_tree_parse(struct yaml_tree *tree, const char *buffer, size_t size, unsigned int *line,
-		    char *error, size_t error_size)
+/* Feed libyaml's events to b until the stream ends or something fails. */
+static int builder_run(struct builder *b, const char *buffer, size_t size, unsigned int *line)
 {
-	struct builder b = {.tree = tree, .error = error, .error_size = error_size};
 	yaml_parser_t parser;
 	yaml_event_t event;
 	bool done = false;
 	int err = 0;
 
-	yaml_tree_init(tree);
 	*line = 0;
-	if (error_size)
-		error[0] = '\0';
+	if (b->error_size)
+		b->error[0] = '\0';
+	yaml_tree_init(&b->document);
+	yaml_tree_init(&b->item);
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buffer, size);
@@ -665,26 +753,63 @@ int yaml_tree_parse(struct yaml_tree *tree, const char *buffer, size_t size, uns
 				err = -ENOMEM;
 				break;
 			}
-			err = builder_fail(&b, -EINVAL, parser.problem_mark.line + 1, "%s%s%s",
-					   parser.problem ? parser.problem : "malformed input",
-					   parser.context ? " " : "",
-					   parser.context ? parser.context : "");
+			err = builder_fail(
+			    b, -EINVAL, parser.problem_mark.line + b->first_line, "%s%s%s",
+			    parser.problem ? parser.problem : "malformed input",
+			    parser.context ? " " : "", parser.context ? parser.context : "");
 			break;
 		}
 		done = event.type == YAML_STREAM_END_EVENT;
-		err = builder_event(&b, &event);
+		err = builder_event(b, &event);
 		yaml_event_delete(&event);
 		if (err)
 			break;
 	}
-	if (err == -ENOMEM)
-		builder_fail(&b, err, b.line, "out of memory");
-	*line = b.line;
-	while (b.depth)
-		free(b.stack[--b.depth].anchor);
-	builder_clear_anchors(&b);
+	if (b->is_reader_error) {
+		/* its line and message stand */
+	} else if (err == -E2BIG && !b->error[0]) {
+		builder_fail(b, err, parser.mark.line + b->first_line,
+			     "more than %d YAML nodes in one %s (the limit)", YAML_TREE_MAX_NODES,
+			     b->whole		   ? "file"
+			     : b->tree == &b->item ? "List item"
+						   : "document");
+	} else if (err == -ENOMEM) {
+		builder_fail(b, err, b->line, "out of memory");
+	}
+	if (!b->is_reader_error)
+		*line = b->line;
+	while (b->depth)
+		free(b->stack[--b->depth].anchor);
+	builder_drop_anchors(b, 0);
+	yaml_tree_free(&b->item);
+	yaml_tree_free(&b->document);
 	yaml_parser_delete(&parser);
+	return err;
+}
+
+int yaml_tree_parse(struct yaml_tree *tree, const char *buffer, size_t size, unsigned int *line,
+		    char *error, size_t error_size)
+{
+	struct builder b = {
+	    .whole = tree, .first_line = 1, .error = error, .error_size = error_size};
+	int err;
+
+	yaml_tree_init(tree);
+	err = builder_run(&b, buffer, size, line);
 	if (err)
 		yaml_tree_free(tree);
 	return err;
+}
+
+int yaml_tree_read(const char *buffer, size_t size, const struct yaml_tree_reader *reader,
+		   unsigned int *line, char *error, size_t error_size)
+{
+	struct builder b = {
+	    .reader = reader,
+	    .first_line = reader->first_line ? reader->first_line : 1,
+	    .error = error,
+	    .error_size = error_size,
+	};
+
+	return builder_run(&b, buffer, size, line);
 }

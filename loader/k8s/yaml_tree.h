@@ -17,9 +17,11 @@
 #include <stdint.h>
 
 /* Bounds that keep hostile input cheap; Kubernetes objects sit far below each of them. */
-#define YAML_TREE_MAX_DEPTH	64	/* nesting of mappings and sequences */
-#define YAML_TREE_MAX_NODES	262144	/* nodes per tree (one file): ~12 MiB of nodes at most */
-#define YAML_TREE_MAX_DOCUMENTS 4096	/* documents per file, as MANIFEST_MAX_OBJECTS */
+#define YAML_TREE_MAX_DEPTH 64 /* nesting of mappings and sequences */
+/* Nodes per tree, ~12 MiB at most: one object (document or List item) for yaml_tree_read(),
+ * the whole text for yaml_tree_parse(). An EndpointSlice of 1,000 endpoints is ~30,000. */
+#define YAML_TREE_MAX_NODES	262144
+#define YAML_TREE_MAX_DOCUMENTS 4096	/* documents per yaml_tree_parse() (kubeconfig, lab) */
 #define YAML_TREE_MAX_ANCHORS	1024	/* anchors per document; lookup is linear */
 #define YAML_TREE_MAX_SCALAR	1048576 /* bytes per scalar (annotations stay below 256 KiB) */
 #define YAML_TREE_ERROR_LEN	256
@@ -83,6 +85,25 @@ void yaml_tree_free(struct yaml_tree *tree);
  */
 int yaml_tree_parse(struct yaml_tree *tree, const char *buffer, size_t size, unsigned int *line,
 		    char *error, size_t error_size);
+
+/*
+ * A stream read one object at a time, so memory follows the largest object, not the file.
+ * object() gets each document's root (a null scalar for an empty one) in a tree of its own, freed
+ * when it returns. A document whose root mapping has an "items" list (a List; its kind comes
+ * only after its items in kubectl's output, so the caller checks it) hands each item over on its
+ * own as soon as it ends, is_item true, and then the document with "items" left empty. An alias
+ * in an item reaches only its item's anchors and those before "items". Nonzero from object()
+ * stops the read and is returned; the caller then sets the line and message itself.
+ */
+struct yaml_tree_reader {
+	int (*object)(void *context, const struct yaml_tree_node *root, bool is_item);
+	void *context;
+	unsigned int first_line; /* line of buffer's first byte, for pieces of a file; 0 is 1 */
+};
+
+/* Returns as yaml_tree_parse(), or what object() returned. */
+int yaml_tree_read(const char *buffer, size_t size, const struct yaml_tree_reader *reader,
+		   unsigned int *line, char *error, size_t error_size);
 
 /* Builders, for the parser and for other sources (JSON). They return NULL only on -ENOMEM/-E2BIG.
  */

@@ -6,6 +6,7 @@
  * (loader/sources/change.h) in manifest_dir.c.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,11 @@ static struct k8s_object *file_find(const struct manifest_file *file, enum k8s_k
 	return NULL;
 }
 
-/* A replaced file's text becomes the next read's buffer (the larger one is kept). */
+/* A replaced file's text becomes the next read's buffer (the larger one, up to a bound). */
 void manifest_file_recycle(struct manifest_set *set, struct manifest_file *file)
 {
-	if (!file->content || file->content_capacity <= set->spare.capacity)
+	if (!file->content || file->content_capacity <= set->spare.capacity ||
+	    file->content_capacity > MANIFEST_SPARE_MAX)
 		return;
 	free(set->spare.data);
 	set->spare.data = file->content;
@@ -221,6 +223,29 @@ cleanup:
 	return err;
 }
 
+/* List, or a typed list as kubectl prints one (ServiceList, EndpointSliceList, ...). */
+static bool is_list_kind(const char *kind)
+{
+	size_t n = strlen(kind);
+
+	return n >= 4 && !strcmp(kind + n - 4, "List");
+}
+
+/* Refuse the whole file: the message and line go where load_file() reports them. */
+static int load_refuse(struct file_load *load, int err, unsigned int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int load_refuse(struct file_load *load, int err, unsigned int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	*load->error_line = line;
+	va_start(ap, fmt);
+	vsnprintf(load->message, load->message_size, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
 int manifest_load_document(struct file_load *load, const struct yaml_tree_node *root, bool is_item)
 {
 	const struct yaml_tree_node *items;
@@ -237,27 +262,17 @@ int manifest_load_document(struct file_load *load, const struct yaml_tree_node *
 			       yaml_tree_describe(root));
 		return 0;
 	}
-	if (++load->n_seen > MANIFEST_MAX_OBJECTS) {
-		if (load->n_seen == MANIFEST_MAX_OBJECTS + 1)
-			k8s_errors_add(load->errors,
-				       "%s:%u: more than %d objects, the rest is ignored",
-				       load->name, root->line, MANIFEST_MAX_OBJECTS);
-		return 0;
-	}
 	api_version = yaml_tree_string(yaml_tree_get(root, "apiVersion"));
 	kind_name = yaml_tree_string(yaml_tree_get(root, "kind"));
-	if (!api_version || !*api_version || !kind_name || !*kind_name) {
-		k8s_errors_add(load->errors, "%s:%u: object has no %s", load->name, root->line,
-			       !api_version || !*api_version ? "apiVersion" : "kind");
-		return 0;
-	}
-	if (!strcmp(kind_name, "List") && !is_item) {
+	if (kind_name && is_list_kind(kind_name)) {
+		/* Streamed items came before (load->n_items); these are a nested List's. */
 		items = yaml_tree_get(root, "items");
 		if (yaml_tree_is_null(items))
 			return 0;
 		if (items->type != YAML_TREE_SEQUENCE) {
-			k8s_errors_add(load->errors, "%s:%u: List: items: expected a list, got %s",
-				       load->name, items->line, yaml_tree_describe(items));
+			k8s_errors_add(load->errors, "%s:%u: %s: items: expected a list, got %s",
+				       load->name, items->line, kind_name,
+				       yaml_tree_describe(items));
 			return 0;
 		}
 		for (i = 0; i < items->sequence.count; i++) {
@@ -265,6 +280,15 @@ int manifest_load_document(struct file_load *load, const struct yaml_tree_node *
 			if (err)
 				return err;
 		}
+		return 0;
+	}
+	if (++load->n_seen > MANIFEST_MAX_OBJECTS)
+		return load_refuse(load, -E2BIG, root->line,
+				   "more than %d objects in the file (the limit)",
+				   MANIFEST_MAX_OBJECTS);
+	if (!api_version || !*api_version || !kind_name || !*kind_name) {
+		k8s_errors_add(load->errors, "%s:%u: object has no %s", load->name, root->line,
+			       !api_version || !*api_version ? "apiVersion" : "kind");
 		return 0;
 	}
 	err = k8s_object_kind(root, load->name, load->errors, &kind);
@@ -276,4 +300,41 @@ int manifest_load_document(struct file_load *load, const struct yaml_tree_node *
 	if (err)
 		return 0;
 	return load_object(load, root, kind);
+}
+
+/*
+ * yaml_tree_read()'s callback: one object at a time into the load. A List's items arrive
+ * before the List itself, whose kind is known only then: a document that handed over items
+ * and is no List refuses the file, as its items have been loaded already.
+ */
+int manifest_read_object(void *context, const struct yaml_tree_node *root, bool is_item)
+{
+	struct file_load *load = context;
+	const char *kind;
+	size_t n_items;
+
+	if (is_item) {
+		load->n_items++;
+		return manifest_load_document(load, root, true);
+	}
+	n_items = load->n_items;
+	load->n_items = 0;
+	kind = yaml_tree_string(yaml_tree_get(root, "kind"));
+	if (n_items && !(kind && is_list_kind(kind)))
+		return load_refuse(load, -EINVAL, root->line,
+				   "a document with %zu \"items\" is not a List (kind List, or "
+				   "ServiceList, ...)",
+				   n_items);
+	return manifest_load_document(load, root, false);
+}
+
+/* Text (a file, or a piece of one starting at first_line) into the load, object by object. */
+int manifest_read(struct file_load *load, const char *buffer, size_t size, unsigned int first_line)
+{
+	struct yaml_tree_reader reader = {
+	    .object = manifest_read_object, .context = load, .first_line = first_line};
+
+	load->n_items = 0;
+	return yaml_tree_read(buffer, size, &reader, load->error_line, load->message,
+			      load->message_size);
 }

@@ -17,10 +17,15 @@
 #include "loader/k8s/objects.h"
 #include "loader/sources/change.h"
 
-/* Bounds on what one directory may make us read and keep. */
-#define MANIFEST_MAX_FILE_SIZE	 (4u << 20)	/* bytes per file */
+/*
+ * Bounds on what one directory may make us read and keep. A file is read one object at a time
+ * (yaml_tree_read), so the per-file bounds only cap the text held while it is read (the size)
+ * and the decoded objects (the count): a 10,000-Service cluster's dump is ~25 MB and 20,000
+ * objects. Per object, loader/k8s/yaml_tree.h's bounds apply.
+ */
+#define MANIFEST_MAX_FILE_SIZE	 (256u << 20)	/* bytes per file */
 #define MANIFEST_MAX_FILES	 4096		/* *.yaml / *.yml files per directory */
-#define MANIFEST_MAX_OBJECTS	 4096		/* objects per file, List items included */
+#define MANIFEST_MAX_OBJECTS	 1000000	/* objects per file, List items included */
 #define MANIFEST_MAX_ERRORS	 K8S_MAX_ERRORS /* errors kept for listing; more are only counted */
 #define MANIFEST_MAX_SVC_PORTS	 K8S_MAX_SVC_PORTS
 #define MANIFEST_MAX_SLICE_PORTS K8S_MAX_SLICE_PORTS

@@ -80,7 +80,7 @@ static int spans_push(struct chunk_span **spans, size_t *n, size_t *capacity, co
 		size_t next = *capacity ? *capacity * 2 : 64;
 		struct chunk_span *grown;
 
-		if (next > 2 * YAML_TREE_MAX_DOCUMENTS)
+		if (next > MANIFEST_MAX_CHUNKS)
 			return -E2BIG;
 		grown = realloc(*spans, next * sizeof(*grown));
 		if (!grown)
@@ -99,7 +99,7 @@ static int spans_push(struct chunk_span **spans, size_t *n, size_t *capacity, co
  * Split text before each "---" line: YAML forbids a document marker at the start of a line
  * inside any scalar, so the pieces parse alone as they parse together. Returns the count, or 0
  * when the file is to be parsed whole: directives ("%") and end markers ("...") reach across
- * documents, and a file over the per-file document bound must meet it as one stream.
+ * documents, and a file of more pieces than MANIFEST_MAX_CHUNKS is not worth them.
  */
 size_t manifest_split_documents(const char *buffer, size_t size, struct chunk_span **out)
 {
@@ -193,43 +193,24 @@ chunk_table_take(struct chunk_table *t, const struct manifest_file *old, uint64_
 
 /* Parse one piece of text into load, lines numbered from the piece's place in the file. */
 static int load_span(struct file_load *load, const char *buffer, const struct chunk_span *span,
-		     unsigned int first_line, size_t *n_nodes, unsigned int *error_line,
-		     char *message, size_t message_size)
+		     unsigned int first_line)
 {
-	struct yaml_tree tree;
-	size_t i;
-	int err;
-
-	yaml_tree_init(&tree);
-	err = yaml_tree_parse(&tree, buffer + span->offset, span->size, error_line, message,
-			      message_size);
-	if (err) {
-		*error_line += first_line - 1;
-		return err;
-	}
-	for (i = 0; i < tree.n_nodes; i++)
-		tree.nodes[i]->line += first_line - 1;
-	*n_nodes = tree.n_nodes;
-	for (i = 0; i < tree.n_documents && !err; i++)
-		err = manifest_load_document(load, tree.documents[i], false);
-	yaml_tree_free(&tree);
-	return err;
+	return manifest_read(load, buffer + span->offset, span->size, first_line);
 }
 
 /*
  * The file's documents one piece at a time: pieces whose text is unchanged since old's load
  * (and that gave no error) keep their objects; only the others are parsed. Returns 0, -EINVAL
- * (syntax error: *error_line and message set, the file is to keep its old version), -E2BIG
- * (a bound of the whole file is crossed: parse it whole for the exact message) or -ENOMEM.
+ * (syntax error: load's line and message set, the file is to keep its old version), -E2BIG
+ * (a bound is crossed: parse it whole for the exact message) or -ENOMEM.
  */
 int manifest_load_chunks(struct file_load *load, const char *buffer, const struct chunk_span *spans,
-			 size_t n_spans, unsigned int *error_line, char *message,
-			 size_t message_size)
+			 size_t n_spans)
 {
 	const struct manifest_file *old = load->old;
 	struct manifest_file *file = load->file;
 	struct chunk_table table = {0};
-	size_t i, j, total_nodes = 0, counted = 0;
+	size_t i, j, counted = 0;
 	unsigned int line = 1;
 	int err = 0;
 
@@ -256,21 +237,17 @@ int manifest_load_chunks(struct file_load *load, const char *buffer, const struc
 			for (j = 0; j < was->count && !err; j++)
 				err = manifest_file_add(file, old->objects[was->first + j]);
 			c->n_seen = was->n_seen;
-			c->n_nodes = was->n_nodes;
 			load->n_seen += was->n_seen;
 		} else {
 			size_t seen_before = load->n_seen;
 
-			err = load_span(load, buffer, &spans[i], c->line, &c->n_nodes, error_line,
-					message, message_size);
+			err = load_span(load, buffer, &spans[i], c->line);
 			c->n_seen = load->n_seen - seen_before;
 		}
 		c->count = file->n_objects - c->first;
 		c->is_clean =
 		    load->errors->found == errors_before && file->n_rejected == rejected_before;
-		total_nodes += c->n_nodes;
-		if (!err &&
-		    (total_nodes > YAML_TREE_MAX_NODES || load->n_seen > MANIFEST_MAX_OBJECTS))
+		if (!err && load->n_seen > MANIFEST_MAX_OBJECTS)
 			err = -E2BIG;
 	}
 	free(table.slots);
@@ -353,20 +330,19 @@ static int chunks_carry(struct file_load *load, size_t from, size_t to, size_t o
 
 /* Parse text[start, end) as one piece starting at line. */
 static int chunk_parse(struct file_load *load, const char *buffer, size_t start, size_t end,
-		       unsigned int line, unsigned int *error_line, char *message,
-		       size_t message_size)
+		       unsigned int line)
 {
 	struct manifest_file *file = load->file;
 	struct chunk_span span = {.offset = start, .size = end - start};
 	size_t errors_before = load->errors->found, seen_before = load->n_seen;
 	uint32_t rejected_before = file->n_rejected;
 	struct manifest_chunk *c = chunk_push(file);
-	size_t first = file->n_objects, n_nodes = 0;
+	size_t first = file->n_objects;
 	int err;
 
 	if (!c)
 		return -ENOMEM;
-	err = load_span(load, buffer, &span, line, &n_nodes, error_line, message, message_size);
+	err = load_span(load, buffer, &span, line);
 	c->offset = start;
 	c->line = line;
 	c->size = end - start;
@@ -374,7 +350,6 @@ static int chunk_parse(struct file_load *load, const char *buffer, size_t start,
 	c->first = first;
 	c->count = file->n_objects - first;
 	c->n_seen = load->n_seen - seen_before;
-	c->n_nodes = n_nodes;
 	c->is_clean = load->errors->found == errors_before && file->n_rejected == rejected_before;
 	return err;
 }
@@ -389,13 +364,12 @@ static int chunk_parse(struct file_load *load, const char *buffer, size_t start,
  */
 #define DIFF_BLOCK 65536 /* bytes compared at once, first, when looking for the change */
 
-int manifest_load_diff(struct file_load *load, const char *buffer, size_t size,
-		       unsigned int *error_line, char *message, size_t message_size)
+int manifest_load_diff(struct file_load *load, const char *buffer, size_t size)
 {
 	const struct manifest_file *old = load->old;
 	const char *was = old->content;
 	size_t n_old = old->content_size, shorter = size < n_old ? size : n_old;
-	size_t prefix = 0, suffix = 0, a, b, k, start, old_end, new_end, i, nodes = 0;
+	size_t prefix = 0, suffix = 0, a, b, k, start, old_end, new_end, i;
 	unsigned int line;
 	int err = 0;
 
@@ -443,8 +417,7 @@ int manifest_load_diff(struct file_load *load, const char *buffer, size_t size,
 		} while (i < new_end);
 		if (i > new_end)
 			i = new_end; /* the stretch ended without a newline */
-		err = chunk_parse(load, buffer, piece, i, (unsigned int)piece_line, error_line,
-				  message, message_size);
+		err = chunk_parse(load, buffer, piece, i, (unsigned int)piece_line);
 	}
 	if (!err && b < old->n_chunks)
 		err =
@@ -461,41 +434,67 @@ int manifest_load_diff(struct file_load *load, const char *buffer, size_t size,
 		if (c->offset != i || (k && is_edge && !is_marker(buffer + i, size - i, '-')))
 			err = -EAGAIN;
 		i += c->size;
-		nodes += c->n_nodes;
 	}
 	if (!err && i != size)
 		err = -EAGAIN;
-	if (!err && (nodes > YAML_TREE_MAX_NODES || load->n_seen > MANIFEST_MAX_OBJECTS ||
-		     load->file->n_chunks > 2 * YAML_TREE_MAX_DOCUMENTS))
+	if (!err &&
+	    (load->n_seen > MANIFEST_MAX_OBJECTS || load->file->n_chunks > MANIFEST_MAX_CHUNKS))
 		err = -E2BIG;
 	return err;
 }
 
+/* The objects of a whole-file read, each put in the piece its line falls in. */
+struct whole_read {
+	struct file_load *load;
+	size_t k; /* the piece being filled */
+};
+
+static int whole_object(void *context, const struct yaml_tree_node *root, bool is_item)
+{
+	struct whole_read *w = context;
+	struct file_load *load = w->load;
+	struct manifest_file *file = load->file;
+	size_t errors_before = load->errors->found, seen_before = load->n_seen;
+	size_t first = file->n_objects;
+	uint32_t rejected_before = file->n_rejected;
+	struct manifest_chunk *c;
+	int err;
+
+	if (root) {
+		/* A List's items come before the List, all within its piece. */
+		while (w->k + 1 < file->n_chunks && file->chunks[w->k + 1].line <= root->line) {
+			w->k++;
+			file->chunks[w->k].first = file->n_objects;
+		}
+	}
+	c = &file->chunks[w->k];
+	err = manifest_read_object(load, root, is_item);
+	c->count += file->n_objects - first;
+	c->n_seen += load->n_seen - seen_before;
+	if (load->errors->found != errors_before || file->n_rejected != rejected_before)
+		c->is_clean = false;
+	return err;
+}
+
 /*
- * A file with nothing to reuse: parsed whole (one parser, as fast as it gets), its documents
- * then assigned to the pieces manifest_split_documents() found, by line, so the next load can reuse
- * them. A piece holds at most one document: only a "---" line starts one. Returns 0, -EINVAL
- * (the whole file's parse failed: *error_line and message set) or -ENOMEM.
+ * A file with nothing to reuse: read whole (one parser, as fast as it gets), its objects put in
+ * the pieces manifest_split_documents() found, by line, so the next load can reuse them. A
+ * piece holds at most one document: only a "---" line starts one. Returns 0, -EINVAL or -E2BIG
+ * (the file is refused: load's line and message set) or -ENOMEM.
  */
 int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
-			       const struct chunk_span *spans, size_t n_spans,
-			       unsigned int *error_line, char *message, size_t message_size)
+			       const struct chunk_span *spans, size_t n_spans)
 {
 	struct manifest_file *file = load->file;
-	struct yaml_tree tree;
-	size_t d, k = 0, node = 0, counted = 0;
+	struct whole_read w = {.load = load};
+	struct yaml_tree_reader reader = {.object = whole_object, .context = &w};
+	size_t k, counted = 0;
 	unsigned int line = 1;
 	int err;
 
-	yaml_tree_init(&tree);
-	err = yaml_tree_parse(&tree, buffer, size, error_line, message, message_size);
-	if (err)
-		return err == -ENOMEM ? err : -EINVAL;
 	file->chunks = calloc(n_spans, sizeof(*file->chunks));
-	if (!file->chunks) {
-		yaml_tree_free(&tree);
+	if (!file->chunks)
 		return -ENOMEM;
-	}
 	file->n_chunks = file->cap_chunks = n_spans;
 	for (k = 0; k < n_spans; k++) {
 		struct manifest_chunk *c = &file->chunks[k];
@@ -506,42 +505,10 @@ int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_
 		c->line = line_at(buffer, spans[k].offset, &counted, &line);
 		c->is_clean = true;
 	}
-	k = 0;
-	for (d = 0; d < tree.n_documents && !err; d++) {
-		const struct yaml_tree_node *root = tree.documents[d];
-		size_t errors_before = load->errors->found, seen_before = load->n_seen;
-		size_t first = file->n_objects, next_node = tree.n_nodes;
-		uint32_t rejected_before = file->n_rejected;
-		struct manifest_chunk *c;
-
-		if (!root)
-			continue; /* an empty document: no objects, not counted */
-		while (k + 1 < n_spans && file->chunks[k + 1].line <= root->line) {
-			k++;
-			file->chunks[k].first = file->n_objects;
-		}
-		c = &file->chunks[k];
-		/* Nodes are made in document order: this one's run up to the next root. */
-		while (node < tree.n_nodes && tree.nodes[node] != root)
-			node++;
-		for (size_t e = d + 1; e < tree.n_documents; e++) {
-			if (tree.documents[e]) {
-				for (next_node = node; next_node < tree.n_nodes &&
-						       tree.nodes[next_node] != tree.documents[e];
-				     next_node++)
-					;
-				break;
-			}
-		}
-		c->n_nodes += next_node - node;
-		err = manifest_load_document(load, root, false);
-		c->count += file->n_objects - first;
-		c->n_seen += load->n_seen - seen_before;
-		if (load->errors->found != errors_before || file->n_rejected != rejected_before)
-			c->is_clean = false;
-	}
-	while (++k < n_spans)
-		file->chunks[k].first = file->n_objects;
-	yaml_tree_free(&tree);
+	load->n_items = 0;
+	err = yaml_tree_read(buffer, size, &reader, load->error_line, load->message,
+			     load->message_size);
+	while (++w.k < n_spans)
+		file->chunks[w.k].first = file->n_objects;
 	return err;
 }

@@ -42,6 +42,10 @@ static int read_file(int dir_fd, const char *name, struct read_buffer *spare, ch
 		err = -EBADFD;
 		goto cleanup;
 	}
+	if ((uint64_t)st.st_size > MANIFEST_MAX_FILE_SIZE) {
+		err = -EFBIG; /* without reading it */
+		goto cleanup;
+	}
 	/* Sized from fstat (with room to notice growth), not the cap: a big buffer per read
 	 * costs page faults, and a file read in pieces keeps its text. */
 	capacity = (size_t)st.st_size < MANIFEST_MAX_FILE_SIZE ? (size_t)st.st_size + 4096
@@ -175,29 +179,34 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 		     struct manifest_file *file, const struct manifest_file *old, bool *is_dir)
 {
 	struct k8s_errors *errors = &file->errors;
+	char message[YAML_TREE_ERROR_LEN] = "";
+	unsigned int line = 0;
 	struct file_load load = {
 	    .errors = errors,
 	    .name = name,
 	    .file = file,
 	    .old = old,
+	    .error_line = &line,
+	    .message = message,
+	    .message_size = sizeof(message),
 	};
-	char message[YAML_TREE_ERROR_LEN];
 	struct chunk_span *spans = NULL;
-	struct yaml_tree tree;
 	char *buffer = NULL;
-	unsigned int line;
-	size_t size = 0, capacity = 0, i, n_spans;
+	size_t size = 0, capacity = 0, n_spans;
 	uint64_t hash = 0;
 	bool has_hash = false, is_chunked = false, is_reusable;
 	int err;
 
-	yaml_tree_init(&tree);
 	err = read_file(dir_fd, name, spare, &buffer, &size, &capacity, is_dir);
 	if (err == -ENOMEM)
 		goto cleanup;
 	if (err == -EFBIG || err == -EBADFD) {
-		k8s_errors_add(errors, "%s: %s", name,
-			       err == -EFBIG ? "file is larger than 4 MiB" : "not a regular file");
+		if (err == -EFBIG)
+			k8s_errors_add(errors,
+				       "%s: file is larger than %u MiB (the limit per file)", name,
+				       MANIFEST_MAX_FILE_SIZE >> 20);
+		else
+			k8s_errors_add(errors, "%s: not a regular file", name);
 		err = manifest_file_keep(file, old);
 		goto cleanup;
 	}
@@ -220,36 +229,26 @@ static int load_file(int dir_fd, const char *name, struct read_buffer *spare,
 	 */
 	is_reusable = old && old->n_chunks && file_is_clean(old);
 	if (is_reusable && old->content) {
-		err = load_partial(&load, manifest_load_diff(&load, buffer, size, &line, message,
-							     sizeof(message)));
+		err = load_partial(&load, manifest_load_diff(&load, buffer, size));
 		if (err != -EAGAIN)
 			goto chunked;
 	}
 	n_spans = manifest_split_documents(buffer, size, &spans);
 	if (n_spans && is_reusable) {
-		err = load_partial(&load, manifest_load_chunks(&load, buffer, spans, n_spans, &line,
-							       message, sizeof(message)));
+		err = load_partial(&load, manifest_load_chunks(&load, buffer, spans, n_spans));
 		if (err != -EAGAIN)
 			goto chunked;
 	}
-	if (n_spans) {
-		err = manifest_load_whole_chunks(&load, buffer, size, spans, n_spans, &line,
-						 message, sizeof(message));
-		goto chunked;
-	}
-	err = yaml_tree_parse(&tree, buffer, size, &line, message, sizeof(message));
-	if (err == -ENOMEM)
-		goto cleanup;
-	if (err)
-		goto syntax;
-	for (i = 0; i < tree.n_documents && !err; i++)
-		err = manifest_load_document(&load, tree.documents[i], false);
-	goto cleanup;
+	if (n_spans)
+		err = manifest_load_whole_chunks(&load, buffer, size, spans, n_spans);
+	else
+		err = manifest_read(&load, buffer, size, 1);
 chunked:
-	is_chunked = !err;
-	if (err != -EINVAL)
+	/* The text is kept for the next diff only when it has pieces to tell apart. */
+	is_chunked = !err && file->n_chunks > 1;
+	if (err != -EINVAL && err != -E2BIG)
 		goto cleanup;
-syntax:
+	/* Refused whole, wherever it failed: objects read before the error are dropped. */
 	file_reset(file);
 	k8s_errors_add(errors, "%s:%u: yaml: %s%s", name, line, message,
 		       old ? "; keeping the file's last good version" : "");
@@ -268,7 +267,6 @@ cleanup:
 			file->hash = has_hash ? hash : manifest_content_hash(buffer, size);
 		}
 	}
-	yaml_tree_free(&tree);
 	free(spans);
 	free(buffer);
 	return err;

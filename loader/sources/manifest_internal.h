@@ -26,7 +26,6 @@ struct manifest_chunk {
 	size_t size;
 	size_t first, count; /* the objects it gave: file->objects[first, first + count) */
 	size_t n_seen;	     /* objects met, as manifest_load_document counts them */
-	size_t n_nodes;	     /* YAML nodes, for the per-file bound */
 	bool is_clean;	     /* no error and no refusal: reusable whatever its line */
 };
 
@@ -57,7 +56,12 @@ struct manifest_file {
 	size_t n_borrows;
 };
 
-/* A read buffer kept from a replaced file's text: re-reading a big file faults no pages in. */
+/*
+ * A read buffer kept from a replaced file's text: re-reading a big file faults no pages in. Up
+ * to MANIFEST_SPARE_MAX: beyond, it would be a second copy of a cluster-sized file's text.
+ */
+#define MANIFEST_SPARE_MAX (16u << 20)
+
 struct read_buffer {
 	char *data;
 	size_t capacity;
@@ -72,13 +76,24 @@ struct manifest_set {
 	struct read_buffer spare;
 };
 
+/*
+ * Pieces of a file beyond which it is read whole, without pieces: each costs a struct, and a
+ * file of empty documents should cost nothing.
+ */
+#define MANIFEST_MAX_CHUNKS (MANIFEST_MAX_OBJECTS + 1)
+
 /* One file being loaded: its new object list and, for fallbacks, its last good one. */
 struct file_load {
 	struct k8s_errors *errors;
 	const char *name;
 	struct manifest_file *file;
 	const struct manifest_file *old;
-	size_t n_seen; /* objects met, List items included */
+	size_t n_seen;	/* objects met, List items included */
+	size_t n_items; /* items of the document being read, handed over before it */
+	/* Where a refusal of the whole file (a bound crossed, a misplaced "items") is told. */
+	unsigned int *error_line;
+	char *message;
+	size_t message_size;
 };
 
 /* One document-aligned piece of a file's text. */
@@ -105,18 +120,17 @@ int manifest_file_keep(struct manifest_file *file, const struct manifest_file *o
 void manifest_file_recycle(struct manifest_set *set, struct manifest_file *file);
 void manifest_files_free(struct manifest_file *files, size_t n);
 int manifest_load_document(struct file_load *load, const struct yaml_tree_node *root, bool is_item);
+int manifest_read_object(void *load, const struct yaml_tree_node *root, bool is_item);
+int manifest_read(struct file_load *load, const char *buffer, size_t size, unsigned int first_line);
 
 /* A file's text in document pieces (manifest_chunks.c). */
 uint64_t manifest_content_hash(const char *data, size_t size);
 size_t manifest_split_documents(const char *buffer, size_t size, struct chunk_span **out);
 int manifest_load_chunks(struct file_load *load, const char *buffer, const struct chunk_span *spans,
-			 size_t n_spans, unsigned int *error_line, char *message,
-			 size_t message_size);
-int manifest_load_diff(struct file_load *load, const char *buffer, size_t size,
-		       unsigned int *error_line, char *message, size_t message_size);
+			 size_t n_spans);
+int manifest_load_diff(struct file_load *load, const char *buffer, size_t size);
 int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
-			       const struct chunk_span *spans, size_t n_spans,
-			       unsigned int *error_line, char *message, size_t message_size);
+			       const struct chunk_span *spans, size_t n_spans);
 
 /* Reading files (manifest_file.c). */
 int manifest_load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n);

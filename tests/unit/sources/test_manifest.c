@@ -714,24 +714,22 @@ static void test_missing_dir_changes_nothing(void **ctx)
 static void test_unreadable_and_huge_files(void **ctx)
 {
 	struct fixture *f = *ctx;
-	size_t size = MANIFEST_MAX_FILE_SIZE + 100;
 	char path[PATH_MAX + 64];
-	char *big = malloc(size);
 
-	assert_non_null(big);
 	write_file(f, "web.yaml", SVC_WEB);
 	assert_int_equal(load(f), 0);
-	memset(big, '#', size);
-	write_bytes(f, "web.yaml", big, size);
+	/* Sparse: refused by its size, never read. */
+	snprintf(path, sizeof(path), "%s/web.yaml", f->dir);
+	assert_int_equal(truncate(path, (off_t)MANIFEST_MAX_FILE_SIZE + 100), 0);
 	snprintf(path, sizeof(path), "%s/dir.yaml", f->dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/fifo.yaml", f->dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_int_equal(load(f), 2);
-	assert_true(has_error(f, "web.yaml: file is larger than 4 MiB", NULL));
+	assert_true(
+	    has_error(f, "web.yaml: file is larger than 256 MiB (the limit per file)", NULL));
 	assert_true(has_error(f, "fifo.yaml: not a regular file", NULL));
 	assert_int_equal(f->state.n_frontends, 1);
-	free(big);
 }
 
 /* Hostile input: nothing may crash, leak or hang; files that fail keep nothing. */
@@ -805,7 +803,8 @@ static void test_garbage_does_not_crash(void **ctx)
 	buffer[1 + 2 * i] = ']';
 	write_bytes(f, "g.yaml", buffer, 2 + 2 * i);
 	assert_int_equal(load(f), 1);
-	assert_true(has_error(f, "g.yaml:1: yaml: more than", "nodes", NULL));
+	assert_true(has_error(
+	    f, "g.yaml:", ": yaml: more than 262144 YAML nodes in one document (the limit)", NULL));
 
 	/* Random bytes, and random mutations of a valid manifest, straight through the parser. */
 	for (i = 0; i < 300; i++) {
@@ -830,6 +829,173 @@ static void test_garbage_does_not_crash(void **ctx)
 		}
 	}
 	free(buffer);
+}
+
+/* A kubectl dump's shape: one List, every item's keys sorted, so kind comes after items. */
+#define LIST_DUMP                                                                                  \
+	"apiVersion: v1\n"                                                                         \
+	"items:\n"                                                                                 \
+	"- apiVersion: v1\n"                                                                       \
+	"  kind: Service\n"                                                                        \
+	"  metadata: {name: web, namespace: default, uid: 5f1c, resourceVersion: \"7\"}\n"         \
+	"  spec:\n"                                                                                \
+	"    clusterIP: 10.96.0.10\n"                                                              \
+	"    clusterIPs: [10.96.0.10]\n"                                                           \
+	"    ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]\n"                   \
+	"    type: ClusterIP\n"                                                                    \
+	"  status: {loadBalancer: {}}\n"                                                           \
+	"- addressType: IPv4\n"                                                                    \
+	"  apiVersion: discovery.k8s.io/v1\n"                                                      \
+	"  endpoints:\n"                                                                           \
+	"  - addresses: [10.0.0.1]\n"                                                              \
+	"    conditions: {ready: true, serving: true, terminating: false}\n"                       \
+	"  kind: EndpointSlice\n"                                                                  \
+	"  metadata:\n"                                                                            \
+	"    labels: {kubernetes.io/service-name: web}\n"                                          \
+	"    name: web-x1\n"                                                                       \
+	"    namespace: default\n"                                                                 \
+	"  ports: [{name: http, port: 8080, protocol: TCP}]\n"                                     \
+	"kind: List\n"                                                                             \
+	"metadata: {resourceVersion: \"\"}\n"
+
+/* Lists as kubectl prints them (List, ServiceList, ...), nested ones, and empty documents. */
+static void test_list_dumps(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	write_file(f, "dump.yaml",
+		   "# kubectl get services,endpointslices -A -o yaml\n" LIST_DUMP "---\n---\n"
+		   "apiVersion: v1\nitems:\n"
+		   "- {apiVersion: v1, kind: Service, metadata: {name: api},\n"
+		   "   spec: {clusterIP: 10.96.0.11, ports: [{port: 443, targetPort: 8443}]}}\n"
+		   "- apiVersion: v1\n  kind: List\n  items:\n"
+		   "  - {apiVersion: v1, kind: Service, metadata: {name: nested},\n"
+		   "     spec: {clusterIP: 10.96.0.12, ports: [{port: 53, protocol: UDP}]}}\n"
+		   "kind: ServiceList\nmetadata: {}\n"
+		   "---\n"
+		   "apiVersion: discovery.k8s.io/v1\nkind: EndpointSliceList\nitems:\n"
+		   "- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n"
+		   "  metadata: {name: api-1, labels: {kubernetes.io/service-name: api}}\n"
+		   "  addressType: IPv4\n  ports: [{port: 8443}]\n"
+		   "  endpoints: [{addresses: [10.0.0.7]}]\n"
+		   "---\n"
+		   "apiVersion: v1\nkind: List\nitems: []\n"
+		   "---\n# nothing but a comment\n---\n");
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->state.n_frontends, 3);
+	assert_backends(find_frontend(f, "10.96.0.10", 80, IPPROTO_TCP), "10.0.0.1:8080", NULL);
+	assert_backends(find_frontend(f, "10.96.0.11", 443, IPPROTO_TCP), "10.0.0.7:8443", NULL);
+	assert_non_null(find_frontend(f, "10.96.0.12", 53, IPPROTO_UDP));
+
+	/* An item of the List turned invalid keeps its last good version, as a document does. */
+	write_file(f, "dump.yaml", LIST_DUMP);
+	assert_int_equal(load(f), 0);
+	assert_int_equal(f->state.n_frontends, 1);
+	write_file(f, "empty.yaml", "---\n---\n# comment\n---\n");
+	assert_int_equal(load(f), 0);
+}
+
+/* `kubectl get -o json` output is YAML too: the same dump in JSON loads the same. */
+static void test_json_dump(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	write_file(
+	    f, "dump.yaml",
+	    "{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n        {\n"
+	    "            \"apiVersion\": \"v1\",\n            \"kind\": \"Service\",\n"
+	    "            \"metadata\": {\n                \"name\": \"web\",\n"
+	    "                \"namespace\": \"default\"\n            },\n"
+	    "            \"spec\": {\n                \"clusterIP\": \"10.96.0.10\",\n"
+	    "                \"ports\": [\n                    {\n"
+	    "                        \"name\": \"http\",\n                        \"port\": 80,\n"
+	    "                        \"protocol\": \"TCP\",\n"
+	    "                        \"targetPort\": 8080\n                    }\n"
+	    "                ],\n                \"type\": \"ClusterIP\"\n            },\n"
+	    "            \"status\": {\"loadBalancer\": {}}\n        },\n"
+	    "        {\"addressType\":\"IPv4\",\"apiVersion\":\"discovery.k8s.io/v1\","
+	    "\"endpoints\":[{\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":true}}],"
+	    "\"kind\":\"EndpointSlice\",\"metadata\":{\"labels\":{\"kubernetes.io/service-name\":"
+	    "\"web\"},\"name\":\"web-x1\",\"namespace\":\"default\"},"
+	    "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}\n"
+	    "    ],\n    \"kind\": \"List\",\n"
+	    "    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n");
+	assert_int_equal(load(f), 0);
+	assert_backends(find_frontend(f, "10.96.0.10", 80, IPPROTO_TCP), "10.0.0.1:8080", NULL);
+}
+
+/*
+ * A file with an error anywhere is refused whole, with its line, and its last good version
+ * stays: items read before the error are not applied, whatever their number.
+ */
+static void test_list_refused_whole(void **ctx)
+{
+	struct fixture *f = *ctx;
+	size_t n = YAML_TREE_MAX_NODES, i, j = 0;
+	char *text = malloc(n * 4 + 4096);
+
+	assert_non_null(text);
+	write_file(f, "dump.yaml", LIST_DUMP);
+	assert_int_equal(load(f), 0);
+
+	/* A syntax error after a changed item: the change is not applied. */
+	j = (size_t)sprintf(text, "%s", LIST_DUMP);
+	memcpy(strstr(text, "port: 80,"), "port: 81,", 9);
+	strcpy(strstr(text, "kind: List\n"), "- {kind: [Service\nkind: List\n");
+	write_file(f, "dump.yaml", text);
+	assert_int_equal(load(f), 1);
+	assert_true(
+	    has_error(f, "dump.yaml:24: yaml: ", "keeping the file's last good version", NULL));
+	assert_non_null(find_frontend(f, "10.96.0.10", 80, IPPROTO_TCP));
+	assert_null(find_frontend(f, "10.96.0.11", 81, IPPROTO_TCP));
+
+	/* One item over the per-object limit, named with its value. */
+	j = (size_t)sprintf(text, "apiVersion: v1\nkind: List\nitems:\n%s", strchr(LIST_DUMP, '-'));
+	j = (size_t)(strstr(text, "kind: List\nmetadata: {resourceVersion") - text);
+	j += (size_t)sprintf(text + j, "- [");
+	for (i = 0; i < n; i++)
+		j += (size_t)sprintf(text + j, "1,");
+	sprintf(text + j, "1]\n");
+	write_file(f, "dump.yaml", text);
+	assert_int_equal(load(f), 1);
+	assert_true(has_error(f,
+			      "dump.yaml:24: yaml: more than 262144 YAML nodes in one List item "
+			      "(the limit)",
+			      NULL));
+	assert_non_null(find_frontend(f, "10.96.0.10", 80, IPPROTO_TCP));
+
+	/* Items under a document that turns out to be no List. */
+	write_file(f, "dump.yaml",
+		   "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: x},"
+		   " spec: {clusterIP: 10.96.0.30, ports: [{port: 80}]}}\nkind: Service\n"
+		   "metadata: {name: y}\n");
+	assert_int_equal(load(f), 1);
+	assert_true(
+	    has_error(f, "dump.yaml:1: yaml: a document with 1 \"items\" is not a List", NULL));
+	assert_null(find_frontend(f, "10.96.0.30", 80, IPPROTO_TCP));
+	assert_non_null(find_frontend(f, "10.96.0.10", 80, IPPROTO_TCP));
+
+	/* The file bound is on objects, not on nodes: a List of more nodes than one object may
+	 * hold loads, and a file of more objects than MANIFEST_MAX_OBJECTS is refused whole. */
+	j = (size_t)sprintf(text, "apiVersion: v1\nkind: List\nitems:\n");
+	for (i = 0; i < n / 8; i++)
+		j += (size_t)sprintf(text + j, "- {a: [1, 2, 3]}\n");
+	write_file(f, "dump.yaml", text);
+	assert_int_equal(load(f), (int)(n / 8));
+	assert_true(has_error(f, "object has no apiVersion", NULL));
+	free(text);
+	text = malloc((MANIFEST_MAX_OBJECTS + 10) * 5 + 64);
+	assert_non_null(text);
+	j = (size_t)sprintf(text, "kind: List\nitems:\n");
+	for (i = 0; i <= MANIFEST_MAX_OBJECTS; i++, j += 5)
+		memcpy(text + j, "- {}\n", 5);
+	write_bytes(f, "dump.yaml", text, j);
+	assert_int_equal(load(f), 1);
+	assert_true(has_error(f,
+			      "dump.yaml:1000003: yaml: more than 1000000 objects in the file "
+			      "(the limit)",
+			      NULL));
+	free(text);
 }
 
 static void test_yaml_tree_scalars(void **ctx)
@@ -1117,6 +1283,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_missing_dir_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreadable_and_huge_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage_does_not_crash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_dumps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_json_dump, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_refused_whole, setup, teardown),
 	    cmocka_unit_test(test_yaml_tree_scalars),
 	    cmocka_unit_test_setup_teardown(test_fixture_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_incremental_load_matches_full, setup, teardown),
