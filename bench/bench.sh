@@ -64,7 +64,7 @@ NEW_BACKEND="be-new" # the pod a change brings in: its first answer ends the cha
 API_VIP=10.96.0.12 # the Service the fake API server serves (kpgen's VIPs start at 10.96.0.16)
 # A full load slower than this (ms) is not repeated: its one figure is reported with repeats 1
 # (iptables-restore of 10,000 services takes 7-14 s here, `nft -f` of them 2-5 min; repeating
-# them would take the bench past its 15 minutes).
+# them would take the bench past its 20 minutes).
 SLOW_LOAD_MS=${BENCH_SLOW_LOAD_MS:-10000}
 
 while (($#)); do
@@ -110,7 +110,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,32p' "$0"
+		sed -n '3,31p' "$0"
 		exit 0
 		;;
 	*)
