@@ -4,16 +4,22 @@
 # on the same pods, services and traffic, one mode at a time, in one run.
 #
 #   bench/bench.sh [--quick] [--large] [--services "10 1000"] [--repeats N] [--duration SEC]
-#                  [--iperf-time SEC] [--parallel N] [--policy-cidrs "10 1000"] [--out DIR]
+#                  [--iperf-time SEC] [--parallel N] [--policy-cidrs "10 1000"]
+#                  [--iptables "legacy nft"] [--out DIR]
 #
 # One node namespace, a client pod and BENCH_BACKENDS backend pods, all wired by sluice-cni, the
-# agent running in the node. Per N (number of services, each with every backend pod as one of
-# its endpoints) and per mode:
-#   bare      the tc program detached, the client connects to the backend pods' own addresses;
-#   iptables  the tc program detached, kube-proxy's iptables-mode ruleset (sluice-kpgen) loaded
-#             with iptables-restore --noflush into the node, where pod traffic is routed;
-#   nftables  the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
-#   sluice    the tc program attached, the same services given to the agent as manifests.
+# agent running in the node (fed by manifests and by the fake API server). Per N (number of
+# services, each with every backend pod as one of its endpoints) and per mode:
+#   bare          the tc program detached, the client connects to the backend pods' own addresses;
+#   iptables      the tc program detached, kube-proxy's iptables-mode ruleset (sluice-kpgen)
+#                 loaded with iptables-legacy-restore --noflush into the node (x_tables);
+#   iptables-nft  the same ruleset with iptables-nft-restore (the nf_tables backend: Debian 12's,
+#                 RHEL 9's and the kube-proxy image's default);
+#   nftables      the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
+#   sluice        the tc program attached, the same services given to the agent as manifests.
+# Each mode but bare also has one change timed from end to end: service 0's last endpoint becomes
+# a new pod (be-new) while the client probes service 0, until be-new answers (update_e2e_ms;
+# through the API as well for sluice, update_e2e_api_ms).
 # Then NetworkPolicy's cost per new flow (sluice-pktbench --policy-cidrs, at the first N) with
 # each number of ipBlock rules; the issue asks 1,000 rules <= 1.2 x 10 rules.
 # Every mode's traffic must reach a backend: each reply names the backend pod that sent it, and
@@ -46,13 +52,19 @@ POLICY_CIDRS="10 1000" # ipBlock rules isolating the client's egress (policy per
 QUICK=0
 OUT=
 SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-300} # seconds for the agent to apply a big manifest
-# iptables backend of the iptables mode. legacy (x_tables) by default: iptables-nft 1.8.9 takes
-# over ten minutes to restore kube-proxy's ruleset for 10,000 services here, legacy 12 s, so
-# legacy is both the one that fits the bench's time and the one kinder to iptables.
-IPT_BACKEND=legacy
+# iptables backends measured, each as its own mode: legacy is "iptables", nft "iptables-nft".
+IPT_BACKENDS="legacy nft"
+# Above this many services iptables-nft's --noflush full load (kube-proxy's) is not timed: with
+# --noflush, iptables-nft 1.8.9 keeps the chains a restore names in a sorted linked list, one
+# walk per chain and per rule, so the load grows faster than the square of the chains (10 s at
+# 1,000 services here, 64 s at 2,000, hours at 10,000; see docs/bench.md). The load without
+# --noflush (load_all_flush_ms) is timed at every N.
+NFT_NOFLUSH_MAX=${BENCH_NFT_NOFLUSH_MAX:-2000}
+NEW_BACKEND="be-new" # the pod a change brings in: its first answer ends the change's probe
+API_VIP=10.96.0.12 # the Service the fake API server serves (kpgen's VIPs start at 10.96.0.16)
 # A full load slower than this (ms) is not repeated: its one figure is reported with repeats 1
 # (iptables-restore of 10,000 services takes 7-14 s here, `nft -f` of them 2-5 min; repeating
-# them would take the bench past its 15 minutes).
+# them would take the bench past its 20 minutes).
 SLOW_LOAD_MS=${BENCH_SLOW_LOAD_MS:-10000}
 
 while (($#)); do
@@ -90,7 +102,7 @@ while (($#)); do
 		shift
 		;;
 	--iptables)
-		IPT_BACKEND=$2
+		IPT_BACKENDS=$2
 		shift
 		;;
 	--policy-cidrs)
@@ -98,7 +110,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,26p' "$0"
+		sed -n '3,31p' "$0"
 		exit 0
 		;;
 	*)
@@ -109,29 +121,35 @@ while (($#)); do
 	shift
 done
 OUT=${OUT:-$BUILD_DIR/bench}
-case $IPT_BACKEND in
-legacy) IPT=iptables-legacy ;;
-nft) IPT=iptables-nft ;;
-*)
-	echo "bench: --iptables legacy|nft" >&2
-	exit 2
-	;;
-esac
-IPT_RESTORE=$IPT-restore
-export BENCH_IPT_VERSION
-BENCH_IPT_VERSION=$("$IPT" -V 2>/dev/null || echo "$IPT missing")
+IPT_MODES=()
+IPT_TOOLS=()
+for backend in $IPT_BACKENDS; do
+	case $backend in
+	legacy) IPT_MODES+=(iptables) ;;
+	nft) IPT_MODES+=(iptables-nft) ;;
+	*)
+		echo "bench: --iptables: legacy, nft or both (\"legacy nft\")" >&2
+		exit 2
+		;;
+	esac
+	IPT_TOOLS+=("iptables-$backend" "iptables-$backend-restore")
+done
+export BENCH_IPT_VERSION BENCH_IPT_NFT_VERSION
+BENCH_IPT_VERSION=$(iptables-legacy -V 2>/dev/null || echo "iptables-legacy missing")
+BENCH_IPT_NFT_VERSION=$(iptables-nft -V 2>/dev/null || echo "iptables-nft missing")
 
 # shellcheck source=tests/e2e/lib.sh
 . "$SL_ROOT/tests/e2e/lib.sh"
 
 topo_init bench
 topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
-for tool in iperf3 "$IPT" "$IPT_RESTORE" nft conntrack bpftool jq tc; do
+for tool in iperf3 "${IPT_TOOLS[@]}" nft conntrack bpftool jq tc curl; do
 	command -v "$tool" >/dev/null || topo_fatal "$tool is not installed (make deps)"
 done
 mkdir -p "$OUT"
 SAMPLES=$OUT/samples.tsv
 printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
+: >"$OUT/notes.tsv"
 BENCH_T0=$SECONDS
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -141,6 +159,15 @@ in_node() { topo_in_node n1 "$@"; }
 is_slow() { awk -v a="$1" -v b="$2" -v lim="$SLOW_LOAD_MS" 'BEGIN { exit !((b - a) * 1000 > lim) }'; }
 
 sample() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"; }
+
+# note N MODE METRIC TEXT: why a figure is missing; results.json and the table carry it.
+note() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$OUT/notes.tsv"
+	info "N=$1 $2 $3: $4"
+}
+
+# The iptables binary of an iptables mode's backend.
+ipt_tool() { if [[ $1 == iptables-nft ]]; then echo iptables-nft; else echo iptables-legacy; fi; }
 
 # ms between two $EPOCHREALTIME stamps
 elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) * 1000 }'; }
@@ -177,12 +204,19 @@ datapath_attach() {
 	done
 }
 
+# Every mode's rules out of the node. iptables-nft's tables are deleted, not flushed: an empty
+# nf_tables nat table would still put its base chains in every later mode's path.
 rules_flush() {
-	in_node "$IPT" -t nat -F
-	in_node "$IPT" -t nat -X
-	in_node "$IPT" -t filter -F
-	in_node "$IPT" -t filter -X
-	in_node nft delete table ip kube-proxy 2>/dev/null || true
+	local table
+	if [[ " ${IPT_MODES[*]} " == *" iptables "* ]]; then
+		for table in nat filter; do
+			in_node iptables-legacy -t "$table" -F
+			in_node iptables-legacy -t "$table" -X
+		done
+	fi
+	for table in nat filter kube-proxy; do
+		in_node nft delete table ip "$table" 2>/dev/null || true
+	done
 	in_node conntrack -F >/dev/null 2>&1 || true
 }
 
@@ -234,29 +268,148 @@ iperf_run() {
 	done
 }
 
+# ---- one change, end to end --------------------------------------------------------------------
+# A mode's change function, `FN change|revert N ARGS...`, makes service 0's last endpoint the new
+# pod (change) or the old one again (revert), sets CHANGE_T0 ($EPOCHREALTIME-style seconds) to
+# when the change was handed over (the restore started, the manifest moved into place, the API
+# server stored the object) and samples the mode's own figure for the change.
+CHANGE_T0=
+PROBE_PID=
+PROBE_OUT=
+
+# probe_start MODE N VIP: the client's probe of VIP:80 (sluice-connrate --until NEW_BACKEND) in
+# the background, back once it is answered, so the change that follows meets a running loop.
+probe_start() {
+	local mode=$1 n=$2 vip=$3 i
+	PROBE_OUT=$TOPO_DIR/probe.out
+	: >"$PROBE_OUT"
+	# nsenter execs the probe: $! is its own pid, which the cleanup may kill.
+	nsenter --net="/var/run/netns/$(topo_ns_pod client)" -- "$CONNRATE" --connect "$vip:80" \
+		--until "$NEW_BACKEND" --expect be- --timeout-ms 100 --duration "$SYNC_TIMEOUT" \
+		>"$PROBE_OUT" 2>&1 &
+	PROBE_PID=$!
+	TOPO_PIDS+=("$PROBE_PID")
+	for ((i = 0; i < 250; i++)); do
+		grep -q '^probing' "$PROBE_OUT" && return 0
+		kill -0 "$PROBE_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	if grep -q '"found": true' "$PROBE_OUT"; then
+		wait "$PROBE_PID" || true
+		bench_fail "$mode/$n/update_e2e" "$NEW_BACKEND answered $vip before the change (the last revert is not in force)"
+	fi
+	bench_fail "$mode/$n/update_e2e" "the probe of $vip got no answer: $(tr '\n' ' ' <"$PROBE_OUT" | cut -c1-300)"
+}
+
+# probe_wait MODE N METRIC: waits for the probe; samples METRIC, the ms from CHANGE_T0 to the
+# new pod's first answer.
+probe_wait() {
+	local mode=$1 n=$2 metric=$3 found_at p keep=()
+	wait "$PROBE_PID" || true
+	for p in "${TOPO_PIDS[@]}"; do
+		[[ $p == "$PROBE_PID" ]] || keep+=("$p")
+	done
+	TOPO_PIDS=("${keep[@]}")
+	found_at=$(grep '^{' "$PROBE_OUT" | jq -r 'select(.found == true) | .found_at' 2>/dev/null || true)
+	[[ -n $found_at ]] ||
+		bench_fail "$mode/$n/update_e2e" "$NEW_BACKEND never answered within ${SYNC_TIMEOUT}s: $(tail -n1 "$PROBE_OUT")"
+	sample "$n" "$mode" "$metric" "$(elapsed_ms "$CHANGE_T0" "$found_at")"
+}
+
+# update_run MODE N VIP METRIC FN ARGS...: REPEATS times: probe VIP, FN change (its own figure),
+# METRIC from the change to the new pod's first answer, FN revert.
+update_run() {
+	local mode=$1 n=$2 vip=$3 metric=$4 fn=$5 r
+	shift 5
+	for ((r = 0; r < REPEATS; r++)); do
+		probe_start "$mode" "$n" "$vip"
+		"$fn" change "$n" "$@"
+		probe_wait "$mode" "$n" "$metric"
+		"$fn" revert "$n" "$@"
+	done
+}
+
+# netfilter_change STEP N MODE RULES: RULES-STEP.rules (kube-proxy's partial sync or nftables
+# transaction for the change); update_one_ms is the command's own time.
+# shellcheck disable=SC2317 # called through update_run
+netfilter_change() {
+	local step=$1 n=$2 mode=$3 rules=$4 t1
+	CHANGE_T0=$EPOCHREALTIME
+	rules_load "$n" "$mode" update "$rules-$step.rules"
+	t1=$EPOCHREALTIME
+	if [[ $step == change ]]; then sample "$n" "$mode" update_one_ms "$(elapsed_ms "$CHANGE_T0" "$t1")"; fi
+}
+
+# manifest_change STEP N DIR: the manifest file holding service 0 replaced (1,000 services a
+# file); update_one_ms is the agent's own sync time (SYNC_MS).
+# shellcheck disable=SC2317 # called through update_run
+manifest_change() {
+	local step=$1 n=$2 dir=$3 src=yaml
+	[[ $step == revert ]] || src=yaml-change
+	cp "$dir/$src/services-00000.yaml" "$TOPO_DIR/tmp/services-00000.yaml"
+	agent_mark
+	CHANGE_T0=$EPOCHREALTIME
+	mv "$TOPO_DIR/tmp/services-00000.yaml" "$TOPO_DIR/manifests/"
+	agent_wait_sync $((n + API_FRONTENDS)) changed
+	if [[ $step == change ]]; then sample "$n" sluice update_one_ms "$SYNC_MS"; fi
+}
+
+# endpoint_lines POD... (stdout): the pods as an EndpointSlice's endpoints (slice_endpoint).
+endpoint_lines() {
+	local pod
+	for pod in "$@"; do slice_endpoint "$pod"; done
+}
+
+# api_change STEP N: the API Service's slice with the new pod in its last endpoint's place (or
+# back), as one watch event; CHANGE_T0 is when the fake API server stored it, update_one_api_ms
+# the agent's own sync time.
+# shellcheck disable=SC2317 # called through update_run
+api_change() {
+	local step=$1 n=$2 pods=("${BACKEND_PODS[@]}")
+	[[ $step == revert ]] || pods[-1]=$NEW_BACKEND
+	agent_mark
+	api_slice_yaml api-probe "$(endpoint_lines "${pods[@]}")" | api_apply
+	CHANGE_T0=$(jq -r .at "$TOPO_DIR/api-control.json")
+	agent_wait_sync $((n + API_FRONTENDS)) changed
+	if [[ $step == change ]]; then sample "$n" sluice update_one_api_ms "$SYNC_MS"; fi
+}
+
 # ---- topology ---------------------------------------------------------------------------------
 info "bench: services ${SERVICES// /,}, $REPEATS repeats, ${DURATION}s load x $PARALLEL threads, iperf3 ${IPERF_TIME}s"
 topo_node n1 10.244.1.0/24
-topo_agent n1 "$TOPO_DIR/manifests"
+# The agent reads manifests (the N services) and the fake API server (one Service, api-probe, for
+# the change through the API); an empty namespace list is all the server starts with.
+# Bookmarks as kube-apiserver sends them, about once a minute: each watch event restarts the
+# agent's 100 ms debounce, so the tests' one a second would delay the changes timed here.
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n' >"$TOPO_DIR/api-fixtures.yaml"
+TOPO_API_BOOKMARK_INTERVAL=60 topo_apiserver n1 "$TOPO_DIR/api-fixtures.yaml"
+topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG"
 topo_pod n1 client
 BACKEND_IPS=()
-for ((i = 0; i < BENCH_BACKENDS; i++)); do
-	topo_pod n1 "be-$i"
-	BACKEND_IPS+=("$(topo_pod_ip "be-$i")")
-	log="$TOPO_DIR/server-be-$i.log"
-	nsenter --net="/var/run/netns/$(topo_ns_pod "be-$i")" -- \
-		"$CONNRATE" --serve 8080 --id "be-$i" >"$log" 2>&1 &
+BACKEND_PODS=()
+for ((i = 0; i < BENCH_BACKENDS; i++)); do BACKEND_PODS+=("be-$i"); done
+for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do
+	topo_pod n1 "$pod"
+	log="$TOPO_DIR/server-$pod.log"
+	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
+		"$CONNRATE" --serve 8080 --id "$pod" >"$log" 2>&1 &
 	TOPO_PIDS+=("$!")
 done
+for pod in "${BACKEND_PODS[@]}"; do BACKEND_IPS+=("$(topo_pod_ip "$pod")"); done
 nsenter --net="/var/run/netns/$(topo_ns_pod be-0)" -- iperf3 -s -p 5201 >"$TOPO_DIR/iperf3.log" 2>&1 &
 TOPO_PIDS+=("$!")
-for ((i = 0; i < BENCH_BACKENDS; i++)); do
+for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do
 	for ((t = 0; t < 50; t++)); do
-		grep -q '^ready' "$TOPO_DIR/server-be-$i.log" && break
+		grep -q '^ready' "$TOPO_DIR/server-$pod.log" && break
 		sleep 0.1
 	done
-	grep -q '^ready' "$TOPO_DIR/server-be-$i.log" || topo_fatal "server in be-$i did not start"
+	grep -q '^ready' "$TOPO_DIR/server-$pod.log" || topo_fatal "server in $pod did not start"
 done
+# The API's Service: every backend pod, as the manifests' services have.
+API_FRONTENDS=1
+api_service_yaml api-probe "$API_VIP" "" "$(endpoint_lines "${BACKEND_PODS[@]}")" | api_apply
+wait_service_backends n1 "$API_VIP" 80 "$BENCH_BACKENDS" ||
+	topo_fatal "agent did not apply the API's Service $API_VIP:80: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
 # Source ports: the client opens tens of thousands of connections per run.
 topo_in_pod client sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 topo_in_pod client sysctl -qw net.ipv4.tcp_tw_reuse=1
@@ -268,56 +421,64 @@ DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
 DIRECT_TARGETS=${DIRECT_TARGETS%,}
 
 # ---- per N ----------------------------------------------------------------------------------
-# rules_load N MODE STEP FILE: FILE into the node as kube-proxy's MODE (iptables or nftables)
-# hands it to the kernel; a failure stops the bench at MODE/N/STEP.
+# rules_load N MODE STEP FILE [flush]: FILE into the node as kube-proxy's MODE hands it to the
+# kernel (iptables modes: --noflush, as kube-proxy always restores; "flush": without it); a
+# failure stops the bench at MODE/N/STEP.
 rules_load() {
-	local n=$1 mode=$2 step=$3 file=$4
-	if [[ $mode == iptables ]]; then
-		in_node "$IPT_RESTORE" --noflush <"$file" ||
-			bench_fail "$mode/$n/$step" "$IPT_RESTORE of $file failed"
+	local n=$1 mode=$2 step=$3 file=$4 noflush=--noflush restore
+	[[ ${5:-} != flush ]] || noflush=
+	if [[ $mode == iptables* ]]; then
+		restore=$(ipt_tool "$mode")-restore
+		in_node "$restore" $noflush <"$file" || bench_fail "$mode/$n/$step" "$restore $noflush of $file failed"
 	else
 		in_node nft -f "$file" || bench_fail "$mode/$n/$step" "nft -f $file failed"
 	fi
 }
 
-# netfilter_run N MODE RULES VIP IPERF_VIP: kube-proxy's MODE ruleset, RULES.rules, loaded
-# REPEATS times from empty (timed, with the kernel memory it takes; once when slow), then one
-# service's change and its revert (RULES-change.rules, RULES-revert.rules; the change timed),
-# then the traffic to VIP:80 and IPERF_VIP, which netfilter must translate and sluice must not.
-netfilter_run() {
-	local n=$1 mode=$2 rules=$3 vip=$4 iperf_vip=$5 r t0 t1 m0 m1 f svc_chain before after
-	info "N=$n $mode"
+# netfilter_load N MODE RULES METRIC [flush]: RULES.rules loaded REPEATS times into emptied
+# tables (once when slow), timed as METRIC, with the kernel memory it takes.
+netfilter_load() {
+	local n=$1 mode=$2 rules=$3 metric=$4 how=${5:-} r t0 t1 m0 m1
 	for ((r = 0; r < REPEATS; r++)); do
 		rules_flush
 		sleep 0.3
 		m0=$(kernel_mem_kib)
 		t0=$EPOCHREALTIME
-		rules_load "$n" "$mode" load "$rules.rules"
+		rules_load "$n" "$mode" load "$rules.rules" "$how"
 		t1=$EPOCHREALTIME
 		m1=$(kernel_mem_kib)
-		sample "$n" "$mode" load_all_ms "$(elapsed_ms "$t0" "$t1")"
+		sample "$n" "$mode" "$metric" "$(elapsed_ms "$t0" "$t1")"
 		sample "$n" "$mode" memory_kib $((m1 - m0))
 		if is_slow "$t0" "$t1"; then break; fi
 	done
-	for ((r = 0; r < REPEATS; r++)); do
-		for f in change revert; do
-			t0=$EPOCHREALTIME
-			rules_load "$n" "$mode" update "$rules-$f.rules"
-			t1=$EPOCHREALTIME
-			if [[ $f == change ]]; then
-				sample "$n" "$mode" update_one_ms "$(elapsed_ms "$t0" "$t1")"
-			fi
-		done
-	done
+}
+
+# netfilter_run N MODE RULES VIP IPERF_VIP VIP0: kube-proxy's MODE ruleset, RULES.rules, loaded
+# from empty (as a starting kube-proxy does), then one change of service 0 (VIP0) and its revert
+# (RULES-change.rules, RULES-revert.rules) timed by the command and end to end, then the traffic
+# to VIP:80 and IPERF_VIP, which netfilter must translate and sluice must not.
+netfilter_run() {
+	local n=$1 mode=$2 rules=$3 vip=$4 iperf_vip=$5 vip0=$6 svc_chain before after
+	info "N=$n $mode"
+	if [[ $mode == iptables-nft ]]; then
+		# The whole tables replaced: no --noflush chain list, so it loads at every N.
+		netfilter_load "$n" "$mode" "$rules" load_all_flush_ms flush
+	fi
+	if [[ $mode == iptables-nft ]] && ((n > NFT_NOFLUSH_MAX)); then
+		note "$n" "$mode" load_all_ms "not measured above $NFT_NOFLUSH_MAX services (BENCH_NFT_NOFLUSH_MAX): iptables-nft-restore --noflush grows with the square of the chains; see load_all_flush_ms and docs/bench.md"
+	else
+		netfilter_load "$n" "$mode" "$rules" load_all_ms
+	fi
+	update_run "$mode" "$n" "$vip0" update_e2e_ms netfilter_change "$mode" "$rules"
 	before=$(sluice_new_flows)
 	connrate_run "$n" "$mode" "$vip:80"
 	[[ $(nf_translated "$vip") -gt 0 ]] ||
 		bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip"
 	iperf_run "$n" "$mode" "$iperf_vip"
-	if [[ $mode == iptables ]]; then
+	if [[ $mode == iptables* ]]; then
 		svc_chain=$(grep -m1 -o -- "-A KUBE-SERVICES .*bench/target:http cluster IP.* -j KUBE-SVC-[A-Z2-7]*" "$rules.rules" | grep -o 'KUBE-SVC-[A-Z2-7]*$')
-		[[ $(in_node "$IPT" -t nat -nvxL "$svc_chain" | awk 'NR > 2 { s += $1 } END { print s + 0 }') -gt 0 ]] ||
-			bench_fail "iptables/$n/rules_hit" "$svc_chain counted no packet"
+		[[ $(in_node "$(ipt_tool "$mode")" -t nat -nvxL "$svc_chain" 2>/dev/null | awk 'NR > 2 { s += $1 } END { print s + 0 }') -gt 0 ]] ||
+			bench_fail "$mode/$n/rules_hit" "$svc_chain counted no packet"
 	fi
 	after=$(sluice_new_flows)
 	[[ $before == "$after" ]] || bench_fail "$mode/$n/sluice_idle" "sluice translated $((after - before)) flows in $mode mode"
@@ -327,8 +488,9 @@ netfilter_run() {
 
 run_n() {
 	local n=$1
-	local dir="$TOPO_DIR/rules-$n" vip iperf_vip r f before after
-	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n1)
+	local dir="$TOPO_DIR/rules-$n" vip iperf_vip vip0 mode r before after
+	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n1
+		--new-endpoint "$(topo_pod_ip "$NEW_BACKEND")")
 	mkdir -p "$dir"
 	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
 	# Test hook (tests/e2e/test_bench_quick.sh): a broken iptables mode must fail the bench.
@@ -345,6 +507,7 @@ run_n() {
 	"${gen[@]}" --format manifests --change | split_manifests "$dir/yaml-change"
 	vip=$("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --format vip --index $((n / 2)))
 	iperf_vip=$("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --format vip --index $((n / 2 + 1)))
+	vip0=$("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --format vip --index 0)
 	info "N=$n: target $vip:80, iperf $iperf_vip:5201, $(grep -c '^-A' "$dir/iptables.rules") iptables rules, $(grep -c '^add rule' "$dir/nft.rules") nft rules"
 
 	# bare: no translation; the client takes the backends in turn.
@@ -354,41 +517,34 @@ run_n() {
 	connrate_run "$n" bare "$DIRECT_TARGETS"
 	iperf_run "$n" bare "${BACKEND_IPS[0]}"
 
-	# iptables and nftables: load (timed, from empty, as a restarted kube-proxy does), change,
-	# traffic.
-	netfilter_run "$n" iptables "$dir/iptables" "$vip" "$iperf_vip"
-	netfilter_run "$n" nftables "$dir/nft" "$vip" "$iperf_vip"
+	# iptables (each backend) and nftables: load (timed, from empty, as a starting kube-proxy
+	# does), change, traffic.
+	for mode in "${IPT_MODES[@]}"; do
+		netfilter_run "$n" "$mode" "$dir/iptables" "$vip" "$iperf_vip" "$vip0"
+	done
+	netfilter_run "$n" nftables "$dir/nft" "$vip" "$iperf_vip" "$vip0"
 
-	# sluice: the agent loads the same services from one manifest file (timed by the agent's
-	# own "sync: ... ms" line: read + parse + map sync), then one endpoint change.
+	# sluice: the agent loads the same services from manifest files (timed by the agent's own
+	# "sync: ... ms" line: read + parse + map sync), then one endpoint change through a manifest
+	# and one through the API.
 	info "N=$n sluice"
 	datapath_attach
 	for ((r = 0; r < REPEATS; r++)); do
 		if compgen -G "$TOPO_DIR/manifests/services-*.yaml" >/dev/null; then
 			agent_mark
 			rm -f "$TOPO_DIR/manifests"/services-*.yaml
-			agent_wait_sync 0
+			agent_wait_sync "$API_FRONTENDS"
 			sleep 0.2
 		fi
 		cp "$dir"/yaml/*.yaml "$TOPO_DIR/tmp/"
 		agent_mark
 		mv "$TOPO_DIR/tmp"/services-*.yaml "$TOPO_DIR/manifests/"
-		agent_wait_sync "$n"
+		agent_wait_sync $((n + API_FRONTENDS))
 		sample "$n" sluice load_all_ms "$SYNC_MS"
 		sample "$n" sluice memory_kib "$(sluice_map_kib)"
 	done
-	for ((r = 0; r < REPEATS; r++)); do
-		for f in yaml-change yaml; do
-			# Only the file holding service 0 changes.
-			cp "$dir/$f/services-00000.yaml" "$TOPO_DIR/tmp/services-00000.yaml"
-			agent_mark
-			mv "$TOPO_DIR/tmp/services-00000.yaml" "$TOPO_DIR/manifests/"
-			agent_wait_sync "$n" changed
-			if [[ $f == yaml-change ]]; then
-				sample "$n" sluice update_one_ms "$SYNC_MS"
-			fi
-		done
-	done
+	update_run sluice "$n" "$vip0" update_e2e_ms manifest_change "$dir"
+	update_run sluice "$n" "$API_VIP" update_e2e_api_ms api_change
 	wait_service_backends n1 "$vip" 80 "$BENCH_BACKENDS" ||
 		bench_fail "sluice/$n/service" "agent does not list $vip:80 with $BENCH_BACKENDS backends"
 	before=$(sluice_new_flows)

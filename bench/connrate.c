@@ -3,7 +3,7 @@
  * sluice-connrate: the bench's new-connection load, client and server.
  *
  *   sluice-connrate --connect IP:PORT[,IP:PORT...] [--parallel N] [--duration SEC] [--timeout-ms N]
- *                   [--expect PREFIX] [-o json]
+ *                   [--expect PREFIX] [--until NAME] [-o json]
  *   sluice-connrate --serve PORT[,PORT...] --id NAME
  *
  * Client: N threads, each in a loop until the duration ends (taking the targets in turn): TCP
@@ -12,6 +12,11 @@
  * error, so a mode whose traffic does not reach a bench backend cannot report a rate. Prints
  * connections per second, p50/p99 connect latency in microseconds, errors by kind, and replies by
  * backend.
+ *
+ * --until NAME: the bench's probe of a change. One connection at a time (the same loop, one
+ * thread) until a reply comes from NAME or the duration ends; prints "probing" once a first reply
+ * came (the caller makes its change after that line), then when NAME first answered, in
+ * CLOCK_REALTIME seconds, so the caller can subtract the time it made the change.
  *
  * Server: one epoll thread: accept, read the request, answer "NAME PEER-IP:PORT\n", close when
  * the client has closed. The client closes first, so TIME_WAIT is on the client's side, where
@@ -66,6 +71,7 @@ struct client_opts {
 	double duration_s;
 	unsigned int timeout_ms;
 	const char *expect;
+	const char *until; /* --until NAME, or NULL */
 	bool json;
 	uint64_t deadline_ns;
 };
@@ -378,6 +384,59 @@ out:
 	return err;
 }
 
+static bool has_answered(const struct worker *w, const char *name)
+{
+	for (size_t i = 0; i < w->n_backends; i++)
+		if (!strcmp(w->backends[i].name, name))
+			return true;
+	return false;
+}
+
+static double realtime_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --until: 0 when o->until answered before the deadline, else -ETIMEDOUT. */
+static int run_until(struct client_opts *o)
+{
+	struct worker w = {.opts = o};
+	uint64_t probes = 0, errors = 0;
+	double found_at = 0;
+	bool is_probing = false;
+
+	o->deadline_ns = now_ns() + (uint64_t)(o->duration_s * 1e9);
+	while (!is_stopping && now_ns() < o->deadline_ns) {
+		int err = one_connection(&w);
+
+		probes++;
+		if (err) {
+			errors++;
+			if (err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH)
+				usleep(1000);
+			continue;
+		}
+		if (has_answered(&w, o->until)) {
+			found_at = realtime_s();
+			break;
+		}
+		if (!is_probing) {
+			printf("probing\n");
+			fflush(stdout);
+			is_probing = true;
+		}
+	}
+	printf("{\"until\": \"%s\", \"found\": %s, \"found_at\": %.6f, \"probes\": %lu, "
+	       "\"errors\": %lu}\n",
+	       o->until, found_at ? "true" : "false", found_at, (unsigned long)probes,
+	       (unsigned long)errors);
+	free(w.latency_ns);
+	return found_at ? 0 : -ETIMEDOUT;
+}
+
 /* ---- server ------------------------------------------------------------------------------- */
 
 static int listen_on(int port)
@@ -484,7 +543,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sluice-connrate --connect IP:PORT[,...] [--parallel N] [--duration SEC] "
-		"[--timeout-ms N] [--expect PREFIX] [-o json]\n"
+		"[--timeout-ms N] [--expect PREFIX] [--until NAME] [-o json]\n"
 		"       sluice-connrate --serve PORT[,PORT...] --id NAME\n");
 }
 
@@ -533,6 +592,7 @@ int main(int argc, char **argv)
 	    {"expect", required_argument, NULL, 'e'},
 	    {"serve", required_argument, NULL, 's'},
 	    {"id", required_argument, NULL, 'i'},
+	    {"until", required_argument, NULL, 'u'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct client_opts o = {
@@ -571,6 +631,9 @@ int main(int argc, char **argv)
 		case 'i':
 			id = optarg;
 			break;
+		case 'u':
+			o.until = optarg;
+			break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
 				usage();
@@ -597,6 +660,10 @@ int main(int argc, char **argv)
 	if (!has_target || !o.parallel || o.parallel > CR_MAX_THREADS || o.duration_s <= 0) {
 		usage();
 		return 2;
+	}
+	if (o.until) {
+		err = run_until(&o);
+		return err ? 4 : 0; /* 4: NAME never answered */
 	}
 	err = run_client(&o);
 	if (err == -EIO)

@@ -4,14 +4,15 @@
  * nftables input, or as Service + EndpointSlice YAML for the sluice agent, so every mode of
  * `make bench` is given the same services.
  *
- *   sluice-kpgen --services N --endpoints IP,IP,... --format FORMAT [--change]
+ *   sluice-kpgen --services N --endpoints IP,IP,... --format FORMAT [--change] [--new-endpoint IP]
  *
  * The set: N ClusterIP services bench/svc-NNNNN (TCP port 80 "http", VIP 10.96.0.16 + index),
  * each with every --endpoints address on port 8080. Index N/2 is bench/target (the service the
  * load goes to: kube-proxy writes KUBE-SERVICES in Go map order, so its expected position is the
  * middle), index N/2 + 1 is bench/iperf (port 5201, the first address only: iperf3's control and
  * data connections must reach the same server). --change replaces the last endpoint of service 0
- * with 10.244.250.250 (one endpoint change, the update the bench times).
+ * with --new-endpoint (default 10.244.250.250, no pod's): one endpoint change, the update the
+ * bench times; the bench names a pod of its own, whose first answer ends the change's probe.
  *
  * Formats: iptables (full restore input), iptables-partial (the partial sync of the change),
  * nft (full), nft-update (the change's transaction), manifests (YAML), list (one List, as
@@ -35,7 +36,7 @@
 #define GEN_VIP_BASE	  0x0a600010u /* 10.96.0.16: first bench VIP, in 10.96.0.0/12 */
 #define GEN_TARGET_PORT	  8080
 #define GEN_IPERF_PORT	  5201
-#define GEN_CHANGED_ADDR  "10.244.250.250" /* a pod address no bench pod has */
+#define GEN_CHANGED_ADDR  "10.244.250.250" /* default --new-endpoint: no bench pod has it */
 
 struct gen {
 	struct kp_service *svcs;
@@ -51,8 +52,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: sluice-kpgen --services N --endpoints IP[,IP...] --format "
 			"iptables|iptables-partial|nft|nft-update|manifests|list|vip [--change] "
-			"[--index I] [--node NAME] [--cluster-cidr CIDR] [--service-cidr CIDR] "
-			"[--base-jumps]\n");
+			"[--new-endpoint IP] [--index I] [--node NAME] [--cluster-cidr CIDR] "
+			"[--service-cidr CIDR] [--base-jumps]\n");
 }
 
 static int parse_endpoints(struct gen *g, const char *list)
@@ -243,12 +244,13 @@ int main(int argc, char **argv)
 	    {"cluster-cidr", required_argument, NULL, 'C'},
 	    {"service-cidr", required_argument, NULL, 'S'},
 	    {"base-jumps", no_argument, NULL, 'b'},
+	    {"new-endpoint", required_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct kp_options opts = {.cluster_cidr = "10.244.0.0/16", .service_cidr = "10.96.0.0/12"};
 	struct gen g = {.node = "n1"};
 	struct kp_service old;
-	const char *format = NULL;
+	const char *format = NULL, *new_endpoint = GEN_CHANGED_ADDR;
 	bool is_change = false;
 	unsigned long n = 0, index = 0;
 	int opt, err = 0;
@@ -283,6 +285,9 @@ int main(int argc, char **argv)
 		case 'b':
 			opts.with_base_jumps = 1;
 			break;
+		case 'a':
+			new_endpoint = optarg;
+			break;
 		default:
 			usage();
 			return 2;
@@ -300,7 +305,11 @@ int main(int argc, char **argv)
 	g.iperf_endpoint =
 	    (struct kp_endpoint){.addr = g.endpoints[0].addr, .port = GEN_IPERF_PORT};
 	memcpy(g.changed_endpoints, g.endpoints, sizeof(g.endpoints));
-	inet_pton(AF_INET, GEN_CHANGED_ADDR, &g.changed_endpoints[g.n_endpoints - 1].addr);
+	if (inet_pton(AF_INET, new_endpoint, &g.changed_endpoints[g.n_endpoints - 1].addr) != 1) {
+		fprintf(stderr, "sluice-kpgen: --new-endpoint %s: not an IPv4 address\n",
+			new_endpoint);
+		return 2;
+	}
 	if (!strcmp(format, "vip")) {
 		struct in_addr in = {.s_addr = htonl(GEN_VIP_BASE + (uint32_t)index)};
 

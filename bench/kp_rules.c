@@ -300,11 +300,29 @@ static void ipt_services_rule(FILE *f, const struct kp_service *svc)
 	fprintf(f, "-j %s\n", chain);
 }
 
+/*
+ * kube-proxy's large cluster mode: above this many endpoints in all, the rules that pick an
+ * endpoint (KUBE-SVC-*) and the endpoint chains' rules (KUBE-SEP-*) carry no comment, which
+ * shrinks the restore; with iptables-nft each comment is also an xt match in the rule, which
+ * costs at load and when the rule runs.
+ */
+#define KP_LARGE_CLUSTER_ENDPOINTS 1000 /* kube-proxy's largeClusterEndpointsThreshold */
+
+bool kp_is_large_cluster(const struct kp_service *svcs, size_t n)
+{
+	size_t endpoints = 0;
+
+	for (size_t i = 0; i < n; i++)
+		endpoints += svcs[i].n_endpoints;
+	return endpoints > KP_LARGE_CLUSTER_ENDPOINTS;
+}
+
 /* KUBE-SVC-*: masquerade off-cluster sources, then pick endpoint i with 1/(n-i). */
-static void ipt_service_rules(FILE *f, const struct kp_service *svc, const struct kp_options *opts)
+static void ipt_service_rules(FILE *f, const struct kp_service *svc, const struct kp_options *opts,
+			      bool is_large)
 {
 	char spn[3 * KP_NAME_MAX + 4], chain[KP_CHAIN_NAME_MAX], sep[KP_CHAIN_NAME_MAX];
-	char ept[32], ip[INET_ADDRSTRLEN];
+	char ept[32], ip[INET_ADDRSTRLEN], comment[sizeof(spn) + 64];
 	const char *proto = proto_lower(svc->protocol);
 	size_t n = svc->n_endpoints;
 
@@ -315,24 +333,27 @@ static void ipt_service_rules(FILE *f, const struct kp_service *svc, const struc
 	for (size_t e = 0; e < n; e++) {
 		endpoint_text(&svc->endpoints[e], ept, sizeof(ept));
 		kp_iptables_sep_chain(svc, &svc->endpoints[e], sep, sizeof(sep));
+		comment[0] = '\0';
+		if (!is_large)
+			snprintf(comment, sizeof(comment), " -m comment --comment \"%s -> %s\"",
+				 spn, ept);
 		if (e + 1 < n)
-			fprintf(
-			    f,
-			    "-A %s -m comment --comment \"%s -> %s\" -m statistic --mode random "
-			    "--probability %0.10f -j %s\n",
-			    chain, spn, ept, 1.0 / (double)(n - e), sep);
+			fprintf(f,
+				"-A %s%s -m statistic --mode random --probability %0.10f -j %s\n",
+				chain, comment, 1.0 / (double)(n - e), sep);
 		else
-			fprintf(f, "-A %s -m comment --comment \"%s -> %s\" -j %s\n", chain, spn,
-				ept, sep);
+			fprintf(f, "-A %s%s -j %s\n", chain, comment, sep);
 	}
+	comment[0] = '\0';
+	if (!is_large)
+		snprintf(comment, sizeof(comment), " -m comment --comment %s", spn);
 	for (size_t e = 0; e < n; e++) {
 		endpoint_text(&svc->endpoints[e], ept, sizeof(ept));
 		ip_text(svc->endpoints[e].addr, ip);
 		kp_iptables_sep_chain(svc, &svc->endpoints[e], sep, sizeof(sep));
-		fprintf(f, "-A %s -m comment --comment %s -s %s -j KUBE-MARK-MASQ\n", sep, spn, ip);
-		fprintf(f,
-			"-A %s -m comment --comment %s -m %s -p %s -j DNAT --to-destination %s\n",
-			sep, spn, proto, proto, ept);
+		fprintf(f, "-A %s%s -s %s -j KUBE-MARK-MASQ\n", sep, comment, ip);
+		fprintf(f, "-A %s%s -m %s -p %s -j DNAT --to-destination %s\n", sep, comment, proto,
+			proto, ept);
 	}
 }
 
@@ -347,6 +368,7 @@ static void ipt_nodeports_rule(FILE *f)
 int kp_iptables_write(FILE *f, const struct kp_service *svcs, size_t n,
 		      const struct kp_options *opts)
 {
+	bool is_large = kp_is_large_cluster(svcs, n);
 	size_t i;
 
 	ipt_filter_table(f, opts);
@@ -356,7 +378,7 @@ int kp_iptables_write(FILE *f, const struct kp_service *svcs, size_t n,
 	ipt_nat_fixed_rules(f, opts);
 	for (i = 0; i < n; i++) {
 		ipt_services_rule(f, &svcs[i]);
-		ipt_service_rules(f, &svcs[i], opts);
+		ipt_service_rules(f, &svcs[i], opts, is_large);
 	}
 	ipt_nodeports_rule(f);
 	fputs("COMMIT\n", f);
@@ -375,6 +397,7 @@ int kp_iptables_write_partial(FILE *f, const struct kp_service *svcs, size_t n, 
 			      const struct kp_service *old, const struct kp_options *opts)
 {
 	struct kp_options no_jumps = *opts;
+	bool is_large = kp_is_large_cluster(svcs, n);
 	char sep[KP_CHAIN_NAME_MAX];
 	size_t i;
 
@@ -395,7 +418,7 @@ int kp_iptables_write_partial(FILE *f, const struct kp_service *svcs, size_t n, 
 	for (i = 0; i < n; i++) {
 		ipt_services_rule(f, &svcs[i]);
 		if (i == changed)
-			ipt_service_rules(f, &svcs[i], opts);
+			ipt_service_rules(f, &svcs[i], opts, is_large);
 	}
 	ipt_nodeports_rule(f);
 	for (i = 0; i < old->n_endpoints; i++) {

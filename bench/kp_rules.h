@@ -8,6 +8,7 @@
 #ifndef SLUICE_BENCH_KP_RULES_H
 #define SLUICE_BENCH_KP_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,12 @@ void kp_iptables_sep_chain(const struct kp_service *svc, const struct kp_endpoin
 void kp_nft_svc_chain(const struct kp_service *svc, char *out, size_t size);
 void kp_nft_ep_chain(const struct kp_service *svc, const struct kp_endpoint *ep, char *out,
 		     size_t size);
+
+/*
+ * kube-proxy's large cluster mode (over 1,000 endpoints in SVCS): the iptables writers then leave
+ * the comments out of the endpoint-picking and endpoint chains' rules, as kube-proxy does.
+ */
+bool kp_is_large_cluster(const struct kp_service *svcs, size_t n);
 
 /*
  * The full iptables-restore input of a sync (filter and nat tables, every service), in SVCS

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The bench's report: raw samples (bench/bench.sh) → median/min/max per (N, mode, metric) →
-# OUT/results.json (the schema of the bench issue, plus machine info), a table on stdout with the
-# ratios sluice/iptables, sluice/nftables and sluice/bare, and OUT/bench.svg (connection rate
-# and connect latency against N, one line per mode).
+# OUT/results.json (the schema of the bench issue, plus machine info and notes), a table on
+# stdout with the ratios of sluice to each other mode and of each mode to bare, and
+# OUT/bench.svg (connection rate and connect latency against N, one line per mode).
 #
 #   bench/report.sh SAMPLES.tsv EXTRA.tsv OUT QUICK REPEATS DURATION PARALLEL IPERF_TIME
 #
@@ -11,10 +11,16 @@
 # already aggregated ("services mode metric median min max repeats"; sluice-pktbench's). A
 # metric "name@C" was measured with C ipBlock rules: results.json says metric "name" and
 # "policy_cidrs": C, and the table gives it a section with the ratio of the most to the fewest.
+# OUT/notes.tsv, when there: "services mode metric text" for a figure the bench did not measure,
+# and why (results.json "notes"; the table says "not measured" and prints the text).
 set -euo pipefail
 
 samples=$1 extra=$2 out=$3 quick=$4 repeats=$5 duration=$6 parallel=$7 iperf_time=$8
 agg=$out/aggregated.tsv
+notes=$out/notes.tsv
+[[ -e $notes ]] || : >"$notes"
+# Table columns and plot lines, in order.
+MODES="bare iptables iptables-nft nftables sluice"
 
 # ---- aggregate ------------------------------------------------------------------------------
 tail -n +2 "$samples" | sort -t $'\t' -k1,1n -k2,2 -k3,3 -k4,4g |
@@ -37,14 +43,16 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 commit=$(git -C "$(dirname "$0")/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
 jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
-	--argjson mem_kib "$mem_kib" --arg iptables "${BENCH_IPT_VERSION:-$(iptables -V 2>/dev/null)}" \
+	--argjson mem_kib "$mem_kib" --arg iptables "${BENCH_IPT_VERSION:-$(iptables-legacy -V 2>/dev/null)}" \
+	--arg iptables_nft "${BENCH_IPT_NFT_VERSION:-$(iptables-nft -V 2>/dev/null)}" \
 	--arg nft "$(nft -v 2>/dev/null)" --arg iperf3 "$(iperf3 -v 2>/dev/null | head -n1)" \
 	--arg commit "$commit" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	--argjson quick "$([[ $quick == 1 ]] && echo true || echo false)" \
 	--argjson repeats "$repeats" --argjson duration "$duration" --argjson parallel "$parallel" \
-	--argjson iperf_time "$iperf_time" --rawfile agg "$agg" '
+	--argjson iperf_time "$iperf_time" --rawfile agg "$agg" --rawfile notes "$notes" '
 	{machine: {cpu: $cpu, cpus: $cpus, kernel: $kernel, memory_kib: $mem_kib,
-		   iptables: $iptables, nft: $nft, iperf3: $iperf3, commit: $commit, date: $date,
+		   iptables: $iptables, iptables_nft: $iptables_nft, nft: $nft, iperf3: $iperf3,
+		   commit: $commit, date: $date,
 		   quick: $quick, repeats: $repeats, load_seconds: $duration,
 		   client_threads: $parallel, iperf3_seconds: $iperf_time},
 	 results: [$agg | split("\n")[] | select(length > 0) | split("\t")
@@ -53,37 +61,64 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 		      median: (.[3] | tonumber), min: (.[4] | tonumber), max: (.[5] | tonumber),
 		      repeats: (.[6] | tonumber)}
 		     + (if (.[2] | contains("@")) then {policy_cidrs: (.[2] | split("@")[1] | tonumber)}
-			else {} end)]}' >"$out/results.json"
+			else {} end)],
+	 notes: [$notes | split("\n")[] | select(length > 0) | split("\t")
+		 | {services: (.[0] | tonumber), mode: .[1], metric: .[2], note: .[3]}]}' >"$out/results.json"
 
 # ---- table ------------------------------------------------------------------------------------
-awk -F'\t' '
+# Per N: each mode's median [min-max], sluice over each other mode, then each mode over bare for
+# the traffic figures. A cell with a note says "not measured"; the notes follow the table.
+awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 	BEGIN {
-		split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms update_one_ms ns_per_packet_new ns_per_packet_established memory_kib", metrics, " ")
-		split("bare iptables nftables sluice", modes, " ")
+		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new ns_per_packet_established memory_kib", metrics, " ")
+		nmodes = split(modes, mode, " ")
+		split("conn_rate connect_p50_us connect_p99_us throughput_gbps", traffic, " ")
+		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"
+		# sluice over the others, bare last
+		for (k = 1; k <= nmodes; k++) if (mode[k] != "sluice" && mode[k] != "bare") others[++nothers] = mode[k]
+		others[++nothers] = "bare"
+		while ((getline line < notes) > 0) {
+			split(line, f, "\t")
+			noted[f[1], f[2], f[3]] = 1
+			note_text[f[1]] = note_text[f[1]] sprintf("note: %s %s: %s\n", f[2], f[3], f[4])
+		}
 	}
 	{ med[$1, $2, $3] = $4; lo[$1, $2, $3] = $5; hi[$1, $2, $3] = $6; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
-	function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
-	function ratio(n, m, other) {
-		if (!((n, "sluice", m) in med) || !((n, other, m) in med) || med[n, other, m] == 0) return "-"
-		return sprintf("%.2fx", med[n, "sluice", m] / med[n, other, m])
+	function fmt(x,   a) { a = x < 0 ? -x : x; return a >= 100 ? sprintf("%.0f", x) : a >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
+	function ratio(n, m, a, b) {
+		if (!((n, a, m) in med) || !((n, b, m) in med) || med[n, b, m] == 0) return "-"
+		return sprintf("%.2fx", med[n, a, m] / med[n, b, m])
 	}
 	END {
 		for (i = 1; i <= nn; i++) {
 			n = ns[i]
 			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
-			printf "%-26s %-24s %-24s %-24s %-24s %8s %8s %8s\n", "metric", "bare", "iptables", "nftables", "sluice", "s/ipt", "s/nft", "s/bare"
-			for (j = 1; j <= 9; j++) {
+			line = sprintf("%-26s", "metric")
+			for (k = 1; k <= nmodes; k++) line = line sprintf(" %-23s", mode[k])
+			for (k = 1; k <= nothers; k++) line = line sprintf(" %9s", "s/" short[others[k]])
+			print line
+			for (j = 1; j <= nmetrics; j++) {
 				m = metrics[j]; line = sprintf("%-26s", m)
-				for (k = 1; k <= 4; k++) {
-					if ((n, modes[k], m) in med) cell = fmt(med[n, modes[k], m]) " [" fmt(lo[n, modes[k], m]) "-" fmt(hi[n, modes[k], m]) "]"
+				for (k = 1; k <= nmodes; k++) {
+					if ((n, mode[k], m) in med) cell = fmt(med[n, mode[k], m]) " [" fmt(lo[n, mode[k], m]) "-" fmt(hi[n, mode[k], m]) "]"
+					else if ((n, mode[k], m) in noted) cell = "not measured"
 					else cell = "-"
-					line = line sprintf(" %-24s", cell)
+					line = line sprintf(" %-23s", cell)
 				}
-				line = line sprintf(" %8s %8s %8s", ratio(n, m, "iptables"), ratio(n, m, "nftables"), ratio(n, m, "bare"))
+				for (k = 1; k <= nothers; k++) line = line sprintf(" %9s", ratio(n, m, "sluice", others[k]))
 				print line
 			}
+			line = sprintf("%-26s", "against bare")
+			for (k = 1; k <= nmodes; k++) if (mode[k] != "bare") line = line sprintf(" %12s", mode[k])
+			print line
+			for (j = 1; j <= 4; j++) {
+				m = traffic[j]; line = sprintf("%-26s", m)
+				for (k = 1; k <= nmodes; k++) if (mode[k] != "bare") line = line sprintf(" %12s", ratio(n, m, mode[k], "bare"))
+				print line
+			}
+			printf "%s", note_text[n]
 		}
-		print "\nconn_rate: higher is better; latency, times and memory: lower is better (a ratio < 1 favours sluice)."
+		print "\nconn_rate and throughput: higher is better; latency, times and memory: lower is better (s/X < 1 favours sluice for those)."
 	}' "$agg" | tee "$out/table.txt"
 
 # NetworkPolicy: ns per new flow by number of ipBlock rules, and the most over the fewest.
@@ -115,13 +150,13 @@ awk -F'\t' '
 	}' "$agg" | tee -a "$out/table.txt"
 
 # ---- SVG ----------------------------------------------------------------------------------------
-awk -F'\t' '
-	BEGIN { split("bare iptables nftables sluice", modes, " "); color["bare"] = "#7f7f7f"; color["iptables"] = "#d62728"; color["nftables"] = "#ff7f0e"; color["sluice"] = "#1f77b4" }
+awk -F'\t' -v modes_list="$MODES" '
+	BEGIN { nmodes = split(modes_list, modes, " "); color["bare"] = "#7f7f7f"; color["iptables"] = "#d62728"; color["iptables-nft"] = "#9467bd"; color["nftables"] = "#ff7f0e"; color["sluice"] = "#1f77b4" }
 	$3 == "conn_rate" || $3 == "connect_p50_us" || $3 == "connect_p99_us" { v[$1, $2, $3] = $4; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
 	function lx(n) { return log(n) / log(10) }
 	function panel(x0, title, metric, metric2,   i, k, n, y, ymax, x, pts, pts2, xmin, xmax, t) {
 		ymax = 0
-		for (i = 1; i <= nn; i++) for (k = 1; k <= 4; k++) {
+		for (i = 1; i <= nn; i++) for (k = 1; k <= nmodes; k++) {
 			if (v[ns[i], modes[k], metric] > ymax) ymax = v[ns[i], modes[k], metric]
 			if (metric2 != "" && v[ns[i], modes[k], metric2] > ymax) ymax = v[ns[i], modes[k], metric2]
 		}
@@ -139,7 +174,7 @@ awk -F'\t' '
 			printf "<text x=\"%.1f\" y=\"358\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n", x, ns[i]
 		}
 		printf "<text x=\"%d\" y=\"380\" font-size=\"12\" text-anchor=\"middle\">services (log scale)</text>\n", x0 + 240
-		for (k = 1; k <= 4; k++) {
+		for (k = 1; k <= nmodes; k++) {
 			pts = ""; pts2 = ""
 			for (i = 1; i <= nn; i++) {
 				if (!((ns[i], modes[k], metric) in v)) continue
@@ -156,8 +191,8 @@ awk -F'\t' '
 		print "<rect width=\"900\" height=\"430\" fill=\"white\"/>"
 		panel(0, "new connections per second", "conn_rate", "")
 		panel(450, "connect latency, us (p50 solid, p99 dashed)", "connect_p50_us", "connect_p99_us")
-		for (k = 1; k <= 4; k++) {
-			printf "<rect x=\"%d\" y=\"400\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"406\" font-size=\"12\">%s</text>\n", 200 + (k - 1) * 130, color[modes[k]], 218 + (k - 1) * 130, modes[k]
+		for (k = 1; k <= nmodes; k++) {
+			printf "<rect x=\"%d\" y=\"400\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"406\" font-size=\"12\">%s</text>\n", 150 + (k - 1) * 130, color[modes[k]], 168 + (k - 1) * 130, modes[k]
 		}
 		print "</svg>"
 	}' "$agg" >"$out/bench.svg"

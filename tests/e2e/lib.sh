@@ -333,6 +333,8 @@ topo_probe() {
 # tests/e2e/fixtures/apiserver); writes $TOPO_KUBECONFIG for `topo_agent NODE DIR --kubeconfig`.
 # Objects then arrive as watch events through api_apply / api_delete. TOPO_API_SAN: the
 # certificate's subjectAltName (default IP:127.0.0.1, which api_control needs).
+# TOPO_API_BOOKMARK_INTERVAL: seconds between a watch's bookmarks (default 1, so tests see
+# resourceVersions move; kube-apiserver sends one about a minute).
 TOPO_API_NODE=
 TOPO_API_URL=https://127.0.0.1:6443
 TOPO_API_TOKEN=sluice-test-token
@@ -351,7 +353,8 @@ topo_apiserver() {
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
 		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \
 		--cert "$TOPO_DIR/api.crt" --key "$TOPO_DIR/api.key" --token "$TOPO_API_TOKEN" \
-		--fixtures "$fixtures" --bookmark-interval 1 --ready-file "$TOPO_DIR/api.ready" \
+		--fixtures "$fixtures" --bookmark-interval "${TOPO_API_BOOKMARK_INTERVAL:-1}" \
+		--ready-file "$TOPO_DIR/api.ready" \
 		>"$TOPO_DIR/apiserver.log" 2>&1 &
 	TOPO_PIDS+=("$!")
 	for ((i = 0; i < 100; i++)); do
@@ -381,10 +384,11 @@ EOF
 }
 
 # api_control VERB [QUERY] < BODY: the fake server's control channel (apply, delete, expire,
-# drop, garbage); fails when the server refuses the request.
+# drop, garbage); fails when the server refuses the request. Its answer lands in
+# $TOPO_DIR/api-control.json ("at": when an apply was stored, for the bench).
 api_control() {
 	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
-		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >/dev/null
+		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >"$TOPO_DIR/api-control.json"
 }
 
 # api_apply < YAML: the objects as ADDED/MODIFIED watch events (API_APPLY_QUERY=silent=1: no

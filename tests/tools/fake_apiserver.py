@@ -12,7 +12,7 @@ check with --token.
 
 Control channel (same server, POST /_control/<verb>, not part of the Kubernetes API):
   apply     body: YAML or JSON objects; ADDED or MODIFIED events (?silent=1: no event, the
-            change is only seen by a new list)
+            change is only seen by a new list); the answer's "at" is when the last was stored
   delete    body: {"kind": K, "namespace": NS, "name": N}
   expire    forget the history: every watch resuming from an older resourceVersion gets 410
   drop      cut every open watch stream (no final chunk)
@@ -317,10 +317,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         body = self.rfile.read(length).decode() if length else ""
         verb = url.path[len("/_control/"):] if url.path.startswith("/_control/") else None
+        at = time.time()
         try:
             if verb == "apply":
                 for obj in load_documents(body):
                     store.apply(obj, silent=query.get("silent") == "1")
+                    at = time.time()
             elif verb == "delete":
                 d = json.loads(body)
                 if not store.delete(d["kind"], d.get("namespace", "default"), d["name"]):
@@ -344,7 +346,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(400, {"error": str(e)})
         with store.lock:
             rv = store.rv
-        self.send_json(200, {"ok": True, "resourceVersion": str(rv)})
+        # "at": when the change was stored and its watchers woken (the bench's time zero for a
+        # change through the API), in the caller's CLOCK_REALTIME seconds.
+        self.send_json(200, {"ok": True, "resourceVersion": str(rv), "at": at})
 
 
 def main():

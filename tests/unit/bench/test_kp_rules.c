@@ -229,6 +229,52 @@ static void test_iptables_partial(void **state)
 	free(text);
 }
 
+/*
+ * Over 1,000 endpoints in all (kube-proxy's large cluster mode) the rules that pick and the
+ * endpoint chains carry no comment, in the full and the partial restore; at 1,000 they do.
+ */
+static void test_iptables_large_cluster(void **state)
+{
+	struct kp_endpoint *eps = calloc(1001, sizeof(*eps));
+	struct kp_service svc, old;
+	char sep[KP_CHAIN_NAME_MAX], line[KP_CHAIN_NAME_MAX + 64];
+	char *text;
+
+	(void)state;
+	assert_non_null(eps);
+	setup_web();
+	for (uint32_t i = 0; i < 1001; i++)
+		eps[i] = (struct kp_endpoint){.addr = htonl(0x0af40000u + 10 + i), .port = 8080};
+	svc = web;
+	svc.endpoints = eps;
+	svc.n_endpoints = 1000;
+	assert_false(kp_is_large_cluster(&svc, 1));
+	text = CAPTURE(kp_iptables_write(f_, &svc, 1, &opts));
+	assert_non_null(strstr(text, "--comment \"default/web:http -> 10.244.0.10:8080\""));
+	free(text);
+
+	svc.n_endpoints = 1001;
+	assert_true(kp_is_large_cluster(&svc, 1));
+	kp_iptables_sep_chain(&svc, &eps[0], sep, sizeof(sep));
+	old = svc;
+	old.n_endpoints = 1000;
+	for (int partial = 0; partial < 2; partial++) {
+		text = partial ? CAPTURE(kp_iptables_write_partial(f_, &svc, 1, 0, &old, &opts))
+			       : CAPTURE(kp_iptables_write(f_, &svc, 1, &opts));
+		assert_null(strstr(text, " -> "));
+		snprintf(line, sizeof(line), "-A %s -s 10.244.0.10 -j KUBE-MARK-MASQ\n", sep);
+		assert_non_null(strstr(text, line));
+		snprintf(line, sizeof(line),
+			 "-A %s -m tcp -p tcp -j DNAT --to-destination 10.244.0.10:8080\n", sep);
+		assert_non_null(strstr(text, line));
+		/* The service's own rules keep theirs. */
+		assert_non_null(strstr(text, "-A KUBE-SERVICES -m comment --comment "
+					     "\"default/web:http cluster IP\""));
+		free(text);
+	}
+	free(eps);
+}
+
 static void test_nft_service(void **state)
 {
 	char svc[KP_CHAIN_NAME_MAX], ep0[KP_CHAIN_NAME_MAX], ep1[KP_CHAIN_NAME_MAX];
@@ -310,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_iptables_probabilities),
 	    cmocka_unit_test(test_iptables_order),
 	    cmocka_unit_test(test_iptables_partial),
+	    cmocka_unit_test(test_iptables_large_cluster),
 	    cmocka_unit_test(test_nft_service),
 	    cmocka_unit_test(test_nft_update),
 	};
