@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,15 +267,16 @@ static int run_stream(const struct sockaddr_in *target)
  * is reset, closed, unanswered within --timeout-ms or answered wrongly is reported and replaced
  * by a new one, so COUNT stay in flight. All in one poll loop: hundreds of connections cost one
  * process, not one each. Every stdin line is a marker printed with the counters so far (a soak's
- * phases); at EOF of stdin the connections are closed and the totals printed. One line per
- * event, T being ms of CLOCK_REALTIME (the shell's $EPOCHREALTIME clock):
+ * phases); at EOF of stdin, SIGTERM or SIGINT the connections are closed and the totals
+ * printed (a soak keeps stdin open read-write on a FIFO, so writing a marker never ends it).
+ * One line per event, T being ms of CLOCK_REALTIME (the shell's $EPOCHREALTIME clock):
  *   open T ID BACKEND LOCAL-PORT      connection ID is up; its greeting named BACKEND
  *   lost T ID BACKEND REASON ANSWERED it failed after ANSWERED answers; REASON is an errno name
  *                                     (ECONNRESET, ETIMEDOUT...), EOF (the peer closed) or
  *                                     EBADMSG (an answer that was not this request's echo)
  *   connfail T REASON                 a new connection failed before its greeting
  *   mark T TEXT answered=A failed=F lost=L connfail=C open=O
- *   close T ID BACKEND ANSWERED       at EOF of stdin, per connection still up
+ *   close T ID BACKEND ANSWERED       at the end, per connection still up
  *   total T answered=A failed=F lost=L connfail=C
  * failed counts requests sent and not answered (at most one per lost connection).
  */
@@ -297,6 +299,14 @@ struct hold_conn {
 struct hold_counts {
 	long answered, failed, lost, connfail, next_id;
 };
+
+static volatile sig_atomic_t is_hold_stopping;
+
+static void hold_on_signal(int sig)
+{
+	(void)sig;
+	is_hold_stopping = 1;
+}
 
 static long long wall_ms(void)
 {
@@ -493,6 +503,10 @@ static int run_hold(const struct sockaddr_in *target, long count, long interval_
 		free(pfds);
 		return 1;
 	}
+	/* no SA_RESTART: the signal interrupts poll and the loop ends */
+	struct sigaction sa = {.sa_handler = hold_on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	for (long i = 0; i < count; i++) {
 		conns[i].fd = -1;
 		conns[i].state = HOLD_EMPTY;
@@ -500,7 +514,7 @@ static int run_hold(const struct sockaddr_in *target, long count, long interval_
 		 */
 		conns[i].next_ms = start + i * interval_ms / count;
 	}
-	while (is_running) {
+	while (is_running && !is_hold_stopping) {
 		long long now = now_ms(), wake = now + 100;
 		for (long i = 0; i < count; i++) {
 			hold_timers(&conns[i], target, &counts, now, interval_ms);
