@@ -8,17 +8,24 @@
  *            [--sport PORT] [--src IP]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
  *   sl_probe --hold IP:PORT -n COUNT [--interval-ms N] [--timeout-ms N]
+ *   sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]
  *
  * --tcp: COUNT connections, each: connect, read one line, close.
  * --sctp: as --tcp over a one-to-one SCTP socket ("ERR EPROTONOSUPPORT" without kernel SCTP).
  * --udp: COUNT datagrams, each from a fresh (connected) socket, read one reply.
  * --stream: one TCP connection; print the greeting line, then for each line read on stdin send
  *   it and print the reply line; ends at EOF of stdin. For flows that must survive a change.
- * --hold: COUNT long-lived connections exchanging requests until EOF of stdin (see run_hold).
+ * --hold: COUNT long-lived connections exchanging requests until EOF of stdin or SIGTERM
+ *   (see run_hold).
  * --sport binds every attempt to that source port (SO_REUSEADDR), so a test can make two flows
  * share a tuple on purpose, e.g. through the VIP and then straight to the backend.
  * --src binds every attempt to that source address before it connects (with --sport, both),
  * e.g. an address added to the pod's interface that is not the pod's own (spoofing tests).
+ * --flood sends N packets that each open a new flow and waits for no answer, to fill conntrack:
+ *   syn: TCP SYNs from a raw socket, each from another source port (from a random start), to
+ *   the destination ports PORT..PORT+K-1 in turn (K: --port-span, default 1); udp: datagrams to
+ *   PORT..PORT+K-1 in turn, from a fresh socket (source port) after each round of K. Prints
+ *   "sent N failed M"; exit 0 when every packet was sent.
  * Every attempt is bounded by --timeout-ms (default 2000). Exit 0 when every attempt succeeded,
  * 1 when one failed, 2 on bad usage.
  */
@@ -26,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,7 +46,16 @@
 
 #define PROBE_LINE_MAX 1024
 
-enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM, MODE_SCTP, MODE_HOLD };
+enum probe_mode {
+	MODE_NONE,
+	MODE_TCP,
+	MODE_UDP,
+	MODE_STREAM,
+	MODE_SCTP,
+	MODE_HOLD,
+	MODE_FLOOD_SYN,
+	MODE_FLOOD_UDP
+};
 
 static int timeout_ms = 2000;
 static int source_port;		      /* 0: the kernel picks */
@@ -46,9 +63,11 @@ static struct in_addr source_address; /* INADDR_ANY: the kernel picks */
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: sl_probe --tcp|--udp|--sctp|--stream|--hold IP:PORT [-n COUNT] "
-			"[--timeout-ms N] "
-			"[--interval-ms N] [--sport PORT] [--src IP]\n");
+	fprintf(stderr,
+		"usage: sl_probe --tcp|--udp|--sctp|--stream|--hold IP:PORT [-n COUNT] "
+		"[--timeout-ms N] "
+		"[--interval-ms N] [--sport PORT] [--src IP]\n"
+		"       sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]\n");
 	exit(2);
 }
 
@@ -561,12 +580,154 @@ static int run_hold(const struct sockaddr_in *target, long count, long interval_
 	return 0;
 }
 
+/* The one's-complement sum of LEN bytes (the IPv4 and TCP checksums), folded and not negated. */
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *bytes = data;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)bytes[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The source address the kernel gives packets to TARGET (--src when set): the TCP checksum's. */
+static int flood_source(const struct sockaddr_in *target, struct sockaddr_in *source)
+{
+	socklen_t len = sizeof(*source);
+	int fd, err = 0;
+
+	if (source_address.s_addr != htonl(INADDR_ANY)) {
+		*source = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = source_address};
+		return 0;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)target, sizeof(*target)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)source, &len) < 0)
+		err = -errno;
+	close(fd);
+	source->sin_port = 0;
+	return err;
+}
+
+/*
+ * COUNT SYNs without options from a raw socket (the kernel writes the IP header): source ports
+ * walk 1024..65535 from a random start, so each SYN is a new flow; the kernel answers a
+ * SYN-ACK with RST, as it has no socket. Returns the number not sent, or a negative errno.
+ */
+static long flood_syn(const struct sockaddr_in *target, long count, long span)
+{
+	struct sockaddr_in source, to = *target;
+	long failed = 0;
+	uint32_t start;
+	int fd, err;
+
+	err = flood_source(target, &source);
+	if (err)
+		return err;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&source, sizeof(source)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	srandom((unsigned)(getpid() ^ now_ms()));
+	start = (uint32_t)random();
+	for (long i = 0; i < count; i++) {
+		struct tcphdr tcp = {
+		    .source = htons((uint16_t)(1024 + (start + (uint32_t)i) % 64512)),
+		    .dest = htons((uint16_t)(ntohs(target->sin_port) + i % span)),
+		    .seq = htonl((uint32_t)random()),
+		    .doff = sizeof(tcp) / 4,
+		    .syn = 1,
+		    .window = htons(64240),
+		};
+		struct {
+			uint32_t saddr, daddr;
+			uint8_t zero, proto;
+			uint16_t len;
+		} pseudo = {source.sin_addr.s_addr, target->sin_addr.s_addr, 0, IPPROTO_TCP,
+			    htons(sizeof(tcp))};
+
+		tcp.check = htons(
+		    csum_fold(csum_add(csum_add(0, &pseudo, sizeof(pseudo)), &tcp, sizeof(tcp))));
+		to.sin_port = 0; /* raw sockets take no port */
+		if (sendto(fd, &tcp, sizeof(tcp), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			failed++;
+	}
+	close(fd);
+	return failed;
+}
+
+/* COUNT datagrams to PORT..PORT+SPAN-1 in turn, a fresh socket for each round. Returns unsent. */
+static long flood_udp(const struct sockaddr_in *target, long count, long span)
+{
+	struct sockaddr_in to = *target;
+	long failed = 0;
+	int fd = -1;
+
+	for (long i = 0; i < count; i++) {
+		if (i % span == 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return -errno;
+			if (source_address.s_addr != htonl(INADDR_ANY)) {
+				struct sockaddr_in src = {.sin_family = AF_INET,
+							  .sin_addr = source_address};
+				if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+					int err = -errno;
+					close(fd);
+					return err;
+				}
+			}
+		}
+		to.sin_port = htons((uint16_t)(ntohs(target->sin_port) + i % span));
+		if (sendto(fd, "flood\n", 6, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			failed++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return failed;
+}
+
+static int run_flood(enum probe_mode mode, const struct sockaddr_in *target, long count, long span)
+{
+	long failed;
+
+	if (ntohs(target->sin_port) + span - 1 > 65535) {
+		fprintf(stderr, "sl_probe: --port-span %ld runs past port 65535\n", span);
+		return 2;
+	}
+	failed = mode == MODE_FLOOD_SYN ? flood_syn(target, count, span)
+					: flood_udp(target, count, span);
+	if (failed < 0) {
+		printf("ERR %s\n", errno_name((int)-failed));
+		return 1;
+	}
+	printf("sent %ld failed %ld\n", count - failed, failed);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum probe_mode mode = MODE_NONE;
 	struct sockaddr_in target;
 	long count = 1;
 	long interval_ms = 0;
+	long port_span = 1;
 	const char *target_text = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -585,6 +746,15 @@ int main(int argc, char **argv)
 			       : !strcmp(opt, "--sctp") ? MODE_SCTP
 							: MODE_STREAM;
 			target_text = val;
+		} else if (!strcmp(opt, "--flood")) {
+			if (i + 1 >= argc || (strcmp(val, "syn") && strcmp(val, "udp")))
+				usage();
+			mode = !strcmp(val, "syn") ? MODE_FLOOD_SYN : MODE_FLOOD_UDP;
+			target_text = argv[++i];
+		} else if (!strcmp(opt, "--port-span")) {
+			port_span = strtol(val, &end, 10);
+			if (*end || port_span <= 0 || port_span > 65535)
+				usage();
 		} else if (!strcmp(opt, "-n") || !strcmp(opt, "--count")) {
 			count = strtol(val, &end, 10);
 			if (*end || count <= 0)
@@ -617,6 +787,8 @@ int main(int argc, char **argv)
 		return run_stream(&target);
 	if (mode == MODE_HOLD)
 		return run_hold(&target, count, interval_ms > 0 ? interval_ms : 100);
+	if (mode == MODE_FLOOD_SYN || mode == MODE_FLOOD_UDP)
+		return run_flood(mode, &target, count, port_span);
 
 	int failed = 0;
 	for (long i = 0; i < count; i++) {
