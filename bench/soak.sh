@@ -592,7 +592,8 @@ FLOOD_RAN=false
 FLOOD_NOTE=
 flood_target=${SVC_VIP[t1]}:${SVC_PORT[t1]}
 # The generator is sl_probe --flood (branch ct); a build without it says so in its usage.
-if "$SL_TOOLS/sl_probe" 2>&1 | grep -q -- '--flood'; then
+probe_usage=$("$SL_TOOLS/sl_probe" 2>&1 || true)
+if [[ $probe_usage == *--flood* ]]; then
 	if timeout 300 nsenter --net="/var/run/netns/$(topo_ns_pod flood)" -- "$SL_TOOLS/sl_probe" \
 		--flood syn "$flood_target" --count "$FLOOD_COUNT" >"$OUT/logs/flood.log" 2>&1; then
 		FLOOD_RAN=true
