@@ -3,16 +3,18 @@
 # `make soak`: sluice's reliability under change, reported as counts (issue 12, "Reliability
 # figures to report"); it times nothing and asserts nothing but its own setup.
 #
-#   bench/soak.sh [--quick] [--changes N] [--conns N] [--services N] [--ct-size N]
-#                 [--flood-count N] [--source manifests|api] [--seed N] [--out DIR]
+#   bench/soak.sh [--quick] [--changes N] [--conns N] [--idle-conns N] [--services N]
+#                 [--ct-size N] [--flood-count N] [--source manifests|api] [--seed N] [--out DIR]
 #
 # One node, the agent (--ct-size 16384 by default, so a flood fills conntrack quickly), six
 # backend pods (sl_echo: TCP 8080 and stream 8090 answer as "bN", TCP 8081 as "bN-alt"), two
 # client pods and a flood pod. Two traffic Services t1, t2 (port 8000 -> 8090 for the held
 # connections, and a port that changes) each keep two backends that never leave; their other
-# endpoints and --services more Services churn. Each client holds --conns / 4 connections to each
-# traffic Service's VIP (sl_probe --hold: a request every 100 ms, its echo checked, a lost
-# connection replaced). Under that traffic, three phases:
+# endpoints and --services more Services churn. Each client holds --conns / 4 "busy" connections
+# to each traffic Service's VIP (sl_probe --hold: a request every 100 ms, its echo checked, a
+# lost connection replaced), and --idle-conns / 2 "idle" ones (a request every 3 s, longer than
+# a flood lasts: an LRU table evicts those first) to one of them. Under that traffic, three
+# phases:
 #   changes  --changes random changes, in batches of 1-20 as a controller emits them, every
 #            100 ms: Services added and removed, ports and target ports changed, endpoints added,
 #            removed, flipped between ready, not ready and terminating. With --source manifests
@@ -47,6 +49,8 @@ export SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/sluice-cni}
 
 CHANGES=10000
 CONNS=128
+IDLE_CONNS=32         # held connections that send a request only every IDLE_INTERVAL_MS
+IDLE_INTERVAL_MS=3000 # idle for the flood's length: what an LRU table evicts first
 SERVICES=200 # churning Services besides t1 and t2, at the start (they come and go)
 CT_SIZE=16384
 FLOOD_COUNT=
@@ -67,9 +71,10 @@ while (($#)); do
 		QUICK=1
 		CHANGES=500
 		CONNS=32
+		IDLE_CONNS=8
 		SERVICES=30
 		;;
-	--changes | --conns | --services | --ct-size | --flood-count | --source | --seed | --out)
+	--changes | --conns | --idle-conns | --services | --ct-size | --flood-count | --source | --seed | --out)
 		(($# >= 2)) || {
 			echo "soak: $1 needs a value" >&2
 			exit 2
@@ -77,6 +82,7 @@ while (($#)); do
 		case $1 in
 		--changes) CHANGES=$2 ;;
 		--conns) CONNS=$2 ;;
+		--idle-conns) IDLE_CONNS=$2 ;;
 		--services) SERVICES=$2 ;;
 		--ct-size) CT_SIZE=$2 ;;
 		--flood-count) FLOOD_COUNT=$2 ;;
@@ -87,7 +93,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,37p' "$0"
+		sed -n '3,40p' "$0"
 		exit 0
 		;;
 	*)
@@ -101,7 +107,7 @@ done
 	echo "soak: --source manifests|api" >&2
 	exit 2
 }
-for n in "$CHANGES" "$CONNS" "$SERVICES" "$CT_SIZE" "$SEED" ${FLOOD_COUNT:+"$FLOOD_COUNT"}; do
+for n in "$CHANGES" "$CONNS" "$IDLE_CONNS" "$SERVICES" "$CT_SIZE" "$SEED" ${FLOOD_COUNT:+"$FLOOD_COUNT"}; do
 	[[ $n =~ ^[0-9]+$ ]] || {
 		echo "soak: $n is not a number" >&2
 		exit 2
@@ -522,23 +528,30 @@ say "initial state in force: ${#SVC_VIP[@]} Services, seed $SEED"
 # never ends it, and no process of this script keeps a write end that would be inherited.
 HOLD_FIFOS=()
 HOLD_PIDS=()
-HOLD_LOGS=()
-per_holder=$((CONNS / 4))
-CONNS=$((per_holder * 4))
+HOLD_LOGS=() # CLASS:SERVICE:LOG
+
+# hold_start CLASS CLIENT SERVICE COUNT INTERVAL-MS
+hold_start() {
+	local fifo=$TOPO_DIR/hold-$1-$2-$3.ctl log=$OUT/logs/hold-$1-$2-$3.log
+	mkfifo "$fifo"
+	nsenter --net="/var/run/netns/$(topo_ns_pod "$2")" -- "$SL_TOOLS/sl_probe" \
+		--hold "${SVC_VIP[$3]}:8000" -n "$4" --interval-ms "$5" \
+		--timeout-ms $((REQUEST_TIMEOUT * 1000)) <>"$fifo" >"$log" 2>&1 &
+	HOLD_PIDS+=("$!")
+	TOPO_PIDS+=("$!")
+	HOLD_FIFOS+=("$fifo")
+	HOLD_LOGS+=("$1:$3:$log")
+}
+
+CONNS=$((CONNS / 4 * 4))
+IDLE_CONNS=$((IDLE_CONNS / 2 * 2))
 for c in "${CLIENTS[@]}"; do
-	for t in "${TRAFFIC[@]}"; do
-		fifo=$TOPO_DIR/hold-$c-$t.ctl
-		log=$OUT/logs/hold-$c-$t.log
-		mkfifo "$fifo"
-		nsenter --net="/var/run/netns/$(topo_ns_pod "$c")" -- "$SL_TOOLS/sl_probe" \
-			--hold "${SVC_VIP[$t]}:8000" -n "$per_holder" --interval-ms 100 \
-			--timeout-ms $((REQUEST_TIMEOUT * 1000)) <>"$fifo" >"$log" 2>&1 &
-		HOLD_PIDS+=("$!")
-		TOPO_PIDS+=("$!")
-		HOLD_FIFOS+=("$fifo")
-		HOLD_LOGS+=("$t:$log")
-	done
+	for t in "${TRAFFIC[@]}"; do hold_start busy "$c" "$t" $((CONNS / 4)) 100; done
 done
+if ((IDLE_CONNS > 0)); then
+	hold_start idle c1 t1 $((IDLE_CONNS / 2)) "$IDLE_INTERVAL_MS"
+	hold_start idle c2 t2 $((IDLE_CONNS / 2)) "$IDLE_INTERVAL_MS"
+fi
 mark() {
 	local fifo
 	for fifo in "${HOLD_FIFOS[@]}"; do echo "$1" 1<>"$fifo"; done # never blocks, even on a dead holder
@@ -547,12 +560,12 @@ mark() {
 }
 PHASES=()
 deadline=$((SECONDS + 30))
-while (($(cat "$OUT"/logs/hold-*.log | grep -c '^open ' || true) < CONNS)); do
-	((SECONDS < deadline)) || topo_fatal "the $CONNS held connections did not all open within 30s"
+while (($(cat "$OUT"/logs/hold-*.log | grep -c '^open ' || true) < CONNS + IDLE_CONNS)); do
+	((SECONDS < deadline)) || topo_fatal "the $((CONNS + IDLE_CONNS)) held connections did not all open within 30s"
 	sleep 0.2
 done
 sleep 1
-say "$CONNS connections held through ${SVC_VIP[t1]}:8000 and ${SVC_VIP[t2]}:8000"
+say "$CONNS busy and $IDLE_CONNS idle connections held through ${SVC_VIP[t1]}:8000 and ${SVC_VIP[t2]}:8000"
 
 # ---- phase 1: changes ----------------------------------------------------------------------------
 SYNCS_BEFORE=$(agent_syncs)
@@ -633,10 +646,19 @@ cp "$MEMBERSHIP" "$OUT/logs/membership.tsv"
 cp "${TOPO_AGENT_LOG[n1]}" "$OUT/logs/agent.log"
 
 # ---- counts, table, soak.json ---------------------------------------------------------------------
-COUNTS=$(for i in "${!HOLD_LOGS[@]}"; do
-	sed "s/^/$i ${HOLD_LOGS[i]%%:*} /" "${HOLD_LOGS[i]#*:}"
-done | awk -v bounds="$(printf '%s\n' "${PHASES[@]}" | tr ':' ' ')" -v membership="$MEMBERSHIP" \
-	-v grace="$LEFT_GRACE_MS" -f "$SL_ROOT/bench/soak_count.awk")
+# count_class CLASS: the phase lines of the held connections of CLASS (busy, idle).
+count_class() {
+	local i entry
+	for i in "${!HOLD_LOGS[@]}"; do
+		entry=${HOLD_LOGS[i]}
+		[[ ${entry%%:*} == "$1" ]] || continue
+		entry=${entry#*:}
+		sed "s/^/$i ${entry%%:*} /" "${entry#*:}"
+	done | awk -v bounds="$(printf '%s\n' "${PHASES[@]}" | tr ':' ' ')" -v membership="$MEMBERSHIP" \
+		-v grace="$LEFT_GRACE_MS" -f "$SL_ROOT/bench/soak_count.awk"
+}
+COUNTS=$(count_class busy)
+COUNTS_IDLE=$(count_class idle)
 OPENED=$(cat "$OUT"/logs/hold-*.log | grep -c '^open ' || true)
 DIFF_LINES=$(grep -c . <<<"$FINAL_DIFF" || true)
 IN_FORCE=false
@@ -644,14 +666,18 @@ IN_FORCE=false
 
 {
 	echo "soak: $CHANGES_APPLIED changes in $CHANGES_BATCHES batches ($SOURCE), then SIGKILL + restart" \
-		"($DEAD_CHANGES changes while dead), then a conntrack flood; $CONNS connections held," \
-		"$OPENED opened in all; ct-size $CT_SIZE; seed $SEED"
-	printf '%-8s %7s %6s %10s %7s %12s %6s %10s %9s  %s\n' phase seconds held answered failed \
-		stayed_lost left left_lost connfail "reasons (stayed | left)"
-	while IFS=$'\t' read -r p secs held ans failed sl left ll cf sr lr; do
-		printf '%-8s %7s %6s %10s %7s %12s %6s %10s %9s  %s | %s\n' "$p" "$secs" "$held" "$ans" \
-			"$failed" "$sl" "$left" "$ll" "$cf" "$sr" "$lr"
-	done <<<"$COUNTS"
+		"($DEAD_CHANGES changes while dead), then a conntrack flood; $CONNS busy and $IDLE_CONNS idle" \
+		"connections held, $OPENED opened in all; ct-size $CT_SIZE; seed $SEED"
+	for class in busy idle; do
+		[[ $class == busy ]] && echo "busy: a request every 100 ms" ||
+			echo "idle: a request every $((IDLE_INTERVAL_MS / 1000)) s"
+		printf '  %-8s %7s %6s %10s %7s %12s %6s %10s %9s  %s\n' phase seconds held answered \
+			failed stayed_lost left left_lost connfail "reasons (stayed | left)"
+		while IFS=$'\t' read -r p secs held ans failed sl left ll cf sr lr; do
+			printf '  %-8s %7s %6s %10s %7s %12s %6s %10s %9s  %s | %s\n' "$p" "$secs" "$held" \
+				"$ans" "$failed" "$sl" "$left" "$ll" "$cf" "$sr" "$lr"
+		done < <([[ $class == busy ]] && echo "$COUNTS" || echo "$COUNTS_IDLE")
+	done
 	echo "stayed_lost: connections whose backend served throughout, reset or failed (target 0);" \
 		"left: connections whose backend left the Service in the phase; left_lost: of those, lost"
 	echo "changes in force ${CHANGES_CONVERGE_MS} ms after the last batch; agent ready" \
@@ -667,14 +693,17 @@ IN_FORCE=false
 	head -n 10 <<<"$FINAL_DIFF" | sed 's/^/#   /' >&2
 }
 
-phases_json=$(jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {
+phases_json() {
+	jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {
 	phase: .[0], seconds: (.[1] | tonumber), held: (.[2] | tonumber), answered: (.[3] | tonumber),
 	failed: (.[4] | tonumber), stayed_lost: (.[5] | tonumber), left: (.[6] | tonumber),
 	left_lost: (.[7] | tonumber), connfail: (.[8] | tonumber), stayed_reasons: .[9],
-	left_reasons: .[10]})' <<<"$COUNTS")
+	left_reasons: .[10]})' <<<"$1"
+}
 kinds_json=$(for k in "${!KIND_COUNT[@]}"; do echo "$k ${KIND_COUNT[$k]}"; done |
 	jq -R -s 'split("\n") | map(select(length > 0) | split(" ") | {(.[0]): (.[1] | tonumber)}) | add // {}')
-jq -n --argjson phases "$phases_json" --argjson kinds "$kinds_json" \
+jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phases_json "$COUNTS_IDLE")" \
+	--argjson kinds "$kinds_json" --argjson idle_conns "$IDLE_CONNS" --argjson idle_ms "$IDLE_INTERVAL_MS" \
 	--arg source "$SOURCE" --argjson quick "$QUICK" --argjson seed "$SEED" \
 	--argjson conns "$CONNS" --argjson opened "$OPENED" --argjson ct_size "$CT_SIZE" \
 	--argjson changes "$CHANGES_APPLIED" --argjson batches "$CHANGES_BATCHES" \
@@ -689,13 +718,14 @@ jq -n --argjson phases "$phases_json" --argjson kinds "$kinds_json" \
 	--arg commit "$(git -C "$SL_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" '{
 	commit: $commit, machine: {kernel: $kernel, cpus: $cpus}, source: $source, quick: ($quick == 1),
-	seed: $seed, connections: $conns, connections_opened: $opened, ct_size: $ct_size,
+	seed: $seed, connections: $conns, idle_connections: $idle_conns, idle_interval_ms: $idle_ms,
+	connections_opened: $opened, ct_size: $ct_size,
 	changes: {applied: $changes, batches: $batches, kinds: $kinds, agent_syncs: $syncs,
 	          in_force_after_ms: $changes_converge},
 	restart: {changes_while_dead: $dead, ready_ms: $ready, in_force_after_ms: $restart_converge},
 	flood: {ran: $flood_ran, note: $flood_note, target: $flood_target, count: $flood_count,
 	        ct_entries_before: $ct_before, ct_entries_after: $ct_after},
-	phases: $phases,
+	phases: $phases, phases_idle: $phases_idle,
 	final: {frontends: $frontends, differing_lines: $diff, services_probed: $probed,
 	        services_misrouted: $misrouted, endpoints_missing: $missing,
 	        checker_self_test: $checker, in_force: $in_force}}' >"$OUT/soak.json"

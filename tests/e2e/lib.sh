@@ -479,7 +479,7 @@ heredoc() {
 # default on node n1, running and ready at its address, labels in flow style ("app: web"), with
 # container port 8080 named http.
 manifest_pod() {
-	cat <<EOF
+	heredoc <<EOF
 ---
 apiVersion: v1
 kind: Pod
