@@ -497,8 +497,8 @@ agent_syncs() {
 AGENT_ARGS=(--ct-size "$CT_SIZE")
 topo_node n1 10.244.1.0/24
 if [[ $SOURCE == api ]]; then
+	: >"$TOPO_DIR/api-fixtures.yaml" # empty: every object arrives as a watch event
 	topo_apiserver n1 "$TOPO_DIR/api-fixtures.yaml"
-	: >"$TOPO_DIR/api-fixtures.yaml"
 	AGENT_ARGS+=(--kubeconfig "$TOPO_KUBECONFIG")
 fi
 topo_agent n1 "$MDIR" "${AGENT_ARGS[@]}"
