@@ -605,6 +605,8 @@ FLOOD_RAN=false
 FLOOD_NOTE=
 flood_target=${SVC_VIP[t1]}:${SVC_PORT[t1]}
 # The generator is sl_probe --flood (branch ct); a build without it says so in its usage.
+now_ms
+flood_start=$NOW_MS
 probe_usage=$("$SL_TOOLS/sl_probe" 2>&1 || true)
 if [[ $probe_usage == *--flood* ]]; then
 	if timeout 300 nsenter --net="/var/run/netns/$(topo_ns_pod flood)" -- "$SL_TOOLS/sl_probe" \
@@ -616,6 +618,8 @@ if [[ $probe_usage == *--flood* ]]; then
 else
 	FLOOD_NOTE="sl_probe has no --flood (the generator comes with branch ct): flood not run"
 fi
+now_ms
+FLOOD_MS=$((NOW_MS - flood_start))
 CT_AFTER=$(ct_entries)
 [[ -z $FLOOD_NOTE ]] || say "$FLOOD_NOTE"
 say "flood: ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE"
@@ -682,7 +686,7 @@ IN_FORCE=false
 		"left: connections whose backend left the Service in the phase; left_lost: of those, lost"
 	echo "changes in force ${CHANGES_CONVERGE_MS} ms after the last batch; agent ready" \
 		"$RESTART_READY_MS ms after restart, changes in force ${RESTART_CONVERGE_MS} ms after that"
-	echo "flood: $([[ $FLOOD_RAN == true ]] && echo "$FLOOD_COUNT SYNs to $flood_target" || echo "$FLOOD_NOTE");" \
+	echo "flood: $([[ $FLOOD_RAN == true ]] && echo "$FLOOD_COUNT SYNs to $flood_target in $FLOOD_MS ms" || echo "$FLOOD_NOTE");" \
 		"ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE"
 	echo "final state: $FRONTENDS frontends desired, $DIFF_LINES lines differ from service list;" \
 		"$PROBED Services probed, $MISROUTED misrouted; $MISSING_EPS backend pods missing from" \
@@ -711,7 +715,7 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	--argjson changes_converge "$CHANGES_CONVERGE_MS" --argjson ready "$RESTART_READY_MS" \
 	--argjson restart_converge "$RESTART_CONVERGE_MS" \
 	--argjson flood_ran "$FLOOD_RAN" --arg flood_note "$FLOOD_NOTE" --arg flood_target "$flood_target" \
-	--argjson flood_count "$FLOOD_COUNT" --argjson ct_before "$CT_BEFORE" --argjson ct_after "$CT_AFTER" \
+	--argjson flood_count "$FLOOD_COUNT" --argjson flood_ms "$FLOOD_MS" --argjson ct_before "$CT_BEFORE" --argjson ct_after "$CT_AFTER" \
 	--argjson frontends "$FRONTENDS" --argjson diff "$DIFF_LINES" --argjson probed "$PROBED" \
 	--argjson misrouted "$MISROUTED" --argjson missing "$MISSING_EPS" \
 	--argjson checker "$CHECKER_OK" --argjson in_force "$IN_FORCE" \
@@ -723,7 +727,7 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	changes: {applied: $changes, batches: $batches, kinds: $kinds, agent_syncs: $syncs,
 	          in_force_after_ms: $changes_converge},
 	restart: {changes_while_dead: $dead, ready_ms: $ready, in_force_after_ms: $restart_converge},
-	flood: {ran: $flood_ran, note: $flood_note, target: $flood_target, count: $flood_count,
+	flood: {ran: $flood_ran, note: $flood_note, target: $flood_target, count: $flood_count, ms: $flood_ms,
 	        ct_entries_before: $ct_before, ct_entries_after: $ct_after},
 	phases: $phases, phases_idle: $phases_idle,
 	final: {frontends: $frontends, differing_lines: $diff, services_probed: $probed,
