@@ -31,7 +31,8 @@
 # connections lost (reset, closed, unanswered or wrongly answered; the target is 0), connections
 # whose backend left and how many of them were lost, requests answered and failed, new
 # connections that failed. Afterwards, whether every change is in force: the desired frontends
-# (from the model the changes were written from) against `sluice service list`, every backend
+# (from the model the changes were written from, itself checked file by file against the
+# manifests directory) against `sluice service list`, every backend
 # pod in `sluice endpoint list`, and probes to every Service landing only on its serving
 # backends (on the right target port) or refused when it has none. The checker is first run
 # against a model with one backend planted, and must find it.
@@ -93,7 +94,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,40p' "$0"
+		sed -n '3,41p' "$0"
 		exit 0
 		;;
 	*)
@@ -475,6 +476,26 @@ probe_services() {
 		END { judge(); print probed + 0, misrouted + 0 }' "$OUT/logs/probes.txt")
 }
 
+# stale_manifests: files of the manifests directory that are not what the model renders (missing,
+# extra or different): the directory the agent reads must be the state the model stands for.
+stale_manifests() {
+	local s f want text stale=0
+	local -A known=()
+	for s in "${!SVC_VIP[@]}"; do
+		known[$MDIR/$s.yaml]=1
+		render_service "$s" >"$STAGE/check"
+		IFS= read -r -d '' want <"$STAGE/check" || true
+		text=
+		[[ -f $MDIR/$s.yaml ]] && { IFS= read -r -d '' text <"$MDIR/$s.yaml" || true; }
+		[[ $text == "$want" ]] || stale=$((stale + 1))
+	done
+	for f in "$MDIR"/*.yaml; do
+		[[ ! -e $f || -n ${known[$f]:-} ]] || stale=$((stale + 1))
+	done
+	rm -f "$STAGE/check"
+	STALE=$stale
+}
+
 # Every pod a slice names is registered on the node (endpoint list).
 missing_endpoints() {
 	local have pod missing=0
@@ -645,6 +666,8 @@ CHECKER_OK=false
 [[ -n $(frontend_diff "$planted" "$GOT") && $planted != "$WANT" ]] && CHECKER_OK=true
 probe_services
 MISSING_EPS=$(missing_endpoints)
+STALE=null # with --source api the directory is empty: nothing to compare
+[[ $SOURCE == api ]] || stale_manifests
 printf '%s\n' "$FINAL_DIFF" >"$OUT/logs/final-diff.txt"
 cp "$MEMBERSHIP" "$OUT/logs/membership.tsv"
 cp "${TOPO_AGENT_LOG[n1]}" "$OUT/logs/agent.log"
@@ -666,7 +689,8 @@ COUNTS_IDLE=$(count_class idle)
 OPENED=$(cat "$OUT"/logs/hold-*.log | grep -c '^open ' || true)
 DIFF_LINES=$(grep -c . <<<"$FINAL_DIFF" || true)
 IN_FORCE=false
-((DIFF_LINES == 0 && MISROUTED == 0 && MISSING_EPS == 0)) && IN_FORCE=true
+((DIFF_LINES == 0 && MISROUTED == 0 && MISSING_EPS == 0)) && [[ $STALE == 0 || $STALE == null ]] &&
+	IN_FORCE=true
 
 {
 	echo "soak: $CHANGES_APPLIED changes in $CHANGES_BATCHES batches ($SOURCE), then SIGKILL + restart" \
@@ -689,6 +713,7 @@ IN_FORCE=false
 	echo "flood: $([[ $FLOOD_RAN == true ]] && echo "$FLOOD_COUNT SYNs to $flood_target in $FLOOD_MS ms" || echo "$FLOOD_NOTE");" \
 		"ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE"
 	echo "final state: $FRONTENDS frontends desired, $DIFF_LINES lines differ from service list;" \
+		"${STALE/null/no} manifest files differ from the model;" \
 		"$PROBED Services probed, $MISROUTED misrouted; $MISSING_EPS backend pods missing from" \
 		"endpoint list; checker self-test $CHECKER_OK: every change in force: $IN_FORCE"
 } | tee "$OUT/table.txt"
@@ -717,7 +742,7 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	--argjson flood_ran "$FLOOD_RAN" --arg flood_note "$FLOOD_NOTE" --arg flood_target "$flood_target" \
 	--argjson flood_count "$FLOOD_COUNT" --argjson flood_ms "$FLOOD_MS" --argjson ct_before "$CT_BEFORE" --argjson ct_after "$CT_AFTER" \
 	--argjson frontends "$FRONTENDS" --argjson diff "$DIFF_LINES" --argjson probed "$PROBED" \
-	--argjson misrouted "$MISROUTED" --argjson missing "$MISSING_EPS" \
+	--argjson misrouted "$MISROUTED" --argjson missing "$MISSING_EPS" --argjson stale "$STALE" \
 	--argjson checker "$CHECKER_OK" --argjson in_force "$IN_FORCE" \
 	--arg commit "$(git -C "$SL_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 	--arg kernel "$(uname -r)" --argjson cpus "$(nproc)" '{
@@ -730,7 +755,8 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	flood: {ran: $flood_ran, note: $flood_note, target: $flood_target, count: $flood_count, ms: $flood_ms,
 	        ct_entries_before: $ct_before, ct_entries_after: $ct_after},
 	phases: $phases, phases_idle: $phases_idle,
-	final: {frontends: $frontends, differing_lines: $diff, services_probed: $probed,
+	final: {frontends: $frontends, differing_lines: $diff, stale_manifests: $stale,
+	        services_probed: $probed,
 	        services_misrouted: $misrouted, endpoints_missing: $missing,
 	        checker_self_test: $checker, in_force: $in_force}}' >"$OUT/soak.json"
 say "wrote $OUT/soak.json, logs in $OUT/logs"
