@@ -34,7 +34,7 @@
 # (from the model the changes were written from, itself checked file by file against the
 # manifests directory) against `sluice service list`, every backend
 # pod in `sluice endpoint list`, and probes to every Service landing only on its serving
-# backends (on the right target port) or refused when it has none. The checker is first run
+# backends (on the right target port) or refused when it has none. The checker is also run
 # against a model with one backend planted, and must find it.
 #
 # Output: a table on stdout and $OUT/soak.json (default OUT $BUILD/soak), the raw logs in
