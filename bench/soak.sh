@@ -510,6 +510,12 @@ ct_entries() {
 	topo_cli n1 status -o json 2>/dev/null | jq '[.maps[] | select(.name == "ct4") | .entries] | .[0] // -1'
 }
 
+# drop_counts: "REASON PACKETS" per drop reason (sluice drops), reasons with spaces as "_".
+drop_counts() {
+	topo_cli n1 drops -o json 2>/dev/null |
+		jq -r '.drops[]? | "\(.name | gsub(" "; "_")) \(.packets)"' || true
+}
+
 agent_syncs() {
 	topo_cli n1 status -o json 2>/dev/null | jq '.agent.syncs // -1'
 }
@@ -622,6 +628,7 @@ sleep 2
 # ---- phase 3: conntrack flood --------------------------------------------------------------------
 mark flood
 CT_BEFORE=$(ct_entries)
+DROPS_BEFORE=$(drop_counts)
 FLOOD_RAN=false
 FLOOD_NOTE=
 flood_target=${SVC_VIP[t1]}:${SVC_PORT[t1]}
@@ -647,6 +654,9 @@ say "flood: ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE"
 # A connection whose state the flood evicted fails at its next request or within the timeout.
 sleep $((REQUEST_TIMEOUT + 1))
 mark end
+# Packets the datapath dropped during the flood phase, by reason (a full table's new flows).
+FLOOD_DROPS=$(awk 'NR == FNR { before[$1] = $2; next } $2 - before[$1] > 0 { print $1, $2 - before[$1] }' \
+	<(echo "$DROPS_BEFORE") <(drop_counts))
 
 # SIGTERM ends a holder: it closes its connections and prints its totals.
 for pid in "${HOLD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -711,7 +721,8 @@ IN_FORCE=false
 	echo "changes in force ${CHANGES_CONVERGE_MS} ms after the last batch; agent ready" \
 		"$RESTART_READY_MS ms after restart, changes in force ${RESTART_CONVERGE_MS} ms after that"
 	echo "flood: $([[ $FLOOD_RAN == true ]] && echo "$FLOOD_COUNT SYNs to $flood_target in $FLOOD_MS ms" || echo "$FLOOD_NOTE");" \
-		"ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE"
+		"ct4 entries $CT_BEFORE before, $CT_AFTER after, of $CT_SIZE; drops meanwhile:" \
+		"$(if [[ -n $FLOOD_DROPS ]]; then tr '\n' ',' <<<"$FLOOD_DROPS" | sed 's/,$//; s/,/, /g'; else echo none; fi)"
 	echo "final state: $FRONTENDS frontends desired, $DIFF_LINES lines differ from service list;" \
 		"${STALE/null/no} manifest files differ from the model;" \
 		"$PROBED Services probed, $MISROUTED misrouted; $MISSING_EPS backend pods missing from" \
@@ -729,6 +740,7 @@ phases_json() {
 	left_lost: (.[7] | tonumber), connfail: (.[8] | tonumber), stayed_reasons: .[9],
 	left_reasons: .[10]})' <<<"$1"
 }
+drops_json=$(jq -R -s 'split("\n") | map(select(length > 0) | split(" ") | {(.[0]): (.[1] | tonumber)}) | add // {}' <<<"$FLOOD_DROPS")
 kinds_json=$(for k in "${!KIND_COUNT[@]}"; do echo "$k ${KIND_COUNT[$k]}"; done |
 	jq -R -s 'split("\n") | map(select(length > 0) | split(" ") | {(.[0]): (.[1] | tonumber)}) | add // {}')
 jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phases_json "$COUNTS_IDLE")" \
@@ -740,7 +752,7 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	--argjson changes_converge "$CHANGES_CONVERGE_MS" --argjson ready "$RESTART_READY_MS" \
 	--argjson restart_converge "$RESTART_CONVERGE_MS" \
 	--argjson flood_ran "$FLOOD_RAN" --arg flood_note "$FLOOD_NOTE" --arg flood_target "$flood_target" \
-	--argjson flood_count "$FLOOD_COUNT" --argjson flood_ms "$FLOOD_MS" --argjson ct_before "$CT_BEFORE" --argjson ct_after "$CT_AFTER" \
+	--argjson flood_count "$FLOOD_COUNT" --argjson flood_ms "$FLOOD_MS" --argjson flood_drops "$drops_json" --argjson ct_before "$CT_BEFORE" --argjson ct_after "$CT_AFTER" \
 	--argjson frontends "$FRONTENDS" --argjson diff "$DIFF_LINES" --argjson probed "$PROBED" \
 	--argjson misrouted "$MISROUTED" --argjson missing "$MISSING_EPS" --argjson stale "$STALE" \
 	--argjson checker "$CHECKER_OK" --argjson in_force "$IN_FORCE" \
@@ -753,7 +765,7 @@ jq -n --argjson phases "$(phases_json "$COUNTS")" --argjson phases_idle "$(phase
 	          in_force_after_ms: $changes_converge},
 	restart: {changes_while_dead: $dead, ready_ms: $ready, in_force_after_ms: $restart_converge},
 	flood: {ran: $flood_ran, note: $flood_note, target: $flood_target, count: $flood_count, ms: $flood_ms,
-	        ct_entries_before: $ct_before, ct_entries_after: $ct_after},
+	        ct_entries_before: $ct_before, ct_entries_after: $ct_after, drops: $flood_drops},
 	phases: $phases, phases_idle: $phases_idle,
 	final: {frontends: $frontends, differing_lines: $diff, stale_manifests: $stale,
 	        services_probed: $probed,
