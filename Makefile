@@ -59,7 +59,7 @@ BENCH_TOOLS  := $(BUILD)/sluice-kpgen $(BUILD)/sluice-connrate
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 # ---- top-level targets ---------------------------------------------------------------------
-.PHONY: all deps test demo bench lab install clean format format-check san tests fuzz
+.PHONY: all deps test demo bench soak lab install clean format format-check san tests fuzz
 all: $(BUILD)/sluice $(BUILD)/sluice-cni $(BUILD)/sluice-pktbench $(BENCH_TOOLS)
 
 san: $(BUILD)/san/sluice $(BUILD)/san/sluice-cni
@@ -81,6 +81,11 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)BUILD=$(BUILD) bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large)
+
+# Reliability under change, as counts (bench/soak.sh; QUICK=1: 500 changes, a small flood).
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRCS))
+	$(Q)BUILD=$(BUILD) bench/soak.sh $(if $(QUICK),--quick)
 
 # The network-policy lab on its bundled example (root: namespaces and bpffs).
 lab: deps

@@ -471,11 +471,19 @@ write_file() {
 	mv -f "$tmp" "$path"
 }
 
+# heredoc <<EOF: print a here-document without starting a process, as `cat <<EOF` would; the
+# soak (bench/soak.sh) writes thousands of manifests, where a process per document counts.
+heredoc() {
+	local text
+	IFS= read -r -d '' text || true
+	printf '%s' "$text"
+}
+
 # manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace
 # default on node n1, running and ready at its address, labels in flow style ("app: web"), with
 # container port 8080 named http.
 manifest_pod() {
-	cat <<EOF
+	heredoc <<EOF
 ---
 apiVersion: v1
 kind: Pod
@@ -494,7 +502,7 @@ EOF
 manifest_service() {
 	local name=$1 vip=$2 spec port target proto
 	shift 2
-	cat <<EOF
+	heredoc <<EOF
 apiVersion: v1
 kind: Service
 metadata:
@@ -512,7 +520,7 @@ EOF
 		target=${spec#*:}
 		target=${target%/*}
 		proto=${spec##*/}
-		cat <<EOF
+		heredoc <<EOF
   - name: ${proto,,}-$port
     protocol: $proto
     port: $port
@@ -521,13 +529,14 @@ EOF
 	done
 }
 
-# manifest_slice SERVICE TARGET/PROTO,... POD[=ready|=notready]...  (stdout)
-# Ports are named like manifest_service's, so pass the same PORT:TARGET/PROTO specs.
+# manifest_slice SERVICE TARGET/PROTO,... POD[=ready|=notready|=terminating]...  (stdout)
+# Ports are named like manifest_service's, so pass the same PORT:TARGET/PROTO specs. A
+# terminating endpoint is not ready but still serving, as a pod is during its grace period.
 manifest_slice() {
-	local svc=$1 specs=$2 spec pod ready port target proto
+	local svc=$1 specs=$2 spec pod conditions port target proto
 	local -a port_specs
 	shift 2
-	cat <<EOF
+	heredoc <<EOF
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -544,7 +553,7 @@ EOF
 		target=${spec#*:}
 		target=${target%/*}
 		proto=${spec##*/}
-		cat <<EOF
+		heredoc <<EOF
 - name: ${proto,,}-$port
   protocol: $proto
   port: $target
@@ -556,13 +565,15 @@ EOF
 	fi
 	echo "endpoints:"
 	for pod in "$@"; do
-		ready=true
-		[[ $pod == *=notready ]] && ready=false
+		case $pod in
+		*=notready) conditions="ready: false" ;;
+		*=terminating) conditions="ready: false, serving: true, terminating: true" ;;
+		*) conditions="ready: true" ;;
+		esac
 		pod=${pod%=*}
-		cat <<EOF
+		heredoc <<EOF
 - addresses: ["${TOPO_POD_IP[$pod]}"]
-  conditions:
-    ready: $ready
+  conditions: {$conditions}
   nodeName: ${TOPO_POD_NODE[$pod]}
   targetRef:
     kind: Pod

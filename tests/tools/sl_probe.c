@@ -7,12 +7,16 @@
  *   sl_probe --tcp|--udp|--sctp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N]
  *            [--sport PORT] [--src IP] [--size BYTES]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
+ *   sl_probe --hold IP:PORT -n COUNT [--interval-ms N] [--timeout-ms N]
+ *   sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]
  *
  * --tcp: COUNT connections, each: connect, read one line, close.
  * --sctp: as --tcp over a one-to-one SCTP socket ("ERR EPROTONOSUPPORT" without kernel SCTP).
  * --udp: COUNT datagrams, each from a fresh (connected) socket, read one reply.
  * --stream: one TCP connection; print the greeting line, then for each line read on stdin send
  *   it and print the reply line; ends at EOF of stdin. For flows that must survive a change.
+ * --hold: COUNT long-lived connections exchanging requests until EOF of stdin or SIGTERM
+ *   (see run_hold).
  * --sport binds every attempt to that source port (SO_REUSEADDR), so a test can make two flows
  * share a tuple on purpose, e.g. through the VIP and then straight to the backend.
  * --src binds every attempt to that source address before it connects (with --sport, both),
@@ -20,6 +24,11 @@
  * --size (UDP) sends datagrams of BYTES bytes (the probe line, then filler) and wants answers at
  * least as long (sl_echo pads its answer to the request's length), else "ERR EMSGSIZE": over an
  * MTU, both ways travel as IP fragments.
+ * --flood sends N packets that each open a new flow and waits for no answer, to fill conntrack:
+ *   syn: TCP SYNs from a raw socket, each from another source port (from a random start), to
+ *   the destination ports PORT..PORT+K-1 in turn (K: --port-span, default 1); udp: datagrams to
+ *   PORT..PORT+K-1 in turn, from a fresh socket (source port) after each round of K. Prints
+ *   "sent N failed M"; exit 0 when every packet was sent.
  * Every attempt is bounded by --timeout-ms (default 2000). Exit 0 when every attempt succeeded,
  * 1 when one failed, 2 on bad usage.
  */
@@ -27,7 +36,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +49,16 @@
 
 #define PROBE_LINE_MAX 1024
 
-enum probe_mode { MODE_NONE, MODE_TCP, MODE_UDP, MODE_STREAM, MODE_SCTP };
+enum probe_mode {
+	MODE_NONE,
+	MODE_TCP,
+	MODE_UDP,
+	MODE_STREAM,
+	MODE_SCTP,
+	MODE_HOLD,
+	MODE_FLOOD_SYN,
+	MODE_FLOOD_UDP
+};
 
 static int timeout_ms = 2000;
 static int source_port;		      /* 0: the kernel picks */
@@ -48,8 +68,9 @@ static size_t udp_size;		      /* --size: 0 sends the probe line alone */
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: sl_probe --tcp|--udp|--sctp|--stream IP:PORT [-n COUNT] [--timeout-ms N] "
-		"[--interval-ms N] [--sport PORT] [--src IP] [--size BYTES]\n");
+		"usage: sl_probe --tcp|--udp|--sctp|--stream|--hold IP:PORT [-n COUNT] "
+		"[--timeout-ms N] [--interval-ms N] [--sport PORT] [--src IP] [--size BYTES]\n"
+		"       sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]\n");
 	exit(2);
 }
 
@@ -268,12 +289,455 @@ static int run_stream(const struct sockaddr_in *target)
 	return failed;
 }
 
+/*
+ * --hold: COUNT long-lived connections to a stream port (sl_echo --stream), each sending a
+ * numbered request every --interval-ms (default 100) and checking that the answer is its own
+ * greeting followed by that request: the same backend echoing this very line. A connection that
+ * is reset, closed, unanswered within --timeout-ms or answered wrongly is reported and replaced
+ * by a new one, so COUNT stay in flight. All in one poll loop: hundreds of connections cost one
+ * process, not one each. Every stdin line is a marker printed with the counters so far (a soak's
+ * phases); at EOF of stdin, SIGTERM or SIGINT the connections are closed and the totals
+ * printed (a soak keeps stdin open read-write on a FIFO, so writing a marker never ends it).
+ * One line per event, T being ms of CLOCK_REALTIME (the shell's $EPOCHREALTIME clock):
+ *   open T ID BACKEND LOCAL-PORT      connection ID is up; its greeting named BACKEND
+ *   lost T ID BACKEND REASON ANSWERED it failed after ANSWERED answers; REASON is an errno name
+ *                                     (ECONNRESET, ETIMEDOUT...), EOF (the peer closed) or
+ *                                     EBADMSG (an answer that was not this request's echo)
+ *   connfail T REASON                 a new connection failed before its greeting
+ *   mark T TEXT answered=A failed=F lost=L connfail=C open=O
+ *   close T ID BACKEND ANSWERED       at the end, per connection still up
+ *   total T answered=A failed=F lost=L connfail=C
+ * failed counts requests sent and not answered (at most one per lost connection).
+ */
+enum hold_state { HOLD_EMPTY, HOLD_CONNECTING, HOLD_GREETING, HOLD_READY, HOLD_WAITING };
+
+struct hold_conn {
+	enum hold_state state;
+	int fd;
+	long id;
+	long answered;
+	long long next_ms;     /* EMPTY: reconnect; READY: next request */
+	long long deadline_ms; /* CONNECTING, GREETING, WAITING */
+	size_t have;
+	char backend[64];
+	char greeting[PROBE_LINE_MAX];
+	char request[64];
+	char buf[PROBE_LINE_MAX];
+};
+
+struct hold_counts {
+	long answered, failed, lost, connfail, next_id;
+};
+
+static volatile sig_atomic_t is_hold_stopping;
+
+static void hold_on_signal(int sig)
+{
+	(void)sig;
+	is_hold_stopping = 1;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void hold_drop(struct hold_conn *c, struct hold_counts *counts, const char *reason,
+		      long long now, long interval_ms)
+{
+	long long retry_ms = now + interval_ms;
+	if (c->state == HOLD_CONNECTING || c->state == HOLD_GREETING) {
+		printf("connfail %lld %s\n", wall_ms(), reason);
+		counts->connfail++;
+		retry_ms = now + 10 * interval_ms; /* a refusing service is not hammered */
+	} else {
+		printf("lost %lld %ld %s %s %ld\n", wall_ms(), c->id, c->backend, reason,
+		       c->answered);
+		counts->lost++;
+		if (c->state == HOLD_WAITING)
+			counts->failed++;
+	}
+	fflush(stdout);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->state = HOLD_EMPTY;
+	c->next_ms = retry_ms;
+}
+
+static void hold_connect(struct hold_conn *c, const struct sockaddr_in *target,
+			 struct hold_counts *counts, long long now, long interval_ms)
+{
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->state = HOLD_CONNECTING;
+	c->deadline_ms = now + timeout_ms;
+	c->have = 0;
+	c->answered = 0;
+	c->id = ++counts->next_id;
+	if (c->fd < 0 || (connect(c->fd, (const struct sockaddr *)target, sizeof(*target)) < 0 &&
+			  errno != EINPROGRESS))
+		hold_drop(c, counts, errno_name(errno), now, interval_ms);
+}
+
+/* A complete line arrived on @c: its greeting, or the answer to its request. */
+static void hold_line(struct hold_conn *c, const char *line, struct hold_counts *counts,
+		      long long now, long interval_ms)
+{
+	if (c->state == HOLD_GREETING) {
+		struct sockaddr_in local;
+		socklen_t len = sizeof(local);
+		snprintf(c->greeting, sizeof(c->greeting), "%s", line);
+		snprintf(c->backend, sizeof(c->backend), "%.*s", (int)strcspn(line, " "), line);
+		getsockname(c->fd, (struct sockaddr *)&local, &len);
+		printf("open %lld %ld %s %u\n", wall_ms(), c->id, c->backend,
+		       ntohs(local.sin_port));
+		fflush(stdout);
+		c->state = HOLD_READY;
+		return;
+	}
+	size_t glen = strlen(c->greeting);
+	if (c->state != HOLD_WAITING || strncmp(line, c->greeting, glen) != 0 ||
+	    line[glen] != ' ' || strcmp(line + glen + 1, c->request) != 0) {
+		hold_drop(c, counts, "EBADMSG", now, interval_ms);
+		return;
+	}
+	c->answered++;
+	counts->answered++;
+	c->state = HOLD_READY;
+	c->next_ms += interval_ms; /* keep the pace; a late answer does not shift the schedule */
+	if (c->next_ms < now)
+		c->next_ms = now;
+}
+
+static void hold_readable(struct hold_conn *c, struct hold_counts *counts, long long now,
+			  long interval_ms)
+{
+	ssize_t n = recv(c->fd, c->buf + c->have, sizeof(c->buf) - 1 - c->have, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		hold_drop(c, counts, n == 0 ? "EOF" : errno_name(errno), now, interval_ms);
+		return;
+	}
+	c->have += (size_t)n;
+	c->buf[c->have] = '\0';
+	char *nl;
+	while (c->state != HOLD_EMPTY && (nl = memchr(c->buf, '\n', c->have))) {
+		*nl = '\0';
+		hold_line(c, c->buf, counts, now, interval_ms);
+		size_t used = (size_t)(nl - c->buf) + 1;
+		if (c->state == HOLD_EMPTY)
+			break;
+		memmove(c->buf, nl + 1, c->have - used);
+		c->have -= used;
+		c->buf[c->have] = '\0';
+	}
+	if (c->state != HOLD_EMPTY && c->have == sizeof(c->buf) - 1)
+		hold_drop(c, counts, "EBADMSG", now, interval_ms);
+}
+
+static void hold_timers(struct hold_conn *c, const struct sockaddr_in *target,
+			struct hold_counts *counts, long long now, long interval_ms)
+{
+	if (c->state == HOLD_EMPTY && now >= c->next_ms) {
+		hold_connect(c, target, counts, now, interval_ms);
+	} else if (c->state == HOLD_READY && now >= c->next_ms) {
+		int len = snprintf(c->request, sizeof(c->request), "%ld-%ld", c->id, c->answered);
+		char line[sizeof(c->request) + 1];
+		memcpy(line, c->request, (size_t)len);
+		line[len] = '\n';
+		c->state = HOLD_WAITING;
+		c->deadline_ms = now + timeout_ms;
+		ssize_t n = send(c->fd, line, (size_t)len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n != len + 1)
+			hold_drop(c, counts, n < 0 ? errno_name(errno) : "EAGAIN", now,
+				  interval_ms);
+	} else if ((c->state == HOLD_CONNECTING || c->state == HOLD_GREETING ||
+		    c->state == HOLD_WAITING) &&
+		   now >= c->deadline_ms) {
+		hold_drop(c, counts, "ETIMEDOUT", now, interval_ms);
+	}
+}
+
+static void hold_events(struct hold_conn *c, short revents, struct hold_counts *counts,
+			long long now, long interval_ms)
+{
+	if (c->state == HOLD_CONNECTING) {
+		int soerr = 0;
+		socklen_t slen = sizeof(soerr);
+		if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
+			return;
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &slen);
+		if (soerr) {
+			hold_drop(c, counts, errno_name(soerr), now, interval_ms);
+			return;
+		}
+		c->state = HOLD_GREETING;
+		c->deadline_ms = now + timeout_ms;
+		return;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		hold_readable(c, counts, now, interval_ms);
+}
+
+static void hold_print_counts(const struct hold_counts *counts)
+{
+	printf("answered=%ld failed=%ld lost=%ld connfail=%ld", counts->answered, counts->failed,
+	       counts->lost, counts->connfail);
+}
+
+/* Markers from stdin; returns false at EOF (or a read error). */
+static bool hold_stdin(struct hold_conn *conns, long count, struct hold_counts *counts)
+{
+	static char in[PROBE_LINE_MAX];
+	static size_t have;
+	ssize_t n = read(STDIN_FILENO, in + have, sizeof(in) - 1 - have);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	have += (size_t)n;
+	char *nl;
+	while ((nl = memchr(in, '\n', have))) {
+		long open = 0;
+		for (long i = 0; i < count; i++)
+			open += conns[i].state == HOLD_READY || conns[i].state == HOLD_WAITING;
+		*nl = '\0';
+		printf("mark %lld %s ", wall_ms(), in);
+		hold_print_counts(counts);
+		printf(" open=%ld\n", open);
+		fflush(stdout);
+		size_t used = (size_t)(nl - in) + 1;
+		memmove(in, nl + 1, have - used);
+		have -= used;
+	}
+	if (have == sizeof(in) - 1)
+		have = 0; /* an overlong marker is dropped */
+	return true;
+}
+
+static int run_hold(const struct sockaddr_in *target, long count, long interval_ms)
+{
+	struct hold_counts counts = {0};
+	struct hold_conn *conns = calloc((size_t)count, sizeof(*conns));
+	struct pollfd *pfds = calloc((size_t)count + 1, sizeof(*pfds));
+	long long start = now_ms();
+	bool is_running = true;
+
+	if (!conns || !pfds) {
+		fprintf(stderr, "sl_probe: out of memory for %ld connections\n", count);
+		free(conns);
+		free(pfds);
+		return 1;
+	}
+	/* no SA_RESTART: the signal interrupts poll and the loop ends */
+	struct sigaction sa = {.sa_handler = hold_on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	for (long i = 0; i < count; i++) {
+		conns[i].fd = -1;
+		conns[i].state = HOLD_EMPTY;
+		/* spread over one interval: the requests of COUNT connections do not come in bursts
+		 */
+		conns[i].next_ms = start + i * interval_ms / count;
+	}
+	while (is_running && !is_hold_stopping) {
+		long long now = now_ms(), wake = now + 100;
+		for (long i = 0; i < count; i++) {
+			hold_timers(&conns[i], target, &counts, now, interval_ms);
+			long long at = conns[i].state == HOLD_EMPTY || conns[i].state == HOLD_READY
+					   ? conns[i].next_ms
+					   : conns[i].deadline_ms;
+			if (at < wake)
+				wake = at;
+		}
+		pfds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+		for (long i = 0; i < count; i++) {
+			short events = conns[i].state == HOLD_CONNECTING ? POLLOUT : POLLIN;
+			pfds[i + 1] =
+			    (struct pollfd){.fd = conns[i].state == HOLD_EMPTY ? -1 : conns[i].fd,
+					    .events = events};
+		}
+		int n = poll(pfds, (nfds_t)count + 1, wake > now ? (int)(wake - now) : 0);
+		if (n < 0 && errno != EINTR) {
+			perror("sl_probe: poll");
+			break;
+		}
+		if (n <= 0)
+			continue;
+		now = now_ms();
+		if (pfds[0].revents)
+			is_running = hold_stdin(conns, count, &counts);
+		for (long i = 0; i < count; i++)
+			if (pfds[i + 1].revents && pfds[i + 1].fd >= 0)
+				hold_events(&conns[i], pfds[i + 1].revents, &counts, now,
+					    interval_ms);
+	}
+	for (long i = 0; i < count; i++) {
+		if (conns[i].state == HOLD_READY || conns[i].state == HOLD_WAITING)
+			printf("close %lld %ld %s %ld\n", wall_ms(), conns[i].id, conns[i].backend,
+			       conns[i].answered);
+		if (conns[i].state != HOLD_EMPTY)
+			close(conns[i].fd);
+	}
+	printf("total %lld ", wall_ms());
+	hold_print_counts(&counts);
+	printf("\n");
+	free(conns);
+	free(pfds);
+	return 0;
+}
+
+/* The one's-complement sum of LEN bytes (the IPv4 and TCP checksums), folded and not negated. */
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *bytes = data;
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)bytes[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The source address the kernel gives packets to TARGET (--src when set): the TCP checksum's. */
+static int flood_source(const struct sockaddr_in *target, struct sockaddr_in *source)
+{
+	socklen_t len = sizeof(*source);
+	int fd, err = 0;
+
+	if (source_address.s_addr != htonl(INADDR_ANY)) {
+		*source = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr = source_address};
+		return 0;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)target, sizeof(*target)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)source, &len) < 0)
+		err = -errno;
+	close(fd);
+	source->sin_port = 0;
+	return err;
+}
+
+/*
+ * COUNT SYNs without options from a raw socket (the kernel writes the IP header): source ports
+ * walk 1024..65535 from a random start, so each SYN is a new flow; the kernel answers a
+ * SYN-ACK with RST, as it has no socket. Returns the number not sent, or a negative errno.
+ */
+static long flood_syn(const struct sockaddr_in *target, long count, long span)
+{
+	struct sockaddr_in source, to = *target;
+	long failed = 0;
+	uint32_t start;
+	int fd, err;
+
+	err = flood_source(target, &source);
+	if (err)
+		return err;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&source, sizeof(source)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	srandom((unsigned)(getpid() ^ now_ms()));
+	start = (uint32_t)random();
+	for (long i = 0; i < count; i++) {
+		struct tcphdr tcp = {
+		    .source = htons((uint16_t)(1024 + (start + (uint32_t)i) % 64512)),
+		    .dest = htons((uint16_t)(ntohs(target->sin_port) + i % span)),
+		    .seq = htonl((uint32_t)random()),
+		    .doff = sizeof(tcp) / 4,
+		    .syn = 1,
+		    .window = htons(64240),
+		};
+		struct {
+			uint32_t saddr, daddr;
+			uint8_t zero, proto;
+			uint16_t len;
+		} pseudo = {source.sin_addr.s_addr, target->sin_addr.s_addr, 0, IPPROTO_TCP,
+			    htons(sizeof(tcp))};
+
+		tcp.check = htons(
+		    csum_fold(csum_add(csum_add(0, &pseudo, sizeof(pseudo)), &tcp, sizeof(tcp))));
+		to.sin_port = 0; /* raw sockets take no port */
+		if (sendto(fd, &tcp, sizeof(tcp), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			failed++;
+	}
+	close(fd);
+	return failed;
+}
+
+/* COUNT datagrams to PORT..PORT+SPAN-1 in turn, a fresh socket for each round. Returns unsent. */
+static long flood_udp(const struct sockaddr_in *target, long count, long span)
+{
+	struct sockaddr_in to = *target;
+	long failed = 0;
+	int fd = -1;
+
+	for (long i = 0; i < count; i++) {
+		if (i % span == 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				return -errno;
+			if (source_address.s_addr != htonl(INADDR_ANY)) {
+				struct sockaddr_in src = {.sin_family = AF_INET,
+							  .sin_addr = source_address};
+				if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+					int err = -errno;
+					close(fd);
+					return err;
+				}
+			}
+		}
+		to.sin_port = htons((uint16_t)(ntohs(target->sin_port) + i % span));
+		if (sendto(fd, "flood\n", 6, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			failed++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return failed;
+}
+
+static int run_flood(enum probe_mode mode, const struct sockaddr_in *target, long count, long span)
+{
+	long failed;
+
+	if (ntohs(target->sin_port) + span - 1 > 65535) {
+		fprintf(stderr, "sl_probe: --port-span %ld runs past port 65535\n", span);
+		return 2;
+	}
+	failed = mode == MODE_FLOOD_SYN ? flood_syn(target, count, span)
+					: flood_udp(target, count, span);
+	if (failed < 0) {
+		printf("ERR %s\n", errno_name((int)-failed));
+		return 1;
+	}
+	printf("sent %ld failed %ld\n", count - failed, failed);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum probe_mode mode = MODE_NONE;
 	struct sockaddr_in target;
 	long count = 1;
 	long interval_ms = 0;
+	long port_span = 1;
 	const char *target_text = NULL;
 
 	for (int i = 1; i < argc; i++) {
@@ -282,13 +746,25 @@ int main(int argc, char **argv)
 			usage();
 		const char *val = argv[++i];
 		char *end;
-		if (!strcmp(opt, "--tcp") || !strcmp(opt, "--udp") || !strcmp(opt, "--stream") ||
-		    !strcmp(opt, "--sctp")) {
+		if (!strcmp(opt, "--hold")) {
+			mode = MODE_HOLD;
+			target_text = val;
+		} else if (!strcmp(opt, "--tcp") || !strcmp(opt, "--udp") ||
+			   !strcmp(opt, "--stream") || !strcmp(opt, "--sctp")) {
 			mode = !strcmp(opt, "--tcp")	? MODE_TCP
 			       : !strcmp(opt, "--udp")	? MODE_UDP
 			       : !strcmp(opt, "--sctp") ? MODE_SCTP
 							: MODE_STREAM;
 			target_text = val;
+		} else if (!strcmp(opt, "--flood")) {
+			if (i + 1 >= argc || (strcmp(val, "syn") && strcmp(val, "udp")))
+				usage();
+			mode = !strcmp(val, "syn") ? MODE_FLOOD_SYN : MODE_FLOOD_UDP;
+			target_text = argv[++i];
+		} else if (!strcmp(opt, "--port-span")) {
+			port_span = strtol(val, &end, 10);
+			if (*end || port_span <= 0 || port_span > 65535)
+				usage();
 		} else if (!strcmp(opt, "-n") || !strcmp(opt, "--count")) {
 			count = strtol(val, &end, 10);
 			if (*end || count <= 0)
@@ -324,6 +800,10 @@ int main(int argc, char **argv)
 
 	if (mode == MODE_STREAM)
 		return run_stream(&target);
+	if (mode == MODE_HOLD)
+		return run_hold(&target, count, interval_ms > 0 ? interval_ms : 100);
+	if (mode == MODE_FLOOD_SYN || mode == MODE_FLOOD_UDP)
+		return run_flood(mode, &target, count, port_span);
 
 	int failed = 0;
 	for (long i = 0; i < count; i++) {
