@@ -41,6 +41,7 @@ enum drop_reason {
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
 	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
+	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
 	DROP_MAX,
 };
 
@@ -79,6 +80,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_POLICY_EGRESS] = "policy denied egress",
     [DROP_CT_CLASH] = "conntrack tuple held by a live flow",
     [DROP_SPOOFED] = "source address not the pod's",
+    [DROP_CT_FULL] = "conntrack full (no flow to early-drop)",
 };
 #endif
 
