@@ -58,7 +58,7 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 # ---- table ------------------------------------------------------------------------------------
 awk -F'\t' '
 	BEGIN {
-		split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms update_one_ms ns_per_packet_new ns_per_packet_established memory_kib", metrics, " ")
+		n_metrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms update_one_ms ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed memory_kib", metrics, " ")
 		split("bare iptables nftables sluice", modes, " ")
 	}
 	{ med[$1, $2, $3] = $4; lo[$1, $2, $3] = $5; hi[$1, $2, $3] = $6; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
@@ -72,7 +72,7 @@ awk -F'\t' '
 			n = ns[i]
 			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
 			printf "%-26s %-24s %-24s %-24s %-24s %8s %8s %8s\n", "metric", "bare", "iptables", "nftables", "sluice", "s/ipt", "s/nft", "s/bare"
-			for (j = 1; j <= 9; j++) {
+			for (j = 1; j <= n_metrics; j++) {
 				m = metrics[j]; line = sprintf("%-26s", m)
 				for (k = 1; k <= 4; k++) {
 					if ((n, modes[k], m) in med) cell = fmt(med[n, modes[k], m]) " [" fmt(lo[n, modes[k], m]) "-" fmt(hi[n, modes[k], m]) "]"
