@@ -6,17 +6,23 @@
 # flooding pod's kernel) and then with UDP datagrams from ever new sockets (each answered, so
 # confirmed). The SYNs recycle their own entries (early drop); the answered datagrams fill the
 # table, and new flows are then dropped and counted rather than pushing a live flow out.
-# `sluice status` shows the fill, the warning, early drops and insert failures.
+# `sluice status` shows the fill, the warning, early drops and insert failures. A client outside
+# the node keeps a masqueraded connection (NodePort, externalTrafficPolicy Cluster) open through
+# it all: it keeps answering and its SNAT claim (node address, port) stays the same.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CT_SIZE=2048
+NODE_IP=192.168.77.1
+CLIENT_IP=192.168.77.2
+NODE_PORT=30800
 
 topo_init ct_pressure
 topo_require_all
 topo_node n1 10.244.1.0/24
-topo_agent n1 "$TOPO_DIR/manifests" --ct-size "$CT_SIZE"
+topo_uplink_client n1 "$NODE_IP" "$CLIENT_IP"
+topo_agent n1 "$TOPO_DIR/manifests" --ct-size "$CT_SIZE" --uplink up0 --node-ip "$NODE_IP"
 topo_pod n1 client
 topo_pod n1 flood
 topo_pod n1 web-1
@@ -24,8 +30,27 @@ topo_pod n1 web-2
 topo_echo web-1
 topo_echo web-2
 write_web_manifests web-1 web-2
-wait_service_backends n1 "$SL_VIP" 80 2 ||
-	topo_fatal "agent did not apply service web within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+# The stream port again as a NodePort whose flows are masqueraded (Cluster).
+cat <<EOF | write_file "$TOPO_DIR/manifests/np.yaml"
+apiVersion: v1
+kind: Service
+metadata: {name: np, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.30
+  externalTrafficPolicy: Cluster
+  ports: [{name: stream, protocol: TCP, port: 8000, targetPort: 8090, nodePort: $NODE_PORT}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: np-slice, namespace: default, labels: {kubernetes.io/service-name: np}}
+addressType: IPv4
+ports: [{name: stream, protocol: TCP, port: 8090}]
+endpoints:
+- {addresses: ["$(topo_pod_ip web-1)"], conditions: {ready: true}, nodeName: n1}
+EOF
+wait_service_backends n1 "$SL_VIP" 80 2 && wait_service_backends n1 10.96.0.30 8000 1 ||
+	topo_fatal "agent did not apply services web and np within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
 
 # One connection to the stream port, driven line by line through a coprocess.
 coproc STREAM { timeout 120 nsenter --net="/var/run/netns/$(topo_ns_pod client)" -- \
@@ -40,6 +65,31 @@ exchange() {
 	read -r -t 5 reply <&"$from_stream" || true
 	echo "$reply"
 }
+
+# The outside client's masqueraded connection.
+coproc EXT { timeout 120 nsenter --net="/var/run/netns/$UPLINK_CLIENT_NS" -- \
+	"$SL_TOOLS/sl_probe" --stream "$NODE_IP:$NODE_PORT" --timeout-ms 3000 2>&1; }
+TOPO_PIDS+=("$EXT_PID")
+exec {to_ext}>&"${EXT[1]}" {from_ext}<&"${EXT[0]}"
+ext_exchange() {
+	local reply=
+	echo "$1" >&"$to_ext" || return 0
+	read -r -t 5 reply <&"$from_ext" || true
+	echo "$reply"
+}
+# The masqueraded flow's claim: its reply entry (backend -> node address:port), and flags.
+snat_claims() {
+	topo_cli n1 ct list -o json | jq -r '.connections[] | select(.direction == "reply")
+		| select(.flags | index("snat")) | "\(.src):\(.sport) -> \(.dst):\(.dport) \(.flags | join(","))"'
+}
+ext_greeting=
+read -r -t 5 ext_greeting <&"$from_ext" || true
+[[ $ext_greeting == web-1* ]] || topo_fatal "stream connection to $NODE_IP:$NODE_PORT failed: '$ext_greeting'"
+reply=$(ext_exchange before) || true
+check ct_pressure/masqueraded_before "reply '$reply'" test "$reply" = "$ext_greeting before"
+claims_before=$(snat_claims)
+check ct_pressure/masqueraded_claim "claims: $claims_before" \
+	grep -q "^[0-9.]*:8090 -> $NODE_IP:[0-9]* .*confirmed" <<<"$claims_before"
 
 greeting=
 read -r -t 5 greeting <&"$from_stream" || true
@@ -80,10 +130,16 @@ drops=$(topo_cli n1 drops -o json | jq '[.drops[] | select(.name | startswith("c
 check ct_pressure/drops_counted "conntrack full drops: $drops" test "$drops" -gt 0
 reply=$(exchange last) || true
 check ct_pressure/stream_still_up "reply '$reply'" test "$reply" = "$greeting last"
+reply=$(ext_exchange last) || true
+check ct_pressure/masqueraded_still_up "reply '$reply'" test "$reply" = "$ext_greeting last"
+claims_after=$(snat_claims)
+check ct_pressure/masqueraded_kept_port "before: $claims_before; after: $claims_after" \
+	test "$claims_after" = "$claims_before"
 n=$(topo_cli n1 ct list -o json | jq --arg ip "$(topo_pod_ip client)" \
 	'[.connections[] | select(.src == $ip or .nat_dst == $ip) | select(.flags | index("confirmed"))] | length')
 check ct_pressure/stream_confirmed "confirmed entries of the client: $n" test "$n" -ge 1
 
-exec {to_stream}>&-
+exec {to_stream}>&- {to_ext}>&-
 timeout 5 tail -s 0.1 --pid="$STREAM_PID" -f /dev/null 2>/dev/null || true
+timeout 5 tail -s 0.1 --pid="$EXT_PID" -f /dev/null 2>/dev/null || true
 topo_finish
