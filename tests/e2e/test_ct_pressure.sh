@@ -49,8 +49,11 @@ ports: [{name: stream, protocol: TCP, port: 8090}]
 endpoints:
 - {addresses: ["$(topo_pod_ip web-1)"], conditions: {ready: true}, nodeName: n1}
 EOF
-wait_service_backends n1 "$SL_VIP" 80 2 && wait_service_backends n1 10.96.0.30 8000 1 ||
-	topo_fatal "agent did not apply services web and np within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+for frontend in "$SL_VIP 80 2" "10.96.0.30 8000 1"; do
+	# shellcheck disable=SC2086 # address, port and backend count
+	wait_service_backends n1 $frontend ||
+		topo_fatal "agent did not apply $frontend within ${SL_SYNC_TIMEOUT}s: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+done
 
 # One connection to the stream port, driven line by line through a coprocess.
 coproc STREAM { timeout 120 nsenter --net="/var/run/netns/$(topo_ns_pod client)" -- \
