@@ -71,9 +71,9 @@ awk -F'\t' '
 		for (i = 1; i <= nn; i++) {
 			n = ns[i]
 			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
-			printf "%-26s %-24s %-24s %-24s %-24s %8s %8s %8s\n", "metric", "bare", "iptables", "nftables", "sluice", "s/ipt", "s/nft", "s/bare"
+			printf "%-32s %-24s %-24s %-24s %-24s %8s %8s %8s\n", "metric", "bare", "iptables", "nftables", "sluice", "s/ipt", "s/nft", "s/bare"
 			for (j = 1; j <= n_metrics; j++) {
-				m = metrics[j]; line = sprintf("%-26s", m)
+				m = metrics[j]; line = sprintf("%-32s", m)
 				for (k = 1; k <= 4; k++) {
 					if ((n, modes[k], m) in med) cell = fmt(med[n, modes[k], m]) " [" fmt(lo[n, modes[k], m]) "-" fmt(hi[n, modes[k], m]) "]"
 					else cell = "-"
