@@ -3,7 +3,9 @@
  * sluice-pktbench: per-packet cost of the pod program through BPF_PROG_TEST_RUN, for a new
  * flow, an established flow, a reply and non-service traffic, with N services present; with
  * --policy-cidrs N, then also for new flows a NetworkPolicy of N ipBlock rules judges (seeded
- * through the agent's own compiler and map writer, so the maps hold what an agent would write).
+ * through the agent's own compiler and map writer, so the maps hold what an agent would write);
+ * then for new flows at a full conntrack table: full of flows nobody answered (each new flow
+ * early-drops the oldest), and full of confirmed flows (each new flow is dropped).
  * Each figure is the median of --runs runs of --repeat packets; the wrapper's own cost
  * (bench/pkt_wrap.bpf.c tail-calling a no-op) is measured in the same way and subtracted.
  */
@@ -134,7 +136,8 @@ static __u32 ip4(unsigned a, unsigned b, unsigned c, unsigned d)
  */
 static unsigned long long bench_new_flow_sources(const struct bench_opts *o)
 {
-	return 2 + 2ull * o->runs * o->repeat / 60000;
+	/* The baseline and new-flow cases, the two full-table cases and the table's filling. */
+	return 2 + (4ull * o->runs * o->repeat + o->ct_size) / 60000;
 }
 
 static int map_put(struct bpf_map *map, const void *key, const void *value)
@@ -415,6 +418,51 @@ static bool flow_is_policy_allowed(struct tc_pod *skel, struct pkt_wrap *wrap,
 	       entry.policy == CT_POLICY_ALLOWED;
 }
 
+/*
+ * New flows until ct4 is full: CASE's flows, ct_size / 2 of them (two entries each) and a few
+ * more, none answered. Not timed.
+ */
+static int bench_fill_table(struct pkt_wrap *wrap, const struct bench_opts *o,
+			    const struct bench_case *c)
+{
+	struct bench_opts fill = *o;
+	struct bench_case filler = *c;
+
+	fill.runs = 1;
+	fill.repeat = o->ct_size / 2 + 64;
+	filler.expect_retval = -1;
+	return bench_run(wrap, &fill, &filler);
+}
+
+/*
+ * Marks every reply entry of ct4 confirmed, as if each flow had been answered. Keys first, then
+ * the updates: an update moves the element in its bucket, which a key walk would revisit.
+ */
+static int bench_confirm_all(struct tc_pod *skel)
+{
+	int fd = bpf_map__fd(skel->maps.ct4), err = 0;
+	__u32 max = bpf_map__max_entries(skel->maps.ct4), n = 0;
+	struct ct4_key *keys = calloc(max, sizeof(*keys));
+	struct ct_entry entry;
+	void *previous = NULL;
+
+	if (!keys)
+		return -ENOMEM;
+	while (n < max && !bpf_map_get_next_key(fd, previous, &keys[n])) {
+		previous = &keys[n];
+		n++;
+	}
+	for (__u32 i = 0; i < n && !err; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &entry) || !(entry.flags & CT_F_REPLY))
+			continue;
+		entry.confirmed = 1;
+		if (bpf_map_update_elem(fd, &keys[i], &entry, BPF_EXIST))
+			err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
 static int set_target(struct pkt_wrap *wrap, int prog_fd)
 {
 	__u32 zero = 0;
@@ -655,6 +703,32 @@ int main(int argc, char **argv)
 	     .tcp_flags = 0x02},
 	};
 	size_t n_cases = o.policy_cidrs ? sizeof(cases) / sizeof(cases[0]) : 4;
+	/*
+	 * Last, since they leave the table full: a new flow's cost when every insert needs room
+	 * (early drop of the oldest flow nobody answered), and when there is none to make (every
+	 * flow confirmed: the flow is dropped).
+	 */
+	struct bench_case full[] = {
+	    {.name = "new flow, full table",
+	     .metric = "ns_per_packet_new_full",
+	     .vary_flow = true,
+	     .expect_retval = TC_REDIRECT,
+	     .saddr = client,
+	     .daddr = vip,
+	     .sport = 40000,
+	     .dport = 80,
+	     .tcp_flags = 0x02},
+	    {.name = "new flow, full of confirmed",
+	     .metric = "ns_per_packet_new_full_confirmed",
+	     .vary_flow = true,
+	     .expect_retval = TC_SHOT,
+	     .saddr = client,
+	     .daddr = vip,
+	     .sport = 40000,
+	     .dport = 80,
+	     .tcp_flags = 0x02},
+	};
+	size_t n_full = sizeof(full) / sizeof(full[0]);
 
 	err = set_target(wrap, bpf_program__fd(wrap->progs.bench_nop));
 	err = err ?: bench_run(wrap, &o, &baseline[0]);
@@ -691,6 +765,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Past every flow the cases above made (the policy cases restart the count). */
+	wrap->bss->sport_next = 2 * o.runs * o.repeat;
+	err = bench_fill_table(wrap, &o, &full[0]);
+	err = err ?: bench_run(wrap, &o, &full[0]);
+	err = err ?: bench_confirm_all(skel);
+	err = err ?: bench_run(wrap, &o, &full[1]);
+	if (err) {
+		log_error("full-table cases: %s", strerror(-err));
+		goto cleanup;
+	}
+
 	if (o.json) {
 		printf("{\"services\": %u, \"backends\": %u, \"policy_cidrs\": %u, "
 		       "\"lb_algorithm\": \"%s\", \"repeat\": %u, \"runs\": %u, "
@@ -705,6 +790,12 @@ int main(int argc, char **argv)
 			       i ? ", " : "", cases[i].metric, cases[i].median - base,
 			       cases[i].min - base, cases[i].max - base, o.runs);
 		}
+		for (size_t i = 0; i < n_full; i++)
+			printf(", {\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, "
+			       "\"max\": %.1f, \"repeats\": %u}",
+			       full[i].metric, full[i].median - baseline[1].median,
+			       full[i].min - baseline[1].median, full[i].max - baseline[1].median,
+			       o.runs);
 		printf("]}\n");
 	} else {
 		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends (%s), "
@@ -724,6 +815,10 @@ int main(int argc, char **argv)
 			printf("%-30s %10.0f %10.0f %10.0f\n", cases[i].name,
 			       cases[i].median - base, cases[i].min - base, cases[i].max - base);
 		}
+		for (size_t i = 0; i < n_full; i++)
+			printf("%-30s %10.0f %10.0f %10.0f\n", full[i].name,
+			       full[i].median - baseline[1].median,
+			       full[i].min - baseline[1].median, full[i].max - baseline[1].median);
 	}
 cleanup:
 	pkt_wrap__destroy(wrap);

@@ -70,7 +70,7 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 # the traffic figures. A cell with a note says "not measured"; the notes follow the table.
 awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 	BEGIN {
-		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new ns_per_packet_established memory_kib", metrics, " ")
+		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed memory_kib", metrics, " ")
 		nmodes = split(modes, mode, " ")
 		split("conn_rate connect_p50_us connect_p99_us throughput_gbps", traffic, " ")
 		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"
@@ -93,12 +93,12 @@ awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 		for (i = 1; i <= nn; i++) {
 			n = ns[i]
 			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
-			line = sprintf("%-26s", "metric")
+			line = sprintf("%-32s", "metric")
 			for (k = 1; k <= nmodes; k++) line = line sprintf(" %-23s", mode[k])
 			for (k = 1; k <= nothers; k++) line = line sprintf(" %9s", "s/" short[others[k]])
 			print line
 			for (j = 1; j <= nmetrics; j++) {
-				m = metrics[j]; line = sprintf("%-26s", m)
+				m = metrics[j]; line = sprintf("%-32s", m)
 				for (k = 1; k <= nmodes; k++) {
 					if ((n, mode[k], m) in med) cell = fmt(med[n, mode[k], m]) " [" fmt(lo[n, mode[k], m]) "-" fmt(hi[n, mode[k], m]) "]"
 					else if ((n, mode[k], m) in noted) cell = "not measured"
@@ -108,11 +108,11 @@ awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 				for (k = 1; k <= nothers; k++) line = line sprintf(" %9s", ratio(n, m, "sluice", others[k]))
 				print line
 			}
-			line = sprintf("%-26s", "against bare")
+			line = sprintf("%-32s", "against bare")
 			for (k = 1; k <= nmodes; k++) if (mode[k] != "bare") line = line sprintf(" %12s", mode[k])
 			print line
 			for (j = 1; j <= 4; j++) {
-				m = traffic[j]; line = sprintf("%-26s", m)
+				m = traffic[j]; line = sprintf("%-32s", m)
 				for (k = 1; k <= nmodes; k++) if (mode[k] != "bare") line = line sprintf(" %12s", ratio(n, m, mode[k], "bare"))
 				print line
 			}

@@ -283,8 +283,15 @@ long bpffs_layout_read(const char *dir)
 	long ret;
 	int fd = bpffs_open_map(dir, SLUICE_LAYOUT_MAP);
 
-	if (fd == -ENOENT)
-		return 1; /* pinned before the record existed: layout 1 */
+	if (fd == -ENOENT) {
+		/* No datapath pinned yet: nothing to misread. Else pinned before the record: 1. */
+		fd = bpffs_open_map(dir, CT4_MAP);
+		if (fd == -ENOENT)
+			return SLUICE_LAYOUT_VERSION;
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
 	if (fd < 0)
 		return fd;
 	ret = bpf_map_lookup_elem(fd, &zero, &version) ? -errno : (long)version;

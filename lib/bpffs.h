@@ -60,7 +60,8 @@ int bpffs_open_maps(const char *dir, struct sluice_maps *maps, const char **fail
 
 /*
  * The layout version of the pins under DIR (SLUICE_LAYOUT_VERSION of the build that made them;
- * 1 when DIR has no record, which older builds did not write). Returns the version or -errno.
+ * 1 when DIR has no record, which older builds did not write, but a pinned ct4; this build's
+ * when it has neither: nothing is pinned yet). Returns the version or -errno.
  */
 long bpffs_layout_read(const char *dir);
 

@@ -111,7 +111,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			config.manifests = optarg;
 			break;
 		case OPT_CT_SIZE:
-			/* The LRU needs room per CPU; 1024 is a floor that keeps it useful. */
+			/* A floor that leaves early drop (bpf/lib/ct.h) some room to work in. */
 			err = main_parse_u32("--ct-size", optarg, 1024, 1u << 26, &config.ct_size);
 			if (err)
 				return err;

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Connection tracking for translated flows: one LRU entry per direction. */
+/*
+ * Connection tracking: one entry per direction in a preallocated hash (nothing live is ever
+ * pushed out; the agent's GC sweeps what expired), and the ring of recent flows that early drop
+ * picks victims from when the table is full.
+ */
 #ifndef SLUICE_MAPS_CT_H
 #define SLUICE_MAPS_CT_H
 
@@ -20,9 +24,9 @@
 /* Handshake not finished (SYN, SYN-ACK): netfilter's syn_recv, Cilium's SYN timeout. */
 #define CT_LIFETIME_TCP_SYN 60
 /*
- * Established: 6 h, Cilium's, not netfilter's 5 days. ct4 is an LRU of fixed size: idle flows
- * kept for days push live ones out under pressure, and an application that keeps a connection
- * idle for hours without keepalives gets its RST from the backend either way.
+ * Established: 6 h, Cilium's, not netfilter's 5 days. ct4 has a fixed size: idle flows kept for
+ * days would fill it and leave new flows nothing but early drop, and an application that keeps
+ * a connection idle for hours without keepalives gets its RST from the backend either way.
  */
 #define CT_LIFETIME_TCP 21600
 /*
@@ -97,9 +101,45 @@ struct ct_entry {
 	__u8 flags;	  /* CT_F_* */
 	__u8 tcp_flags;	  /* union of TCP flags seen in this direction */
 	__u8 policy;	  /* CT_POLICY_*: the verdict cached for the flow's later packets */
-	__u8 pad;
+	/*
+	 * Reply entries: 1 once the flow is confirmed (ct4_confirm): the reply direction answered
+	 * (for TCP: the handshake completed, as netfilter's ASSURED). Early drop never takes a
+	 * confirmed live flow. Written once per flow.
+	 */
+	__u8 confirmed;
 };
 SLUICE_ASSERT_SIZE(struct ct_entry, 48);
+
+/*
+ * expires_ns of a reply entry early drop is deleting (ct4_early_drop_one): expired to every
+ * reader, and neither taken over by a new flow (ct4_take_over) nor swept by the agent's GC, so
+ * that only the CPU that marked it deletes it, or puts its deadline back.
+ */
+#define CT_EXPIRES_DROPPING 0
+
+/*
+ * The ring of recent flows: every new flow writes its reply key at head; when an insert finds
+ * ct4 full, early drop examines the oldest slots from tail and deletes a flow that is not
+ * confirmed, or expired, or closed (netfilter's early_drop of non-ASSURED entries). A flood of
+ * new flows that nobody answers thus recycles its own entries, and confirmed flows stay.
+ * One ring for all CPUs rather than one per CPU: a CPU cannot read another's per-CPU value
+ * before 5.19 (bpf_map_lookup_percpu_elem), and a flood served by one CPU must make room for
+ * the new flows of every other. head and tail move by atomics on lines of their own.
+ */
+#define CT4_RING_MAP	    "ct4_ring"
+#define CT_RING_SLOTS	    16384 /* a power of two; 256 KiB */
+#define CT_EARLY_DROP_TRIES 8	  /* slots examined per full-table insert before the drop */
+
+struct ct4_ring {
+	__u64 head; /* slots ever written: the next one is slots[head % CT_RING_SLOTS] */
+	__u64 pad_head[7];
+	__u64 tail;	     /* the oldest slot early drop has not examined */
+	__u64 early_drops;   /* flows deleted to make room */
+	__u64 insert_failed; /* new flows dropped: ct4 full and no flow to early-drop */
+	__u64 pad_tail[5];
+	struct ct4_key slots[CT_RING_SLOTS];
+};
+SLUICE_ASSERT_SIZE(struct ct4_ring, 128 + 16 * CT_RING_SLOTS);
 
 /*
  * The datapath clock: a BPF timer refreshes now_ns every CLOCK_TICK_NS so that packets read
@@ -124,12 +164,20 @@ struct clock_value {
 
 #ifdef __bpf__
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH); /* preallocated: no allocation on the packet path */
 	__uint(max_entries, CT_DEFAULT_ENTRIES);
 	__type(key, struct ct4_key);
 	__type(value, struct ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ct4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ct4_ring);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct4_ring SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -44,6 +44,7 @@ enum drop_reason {
 	DROP_SPOOFED,		/* a pod's IPv4 source or ARP sender address is not its own */
 	DROP_NOT_IPV4,		/* a pod sent neither IPv4 nor ARP (IPv6: pods have no address) */
 	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
+	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
 	DROP_MAX,
 };
 
@@ -84,6 +85,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_SPOOFED] = "source address not the pod's",
     [DROP_NOT_IPV4] = "pod frame neither IPv4 nor ARP",
     [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
+    [DROP_CT_FULL] = "conntrack full (no flow to early-drop)",
 };
 #endif
 

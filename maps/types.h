@@ -24,7 +24,8 @@
  * refuses pins of another version; the CLI refuses to read them. Pins without the record were
  * made before it existed, by builds of layout 1.
  */
-#define SLUICE_LAYOUT_VERSION 1
+/* 2: ct4 is a preallocated hash (was an LRU), ct_entry.confirmed (was padding), ct4_ring. */
+#define SLUICE_LAYOUT_VERSION 2
 #define SLUICE_LAYOUT_MAP     "maps_layout"
 
 /* Pin name of the pod program under the node's bpffs directory; the CNI plugin attaches it. */

@@ -36,6 +36,8 @@
 
 #define CLOCK_MONOTONIC 1
 #define EBUSY		16
+#define E2BIG		7  /* a full hash map's update */
+#define EEXIST		17 /* BPF_NOEXIST on a key that is held */
 
 #ifndef likely
 #define likely(x)   __builtin_expect(!!(x), 1)

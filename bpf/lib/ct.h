@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Conntrack of translated flows: lookup with expiry, lifetime refresh, reply-port claims. */
+/*
+ * Conntrack of translated flows: lookup with expiry, lifetime refresh, confirmation, reply-port
+ * claims, and early drop when the table is full.
+ */
 #ifndef SLUICE_BPF_CT_H
 #define SLUICE_BPF_CT_H
 
@@ -9,6 +12,10 @@
 #include "maps/stats.h"
 
 #define NSEC_PER_SEC 1000000000ull
+
+/* One load or store the compiler neither repeats, merges nor drops: fields other CPUs race on. */
+#define CT_READ_ONCE(x)	      (*(volatile typeof(x) *)&(x))
+#define CT_WRITE_ONCE(x, val) (*(volatile typeof(x) *)&(x) = (val))
 
 /* The datapath clock (see maps/ct.h); the helper only until the loader starts the timer. */
 static __always_inline __u64 ct_now(void)
@@ -120,6 +127,30 @@ static __always_inline void ct4_peer_key(struct ct4_key *key, const struct ct_en
 }
 
 /*
+ * Confirms a reply entry (maps/ct.h: early drop spares it) and sets its deadline to EXPIRES.
+ * The mark comes first and the deadline moves by compare-and-swap (never to the value it had),
+ * so an early drop that read the old deadline either fails its own swap or, having won it,
+ * sees the mark and puts the entry back (ct4_early_drop_one). An entry already being dropped
+ * stays so. Once per flow.
+ */
+static __always_inline void ct4_confirm(struct ct_entry *entry, __u64 expires)
+{
+	__u64 seen = CT_READ_ONCE(entry->expires_ns);
+
+	if (seen == CT_EXPIRES_DROPPING)
+		return;
+	CT_WRITE_ONCE(entry->confirmed, 1);
+	__sync_val_compare_and_swap(&entry->expires_ns, seen,
+				    expires != seen ? expires : expires + 1);
+}
+
+/* ENTRY is a reply entry not confirmed yet: the packets that confirm it call ct4_confirm(). */
+static __always_inline bool ct4_is_unconfirmed_reply(const struct ct_entry *entry)
+{
+	return (entry->flags & CT_F_REPLY) && !entry->confirmed;
+}
+
+/*
  * Tells the other direction what this one just started to send (FRESH: TCP flags new in this
  * direction, from a packet without SYN): FIN half-closes it (or closes it when it sent FIN
  * already), RST closes it, and the first ACK ends the handshake, so a server that says nothing
@@ -146,7 +177,12 @@ static __always_inline void ct4_update_peer(const struct ct_entry *entry, __u8 f
 		return;
 	}
 	expires = now + ct_lifetime_ns(IPPROTO_TCP, peer->flags, peer->tcp_flags, 0);
-	if (expires > peer->expires_ns)
+	if (expires < peer->expires_ns)
+		expires = peer->expires_ns;
+	/* The client's ACK after the server's SYN-ACK: the handshake completed. */
+	if (ct4_is_unconfirmed_reply(peer) && (peer->tcp_flags & TCP_FLAG_SYN))
+		ct4_confirm(peer, expires);
+	else
 		peer->expires_ns = expires;
 }
 
@@ -160,11 +196,16 @@ static __always_inline void ct4_tcp_transition(struct ct_entry *entry, __u8 pkt_
 					       __u64 now)
 {
 	__u8 fresh = pkt_tcp_flags & ~entry->tcp_flags;
+	__u64 expires;
 
 	entry->tcp_flags |= pkt_tcp_flags;
 	entry->flags |= ct_closing_flags(fresh);
-	entry->expires_ns =
-	    now + ct_lifetime_ns(IPPROTO_TCP, entry->flags, entry->tcp_flags, pkt_tcp_flags);
+	expires = now + ct_lifetime_ns(IPPROTO_TCP, entry->flags, entry->tcp_flags, pkt_tcp_flags);
+	/* A reply without SYN: past the handshake (or a flow picked up mid-stream). */
+	if (ct4_is_unconfirmed_reply(entry) && !(pkt_tcp_flags & TCP_FLAG_SYN))
+		ct4_confirm(entry, expires);
+	else
+		entry->expires_ns = expires;
 	if ((fresh & (TCP_FLAG_FIN | TCP_FLAG_RST)) ||
 	    ((fresh & TCP_FLAG_ACK) && !(pkt_tcp_flags & TCP_FLAG_SYN)))
 		ct4_update_peer(entry, fresh & (TCP_FLAG_FIN | TCP_FLAG_RST | TCP_FLAG_ACK), now);
@@ -184,7 +225,10 @@ static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt
 		return;
 	}
 	expires = now + ct_lifetime_ns(pkt->proto, entry->flags, entry->tcp_flags, pkt->tcp_flags);
-	if (expires > entry->expires_ns + CT_REFRESH_NS)
+	/* The first reply of a flow without handshake (UDP, ICMP echo...) confirms it. */
+	if (unlikely(ct4_is_unconfirmed_reply(entry)) && pkt->proto != IPPROTO_TCP)
+		ct4_confirm(entry, expires);
+	else if (expires > entry->expires_ns + CT_REFRESH_NS)
 		entry->expires_ns = expires;
 }
 
@@ -217,6 +261,133 @@ static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
 	bpf_map_delete_elem(&ct4, &key);
 }
 
+static __always_inline struct ct4_ring *ct4_ring_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&ct4_ring, &zero);
+}
+
+/* Records a new flow, by its reply key, as the newest early drop may take (maps/ct.h). */
+static __always_inline void ct4_ring_push(const struct ct4_key *reply_key)
+{
+	struct ct4_ring *ring = ct4_ring_get();
+	__u64 slot;
+
+	if (!ring)
+		return;
+	slot = __sync_fetch_and_add(&ring->head, 1);
+	ring->slots[slot & (CT_RING_SLOTS - 1)] = *reply_key;
+}
+
+/*
+ * Takes the oldest slot early drop has not examined into KEY: 1, or 0 when another CPU took it
+ * first (try again), or -1 when there is none. Slots a push overwrote before anyone examined
+ * them are skipped. A slot may be read while a push rewrites it: a torn key names no flow, or
+ * one that early drop judges by its own entry like any other.
+ */
+static __always_inline int ct4_ring_pop(struct ct4_ring *ring, struct ct4_key *key)
+{
+	__u64 head = CT_READ_ONCE(ring->head), tail = CT_READ_ONCE(ring->tail);
+
+	if (tail >= head)
+		return -1;
+	if (head - tail > CT_RING_SLOTS) {
+		__sync_val_compare_and_swap(&ring->tail, tail, head - CT_RING_SLOTS);
+		return 0;
+	}
+	if (__sync_val_compare_and_swap(&ring->tail, tail, tail + 1) != tail)
+		return 0;
+	*key = ring->slots[tail & (CT_RING_SLOTS - 1)];
+	return 1;
+}
+
+/* FORWARD is the other direction of the flow whose reply entry is under REPLY_KEY. */
+static __always_inline bool ct4_is_forward_of(const struct ct_entry *forward,
+					      const struct ct4_key *reply_key)
+{
+	return !(forward->flags & CT_F_REPLY) && forward->nat_saddr == reply_key->daddr &&
+	       forward->nat_daddr == reply_key->saddr && forward->nat_sport == reply_key->dport &&
+	       forward->nat_dport == reply_key->sport;
+}
+
+/*
+ * Deletes the flow whose reply entry is under KEY when it is not confirmed, or expired, or
+ * closed. The CPU whose compare-and-swap marks the deadline CT_EXPIRES_DROPPING owns the
+ * deletion: a racing early drop, a take-over or the agent's GC keep off such an entry, and a
+ * confirmation that raced the mark is seen after it (ct4_confirm marks before it swaps), so
+ * the entry is put back. In between, for a few instructions, the flow reads as expired. The
+ * forward entry goes only if it still belongs to this flow (a new SYN may have reused it).
+ * Returns true when the flow was deleted.
+ */
+static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 now)
+{
+	struct ct4_key forward_key = {};
+	struct ct_entry *entry, *forward;
+	__u64 seen;
+
+	entry = bpf_map_lookup_elem(&ct4, key);
+	if (!entry || !(entry->flags & CT_F_REPLY))
+		return false;
+	seen = CT_READ_ONCE(entry->expires_ns);
+	if (seen == CT_EXPIRES_DROPPING ||
+	    (seen >= now && CT_READ_ONCE(entry->confirmed) && !ct4_is_closed(entry)))
+		return false;
+	if (__sync_val_compare_and_swap(&entry->expires_ns, seen, CT_EXPIRES_DROPPING) != seen)
+		return false;
+	if (seen >= now && CT_READ_ONCE(entry->confirmed) && !ct4_is_closed(entry)) {
+		__sync_val_compare_and_swap(&entry->expires_ns, CT_EXPIRES_DROPPING, seen);
+		return false;
+	}
+	ct4_peer_key(&forward_key, entry, key->proto);
+	forward = bpf_map_lookup_elem(&ct4, &forward_key);
+	if (forward && ct4_is_forward_of(forward, key))
+		bpf_map_delete_elem(&ct4, &forward_key);
+	bpf_map_delete_elem(&ct4, key);
+	return true;
+}
+
+/* Makes room in a full ct4: up to CT_EARLY_DROP_TRIES of the oldest flows are examined. */
+static __always_inline bool ct4_early_drop(struct ct4_ring *ring, __u64 now)
+{
+	struct ct4_key key;
+	int ret;
+
+	for (int i = 0; i < CT_EARLY_DROP_TRIES; i++) {
+		ret = ct4_ring_pop(ring, &key);
+		if (ret < 0)
+			return false;
+		if (ret > 0 && ct4_early_drop_one(&key, now)) {
+			__sync_fetch_and_add(&ring->early_drops, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Writes VALUE under KEY with FLAGS (BPF_NOEXIST or BPF_ANY); when ct4 is full, makes room by
+ * early drop and writes once more. Returns 0, the update's -errno (-EEXIST: BPF_NOEXIST and
+ * the key is held), or -E2BIG when the table is full and no flow could go (counted).
+ */
+static __always_inline long ct4_insert(const struct ct4_key *key, const struct ct_entry *value,
+				       __u64 flags, __u64 now)
+{
+	long err = bpf_map_update_elem(&ct4, key, value, flags);
+	struct ct4_ring *ring;
+
+	if (likely(err != -E2BIG))
+		return err;
+	ring = ct4_ring_get();
+	if (!ring)
+		return err;
+	if (ct4_early_drop(ring, now))
+		err = bpf_map_update_elem(&ct4, key, value, flags);
+	if (err == -E2BIG)
+		__sync_fetch_and_add(&ring->insert_failed, 1);
+	return err;
+}
+
 /* Where a new flow's source port is allocated (snat4_ports()): host order. */
 struct ct4_port_range {
 	__u16 min;
@@ -230,12 +401,14 @@ struct ct4_port_range {
  * the tuple. A CPU that lost reads a deadline that is no longer SEEN and gives up; the agent's
  * GC reads one that changed and keeps the entry (sync_conntrack.c). VALUE is then written whole
  * (BPF_EXIST swaps the element: readers see the old entry or the new, never a mix), or inserted
- * when the entry vanished meanwhile (GC, LRU eviction). Returns 0, or -EBUSY when another writer
+ * when the entry vanished meanwhile (GC, early drop). Returns 0, or -EBUSY when another writer
  * got there first: the caller drops or probes on, and a retransmitted SYN tries again.
  */
 static __always_inline int ct4_take_over(const struct ct4_key *key, struct ct_entry *taken,
 					 __u64 seen, const struct ct_entry *value)
 {
+	if (seen == CT_EXPIRES_DROPPING) /* early drop is deleting it (ct4_early_drop_one) */
+		return -EBUSY;
 	if (__sync_val_compare_and_swap(&taken->expires_ns, seen, value->expires_ns) != seen)
 		return -EBUSY;
 	if (!bpf_map_update_elem(&ct4, key, value, BPF_EXIST))
@@ -261,22 +434,24 @@ static __always_inline bool ct4_is_same_reply(const struct ct_entry *taken,
  * - by another live flow: the new flow is dropped, -DROP_CT_CLASH. Its replies would arrive on
  *   the same tuple as the live flow's and could not be told apart: the backend itself holds one
  *   connection for that 4-tuple. Linux conntrack drops the loser of such a clash too.
- * Returns 0 or -DROP_*.
+ * A full table is made room in by early drop (ct4_insert). Returns 0 or -DROP_*.
  */
 static __always_inline int ct4_claim_reply(const struct ct4_key *key, const struct ct_entry *value,
 					   __u64 now)
 {
 	struct ct_entry *taken;
+	long err;
 	__u64 seen;
 
-	if (!bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST))
-		return 0;
+	err = ct4_insert(key, value, BPF_NOEXIST, now);
+	if (err != -EEXIST)
+		return !err ? 0 : err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;
 	taken = bpf_map_lookup_elem(&ct4, key);
 	if (!taken)
 		return bpf_map_update_elem(&ct4, key, value, BPF_NOEXIST) ? -DROP_CT_CLASH : 0;
-	if (ct4_is_same_reply(taken, value))
+	seen = CT_READ_ONCE(taken->expires_ns);
+	if (ct4_is_same_reply(taken, value) && seen != CT_EXPIRES_DROPPING)
 		return bpf_map_update_elem(&ct4, key, value, BPF_ANY) ? -DROP_CT_CREATE : 0;
-	seen = taken->expires_ns;
 	if (seen >= now && !ct4_is_closed(taken))
 		return -DROP_CT_CLASH;
 	return ct4_take_over(key, taken, seen, value) ? -DROP_CT_CLASH : 0;
@@ -291,7 +466,8 @@ static __always_inline int ct4_claim_reply(const struct ct4_key *key, const stru
  * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
  * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
  * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
- * Returns 0 or -DROP_NAT_NO_PORT.
+ * A full table is made room in by early drop (ct4_insert). Returns 0, -DROP_NAT_NO_PORT, or
+ * -DROP_CT_FULL.
  */
 static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
 					  __u64 now, const struct ct4_port_range *range)
@@ -300,6 +476,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	__u32 offset, port;
 	struct ct_entry *taken;
 	__u64 seen;
+	long err;
 
 	if (range->max < range->min)
 		return -DROP_NAT_NO_PORT;
@@ -307,8 +484,11 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	for (int i = 0; i < range->probes; i++) {
 		port = range->min + (offset + i) % span;
 		reply_key->dport = bpf_htons((__u16)port);
-		if (!bpf_map_update_elem(&ct4, reply_key, reply, BPF_NOEXIST))
+		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now);
+		if (!err)
 			return 0;
+		if (err == -E2BIG)
+			return -DROP_CT_FULL; /* no other port needs less room */
 		taken = bpf_map_lookup_elem(&ct4, reply_key);
 		if (!taken)
 			continue;

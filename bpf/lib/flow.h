@@ -226,7 +226,9 @@ struct flow_pair_opts {
  *
  * ENTRY comes zeroed but for svc_id, backend_id and policy, which both directions share; on
  * return it holds the forward entry, for ep4_deliver(). OUT is the caller's translation (its own
- * tuple for an untranslated flow). Returns 0, or -DROP_* with no entry of this flow left in ct4.
+ * tuple for an untranslated flow). A full table is made room in by early drop, and the new flow
+ * joins the ring early drop takes from (ct4_insert, ct4_ring_push). Returns 0, or -DROP_* with
+ * no entry of this flow left in ct4.
  */
 static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct pkt4 *pkt,
 					    __u64 now, struct nat4_tuple *out,
@@ -235,6 +237,7 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 {
 	struct ct4_key reply_key = {}, key = {};
 	__u8 tcp_flags = pkt->proto == IPPROTO_TCP ? pkt->tcp_flags : 0;
+	long err;
 	int ret;
 
 	reply_key.saddr = out->daddr;
@@ -284,10 +287,12 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		if (entry->ifindex)
 			entry->flags |= CT_F_NEIGH;
 	}
-	if (bpf_map_update_elem(&ct4, &key, entry, BPF_ANY)) {
+	err = ct4_insert(&key, entry, BPF_ANY, now);
+	if (err) {
 		bpf_map_delete_elem(&ct4, &reply_key);
-		return -DROP_CT_CREATE;
+		return err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;
 	}
+	ct4_ring_push(&reply_key);
 	return 0;
 }
 

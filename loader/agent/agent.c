@@ -55,6 +55,8 @@ struct agent {
 	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
 	uint64_t first_change; /* ms of the first change not yet applied */
 	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
+	uint32_t ct_size;      /* ct4's size in force */
+	bool is_ct_full;       /* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
 	uint64_t retire_at;    /* ms deadline to end retired slot generations, 0 when none */
 	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
@@ -358,18 +360,33 @@ static void agent_drain_inotify(struct agent *agent)
 	}
 }
 
-static void agent_ct_gc(struct agent *agent)
+/* Sweeps expired entries; returns the ms until the next sweep, shorter while ct4 is full. */
+static uint64_t agent_ct_gc(struct agent *agent)
 {
 	struct timespec ts;
+	uint32_t kept = 0;
+	bool is_full;
 	int deleted;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	deleted = sync_ct_expire(agent->maps.ct4,
-				 (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
-	if (deleted < 0)
+				 (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, &kept);
+	if (deleted < 0) {
 		log_warn("ct4: sweep expired entries: %s", strerror(-deleted));
-	else if (deleted)
+		return AGENT_CT_GC_PERIOD_S * 1000ull;
+	}
+	if (deleted)
 		log_debug("ct4: %d expired entries deleted", deleted);
+	is_full = (uint64_t)kept * 100 >= (uint64_t)agent->ct_size * AGENT_CT_FILL_WARN;
+	if (is_full != agent->is_ct_full)
+		log_warn("ct4: %u of %u entries (%llu %%)%s", kept, agent->ct_size,
+			 (unsigned long long)kept * 100 / (agent->ct_size ? agent->ct_size : 1),
+			 is_full
+			     ? ": new flows early-drop unanswered ones and are dropped when none "
+			       "is left; sweeping every second (raise --ct-size)"
+			     : "");
+	agent->is_ct_full = is_full;
+	return (is_full ? AGENT_CT_GC_PERIOD_FULL_S : AGENT_CT_GC_PERIOD_S) * 1000ull;
 }
 
 /* End the retired slot generations whose grace period is over. */
@@ -457,9 +474,8 @@ static int agent_loop(struct agent *agent)
 			agent_retire(agent);
 		}
 		if (now >= agent->gc_at) {
-			agent_ct_gc(agent);
+			agent->gc_at = now + agent_ct_gc(agent);
 			agent_retire(agent);
-			agent->gc_at = now + AGENT_CT_GC_PERIOD_S * 1000ull;
 		}
 		if (!agent->retire_at && sync_has_retired(agent->sync))
 			agent->retire_at =
@@ -590,6 +606,7 @@ int agent_run(const struct agent_config *config)
 	log_info("node %s: datapath %s at %s (ct4 %u entries); %u pod veths attached%s",
 		 config->node, dp.is_adopted ? "adopted" : "created", config->bpffs, dp.ct_size,
 		 dp.reattached, dp.reattach_failed ? ", some failed (see above)" : "");
+	agent.ct_size = dp.ct_size;
 	err = bpffs_open_maps(config->bpffs, &agent.maps, &failed_map);
 	if (err) {
 		log_error("%s/%s: %s", config->bpffs, failed_map, strerror(-err));

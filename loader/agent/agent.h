@@ -18,8 +18,13 @@
 #define AGENT_DEBOUNCE_MS 100
 /* A stream of changes still gets applied at least this often, in ms. */
 #define AGENT_DEBOUNCE_MAX_MS 1000
-/* Period of the conntrack sweep for expired entries, in seconds (the LRU evicts only when full). */
-#define AGENT_CT_GC_PERIOD_S 30
+/*
+ * Period of the conntrack sweep for expired entries, in seconds; every second while ct4 is at
+ * least AGENT_CT_FILL_WARN % full, so that expired flows make room before early drop has to.
+ */
+#define AGENT_CT_GC_PERIOD_S	  30
+#define AGENT_CT_GC_PERIOD_FULL_S 1
+#define AGENT_CT_FILL_WARN	  80 /* % of --ct-size: sluice status warns too */
 /* After a sync's grace period, how much later retired generations are ended (timer slack). */
 #define AGENT_RETIRE_SLACK_MS 50
 

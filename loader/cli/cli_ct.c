@@ -50,11 +50,14 @@ static const struct {
     {CT_F_PEER_FIN, "peer-fin"}, {CT_F_RST, "rst"},
 };
 
-static void cli_ct_flags(uint8_t flags, char *buf, size_t len)
+/* FLAGS' names, then "confirmed" when CONFIRMED (ct_entry.confirmed, not a flag bit). */
+static void cli_ct_flags(uint8_t flags, bool confirmed, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
+	if (confirmed)
+		used = (size_t)snprintf(buf, len, "confirmed");
 	for (size_t i = 0; i < sizeof(cli_ct_flag_names) / sizeof(cli_ct_flag_names[0]); i++) {
 		if (!(flags & cli_ct_flag_names[i].bit))
 			continue;
@@ -126,6 +129,8 @@ static struct json_object *cli_ct_json(const struct cli_ct *ct, const char *serv
 		if (e->flags & cli_ct_flag_names[i].bit)
 			err |= cli_json_append(flags,
 					       json_object_new_string(cli_ct_flag_names[i].name));
+	if (e->confirmed)
+		err |= cli_json_append(flags, json_object_new_string("confirmed"));
 	err |= cli_json_set(obj, "flags", flags);
 	flags = NULL;
 	cli_tcp_flags(e->tcp_flags, tcp, sizeof(tcp));
@@ -188,7 +193,7 @@ int cli_ct_list(const struct cli_options *options)
 		bool has_revnat =
 		    revnat_fd >= 0 && bpf_map_lookup_elem(revnat_fd, &e->svc_id, &revnat) == 0;
 		char service[SLUICE_NAME_LEN] = "-", src[INET_ADDRSTRLEN], dst[INET_ADDRSTRLEN],
-		     nat[INET_ADDRSTRLEN], flags[64];
+		     nat[INET_ADDRSTRLEN], flags[80];
 
 		if (has_revnat) {
 			revnat.name[sizeof(revnat.name) - 1] = '\0';
@@ -201,7 +206,7 @@ int cli_ct_list(const struct cli_options *options)
 		}
 		cli_ip(ct->key.saddr, src);
 		cli_ip(ct->key.daddr, dst);
-		cli_ct_flags(e->flags, flags, sizeof(flags));
+		cli_ct_flags(e->flags, e->confirmed, flags, sizeof(flags));
 		printf("%s %s:%u -> %s:%u ", ip_proto_name(ct->key.proto), src,
 		       ntohs(ct->key.sport), dst, ntohs(ct->key.dport));
 		printf("=> %s:%u -> ", cli_ip(e->nat_saddr, nat), ntohs(e->nat_sport));

@@ -131,6 +131,57 @@ static int64_t cli_map_entries(int fd, const struct bpf_map_info *info)
 	return n < 0 ? -1 : n;
 }
 
+/* ct4 at least this full (%) is worth a warning: new flows then live on early drop. */
+#define CLI_CT_FILL_WARN 80
+
+/*
+ * Conntrack pressure: fill (ENTRIES of MAX), the flows early drop deleted to make room and the
+ * new flows dropped with nothing to delete (ct4_ring's counters), and a warning line from
+ * CLI_CT_FILL_WARN % on.
+ */
+static void cli_ct_pressure(const char *bpffs, int64_t entries, uint32_t max,
+			    struct json_object *root)
+{
+	struct ct4_ring *ring = malloc(sizeof(*ring));
+	struct json_object *obj;
+	__u32 zero = 0;
+	int fd = bpffs_open_map(bpffs, CT4_RING_MAP);
+	bool has_ring = ring && fd >= 0 && !bpf_map_lookup_elem(fd, &zero, ring);
+	long long percent = max ? entries * 100 / max : 0;
+	bool is_full = max && entries * 100 >= (int64_t)max * CLI_CT_FILL_WARN;
+
+	if (fd >= 0)
+		close(fd);
+	if (!root) {
+		printf("\nconntrack: %lld of %u entries (%lld %%)", (long long)entries, max,
+		       percent);
+		if (has_ring)
+			printf(", %llu early drops, %llu insert failures",
+			       (unsigned long long)ring->early_drops,
+			       (unsigned long long)ring->insert_failed);
+		printf("\n");
+		if (is_full)
+			printf(
+			    "warning: conntrack %lld %% full: new flows early-drop unanswered ones "
+			    "and are dropped when none is left (raise --ct-size)\n",
+			    percent);
+	} else {
+		obj = json_object_new_object();
+		cli_json_set(obj, "entries", json_object_new_int64(entries));
+		cli_json_set(obj, "max_entries", json_object_new_int64(max));
+		cli_json_set(obj, "fill_percent", json_object_new_int64(percent));
+		cli_json_set(obj, "warning", json_object_new_boolean(is_full));
+		if (has_ring) {
+			cli_json_set(obj, "early_drops",
+				     json_object_new_int64((int64_t)ring->early_drops));
+			cli_json_set(obj, "insert_failed",
+				     json_object_new_int64((int64_t)ring->insert_failed));
+		}
+		cli_json_set(root, "conntrack", obj);
+	}
+	free(ring);
+}
+
 /* The agent's own counters (maps/agent.h): syncs, frontends, objects it refused. */
 static void cli_agent_status(const char *bpffs, struct json_object *root)
 {
@@ -170,12 +221,15 @@ static void cli_agent_status(const char *bpffs, struct json_object *root)
 int cli_status(const struct cli_options *options)
 {
 	static const char *const pins[] = {
-	    LB4_SVC_MAP,  LB4_SLOTS_MAP, LB4_MAGLEV_MAP, LB4_BACKENDS_MAP, LB4_REVNAT_MAP,
-	    LB4_VIPS_MAP, CT4_MAP,	 EP4_MAP,	 STATS_MAP,	   DROPS_MAP,
+	    LB4_SVC_MAP,    LB4_SLOTS_MAP, LB4_MAGLEV_MAP, LB4_BACKENDS_MAP,
+	    LB4_REVNAT_MAP, LB4_VIPS_MAP,  CT4_MAP,	   CT4_RING_MAP,
+	    EP4_MAP,	    STATS_MAP,	   DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
 	bool has_stats = false, has_drops = false;
+	int64_t ct_entries = -1;
+	uint32_t ct_max = 0;
 	const char *missing = NULL;
 	char path[4096];
 	int err = 0, fd;
@@ -230,6 +284,10 @@ int cli_status(const struct cli_options *options)
 		fd = bpffs_open_map(options->bpffs, pins[i]);
 		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
 			entries = cli_map_entries(fd, &info);
+			if (strcmp(pins[i], CT4_MAP) == 0) {
+				ct_entries = entries;
+				ct_max = info.max_entries;
+			}
 			if (strcmp(pins[i], STATS_MAP) == 0)
 				has_stats = cli_percpu_sum(fd, STAT_MAX, stats) == 0;
 			if (strcmp(pins[i], DROPS_MAP) == 0)
@@ -265,6 +323,8 @@ int cli_status(const struct cli_options *options)
 		if (has_drops)
 			cli_json_set(root, "drops",
 				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
+		if (ct_entries >= 0)
+			cli_ct_pressure(options->bpffs, ct_entries, ct_max, root);
 		node_ipam_status(options->bpffs, root, NULL); /* pod CIDR usage per node */
 		cli_agent_status(options->bpffs, root);
 		err = cli_json_print(root);
@@ -278,6 +338,8 @@ int cli_status(const struct cli_options *options)
 			cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX,
 					   DROP_NONE + 1);
 		}
+		if (ct_entries >= 0)
+			cli_ct_pressure(options->bpffs, ct_entries, ct_max, NULL);
 		node_ipam_status(options->bpffs, NULL, stdout);
 		cli_agent_status(options->bpffs, NULL);
 	}

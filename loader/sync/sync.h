@@ -106,8 +106,10 @@ int sync_ct_sweep(int ct4_fd, sync_ct_is_stale_fn is_stale, const void *arg);
 
 /*
  * Delete ct4 entries that expired at least CT_GC_MARGIN_NS before NOW_NS (CLOCK_MONOTONIC, the
- * base of the datapath clock), by sync_ct_sweep. Returns the number deleted or -errno.
+ * base of the datapath clock), by sync_ct_sweep; an entry early drop is deleting is its own.
+ * KEPT, when not NULL, gets the number of entries the sweep left (the table's fill, as the
+ * sweep saw it). Returns the number deleted or -errno.
  */
-int sync_ct_expire(int ct4_fd, uint64_t now_ns);
+int sync_ct_expire(int ct4_fd, uint64_t now_ns, uint32_t *kept);
 
 #endif

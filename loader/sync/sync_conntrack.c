@@ -109,17 +109,38 @@ int sync_ct_sweep(int ct4_fd, sync_ct_is_stale_fn is_stale, const void *arg)
 	return err ? err : deleted;
 }
 
-/* Expired CT_GC_MARGIN_NS ago: no datapath clock still sees it live. */
+struct sync_ct_expiry {
+	uint64_t now_ns;
+	uint32_t *kept; /* entries judged live */
+};
+
+/*
+ * Expired CT_GC_MARGIN_NS ago: no datapath clock still sees it live. An entry marked
+ * CT_EXPIRES_DROPPING belongs to the CPU early-dropping it (bpf/lib/ct.h), which deletes it or
+ * puts its deadline back.
+ */
 static bool sync_ct_is_expired(const struct ct4_key *key, const struct ct_entry *entry,
 			       const void *arg)
 {
+	const struct sync_ct_expiry *expiry = arg;
+
 	(void)key;
-	return entry->expires_ns + CT_GC_MARGIN_NS < *(const uint64_t *)arg;
+	if (entry->expires_ns != CT_EXPIRES_DROPPING &&
+	    entry->expires_ns + CT_GC_MARGIN_NS < expiry->now_ns)
+		return true;
+	(*expiry->kept)++;
+	return false;
 }
 
-int sync_ct_expire(int ct4_fd, uint64_t now_ns)
+int sync_ct_expire(int ct4_fd, uint64_t now_ns, uint32_t *kept)
 {
-	return sync_ct_sweep(ct4_fd, sync_ct_is_expired, &now_ns);
+	uint32_t count = 0;
+	struct sync_ct_expiry expiry = {.now_ns = now_ns, .kept = &count};
+	int ret = sync_ct_sweep(ct4_fd, sync_ct_is_expired, &expiry);
+
+	if (kept)
+		*kept = count;
+	return ret;
 }
 
 static bool sync_ct_is_removed_udp(const struct ct4_key *key, const struct ct_entry *entry,

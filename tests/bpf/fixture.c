@@ -17,7 +17,7 @@
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
 
-/* Small conntrack table: tests create a handful of flows, and a fresh LRU map is preallocated. */
+/* Small conntrack table: tests create a handful of flows, and a fresh map is preallocated. */
 #define FIXTURE_CT_ENTRIES 16384
 
 const uint8_t test_client_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x05};
@@ -43,7 +43,8 @@ int fixture_open(struct fixture *f)
 		if (err)
 			goto fail;
 	}
-	err = bpf_map__set_max_entries(f->skel->maps.ct4, FIXTURE_CT_ENTRIES);
+	err = bpf_map__set_max_entries(f->skel->maps.ct4,
+				       f->ct_entries ? f->ct_entries : FIXTURE_CT_ENTRIES);
 	if (err)
 		goto fail;
 	f->skel->rodata->hairpin_ip = TEST_HAIRPIN_IP;
@@ -354,6 +355,24 @@ int fixture_ct_count(struct fixture *f)
 		previous = &key;
 	}
 	return errno == ENOENT ? count : -errno;
+}
+
+int fixture_ct_pressure(struct fixture *f, uint64_t *early_drops, uint64_t *insert_failed)
+{
+	struct ct4_ring *ring = malloc(sizeof(*ring));
+	__u32 zero = 0;
+	int err = 0;
+
+	if (!ring)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4_ring), &zero, ring)) {
+		err = -errno;
+	} else {
+		*early_drops = ring->early_drops;
+		*insert_failed = ring->insert_failed;
+	}
+	free(ring);
+	return err;
 }
 
 int fixture_set_clock(struct fixture *f, uint64_t now_ns)

@@ -54,6 +54,7 @@ struct tc_pod;
 struct fixture {
 	struct tc_pod *skel;
 	int prog_fd;
+	uint32_t ct_entries; /* ct4's size, set before fixture_open(); 0: FIXTURE_CT_ENTRIES */
 };
 
 /*
@@ -114,6 +115,8 @@ int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 spor
 		      uint8_t proto, struct ct_entry *entry);
 /* Number of entries in ct4, or -errno. */
 int fixture_ct_count(struct fixture *f);
+/* The early-drop ring's counters (maps/ct.h). Returns 0 or -errno. */
+int fixture_ct_pressure(struct fixture *f, uint64_t *early_drops, uint64_t *insert_failed);
 /*
  * Sets the datapath clock (the clock map's now_ns, which the programs read instead of the
  * kernel's while it is not 0): a test chooses "now" and can move it on. Returns 0 or -errno.

@@ -3,7 +3,8 @@
  * Traffic from outside the node through the uplink programs (tc_node, xdp_node): NodePort on a
  * node address, LoadBalancer and external IPs, Local (client kept) and Cluster (SNAT with
  * distinct ports), source ranges, no endpoints, and the pod program's reverse translation of a
- * masqueraded flow's reply. The node objects share every map with the fixture's tc_pod object.
+ * masqueraded flow's reply, and a masqueraded flow's port claim kept when conntrack is full. The
+ * node objects share every map with the fixture's tc_pod object.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,10 +69,12 @@ static int share_maps(struct bpf_object *obj, struct tc_pod *pod)
 	return 0;
 }
 
-static bool node_setup(struct node_fixture *f)
+/* CT_ENTRIES: ct4's size, 0 for the fixture's. */
+static bool node_setup_sized(struct node_fixture *f, uint32_t ct_entries)
 {
 	memset(f, 0, sizeof(*f));
 	f->node_fd = f->xdp_fd = -1;
+	f->pod.ct_entries = ct_entries;
 	if (!fixture_setup(&f->pod, IPPROTO_TCP))
 		return false;
 	f->node = tc_node__open();
@@ -90,6 +93,11 @@ static bool node_setup(struct node_fixture *f)
 		return false;
 	f->xdp_fd = bpf_program__fd(f->xdp->progs.xdp_node_ingress);
 	return true;
+}
+
+static bool node_setup(struct node_fixture *f)
+{
+	return node_setup_sized(f, 0);
 }
 
 static void node_close(struct node_fixture *f)
@@ -787,5 +795,81 @@ void test_node_nodeport_fragments(void)
 cleanup:
 	if (why[0])
 		fprintf(stderr, "    %s\n", why);
+/* PROG_FD runs SPEC with TCP FLAGS; false (asserted) when it cannot run. */
+static bool node_send_flags(struct node_fixture *f, int prog_fd, struct pkt_spec spec,
+			    uint8_t flags, struct pkt *out, int *verdict)
+{
+	struct pkt in;
+
+	spec.tcp_flags = flags;
+	return ASSERT_OK(pkt_build(&in, &spec), "build packet") &&
+	       ASSERT_OK(node_run(f, prog_fd, &in, out, verdict), "test run");
+}
+
+/*
+ * A full ct4 of confirmed flows, a masqueraded one and a pod's: new flows of either kind are
+ * dropped and counted (conntrack full), and the masqueraded flow keeps its claim and its port.
+ */
+void test_node_snat_kept_when_ct_full(void)
+{
+	struct pkt_spec snat = node_client_spec(CLIENT_1, NODE_IP, NODE_PORT);
+	struct pkt_spec snat_reply = fixture_reply_spec(IPPROTO_TCP);
+	struct pkt_spec pod = fixture_client_spec(IPPROTO_TCP);
+	struct pkt_spec pod_reply = fixture_reply_spec(IPPROTO_TCP);
+	struct ct_entry claim, claim_after;
+	uint64_t early_drops = 1, insert_failed = 0;
+	struct node_fixture f;
+	struct pkt out;
+	int verdict;
+	__be16 port;
+
+	if (!node_setup_sized(&f, 4) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(&f, 0, NODE_PORT, LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT, 1),
+		       "NodePort frontend (Cluster)") ||
+	    !ASSERT_OK(fixture_set_endpoint_backend_a(&f.pod), "backend A, a pod here"))
+		goto cleanup;
+	/* The masqueraded flow's handshake: SYN and ACK through tc_node, SYN-ACK from A. */
+	if (!node_send_flags(&f, f.node_fd, snat, PKT_TCP_SYN, &out, &verdict))
+		goto cleanup;
+	port = pkt_l4_sport(&out);
+	snat_reply.daddr = NODE_IP;
+	snat_reply.dport = port;
+	if (!node_send_flags(&f, f.pod.prog_fd, snat_reply, PKT_TCP_SYN | PKT_TCP_ACK, &out,
+			     &verdict) ||
+	    !node_send_flags(&f, f.node_fd, snat, PKT_TCP_ACK, &out, &verdict))
+		goto cleanup;
+	/* The pod's flow through its Service: the same handshake in tc_pod. */
+	if (!node_send_flags(&f, f.pod.prog_fd, pod, PKT_TCP_SYN, &out, &verdict) ||
+	    !node_send_flags(&f, f.pod.prog_fd, pod_reply, PKT_TCP_SYN | PKT_TCP_ACK, &out,
+			     &verdict) ||
+	    !node_send_flags(&f, f.pod.prog_fd, pod, PKT_TCP_ACK, &out, &verdict))
+		goto cleanup;
+	if (!ASSERT_EQ(fixture_ct_count(&f.pod), 4, "the table is full") ||
+	    !ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_BACKEND_A, NODE_IP, TEST_BACKEND_PORT, port,
+					 IPPROTO_TCP, &claim),
+		       "the masqueraded flow's claim"))
+		goto cleanup;
+	ASSERT_EQ(claim.confirmed, 1, "the masqueraded flow is confirmed");
+
+	snat.saddr = CLIENT_2;
+	if (node_send_flags(&f, f.node_fd, snat, PKT_TCP_SYN, &out, &verdict))
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "a new masqueraded flow is dropped");
+	pod.sport = htons(40001);
+	if (node_send_flags(&f, f.pod.prog_fd, pod, PKT_TCP_SYN, &out, &verdict))
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "a new pod flow is dropped");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_CT_FULL), 2, "drops: conntrack full");
+	if (ASSERT_OK(fixture_ct_pressure(&f.pod, &early_drops, &insert_failed), "read ct4_ring")) {
+		ASSERT_EQ(early_drops, 0, "early drops");
+		ASSERT_EQ(insert_failed, 2, "insert failures");
+	}
+	ASSERT_EQ(fixture_ct_count(&f.pod), 4, "entries");
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_BACKEND_A, NODE_IP, TEST_BACKEND_PORT, port,
+					IPPROTO_TCP, &claim_after),
+		      "the claim is still there"))
+		ASSERT_MEM_EQ(&claim_after, &claim, sizeof(claim), "the claim is unchanged");
+	snat.saddr = CLIENT_1;
+	if (node_send_flags(&f, f.node_fd, snat, PKT_TCP_ACK | PKT_TCP_PSH, &out, &verdict))
+		ASSERT_PORT_EQ(pkt_l4_sport(&out), port, "the masqueraded flow keeps its port");
+cleanup:
 	node_close(&f);
 }

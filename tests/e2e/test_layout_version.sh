@@ -19,7 +19,7 @@ version_of() {
 		jq -r '.value | reverse | map(ltrimstr("0x")) | join("")' 2>/dev/null |
 		{ read -r hex && echo $((16#$hex)); } || true
 }
-check layout_version/recorded "maps_layout holds '$(version_of)'" test "$(version_of)" = 1
+check layout_version/recorded "maps_layout holds '$(version_of)'" test "$(version_of)" = 2
 
 out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
 check layout_version/serving_before "$(show_output "$out")" test "$(count_errors "$out")" = 0
@@ -35,7 +35,7 @@ timeout 30 nsenter --net="/var/run/netns/$(topo_ns_node n1)" -- "$SLUICE" agent 
 said=$(tail -n "+$start_line" "$log")
 check layout_version/agent_refuses "exit $rc" test "$rc" -ne 0
 check layout_version/agent_names_both "log: $(topo_log_tail "$log")" \
-	grep -q "layout version 99, this sluice reads version 1" <<<"$said"
+	grep -q "layout version 99, this sluice reads version 2" <<<"$said"
 check layout_version/pins_untouched "maps_layout '$(version_of)', ct4 $ct_before entries before" \
 	test "$(version_of)" = 99 -a "$(bpftool -j map dump pinned "$bpffs/ct4" | jq length)" -ge "$ct_before"
 
@@ -44,11 +44,21 @@ out=$(topo_cli n1 service list 2>&1) || rc=$?
 check layout_version/cli_refuses "exit $rc: $out" test "$rc" -ne 0
 check layout_version/cli_names_both "$out" grep -q "layout version 99" <<<"$out"
 
-# Pins from before the record existed are layout 1: adopted, and the record written.
-bpftool map update pinned "$bpffs/maps_layout" key 0 0 0 0 value 1 0 0 0
+# Pins from before the record existed are layout 1 (ct4 an LRU): refused by this layout 2.
 rm -f "$bpffs/maps_layout"
+start_line=$(($(wc -l <"$log") + 1))
+rc=0
+timeout 30 nsenter --net="/var/run/netns/$(topo_ns_node n1)" -- "$SLUICE" agent --node n1 \
+	--manifests "$TOPO_DIR/manifests" --bpffs "$bpffs" >>"$log" 2>&1 || rc=$?
+said=$(tail -n "+$start_line" "$log")
+check layout_version/unrecorded_is_1 "exit $rc; log: $(topo_log_tail "$log")" \
+	grep -q "layout version 1, this sluice reads version 2" <<<"$said"
+
+# The pins of this build's own layout are adopted, and the record kept.
+bpftool map create "$bpffs/maps_layout" type array key 4 value 4 entries 1 name maps_layout
+bpftool map update pinned "$bpffs/maps_layout" key 0 0 0 0 value 2 0 0 0
 topo_agent_restart n1
-check layout_version/old_pins_adopted "maps_layout '$(version_of)'" test "$(version_of)" = 1
+check layout_version/own_pins_adopted "maps_layout '$(version_of)'" test "$(version_of)" = 2
 out=$(topo_probe client --tcp "$SL_VIP:80" -n 4 || true)
 check layout_version/serving_after "$(show_output "$out")" test "$(count_errors "$out")" = 0
 

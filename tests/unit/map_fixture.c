@@ -65,9 +65,8 @@ int map_fixture_setup(void **state, const struct map_fixture_options *options)
 		    f->maps.lb4_revnat >= 0 && f->maps.lb4_vips >= 0);
 	if (options->has_conntrack) {
 		/* Room for more entries than one batch of the conntrack sweep (SYNC_CT_BATCH). */
-		f->maps.ct4 =
-		    map_fixture_create(BPF_MAP_TYPE_LRU_HASH, CT4_MAP, sizeof(struct ct4_key),
-				       sizeof(struct ct_entry), 16384);
+		f->maps.ct4 = map_fixture_create(BPF_MAP_TYPE_HASH, CT4_MAP, sizeof(struct ct4_key),
+						 sizeof(struct ct_entry), 16384);
 		f->maps.lb4_affinity = map_fixture_create(BPF_MAP_TYPE_LRU_HASH, LB4_AFFINITY_MAP,
 							  sizeof(struct lb4_affinity_key),
 							  sizeof(struct lb4_affinity), 1024);

@@ -644,7 +644,7 @@ static void test_ct_expire_deletes_only_expired(void **state)
 	for (uint16_t i = 0; i < 100; i++)
 		put_ct(f, IPPROTO_TCP, "10.244.2.1", (uint16_t)(1000 + i), 1,
 		       i % 2 ? now - 1000000000ull : now + 60000000000ull);
-	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 50);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now, NULL), 50);
 	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 50);
 	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1000));
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1001));
@@ -666,11 +666,11 @@ static void test_ct_expire_many_batches(void **state)
 		       i % 3 ? now - 1000000000ull : now + 60000000000ull);
 	}
 	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 10000);
-	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 6666);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now, NULL), 6666);
 	assert_int_equal(map_fixture_count(f->maps.ct4, sizeof(struct ct4_key)), 3334);
 	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 40000));
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.2", 40000));
-	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 0);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now, NULL), 0);
 }
 
 /*
@@ -687,7 +687,7 @@ static void test_ct_expire_spares_just_expired(void **state)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	put_ct(f, IPPROTO_TCP, "10.244.2.1", 1000, 1, now - CLOCK_TICK_NS); /* a tick ago */
 	put_ct(f, IPPROTO_TCP, "10.244.2.1", 1001, 1, now - CT_GC_MARGIN_NS - 1);
-	assert_int_equal(sync_ct_expire(f->maps.ct4, now), 1);
+	assert_int_equal(sync_ct_expire(f->maps.ct4, now, NULL), 1);
 	assert_true(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1000));
 	assert_false(has_ct(f, IPPROTO_TCP, "10.244.2.1", 1001));
 }
