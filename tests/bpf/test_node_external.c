@@ -795,6 +795,9 @@ void test_node_nodeport_fragments(void)
 cleanup:
 	if (why[0])
 		fprintf(stderr, "    %s\n", why);
+	node_close(&f);
+}
+
 /* PROG_FD runs SPEC with TCP FLAGS; false (asserted) when it cannot run. */
 static bool node_send_flags(struct node_fixture *f, int prog_fd, struct pkt_spec spec,
 			    uint8_t flags, struct pkt *out, int *verdict)
