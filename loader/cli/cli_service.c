@@ -175,7 +175,8 @@ static int cli_services_read(const struct cli_options *options, struct cli_servi
 			goto cleanup;
 		svc->has_table = cli_service_has_table(svc, maglev_fd, table);
 	}
-	qsort(services, n, sizeof(*services), cli_service_cmp);
+	if (n) /* qsort() of NULL is undefined even for zero elements */
+		qsort(services, n, sizeof(*services), cli_service_cmp);
 	*out = services;
 	*n_out = n;
 	services = NULL;
