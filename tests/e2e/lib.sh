@@ -426,6 +426,15 @@ service_backends() {
 		| if length == 0 then -1 else (.[0].backends | length) end' <<<"$json" 2>/dev/null || echo -1
 }
 
+# stream_exchange TO_FD FROM_FD WORD: over an `sl_probe --stream` coprocess's descriptors, send
+# a line and print its reply (nothing when none comes within 5 s).
+stream_exchange() {
+	local reply=
+	echo "$3" >&"$1" || return 0
+	read -r -t 5 reply <&"$2" || true
+	echo "$reply"
+}
+
 # wait_service_backends NODE VIP PORT N: until the agent has applied N backends (bounded).
 wait_service_backends() {
 	local node=$1 vip=$2 port=$3 want=$4 got deadline

@@ -17,13 +17,7 @@ coproc STREAM { timeout 60 nsenter --net="/var/run/netns/$(topo_ns_pod client)" 
 TOPO_PIDS+=("$STREAM_PID")
 exec {to_stream}>&"${STREAM[1]}" {from_stream}<&"${STREAM[0]}"
 
-# exchange WORD: send a line, print the reply (or nothing on timeout).
-exchange() {
-	local reply=
-	echo "$1" >&"$to_stream" || return 0
-	read -r -t 5 reply <&"$from_stream" || true
-	echo "$reply"
-}
+exchange() { stream_exchange "$to_stream" "$from_stream" "$1"; }
 
 greeting=
 read -r -t 5 greeting <&"$from_stream" || true

@@ -61,25 +61,14 @@ coproc STREAM { timeout 120 nsenter --net="/var/run/netns/$(topo_ns_pod client)"
 TOPO_PIDS+=("$STREAM_PID")
 exec {to_stream}>&"${STREAM[1]}" {from_stream}<&"${STREAM[0]}"
 
-# exchange WORD: send a line, print the reply (or nothing on timeout).
-exchange() {
-	local reply=
-	echo "$1" >&"$to_stream" || return 0
-	read -r -t 5 reply <&"$from_stream" || true
-	echo "$reply"
-}
+exchange() { stream_exchange "$to_stream" "$from_stream" "$1"; }
 
 # The outside client's masqueraded connection.
 coproc EXT { timeout 120 nsenter --net="/var/run/netns/$UPLINK_CLIENT_NS" -- \
 	"$SL_TOOLS/sl_probe" --stream "$NODE_IP:$NODE_PORT" --timeout-ms 3000 2>&1; }
 TOPO_PIDS+=("$EXT_PID")
 exec {to_ext}>&"${EXT[1]}" {from_ext}<&"${EXT[0]}"
-ext_exchange() {
-	local reply=
-	echo "$1" >&"$to_ext" || return 0
-	read -r -t 5 reply <&"$from_ext" || true
-	echo "$reply"
-}
+ext_exchange() { stream_exchange "$to_ext" "$from_ext" "$1"; }
 # The masqueraded flow's claim: its reply entry (backend -> node address:port), and flags.
 snat_claims() {
 	topo_cli n1 ct list -o json | jq -r '.connections[] | select(.direction == "reply")
