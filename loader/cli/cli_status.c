@@ -19,7 +19,10 @@
 #include "loader/cli/cli_internal.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/frag.h"
 #include "maps/lb.h"
+#include "maps/node.h"
+#include "maps/policy.h"
 #include "maps/stats.h"
 
 /* Sum a per-CPU counter array of N entries into OUT. Returns 0 or -errno. */
@@ -220,10 +223,14 @@ static void cli_agent_status(const char *bpffs, struct json_object *root)
 
 int cli_status(const struct cli_options *options)
 {
+	/* Every map the programs pin, so an operator sees each one's fill. */
 	static const char *const pins[] = {
-	    LB4_SVC_MAP,    LB4_SLOTS_MAP, LB4_MAGLEV_MAP, LB4_BACKENDS_MAP,
-	    LB4_REVNAT_MAP, LB4_VIPS_MAP,  CT4_MAP,	   CT4_RING_MAP,
-	    EP4_MAP,	    STATS_MAP,	   DROPS_MAP,
+	    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	  LB4_BACKENDS_MAP,
+	    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP, LB4_SRC_RANGES_MAP,
+	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
+	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
+	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
+	    STATS_MAP,	       DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
