@@ -36,6 +36,8 @@ TOPO_PREFIX=
 TOPO_DIR=
 TOPO_BPFFS=
 declare -A TOPO_NODE_SUBNET=() TOPO_AGENT_PID=() TOPO_AGENT_LOG=() TOPO_AGENT_MANIFESTS=()
+# Each node's extra agent arguments, shell-quoted, so a restart runs the agent as it was started.
+declare -A TOPO_AGENT_ARGS=()
 declare -A TOPO_POD_IP=() TOPO_POD_NODE=() TOPO_POD_K8S_NS=()
 TOPO_NODES=()
 TOPO_PODS=()
@@ -193,6 +195,8 @@ topo_agent() {
 	shift 2
 	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
 	TOPO_AGENT_MANIFESTS[$node]=$manifests
+	TOPO_AGENT_ARGS[$node]=
+	(($# == 0)) || TOPO_AGENT_ARGS[$node]=$(printf '%q ' "$@")
 	start_line=$(($(wc -l <"$log") + 1))
 	echo "--- agent start $(date +%T)" >>"$log"
 	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
@@ -237,9 +241,9 @@ topo_agent_stop() {
 	unset "TOPO_AGENT_PID[$node]"
 }
 
-# topo_agent_restart NODE: start the node's agent again on the same manifests and pins.
+# topo_agent_restart NODE: start the node's agent again on the same manifests, pins and flags.
 topo_agent_restart() {
-	topo_agent "$1" "${TOPO_AGENT_MANIFESTS[$1]}"
+	eval "topo_agent \"\$1\" \"\${TOPO_AGENT_MANIFESTS[\$1]}\" ${TOPO_AGENT_ARGS[$1]:-}"
 }
 
 # The CLI against a node's pins, run in the node (ifindexes in the maps are the node's):
