@@ -197,7 +197,9 @@ static int agent_reload(struct agent *agent)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = dir ? agent_load_manifests(agent) : 0;
 	if (ret < 0 && !agent->api) {
-		log_warn("manifests %s: %s; keeping the services in force", dir, strerror(-ret));
+		if (ret != -E2BIG) /* too many files: already said, naming the limit */
+			log_warn("manifests %s: %s; keeping the services in force", dir,
+				 strerror(-ret));
 		return ret;
 	}
 	if (ret > 0)

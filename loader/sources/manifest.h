@@ -24,7 +24,7 @@
  * objects. Per object, loader/k8s/yaml_tree.h's bounds apply.
  */
 #define MANIFEST_MAX_FILE_SIZE	 (256u << 20)	/* bytes per file */
-#define MANIFEST_MAX_FILES	 4096		/* *.yaml / *.yml files per directory */
+#define MANIFEST_MAX_FILES	 65536		/* *.yaml / *.yml files per directory */
 #define MANIFEST_MAX_OBJECTS	 1000000	/* objects per file, List items included */
 #define MANIFEST_MAX_ERRORS	 K8S_MAX_ERRORS /* errors kept for listing; more are only counted */
 #define MANIFEST_MAX_SVC_PORTS	 K8S_MAX_SVC_PORTS

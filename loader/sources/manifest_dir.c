@@ -29,9 +29,11 @@ static bool is_manifest_name(const char *name)
 	       (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
-/* Sorted names of the manifest files in dir; -errno when dir cannot be read. */
-static int list_dir(DIR *dir, char ***out, size_t *count, struct k8s_errors *errors,
-		    const char *path)
+/*
+ * Sorted names of the manifest files in dir; -errno when dir cannot be read, -E2BIG (logged
+ * here, naming the limit) when it holds more than MANIFEST_MAX_FILES of them.
+ */
+static int list_dir(DIR *dir, char ***out, size_t *count, const char *path)
 {
 	char **names = NULL, **grown;
 	size_t n = 0, capacity = 0;
@@ -48,9 +50,11 @@ static int list_dir(DIR *dir, char ***out, size_t *count, struct k8s_errors *err
 		if (!is_manifest_name(entry->d_name))
 			continue;
 		if (n >= MANIFEST_MAX_FILES) {
-			k8s_errors_add(errors,
-				       "%s: more than %d manifest files, the rest is ignored", path,
-				       MANIFEST_MAX_FILES);
+			/* Reading only some would withdraw the objects of the rest: refuse all. */
+			log_warn("manifests %s: more than %d *.yaml/*.yml files (the limit per "
+				 "directory): none read, the last good state stays in force",
+				 path, MANIFEST_MAX_FILES);
+			err = -E2BIG;
 			break;
 		}
 		if (n == capacity) {
@@ -253,9 +257,10 @@ int manifest_set_load_dir(struct manifest_set *set, const char *path)
 		log_warn("manifests %s: %s", path, strerror(-err));
 		return err;
 	}
-	err = list_dir(dir, &names, &n_names, &errors, path);
+	err = list_dir(dir, &names, &n_names, path);
 	if (err) {
-		log_warn("manifests %s: %s", path, strerror(-err));
+		if (err != -E2BIG)
+			log_warn("manifests %s: %s", path, strerror(-err));
 		goto cleanup;
 	}
 	if (n_names) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # An invalid manifest (a field out of range, a YAML syntax error) is reported with its file and
-# field, and the last good state keeps serving.
+# field, and the last good state keeps serving; so does a directory with too many files.
 # shellcheck disable=SC2001 # sed on a whole manifest reads better than ${//}
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -76,6 +76,27 @@ if wait_service_backends n1 "$SL_VIP" 81 2; then
 	check invalid_manifest/recovers_after_fix "port 81 after the fix: $(tally "$out")" test "$(count_errors "$out")" -eq 0
 else
 	fail invalid_manifest/recovers_after_fix "port 81 not applied within ${SL_SYNC_TIMEOUT}s"
+fi
+
+# 4. More files than a directory may hold (65,536): the directory is refused whole, naming the
+#    limit, and nothing is withdrawn (keeping the first files by name would drop web's, which
+#    sort after these); once they are gone a change applies again.
+from=$(($(wc -l <"$log") + 1))
+(cd "$TOPO_DIR/manifests" && seq -f 'a-%05g.yaml' 0 65536 | xargs touch)
+if line=$(wait_log "$from" 'more than 65536 .*files'); then
+	info "agent: $line"
+	pass invalid_manifest/too_many_files_reported
+else
+	fail invalid_manifest/too_many_files_reported "no log line naming the 65536-file limit within ${SL_SYNC_TIMEOUT}s: $(tail -n "+$from" "$log" | tr '\n' '|' | cut -c1-400)"
+fi
+got=$(service_backends n1 "$SL_VIP" 81)
+check invalid_manifest/too_many_files_service_kept "service list: $got backends on port 81, want 2" test "$got" = 2
+find "$TOPO_DIR/manifests" -name 'a-*.yaml' -delete
+sed 's/port: 80$/port: 82/' <<<"$good" | write_file "$svc_file"
+if wait_service_backends n1 "$SL_VIP" 82 2; then
+	pass invalid_manifest/too_many_files_recovers
+else
+	fail invalid_manifest/too_many_files_recovers "port 82 not applied within ${SL_SYNC_TIMEOUT}s after the extra files went"
 fi
 
 topo_finish
