@@ -232,35 +232,6 @@ static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt
 		entry->expires_ns = expires;
 }
 
-/*
- * A connection opened straight to a backend from the same port a closed service flow used has
- * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
- * SYN that is no service traffic retires such a closed service flow (both directions), as a
- * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
- * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
- */
-static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
-{
-	struct ct4_key key = {
-	    .saddr = pkt->daddr,
-	    .daddr = pkt->saddr,
-	    .sport = pkt->dport,
-	    .dport = pkt->sport,
-	    .proto = pkt->proto,
-	};
-	struct ct4_key peer_key = {};
-	struct ct_entry *entry;
-
-	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
-		return;
-	entry = ct4_lookup(&key, now);
-	if (!entry || !(entry->flags & CT_F_REPLY) || !ct4_is_closed(entry))
-		return;
-	ct4_peer_key(&peer_key, entry, pkt->proto);
-	bpf_map_delete_elem(&ct4, &peer_key);
-	bpf_map_delete_elem(&ct4, &key);
-}
-
 static __always_inline struct ct4_ring *ct4_ring_get(void)
 {
 	__u32 zero = 0;
@@ -312,18 +283,35 @@ static __always_inline bool ct4_is_forward_of(const struct ct_entry *forward,
 }
 
 /*
+ * Deletes the flow whose reply entry ENTRY (under KEY) this CPU has marked CT_EXPIRES_DROPPING:
+ * the mark makes the reply entry this CPU's to delete (a take-over, an early drop, a retirement
+ * and the agent's GC keep off it). The forward entry goes only if it still belongs to this flow:
+ * a new SYN on the client's tuple may have rewritten it for a new flow meanwhile.
+ */
+static __always_inline void ct4_delete_marked(const struct ct4_key *key,
+					      const struct ct_entry *entry)
+{
+	struct ct4_key forward_key = {};
+	struct ct_entry *forward;
+
+	ct4_peer_key(&forward_key, entry, key->proto);
+	forward = bpf_map_lookup_elem(&ct4, &forward_key);
+	if (forward && ct4_is_forward_of(forward, key))
+		bpf_map_delete_elem(&ct4, &forward_key);
+	bpf_map_delete_elem(&ct4, key);
+}
+
+/*
  * Deletes the flow whose reply entry is under KEY when it is not confirmed, or expired, or
  * closed. The CPU whose compare-and-swap marks the deadline CT_EXPIRES_DROPPING owns the
- * deletion: a racing early drop, a take-over or the agent's GC keep off such an entry, and a
- * confirmation that raced the mark is seen after it (ct4_confirm marks before it swaps), so
- * the entry is put back. In between, for a few instructions, the flow reads as expired. The
- * forward entry goes only if it still belongs to this flow (a new SYN may have reused it).
- * Returns true when the flow was deleted.
+ * deletion (ct4_delete_marked): a racing early drop, a take-over or the agent's GC keep off
+ * such an entry, and a confirmation that raced the mark is seen after it (ct4_confirm marks
+ * before it swaps), so the entry is put back. In between, for a few instructions, the flow
+ * reads as expired. Returns true when the flow was deleted.
  */
 static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 now)
 {
-	struct ct4_key forward_key = {};
-	struct ct_entry *entry, *forward;
+	struct ct_entry *entry;
 	__u64 seen;
 
 	entry = bpf_map_lookup_elem(&ct4, key);
@@ -339,11 +327,7 @@ static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 
 		__sync_val_compare_and_swap(&entry->expires_ns, CT_EXPIRES_DROPPING, seen);
 		return false;
 	}
-	ct4_peer_key(&forward_key, entry, key->proto);
-	forward = bpf_map_lookup_elem(&ct4, &forward_key);
-	if (forward && ct4_is_forward_of(forward, key))
-		bpf_map_delete_elem(&ct4, &forward_key);
-	bpf_map_delete_elem(&ct4, key);
+	ct4_delete_marked(key, entry);
 	return true;
 }
 
@@ -386,6 +370,42 @@ static __always_inline long ct4_insert(const struct ct4_key *key, const struct c
 	if (err == -E2BIG)
 		__sync_fetch_and_add(&ring->insert_failed, 1);
 	return err;
+}
+
+/*
+ * A connection opened straight to a backend from the same port a closed service flow used has
+ * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
+ * SYN that is no service traffic retires such a closed service flow (both directions), as a
+ * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
+ * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
+ * It deletes only what it read: the reply entry is marked CT_EXPIRES_DROPPING by
+ * compare-and-swap from the deadline it was judged by (a CPU that rewrote or took it over
+ * meanwhile moved that deadline), and the forward entry only while it still is this flow's
+ * (ct4_delete_marked): the client may have opened a new flow on its tuple to another backend.
+ */
+static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
+{
+	struct ct4_key key = {
+	    .saddr = pkt->daddr,
+	    .daddr = pkt->saddr,
+	    .sport = pkt->dport,
+	    .dport = pkt->sport,
+	    .proto = pkt->proto,
+	};
+	struct ct_entry *entry;
+	__u64 seen;
+
+	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return;
+	entry = ct4_lookup(&key, now);
+	if (!entry || !(entry->flags & CT_F_REPLY))
+		return;
+	seen = CT_READ_ONCE(entry->expires_ns);
+	if (seen == CT_EXPIRES_DROPPING || !ct4_is_closed(entry))
+		return;
+	if (__sync_val_compare_and_swap(&entry->expires_ns, seen, CT_EXPIRES_DROPPING) != seen)
+		return;
+	ct4_delete_marked(&key, entry);
 }
 
 /* Where a new flow's source port is allocated (snat4_ports()): host order. */
