@@ -331,31 +331,68 @@ static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 
 	return true;
 }
 
-/* Makes room in a full ct4: up to CT_EARLY_DROP_TRIES of the oldest flows are examined. */
-static __always_inline bool ct4_early_drop(struct ct4_ring *ring, __u64 now)
+/*
+ * Makes room in a full ct4: up to CT_EARLY_DROP_TRIES of the oldest flows are examined. Returns
+ * 1 when a flow was deleted, else 0. A global function, so the verifier checks it once rather
+ * than at each of its callers (ct4_make_room, ct4_insert) with all of theirs: inlined there,
+ * tc_pod_ingress passed the verifier's limit of a million instructions (6.18). Global
+ * functions take scalars only (5.15), hence no ring argument.
+ */
+__attribute__((noinline)) int ct4_early_drop(__u64 now)
 {
+	struct ct4_ring *ring = ct4_ring_get();
 	struct ct4_key key;
 	int ret;
 
+	if (!ring)
+		return 0;
 	for (int i = 0; i < CT_EARLY_DROP_TRIES; i++) {
 		ret = ct4_ring_pop(ring, &key);
 		if (ret < 0)
-			return false;
+			return 0;
 		if (ret > 0 && ct4_early_drop_one(&key, now)) {
 			__sync_fetch_and_add(&ring->early_drops, 1);
-			return true;
+			return 1;
 		}
 	}
-	return false;
+	return 0;
+}
+
+/* What ct4_make_room() did before a new flow's inserts (ct4_insert). */
+enum ct_room {
+	CT_ROOM_UNKNOWN = 0, /* ct4 not known to be full: an insert that fails early-drops */
+	CT_ROOM_MADE,	     /* a flow was early-dropped for this one */
+	CT_ROOM_NONE,	     /* ct4 is full and no flow could go: no second early drop */
+};
+
+/*
+ * Makes room for a new flow before its inserts when ct4 is known to be full (ring->full_until,
+ * set by an insert that found no free entry): one flow early-dropped frees the two entries the
+ * new one takes, from this CPU's free list, still in cache. Without it every new flow at a full
+ * table would first fail an insert (a bucket lock, a walk over every CPU's free list), then
+ * early-drop, then insert again. Called once per new flow, before any of its inserts. The hint
+ * lasts the rest of a clock tick (CT_FULL_HINT_NS): after the agent's GC has freed entries,
+ * new flows go on taking the place of early-drop victims for at most that long, the table
+ * staying as full as it was; only flows early drop may take at a full table ever go.
+ */
+static __always_inline enum ct_room ct4_make_room(__u64 now)
+{
+	struct ct4_ring *ring = ct4_ring_get();
+
+	if (!ring || likely(CT_READ_ONCE(ring->full_until) <= now))
+		return CT_ROOM_UNKNOWN;
+	return ct4_early_drop(now) ? CT_ROOM_MADE : CT_ROOM_NONE;
 }
 
 /*
- * Writes VALUE under KEY with FLAGS (BPF_NOEXIST or BPF_ANY); when ct4 is full, makes room by
- * early drop and writes once more. Returns 0, the update's -errno (-EEXIST: BPF_NOEXIST and
- * the key is held), or -E2BIG when the table is full and no flow could go (counted).
+ * Writes VALUE under KEY with FLAGS (BPF_NOEXIST or BPF_ANY). When ct4 is full the insert fails
+ * once: ct4 is marked full for the next new flows (ct4_make_room), and unless ROOM says that
+ * early drop found nothing already, a flow is early-dropped and the write tried again. Returns
+ * 0, the update's -errno (-EEXIST: BPF_NOEXIST and the key is held), or -E2BIG when the table
+ * is full and no flow could go (counted).
  */
 static __always_inline long ct4_insert(const struct ct4_key *key, const struct ct_entry *value,
-				       __u64 flags, __u64 now)
+				       __u64 flags, __u64 now, enum ct_room room)
 {
 	long err = bpf_map_update_elem(&ct4, key, value, flags);
 	struct ct4_ring *ring;
@@ -365,7 +402,9 @@ static __always_inline long ct4_insert(const struct ct4_key *key, const struct c
 	ring = ct4_ring_get();
 	if (!ring)
 		return err;
-	if (ct4_early_drop(ring, now))
+	if (CT_READ_ONCE(ring->full_until) <= now)
+		CT_WRITE_ONCE(ring->full_until, now + CT_FULL_HINT_NS);
+	if (room != CT_ROOM_NONE && ct4_early_drop(now))
 		err = bpf_map_update_elem(&ct4, key, value, flags);
 	if (err == -E2BIG)
 		__sync_fetch_and_add(&ring->insert_failed, 1);
@@ -454,16 +493,17 @@ static __always_inline bool ct4_is_same_reply(const struct ct_entry *taken,
  * - by another live flow: the new flow is dropped, -DROP_CT_CLASH. Its replies would arrive on
  *   the same tuple as the live flow's and could not be told apart: the backend itself holds one
  *   connection for that 4-tuple. Linux conntrack drops the loser of such a clash too.
- * A full table is made room in by early drop (ct4_insert). Returns 0 or -DROP_*.
+ * A full table is made room in by early drop (ct4_make_room, whose outcome is ROOM; ct4_insert).
+ * Returns 0 or -DROP_*.
  */
 static __always_inline int ct4_claim_reply(const struct ct4_key *key, const struct ct_entry *value,
-					   __u64 now)
+					   __u64 now, enum ct_room room)
 {
 	struct ct_entry *taken;
 	long err;
 	__u64 seen;
 
-	err = ct4_insert(key, value, BPF_NOEXIST, now);
+	err = ct4_insert(key, value, BPF_NOEXIST, now, room);
 	if (err != -EEXIST)
 		return !err ? 0 : err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;
 	taken = bpf_map_lookup_elem(&ct4, key);
@@ -486,11 +526,12 @@ static __always_inline int ct4_claim_reply(const struct ct4_key *key, const stru
  * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
  * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
  * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
- * A full table is made room in by early drop (ct4_insert). Returns 0, -DROP_NAT_NO_PORT, or
- * -DROP_CT_FULL.
+ * A full table is made room in by early drop (ct4_make_room, whose outcome is ROOM; ct4_insert).
+ * Returns 0, -DROP_NAT_NO_PORT, or -DROP_CT_FULL.
  */
 static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
-					  __u64 now, const struct ct4_port_range *range)
+					  __u64 now, const struct ct4_port_range *range,
+					  enum ct_room room)
 {
 	__u32 span = (__u32)range->max - range->min + 1;
 	__u32 offset, port;
@@ -504,7 +545,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	for (int i = 0; i < range->probes; i++) {
 		port = range->min + (offset + i) % span;
 		reply_key->dport = bpf_htons((__u16)port);
-		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now);
+		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now, room);
 		if (!err)
 			return 0;
 		if (err == -E2BIG)
