@@ -128,7 +128,13 @@ SLUICE_ASSERT_SIZE(struct ct_entry, 48);
  */
 #define CT4_RING_MAP	    "ct4_ring"
 #define CT_RING_SLOTS	    16384 /* a power of two; 256 KiB */
-#define CT_EARLY_DROP_TRIES 8	  /* slots examined per full-table insert before the drop */
+#define CT_EARLY_DROP_TRIES 8	  /* slots examined per new flow at a full table before the drop */
+/*
+ * How long an insert that found ct4 full makes the next new flows early-drop before they
+ * insert instead of after a failed insert (ct4_make_room): on the datapath clock, so the rest
+ * of the tick it was seen in. The first new flow of the next tick tries its insert first again.
+ */
+#define CT_FULL_HINT_NS CLOCK_TICK_NS
 
 struct ct4_ring {
 	__u64 head; /* slots ever written: the next one is slots[head % CT_RING_SLOTS] */
@@ -136,7 +142,14 @@ struct ct4_ring {
 	__u64 tail;	     /* the oldest slot early drop has not examined */
 	__u64 early_drops;   /* flows deleted to make room */
 	__u64 insert_failed; /* new flows dropped: ct4 full and no flow to early-drop */
-	__u64 pad_tail[5];
+	/*
+	 * Until this datapath time (exclusive), ct4 is taken to be full: set by an insert that
+	 * found no free entry, read by every new flow (CT_FULL_HINT_NS). A word of the old
+	 * pad_tail: the map's value size and every other field are those of layout 2, and an
+	 * older datapath leaves it 0 (never full).
+	 */
+	__u64 full_until;
+	__u64 pad_tail[4];
 	struct ct4_key slots[CT_RING_SLOTS];
 };
 SLUICE_ASSERT_SIZE(struct ct4_ring, 128 + 16 * CT_RING_SLOTS);

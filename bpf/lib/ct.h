@@ -232,35 +232,6 @@ static __always_inline void ct4_refresh(struct ct_entry *entry, const struct pkt
 		entry->expires_ns = expires;
 }
 
-/*
- * A connection opened straight to a backend from the same port a closed service flow used has
- * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
- * SYN that is no service traffic retires such a closed service flow (both directions), as a
- * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
- * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
- */
-static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
-{
-	struct ct4_key key = {
-	    .saddr = pkt->daddr,
-	    .daddr = pkt->saddr,
-	    .sport = pkt->dport,
-	    .dport = pkt->sport,
-	    .proto = pkt->proto,
-	};
-	struct ct4_key peer_key = {};
-	struct ct_entry *entry;
-
-	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
-		return;
-	entry = ct4_lookup(&key, now);
-	if (!entry || !(entry->flags & CT_F_REPLY) || !ct4_is_closed(entry))
-		return;
-	ct4_peer_key(&peer_key, entry, pkt->proto);
-	bpf_map_delete_elem(&ct4, &peer_key);
-	bpf_map_delete_elem(&ct4, &key);
-}
-
 static __always_inline struct ct4_ring *ct4_ring_get(void)
 {
 	__u32 zero = 0;
@@ -312,18 +283,35 @@ static __always_inline bool ct4_is_forward_of(const struct ct_entry *forward,
 }
 
 /*
+ * Deletes the flow whose reply entry ENTRY (under KEY) this CPU has marked CT_EXPIRES_DROPPING:
+ * the mark makes the reply entry this CPU's to delete (a take-over, an early drop, a retirement
+ * and the agent's GC keep off it). The forward entry goes only if it still belongs to this flow:
+ * a new SYN on the client's tuple may have rewritten it for a new flow meanwhile.
+ */
+static __always_inline void ct4_delete_marked(const struct ct4_key *key,
+					      const struct ct_entry *entry)
+{
+	struct ct4_key forward_key = {};
+	struct ct_entry *forward;
+
+	ct4_peer_key(&forward_key, entry, key->proto);
+	forward = bpf_map_lookup_elem(&ct4, &forward_key);
+	if (forward && ct4_is_forward_of(forward, key))
+		bpf_map_delete_elem(&ct4, &forward_key);
+	bpf_map_delete_elem(&ct4, key);
+}
+
+/*
  * Deletes the flow whose reply entry is under KEY when it is not confirmed, or expired, or
  * closed. The CPU whose compare-and-swap marks the deadline CT_EXPIRES_DROPPING owns the
- * deletion: a racing early drop, a take-over or the agent's GC keep off such an entry, and a
- * confirmation that raced the mark is seen after it (ct4_confirm marks before it swaps), so
- * the entry is put back. In between, for a few instructions, the flow reads as expired. The
- * forward entry goes only if it still belongs to this flow (a new SYN may have reused it).
- * Returns true when the flow was deleted.
+ * deletion (ct4_delete_marked): a racing early drop, a take-over or the agent's GC keep off
+ * such an entry, and a confirmation that raced the mark is seen after it (ct4_confirm marks
+ * before it swaps), so the entry is put back. In between, for a few instructions, the flow
+ * reads as expired. Returns true when the flow was deleted.
  */
 static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 now)
 {
-	struct ct4_key forward_key = {};
-	struct ct_entry *entry, *forward;
+	struct ct_entry *entry;
 	__u64 seen;
 
 	entry = bpf_map_lookup_elem(&ct4, key);
@@ -339,39 +327,72 @@ static __always_inline bool ct4_early_drop_one(const struct ct4_key *key, __u64 
 		__sync_val_compare_and_swap(&entry->expires_ns, CT_EXPIRES_DROPPING, seen);
 		return false;
 	}
-	ct4_peer_key(&forward_key, entry, key->proto);
-	forward = bpf_map_lookup_elem(&ct4, &forward_key);
-	if (forward && ct4_is_forward_of(forward, key))
-		bpf_map_delete_elem(&ct4, &forward_key);
-	bpf_map_delete_elem(&ct4, key);
+	ct4_delete_marked(key, entry);
 	return true;
 }
 
-/* Makes room in a full ct4: up to CT_EARLY_DROP_TRIES of the oldest flows are examined. */
-static __always_inline bool ct4_early_drop(struct ct4_ring *ring, __u64 now)
+/*
+ * Makes room in a full ct4: up to CT_EARLY_DROP_TRIES of the oldest flows are examined. Returns
+ * 1 when a flow was deleted, else 0. A global function, so the verifier checks it once rather
+ * than at each of its callers (ct4_make_room, ct4_insert) with all of theirs: inlined there,
+ * tc_pod_ingress passed the verifier's limit of a million instructions (6.18). Global
+ * functions take scalars only (5.15), hence no ring argument.
+ */
+__attribute__((noinline)) int ct4_early_drop(__u64 now)
 {
+	struct ct4_ring *ring = ct4_ring_get();
 	struct ct4_key key;
 	int ret;
 
+	if (!ring)
+		return 0;
 	for (int i = 0; i < CT_EARLY_DROP_TRIES; i++) {
 		ret = ct4_ring_pop(ring, &key);
 		if (ret < 0)
-			return false;
+			return 0;
 		if (ret > 0 && ct4_early_drop_one(&key, now)) {
 			__sync_fetch_and_add(&ring->early_drops, 1);
-			return true;
+			return 1;
 		}
 	}
-	return false;
+	return 0;
+}
+
+/* What ct4_make_room() did before a new flow's inserts (ct4_insert). */
+enum ct_room {
+	CT_ROOM_UNKNOWN = 0, /* ct4 not known to be full: an insert that fails early-drops */
+	CT_ROOM_MADE,	     /* a flow was early-dropped for this one */
+	CT_ROOM_NONE,	     /* ct4 is full and no flow could go: no second early drop */
+};
+
+/*
+ * Makes room for a new flow before its inserts when ct4 is known to be full (ring->full_until,
+ * set by an insert that found no free entry): one flow early-dropped frees the two entries the
+ * new one takes, from this CPU's free list, still in cache. Without it every new flow at a full
+ * table would first fail an insert (a bucket lock, a walk over every CPU's free list), then
+ * early-drop, then insert again. Called once per new flow, before any of its inserts. The hint
+ * lasts the rest of a clock tick (CT_FULL_HINT_NS): after the agent's GC has freed entries,
+ * new flows go on taking the place of early-drop victims for at most that long, the table
+ * staying as full as it was; only flows early drop may take at a full table ever go.
+ */
+static __always_inline enum ct_room ct4_make_room(__u64 now)
+{
+	struct ct4_ring *ring = ct4_ring_get();
+
+	if (!ring || likely(CT_READ_ONCE(ring->full_until) <= now))
+		return CT_ROOM_UNKNOWN;
+	return ct4_early_drop(now) ? CT_ROOM_MADE : CT_ROOM_NONE;
 }
 
 /*
- * Writes VALUE under KEY with FLAGS (BPF_NOEXIST or BPF_ANY); when ct4 is full, makes room by
- * early drop and writes once more. Returns 0, the update's -errno (-EEXIST: BPF_NOEXIST and
- * the key is held), or -E2BIG when the table is full and no flow could go (counted).
+ * Writes VALUE under KEY with FLAGS (BPF_NOEXIST or BPF_ANY). When ct4 is full the insert fails
+ * once: ct4 is marked full for the next new flows (ct4_make_room), and unless ROOM says that
+ * early drop found nothing already, a flow is early-dropped and the write tried again. Returns
+ * 0, the update's -errno (-EEXIST: BPF_NOEXIST and the key is held), or -E2BIG when the table
+ * is full and no flow could go (counted).
  */
 static __always_inline long ct4_insert(const struct ct4_key *key, const struct ct_entry *value,
-				       __u64 flags, __u64 now)
+				       __u64 flags, __u64 now, enum ct_room room)
 {
 	long err = bpf_map_update_elem(&ct4, key, value, flags);
 	struct ct4_ring *ring;
@@ -381,11 +402,49 @@ static __always_inline long ct4_insert(const struct ct4_key *key, const struct c
 	ring = ct4_ring_get();
 	if (!ring)
 		return err;
-	if (ct4_early_drop(ring, now))
+	if (CT_READ_ONCE(ring->full_until) <= now)
+		CT_WRITE_ONCE(ring->full_until, now + CT_FULL_HINT_NS);
+	if (room != CT_ROOM_NONE && ct4_early_drop(now))
 		err = bpf_map_update_elem(&ct4, key, value, flags);
 	if (err == -E2BIG)
 		__sync_fetch_and_add(&ring->insert_failed, 1);
 	return err;
+}
+
+/*
+ * A connection opened straight to a backend from the same port a closed service flow used has
+ * the reversed tuple of that flow's reply entry: its replies would be rewritten to the VIP. A
+ * SYN that is no service traffic retires such a closed service flow (both directions), as a
+ * SYN to a TIME_WAIT tuple ends the old conntrack in Linux. A half-closed flow is still live
+ * (its backend would not accept the SYN either) and stays. Only SYNs pay for the lookup.
+ * It deletes only what it read: the reply entry is marked CT_EXPIRES_DROPPING by
+ * compare-and-swap from the deadline it was judged by (a CPU that rewrote or took it over
+ * meanwhile moved that deadline), and the forward entry only while it still is this flow's
+ * (ct4_delete_marked): the client may have opened a new flow on its tuple to another backend.
+ */
+static __always_inline void ct4_retire_closed(const struct pkt4 *pkt, __u64 now)
+{
+	struct ct4_key key = {
+	    .saddr = pkt->daddr,
+	    .daddr = pkt->saddr,
+	    .sport = pkt->dport,
+	    .dport = pkt->sport,
+	    .proto = pkt->proto,
+	};
+	struct ct_entry *entry;
+	__u64 seen;
+
+	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return;
+	entry = ct4_lookup(&key, now);
+	if (!entry || !(entry->flags & CT_F_REPLY))
+		return;
+	seen = CT_READ_ONCE(entry->expires_ns);
+	if (seen == CT_EXPIRES_DROPPING || !ct4_is_closed(entry))
+		return;
+	if (__sync_val_compare_and_swap(&entry->expires_ns, seen, CT_EXPIRES_DROPPING) != seen)
+		return;
+	ct4_delete_marked(&key, entry);
 }
 
 /* Where a new flow's source port is allocated (snat4_ports()): host order. */
@@ -434,16 +493,17 @@ static __always_inline bool ct4_is_same_reply(const struct ct_entry *taken,
  * - by another live flow: the new flow is dropped, -DROP_CT_CLASH. Its replies would arrive on
  *   the same tuple as the live flow's and could not be told apart: the backend itself holds one
  *   connection for that 4-tuple. Linux conntrack drops the loser of such a clash too.
- * A full table is made room in by early drop (ct4_insert). Returns 0 or -DROP_*.
+ * A full table is made room in by early drop (ct4_make_room, whose outcome is ROOM; ct4_insert).
+ * Returns 0 or -DROP_*.
  */
 static __always_inline int ct4_claim_reply(const struct ct4_key *key, const struct ct_entry *value,
-					   __u64 now)
+					   __u64 now, enum ct_room room)
 {
 	struct ct_entry *taken;
 	long err;
 	__u64 seen;
 
-	err = ct4_insert(key, value, BPF_NOEXIST, now);
+	err = ct4_insert(key, value, BPF_NOEXIST, now, room);
 	if (err != -EEXIST)
 		return !err ? 0 : err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;
 	taken = bpf_map_lookup_elem(&ct4, key);
@@ -466,11 +526,12 @@ static __always_inline int ct4_claim_reply(const struct ct4_key *key, const stru
  * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
  * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
  * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
- * A full table is made room in by early drop (ct4_insert). Returns 0, -DROP_NAT_NO_PORT, or
- * -DROP_CT_FULL.
+ * A full table is made room in by early drop (ct4_make_room, whose outcome is ROOM; ct4_insert).
+ * Returns 0, -DROP_NAT_NO_PORT, or -DROP_CT_FULL.
  */
 static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struct ct_entry *reply,
-					  __u64 now, const struct ct4_port_range *range)
+					  __u64 now, const struct ct4_port_range *range,
+					  enum ct_room room)
 {
 	__u32 span = (__u32)range->max - range->min + 1;
 	__u32 offset, port;
@@ -484,7 +545,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	for (int i = 0; i < range->probes; i++) {
 		port = range->min + (offset + i) % span;
 		reply_key->dport = bpf_htons((__u16)port);
-		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now);
+		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now, room);
 		if (!err)
 			return 0;
 		if (err == -E2BIG)

@@ -226,9 +226,10 @@ struct flow_pair_opts {
  *
  * ENTRY comes zeroed but for svc_id, backend_id and policy, which both directions share; on
  * return it holds the forward entry, for ep4_deliver(). OUT is the caller's translation (its own
- * tuple for an untranslated flow). A full table is made room in by early drop, and the new flow
- * joins the ring early drop takes from (ct4_insert, ct4_ring_push). Returns 0, or -DROP_* with
- * no entry of this flow left in ct4.
+ * tuple for an untranslated flow). A full table is made room in by early drop, before the
+ * inserts when it is known to be full (ct4_make_room) or else when an insert fails (ct4_insert),
+ * and the new flow joins the ring early drop takes from (ct4_ring_push). Returns 0, or -DROP_*
+ * with no entry of this flow left in ct4.
  */
 static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct pkt4 *pkt,
 					    __u64 now, struct nat4_tuple *out,
@@ -237,6 +238,7 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 {
 	struct ct4_key reply_key = {}, key = {};
 	__u8 tcp_flags = pkt->proto == IPPROTO_TCP ? pkt->tcp_flags : 0;
+	enum ct_room room;
 	long err;
 	int ret;
 
@@ -263,13 +265,14 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 	} else {
 		entry->ifindex = 0;
 	}
+	room = ct4_make_room(now);
 	if (opts->flags & CT_F_SNAT) {
-		ret = ct4_claim_port(&reply_key, entry, now, &opts->ports);
+		ret = ct4_claim_port(&reply_key, entry, now, &opts->ports, room);
 		if (ret)
 			return ret;
 		out->sport = reply_key.dport;
 	} else {
-		ret = ct4_claim_reply(&reply_key, entry, now);
+		ret = ct4_claim_reply(&reply_key, entry, now, room);
 		if (ret)
 			return ret;
 	}
@@ -287,7 +290,8 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		if (entry->ifindex)
 			entry->flags |= CT_F_NEIGH;
 	}
-	err = ct4_insert(&key, entry, BPF_ANY, now);
+	/* Early drop may run once more: another CPU may have taken the room this one made. */
+	err = ct4_insert(&key, entry, BPF_ANY, now, CT_ROOM_UNKNOWN);
 	if (err) {
 		bpf_map_delete_elem(&ct4, &reply_key);
 		return err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;

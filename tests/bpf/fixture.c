@@ -375,6 +375,36 @@ int fixture_ct_pressure(struct fixture *f, uint64_t *early_drops, uint64_t *inse
 	return err;
 }
 
+int fixture_ct_full_until(struct fixture *f, uint64_t *full_until)
+{
+	struct ct4_ring *ring = malloc(sizeof(*ring));
+	__u32 zero = 0;
+	int err = 0;
+
+	if (!ring)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4_ring), &zero, ring))
+		err = -errno;
+	else
+		*full_until = ring->full_until;
+	free(ring);
+	return err;
+}
+
+int fixture_ct_delete(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		      uint8_t proto)
+{
+	struct ct4_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.saddr = saddr;
+	key.daddr = daddr;
+	key.sport = sport;
+	key.dport = dport;
+	key.proto = proto;
+	return bpf_map_delete_elem(bpf_map__fd(f->skel->maps.ct4), &key) ? -errno : 0;
+}
+
 int fixture_set_clock(struct fixture *f, uint64_t now_ns)
 {
 	uint64_t value[8] = {0};

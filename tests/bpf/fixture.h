@@ -117,6 +117,11 @@ int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 spor
 int fixture_ct_count(struct fixture *f);
 /* The early-drop ring's counters (maps/ct.h). Returns 0 or -errno. */
 int fixture_ct_pressure(struct fixture *f, uint64_t *early_drops, uint64_t *insert_failed);
+/* The time until which the datapath takes ct4 to be full (ct4_ring.full_until). 0 or -errno. */
+int fixture_ct_full_until(struct fixture *f, uint64_t *full_until);
+/* Deletes a conntrack entry by its wire tuple, as the agent's GC would. Returns 0 or -errno. */
+int fixture_ct_delete(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		      uint8_t proto);
 /*
  * Sets the datapath clock (the clock map's now_ns, which the programs read instead of the
  * kernel's while it is not 0): a test chooses "now" and can move it on. Returns 0 or -errno.

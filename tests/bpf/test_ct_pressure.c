@@ -3,7 +3,8 @@
  * Conntrack under pressure: a full ct4 makes room by early drop of a flow nobody answered (the
  * oldest first), never of a confirmed live one; with only confirmed flows the new flow is
  * dropped and counted, and every entry stays as it was. TCP is confirmed by its handshake, not
- * by the SYN-ACK alone, and a closed flow goes like an unconfirmed one.
+ * by the SYN-ACK alone, and a closed flow goes like an unconfirmed one. An insert that finds the
+ * table full makes the next new flows of that clock tick early-drop before they insert.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -244,6 +245,68 @@ void test_ct_pressure_tcp_handshake_confirms(void)
 	ASSERT_EQ(flow_entries(&f, IPPROTO_TCP, 1), 2, "the established flow stays");
 	ASSERT_EQ(flow_entries(&f, IPPROTO_TCP, 2), 0, "the reset flow went next");
 	expect_pressure(&f, 2, 0);
+cleanup:
+	fixture_close(&f);
+}
+
+/* Flow i's two entries go, as the agent's GC deletes an expired flow. */
+static bool gc_deletes_flow(struct fixture *f, int i)
+{
+	__be16 port = htons(PORT_BASE + i);
+
+	return ASSERT_OK(
+		   fixture_ct_delete(f, TEST_CLIENT_IP, TEST_VIP, port, TEST_VIP_PORT, IPPROTO_UDP),
+		   "delete the forward entry") &&
+	       ASSERT_OK(fixture_ct_delete(f, TEST_BACKEND_A, TEST_CLIENT_IP, TEST_BACKEND_PORT,
+					   port, IPPROTO_UDP),
+			 "delete the reply entry");
+}
+
+/*
+ * An insert that finds the table full marks it full for the rest of the clock tick, and the new
+ * flows of that tick early-drop before they insert: the table stays exactly as full as it was
+ * even when the GC freed entries meanwhile, and only until the tick ends; then a new flow takes
+ * free room without early drop.
+ */
+void test_ct_pressure_full_hint(void)
+{
+	struct fixture f = {0};
+	uint64_t full_until = 1;
+	int i;
+
+	if (!pressure_setup(&f, IPPROTO_UDP, 2 * FLOWS))
+		goto cleanup;
+	for (i = 0; i < FLOWS; i++)
+		if (!open_flow(&f, IPPROTO_UDP, i))
+			goto cleanup;
+	if (ASSERT_OK(fixture_ct_full_until(&f, &full_until), "read ct4_ring"))
+		ASSERT_EQ(full_until, 0, "filling: not marked full");
+	if (!open_flow(&f, IPPROTO_UDP, FLOWS))
+		goto cleanup;
+	if (ASSERT_OK(fixture_ct_full_until(&f, &full_until), "read ct4_ring"))
+		ASSERT_EQ(full_until, T0 + CT_FULL_HINT_NS, "marked full until the tick ends");
+	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, 0), 0, "the oldest flow went");
+	expect_pressure(&f, 1, 0);
+
+	/* The GC frees flows 1 and 2; the tick goes on: flow 3 makes room all the same. */
+	if (!gc_deletes_flow(&f, 1) || !gc_deletes_flow(&f, 2) ||
+	    !open_flow(&f, IPPROTO_UDP, FLOWS + 1))
+		goto cleanup;
+	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, 3), 0, "within the tick: early drop first");
+	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, FLOWS + 1), 2, "the new flow is whole");
+	ASSERT_EQ(fixture_ct_count(&f), 2 * FLOWS - 4, "the table no fuller, no emptier");
+	expect_pressure(&f, 2, 0);
+
+	/* The next tick: free room is taken without early drop, and the mark stays as it was. */
+	if (!ASSERT_OK(fixture_set_clock(&f, T0 + CT_FULL_HINT_NS), "next tick") ||
+	    !open_flow(&f, IPPROTO_UDP, FLOWS + 2))
+		goto cleanup;
+	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, 4), 2, "the next oldest flow stays");
+	ASSERT_EQ(fixture_ct_count(&f), 2 * FLOWS - 2, "the new flow took free room");
+	expect_pressure(&f, 2, 0);
+	if (ASSERT_OK(fixture_ct_full_until(&f, &full_until), "read ct4_ring"))
+		ASSERT_EQ(full_until, T0 + CT_FULL_HINT_NS, "no insert failed: the mark is old");
+	ASSERT_EQ(fixture_drops_total(&f), 0, "no packet dropped");
 cleanup:
 	fixture_close(&f);
 }
