@@ -19,6 +19,7 @@
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
 #include "loader/agent/agent_status.h"
+#include "loader/agent/debounce.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
 #include "loader/agent/nat_ports.h"
@@ -51,14 +52,13 @@ struct agent {
 	uint32_t api_rejected; /* invalid latest versions in the API's store */
 	int signal_fd;
 	int inotify_fd;
-	int watch;	       /* inotify watch on the manifest directory, or -1 */
-	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
-	uint64_t first_change; /* ms of the first change not yet applied */
-	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
-	uint32_t ct_size;      /* ct4's size in force */
-	bool is_ct_full;       /* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
-	uint64_t retire_at;    /* ms deadline to end retired slot generations, 0 when none */
-	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
+	int watch;		/* inotify watch on the manifest directory, or -1 */
+	struct debounce reload; /* when the changes noted since the last reload are applied */
+	uint64_t gc_at;		/* ms deadline of the next conntrack sweep */
+	uint32_t ct_size;	/* ct4's size in force */
+	bool is_ct_full;	/* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
+	uint64_t retire_at;	/* ms deadline to end retired slot generations, 0 when none */
+	int status_fd;		/* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
 };
 
@@ -300,17 +300,14 @@ static int agent_watch(struct agent *agent)
 	return 0;
 }
 
+/*
+ * A change to apply: AGENT_DEBOUNCE_MS after the first one pending, so an editor's burst is one
+ * sync and no later wakeup moves it (a trailing debounce restarted by each one let a steady
+ * stream of events hold a change back).
+ */
 static void agent_schedule_reload(struct agent *agent)
 {
-	uint64_t now = agent_now_ms();
-
-	/* Trailing debounce, bounded: editors write in bursts, but a steady stream still applies.
-	 */
-	if (!agent->reload_at)
-		agent->first_change = now;
-	agent->reload_at = now + AGENT_DEBOUNCE_MS;
-	if (agent->reload_at > agent->first_change + AGENT_DEBOUNCE_MAX_MS)
-		agent->reload_at = agent->first_change + AGENT_DEBOUNCE_MAX_MS;
+	debounce_note(&agent->reload, agent_now_ms(), AGENT_DEBOUNCE_MS);
 }
 
 /* Remember a file inotify named, to re-read it alone; too many: list the directory instead. */
@@ -365,9 +362,14 @@ static void agent_drain_inotify(struct agent *agent)
 					inotify_rm_watch(agent->inotify_fd, agent->watch);
 					agent->watch = -1;
 				}
-			} else {
-				if (event->len && event->wd == agent->watch)
+			} else if (event->len && event->wd == agent->watch) {
+				/* Only a manifest file's change is one (not an editor's swap file).
+				 */
+				if (manifest_is_file_name(event->name)) {
 					agent_note_name(agent, event->name);
+					agent_schedule_reload(agent);
+				}
+			} else {
 				agent_schedule_reload(agent);
 			}
 			p += sizeof(*event) + event->len;
@@ -419,8 +421,8 @@ static int agent_poll_timeout(const struct agent *agent, uint64_t now)
 {
 	uint64_t next = agent->gc_at;
 
-	if (agent->reload_at && agent->reload_at < next)
-		next = agent->reload_at;
+	if (agent->reload.due_ms && agent->reload.due_ms < next)
+		next = agent->reload.due_ms;
 	if (agent->retire_at && agent->retire_at < next)
 		next = agent->retire_at;
 	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
@@ -475,10 +477,8 @@ static int agent_loop(struct agent *agent)
 			agent->is_rescan = true;
 			agent_schedule_reload(agent);
 		}
-		if (agent->reload_at && now >= agent->reload_at) {
-			agent->reload_at = 0;
+		if (debounce_take(&agent->reload, now))
 			agent_reload(agent);
-		}
 		/*
 		 * Slot generations a flip retired, as soon as their grace period is over: a removed
 		 * backend's UDP flows are flushed then, so a client that keeps its source port (a
