@@ -618,13 +618,16 @@ static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 	return yaml_tree_mapping_append(b->tree, top->node, key, node);
 }
 
-/* A sequence about to open as the value of the document root's "items" key. */
+/* A sequence about to open as the value of the document root's "items" key (or a run's root). */
 static bool builder_is_items(const struct builder *b)
 {
 	const struct yaml_tree_node *key = b->depth == 1 ? b->stack[0].pending_key : NULL;
 
-	return b->reader && !b->items_depth && key && key->scalar.length == 5 &&
-	       !memcmp(key->scalar.value, "items", 5);
+	if (!b->reader || b->items_depth)
+		return false;
+	if (b->reader->is_items_run)
+		return b->depth == 0; /* the root sequence of a run of items */
+	return key && key->scalar.length == 5 && !memcmp(key->scalar.value, "items", 5);
 }
 
 static enum yaml_tree_kind scalar_kind(const yaml_event_t *event)
@@ -679,7 +682,8 @@ static int builder_open(struct builder *b, const yaml_event_t *event, unsigned i
 	struct frame *top;
 	int err;
 
-	if (b->depth >= YAML_TREE_MAX_DEPTH)
+	/* A run of items sits one level higher than in its List: the same depth is refused. */
+	if (b->depth + (b->reader && b->reader->is_items_run) >= YAML_TREE_MAX_DEPTH)
 		return builder_fail(b, -E2BIG, line, "nesting deeper than %d levels (the limit)",
 				    YAML_TREE_MAX_DEPTH);
 	builder_enter(b);

@@ -110,6 +110,12 @@ struct yaml_tree_reader {
 	int (*object)(void *context, const struct yaml_tree_node *root, bool is_item);
 	void *context;
 	unsigned int first_line; /* line of buffer's first byte, for pieces of a file; 0 is 1 */
+	/*
+	 * The text is a run of a List's items cut from its file ("- " entries at column 0): a
+	 * root sequence's entries are handed over as items, as those of "items" are, and the
+	 * root, left empty, as the document.
+	 */
+	bool is_items_run;
 };
 
 /* Returns as yaml_tree_parse(), or what object() returned. */
