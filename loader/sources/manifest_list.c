@@ -258,6 +258,7 @@ int manifest_load_list(struct file_load *load, const char *buffer, size_t size)
 	pthread_t threads[MANIFEST_LIST_RUNS];
 	bool has_thread[MANIFEST_LIST_RUNS] = {false};
 	size_t cuts[MANIFEST_LIST_RUNS], items_at, first, end, head, n, n_items = 0, n_seen = 0;
+	size_t n_objects = 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct manifest_file *file = load->file;
 	struct list_rest rest = {.load = load};
@@ -297,13 +298,29 @@ int manifest_load_list(struct file_load *load, const char *buffer, size_t size)
 			err = -EAGAIN;
 		n_items += runs[k].n_items;
 		n_seen += runs[k].load.n_seen;
+		n_objects += runs[k].file.n_objects;
 	}
 	if (n_seen > MANIFEST_MAX_OBJECTS)
 		err = -EAGAIN; /* the one-parser reading names the object past the limit */
-	/* The objects in file order, then the document around them. */
+	/*
+	 * The objects in file order, then the document around them. The file's array is sized
+	 * once and each run's freed as soon as it is copied: the arrays are the runs' only extra
+	 * memory worth counting (8 bytes an object, twice).
+	 */
+	if (!err && file->capacity < file->n_objects + n_objects) {
+		struct k8s_object **grown =
+		    realloc(file->objects, (file->n_objects + n_objects) * sizeof(*grown));
+
+		err = grown ? 0 : -ENOMEM;
+		if (grown) {
+			file->objects = grown;
+			file->capacity = file->n_objects + n_objects;
+		}
+	}
 	for (size_t k = 0; !err && k < n; k++) {
 		for (size_t j = 0; !err && j < runs[k].file.n_objects; j++)
 			err = manifest_file_add(file, runs[k].file.objects[j]);
+		manifest_file_clear(&runs[k].file);
 	}
 	/* The "items:" line kept, and every line before it: line numbers as in the file. */
 	head = line_end(buffer, items_at, size);

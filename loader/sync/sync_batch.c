@@ -11,7 +11,7 @@
  * backends (shared) and source ranges (an LPM trie, no batch before 6.x) stay single writes.
  *
  * A group is written before the next frontend once it holds SYNC_BATCH_FRONTENDS frontends (a
- * Maglev table is 4 KiB by default: the queue stays near 1 MiB), and at the end of the sync. A
+ * Maglev table is 4 KiB by default: the queue stays near 270 KiB), and at the end of the sync. A
  * kernel or map without batch updates gets the same entries one by one.
  */
 #include <arpa/inet.h>

@@ -92,7 +92,7 @@ static void assert_maps_equal(int a, int b, size_t key_size, size_t value_size, 
 	assert_int_equal(n, map_fixture_count(b, key_size));
 }
 
-/* 600 frontends (three batch groups) batched, then the same one by one: the same maps. */
+/* 600 frontends (ten batch groups) batched, then the same one by one: the same maps. */
 static void test_batches_equal_single_writes(void **state)
 {
 	struct map_fixture *f = map_fixture_or_skip(state), *g;
