@@ -19,6 +19,7 @@
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
 #include "loader/agent/agent_status.h"
+#include "loader/agent/debounce.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
 #include "loader/agent/nat_ports.h"
@@ -51,14 +52,13 @@ struct agent {
 	uint32_t api_rejected; /* invalid latest versions in the API's store */
 	int signal_fd;
 	int inotify_fd;
-	int watch;	       /* inotify watch on the manifest directory, or -1 */
-	uint64_t reload_at;    /* ms deadline of a pending reload, 0 when none */
-	uint64_t first_change; /* ms of the first change not yet applied */
-	uint64_t gc_at;	       /* ms deadline of the next conntrack sweep */
-	uint32_t ct_size;      /* ct4's size in force */
-	bool is_ct_full;       /* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
-	uint64_t retire_at;    /* ms deadline to end retired slot generations, 0 when none */
-	int status_fd;	       /* bpffs/agent_status, for `sluice status`; -1 if unavailable */
+	int watch;		/* inotify watch on the manifest directory, or -1 */
+	struct debounce reload; /* when the changes noted since the last reload are applied */
+	uint64_t gc_at;		/* ms deadline of the next conntrack sweep */
+	uint32_t ct_size;	/* ct4's size in force */
+	bool is_ct_full;	/* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
+	uint64_t retire_at;	/* ms deadline to end retired slot generations, 0 when none */
+	int status_fd;		/* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
 };
 
@@ -143,6 +143,15 @@ static void agent_publish_status(struct agent *agent, const struct desired_state
 		log_debug("%s: update failed", AGENT_STATUS_MAP);
 }
 
+/* CPU time of the whole process (every thread), in ms: the sync line's "cpu" beside its wall. */
+static double agent_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static double agent_ms(const struct timespec *from, const struct timespec *to)
 {
 	return (double)(to->tv_sec - from->tv_sec) * 1e3 +
@@ -188,6 +197,7 @@ static int agent_reload(struct agent *agent)
 	struct desired_state state = {0}, full = {0};
 	struct sync_counts counts = {0};
 	struct timespec t0, t_read, t_build, t_maps, t1;
+	double cpu0 = agent_cpu_ms(), cpu_read = 0, cpu_build = 0, cpu_maps = 0;
 	bool is_full = agent->is_full_sync;
 	size_t n_frontends;
 	unsigned int unchanged;
@@ -214,6 +224,7 @@ static int agent_reload(struct agent *agent)
 				 strerror(-err));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t_read);
+	cpu_read = agent_cpu_ms();
 	err = desired_index_update(agent->index, &errors, &delta);
 	if (err) {
 		/* Part of the delta may be lost: the next sync diffs every frontend. */
@@ -233,6 +244,7 @@ static int agent_reload(struct agent *agent)
 	}
 	n_frontends = desired_index_frontend_count(agent->index);
 	clock_gettime(CLOCK_MONOTONIC, &t_build);
+	cpu_build = agent_cpu_ms();
 	if (is_full) {
 		err = desired_index_desired(agent->index, false, &full);
 		if (!err) {
@@ -245,6 +257,7 @@ static int agent_reload(struct agent *agent)
 				       delta->removed, delta->n_removed, &counts);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t_maps);
+	cpu_maps = agent_cpu_ms();
 	/* A frontend left as it was by a failure is retried by a full diff next time. */
 	agent->is_full_sync = err || counts.failed;
 	rejected = desired_index_rejected(agent->index) + agent->api_rejected +
@@ -264,12 +277,14 @@ static int agent_reload(struct agent *agent)
 		 "unchanged, %u failed; "
 		 "backends %u added, %u removed (%zu in use); %lu map writes; "
 		 "%u UDP flows flushed; %zu services rebuilt%s; %.2f ms (read %.2f, build %.2f, "
-		 "maps %.2f)",
+		 "maps %.2f); cpu %.2f ms (read %.2f, build %.2f, maps %.2f)",
 		 n_frontends, rejected, counts.added, counts.changed, counts.removed, unchanged,
 		 counts.failed, counts.backends_added, counts.backends_removed,
 		 sync_backend_count(agent->sync), counts.map_writes, counts.ct_flushed,
 		 delta->n_services, is_full ? ", full diff" : "", agent_ms(&t0, &t1),
-		 agent_ms(&t0, &t_read), agent_ms(&t_read, &t_build), agent_ms(&t_build, &t_maps));
+		 agent_ms(&t0, &t_read), agent_ms(&t_read, &t_build), agent_ms(&t_build, &t_maps),
+		 agent_cpu_ms() - cpu0, cpu_read - cpu0, cpu_build - cpu_read,
+		 cpu_maps - cpu_build);
 	policy_state_free(state.policy);
 	desired_state_free(&full);
 	k8s_errors_free(&errors);
@@ -287,17 +302,14 @@ static int agent_watch(struct agent *agent)
 	return 0;
 }
 
+/*
+ * A change to apply: AGENT_DEBOUNCE_MS after the first one pending, so an editor's burst is one
+ * sync and no later wakeup moves it (a trailing debounce restarted by each one let a steady
+ * stream of events hold a change back).
+ */
 static void agent_schedule_reload(struct agent *agent)
 {
-	uint64_t now = agent_now_ms();
-
-	/* Trailing debounce, bounded: editors write in bursts, but a steady stream still applies.
-	 */
-	if (!agent->reload_at)
-		agent->first_change = now;
-	agent->reload_at = now + AGENT_DEBOUNCE_MS;
-	if (agent->reload_at > agent->first_change + AGENT_DEBOUNCE_MAX_MS)
-		agent->reload_at = agent->first_change + AGENT_DEBOUNCE_MAX_MS;
+	debounce_note(&agent->reload, agent_now_ms(), AGENT_DEBOUNCE_MS);
 }
 
 /* Remember a file inotify named, to re-read it alone; too many: list the directory instead. */
@@ -352,9 +364,14 @@ static void agent_drain_inotify(struct agent *agent)
 					inotify_rm_watch(agent->inotify_fd, agent->watch);
 					agent->watch = -1;
 				}
-			} else {
-				if (event->len && event->wd == agent->watch)
+			} else if (event->len && event->wd == agent->watch) {
+				/* Only a manifest file's change is one (not an editor's swap file).
+				 */
+				if (manifest_is_file_name(event->name)) {
 					agent_note_name(agent, event->name);
+					agent_schedule_reload(agent);
+				}
+			} else {
 				agent_schedule_reload(agent);
 			}
 			p += sizeof(*event) + event->len;
@@ -406,8 +423,8 @@ static int agent_poll_timeout(const struct agent *agent, uint64_t now)
 {
 	uint64_t next = agent->gc_at;
 
-	if (agent->reload_at && agent->reload_at < next)
-		next = agent->reload_at;
+	if (agent->reload.due_ms && agent->reload.due_ms < next)
+		next = agent->reload.due_ms;
 	if (agent->retire_at && agent->retire_at < next)
 		next = agent->retire_at;
 	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
@@ -462,10 +479,8 @@ static int agent_loop(struct agent *agent)
 			agent->is_rescan = true;
 			agent_schedule_reload(agent);
 		}
-		if (agent->reload_at && now >= agent->reload_at) {
-			agent->reload_at = 0;
+		if (debounce_take(&agent->reload, now))
 			agent_reload(agent);
-		}
 		/*
 		 * Slot generations a flip retired, as soon as their grace period is over: a removed
 		 * backend's UDP flows are flushed then, so a client that keeps its source port (a
@@ -552,9 +567,15 @@ int agent_run(const struct agent_config *config)
 	struct datapath_result dp;
 	char failed[4096] = "";
 	const char *failed_map = NULL;
+	/* Start-up's wall and CPU time, the datapath's loading apart, for the "agent ready" line.
+	 */
+	struct timespec t_start, t_dp0, t_dp1, t_ready;
+	double cpu_start = agent_cpu_ms(), cpu_dp0 = 0, cpu_dp1 = 0;
 	sigset_t signals;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	t_dp0 = t_dp1 = t_start;
 	bpffs_maps_init(&agent.maps);
 	err = agent_config_validate(config);
 	if (err)
@@ -594,8 +615,12 @@ int agent_run(const struct agent_config *config)
 	/* The uplink masquerades: its ports must not be ones the node hands its own sockets. */
 	if (!err && config->uplink)
 		err = nat_ports_check_node(NAT_PORT_MIN_DEFAULT, NAT_PORT_MAX_DEFAULT);
+	clock_gettime(CLOCK_MONOTONIC, &t_dp0);
+	cpu_dp0 = agent_cpu_ms();
 	if (!err)
 		err = datapath_load(&dp_opts, &dp);
+	clock_gettime(CLOCK_MONOTONIC, &t_dp1);
+	cpu_dp1 = agent_cpu_ms();
 	if (!err)
 		err = agent_ipam_start(config, true);
 	if (err)
@@ -686,7 +711,11 @@ int agent_run(const struct agent_config *config)
 			goto cleanup;
 	}
 	agent.gc_at = agent_now_ms();
-	log_info("agent ready");
+	clock_gettime(CLOCK_MONOTONIC, &t_ready);
+	log_info("agent ready: %.0f ms from start (%.0f ms of CPU), of which loading the datapath "
+		 "%.0f ms (%.0f ms of CPU)",
+		 agent_ms(&t_start, &t_ready), agent_cpu_ms() - cpu_start, agent_ms(&t_dp0, &t_dp1),
+		 cpu_dp1 - cpu_dp0);
 	err = agent_loop(&agent);
 
 cleanup:

@@ -14,10 +14,12 @@
 
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
 #define AGENT_NODE_CIDR_SIZE_DEFAULT 24
-/* Quiet time after the last change in the manifest directory before it is re-read, in ms. */
+/*
+ * How long a change (a manifest file written, an API event) waits before it is applied, in ms,
+ * counted from the first change not yet applied: the changes of a burst are applied together,
+ * and later wakeups do not postpone them (loader/agent/debounce.h).
+ */
 #define AGENT_DEBOUNCE_MS 100
-/* A stream of changes still gets applied at least this often, in ms. */
-#define AGENT_DEBOUNCE_MAX_MS 1000
 /*
  * Period of the conntrack sweep for expired entries, in seconds; every second while ct4 is at
  * least AGENT_CT_FILL_WARN % full, so that expired flows make room before early drop has to.

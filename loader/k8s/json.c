@@ -45,7 +45,7 @@ static struct yaml_tree_node *convert(struct yaml_tree *tree, struct json_object
 			item = convert(tree, json_object_array_get_idx(value, i), depth + 1);
 			if (!item)
 				return NULL;
-			if (yaml_tree_sequence_append(node, item)) {
+			if (yaml_tree_sequence_append(tree, node, item)) {
 				errno = ENOMEM;
 				return NULL;
 			}
@@ -61,7 +61,7 @@ static struct yaml_tree_node *convert(struct yaml_tree *tree, struct json_object
 			item = key ? convert(tree, child, depth + 1) : NULL;
 			if (!item)
 				return NULL;
-			if (yaml_tree_mapping_append(node, key, item)) {
+			if (yaml_tree_mapping_append(tree, node, key, item)) {
 				errno = ENOMEM;
 				return NULL;
 			}

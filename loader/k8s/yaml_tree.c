@@ -13,6 +13,19 @@
 #define TAG_CORE "tag:yaml.org,2002:"
 #define TAG_STR	 TAG_CORE "str"
 
+/*
+ * The arena's blocks: YAML_TREE_BLOCK_MIN bytes first, doubling up to YAML_TREE_BLOCK_MAX; a
+ * request larger than a quarter of the block size it would come from gets a block of its own.
+ */
+#define YAML_TREE_BLOCK_MIN (16u << 10)
+#define YAML_TREE_BLOCK_MAX (1u << 20)
+
+struct yaml_tree_block {
+	struct yaml_tree_block *next;
+	size_t size, used; /* bytes of data */
+	_Alignas(max_align_t) unsigned char data[];
+};
+
 void yaml_tree_init(struct yaml_tree *tree)
 {
 	memset(tree, 0, sizeof(*tree));
@@ -20,27 +33,75 @@ void yaml_tree_init(struct yaml_tree *tree)
 
 void yaml_tree_free(struct yaml_tree *tree)
 {
-	size_t i;
+	struct yaml_tree_block *block, *next;
 
 	if (!tree)
 		return;
-	for (i = 0; i < tree->n_nodes; i++) {
-		struct yaml_tree_node *node = tree->nodes[i];
-
-		/* A scalar's value shares its node's allocation. */
-		if (node->type == YAML_TREE_MAPPING)
-			free(node->mapping.pairs);
-		else if (node->type == YAML_TREE_SEQUENCE)
-			free(node->sequence.items);
-		free(node);
+	for (block = tree->blocks; block; block = next) {
+		next = block->next;
+		free(block);
 	}
-	free(tree->nodes);
 	free(tree->documents);
 	yaml_tree_init(tree);
 }
 
-/* Grow *array (of element size `size`) so that it holds at least count + 1 elements. */
-static int grow(void **array, size_t *capacity, size_t count, size_t size)
+void yaml_tree_clear(struct yaml_tree *tree)
+{
+	struct yaml_tree_block *blocks = tree->blocks;
+
+	free(tree->documents);
+	yaml_tree_init(tree);
+	tree->blocks = tree->current = blocks;
+	if (blocks)
+		blocks->used = 0;
+}
+
+/* SIZE bytes aligned for any node or array, from the tree's arena; NULL with errno ENOMEM. */
+static void *tree_alloc(struct yaml_tree *tree, size_t size)
+{
+	const size_t align = _Alignof(max_align_t);
+	struct yaml_tree_block *block = tree->current, *fresh;
+	size_t want, next;
+
+	size = (size + align - 1) & ~(align - 1);
+	while (block && block->size - block->used < size && block->next) {
+		/* Blocks kept by yaml_tree_clear(): reused in order. */
+		block = block->next;
+		block->used = 0;
+	}
+	if (!block || block->size - block->used < size) {
+		next = block ? block->size * 2 : YAML_TREE_BLOCK_MIN;
+		if (next > YAML_TREE_BLOCK_MAX)
+			next = YAML_TREE_BLOCK_MAX;
+		want = size > next / 4 ? size : next;
+		fresh = malloc(sizeof(*fresh) + want);
+		if (!fresh) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		fresh->size = want;
+		fresh->used = 0;
+		fresh->next = NULL;
+		if (block) {
+			/* After the current block; a later kept block stays next in line. */
+			fresh->next = block->next;
+			block->next = fresh;
+		} else {
+			tree->blocks = fresh;
+		}
+		block = fresh;
+	}
+	tree->current = block;
+	block->used += size;
+	return block->data + block->used - size;
+}
+
+/*
+ * Grow *array (of element size `size`, carved from tree) so that it holds at least count + 1
+ * elements: a new array from the arena, twice as large, the old one left where it is (the waste
+ * is at most the final size).
+ */
+static int grow(struct yaml_tree *tree, void **array, size_t *capacity, size_t count, size_t size)
 {
 	size_t next;
 	void *p;
@@ -48,32 +109,24 @@ static int grow(void **array, size_t *capacity, size_t count, size_t size)
 	if (count < *capacity)
 		return 0;
 	next = *capacity ? *capacity * 2 : 4;
-	p = realloc(*array, next * size);
+	p = tree_alloc(tree, next * size);
 	if (!p)
 		return -ENOMEM;
+	if (count)
+		memcpy(p, *array, count * size);
 	*array = p;
 	*capacity = next;
 	return 0;
 }
 
-static struct yaml_tree_node *tree_adopt(struct yaml_tree *tree, struct yaml_tree_node *node)
+static struct yaml_tree_node *tree_new_node(struct yaml_tree *tree, size_t extra)
 {
-	void *nodes = tree->nodes;
-
 	if (tree->n_nodes >= YAML_TREE_MAX_NODES) {
 		errno = E2BIG;
-		goto fail;
+		return NULL;
 	}
-	if (grow(&nodes, &tree->nodes_capacity, tree->n_nodes, sizeof(*tree->nodes))) {
-		errno = ENOMEM;
-		goto fail;
-	}
-	tree->nodes = nodes;
-	tree->nodes[tree->n_nodes++] = node;
-	return node;
-fail:
-	free(node);
-	return NULL;
+	tree->n_nodes++;
+	return tree_alloc(tree, sizeof(struct yaml_tree_node) + extra);
 }
 
 struct yaml_tree_node *yaml_tree_new_scalar(struct yaml_tree *tree, const char *value,
@@ -86,13 +139,10 @@ struct yaml_tree_node *yaml_tree_new_scalar(struct yaml_tree *tree, const char *
 		errno = E2BIG;
 		return NULL;
 	}
-	/* One allocation for the node and its value: most of a manifest's nodes are scalars,
-	 * and malloc and free were a third of reading one. */
-	node = malloc(sizeof(*node) + length + 1);
-	if (!node) {
-		errno = ENOMEM;
+	/* The value right after its node, in the arena. */
+	node = tree_new_node(tree, length + 1);
+	if (!node)
 		return NULL;
-	}
 	memset(node, 0, sizeof(*node));
 	node->type = YAML_TREE_SCALAR;
 	node->line = line;
@@ -102,40 +152,41 @@ struct yaml_tree_node *yaml_tree_new_scalar(struct yaml_tree *tree, const char *
 	node->scalar.value[length] = '\0';
 	node->scalar.length = length;
 	node->scalar.kind = kind;
-	return tree_adopt(tree, node);
+	return node;
 }
 
 struct yaml_tree_node *yaml_tree_new_container(struct yaml_tree *tree, enum yaml_tree_type type,
 					       unsigned int line)
 {
-	struct yaml_tree_node *node = calloc(1, sizeof(*node));
+	struct yaml_tree_node *node = tree_new_node(tree, 0);
 
-	if (!node) {
-		errno = ENOMEM;
+	if (!node)
 		return NULL;
-	}
+	memset(node, 0, sizeof(*node));
 	node->type = type;
 	node->line = line;
-	return tree_adopt(tree, node);
+	return node;
 }
 
-int yaml_tree_sequence_append(struct yaml_tree_node *sequence, struct yaml_tree_node *item)
+int yaml_tree_sequence_append(struct yaml_tree *tree, struct yaml_tree_node *sequence,
+			      struct yaml_tree_node *item)
 {
 	void *items = sequence->sequence.items;
 
-	if (grow(&items, &sequence->sequence.capacity, sequence->sequence.count, sizeof(item)))
+	if (grow(tree, &items, &sequence->sequence.capacity, sequence->sequence.count,
+		 sizeof(item)))
 		return -ENOMEM;
 	sequence->sequence.items = items;
 	sequence->sequence.items[sequence->sequence.count++] = item;
 	return 0;
 }
 
-int yaml_tree_mapping_append(struct yaml_tree_node *mapping, struct yaml_tree_node *key,
-			     struct yaml_tree_node *value)
+int yaml_tree_mapping_append(struct yaml_tree *tree, struct yaml_tree_node *mapping,
+			     struct yaml_tree_node *key, struct yaml_tree_node *value)
 {
 	void *pairs = mapping->mapping.pairs;
 
-	if (grow(&pairs, &mapping->mapping.capacity, mapping->mapping.count,
+	if (grow(tree, &pairs, &mapping->mapping.capacity, mapping->mapping.count,
 		 sizeof(struct yaml_tree_pair)))
 		return -ENOMEM;
 	mapping->mapping.pairs = pairs;
@@ -186,12 +237,13 @@ int yaml_tree_mapping_check_unique(const struct yaml_tree_node *mapping,
 
 int yaml_tree_add_document(struct yaml_tree *tree, struct yaml_tree_node *root)
 {
-	void *documents = tree->documents;
-	size_t capacity = tree->n_documents; /* exact growth: documents are few */
+	struct yaml_tree_node **documents;
 
 	if (tree->n_documents >= YAML_TREE_MAX_DOCUMENTS)
 		return -E2BIG;
-	if (grow(&documents, &capacity, tree->n_documents, sizeof(root)))
+	/* Exact growth, outside the arena: documents are few. */
+	documents = realloc(tree->documents, (tree->n_documents + 1) * sizeof(*documents));
+	if (!documents)
 		return -ENOMEM;
 	tree->documents = documents;
 	tree->documents[tree->n_documents++] = root;
@@ -219,7 +271,7 @@ static struct yaml_tree_node *tree_copy(struct yaml_tree *tree, const struct yam
 			value = tree_copy(tree, node->sequence.items[i], depth + 1);
 			if (!value)
 				return NULL;
-			if (yaml_tree_sequence_append(copy, value)) {
+			if (yaml_tree_sequence_append(tree, copy, value)) {
 				errno = ENOMEM;
 				return NULL;
 			}
@@ -231,7 +283,7 @@ static struct yaml_tree_node *tree_copy(struct yaml_tree *tree, const struct yam
 		value = key ? tree_copy(tree, node->mapping.pairs[i].value, depth + 1) : NULL;
 		if (!value)
 			return NULL;
-		if (yaml_tree_mapping_append(copy, key, value)) {
+		if (yaml_tree_mapping_append(tree, copy, key, value)) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -516,18 +568,18 @@ static void builder_enter(struct builder *b)
 {
 	if (!builder_at_item(b))
 		return;
-	yaml_tree_init(&b->item);
+	yaml_tree_clear(&b->item);
 	b->tree = &b->item;
 	b->item_anchors = b->n_anchors;
 }
 
-/* The open item is complete: handed over, then freed with its anchors. */
+/* The open item is complete: handed over, then emptied (its arena kept) with its anchors. */
 static int builder_item_done(struct builder *b)
 {
 	int err = b->reader->object(b->reader->context, b->item_root, true);
 
 	b->is_reader_error = err != 0;
-	yaml_tree_free(&b->item);
+	yaml_tree_clear(&b->item);
 	builder_drop_anchors(b, b->item_anchors);
 	b->tree = &b->document;
 	b->item_root = NULL;
@@ -550,7 +602,7 @@ static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 	}
 	top = &b->stack[b->depth - 1];
 	if (top->node->type == YAML_TREE_SEQUENCE)
-		return yaml_tree_sequence_append(top->node, node);
+		return yaml_tree_sequence_append(b->tree, top->node, node);
 	if (!top->pending_key) {
 		/* Kubernetes objects only have string keys; complex keys would only confuse
 		 * lookups. */
@@ -563,16 +615,19 @@ static int builder_attach(struct builder *b, struct yaml_tree_node *node)
 	}
 	key = top->pending_key;
 	top->pending_key = NULL;
-	return yaml_tree_mapping_append(top->node, key, node);
+	return yaml_tree_mapping_append(b->tree, top->node, key, node);
 }
 
-/* A sequence about to open as the value of the document root's "items" key. */
+/* A sequence about to open as the value of the document root's "items" key (or a run's root). */
 static bool builder_is_items(const struct builder *b)
 {
 	const struct yaml_tree_node *key = b->depth == 1 ? b->stack[0].pending_key : NULL;
 
-	return b->reader && !b->items_depth && key && key->scalar.length == 5 &&
-	       !memcmp(key->scalar.value, "items", 5);
+	if (!b->reader || b->items_depth)
+		return false;
+	if (b->reader->is_items_run)
+		return b->depth == 0; /* the root sequence of a run of items */
+	return key && key->scalar.length == 5 && !memcmp(key->scalar.value, "items", 5);
 }
 
 static enum yaml_tree_kind scalar_kind(const yaml_event_t *event)
@@ -599,7 +654,7 @@ static int builder_document(struct builder *b, bool is_start, unsigned int line)
 		if (b->whole) {
 			b->tree = b->whole;
 		} else {
-			yaml_tree_init(&b->document);
+			yaml_tree_clear(&b->document);
 			b->tree = &b->document;
 		}
 		return 0;
@@ -607,7 +662,7 @@ static int builder_document(struct builder *b, bool is_start, unsigned int line)
 	if (!b->whole) {
 		err = b->reader->object(b->reader->context, b->root, false);
 		b->is_reader_error = err != 0;
-		yaml_tree_free(&b->document);
+		yaml_tree_clear(&b->document);
 		return err;
 	}
 	err = yaml_tree_add_document(b->whole, b->root);
@@ -627,7 +682,8 @@ static int builder_open(struct builder *b, const yaml_event_t *event, unsigned i
 	struct frame *top;
 	int err;
 
-	if (b->depth >= YAML_TREE_MAX_DEPTH)
+	/* A run of items sits one level higher than in its List: the same depth is refused. */
+	if (b->depth + (b->reader && b->reader->is_items_run) >= YAML_TREE_MAX_DEPTH)
 		return builder_fail(b, -E2BIG, line, "nesting deeper than %d levels (the limit)",
 				    YAML_TREE_MAX_DEPTH);
 	builder_enter(b);

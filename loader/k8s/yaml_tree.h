@@ -5,9 +5,11 @@
  * following parser events. A JSON source (json-c, API server) can build the same tree through
  * yaml_tree_add_*() and reuse the decoders unchanged.
  *
- * Ownership: a struct yaml_tree owns every node of every document it holds in one flat list, and
+ * Ownership: a struct yaml_tree owns every node of every document it holds, carved with its
+ * scalar values and container arrays from the tree's own blocks of memory (an arena), and
  * containers hold borrowed pointers. That is what lets an alias simply point at its anchor's node:
- * nothing is copied, so an alias bomb costs one pointer per alias, and freeing is one loop.
+ * nothing is copied, so an alias bomb costs one pointer per alias, and freeing is one loop over
+ * the blocks. A malloc() and a free() per node were a fifth of reading a cluster-sized file.
  */
 #ifndef SLUICE_YAML_TREE_H
 #define SLUICE_YAML_TREE_H
@@ -68,15 +70,24 @@ struct yaml_tree_node {
 	};
 };
 
+struct yaml_tree_block; /* a piece of a tree's arena (yaml_tree.c) */
+
 struct yaml_tree {
 	struct yaml_tree_node **documents; /* root of each document; NULL for an empty one */
 	size_t n_documents;
-	struct yaml_tree_node **nodes; /* every node, owned */
-	size_t n_nodes, nodes_capacity;
+	size_t n_nodes; /* made so far, against YAML_TREE_MAX_NODES */
+	/* The arena: every block in order; new memory is carved from current, then its successors.
+	 */
+	struct yaml_tree_block *blocks, *current;
 };
 
 void yaml_tree_init(struct yaml_tree *tree);
 void yaml_tree_free(struct yaml_tree *tree);
+/*
+ * Empty the tree but keep its arena for the next one: reading a file tree after tree then
+ * allocates nothing once the largest so far fits (memory still follows the largest object).
+ */
+void yaml_tree_clear(struct yaml_tree *tree);
 
 /*
  * Parse a whole YAML stream. Returns 0, -EINVAL on a syntax or structure error (with the
@@ -99,6 +110,12 @@ struct yaml_tree_reader {
 	int (*object)(void *context, const struct yaml_tree_node *root, bool is_item);
 	void *context;
 	unsigned int first_line; /* line of buffer's first byte, for pieces of a file; 0 is 1 */
+	/*
+	 * The text is a run of a List's items cut from its file ("- " entries at column 0): a
+	 * root sequence's entries are handed over as items, as those of "items" are, and the
+	 * root, left empty, as the document.
+	 */
+	bool is_items_run;
 };
 
 /* Returns as yaml_tree_parse(), or what object() returned. */
@@ -112,10 +129,12 @@ struct yaml_tree_node *yaml_tree_new_scalar(struct yaml_tree *tree, const char *
 					    unsigned int line);
 struct yaml_tree_node *yaml_tree_new_container(struct yaml_tree *tree, enum yaml_tree_type type,
 					       unsigned int line);
-int yaml_tree_sequence_append(struct yaml_tree_node *sequence, struct yaml_tree_node *item);
+/* Containers grow in TREE's arena: the tree that holds them. */
+int yaml_tree_sequence_append(struct yaml_tree *tree, struct yaml_tree_node *sequence,
+			      struct yaml_tree_node *item);
 /* Does not check key uniqueness; yaml_tree_mapping_check_unique() does, once, at the end. */
-int yaml_tree_mapping_append(struct yaml_tree_node *mapping, struct yaml_tree_node *key,
-			     struct yaml_tree_node *value);
+int yaml_tree_mapping_append(struct yaml_tree *tree, struct yaml_tree_node *mapping,
+			     struct yaml_tree_node *key, struct yaml_tree_node *value);
 /* Returns 0 or -EEXIST with the duplicated key in *duplicate. */
 int yaml_tree_mapping_check_unique(const struct yaml_tree_node *mapping,
 				   const struct yaml_tree_node **duplicate);

@@ -39,7 +39,7 @@ static int tree_fill_kind(struct yaml_tree *tree, struct yaml_tree_node *root,
 		value = key ? yaml_tree_new_scalar(tree, values[i], strlen(values[i]),
 						   YAML_TREE_STRING, 0)
 			    : NULL;
-		if (!value || yaml_tree_mapping_append(root, key, value))
+		if (!value || yaml_tree_mapping_append(tree, root, key, value))
 			return -ENOMEM;
 	}
 	return 0;

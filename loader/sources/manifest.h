@@ -33,6 +33,9 @@
 
 struct manifest_set; /* objects per file, with each file's last good version */
 
+/* A name the set reads: *.yaml or *.yml, not a dotfile. */
+bool manifest_is_file_name(const char *name);
+
 struct manifest_set *manifest_set_new(void);
 void manifest_set_free(struct manifest_set *set);
 

@@ -506,6 +506,15 @@ int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_
 		c->is_clean = true;
 	}
 	load->n_items = 0;
+	if (n_spans == 1) {
+		/* One document: a cluster-sized List is read on every core when it can be. */
+		err = manifest_load_list(load, buffer, size);
+		if (err != -EAGAIN) {
+			file->chunks[0].count = file->n_objects;
+			file->chunks[0].n_seen = load->n_seen;
+			return err;
+		}
+	}
 	err = yaml_tree_read(buffer, size, &reader, load->error_line, load->message,
 			     load->message_size);
 	while (++w.k < n_spans)

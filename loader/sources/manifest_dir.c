@@ -19,7 +19,7 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool is_manifest_name(const char *name)
+bool manifest_is_file_name(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -47,7 +47,7 @@ static int list_dir(DIR *dir, char ***out, size_t *count, const char *path)
 			err = -errno;
 			break;
 		}
-		if (!is_manifest_name(entry->d_name))
+		if (!manifest_is_file_name(entry->d_name))
 			continue;
 		if (n >= MANIFEST_MAX_FILES) {
 			/* Reading only some would withdraw the objects of the rest: refuse all. */
@@ -376,7 +376,7 @@ int manifest_set_load_files(struct manifest_set *set, const char *path, char *co
 		goto cleanup;
 	}
 	for (i = 0; i < n_names; i++) {
-		if (is_manifest_name(names[i]))
+		if (manifest_is_file_name(names[i]))
 			sorted[n_sorted++] = names[i];
 	}
 	if (n_sorted)

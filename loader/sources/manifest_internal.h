@@ -132,6 +132,13 @@ int manifest_load_diff(struct file_load *load, const char *buffer, size_t size);
 int manifest_load_whole_chunks(struct file_load *load, const char *buffer, size_t size,
 			       const struct chunk_span *spans, size_t n_spans);
 
+/*
+ * A file that is one List of at least MANIFEST_LIST_MIN_SIZE bytes, its items read on every core
+ * (manifest_list.c): 0 when that gave exactly the one-parser reading's outcome (its objects added
+ * to load's file), -EAGAIN when the file is to be read by one parser (load as it was), -ENOMEM.
+ */
+int manifest_load_list(struct file_load *load, const char *buffer, size_t size);
+
 /* Reading files (manifest_file.c). */
 int manifest_load_all(int dir_fd, struct read_buffer *spare, struct load_task *tasks, size_t n);
 

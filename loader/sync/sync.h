@@ -74,6 +74,12 @@ int sync_apply_delta(struct sync_ctx *ctx, const struct desired_state *state,
 #define SYNC_RETIRE_GRACE_NS 1000000000ull
 void sync_set_retire_grace(struct sync_ctx *ctx, uint64_t grace_ns);
 /*
+ * A full sync writes its new frontends' entries in batches (BPF_MAP_UPDATE_BATCH), falling back
+ * to one entry at a time where the kernel refuses them; false: one at a time from the start (the
+ * tests compare both).
+ */
+void sync_set_batch_writes(struct sync_ctx *ctx, bool is_on);
+/*
  * End retired generations whose grace period is over, deleting the backends only they held
  * (and flushing those backends' UDP flows). Call it when the grace period of the last sync is
  * over (sync_has_retired()) and periodically. Returns 0 or -errno.

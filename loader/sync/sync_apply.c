@@ -191,11 +191,20 @@ int sync_apply(struct sync_ctx *ctx, const struct desired_state *state, struct s
 
 	memset(counts, 0, sizeof(*counts));
 	err = sync_apply_begin(ctx, state, counts);
+	/* New frontends' entries go in batches (sync_batch.c); each group before the removals. */
+	sync_batch_begin(ctx);
 	for (size_t i = 0; i < state->n_frontends; i++) {
 		ret = sync_frontend_apply_logged(ctx, &state->frontends[i], counts);
 		if (ret && !err)
 			err = ret;
+		ret = sync_batch_is_full(ctx) ? sync_batch_flush(ctx, counts) : 0;
+		if (ret && !err)
+			err = ret;
 	}
+	ret = sync_batch_flush(ctx, counts);
+	if (ret && !err)
+		err = ret;
+	sync_batch_end(ctx);
 
 	/* Frontends no longer desired; collected first because removal reshapes the table. */
 	if (ctx->services.count > state->n_frontends - counts->failed) {

@@ -110,6 +110,7 @@ int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 	svc->affinity_timeout_s = frontend->affinity_timeout_s;
 	svc->epoch = ctx->epoch;
 	snprintf(svc->name, sizeof(svc->name), "%s", frontend->name);
+	sync_batch_own(ctx, svc); /* in a full sync, its writes are queued (sync_batch.c) */
 	svc->svc_id = sync_id_alloc(&ctx->service_ids, &ctx->next_svc_id);
 	if (!svc->svc_id) {
 		err = -ENOSPC;
@@ -147,6 +148,7 @@ int sync_service_add(struct sync_ctx *ctx, const struct lb4_key *key,
 		svc->backend_ids = NULL;
 		goto cleanup_vip;
 	}
+	sync_batch_own(ctx, NULL);
 	return 0;
 
 cleanup_vip:
@@ -160,6 +162,8 @@ cleanup_backends:
 	sync_backends_release(ctx, ids, (uint32_t)n);
 	free(ids);
 cleanup:
+	/* After the deletes above: whatever of it is still queued is never written. */
+	sync_batch_cancel(ctx, svc);
 	sync_service_free(svc);
 	return err;
 }

@@ -13,7 +13,13 @@
 
 int sync_update(struct sync_ctx *ctx, int fd, const void *key, const void *value)
 {
+	bool is_queued;
+	int err;
+
 	ctx->writes++;
+	err = sync_batch_queue(ctx, fd, key, value, &is_queued);
+	if (err || is_queued)
+		return err;
 	if (bpf_map_update_elem(fd, key, value, BPF_ANY))
 		return -errno;
 	return 0;

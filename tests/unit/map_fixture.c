@@ -52,8 +52,9 @@ int map_fixture_setup(void **state, const struct map_fixture_options *options)
 		return 0; /* not root: every test skips (map_fixture_or_skip) */
 	}
 	/* From here a refusal fails the test in map_fixture_create(). */
-	f->maps.lb4_slots = map_fixture_create(BPF_MAP_TYPE_HASH, LB4_SLOTS_MAP,
-					       sizeof(struct lb4_slot_key), sizeof(uint32_t), 4096);
+	f->maps.lb4_slots =
+	    map_fixture_create(BPF_MAP_TYPE_HASH, LB4_SLOTS_MAP, sizeof(struct lb4_slot_key),
+			       sizeof(uint32_t), options->slots_size ? options->slots_size : 4096);
 	f->maps.lb4_backends =
 	    map_fixture_create(BPF_MAP_TYPE_HASH, LB4_BACKENDS_MAP, sizeof(uint32_t),
 			       sizeof(struct lb4_backend), 4096);
@@ -82,7 +83,7 @@ int map_fixture_setup(void **state, const struct map_fixture_options *options)
 	if (options->maglev_size) {
 		f->maps.lb4_maglev = map_fixture_create(
 		    BPF_MAP_TYPE_HASH, LB4_MAGLEV_MAP, sizeof(struct lb4_maglev_key),
-		    options->maglev_size * sizeof(uint32_t), 64);
+		    options->maglev_size * sizeof(uint32_t), 1024);
 		assert_true(f->maps.lb4_maglev >= 0);
 	}
 	assert_int_equal(sync_open(&f->maps, &f->sync), 0);

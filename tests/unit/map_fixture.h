@@ -25,6 +25,7 @@ struct map_fixture {
 struct map_fixture_options {
 	bool has_conntrack;   /* ct4, lb4_affinity, lb4_src_ranges and node4_addrs */
 	uint32_t maglev_size; /* lb4_maglev with tables of this many entries; 0: no lb4_maglev */
+	uint32_t slots_size;  /* lb4_slots' max_entries; 0: 4096 */
 };
 
 /*

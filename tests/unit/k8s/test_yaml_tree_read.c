@@ -258,10 +258,53 @@ static void test_errors_name_their_line(void **ctx)
 	assert_int_equal(s.n_calls, 2);
 }
 
+/*
+ * A run of a List's items cut from its file (is_items_run): the root sequence's entries are
+ * handed over as items, at their file lines, then the emptied root; an item nests as deep as it
+ * may in its List, no deeper.
+ */
+static void test_items_run(void **ctx)
+{
+	struct yaml_tree_reader reader = {.object = record, .first_line = 40, .is_items_run = true};
+	const char *text = "- apiVersion: v1\n"
+			   "  kind: Service\n"
+			   "  metadata: {name: a}\n"
+			   "- {apiVersion: v1, kind: Service, metadata: {name: b}}\n";
+	char message[YAML_TREE_ERROR_LEN], deep[4 * YAML_TREE_MAX_DEPTH + 64];
+	struct seen s = {0};
+	unsigned int line;
+	size_t j, depth;
+
+	(void)ctx;
+	reader.context = &s;
+	assert_int_equal(
+	    yaml_tree_read(text, strlen(text), &reader, &line, message, sizeof(message)), 0);
+	assert_seen(&s, "I a@40", "I b@43", "D ?@40", NULL);
+	/* In a List, an item's content may nest YAML_TREE_MAX_DEPTH - 2 levels deep. */
+	for (depth = YAML_TREE_MAX_DEPTH - 2; depth <= YAML_TREE_MAX_DEPTH - 1; depth++) {
+		for (int is_run = 0; is_run < 2; is_run++) {
+			struct yaml_tree_reader list = {.object = record, .context = &s};
+			int err;
+
+			j = (size_t)sprintf(deep, "%s- ", is_run ? "" : "items:\n");
+			for (size_t i = 0; i < depth; i++)
+				deep[j++] = '[';
+			for (size_t i = 0; i < depth; i++)
+				deep[j++] = ']';
+			sprintf(deep + j, "\n");
+			memset(&s, 0, sizeof(s));
+			err = yaml_tree_read(deep, strlen(deep), is_run ? &reader : &list, &line,
+					     message, sizeof(message));
+			assert_int_equal(err, depth == YAML_TREE_MAX_DEPTH - 2 ? 0 : -E2BIG);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list_items_one_by_one),
+	    cmocka_unit_test(test_items_run),
 	    cmocka_unit_test(test_only_top_level_items_split),
 	    cmocka_unit_test(test_documents_and_empty_ones),
 	    cmocka_unit_test(test_json_list),

@@ -1264,6 +1264,128 @@ static void test_incremental_load_matches_full(void **ctx)
 	desired_index_free(index);
 }
 
+/*
+ * A List of N Services and their EndpointSlices as kubectl prints it (over 1 MiB from N = 2,500:
+ * read on every core, manifest_list.c). SERIAL adds an anchor before "items", which makes the
+ * reader take one parser: the reference. TRICKY gives every Service an annotation whose quoted
+ * value runs over a line "- two: 2" at column 0, which libyaml reads as part of the scalar: a
+ * cut there must not make it an item.
+ */
+static char *list_text(size_t n, bool is_serial, bool is_tricky)
+{
+	size_t cap = n * 900 + 256, j = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	j +=
+	    (size_t)sprintf(text + j, "apiVersion: v1\n%sitems:\n", is_serial ? "x: &one 1\n" : "");
+	for (size_t i = 0; i < n; i++) {
+		j += (size_t)sprintf(
+		    text + j,
+		    "- apiVersion: v1\n  kind: Service\n  metadata:\n"
+		    "    name: svc-%05zu\n    namespace: bench\n%s"
+		    "  spec:\n    clusterIP: 10.96.%zu.%zu\n    ports:\n"
+		    "    - name: http\n      port: 80\n      targetPort: 8080\n"
+		    "- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n"
+		    "  metadata:\n    name: svc-%05zu-x\n    namespace: bench\n"
+		    "    labels:\n      kubernetes.io/service-name: svc-%05zu\n"
+		    "  addressType: IPv4\n  endpoints:\n"
+		    "  - addresses: [10.244.%zu.%zu]\n    conditions: {ready: true}\n"
+		    "  ports:\n  - name: http\n    port: 8080\n",
+		    i,
+		    is_tricky ? "    annotations:\n      note: \"one\n- two: 2\n  three\"\n" : "",
+		    (i + 16) / 256, (i + 16) % 256, i, i, i / 250, i % 250 + 2);
+		assert_true(j < cap - 1024);
+	}
+	sprintf(text + j, "kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+	return text;
+}
+
+/* Load TEXT as dump.yaml in a directory of its own; the set and its state for comparing. */
+static void load_other(struct fixture *g, const char *text)
+{
+	snprintf(g->dir, sizeof(g->dir), "/tmp/sluice-manifest-XXXXXX");
+	assert_non_null(mkdtemp(g->dir));
+	g->set = manifest_set_new();
+	assert_non_null(g->set);
+	desired_build_config_init(&g->config, NULL);
+	g->config.is_pod_endpoints = true;
+	write_file(g, "dump.yaml", text);
+	assert_int_equal(load(g), 0);
+}
+
+/*
+ * A cluster-sized List read on every core gives the objects, in order, and the frontends of the
+ * one-parser reading: with plain items, and with quoted scalars running over "- " lines wherever
+ * the cuts fall (four sizes move them).
+ */
+static void test_list_on_every_core(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	for (size_t n = 2500; n < 2504; n++) {
+		for (int tricky = 0; tricky < 2; tricky++) {
+			struct fixture *g = calloc(1, sizeof(*g));
+			char *text = list_text(n, false, tricky), *ref = list_text(n, true, tricky);
+
+			assert_non_null(g);
+			assert_true(strlen(text) > (1u << 20));
+			write_file(f, "dump.yaml", text);
+			assert_int_equal(load(f), 0);
+			assert_int_equal(f->state.n_frontends, n);
+			load_other(g, ref);
+			assert_same_objects(f->set, g->set, (unsigned int)(n * 2 + (size_t)tricky));
+			assert_same_frontends(&f->state, &g->state, (unsigned int)n);
+			assert_backends(find_frontend(f, "10.96.9.112", 80, IPPROTO_TCP),
+					"10.244.9.152:8080", NULL);
+			teardown((void **)&g);
+			free(text);
+			free(ref);
+		}
+	}
+}
+
+/* Errors in a cluster-sized List are told as by one parser: a syntax error at its line. */
+static void test_list_on_every_core_errors(void **ctx)
+{
+	struct fixture *f = *ctx;
+	char *text = list_text(3000, false, false), *at, *bad;
+	size_t line, total = strlen(text);
+	unsigned int lines = 1;
+
+	/* A syntax error past the middle: refused whole, its line named. */
+	at = strstr(text + total * 2 / 3, "\n- apiVersion: v1\n") + 1;
+	for (const char *p = text; p < at; p++)
+		lines += *p == '\n';
+	bad = malloc(total + 256);
+	assert_non_null(bad);
+	sprintf(bad, "%.*s- {kind: [Service\n%s", (int)(at - text), text, at);
+	write_file(f, "dump.yaml", text);
+	assert_int_equal(load(f), 0);
+	write_file(f, "dump.yaml", bad);
+	assert_int_equal(load(f), 1);
+	line = lines + 1;
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "dump.yaml:%zu: yaml: ", line);
+		assert_true(has_error(f, want, "keeping the file's last good version", NULL));
+	}
+	assert_int_equal(f->state.n_frontends, 3000);
+
+	/* An invalid Service past the middle: it alone is refused, named. */
+	sprintf(bad,
+		"%.*s- {apiVersion: v1, kind: Service, metadata: {name: bad}, spec: "
+		"{clusterIP: 10.96.0.999, ports: [{port: 80}]}}\n%s",
+		(int)(at - text), text, at);
+	write_file(f, "dump.yaml", bad);
+	assert_int_equal(load(f), 1);
+	assert_true(has_error(f, "dump.yaml: Service default/bad: spec.clusterIP", NULL));
+	assert_int_equal(f->state.n_frontends, 3000);
+	free(bad);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1286,6 +1408,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_dumps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_json_dump, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_refused_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_on_every_core, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_on_every_core_errors, setup, teardown),
 	    cmocka_unit_test(test_yaml_tree_scalars),
 	    cmocka_unit_test_setup_teardown(test_fixture_dir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_incremental_load_matches_full, setup, teardown),
