@@ -352,6 +352,24 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 		if (info.service.is_set)
 			plan.service = info.service;
 	}
+	if (!ret && !info.block.is_set) {
+		/* The agent serves no pods here (its reason names what is missing): nor do we. */
+		cni_error_set(err, CNI_ERR_TRY_AGAIN, "%.600s", info.reason);
+		return -EAGAIN;
+	}
+	if (!ret && cfg->has_subnet &&
+	    (info.block.address != cfg->subnet.s_addr || info.block.prefix != cfg->prefix)) {
+		node_ipam_cidr_str(&info.block, b, sizeof(b));
+		inet_ntop(AF_INET, &cfg->subnet, a, sizeof(a));
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "ipam.subnet: %s/%u differs from node %s's pod CIDR %s (which the "
+			      "agent took from %s); leave ipam.subnet out to use the agent's",
+			      a, cfg->prefix, cfg->node, b,
+			      info.block_source == NODE_IPAM_SOURCE_FLAG
+				  ? "--pod-cidr"
+				  : "its Node's spec.podCIDR");
+		return -EINVAL;
+	}
 	if (!cfg->has_subnet) {
 		if (ret == -ENOENT) {
 			cni_error_set(err, CNI_ERR_TRY_AGAIN,
@@ -360,19 +378,12 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 				      cfg->node, cfg->bpffs, NODE_IPAM_MAP);
 			return -EAGAIN;
 		}
-		if (!info.block.is_set) {
+		if (info.block.prefix < 8 || info.block.prefix > 30) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
-			    "node %s: no pod CIDR: ipam.subnet is not set and the agent runs "
-			    "without --cluster-cidr",
-			    cfg->node);
-			return -EINVAL;
-		}
-		if (info.block.prefix < 8 || info.block.prefix > 30) {
-			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
-				      "node %s: the agent's block %s has no room for pods (prefix "
-				      "must be 8 to 30)",
-				      cfg->node, node_ipam_cidr_str(&info.block, a, sizeof(a)));
+			    "node %s: the agent's pod CIDR %s has no room for pods (prefix "
+			    "must be 8 to 30)",
+			    cfg->node, node_ipam_cidr_str(&info.block, a, sizeof(a)));
 			return -EINVAL;
 		}
 		cfg->subnet.s_addr = info.block.address;

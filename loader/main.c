@@ -68,6 +68,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_CLUSTER_DNS,
 		OPT_LB_ALGORITHM,
 		OPT_MAGLEV_TABLE_SIZE,
+		OPT_POD_CIDR,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -85,6 +86,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
 	    {"lb-algorithm", required_argument, NULL, OPT_LB_ALGORITHM},
 	    {"maglev-table-size", required_argument, NULL, OPT_MAGLEV_TABLE_SIZE},
+	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -139,6 +141,17 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			if (err)
 				return err;
 			config.node_cidr_size = value;
+			config.is_node_cidr_size_set = true;
+			break;
+		case OPT_POD_CIDR:
+			if (node_ipam_cidr_parse(optarg, &config.pod_cidr))
+				return log_fail(
+				    "--pod-cidr %s: expected A.B.C.D/N without host bits", optarg);
+			if (config.pod_cidr.prefix < 8 || config.pod_cidr.prefix > 30)
+				return log_fail(
+				    "--pod-cidr %s: prefix length must be 8 to 30 (room "
+				    "for a gateway and pods)",
+				    optarg);
 			break;
 		case OPT_KUBECONFIG:
 			config.kubeconfig = optarg;
@@ -269,6 +282,15 @@ static int do_drops(int argc, char **argv, const struct main_globals *globals)
 	return cli_drops(&options);
 }
 
+static int do_node_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_node_list(&options);
+}
+
 static int do_policy_list(int argc, char **argv, const struct main_globals *globals)
 {
 	struct cli_options options = main_cli_options(globals);
@@ -335,11 +357,13 @@ static const struct main_command main_commands[] = {
      "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
      "        [--ct-size N] [--hairpin-ip IP]\n"
      "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]\n"
+     "        [--pod-cidr CIDR]\n"
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},
+    {"node", "list", do_node_list, "this node and the others: addresses, pod CIDRs"},
     {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
     {"drops", NULL, do_drops, "drop counters by reason"},
     {"policy", "list", do_policy_list,

@@ -187,17 +187,27 @@ topo_uplink_client() {
 	done
 }
 
+# topo_is_cidr TEXT: TEXT is an IPv4 CIDR (a node's subnet; "pending" or "-" are not).
+topo_is_cidr() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]]; }
+
 # topo_agent NODE MANIFEST_DIR [EXTRA ARGS...]: start the agent in the node; wait for "agent ready".
+# A node made with a SUBNET gets it as --pod-cidr (unless the arguments give one): its pods are
+# served from it. A node made with "-" (or "pending") takes its pod CIDR from its Node object.
 topo_agent() {
 	local node=$1 manifests=$2
 	shift 2
 	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
+	local pod_cidr=() arg
 	TOPO_AGENT_MANIFESTS[$node]=$manifests
+	if topo_is_cidr "${TOPO_NODE_SUBNET[$node]}"; then
+		pod_cidr=(--pod-cidr "${TOPO_NODE_SUBNET[$node]}")
+		for arg in "$@"; do [[ $arg == --pod-cidr* ]] && pod_cidr=(); done
+	fi
 	start_line=$(($(wc -l <"$log") + 1))
 	echo "--- agent start $(date +%T)" >>"$log"
 	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$SLUICE" agent --node "$node" \
-		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "$@" >>"$log" 2>&1 &
+		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "${pod_cidr[@]}" "$@" >>"$log" 2>&1 &
 	pid=$!
 	TOPO_AGENT_PID[$node]=$pid
 	deadline=$((SECONDS + SL_AGENT_READY_TIMEOUT))
@@ -251,12 +261,16 @@ topo_cli() {
 		"$SLUICE" --bpffs "$(topo_node_bpffs "$node")" "$@"
 }
 
+# The network config a runtime hands the plugin on NODE: ipam.subnet when the node was made with
+# a SUBNET, else no ipam at all (the agent's pod CIDR, as one conflist for every node has it).
+# Only node, bpffs and stateDir differ between nodes: several nodes share this machine.
 topo_cni_config() {
-	local node=$1
+	local node=$1 subnet=${TOPO_NODE_SUBNET[$1]}
+	topo_is_cidr "$subnet" || subnet=
 	jq -n --arg node "$node" --arg bpffs "$(topo_node_bpffs "$node")" \
-		--arg state "$TOPO_DIR/cni/$node" --arg subnet "${TOPO_NODE_SUBNET[$node]}" \
+		--arg state "$TOPO_DIR/cni/$node" --arg subnet "$subnet" \
 		'{cniVersion: "1.0.0", name: "sluice", type: "sluice-cni", node: $node,
-		  bpffs: $bpffs, stateDir: $state, ipam: {subnet: $subnet}}'
+		  bpffs: $bpffs, stateDir: $state} + if $subnet == "" then {} else {ipam: {subnet: $subnet}} end'
 }
 
 # topo_cni NODE POD COMMAND: run the plugin as a runtime would, inside the node namespace.
@@ -486,6 +500,25 @@ heredoc() {
 	local text
 	IFS= read -r -d '' text || true
 	printf '%s' "$text"
+}
+
+# manifest_node NAME [INTERNAL_IP] [POD_CIDR] [ZONE]: a "---"-led Node document, with
+# spec.podCIDR and spec.podCIDRs when POD_CIDR is given (as kube-controller-manager writes them).
+manifest_node() {
+	local spec='spec: {}' address=
+	[[ -n ${3:-} ]] && spec="spec: {podCIDR: $3, podCIDRs: [$3]}"
+	[[ -n ${2:-} ]] && address="{type: InternalIP, address: $2}, "
+	heredoc <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels: {kubernetes.io/hostname: $1${4:+, topology.kubernetes.io/zone: $4}}
+$spec
+status:
+  addresses: [${address}{type: Hostname, address: $1}]
+EOF
 }
 
 # manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace
