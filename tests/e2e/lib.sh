@@ -187,6 +187,67 @@ topo_uplink_client() {
 	done
 }
 
+# ---- the multi-node fabric (shared/DESIGN.md) -------------------------------------------------
+# A fabric namespace "<prefix>f-fabric" with a bridge br0, which routes between the underlay
+# 198.51.100.0/24 (node N's eth0 is 198.51.100.N, the bridge .254) and the outside network
+# 203.0.113.0/24 (the outside host "<prefix>x-outside" is 203.0.113.1, the bridge .254): the
+# outside host stands for the internet and the clients of NodePorts. Each node is a topo_node
+# with its own agent and bpffs directory; nothing touches the root namespace.
+SL_UNDERLAY_NET=198.51.100
+SL_OUTSIDE_IP=203.0.113.1
+TOPO_FABRIC_NS=
+TOPO_OUTSIDE_NS=
+# shellcheck disable=SC2034 # node name -> its underlay address, for the tests
+declare -A TOPO_NODE_IP=()
+
+# topo_fabric: the fabric namespace, its bridge and the outside host (once per run).
+topo_fabric() {
+	[[ -z $TOPO_FABRIC_NS ]] || return 0
+	TOPO_FABRIC_NS="${TOPO_PREFIX}f-fabric"
+	TOPO_OUTSIDE_NS="${TOPO_PREFIX}x-outside"
+	ip netns add "$TOPO_FABRIC_NS" || topo_fatal "ip netns add $TOPO_FABRIC_NS failed"
+	ip -n "$TOPO_FABRIC_NS" link set lo up
+	ip -n "$TOPO_FABRIC_NS" link add br0 type bridge || topo_fatal "bridge br0 in the fabric failed"
+	ip -n "$TOPO_FABRIC_NS" addr add "$SL_UNDERLAY_NET.254/24" dev br0
+	ip -n "$TOPO_FABRIC_NS" addr add 203.0.113.254/24 dev br0
+	ip -n "$TOPO_FABRIC_NS" link set br0 up
+	topo_in_ns "$TOPO_FABRIC_NS" sysctl -qw net.ipv4.ip_forward=1
+	ip netns add "$TOPO_OUTSIDE_NS" || topo_fatal "ip netns add $TOPO_OUTSIDE_NS failed"
+	ip link add eth0 netns "$TOPO_OUTSIDE_NS" type veth peer name out0 netns "$TOPO_FABRIC_NS" ||
+		topo_fatal "veth outside eth0 <-> fabric out0 failed"
+	ip -n "$TOPO_FABRIC_NS" link set out0 master br0 up
+	ip -n "$TOPO_OUTSIDE_NS" link set lo up
+	ip -n "$TOPO_OUTSIDE_NS" addr add "$SL_OUTSIDE_IP/24" dev eth0
+	ip -n "$TOPO_OUTSIDE_NS" link set eth0 up
+	ip -n "$TOPO_OUTSIDE_NS" route add default via 203.0.113.254
+}
+
+# topo_fabric_node NAME N [SUBNET]: node NAME (topo_node; SUBNET default "-": its pod CIDR comes
+# from its Node object) on the fabric, eth0 198.51.100.N/24, default route via the fabric.
+topo_fabric_node() {
+	local node=$1 n=$2 subnet=${3:--} ns
+	((n >= 1 && n <= 253)) || topo_fatal "topo_fabric_node $node: N=$n is not 1-253"
+	topo_fabric
+	topo_node "$node" "$subnet"
+	ns=$(topo_ns_node "$node")
+	ip link add eth0 netns "$ns" type veth peer name "n$n" netns "$TOPO_FABRIC_NS" ||
+		topo_fatal "veth $node eth0 <-> fabric n$n failed"
+	ip -n "$TOPO_FABRIC_NS" link set "n$n" master br0 up
+	ip -n "$ns" addr add "$SL_UNDERLAY_NET.$n/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$SL_UNDERLAY_NET.254"
+	TOPO_NODE_IP[$node]=$SL_UNDERLAY_NET.$n
+}
+
+# topo_fabric_nodes K: nodes n1..nK on the fabric (no agents yet: topo_agent each).
+topo_fabric_nodes() {
+	local i
+	for ((i = 1; i <= $1; i++)); do topo_fabric_node "n$i" "$i"; done
+}
+
+# topo_in_outside CMD...: run a command on the outside host.
+topo_in_outside() { topo_in_ns "$TOPO_OUTSIDE_NS" "$@"; }
+
 # topo_is_cidr TEXT: TEXT is an IPv4 CIDR (a node's subnet; "pending" or "-" are not).
 topo_is_cidr() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]]; }
 
