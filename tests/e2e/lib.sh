@@ -197,8 +197,7 @@ SL_UNDERLAY_NET=198.51.100
 SL_OUTSIDE_IP=203.0.113.1
 TOPO_FABRIC_NS=
 TOPO_OUTSIDE_NS=
-# shellcheck disable=SC2034 # node name -> its underlay address, for the tests
-declare -A TOPO_NODE_IP=()
+declare -A TOPO_NODE_IP=() # node name -> its underlay address (topo_node_ip)
 
 # topo_fabric: the fabric namespace, its bridge and the outside host (once per run).
 topo_fabric() {
@@ -244,6 +243,9 @@ topo_fabric_nodes() {
 	local i
 	for ((i = 1; i <= $1; i++)); do topo_fabric_node "n$i" "$i"; done
 }
+
+# topo_node_ip NODE: the node's underlay address on the fabric.
+topo_node_ip() { echo "${TOPO_NODE_IP[$1]}"; }
 
 # topo_in_outside CMD...: run a command on the outside host.
 topo_in_outside() { topo_in_ns "$TOPO_OUTSIDE_NS" "$@"; }
@@ -410,13 +412,27 @@ topo_probe() {
 # certificate's subjectAltName (default IP:127.0.0.1, which api_control needs).
 # TOPO_API_BOOKMARK_INTERVAL: seconds between a watch's bookmarks (default 1, so tests see
 # resourceVersions move; kube-apiserver sends one about a minute).
-TOPO_API_NODE=
+TOPO_API_NS=
 TOPO_API_URL=https://127.0.0.1:6443
 TOPO_API_TOKEN=sluice-test-token
 TOPO_KUBECONFIG=
 
 topo_apiserver() {
-	local node=$1 fixtures=${2:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
+	topo_apiserver_in "$(topo_ns_node "$1")" 127.0.0.1 "${2:-}"
+}
+
+# topo_fabric_apiserver [FIXTURES]: the same server for every node of the fabric, in the fabric
+# namespace at 198.51.100.254:6443 (the bridge's address), as one API server serves a cluster:
+# `topo_agent NODE DIR --kubeconfig "$TOPO_KUBECONFIG"` on each node.
+topo_fabric_apiserver() {
+	topo_fabric
+	TOPO_API_SAN=${TOPO_API_SAN:-IP:$SL_UNDERLAY_NET.254} \
+		topo_apiserver_in "$TOPO_FABRIC_NS" "$SL_UNDERLAY_NET.254" "${1:-}"
+}
+
+# topo_apiserver_in NS ADDRESS [FIXTURES]: the server in namespace NS, on ADDRESS:6443.
+topo_apiserver_in() {
+	local ns=$1 address=$2 fixtures=${3:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
 	local python=${PYTHON:-/usr/bin/python3}
 	if ! [[ -x $python ]] || ! "$python" -c 'import yaml' 2>/dev/null; then
 		topo_fatal "$python with PyYAML is needed (make deps)"
@@ -425,8 +441,8 @@ topo_apiserver() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
 		-addext "subjectAltName=${TOPO_API_SAN:-IP:127.0.0.1}" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
 		>/dev/null 2>&1 || topo_fatal "openssl could not make a certificate"
-	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
-		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \
+	nsenter --net="/var/run/netns/$ns" -- "$python" \
+		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen "$address:6443" \
 		--cert "$TOPO_DIR/api.crt" --key "$TOPO_DIR/api.key" --token "$TOPO_API_TOKEN" \
 		--fixtures "$fixtures" --bookmark-interval "${TOPO_API_BOOKMARK_INTERVAL:-1}" \
 		--ready-file "$TOPO_DIR/api.ready" \
@@ -438,7 +454,8 @@ topo_apiserver() {
 	done
 	[[ -s $TOPO_DIR/api.ready ]] ||
 		topo_fatal "fake API server did not start: $(topo_log_tail "$TOPO_DIR/apiserver.log")"
-	TOPO_API_NODE=$node
+	TOPO_API_NS=$ns
+	TOPO_API_URL=https://$address:6443
 	TOPO_KUBECONFIG=$TOPO_DIR/kubeconfig
 	cat >"$TOPO_KUBECONFIG" <<EOF
 apiVersion: v1
@@ -462,7 +479,7 @@ EOF
 # drop, garbage); fails when the server refuses the request. Its answer lands in
 # $TOPO_DIR/api-control.json ("at": when an apply was stored, for the bench).
 api_control() {
-	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
+	topo_in_ns "$TOPO_API_NS" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
 		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >"$TOPO_DIR/api-control.json"
 }
 
@@ -480,7 +497,7 @@ api_delete() {
 
 # api_stats: requests served per resource, {"list": {...}, "watch": {...}}.
 api_stats() {
-	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
+	topo_in_ns "$TOPO_API_NS" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
 		"$TOPO_API_URL/_control/stats"
 }
 

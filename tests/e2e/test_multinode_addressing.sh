@@ -88,7 +88,7 @@ done
 check multinode/n1_pod_cidr_from_node "n1: $(status_field n1 pod_cidr) from $(status_field n1 pod_cidr_source)" \
 	test "$(status_field n1 pod_cidr) $(status_field n1 pod_cidr_source)" = "10.244.1.0/24 Node spec.podCIDR"
 check multinode/n2_pod_cidr_from_node "n2: $(status_field n2 pod_cidr)" status_is n2 pod_cidr 10.244.2.0/24
-check multinode/node_ip_from_internal_ip "n2: $(status_field n2 node_ip)" status_is n2 node_ip 198.51.100.2
+check multinode/node_ip_from_internal_ip "n2: $(status_field n2 node_ip)" status_is n2 node_ip "$(topo_node_ip n2)"
 
 # One config for every node, without ipam.subnet: each pod in its own node's block.
 topo_pod n1 a1
