@@ -316,11 +316,13 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 {
 	struct node_ipam_info info;
 	struct cidr_plan plan = {.dns = cfg->dns_service_ip, .check_underlay = true};
-	char a[24], b[24], msg[256];
+	char a[24], b[CIDR_PLAN_LIST_LEN], msg[320];
+	bool is_known;
+	size_t i;
 	int ret;
 
-	plan.cluster = cfg->cluster;
-	plan.service = cfg->service;
+	plan.cluster[0] = cfg->cluster;
+	plan.service[0] = cfg->service;
 	ret = node_ipam_read(cfg->bpffs, &info);
 	if (ret && ret != -ENOENT) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: read %s/%s: %s", cfg->node, cfg->bpffs,
@@ -328,29 +330,32 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 		return ret;
 	}
 	if (!ret) {
-		/* The agent's plan and the config's must agree where both say something. */
-		if (info.cluster.is_set && cfg->cluster.is_set &&
-		    memcmp(&info.cluster, &cfg->cluster, sizeof(info.cluster))) {
+		/* The agent's plan and the config's must agree where both say something: the
+		 * config's range is one of the agent's. */
+		for (i = 0, is_known = false; i < CIDR_PLAN_MAX; i++)
+			is_known |= !memcmp(&info.cluster[i], &cfg->cluster, sizeof(cfg->cluster));
+		if (info.cluster[0].is_set && cfg->cluster.is_set && !is_known) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
 			    "ipam.clusterCIDR: %s differs from the agent's --cluster-cidr %s",
 			    node_ipam_cidr_str(&cfg->cluster, a, sizeof(a)),
-			    node_ipam_cidr_str(&info.cluster, b, sizeof(b)));
+			    cidr_plan_list_str(info.cluster, b, sizeof(b)));
 			return -EINVAL;
 		}
-		if (info.service.is_set && cfg->service.is_set &&
-		    memcmp(&info.service, &cfg->service, sizeof(info.service))) {
+		for (i = 0, is_known = false; i < CIDR_PLAN_MAX; i++)
+			is_known |= !memcmp(&info.service[i], &cfg->service, sizeof(cfg->service));
+		if (info.service[0].is_set && cfg->service.is_set && !is_known) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
 			    "ipam.serviceCIDR: %s differs from the agent's --service-cidr %s",
 			    node_ipam_cidr_str(&cfg->service, a, sizeof(a)),
-			    node_ipam_cidr_str(&info.service, b, sizeof(b)));
+			    cidr_plan_list_str(info.service, b, sizeof(b)));
 			return -EINVAL;
 		}
-		if (info.cluster.is_set)
-			plan.cluster = info.cluster;
-		if (info.service.is_set)
-			plan.service = info.service;
+		if (info.cluster[0].is_set)
+			memcpy(plan.cluster, info.cluster, sizeof(plan.cluster));
+		if (info.service[0].is_set)
+			memcpy(plan.service, info.service, sizeof(plan.service));
 	}
 	if (!ret && !info.block.is_set) {
 		/* The agent serves no pods here (its reason names what is missing): nor do we. */

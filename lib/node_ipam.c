@@ -284,7 +284,8 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 	struct node_ipam_usage usage;
 	struct node_ipam_peer_entry *peers = NULL;
 	struct json_object *ipam;
-	char cluster[24] = "-", service[24] = "-", block[24] = "-", ip[INET_ADDRSTRLEN] = "-";
+	char cluster[CIDR_PLAN_LIST_LEN] = "-", service[CIDR_PLAN_LIST_LEN] = "-", block[24] = "-",
+	     ip[INET_ADDRSTRLEN] = "-";
 	size_t n_peers = 0, n_refused = 0, i;
 	bool has_usage;
 	int ret = node_ipam_read(bpffs, &info);
@@ -296,10 +297,10 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 			fprintf(out, "ipam: %s/%s: %s\n", bpffs, NODE_IPAM_MAP, strerror(-ret));
 		return ret;
 	}
-	if (info.cluster.is_set)
-		node_ipam_cidr_str(&info.cluster, cluster, sizeof(cluster));
-	if (info.service.is_set)
-		node_ipam_cidr_str(&info.service, service, sizeof(service));
+	if (info.cluster[0].is_set)
+		cidr_plan_list_str(info.cluster, cluster, sizeof(cluster));
+	if (info.service[0].is_set)
+		cidr_plan_list_str(info.service, service, sizeof(service));
 	if (info.block.is_set)
 		node_ipam_cidr_str(&info.block, block, sizeof(block));
 	if (info.node_ip)

@@ -30,6 +30,7 @@
 #define NODE_IPAM_PEER_REASON  240
 #define NODE_IPAM_PEERS_MAX    65536 /* nodes ipam_nodes holds; a cluster of 5,000 is large */
 #define NODE_IPAM_SIZE_DEFAULT 24    /* kube-controller-manager --node-cidr-mask-size (IPv4) */
+#define NODE_IPAM_CIDRS_MAX    4     /* cluster CIDRs, and service CIDRs, a node knows */
 
 struct node_ipam_cidr {
 	__be32 address; /* network, host bits zero */
@@ -47,8 +48,8 @@ enum node_ipam_source {
 };
 
 struct node_ipam_info {
-	struct node_ipam_cidr cluster; /* --cluster-cidr */
-	struct node_ipam_cidr service; /* --service-cidr */
+	struct node_ipam_cidr cluster[NODE_IPAM_CIDRS_MAX]; /* --cluster-cidr, unset at the end */
+	struct node_ipam_cidr service[NODE_IPAM_CIDRS_MAX]; /* --service-cidr */
 	struct node_ipam_cidr block; /* the pod CIDR in force; is_set 0: pods refused, see reason */
 	__be32 node_ip;		     /* --node-ip, else the Node's InternalIP; 0 when unknown */
 	__u8 block_source;	     /* enum node_ipam_source */
@@ -61,7 +62,7 @@ struct node_ipam_info {
 	 */
 	char reason[NODE_IPAM_REASON_LEN];
 };
-_Static_assert(sizeof(struct node_ipam_info) == 808, "node_ipam_info layout");
+_Static_assert(sizeof(struct node_ipam_info) == 856, "node_ipam_info layout");
 
 struct node_ipam_usage {
 	struct node_ipam_cidr block; /* the pod CIDR the counts are of */

@@ -82,10 +82,14 @@ int agent_config_validate(const struct agent_config *config)
 		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
 		return -EINVAL;
 	}
-	if (config->cluster_cidr.is_set && config->node_cidr_size < config->cluster_cidr.prefix) {
-		log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
-			  config->node_cidr_size, config->cluster_cidr.prefix);
-		return -EINVAL;
+	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX; i++) {
+		const struct node_ipam_cidr *cluster = &config->cluster_cidr[i];
+
+		if (cluster->is_set && config->node_cidr_size < cluster->prefix) {
+			log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
+				  config->node_cidr_size, cluster->prefix);
+			return -EINVAL;
+		}
 	}
 	if (!config->ct_size) {
 		log_error("--ct-size: must be at least 1");
@@ -105,8 +109,8 @@ static int agent_cidr_plan_check(const struct agent_config *config)
 	struct cidr_plan plan = {.check_underlay = true};
 	char msg[320];
 
-	plan.cluster = config->cluster_cidr;
-	plan.service = config->service_cidr;
+	memcpy(plan.cluster, config->cluster_cidr, sizeof(plan.cluster));
+	memcpy(plan.service, config->service_cidr, sizeof(plan.service));
 	plan.dns = config->cluster_dns;
 	plan.pod = config->pod_cidr;
 	if (cidr_plan_check(&plan, msg, sizeof(msg))) {

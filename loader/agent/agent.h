@@ -39,9 +39,11 @@ struct agent_config {
 	const char *bpffs;     /* --bpffs DIR */
 	uint32_t ct_size;      /* --ct-size N */
 	bool is_ct_size_set;
-	uint32_t hairpin_ip;		    /* --hairpin-ip, network byte order */
-	struct node_ipam_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
-	struct node_ipam_cidr service_cidr; /* --service-cidr: ClusterIP range */
+	uint32_t hairpin_ip; /* --hairpin-ip, network byte order */
+	/* --cluster-cidr: pod addresses of the whole cluster; --service-cidr: ClusterIP ranges.
+	 * Repeatable and comma-separated, set entries first. */
+	struct node_ipam_cidr cluster_cidr[NODE_IPAM_CIDRS_MAX];
+	struct node_ipam_cidr service_cidr[NODE_IPAM_CIDRS_MAX];
 	struct in_addr cluster_dns;	/* --cluster-dns: must sit in the service CIDR; 0 = unset */
 	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
 	bool is_node_cidr_size_set;	/* given: every node's pod CIDR must have that length */

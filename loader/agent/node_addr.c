@@ -29,8 +29,8 @@ static int node_addr_publish(struct node_addr *addr, const struct desired_nodes 
 	size_t i;
 	int err;
 
-	info.cluster = config->cluster_cidr;
-	info.service = config->service_cidr;
+	memcpy(info.cluster, config->cluster_cidr, sizeof(info.cluster));
+	memcpy(info.service, config->service_cidr, sizeof(info.service));
 	info.block = plan->block;
 	info.block_source = plan->block_source;
 	info.node_ip = plan->node_ip;
@@ -69,8 +69,8 @@ int node_addr_start(const struct agent_config *config, struct node_addr **out)
 		return -ENOMEM;
 	addr->config = config;
 	addr->plan_config.node = config->node;
-	addr->plan_config.cluster = config->cluster_cidr;
-	addr->plan_config.service = config->service_cidr;
+	memcpy(addr->plan_config.cluster, config->cluster_cidr, sizeof(addr->plan_config.cluster));
+	memcpy(addr->plan_config.service, config->service_cidr, sizeof(addr->plan_config.service));
 	addr->plan_config.dns = config->cluster_dns;
 	addr->plan_config.pod_cidr = config->pod_cidr;
 	addr->plan_config.node_cidr_size =

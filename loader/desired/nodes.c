@@ -26,9 +26,10 @@ static bool nodes_cidr_equal(const struct node_ipam_cidr *a, const struct node_i
 static int nodes_check_cidr(const struct desired_nodes_config *config,
 			    const struct node_ipam_cidr *cidr, bool is_self, char *msg, size_t size)
 {
-	struct cidr_plan plan = {
-	    .cluster = config->cluster, .service = config->service, .pod = *cidr};
+	struct cidr_plan plan = {.pod = *cidr};
 
+	memcpy(plan.cluster, config->cluster, sizeof(plan.cluster));
+	memcpy(plan.service, config->service, sizeof(plan.service));
 	if (is_self) {
 		plan.dns = config->dns;
 		plan.check_underlay = config->check_underlay;

@@ -17,14 +17,14 @@
 #include "loader/k8s/objects.h"
 
 struct desired_nodes_config {
-	const char *node;		/* this node's name */
-	struct node_ipam_cidr cluster;	/* --cluster-cidr, or unset */
-	struct node_ipam_cidr service;	/* --service-cidr, or unset */
-	struct in_addr dns;		/* --cluster-dns, or 0 */
-	struct node_ipam_cidr pod_cidr; /* --pod-cidr, or unset */
-	unsigned int node_cidr_size;	/* --node-cidr-size when given, else 0 (any) */
-	uint32_t node_ip;		/* the first --node-ip, network order, or 0 */
-	bool check_underlay;		/* this node's pod CIDR against its interfaces */
+	const char *node;			      /* this node's name */
+	struct node_ipam_cidr cluster[CIDR_PLAN_MAX]; /* --cluster-cidr, unset entries skipped */
+	struct node_ipam_cidr service[CIDR_PLAN_MAX]; /* --service-cidr */
+	struct in_addr dns;			      /* --cluster-dns, or 0 */
+	struct node_ipam_cidr pod_cidr;		      /* --pod-cidr, or unset */
+	unsigned int node_cidr_size; /* --node-cidr-size when given, else 0 (any) */
+	uint32_t node_ip;	     /* the first --node-ip, network order, or 0 */
+	bool check_underlay;	     /* this node's pod CIDR against its interfaces */
 };
 
 struct desired_node_peer {

@@ -162,17 +162,21 @@ cni_add n2 c2 '.ipam = {subnet: "10.244.2.0/24"}'
 check multinode/subnet_agrees "rc $rc: $out" test "$rc" = 0
 
 # ---- --pod-cidr: a node without a Node object; a later Node with another podCIDR ----------------
+# Its cluster CIDRs as kube-controller-manager takes them: a list, the IPv6 one skipped.
 topo_fabric_node n6 6
-topo_agent n6 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR" --service-cidr "$SERVICE_CIDR" \
-	--pod-cidr 10.244.6.0/24 --node-ip 198.51.100.6
+topo_agent n6 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR,fd00:10::/48" \
+	--cluster-cidr 10.250.0.0/16 --service-cidr "$SERVICE_CIDR" --pod-cidr 10.250.6.0/24 \
+	--node-ip 198.51.100.6
 check multinode/flag_pod_cidr "n6: $(status_field n6 pod_cidr) from $(status_field n6 pod_cidr_source)" \
-	test "$(status_field n6 pod_cidr) $(status_field n6 pod_cidr_source)" = "10.244.6.0/24 --pod-cidr"
+	test "$(status_field n6 pod_cidr) $(status_field n6 pod_cidr_source)" = "10.250.6.0/24 --pod-cidr"
+check multinode/cluster_cidr_list "n6: $(status_field n6 cluster_cidr)" \
+	status_is n6 cluster_cidr "$CLUSTER_CIDR,10.250.0.0/16"
 topo_pod n6 d6
-check multinode/flag_pod_in_block "d6 $(topo_pod_ip d6)" in_cidr "$(topo_pod_ip d6)" 10.244.6.0/24
+check multinode/flag_pod_in_block "d6 $(topo_pod_ip d6)" in_cidr "$(topo_pod_ip d6)" 10.250.6.0/24
 write_nodes "n1 198.51.100.1 10.244.9.0/24" "n2 198.51.100.2 10.244.2.0/24" "n3 198.51.100.3 10.244.3.0/24" \
 	"n6 198.51.100.6 10.244.60.0/24"
 check multinode/flag_conflict_refused "n6: $(status_field n6 message)" \
 	wait_until message_has n6 "spec.podCIDR 10.244.60.0/24 refused"
-check multinode/flag_conflict_kept "n6: $(status_field n6 pod_cidr)" status_is n6 pod_cidr 10.244.6.0/24
+check multinode/flag_conflict_kept "n6: $(status_field n6 pod_cidr)" status_is n6 pod_cidr 10.250.6.0/24
 
 topo_finish

@@ -51,8 +51,8 @@ static int setup(void **ctx)
 	assert_non_null(f);
 	log_level = LOG_LEVEL_ERROR;
 	f->config.node = "n1";
-	f->config.cluster = cidr("10.244.0.0/16");
-	f->config.service = cidr("10.96.0.0/12");
+	f->config.cluster[0] = cidr("10.244.0.0/16");
+	f->config.service[0] = cidr("10.96.0.0/12");
 	*ctx = f;
 	return 0;
 }
