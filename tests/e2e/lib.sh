@@ -371,6 +371,51 @@ topo_pod_ip() {
 	echo "${TOPO_POD_IP[$1]}"
 }
 
+# in_cidr IP CIDR: IP lies in CIDR.
+in_cidr() {
+	local ip=$1 net=${2%/*} len=${2#*/} a b c d x y
+	IFS=. read -r a b c d <<<"$ip"
+	x=$(((a << 24) | (b << 16) | (c << 8) | d))
+	IFS=. read -r a b c d <<<"$net"
+	y=$(((a << 24) | (b << 16) | (c << 8) | d))
+	(((x >> (32 - len)) == (y >> (32 - len))))
+}
+
+# wait_until CMD...: true once CMD succeeds, polled every 0.1 s for SL_SYNC_TIMEOUT seconds.
+wait_until() {
+	local deadline=$((SECONDS + SL_SYNC_TIMEOUT))
+	until "$@" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# topo_pod_try NODE POD [CONFIG-JQ-FILTER]: sluice-cni ADD of a new pod that may be refused
+# (topo_pod gives up instead): the plugin's output in $out, its exit status in $rc. The config is
+# topo_cni_config's through the jq filter. A pod added is cleaned up as topo_pod's are.
+topo_pod_try() {
+	local node=$1 pod=$2 filter=${3:-.} ns
+	ns=$(topo_ns_pod "$pod")
+	[[ -e /var/run/netns/$ns ]] || ip netns add "$ns" || topo_fatal "ip netns add $ns failed"
+	out=$(topo_cni_config "$node" | jq -c "$filter" |
+		timeout 20 nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- env CNI_COMMAND=ADD \
+			CNI_CONTAINERID="${TOPO_PREFIX}$pod" CNI_NETNS="/var/run/netns/$ns" CNI_IFNAME=eth0 \
+			CNI_PATH="$(dirname "$SLUICE_CNI")" \
+			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod" \
+			"$SLUICE_CNI" 2>/dev/null) && rc=0 || rc=$?
+	if ((rc == 0)); then
+		TOPO_POD_NODE[$pod]=$node
+		TOPO_PODS+=("$pod")
+	fi
+}
+
+# pod_added_in CIDR: the last topo_pod_try added its pod, with an address in CIDR.
+pod_added_in() {
+	local ip
+	ip=$(jq -r '.ips[0].address // empty' <<<"$out" 2>/dev/null | cut -d/ -f1)
+	[[ $rc == 0 && -n $ip ]] && in_cidr "$ip" "$1"
+}
+
 # topo_echo POD [sl_echo args]: start sl_echo --id POD in the pod; waits for "ready".
 # Default ports: TCP 8080, UDP 5353, stream 8090. An --id NAME in the arguments names the server
 # instead (a second server in the same pod, e.g. one per port to tell ports apart).
@@ -505,6 +550,21 @@ api_stats() {
 # The only places that know the shape of `sluice ... -o json`:
 #   service list: {"services": [{"name", "vip", "port", "protocol", "slots", "backends": [..]}]}
 #   ct list:      {"connections": [{"proto", "src", "sport", "dst", "dport", "nat_dst", ...}]}
+#   status:       {"ipam": {"pod_cidr", "pod_cidr_source", "pods_refused", "message", ...}, ...}
+#   node list:    {"nodes": [{"name", "self", "internal_ip", "pod_cidr", "state", "reason"}]}
+
+# ipam_field NODE FIELD: FIELD of the "ipam" object of `sluice status -o json` on NODE
+# (pod_cidr, pod_cidr_source, pods_refused, message, node_ip, cluster_cidr, in_use, ...).
+ipam_field() { topo_cli "$1" status -o json 2>/dev/null | jq -r ".ipam.$2"; }
+ipam_is() { [[ $(ipam_field "$1" "$2") == "$3" ]]; }
+
+# node_list_field NODE PEER FIELD: FIELD (state, internal_ip, pod_cidr, reason) of PEER in
+# NODE's `sluice node list -o json`; empty when NODE does not list PEER.
+node_list_field() {
+	topo_cli "$1" node list -o json 2>/dev/null |
+		jq -r --arg n "$2" ".nodes[] | select(.name == \$n) | .$3"
+}
+node_list_is() { [[ $(node_list_field "$1" "$2" "$3") == "$4" ]]; }
 
 # service_backends NODE VIP PORT: backends of the frontend, or -1 when it is not listed.
 service_backends() {

@@ -47,16 +47,6 @@ write_conflist() {
 		             dns: {nameservers: ["10.96.0.10"], search: ["svc.cluster.local"]}}]}' >"$out"
 }
 
-# in_cidr IP CIDR
-in_cidr() {
-	local ip=$1 net=${2%/*} len=${2#*/} a b c d x y
-	IFS=. read -r a b c d <<<"$ip"
-	x=$(((a << 24) | (b << 16) | (c << 8) | d))
-	IFS=. read -r a b c d <<<"$net"
-	y=$(((a << 24) | (b << 16) | (c << 8) | d))
-	(((x >> (32 - len)) == (y >> (32 - len))))
-}
-
 # ---- node, agent with overlay IPAM, one backend ----------------------------------------------
 topo_node n1 pending
 manifest_node n1 192.168.50.1 10.244.42.0/24 | write_file "$TOPO_DIR/manifests/node.yaml"

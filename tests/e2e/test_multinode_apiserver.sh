@@ -14,48 +14,7 @@ topo_init multinode_apiserver
 topo_require_all
 CLUSTER_CIDR=10.244.0.0/16
 
-wait_until() {
-	local deadline=$((SECONDS + SL_SYNC_TIMEOUT))
-	until "$@" 2>/dev/null; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
-in_cidr() {
-	local ip=$1 net=${2%/*} len=${2#*/} a b c d x y
-	IFS=. read -r a b c d <<<"$ip"
-	x=$(((a << 24) | (b << 16) | (c << 8) | d))
-	IFS=. read -r a b c d <<<"$net"
-	y=$(((a << 24) | (b << 16) | (c << 8) | d))
-	(((x >> (32 - len)) == (y >> (32 - len))))
-}
-status_field() { topo_cli "$1" status -o json 2>/dev/null | jq -r ".ipam.$2"; }
-status_is() { [[ $(status_field "$1" "$2") == "$3" ]]; }
-node_field() {
-	topo_cli "$1" node list -o json 2>/dev/null | jq -r --arg n "$2" ".nodes[] | select(.name == \$n) | .$3"
-}
-node_is() { [[ $(node_field "$1" "$2" "$3") == "$4" ]]; }
-both_see() { node_is n1 "$1" "$2" "$3" && node_is n2 "$1" "$2" "$3"; }
-# cni_add NODE POD: sluice-cni ADD without giving up; $out, $rc.
-cni_add() {
-	local node=$1 pod=$2 ns
-	ns=$(topo_ns_pod "$pod")
-	[[ -e /var/run/netns/$ns ]] || ip netns add "$ns"
-	out=$(topo_cni_config "$node" |
-		nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- env CNI_COMMAND=ADD \
-			CNI_CONTAINERID="${TOPO_PREFIX}$pod" CNI_NETNS="/var/run/netns/$ns" CNI_IFNAME=eth0 \
-			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod" \
-			"$SLUICE_CNI" 2>/dev/null) && rc=0 || rc=$?
-	if ((rc == 0)); then
-		TOPO_POD_NODE[$pod]=$node # the cleanup's CNI DEL
-		TOPO_PODS+=("$pod")
-	fi
-}
-added_in() {
-	local ip
-	ip=$(jq -r '.ips[0].address // empty' <<<"$out" 2>/dev/null | cut -d/ -f1)
-	[[ $rc == 0 && -n $ip ]] && in_cidr "$ip" "$1"
-}
+both_see() { node_list_is n1 "$1" "$2" "$3" && node_list_is n2 "$1" "$2" "$3"; }
 # ms_until CMD...: milliseconds until CMD succeeds (or -1 after SL_SYNC_TIMEOUT).
 ms_until() {
 	local t0
@@ -87,42 +46,42 @@ done
 out=$(topo_in_node n2 timeout 20 kubectl --kubeconfig "$TOPO_KUBECONFIG" get nodes -o name 2>&1 || true)
 check multinode_api/kubectl_from_another_node "kubectl get nodes on n2: $out" grep -qx node/n2 <<<"$out"
 
-check multinode_api/pod_cidr_from_api "n1: $(status_field n1 pod_cidr) from $(status_field n1 pod_cidr_source)" \
-	test "$(status_field n1 pod_cidr) $(status_field n1 pod_cidr_source)" = "10.244.1.0/24 Node spec.podCIDR"
-cni_add n1 a1
-check multinode_api/pod_in_n1_block "rc $rc: $out" added_in 10.244.1.0/24
-cni_add n2 b1
+check multinode_api/pod_cidr_from_api "n1: $(ipam_field n1 pod_cidr) from $(ipam_field n1 pod_cidr_source)" \
+	test "$(ipam_field n1 pod_cidr) $(ipam_field n1 pod_cidr_source)" = "10.244.1.0/24 Node spec.podCIDR"
+topo_pod_try n1 a1
+check multinode_api/pod_in_n1_block "rc $rc: $out" pod_added_in 10.244.1.0/24
+topo_pod_try n2 b1
 check multinode_api/no_pod_cidr_refused "rc $rc: $out" \
 	test "$rc" != 0 -a "$(jq -r .msg <<<"$out")" = "node n2: no pod CIDR: Node n2 has no spec.podCIDR and the agent has no --pod-cidr"
 
 # kube-controller-manager allocates n2's block: a MODIFIED event.
 manifest_node n2 198.51.100.2 10.244.2.0/24 | api_apply
-ms=$(ms_until status_is n2 pod_cidr 10.244.2.0/24)
-check multinode_api/pod_cidr_from_watch "n2 after ${ms} ms: $(status_field n2 pod_cidr): $(status_field n2 message)" test "$ms" -ge 0
+ms=$(ms_until ipam_is n2 pod_cidr 10.244.2.0/24)
+check multinode_api/pod_cidr_from_watch "n2 after ${ms} ms: $(ipam_field n2 pod_cidr): $(ipam_field n2 message)" test "$ms" -ge 0
 info "n2 took its podCIDR $ms ms after the API change"
-cni_add n2 b1
-check multinode_api/pod_after_watch "rc $rc: $out" added_in 10.244.2.0/24
-check multinode_api/peer_sees_change "n1 sees n2: $(node_field n1 n2 state) $(node_field n1 n2 pod_cidr)" \
-	wait_until node_is n1 n2 pod_cidr 10.244.2.0/24
+topo_pod_try n2 b1
+check multinode_api/pod_after_watch "rc $rc: $out" pod_added_in 10.244.2.0/24
+check multinode_api/peer_sees_change "n1 sees n2: $(node_list_field n1 n2 state) $(node_list_field n1 n2 pod_cidr)" \
+	wait_until node_list_is n1 n2 pod_cidr 10.244.2.0/24
 
 # A Node added: every node lists it.
 manifest_node n3 198.51.100.3 10.244.3.0/24 | api_apply
 ms=$(ms_until both_see n3 state ready)
-check multinode_api/node_added_everywhere "after ${ms} ms: n1 sees $(node_field n1 n3 state), n2 $(node_field n2 n3 state)" test "$ms" -ge 0
+check multinode_api/node_added_everywhere "after ${ms} ms: n1 sees $(node_list_field n1 n3 state), n2 $(node_list_field n2 n3 state)" test "$ms" -ge 0
 info "n3 listed by both agents $ms ms after the API change"
 
 # A Node overlapping n2's block: refused by name on both nodes, the others unchanged.
 manifest_node n4 198.51.100.4 10.244.2.128/25 | api_apply
-check multinode_api/overlap_refused_on_n1 "n1 sees n4: $(node_field n1 n4 state): $(node_field n1 n4 reason)" \
-	wait_until node_is n1 n4 reason "spec.podCIDR 10.244.2.128/25 overlaps node n2's 10.244.2.0/24"
-check multinode_api/overlap_refused_on_n2 "n2 sees n4: $(node_field n2 n4 reason)" \
-	wait_until node_is n2 n4 reason "spec.podCIDR 10.244.2.128/25 overlaps this node n2's pod CIDR 10.244.2.0/24"
-check multinode_api/others_unchanged "n1 sees n2 $(node_field n1 n2 state), n3 $(node_field n1 n3 state)" \
-	test "$(node_field n1 n2 state) $(node_field n1 n3 state)" = "ready ready"
+check multinode_api/overlap_refused_on_n1 "n1 sees n4: $(node_list_field n1 n4 state): $(node_list_field n1 n4 reason)" \
+	wait_until node_list_is n1 n4 reason "spec.podCIDR 10.244.2.128/25 overlaps node n2's 10.244.2.0/24"
+check multinode_api/overlap_refused_on_n2 "n2 sees n4: $(node_list_field n2 n4 reason)" \
+	wait_until node_list_is n2 n4 reason "spec.podCIDR 10.244.2.128/25 overlaps this node n2's pod CIDR 10.244.2.0/24"
+check multinode_api/others_unchanged "n1 sees n2 $(node_list_field n1 n2 state), n3 $(node_list_field n1 n3 state)" \
+	test "$(node_list_field n1 n2 state) $(node_list_field n1 n3 state)" = "ready ready"
 
 # A Node deleted: gone everywhere.
 api_delete Node "" n3
-check multinode_api/node_deleted_everywhere "n1 sees n3: $(node_field n1 n3 state), n2: $(node_field n2 n3 state)" \
+check multinode_api/node_deleted_everywhere "n1 sees n3: $(node_list_field n1 n3 state), n2: $(node_list_field n2 n3 state)" \
 	wait_until both_see n3 state ""
 
 topo_finish
