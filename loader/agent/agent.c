@@ -221,7 +221,7 @@ static int agent_reload(struct agent *agent)
 		k8s_errors_free(&errors);
 		return err;
 	}
-	if (delta->is_nodes_changed) {
+	if (delta->is_nodes_changed || node_addr_is_pending(agent->nodes)) {
 		const struct k8s_object *const *nodes;
 		size_t n_nodes;
 
@@ -594,7 +594,9 @@ int agent_run(const struct agent_config *config)
 		log_error("%s", failed);
 		goto cleanup;
 	}
-	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
+	/*
+	 * The plan check refuses before anything is loaded; node addressing is pinned after the
+	 * datapath, and planned at the first sync (loader/agent/node_addr.c).
 	 */
 	err = agent_cidr_plan_check(config);
 	/* The uplink masquerades: its ports must not be ones the node hands its own sockets. */

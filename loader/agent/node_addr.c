@@ -18,6 +18,7 @@ struct node_addr {
 	struct desired_nodes_config plan_config;
 	struct desired_nodes current; /* the plan published */
 	bool is_planned;	      /* current holds a plan (not the start-up record) */
+	bool is_pending;	      /* the last update failed: plan again at the next sync */
 };
 
 static int node_addr_publish(struct node_addr *addr, const struct desired_nodes *plan)
@@ -155,22 +156,29 @@ int node_addr_update(struct node_addr *addr, const struct k8s_object *const *nod
 	struct desired_nodes plan;
 	int err;
 
+	addr->is_pending = true;
 	err = desired_nodes_plan(&addr->plan_config, nodes, n,
 				 addr->is_planned ? &addr->current : NULL, &plan);
 	if (err) {
 		log_warn("node addressing: %s; the last plan stays", strerror(-err));
 		return err;
 	}
-	node_addr_log(addr, &plan);
 	err = node_addr_publish(addr, &plan);
 	if (err) {
 		desired_nodes_free(&plan);
 		return err;
 	}
+	node_addr_log(addr, &plan); /* once published: a retried plan logs its changes once */
+	addr->is_pending = false;
 	desired_nodes_free(&addr->current);
 	addr->current = plan;
 	addr->is_planned = true;
 	return 0;
+}
+
+bool node_addr_is_pending(const struct node_addr *addr)
+{
+	return addr && addr->is_pending;
 }
 
 void node_addr_free(struct node_addr *addr)

@@ -6,6 +6,7 @@
 #ifndef SLUICE_AGENT_NODE_ADDR_H
 #define SLUICE_AGENT_NODE_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "loader/agent/agent.h"
@@ -24,6 +25,9 @@ int node_addr_start(const struct agent_config *config, struct node_addr **out);
  * changed and publish. Returns 0 or -errno (logged; the pins keep the last good plan).
  */
 int node_addr_update(struct node_addr *addr, const struct k8s_object *const *nodes, size_t n);
+
+/* The last update failed: the next sync plans again even if no Node changed. */
+bool node_addr_is_pending(const struct node_addr *addr);
 
 void node_addr_free(struct node_addr *addr);
 
