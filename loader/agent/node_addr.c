@@ -19,6 +19,10 @@ struct node_addr {
 	struct desired_nodes current; /* the plan published */
 	bool is_planned;	      /* current holds a plan (not the start-up record) */
 	bool is_pending;	      /* the last update failed: plan again at the next sync */
+	/* The pod CIDR the agent before a restart left pinned while pods still hold addresses
+	 * of it: in force as if this agent had planned it (is_restored). */
+	struct desired_nodes restored;
+	bool is_restored;
 };
 
 static int node_addr_publish(struct node_addr *addr, const struct desired_nodes *plan)
@@ -59,6 +63,31 @@ static int node_addr_publish(struct node_addr *addr, const struct desired_nodes 
 	return err;
 }
 
+/*
+ * After a restart: the pod CIDR the last agent pinned stays in force when pods still hold
+ * addresses of it (the plugin's usage of that block is not zero), as it would have without the
+ * restart. Returns whether it does.
+ */
+static bool node_addr_restore(struct node_addr *addr)
+{
+	struct node_ipam_info before;
+	struct node_ipam_usage usage;
+	char cidr[24];
+
+	if (node_ipam_read(addr->config->bpffs, &before) || !before.block.is_set ||
+	    node_ipam_read_usage(addr->config->bpffs, &usage) || !usage.in_use ||
+	    memcmp(&usage.block, &before.block, sizeof(usage.block)))
+		return false;
+	addr->restored.block = before.block;
+	addr->restored.block_source = before.block_source;
+	addr->is_restored = true;
+	log_info("node %s: pod CIDR %s stays in force from before the restart: %u pods hold "
+		 "addresses of it",
+		 addr->config->node, node_ipam_cidr_str(&before.block, cidr, sizeof(cidr)),
+		 usage.in_use);
+	return true;
+}
+
 int node_addr_start(const struct agent_config *config, struct node_addr **out)
 {
 	struct node_addr *addr = calloc(1, sizeof(*addr));
@@ -80,8 +109,15 @@ int node_addr_start(const struct agent_config *config, struct node_addr **out)
 	addr->plan_config.check_underlay = true;
 	node_ipam_remove_legacy(config->bpffs);
 	waiting.node_ip = addr->plan_config.node_ip;
-	snprintf(waiting.reason, sizeof(waiting.reason),
-		 "node %s: no pod CIDR yet: the agent has not read the Node objects", config->node);
+	if (node_addr_restore(addr)) {
+		/* Pods keep being served through the restart, from the same block. */
+		waiting.block = addr->restored.block;
+		waiting.block_source = addr->restored.block_source;
+	} else {
+		snprintf(waiting.reason, sizeof(waiting.reason),
+			 "node %s: no pod CIDR yet: the agent has not read the Node objects",
+			 config->node);
+	}
 	err = node_addr_publish(addr, &waiting);
 	if (err) {
 		free(addr);
@@ -158,7 +194,10 @@ int node_addr_update(struct node_addr *addr, const struct k8s_object *const *nod
 
 	addr->is_pending = true;
 	err = desired_nodes_plan(&addr->plan_config, nodes, n,
-				 addr->is_planned ? &addr->current : NULL, &plan);
+				 addr->is_planned    ? &addr->current
+				 : addr->is_restored ? &addr->restored
+						     : NULL,
+				 &plan);
 	if (err) {
 		log_warn("node addressing: %s; the last plan stays", strerror(-err));
 		return err;

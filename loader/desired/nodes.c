@@ -74,6 +74,11 @@ static void nodes_plan_self(const struct desired_nodes_config *config,
 				 "(kube-controller-manager never changes a podCIDR: delete and "
 				 "re-register the Node to move it)",
 				 config->node, node_ipam_cidr_str(&candidate, b, sizeof(b)), a);
+		else if (source == NODE_IPAM_SOURCE_FLAG && !nodes_cidr_equal(&candidate, kept))
+			snprintf(out->reason, sizeof(out->reason),
+				 "--pod-cidr %s refused: pod CIDR %s is in force and pods hold its "
+				 "addresses; it stays until they are gone and the agent restarts",
+				 node_ipam_cidr_str(&candidate, b, sizeof(b)), a);
 		else if (source != NODE_IPAM_SOURCE_NODE &&
 			 previous->block_source == NODE_IPAM_SOURCE_NODE)
 			snprintf(out->reason, sizeof(out->reason),

@@ -109,6 +109,14 @@ check multinode/pod_after_change_in_old_block "rc $rc: $out" pod_added_in 10.244
 check multinode/change_logged "$(grep -c 'spec.podCIDR 10.244.9.0/24 refused' "${TOPO_AGENT_LOG[n1]}") lines" \
 	test "$(grep -c 'spec.podCIDR 10.244.9.0/24 refused' "${TOPO_AGENT_LOG[n1]}")" = 1
 
+# A restart while pods hold addresses of the old block keeps it (and the refusal).
+topo_agent_stop n1
+topo_agent n1 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR" --service-cidr "$SERVICE_CIDR"
+check multinode/restart_keeps_pod_cidr "n1: $(ipam_field n1 pod_cidr): $(ipam_field n1 message)" \
+	test "$(ipam_field n1 pod_cidr)" = 10.244.1.0/24 -a -n "$(ipam_field n1 message | grep -F 'spec.podCIDR 10.244.9.0/24 refused')"
+check multinode/restart_logged "$(grep 'stays in force from before the restart' "${TOPO_AGENT_LOG[n1]}")" \
+	grep -q 'pod CIDR 10.244.1.0/24 stays in force from before the restart: 3 pods hold' "${TOPO_AGENT_LOG[n1]}"
+
 # ---- ipam.subnet set: it must agree with the agent's -------------------------------------------
 topo_pod_try n2 c2 '.ipam = {subnet: "10.244.7.0/24"}'
 check multinode/subnet_disagrees_code_7 "rc $rc: $out" test "$rc" != 0 -a "$(jq -r .code <<<"$out")" = 7

@@ -192,6 +192,21 @@ static void test_self_flag(void **ctx)
 			    "10.244.60.0/24, which the cluster routes to this node");
 }
 
+/* The plan kept across a restart with another --pod-cidr (pods hold the old block). */
+static void test_self_flag_changed(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	f->config.pod_cidr = cidr("10.244.6.0/24");
+	plan(f);
+	f->config.pod_cidr = cidr("10.244.16.0/24");
+	plan(f);
+	assert_string_equal(str(&f->plan.block), "10.244.6.0/24");
+	assert_int_equal(f->plan.block_source, NODE_IPAM_SOURCE_FLAG);
+	assert_non_null(strstr(f->plan.reason, "--pod-cidr 10.244.16.0/24 refused: pod CIDR "
+					       "10.244.6.0/24 is in force"));
+}
+
 static void test_self_change_refused(void **ctx)
 {
 	struct fixture *f = *ctx;
@@ -297,6 +312,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_self_from_node_object, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_flag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_self_flag_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_change_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_plan_check, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_peers_overlap, setup, teardown),
