@@ -47,8 +47,8 @@ enum cni_code {
 #define CNI_HOST_VETH_PREFIX  "sl"
 
 struct cni_error {
-	int code; /* enum cni_code, 0 = no error */
-	char msg[256];
+	int code;      /* enum cni_code, 0 = no error */
+	char msg[640]; /* the agent's reason for refusing pods is up to 512 bytes */
 	char details[512];
 };
 
@@ -123,9 +123,10 @@ int cni_env_parse(const char *(*getenv_fn)(const char *name), struct cni_env *en
 int cni_args_parse(const char *args, struct cni_env *env, struct cni_error *err);
 
 /*
- * Settle the node's pod CIDR and gateway (from ipam.subnet or the agent's ipam_node map) and run
- * the CIDR planning check. Returns 0, or -errno with err set: 11 when the agent has not
- * published a block yet, 7 for a plan violation naming both ranges.
+ * Settle the node's pod CIDR and gateway (the agent's ipam_node2 record; ipam.subnet must agree
+ * with it) and run the CIDR planning check. Returns 0, or -errno with err set: 11 when the
+ * agent has no pod CIDR for the node (its reason), 7 for an ipam.subnet other than the agent's
+ * or a plan violation naming both ranges.
  */
 int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err);
 

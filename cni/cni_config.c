@@ -316,11 +316,13 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 {
 	struct node_ipam_info info;
 	struct cidr_plan plan = {.dns = cfg->dns_service_ip, .check_underlay = true};
-	char a[24], b[24], msg[256];
+	char a[24], b[CIDR_PLAN_LIST_LEN], msg[320];
+	bool is_known;
+	size_t i;
 	int ret;
 
-	plan.cluster = cfg->cluster;
-	plan.service = cfg->service;
+	plan.cluster[0] = cfg->cluster;
+	plan.service[0] = cfg->service;
 	ret = node_ipam_read(cfg->bpffs, &info);
 	if (ret && ret != -ENOENT) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: read %s/%s: %s", cfg->node, cfg->bpffs,
@@ -328,29 +330,50 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 		return ret;
 	}
 	if (!ret) {
-		/* The agent's plan and the config's must agree where both say something. */
-		if (info.cluster.is_set && cfg->cluster.is_set &&
-		    memcmp(&info.cluster, &cfg->cluster, sizeof(info.cluster))) {
+		/* The agent's plan and the config's must agree where both say something: the
+		 * config's range is one of the agent's. */
+		for (i = 0, is_known = false; i < CIDR_PLAN_MAX; i++)
+			is_known |= !memcmp(&info.cluster[i], &cfg->cluster, sizeof(cfg->cluster));
+		if (info.cluster[0].is_set && cfg->cluster.is_set && !is_known) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
 			    "ipam.clusterCIDR: %s differs from the agent's --cluster-cidr %s",
 			    node_ipam_cidr_str(&cfg->cluster, a, sizeof(a)),
-			    node_ipam_cidr_str(&info.cluster, b, sizeof(b)));
+			    cidr_plan_list_str(info.cluster, b, sizeof(b)));
 			return -EINVAL;
 		}
-		if (info.service.is_set && cfg->service.is_set &&
-		    memcmp(&info.service, &cfg->service, sizeof(info.service))) {
+		for (i = 0, is_known = false; i < CIDR_PLAN_MAX; i++)
+			is_known |= !memcmp(&info.service[i], &cfg->service, sizeof(cfg->service));
+		if (info.service[0].is_set && cfg->service.is_set && !is_known) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
 			    "ipam.serviceCIDR: %s differs from the agent's --service-cidr %s",
 			    node_ipam_cidr_str(&cfg->service, a, sizeof(a)),
-			    node_ipam_cidr_str(&info.service, b, sizeof(b)));
+			    cidr_plan_list_str(info.service, b, sizeof(b)));
 			return -EINVAL;
 		}
-		if (info.cluster.is_set)
-			plan.cluster = info.cluster;
-		if (info.service.is_set)
-			plan.service = info.service;
+		if (info.cluster[0].is_set)
+			memcpy(plan.cluster, info.cluster, sizeof(plan.cluster));
+		if (info.service[0].is_set)
+			memcpy(plan.service, info.service, sizeof(plan.service));
+	}
+	if (!ret && !info.block.is_set) {
+		/* The agent serves no pods here (its reason names what is missing): nor do we. */
+		cni_error_set(err, CNI_ERR_TRY_AGAIN, "%.600s", info.reason);
+		return -EAGAIN;
+	}
+	if (!ret && cfg->has_subnet &&
+	    (info.block.address != cfg->subnet.s_addr || info.block.prefix != cfg->prefix)) {
+		node_ipam_cidr_str(&info.block, b, sizeof(b));
+		inet_ntop(AF_INET, &cfg->subnet, a, sizeof(a));
+		cni_error_set(err, CNI_ERR_INVALID_CONFIG,
+			      "ipam.subnet: %s/%u differs from node %s's pod CIDR %s (which the "
+			      "agent took from %s); leave ipam.subnet out to use the agent's",
+			      a, cfg->prefix, cfg->node, b,
+			      info.block_source == NODE_IPAM_SOURCE_FLAG
+				  ? "--pod-cidr"
+				  : "its Node's spec.podCIDR");
+		return -EINVAL;
 	}
 	if (!cfg->has_subnet) {
 		if (ret == -ENOENT) {
@@ -360,19 +383,12 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 				      cfg->node, cfg->bpffs, NODE_IPAM_MAP);
 			return -EAGAIN;
 		}
-		if (!info.block.is_set) {
+		if (info.block.prefix < 8 || info.block.prefix > 30) {
 			cni_error_set(
 			    err, CNI_ERR_INVALID_CONFIG,
-			    "node %s: no pod CIDR: ipam.subnet is not set and the agent runs "
-			    "without --cluster-cidr",
-			    cfg->node);
-			return -EINVAL;
-		}
-		if (info.block.prefix < 8 || info.block.prefix > 30) {
-			cni_error_set(err, CNI_ERR_INVALID_CONFIG,
-				      "node %s: the agent's block %s has no room for pods (prefix "
-				      "must be 8 to 30)",
-				      cfg->node, node_ipam_cidr_str(&info.block, a, sizeof(a)));
+			    "node %s: the agent's pod CIDR %s has no room for pods (prefix "
+			    "must be 8 to 30)",
+			    cfg->node, node_ipam_cidr_str(&info.block, a, sizeof(a)));
 			return -EINVAL;
 		}
 		cfg->subnet.s_addr = info.block.address;

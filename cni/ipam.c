@@ -18,7 +18,7 @@
 /* "<container id>\n<ifname>\n[pending <pid> <start>\n]" plus slack; longer is not ours. */
 #define IPAM_RECORD_MAX (CNI_CONTAINER_ID_MAX + 1 + CNI_IFNAME_MAX + 1 + 64)
 
-/* Where allocate/release/gc report the node's usage (ipam_node of the agent), or NULL. */
+/* Where allocate/release/gc report the node's usage (<bpffs>/ipam_usage), or NULL. */
 static const char *ipam_usage_bpffs;
 
 void ipam_set_usage_sink(const char *bpffs)
@@ -320,11 +320,19 @@ static int ipam_scan(int dir_fd, struct ipam_scan *scan)
 	return err;
 }
 
-/* Report the node's usage to the agent's ipam_node map; called with the IPAM lock held. */
+/* Report the node's usage in the ipam_usage pin; called with the IPAM lock held. */
 static void ipam_report_usage(unsigned int in_use, const struct ipam_range *range)
 {
-	if (ipam_usage_bpffs)
-		node_ipam_set_usage(ipam_usage_bpffs, in_use, range ? ipam_capacity(range) : 0);
+	struct node_ipam_cidr block = {};
+
+	if (!ipam_usage_bpffs)
+		return;
+	if (range) {
+		block.address = range->subnet.s_addr;
+		block.prefix = (__u8)range->prefix;
+		block.is_set = 1;
+	}
+	node_ipam_set_usage(ipam_usage_bpffs, &block, in_use, range ? ipam_capacity(range) : 0);
 }
 
 /* "<id>\n<ifname>\n" plus, while the ADD is still wiring, "pending <pid> <start time>\n". */

@@ -37,7 +37,7 @@ struct ipam_reclaimed {
 	} entries[IPAM_RECLAIMED_MAX];
 };
 
-/* Report usage into <bpffs>/ipam_node (when pinned) on every change; NULL turns it off. */
+/* Report usage into <bpffs>/ipam_usage on every change; NULL turns it off. */
 void ipam_set_usage_sink(const char *bpffs);
 
 /*

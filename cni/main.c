@@ -114,7 +114,7 @@ int main(void)
 	}
 	if (ret)
 		goto cleanup;
-	/* Usage goes to the agent's ipam_node map, so `sluice status` shows it. */
+	/* Usage goes to <bpffs>/ipam_usage, so `sluice status` shows it. */
 	ipam_set_usage_sink(cfg.bpffs);
 	/* The pod CIDR (config or agent) and the CIDR plan, for the commands that allocate. */
 	/* STATUS and GC are new in 1.1: an older config cannot have asked for them. */

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest key a walk takes, in bytes (the longest of maps/ is 16). */
-#define MAP_WALK_KEY_MAX 64
+/* Longest key a walk takes, in bytes. */
+#define MAP_WALK_KEY_MAX 256 /* ipam_nodes: a Node name (maps/ipam.h) */
 
 /*
  * A walk in progress. The successor of an entry is fetched before the entry is handed out, so

@@ -50,6 +50,35 @@ static int main_parse_u32(const char *flag, const char *text, unsigned long min,
 	return 0;
 }
 
+/*
+ * A comma-separated list of CIDRs (kube-controller-manager's --cluster-cidr form, dual stack
+ * included) added to list, NODE_IPAM_CIDRS_MAX at most over every use of the flag; an IPv6
+ * entry is skipped with a warning, as sluice serves IPv4 only.
+ */
+static int main_parse_cidrs(const char *flag, const char *text, struct node_ipam_cidr *list)
+{
+	char copy[256], *save = NULL, *item;
+	size_t n = 0;
+
+	if (strlen(text) >= sizeof(copy))
+		return log_fail("%s %.32s...: too long", flag, text);
+	snprintf(copy, sizeof(copy), "%s", text);
+	while (n < NODE_IPAM_CIDRS_MAX && list[n].is_set)
+		n++;
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (strchr(item, ':')) {
+			log_warn("%s %s: IPv6 skipped (sluice serves IPv4)", flag, item);
+			continue;
+		}
+		if (n == NODE_IPAM_CIDRS_MAX)
+			return log_fail("%s: at most %d IPv4 CIDRs", flag, NODE_IPAM_CIDRS_MAX);
+		if (node_ipam_cidr_parse(item, &list[n]))
+			return log_fail("%s %s: expected A.B.C.D/N without host bits", flag, item);
+		n++;
+	}
+	return 0;
+}
+
 static int do_agent(int argc, char **argv, const struct main_globals *globals)
 {
 	enum {
@@ -68,6 +97,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_CLUSTER_DNS,
 		OPT_LB_ALGORITHM,
 		OPT_MAGLEV_TABLE_SIZE,
+		OPT_POD_CIDR,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -85,6 +115,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"cluster-dns", required_argument, NULL, OPT_CLUSTER_DNS},
 	    {"lb-algorithm", required_argument, NULL, OPT_LB_ALGORITHM},
 	    {"maglev-table-size", required_argument, NULL, OPT_MAGLEV_TABLE_SIZE},
+	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -123,22 +154,31 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			config.hairpin_ip = hairpin.s_addr;
 			break;
 		case OPT_CLUSTER_CIDR:
-			if (node_ipam_cidr_parse(optarg, &config.cluster_cidr))
-				return log_fail(
-				    "--cluster-cidr %s: expected A.B.C.D/N without host bits",
-				    optarg);
+			err = main_parse_cidrs("--cluster-cidr", optarg, config.cluster_cidr);
+			if (err)
+				return err;
 			break;
 		case OPT_SERVICE_CIDR:
-			if (node_ipam_cidr_parse(optarg, &config.service_cidr))
-				return log_fail(
-				    "--service-cidr %s: expected A.B.C.D/N without host bits",
-				    optarg);
+			err = main_parse_cidrs("--service-cidr", optarg, config.service_cidr);
+			if (err)
+				return err;
 			break;
 		case OPT_NODE_CIDR_SIZE:
 			err = main_parse_u32("--node-cidr-size", optarg, 1, 32, &value);
 			if (err)
 				return err;
 			config.node_cidr_size = value;
+			config.is_node_cidr_size_set = true;
+			break;
+		case OPT_POD_CIDR:
+			if (node_ipam_cidr_parse(optarg, &config.pod_cidr))
+				return log_fail(
+				    "--pod-cidr %s: expected A.B.C.D/N without host bits", optarg);
+			if (config.pod_cidr.prefix < 8 || config.pod_cidr.prefix > 30)
+				return log_fail(
+				    "--pod-cidr %s: prefix length must be 8 to 30 (room "
+				    "for a gateway and pods)",
+				    optarg);
 			break;
 		case OPT_KUBECONFIG:
 			config.kubeconfig = optarg;
@@ -269,6 +309,15 @@ static int do_drops(int argc, char **argv, const struct main_globals *globals)
 	return cli_drops(&options);
 }
 
+static int do_node_list(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	return cli_node_list(&options);
+}
+
 static int do_policy_list(int argc, char **argv, const struct main_globals *globals)
 {
 	struct cli_options options = main_cli_options(globals);
@@ -334,12 +383,14 @@ static const struct main_command main_commands[] = {
      "--node NAME [--manifests DIR] [--kubeconfig FILE | --in-cluster]\n"
      "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
      "        [--ct-size N] [--hairpin-ip IP]\n"
-     "        [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-cidr-size N]\n"
+     "        [--cluster-cidr CIDR[,CIDR]]... [--service-cidr CIDR[,CIDR]]...\n"
+     "        [--node-cidr-size N] [--pod-cidr CIDR]\n"
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},
+    {"node", "list", do_node_list, "this node and the others: addresses, pod CIDRs"},
     {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
     {"drops", NULL, do_drops, "drop counters by reason"},
     {"policy", "list", do_policy_list,

@@ -14,7 +14,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 
-#include "lib/node_ipam.h"
+#include "lib/cidr_plan.h"
 #include "loader/agent/agent.h"
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
@@ -23,6 +23,7 @@
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
 #include "loader/agent/nat_ports.h"
+#include "loader/agent/node_addr.h"
 #include "loader/sources/k8s_client.h"
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
@@ -45,6 +46,7 @@ struct agent {
 	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
 	struct desired_build_config build;
 	struct desired_index *index; /* the desired state, kept current one Service at a time */
+	struct node_addr *nodes;     /* node addressing: this node's pod CIDR, the other nodes */
 	bool is_full_sync; /* next sync diffs every frontend: the first, or after a failure */
 	bool is_rescan;	   /* next reload lists the directory: first, overflow, re-watch */
 	char **names;	   /* manifest files inotify named since the last reload */
@@ -80,10 +82,14 @@ int agent_config_validate(const struct agent_config *config)
 		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
 		return -EINVAL;
 	}
-	if (config->cluster_cidr.is_set && config->node_cidr_size < config->cluster_cidr.prefix) {
-		log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
-			  config->node_cidr_size, config->cluster_cidr.prefix);
-		return -EINVAL;
+	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX; i++) {
+		const struct node_ipam_cidr *cluster = &config->cluster_cidr[i];
+
+		if (cluster->is_set && config->node_cidr_size < cluster->prefix) {
+			log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
+				  config->node_cidr_size, cluster->prefix);
+			return -EINVAL;
+		}
 	}
 	if (!config->ct_size) {
 		log_error("--ct-size: must be at least 1");
@@ -93,35 +99,30 @@ int agent_config_validate(const struct agent_config *config)
 }
 
 /*
- * CIDR planning check (cluster, service and this node's subnets must not overlap), then, with
- * is_publish, this node's pod CIDR block: claimed from --cluster-cidr and published in
- * <bpffs>/ipam_node for the CNI plugin. Returns 0 or -errno after logging what is at fault.
+ * CIDR planning check at start: cluster, service and this node's subnets must not overlap, the
+ * DNS IP sits in the service CIDR, and --pod-cidr, when given, passes as a pod CIDR. This node's
+ * pod CIDR is decided later, from its Node object (loader/agent/node_addr.c). Returns 0 or
+ * -EINVAL after logging what is at fault.
  */
-static int agent_ipam_start(const struct agent_config *config, bool is_publish)
+static int agent_cidr_plan_check(const struct agent_config *config)
 {
 	struct cidr_plan plan = {.check_underlay = true};
-	struct node_ipam_info info;
-	char msg[320], block[24];
-	int err;
+	char msg[320];
 
-	plan.cluster = config->cluster_cidr;
-	plan.service = config->service_cidr;
+	memcpy(plan.cluster, config->cluster_cidr, sizeof(plan.cluster));
+	memcpy(plan.service, config->service_cidr, sizeof(plan.service));
 	plan.dns = config->cluster_dns;
+	plan.pod = config->pod_cidr;
 	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
-		log_error("CIDR plan: %s", msg);
+		log_error("CIDR plan: %s%s", config->pod_cidr.is_set ? "--pod-cidr: " : "", msg);
 		return -EINVAL;
 	}
-	if (!is_publish)
-		return 0;
-	err = node_ipam_publish(config->bpffs, config->node, &plan.cluster, config->node_cidr_size,
-				&plan.service, NULL, &info, msg, sizeof(msg));
-	if (err) {
-		log_error("pod CIDR of node %s: %s", config->node, msg);
-		return err;
+	if (config->pod_cidr.is_set && config->is_node_cidr_size_set &&
+	    config->pod_cidr.prefix != config->node_cidr_size) {
+		log_error("--pod-cidr: prefix length /%u differs from --node-cidr-size %u",
+			  config->pod_cidr.prefix, config->node_cidr_size);
+		return -EINVAL;
 	}
-	if (info.block.is_set)
-		log_info("node %s: pod CIDR %s", config->node,
-			 node_ipam_cidr_str(&info.block, block, sizeof(block)));
 	return 0;
 }
 
@@ -232,6 +233,13 @@ static int agent_reload(struct agent *agent)
 		agent->is_full_sync = true;
 		k8s_errors_free(&errors);
 		return err;
+	}
+	if (delta->is_nodes_changed || node_addr_is_pending(agent->nodes)) {
+		const struct k8s_object *const *nodes;
+		size_t n_nodes;
+
+		nodes = desired_index_nodes(agent->index, &n_nodes);
+		node_addr_update(agent->nodes, nodes, n_nodes);
 	}
 	state.node_addresses =
 	    (uint32_t *)desired_index_node_addresses(agent->index, &state.n_node_addresses);
@@ -609,9 +617,11 @@ int agent_run(const struct agent_config *config)
 		log_error("%s", failed);
 		goto cleanup;
 	}
-	/* The plan check refuses before anything is loaded; the block is pinned after the datapath.
+	/*
+	 * The plan check refuses before anything is loaded; node addressing is pinned after the
+	 * datapath, and planned at the first sync (loader/agent/node_addr.c).
 	 */
-	err = agent_ipam_start(config, false);
+	err = agent_cidr_plan_check(config);
 	/* The uplink masquerades: its ports must not be ones the node hands its own sockets. */
 	if (!err && config->uplink)
 		err = nat_ports_check_node(NAT_PORT_MIN_DEFAULT, NAT_PORT_MAX_DEFAULT);
@@ -622,7 +632,7 @@ int agent_run(const struct agent_config *config)
 	clock_gettime(CLOCK_MONOTONIC, &t_dp1);
 	cpu_dp1 = agent_cpu_ms();
 	if (!err)
-		err = agent_ipam_start(config, true);
+		err = node_addr_start(config, &agent.nodes);
 	if (err)
 		goto cleanup;
 	err = bpffs_layout_record(config->bpffs);
@@ -703,6 +713,7 @@ int agent_run(const struct agent_config *config)
 			goto cleanup;
 	} else if (!agent.api) {
 		log_warn("no --manifests: service maps are left as adopted");
+		node_addr_update(agent.nodes, NULL, 0); /* --pod-cidr, or none */
 	}
 	if (agent.api) {
 		agent_api_wait_synced(&agent);
@@ -723,6 +734,7 @@ cleanup:
 	if (agent.index && agent.api)
 		feed_api_release(agent.index, agent.api);
 	desired_index_free(agent.index);
+	node_addr_free(agent.nodes);
 	while (agent.n_names)
 		free(agent.names[--agent.n_names]);
 	free(agent.names);

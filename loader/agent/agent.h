@@ -41,13 +41,17 @@ struct agent_config {
 	const char *bpffs;     /* --bpffs DIR */
 	uint32_t ct_size;      /* --ct-size N */
 	bool is_ct_size_set;
-	uint32_t hairpin_ip;		    /* --hairpin-ip, network byte order */
-	struct node_ipam_cidr cluster_cidr; /* --cluster-cidr: pod addresses of the whole cluster */
-	struct node_ipam_cidr service_cidr; /* --service-cidr: ClusterIP range */
-	struct in_addr cluster_dns;  /* --cluster-dns: must sit in the service CIDR; 0 = unset */
-	unsigned int node_cidr_size; /* --node-cidr-size: prefix length of one node's pod CIDR */
-	const char *kubeconfig;	     /* --kubeconfig FILE: list/watch the API server */
-	bool is_in_cluster;	     /* --in-cluster: the pod's service account */
+	uint32_t hairpin_ip; /* --hairpin-ip, network byte order */
+	/* --cluster-cidr: pod addresses of the whole cluster; --service-cidr: ClusterIP ranges.
+	 * Repeatable and comma-separated, set entries first. */
+	struct node_ipam_cidr cluster_cidr[NODE_IPAM_CIDRS_MAX];
+	struct node_ipam_cidr service_cidr[NODE_IPAM_CIDRS_MAX];
+	struct in_addr cluster_dns;	/* --cluster-dns: must sit in the service CIDR; 0 = unset */
+	unsigned int node_cidr_size;	/* --node-cidr-size: prefix length of one node's pod CIDR */
+	bool is_node_cidr_size_set;	/* given: every node's pod CIDR must have that length */
+	struct node_ipam_cidr pod_cidr; /* --pod-cidr: this node's, when its Node has none */
+	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
+	bool is_in_cluster;		/* --in-cluster: the pod's service account */
 	uint32_t node_ips[AGENT_MAX_NODE_IPS]; /* --node-ip (repeatable), network byte order */
 	size_t n_node_ips;
 	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */

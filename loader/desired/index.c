@@ -118,6 +118,7 @@ struct desired_index *desired_index_new(const struct desired_build_config *confi
 	index->lookup.pods = lookup_pods;
 	index->lookup.node = index_lookup_node;
 	index->is_node_dirty = true;
+	index->is_nodes_dirty = true;
 	index->is_policy_dirty = true;
 	return index;
 }
@@ -408,6 +409,11 @@ static int node_changed(struct desired_index *index, const struct k8s_object *ol
 	size_t i;
 	int err = 0;
 
+	if (old)
+		group_remove(&index->nodes, "", old);
+	if (new && (err = group_add(&index->nodes, "", (struct k8s_object *)new)))
+		return err;
+	index->is_nodes_dirty = true;
 	if (index->config.node && !strcmp(o->name, index->config.node))
 		index->is_node_dirty = true;
 	if ((!a) == (!b) && (!a || !strcmp(a, b)))
@@ -474,6 +480,7 @@ void desired_index_free(struct desired_index *index)
 	index_table_free(&index->frontends, index_frontend_free);
 	index_table_free(&index->slices, group_free);
 	index_table_free(&index->pods, group_free);
+	index_table_free(&index->nodes, group_free);
 	index_table_free(&index->selectors, index_vec_free);
 	index_table_free(&index->ports, index_vec_free);
 	free(index->all.items);

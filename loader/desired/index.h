@@ -62,8 +62,9 @@ struct desired_index_delta {
 	size_t n_upserts;
 	struct lb_frontend *removed; /* frontends no Service claims any more (key fields only) */
 	size_t n_removed;
-	size_t n_services;	/* Services rebuilt */
-	bool is_node_changed;	/* node addresses changed */
+	size_t n_services;     /* Services rebuilt */
+	bool is_node_changed;  /* node addresses changed */
+	bool is_nodes_changed; /* some Node object changed (or the first update): node addressing */
 	bool is_health_changed; /* the health checks changed */
 	bool is_policy_changed; /* a Pod, Namespace or NetworkPolicy changed */
 };
@@ -82,6 +83,8 @@ const struct lb_health_check *desired_index_health_checks(const struct desired_i
 							  size_t *n);
 const uint32_t *desired_index_node_addresses(const struct desired_index *index, size_t *n);
 uint32_t desired_index_rejected(const struct desired_index *index); /* Services the build refused */
+/* Every Node object in force, sorted by name (for node addressing, loader/desired/nodes.h). */
+const struct k8s_object *const *desired_index_nodes(const struct desired_index *index, size_t *n);
 
 /* NetworkPolicy compiled over the current Pods, Namespaces and policies (whole-state). */
 int desired_index_policy(const struct desired_index *index, struct policy_state **out);

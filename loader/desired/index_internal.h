@@ -72,6 +72,7 @@ struct desired_index {
 	struct hash_table services;  /* "namespace/name" -> index_service */
 	struct hash_table slices;    /* "namespace/service" -> index_group */
 	struct hash_table pods;	     /* "namespace" -> index_group */
+	struct hash_table nodes;     /* "" -> index_group: every Node, by name */
 	struct hash_table selectors; /* "namespace\x1fkey=value" (first term) -> index_vec */
 	struct hash_table frontends; /* frontend key -> index_frontend */
 	struct hash_table ports;     /* health check port -> index_vec of index_service */
@@ -79,6 +80,7 @@ struct desired_index {
 	struct index_vec dirty;	     /* index_service to rebuild */
 	struct index_vec touched;    /* index_frontend whose claims changed */
 	bool is_node_dirty, is_health_dirty, is_policy_dirty;
+	bool is_nodes_dirty; /* some Node object changed (node addressing) */
 	bool is_all_dirty;
 	uint32_t *node_addresses;
 	size_t n_node_addresses;

@@ -21,6 +21,14 @@ const struct lb_health_check *desired_index_health_checks(const struct desired_i
 	return index->health_checks;
 }
 
+const struct k8s_object *const *desired_index_nodes(const struct desired_index *index, size_t *n)
+{
+	const struct index_group *group = hash_table_get_str(&index->nodes, "");
+
+	*n = group ? group->count : 0;
+	return group ? (const struct k8s_object *const *)group->items : NULL;
+}
+
 const uint32_t *desired_index_node_addresses(const struct desired_index *index, size_t *n)
 {
 	*n = index->n_node_addresses;

@@ -204,6 +204,8 @@ int desired_index_update(struct desired_index *index, struct k8s_errors *errors,
 	d->is_health_changed = false;
 	d->is_policy_changed = index->is_policy_dirty;
 	index->is_policy_dirty = false;
+	d->is_nodes_changed = index->is_nodes_dirty;
+	index->is_nodes_dirty = false;
 	*delta = d;
 	if (index->is_node_dirty)
 		err = node_settle(index);
@@ -238,5 +240,8 @@ int desired_index_update(struct desired_index *index, struct k8s_errors *errors,
 		d->is_health_changed = true;
 		err = health_settle(index, errors);
 	}
+	if (err && d->is_nodes_changed)
+		index->is_nodes_dirty =
+		    true; /* the caller drops this delta: keep it for the next */
 	return err;
 }

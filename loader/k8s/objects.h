@@ -131,6 +131,9 @@ struct k8s_pod {
 struct k8s_node {
 	size_t n_addresses;
 	uint32_t *addresses; /* status.addresses InternalIP, then ExternalIP; IPv4, network order */
+	uint32_t internal_ip; /* the first IPv4 InternalIP, network order; 0 when none */
+	bool has_pod_cidr;    /* spec.podCIDR, or the IPv4 entry of spec.podCIDRs */
+	struct cidr4 pod_cidr;
 };
 
 struct k8s_object {

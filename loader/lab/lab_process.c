@@ -245,7 +245,7 @@ int lab_start_node(struct lab *lab)
 		}
 		execl(lab->options->agent ? lab->options->agent : lab->self, "sluice", "agent",
 		      "--node", LAB_NODE, "--manifests", manifests, "--bpffs", lab->bpffs,
-		      (char *)NULL);
+		      "--pod-cidr", LAB_SUBNET, (char *)NULL);
 		_exit(127);
 	}
 	close(fd);

@@ -189,19 +189,92 @@ topo_uplink_client() {
 	done
 }
 
+# ---- the multi-node fabric (shared/DESIGN.md) -------------------------------------------------
+# A fabric namespace "<prefix>f-fabric" with a bridge br0, which routes between the underlay
+# 198.51.100.0/24 (node N's eth0 is 198.51.100.N, the bridge .254) and the outside network
+# 203.0.113.0/24 (the outside host "<prefix>x-outside" is 203.0.113.1, the bridge .254): the
+# outside host stands for the internet and the clients of NodePorts. Each node is a topo_node
+# with its own agent and bpffs directory; nothing touches the root namespace.
+SL_UNDERLAY_NET=198.51.100
+SL_OUTSIDE_IP=203.0.113.1
+TOPO_FABRIC_NS=
+TOPO_OUTSIDE_NS=
+declare -A TOPO_NODE_IP=() # node name -> its underlay address (topo_node_ip)
+
+# topo_fabric: the fabric namespace, its bridge and the outside host (once per run).
+topo_fabric() {
+	[[ -z $TOPO_FABRIC_NS ]] || return 0
+	TOPO_FABRIC_NS="${TOPO_PREFIX}f-fabric"
+	TOPO_OUTSIDE_NS="${TOPO_PREFIX}x-outside"
+	ip netns add "$TOPO_FABRIC_NS" || topo_fatal "ip netns add $TOPO_FABRIC_NS failed"
+	ip -n "$TOPO_FABRIC_NS" link set lo up
+	ip -n "$TOPO_FABRIC_NS" link add br0 type bridge || topo_fatal "bridge br0 in the fabric failed"
+	ip -n "$TOPO_FABRIC_NS" addr add "$SL_UNDERLAY_NET.254/24" dev br0
+	ip -n "$TOPO_FABRIC_NS" addr add 203.0.113.254/24 dev br0
+	ip -n "$TOPO_FABRIC_NS" link set br0 up
+	topo_in_ns "$TOPO_FABRIC_NS" sysctl -qw net.ipv4.ip_forward=1
+	ip netns add "$TOPO_OUTSIDE_NS" || topo_fatal "ip netns add $TOPO_OUTSIDE_NS failed"
+	ip link add eth0 netns "$TOPO_OUTSIDE_NS" type veth peer name out0 netns "$TOPO_FABRIC_NS" ||
+		topo_fatal "veth outside eth0 <-> fabric out0 failed"
+	ip -n "$TOPO_FABRIC_NS" link set out0 master br0 up
+	ip -n "$TOPO_OUTSIDE_NS" link set lo up
+	ip -n "$TOPO_OUTSIDE_NS" addr add "$SL_OUTSIDE_IP/24" dev eth0
+	ip -n "$TOPO_OUTSIDE_NS" link set eth0 up
+	ip -n "$TOPO_OUTSIDE_NS" route add default via 203.0.113.254
+}
+
+# topo_fabric_node NAME N [SUBNET]: node NAME (topo_node; SUBNET default "-": its pod CIDR comes
+# from its Node object) on the fabric, eth0 198.51.100.N/24, default route via the fabric.
+topo_fabric_node() {
+	local node=$1 n=$2 subnet=${3:--} ns
+	((n >= 1 && n <= 253)) || topo_fatal "topo_fabric_node $node: N=$n is not 1-253"
+	topo_fabric
+	topo_node "$node" "$subnet"
+	ns=$(topo_ns_node "$node")
+	ip link add eth0 netns "$ns" type veth peer name "n$n" netns "$TOPO_FABRIC_NS" ||
+		topo_fatal "veth $node eth0 <-> fabric n$n failed"
+	ip -n "$TOPO_FABRIC_NS" link set "n$n" master br0 up
+	ip -n "$ns" addr add "$SL_UNDERLAY_NET.$n/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$SL_UNDERLAY_NET.254"
+	TOPO_NODE_IP[$node]=$SL_UNDERLAY_NET.$n
+}
+
+# topo_fabric_nodes K: nodes n1..nK on the fabric (no agents yet: topo_agent each).
+topo_fabric_nodes() {
+	local i
+	for ((i = 1; i <= $1; i++)); do topo_fabric_node "n$i" "$i"; done
+}
+
+# topo_node_ip NODE: the node's underlay address on the fabric.
+topo_node_ip() { echo "${TOPO_NODE_IP[$1]}"; }
+
+# topo_in_outside CMD...: run a command on the outside host.
+topo_in_outside() { topo_in_ns "$TOPO_OUTSIDE_NS" "$@"; }
+
+# topo_is_cidr TEXT: TEXT is an IPv4 CIDR (a node's subnet; "pending" or "-" are not).
+topo_is_cidr() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]]; }
+
 # topo_agent NODE MANIFEST_DIR [EXTRA ARGS...]: start the agent in the node; wait for "agent ready".
+# A node made with a SUBNET gets it as --pod-cidr (unless the arguments give one): its pods are
+# served from it. A node made with "-" (or "pending") takes its pod CIDR from its Node object.
 topo_agent() {
 	local node=$1 manifests=$2
 	shift 2
 	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
+	local pod_cidr=() arg
 	TOPO_AGENT_MANIFESTS[$node]=$manifests
 	TOPO_AGENT_ARGS[$node]=
 	(($# == 0)) || TOPO_AGENT_ARGS[$node]=$(printf '%q ' "$@")
+	if topo_is_cidr "${TOPO_NODE_SUBNET[$node]}"; then
+		pod_cidr=(--pod-cidr "${TOPO_NODE_SUBNET[$node]}")
+		for arg in "$@"; do [[ $arg == --pod-cidr* ]] && pod_cidr=(); done
+	fi
 	start_line=$(($(wc -l <"$log") + 1))
 	echo "--- agent start $(date +%T)" >>"$log"
 	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$SLUICE" agent --node "$node" \
-		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "$@" >>"$log" 2>&1 &
+		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "${pod_cidr[@]}" "$@" >>"$log" 2>&1 &
 	pid=$!
 	TOPO_AGENT_PID[$node]=$pid
 	deadline=$((SECONDS + SL_AGENT_READY_TIMEOUT))
@@ -255,12 +328,16 @@ topo_cli() {
 		"$SLUICE" --bpffs "$(topo_node_bpffs "$node")" "$@"
 }
 
+# The network config a runtime hands the plugin on NODE: ipam.subnet when the node was made with
+# a SUBNET, else no ipam at all (the agent's pod CIDR, as one conflist for every node has it).
+# Only node, bpffs and stateDir differ between nodes: several nodes share this machine.
 topo_cni_config() {
-	local node=$1
+	local node=$1 subnet=${TOPO_NODE_SUBNET[$1]}
+	topo_is_cidr "$subnet" || subnet=
 	jq -n --arg node "$node" --arg bpffs "$(topo_node_bpffs "$node")" \
-		--arg state "$TOPO_DIR/cni/$node" --arg subnet "${TOPO_NODE_SUBNET[$node]}" \
+		--arg state "$TOPO_DIR/cni/$node" --arg subnet "$subnet" \
 		'{cniVersion: "1.0.0", name: "sluice", type: "sluice-cni", node: $node,
-		  bpffs: $bpffs, stateDir: $state, ipam: {subnet: $subnet}}'
+		  bpffs: $bpffs, stateDir: $state} + if $subnet == "" then {} else {ipam: {subnet: $subnet}} end'
 }
 
 # topo_cni NODE POD COMMAND: run the plugin as a runtime would, inside the node namespace.
@@ -296,6 +373,51 @@ topo_pod() {
 
 topo_pod_ip() {
 	echo "${TOPO_POD_IP[$1]}"
+}
+
+# in_cidr IP CIDR: IP lies in CIDR.
+in_cidr() {
+	local ip=$1 net=${2%/*} len=${2#*/} a b c d x y
+	IFS=. read -r a b c d <<<"$ip"
+	x=$(((a << 24) | (b << 16) | (c << 8) | d))
+	IFS=. read -r a b c d <<<"$net"
+	y=$(((a << 24) | (b << 16) | (c << 8) | d))
+	(((x >> (32 - len)) == (y >> (32 - len))))
+}
+
+# wait_until CMD...: true once CMD succeeds, polled every 0.1 s for SL_SYNC_TIMEOUT seconds.
+wait_until() {
+	local deadline=$((SECONDS + SL_SYNC_TIMEOUT))
+	until "$@" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# topo_pod_try NODE POD [CONFIG-JQ-FILTER]: sluice-cni ADD of a new pod that may be refused
+# (topo_pod gives up instead): the plugin's output in $out, its exit status in $rc. The config is
+# topo_cni_config's through the jq filter. A pod added is cleaned up as topo_pod's are.
+topo_pod_try() {
+	local node=$1 pod=$2 filter=${3:-.} ns
+	ns=$(topo_ns_pod "$pod")
+	[[ -e /var/run/netns/$ns ]] || ip netns add "$ns" || topo_fatal "ip netns add $ns failed"
+	out=$(topo_cni_config "$node" | jq -c "$filter" |
+		timeout 20 nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- env CNI_COMMAND=ADD \
+			CNI_CONTAINERID="${TOPO_PREFIX}$pod" CNI_NETNS="/var/run/netns/$ns" CNI_IFNAME=eth0 \
+			CNI_PATH="$(dirname "$SLUICE_CNI")" \
+			CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=$pod" \
+			"$SLUICE_CNI" 2>/dev/null) && rc=0 || rc=$?
+	if ((rc == 0)); then
+		TOPO_POD_NODE[$pod]=$node
+		TOPO_PODS+=("$pod")
+	fi
+}
+
+# pod_added_in CIDR: the last topo_pod_try added its pod, with an address in CIDR.
+pod_added_in() {
+	local ip
+	ip=$(jq -r '.ips[0].address // empty' <<<"$out" 2>/dev/null | cut -d/ -f1)
+	[[ $rc == 0 && -n $ip ]] && in_cidr "$ip" "$1"
 }
 
 # topo_echo POD [sl_echo args]: start sl_echo --id POD in the pod; waits for "ready".
@@ -339,13 +461,27 @@ topo_probe() {
 # certificate's subjectAltName (default IP:127.0.0.1, which api_control needs).
 # TOPO_API_BOOKMARK_INTERVAL: seconds between a watch's bookmarks (default 1, so tests see
 # resourceVersions move; kube-apiserver sends one about a minute).
-TOPO_API_NODE=
+TOPO_API_NS=
 TOPO_API_URL=https://127.0.0.1:6443
 TOPO_API_TOKEN=sluice-test-token
 TOPO_KUBECONFIG=
 
 topo_apiserver() {
-	local node=$1 fixtures=${2:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
+	topo_apiserver_in "$(topo_ns_node "$1")" 127.0.0.1 "${2:-}"
+}
+
+# topo_fabric_apiserver [FIXTURES]: the same server for every node of the fabric, in the fabric
+# namespace at 198.51.100.254:6443 (the bridge's address), as one API server serves a cluster:
+# `topo_agent NODE DIR --kubeconfig "$TOPO_KUBECONFIG"` on each node.
+topo_fabric_apiserver() {
+	topo_fabric
+	TOPO_API_SAN=${TOPO_API_SAN:-IP:$SL_UNDERLAY_NET.254} \
+		topo_apiserver_in "$TOPO_FABRIC_NS" "$SL_UNDERLAY_NET.254" "${1:-}"
+}
+
+# topo_apiserver_in NS ADDRESS [FIXTURES]: the server in namespace NS, on ADDRESS:6443.
+topo_apiserver_in() {
+	local ns=$1 address=$2 fixtures=${3:-$SL_ROOT/tests/e2e/fixtures/apiserver} i
 	local python=${PYTHON:-/usr/bin/python3}
 	if ! [[ -x $python ]] || ! "$python" -c 'import yaml' 2>/dev/null; then
 		topo_fatal "$python with PyYAML is needed (make deps)"
@@ -354,8 +490,8 @@ topo_apiserver() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=fake-apiserver \
 		-addext "subjectAltName=${TOPO_API_SAN:-IP:127.0.0.1}" -keyout "$TOPO_DIR/api.key" -out "$TOPO_DIR/api.crt" \
 		>/dev/null 2>&1 || topo_fatal "openssl could not make a certificate"
-	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$python" \
-		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen 127.0.0.1:6443 \
+	nsenter --net="/var/run/netns/$ns" -- "$python" \
+		"$SL_ROOT/tests/tools/fake_apiserver.py" --listen "$address:6443" \
 		--cert "$TOPO_DIR/api.crt" --key "$TOPO_DIR/api.key" --token "$TOPO_API_TOKEN" \
 		--fixtures "$fixtures" --bookmark-interval "${TOPO_API_BOOKMARK_INTERVAL:-1}" \
 		--ready-file "$TOPO_DIR/api.ready" \
@@ -367,7 +503,8 @@ topo_apiserver() {
 	done
 	[[ -s $TOPO_DIR/api.ready ]] ||
 		topo_fatal "fake API server did not start: $(topo_log_tail "$TOPO_DIR/apiserver.log")"
-	TOPO_API_NODE=$node
+	TOPO_API_NS=$ns
+	TOPO_API_URL=https://$address:6443
 	TOPO_KUBECONFIG=$TOPO_DIR/kubeconfig
 	cat >"$TOPO_KUBECONFIG" <<EOF
 apiVersion: v1
@@ -391,7 +528,7 @@ EOF
 # drop, garbage); fails when the server refuses the request. Its answer lands in
 # $TOPO_DIR/api-control.json ("at": when an apply was stored, for the bench).
 api_control() {
-	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
+	topo_in_ns "$TOPO_API_NS" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" -X POST \
 		--data-binary @- "$TOPO_API_URL/_control/$1${2:+?$2}" >"$TOPO_DIR/api-control.json"
 }
 
@@ -409,7 +546,7 @@ api_delete() {
 
 # api_stats: requests served per resource, {"list": {...}, "watch": {...}}.
 api_stats() {
-	topo_in_node "$TOPO_API_NODE" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
+	topo_in_ns "$TOPO_API_NS" curl -sf --max-time 20 --cacert "$TOPO_DIR/api.crt" \
 		"$TOPO_API_URL/_control/stats"
 }
 
@@ -417,6 +554,21 @@ api_stats() {
 # The only places that know the shape of `sluice ... -o json`:
 #   service list: {"services": [{"name", "vip", "port", "protocol", "slots", "backends": [..]}]}
 #   ct list:      {"connections": [{"proto", "src", "sport", "dst", "dport", "nat_dst", ...}]}
+#   status:       {"ipam": {"pod_cidr", "pod_cidr_source", "pods_refused", "message", ...}, ...}
+#   node list:    {"nodes": [{"name", "self", "internal_ip", "pod_cidr", "state", "reason"}]}
+
+# ipam_field NODE FIELD: FIELD of the "ipam" object of `sluice status -o json` on NODE
+# (pod_cidr, pod_cidr_source, pods_refused, message, node_ip, cluster_cidr, in_use, ...).
+ipam_field() { topo_cli "$1" status -o json 2>/dev/null | jq -r ".ipam.$2"; }
+ipam_is() { [[ $(ipam_field "$1" "$2") == "$3" ]]; }
+
+# node_list_field NODE PEER FIELD: FIELD (state, internal_ip, pod_cidr, reason) of PEER in
+# NODE's `sluice node list -o json`; empty when NODE does not list PEER.
+node_list_field() {
+	topo_cli "$1" node list -o json 2>/dev/null |
+		jq -r --arg n "$2" ".nodes[] | select(.name == \$n) | .$3"
+}
+node_list_is() { [[ $(node_list_field "$1" "$2" "$3") == "$4" ]]; }
 
 # service_backends NODE VIP PORT: backends of the frontend, or -1 when it is not listed.
 service_backends() {
@@ -490,6 +642,25 @@ heredoc() {
 	local text
 	IFS= read -r -d '' text || true
 	printf '%s' "$text"
+}
+
+# manifest_node NAME [INTERNAL_IP] [POD_CIDR] [ZONE]: a "---"-led Node document, with
+# spec.podCIDR and spec.podCIDRs when POD_CIDR is given (as kube-controller-manager writes them).
+manifest_node() {
+	local spec='spec: {}' address=
+	[[ -n ${3:-} ]] && spec="spec: {podCIDR: $3, podCIDRs: [$3]}"
+	[[ -n ${2:-} ]] && address="{type: InternalIP, address: $2}, "
+	heredoc <<EOF
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels: {kubernetes.io/hostname: $1${4:+, topology.kubernetes.io/zone: $4}}
+$spec
+status:
+  addresses: [${address}{type: Hostname, address: $1}]
+EOF
 }
 
 # manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace

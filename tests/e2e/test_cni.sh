@@ -91,8 +91,9 @@ if [ ! -x "$BUILD/sluice" ]; then
 	echo "FAIL cni e2e: $BUILD/sluice not built (run make tests)"
 	exit 1
 fi
+# Its pod CIDR from --pod-cidr (no API, no Node object): the one the config's ipam.subnet names.
 nsenter --net="/var/run/netns/$NODE" "$BUILD/sluice" agent --node "$NODE" \
-	--bpffs "$BPFFS" >"$TMP/agent.log" 2>&1 &
+	--bpffs "$BPFFS" --pod-cidr "$SUBNET" >"$TMP/agent.log" 2>&1 &
 AGENT_PID=$!
 t0=$(date +%s%N)
 deadline=$((SECONDS + PIN_WAIT))

@@ -17,13 +17,16 @@ N=${SL_CNI_CONCURRENT:-100}
 quiet() { "$@" >/dev/null 2>&1; }
 not() { ! "$@"; }
 
+# The agent's pod CIDR from --pod-cidr (no API here); the plugin's config names no subnet.
 topo_node n1 pending
-topo_agent n1 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR" --service-cidr 10.96.0.0/12
+topo_agent n1 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR" --service-cidr 10.96.0.0/12 \
+	--pod-cidr 10.244.7.0/24
 NODE_NS=$(topo_ns_node n1)
 BPFFS=$(topo_node_bpffs n1)
 STATE=$TOPO_DIR/cni/n1
 block=$(topo_cli n1 status -o json | jq -r '.ipam.pod_cidr')
 info "n1 pod CIDR $block"
+check cni_ipam/agent_pod_cidr_from_flag "status: pod CIDR $block" test "$block" = 10.244.7.0/24
 
 # plugin COMMAND CONTAINER NETNS [CONFIG-JQ-FILTER] [CNI_ARGS]: output in $out, status in $rc.
 plugin() {
@@ -134,6 +137,10 @@ check cni_ipam/gc_empty_list_removes_all "files $(address_files), veths $(host_v
 	test "$rc" = 0 -a "$(address_files)" = 0 -a "$(host_veths)" = 0 -a "$(ep4_count)" = 0
 
 # ---- exhaustion of a /28 ---------------------------------------------------------------------
+# The agent restarted with a /28 (every pod of the /24 is gone): ipam.subnet must agree with it.
+topo_agent_stop n1
+topo_agent n1 "$TOPO_DIR/manifests" --cluster-cidr "$CLUSTER_CIDR" --service-cidr 10.96.0.0/12 \
+	--pod-cidr 10.244.200.0/28
 small='.name = "small" | .ipam.subnet = "10.244.200.0/28"'
 for ((i = 0; i < 13; i++)); do
 	ip netns add "$(topo_ns_pod "s$i")"
@@ -188,6 +195,12 @@ out=$(nsenter --net="/var/run/netns/$NODE_NS" -- timeout 20 "$SLUICE" agent --no
 	--bpffs "$TOPO_BPFFS/bad" --cluster-cidr 10.96.0.0/16 --service-cidr 10.96.0.0/12 2>&1) && rc=0 || rc=$?
 check cni_ipam/agent_refuses_overlap "rc $rc: $(tr '\n' '|' <<<"$out" | cut -c1-300)" \
 	test "$rc" != 0 -a -n "$(grep 'cluster CIDR 10.96.0.0/16 overlaps service CIDR 10.96.0.0/12' <<<"$out")" -a -z "$(grep 'agent ready' <<<"$out")"
+
+# A --pod-cidr outside the cluster CIDR.
+out=$(nsenter --net="/var/run/netns/$NODE_NS" -- timeout 20 "$SLUICE" agent --node bad \
+	--bpffs "$TOPO_BPFFS/bad" --cluster-cidr 10.244.0.0/16 --pod-cidr 10.245.1.0/24 2>&1) && rc=0 || rc=$?
+check cni_ipam/agent_refuses_pod_cidr_outside "rc $rc: $(tr '\n' '|' <<<"$out" | cut -c1-300)" \
+	test "$rc" != 0 -a -n "$(grep 'pod CIDR 10.245.1.0/24 is not inside cluster CIDR 10.244.0.0/16' <<<"$out")" -a -z "$(grep 'agent ready' <<<"$out")"
 
 # And a cluster DNS address outside the service CIDR.
 out=$(nsenter --net="/var/run/netns/$NODE_NS" -- timeout 20 "$SLUICE" agent --node bad \

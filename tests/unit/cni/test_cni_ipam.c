@@ -351,22 +351,21 @@ static struct node_ipam_cidr cidr(const char *text)
 static void test_cidr_plan(void **state)
 {
 	struct cidr_plan plan = {};
-	struct node_ipam_cidr block;
-	char msg[256], buf[24];
+	char msg[256];
 
 	(void)state;
-	plan.cluster = cidr("10.244.0.0/16");
-	plan.service = cidr("10.96.0.0/12");
+	plan.cluster[0] = cidr("10.244.0.0/16");
+	plan.service[0] = cidr("10.96.0.0/12");
 	plan.pod = cidr("10.244.1.0/24");
 	inet_pton(AF_INET, "10.96.0.10", &plan.dns);
 	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), 0);
 
-	plan.service = cidr("10.244.128.0/20");
+	plan.service[0] = cidr("10.244.128.0/20");
 	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
 	assert_string_equal(msg,
 			    "cluster CIDR 10.244.0.0/16 overlaps service CIDR 10.244.128.0/20");
 
-	plan.service = cidr("10.96.0.0/12");
+	plan.service[0] = cidr("10.96.0.0/12");
 	plan.pod = cidr("10.245.1.0/24");
 	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
 	assert_string_equal(msg, "pod CIDR 10.245.1.0/24 is not inside cluster CIDR 10.244.0.0/16");
@@ -376,12 +375,42 @@ static void test_cidr_plan(void **state)
 	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
 	assert_string_equal(msg, "DNS service IP 10.0.0.10 is outside service CIDR 10.96.0.0/12");
 
-	/* Blocks: /24s of a /16, numbered from the start. */
-	assert_int_equal(node_ipam_block(&plan.cluster, 24, 5, &block), 0);
-	assert_string_equal(node_ipam_cidr_str(&block, buf, sizeof(buf)), "10.244.5.0/24");
-	assert_int_equal(node_ipam_block(&plan.cluster, 24, 256, &block), -ERANGE);
-	assert_int_equal(node_ipam_block(&plan.cluster, 28, 4095, &block), 0);
-	assert_string_equal(node_ipam_cidr_str(&block, buf, sizeof(buf)), "10.244.255.240/28");
+	/* A pod CIDR inside the cluster CIDR may still not overlap the service CIDR. */
+	inet_pton(AF_INET, "10.96.0.10", &plan.dns);
+	plan.cluster[0] = cidr("10.0.0.0/8");
+	plan.pod = cidr("10.96.0.0/24");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "cluster CIDR 10.0.0.0/8 overlaps service CIDR 10.96.0.0/12");
+	plan.cluster[0].is_set = 0;
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "pod CIDR 10.96.0.0/24 overlaps service CIDR 10.96.0.0/12");
+
+	/* Several ranges (kube-controller-manager's list, ServiceCIDR objects): the pod CIDR in
+	 * any cluster CIDR, the DNS IP in any service CIDR, no two ranges overlapping. */
+	plan.cluster[0] = cidr("10.244.0.0/16");
+	plan.cluster[1] = cidr("10.245.0.0/16");
+	plan.service[1] = cidr("10.120.0.0/16");
+	plan.pod = cidr("10.245.3.0/24");
+	inet_pton(AF_INET, "10.120.0.10", &plan.dns);
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), 0);
+	plan.pod = cidr("10.246.3.0/24");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "pod CIDR 10.246.3.0/24 is not inside cluster CIDR "
+				 "10.244.0.0/16,10.245.0.0/16");
+	plan.pod = cidr("10.245.3.0/24");
+	inet_pton(AF_INET, "10.121.0.10", &plan.dns);
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "DNS service IP 10.121.0.10 is outside service CIDR "
+				 "10.96.0.0/12,10.120.0.0/16");
+	inet_pton(AF_INET, "10.120.0.10", &plan.dns);
+	plan.cluster[2] = cidr("10.245.128.0/17");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg,
+			    "cluster CIDR 10.245.0.0/16 overlaps cluster CIDR 10.245.128.0/17");
+	plan.cluster[2].is_set = 0;
+	plan.service[2] = cidr("10.96.0.0/16");
+	assert_int_equal(cidr_plan_check(&plan, msg, sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "service CIDR 10.96.0.0/12 overlaps service CIDR 10.96.0.0/16");
 }
 
 /* ---- config validation ------------------------------------------------------------------ */

@@ -627,6 +627,69 @@ static void test_rejections(void **ctx)
 	assert_true(has_error(f, "api: Service prod/x: spec.ports[0].targetPort", NULL));
 }
 
+/* Node: the pod CIDR (spec.podCIDR, the IPv4 entry of spec.podCIDRs) and the InternalIP. */
+static void test_node_pod_cidr(void **ctx)
+{
+	static const struct {
+		const char *spec;
+		const char *field;
+	} bad[] = {
+	    {"podCIDR: 10.244.1.0/33", "spec.podCIDR: \"10.244.1.0/33\" is not a CIDR"},
+	    {"podCIDR: 10.244.1.0/31", "spec.podCIDR: \"10.244.1.0/31\": prefix length /31"},
+	    {"podCIDR: 10.244.1.0/24, podCIDRs: [10.244.2.0/24]",
+	     "spec.podCIDRs[0]: \"10.244.2.0/24\" differs from spec.podCIDR"},
+	    {"podCIDRs: [10.244.1.0/24, 10.244.2.0/24]", "spec.podCIDRs[1]: a second IPv4 CIDR"},
+	    {"podCIDRs: [10.244.1.0/24, fd00::/64, 10.1.0.0/24]",
+	     "spec.podCIDRs: 3 items exceed the limit of 2"},
+	    {"podCIDR: [10.244.1.0/24]", "spec.podCIDR: expected a string"},
+	};
+	struct fixture *f = *ctx;
+	const struct k8s_node *node;
+	char yaml[512], buf[CIDR4_STR_LEN];
+	size_t i;
+
+	add_yaml(f, "apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n"
+		    "spec: {podCIDR: 10.244.2.0/24, podCIDRs: [10.244.2.0/24, fd00:2::/64]}\n"
+		    "status: {addresses: [{type: ExternalIP, address: 203.0.113.2}, "
+		    "{type: InternalIP, address: 198.51.100.2}]}\n---\n"
+		    "apiVersion: v1\nkind: Node\nmetadata: {name: n3}\n"
+		    "spec: {podCIDRs: [\"fd00:3::/64\", 10.244.3.7/24]}\n---\n"
+		    "apiVersion: v1\nkind: Node\nmetadata: {name: n4}\nspec: {podCIDR: \"\"}\n");
+	assert_int_equal(f->n_objects, 3);
+	node = &f->objects[0]->node;
+	assert_true(node->has_pod_cidr);
+	assert_string_equal(cidr4_str(&node->pod_cidr, buf, sizeof(buf)), "10.244.2.0/24");
+	assert_int_equal(node->internal_ip, ip("198.51.100.2"));
+	/* IPv6 first: the IPv4 entry is taken, its host bits cleared as the API server allows. */
+	node = &f->objects[1]->node;
+	assert_true(node->has_pod_cidr);
+	assert_string_equal(cidr4_str(&node->pod_cidr, buf, sizeof(buf)), "10.244.3.0/24");
+	assert_int_equal(node->internal_ip, 0);
+	assert_false(f->objects[2]->node.has_pod_cidr);
+
+	/* The API's JSON decodes the same. */
+	reset(f);
+	add_json(f, "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n5\"},"
+		    "\"spec\":{\"podCIDR\":\"10.244.5.0/24\",\"podCIDRs\":[\"10.244.5.0/24\"]},"
+		    "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+		    "\"198.51.100.5\"}]}}");
+	assert_int_equal(f->n_objects, 1);
+	assert_true(f->objects[0]->node.has_pod_cidr);
+	assert_string_equal(cidr4_str(&f->objects[0]->node.pod_cidr, buf, sizeof(buf)),
+			    "10.244.5.0/24");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reset(f);
+		snprintf(yaml, sizeof(yaml),
+			 "apiVersion: v1\nkind: Node\nmetadata: {name: bad}\nspec: {%s}\n",
+			 bad[i].spec);
+		add_yaml(f, yaml);
+		assert_int_equal(f->rejected, 1);
+		if (!has_error(f, "test.yaml: Node bad: ", bad[i].field, NULL))
+			fail_msg("case %zu: no error with \"%s\"", i, bad[i].field);
+	}
+}
+
 static void test_json_adapter(void **ctx)
 {
 	static const char *const garbage[] = {
@@ -753,6 +816,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pod_endpoints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nothing_programmed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_pod_cidr, setup, teardown),
 	    cmocka_unit_test(test_json_adapter),
 	    cmocka_unit_test(test_kubeconfig),
 	};
