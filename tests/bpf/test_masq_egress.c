@@ -549,3 +549,42 @@ void test_masq_icmp_error_to_pod(void)
 cleanup:
 	masq_close(&f);
 }
+
+/* A router's time exceeded about a masqueraded echo (traceroute -I): into the pod, its id back. */
+void test_masq_icmp_error_about_echo(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_ICMP, MASQ_OUTSIDE, 0), error = {0};
+	const size_t inner = PKT_L4_OFF + 8; /* the quoted IPv4 header */
+	const __be16 id = htons(0x4321);
+	struct masq_fixture f;
+	struct pkt in, out, icmp, delivered;
+	int verdict;
+
+	spec.icmp_type = 8; /* echo request */
+	spec.sport = id;
+	spec.dport = htons(1);
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build echo request") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "echo request masqueraded"))
+		goto cleanup;
+	memcpy(error.src_mac, router_mac, 6);
+	memcpy(error.dst_mac, uplink_mac, 6);
+	error.saddr = MASQ_ROUTER_IP;
+	error.daddr = MASQ_NODE_IP;
+	error.proto = IPPROTO_ICMP;
+	error.icmp_type = 11; /* time exceeded */
+	error.payload = out.data + PKT_IP_OFF;
+	error.payload_len = 20 + 8;
+	if (!ASSERT_OK(pkt_build(&icmp, &error), "build ICMP error") ||
+	    !ASSERT_OK(masq_run_node(&f, &icmp, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "error verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "ip.daddr is the pod");
+	ASSERT_IP_EQ(pkt_get32(&delivered, inner + 12), TEST_CLIENT_IP,
+		     "icmp.inner.ip.saddr is the pod");
+	ASSERT_PORT_EQ(pkt_get16(&delivered, inner + 20 + 4), id,
+		       "icmp.inner echo id is the pod's");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "translated ICMP error");
+cleanup:
+	masq_close(&f);
+}
