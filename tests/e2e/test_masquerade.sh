@@ -5,8 +5,8 @@
 # --non-masquerade-cidr destination sees the pod's own address; a pod and a ClusterIP inside
 # the cluster are reached untouched; an egress NetworkPolicy still judges the pod's real
 # address and the real destination before the SNAT (an ipBlock allowing the outside host lets
-# it through, masqueraded; one that does not is a counted "policy denied egress"). Without
-# --uplink the agent says masquerade is off.
+# it through, masqueraded; one that does not is a counted "policy denied egress"). sluice
+# status shows it on with what it spares; without --uplink the agent and status say it is off.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +99,11 @@ check masquerade/conntrack_snat "ct list: $snat_flows live flows to $OUTSIDE_IP 
 replies=$(topo_in_pod client ping -c 3 -i 0.2 -W 1 "$OUTSIDE_IP" 2>/dev/null | grep -c 'bytes from' || true)
 check masquerade/ping_outside "client pings outside: $replies of 3 replies" test "$replies" -eq 3
 
+status=$(topo_cli n1 status 2>/dev/null || true)
+status_on=$(grep -c 'egress masquerade: on, not to .*10.244.0.0/16 (cluster).*198.51.100.0/24 (non-masquerade-cidr)' <<<"$status" || true)
+check masquerade/status_shows_on "sluice status: $(grep 'egress masquerade' <<<"$status")" \
+	test "$status_on" -eq 1
+
 # 2. Not masqueraded: a --non-masquerade-cidr, another pod, a ClusterIP.
 out=$(topo_probe client --tcp "$LISTED_IP:8080" -n 3 --timeout-ms 2000 || true)
 check masquerade/listed_sees_pod "client -> $LISTED_IP: peers $(peers "$out")($(tally "$out"))" \
@@ -154,5 +159,8 @@ topo_agent_stop n1
 topo_agent n1 "$TOPO_DIR/manifests" --node-ip "$NODE_IP" --cluster-cidr 10.244.0.0/16
 check masquerade/off_without_uplink "agent log: $(grep -o 'egress masquerade off.*' "${TOPO_AGENT_LOG[n1]}" | tail -1)" \
 	grep -q 'egress masquerade off (no --uplink' "${TOPO_AGENT_LOG[n1]}"
+status=$(topo_cli n1 status 2>/dev/null || true)
+check masquerade/status_shows_off "sluice status: $(grep 'egress masquerade' <<<"$status")" \
+	test "$(grep -c '^egress masquerade: off$' <<<"$status" || true)" -eq 1
 
 topo_finish
