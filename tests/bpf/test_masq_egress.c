@@ -28,6 +28,7 @@
 
 #include "maps/masq.h"
 #include "maps/node.h"
+#include "maps/policy.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
@@ -585,6 +586,45 @@ void test_masq_icmp_error_about_echo(void)
 	ASSERT_PORT_EQ(pkt_get16(&delivered, inner + 20 + 4), id,
 		       "icmp.inner echo id is the pod's");
 	ASSERT_CSUMS_OK(delivered.data, delivered.len, "translated ICMP error");
+cleanup:
+	masq_close(&f);
+}
+
+/*
+ * NetworkPolicy judges before the SNAT, with the pod's identity and the real destination: an
+ * egress ipBlock of the outside address admits the flow (then masqueraded), and without it the
+ * flow is dropped as policy denied egress, leaving no conntrack entry.
+ */
+void test_masq_policy_before_snat(void)
+{
+	const uint32_t id_client = 300u, id_outside = 400u;
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+	struct masq_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!masq_setup(&f) || !ASSERT_OK(fixture_policy_enable(&f.pod, true), "enable policy") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, TEST_CLIENT_IP, 32, id_client,
+					      IPCACHE_F_POD | IPCACHE_F_ISOLATED_EGRESS),
+		       "client isolated for egress") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, MASQ_OUTSIDE, 32, id_outside, 0),
+		       "ipBlock 203.0.113.7/32") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build SYN"))
+		goto cleanup;
+	if (!ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run without a rule"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "denied before any SNAT");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 1, "drops policy denied egress");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry, no port claimed");
+
+	if (!ASSERT_OK(fixture_policy_rule(&f.pod, id_client, id_outside, POLICY_DIR_EGRESS,
+					   IPPROTO_TCP, 0, 0),
+		       "egress rule to the ipBlock") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run with the rule"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "admitted, then masqueraded");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1, "stats egress_new_snat");
 cleanup:
 	masq_close(&f);
 }
