@@ -33,6 +33,7 @@
 #include "bpf/lib/node.h"
 #include "bpf/lib/snat.h"
 #include "bpf/lib/policy.h"
+#include "bpf/lib/masq.h"
 
 /*
  * First packet of a flow from outside: choose a backend, masquerade when the frontend asks,
@@ -96,25 +97,28 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 
 /*
  * First packet of a flow from outside the node straight to a pod of this node (no service):
- * the pod's ingress policy decides. When a policy isolates the pod the flow is tracked in both
- * directions, untranslated, so the pod's replies pass its egress policy; the reply leaves by
- * the node's routing. Anything else passes untouched.
+ * the pod's ingress policy decides. When a policy isolates the pod, or egress masquerade is on,
+ * the flow is tracked in both directions, untranslated: the pod's replies pass its egress
+ * policy, and are not taken for new flows of the pod's and masqueraded (pod_direct_flow); the
+ * reply leaves by the node's routing. Anything else passes untouched.
  */
 static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
 					    __u64 now)
 {
-	struct policy_verdict verdict;
+	struct policy_verdict verdict = {};
 	struct ep4_info *ep;
 	int ret;
 
-	if (!policy_is_enabled())
+	if (!policy_is_enabled() && !masq4_is_on())
 		return VERDICT_PASS;
 	ep = ep4_lookup(pkt->daddr);
 	if (!ep)
 		return VERDICT_PASS;
 	ret = policy4_check_ingress(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
-	if (ret || !verdict.is_tracked)
-		return ret ? ret : VERDICT_PASS;
+	if (ret)
+		return ret;
+	if (!verdict.is_tracked && !masq4_is_on())
+		return VERDICT_PASS;
 	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
 }
 

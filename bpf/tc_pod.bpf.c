@@ -3,7 +3,8 @@
  * tc ingress on a pod's host-side veth: every packet a pod sends passes here. A pod sends only
  * as itself (its IPv4 source and ARP sender address are checked against its veth). Service traffic
  * is translated (VIP -> backend, replies backend -> VIP) and delivered straight into the
- * destination pod; everything else passes untouched.
+ * destination pod; a flow out of the cluster is masqueraded to the node's address (masq.h);
+ * everything else passes untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +20,8 @@
 #include "maps/frag.h"
 #include "maps/stats.h"
 #include "maps/policy.h"
+#include "maps/node.h"
+#include "maps/masq.h"
 
 /* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
@@ -36,6 +39,8 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/flow.h"
 #include "bpf/lib/policy.h"
+#include "bpf/lib/snat.h"
+#include "bpf/lib/masq.h"
 
 /*
  * First packet of a flow to a VIP: choose a backend, record both directions (flow_create_pair),
@@ -86,19 +91,61 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 }
 
 /*
- * First packet of a flow that is no service traffic: NetworkPolicy decides. When a policy
- * isolates either end the flow is tracked (both directions, no translation), so its replies
- * pass whatever the policies of the other direction say, and its later packets skip the
- * lookups; otherwise it passes untouched, as without policies.
+ * First packet of a pod's flow out of the cluster (masq4_route said so; NetworkPolicy has
+ * judged it as the pod sent it): SNAT to the node's address with a port claimed like the
+ * NodePort masquerade's (masq4_ports), both directions recorded, and out of the uplink IFINDEX
+ * by its neighbour table (a node-address source would be martian on the input path). Replies
+ * come back through tc_node's conntrack lookup and go into this pod. A TCP packet other than a
+ * SYN opens nothing: it is no new connection of the pod's (the pod answering one that reached
+ * it by its own address, or a flow that expired) and passes untouched.
+ */
+static __always_inline int pod_masquerade_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
+					       __u64 now, __u8 policy, __u32 ifindex)
+{
+	struct flow_pair_opts opts = {
+	    .flags = CT_F_SNAT,
+	    .reply_to = FLOW_REPLY_TO_SENDER,
+	    .out_ifindex = ifindex,
+	};
+	struct ct_entry entry = {.policy = policy};
+	struct nat4_tuple out = {
+	    .daddr = pkt->daddr,
+	    .sport = pkt->sport,
+	    .dport = pkt->dport,
+	};
+
+	if (!masq4_is_translatable(pkt))
+		return -DROP_UNSUPPORTED;
+	if (pkt->proto == IPPROTO_TCP &&
+	    (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+		return VERDICT_PASS;
+	out.saddr = masq4_address();
+	if (!out.saddr)
+		return -DROP_NAT_NO_ADDRESS;
+	opts.ports = masq4_ports(pkt);
+	return flow_start_translated(skb, pkt, now, &out, &entry, &opts, STAT_EGRESS_SNAT);
+}
+
+/*
+ * First packet of a flow that is no service traffic: NetworkPolicy decides, on the pod's own
+ * address and the real destination. A flow out of the cluster is then masqueraded
+ * (pod_masquerade_flow). Otherwise, when a policy isolates either end the flow is tracked (both
+ * directions, no translation), so its replies pass whatever the policies of the other direction
+ * say, and its later packets skip the lookups; else it passes untouched, as without policies.
  */
 static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
 {
 	struct policy_verdict verdict;
+	__u32 ifindex = 0;
 	int ret;
 
 	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
-	if (ret || !verdict.is_tracked)
-		return ret ? ret : VERDICT_PASS;
+	if (ret)
+		return ret;
+	if (masq4_route(skb, pkt, &ifindex))
+		return pod_masquerade_flow(skb, pkt, now, verdict.policy, ifindex);
+	if (!verdict.is_tracked)
+		return VERDICT_PASS;
 	return flow_track_direct(skb, pkt, now, verdict.policy, true, ep4_lookup(pkt->daddr));
 }
 

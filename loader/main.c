@@ -98,6 +98,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_LB_ALGORITHM,
 		OPT_MAGLEV_TABLE_SIZE,
 		OPT_POD_CIDR,
+		OPT_MASQUERADE,
+		OPT_NON_MASQUERADE_CIDR,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -116,6 +118,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"lb-algorithm", required_argument, NULL, OPT_LB_ALGORITHM},
 	    {"maglev-table-size", required_argument, NULL, OPT_MAGLEV_TABLE_SIZE},
 	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
+	    {"masquerade", required_argument, NULL, OPT_MASQUERADE},
+	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -232,6 +236,22 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				    "--maglev-table-size %s: not a prime (e.g. 491, 997, "
 				    "2029, 4079, 8171, 16363)",
 				    optarg);
+			break;
+		case OPT_MASQUERADE:
+			if (strcmp(optarg, "true") && strcmp(optarg, "false"))
+				return log_fail("--masquerade %s: expected true or false", optarg);
+			config.is_masquerade_off = strcmp(optarg, "false") == 0;
+			break;
+		case OPT_NON_MASQUERADE_CIDR:
+			if (config.n_non_masquerade == MASQ4_MAX_LISTED)
+				return log_fail("--non-masquerade-cidr: at most %d",
+						MASQ4_MAX_LISTED);
+			if (cidr4_parse(optarg, 0, &config.non_masquerade[config.n_non_masquerade]))
+				return log_fail(
+				    "--non-masquerade-cidr %s: expected A.B.C.D/N without "
+				    "host bits",
+				    optarg);
+			config.n_non_masquerade++;
 			break;
 		case ':':
 			return log_fail("agent: %s needs a value", argv[optind - 1]);
@@ -386,7 +406,8 @@ static const struct main_command main_commands[] = {
      "        [--cluster-cidr CIDR[,CIDR]]... [--service-cidr CIDR[,CIDR]]...\n"
      "        [--node-cidr-size N] [--pod-cidr CIDR]\n"
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
-     "        [--maglev-table-size M]"},
+     "        [--maglev-table-size M] [--masquerade true|false]\n"
+     "        [--non-masquerade-cidr CIDR]..."},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -21,6 +21,7 @@ enum stat_id {
 	STAT_EXT_SNAT,	  /* new flow from outside the node, masqueraded to a node address */
 	STAT_XDP_FORWARD, /* translated by the XDP program (new or established) */
 	STAT_POLICY_NEW,  /* new pod-to-pod flow admitted by policy, tracked for its replies */
+	STAT_EGRESS_SNAT, /* new flow from a pod out of the cluster, masqueraded to the node */
 	STAT_MAX,
 };
 
@@ -37,7 +38,8 @@ enum drop_reason {
 	DROP_CT_CREATE,		/* conntrack entry could not be written */
 	DROP_SOURCE_RANGE,	/* client outside the service's loadBalancerSourceRanges */
 	DROP_NO_LOCAL_ENDPOINT, /* a Local traffic policy, no endpoint on this node */
-	DROP_NAT_NO_PORT,	/* every SNAT port probed for the backend was taken */
+	DROP_NAT_NO_PORT,	/* every SNAT port probed was taken (NodePort or egress
+				 * masquerade: one range, one reason) */
 	DROP_POLICY_INGRESS,	/* NetworkPolicy: the destination's ingress does not allow it */
 	DROP_POLICY_EGRESS,	/* NetworkPolicy: the source's egress does not allow it */
 	DROP_CT_CLASH,		/* the new flow's reply tuple is held by another live flow */
@@ -45,6 +47,7 @@ enum drop_reason {
 	DROP_NOT_IPV4,		/* a pod sent neither IPv4 nor ARP (IPv6: pods have no address) */
 	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
 	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
+	DROP_NAT_NO_ADDRESS,	/* masquerade, but no node address known to masquerade to */
 	DROP_MAX,
 };
 
@@ -66,6 +69,7 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_EXT_SNAT] = "external_new_snat",
     [STAT_XDP_FORWARD] = "xdp_forward",
     [STAT_POLICY_NEW] = "policy_new",
+    [STAT_EGRESS_SNAT] = "egress_new_snat",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -86,6 +90,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_NOT_IPV4] = "pod frame neither IPv4 nor ARP",
     [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
     [DROP_CT_FULL] = "conntrack full (no flow to early-drop)",
+    [DROP_NAT_NO_ADDRESS] = "no node address to masquerade to",
 };
 #endif
 

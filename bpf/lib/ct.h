@@ -452,6 +452,11 @@ struct ct4_port_range {
 	__u16 min;
 	__u16 max;
 	__u16 probes; /* candidates tried before the flow is dropped */
+	/*
+	 * 1: the candidate is the reply key's source port, an ICMP echo's id (parse_icmp_ports);
+	 * 0: its destination port.
+	 */
+	__u16 is_echo_id;
 };
 
 /*
@@ -525,7 +530,8 @@ static __always_inline int ct4_claim_reply(const struct ct4_key *key, const stru
  * CPUs that find it expired exactly one gets it. A closed flow's port is not reused before it
  * expires (the backend may still hold that 4-tuple in TIME_WAIT): the next candidate is tried.
  * Candidates start at a random offset in [range->min, range->max] and go up, range->probes of
- * them. On success reply_key->dport is the port (network order) and the reply entry is in ct4.
+ * them. On success reply_key->dport (reply_key->sport with range->is_echo_id) is the port
+ * (network order) and the reply entry is in ct4.
  * A full table is made room in by early drop (ct4_make_room, whose outcome is ROOM; ct4_insert).
  * Returns 0, -DROP_NAT_NO_PORT, or -DROP_CT_FULL.
  */
@@ -534,6 +540,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 					  enum ct_room room)
 {
 	__u32 span = (__u32)range->max - range->min + 1;
+	__be16 *candidate = range->is_echo_id ? &reply_key->sport : &reply_key->dport;
 	__u32 offset, port;
 	struct ct_entry *taken;
 	__u64 seen;
@@ -544,7 +551,7 @@ static __always_inline int ct4_claim_port(struct ct4_key *reply_key, const struc
 	offset = bpf_get_prandom_u32() % span;
 	for (int i = 0; i < range->probes; i++) {
 		port = range->min + (offset + i) % span;
-		reply_key->dport = bpf_htons((__u16)port);
+		*candidate = bpf_htons((__u16)port);
 		err = ct4_insert(reply_key, reply, BPF_NOEXIST, now, room);
 		if (!err)
 			return 0;

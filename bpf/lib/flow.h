@@ -175,16 +175,19 @@ static __always_inline bool flow_deliver_to_ep(struct ct_entry *entry, const str
 static __always_inline __u32 flow_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
 						const struct nat4_tuple *out)
 {
-	struct bpf_fib_lookup fib = {
-	    .family = AF_INET,
-	    .l4_protocol = pkt->proto,
-	    .sport = out->sport,
-	    .dport = out->dport,
-	    .ipv4_src = out->saddr,
-	    .ipv4_dst = out->daddr,
-	    .ifindex = skb->ifindex,
-	};
-	long ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
+	struct bpf_fib_lookup fib;
+	long ret;
+
+	/* Zeroed whole: see masq4_route() for what a designated initializer left. */
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.family = AF_INET;
+	fib.l4_protocol = pkt->proto;
+	fib.sport = out->sport;
+	fib.dport = out->dport;
+	fib.ipv4_src = out->saddr;
+	fib.ipv4_dst = out->daddr;
+	fib.ifindex = skb->ifindex;
+	ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
 
 	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return fib.ifindex;
@@ -206,8 +209,13 @@ enum flow_reply_to {
 struct flow_pair_opts {
 	/* The forward direction's pod when it is on this node (ep4_lookup()), or NULL. */
 	const struct ep4_info *dst_ep;
-	/* With CT_F_SNAT: the range out->sport is claimed in (snat4_ports()). */
+	/* With CT_F_SNAT: the range out->sport is claimed in (snat4_ports(), masq4_ports()). */
 	struct ct4_port_range ports;
+	/*
+	 * With CT_F_SNAT and no DST_EP: the device the forward direction leaves by when the caller
+	 * routed it already (masq4_route); 0 looks it up (flow_route_ifindex).
+	 */
+	__u32 out_ifindex;
 	/*
 	 * CT_F_HAIRPIN, CT_F_SNAT or CT_F_DIRECT, carried by both directions. CT_F_SNAT also
 	 * allocates the source port, and routes a forward direction with no pod here out by the
@@ -270,7 +278,11 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		ret = ct4_claim_port(&reply_key, entry, now, &opts->ports, room);
 		if (ret)
 			return ret;
-		out->sport = reply_key.dport;
+		/* An echo's id is the request's destination port (parse_icmp_ports). */
+		if (opts->ports.is_echo_id)
+			out->dport = reply_key.sport;
+		else
+			out->sport = reply_key.dport;
 	} else {
 		ret = ct4_claim_reply(&reply_key, entry, now, room);
 		if (ret)
@@ -286,7 +298,8 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 	entry->tcp_flags = tcp_flags;
 	entry->expires_ns = now + ct_lifetime_ns(pkt->proto, entry->flags, tcp_flags, tcp_flags);
 	if (!flow_deliver_to_ep(entry, opts->dst_ep) && (opts->flags & CT_F_SNAT)) {
-		entry->ifindex = flow_route_ifindex(skb, pkt, out);
+		entry->ifindex =
+		    opts->out_ifindex ? opts->out_ifindex : flow_route_ifindex(skb, pkt, out);
 		if (entry->ifindex)
 			entry->flags |= CT_F_NEIGH;
 	}

@@ -144,12 +144,12 @@ static __always_inline bool icmp4_inner_ports(struct __sk_buff *skb, __u32 inner
 /*
  * ICMP destination-unreachable, time-exceeded and parameter-problem errors about a tracked
  * flow: the error goes where the flow's entry for its direction delivers. An error about a
- * translated TCP/UDP/SCTP flow is translated, so the sender of the original packet recognises
- * it; only IP and ICMP checksums are patched: a quoted L4 checksum may be cut off and receivers
- * do not check it. An error about a flow tracked only for NetworkPolicy (CT_F_DIRECT, any
- * protocol) needs no rewrite, and passes whatever the policies say, as the flow's replies do.
- * Returns a tc verdict, or VERDICT_NEW_FLOW for any other ICMP message: the program's new-flow
- * path judges it alone (flow_is_trackable() says it opens no flow).
+ * translated TCP/UDP/SCTP flow, or a masqueraded ICMP echo (its id), is translated, so the
+ * sender of the original packet recognises it; only IP and ICMP checksums are patched: a quoted
+ * L4 checksum may be cut off and receivers do not check it. An error about a flow tracked only for
+ * NetworkPolicy (CT_F_DIRECT, any protocol) needs no rewrite, and passes whatever the policies say,
+ * as the flow's replies do. Returns a tc verdict, or VERDICT_NEW_FLOW for any other ICMP message:
+ * the program's new-flow path judges it alone (flow_is_trackable() says it opens no flow).
  */
 static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
 {
@@ -157,10 +157,11 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 	__u8 type = pkt->icmp_type;
 	struct iphdr *ip, *inner;
 	struct icmp4_xlate x;
-	__be16 *inner_ports, inner_sport, inner_dport;
+	__be16 *inner_ports, inner_sport, inner_dport, echo_id = 0, echo_id_to = 0;
 	__u16 *icmp_csum;
 	struct ct_entry *entry;
 	__u16 inner_check;
+	__u8 inner_type;
 
 	if (type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED && type != ICMP_PARAMETERPROB)
 		return VERDICT_NEW_FLOW;
@@ -180,9 +181,17 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 		return VERDICT_NEW_FLOW;
 	if (entry->flags & CT_F_DIRECT)
 		goto deliver;
-	if (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP &&
-	    inner->protocol != IPPROTO_SCTP)
+	if (inner->protocol == IPPROTO_ICMP) {
+		/* A masqueraded echo (egress masquerade): its id plays the port. */
+		inner_type = ((const __u8 *)inner_ports)[0];
+		if (inner_type != ICMP_ECHO && inner_type != ICMP_ECHOREPLY)
+			return VERDICT_NEW_FLOW;
+		echo_id = inner_type == ICMP_ECHO ? inner_dport : inner_sport;
+		echo_id_to = inner_type == ICMP_ECHO ? x.inner_dport : x.inner_sport;
+	} else if (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP &&
+		   inner->protocol != IPPROTO_SCTP) {
 		return VERDICT_NEW_FLOW; /* only those are ever translated */
+	}
 
 	icmp_csum = ctx_data(skb) + off + 2;
 	if ((void *)(icmp_csum + 1) > ctx_data_end(skb))
@@ -198,10 +207,21 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 	*icmp_csum = csum_replace4(*icmp_csum, inner->saddr, x.inner_saddr);
 	*icmp_csum = csum_replace4(*icmp_csum, inner->daddr, x.inner_daddr);
 	*icmp_csum = csum_replace2(*icmp_csum, inner_check, inner->check);
-	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[0], x.inner_sport);
-	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[1], x.inner_dport);
 	inner->saddr = x.inner_saddr;
 	inner->daddr = x.inner_daddr;
+	if (inner->protocol == IPPROTO_ICMP) {
+		/*
+		 * The id is bytes 4-5 of the quoted header, past what was made linear: stored,
+		 * which invalidates the packet pointers (none is used after).
+		 */
+		*icmp_csum = csum_replace2(*icmp_csum, echo_id, echo_id_to);
+		if (bpf_skb_store_bytes(skb, off + 8 + sizeof(struct iphdr) + 4, &echo_id_to,
+					sizeof(echo_id_to), 0))
+			return -DROP_MALFORMED;
+		goto deliver;
+	}
+	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[0], x.inner_sport);
+	*icmp_csum = csum_replace2(*icmp_csum, inner_ports[1], x.inner_dport);
 	inner_ports[0] = x.inner_sport;
 	inner_ports[1] = x.inner_dport;
 

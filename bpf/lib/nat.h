@@ -56,10 +56,39 @@ static __always_inline int nat4_rewrite_later_fragment(struct __sk_buff *skb,
 }
 
 /*
+ * An ICMP echo request or reply of a masqueraded flow: addresses, and the echo id, which plays
+ * the port (parse_icmp_ports: the request's destination port, the reply's source port). The ICMP
+ * checksum covers no pseudo-header: only the id's change goes into it. Returns 0 or -DROP_*.
+ */
+static __always_inline int nat4_rewrite_echo(struct __sk_buff *skb, const struct pkt4 *pkt,
+					     const struct nat4_tuple *out)
+{
+	__u32 l4_off = pkt->l4_off & 0x7f; /* bounded for the verifier: 14 + 60 at most */
+	bool is_request = pkt->icmp_type == ICMP_ECHO;
+	__be16 from = is_request ? pkt->dport : pkt->sport;
+	__be16 to = is_request ? out->dport : out->sport;
+	struct iphdr *ip;
+	__be16 *id;
+
+	if (!is_request && pkt->icmp_type != ICMP_ECHOREPLY)
+		return -DROP_UNSUPPORTED; /* only echoes are flows (flow_is_trackable) */
+	ip = ctx_data(skb) + ETH_HLEN;
+	id = ctx_data(skb) + l4_off + 4;
+	if ((void *)(ip + 1) > ctx_data_end(skb) || (void *)(id + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	nat4_rewrite_ip(ip, pkt, out);
+	*id = to;
+	if (nat4_l4_csum(skb, l4_off + 2, 2, from, to))
+		return -DROP_CSUM;
+	return 0;
+}
+
+/*
  * Rewrites the packet parsed into pkt to carry tuple out. The IP header checksum is patched
  * in place (never offloaded); the L4 checksum goes through bpf_l4_csum_replace, which knows
  * whether the skb carries a full checksum or only the pseudo-header sum (CHECKSUM_PARTIAL,
- * as pods' veth transmit does). SCTP gets addresses only (see below); a later IP fragment goes
+ * as pods' veth transmit does). SCTP gets addresses only (see below), an ICMP echo its addresses
+ * and id (nat4_rewrite_echo); a later IP fragment goes
  * through nat4_rewrite_later_fragment() instead. Returns 0 or -DROP_*.
  * Invalidates packet pointers.
  */
@@ -79,6 +108,8 @@ static __always_inline int nat4_rewrite(struct __sk_buff *skb, const struct pkt4
 	 */
 	if (pkt->proto == IPPROTO_SCTP && (out->sport != pkt->sport || out->dport != pkt->dport))
 		return -DROP_UNSUPPORTED;
+	if (pkt->proto == IPPROTO_ICMP)
+		return nat4_rewrite_echo(skb, pkt, out);
 
 	ip = ctx_data(skb) + ETH_HLEN;
 	ports = ctx_data(skb) + l4_off;

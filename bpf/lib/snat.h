@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Masquerade of flows from outside the node (externalTrafficPolicy Cluster): the node address
- * such a flow leaves with, and the range its source port is claimed in (ct4_claim_port). Only
- * the uplink's tc program masquerades: the port range is its setting, and no other program
- * includes this header, so none carries the range in its rodata.
+ * such a flow leaves with, and the range its source port is claimed in (ct4_claim_port). The
+ * pod program's egress masquerade (masq.h) claims from the same range: both tc programs carry
+ * it in their rodata, and the loader sets both alike.
  */
 #ifndef SLUICE_BPF_SNAT_H
 #define SLUICE_BPF_SNAT_H

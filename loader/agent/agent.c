@@ -126,6 +126,75 @@ static int agent_cidr_plan_check(const struct agent_config *config)
 	return 0;
 }
 
+/*
+ * Egress masquerade (bpf/lib/masq.h): on when the agent has an uplink to take the replies on
+ * (tc_node de-NATs them there; without it they would reach the node's stack, which knows
+ * nothing of the port) and a cluster CIDR to tell pods from the outside, unless
+ * --masquerade=false. SKIP gets what keeps the pod's address: the cluster CIDR, the service
+ * CIDR, each --non-masquerade-cidr. Logs the decision. Returns whether it is on.
+ */
+static bool agent_masquerade_plan(const struct agent_config *config,
+				  struct datapath_masq_skip skip[MASQ4_MAX_CIDRS], size_t *n_skip)
+{
+	char text[CIDR4_STR_LEN], list[MASQ4_MAX_CIDRS * (CIDR4_STR_LEN + 2)] = "";
+	size_t n = 0, used = 0;
+
+	*n_skip = 0;
+	if (config->is_masquerade_off) {
+		log_info("egress masquerade off (--masquerade=false): pod traffic leaving the "
+			 "cluster keeps its pod address");
+		return false;
+	}
+	if (!config->uplink || !config->cluster_cidr[0].is_set) {
+		const char *why = !config->uplink
+				      ? "no --uplink: replies could not be translated back in BPF"
+				      : "no --cluster-cidr to tell pods from the outside";
+
+		if (config->n_non_masquerade)
+			log_warn(
+			    "egress masquerade off (%s): pod traffic leaving the cluster keeps "
+			    "its pod address, --non-masquerade-cidr has no effect",
+			    why);
+		else
+			log_info(
+			    "egress masquerade off (%s): pod traffic leaving the cluster keeps "
+			    "its pod address",
+			    why);
+		return false;
+	}
+	/* Every cluster and service CIDR (set entries first), then the listed ones. */
+	_Static_assert(2 * NODE_IPAM_CIDRS_MAX + MASQ4_MAX_LISTED <= MASQ4_MAX_CIDRS,
+		       "masq4_skip holds every CIDR the flags may give");
+	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX && config->cluster_cidr[i].is_set; i++)
+		skip[n++] =
+		    (struct datapath_masq_skip){.address = config->cluster_cidr[i].address,
+						.prefix_len = config->cluster_cidr[i].prefix,
+						.kind = MASQ4_KIND_CLUSTER};
+	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX && config->service_cidr[i].is_set; i++)
+		skip[n++] =
+		    (struct datapath_masq_skip){.address = config->service_cidr[i].address,
+						.prefix_len = config->service_cidr[i].prefix,
+						.kind = MASQ4_KIND_SERVICE};
+	for (size_t i = 0; i < config->n_non_masquerade && n < MASQ4_MAX_CIDRS; i++)
+		skip[n++] =
+		    (struct datapath_masq_skip){.address = config->non_masquerade[i].address,
+						.prefix_len = config->non_masquerade[i].prefix_len,
+						.kind = MASQ4_KIND_LISTED};
+	for (size_t i = 0; i < n; i++) {
+		struct cidr4 cidr = {.address = skip[i].address, .prefix_len = skip[i].prefix_len};
+		int len = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+				   cidr4_str(&cidr, text, sizeof(text)));
+
+		if (len > 0 && (size_t)len < sizeof(list) - used)
+			used += (size_t)len;
+	}
+	*n_skip = n;
+	log_info("egress masquerade on: pod traffic routed out of %s is SNAT'd to the node "
+		 "address, except to %s",
+		 config->uplink, list);
+	return true;
+}
+
 static void agent_publish_status(struct agent *agent, const struct desired_state *state,
 				 const struct sync_counts *counts, uint32_t source_errors)
 {
@@ -572,6 +641,7 @@ int agent_run(const struct agent_config *config)
 	    .uplink = config->uplink,
 	    .maglev_size = config->maglev_size,
 	};
+	struct datapath_masq_skip masq_skip[MASQ4_MAX_CIDRS];
 	struct datapath_result dp;
 	char failed[4096] = "";
 	const char *failed_map = NULL;
@@ -588,6 +658,8 @@ int agent_run(const struct agent_config *config)
 	err = agent_config_validate(config);
 	if (err)
 		return err;
+	dp_opts.is_masquerade = agent_masquerade_plan(config, masq_skip, &dp_opts.n_skip);
+	dp_opts.skip = masq_skip;
 
 	/* Signals first: a SIGTERM during start-up must still leave a consistent datapath. */
 	sigemptyset(&signals);

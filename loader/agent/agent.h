@@ -9,7 +9,9 @@
 
 #include <netinet/in.h>
 
+#include "lib/cidr.h"
 #include "maps/ipam.h"
+#include "maps/masq.h"
 #include "loader/desired/maglev.h"
 
 /* Default per-node pod CIDR prefix (kube-controller-manager --node-cidr-mask-size for IPv4). */
@@ -58,6 +60,9 @@ struct agent_config {
 	const char *uplink; /* --uplink IFNAME: device to the outside (NodePort, LB, externalIPs) */
 	enum lb_algorithm lb_algorithm; /* --lb-algorithm maglev|random */
 	uint32_t maglev_size;		/* --maglev-table-size M: a prime (see maps/lb.h) */
+	bool is_masquerade_off;		/* --masquerade=false */
+	struct cidr4 non_masquerade[MASQ4_MAX_LISTED]; /* --non-masquerade-cidr (repeatable) */
+	size_t n_non_masquerade;
 };
 
 /*

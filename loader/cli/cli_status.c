@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "lib/bpffs.h"
+#include "lib/cidr.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
 #include "lib/node_ipam.h"
@@ -23,6 +24,7 @@
 #include "maps/lb.h"
 #include "maps/node.h"
 #include "maps/policy.h"
+#include "maps/masq.h"
 #include "maps/stats.h"
 
 /* Sum a per-CPU counter array of N entries into OUT. Returns 0 or -errno. */
@@ -221,6 +223,65 @@ static void cli_agent_status(const char *bpffs, struct json_object *root)
 	cli_json_set(root, "agent", obj);
 }
 
+/*
+ * Egress masquerade: on when masq4_skip holds the destinations it spares (the agent empties it
+ * when masquerade is off), each with why. Nothing for a datapath from before masquerade.
+ */
+static void cli_masq_status(const char *bpffs, struct json_object *root)
+{
+	static const char *const kinds[] = {
+	    [MASQ4_KIND_CLUSTER] = "cluster",
+	    [MASQ4_KIND_SERVICE] = "service",
+	    [MASQ4_KIND_LISTED] = "non-masquerade-cidr",
+	};
+	char line[MASQ4_MAX_CIDRS * (CIDR4_STR_LEN + 24)] = "", text[CIDR4_STR_LEN];
+	struct json_object *list = root ? json_object_new_array() : NULL, *obj;
+	struct masq4_skip_value value;
+	struct masq4_key key;
+	struct map_walk walk;
+	size_t used = 0, n = 0;
+	int fd = bpffs_open_map(bpffs, MASQ4_SKIP_MAP);
+
+	if (fd < 0) {
+		json_object_put(list);
+		return;
+	}
+	map_walk_start(&walk, fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
+		struct cidr4 cidr = {.address = key.address, .prefix_len = (uint8_t)key.prefix_len};
+		const char *kind =
+		    value.kind < sizeof(kinds) / sizeof(kinds[0]) && kinds[value.kind]
+			? kinds[value.kind]
+			: "?";
+		int len;
+
+		cidr4_str(&cidr, text, sizeof(text));
+		n++;
+		if (list) {
+			obj = json_object_new_object();
+			cli_json_set(obj, "cidr", json_object_new_string(text));
+			cli_json_set(obj, "kind", json_object_new_string(kind));
+			cli_json_append(list, obj);
+			continue;
+		}
+		len = snprintf(line + used, sizeof(line) - used, "%s%s (%s)", n > 1 ? ", " : "",
+			       text, kind);
+		if (len > 0 && (size_t)len < sizeof(line) - used)
+			used += (size_t)len;
+	}
+	close(fd);
+	if (root) {
+		obj = json_object_new_object();
+		cli_json_set(obj, "on", json_object_new_boolean(n > 0));
+		cli_json_set(obj, "non_masquerade", list);
+		cli_json_set(root, "masquerade", obj);
+	} else if (n) {
+		printf("egress masquerade: on, not to %s\n", line);
+	} else {
+		printf("egress masquerade: off\n");
+	}
+}
+
 int cli_status(const struct cli_options *options)
 {
 	/* Every map the programs pin, so an operator sees each one's fill. */
@@ -332,6 +393,7 @@ int cli_status(const struct cli_options *options)
 				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
 		if (ct_entries >= 0)
 			cli_ct_pressure(options->bpffs, ct_entries, ct_max, root);
+		cli_masq_status(options->bpffs, root);
 		node_ipam_status(options->bpffs, root, NULL); /* pod CIDR usage per node */
 		cli_agent_status(options->bpffs, root);
 		err = cli_json_print(root);
@@ -347,6 +409,7 @@ int cli_status(const struct cli_options *options)
 		}
 		if (ct_entries >= 0)
 			cli_ct_pressure(options->bpffs, ct_entries, ct_max, NULL);
+		cli_masq_status(options->bpffs, NULL);
 		node_ipam_status(options->bpffs, NULL, stdout);
 		cli_agent_status(options->bpffs, NULL);
 	}

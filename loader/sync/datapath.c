@@ -19,6 +19,7 @@
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
+#include "maps/masq.h"
 #include "maps/stats.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
@@ -236,6 +237,59 @@ int datapath_clock_start(int clock_prog_fd)
 	return topts.retval == 0 ? 0 : -EINVAL;
 }
 
+/* masq_ifindex for both tc programs: the uplink's with masquerade on, else 0. */
+static int datapath_masq_ifindex(const struct datapath_opts *opts, uint32_t *ifindex)
+{
+	int err;
+
+	*ifindex = 0;
+	if (!opts->is_masquerade || !opts->uplink)
+		return 0;
+	*ifindex = if_nametoindex(opts->uplink);
+	if (*ifindex)
+		return 0;
+	err = -errno;
+	log_error("--uplink %s: %s", opts->uplink, strerror(-err));
+	return err;
+}
+
+/*
+ * Makes masq4_skip hold exactly OPTS' entries (none when masquerade is off): the new ones are
+ * written first, then what a former run left is deleted, so a destination listed before and now
+ * is never masqueraded in between. Returns 0 or -errno.
+ */
+static int datapath_write_masq_skip(int fd, const struct datapath_opts *opts)
+{
+	size_t n = opts->is_masquerade ? opts->n_skip : 0;
+	struct masq4_key key, stale[MASQ4_MAX_CIDRS];
+	struct masq4_skip_value value;
+	struct map_walk walk;
+	size_t n_stale = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&key, 0, sizeof(key));
+		key.prefix_len = opts->skip[i].prefix_len;
+		key.address = opts->skip[i].address;
+		value.kind = opts->skip[i].kind;
+		if (bpf_map_update_elem(fd, &key, &value, BPF_ANY))
+			return -errno;
+	}
+	map_walk_start(&walk, fd, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value) && n_stale < MASQ4_MAX_CIDRS) {
+		bool is_wanted = false;
+
+		for (size_t i = 0; i < n && !is_wanted; i++)
+			is_wanted = key.prefix_len == opts->skip[i].prefix_len &&
+				    key.address == opts->skip[i].address;
+		if (!is_wanted)
+			stale[n_stale++] = key;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		if (bpf_map_delete_elem(fd, &stale[i]) && errno != ENOENT)
+			return -errno;
+	return 0;
+}
+
 int datapath_load(const struct datapath_opts *opts, struct datapath_result *result)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
@@ -251,6 +305,9 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		return err;
 	}
 	skel->rodata->hairpin_ip = opts->hairpin_ip;
+	err = datapath_masq_ifindex(opts, &skel->rodata->masq_ifindex);
+	if (err)
+		goto cleanup;
 	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
 	if (err)
 		goto cleanup;
@@ -278,6 +335,11 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 	if (err) {
 		/* Not fatal: packets fall back to the ktime helper while the clock reads 0. */
 		log_warn("start datapath clock: %s", strerror(-err));
+	}
+	err = datapath_write_masq_skip(bpf_map__fd(skel->maps.masq4_skip), opts);
+	if (err) {
+		log_error("%s: %s", MASQ4_SKIP_MAP, strerror(-err));
+		goto cleanup;
 	}
 	err = datapath_pin_program(skel->progs.tc_pod_ingress, opts->bpffs);
 	if (err)
@@ -371,7 +433,9 @@ int datapath_load_node(const struct datapath_opts *opts, struct datapath_result 
 		log_error("open BPF object tc_node: %s", strerror(-err));
 		return err;
 	}
-	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
+	err = datapath_masq_ifindex(opts, &skel->rodata->masq_ifindex);
+	err =
+	    err ?: datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
 	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
 	if (err)
 		goto cleanup;

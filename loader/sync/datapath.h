@@ -14,6 +14,13 @@
 #define DATAPATH_TC_HANDLE   1
 #define DATAPATH_TC_PRIORITY 1
 
+/* One masq4_skip entry: a destination CIDR pod traffic keeps its address to (maps/masq.h). */
+struct datapath_masq_skip {
+	uint32_t address; /* network byte order, host bits zero */
+	uint8_t prefix_len;
+	uint8_t kind; /* enum masq4_kind */
+};
+
 struct datapath_opts {
 	const char *bpffs;    /* pin directory; must already be on bpffs (bpffs_ensure) */
 	uint32_t hairpin_ip;  /* network byte order */
@@ -22,6 +29,14 @@ struct datapath_opts {
 			       */
 	const char *uplink;   /* --uplink IFNAME: the node's device to the outside, or NULL */
 	uint32_t maglev_size; /* --maglev-table-size M (a prime; 0: LB_MAGLEV_SIZE_DEFAULT) */
+	/*
+	 * Egress masquerade out of the uplink (needs uplink): both tc programs get the uplink's
+	 * ifindex as masq_ifindex, and masq4_skip is made to hold exactly SKIP (n_skip entries).
+	 * Off: masq_ifindex 0, and masq4_skip is emptied.
+	 */
+	bool is_masquerade;
+	const struct datapath_masq_skip *skip;
+	size_t n_skip;
 };
 
 struct datapath_result {

@@ -48,6 +48,7 @@ int fixture_open(struct fixture *f)
 	if (err)
 		goto fail;
 	f->skel->rodata->hairpin_ip = TEST_HAIRPIN_IP;
+	f->skel->rodata->masq_ifindex = f->masq_ifindex;
 	err = tc_pod__load(f->skel);
 	if (err)
 		goto fail;
@@ -68,6 +69,27 @@ void fixture_close(struct fixture *f)
 	tc_pod__destroy(f->skel);
 	f->skel = NULL;
 	f->prog_fd = -1;
+}
+
+int fixture_share_maps(struct fixture *f, struct bpf_object *obj)
+{
+	struct bpf_map *map, *same;
+	int err;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		err = bpf_map__set_pin_path(map, NULL);
+		if (err)
+			return err;
+		same = bpf_object__find_map_by_name(f->skel->obj, bpf_map__name(map));
+		if (same && strstr(bpf_map__name(map), ".rodata") == NULL &&
+		    strstr(bpf_map__name(map), ".bss") == NULL) {
+			err = bpf_map__reuse_fd(map, bpf_map__fd(same));
+			if (err)
+				return err;
+		}
+	}
+	return 0;
 }
 
 /* The ep4 ifindex of the frame's IPv4 source or ARP sender, or TEST_INGRESS_IFINDEX. */

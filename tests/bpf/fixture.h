@@ -50,11 +50,13 @@ extern const uint8_t test_backend_a_mac[6]; /* backend A pod's eth0 */
 extern const uint8_t test_backend_a_host_mac[6];
 
 struct tc_pod;
+struct bpf_object;
 
 struct fixture {
 	struct tc_pod *skel;
 	int prog_fd;
-	uint32_t ct_entries; /* ct4's size, set before fixture_open(); 0: FIXTURE_CT_ENTRIES */
+	uint32_t ct_entries;   /* ct4's size, set before fixture_open(); 0: FIXTURE_CT_ENTRIES */
+	uint32_t masq_ifindex; /* tc_pod's masq_ifindex (egress masquerade), set before open */
 };
 
 /*
@@ -63,6 +65,11 @@ struct fixture {
  */
 int fixture_open(struct fixture *f);
 void fixture_close(struct fixture *f);
+/*
+ * Before another program's object (tc_node, xdp_node) is loaded: every map of OBJ that tc_pod
+ * also has becomes tc_pod's, the others are created unpinned. Returns 0 or -errno.
+ */
+int fixture_share_maps(struct fixture *f, struct bpf_object *obj);
 
 /*
  * One BPF_PROG_TEST_RUN pass (repeat = 1) of in; the output frame lands in out. The frame comes

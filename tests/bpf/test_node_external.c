@@ -47,28 +47,6 @@ struct node_fixture {
 	int node_fd, xdp_fd;
 };
 
-/* Every map of OBJ that tc_pod also has becomes tc_pod's; the others are created unpinned. */
-static int share_maps(struct bpf_object *obj, struct tc_pod *pod)
-{
-	struct bpf_map *map, *same;
-	int err;
-
-	bpf_object__for_each_map(map, obj)
-	{
-		err = bpf_map__set_pin_path(map, NULL);
-		if (err)
-			return err;
-		same = bpf_object__find_map_by_name(pod->obj, bpf_map__name(map));
-		if (same && strstr(bpf_map__name(map), ".rodata") == NULL &&
-		    strstr(bpf_map__name(map), ".bss") == NULL) {
-			err = bpf_map__reuse_fd(map, bpf_map__fd(same));
-			if (err)
-				return err;
-		}
-	}
-	return 0;
-}
-
 /* CT_ENTRIES: ct4's size, 0 for the fixture's. */
 static bool node_setup_sized(struct node_fixture *f, uint32_t ct_entries)
 {
@@ -79,13 +57,13 @@ static bool node_setup_sized(struct node_fixture *f, uint32_t ct_entries)
 		return false;
 	f->node = tc_node__open();
 	if (!ASSERT_TRUE(f->node != NULL, "open tc_node") ||
-	    !ASSERT_OK(share_maps(f->node->obj, f->pod.skel), "share maps with tc_pod") ||
+	    !ASSERT_OK(fixture_share_maps(&f->pod, f->node->obj), "share maps with tc_pod") ||
 	    !ASSERT_OK(tc_node__load(f->node), "load tc_node"))
 		return false;
 	f->node_fd = bpf_program__fd(f->node->progs.tc_node_ingress);
 	f->xdp = xdp_node__open();
 	if (!ASSERT_TRUE(f->xdp != NULL, "open xdp_node") ||
-	    !ASSERT_OK(share_maps(f->xdp->obj, f->pod.skel), "share maps (xdp)") ||
+	    !ASSERT_OK(fixture_share_maps(&f->pod, f->xdp->obj), "share maps (xdp)") ||
 	    !ASSERT_OK(
 		bpf_map__reuse_fd(f->xdp->maps.node4_addrs, bpf_map__fd(f->node->maps.node4_addrs)),
 		"share node4_addrs") ||

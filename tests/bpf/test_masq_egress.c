@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Egress masquerade (bpf/lib/masq.h): a pod's flow out of the cluster leaves tc_pod with the
+ * node's address and a port of the SNAT range, with both conntrack entries; its reply on the
+ * uplink (tc_node) goes back into the pod; TCP, UDP, ICMP echo and SCTP (address only); the
+ * cluster CIDR, the service CIDR, a --non-masquerade-cidr and the node itself are left alone; no
+ * free port and no node address are counted drops; a protocol it cannot translate is dropped.
+ *
+ * The decision asks the kernel's FIB where the packet would go, so each test runs in a network
+ * namespace of its own (left again at the end): a veth as the uplink with the node's address and a
+ * default route through it, and forwarding on. Nothing is sent: BPF_PROG_TEST_RUN only returns
+ * the program's verdict.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "maps/masq.h"
+#include "maps/node.h"
+#include "maps/policy.h"
+#include "skel/tc_node.skel.h"
+#include "skel/tc_pod.skel.h"
+#include "tests/bpf/fixture.h"
+#include "tests/bpf/harness.h"
+
+#define MASQ_NODE_IP	TEST_IP(192, 0, 2, 1) /* the node's address on its uplink */
+#define MASQ_ROUTER_IP	TEST_IP(192, 0, 2, 254)
+#define MASQ_OUTSIDE	TEST_IP(203, 0, 113, 7)
+#define MASQ_LISTED	TEST_IP(198, 51, 100, 9) /* in a --non-masquerade-cidr */
+#define MASQ_SERVICE_IP TEST_IP(10, 96, 200, 1)	 /* in the service CIDR, no frontend */
+#define MASQ_ELSEWHERE	TEST_IP(198, 18, 0, 9)	 /* routed out of another device */
+#define MASQ_UPLINK	"slmasq0"
+#define MASQ_OTHER_DEV	"slmasq1"
+
+static const uint8_t router_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x99, 0x01};
+static const uint8_t uplink_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x99, 0x02};
+
+struct masq_fixture {
+	struct fixture pod;
+	struct tc_node *node;
+	int node_fd;
+	int home_netns; /* the test runner's namespace, entered again at the end */
+};
+
+static int masq_sh(const char *command)
+{
+	int status = system(command);
+
+	return status == 0 ? 0 : -EIO;
+}
+
+/* A namespace of the test's own, with the node's uplink (see the file comment). */
+static bool masq_netns_enter(struct masq_fixture *f)
+{
+	f->home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (!ASSERT_TRUE(f->home_netns >= 0, "open the runner's netns") ||
+	    !ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "unshare(CLONE_NEWNET)"))
+		return false;
+	return ASSERT_OK(
+	    masq_sh("ip link set lo up && "
+		    "ip link add " MASQ_UPLINK " type veth peer name " MASQ_UPLINK "p && "
+		    "ip link set " MASQ_UPLINK "p up && "
+		    "ip addr add 192.0.2.1/24 dev " MASQ_UPLINK " && "
+		    "ip link set " MASQ_UPLINK " up && "
+		    "ip route add default via 192.0.2.254 dev " MASQ_UPLINK " && "
+		    "ip link add " MASQ_OTHER_DEV " type veth peer name " MASQ_OTHER_DEV "p && "
+		    "ip link set " MASQ_OTHER_DEV "p up && "
+		    "ip addr add 198.18.0.1/24 dev " MASQ_OTHER_DEV " && "
+		    "ip link set " MASQ_OTHER_DEV " up && "
+		    "echo 1 > /proc/sys/net/ipv4/ip_forward"),
+	    "uplink in the test's netns");
+}
+
+static void masq_netns_leave(struct masq_fixture *f)
+{
+	if (f->home_netns < 0)
+		return;
+	if (setns(f->home_netns, CLONE_NEWNET))
+		test_fail(__FILE__, __LINE__, "setns back to the runner's netns: %s",
+			  strerror(errno));
+	close(f->home_netns);
+	f->home_netns = -1;
+}
+
+static int masq_map_update(struct bpf_map *map, const void *key, const void *value)
+{
+	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * The agent's writes: node4_addrs (the node address, and it as the SNAT address) and masq4_skip
+ * (cluster 10.0.0.0/16, as the fixture's pods; service 10.96.0.0/12; listed 198.51.100.0/24).
+ * IS_ADDRESS false leaves the node without a SNAT address.
+ */
+static bool masq_seed(struct masq_fixture *f, bool is_address)
+{
+	struct node4_addr self = {.snat = MASQ_NODE_IP, .flags = NODE4_F_ADDRESS};
+	struct node4_addr snat = {.snat = MASQ_NODE_IP};
+	__be32 node_ip = MASQ_NODE_IP, any = 0;
+	struct {
+		struct masq4_key key;
+		struct masq4_skip_value value;
+	} skip[] = {
+	    {{16, TEST_IP(10, 0, 0, 0)}, {MASQ4_KIND_CLUSTER}},
+	    {{12, TEST_IP(10, 96, 0, 0)}, {MASQ4_KIND_SERVICE}},
+	    {{24, TEST_IP(198, 51, 100, 0)}, {MASQ4_KIND_LISTED}},
+	};
+
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (!ASSERT_OK(
+			masq_map_update(f->pod.skel->maps.masq4_skip, &skip[i].key, &skip[i].value),
+			"masq4_skip entry"))
+			return false;
+	if (!is_address)
+		return true;
+	return ASSERT_OK(masq_map_update(f->pod.skel->maps.node4_addrs, &node_ip, &self),
+			 "node address") &&
+	       ASSERT_OK(masq_map_update(f->pod.skel->maps.node4_addrs, &any, &snat),
+			 "SNAT address");
+}
+
+static bool masq_setup_with(struct masq_fixture *f, bool is_address)
+{
+	unsigned int ifindex;
+
+	memset(f, 0, sizeof(*f));
+	f->node_fd = -1;
+	f->home_netns = -1;
+	if (!masq_netns_enter(f))
+		return false;
+	ifindex = if_nametoindex(MASQ_UPLINK);
+	if (!ASSERT_TRUE(ifindex != 0, "uplink ifindex"))
+		return false;
+	f->pod.masq_ifindex = ifindex;
+	if (!fixture_setup(&f->pod, IPPROTO_TCP))
+		return false;
+	f->node = tc_node__open();
+	if (!ASSERT_TRUE(f->node != NULL, "open tc_node"))
+		return false;
+	f->node->rodata->masq_ifindex = ifindex;
+	if (!ASSERT_OK(fixture_share_maps(&f->pod, f->node->obj), "share maps with tc_pod") ||
+	    !ASSERT_OK(tc_node__load(f->node), "load tc_node"))
+		return false;
+	f->node_fd = bpf_program__fd(f->node->progs.tc_node_ingress);
+	return masq_seed(f, is_address);
+}
+
+static bool masq_setup(struct masq_fixture *f)
+{
+	return masq_setup_with(f, true);
+}
+
+static void masq_close(struct masq_fixture *f)
+{
+	tc_node__destroy(f->node);
+	fixture_close(&f->pod);
+	masq_netns_leave(f);
+}
+
+/* The client pod (fixture) sends PROTO to daddr:dport. */
+static struct pkt_spec masq_pod_spec(uint8_t proto, __be32 daddr, __be16 dport)
+{
+	struct pkt_spec spec = fixture_client_spec(proto);
+
+	spec.daddr = daddr;
+	spec.dport = dport;
+	return spec;
+}
+
+/* The outside host's answer to a masqueraded packet OUT, as it arrives on the uplink. */
+static struct pkt_spec masq_reply_spec(const struct pkt *out, uint8_t proto, uint8_t tcp_flags)
+{
+	struct pkt_spec spec = {0};
+
+	memcpy(spec.src_mac, router_mac, 6);
+	memcpy(spec.dst_mac, uplink_mac, 6);
+	spec.saddr = pkt_ip_daddr(out);
+	spec.daddr = pkt_ip_saddr(out);
+	spec.sport = pkt_l4_dport(out);
+	spec.dport = pkt_l4_sport(out);
+	spec.proto = proto;
+	spec.tcp_flags = tcp_flags;
+	return spec;
+}
+
+static int masq_run_node(struct masq_fixture *f, const struct pkt *in, struct pkt *out,
+			 int *verdict)
+{
+	int saved = f->pod.prog_fd, err;
+
+	f->pod.prog_fd = f->node_fd;
+	err = fixture_run_on(&f->pod, TEST_INGRESS_IFINDEX, in, out, verdict);
+	f->pod.prog_fd = saved;
+	return err;
+}
+
+static bool masq_port_in_range(__be16 port)
+{
+	return ntohs(port) >= NAT_PORT_MIN_DEFAULT; /* the range ends at 65535 */
+}
+
+/* TCP out and back: the SYN masqueraded, its SYN-ACK into the pod, the ACK with the same port. */
+void test_masq_tcp_out_and_reply(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80)), back;
+	struct masq_fixture f;
+	struct ct_entry entry;
+	struct pkt in, out, reply, delivered;
+	int verdict;
+	__be16 port;
+
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SYN verdict (bpf_redirect_neigh to the uplink)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), MASQ_OUTSIDE, "ip.daddr kept");
+	ASSERT_PORT_EQ(pkt_l4_dport(&out), htons(80), "tcp.dest kept");
+	port = pkt_l4_sport(&out);
+	ASSERT_TRUE(masq_port_in_range(port), "tcp.source in the SNAT range");
+	ASSERT_CSUMS_OK(out.data, out.len, "masqueraded SYN");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1, "stats egress_new_snat");
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_CLIENT_IP, MASQ_OUTSIDE, TEST_CLIENT_PORT,
+					htons(80), IPPROTO_TCP, &entry),
+		      "forward entry")) {
+		ASSERT_EQ(entry.flags & (CT_F_SNAT | CT_F_NEIGH | CT_F_REPLY),
+			  CT_F_SNAT | CT_F_NEIGH,
+			  "forward flags (SNAT, out by the neighbour table)");
+		ASSERT_EQ(entry.ifindex, f.pod.masq_ifindex, "forward leaves by the uplink");
+		ASSERT_IP_EQ(entry.nat_saddr, MASQ_NODE_IP, "forward nat_saddr");
+		ASSERT_PORT_EQ(entry.nat_sport, port, "forward nat_sport");
+	}
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, MASQ_OUTSIDE, MASQ_NODE_IP, htons(80), port,
+					IPPROTO_TCP, &entry),
+		      "reply entry (the port's claim)")) {
+		ASSERT_EQ(entry.flags & (CT_F_SNAT | CT_F_REPLY), CT_F_SNAT | CT_F_REPLY,
+			  "reply flags");
+		ASSERT_IP_EQ(entry.nat_daddr, TEST_CLIENT_IP, "reply goes to the pod");
+		ASSERT_EQ(entry.ifindex, TEST_INGRESS_IFINDEX, "reply into the pod's veth");
+	}
+
+	back = masq_reply_spec(&out, IPPROTO_TCP, PKT_TCP_SYN | PKT_TCP_ACK);
+	if (!ASSERT_OK(pkt_build(&reply, &back), "build SYN-ACK") ||
+	    !ASSERT_OK(masq_run_node(&f, &reply, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SYN-ACK verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&delivered), MASQ_OUTSIDE, "reply ip.saddr kept");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "reply ip.daddr is the pod");
+	ASSERT_PORT_EQ(pkt_l4_dport(&delivered), TEST_CLIENT_PORT, "reply tcp.dest is the pod's");
+	ASSERT_MEM_EQ(delivered.data, test_client_mac, 6, "reply eth.dst is the pod's MAC");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "de-NAT'd SYN-ACK");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_CT_REPLY), 1, "stats ct_reply");
+
+	spec.tcp_flags = PKT_TCP_ACK;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build ACK") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run ACK")) {
+		ASSERT_EQ(verdict, TC_ACT_REDIRECT, "ACK verdict");
+		ASSERT_PORT_EQ(pkt_l4_sport(&out), port, "ACK leaves with the SYN's port");
+	}
+cleanup:
+	masq_close(&f);
+}
+
+/* UDP out and back, and a second flow from another port gets a port of its own. */
+void test_masq_udp_out_and_reply(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_UDP, MASQ_OUTSIDE, htons(53)), back;
+	struct masq_fixture f;
+	struct pkt in, out, reply, delivered, second;
+	int verdict;
+
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build datagram") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "datagram verdict");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	ASSERT_TRUE(masq_port_in_range(pkt_l4_sport(&out)), "udp.source in the SNAT range");
+	ASSERT_CSUMS_OK(out.data, out.len, "masqueraded datagram");
+
+	spec.sport = htons(40001);
+	if (ASSERT_OK(pkt_build(&in, &spec), "build second datagram") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &second, &verdict), "test run second")) {
+		ASSERT_EQ(verdict, TC_ACT_REDIRECT, "second verdict");
+		ASSERT_NEQ(pkt_l4_sport(&second), pkt_l4_sport(&out), "another flow, another port");
+	}
+
+	back = masq_reply_spec(&out, IPPROTO_UDP, 0);
+	if (!ASSERT_OK(pkt_build(&reply, &back), "build answer") ||
+	    !ASSERT_OK(masq_run_node(&f, &reply, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "answer verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "answer ip.daddr is the pod");
+	ASSERT_PORT_EQ(pkt_l4_dport(&delivered), TEST_CLIENT_PORT, "answer udp.dest is the pod's");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "de-NAT'd answer");
+cleanup:
+	masq_close(&f);
+}
+
+/* ICMP echo: the id is the port; the reply gets the pod's id back. */
+void test_masq_icmp_echo(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_ICMP, MASQ_OUTSIDE, 0), back;
+	struct masq_fixture f;
+	struct pkt in, out, reply, delivered;
+	const __be16 id = htons(0x1234), seq = htons(7);
+	int verdict;
+	__be16 new_id;
+
+	spec.icmp_type = 8; /* echo request */
+	spec.sport = id;
+	spec.dport = seq;
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build echo request") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "echo request verdict");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	new_id = pkt_get16(&out, PKT_L4_OFF + 4);
+	ASSERT_TRUE(masq_port_in_range(new_id), "echo id in the SNAT range");
+	ASSERT_PORT_EQ(pkt_get16(&out, PKT_L4_OFF + 6), seq, "echo sequence kept");
+	ASSERT_CSUMS_OK(out.data, out.len, "masqueraded echo request");
+
+	back = masq_reply_spec(&out, IPPROTO_ICMP, 0);
+	back.icmp_type = 0; /* echo reply */
+	back.sport = new_id;
+	back.dport = seq;
+	if (!ASSERT_OK(pkt_build(&reply, &back), "build echo reply") ||
+	    !ASSERT_OK(masq_run_node(&f, &reply, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "echo reply verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "echo reply ip.daddr is the pod");
+	ASSERT_PORT_EQ(pkt_get16(&delivered, PKT_L4_OFF + 4), id, "echo reply has the pod's id");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "de-NAT'd echo reply");
+cleanup:
+	masq_close(&f);
+}
+
+/* SCTP: the address alone (CRC32c covers the ports, not the addresses); the port is kept. */
+void test_masq_sctp_address_only(void)
+{
+	/* A UDP frame relabelled: SCTP's common header holds the ports where UDP has them. */
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_UDP, MASQ_OUTSIDE, htons(3868));
+	static const uint8_t chunk[16] = {0x01, 0, 0, 16}; /* an INIT-like chunk header */
+	struct masq_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	spec.payload = chunk;
+	spec.payload_len = sizeof(chunk);
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build SCTP INIT"))
+		goto cleanup;
+	in.data[PKT_IP_OFF + 9] = IPPROTO_SCTP;
+	/* Verification tag and CRC32c: arbitrary, and kept. */
+	memcpy(&in.data[PKT_L4_OFF + 4], "\x12\x34\x56\x78\xca\xfe\xba\xbe", 8);
+	pkt_fix_ip_csum(&in);
+	if (!ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SCTP verdict");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	ASSERT_PORT_EQ(pkt_l4_sport(&out), TEST_CLIENT_PORT, "sctp.source kept");
+	ASSERT_MEM_EQ(out.data + PKT_L4_OFF, in.data + PKT_L4_OFF, in.len - PKT_L4_OFF,
+		      "SCTP header and chunks (CRC32c included) untouched");
+	ASSERT_TRUE(pkt_ip_csum_ok(out.data + PKT_IP_OFF, 20), "ip.check");
+
+	/* Another pod's association from the same port to the same peer: that tuple is taken. */
+	in.data[PKT_IP_OFF + 15] = 6; /* 10.0.1.6 */
+	pkt_fix_ip_csum(&in);
+	if (ASSERT_OK(fixture_set_endpoint(&f.pod, TEST_IP(10, 0, 1, 6), 77, test_client_mac,
+					   test_gateway_mac),
+		      "second pod") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run second pod")) {
+		ASSERT_EQ(verdict, TC_ACT_SHOT, "second association dropped");
+		ASSERT_EQ(fixture_drop(&f.pod, DROP_NAT_NO_PORT), 1, "drops: no free SNAT port");
+	}
+cleanup:
+	masq_close(&f);
+}
+
+/* The cluster CIDR, the service CIDR, a listed CIDR, the node itself, another device: untouched. */
+void test_masq_untouched_destinations(void)
+{
+	const struct {
+		__be32 daddr;
+		const char *what;
+	} cases[] = {
+	    {TEST_OTHER_IP, "a pod address (cluster CIDR)"},
+	    {MASQ_SERVICE_IP, "the service CIDR"},
+	    {MASQ_LISTED, "a --non-masquerade-cidr"},
+	    {MASQ_NODE_IP, "the node's own address"},
+	    {MASQ_ELSEWHERE, "a network routed out of another device"},
+	};
+	struct masq_fixture f;
+	struct pkt in;
+
+	if (!masq_setup(&f))
+		goto cleanup;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, cases[i].daddr, htons(80));
+
+		if (ASSERT_OK(pkt_build(&in, &spec), "build SYN"))
+			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, cases[i].what);
+	}
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 0, "nothing masqueraded");
+
+	/* A TCP packet that opens nothing (no SYN): not a new connection of the pod's. */
+	{
+		struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+
+		spec.tcp_flags = PKT_TCP_ACK;
+		if (ASSERT_OK(pkt_build(&in, &spec), "build ACK"))
+			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, "an ACK of no flow");
+	}
+cleanup:
+	masq_close(&f);
+}
+
+/* The same program with masquerade off (masq_ifindex 0): the outside is untouched too. */
+void test_masq_off(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+	struct fixture f = {0};
+	struct pkt in;
+
+	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(pkt_build(&in, &spec), "build SYN"))
+		goto cleanup;
+	fixture_expect_untouched(&f, &in, TC_ACT_OK, "masquerade off");
+cleanup:
+	fixture_close(&f);
+}
+
+/* Every port of the range held for this destination: a counted drop, nothing left behind. */
+void test_masq_port_exhaustion(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+	struct ct_entry held = {0};
+	struct ct4_key key = {0};
+	struct masq_fixture f;
+	struct pkt in, out;
+	int verdict, count;
+
+	if (!masq_setup(&f) || !ASSERT_OK(fixture_set_clock(&f.pod, 1000000000ull), "clock"))
+		goto cleanup;
+	/* Live reply entries (claims) of other flows on every port, as NodePort flows would. */
+	held.expires_ns = 1000000000ull * 3600;
+	held.flags = CT_F_REPLY | CT_F_SNAT;
+	held.confirmed = 1;
+	key.saddr = MASQ_OUTSIDE;
+	key.daddr = MASQ_NODE_IP;
+	key.sport = htons(80);
+	key.proto = IPPROTO_TCP;
+	for (uint32_t port = NAT_PORT_MIN_DEFAULT; port <= NAT_PORT_MAX_DEFAULT; port++) {
+		key.dport = htons((uint16_t)port);
+		if (!ASSERT_OK(bpf_map_update_elem(bpf_map__fd(f.pod.skel->maps.ct4), &key, &held,
+						   BPF_NOEXIST)
+				   ? -errno
+				   : 0,
+			       "hold a port"))
+			goto cleanup;
+	}
+	count = fixture_ct_count(&f.pod);
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "SYN dropped");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_NAT_NO_PORT), 1, "drops: no free SNAT port");
+	ASSERT_EQ(fixture_ct_count(&f.pod), count, "no conntrack entry of the flow");
+
+	/* Another destination port is another tuple: its ports are free. */
+	spec.dport = htons(443);
+	if (ASSERT_OK(pkt_build(&in, &spec), "build SYN to 443") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run 443"))
+		ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SYN to another port masqueraded");
+cleanup:
+	masq_close(&f);
+}
+
+/* No node address to masquerade to, a protocol it cannot translate: counted drops. */
+void test_masq_drops(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+	struct masq_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!masq_setup_with(&f, false) || !ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "SYN without a node address dropped");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_NAT_NO_ADDRESS), 1, "drops: no node address");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry");
+
+	spec = masq_pod_spec(47 /* GRE */, MASQ_OUTSIDE, 0);
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build GRE") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run GRE"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "GRE out of the cluster dropped");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_UNSUPPORTED), 1, "drops: unsupported protocol");
+cleanup:
+	masq_close(&f);
+}
+
+/*
+ * An ICMP error about a masqueraded flow (a router on the path: fragmentation needed) arrives
+ * on the uplink addressed to the node; tc_node translates it (icmp4_handle) into the pod.
+ */
+void test_masq_icmp_error_to_pod(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_UDP, MASQ_OUTSIDE, htons(53)), error = {0};
+	const size_t inner = PKT_L4_OFF + 8; /* the quoted IPv4 header */
+	struct masq_fixture f;
+	struct pkt in, out, icmp, delivered;
+	int verdict;
+
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build datagram") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "datagram masqueraded"))
+		goto cleanup;
+	memcpy(error.src_mac, router_mac, 6);
+	memcpy(error.dst_mac, uplink_mac, 6);
+	error.saddr = MASQ_ROUTER_IP;
+	error.daddr = MASQ_NODE_IP;
+	error.proto = IPPROTO_ICMP;
+	error.icmp_type = 3; /* destination unreachable */
+	error.icmp_code = 4; /* fragmentation needed */
+	error.payload = out.data + PKT_IP_OFF;
+	error.payload_len = 20 + 8;
+	if (!ASSERT_OK(pkt_build(&icmp, &error), "build ICMP error") ||
+	    !ASSERT_OK(masq_run_node(&f, &icmp, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "error verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_saddr(&delivered), MASQ_ROUTER_IP, "ip.saddr (the router) kept");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "ip.daddr is the pod");
+	ASSERT_IP_EQ(pkt_get32(&delivered, inner + 12), TEST_CLIENT_IP,
+		     "icmp.inner.ip.saddr is the pod");
+	ASSERT_PORT_EQ(pkt_get16(&delivered, inner + 20), TEST_CLIENT_PORT,
+		       "icmp.inner sport is the pod's");
+	ASSERT_IP_EQ(pkt_get32(&delivered, inner + 16), MASQ_OUTSIDE, "icmp.inner.ip.daddr kept");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "translated ICMP error");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_ICMP_XLATE), 1, "stats icmp_translated");
+cleanup:
+	masq_close(&f);
+}
+
+/* A router's time exceeded about a masqueraded echo (traceroute -I): into the pod, its id back. */
+void test_masq_icmp_error_about_echo(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_ICMP, MASQ_OUTSIDE, 0), error = {0};
+	const size_t inner = PKT_L4_OFF + 8; /* the quoted IPv4 header */
+	const __be16 id = htons(0x4321);
+	struct masq_fixture f;
+	struct pkt in, out, icmp, delivered;
+	int verdict;
+
+	spec.icmp_type = 8; /* echo request */
+	spec.sport = id;
+	spec.dport = htons(1);
+	if (!masq_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build echo request") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod") ||
+	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "echo request masqueraded"))
+		goto cleanup;
+	memcpy(error.src_mac, router_mac, 6);
+	memcpy(error.dst_mac, uplink_mac, 6);
+	error.saddr = MASQ_ROUTER_IP;
+	error.daddr = MASQ_NODE_IP;
+	error.proto = IPPROTO_ICMP;
+	error.icmp_type = 11; /* time exceeded */
+	error.payload = out.data + PKT_IP_OFF;
+	error.payload_len = 20 + 8;
+	if (!ASSERT_OK(pkt_build(&icmp, &error), "build ICMP error") ||
+	    !ASSERT_OK(masq_run_node(&f, &icmp, &delivered, &verdict), "test run tc_node"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "error verdict (into the pod)");
+	ASSERT_IP_EQ(pkt_ip_daddr(&delivered), TEST_CLIENT_IP, "ip.daddr is the pod");
+	ASSERT_IP_EQ(pkt_get32(&delivered, inner + 12), TEST_CLIENT_IP,
+		     "icmp.inner.ip.saddr is the pod");
+	ASSERT_PORT_EQ(pkt_get16(&delivered, inner + 20 + 4), id,
+		       "icmp.inner echo id is the pod's");
+	ASSERT_CSUMS_OK(delivered.data, delivered.len, "translated ICMP error");
+cleanup:
+	masq_close(&f);
+}
+
+/*
+ * NetworkPolicy judges before the SNAT, with the pod's identity and the real destination: an
+ * egress ipBlock of the outside address admits the flow (then masqueraded), and without it the
+ * flow is dropped as policy denied egress, leaving no conntrack entry.
+ */
+void test_masq_policy_before_snat(void)
+{
+	const uint32_t id_client = 300u, id_outside = 400u;
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OUTSIDE, htons(80));
+	struct masq_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!masq_setup(&f) || !ASSERT_OK(fixture_policy_enable(&f.pod, true), "enable policy") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, TEST_CLIENT_IP, 32, id_client,
+					      IPCACHE_F_POD | IPCACHE_F_ISOLATED_EGRESS),
+		       "client isolated for egress") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, MASQ_OUTSIDE, 32, id_outside, 0),
+		       "ipBlock 203.0.113.7/32") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build SYN"))
+		goto cleanup;
+	if (!ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run without a rule"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_SHOT, "denied before any SNAT");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_EGRESS), 1, "drops policy denied egress");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry, no port claimed");
+
+	if (!ASSERT_OK(fixture_policy_rule(&f.pod, id_client, id_outside, POLICY_DIR_EGRESS,
+					   IPPROTO_TCP, 0, 0),
+		       "egress rule to the ipBlock") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run with the rule"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "admitted, then masqueraded");
+	ASSERT_IP_EQ(pkt_ip_saddr(&out), MASQ_NODE_IP, "ip.saddr is the node's address");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1, "stats egress_new_snat");
+cleanup:
+	masq_close(&f);
+}
