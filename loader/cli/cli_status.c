@@ -291,7 +291,7 @@ int cli_status(const struct cli_options *options)
 	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
 	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
 	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
-	    STATS_MAP,	       DROPS_MAP,
+	    MASQ4_SKIP_MAP,    STATS_MAP,	DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];

@@ -157,7 +157,7 @@ topo_cli n1 drops >&2 || true
 # the agent's own bookkeeping pins (status, layout, IPAM) have their own sections.
 pinned=$(for f in "$(topo_node_bpffs n1)"/*; do
 	bpftool -j map show pinned "$f" >/dev/null 2>&1 && basename "$f"
-done | grep -vxE 'agent_status|maps_layout|ipam_node' | sort || true)
+done | grep -vxE 'agent_status|maps_layout|ipam_.*' | sort || true)
 listed=$(topo_cli n1 status -o json | jq -r '.maps[] | select(.present) | .name' | sort)
 check fragments/status_lists_every_map "pinned but not in status: $(comm -23 <(echo "$pinned") <(echo "$listed") | tr '\n' ' ')" \
 	test -n "$pinned" -a "$pinned" = "$listed"
