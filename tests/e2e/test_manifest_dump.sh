@@ -62,7 +62,7 @@ port_81() {
 # reaches NAME VIP: 10 connections to VIP:80 all answered by be-1 and be-2.
 reaches() {
 	local name=$1 vip=$2 out
-	out=$(topo_probe client --tcp "$vip:80" -n 10 --timeout-ms 2000 || true)
+	out=$(topo_probe client --tcp "$vip:80" -n 30 --timeout-ms 2000 || true)
 	check "$name" "$vip:80: $(tally "$out")" \
 		test "$(count_errors "$out")" -eq 0 -a "$(count_from be-1 "$out")" -gt 0 -a \
 		"$(count_from be-2 "$out")" -gt 0
