@@ -9,6 +9,7 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/fib.h"
 #include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
 #include "bpf/lib/lb.h"
@@ -175,22 +176,13 @@ static __always_inline bool flow_deliver_to_ep(struct ct_entry *entry, const str
 static __always_inline __u32 flow_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
 						const struct nat4_tuple *out)
 {
-	struct bpf_fib_lookup fib;
+	__u32 ifindex = 0;
 	long ret;
 
-	/* Zeroed whole: see masq4_route() for what a designated initializer left. */
-	__builtin_memset(&fib, 0, sizeof(fib));
-	fib.family = AF_INET;
-	fib.l4_protocol = pkt->proto;
-	fib.sport = out->sport;
-	fib.dport = out->dport;
-	fib.ipv4_src = out->saddr;
-	fib.ipv4_dst = out->daddr;
-	fib.ifindex = skb->ifindex;
-	ret = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-
+	ret = fib4_lookup(skb, pkt->proto, out->saddr, out->daddr, out->sport, out->dport,
+			  BPF_FIB_LOOKUP_OUTPUT, &ifindex);
 	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
-		return fib.ifindex;
+		return ifindex;
 	return 0;
 }
 

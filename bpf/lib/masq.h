@@ -11,6 +11,7 @@
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
+#include "bpf/lib/fib.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/snat.h"
 #include "maps/masq.h"
@@ -42,7 +43,6 @@ static __always_inline bool masq4_route(struct __sk_buff *skb, const struct pkt4
 					__u32 *ifindex)
 {
 	struct masq4_key key = {.prefix_len = 32, .address = pkt->daddr};
-	struct bpf_fib_lookup fib;
 	struct node4_addr *addr;
 	long ret;
 
@@ -53,28 +53,13 @@ static __always_inline bool masq4_route(struct __sk_buff *skb, const struct pkt4
 	addr = bpf_map_lookup_elem(&node4_addrs, &pkt->daddr);
 	if (addr && (addr->flags & NODE4_F_ADDRESS))
 		return false;
-	/*
-	 * Zeroed whole, not by a designated initializer: clang then leaves the other bytes of the
-	 * struct's unions as stack garbage, and the kernel refused the lookup (-EAFNOSUPPORT, seen
-	 * on 6.18).
-	 */
-	__builtin_memset(&fib, 0, sizeof(fib));
-	fib.family = AF_INET;
-	fib.l4_protocol = pkt->proto;
-	fib.sport = pkt->sport;
-	fib.dport = pkt->dport;
-	fib.ipv4_src = pkt->saddr;
-	fib.ipv4_dst = pkt->daddr;
-	fib.ifindex = skb->ifindex;
 	/* Input mode: the route the stack would give this packet arriving on the pod's veth. */
-	ret = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	ret = fib4_lookup(skb, pkt->proto, pkt->saddr, pkt->daddr, pkt->sport, pkt->dport, 0,
+			  ifindex);
 	if (ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH &&
 	    ret != BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return false;
-	if (fib.ifindex != masq_ifindex)
-		return false;
-	*ifindex = fib.ifindex;
-	return true;
+	return *ifindex == masq_ifindex;
 }
 
 /*
