@@ -100,6 +100,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_POD_CIDR,
 		OPT_MASQUERADE,
 		OPT_NON_MASQUERADE_CIDR,
+		OPT_ROUTING,
+		OPT_TUNNEL,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -120,6 +122,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
 	    {"masquerade", required_argument, NULL, OPT_MASQUERADE},
 	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
+	    {"routing", required_argument, NULL, OPT_ROUTING},
+	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -252,6 +256,22 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				    "host bits",
 				    optarg);
 			config.n_non_masquerade++;
+			break;
+		case OPT_ROUTING:
+			if (!strcmp(optarg, "tunnel"))
+				config.routing = AGENT_ROUTING_TUNNEL;
+			else if (!strcmp(optarg, "native"))
+				config.routing = AGENT_ROUTING_NATIVE;
+			else
+				return log_fail("--routing %s: expected tunnel or native", optarg);
+			break;
+		case OPT_TUNNEL:
+			if (!strcmp(optarg, "vxlan"))
+				config.tunnel = AGENT_TUNNEL_VXLAN;
+			else if (!strcmp(optarg, "geneve"))
+				config.tunnel = AGENT_TUNNEL_GENEVE;
+			else
+				return log_fail("--tunnel %s: expected vxlan or geneve", optarg);
 			break;
 		case ':':
 			return log_fail("agent: %s needs a value", argv[optind - 1]);
@@ -407,7 +427,8 @@ static const struct main_command main_commands[] = {
      "        [--node-cidr-size N] [--pod-cidr CIDR]\n"
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M] [--masquerade true|false]\n"
-     "        [--non-masquerade-cidr CIDR]..."},
+     "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
+     "        [--tunnel vxlan|geneve]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -37,6 +37,18 @@
 /* How long start-up waits for the first full list of the API before "agent ready", in ms. */
 #define AGENT_API_SYNC_WAIT_MS 10000
 
+/* --routing: how pod traffic crosses to another node. */
+enum agent_routing {
+	AGENT_ROUTING_TUNNEL = 0, /* encapsulated (--tunnel), the default */
+	AGENT_ROUTING_NATIVE,	  /* routed over the underlay to the other node's address */
+};
+
+/* --tunnel: the encapsulation under --routing tunnel. */
+enum agent_tunnel {
+	AGENT_TUNNEL_VXLAN = 0,
+	AGENT_TUNNEL_GENEVE,
+};
+
 struct agent_config {
 	const char *node;      /* --node, required */
 	const char *manifests; /* --manifests DIR, or NULL: the maps are left as adopted */
@@ -63,6 +75,8 @@ struct agent_config {
 	bool is_masquerade_off;		/* --masquerade=false */
 	struct cidr4 non_masquerade[MASQ4_MAX_LISTED]; /* --non-masquerade-cidr (repeatable) */
 	size_t n_non_masquerade;
+	enum agent_routing routing; /* --routing tunnel|native */
+	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
 };
 
 /*
