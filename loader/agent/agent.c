@@ -33,6 +33,9 @@
 #include "loader/sync/sync.h"
 #include "maps/node.h"
 
+/* The symlink kubelet's atomic writer swaps to update a ConfigMap or Secret volume. */
+#define AGENT_ATOMIC_WRITER_LINK "..data"
+
 #define AGENT_WATCH_MASK                                                                           \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
 	 IN_MOVE_SELF)
@@ -442,9 +445,16 @@ static void agent_drain_inotify(struct agent *agent)
 					agent->watch = -1;
 				}
 			} else if (event->len && event->wd == agent->watch) {
-				/* Only a manifest file's change is one (not an editor's swap file).
+				/*
+				 * Only a manifest file's change is one (not an editor's swap file),
+				 * except a ConfigMap or Secret volume's "..data": kubelet updates
+				 * one by renaming that symlink to a new directory, and the files'
+				 * own symlinks (web.yaml -> ..data/web.yaml) never change.
 				 */
-				if (manifest_is_file_name(event->name)) {
+				if (!strcmp(event->name, AGENT_ATOMIC_WRITER_LINK)) {
+					agent->is_rescan = true;
+					agent_schedule_reload(agent);
+				} else if (manifest_is_file_name(event->name)) {
 					agent_note_name(agent, event->name);
 					agent_schedule_reload(agent);
 				}
