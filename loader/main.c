@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "loader/agent/agent.h"
+#include "loader/agent/health.h"
 #include "lib/bpffs.h"
 #include "loader/cli/cli.h"
 #include "loader/lab/lab.h"
@@ -47,6 +48,37 @@ static int main_parse_u32(const char *flag, const char *text, unsigned long min,
 	if (errno || end == text || *end || text[0] == '-' || value < min || value > max)
 		return log_fail("%s %s: expected a number from %lu to %lu", flag, text, min, max);
 	*out = (uint32_t)value;
+	return 0;
+}
+
+/*
+ * ADDR:PORT of a listening socket (kube-proxy's --healthz-bind-address form): an IPv4 address
+ * (empty: 0.0.0.0) and a port; "" or port 0 turns the endpoint off (*port 0).
+ */
+static int main_parse_address_port(const char *flag, const char *text, uint32_t *address,
+				   uint16_t *port)
+{
+	const char *colon = strrchr(text, ':');
+	char host[INET_ADDRSTRLEN] = "";
+	struct in_addr in = {0};
+	uint32_t value;
+	size_t n;
+
+	if (!text[0]) {
+		*port = 0;
+		return 0;
+	}
+	if (!colon || (size_t)(colon - text) >= sizeof(host))
+		return log_fail("%s %s: expected ADDRESS:PORT, e.g. 0.0.0.0:10256", flag, text);
+	n = (size_t)(colon - text);
+	memcpy(host, text, n);
+	host[n] = '\0';
+	if (n && inet_pton(AF_INET, host, &in) != 1)
+		return log_fail("%s %s: %s is not an IPv4 address", flag, text, host);
+	if (main_parse_u32(flag, colon + 1, 0, 65535, &value))
+		return -EINVAL;
+	*address = in.s_addr;
+	*port = (uint16_t)value;
 	return 0;
 }
 
@@ -100,6 +132,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_POD_CIDR,
 		OPT_MASQUERADE,
 		OPT_NON_MASQUERADE_CIDR,
+		OPT_HEALTHZ_ADDR,
 		OPT_ROUTING,
 		OPT_TUNNEL,
 	};
@@ -122,6 +155,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"pod-cidr", required_argument, NULL, OPT_POD_CIDR},
 	    {"masquerade", required_argument, NULL, OPT_MASQUERADE},
 	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
+	    {"healthz-addr", required_argument, NULL, OPT_HEALTHZ_ADDR},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
 	    {NULL, 0, NULL, 0},
@@ -132,6 +166,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    .node_cidr_size = AGENT_NODE_CIDR_SIZE_DEFAULT,
 	    .lb_algorithm = LB_ALGORITHM_MAGLEV,
 	    .maglev_size = LB_MAGLEV_SIZE_DEFAULT,
+	    .healthz_port = HEALTH_PROXY_PORT_DEFAULT,
 	};
 	struct in_addr hairpin;
 	uint32_t value;
@@ -256,6 +291,13 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				    "host bits",
 				    optarg);
 			config.n_non_masquerade++;
+			break;
+		case OPT_HEALTHZ_ADDR:
+			err =
+			    main_parse_address_port("--healthz-addr", optarg,
+						    &config.healthz_address, &config.healthz_port);
+			if (err)
+				return err;
 			break;
 		case OPT_ROUTING:
 			if (!strcmp(optarg, "tunnel"))
@@ -428,7 +470,7 @@ static const struct main_command main_commands[] = {
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M] [--masquerade true|false]\n"
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
-     "        [--tunnel vxlan|geneve]"},
+     "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -256,6 +256,16 @@ static int agent_load_manifests(struct agent *agent)
 	return ret;
 }
 
+/* Is this node, by its Node object, staying (not deleted, not marked for deletion)? */
+static bool agent_node_is_eligible(const char *node, const struct k8s_object *const *nodes,
+				   size_t n_nodes)
+{
+	for (size_t i = 0; i < n_nodes; i++)
+		if (!strcmp(nodes[i]->name, node))
+			return !nodes[i]->node.is_leaving;
+	return true; /* no Node object (manifests without one): nothing says it is leaving */
+}
+
 /*
  * Apply what changed since the last reload: the manifest files named by inotify (or the whole
  * directory), the API's changed objects, the Services they feed rebuilt, and only their
@@ -283,6 +293,7 @@ static int agent_reload(struct agent *agent)
 		if (ret != -E2BIG) /* too many files: already said, naming the limit */
 			log_warn("manifests %s: %s; keeping the services in force", dir,
 				 strerror(-ret));
+		health_proxy_synced(agent->health, false);
 		return ret;
 	}
 	if (ret > 0)
@@ -304,6 +315,7 @@ static int agent_reload(struct agent *agent)
 		log_warn("build desired state: %s", strerror(-err));
 		agent->is_full_sync = true;
 		k8s_errors_free(&errors);
+		health_proxy_synced(agent->health, false);
 		return err;
 	}
 	if (delta->is_nodes_changed || node_addr_is_pending(agent->nodes)) {
@@ -312,6 +324,8 @@ static int agent_reload(struct agent *agent)
 
 		nodes = desired_index_nodes(agent->index, &n_nodes);
 		node_addr_update(agent->nodes, nodes, n_nodes);
+		health_proxy_node_eligible(
+		    agent->health, agent_node_is_eligible(agent->config->node, nodes, n_nodes));
 	}
 	state.node_addresses =
 	    (uint32_t *)desired_index_node_addresses(agent->index, &state.n_node_addresses);
@@ -340,6 +354,7 @@ static int agent_reload(struct agent *agent)
 	cpu_maps = agent_cpu_ms();
 	/* A frontend left as it was by a failure is retried by a full diff next time. */
 	agent->is_full_sync = err || counts.failed;
+	health_proxy_synced(agent->health, !err && !counts.failed);
 	rejected = desired_index_rejected(agent->index) + agent->api_rejected +
 		   (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
 	state.rejected_objects = rejected;
@@ -390,6 +405,7 @@ static int agent_watch(struct agent *agent)
 static void agent_schedule_reload(struct agent *agent)
 {
 	debounce_note(&agent->reload, agent_now_ms(), AGENT_DEBOUNCE_MS);
+	health_proxy_queued(agent->health);
 }
 
 /* Remember a file inotify named, to re-read it alone; too many: list the directory instead. */
@@ -745,6 +761,9 @@ int agent_run(const struct agent_config *config)
 		log_error("healthCheckNodePort responder: %s", strerror(-err));
 		goto cleanup;
 	}
+	/* Served from now on: the datapath is attached; healthy once the first sync is done. */
+	if (config->healthz_port)
+		health_serve_proxy(agent.health, config->healthz_address, config->healthz_port);
 	err = sync_open(&agent.maps, &agent.sync);
 	if (err) {
 		log_error("adopt service maps under %s: %s", config->bpffs, strerror(-err));
@@ -795,7 +814,8 @@ int agent_run(const struct agent_config *config)
 			goto cleanup;
 	} else if (!agent.api) {
 		log_warn("no --manifests: service maps are left as adopted");
-		node_addr_update(agent.nodes, NULL, 0); /* --pod-cidr, or none */
+		health_proxy_synced(agent.health, true); /* what is adopted is what is wanted */
+		node_addr_update(agent.nodes, NULL, 0);	 /* --pod-cidr, or none */
 	}
 	if (agent.api) {
 		agent_api_wait_synced(&agent);

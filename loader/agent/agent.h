@@ -75,6 +75,9 @@ struct agent_config {
 	bool is_masquerade_off;		/* --masquerade=false */
 	struct cidr4 non_masquerade[MASQ4_MAX_LISTED]; /* --non-masquerade-cidr (repeatable) */
 	size_t n_non_masquerade;
+	/* --healthz-addr ADDR:PORT (kube-proxy's /healthz, /livez); port 0: not served */
+	uint32_t healthz_address;   /* network order */
+	uint16_t healthz_port;	    /* host order */
 	enum agent_routing routing; /* --routing tunnel|native */
 	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
 };

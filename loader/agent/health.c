@@ -23,11 +23,13 @@ struct health_listener {
 	uint16_t port; /* host order */
 	uint32_t address;
 	int fd;
+	bool is_proxy; /* --healthz-addr, not a healthCheckNodePort */
 };
 
 struct health_client {
 	int fd; /* -1: free */
 	uint16_t port;
+	bool is_proxy;
 	size_t len;
 	uint64_t deadline_ms;
 	char buf[HEALTH_REQUEST_MAX];
@@ -44,6 +46,12 @@ struct health {
 	uint32_t *want_addresses;
 	size_t n_want_addresses;
 	bool is_changed, is_stopping;
+	/* Under lock: the proxy endpoint's address and state. */
+	bool is_proxy_wanted, is_proxy_open;
+	uint32_t proxy_address;
+	uint16_t proxy_port;
+	uint64_t proxy_retry_ms;
+	struct health_proxy_view proxy;
 	/* The thread's own. */
 	struct lb_health_check *checks;
 	size_t n_checks;
@@ -141,7 +149,7 @@ static void health_reconcile(struct health *h, const uint32_t *addresses, size_t
 	for (size_t i = 0; i < h->n_listeners; i++) {
 		struct health_listener *l = &h->listeners[i];
 
-		if (health_wants(h, l->port, l->address, addresses, n_addresses))
+		if (l->is_proxy || health_wants(h, l->port, l->address, addresses, n_addresses))
 			h->listeners[kept++] = *l;
 		else
 			close(l->fd);
@@ -186,6 +194,35 @@ static void health_reconcile(struct health *h, const uint32_t *addresses, size_t
 	atomic_store(&h->n_ports, ports);
 }
 
+/* Open the --healthz-addr listener (under the lock); a failure is said once and retried. */
+static void health_open_proxy(struct health *h)
+{
+	struct health_listener *grown;
+	char text[INET_ADDRSTRLEN];
+	uint64_t now = health_now_ms();
+	int fd;
+
+	if (now < h->proxy_retry_ms)
+		return;
+	grown = realloc(h->listeners, (h->n_listeners + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	h->listeners = grown;
+	fd = health_listen(h->proxy_port, h->proxy_address);
+	if (fd < 0) {
+		if (!h->proxy_retry_ms) {
+			inet_ntop(AF_INET, &h->proxy_address, text, sizeof(text));
+			log_warn("healthz %s:%u: %s; retrying every second", text, h->proxy_port,
+				 strerror(-fd));
+		}
+		h->proxy_retry_ms = now + 1000;
+		return;
+	}
+	h->listeners[h->n_listeners++] = (struct health_listener){
+	    .port = h->proxy_port, .address = h->proxy_address, .fd = fd, .is_proxy = true};
+	h->is_proxy_open = true;
+}
+
 /* Take what health_update() left, under the lock. */
 static bool health_pick_up(struct health *h)
 {
@@ -209,6 +246,8 @@ static bool health_pick_up(struct health *h)
 		health_reconcile(h, n_addresses ? addresses : &any, n_addresses ? n_addresses : 1);
 		free(addresses);
 	}
+	if (h->is_proxy_wanted && !h->is_proxy_open && !is_stopping)
+		health_open_proxy(h);
 	pthread_mutex_unlock(&h->lock);
 	return !is_stopping;
 }
@@ -237,16 +276,110 @@ static void health_accept(struct health *h, const struct health_listener *l)
 		}
 		slot->fd = fd;
 		slot->port = l->port;
+		slot->is_proxy = l->is_proxy;
 		slot->len = 0;
 		slot->deadline_ms = health_now_ms() + HEALTH_CLIENT_TIMEOUT_MS;
 	}
+}
+
+/*
+ * Go's time.Time.String() of a CLOCK_REALTIME instant, in UTC as kube-proxy runs it:
+ * "2026-12-03 07:40:00.123456789 +0000 UTC", trailing zeros of the fraction dropped; 0 is Go's
+ * zero time.
+ */
+static void health_go_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t seconds = (time_t)(ns / 1000000000u);
+	char fraction[16] = "";
+	struct tm tm;
+	unsigned long nanos = (unsigned long)(ns % 1000000000u);
+	char date[32];
+
+	if (!ns) {
+		snprintf(buf, len, "0001-01-01 00:00:00 +0000 UTC");
+		return;
+	}
+	gmtime_r(&seconds, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+	if (nanos) {
+		int digits = 9;
+
+		while (nanos % 10 == 0) {
+			nanos /= 10;
+			digits--;
+		}
+		snprintf(fraction, sizeof(fraction), ".%0*lu", digits, nanos);
+	}
+	snprintf(buf, len, "%s%s +0000 UTC", date, fraction);
+}
+
+int health_format_proxy(const struct health_proxy_view *view, const char *path, uint64_t now_ms,
+			uint64_t now_ns, char *buf, size_t len)
+{
+	bool is_livez = !strcmp(path, "/livez"), is_healthy, is_ok;
+	char body[384], last[48], now[48];
+	int body_len, n;
+
+	if (!is_livez && strcmp(path, "/healthz")) {
+		n = snprintf(buf, len,
+			     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+			     "Connection: close\r\n\r\n");
+		return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+	}
+	is_healthy =
+	    view->has_synced && (!view->oldest_pending_ms ||
+				 now_ms - view->oldest_pending_ms <= HEALTH_PROXY_TIMEOUT_MS);
+	is_ok = is_healthy && (is_livez || view->is_node_eligible);
+	health_go_time(view->last_updated_ns, last, sizeof(last));
+	health_go_time(now_ns, now, sizeof(now));
+	body_len = snprintf(body, sizeof(body),
+			    "{\"lastUpdated\":\"%s\",\"currentTime\":\"%s\",\"nodeEligible\":%s,"
+			    "\"healthy\":%s,\"status\":{\"IPv4\":{\"healthy\":%s,"
+			    "\"lastUpdated\":\"%s\"}}}\n",
+			    last, now, view->is_node_eligible ? "true" : "false",
+			    is_healthy ? "true" : "false", is_healthy ? "true" : "false", last);
+	if (body_len < 0 || (size_t)body_len >= sizeof(body))
+		return -ENOSPC;
+	n = snprintf(buf, len,
+		     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+		     "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
+		     "Connection: close\r\n\r\n%s",
+		     is_ok ? "200 OK" : "503 Service Unavailable", body_len, body);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+/* The proxy endpoint's answer to the request head REQUEST ("GET /healthz?x HTTP/1.1 ..."). */
+static int health_answer_proxy(struct health *h, const char *request, char *buf, size_t len)
+{
+	struct health_proxy_view view;
+	struct timespec wall;
+	char path[64] = "";
+	size_t n;
+
+	/* The request target: after the method's space, up to a space or a query. */
+	request = strchr(request, ' ');
+	if (request) {
+		request++;
+		n = strcspn(request, " ?\r\n");
+		if (n < sizeof(path)) {
+			memcpy(path, request, n);
+			path[n] = '\0';
+		}
+	}
+	pthread_mutex_lock(&h->lock);
+	view = h->proxy;
+	pthread_mutex_unlock(&h->lock);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	return health_format_proxy(&view, path, health_now_ms(),
+				   (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
+				   buf, len);
 }
 
 /* Read what the client sent; once the request head is complete, answer and close. */
 static void health_serve(struct health *h, struct health_client *c)
 {
 	const struct lb_health_check *check;
-	char response[512];
+	char response[768];
 	ssize_t n;
 	int len;
 
@@ -264,8 +397,9 @@ static void health_serve(struct health *h, struct health_client *c)
 			health_client_close(c); /* oversized head */
 		return;
 	}
-	check = health_find(h, c->port);
-	if (check) {
+	if (c->is_proxy) {
+		len = health_answer_proxy(h, c->buf, response, sizeof(response));
+	} else if ((check = health_find(h, c->port))) {
 		len = health_format_response(check, response, sizeof(response));
 	} else {
 		len = snprintf(response, sizeof(response),
@@ -404,6 +538,55 @@ int health_update(struct health *h, const struct desired_state *state)
 	pthread_mutex_unlock(&h->lock);
 	health_wake(h);
 	return 0;
+}
+
+void health_serve_proxy(struct health *h, uint32_t address, uint16_t port)
+{
+	pthread_mutex_lock(&h->lock);
+	h->is_proxy_wanted = true;
+	h->proxy_address = address;
+	h->proxy_port = port;
+	h->proxy.is_node_eligible = true;
+	pthread_mutex_unlock(&h->lock);
+	health_wake(h);
+}
+
+void health_proxy_queued(struct health *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	if (!h->proxy.oldest_pending_ms)
+		h->proxy.oldest_pending_ms = health_now_ms();
+	pthread_mutex_unlock(&h->lock);
+}
+
+void health_proxy_synced(struct health *h, bool is_ok)
+{
+	struct timespec wall;
+
+	if (!h)
+		return;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	pthread_mutex_lock(&h->lock);
+	if (is_ok) {
+		h->proxy.has_synced = true;
+		h->proxy.oldest_pending_ms = 0;
+		h->proxy.last_updated_ns =
+		    (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+	} else if (!h->proxy.oldest_pending_ms) {
+		h->proxy.oldest_pending_ms = health_now_ms();
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void health_proxy_node_eligible(struct health *h, bool is_eligible)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->proxy.is_node_eligible = is_eligible;
+	pthread_mutex_unlock(&h->lock);
 }
 
 size_t health_port_count(struct health *h)

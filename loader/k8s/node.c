@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The decoders of the cluster-scoped kinds: Namespace (its labels only) and Node (addresses and
- * pod CIDR).
+ * The decoders of the cluster-scoped kinds: Namespace (its labels only) and Node (addresses, pod
+ * CIDR, and whether it is leaving).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -91,6 +91,33 @@ static int node_decode_pod_cidr(struct k8s_field_ctx *ctx, const struct yaml_tre
 	return 0;
 }
 
+/* The taint the cluster autoscaler puts on a node it is about to delete. */
+#define NODE_TAINT_AUTOSCALER_DELETE "ToBeDeletedByClusterAutoscaler"
+
+/* Is the node on its way out (k8s_node.is_leaving)? */
+static int node_decode_leaving(struct k8s_field_ctx *ctx, const struct yaml_tree_node *root,
+			       struct k8s_node *node)
+{
+	const struct yaml_tree_node *spec, *taints;
+	char prefix[48];
+	const char *key;
+
+	node->is_leaving =
+	    !yaml_tree_is_null(yaml_tree_get(yaml_tree_get(root, "metadata"), "deletionTimestamp"));
+	spec = yaml_tree_get(root, "spec");
+	if (!spec || spec->type != YAML_TREE_MAPPING)
+		return 0; /* node_decode_pod_cidr said what is wrong with it */
+	if (k8s_field_list(ctx, spec, "spec", "taints", K8S_MAX_TAINTS, &taints))
+		return -EINVAL;
+	for (size_t i = 0; taints && i < taints->sequence.count; i++) {
+		snprintf(prefix, sizeof(prefix), "spec.taints[%zu]", i);
+		if (k8s_field_string(ctx, taints->sequence.items[i], prefix, "key", &key))
+			return -EINVAL;
+		node->is_leaving |= key && !strcmp(key, NODE_TAINT_AUTOSCALER_DELETE);
+	}
+	return 0;
+}
+
 int k8s_node_decode(struct k8s_field_ctx *ctx, const struct yaml_tree_node *root,
 		    struct k8s_object *object)
 {
@@ -101,7 +128,7 @@ int k8s_node_decode(struct k8s_field_ctx *ctx, const struct yaml_tree_node *root
 	size_t i, t;
 	int err = 0;
 
-	if (node_decode_pod_cidr(ctx, root, node))
+	if (node_decode_pod_cidr(ctx, root, node) || node_decode_leaving(ctx, root, node))
 		return -EINVAL;
 	if (k8s_field_container(ctx, root, "", "status", YAML_TREE_MAPPING, &status) ||
 	    k8s_field_list(ctx, status, "status", "addresses", K8S_MAX_IPS, &addresses))

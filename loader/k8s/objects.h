@@ -22,6 +22,7 @@
 #define K8S_MAX_IPS		  64	/* externalIPs, LB ingress entries, node addresses */
 #define K8S_MAX_SOURCE_RANGES	  256	/* loadBalancerSourceRanges */
 #define K8S_MAX_CONTAINERS	  64	/* containers (and ports per container) per Pod */
+#define K8S_MAX_TAINTS		  1024	/* taints per Node: the API sets none; more: refused */
 #define K8S_MAX_ZONE_HINTS	  8	/* hints.forZones per endpoint (the API's own limit) */
 #define K8S_AFFINITY_DEFAULT_S	  10800 /* sessionAffinityConfig default: 3 hours */
 #define K8S_AFFINITY_MAX_S	  86400 /* the API's upper bound for timeoutSeconds */
@@ -134,6 +135,12 @@ struct k8s_node {
 	uint32_t internal_ip; /* the first IPv4 InternalIP, network order; 0 when none */
 	bool has_pod_cidr;    /* spec.podCIDR, or the IPv4 entry of spec.podCIDRs */
 	struct cidr4 pod_cidr;
+	/*
+	 * Being removed: metadata.deletionTimestamp set, or the cluster autoscaler's
+	 * ToBeDeletedByClusterAutoscaler taint. kube-proxy's /healthz then says nodeEligible
+	 * false, so load balancers drain the node before it goes.
+	 */
+	bool is_leaving;
 };
 
 struct k8s_object {

@@ -690,6 +690,34 @@ static void test_node_pod_cidr(void **ctx)
 	}
 }
 
+/* Node: leaving when deleted or tainted by the cluster autoscaler (kube-proxy's nodeEligible). */
+static void test_node_leaving(void **ctx)
+{
+	struct fixture *f = *ctx;
+
+	add_yaml(f,
+		 "apiVersion: v1\nkind: Node\nmetadata: {name: stays}\n"
+		 "spec: {taints: [{key: node.kubernetes.io/unschedulable, effect: NoSchedule}]}\n"
+		 "---\napiVersion: v1\nkind: Node\nmetadata: {name: scaled-down}\n"
+		 "spec: {taints: [{key: a, effect: NoExecute}, "
+		 "{key: ToBeDeletedByClusterAutoscaler, value: \"1796283600\", "
+		 "effect: NoSchedule}]}\n"
+		 "---\napiVersion: v1\nkind: Node\nmetadata: {name: deleted, "
+		 "deletionTimestamp: \"2026-12-03T07:40:00Z\"}\n"
+		 "---\napiVersion: v1\nkind: Node\nmetadata: {name: bare}\n");
+	assert_int_equal(f->n_objects, 4);
+	assert_false(f->objects[0]->node.is_leaving);
+	assert_true(f->objects[1]->node.is_leaving);
+	assert_true(f->objects[2]->node.is_leaving);
+	assert_false(f->objects[3]->node.is_leaving);
+
+	reset(f);
+	add_yaml(
+	    f, "apiVersion: v1\nkind: Node\nmetadata: {name: bad}\nspec: {taints: [{key: [1]}]}\n");
+	assert_int_equal(f->rejected, 1);
+	assert_true(has_error(f, "test.yaml: Node bad: ", "spec.taints[0].key", NULL));
+}
+
 static void test_json_adapter(void **ctx)
 {
 	static const char *const garbage[] = {
@@ -817,6 +845,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_nothing_programmed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_node_pod_cidr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_node_leaving, setup, teardown),
 	    cmocka_unit_test(test_json_adapter),
 	    cmocka_unit_test(test_kubeconfig),
 	};
