@@ -133,6 +133,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_MASQUERADE,
 		OPT_NON_MASQUERADE_CIDR,
 		OPT_HEALTHZ_ADDR,
+		OPT_K8S_API_SERVER,
 		OPT_ROUTING,
 		OPT_TUNNEL,
 	};
@@ -156,6 +157,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"masquerade", required_argument, NULL, OPT_MASQUERADE},
 	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
 	    {"healthz-addr", required_argument, NULL, OPT_HEALTHZ_ADDR},
+	    {"k8s-api-server", required_argument, NULL, OPT_K8S_API_SERVER},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
 	    {NULL, 0, NULL, 0},
@@ -299,6 +301,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			if (err)
 				return err;
 			break;
+		case OPT_K8S_API_SERVER:
+			config.k8s_api_server = optarg;
+			break;
 		case OPT_ROUTING:
 			if (!strcmp(optarg, "tunnel"))
 				config.routing = AGENT_ROUTING_TUNNEL;
@@ -328,6 +333,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		return log_fail("agent: --node NAME is required");
 	if (config.kubeconfig && config.is_in_cluster)
 		return log_fail("agent: --kubeconfig and --in-cluster exclude each other");
+	if (!config.k8s_api_server && getenv(AGENT_K8S_API_SERVER_ENV) &&
+	    getenv(AGENT_K8S_API_SERVER_ENV)[0])
+		config.k8s_api_server = getenv(AGENT_K8S_API_SERVER_ENV);
 	return agent_run(&config);
 }
 
@@ -463,6 +471,7 @@ static int do_help(int argc, char **argv, const struct main_globals *globals)
 static const struct main_command main_commands[] = {
     {"agent", NULL, do_agent,
      "--node NAME [--manifests DIR] [--kubeconfig FILE | --in-cluster]\n"
+     "        [--k8s-api-server URL]\n"
      "        [--node-ip IP]... [--node-port-range LOW-HIGH] [--uplink IFNAME]\n"
      "        [--ct-size N] [--hairpin-ip IP]\n"
      "        [--cluster-cidr CIDR[,CIDR]]... [--service-cidr CIDR[,CIDR]]...\n"

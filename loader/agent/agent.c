@@ -608,8 +608,9 @@ static int agent_api_start(struct agent *agent)
 {
 	const struct agent_config *config = agent->config;
 	struct k8s_api_config api = {0};
-	char error[512];
-	int err;
+	char error[512] = "", *server = NULL;
+	bool is_api;
+	int err = 0;
 
 	desired_build_config_init(&agent->build, config->node);
 	if (config->node_port_min) {
@@ -619,14 +620,25 @@ static int agent_api_start(struct agent *agent)
 	agent->build.node_ips = config->node_ips;
 	agent->build.n_node_ips = config->n_node_ips;
 	/* Without the API there is no EndpointSlice controller: Pods stand in for it. */
-	agent->build.is_pod_endpoints = !config->kubeconfig && !config->is_in_cluster;
-	if (!config->kubeconfig && !config->is_in_cluster)
+	is_api = config->kubeconfig || config->is_in_cluster || config->k8s_api_server;
+	agent->build.is_pod_endpoints = !is_api;
+	if (!is_api)
 		return 0;
-	err = config->kubeconfig
-		  ? k8s_kubeconfig_load(config->kubeconfig, &api, error, sizeof(error))
-		  : k8s_in_cluster_load(&api, error, sizeof(error));
+	if (config->k8s_api_server) {
+		err = k8s_api_server_parse(config->k8s_api_server, &server, error, sizeof(error));
+		if (err == -ENOMEM)
+			snprintf(error, sizeof(error), "--k8s-api-server: %s", strerror(ENOMEM));
+	}
+	if (!err)
+		err = config->kubeconfig
+			  ? k8s_kubeconfig_load(config->kubeconfig, &api, error, sizeof(error))
+			  : k8s_in_cluster_load(&api, server, error, sizeof(error));
+	if (!err && server && config->kubeconfig)
+		err = k8s_api_config_set_server(&api, server, error, sizeof(error));
+	free(server);
 	if (err) {
-		log_error("%s", error);
+		log_error("%s", error[0] ? error : strerror(-err));
+		k8s_api_config_free(&api);
 		return err;
 	}
 	err = k8s_client_start(&api, &agent->api);

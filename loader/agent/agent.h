@@ -49,6 +49,8 @@ enum agent_tunnel {
 	AGENT_TUNNEL_GENEVE,
 };
 
+#define AGENT_K8S_API_SERVER_ENV "SLUICE_K8S_API_SERVER"
+
 struct agent_config {
 	const char *node;      /* --node, required */
 	const char *manifests; /* --manifests DIR, or NULL: the maps are left as adopted */
@@ -65,7 +67,13 @@ struct agent_config {
 	bool is_node_cidr_size_set;	/* given: every node's pod CIDR must have that length */
 	struct node_ipam_cidr pod_cidr; /* --pod-cidr: this node's, when its Node has none */
 	const char *kubeconfig;		/* --kubeconfig FILE: list/watch the API server */
-	bool is_in_cluster;		/* --in-cluster: the pod's service account */
+	/*
+	 * --k8s-api-server URL, else $SLUICE_K8S_API_SERVER: where the API server is, instead of
+	 * the kubeconfig's server or the `kubernetes` ClusterIP; alone it means --in-cluster's
+	 * credentials (a DaemonSet on a node without kube-proxy).
+	 */
+	const char *k8s_api_server;
+	bool is_in_cluster;		       /* --in-cluster: the pod's service account */
 	uint32_t node_ips[AGENT_MAX_NODE_IPS]; /* --node-ip (repeatable), network byte order */
 	size_t n_node_ips;
 	uint16_t node_port_min, node_port_max; /* --node-port-range, host order (0: default) */

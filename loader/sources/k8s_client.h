@@ -52,8 +52,28 @@ void k8s_api_config_free(struct k8s_api_config *config);
 int k8s_kubeconfig_load(const char *path, struct k8s_api_config *config, char *error,
 			size_t error_size);
 
-/* In-cluster: KUBERNETES_SERVICE_HOST/PORT, the service account's token file and CA. */
-int k8s_in_cluster_load(struct k8s_api_config *config, char *error, size_t error_size);
+/*
+ * In-cluster: the service account's token file and CA, at SERVER when given (--k8s-api-server:
+ * the API server's own address, for a cluster whose `kubernetes` ClusterIP nothing translates
+ * yet), else at KUBERNETES_SERVICE_HOST/PORT.
+ */
+int k8s_in_cluster_load(struct k8s_api_config *config, const char *server, char *error,
+			size_t error_size);
+
+/*
+ * --k8s-api-server URL (or SLUICE_K8S_API_SERVER), as Cilium's k8s-api-server: https://HOST[:PORT],
+ * http://HOST[:PORT] or HOST[:PORT] (https assumed), without a path. Returns a new string
+ * "scheme://host[:port]" in *out, or -EINVAL with error naming what is wrong.
+ */
+int k8s_api_server_parse(const char *url, char **out, char *error, size_t error_size);
+
+/*
+ * The server of CONFIG (a kubeconfig's) becomes SERVER, its credentials kept. Refused as the
+ * kubeconfig's own http:// server is: credentials never travel over http://. Returns 0 or
+ * -EINVAL / -ENOMEM with error.
+ */
+int k8s_api_config_set_server(struct k8s_api_config *config, const char *server, char *error,
+			      size_t error_size);
 
 struct k8s_client;
 

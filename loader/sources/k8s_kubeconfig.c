@@ -379,7 +379,8 @@ cleanup:
 	return err;
 }
 
-int k8s_in_cluster_load(struct k8s_api_config *config, char *error, size_t error_size)
+int k8s_in_cluster_load(struct k8s_api_config *config, const char *server, char *error,
+			size_t error_size)
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -390,18 +391,28 @@ int k8s_in_cluster_load(struct k8s_api_config *config, char *error, size_t error
 	memset(config, 0, sizeof(*config));
 	if (!dir || !*dir)
 		dir = K8S_SERVICEACCOUNT_DIR;
-	if (!host || !*host || !port || !*port) {
+	if (!server && (!host || !*host || !port || !*port)) {
+		snprintf(
+		    error, error_size,
+		    "--in-cluster: KUBERNETES_SERVICE_HOST and "
+		    "KUBERNETES_SERVICE_PORT must be set (is this a pod?), or --k8s-api-server");
+		return -EINVAL;
+	}
+	if (server && !strncmp(server, "http://", 7)) {
 		snprintf(error, error_size,
-			 "--in-cluster: KUBERNETES_SERVICE_HOST and "
-			 "KUBERNETES_SERVICE_PORT must be set (is this a pod?)");
+			 "--k8s-api-server %s: plain http:// with the service account's token: "
+			 "credentials go only over https://, the token would travel in cleartext",
+			 server);
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/token", dir);
 	if (stat(path, &st)) {
-		snprintf(error, error_size, "--in-cluster: %s: %s", path, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		snprintf(error, error_size, "--in-cluster: %s: %s", path, strerror(-err));
+		return err;
 	}
-	config->server = malloc(strlen(host) + strlen(port) + 16);
+	config->server = server ? strdup(server) : malloc(strlen(host) + strlen(port) + 16);
 	config->token_file = strdup(path);
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
 	config->ca_file = strdup(path);
@@ -410,7 +421,70 @@ int k8s_in_cluster_load(struct k8s_api_config *config, char *error, size_t error
 		return -ENOMEM;
 	}
 	/* An IPv6 service host needs brackets in a URL. */
-	sprintf(config->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
-		port);
+	if (!server)
+		sprintf(config->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+			host, port);
+	return 0;
+}
+
+int k8s_api_server_parse(const char *url, char **out, char *error, size_t error_size)
+{
+	const char *scheme = "https://", *rest = url, *colon;
+	size_t host_len;
+	char *server;
+
+	if (!strncmp(url, "https://", 8)) {
+		rest = url + 8;
+	} else if (!strncmp(url, "http://", 7)) {
+		scheme = "http://";
+		rest = url + 7;
+	} else if (strstr(url, "://")) {
+		snprintf(error, error_size, "--k8s-api-server %.128s: expected https:// or http://",
+			 url);
+		return -EINVAL;
+	}
+	host_len = strcspn(rest, "/");
+	/* Nothing after the authority but a trailing '/': the API's paths are the client's. */
+	if (rest[host_len] && strcmp(rest + host_len, "/")) {
+		snprintf(error, error_size,
+			 "--k8s-api-server %.128s: expected no path (SCHEME://HOST[:PORT])", url);
+		return -EINVAL;
+	}
+	colon = memchr(rest, ':', host_len);
+	if (!host_len || colon == rest || strpbrk(url, " \t\r\n@?#") ||
+	    (colon && (colon + 1 == rest + host_len ||
+		       strspn(colon + 1, "0123456789") != (size_t)(rest + host_len - colon - 1)))) {
+		snprintf(error, error_size,
+			 "--k8s-api-server %.128s: expected [https://]HOST[:PORT], e.g. "
+			 "https://192.0.2.10:6443",
+			 url);
+		return -EINVAL;
+	}
+	server = malloc(strlen(scheme) + host_len + 1);
+	if (!server)
+		return -ENOMEM;
+	sprintf(server, "%s%.*s", scheme, (int)host_len, rest);
+	*out = server;
+	return 0;
+}
+
+int k8s_api_config_set_server(struct k8s_api_config *config, const char *server, char *error,
+			      size_t error_size)
+{
+	const char *credential = first_credential(config);
+	char *copy;
+
+	if (!strncmp(server, "http://", 7) && credential) {
+		snprintf(error, error_size,
+			 "--k8s-api-server %.128s: plain http:// but the kubeconfig's %s is set: "
+			 "credentials go only over https://",
+			 server, credential);
+		return -EINVAL;
+	}
+	copy = strdup(server);
+	if (!copy)
+		return -ENOMEM;
+	free(config->server);
+	config->server = copy;
 	return 0;
 }

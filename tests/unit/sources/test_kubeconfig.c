@@ -142,6 +142,101 @@ static void test_tls_server_name(void **state)
 	}
 }
 
+/* --k8s-api-server: the accepted forms, normalized; the rest refused naming the flag. */
+static void test_api_server_parse(void **state)
+{
+	static const struct {
+		const char *url, *want;
+	} good[] = {
+	    {"https://192.0.2.10:6443", "https://192.0.2.10:6443"},
+	    {"https://192.0.2.10:6443/", "https://192.0.2.10:6443"},
+	    {"192.0.2.10:6443", "https://192.0.2.10:6443"},
+	    {"api.example.test", "https://api.example.test"},
+	    {"http://127.0.0.1:8001", "http://127.0.0.1:8001"},
+	};
+	static const char *const bad[] = {
+	    "",
+	    "https://",
+	    "ftp://192.0.2.10",
+	    "https://192.0.2.10:6443/api",
+	    "https://192.0.2.10:",
+	    "https://192.0.2.10:64x3",
+	    "https://:6443",
+	    "https://user@192.0.2.10",
+	    "192.0.2.10 6443",
+	};
+	char error[256], *server;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		server = NULL;
+		assert_int_equal(k8s_api_server_parse(good[i].url, &server, error, sizeof(error)),
+				 0);
+		assert_string_equal(server, good[i].want);
+		free(server);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		server = NULL;
+		error[0] = '\0';
+		if (k8s_api_server_parse(bad[i], &server, error, sizeof(error)) != -EINVAL)
+			fail_msg("\"%s\": accepted as %s", bad[i], server ? server : "?");
+		assert_non_null(strstr(error, "--k8s-api-server"));
+	}
+}
+
+/* --k8s-api-server replaces a kubeconfig's server, keeping its credentials, never over http://. */
+static void test_api_server_overrides_kubeconfig(void **state)
+{
+	struct fixture *f = *state;
+	struct k8s_api_config config;
+	char error[512];
+
+	assert_int_equal(load(f, "{server: \"https://10.96.0.1:443\"}", "{token: t}", &config,
+			      error, sizeof(error)),
+			 0);
+	assert_int_equal(
+	    k8s_api_config_set_server(&config, "https://192.0.2.10:6443", error, sizeof(error)), 0);
+	assert_string_equal(config.server, "https://192.0.2.10:6443");
+	assert_string_equal(config.token, "t");
+	assert_int_equal(
+	    k8s_api_config_set_server(&config, "http://192.0.2.10:8080", error, sizeof(error)),
+	    -EINVAL);
+	assert_non_null(strstr(error, "credentials go only over https://"));
+	assert_string_equal(config.server, "https://192.0.2.10:6443");
+	k8s_api_config_free(&config);
+}
+
+/* In-cluster credentials at --k8s-api-server: no KUBERNETES_SERVICE_* needed; http:// refused. */
+static void test_in_cluster_at_api_server(void **state)
+{
+	struct fixture *f = *state;
+	struct k8s_api_config config;
+	char error[512], token[160];
+	FILE *file;
+
+	snprintf(token, sizeof(token), "%s/token", f->dir);
+	file = fopen(token, "w");
+	assert_non_null(file);
+	fputs("t\n", file);
+	assert_int_equal(fclose(file), 0);
+	setenv("SLUICE_SERVICEACCOUNT_DIR", f->dir, 1);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+
+	assert_int_equal(k8s_in_cluster_load(&config, NULL, error, sizeof(error)), -EINVAL);
+	assert_non_null(strstr(error, "KUBERNETES_SERVICE_HOST"));
+	assert_int_equal(
+	    k8s_in_cluster_load(&config, "https://192.0.2.10:6443", error, sizeof(error)), 0);
+	assert_string_equal(config.server, "https://192.0.2.10:6443");
+	assert_string_equal(config.token_file, token);
+	k8s_api_config_free(&config);
+	assert_int_equal(
+	    k8s_in_cluster_load(&config, "http://192.0.2.10:8080", error, sizeof(error)), -EINVAL);
+	assert_non_null(strstr(error, "cleartext"));
+	unlink(token);
+	unsetenv("SLUICE_SERVICEACCOUNT_DIR");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +244,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_http_without_credentials_accepted, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tls_server_name, setup, teardown),
+	    cmocka_unit_test(test_api_server_parse),
+	    cmocka_unit_test_setup_teardown(test_api_server_overrides_kubeconfig, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_in_cluster_at_api_server, setup, teardown),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
