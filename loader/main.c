@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "loader/agent/agent.h"
 #include "loader/agent/health.h"
@@ -17,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/node_ipam.h"
 #include "loader/desired/maglev.h"
+#include "loader/sync/kernel_probe.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/types.h"
@@ -468,6 +470,23 @@ static int do_help(int argc, char **argv, const struct main_globals *globals)
 	return 0;
 }
 
+static int do_kernel_check(int argc, char **argv, const struct main_globals *globals)
+{
+	struct utsname name;
+	int err;
+
+	(void)globals;
+	if (main_no_args(argc, argv))
+		return -EINVAL;
+	err = kernel_probe_check();
+	if (err)
+		return err;
+	uname(&name);
+	printf("kernel %s: has what sluice needs (Linux %s or later)\n", name.release,
+	       KERNEL_PROBE_MINIMUM);
+	return 0;
+}
+
 static const struct main_command main_commands[] = {
     {"agent", NULL, do_agent,
      "--node NAME [--manifests DIR] [--kubeconfig FILE | --in-cluster]\n"
@@ -486,6 +505,8 @@ static const struct main_command main_commands[] = {
     {"node", "list", do_node_list, "this node and the others: addresses, pod CIDRs"},
     {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
     {"drops", NULL, do_drops, "drop counters by reason"},
+    {"kernel", "check", do_kernel_check,
+     "does this kernel have the BPF features sluice needs (one line; exit 1 if not)"},
     {"policy", "list", do_policy_list,
      "[ENDPOINT]  NetworkPolicy per pod: identity, isolation, rules and why"},
     {"lab", NULL, do_lab,

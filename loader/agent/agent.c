@@ -22,6 +22,7 @@
 #include "loader/agent/debounce.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
+#include "loader/sync/kernel_probe.h"
 #include "loader/agent/nat_ports.h"
 #include "loader/agent/node_addr.h"
 #include "loader/sources/k8s_client.h"
@@ -735,6 +736,9 @@ int agent_run(const struct agent_config *config)
 	/* The uplink masquerades: its ports must not be ones the node hands its own sockets. */
 	if (!err && config->uplink)
 		err = nat_ports_check_node(NAT_PORT_MIN_DEFAULT, NAT_PORT_MAX_DEFAULT);
+	/* A kernel without what the programs use is refused in one line, not a verifier dump. */
+	if (!err)
+		err = kernel_probe_check();
 	clock_gettime(CLOCK_MONOTONIC, &t_dp0);
 	cpu_dp0 = agent_cpu_ms();
 	if (!err)
