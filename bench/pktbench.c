@@ -45,6 +45,12 @@
 #define MAX_RUNS    101
 #define TC_REDIRECT 7
 #define TC_SHOT	    2
+#define TCP_SYN	    0x02
+#define TCP_ACK	    0x10
+/* A case's packet: TCP from SADDR:SPORT to DADDR:DPORT with FLAGS. */
+#define BENCH_TCP(saddr_, daddr_, sport_, dport_, flags_)                                          \
+	.saddr = (saddr_), .daddr = (daddr_), .sport = (sport_), .dport = (dport_),                \
+	.tcp_flags = (flags_)
 /* ipBlock i is (16 + i / 256).(i % 256).0.0/16: 16.0.0.0 - 31.255.0.0, clear of the pods. */
 #define POLICY_MAX_CIDRS 4096
 /* Egress rules per generated policy: NETPOL_MAX_RULES caps one policy, so more take several. */
@@ -430,22 +436,38 @@ static unsigned int bench_filling_repeat(const struct bench_opts *o)
 }
 
 /*
- * Deletes every entry of ct4 (after the filling case): the cases that follow start from an
- * empty table, as before it. Keys first, then the deletes (see bench_confirm_all).
+ * Every key of ct4 into *keys (malloc'd; the caller frees it), *n of them. Keys first, then
+ * the caller's deletes or updates: an update moves the element in its bucket, which a key walk
+ * would revisit. 0 or -ENOMEM.
  */
-static int bench_flush_ct(struct tc_pod *skel)
+static int bench_ct_keys(struct tc_pod *skel, struct ct4_key **keys, __u32 *n)
 {
-	int fd = bpf_map__fd(skel->maps.ct4), err = 0;
-	__u32 max = bpf_map__max_entries(skel->maps.ct4), n = 0;
-	struct ct4_key *keys = calloc(max, sizeof(*keys));
+	int fd = bpf_map__fd(skel->maps.ct4);
+	__u32 max = bpf_map__max_entries(skel->maps.ct4);
 	void *previous = NULL;
 
-	if (!keys)
+	*n = 0;
+	*keys = calloc(max, sizeof(**keys));
+	if (!*keys)
 		return -ENOMEM;
-	while (n < max && !bpf_map_get_next_key(fd, previous, &keys[n])) {
-		previous = &keys[n];
-		n++;
+	while (*n < max && !bpf_map_get_next_key(fd, previous, &(*keys)[*n])) {
+		previous = &(*keys)[*n];
+		(*n)++;
 	}
+	return 0;
+}
+
+/* Deletes every entry of ct4 (after the filling case): the cases that follow start from an
+ * empty table, as before it. */
+static int bench_flush_ct(struct tc_pod *skel)
+{
+	int fd = bpf_map__fd(skel->maps.ct4), err;
+	struct ct4_key *keys;
+	__u32 n;
+
+	err = bench_ct_keys(skel, &keys, &n);
+	if (err)
+		return err;
 	for (__u32 i = 0; i < n && !err; i++)
 		if (bpf_map_delete_elem(fd, &keys[i]))
 			err = -errno;
@@ -469,24 +491,17 @@ static int bench_fill_table(struct pkt_wrap *wrap, const struct bench_opts *o,
 	return bench_run(wrap, &fill, &filler);
 }
 
-/*
- * Marks every reply entry of ct4 confirmed, as if each flow had been answered. Keys first, then
- * the updates: an update moves the element in its bucket, which a key walk would revisit.
- */
+/* Marks every reply entry of ct4 confirmed, as if each flow had been answered. */
 static int bench_confirm_all(struct tc_pod *skel)
 {
-	int fd = bpf_map__fd(skel->maps.ct4), err = 0;
-	__u32 max = bpf_map__max_entries(skel->maps.ct4), n = 0;
-	struct ct4_key *keys = calloc(max, sizeof(*keys));
+	int fd = bpf_map__fd(skel->maps.ct4), err;
 	struct ct_entry entry;
-	void *previous = NULL;
+	struct ct4_key *keys;
+	__u32 n;
 
-	if (!keys)
-		return -ENOMEM;
-	while (n < max && !bpf_map_get_next_key(fd, previous, &keys[n])) {
-		previous = &keys[n];
-		n++;
-	}
+	err = bench_ct_keys(skel, &keys, &n);
+	if (err)
+		return err;
 	for (__u32 i = 0; i < n && !err; i++) {
 		if (bpf_map_lookup_elem(fd, &keys[i], &entry) || !(entry.flags & CT_F_REPLY))
 			continue;
@@ -496,6 +511,23 @@ static int bench_confirm_all(struct tc_pod *skel)
 	}
 	free(keys);
 	return err;
+}
+
+/*
+ * One result row: case c less the wrapper's cost base, as a JSON object (after the first, led
+ * by a comma) or a line of the table, NOTE after it.
+ */
+static void print_row(const struct bench_opts *o, const struct bench_case *c, double base,
+		      bool is_first, const char *note)
+{
+	if (o->json)
+		printf("%s{\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, "
+		       "\"repeats\": %u}",
+		       is_first ? "" : ", ", c->metric, c->median - base, c->min - base,
+		       c->max - base, o->runs);
+	else
+		printf("%-30s %10.0f %10.0f %10.0f%s\n", c->name, c->median - base, c->min - base,
+		       c->max - base, note);
 }
 
 static int set_target(struct pkt_wrap *wrap, int prog_fd)
@@ -674,35 +706,20 @@ int main(int argc, char **argv)
 	     .metric = "ns_per_packet_new",
 	     .vary_flow = true,
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	    {.name = "established (client -> VIP)",
 	     .metric = "ns_per_packet_established",
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_ACK)},
 	    /* Source filled in from the backend the established flow was given. */
 	    {.name = "reply (backend -> client)",
 	     .metric = "ns_per_packet_reply",
 	     .expect_retval = TC_REDIRECT,
-	     .daddr = client,
-	     .sport = 8080,
-	     .dport = 40000,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(0, client, 8080, 40000, TCP_ACK)},
 	    {.name = "not a service (pass)",
 	     .metric = "ns_per_packet_pass",
 	     .expect_retval = 0,
-	     .saddr = client,
-	     .daddr = server,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(client, server, 40000, 80, TCP_ACK)},
 	    /*
 	     * With --policy-cidrs, after seed_policy(): the client's new flows, judged by its
 	     * egress policy. Denied: every lookup, then the drop, no conntrack insert (so no
@@ -713,29 +730,18 @@ int main(int argc, char **argv)
 	    {.name = "new flow, policy denied",
 	     .metric = "ns_per_packet_policy_denied",
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = policy_block(o.policy_cidrs / 2) | htonl(200 << 8 | 1),
-	     .sport = 40000,
-	     .dport = 443,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, policy_block(o.policy_cidrs / 2) | htonl(200 << 8 | 1), 40000, 443,
+		       TCP_SYN)},
 	    {.name = "new flow, policy denied (pod)",
 	     .metric = "ns_per_packet_policy_denied_pod",
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = server,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, server, 40000, 80, TCP_SYN)},
 	    {.name = "new flow, policy allowed",
 	     .metric = "ns_per_packet_policy_allowed",
 	     .vary_flow = true,
 	     .vary_daddr = true,
 	     .expect_retval = 0,
-	     .saddr = client,
-	     .daddr = policy_block(o.policy_cidrs / 2),
-	     .sport = 40000,
-	     .dport = 443,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, policy_block(o.policy_cidrs / 2), 40000, 443, TCP_SYN)},
 	};
 	size_t n_cases = o.policy_cidrs ? sizeof(cases) / sizeof(cases[0]) : 4;
 	/*
@@ -748,20 +754,12 @@ int main(int argc, char **argv)
 	     .metric = "ns_per_packet_new_full",
 	     .vary_flow = true,
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	    {.name = "new flow, full of confirmed",
 	     .metric = "ns_per_packet_new_full_confirmed",
 	     .vary_flow = true,
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	};
 	size_t n_full = sizeof(full) / sizeof(full[0]);
 	/* First, on the empty table: new flows that never meet a full one. */
@@ -769,12 +767,9 @@ int main(int argc, char **argv)
 				     .metric = "ns_per_packet_new_filling",
 				     .vary_flow = true,
 				     .expect_retval = TC_REDIRECT,
-				     .saddr = client,
-				     .daddr = vip,
-				     .sport = 40000,
-				     .dport = 80,
-				     .tcp_flags = 0x02};
+				     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)};
 	struct bench_opts filling_opts = o;
+	char note[64] = "";
 
 	err = set_target(wrap, bpf_program__fd(wrap->progs.bench_nop));
 	err = err ?: bench_run(wrap, &o, &baseline[0]);
@@ -831,25 +826,6 @@ int main(int argc, char **argv)
 		       "\"wrapper_ns\": %.1f, \"results\": [",
 		       o.services, o.backends, o.policy_cidrs, maglev_algorithm_name(o.algorithm),
 		       o.repeat, o.runs, baseline[0].median);
-		printf("{\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, "
-		       "\"repeats\": %u}",
-		       filling.metric, filling.median - baseline[1].median,
-		       filling.min - baseline[1].median, filling.max - baseline[1].median, o.runs);
-		for (size_t i = 0; i < n_cases; i++) {
-			double base = baseline[cases[i].vary_flow].median;
-
-			printf(", {\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, "
-			       "\"max\": %.1f, \"repeats\": %u}",
-			       cases[i].metric, cases[i].median - base, cases[i].min - base,
-			       cases[i].max - base, o.runs);
-		}
-		for (size_t i = 0; i < n_full; i++)
-			printf(", {\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, "
-			       "\"max\": %.1f, \"repeats\": %u}",
-			       full[i].metric, full[i].median - baseline[1].median,
-			       full[i].min - baseline[1].median, full[i].max - baseline[1].median,
-			       o.runs);
-		printf("]}\n");
 	} else {
 		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends (%s), "
 		       "median of %u runs x %u packets\n",
@@ -862,20 +838,15 @@ int main(int argc, char **argv)
 		       "(%.0f ns with the new-flow rewrite)\n",
 		       baseline[0].median, baseline[1].median);
 		printf("%-30s %10s %10s %10s\n", "path", "ns/packet", "min", "max");
-		printf("%-30s %10.0f %10.0f %10.0f   (%u packets a run)\n", filling.name,
-		       filling.median - baseline[1].median, filling.min - baseline[1].median,
-		       filling.max - baseline[1].median, filling_opts.repeat);
-		for (size_t i = 0; i < n_cases; i++) {
-			double base = baseline[cases[i].vary_flow].median;
-
-			printf("%-30s %10.0f %10.0f %10.0f\n", cases[i].name,
-			       cases[i].median - base, cases[i].min - base, cases[i].max - base);
-		}
-		for (size_t i = 0; i < n_full; i++)
-			printf("%-30s %10.0f %10.0f %10.0f\n", full[i].name,
-			       full[i].median - baseline[1].median,
-			       full[i].min - baseline[1].median, full[i].max - baseline[1].median);
+		snprintf(note, sizeof(note), "   (%u packets a run)", filling_opts.repeat);
 	}
+	print_row(&o, &filling, baseline[1].median, true, note);
+	for (size_t i = 0; i < n_cases; i++)
+		print_row(&o, &cases[i], baseline[cases[i].vary_flow].median, false, "");
+	for (size_t i = 0; i < n_full; i++)
+		print_row(&o, &full[i], baseline[1].median, false, "");
+	if (o.json)
+		printf("]}\n");
 cleanup:
 	pkt_wrap__destroy(wrap);
 	tc_pod__destroy(skel);
