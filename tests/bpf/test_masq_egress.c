@@ -211,11 +211,13 @@ static bool masq_port_in_range(__be16 port)
 }
 
 /*
- * The client pod sends SPEC (WHAT names it in failures): tc_pod masquerades it, out by the
- * uplink with the node's address and right checksums; OUT is what leaves. False once reported.
+ * SPEC (WHAT names it in failures) through tc_pod from the client pod (IS_IN false): masqueraded
+ * out by the uplink with the node's address; or through tc_node from the uplink (IS_IN true):
+ * de-NAT'd into the client pod. Either with right checksums; OUT is the result. False once
+ * reported.
  */
-static bool masq_expect_out(struct masq_fixture *f, const struct pkt_spec *spec, struct pkt *out,
-			    const char *what)
+static bool masq_expect(struct masq_fixture *f, const struct pkt_spec *spec, bool is_in,
+			struct pkt *out, const char *what)
 {
 	char name[128];
 	struct pkt in;
@@ -223,39 +225,35 @@ static bool masq_expect_out(struct masq_fixture *f, const struct pkt_spec *spec,
 	bool ok;
 
 	if (!ASSERT_OK(pkt_build(&in, spec), what) ||
-	    !ASSERT_OK(fixture_run(&f->pod, &in, out, &verdict), what))
+	    !ASSERT_OK(is_in ? masq_run_node(f, &in, out, &verdict)
+			     : fixture_run(&f->pod, &in, out, &verdict),
+		       what))
 		return false;
-	snprintf(name, sizeof(name), "%s: verdict (bpf_redirect_neigh to the uplink)", what);
+	snprintf(name, sizeof(name), "%s: verdict (%s)", what,
+		 is_in ? "into the pod" : "bpf_redirect_neigh to the uplink");
 	if (!ASSERT_EQ(verdict, TC_ACT_REDIRECT, name))
 		return false;
-	snprintf(name, sizeof(name), "%s: ip.saddr is the node's address", what);
-	ok = ASSERT_IP_EQ(pkt_ip_saddr(out), MASQ_NODE_IP, name);
+	if (is_in) {
+		snprintf(name, sizeof(name), "%s: ip.daddr is the pod", what);
+		ok = ASSERT_IP_EQ(pkt_ip_daddr(out), TEST_CLIENT_IP, name);
+	} else {
+		snprintf(name, sizeof(name), "%s: ip.saddr is the node's address", what);
+		ok = ASSERT_IP_EQ(pkt_ip_saddr(out), MASQ_NODE_IP, name);
+	}
 	snprintf(name, sizeof(name), "%s: checksums", what);
 	return ASSERT_CSUMS_OK(out->data, out->len, name) && ok;
 }
 
-/*
- * SPEC arrives on the uplink (WHAT names it): tc_node de-NATs it into the client pod with
- * right checksums; DELIVERED is what the pod gets. False once reported.
- */
+static bool masq_expect_out(struct masq_fixture *f, const struct pkt_spec *spec, struct pkt *out,
+			    const char *what)
+{
+	return masq_expect(f, spec, false, out, what);
+}
+
 static bool masq_expect_in(struct masq_fixture *f, const struct pkt_spec *spec,
 			   struct pkt *delivered, const char *what)
 {
-	char name[128];
-	struct pkt in;
-	int verdict;
-	bool ok;
-
-	if (!ASSERT_OK(pkt_build(&in, spec), what) ||
-	    !ASSERT_OK(masq_run_node(f, &in, delivered, &verdict), what))
-		return false;
-	snprintf(name, sizeof(name), "%s: verdict (into the pod)", what);
-	if (!ASSERT_EQ(verdict, TC_ACT_REDIRECT, name))
-		return false;
-	snprintf(name, sizeof(name), "%s: ip.daddr is the pod", what);
-	ok = ASSERT_IP_EQ(pkt_ip_daddr(delivered), TEST_CLIENT_IP, name);
-	snprintf(name, sizeof(name), "%s: checksums", what);
-	return ASSERT_CSUMS_OK(delivered->data, delivered->len, name) && ok;
+	return masq_expect(f, spec, true, delivered, what);
 }
 
 /* A router's ICMP error (TYPE, CODE) about the masqueraded packet OUT, sent to the node. */
