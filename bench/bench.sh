@@ -560,7 +560,8 @@ run_n() {
 	((n * be < 262143)) || be=$((262143 / n))
 	out=$("$PKTBENCH" --services "$n" --backends "$be" --runs "$REPEATS" --repeat "$PKT_REPEAT" -o json) ||
 		bench_fail "sluice/$n/pktbench" "sluice-pktbench failed"
-	for m in ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed; do
+	for m in ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full \
+		ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established; do
 		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
 			while IFS=$'\t' read -r med lo hi rep; do
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"

@@ -21,7 +21,9 @@ struct {
 
 __u8 frame[BENCH_FRAME_LEN];
 __u32 vary_sport; /* non-zero: each run is a new flow */
-__u32 vary_daddr; /* with vary_sport: vary the destination's low half, not the source's */
+/* With vary_sport: vary the destination's low half, not the source's; 2: another destination
+ * every run (then the port every 60000), so no destination gets more than a few flows. */
+__u32 vary_daddr;
 __u32 sport_next;
 
 SEC("tc")
@@ -34,8 +36,8 @@ int bench_wrap(struct __sk_buff *skb)
 		 * the port at 14 + 20, the low half of the source address at 14 + 12 + 2 (or of
 		 * the destination's at 14 + 16 + 2, for a source that must stay one pod). */
 		__u32 n = sport_next++;
-		__be16 sport = bpf_htons(1024 + n % 60000);
-		__be16 shost = bpf_htons(1 + n / 60000);
+		__be16 sport = bpf_htons(1024 + (vary_daddr == 2 ? n / 60000 : n % 60000));
+		__be16 shost = bpf_htons(1 + (vary_daddr == 2 ? n % 60000 : n / 60000));
 
 		if (bpf_skb_store_bytes(skb, 34, &sport, sizeof(sport), 0) ||
 		    bpf_skb_store_bytes(skb, vary_daddr ? 32 : 28, &shost, sizeof(shost), 0))

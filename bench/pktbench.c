@@ -8,12 +8,17 @@
  * early-drops the oldest), and full of confirmed flows (each new flow is dropped). First of
  * all, new flows into a table that never fills: the new-flow case itself fills the table
  * within its first run at the default sizes, so most of its packets meet a full one.
+ * Last, egress masquerade (a second tc_pod with masquerade on, in a network namespace of the
+ * bench's own whose FIB sends the outside through an uplink veth): a new masqueraded flow and
+ * a packet of an established one.
  * Each figure is the median of --runs runs of --repeat packets; the wrapper's own cost
  * (bench/pkt_wrap.bpf.c tail-calling a no-op) is measured in the same way and subtracted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
+#include <sched.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -37,6 +42,8 @@
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
+#include "maps/masq.h"
+#include "maps/node.h"
 #include "maps/policy.h"
 #include "skel/pkt_wrap.skel.h"
 #include "skel/tc_pod.skel.h"
@@ -45,6 +52,12 @@
 #define MAX_RUNS    101
 #define TC_REDIRECT 7
 #define TC_SHOT	    2
+#define TCP_SYN	    0x02
+#define TCP_ACK	    0x10
+/* A case's packet: TCP from SADDR:SPORT to DADDR:DPORT with FLAGS. */
+#define BENCH_TCP(saddr_, daddr_, sport_, dport_, flags_)                                          \
+	.saddr = (saddr_), .daddr = (daddr_), .sport = (sport_), .dport = (dport_),                \
+	.tcp_flags = (flags_)
 /* ipBlock i is (16 + i / 256).(i % 256).0.0/16: 16.0.0.0 - 31.255.0.0, clear of the pods. */
 #define POLICY_MAX_CIDRS 4096
 /* Egress rules per generated policy: NETPOL_MAX_RULES caps one policy, so more take several. */
@@ -64,11 +77,21 @@ struct bench_opts {
 	enum lb_algorithm algorithm; /* --lb-algorithm: maglev (tables seeded) or random */
 };
 
+/* pkt_wrap's vary_daddr: a new destination every 60000 flows, or every flow. */
+#define BENCH_VARY_DADDR      1
+#define BENCH_VARY_DADDR_EACH 2
+
+/* Egress masquerade's rows, in the bench's own network namespace (bench_masq_netns). */
+#define MASQ_UPLINK  "slbench0"
+#define MASQ_NODE_IP ip4(192, 0, 2, 1)
+#define MASQ_OUTSIDE ip4(203, 0, 113, 7)
+
 struct bench_case {
 	const char *name;
 	const char *metric; /* results.json metric name, see bench issue */
 	bool vary_flow;
-	bool vary_daddr; /* vary_flow on the destination's low half instead of the source's */
+	/* vary_flow on the destination's low half instead of the source's: BENCH_VARY_* */
+	__u32 vary_daddr;
 	int expect_retval;
 	__u32 saddr, daddr;
 	__u16 sport, dport;
@@ -383,8 +406,8 @@ static int bench_run(struct pkt_wrap *wrap, const struct bench_opts *o, struct b
 	return 0;
 }
 
-/* The backend conntrack recorded for a flow of case c. */
-static int backend_of_flow(struct tc_pod *skel, const struct bench_case *c, __u32 *backend)
+/* Conntrack's forward entry of case c's flow (not a vary_flow one). 0 or -errno. */
+static int flow_entry(struct tc_pod *skel, const struct bench_case *c, struct ct_entry *entry)
 {
 	struct ct4_key key = {
 	    .saddr = c->saddr,
@@ -393,14 +416,8 @@ static int backend_of_flow(struct tc_pod *skel, const struct bench_case *c, __u3
 	    .dport = htons(c->dport),
 	    .proto = IPPROTO_TCP,
 	};
-	struct ct_entry entry;
-	int err;
 
-	err = bpf_map__lookup_elem(skel->maps.ct4, &key, sizeof(key), &entry, sizeof(entry), 0);
-	if (err)
-		return err;
-	*backend = entry.nat_daddr;
-	return 0;
+	return bpf_map__lookup_elem(skel->maps.ct4, &key, sizeof(key), entry, sizeof(*entry), 0);
 }
 
 /* The last flow of a vary_daddr case was tracked as allowed by policy (see pkt_wrap). */
@@ -430,22 +447,38 @@ static unsigned int bench_filling_repeat(const struct bench_opts *o)
 }
 
 /*
- * Deletes every entry of ct4 (after the filling case): the cases that follow start from an
- * empty table, as before it. Keys first, then the deletes (see bench_confirm_all).
+ * Every key of ct4 into *keys (malloc'd; the caller frees it), *n of them. Keys first, then
+ * the caller's deletes or updates: an update moves the element in its bucket, which a key walk
+ * would revisit. 0 or -ENOMEM.
  */
-static int bench_flush_ct(struct tc_pod *skel)
+static int bench_ct_keys(struct tc_pod *skel, struct ct4_key **keys, __u32 *n)
 {
-	int fd = bpf_map__fd(skel->maps.ct4), err = 0;
-	__u32 max = bpf_map__max_entries(skel->maps.ct4), n = 0;
-	struct ct4_key *keys = calloc(max, sizeof(*keys));
+	int fd = bpf_map__fd(skel->maps.ct4);
+	__u32 max = bpf_map__max_entries(skel->maps.ct4);
 	void *previous = NULL;
 
-	if (!keys)
+	*n = 0;
+	*keys = calloc(max, sizeof(**keys));
+	if (!*keys)
 		return -ENOMEM;
-	while (n < max && !bpf_map_get_next_key(fd, previous, &keys[n])) {
-		previous = &keys[n];
-		n++;
+	while (*n < max && !bpf_map_get_next_key(fd, previous, &(*keys)[*n])) {
+		previous = &(*keys)[*n];
+		(*n)++;
 	}
+	return 0;
+}
+
+/* Deletes every entry of ct4 (after the filling case): the cases that follow start from an
+ * empty table, as before it. */
+static int bench_flush_ct(struct tc_pod *skel)
+{
+	int fd = bpf_map__fd(skel->maps.ct4), err;
+	struct ct4_key *keys;
+	__u32 n;
+
+	err = bench_ct_keys(skel, &keys, &n);
+	if (err)
+		return err;
 	for (__u32 i = 0; i < n && !err; i++)
 		if (bpf_map_delete_elem(fd, &keys[i]))
 			err = -errno;
@@ -469,24 +502,17 @@ static int bench_fill_table(struct pkt_wrap *wrap, const struct bench_opts *o,
 	return bench_run(wrap, &fill, &filler);
 }
 
-/*
- * Marks every reply entry of ct4 confirmed, as if each flow had been answered. Keys first, then
- * the updates: an update moves the element in its bucket, which a key walk would revisit.
- */
+/* Marks every reply entry of ct4 confirmed, as if each flow had been answered. */
 static int bench_confirm_all(struct tc_pod *skel)
 {
-	int fd = bpf_map__fd(skel->maps.ct4), err = 0;
-	__u32 max = bpf_map__max_entries(skel->maps.ct4), n = 0;
-	struct ct4_key *keys = calloc(max, sizeof(*keys));
+	int fd = bpf_map__fd(skel->maps.ct4), err;
 	struct ct_entry entry;
-	void *previous = NULL;
+	struct ct4_key *keys;
+	__u32 n;
 
-	if (!keys)
-		return -ENOMEM;
-	while (n < max && !bpf_map_get_next_key(fd, previous, &keys[n])) {
-		previous = &keys[n];
-		n++;
-	}
+	err = bench_ct_keys(skel, &keys, &n);
+	if (err)
+		return err;
 	for (__u32 i = 0; i < n && !err; i++) {
 		if (bpf_map_lookup_elem(fd, &keys[i], &entry) || !(entry.flags & CT_F_REPLY))
 			continue;
@@ -495,6 +521,145 @@ static int bench_confirm_all(struct tc_pod *skel)
 			err = -errno;
 	}
 	free(keys);
+	return err;
+}
+
+/*
+ * One result row: case c less the wrapper's cost base, as a JSON object (after the first, led
+ * by a comma) or a line of the table, NOTE after it.
+ */
+static void print_row(const struct bench_opts *o, const struct bench_case *c, double base,
+		      bool is_first, const char *note)
+{
+	if (o->json)
+		printf("%s{\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, "
+		       "\"repeats\": %u}",
+		       is_first ? "" : ", ", c->metric, c->median - base, c->min - base,
+		       c->max - base, o->runs);
+	else
+		printf("%-30s %10.0f %10.0f %10.0f%s\n", c->name, c->median - base, c->min - base,
+		       c->max - base, note);
+}
+
+static int set_target(struct pkt_wrap *wrap, int prog_fd);
+
+/*
+ * tc_pod with private maps (the bench must never touch a running agent's pinned state), its
+ * clock ticking; egress masquerade out of MASQ_IFINDEX, off when 0. Returns 0 or -errno.
+ */
+static int bench_load_pod(const struct bench_opts *o, __u32 masq_ifindex, struct tc_pod **out)
+{
+	struct tc_pod *skel = tc_pod__open();
+	struct bpf_map *map;
+	int err;
+
+	*out = NULL;
+	if (!skel) {
+		err = -errno;
+		log_error("open tc_pod: %s", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	skel->rodata->hairpin_ip = inet_addr(SLUICE_HAIRPIN_IP_DEFAULT);
+	skel->rodata->masq_ifindex = masq_ifindex;
+	err = bpf_map__set_max_entries(skel->maps.ct4, o->ct_size);
+	if (!err && (err = tc_pod__load(skel)))
+		log_error("load tc_pod: %s", strerror(-err));
+	if (!err && (err = datapath_clock_start(bpf_program__fd(skel->progs.tc_clock_start))))
+		log_error("start datapath clock: %s", strerror(-err));
+	if (err) {
+		tc_pod__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+/*
+ * Masquerade asks the kernel's FIB where a flow goes: the bench moves into a network namespace
+ * of its own (gone when it exits; nothing else sees it) with the veth MASQ_UPLINK as the uplink,
+ * MASQ_NODE_IP on it and the default route through it, and forwarding on. Nothing is sent:
+ * BPF_PROG_TEST_RUN only returns the verdict. Returns the uplink's ifindex or -errno.
+ */
+static int bench_masq_netns(void)
+{
+	unsigned int ifindex;
+
+	if (unshare(CLONE_NEWNET)) {
+		int err = -errno;
+
+		log_error("masquerade: unshare(CLONE_NEWNET): %s", strerror(-err));
+		return err;
+	}
+	if (system("ip link set lo up && "
+		   "ip link add " MASQ_UPLINK " type veth peer name " MASQ_UPLINK "p && "
+		   "ip link set " MASQ_UPLINK "p up && "
+		   "ip addr add 192.0.2.1/24 dev " MASQ_UPLINK " && "
+		   "ip link set " MASQ_UPLINK " up && "
+		   "ip route add default via 192.0.2.254 dev " MASQ_UPLINK " && "
+		   "echo 1 > /proc/sys/net/ipv4/ip_forward")) {
+		log_error("masquerade: the uplink " MASQ_UPLINK " in the bench's netns failed");
+		return -EIO;
+	}
+	ifindex = if_nametoindex(MASQ_UPLINK);
+	return ifindex ? (int)ifindex : -errno;
+}
+
+/*
+ * The masquerade rows (CASES, two: new flow, established) on a tc_pod of their own, seeded as
+ * the agent writes a node with --uplink and --cluster-cidr: the client a pod, node4_addrs the
+ * node's address (and it as the SNAT address), masq4_skip the cluster and service CIDRs. The
+ * new flows each go to another destination, NEW_REPEAT a run, so no SNAT port range and no
+ * table fills. Returns 0 or -errno.
+ */
+static int bench_masq(struct pkt_wrap *wrap, const struct bench_opts *o, unsigned int new_repeat,
+		      struct bench_case *cases)
+{
+	struct node4_addr self = {.snat = MASQ_NODE_IP, .flags = NODE4_F_ADDRESS};
+	struct node4_addr snat = {.snat = MASQ_NODE_IP};
+	struct masq4_key cluster = {.prefix_len = 16,
+				    .address = cases[0].saddr & htonl(0xffff0000)};
+	struct masq4_key service = {.prefix_len = 12, .address = ip4(10, 96, 0, 0)};
+	struct masq4_skip_value cluster_kind = {.kind = MASQ4_KIND_CLUSTER};
+	struct masq4_skip_value service_kind = {.kind = MASQ4_KIND_SERVICE};
+	struct ep4_key client = {.address = cases[0].saddr};
+	struct ep4_info ep = {.ifindex = 1};
+	struct bench_opts new_opts = *o, prime_opts = *o;
+	struct bench_case prime = cases[1];
+	__u32 node_ip = MASQ_NODE_IP, any = 0;
+	struct tc_pod *skel = NULL;
+	int ifindex = bench_masq_netns(), err;
+
+	if (ifindex < 0)
+		return ifindex;
+	err = bench_load_pod(o, (__u32)ifindex, &skel);
+	if (err)
+		return err;
+	err = map_put(skel->maps.ep4, &client, &ep);
+	err = err ?: map_put(skel->maps.node4_addrs, &node_ip, &self);
+	err = err ?: map_put(skel->maps.node4_addrs, &any, &snat);
+	err = err ?: map_put(skel->maps.masq4_skip, &cluster, &cluster_kind);
+	err = err ?: map_put(skel->maps.masq4_skip, &service, &service_kind);
+	err = err ?: set_target(wrap, bpf_program__fd(skel->progs.tc_pod_ingress));
+	new_opts.repeat = new_repeat;
+	err = err ?: bench_run(wrap, &new_opts, &cases[0]);
+	/* The established flow's SYN first, once, untimed. */
+	prime.tcp_flags = TCP_SYN;
+	prime_opts.runs = 1;
+	prime_opts.repeat = 1;
+	err = err ?: bench_run(wrap, &prime_opts, &prime);
+	err = err ?: bench_run(wrap, o, &cases[1]);
+	if (!err) {
+		/* What was timed is the masquerade: the flow leaves with the node's address. */
+		struct ct_entry entry;
+
+		if (flow_entry(skel, &prime, &entry) || !(entry.flags & CT_F_SNAT) ||
+		    entry.nat_saddr != MASQ_NODE_IP) {
+			log_error("masquerade: the established flow is not masqueraded");
+			err = -EPROTO;
+		}
+	}
+	tc_pod__destroy(skel);
 	return err;
 }
 
@@ -617,7 +782,6 @@ int main(int argc, char **argv)
 	};
 	struct pkt_wrap *wrap = NULL;
 	struct tc_pod *skel = NULL;
-	struct bpf_map *map;
 	int err;
 
 	log_setup_libbpf();
@@ -625,28 +789,9 @@ int main(int argc, char **argv)
 	if (err)
 		return 2;
 
-	skel = tc_pod__open();
-	if (!skel) {
-		err = -errno;
-		log_error("open tc_pod: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* Private maps: the bench must never touch a running agent's pinned state. */
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	skel->rodata->hairpin_ip = inet_addr(SLUICE_HAIRPIN_IP_DEFAULT);
-	err = bpf_map__set_max_entries(skel->maps.ct4, o.ct_size);
+	err = bench_load_pod(&o, 0, &skel);
 	if (err)
 		goto cleanup;
-	err = tc_pod__load(skel);
-	if (err) {
-		log_error("load tc_pod: %s", strerror(-err));
-		goto cleanup;
-	}
-	err = datapath_clock_start(bpf_program__fd(skel->progs.tc_clock_start));
-	if (err) {
-		log_error("start datapath clock: %s", strerror(-err));
-		goto cleanup;
-	}
 	err = seed_services(skel, &o, &vip);
 	if (err) {
 		log_error("seed %u services: %s", o.services, strerror(-err));
@@ -674,35 +819,20 @@ int main(int argc, char **argv)
 	     .metric = "ns_per_packet_new",
 	     .vary_flow = true,
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	    {.name = "established (client -> VIP)",
 	     .metric = "ns_per_packet_established",
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_ACK)},
 	    /* Source filled in from the backend the established flow was given. */
 	    {.name = "reply (backend -> client)",
 	     .metric = "ns_per_packet_reply",
 	     .expect_retval = TC_REDIRECT,
-	     .daddr = client,
-	     .sport = 8080,
-	     .dport = 40000,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(0, client, 8080, 40000, TCP_ACK)},
 	    {.name = "not a service (pass)",
 	     .metric = "ns_per_packet_pass",
 	     .expect_retval = 0,
-	     .saddr = client,
-	     .daddr = server,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x10},
+	     BENCH_TCP(client, server, 40000, 80, TCP_ACK)},
 	    /*
 	     * With --policy-cidrs, after seed_policy(): the client's new flows, judged by its
 	     * egress policy. Denied: every lookup, then the drop, no conntrack insert (so no
@@ -713,29 +843,18 @@ int main(int argc, char **argv)
 	    {.name = "new flow, policy denied",
 	     .metric = "ns_per_packet_policy_denied",
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = policy_block(o.policy_cidrs / 2) | htonl(200 << 8 | 1),
-	     .sport = 40000,
-	     .dport = 443,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, policy_block(o.policy_cidrs / 2) | htonl(200 << 8 | 1), 40000, 443,
+		       TCP_SYN)},
 	    {.name = "new flow, policy denied (pod)",
 	     .metric = "ns_per_packet_policy_denied_pod",
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = server,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, server, 40000, 80, TCP_SYN)},
 	    {.name = "new flow, policy allowed",
 	     .metric = "ns_per_packet_policy_allowed",
 	     .vary_flow = true,
-	     .vary_daddr = true,
+	     .vary_daddr = BENCH_VARY_DADDR,
 	     .expect_retval = 0,
-	     .saddr = client,
-	     .daddr = policy_block(o.policy_cidrs / 2),
-	     .sport = 40000,
-	     .dport = 443,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, policy_block(o.policy_cidrs / 2), 40000, 443, TCP_SYN)},
 	};
 	size_t n_cases = o.policy_cidrs ? sizeof(cases) / sizeof(cases[0]) : 4;
 	/*
@@ -748,20 +867,12 @@ int main(int argc, char **argv)
 	     .metric = "ns_per_packet_new_full",
 	     .vary_flow = true,
 	     .expect_retval = TC_REDIRECT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	    {.name = "new flow, full of confirmed",
 	     .metric = "ns_per_packet_new_full_confirmed",
 	     .vary_flow = true,
 	     .expect_retval = TC_SHOT,
-	     .saddr = client,
-	     .daddr = vip,
-	     .sport = 40000,
-	     .dport = 80,
-	     .tcp_flags = 0x02},
+	     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)},
 	};
 	size_t n_full = sizeof(full) / sizeof(full[0]);
 	/* First, on the empty table: new flows that never meet a full one. */
@@ -769,12 +880,21 @@ int main(int argc, char **argv)
 				     .metric = "ns_per_packet_new_filling",
 				     .vary_flow = true,
 				     .expect_retval = TC_REDIRECT,
-				     .saddr = client,
-				     .daddr = vip,
-				     .sport = 40000,
-				     .dport = 80,
-				     .tcp_flags = 0x02};
+				     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)};
 	struct bench_opts filling_opts = o;
+	char note[64] = ""; /* the runs of the filling and masquerade new-flow cases */
+	struct bench_case masq[] = {
+	    {.name = "masquerade, new flow",
+	     .metric = "ns_per_packet_masq_new",
+	     .vary_flow = true,
+	     .vary_daddr = BENCH_VARY_DADDR_EACH,
+	     .expect_retval = TC_REDIRECT,
+	     BENCH_TCP(client, MASQ_OUTSIDE, 40000, 443, TCP_SYN)},
+	    {.name = "masquerade, established",
+	     .metric = "ns_per_packet_masq_established",
+	     .expect_retval = TC_REDIRECT,
+	     BENCH_TCP(client, MASQ_OUTSIDE, 40000, 443, TCP_ACK)},
+	};
 
 	err = set_target(wrap, bpf_program__fd(wrap->progs.bench_nop));
 	err = err ?: bench_run(wrap, &o, &baseline[0]);
@@ -787,11 +907,14 @@ int main(int argc, char **argv)
 		goto cleanup;
 	for (size_t i = 0; i < n_cases; i++) {
 		if (i == 2) {
-			err = backend_of_flow(skel, &cases[1], &cases[2].saddr);
+			struct ct_entry entry;
+
+			err = flow_entry(skel, &cases[1], &entry);
 			if (err) {
 				log_error("established flow has no conntrack entry");
 				goto cleanup;
 			}
+			cases[2].saddr = entry.nat_daddr;
 		}
 		if (i == 4) {
 			err = seed_policy(skel, o.policy_cidrs, client, server);
@@ -824,6 +947,12 @@ int main(int argc, char **argv)
 		log_error("full-table cases: %s", strerror(-err));
 		goto cleanup;
 	}
+	/* Last: it moves the bench into a network namespace of its own. */
+	err = bench_masq(wrap, &o, filling_opts.repeat, masq);
+	if (err) {
+		log_error("masquerade cases: %s", strerror(-err));
+		goto cleanup;
+	}
 
 	if (o.json) {
 		printf("{\"services\": %u, \"backends\": %u, \"policy_cidrs\": %u, "
@@ -831,25 +960,6 @@ int main(int argc, char **argv)
 		       "\"wrapper_ns\": %.1f, \"results\": [",
 		       o.services, o.backends, o.policy_cidrs, maglev_algorithm_name(o.algorithm),
 		       o.repeat, o.runs, baseline[0].median);
-		printf("{\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, "
-		       "\"repeats\": %u}",
-		       filling.metric, filling.median - baseline[1].median,
-		       filling.min - baseline[1].median, filling.max - baseline[1].median, o.runs);
-		for (size_t i = 0; i < n_cases; i++) {
-			double base = baseline[cases[i].vary_flow].median;
-
-			printf(", {\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, "
-			       "\"max\": %.1f, \"repeats\": %u}",
-			       cases[i].metric, cases[i].median - base, cases[i].min - base,
-			       cases[i].max - base, o.runs);
-		}
-		for (size_t i = 0; i < n_full; i++)
-			printf(", {\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, "
-			       "\"max\": %.1f, \"repeats\": %u}",
-			       full[i].metric, full[i].median - baseline[1].median,
-			       full[i].min - baseline[1].median, full[i].max - baseline[1].median,
-			       o.runs);
-		printf("]}\n");
 	} else {
 		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends (%s), "
 		       "median of %u runs x %u packets\n",
@@ -862,20 +972,18 @@ int main(int argc, char **argv)
 		       "(%.0f ns with the new-flow rewrite)\n",
 		       baseline[0].median, baseline[1].median);
 		printf("%-30s %10s %10s %10s\n", "path", "ns/packet", "min", "max");
-		printf("%-30s %10.0f %10.0f %10.0f   (%u packets a run)\n", filling.name,
-		       filling.median - baseline[1].median, filling.min - baseline[1].median,
-		       filling.max - baseline[1].median, filling_opts.repeat);
-		for (size_t i = 0; i < n_cases; i++) {
-			double base = baseline[cases[i].vary_flow].median;
-
-			printf("%-30s %10.0f %10.0f %10.0f\n", cases[i].name,
-			       cases[i].median - base, cases[i].min - base, cases[i].max - base);
-		}
-		for (size_t i = 0; i < n_full; i++)
-			printf("%-30s %10.0f %10.0f %10.0f\n", full[i].name,
-			       full[i].median - baseline[1].median,
-			       full[i].min - baseline[1].median, full[i].max - baseline[1].median);
+		snprintf(note, sizeof(note), "   (%u packets a run)", filling_opts.repeat);
 	}
+	print_row(&o, &filling, baseline[1].median, true, note);
+	for (size_t i = 0; i < n_cases; i++)
+		print_row(&o, &cases[i], baseline[cases[i].vary_flow].median, false, "");
+	for (size_t i = 0; i < n_full; i++)
+		print_row(&o, &full[i], baseline[1].median, false, "");
+	for (size_t i = 0; i < sizeof(masq) / sizeof(masq[0]); i++)
+		print_row(&o, &masq[i], baseline[masq[i].vary_flow].median, false,
+			  i == 0 ? note : "");
+	if (o.json)
+		printf("]}\n");
 cleanup:
 	pkt_wrap__destroy(wrap);
 	tc_pod__destroy(skel);

@@ -70,7 +70,7 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 # the traffic figures. A cell with a note says "not measured"; the notes follow the table.
 awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 	BEGIN {
-		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed memory_kib", metrics, " ")
+		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established memory_kib", metrics, " ")
 		nmodes = split(modes, mode, " ")
 		split("conn_rate connect_p50_us connect_p99_us throughput_gbps", traffic, " ")
 		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"

@@ -37,9 +37,10 @@ enum cni_code {
 #define CNI_ATTACHMENTS_MAX   65536 /* GC: valid attachments listed (a node runs far fewer pods) */
 #define CNI_POD_NAMESPACE_MAX 63    /* DNS label */
 #define CNI_POD_NAME_MAX      253   /* DNS subdomain */
-#define CNI_MTU_DEFAULT	      1500
-#define CNI_MTU_MIN	      576 /* RFC 791 minimum reassembly size */
-#define CNI_MTU_MAX	      65535
+/* The pod MTU without a conflist `mtu` nor an agent's ipam_mtu: a plain Ethernet underlay. */
+#define CNI_MTU_DEFAULT NODE_IPAM_MTU_UNDERLAY_DEFAULT
+#define CNI_MTU_MIN	NODE_IPAM_MTU_MIN
+#define CNI_MTU_MAX	NODE_IPAM_MTU_MAX
 
 #define CNI_BPFFS_DEFAULT     "/sys/fs/bpf/sluice"
 #define CNI_STATE_DIR_DEFAULT "/var/lib/sluice/cni"
@@ -75,7 +76,8 @@ struct cni_config {
 	char node[CNI_NODE_MAX + 1];
 	char bpffs[CNI_PATH_MAX];
 	char state_dir[CNI_PATH_MAX];
-	unsigned int mtu;
+	unsigned int mtu;      /* the conflist's `mtu`, else (cni_config_resolve_mtu) the agent's */
+	bool has_mtu;	       /* `mtu` given: it wins over the agent's */
 	bool has_subnet;       /* ipam.subnet given; else the agent's block for the node is used */
 	struct in_addr subnet; /* network address, host bits zero */
 	unsigned int prefix;   /* 8 .. 30 */
@@ -129,6 +131,13 @@ int cni_args_parse(const char *args, struct cni_env *env, struct cni_error *err)
  * or a plan violation naming both ranges.
  */
 int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err);
+
+/*
+ * Without a conflist `mtu`: the agent's pod MTU for the node (<bpffs>/ipam_mtu), or
+ * CNI_MTU_DEFAULT when no agent (or one of an earlier build) published one. Returns 0, or
+ * -errno with err set (code 5) when the record is there but cannot be read.
+ */
+int cni_config_resolve_mtu(struct cni_config *cfg, struct cni_error *err);
 
 /* Validators shared by config and env parsing; each returns true when s is acceptable. */
 bool cni_is_valid_network_name(const char *s);

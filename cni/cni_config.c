@@ -406,6 +406,25 @@ int cni_config_resolve_subnet(struct cni_config *cfg, struct cni_error *err)
 	return cni_config_check_gateway(cfg, err);
 }
 
+int cni_config_resolve_mtu(struct cni_config *cfg, struct cni_error *err)
+{
+	struct node_ipam_mtu mtu;
+	int ret;
+
+	if (cfg->has_mtu)
+		return 0;
+	ret = node_ipam_mtu_read(cfg->bpffs, &mtu);
+	if (ret == -ENOENT)
+		return 0; /* no agent's MTU: CNI_MTU_DEFAULT stays */
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: read %s/%s: %s", cfg->node, cfg->bpffs,
+			      NODE_IPAM_MTU_MAP, strerror(-ret));
+		return ret;
+	}
+	cfg->mtu = mtu.pod_mtu;
+	return 0;
+}
+
 /* Optional member that must be an object when present (args, runtimeConfig, prevResult, ...). */
 static int cni_json_object(struct json_object *root, const char *key, struct json_object **out,
 			   struct cni_error *err)
@@ -676,6 +695,7 @@ int cni_config_parse(const char *buf, size_t len, struct cni_config *cfg, struct
 			goto cleanup;
 		}
 		cfg->mtu = (unsigned int)mtu;
+		cfg->has_mtu = true;
 	}
 
 	if (cni_config_parse_versions(root, err) || cni_config_parse_ipam(root, cfg, err) ||

@@ -128,6 +128,8 @@ int main(void)
 	}
 	if (env.command == CNI_CMD_ADD || env.command == CNI_CMD_STATUS) {
 		ret = cni_config_resolve_subnet(&cfg, &err);
+		if (!ret && env.command == CNI_CMD_ADD)
+			ret = cni_config_resolve_mtu(&cfg, &err);
 		if (ret && env.command == CNI_CMD_STATUS)
 			err.code = CNI_ERR_NOT_AVAILABLE;
 		if (ret)

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "lib/bpffs.h"
 #include "lib/map_walk.h"
 #include "lib/node_ipam.h"
 
@@ -68,19 +69,26 @@ static int node_ipam_open_array(const char *bpffs, const char *name, __u32 value
 	return ret;
 }
 
-int node_ipam_publish(const char *bpffs, const struct node_ipam_info *info, char *msg, size_t size)
+/* The agent's records: write the one entry of <bpffs>/name, creating the pin. */
+static int node_ipam_write_array(const char *bpffs, const char *name, const void *value,
+				 __u32 value_size, char *msg, size_t size)
 {
 	__u32 zero = 0;
-	int fd = node_ipam_open_array(bpffs, NODE_IPAM_MAP, sizeof(*info), msg, size), ret = 0;
+	int fd = node_ipam_open_array(bpffs, name, value_size, msg, size), ret = 0;
 
 	if (fd < 0)
 		return fd;
-	if (bpf_map_update_elem(fd, &zero, info, BPF_ANY)) {
+	if (bpf_map_update_elem(fd, &zero, value, BPF_ANY)) {
 		ret = -errno;
-		snprintf(msg, size, "%s/%s: %s", bpffs, NODE_IPAM_MAP, strerror(-ret));
+		snprintf(msg, size, "%s/%s: %s", bpffs, name, strerror(-ret));
 	}
 	close(fd);
 	return ret;
+}
+
+int node_ipam_publish(const char *bpffs, const struct node_ipam_info *info, char *msg, size_t size)
+{
+	return node_ipam_write_array(bpffs, NODE_IPAM_MAP, info, sizeof(*info), msg, size);
 }
 
 void node_ipam_remove_legacy(const char *bpffs)
@@ -91,7 +99,8 @@ void node_ipam_remove_legacy(const char *bpffs)
 		unlink(path);
 }
 
-static int node_ipam_read_array(const char *bpffs, const char *name, void *value)
+/* A pin of another value size (another layout) is refused: the lookup would overrun value. */
+static int node_ipam_read_array(const char *bpffs, const char *name, void *value, size_t value_size)
 {
 	char path[4096];
 	__u32 zero = 0;
@@ -103,14 +112,17 @@ static int node_ipam_read_array(const char *bpffs, const char *name, void *value
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	ret = bpf_map_lookup_elem(fd, &zero, value) ? -errno : 0;
+	if (!bpffs_is_record(fd, value_size))
+		ret = -EPROTO;
+	else
+		ret = bpf_map_lookup_elem(fd, &zero, value) ? -errno : 0;
 	close(fd);
 	return ret;
 }
 
 int node_ipam_read(const char *bpffs, struct node_ipam_info *info)
 {
-	int ret = node_ipam_read_array(bpffs, NODE_IPAM_MAP, info);
+	int ret = node_ipam_read_array(bpffs, NODE_IPAM_MAP, info, sizeof(*info));
 
 	if (!ret) {
 		info->node[sizeof(info->node) - 1] = '\0';
@@ -138,10 +150,52 @@ int node_ipam_set_usage(const char *bpffs, const struct node_ipam_cidr *block, u
 
 int node_ipam_read_usage(const char *bpffs, struct node_ipam_usage *usage)
 {
-	int ret = node_ipam_read_array(bpffs, NODE_IPAM_USAGE_MAP, usage);
+	int ret = node_ipam_read_array(bpffs, NODE_IPAM_USAGE_MAP, usage, sizeof(*usage));
 
 	/* An array's entry exists from the start: all zero means nothing was recorded. */
 	return !ret && !usage->usage_time ? -ENOENT : ret;
+}
+
+__u32 node_ipam_pod_mtu(__u32 underlay_mtu, __u32 overhead)
+{
+	if (underlay_mtu < overhead || underlay_mtu - overhead < NODE_IPAM_MTU_MIN)
+		return NODE_IPAM_MTU_MIN;
+	if (underlay_mtu - overhead > NODE_IPAM_MTU_MAX)
+		return NODE_IPAM_MTU_MAX;
+	return underlay_mtu - overhead;
+}
+
+int node_ipam_mtu_publish(const char *bpffs, const struct node_ipam_mtu *mtu, char *msg,
+			  size_t size)
+{
+	return node_ipam_write_array(bpffs, NODE_IPAM_MTU_MAP, mtu, sizeof(*mtu), msg, size);
+}
+
+int node_ipam_mtu_read(const char *bpffs, struct node_ipam_mtu *mtu)
+{
+	int ret = node_ipam_read_array(bpffs, NODE_IPAM_MTU_MAP, mtu, sizeof(*mtu));
+
+	if (ret)
+		return ret;
+	mtu->underlay[sizeof(mtu->underlay) - 1] = '\0';
+	/* All zero: created but never written; out of range: not a record to trust. */
+	if (mtu->pod_mtu < NODE_IPAM_MTU_MIN || mtu->pod_mtu > NODE_IPAM_MTU_MAX)
+		return -ENOENT;
+	return 0;
+}
+
+const char *node_ipam_mtu_source_name(__u8 source)
+{
+	switch (source) {
+	case NODE_IPAM_MTU_SOURCE_UPLINK:
+		return "--uplink";
+	case NODE_IPAM_MTU_SOURCE_NODE_IP:
+		return "the node address's device";
+	case NODE_IPAM_MTU_SOURCE_DEFAULT:
+		return "default";
+	default:
+		return "none";
+	}
 }
 
 static int node_ipam_open_peers(const char *bpffs, bool is_create, char *msg, size_t size)
@@ -282,12 +336,13 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 {
 	struct node_ipam_info info;
 	struct node_ipam_usage usage;
+	struct node_ipam_mtu mtu;
 	struct node_ipam_peer_entry *peers = NULL;
 	struct json_object *ipam;
 	char cluster[CIDR_PLAN_LIST_LEN] = "-", service[CIDR_PLAN_LIST_LEN] = "-", block[24] = "-",
 	     ip[INET_ADDRSTRLEN] = "-";
 	size_t n_peers = 0, n_refused = 0, i;
-	bool has_usage;
+	bool has_usage, has_mtu;
 	int ret = node_ipam_read(bpffs, &info);
 
 	if (ret) {
@@ -308,6 +363,7 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 	/* Usage of another block (before a restart with another pod CIDR) is not this one's. */
 	has_usage = !node_ipam_read_usage(bpffs, &usage) && info.block.is_set &&
 		    !memcmp(&usage.block, &info.block, sizeof(usage.block)) && usage.capacity;
+	has_mtu = !node_ipam_mtu_read(bpffs, &mtu);
 	node_ipam_peers_read(bpffs, &peers, &n_peers);
 	for (i = 0; i < n_peers; i++)
 		n_refused += peers[i].peer.state == NODE_IPAM_PEER_REFUSED;
@@ -330,6 +386,18 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 				       json_object_new_int64(has_usage ? usage.in_use : 0));
 		json_object_object_add(ipam, "capacity",
 				       json_object_new_int64(has_usage ? usage.capacity : 0));
+		/* The pod MTU a conflist without `mtu` gives: null when no agent published one. */
+		json_object_object_add(ipam, "pod_mtu",
+				       has_mtu ? json_object_new_int64(mtu.pod_mtu) : NULL);
+		json_object_object_add(
+		    ipam, "pod_mtu_source",
+		    json_object_new_string(node_ipam_mtu_source_name(has_mtu ? mtu.source : 0)));
+		json_object_object_add(ipam, "underlay",
+				       json_object_new_string(has_mtu ? mtu.underlay : ""));
+		json_object_object_add(ipam, "underlay_mtu",
+				       json_object_new_int64(has_mtu ? mtu.underlay_mtu : 0));
+		json_object_object_add(ipam, "encapsulation_overhead",
+				       json_object_new_int64(has_mtu ? mtu.overhead : 0));
 		json_object_object_add(ipam, "other_nodes",
 				       json_object_new_int64((int64_t)n_peers));
 		json_object_object_add(ipam, "other_nodes_refused",
@@ -353,6 +421,19 @@ int node_ipam_status(const char *bpffs, struct json_object *root, FILE *out)
 								  : "");
 	else if (info.block.is_set)
 		fprintf(out, "ipam usage: no pod added yet\n");
+	if (!has_mtu)
+		fprintf(out, "pod MTU: not published: pods get the conflist's mtu, else %d\n",
+			NODE_IPAM_MTU_UNDERLAY_DEFAULT);
+	else if (mtu.source == NODE_IPAM_MTU_SOURCE_DEFAULT)
+		fprintf(out,
+			"pod MTU: %u: the default underlay MTU %u (no --uplink, no device holds "
+			"the node's address) less %u of encapsulation; a conflist mtu wins\n",
+			mtu.pod_mtu, mtu.underlay_mtu, mtu.overhead);
+	else
+		fprintf(out,
+			"pod MTU: %u: %s's %u (%s) less %u of encapsulation; a conflist mtu wins\n",
+			mtu.pod_mtu, mtu.underlay, mtu.underlay_mtu,
+			node_ipam_mtu_source_name(mtu.source), mtu.overhead);
 	fprintf(out, "other nodes: %zu (%zu refused; sluice node list)\n", n_peers, n_refused);
 	return 0;
 }

@@ -17,6 +17,11 @@
  *                lock after every ADD and DEL, so `sluice status` shows it.
  *   ipam_nodes   hash: struct node_ipam_name -> struct node_ipam_peer, written by the agent: the
  *                other nodes of the cluster from their Node objects (`sluice node list`).
+ *   ipam_mtu     array, 1 entry: struct node_ipam_mtu, written by the agent with ipam_node2: the
+ *                pod MTU (the underlay's less the encapsulation) the plugin gives a pod when its
+ *                conflist sets no `mtu`. A pin of its own, so ipam_node2's layout, which plugins
+ *                of earlier builds read, stays as it was; a plugin that finds no ipam_mtu (an
+ *                agent of an earlier build) keeps CNI_MTU_DEFAULT.
  *
  * ipam_node2 replaced layout 1's ipam_node (no reason, the usage inside it, blocks claimed by a
  * hash of the node name in a registry beside the bpffs directories); an agent removes ipam_node.
@@ -25,6 +30,7 @@
 #define NODE_IPAM_LEGACY_MAP   "ipam_node"
 #define NODE_IPAM_USAGE_MAP    "ipam_usage"
 #define NODE_IPAM_PEERS_MAP    "ipam_nodes"
+#define NODE_IPAM_MTU_MAP      "ipam_mtu"
 #define NODE_IPAM_NAME_LEN     256 /* a Node name is a DNS subdomain: at most 253 bytes */
 #define NODE_IPAM_REASON_LEN   512 /* one log line's worth */
 #define NODE_IPAM_PEER_REASON  240
@@ -93,5 +99,28 @@ struct node_ipam_peer {
 	char reason[NODE_IPAM_PEER_REASON]; /* REFUSED: why, naming the other node or range */
 };
 _Static_assert(sizeof(struct node_ipam_peer) == 256, "node_ipam_peer layout");
+
+/* Where the underlay MTU that the pod MTU derives from was read. */
+enum node_ipam_mtu_source {
+	NODE_IPAM_MTU_SOURCE_NONE = 0,	  /* nothing published */
+	NODE_IPAM_MTU_SOURCE_UPLINK = 1,  /* --uplink */
+	NODE_IPAM_MTU_SOURCE_NODE_IP = 2, /* the device holding the node's address */
+	NODE_IPAM_MTU_SOURCE_DEFAULT = 3, /* neither: NODE_IPAM_MTU_UNDERLAY_DEFAULT assumed */
+};
+
+#define NODE_IPAM_MTU_UNDERLAY_DEFAULT 1500  /* Ethernet's */
+#define NODE_IPAM_MTU_MIN	       68    /* RFC 791: every IPv4 host takes 68 bytes whole */
+#define NODE_IPAM_MTU_MAX	       65535 /* IPv4 total length */
+
+struct node_ipam_mtu {
+	__u32 pod_mtu;	    /* underlay_mtu - overhead, within NODE_IPAM_MTU_MIN..MAX */
+	__u32 underlay_mtu; /* the underlay device's MTU (or the default) */
+	__u32 overhead;	    /* encapsulation: TUNNEL_VXLAN_OVERHEAD under tunnel, 0 native */
+	__u8 source;	    /* enum node_ipam_mtu_source */
+	__u8 pad[3];
+	char underlay[16]; /* the device's name (IFNAMSIZ), "" with the default */
+	__u64 update_time; /* CLOCK_REALTIME seconds of the agent's last write */
+};
+_Static_assert(sizeof(struct node_ipam_mtu) == 40, "node_ipam_mtu layout");
 
 #endif

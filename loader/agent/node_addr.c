@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/node_ipam.h"
 #include "loader/agent/node_addr.h"
+#include "loader/agent/node_mtu.h"
 #include "loader/desired/nodes.h"
 
 struct node_addr {
@@ -23,9 +24,53 @@ struct node_addr {
 	 * of it: in force as if this agent had planned it (is_restored). */
 	struct desired_nodes restored;
 	bool is_restored;
+	struct node_ipam_mtu mtu; /* the pod MTU published (pod_mtu 0: none yet) */
 };
 
-static int node_addr_publish(struct node_addr *addr, const struct desired_nodes *plan)
+/*
+ * The pod MTU for the node's address as planned: published, logged when it changes. The start
+ * record's default is not logged: the Node object may give the address a moment later.
+ */
+static int node_addr_publish_mtu(struct node_addr *addr, __be32 node_ip, bool is_start)
+{
+	const struct agent_config *config = addr->config;
+	struct node_ipam_mtu mtu;
+	char msg[512], ip[INET_ADDRSTRLEN] = "-";
+	int err = node_mtu_read(config, node_ip, &mtu);
+
+	if (err) {
+		log_error("node %s: pod MTU: %s", config->node, strerror(-err));
+		return err;
+	}
+	mtu.update_time = (__u64)time(NULL);
+	err = node_ipam_mtu_publish(config->bpffs, &mtu, msg, sizeof(msg));
+	if (err) {
+		log_error("node %s: pod MTU: %s", config->node, msg);
+		return err;
+	}
+	if (is_start && mtu.source == NODE_IPAM_MTU_SOURCE_DEFAULT)
+		return 0;
+	if (mtu.pod_mtu != addr->mtu.pod_mtu || mtu.source != addr->mtu.source ||
+	    strcmp(mtu.underlay, addr->mtu.underlay)) {
+		if (node_ip)
+			inet_ntop(AF_INET, &node_ip, ip, sizeof(ip));
+		if (mtu.source == NODE_IPAM_MTU_SOURCE_DEFAULT)
+			log_warn("node %s: pod MTU %u: no --uplink and no device holds the node's "
+				 "address (%s): the underlay MTU is taken to be the default %u, "
+				 "less %u of encapsulation; set --uplink or the conflist's mtu",
+				 config->node, mtu.pod_mtu, ip, mtu.underlay_mtu, mtu.overhead);
+		else
+			log_info("node %s: pod MTU %u: %s's MTU %u (%s) less %u of encapsulation",
+				 config->node, mtu.pod_mtu, mtu.underlay, mtu.underlay_mtu,
+				 node_ipam_mtu_source_name(mtu.source), mtu.overhead);
+	}
+	addr->mtu = mtu;
+	return 0;
+}
+
+/* is_start: the record before the first plan. */
+static int node_addr_publish(struct node_addr *addr, const struct desired_nodes *plan,
+			     bool is_start)
 {
 	const struct agent_config *config = addr->config;
 	struct node_ipam_info info = {0};
@@ -53,13 +98,16 @@ static int node_addr_publish(struct node_addr *addr, const struct desired_nodes 
 		peers[i].peer.state = p->state;
 		snprintf(peers[i].peer.reason, sizeof(peers[i].peer.reason), "%s", p->reason);
 	}
-	/* The other nodes first: the record's update tells a reader the whole plan is in. */
+	/* The other nodes and the MTU first: the record's update tells a reader the whole plan
+	 * is in. */
 	err = node_ipam_peers_write(config->bpffs, peers, plan->n_peers, msg, sizeof(msg));
-	if (!err)
-		err = node_ipam_publish(config->bpffs, &info, msg, sizeof(msg));
 	if (err)
 		log_error("node addressing: %s", msg);
 	free(peers);
+	if (!err)
+		err = node_addr_publish_mtu(addr, plan->node_ip, is_start);
+	if (!err && (err = node_ipam_publish(config->bpffs, &info, msg, sizeof(msg))))
+		log_error("node addressing: %s", msg);
 	return err;
 }
 
@@ -118,7 +166,7 @@ int node_addr_start(const struct agent_config *config, struct node_addr **out)
 			 "node %s: no pod CIDR yet: the agent has not read the Node objects",
 			 config->node);
 	}
-	err = node_addr_publish(addr, &waiting);
+	err = node_addr_publish(addr, &waiting, true);
 	if (err) {
 		free(addr);
 		return err;
@@ -202,7 +250,7 @@ int node_addr_update(struct node_addr *addr, const struct k8s_object *const *nod
 		log_warn("node addressing: %s; the last plan stays", strerror(-err));
 		return err;
 	}
-	err = node_addr_publish(addr, &plan);
+	err = node_addr_publish(addr, &plan, false);
 	if (err) {
 		desired_nodes_free(&plan);
 		return err;

@@ -147,20 +147,28 @@ static int map_update(struct bpf_map *map, const void *key, const void *value)
 	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
 }
 
+/* A frontend's key, its padding zero (it is part of the hash). */
+static struct lb4_key fixture_lb_key(__be32 vip, __be16 port, uint8_t proto)
+{
+	struct lb4_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.address = vip;
+	key.port = port;
+	key.proto = proto;
+	return key;
+}
+
 int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
 			uint16_t count, uint8_t gen)
 {
-	struct lb4_key key;
+	struct lb4_key key = fixture_lb_key(vip, port, proto);
 	struct lb4_service value;
 	struct lb4_vip vip_value = {0};
 	bool existed;
 	int err;
 
-	memset(&key, 0, sizeof(key));
 	memset(&value, 0, sizeof(value));
-	key.address = vip;
-	key.port = port;
-	key.proto = proto;
 	existed = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.lb4_svc), &key, &value) == 0;
 	memset(&value, 0, sizeof(value));
 	value.svc_id = svc_id;
@@ -193,14 +201,10 @@ int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t i
 int fixture_set_service_options(struct fixture *f, __be32 vip, __be16 port, uint8_t proto,
 				uint16_t flags, uint32_t affinity_timeout_s)
 {
-	struct lb4_key key;
+	struct lb4_key key = fixture_lb_key(vip, port, proto);
 	struct lb4_service value;
 	int err;
 
-	memset(&key, 0, sizeof(key));
-	key.address = vip;
-	key.port = port;
-	key.proto = proto;
 	err = bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.lb4_svc), &key, &value);
 	if (err)
 		return -errno;
@@ -351,8 +355,9 @@ uint64_t fixture_stats_total(struct fixture *f)
 	return sum;
 }
 
-int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
-		      uint8_t proto, struct ct_entry *entry)
+/* A conntrack key, its padding zero (it is part of the hash). */
+static struct ct4_key fixture_ct_key(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+				     uint8_t proto)
 {
 	struct ct4_key key;
 
@@ -362,6 +367,14 @@ int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 spor
 	key.sport = sport;
 	key.dport = dport;
 	key.proto = proto;
+	return key;
+}
+
+int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		      uint8_t proto, struct ct_entry *entry)
+{
+	struct ct4_key key = fixture_ct_key(saddr, daddr, sport, dport, proto);
+
 	return bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4), &key, entry) ? -errno : 0;
 }
 
@@ -379,51 +392,54 @@ int fixture_ct_count(struct fixture *f)
 	return errno == ENOENT ? count : -errno;
 }
 
+/* ct4_ring's one entry into *ring (malloc'd: the ring is large); free it. 0 or -errno. */
+static int fixture_ct_ring_read(struct fixture *f, struct ct4_ring **ring)
+{
+	__u32 zero = 0;
+
+	*ring = malloc(sizeof(**ring));
+	if (!*ring)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4_ring), &zero, *ring)) {
+		int err = -errno;
+
+		free(*ring);
+		*ring = NULL;
+		return err;
+	}
+	return 0;
+}
+
 int fixture_ct_pressure(struct fixture *f, uint64_t *early_drops, uint64_t *insert_failed)
 {
-	struct ct4_ring *ring = malloc(sizeof(*ring));
-	__u32 zero = 0;
-	int err = 0;
+	struct ct4_ring *ring;
+	int err = fixture_ct_ring_read(f, &ring);
 
-	if (!ring)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4_ring), &zero, ring)) {
-		err = -errno;
-	} else {
-		*early_drops = ring->early_drops;
-		*insert_failed = ring->insert_failed;
-	}
+	if (err)
+		return err;
+	*early_drops = ring->early_drops;
+	*insert_failed = ring->insert_failed;
 	free(ring);
-	return err;
+	return 0;
 }
 
 int fixture_ct_full_until(struct fixture *f, uint64_t *full_until)
 {
-	struct ct4_ring *ring = malloc(sizeof(*ring));
-	__u32 zero = 0;
-	int err = 0;
+	struct ct4_ring *ring;
+	int err = fixture_ct_ring_read(f, &ring);
 
-	if (!ring)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.ct4_ring), &zero, ring))
-		err = -errno;
-	else
-		*full_until = ring->full_until;
+	if (err)
+		return err;
+	*full_until = ring->full_until;
 	free(ring);
-	return err;
+	return 0;
 }
 
 int fixture_ct_delete(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
 		      uint8_t proto)
 {
-	struct ct4_key key;
+	struct ct4_key key = fixture_ct_key(saddr, daddr, sport, dport, proto);
 
-	memset(&key, 0, sizeof(key));
-	key.saddr = saddr;
-	key.daddr = daddr;
-	key.sport = sport;
-	key.dport = dport;
-	key.proto = proto;
 	return bpf_map_delete_elem(bpf_map__fd(f->skel->maps.ct4), &key) ? -errno : 0;
 }
 

@@ -56,6 +56,15 @@ static bool open_flow(struct fixture *f, uint8_t proto, int i)
 	       ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "new flow translated to A");
 }
 
+/* New flows from client ports PORT_BASE + first .. PORT_BASE + end - 1, each translated. */
+static bool open_flows(struct fixture *f, uint8_t proto, int first, int end)
+{
+	for (int i = first; i < end; i++)
+		if (!open_flow(f, proto, i))
+			return false;
+	return true;
+}
+
 /* How many of flow i's two entries ct4 holds. */
 static int flow_entries(struct fixture *f, uint8_t proto, int i)
 {
@@ -86,6 +95,12 @@ static bool pressure_setup(struct fixture *f, uint8_t proto, uint32_t ct_entries
 	       ASSERT_OK(fixture_set_clock(f, T0), "clock");
 }
 
+/* pressure_setup with room for FLOWS UDP flows, all of them open (0 .. FLOWS - 1): full. */
+static bool pressure_setup_full(struct fixture *f)
+{
+	return pressure_setup(f, IPPROTO_UDP, 2 * FLOWS) && open_flows(f, IPPROTO_UDP, 0, FLOWS);
+}
+
 static bool expect_pressure(struct fixture *f, uint64_t early_drops, uint64_t insert_failed)
 {
 	uint64_t drops = 0, failed = 0;
@@ -101,11 +116,8 @@ void test_ct_pressure_unconfirmed_recycled(void)
 	struct fixture f = {0};
 	int i;
 
-	if (!pressure_setup(&f, IPPROTO_UDP, 2 * FLOWS))
+	if (!pressure_setup_full(&f))
 		goto cleanup;
-	for (i = 0; i < FLOWS; i++)
-		if (!open_flow(&f, IPPROTO_UDP, i))
-			goto cleanup;
 	ASSERT_EQ(fixture_ct_count(&f), 2 * FLOWS, "the table is full");
 	if (!open_flow(&f, IPPROTO_UDP, FLOWS))
 		goto cleanup;
@@ -114,9 +126,8 @@ void test_ct_pressure_unconfirmed_recycled(void)
 		if (!ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, i), 2, "every other flow whole"))
 			break;
 	expect_pressure(&f, 1, 0);
-	for (i = FLOWS + 1; i <= 3 * FLOWS; i++)
-		if (!open_flow(&f, IPPROTO_UDP, i))
-			goto cleanup;
+	if (!open_flows(&f, IPPROTO_UDP, FLOWS + 1, 3 * FLOWS + 1))
+		goto cleanup;
 	ASSERT_EQ(fixture_ct_count(&f), 2 * FLOWS, "still full, never more");
 	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, 3 * FLOWS), 2, "the newest flow whole");
 	expect_pressure(&f, 2 * FLOWS + 1, 0);
@@ -194,13 +205,9 @@ cleanup:
 void test_ct_pressure_victim_confirmed_meanwhile(void)
 {
 	struct fixture f = {0};
-	int i;
 
-	if (!pressure_setup(&f, IPPROTO_UDP, 2 * FLOWS))
+	if (!pressure_setup_full(&f))
 		goto cleanup;
-	for (i = 0; i < FLOWS; i++)
-		if (!open_flow(&f, IPPROTO_UDP, i))
-			goto cleanup;
 	if (!backend_answers(&f, IPPROTO_UDP, 0, 0) || !open_flow(&f, IPPROTO_UDP, FLOWS))
 		goto cleanup;
 	ASSERT_EQ(flow_entries(&f, IPPROTO_UDP, 0), 2, "the answered flow stays");
@@ -272,13 +279,9 @@ void test_ct_pressure_full_hint(void)
 {
 	struct fixture f = {0};
 	uint64_t full_until = 1;
-	int i;
 
-	if (!pressure_setup(&f, IPPROTO_UDP, 2 * FLOWS))
+	if (!pressure_setup_full(&f))
 		goto cleanup;
-	for (i = 0; i < FLOWS; i++)
-		if (!open_flow(&f, IPPROTO_UDP, i))
-			goto cleanup;
 	if (ASSERT_OK(fixture_ct_full_until(&f, &full_until), "read ct4_ring"))
 		ASSERT_EQ(full_until, 0, "filling: not marked full");
 	if (!open_flow(&f, IPPROTO_UDP, FLOWS))

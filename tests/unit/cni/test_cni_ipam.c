@@ -438,6 +438,7 @@ static void test_config_valid(void **state)
 	assert_string_equal(cfg.bpffs, CNI_BPFFS_DEFAULT);
 	assert_string_equal(cfg.state_dir, CNI_STATE_DIR_DEFAULT);
 	assert_int_equal(cfg.mtu, 1450);
+	assert_true(cfg.has_mtu);
 	assert_int_equal(cfg.prefix, 24);
 	assert_string_equal(addr_str(cfg.gateway), "10.244.1.1");
 	assert_non_null(cfg.dns);
@@ -449,6 +450,20 @@ static void test_config_valid(void **state)
 			 0);
 	assert_string_equal(addr_str(cfg.gateway), "10.0.0.254");
 	assert_int_equal(cfg.mtu, CNI_MTU_DEFAULT);
+	assert_false(cfg.has_mtu); /* the agent's pod MTU applies (cni_config_resolve_mtu) */
+	cni_config_free(&cfg);
+
+	/* IPv4's bounds: 68 (RFC 791) and 65535 are accepted. */
+	assert_int_equal(
+	    parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":68," GOOD_IPAM "}", &cfg, &err),
+	    0);
+	assert_int_equal(cfg.mtu, 68);
+	cni_config_free(&cfg);
+	assert_int_equal(parse("{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":65535," GOOD_IPAM
+			       "}",
+			       &cfg, &err),
+			 0);
+	assert_int_equal(cfg.mtu, 65535);
 	cni_config_free(&cfg);
 }
 
@@ -503,6 +518,14 @@ static void test_config_invalid(void **state)
 	     "\"gateway\":\"10.244.1.255\"}}",
 	     CNI_ERR_INVALID_CONFIG, "ipam.gateway"},
 	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":70000," GOOD_IPAM "}",
+	     CNI_ERR_INVALID_CONFIG, "mtu"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":65536," GOOD_IPAM "}",
+	     CNI_ERR_INVALID_CONFIG, "mtu: 65536 is outside 68..65535"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":67," GOOD_IPAM "}",
+	     CNI_ERR_INVALID_CONFIG, "mtu: 67 is outside 68..65535"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":-1," GOOD_IPAM "}",
+	     CNI_ERR_INVALID_CONFIG, "mtu"},
+	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":1400.5," GOOD_IPAM "}",
 	     CNI_ERR_INVALID_CONFIG, "mtu"},
 	    {"{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"mtu\":\"1500\"," GOOD_IPAM "}",
 	     CNI_ERR_INVALID_CONFIG, "mtu"},
