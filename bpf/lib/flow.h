@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Flows, shared by the pod and uplink programs: packets of tracked flows (rewrite and deliver),
- * and the conntrack pair every new flow is recorded with.
+ * Flows, shared by the pod, to-pod and uplink programs: packets of tracked flows (rewrite and
+ * deliver), and the conntrack pair every new flow is recorded with.
  */
 #ifndef SLUICE_BPF_FLOW_H
 #define SLUICE_BPF_FLOW_H
