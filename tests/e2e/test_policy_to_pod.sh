@@ -86,6 +86,10 @@ wait_service_backends n1 "$VIP" 80 1 ||
 check policy-to-pod/no_uplink_program "the node runs no tc program on its uplink eth0" \
 	test -z "$(topo_in_node n1 tc filter show dev eth0 ingress 2>/dev/null)"
 
+check policy-to-pod/status_names_program "sluice status: $(topo_cli n1 status -o json 2>/dev/null | jq -c .to_pod_program)" \
+	jq -e '.to_pod_program.pin == "tc_to_pod" and .to_pod_program.name == "tc_to_pod"' \
+	<(topo_cli n1 status -o json 2>/dev/null)
+
 # 0. Before any policy: the outside host reaches the pod through the node's stack.
 out=$(outside_probe --tcp "$web:8080" -n 3 --timeout-ms 2000 || true)
 check policy-to-pod/reached_without_policy "outside -> web: $(tally "$out")" \
