@@ -286,9 +286,32 @@ static int datapath_write_masq_skip(int fd, const struct datapath_opts *opts)
 	return 0;
 }
 
+/*
+ * For an object loaded after tc_pod (tc_to_pod, the uplink's): size ct4 like the pod object did,
+ * then compare every map with its pin (datapath_check_pinned).
+ */
 static int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
-				   const struct datapath_opts *opts,
-				   struct datapath_result *result);
+				   const struct datapath_opts *opts, struct datapath_result *result)
+{
+	struct datapath_opts node_opts = *opts;
+	struct bpf_map *map;
+	bool is_adopted = result->is_adopted;
+	int err;
+
+	/* The pod object already created or adopted ct4: its size is the one in force. */
+	node_opts.is_ct_size_set = false;
+	err = bpf_map__set_max_entries(ct4, result->ct_size);
+	if (err)
+		return err;
+	bpf_object__for_each_map(map, obj)
+	{
+		err = datapath_check_pinned(map, &node_opts, result);
+		if (err)
+			return err;
+	}
+	result->is_adopted = is_adopted;
+	return 0;
+}
 
 /*
  * The pods' veth egress program, tc_to_pod: its maps are the pins tc_pod created or adopted.
@@ -387,33 +410,6 @@ cleanup:
 	tc_to_pod__destroy(to_pod);
 	tc_pod__destroy(skel);
 	return err;
-}
-
-/*
- * For an object loaded after tc_pod (tc_to_pod, the uplink's): size ct4 like the pod object did,
- * then compare every map with its pin (datapath_check_pinned).
- */
-static int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
-				   const struct datapath_opts *opts, struct datapath_result *result)
-{
-	struct datapath_opts node_opts = *opts;
-	struct bpf_map *map;
-	bool is_adopted = result->is_adopted;
-	int err;
-
-	/* The pod object already created or adopted ct4: its size is the one in force. */
-	node_opts.is_ct_size_set = false;
-	err = bpf_map__set_max_entries(ct4, result->ct_size);
-	if (err)
-		return err;
-	bpf_object__for_each_map(map, obj)
-	{
-		err = datapath_check_pinned(map, &node_opts, result);
-		if (err)
-			return err;
-	}
-	result->is_adopted = is_adopted;
-	return 0;
 }
 
 /* XDP in native mode on IFINDEX; a failure is not fatal: tc_node does all the work alone. */
