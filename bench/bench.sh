@@ -184,23 +184,29 @@ host_veths() {
 	in_node ip -o link show type veth | awk -F': ' '{ split($2, a, "@"); print a[1] }'
 }
 
-# Every pod veth without the sluice program (kube-proxy nodes wire pods with plain veths).
+# Every pod veth without the sluice programs (kube-proxy nodes wire pods with plain veths).
 datapath_detach() {
-	local v
+	local v hook
 	for v in $(host_veths); do
-		in_node tc filter del dev "$v" ingress 2>/dev/null || true
-		[[ -z $(in_node tc filter show dev "$v" ingress) ]] ||
-			bench_fail setup "tc program still attached to $v after detach"
+		for hook in ingress egress; do
+			in_node tc filter del dev "$v" "$hook" 2>/dev/null || true
+			[[ -z $(in_node tc filter show dev "$v" "$hook") ]] ||
+				bench_fail setup "tc program still attached to $v $hook after detach"
+		done
 	done
 }
 
-# The pinned program back on every pod veth, as sluice-cni attaches it.
+# The pinned programs back on every pod veth, as sluice-cni attaches them: tc_pod at ingress,
+# tc_to_pod at egress.
 datapath_attach() {
-	local v
+	local v hook pin
 	for v in $(host_veths); do
-		in_node tc filter replace dev "$v" ingress pref 1 handle 1 bpf da \
-			object-pinned "$(topo_node_bpffs n1)/tc_pod" ||
-			bench_fail setup "cannot attach the pinned tc_pod to $v"
+		for hook in ingress:tc_pod egress:tc_to_pod; do
+			pin=${hook#*:}
+			in_node tc filter replace dev "$v" "${hook%%:*}" pref 1 handle 1 bpf da \
+				object-pinned "$(topo_node_bpffs n1)/$pin" ||
+				bench_fail setup "cannot attach the pinned $pin to $v"
+		done
 	done
 }
 

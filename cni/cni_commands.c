@@ -18,6 +18,7 @@
 #include "cni/cni_netlink.h"
 #include "cni/cni_result.h"
 #include "lib/log.h"
+#include "lib/tc_attach.h"
 
 static const struct in_addr cni_any = {0};
 
@@ -67,16 +68,17 @@ static void cni_ipam_range(const struct cni_config *cfg, struct ipam_range *rang
  * and ends with cni_handles_close(), which releases whatever was opened.
  */
 struct cni_handles {
-	struct nl_sock *node; /* route socket in the node's namespace */
-	struct nl_sock *pod;  /* route socket in CNI_NETNS */
-	int pod_ns;	      /* CNI_NETNS itself (the veth peer is created in it) */
-	int prog_fd;	      /* the agent's pinned tc program */
-	int map_fd;	      /* the agent's pinned endpoints map */
+	struct nl_sock *node;	/* route socket in the node's namespace */
+	struct nl_sock *pod;	/* route socket in CNI_NETNS */
+	int pod_ns;		/* CNI_NETNS itself (the veth peer is created in it) */
+	struct cni_progs progs; /* the agent's pinned tc programs */
+	int map_fd;		/* the agent's pinned endpoints map */
 };
 
 static void cni_handles_init(struct cni_handles *handles)
 {
-	*handles = (struct cni_handles){.pod_ns = -1, .prog_fd = -1, .map_fd = -1};
+	*handles = (struct cni_handles){
+	    .pod_ns = -1, .progs = {.pod_fd = -1, .to_pod_fd = -1}, .map_fd = -1};
 }
 
 static void cni_handles_close(struct cni_handles *handles)
@@ -85,8 +87,7 @@ static void cni_handles_close(struct cni_handles *handles)
 	cni_nl_close(handles->node);
 	if (handles->pod_ns >= 0)
 		close(handles->pod_ns);
-	if (handles->prog_fd >= 0)
-		close(handles->prog_fd);
+	cni_progs_close(&handles->progs);
 	if (handles->map_fd >= 0)
 		close(handles->map_fd);
 	cni_handles_init(handles);
@@ -231,10 +232,18 @@ static int cni_arm_source_check(const struct cni_config *cfg, const struct cni_e
 			      cfg->node, result->host_ifname, cfg->bpffs, EP4_MAP, strerror(-ret));
 		return ret;
 	}
-	ret = cni_datapath_attach(*host_ifindex, handles->prog_fd);
+	ret = tc_attach(*host_ifindex, false, handles->progs.pod_fd);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc ingress of %s: %s",
 			      cfg->node, cfg->bpffs, SLUICE_PROG_PIN, result->host_ifname,
+			      strerror(-ret));
+		return ret;
+	}
+	/* Ingress policy for whatever reaches the pod through the node's stack. */
+	ret = tc_attach(*host_ifindex, true, handles->progs.to_pod_fd);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: attach %s/%s to tc egress of %s: %s",
+			      cfg->node, cfg->bpffs, SLUICE_TO_POD_PIN, result->host_ifname,
 			      strerror(-ret));
 		return ret;
 	}
@@ -271,7 +280,7 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	cni_ipam_range(cfg, &range);
 
 	/* Refuse before touching anything when the agent is not there to serve the pod. */
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.progs, err);
 	if (ret)
 		goto cleanup;
 	ret = cni_open_pod(env, &handles, err);
@@ -465,7 +474,7 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 	ret = cni_check_prev_result(cfg, address_str, err);
 	if (ret)
 		goto cleanup;
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.progs, err);
 	if (ret)
 		goto cleanup;
 	ret = cni_open_node(cfg, &handles, err);
@@ -486,9 +495,15 @@ int cni_cmd_check(const struct cni_config *cfg, const struct cni_env *env, struc
 			      ret == -ESTALE ? "points at another interface" : strerror(-ret));
 		goto cleanup;
 	}
-	ret = cni_datapath_query(host_ifindex);
+	ret = tc_attach_query(host_ifindex, false);
 	if (ret) {
 		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: tc ingress filter on %s: %s",
+			      cfg->node, host, strerror(-ret));
+		goto cleanup;
+	}
+	ret = tc_attach_query(host_ifindex, true);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_CHECK_FAILED, "node %s: tc egress filter on %s: %s",
 			      cfg->node, host, strerror(-ret));
 		goto cleanup;
 	}
@@ -520,7 +535,7 @@ int cni_cmd_status(const struct cni_config *cfg, struct cni_error *err)
 
 	cni_handles_init(&handles);
 	/* STATUS has its own codes: 50 = cannot serve ADD now. */
-	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.prog_fd, err);
+	ret = cni_datapath_open(cfg->bpffs, cfg->node, &handles.map_fd, &handles.progs, err);
 	if (ret) {
 		err->code = CNI_ERR_NOT_AVAILABLE;
 		goto cleanup;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* sluice-cni side of the datapath: the pinned pod program and endpoints map of the node's agent. */
+/* sluice-cni side of the datapath: the pinned pod programs and endpoints map of the node's agent.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +14,6 @@
 
 #include "cni/cni_datapath.h"
 #include "maps/types.h"
-
-#define CNI_TC_HANDLE	1
-#define CNI_TC_PRIORITY 1
 
 static int cni_pin_get(const char *bpffs, const char *name, const char *node, char *path,
 		       size_t size, struct cni_error *err)
@@ -49,18 +47,44 @@ static int cni_pin_get(const char *bpffs, const char *name, const char *node, ch
 	return fd;
 }
 
-int cni_datapath_open(const char *bpffs, const char *node, int *map_fd, int *prog_fd,
+/* Open the tc program pinned at BPFFS/NAME, checking its type. Returns a fd or -errno. */
+static int cni_prog_get(const char *bpffs, const char *name, const char *node,
+			struct cni_error *err)
+{
+	struct bpf_prog_info prog_info = {};
+	char path[CNI_PATH_MAX + 32];
+	__u32 len = sizeof(prog_info);
+	int fd, ret;
+
+	fd = cni_pin_get(bpffs, name, node, path, sizeof(path), err);
+	if (fd < 0)
+		return fd;
+	ret = bpf_obj_get_info_by_fd(fd, &prog_info, &len);
+	if (ret) {
+		cni_error_set(err, CNI_ERR_IO, "node %s: %s: %s", node, path, strerror(-ret));
+	} else if (prog_info.type != BPF_PROG_TYPE_SCHED_CLS) {
+		ret = -EPROTO;
+		cni_error_set(err, CNI_ERR_IO, "node %s: %s: program type %u is not a tc program",
+			      node, path, prog_info.type);
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int cni_datapath_open(const char *bpffs, const char *node, int *map_fd, struct cni_progs *progs,
 		      struct cni_error *err)
 {
 	struct bpf_map_info map_info = {};
-	struct bpf_prog_info prog_info = {};
 	__u32 len;
 	char path[CNI_PATH_MAX + 32];
 	int ret;
 
 	*map_fd = -1;
-	if (prog_fd)
-		*prog_fd = -1;
+	if (progs)
+		*progs = (struct cni_progs){.pod_fd = -1, .to_pod_fd = -1};
 	ret = cni_pin_get(bpffs, EP4_MAP, node, path, sizeof(path), err);
 	if (ret < 0)
 		goto fail;
@@ -83,32 +107,23 @@ int cni_datapath_open(const char *bpffs, const char *node, int *map_fd, int *pro
 		    sizeof(struct ep4_key), sizeof(struct ep4_info));
 		goto fail;
 	}
-	if (!prog_fd)
+	if (!progs)
 		return 0;
 
-	ret = cni_pin_get(bpffs, SLUICE_PROG_PIN, node, path, sizeof(path), err);
+	ret = cni_prog_get(bpffs, SLUICE_PROG_PIN, node, err);
 	if (ret < 0)
 		goto fail;
-	*prog_fd = ret;
-	len = sizeof(prog_info);
-	ret = bpf_obj_get_info_by_fd(*prog_fd, &prog_info, &len);
-	if (ret) {
-		cni_error_set(err, CNI_ERR_IO, "node %s: %s: %s", node, path, strerror(-ret));
+	progs->pod_fd = ret;
+	/* An agent older than tc_to_pod is "not ready": a pod must not start unjudged. */
+	ret = cni_prog_get(bpffs, SLUICE_TO_POD_PIN, node, err);
+	if (ret < 0)
 		goto fail;
-	}
-	if (prog_info.type != BPF_PROG_TYPE_SCHED_CLS) {
-		ret = -EPROTO;
-		cni_error_set(err, CNI_ERR_IO, "node %s: %s: program type %u is not a tc program",
-			      node, path, prog_info.type);
-		goto fail;
-	}
+	progs->to_pod_fd = ret;
 	return 0;
 
 fail:
-	if (prog_fd && *prog_fd >= 0) {
-		close(*prog_fd);
-		*prog_fd = -1;
-	}
+	if (progs)
+		cni_progs_close(progs);
 	if (*map_fd >= 0) {
 		close(*map_fd);
 		*map_fd = -1;
@@ -116,26 +131,13 @@ fail:
 	return ret;
 }
 
-int cni_datapath_attach(int ifindex, int prog_fd)
+void cni_progs_close(struct cni_progs *progs)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CNI_TC_HANDLE, .priority = CNI_TC_PRIORITY,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-	int err;
-
-	/* The veth is ours and new, but a retried ADD may find the clsact qdisc already there. */
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return err;
-	return bpf_tc_attach(&hook, &opts);
-}
-
-int cni_datapath_query(int ifindex)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CNI_TC_HANDLE, .priority = CNI_TC_PRIORITY);
-
-	return bpf_tc_query(&hook, &opts);
+	if (progs->pod_fd >= 0)
+		close(progs->pod_fd);
+	if (progs->to_pod_fd >= 0)
+		close(progs->to_pod_fd);
+	*progs = (struct cni_progs){.pod_fd = -1, .to_pod_fd = -1};
 }
 
 int cni_endpoint_update(int map_fd, struct in_addr address, const struct ep4_info *info)

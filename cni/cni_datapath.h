@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sluice-cni side of the datapath: the pinned pod program and endpoints map of the node's agent. */
+/* sluice-cni side of the datapath: the pinned pod programs and endpoints map of the node's agent.
+ */
 #ifndef SLUICE_CNI_CNI_DATAPATH_H
 #define SLUICE_CNI_CNI_DATAPATH_H
 
@@ -8,18 +9,21 @@
 #include "cni/cni.h"
 #include "maps/endpoints.h"
 
-/*
- * Open <bpffs>/ep4 and, when prog_fd is non-NULL, <bpffs>/tc_pod, checking their types and
- * layouts. A missing pin means the agent has not started yet: -ENOENT with err code 11.
- * Other failures: -errno with err code 5. Both fds start at -1 and are the caller's to close.
- */
-int cni_datapath_open(const char *bpffs, const char *node, int *map_fd, int *prog_fd,
-		      struct cni_error *err);
+/* The agent's pinned programs for a pod's host veth (attached with lib/tc_attach.h). */
+struct cni_progs {
+	int pod_fd;    /* <bpffs>/tc_pod, at its tc ingress: what the pod sends */
+	int to_pod_fd; /* <bpffs>/tc_to_pod, at its tc egress: what the node's stack hands it */
+};
 
-/* clsact on ifindex (kept if present) + prog at ingress, handle 1 priority 1, replacing. */
-int cni_datapath_attach(int ifindex, int prog_fd);
-/* Whether a filter with our handle/priority is on ifindex's ingress: 0 or -ENOENT. */
-int cni_datapath_query(int ifindex);
+/*
+ * Open <bpffs>/ep4 and, when progs is non-NULL, both programs, checking their types and
+ * layouts. A missing pin means the agent has not started yet: -ENOENT with err code 11.
+ * Other failures: -errno with err code 5. Every fd starts at -1 and is the caller's to close.
+ */
+int cni_datapath_open(const char *bpffs, const char *node, int *map_fd, struct cni_progs *progs,
+		      struct cni_error *err);
+/* Close what is open and set every fd to -1. */
+void cni_progs_close(struct cni_progs *progs);
 
 int cni_endpoint_update(int map_fd, struct in_addr address, const struct ep4_info *info);
 int cni_endpoint_lookup(int map_fd, struct in_addr address, struct ep4_info *info);

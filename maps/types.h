@@ -30,6 +30,11 @@
 
 /* Pin name of the pod program under the node's bpffs directory; the CNI plugin attaches it. */
 #define SLUICE_PROG_PIN "tc_pod"
+/*
+ * Pin name of the program for the egress of the same veths (ingress policy of what the node's
+ * stack hands the pod); the CNI plugin attaches it beside SLUICE_PROG_PIN.
+ */
+#define SLUICE_TO_POD_PIN "tc_to_pod"
 
 /*
  * Source address given to a hairpin flow (a pod reaching its own service and picked as the

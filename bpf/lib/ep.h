@@ -39,6 +39,20 @@ static __always_inline int ep4_deliver(struct __sk_buff *skb, const struct ct_en
 	return ep4_redirect(skb, entry->ifindex, entry->mac, entry->host_mac);
 }
 
+/*
+ * ep4_deliver() for a program at tc ingress (IS_EGRESS false), or at a pod veth's tc egress
+ * (tc_to_pod, IS_EGRESS true): there the stack is already sending the packet into that pod, and
+ * bpf_redirect_peer works only at tc ingress (skb_do_redirect drops it at egress), so the packet
+ * goes on as it is. IS_EGRESS is a constant at each call: ingress programs pay no test.
+ */
+static __always_inline int ep4_deliver_at(struct __sk_buff *skb, const struct ct_entry *entry,
+					  const bool is_egress)
+{
+	if (is_egress)
+		return TC_ACT_OK;
+	return ep4_deliver(skb, entry);
+}
+
 static __always_inline struct ep4_info *ep4_lookup(__be32 address)
 {
 	struct ep4_key key = {.address = address};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Flows, shared by the pod and uplink programs: packets of tracked flows (rewrite and deliver),
- * and the conntrack pair every new flow is recorded with.
+ * Flows, shared by the pod, to-pod and uplink programs: packets of tracked flows (rewrite and
+ * deliver), and the conntrack pair every new flow is recorded with.
  */
 #ifndef SLUICE_BPF_FLOW_H
 #define SLUICE_BPF_FLOW_H
@@ -21,11 +21,12 @@
  * A packet of a known flow, either direction: it leaves with the tuple its conntrack entry
  * recorded (backend for client -> VIP, VIP for replies) and goes where the entry delivers.
  * IS_LATER_FRAGMENT (a constant at each call, so whole packets pay no test): a later IP
- * fragment, whose IP header alone is rewritten.
+ * fragment, whose IP header alone is rewritten. IS_EGRESS: at a pod veth's tc egress, where the
+ * packet goes on into that pod (ep4_deliver_at()).
  */
-static __always_inline int flow_established(struct __sk_buff *skb, const struct pkt4 *pkt,
-					    struct ct_entry *entry, __u64 now,
-					    const bool is_later_fragment)
+static __always_inline int flow_established_at(struct __sk_buff *skb, const struct pkt4 *pkt,
+					       struct ct_entry *entry, __u64 now,
+					       const bool is_later_fragment, const bool is_egress)
 {
 	struct nat4_tuple out = {
 	    .saddr = entry->nat_saddr,
@@ -44,7 +45,15 @@ static __always_inline int flow_established(struct __sk_buff *skb, const struct 
 			return ret;
 	}
 	stats_count((entry->flags & CT_F_REPLY) ? STAT_CT_REPLY : STAT_CT_FORWARD, skb->len);
-	return ep4_deliver(skb, entry);
+	return ep4_deliver_at(skb, entry, is_egress);
+}
+
+/* flow_established_at() at tc ingress. */
+static __always_inline int flow_established(struct __sk_buff *skb, const struct pkt4 *pkt,
+					    struct ct_entry *entry, __u64 now,
+					    const bool is_later_fragment)
+{
+	return flow_established_at(skb, pkt, entry, now, is_later_fragment, false);
 }
 
 /*
@@ -61,9 +70,10 @@ static __always_inline bool flow_is_new_syn(const struct ct_entry *entry, const 
 /*
  * A later IP fragment (PARSE_FRAGMENT): it follows its first fragment's flow with that one's
  * ports (frag.h), never opens one and is never judged alone. Returns what flow_begin() does,
- * never VERDICT_NEW_FLOW.
+ * never VERDICT_NEW_FLOW. IS_EGRESS as for flow_established_at().
  */
-static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt4 *pkt)
+static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt4 *pkt,
+					       const bool is_egress)
 {
 	struct ct4_key key = {};
 	struct ct_entry *entry;
@@ -76,7 +86,7 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
 	ct4_key_of(&key, pkt);
 	entry = ct4_lookup(&key, now);
 	if (entry)
-		return flow_established(skb, pkt, entry, now, true);
+		return flow_established_at(skb, pkt, entry, now, true, is_egress);
 	/*
 	 * No flow: the first fragment passed untracked, and so do they; or it was a VIP's and
 	 * opened none (a reject, a port no Service serves): nothing to translate them to.
@@ -92,9 +102,11 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
  * tracked flow, which NetworkPolicy judges alone. A first fragment goes the same way, and opens
  * its datagram's frag4 entry in *FIRST for the entry point to settle (frag4_settle_first; *FIRST
  * stays NULL for any other packet); a later one follows its first (flow_later_fragment).
+ * IS_EGRESS: the program runs at a pod veth's tc egress (tc_to_pod): packets of known flows are
+ * translated and go on into that pod (ep4_deliver_at()).
  */
-static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now,
-				      struct frag4_entry **first)
+static __always_inline int flow_begin_at(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now,
+					 struct frag4_entry **first, const bool is_egress)
 {
 	struct ct4_key key = {};
 	struct ct_entry *entry;
@@ -106,7 +118,7 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 		/* A fragment cut inside its L4 header could slip ports past policy (RFC 1858). */
 		return pkt->frag || lb4_is_vip(pkt->daddr) ? -DROP_MALFORMED : VERDICT_PASS;
 	case PARSE_FRAGMENT:
-		return flow_later_fragment(skb, pkt);
+		return flow_later_fragment(skb, pkt, is_egress);
 	default:
 		return VERDICT_PASS;
 	}
@@ -116,13 +128,20 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 		*first = frag4_open_first(pkt, *now);
 	if (pkt->proto == IPPROTO_ICMP && pkt->icmp_type != ICMP_ECHO &&
 	    pkt->icmp_type != ICMP_ECHOREPLY)
-		return icmp4_handle(skb, pkt, *now);
+		return icmp4_handle_at(skb, pkt, *now, is_egress);
 
 	ct4_key_of(&key, pkt);
 	entry = ct4_lookup(&key, *now);
 	if (entry && ((entry->flags & CT_F_REPLY) || !flow_is_new_syn(entry, pkt)))
-		return flow_established(skb, pkt, entry, *now, false);
+		return flow_established_at(skb, pkt, entry, *now, false, is_egress);
 	return VERDICT_NEW_FLOW;
+}
+
+/* flow_begin_at() at tc ingress (tc_pod, tc_node). */
+static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, __u64 *now,
+				      struct frag4_entry **first)
+{
+	return flow_begin_at(skb, pkt, now, first, false);
 }
 
 /* The entry point's last step: count the outcome (drops by reason) and give tc its verdict. */
@@ -345,10 +364,12 @@ static __always_inline bool flow_is_trackable(const struct pkt4 *pkt)
  * the forward direction goes straight into the destination pod DST_EP when it is on this node
  * (ep4_lookup() of the destination, NULL when it is not). A packet that opens no flow
  * (flow_is_trackable()) passes alone, judged. Returns a tc verdict, VERDICT_PASS or -DROP_*.
+ * IS_EGRESS: at a pod veth's tc egress, where DST_EP is that pod and the packet goes on into it
+ * (ep4_deliver_at()).
  */
-static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
-					     __u64 now, __u8 policy, bool is_reply_to_sender,
-					     const struct ep4_info *dst_ep)
+static __always_inline int flow_track_direct_at(struct __sk_buff *skb, const struct pkt4 *pkt,
+						__u64 now, __u8 policy, bool is_reply_to_sender,
+						const struct ep4_info *dst_ep, const bool is_egress)
 {
 	struct nat4_tuple out = {
 	    .saddr = pkt->saddr,
@@ -370,7 +391,15 @@ static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct
 	if (ret)
 		return ret;
 	stats_count(STAT_POLICY_NEW, skb->len);
-	return ep4_deliver(skb, &entry);
+	return ep4_deliver_at(skb, &entry, is_egress);
+}
+
+/* flow_track_direct_at() at tc ingress (tc_pod, tc_node). */
+static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
+					     __u64 now, __u8 policy, bool is_reply_to_sender,
+					     const struct ep4_info *dst_ep)
+{
+	return flow_track_direct_at(skb, pkt, now, policy, is_reply_to_sender, dst_ep, false);
 }
 
 #endif

@@ -150,8 +150,10 @@ static __always_inline bool icmp4_inner_ports(struct __sk_buff *skb, __u32 inner
  * NetworkPolicy (CT_F_DIRECT, any protocol) needs no rewrite, and passes whatever the policies say,
  * as the flow's replies do. Returns a tc verdict, or VERDICT_NEW_FLOW for any other ICMP message:
  * the program's new-flow path judges it alone (flow_is_trackable() says it opens no flow).
+ * IS_EGRESS: called at a pod veth's tc egress (ep4_deliver_at()).
  */
-static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
+static __always_inline int icmp4_handle_at(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
+					   const bool is_egress)
 {
 	__u32 off = pkt->l4_off & 0x7f;
 	__u8 type = pkt->icmp_type;
@@ -227,7 +229,13 @@ static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4
 
 deliver:
 	stats_count(STAT_ICMP_XLATE, skb->len);
-	return ep4_deliver(skb, entry);
+	return ep4_deliver_at(skb, entry, is_egress);
+}
+
+/* icmp4_handle_at() at tc ingress. */
+static __always_inline int icmp4_handle(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
+{
+	return icmp4_handle_at(skb, pkt, now, false);
 }
 
 #endif

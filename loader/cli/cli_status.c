@@ -282,6 +282,40 @@ static void cli_masq_status(const char *bpffs, struct json_object *root)
 	}
 }
 
+/*
+ * Prints the program pinned at BPFFS/PIN (text), or sets KEY of ROOT to it (JSON; null when it
+ * is missing). Returns whether it is pinned.
+ */
+static bool cli_status_program(const char *bpffs, const char *pin, struct json_object *root,
+			       const char *key)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+	int fd = bpffs_open_map(bpffs, pin);
+
+	if (fd < 0) {
+		if (root)
+			json_object_object_add(root, key, NULL);
+		else
+			printf("program %s: %s\n", pin, strerror(-fd));
+		return false;
+	}
+	memset(&info, 0, sizeof(info));
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (root) {
+		struct json_object *prog = json_object_new_object();
+
+		cli_json_set(prog, "pin", json_object_new_string(pin));
+		cli_json_set(prog, "id", json_object_new_int64(info.id));
+		cli_json_set(prog, "name", json_object_new_string(info.name));
+		cli_json_set(root, key, prog);
+	} else {
+		printf("program %s: id %u (%s)\n", pin, info.id, info.name);
+	}
+	close(fd);
+	return true;
+}
+
 int cli_status(const struct cli_options *options)
 {
 	/* Every map the programs pin, so an operator sees each one's fill. */
@@ -314,32 +348,12 @@ int cli_status(const struct cli_options *options)
 		printf("bpffs %s\n", options->bpffs);
 	}
 
-	/* The program pin: what the CNI plugin attaches to new pods. */
-	fd = bpffs_open_map(options->bpffs, SLUICE_PROG_PIN);
-	if (fd >= 0) {
-		struct bpf_prog_info info;
-		__u32 len = sizeof(info);
-
-		memset(&info, 0, sizeof(info));
-		bpf_obj_get_info_by_fd(fd, &info, &len);
-		if (root) {
-			struct json_object *prog = json_object_new_object();
-
-			cli_json_set(prog, "pin", json_object_new_string(SLUICE_PROG_PIN));
-			cli_json_set(prog, "id", json_object_new_int64(info.id));
-			cli_json_set(prog, "name", json_object_new_string(info.name));
-			cli_json_set(root, "program", prog);
-		} else {
-			printf("program %s: id %u (%s)\n", SLUICE_PROG_PIN, info.id, info.name);
-		}
-		close(fd);
-	} else {
+	/* The program pins: what the CNI plugin attaches to new pods' veths. */
+	if (!cli_status_program(options->bpffs, SLUICE_PROG_PIN, root, "program"))
 		missing = SLUICE_PROG_PIN;
-		if (root)
-			json_object_object_add(root, "program", NULL);
-		else
-			printf("program %s: %s\n", SLUICE_PROG_PIN, strerror(-fd));
-	}
+	if (!cli_status_program(options->bpffs, SLUICE_TO_POD_PIN, root, "to_pod_program") &&
+	    !missing)
+		missing = SLUICE_TO_POD_PIN;
 
 	if (!root)
 		printf("%-14s %-8s %10s %10s\n", "MAP", "PRESENT", "ENTRIES", "MAX");

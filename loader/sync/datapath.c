@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Owns loading the pod program: map creation or adoption, the program pin, re-attachment. */
+/* Owns loading the programs: map creation or adoption, the program pins, re-attachment. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -16,6 +16,7 @@
 #include "loader/sync/datapath.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
+#include "lib/tc_attach.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
 #include "maps/lb.h"
@@ -23,6 +24,7 @@
 #include "maps/stats.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
+#include "skel/tc_to_pod.skel.h"
 #include "skel/xdp_node.skel.h"
 
 /*
@@ -143,16 +145,17 @@ static int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
 	return err;
 }
 
-/* Pin PROG at DIR/tc_pod, replacing an older pin in one rename so the CNI never finds none. */
-static int datapath_pin_program(struct bpf_program *prog, const char *dir)
+/* Pin PROG at DIR/NAME, replacing an older pin in one rename so the CNI never finds none. */
+static int datapath_pin_program(struct bpf_program *prog, const char *dir, const char *name)
 {
-	char path[4096], tmp[4096];
+	char path[4096], tmp[4096], tmp_name[64];
 	int err;
 
-	err = bpffs_path(path, sizeof(path), dir, SLUICE_PROG_PIN);
+	/* bpffs refuses names with a dot (kernel/bpf/inode.c bpf_lookup): no ".new". */
+	snprintf(tmp_name, sizeof(tmp_name), "%s_new", name);
+	err = bpffs_path(path, sizeof(path), dir, name);
 	if (!err)
-		/* bpffs refuses names with a dot (kernel/bpf/inode.c bpf_lookup): no ".new". */
-		err = bpffs_path(tmp, sizeof(tmp), dir, SLUICE_PROG_PIN "_new");
+		err = bpffs_path(tmp, sizeof(tmp), dir, tmp_name);
 	if (err) {
 		log_error("%s: pin path too long", dir);
 		return err;
@@ -172,28 +175,14 @@ static int datapath_pin_program(struct bpf_program *prog, const char *dir)
 	return 0;
 }
 
-/* Point clsact ingress of IFINDEX at PROG_FD, replacing the filter a CNI ADD or an older agent put.
- */
-static int datapath_attach(int ifindex, int prog_fd)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DATAPATH_TC_HANDLE,
-		    .priority = DATAPATH_TC_PRIORITY, .prog_fd = prog_fd,
-		    .flags = BPF_TC_F_REPLACE);
-	int err;
-
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return err;
-	return bpf_tc_attach(&hook, &opts);
-}
-
 /*
- * An upgrade must reach pods that already exist: their veths still run the program the CNI
- * attached. Every host veth listed in ep4 is moved to PROG_FD; failures are logged and counted
- * (a veth may vanish under us when its pod is deleted).
+ * An upgrade must reach pods that already exist: their veths still run the programs the CNI
+ * attached, or none at egress when an older plugin made them. Every host veth listed in ep4 gets
+ * POD_FD at its ingress and TO_POD_FD at its egress; failures are logged and counted (a veth may
+ * vanish under us when its pod is deleted).
  */
-static void datapath_reattach_all(int ep4_fd, int prog_fd, struct datapath_result *result)
+static void datapath_reattach_all(int ep4_fd, int pod_fd, int to_pod_fd,
+				  struct datapath_result *result)
 {
 	struct ep4_key key;
 	struct ep4_info info;
@@ -213,9 +202,16 @@ static void datapath_reattach_all(int ep4_fd, int prog_fd, struct datapath_resul
 			result->reattach_failed++;
 			continue;
 		}
-		err = datapath_attach((int)info.ifindex, prog_fd);
+		err = tc_attach((int)info.ifindex, false, pod_fd);
 		if (err) {
 			log_warn("attach tc ingress to %s (endpoint %s %s): %s", ifname, address,
+				 info.name, strerror(-err));
+			result->reattach_failed++;
+			continue;
+		}
+		err = tc_attach((int)info.ifindex, true, to_pod_fd);
+		if (err) {
+			log_warn("attach tc egress to %s (endpoint %s %s): %s", ifname, address,
 				 info.name, strerror(-err));
 			result->reattach_failed++;
 			continue;
@@ -290,9 +286,66 @@ static int datapath_write_masq_skip(int fd, const struct datapath_opts *opts)
 	return 0;
 }
 
+/*
+ * For an object loaded after tc_pod (tc_to_pod, the uplink's): size ct4 like the pod object did,
+ * then compare every map with its pin (datapath_check_pinned).
+ */
+static int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
+				   const struct datapath_opts *opts, struct datapath_result *result)
+{
+	struct datapath_opts node_opts = *opts;
+	struct bpf_map *map;
+	bool is_adopted = result->is_adopted;
+	int err;
+
+	/* The pod object already created or adopted ct4: its size is the one in force. */
+	node_opts.is_ct_size_set = false;
+	err = bpf_map__set_max_entries(ct4, result->ct_size);
+	if (err)
+		return err;
+	bpf_object__for_each_map(map, obj)
+	{
+		err = datapath_check_pinned(map, &node_opts, result);
+		if (err)
+			return err;
+	}
+	result->is_adopted = is_adopted;
+	return 0;
+}
+
+/*
+ * The pods' veth egress program, tc_to_pod: its maps are the pins tc_pod created or adopted.
+ * Loaded into *SKEL (the caller's to destroy) and pinned at bpffs/tc_to_pod. Returns 0 or -errno.
+ */
+static int datapath_load_to_pod(const struct datapath_opts *opts, struct datapath_result *result,
+				struct tc_to_pod **skel)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	int err;
+
+	*skel = tc_to_pod__open_opts(&open_opts);
+	if (!*skel) {
+		err = -errno;
+		log_error("open BPF object tc_to_pod: %s", strerror(-err));
+		return err;
+	}
+	err = datapath_set_maglev((*skel)->maps.lb4_maglev, NULL, opts);
+	err = err ?: datapath_prepare_object((*skel)->obj, (*skel)->maps.ct4, opts, result);
+	if (err)
+		return err;
+	err = tc_to_pod__load(*skel);
+	if (err) {
+		log_error("load BPF object tc_to_pod (pins under %s): %s", opts->bpffs,
+			  strerror(-err));
+		return err;
+	}
+	return datapath_pin_program((*skel)->progs.tc_to_pod, opts->bpffs, SLUICE_TO_POD_PIN);
+}
+
 int datapath_load(const struct datapath_opts *opts, struct datapath_result *result)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	struct tc_to_pod *to_pod = NULL;
 	struct tc_pod *skel = NULL;
 	struct bpf_map *map;
 	int err;
@@ -341,41 +394,22 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		log_error("%s: %s", MASQ4_SKIP_MAP, strerror(-err));
 		goto cleanup;
 	}
-	err = datapath_pin_program(skel->progs.tc_pod_ingress, opts->bpffs);
+	/* tc_to_pod first: a plugin that finds tc_pod pinned finds both. */
+	err = datapath_load_to_pod(opts, result, &to_pod);
+	if (err)
+		goto cleanup;
+	err = datapath_pin_program(skel->progs.tc_pod_ingress, opts->bpffs, SLUICE_PROG_PIN);
 	if (err)
 		goto cleanup;
 	datapath_reattach_all(bpf_map__fd(skel->maps.ep4),
-			      bpf_program__fd(skel->progs.tc_pod_ingress), result);
+			      bpf_program__fd(skel->progs.tc_pod_ingress),
+			      bpf_program__fd(to_pod->progs.tc_to_pod), result);
 	err = datapath_load_node(opts, result);
 
 cleanup:
+	tc_to_pod__destroy(to_pod);
 	tc_pod__destroy(skel);
 	return err;
-}
-
-/* Size ct4 like the pod object did, then compare every map with its pin (datapath_check_pinned). */
-static int datapath_prepare_node_object(struct bpf_object *obj, struct bpf_map *ct4,
-					const struct datapath_opts *opts,
-					struct datapath_result *result)
-{
-	struct datapath_opts node_opts = *opts;
-	struct bpf_map *map;
-	bool is_adopted = result->is_adopted;
-	int err;
-
-	/* The pod object already created or adopted ct4: its size is the one in force. */
-	node_opts.is_ct_size_set = false;
-	err = bpf_map__set_max_entries(ct4, result->ct_size);
-	if (err)
-		return err;
-	bpf_object__for_each_map(map, obj)
-	{
-		err = datapath_check_pinned(map, &node_opts, result);
-		if (err)
-			return err;
-	}
-	result->is_adopted = is_adopted;
-	return 0;
 }
 
 /* XDP in native mode on IFINDEX; a failure is not fatal: tc_node does all the work alone. */
@@ -393,7 +427,7 @@ static void datapath_attach_xdp(const struct datapath_opts *opts, int ifindex,
 		return;
 	}
 	err = datapath_set_maglev(skel->maps.lb4_maglev, NULL, opts);
-	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	err = err ?: datapath_prepare_object(skel->obj, skel->maps.ct4, opts, result);
 	err = err ?: xdp_node__load(skel);
 	if (err) {
 		log_warn("load BPF object xdp_node: %s; uplink %s runs tc only", strerror(-err),
@@ -436,7 +470,7 @@ int datapath_load_node(const struct datapath_opts *opts, struct datapath_result 
 	err = datapath_masq_ifindex(opts, &skel->rodata->masq_ifindex);
 	err =
 	    err ?: datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
-	err = err ?: datapath_prepare_node_object(skel->obj, skel->maps.ct4, opts, result);
+	err = err ?: datapath_prepare_object(skel->obj, skel->maps.ct4, opts, result);
 	if (err)
 		goto cleanup;
 	err = tc_node__load(skel);
@@ -447,7 +481,7 @@ int datapath_load_node(const struct datapath_opts *opts, struct datapath_result 
 	}
 	if (!ifindex)
 		goto cleanup;
-	err = datapath_attach(ifindex, bpf_program__fd(skel->progs.tc_node_ingress));
+	err = tc_attach(ifindex, false, bpf_program__fd(skel->progs.tc_node_ingress));
 	if (err) {
 		log_error("attach tc ingress to uplink %s: %s", opts->uplink, strerror(-err));
 		goto cleanup;

@@ -7,13 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/*
- * The pod program sits at clsact ingress of each host-side veth under this handle and priority;
- * the CNI plugin attaches with the same pair so the agent can replace it in place on upgrade.
- */
-#define DATAPATH_TC_HANDLE   1
-#define DATAPATH_TC_PRIORITY 1
-
 /* One masq4_skip entry: a destination CIDR pod traffic keeps its address to (maps/masq.h). */
 struct datapath_masq_skip {
 	uint32_t address; /* network byte order, host bits zero */
@@ -41,7 +34,7 @@ struct datapath_opts {
 
 struct datapath_result {
 	uint32_t ct_size;	 /* ct4 size in force */
-	unsigned int reattached; /* host veths moved to the new program */
+	unsigned int reattached; /* host veths moved to the new programs (ingress and egress) */
 	unsigned int reattach_failed;
 	bool is_adopted;    /* maps were already pinned (restart or upgrade) */
 	bool is_uplink_xdp; /* xdp_node runs on the uplink in native mode (tc_node always does) */
@@ -50,9 +43,11 @@ struct datapath_result {
 
 /*
  * Open the tc_pod object with rodata and sizes from OPTS, create its maps at bpffs/<name> or
- * reuse the pinned ones, load it, pin the program at bpffs/tc_pod (atomically replacing an old
- * pin) and move every host veth in ep4 to it. The object is closed again: pins and tc filters
- * hold the program and maps. Returns 0 or -errno; errors are logged with the object at fault.
+ * reuse the pinned ones, load it and tc_to_pod, pin the programs at bpffs/tc_pod and
+ * bpffs/tc_to_pod (atomically replacing old pins) and move every host veth in ep4 to them (tc_pod
+ * at its ingress, tc_to_pod at its egress; lib/tc_attach.h). The objects are closed again: pins
+ * and tc filters hold the programs and maps. Returns 0 or -errno; errors are logged with the
+ * object at fault.
  */
 int datapath_load(const struct datapath_opts *opts, struct datapath_result *result);
 

@@ -66,8 +66,8 @@ struct fixture {
 int fixture_open(struct fixture *f);
 void fixture_close(struct fixture *f);
 /*
- * Before another program's object (tc_node, xdp_node) is loaded: every map of OBJ that tc_pod
- * also has becomes tc_pod's, the others are created unpinned. Returns 0 or -errno.
+ * Before another program's object (tc_node, xdp_node, tc_to_pod) is loaded: every map of OBJ
+ * that tc_pod also has becomes tc_pod's, the others are created unpinned. Returns 0 or -errno.
  */
 int fixture_share_maps(struct fixture *f, struct bpf_object *obj);
 

@@ -71,6 +71,7 @@ fi
 make_stub_pins() { # dir max_entries
 	mkdir -p "$1" &&
 		bpftool prog load "$TMP/stub.bpf.o" "$1/tc_pod" type classifier &&
+		bpftool prog load "$TMP/stub.bpf.o" "$1/tc_to_pod" type classifier &&
 		bpftool map create "$1/ep4" type hash key 4 value 84 entries "$2" name ep4 flags 1
 }
 cat >"$TMP/stub.bpf.c" <<'STUB'
@@ -172,7 +173,9 @@ check "host veth rp_filter 0" "not 0" test "$(ip netns exec "$NODE" cat "/proc/s
 check "ipam file 0600" "$(ls -l "$STATE/e2e-net" 2>&1)" test "$(stat -c %a "$STATE/e2e-net/$IPA")" = 600
 check "ipam dir 0700" "$(stat -c %a "$STATE/e2e-net")" test "$(stat -c %a "$STATE/e2e-net")" = 700
 check "tc filter on host veth" "$(tc -n "$NODE" filter show dev "$VETHA" ingress)" \
-	grep -q "bpf" <(tc -n "$NODE" filter show dev "$VETHA" ingress)
+	grep -q "tc_pod" <(tc -n "$NODE" filter show dev "$VETHA" ingress)
+check "tc egress filter on host veth" "$(tc -n "$NODE" filter show dev "$VETHA" egress)" \
+	grep -q "tc_to_pod" <(tc -n "$NODE" filter show dev "$VETHA" egress)
 check "ep4 entry pod a" "missing" ep4_has "$BPFFS/ep4" "$IPA"
 check "ep4 entry pod b" "missing" ep4_has "$BPFFS/ep4" "$IPB"
 ifindex_a=$(ip -n "$NODE" -o link show "$VETHA" | cut -d: -f1)
