@@ -138,6 +138,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_K8S_API_SERVER,
 		OPT_ROUTING,
 		OPT_TUNNEL,
+		OPT_HOST_LB,
+		OPT_CGROUP_ROOT,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -162,6 +164,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"k8s-api-server", required_argument, NULL, OPT_K8S_API_SERVER},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
+	    {"host-lb", required_argument, NULL, OPT_HOST_LB},
+	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -305,6 +309,14 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			break;
 		case OPT_K8S_API_SERVER:
 			config.k8s_api_server = optarg;
+			break;
+		case OPT_HOST_LB:
+			if (strcmp(optarg, "true") && strcmp(optarg, "false"))
+				return log_fail("--host-lb %s: expected true or false", optarg);
+			config.is_host_lb_off = strcmp(optarg, "false") == 0;
+			break;
+		case OPT_CGROUP_ROOT:
+			config.cgroup_root = optarg;
 			break;
 		case OPT_ROUTING:
 			if (!strcmp(optarg, "tunnel"))
@@ -498,7 +510,8 @@ static const struct main_command main_commands[] = {
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M] [--masquerade true|false]\n"
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
-     "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]"},
+     "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]\n"
+     "        [--host-lb true|false] [--cgroup-root DIR]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

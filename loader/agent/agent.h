@@ -88,6 +88,8 @@ struct agent_config {
 	uint16_t healthz_port;	    /* host order */
 	enum agent_routing routing; /* --routing tunnel|native */
 	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
+	bool is_host_lb_off;	    /* --host-lb false: the node's own sockets are not translated */
+	const char *cgroup_root;    /* --cgroup-root DIR: cgroup v2 the socket hooks attach to */
 };
 
 /*
