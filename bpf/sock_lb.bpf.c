@@ -40,12 +40,23 @@ static __always_inline bool sock_lb_is_node_netns(struct bpf_sock_addr *ctx)
 	return !node_netns_cookie || bpf_get_netns_cookie(ctx) == node_netns_cookie;
 }
 
+/* The node's first address (node4_addrs under 0.0.0.0), or 0 before the agent wrote it. */
+static __always_inline __be32 sock_lb_node_address(void)
+{
+	struct node4_addr *addr;
+	__be32 any = 0;
+
+	addr = bpf_map_lookup_elem(&node4_addrs, &any);
+	return addr ? addr->snat : 0;
+}
+
 /*
- * The 5-tuple the packet path would hash, from what the socket knows: its bound address and
- * port, or 0 before it has one. An unbound TCP or UDP socket gets its port after connect(),
- * so the socket cookie stands in for the source port: connections still spread over the
- * backends, and one socket's datagrams keep one Maglev backend. Returns false for a protocol
- * the hooks do not translate.
+ * The 5-tuple the packet path would see, from what the socket knows. The source is its bound
+ * address, else the node's first address: the client that loadBalancerSourceRanges and
+ * sessionAffinity judge (kube-proxy sees the node's address there too). An unbound socket gets
+ * its port only after connect(), so the socket cookie stands in for the source port: Maglev
+ * still spreads the node's connections over the backends, and one socket's datagrams keep one
+ * backend. Returns false for a protocol the hooks do not translate (SCTP, raw).
  */
 static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 *pkt, __u64 cookie)
 {
@@ -60,6 +71,8 @@ static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 
 		pkt->saddr = sk->src_ip4;
 		pkt->sport = bpf_htons((__u16)sk->src_port);
 	}
+	if (!pkt->saddr)
+		pkt->saddr = sock_lb_node_address();
 	if (!pkt->sport)
 		pkt->sport = (__be16)(cookie ^ cookie >> 16 ^ cookie >> 32 ^ cookie >> 48);
 	return true;
@@ -68,22 +81,19 @@ static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 
 /*
  * The frontend a socket of this node calls: the internal one by destination (ClusterIP,
  * externalIP, LoadBalancer IP, NodePort on each node address), else for a loopback address a
- * NodePort, found under the node's first address as kube-proxy serves NodePorts on 127.0.0.1.
+ * NodePort, found under the node's first address, as kube-proxy serves NodePorts on 127.0.0.1.
  */
 static __always_inline struct lb4_service *sock_lb_lookup_service(const struct pkt4 *pkt)
 {
 	struct pkt4 loopback = *pkt;
 	struct lb4_service *svc;
-	struct node4_addr *addr;
-	__be32 any = 0;
 
 	svc = lb4_lookup_service(pkt);
 	if (svc || (bpf_ntohl(pkt->daddr) >> 24) != 127)
 		return svc;
-	addr = bpf_map_lookup_elem(&node4_addrs, &any);
-	if (!addr || !addr->snat)
+	loopback.daddr = sock_lb_node_address();
+	if (!loopback.daddr)
 		return NULL;
-	loopback.daddr = addr->snat;
 	svc = lb4_lookup_service(&loopback);
 	return svc && (svc->flags & LB_SVC_F_NODE_PORT) ? svc : NULL;
 }

@@ -3,10 +3,10 @@
 # The node's own traffic to Services through the cgroup socket hooks (bpf/sock_lb.bpf.c): from
 # the node's namespace, a process in the test's cgroup reaches a ClusterIP (TCP, UDP connected
 # and unconnected), a NodePort on 127.0.0.1 and on the node's address, a LoadBalancer IP and an
-# externalIP, balanced over both backends, and sees the address it called as its peer; a Service
-# without endpoints refuses at once; a process outside the cgroup, and a pod inside it, are not
-# translated by the hooks; the hooks survive the agent's stop and restart (same four programs,
-# swapped in place) and go with --host-lb false.
+# externalIP, balanced over both backends, and sees the address it called as its peer;
+# sessionAffinity holds; a Service without endpoints refuses at once; a process outside the
+# cgroup, and a pod inside it, are not translated by the hooks; the hooks survive the agent's
+# stop and restart (the same four links, programs swapped in place) and go with --host-lb false.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +20,9 @@ NODE_IP=192.168.79.1
 CLIENT_IP=192.168.79.2
 VIP=10.96.0.10
 EMPTY_VIP=10.96.0.30
+STICKY_VIP=10.96.0.40
+RANGED_LB=198.51.100.30  # loadBalancerSourceRanges: the node's address
+BLOCKED_LB=198.51.100.31 # loadBalancerSourceRanges: elsewhere
 LB_IP=198.51.100.10
 EXTERNAL_IP=198.51.100.20
 
@@ -56,6 +59,32 @@ EOF
 	manifest_service empty "$EMPTY_VIP" 80:8080/TCP
 	echo ---
 	manifest_slice empty 80:8080/TCP
+	echo ---
+	manifest_service sticky "$STICKY_VIP" 80:8080/TCP |
+		sed 's/^  type: ClusterIP$/  type: ClusterIP\n  sessionAffinity: ClientIP/'
+	echo ---
+	manifest_slice sticky 80:8080/TCP web-1 web-2
+	for spec in "ranged 10.96.0.50 $RANGED_LB $NODE_IP/32" "blocked 10.96.0.51 $BLOCKED_LB 203.0.113.0/24"; do
+		read -r name cip lb range <<<"$spec"
+		cat <<EOF
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: $cip
+  loadBalancerSourceRanges: ["$range"]
+  selector: {app: web}
+  ports:
+  - {name: tcp-80, protocol: TCP, port: 80, targetPort: 8080}
+status:
+  loadBalancer:
+    ingress: [{ip: $lb}]
+---
+EOF
+		manifest_slice "$name" 80:8080/TCP web-1 web-2
+	done
 } | write_file "$TOPO_DIR/manifests/services.yaml"
 wait_service_backends n1 "$VIP" 80 2 ||
 	topo_fatal "service web not applied: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
@@ -88,6 +117,23 @@ host_probe nodeport_loopback_udp --unconnected --udp 127.0.0.1:30053
 host_probe nodeport_node_address_tcp --tcp "$NODE_IP:30080"
 host_probe loadbalancer_ip_tcp --tcp "$LB_IP:80"
 host_probe external_ip_tcp --tcp "$EXTERNAL_IP:80"
+
+# sessionAffinity ClientIP holds for the node's connections (web, without it, spread above).
+out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 10 --timeout-ms 2000 || true)
+show_output "$out"
+web1=$(count_from web-1 "$out")
+web2=$(count_from web-2 "$out")
+check host_lb/session_affinity "10 connections to $STICKY_VIP:80: $(tally "$out")" \
+	test "$((web1 + web2))" -eq 10 -a \( "$web1" -eq 0 -o "$web2" -eq 0 \)
+
+# loadBalancerSourceRanges judge the node by its address, as kube-proxy does: a range with it
+# admits the node's connections, another refuses them at connect().
+out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$RANGED_LB:80" -n 5 --timeout-ms 2000 || true)
+check host_lb/source_range_admits_node "to $RANGED_LB (range $NODE_IP/32): $(tally "$out")" \
+	test "$(answered "$out")" -eq 5
+out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$BLOCKED_LB:80" -n 3 --timeout-ms 2000 || true)
+check host_lb/source_range_refuses_node "to $BLOCKED_LB (range 203.0.113.0/24): $(tally "$out")" \
+	test "$(grep -c '^ERR EPERM$' <<<"$out")" -eq 3
 
 # Translated once, at connect(): the packets carry a backend's address, so the tc programs
 # made no conntrack entry for the node's connections to the VIP.
