@@ -19,6 +19,7 @@
 #include "lib/node_ipam.h"
 #include "loader/desired/maglev.h"
 #include "loader/sync/kernel_probe.h"
+#include "loader/sync/sock_lb.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/types.h"
@@ -113,6 +114,15 @@ static int main_parse_cidrs(const char *flag, const char *text, struct node_ipam
 	return 0;
 }
 
+/* --host-lb true|false, or its environment default; FLAG is "--host-lb " or "SLUICE_HOST_LB=". */
+static int main_parse_host_lb(const char *flag, const char *text, struct agent_config *config)
+{
+	if (strcmp(text, "true") && strcmp(text, "false"))
+		return log_fail("%s%s: expected true or false", flag, text);
+	config->is_host_lb_off = strcmp(text, "false") == 0;
+	return 0;
+}
+
 static int do_agent(int argc, char **argv, const struct main_globals *globals)
 {
 	enum {
@@ -180,6 +190,10 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	uint32_t value;
 	int opt, err;
 
+	if (getenv(AGENT_HOST_LB_ENV) && getenv(AGENT_HOST_LB_ENV)[0]) {
+		if (main_parse_host_lb(AGENT_HOST_LB_ENV "=", getenv(AGENT_HOST_LB_ENV), &config))
+			return -EINVAL;
+	}
 	inet_pton(AF_INET, SLUICE_HAIRPIN_IP_DEFAULT, &hairpin);
 	config.hairpin_ip = hairpin.s_addr;
 	optind = 1;
@@ -311,9 +325,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			config.k8s_api_server = optarg;
 			break;
 		case OPT_HOST_LB:
-			if (strcmp(optarg, "true") && strcmp(optarg, "false"))
-				return log_fail("--host-lb %s: expected true or false", optarg);
-			config.is_host_lb_off = strcmp(optarg, "false") == 0;
+			if (main_parse_host_lb("--host-lb ", optarg, &config))
+				return -EINVAL;
 			break;
 		case OPT_CGROUP_ROOT:
 			config.cgroup_root = optarg;
@@ -347,6 +360,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		return log_fail("agent: --node NAME is required");
 	if (config.kubeconfig && config.is_in_cluster)
 		return log_fail("agent: --kubeconfig and --in-cluster exclude each other");
+	/* Refused before anything is loaded, like every other bad flag. */
+	if (config.cgroup_root && !config.is_host_lb_off && sock_lb_check_root(config.cgroup_root))
+		return -EINVAL;
 	if (!config.k8s_api_server && getenv(AGENT_K8S_API_SERVER_ENV) &&
 	    getenv(AGENT_K8S_API_SERVER_ENV)[0])
 		config.k8s_api_server = getenv(AGENT_K8S_API_SERVER_ENV);

@@ -50,6 +50,8 @@ enum agent_tunnel {
 };
 
 #define AGENT_K8S_API_SERVER_ENV "SLUICE_K8S_API_SERVER"
+/* --host-lb's default when the flag is absent: "true" or "false" (the tests set false). */
+#define AGENT_HOST_LB_ENV "SLUICE_HOST_LB"
 
 struct agent_config {
 	const char *node;      /* --node, required */

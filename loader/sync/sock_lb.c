@@ -234,6 +234,21 @@ cleanup:
 	return err;
 }
 
+int sock_lb_check_root(const char *dir)
+{
+	__u64 cgroup_id;
+	int fd;
+
+	fd = sock_lb_open_cgroup(dir, &cgroup_id);
+	if (fd < 0) {
+		log_error("--cgroup-root %s: %s", dir,
+			  fd == -ENOTDIR ? "not a cgroup v2 directory" : strerror(-fd));
+		return fd;
+	}
+	close(fd);
+	return 0;
+}
+
 int sock_lb_setup(const struct datapath_opts *opts, struct datapath_result *result)
 {
 	char root[4096];

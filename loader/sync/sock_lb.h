@@ -23,4 +23,7 @@
  */
 int sock_lb_setup(const struct datapath_opts *opts, struct datapath_result *result);
 
+/* Is DIR a cgroup v2 directory? 0, or -errno after one line naming --cgroup-root DIR. */
+int sock_lb_check_root(const char *dir);
+
 #endif

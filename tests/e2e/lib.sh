@@ -27,6 +27,9 @@ SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/san/sluice-cni}
 SL_TOOLS=${SL_TOOLS:-$BUILD_DIR/tests/tools}
 SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-20} # seconds; the ASan build starts slowly
 SL_SYNC_TIMEOUT=${SL_SYNC_TIMEOUT:-15}               # seconds for the agent to apply a change
+# The agent's socket hooks act on a whole cgroup: every agent a test starts runs without them
+# (--host-lb's default), unless it gives --host-lb true and the test's own cgroup (topo_cgroup).
+export SLUICE_HOST_LB=false
 
 SL_PASSED=0
 SL_FAILED=0
@@ -263,7 +266,7 @@ topo_agent() {
 	local node=$1 manifests=$2
 	shift 2
 	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
-	local pod_cidr=() arg host_lb=(--host-lb false)
+	local pod_cidr=() arg
 	TOPO_AGENT_MANIFESTS[$node]=$manifests
 	TOPO_AGENT_ARGS[$node]=
 	(($# == 0)) || TOPO_AGENT_ARGS[$node]=$(printf '%q ' "$@")
@@ -271,13 +274,11 @@ topo_agent() {
 		pod_cidr=(--pod-cidr "${TOPO_NODE_SUBNET[$node]}")
 		for arg in "$@"; do [[ $arg == --pod-cidr* ]] && pod_cidr=(); done
 	fi
-	# The socket hooks act on a whole cgroup: only a test's own (topo_cgroup) may have them.
-	for arg in "$@"; do [[ $arg == --host-lb* || $arg == --cgroup-root* ]] && host_lb=(); done
 	start_line=$(($(wc -l <"$log") + 1))
 	echo "--- agent start $(date +%T)" >>"$log"
 	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$SLUICE" agent --node "$node" \
-		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "${pod_cidr[@]}" "${host_lb[@]}" "$@" >>"$log" 2>&1 &
+		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "${pod_cidr[@]}" "$@" >>"$log" 2>&1 &
 	pid=$!
 	TOPO_AGENT_PID[$node]=$pid
 	deadline=$((SECONDS + SL_AGENT_READY_TIMEOUT))

@@ -28,7 +28,7 @@ EXTERNAL_IP=198.51.100.20
 
 topo_node n1 10.244.1.0/24
 topo_uplink_client n1 "$NODE_IP" "$CLIENT_IP"
-AGENT_ARGS=(--uplink up0 --node-ip "$NODE_IP" --cgroup-root "$TOPO_CGROUP")
+AGENT_ARGS=(--uplink up0 --node-ip "$NODE_IP" --host-lb true --cgroup-root "$TOPO_CGROUP")
 topo_agent n1 "$TOPO_DIR/manifests" "${AGENT_ARGS[@]}"
 topo_pod n1 client
 topo_pod n1 web-1
@@ -190,5 +190,14 @@ check host_lb/off_detaches "with --host-lb false: $(hooks_on_cgroup) sock_lb pro
 	test "$(hooks_on_cgroup)" -eq 0
 out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 2 --timeout-ms 1000 || true)
 check host_lb/off_untranslated "with --host-lb false: $(tally "$out")" test "$(answered "$out")" -eq 0
+
+# A --cgroup-root that is no cgroup v2 directory: one line, exit non-zero, nothing loaded.
+bad_pins=$(topo_bpffs)/bad
+mkdir -p "$bad_pins"
+rc=0
+out=$(topo_in_node n1 timeout 20 "$SLUICE" agent --node n1 --manifests "$TOPO_DIR/manifests" \
+	--bpffs "$bad_pins" --pod-cidr 10.244.1.0/24 --host-lb true --cgroup-root "$TOPO_DIR" 2>&1) || rc=$?
+check host_lb/bad_cgroup_root_refused "exit $rc, pins: $(ls "$bad_pins" | tr '\n' ' '), output: $(tr '\n' '|' <<<"$out")" \
+	test "$rc" -ne 0 -a -z "$(ls "$bad_pins")" -a "$(grep -c "cgroup-root $TOPO_DIR: not a cgroup v2 directory" <<<"$out")" -eq 1
 
 topo_finish
