@@ -18,12 +18,14 @@
 #include "bpf/lib/ct.h"
 #include "bpf/lib/lb.h"
 #include "bpf/lib/lb_backend.h"
+#include "bpf/lib/stats.h"
 
 /* The node's network namespace (SO_NETNS_COOKIE of the agent), set by the loader; 0: any. */
 const volatile __u64 node_netns_cookie = 0;
 /*
  * The kernel lets sock_addr programs set the syscall's error (bpf_set_retval, Linux 5.18); set
- * by the loader from a probe. Without it a refused connect() fails with EPERM.
+ * by the loader from a probe. Without it a refused connect() fails with EPERM, and the verifier
+ * never checks the helper call: it is dead code under a frozen rodata 0, and removed.
  */
 const volatile __u8 has_set_retval = 0;
 
@@ -105,6 +107,7 @@ static __always_inline struct lb4_service *sock_lb_lookup_service(const struct p
  */
 static __always_inline int sock_lb_refuse(int reason)
 {
+	stats_count(STAT_SOCK_REFUSED, 0);
 	if (has_set_retval && reason == -DROP_NO_BACKEND)
 		bpf_set_retval(-ECONNREFUSED);
 	return SOCK_REJECT;
@@ -141,6 +144,7 @@ static __always_inline int sock_lb_translate(struct bpf_sock_addr *ctx)
 	bpf_map_update_elem(&lb4_sk_revnat, &key, &value, BPF_ANY);
 	ctx->user_ip4 = backend.address;
 	ctx->user_port = backend.port;
+	stats_count(STAT_SOCK_NEW, 0);
 	return SOCK_ALLOW;
 }
 

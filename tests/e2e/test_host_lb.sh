@@ -149,6 +149,13 @@ check host_lb/no_endpoints_refused "3 connects to $EMPTY_VIP:80: $(tally "$out")
 	test "$(grep -c '^ERR ECONNREFUSED$' <<<"$out")" -eq 3
 check host_lb/no_endpoints_prompt "3 refusals took ${elapsed_ms} ms" test "$elapsed_ms" -lt 1500
 
+# sluice status counts the node's translated and refused sockets.
+stat_of() { topo_cli n1 status -o json 2>/dev/null | jq -r --arg n "$1" '.stats[] | select(.name == $n) | .packets'; }
+translated=$(stat_of socket_translated)
+refused=$(stat_of socket_refused)
+check host_lb/status_counts_sockets "socket_translated $translated, socket_refused $refused" \
+	test "${translated:-0}" -ge 160 -a "${refused:-0}" -ge 3
+
 # Outside the test cgroup the node's sockets are not translated: the VIP leads nowhere.
 out=$(topo_in_node n1 timeout 20 "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 3 --timeout-ms 1000 || true)
 show_output "$out"
