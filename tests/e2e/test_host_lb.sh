@@ -176,6 +176,10 @@ hooks_on_cgroup() { bpftool cgroup show "$TOPO_CGROUP" 2>/dev/null | grep -c 'so
 check host_lb/four_hooks "bpftool cgroup show: $(hooks_on_cgroup) sock_lb programs" \
 	test "$(hooks_on_cgroup)" -eq 4
 
+# link_id: the id of the pinned connect4 link (the same link across a restart: updated in place).
+link_id() { bpftool link show pinned "$(topo_node_bpffs n1)/sock_lb_connect4" 2>/dev/null | awk -F: 'NR == 1 { print $1 }'; }
+link_before=$(link_id)
+
 # The agent stopped: the pinned links keep translating.
 topo_agent_stop n1 TERM
 out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 || true)
@@ -186,6 +190,8 @@ check host_lb/agent_stopped_still_serves "$(answered "$out") of 5 answered: $(ta
 topo_agent_restart n1
 check host_lb/restart_keeps_four_hooks "after restart: $(hooks_on_cgroup) sock_lb programs" \
 	test "$(hooks_on_cgroup)" -eq 4
+check host_lb/restart_updates_link_in_place "connect4 link id $link_before before, $(link_id) after" \
+	test -n "$link_before" -a "$(link_id)" = "$link_before"
 out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 || true)
 check host_lb/restarted_serves "$(answered "$out") of 5 answered: $(tally "$out")" \
 	test "$(answered "$out")" -eq 5
