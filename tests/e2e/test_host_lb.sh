@@ -118,6 +118,14 @@ host_probe nodeport_node_address_tcp --tcp "$NODE_IP:30080"
 host_probe loadbalancer_ip_tcp --tcp "$LB_IP:80"
 host_probe external_ip_tcp --tcp "$EXTERNAL_IP:80"
 
+# Not a check, a number for the report: 500 connects through the hooks against straight to a pod.
+t0=$(date +%s%N)
+topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 500 >/dev/null || true
+t1=$(date +%s%N)
+topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$(topo_pod_ip web-1):8080" -n 500 >/dev/null || true
+t2=$(date +%s%N)
+info "500 sequential connects from the node: via $VIP $(((t1 - t0) / 1000000)) ms, straight to web-1 $(((t2 - t1) / 1000000)) ms"
+
 # sessionAffinity ClientIP holds for the node's connections (web, without it, spread above).
 out=$(topo_in_cgroup n1 "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 10 --timeout-ms 2000 || true)
 show_output "$out"
