@@ -19,6 +19,7 @@
 #include "lib/node_ipam.h"
 #include "loader/desired/maglev.h"
 #include "loader/sync/kernel_probe.h"
+#include "loader/sync/sock_lb.h"
 #include "maps/ct.h"
 #include "maps/lb.h"
 #include "maps/types.h"
@@ -113,6 +114,15 @@ static int main_parse_cidrs(const char *flag, const char *text, struct node_ipam
 	return 0;
 }
 
+/* --host-lb true|false, or its environment default; FLAG is "--host-lb " or "SLUICE_HOST_LB=". */
+static int main_parse_host_lb(const char *flag, const char *text, struct agent_config *config)
+{
+	if (strcmp(text, "true") && strcmp(text, "false"))
+		return log_fail("%s%s: expected true or false", flag, text);
+	config->is_host_lb_off = strcmp(text, "false") == 0;
+	return 0;
+}
+
 static int do_agent(int argc, char **argv, const struct main_globals *globals)
 {
 	enum {
@@ -138,6 +148,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_K8S_API_SERVER,
 		OPT_ROUTING,
 		OPT_TUNNEL,
+		OPT_HOST_LB,
+		OPT_CGROUP_ROOT,
 	};
 	static const struct option options[] = {
 	    {"node", required_argument, NULL, OPT_NODE},
@@ -162,6 +174,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"k8s-api-server", required_argument, NULL, OPT_K8S_API_SERVER},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
+	    {"host-lb", required_argument, NULL, OPT_HOST_LB},
+	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config config = {
@@ -176,6 +190,10 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	uint32_t value;
 	int opt, err;
 
+	if (getenv(AGENT_HOST_LB_ENV) && getenv(AGENT_HOST_LB_ENV)[0]) {
+		if (main_parse_host_lb(AGENT_HOST_LB_ENV "=", getenv(AGENT_HOST_LB_ENV), &config))
+			return -EINVAL;
+	}
 	inet_pton(AF_INET, SLUICE_HAIRPIN_IP_DEFAULT, &hairpin);
 	config.hairpin_ip = hairpin.s_addr;
 	optind = 1;
@@ -306,6 +324,13 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		case OPT_K8S_API_SERVER:
 			config.k8s_api_server = optarg;
 			break;
+		case OPT_HOST_LB:
+			if (main_parse_host_lb("--host-lb ", optarg, &config))
+				return -EINVAL;
+			break;
+		case OPT_CGROUP_ROOT:
+			config.cgroup_root = optarg;
+			break;
 		case OPT_ROUTING:
 			if (!strcmp(optarg, "tunnel"))
 				config.routing = AGENT_ROUTING_TUNNEL;
@@ -335,6 +360,9 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		return log_fail("agent: --node NAME is required");
 	if (config.kubeconfig && config.is_in_cluster)
 		return log_fail("agent: --kubeconfig and --in-cluster exclude each other");
+	/* Refused before anything is loaded, like every other bad flag. */
+	if (config.cgroup_root && !config.is_host_lb_off && sock_lb_check_root(config.cgroup_root))
+		return -EINVAL;
 	if (!config.k8s_api_server && getenv(AGENT_K8S_API_SERVER_ENV) &&
 	    getenv(AGENT_K8S_API_SERVER_ENV)[0])
 		config.k8s_api_server = getenv(AGENT_K8S_API_SERVER_ENV);
@@ -498,7 +526,8 @@ static const struct main_command main_commands[] = {
      "        [--cluster-dns IP] [--lb-algorithm maglev|random]\n"
      "        [--maglev-table-size M] [--masquerade true|false]\n"
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
-     "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]"},
+     "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]\n"
+     "        [--host-lb true|false] [--cgroup-root DIR]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

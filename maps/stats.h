@@ -22,6 +22,8 @@ enum stat_id {
 	STAT_XDP_FORWARD, /* translated by the XDP program (new or established) */
 	STAT_POLICY_NEW,  /* new pod-to-pod flow admitted by policy, tracked for its replies */
 	STAT_EGRESS_SNAT, /* new flow from a pod out of the cluster, masqueraded to the node */
+	STAT_SOCK_NEW,	  /* the node's socket pointed at a backend (connect, sendmsg): no packet */
+	STAT_SOCK_REFUSED, /* the node's connect/sendmsg to a frontend refused: no packet */
 	STAT_MAX,
 };
 
@@ -70,6 +72,8 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_XDP_FORWARD] = "xdp_forward",
     [STAT_POLICY_NEW] = "policy_new",
     [STAT_EGRESS_SNAT] = "egress_new_snat",
+    [STAT_SOCK_NEW] = "socket_translated",
+    [STAT_SOCK_REFUSED] = "socket_refused",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",

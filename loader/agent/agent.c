@@ -18,6 +18,7 @@
 #include "loader/agent/agent.h"
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
+#include "loader/sync/sock_lb.h"
 #include "loader/agent/agent_status.h"
 #include "loader/agent/debounce.h"
 #include "loader/agent/feed.h"
@@ -679,6 +680,8 @@ int agent_run(const struct agent_config *config)
 	    .is_ct_size_set = config->is_ct_size_set,
 	    .uplink = config->uplink,
 	    .maglev_size = config->maglev_size,
+	    .is_host_lb = !config->is_host_lb_off,
+	    .cgroup_root = config->cgroup_root,
 	};
 	struct datapath_masq_skip masq_skip[MASQ4_MAX_CIDRS];
 	struct datapath_result dp;
@@ -743,6 +746,8 @@ int agent_run(const struct agent_config *config)
 	cpu_dp0 = agent_cpu_ms();
 	if (!err)
 		err = datapath_load(&dp_opts, &dp);
+	if (!err)
+		err = sock_lb_setup(&dp_opts, &dp);
 	clock_gettime(CLOCK_MONOTONIC, &t_dp1);
 	cpu_dp1 = agent_cpu_ms();
 	if (!err)

@@ -14,6 +14,7 @@
 
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
+#include "loader/sync/sync_internal.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
 #include "lib/tc_attach.h"
@@ -130,8 +131,8 @@ cleanup:
  * read them (RODATA_SIZE not NULL), the same M as their index bound (they must agree, or the
  * verifier refuses the table read). An object that only shares the pin passes NULL.
  */
-static int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
-			       const struct datapath_opts *opts)
+int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
+			const struct datapath_opts *opts)
 {
 	__u32 m = opts->maglev_size ? opts->maglev_size : LB_MAGLEV_SIZE_DEFAULT;
 	int err;
@@ -287,11 +288,11 @@ static int datapath_write_masq_skip(int fd, const struct datapath_opts *opts)
 }
 
 /*
- * For an object loaded after tc_pod (tc_to_pod, the uplink's): size ct4 like the pod object did,
- * then compare every map with its pin (datapath_check_pinned).
+ * For an object loaded after tc_pod (tc_to_pod, the uplink's, sock_lb's): size ct4 like the pod
+ * object did, then compare every map with its pin (datapath_check_pinned).
  */
-static int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
-				   const struct datapath_opts *opts, struct datapath_result *result)
+int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
+			    const struct datapath_opts *opts, struct datapath_result *result)
 {
 	struct datapath_opts node_opts = *opts;
 	struct bpf_map *map;

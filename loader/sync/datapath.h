@@ -30,6 +30,9 @@ struct datapath_opts {
 	bool is_masquerade;
 	const struct datapath_masq_skip *skip;
 	size_t n_skip;
+	/* The node's own sockets to Services (loader/sync/sock_lb.h): --host-lb, --cgroup-root. */
+	bool is_host_lb;
+	const char *cgroup_root; /* cgroup v2 directory; NULL: where cgroup2 is mounted */
 };
 
 struct datapath_result {

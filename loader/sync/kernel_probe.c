@@ -64,6 +64,18 @@ static const struct probe probes[] = {
      BPF_PROG_TYPE_XDP,
      0,
      0},
+    {{"cgroup socket hooks (the node's own traffic to Services)", "5.8", false,
+      "the node and hostNetwork pods reach no Service (--host-lb)"},
+     PROBE_PROG,
+     BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+     0,
+     0},
+    {{"bpf_set_retval in socket hooks", "5.18", false,
+      "the node's connect() to a Service without endpoints fails with EPERM, not ECONNREFUSED"},
+     PROBE_HELPER,
+     BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+     BPF_FUNC_set_retval,
+     0},
 };
 
 #define N_PROBES (sizeof(probes) / sizeof(probes[0]))

@@ -237,4 +237,17 @@ int sync_adopt_node_addrs(struct sync_ctx *ctx);
 
 int sync_adopt(struct sync_ctx *ctx);
 
+/* ---- datapath.c: what another object's loader (sock_lb.c) shares with the uplink's ---------- */
+struct bpf_map;
+struct bpf_object;
+struct datapath_opts;
+struct datapath_result;
+
+/* Size lb4_maglev (and RODATA_SIZE, the programs' index bound, unless NULL) for opts' M. */
+int datapath_set_maglev(struct bpf_map *maglev, __u32 *rodata_size,
+			const struct datapath_opts *opts);
+/* Size ct4 as the pod object did and compare every map of OBJ with its pin. 0 or -errno. */
+int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
+			    const struct datapath_opts *opts, struct datapath_result *result);
+
 #endif

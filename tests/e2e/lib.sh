@@ -27,6 +27,9 @@ SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/san/sluice-cni}
 SL_TOOLS=${SL_TOOLS:-$BUILD_DIR/tests/tools}
 SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-20} # seconds; the ASan build starts slowly
 SL_SYNC_TIMEOUT=${SL_SYNC_TIMEOUT:-15}               # seconds for the agent to apply a change
+# The agent's socket hooks act on a whole cgroup: every agent a test starts runs without them
+# (--host-lb's default), unless it gives --host-lb true and the test's own cgroup (topo_cgroup).
+export SLUICE_HOST_LB=false
 
 SL_PASSED=0
 SL_FAILED=0
@@ -35,6 +38,7 @@ SL_ERR_AT=
 TOPO_PREFIX=
 TOPO_DIR=
 TOPO_BPFFS=
+TOPO_CGROUP=
 declare -A TOPO_NODE_SUBNET=() TOPO_AGENT_PID=() TOPO_AGENT_LOG=() TOPO_AGENT_MANIFESTS=()
 # Each node's extra agent arguments, shell-quoted, so a restart runs the agent as it was started.
 declare -A TOPO_AGENT_ARGS=()
@@ -289,6 +293,24 @@ topo_agent() {
 		sleep 0.1
 	done
 	info "agent of $node ready (pid $pid)"
+}
+
+# topo_cgroup: a cgroup v2 directory of this run, $TOPO_CGROUP, removed by the cleanup, for an
+# agent's socket hooks (--cgroup-root "$TOPO_CGROUP"): never the machine's own root cgroup.
+topo_cgroup() {
+	local root
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[[ -n $root ]] || topo_fatal "no cgroup v2 hierarchy is mounted (cgroup socket hooks need one)"
+	TOPO_CGROUP="$root/${TOPO_PREFIX}host"
+	mkdir "$TOPO_CGROUP" || topo_fatal "mkdir $TOPO_CGROUP failed"
+}
+
+# topo_in_cgroup NODE CMD...: run CMD in the node's namespace from inside $TOPO_CGROUP, bounded.
+topo_in_cgroup() {
+	local node=$1
+	shift
+	timeout 60 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$TOPO_CGROUP" \
+		nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$@"
 }
 
 # Last lines of a log, on one line, for a FAIL reason.
@@ -897,9 +919,15 @@ topo_cleanup() {
 	if [[ -n $TOPO_BPFFS && -d $TOPO_BPFFS ]]; then
 		rm -rf "$TOPO_BPFFS"
 	fi
+	if [[ -n $TOPO_CGROUP && -d $TOPO_CGROUP ]]; then
+		# A process still inside (a probe cut off by its timeout) goes to the parent first.
+		while read -r pid; do echo "$pid" >"${TOPO_CGROUP%/*}/cgroup.procs"; done <"$TOPO_CGROUP/cgroup.procs"
+		rmdir "$TOPO_CGROUP"
+	fi
 	# Verify: a leak here breaks the next run or the machine, so it is a failure.
 	leftover=$(ip netns list 2>/dev/null | awk -v p="$TOPO_PREFIX" 'index($1, p) == 1 { print $1 }' | tr '\n' ' ')
-	[[ -n $TOPO_BPFFS && -e $TOPO_BPFFS ]] && leftover+="$TOPO_BPFFS"
+	[[ -n $TOPO_BPFFS && -e $TOPO_BPFFS ]] && leftover+="$TOPO_BPFFS "
+	[[ -n $TOPO_CGROUP && -e $TOPO_CGROUP ]] && leftover+="$TOPO_CGROUP"
 	if [[ -n $leftover ]]; then
 		fail "$SL_SUITE/cleanup" "left behind: $leftover"
 		rc=1

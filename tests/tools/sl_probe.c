@@ -5,7 +5,7 @@
  * backend answered and how a failure looked (ECONNREFUSED fast vs ETIMEDOUT).
  *
  *   sl_probe --tcp|--udp|--sctp IP:PORT [-n COUNT] [--timeout-ms N] [--interval-ms N]
- *            [--sport PORT] [--src IP] [--size BYTES]
+ *            [--sport PORT] [--src IP] [--size BYTES] [--peer] [--unconnected]
  *   sl_probe --stream IP:PORT [--timeout-ms N]
  *   sl_probe --hold IP:PORT -n COUNT [--interval-ms N] [--timeout-ms N]
  *   sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]
@@ -21,6 +21,9 @@
  * share a tuple on purpose, e.g. through the VIP and then straight to the backend.
  * --src binds every attempt to that source address before it connects (with --sport, both),
  * e.g. an address added to the pod's interface that is not the pod's own (spoofing tests).
+ * --peer appends " peer=IP:PORT" to each answer: getpeername() of the TCP socket, the source
+ * of the UDP reply (what a socket translated by sluice's cgroup hooks shows: the frontend).
+ * --unconnected (UDP) sends with sendto() on a socket never connected, and reads with recvfrom().
  * --size (UDP) sends datagrams of BYTES bytes (the probe line, then filler) and wants answers at
  * least as long (sl_echo pads its answer to the request's length), else "ERR EMSGSIZE": over an
  * MTU, both ways travel as IP fragments.
@@ -64,12 +67,25 @@ static int timeout_ms = 2000;
 static int source_port;		      /* 0: the kernel picks */
 static struct in_addr source_address; /* INADDR_ANY: the kernel picks */
 static size_t udp_size;		      /* --size: 0 sends the probe line alone */
+static bool show_peer;		      /* --peer */
+static bool is_unconnected;	      /* --unconnected */
+
+/* Append " peer=IP:PORT" of ADDR to the answer in REPLY (LEN bytes). */
+static void append_peer(char *reply, size_t len, const struct sockaddr_in *addr)
+{
+	char text[INET_ADDRSTRLEN];
+	size_t used = strlen(reply);
+
+	inet_ntop(AF_INET, &addr->sin_addr, text, sizeof(text));
+	snprintf(reply + used, len - used, " peer=%s:%u", text, ntohs(addr->sin_port));
+}
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sl_probe --tcp|--udp|--sctp|--stream|--hold IP:PORT [-n COUNT] "
 		"[--timeout-ms N] [--interval-ms N] [--sport PORT] [--src IP] [--size BYTES]\n"
+		"       [--peer] [--unconnected]\n"
 		"       sl_probe --flood syn|udp IP:PORT --count N [--port-span K] [--src IP]\n");
 	exit(2);
 }
@@ -197,6 +213,14 @@ static int probe_tcp(const struct sockaddr_in *target, int protocol, char *reply
 	if (fd < 0)
 		return fd;
 	int err = read_line(fd, reply, len, deadline);
+	if (!err && show_peer) {
+		struct sockaddr_in peer = {0};
+		socklen_t peer_len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0)
+			err = -errno;
+		else
+			append_peer(reply, len, &peer);
+	}
 	close(fd);
 	return err;
 }
@@ -204,14 +228,18 @@ static int probe_tcp(const struct sockaddr_in *target, int protocol, char *reply
 static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 {
 	long long deadline = now_ms() + timeout_ms;
-	int fd = connect_to(target, SOCK_DGRAM, 0, deadline);
+	struct sockaddr_in peer = {0};
+	socklen_t peer_len = sizeof(peer);
+	int fd = is_unconnected ? socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+				: connect_to(target, SOCK_DGRAM, 0, deadline);
 	if (fd < 0)
-		return fd;
+		return is_unconnected ? -errno : fd;
 	int err = 0;
 	static char request[65507] = "probe\n";
 	size_t size = udp_size > 6 ? udp_size : 6;
 	memset(request + 6, '.', size - 6);
-	if (send(fd, request, size, 0) < 0) {
+	if (sendto(fd, request, size, 0, is_unconnected ? (const struct sockaddr *)target : NULL,
+		   is_unconnected ? sizeof(*target) : 0) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -219,7 +247,9 @@ static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 		err = wait_fd(fd, POLLIN, deadline);
 		if (err)
 			goto out;
-		ssize_t n = recv(fd, reply, len - 1, MSG_TRUNC); /* n: the whole answer's length */
+		/* n: the whole answer's length */
+		ssize_t n =
+		    recvfrom(fd, reply, len - 1, MSG_TRUNC, (struct sockaddr *)&peer, &peer_len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -234,6 +264,8 @@ static int probe_udp(const struct sockaddr_in *target, char *reply, size_t len)
 		char *nl = strchr(reply, '\n');
 		if (nl)
 			*nl = '\0';
+		if (show_peer)
+			append_peer(reply, len, &peer);
 		break;
 	}
 out:
@@ -742,6 +774,10 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i];
+		if (!strcmp(opt, "--peer") || !strcmp(opt, "--unconnected")) {
+			*(!strcmp(opt, "--peer") ? &show_peer : &is_unconnected) = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage();
 		const char *val = argv[++i];
