@@ -48,6 +48,9 @@ enum drop_reason {
 	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
 	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
 	DROP_NAT_NO_ADDRESS,	/* masquerade, but no node address known to masquerade to */
+	DROP_NO_TUNNEL,		/* into the tunnel, but no other node's pod CIDR holds the
+				 * destination, or not IPv4 */
+	DROP_UNKNOWN_NODE,	/* out of the tunnel from an address that is no known node */
 	DROP_MAX,
 };
 
@@ -91,6 +94,8 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
     [DROP_CT_FULL] = "conntrack full (no flow to early-drop)",
     [DROP_NAT_NO_ADDRESS] = "no node address to masquerade to",
+    [DROP_NO_TUNNEL] = "no node for tunnel destination",
+    [DROP_UNKNOWN_NODE] = "tunnel packet from unknown node",
 };
 #endif
 
