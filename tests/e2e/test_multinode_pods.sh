@@ -10,7 +10,8 @@
 # reached from n1, is answered by all three. A Node deleted from the API server: its tunnel4
 # entries and routes go on the other nodes within about a second; added again, they come back.
 # Under --routing native (agents restarted with it) the device is gone, routes go via the nodes'
-# addresses and the same matrix travels unencapsulated. Needs ping and nft (tests/deps.sh).
+# addresses and the same matrix travels unencapsulated; a route removed while the agent is down is
+# back after its restart. Needs ping and nft (tests/deps.sh).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -57,10 +58,13 @@ dev_packets() {
 tunnel4_entries() {
 	bpftool -j map dump pinned "$(topo_node_bpffs "$1")/tunnel4" 2>/dev/null | jq length 2>/dev/null || echo -1
 }
+tunnel4_is() { [[ $(tunnel4_entries "$1") == "$2" ]]; }
+has_no_device() { [[ -z $(topo_in_node "$1" ip link show dev sluice_vxlan 2>/dev/null) ]]; }
 # our_route NODE CIDR: the agent's route (protocol 211) to CIDR on NODE, as `ip route` shows it.
 our_route() { topo_in_node "$1" ip route show proto 211 "$2" 2>/dev/null; }
 has_no_route() { [[ -z $(our_route "$1" "$2") ]]; }
 has_route() { [[ -n $(our_route "$1" "$2") ]]; }
+route_matches() { grep -q "$3" <<<"$(our_route "$1" "$2")"; }
 # ms_until CMD...: milliseconds until CMD succeeds (or -1 after SL_SYNC_TIMEOUT).
 ms_until() {
 	local t0
@@ -152,9 +156,9 @@ for node in "${NODES[@]}"; do
 		test "$(grep -c 'tc_tunnel_ingre\|tc_tunnel_egres' <<<"$filters")" -eq 2
 done
 check multinode_pods/tunnel4_entries "n1: $(tunnel4_entries n1) entries (2 per other node)" \
-	wait_until test "$(tunnel4_entries n1)" -eq 4
+	wait_until tunnel4_is n1 4
 check multinode_pods/tunnel_route "n1 to n2's pods: $(our_route n1 10.244.2.0/24)" \
-	grep -q 'dev sluice_vxlan .*src 198.51.100.1' <<<"$(our_route n1 10.244.2.0/24)"
+	route_matches n1 10.244.2.0/24 'dev sluice_vxlan .*src 198.51.100.1'
 check multinode_pods/tunnel_node_list "n1 sees n2: tunnel $(node_list_field n1 n2 tunnel), route $(node_list_field n1 n2 route) ($(node_list_field n1 n2 route_to))" \
 	test "$(node_list_field n1 n2 tunnel) $(node_list_field n1 n2 route) $(node_list_field n1 n3 tunnel)" = "true true true"
 text=$(topo_cli n1 node list 2>/dev/null || true)
@@ -221,11 +225,11 @@ check multinode_pods/service_client_address_kept "peers other than c1: $(foreign
 
 # ---- a Node deleted, then added again -----------------------------------------------------------
 gone_everywhere() {
-	[[ $(tunnel4_entries n1) == 2 && $(tunnel4_entries n2) == 2 ]] &&
+	tunnel4_is n1 2 && tunnel4_is n2 2 &&
 		has_no_route n1 10.244.3.0/24 && has_no_route n2 10.244.3.0/24
 }
 back_everywhere() {
-	[[ $(tunnel4_entries n1) == 4 && $(tunnel4_entries n2) == 4 ]] &&
+	tunnel4_is n1 4 && tunnel4_is n2 4 &&
 		has_route n1 10.244.3.0/24 && has_route n2 10.244.3.0/24
 }
 api_delete Node "" n3
@@ -248,10 +252,10 @@ check multinode_pods/node_added_reachable "a1 -> a3: $(tally "$out")" test "$(co
 start_agents --routing native
 for node in "${NODES[@]}"; do
 	check "multinode_pods/native_no_device_$node" "$node still has sluice_vxlan" \
-		wait_until quiet test -z "$(topo_in_node "$node" ip link show dev sluice_vxlan 2>/dev/null)"
+		has_no_device "$node"
 done
 check multinode_pods/native_route "n1 to n2's pods: $(our_route n1 10.244.2.0/24)" \
-	wait_until grep -q 'via 198.51.100.2 dev eth0' <<<"$(our_route n1 10.244.2.0/24)"
+	wait_until route_matches n1 10.244.2.0/24 'via 198.51.100.2 dev eth0'
 check multinode_pods/native_tunnel4_empty "n1: $(tunnel4_entries n1) entries" test "$(tunnel4_entries n1)" -eq 0
 check multinode_pods/native_node_list "n1 sees n3: tunnel $(node_list_field n1 n3 tunnel), route $(node_list_field n1 n3 route) ($(node_list_field n1 n3 route_to))" \
 	test "$(node_list_field n1 n3 tunnel) $(node_list_field n1 n3 route) $(node_list_field n1 n3 route_to)" = "false true via 198.51.100.3"
@@ -264,5 +268,12 @@ info "native matrix: fabric saw $((vxlan1 - vxlan0)) VXLAN datagrams, $((pods1 -
 check multinode_pods/native_no_encapsulation "fabric: $((vxlan1 - vxlan0)) VXLAN datagrams" test "$((vxlan1 - vxlan0))" -eq 0
 check multinode_pods/native_pod_addresses_on_the_wire "fabric: $((pods1 - pods0)) packets from pod addresses" \
 	test "$((pods1 - pods0))" -ge 36
+
+# A route lost while the agent was away is put back by its next start.
+topo_agent_stop n1
+topo_in_node n1 ip route del 10.244.2.0/24 proto 211 || topo_fatal "could not remove n1's route to n2's pods"
+topo_agent_restart n1
+check multinode_pods/restart_reasserts_routes "n1 to n2's pods after a restart: '$(our_route n1 10.244.2.0/24)'" \
+	wait_until route_matches n1 10.244.2.0/24 'via 198.51.100.2'
 
 topo_finish
