@@ -165,9 +165,10 @@ static size_t routing_tunnel_entries(const struct node_ipam_peer_entry *peers, s
 		if (!routing_peer_is_ready(peer))
 			continue;
 		if (count + 2 > TUNNEL_MAX_ENTRIES) {
-			log_warn("%s: full at %d entries (2 per node): node %s and later ones are not "
-				 "reachable through the tunnel",
-				 TUNNEL4_MAP, TUNNEL_MAX_ENTRIES, peers[i].name.name);
+			log_warn(
+			    "%s: full at %d entries (2 per node): node %s and later ones are not "
+			    "reachable through the tunnel",
+			    TUNNEL4_MAP, TUNNEL_MAX_ENTRIES, peers[i].name.name);
 			break;
 		}
 		memset(&want[count], 0, sizeof(want[count]));
