@@ -22,6 +22,8 @@ enum stat_id {
 	STAT_XDP_FORWARD, /* translated by the XDP program (new or established) */
 	STAT_POLICY_NEW,  /* new pod-to-pod flow admitted by policy, tracked for its replies */
 	STAT_EGRESS_SNAT, /* new flow from a pod out of the cluster, masqueraded to the node */
+	STAT_TUNNEL_OUT,  /* into the tunnel to another node (tc_tunnel_egress) */
+	STAT_TUNNEL_IN,	  /* out of the tunnel into a pod here, untracked (tc_tunnel_ingress) */
 	STAT_MAX,
 };
 
@@ -49,8 +51,9 @@ enum drop_reason {
 	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
 	DROP_NAT_NO_ADDRESS,	/* masquerade, but no node address known to masquerade to */
 	DROP_NO_TUNNEL,		/* into the tunnel, but no other node's pod CIDR holds the
-				 * destination, or not IPv4 */
+				 * destination (or the tunnel key could not be set) */
 	DROP_UNKNOWN_NODE,	/* out of the tunnel from an address that is no known node */
+	DROP_TUNNEL_NOT_IPV4,	/* into or out of the tunnel, a frame that is not IPv4 */
 	DROP_MAX,
 };
 
@@ -73,6 +76,8 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_XDP_FORWARD] = "xdp_forward",
     [STAT_POLICY_NEW] = "policy_new",
     [STAT_EGRESS_SNAT] = "egress_new_snat",
+    [STAT_TUNNEL_OUT] = "tunnel_out",
+    [STAT_TUNNEL_IN] = "tunnel_in",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -96,6 +101,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_NAT_NO_ADDRESS] = "no node address to masquerade to",
     [DROP_NO_TUNNEL] = "no node for tunnel destination",
     [DROP_UNKNOWN_NODE] = "tunnel packet from unknown node",
+    [DROP_TUNNEL_NOT_IPV4] = "tunnel frame not IPv4",
 };
 #endif
 
