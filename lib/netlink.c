@@ -108,7 +108,6 @@ int netlink_link_by_address(struct nl_sock *sock, uint32_t address, int *ifindex
 /* LINK (read from the kernel) is the device WANT describes. */
 static bool netlink_vxlan_matches(struct rtnl_link *link, const struct netlink_vxlan *want)
 {
-	static const unsigned char mac[6] = NETLINK_TUNNEL_MAC;
 	const char *type = rtnl_link_get_type(link);
 	struct nl_addr *addr = rtnl_link_get_addr(link);
 	uint32_t port = 0;
@@ -117,14 +116,13 @@ static bool netlink_vxlan_matches(struct rtnl_link *link, const struct netlink_v
 	       !rtnl_link_vxlan_get_port(link, &port) && port == want->port &&
 	       rtnl_link_vxlan_get_learning(link) == 0 && rtnl_link_get_mtu(link) == want->mtu &&
 	       (rtnl_link_get_flags(link) & IFF_NOARP) && addr && nl_addr_get_len(addr) == 6 &&
-	       !memcmp(nl_addr_get_binary_addr(addr), mac, 6);
+	       !memcmp(nl_addr_get_binary_addr(addr), want->mac, 6);
 }
 
 static int netlink_vxlan_create(struct nl_sock *sock, const struct netlink_vxlan *want)
 {
-	static const unsigned char mac[6] = NETLINK_TUNNEL_MAC;
 	struct rtnl_link *link = rtnl_link_vxlan_alloc();
-	struct nl_addr *addr = nl_addr_build(AF_LLC, mac, sizeof(mac));
+	struct nl_addr *addr = nl_addr_build(AF_LLC, want->mac, sizeof(want->mac));
 	int err = -ENOMEM;
 
 	if (!link || !addr)

@@ -19,17 +19,6 @@ struct nl_sock;
  */
 #define NETLINK_RT_PROTOCOL 211
 
-/*
- * The tunnel device's MAC, the same on every node. The device is NOARP, so the stack sends every
- * frame through it to the device's own address; with one address everywhere, the receiving
- * device sees frames addressed to itself (PACKET_HOST) and the stack accepts what the tunnel
- * programs pass up. Locally administered (02:), "sluic" in ASCII after it.
- */
-#define NETLINK_TUNNEL_MAC                                                                         \
-	{                                                                                          \
-		0x02, 0x73, 0x6c, 0x75, 0x69, 0x63                                                 \
-	}
-
 /* libnl folds kernel errnos into NLE_* codes: the ones callers act on back to -errno. */
 int netlink_errno(int nlerr);
 
@@ -47,11 +36,12 @@ struct netlink_vxlan {
 	const char *name;
 	uint16_t port; /* UDP destination port, host order */
 	unsigned int mtu;
+	unsigned char mac[6];
 };
 
 /*
  * Make the collect-metadata VXLAN device WANT->name exist as WANT says (port, MTU, NOARP,
- * learning off, NETLINK_TUNNEL_MAC) and be up: adopted as it is when it matches, else deleted
+ * learning off, MAC) and be up: adopted as it is when it matches, else deleted
  * and created again. *ifindex is its ifindex; *is_created whether it is new (programs must be
  * attached again). Returns 0 or -errno, *why naming the step that failed.
  */

@@ -120,6 +120,16 @@ static int routing_device(struct routing *routing, uint32_t node_ip, struct data
 		return 0;
 	}
 	want.mtu = mtu - TUNNEL_VXLAN_OVERHEAD;
+	/*
+	 * One MAC per node, locally administered, from its address: 02:73 then the four bytes of
+	 * NODE_IP. Not one MAC for every node: the kernel's VXLAN receive path drops a frame whose
+	 * source MAC is the receiving device's own as a loop (vxlan_set_mac()), and a NOARP device
+	 * sends every frame from, and to, its own address. What arrives is therefore addressed to
+	 * the sending node's device; tc_tunnel_ingress marks it for this host.
+	 */
+	want.mac[0] = 0x02;
+	want.mac[1] = 0x73;
+	memcpy(&want.mac[2], &node_ip, sizeof(node_ip));
 	err = netlink_vxlan_ensure(routing->sock, &want, ifindex, &is_created, &why);
 	if (err) {
 		log_error("tunnel device %s: %s: %s", TUNNEL_DEVICE_NAME, why, strerror(-err));

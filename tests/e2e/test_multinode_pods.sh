@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Pods on different nodes: the fabric of shared/DESIGN.md with three nodes, one agent each
 # following one API server, pods wired by sluice-cni on every node. Under --routing tunnel (the
-# default) every agent has the collect-metadata VXLAN device sluice_vxlan, routes other nodes'
+# default) every agent has the collect-metadata VXLAN device sluice_vxlan (its MAC from the node's
+# address: one MAC for all would be dropped as a loop by the receiving device), routes other nodes'
 # pod CIDRs through it and lists them in tunnel4; the full pod-to-pod matrix across nodes (TCP,
 # UDP, ping) answers with the pods' own addresses, and the fabric sees only VXLAN (UDP 8472),
 # never a pod address; a NetworkPolicy on a pod of n3 admits app=a from n1 and n2 and refuses
@@ -147,10 +148,11 @@ for pod in a1 a2 a3 db3; do topo_echo "$pod"; done
 
 # ---- tunnel: the device, tunnel4 and routes on every node ------------------------------------
 for node in "${NODES[@]}"; do
+	mac=$(printf '02:73:%02x:%02x:%02x:%02x' $(tr . ' ' <<<"$(topo_node_ip "$node")"))
 	link=$(topo_in_node "$node" ip -d -j link show dev sluice_vxlan 2>/dev/null || echo '[]')
 	shape=$(jq -r '.[0] | "\(.linkinfo.info_kind) external=\(.linkinfo.info_data.external) port=\(.linkinfo.info_data.port) learning=\(.linkinfo.info_data.learning) mtu=\(.mtu) noarp=\(.flags | index("NOARP") != null) up=\(.flags | index("UP") != null) mac=\(.address)"' <<<"$link" 2>/dev/null || true)
 	check "multinode_pods/tunnel_device_$node" "$node: ${shape:-no sluice_vxlan}" \
-		test "$shape" = "vxlan external=true port=8472 learning=false mtu=1450 noarp=true up=true mac=02:73:6c:75:69:63"
+		test "$shape" = "vxlan external=true port=8472 learning=false mtu=1450 noarp=true up=true mac=$mac"
 	filters=$(topo_in_node "$node" tc filter show dev sluice_vxlan ingress 2>/dev/null; topo_in_node "$node" tc filter show dev sluice_vxlan egress 2>/dev/null)
 	check "multinode_pods/tunnel_programs_$node" "$node: $(tr '\n' ' ' <<<"$filters")" \
 		test "$(grep -c 'tc_tunnel_ingre\|tc_tunnel_egres' <<<"$filters")" -eq 2
