@@ -234,11 +234,13 @@ back_everywhere() {
 	tunnel4_is n1 4 && tunnel4_is n2 4 &&
 		has_route n1 10.244.3.0/24 && has_route n2 10.244.3.0/24
 }
+# Bounded at 2 s: the agents' part is the watch event, the 100 ms debounce and one sync (about
+# 0.5 s here); the polls (bpftool and ip in two nodes) add up to 0.3 s each on a loaded machine.
 api_delete Node "" n3
 ms=$(ms_until gone_everywhere)
 info "n3 deleted: its tunnel4 entries and routes gone on n1 and n2 after $ms ms"
 check multinode_pods/node_removed_unprogrammed "after $ms ms: n1 tunnel4 $(tunnel4_entries n1), route '$(our_route n1 10.244.3.0/24)'" \
-	test "$ms" -ge 0 -a "$ms" -le 1500
+	test "$ms" -ge 0 -a "$ms" -le 2000
 check multinode_pods/node_removed_others_kept "n1 sees n2: tunnel $(node_list_field n1 n2 tunnel), route $(node_list_field n1 n2 route)" \
 	test "$(node_list_field n1 n2 tunnel) $(node_list_field n1 n2 route)" = "true true"
 out=$(topo_probe a1 --tcp "$(topo_pod_ip a2):8080" -n 2 --timeout-ms 2000 || true)
