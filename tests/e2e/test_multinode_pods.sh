@@ -248,7 +248,7 @@ check multinode_pods/node_removed_others_reachable "a1 -> a2: $(tally "$out")" t
 manifest_node n3 198.51.100.3 10.244.3.0/24 | api_apply
 ms=$(ms_until back_everywhere)
 info "n3 added again: programmed on n1 and n2 after $ms ms"
-check multinode_pods/node_added_programmed "after $ms ms" test "$ms" -ge 0 -a "$ms" -le 1500
+check multinode_pods/node_added_programmed "after $ms ms" test "$ms" -ge 0 -a "$ms" -le 2000
 out=$(topo_probe a1 --tcp "$(topo_pod_ip a3):8080" -n 2 --timeout-ms 2000 || true)
 check multinode_pods/node_added_reachable "a1 -> a3: $(tally "$out")" test "$(count_from a3 "$out")" -eq 2
 
