@@ -12,7 +12,7 @@
 # entries and routes go on the other nodes within about a second; added again, they come back.
 # Under --routing native (agents restarted with it) the device is gone, routes go via the nodes'
 # addresses and the same matrix travels unencapsulated; a route removed while the agent is down is
-# back after its restart. Needs ping and nft (tests/deps.sh).
+# back after its restart. --tunnel geneve is refused with one line. Needs ping and nft.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -279,5 +279,13 @@ topo_in_node n1 ip route del 10.244.2.0/24 proto 211 || topo_fatal "could not re
 topo_agent_restart n1
 check multinode_pods/restart_reasserts_routes "n1 to n2's pods after a restart: '$(our_route n1 10.244.2.0/24)'" \
 	wait_until route_matches n1 10.244.2.0/24 'via 198.51.100.2'
+
+# Geneve is refused with one line, before anything is loaded.
+out=$(timeout 20 nsenter --net="/var/run/netns/$(topo_ns_node n3)" -- "$SLUICE" agent --node n3 \
+	--bpffs "$(topo_bpffs)/geneve" --tunnel geneve 2>&1) && rc=0 || rc=$?
+check multinode_pods/geneve_refused "rc $rc: $(tr '\n' '|' <<<"$out" | cut -c1-300)" \
+	test "$rc" != 0 -a "$(grep -c 'tunnel geneve: not supported' <<<"$out")" = 1
+check multinode_pods/geneve_refused_no_device "n3 has a Geneve device" \
+	test -z "$(topo_in_node n3 ip -d link show type geneve 2>/dev/null)"
 
 topo_finish
