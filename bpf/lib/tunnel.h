@@ -70,6 +70,23 @@ static __always_inline __u32 tunnel_source_identity(__be32 saddr)
 }
 
 /*
+ * The inner frame leaves with this node's tunnel device MAC as its source, which may be the
+ * receiving node's device MAC too (the agent may give every node's device the same one): the
+ * VXLAN driver drops a frame whose inner source is its own device's MAC as a loop. Zero names no
+ * device; the receiver rewrites the MACs for a pod and ignores them for the stack
+ * (tc_tunnel_ingress). Returns 0 or -DROP_MALFORMED.
+ */
+static __always_inline int tunnel_clear_source_mac(struct __sk_buff *skb)
+{
+	struct ethhdr *eth = ctx_data(skb);
+
+	if ((void *)(eth + 1) > ctx_data_end(skb))
+		return -DROP_MALFORMED;
+	__builtin_memset(eth->h_source, 0, ETH_ALEN);
+	return 0;
+}
+
+/*
  * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR; its
  * tunnel key names that node and carries the source's identity. Returns TC_ACT_OK or -DROP_*.
  */
@@ -87,6 +104,9 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb)
 	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
 		return -DROP_NO_TUNNEL;
 	/* The key's address and VNI are in host order. */
+	ret = tunnel_clear_source_mac(skb);
+	if (ret)
+		return ret;
 	key.remote_ipv4 = bpf_ntohl(node->node_address);
 	key.tunnel_id = tunnel_source_identity(saddr);
 	key.tunnel_ttl = TUNNEL_TTL;
