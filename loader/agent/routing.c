@@ -86,8 +86,8 @@ static void routing_note(struct routing *routing, bool is_warning, const char *s
 
 /*
  * The tunnel device for this node's address NODE_IP: made to exist with the underlay's MTU less
- * the encapsulation, and the datapath loaded again when its ifindex is not the one the pod
- * program has. *ifindex is 0 when there is no tunnel (logged why). Returns 0 or -errno.
+ * the encapsulation, and the tunnel programs attached when its ifindex is not the one they were
+ * attached to. *ifindex is 0 when there is no tunnel (logged why). Returns 0 or -errno.
  */
 static int routing_device(struct routing *routing, uint32_t node_ip, struct datapath_opts *dp_opts,
 			  struct datapath_result *dp, int *ifindex)
@@ -144,16 +144,20 @@ static int routing_device(struct routing *routing, uint32_t node_ip, struct data
 	routing_note(routing, false, msg);
 	if (!is_created && dp_opts->tunnel_ifindex == (uint32_t)*ifindex)
 		return 0;
-	/* New device: the pod program learns its ifindex and the tunnel programs attach to it. */
+	/*
+	 * A new device: the tunnel programs are loaded again and attached to it. Only them: the
+	 * pod program's tunnel_ifindex is not read yet (bpf/tc_pod.bpf.c), so reloading every
+	 * object (twice the start-up time) buys nothing; it gets the ifindex at the next start.
+	 */
 	dp_opts->tunnel_ifindex = (uint32_t)*ifindex;
-	err = datapath_load(dp_opts, dp);
+	err = datapath_load_tunnel(dp_opts, dp);
 	if (err) {
-		log_error("tunnel device %s: load the datapath for it: %s", TUNNEL_DEVICE_NAME,
+		log_error("tunnel device %s: attach its programs: %s", TUNNEL_DEVICE_NAME,
 			  strerror(-err));
 		return err;
 	}
-	log_info("tunnel: %s %s, programs attached; %u pod veths moved to the new pod program",
-		 TUNNEL_DEVICE_NAME, is_created ? "created" : "adopted", dp->reattached);
+	log_info("tunnel: %s %s, tc_tunnel attached", TUNNEL_DEVICE_NAME,
+		 is_created ? "created" : "adopted");
 	return 0;
 }
 

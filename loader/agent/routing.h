@@ -27,9 +27,9 @@ int routing_start(const struct agent_config *config, struct datapath_opts *dp_op
 
 /*
  * Follow the published node addressing: under tunnel, the device (created, adopted or made
- * again; the datapath is loaded again when its ifindex changes), then tunnel4 and one route per
- * ready node's pod CIDR through it; under native, one route per ready node's pod CIDR via its
- * address. Entries and routes of nodes removed or refused go. Returns 0 or -errno (logged; the
+ * again; the tunnel programs are attached again when its ifindex changes), then tunnel4 and one
+ * route per ready node's pod CIDR through it; under native, one route per ready node's pod CIDR via
+ * its address. Entries and routes of nodes removed or refused go. Returns 0 or -errno (logged; the
  * next call tries again, see routing_is_pending()).
  */
 int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
