@@ -10,6 +10,7 @@
 # app=b from n2 (the identity travels in the VNI); a ClusterIP with a backend on every node,
 # reached from n1, is answered by all three. A Node deleted from the API server: its tunnel4
 # entries and routes go on the other nodes within about a second; added again, they come back.
+# An agent stopped (SIGTERM) leaves the device and its programs: traffic through it goes on.
 # Under --routing native (agents restarted with it) the device is gone, routes go via the nodes'
 # addresses and the same matrix travels unencapsulated; a route removed while the agent is down is
 # back after its restart. --tunnel geneve is refused with one line. Needs ping and nft.
@@ -251,6 +252,13 @@ info "n3 added again: programmed on n1 and n2 after $ms ms"
 check multinode_pods/node_added_programmed "after $ms ms" test "$ms" -ge 0 -a "$ms" -le 2000
 out=$(topo_probe a1 --tcp "$(topo_pod_ip a3):8080" -n 2 --timeout-ms 2000 || true)
 check multinode_pods/node_added_reachable "a1 -> a3: $(tally "$out")" test "$(count_from a3 "$out")" -eq 2
+
+# ---- an agent stopped: the tunnel stays, traffic through it goes on ------------------------------
+topo_agent_stop n2
+check multinode_pods/stop_keeps_device "n2 after SIGTERM: $(topo_in_node n2 tc filter show dev sluice_vxlan egress 2>&1 | head -1)" \
+	test "$(topo_in_node n2 tc filter show dev sluice_vxlan egress 2>/dev/null | grep -c tc_tunnel_egres)" -ge 1
+out=$(topo_probe a1 --tcp "$(topo_pod_ip a2):8080" -n 2 --timeout-ms 2000 || true)
+check multinode_pods/stop_keeps_traffic "a1 -> a2 with n2's agent stopped: $(tally "$out")" test "$(count_from a2 "$out")" -eq 2
 
 # ---- native: agents restarted with --routing native --------------------------------------------
 start_agents --routing native
