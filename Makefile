@@ -40,7 +40,10 @@ SKELS        := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
 BENCH_BPF_SRCS := $(wildcard bench/*.bpf.c)
 BENCH_BPF_OBJS := $(patsubst bench/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BENCH_BPF_SRCS))
 BENCH_SKELS    := $(patsubst bench/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BENCH_BPF_SRCS))
-ALL_SKELS    := $(SKELS) $(BENCH_SKELS)
+# Test-only BPF programs (tests/bpf/*.bpf.c), linked into no binary but the BPF test runner.
+TEST_BPF_SRCS  := $(wildcard tests/bpf/*.bpf.c)
+TEST_SKELS     := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(TEST_BPF_SRCS))
+ALL_SKELS    := $(SKELS) $(BENCH_SKELS) $(TEST_SKELS)
 
 # Three archives, so each binary links only what it may: lib/ (both binaries), loader/ (the
 # agent and CLI) and cni/ (the plugin). The plugin never links the agent's code, nor the reverse.
@@ -48,7 +51,7 @@ LIB_SRCS     := $(sort $(shell find lib -name '*.c'))
 LOADER_SRCS  := $(filter-out loader/main.c,$(sort $(shell find loader -name '*.c')))
 CNI_SRCS     := $(filter-out cni/main.c,$(wildcard cni/*.c))
 UNIT_SRCS    := $(sort $(shell find tests/unit -name 'test_*.c'))
-BPFTEST_SRCS := $(wildcard tests/bpf/*.c)
+BPFTEST_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bpf/*.c))
 TOOL_SRCS    := $(wildcard tests/tools/*.c)
 # The libcni CNI client (Go) when Go is installed; without it its test skips.
 LIBCNI_CLIENT := $(if $(shell command -v go 2>/dev/null),$(BUILD)/tests/tools/libcni-client)
@@ -124,6 +127,10 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)/bpf
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/bpf/%.bpf.o: bench/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(BUILD)/vmlinux.h | $(BUILD)/bpf
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 

@@ -34,6 +34,7 @@
 #include "bpf/lib/snat.h"
 #include "bpf/lib/policy.h"
 #include "bpf/lib/masq.h"
+#include "bpf/lib/direct.h"
 
 /*
  * First packet of a flow from outside: choose a backend, masquerade when the frontend asks,
@@ -66,8 +67,8 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 	 */
 	backend_ep = ep4_lookup(backend.address);
 	if (backend_ep) {
-		ret = policy4_check_ingress(pkt->saddr, backend.address, pkt->proto, backend.port,
-					    &verdict);
+		ret = policy4_check_ingress(pkt->saddr, IDENTITY_ANY, backend.address, pkt->proto,
+					    backend.port, &verdict);
 		if (ret)
 			return ret;
 	}
@@ -97,29 +98,20 @@ static __always_inline int node_new_flow(struct __sk_buff *skb, const struct pkt
 
 /*
  * First packet of a flow from outside the node straight to a pod of this node (no service):
- * the pod's ingress policy decides. When a policy isolates the pod, or egress masquerade is on,
- * the flow is tracked in both directions, untranslated: the pod's replies pass its egress
- * policy, and are not taken for new flows of the pod's and masqueraded (pod_direct_flow); the
- * reply leaves by the node's routing. Anything else passes untouched.
+ * judged and tracked as direct.h says; the rest passes untouched, and the node's routing
+ * delivers it.
  */
 static __always_inline int node_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
 					    __u64 now)
 {
-	struct policy_verdict verdict = {};
 	struct ep4_info *ep;
-	int ret;
 
-	if (!policy_is_enabled() && !masq4_is_on())
+	if (!direct_is_judged())
 		return VERDICT_PASS;
 	ep = ep4_lookup(pkt->daddr);
 	if (!ep)
 		return VERDICT_PASS;
-	ret = policy4_check_ingress(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
-	if (ret)
-		return ret;
-	if (!verdict.is_tracked && !masq4_is_on())
-		return VERDICT_PASS;
-	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
+	return direct_flow(skb, pkt, now, ep, IDENTITY_ANY);
 }
 
 /*

@@ -25,6 +25,11 @@
 
 /* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
+/*
+ * Set by the loader under --routing tunnel: the tunnel device's ifindex (0: no tunnel). Not read
+ * yet: a redirect straight into the device (skipping the node's forwarding) is not built.
+ */
+const volatile __u32 tunnel_ifindex = 0;
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"

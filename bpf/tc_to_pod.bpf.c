@@ -49,7 +49,8 @@ static __always_inline int to_pod_new_flow(struct __sk_buff *skb, const struct p
 	ep = ep4_lookup(pkt->daddr);
 	if (!ep || ep->ifindex != skb->ifindex)
 		return -DROP_POLICY_INGRESS;
-	ret = policy4_check_ingress(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
+	ret = policy4_check_ingress(pkt->saddr, IDENTITY_ANY, pkt->daddr, pkt->proto, pkt->dport,
+				    &verdict);
 	if (ret)
 		return ret;
 	if (!verdict.is_tracked)

@@ -19,61 +19,16 @@
 #include <netlink/route/route.h>
 
 #include "cni/cni_netlink.h"
-
-/* libnl folds kernel errnos into NLE_* codes; map the ones callers act on back to errno. */
-static int cni_nl_errno(int nlerr)
-{
-	switch (nlerr < 0 ? -nlerr : nlerr) {
-	case 0:
-		return 0;
-	case NLE_EXIST:
-		return -EEXIST;
-	case NLE_OBJ_NOTFOUND:
-	case NLE_NODEV:
-		return -ENODEV;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	case NLE_INVAL:
-		return -EINVAL;
-	case NLE_BUSY:
-		return -EBUSY;
-	case NLE_AGAIN:
-		return -EAGAIN;
-	case NLE_RANGE:
-		return -ERANGE;
-	case NLE_NOADDR:
-		return -EADDRNOTAVAIL;
-	case NLE_OPNOTSUPP:
-		return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT:
-		return -EAFNOSUPPORT;
-	default:
-		return -EIO;
-	}
-}
+#include "lib/netlink.h"
 
 int cni_nl_open(struct nl_sock **sock)
 {
-	int err;
-
-	*sock = nl_socket_alloc();
-	if (!*sock)
-		return -ENOMEM;
-	err = nl_connect(*sock, NETLINK_ROUTE);
-	if (err) {
-		nl_socket_free(*sock);
-		*sock = NULL;
-		return cni_nl_errno(err);
-	}
-	return 0;
+	return netlink_open(sock);
 }
 
 void cni_nl_close(struct nl_sock *sock)
 {
-	if (sock)
-		nl_socket_free(sock);
+	netlink_close(sock);
 }
 
 int cni_nl_open_netns(const char *netns_path, int *ns_fd, struct nl_sock **sock)
@@ -133,7 +88,7 @@ int cni_veth_create(struct nl_sock *sock, const char *host, const char *peer, in
 	rtnl_link_set_mtu(peer_link, mtu);
 	rtnl_link_set_ns_fd(peer_link, peer_ns_fd);
 	rtnl_link_put(peer_link);
-	err = cni_nl_errno(rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL));
+	err = netlink_errno(rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL));
 	rtnl_link_put(link);
 	return err;
 }
@@ -145,7 +100,7 @@ int cni_link_get(struct nl_sock *sock, const char *name, int *ifindex, unsigned 
 	struct nl_addr *addr;
 	int err;
 
-	err = cni_nl_errno(rtnl_link_get_kernel(sock, 0, name, &link));
+	err = netlink_errno(rtnl_link_get_kernel(sock, 0, name, &link));
 	if (err)
 		return err;
 	if (ifindex)
@@ -167,7 +122,7 @@ int cni_link_set_up(struct nl_sock *sock, const char *name)
 	struct rtnl_link *link = NULL, *change = NULL;
 	int err;
 
-	err = cni_nl_errno(rtnl_link_get_kernel(sock, 0, name, &link));
+	err = netlink_errno(rtnl_link_get_kernel(sock, 0, name, &link));
 	if (err)
 		goto cleanup;
 	change = rtnl_link_alloc();
@@ -176,7 +131,7 @@ int cni_link_set_up(struct nl_sock *sock, const char *name)
 		goto cleanup;
 	}
 	rtnl_link_set_flags(change, IFF_UP);
-	err = cni_nl_errno(rtnl_link_change(sock, link, change, 0));
+	err = netlink_errno(rtnl_link_change(sock, link, change, 0));
 
 cleanup:
 	if (change)
@@ -195,7 +150,7 @@ int cni_link_delete(struct nl_sock *sock, const char *name)
 	if (!link)
 		return -ENOMEM;
 	rtnl_link_set_name(link, name);
-	err = cni_nl_errno(rtnl_link_delete(sock, link));
+	err = netlink_errno(rtnl_link_delete(sock, link));
 	rtnl_link_put(link);
 	return err;
 }
@@ -223,11 +178,11 @@ int cni_addr_add(struct nl_sock *sock, int ifindex, struct in_addr address, unsi
 	}
 	rtnl_addr_set_ifindex(addr, ifindex);
 	rtnl_addr_set_family(addr, AF_INET);
-	err = cni_nl_errno(rtnl_addr_set_local(addr, local));
+	err = netlink_errno(rtnl_addr_set_local(addr, local));
 	if (err)
 		goto cleanup;
 	rtnl_addr_set_prefixlen(addr, (int)prefix);
-	err = cni_nl_errno(rtnl_addr_add(sock, addr, 0));
+	err = netlink_errno(rtnl_addr_add(sock, addr, 0));
 	if (err == -EEXIST)
 		err = 0;
 
@@ -245,7 +200,7 @@ int cni_addr_has(struct nl_sock *sock, int ifindex, struct in_addr address)
 	struct nl_object *obj;
 	int err;
 
-	err = cni_nl_errno(rtnl_addr_alloc_cache(sock, &cache));
+	err = netlink_errno(rtnl_addr_alloc_cache(sock, &cache));
 	if (err)
 		return err;
 	err = -ENOENT;
@@ -282,7 +237,7 @@ int cni_route_replace(struct nl_sock *sock, int ifindex, struct in_addr dst, uns
 	rtnl_route_set_protocol(route, RTPROT_BOOT);
 	rtnl_route_set_type(route, RTN_UNICAST);
 	rtnl_route_set_scope(route, scope);
-	err = cni_nl_errno(rtnl_route_set_dst(route, dst_addr));
+	err = netlink_errno(rtnl_route_set_dst(route, dst_addr));
 	if (err)
 		goto cleanup;
 	rtnl_route_nh_set_ifindex(nh, ifindex);
@@ -299,7 +254,7 @@ int cni_route_replace(struct nl_sock *sock, int ifindex, struct in_addr dst, uns
 	}
 	rtnl_route_add_nexthop(route, nh);
 	nh = NULL; /* owned by route now */
-	err = cni_nl_errno(rtnl_route_add(sock, route, NLM_F_REPLACE));
+	err = netlink_errno(rtnl_route_add(sock, route, NLM_F_REPLACE));
 
 cleanup:
 	if (gw_addr)
@@ -321,11 +276,11 @@ int cni_gateway_device_ensure(struct nl_sock *sock, const char *name, struct in_
 	link = rtnl_link_alloc();
 	if (!link)
 		return -ENOMEM;
-	err = cni_nl_errno(rtnl_link_set_type(link, "dummy"));
+	err = netlink_errno(rtnl_link_set_type(link, "dummy"));
 	if (!err) {
 		rtnl_link_set_name(link, name);
 		/* Pods of one node are added concurrently: whoever comes second finds it there. */
-		err = cni_nl_errno(rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL));
+		err = netlink_errno(rtnl_link_add(sock, link, NLM_F_CREATE | NLM_F_EXCL));
 		if (err == -EEXIST)
 			err = 0;
 	}

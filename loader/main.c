@@ -531,7 +531,7 @@ static const struct main_command main_commands[] = {
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},
-    {"node", "list", do_node_list, "this node and the others: addresses, pod CIDRs"},
+    {"node", "list", do_node_list, "this node and the others: addresses, pod CIDRs, routing"},
     {"status", NULL, do_status, "pinned maps, entry counts, packet and drop counters"},
     {"drops", NULL, do_drops, "drop counters by reason"},
     {"kernel", "check", do_kernel_check,

@@ -24,6 +24,8 @@ enum stat_id {
 	STAT_EGRESS_SNAT, /* new flow from a pod out of the cluster, masqueraded to the node */
 	STAT_SOCK_NEW,	  /* the node's socket pointed at a backend (connect, sendmsg): no packet */
 	STAT_SOCK_REFUSED, /* the node's connect/sendmsg to a frontend refused: no packet */
+	STAT_TUNNEL_OUT,   /* into the tunnel to another node (tc_tunnel_egress) */
+	STAT_TUNNEL_IN,	   /* out of the tunnel into a pod here, untracked (tc_tunnel_ingress) */
 	STAT_MAX,
 };
 
@@ -50,6 +52,10 @@ enum drop_reason {
 	DROP_FRAG_NO_FIRST,	/* later IP fragment whose first fragment was not seen (before) */
 	DROP_CT_FULL,		/* new flow: conntrack full and no flow to early-drop */
 	DROP_NAT_NO_ADDRESS,	/* masquerade, but no node address known to masquerade to */
+	DROP_NO_TUNNEL,		/* into the tunnel, but no other node's pod CIDR holds the
+				 * destination (or the tunnel key could not be set) */
+	DROP_UNKNOWN_NODE,	/* out of the tunnel from an address that is no known node */
+	DROP_TUNNEL_NOT_IPV4,	/* into or out of the tunnel, a frame that is not IPv4 */
 	DROP_MAX,
 };
 
@@ -74,6 +80,8 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_EGRESS_SNAT] = "egress_new_snat",
     [STAT_SOCK_NEW] = "socket_translated",
     [STAT_SOCK_REFUSED] = "socket_refused",
+    [STAT_TUNNEL_OUT] = "tunnel_out",
+    [STAT_TUNNEL_IN] = "tunnel_in",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -95,6 +103,9 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_FRAG_NO_FIRST] = "fragment without its first fragment",
     [DROP_CT_FULL] = "conntrack full (no flow to early-drop)",
     [DROP_NAT_NO_ADDRESS] = "no node address to masquerade to",
+    [DROP_NO_TUNNEL] = "no node for tunnel destination",
+    [DROP_UNKNOWN_NODE] = "tunnel packet from unknown node",
+    [DROP_TUNNEL_NOT_IPV4] = "tunnel frame not IPv4",
 };
 #endif
 

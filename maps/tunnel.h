@@ -2,9 +2,8 @@
 /*
  * Between nodes: where another node's pods are (its pod CIDR -> its node address), and which
  * underlay addresses are nodes at all. Written by the agent from the Node objects, read by the
- * pod program (a destination in another node's block goes to the tunnel device) and by the
- * tunnel device's programs (the outer destination of what leaves, the outer source of what
- * arrives must be a known node).
+ * tunnel device's programs (bpf/tc_tunnel.bpf.c): the outer destination of what leaves, and
+ * whether what arrives comes from a known node speaking for its own pods.
  *
  * Under --routing tunnel the source pod's security identity travels in the VXLAN VNI (24 bits),
  * so the receiving node judges ingress policy without looking the source up: VNI

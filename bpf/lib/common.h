@@ -19,6 +19,8 @@
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
 
+#define PACKET_HOST 0 /* skb->pkt_type: to us (bpf_skb_change_type) */
+
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define TC_ACT_REDIRECT 7

@@ -82,33 +82,39 @@ static __always_inline bool policy4_allows(__u32 subject, __u32 peer, __u8 direc
  * destination when it is a pod; egress for the source when IS_LOCAL_SOURCE (the pod program:
  * every packet it sees comes from a pod of this node; traffic from outside the node had its
  * egress judged where it left). A pod reaching itself, and a pod and its node reaching each
- * other, are never blocked. Returns 0 (allowed) with *verdict set, or -DROP_POLICY_EGRESS /
- * -DROP_POLICY_INGRESS.
+ * other, are never blocked. SRC_IDENTITY (a constant at each call): IDENTITY_ANY looks the source
+ * up in the ipcache; any other is the identity of a remote pod as its node vouched for it (the
+ * tunnel's VNI), taken as is, and never a local source. Returns 0 (allowed) with *verdict set, or
+ * -DROP_POLICY_EGRESS / -DROP_POLICY_INGRESS.
  */
 static __always_inline int policy4_judge(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
-					 bool is_local_source, struct policy_verdict *verdict)
+					 bool is_local_source, __u32 src_identity,
+					 struct policy_verdict *verdict)
 {
 	struct ipcache4_value *src, *dst;
 	struct ipcache4_lengths *lengths;
-	__u32 src_id, dst_id, flags, zero = 0;
+	__u32 src_id = src_identity, dst_id, src_flags = 0, flags, zero = 0;
 
 	verdict->is_tracked = false;
 	verdict->policy = CT_POLICY_NONE;
 	if (!policy_is_enabled())
 		return 0;
 	lengths = bpf_map_lookup_elem(&ipcache4_lens, &zero);
-	src = ipcache4_lookup(saddr, lengths);
+	if (src_identity == IDENTITY_ANY) {
+		src = ipcache4_lookup(saddr, lengths);
+		src_id = src ? src->identity : IDENTITY_WORLD;
+		src_flags = src ? src->flags : 0;
+	}
 	dst = ipcache4_lookup(daddr, lengths);
-	src_id = src ? src->identity : IDENTITY_WORLD;
 	dst_id = dst ? dst->identity : IDENTITY_WORLD;
-	flags = (src ? src->flags : 0) | (dst ? dst->flags : 0);
+	flags = src_flags | (dst ? dst->flags : 0);
 	if (!(flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS)) ||
 	    (flags & IPCACHE_F_HOST))
 		return 0;
 	verdict->is_tracked = true;
 	if (saddr == daddr)
 		return 0;
-	if (is_local_source && src && (src->flags & IPCACHE_F_ISOLATED_EGRESS)) {
+	if (is_local_source && (src_flags & IPCACHE_F_ISOLATED_EGRESS)) {
 		if (!policy4_allows(src_id, dst_id, POLICY_DIR_EGRESS, proto, dport))
 			return -DROP_POLICY_EGRESS;
 		verdict->policy = CT_POLICY_ALLOWED;
@@ -126,14 +132,19 @@ static __always_inline int policy4_judge(__be32 saddr, __be32 daddr, __u8 proto,
 static __always_inline int policy4_check(__be32 saddr, __be32 daddr, __u8 proto, __be16 dport,
 					 struct policy_verdict *verdict)
 {
-	return policy4_judge(saddr, daddr, proto, dport, true, verdict);
+	return policy4_judge(saddr, daddr, proto, dport, true, IDENTITY_ANY, verdict);
 }
 
-/* A new flow from outside the node into a pod of this node (the uplink program). */
-static __always_inline int policy4_check_ingress(__be32 saddr, __be32 daddr, __u8 proto,
-						 __be16 dport, struct policy_verdict *verdict)
+/*
+ * A new flow from outside the node into a pod of this node (the uplink and tunnel programs).
+ * SRC_IDENTITY: the source's identity as the tunnel's VNI carried it, or IDENTITY_ANY to look
+ * the source up.
+ */
+static __always_inline int policy4_check_ingress(__be32 saddr, __u32 src_identity, __be32 daddr,
+						 __u8 proto, __be16 dport,
+						 struct policy_verdict *verdict)
 {
-	return policy4_judge(saddr, daddr, proto, dport, false, verdict);
+	return policy4_judge(saddr, daddr, proto, dport, false, src_identity, verdict);
 }
 
 #endif

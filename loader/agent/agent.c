@@ -26,6 +26,7 @@
 #include "loader/sync/kernel_probe.h"
 #include "loader/agent/nat_ports.h"
 #include "loader/agent/node_addr.h"
+#include "loader/agent/routing.h"
 #include "loader/sources/k8s_client.h"
 #include "lib/log.h"
 #include "loader/sources/manifest.h"
@@ -50,8 +51,11 @@ struct agent {
 	struct manifest_set *manifests;
 	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
 	struct desired_build_config build;
-	struct desired_index *index; /* the desired state, kept current one Service at a time */
-	struct node_addr *nodes;     /* node addressing: this node's pod CIDR, the other nodes */
+	struct desired_index *index;   /* the desired state, kept current one Service at a time */
+	struct node_addr *nodes;       /* node addressing: this node's pod CIDR, the other nodes */
+	struct routing *routing;       /* to the other nodes: tunnel device, tunnel4, routes */
+	struct datapath_opts *dp_opts; /* as loaded; routing loads it again for a new device */
+	struct datapath_result *dp;
 	bool is_full_sync; /* next sync diffs every frontend: the first, or after a failure */
 	bool is_rescan;	   /* next reload lists the directory: first, overflow, re-watch */
 	char **names;	   /* manifest files inotify named since the last reload */
@@ -329,6 +333,8 @@ static int agent_reload(struct agent *agent)
 		health_proxy_node_eligible(
 		    agent->health, agent_node_is_eligible(agent->config->node, nodes, n_nodes));
 	}
+	if (delta->is_nodes_changed || routing_is_pending(agent->routing))
+		routing_update(agent->routing, agent->dp_opts, agent->dp);
 	state.node_addresses =
 	    (uint32_t *)desired_index_node_addresses(agent->index, &state.n_node_addresses);
 	state.health_checks = (struct lb_health_check *)desired_index_health_checks(
@@ -745,6 +751,10 @@ int agent_run(const struct agent_config *config)
 	clock_gettime(CLOCK_MONOTONIC, &t_dp0);
 	cpu_dp0 = agent_cpu_ms();
 	if (!err)
+		err = routing_start(config, &dp_opts, &agent.routing);
+	agent.dp_opts = &dp_opts;
+	agent.dp = &dp;
+	if (!err)
 		err = datapath_load(&dp_opts, &dp);
 	if (!err)
 		err = sock_lb_setup(&dp_opts, &dp);
@@ -837,6 +847,7 @@ int agent_run(const struct agent_config *config)
 		log_warn("no --manifests: service maps are left as adopted");
 		health_proxy_synced(agent.health, true); /* what is adopted is what is wanted */
 		node_addr_update(agent.nodes, NULL, 0);	 /* --pod-cidr, or none */
+		routing_update(agent.routing, &dp_opts, &dp);
 	}
 	if (agent.api) {
 		agent_api_wait_synced(&agent);
@@ -858,6 +869,7 @@ cleanup:
 		feed_api_release(agent.index, agent.api);
 	desired_index_free(agent.index);
 	node_addr_free(agent.nodes);
+	routing_free(agent.routing);
 	while (agent.n_names)
 		free(agent.names[--agent.n_names]);
 	free(agent.names);

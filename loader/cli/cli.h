@@ -21,7 +21,7 @@ int cli_ct_list(const struct cli_options *options);
 int cli_endpoint_list(const struct cli_options *options);
 int cli_status(const struct cli_options *options);
 int cli_drops(const struct cli_options *options);
-/* This node and the other nodes: addresses, pod CIDRs, and why one is refused. */
+/* This node and the other nodes: addresses, pod CIDRs, why one is refused, how it is routed. */
 int cli_node_list(const struct cli_options *options);
 /* Pods of this node (or only ENDPOINT: "ns/pod" or its address), their policy and rules. */
 int cli_policy_list(const struct cli_options *options, const char *endpoint);

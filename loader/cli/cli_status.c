@@ -26,6 +26,7 @@
 #include "maps/policy.h"
 #include "maps/masq.h"
 #include "maps/stats.h"
+#include "maps/tunnel.h"
 
 /* Sum a per-CPU counter array of N entries into OUT. Returns 0 or -errno. */
 static int cli_percpu_sum(int fd, uint32_t n, struct stat_value *out)
@@ -325,7 +326,7 @@ int cli_status(const struct cli_options *options)
 	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
 	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
 	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
-	    MASQ4_SKIP_MAP,    STATS_MAP,	DROPS_MAP,
+	    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	STATS_MAP,	  DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];

@@ -23,9 +23,11 @@
 #include "maps/lb.h"
 #include "maps/masq.h"
 #include "maps/stats.h"
+#include "maps/tunnel.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
 #include "skel/tc_to_pod.skel.h"
+#include "skel/tc_tunnel.skel.h"
 #include "skel/xdp_node.skel.h"
 
 /*
@@ -359,6 +361,7 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		return err;
 	}
 	skel->rodata->hairpin_ip = opts->hairpin_ip;
+	skel->rodata->tunnel_ifindex = opts->tunnel_ifindex;
 	err = datapath_masq_ifindex(opts, &skel->rodata->masq_ifindex);
 	if (err)
 		goto cleanup;
@@ -406,6 +409,7 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 			      bpf_program__fd(skel->progs.tc_pod_ingress),
 			      bpf_program__fd(to_pod->progs.tc_to_pod), result);
 	err = datapath_load_node(opts, result);
+	err = err ?: datapath_load_tunnel(opts, result);
 
 cleanup:
 	tc_to_pod__destroy(to_pod);
@@ -491,5 +495,68 @@ int datapath_load_node(const struct datapath_opts *opts, struct datapath_result 
 
 cleanup:
 	tc_node__destroy(skel);
+	return err;
+}
+
+/* The tunnel object's ct4 and lb4_maglev, when it has them, sized as the pod object's. */
+static int datapath_prepare_tunnel_object(struct bpf_object *obj, const struct datapath_opts *opts,
+					  struct datapath_result *result)
+{
+	struct datapath_opts node_opts = *opts;
+	struct bpf_map *map;
+	bool is_adopted = result->is_adopted;
+	int err = 0;
+
+	node_opts.is_ct_size_set = false;
+	map = bpf_object__find_map_by_name(obj, CT4_MAP);
+	if (map)
+		err = bpf_map__set_max_entries(map, result->ct_size);
+	map = bpf_object__find_map_by_name(obj, LB4_MAGLEV_MAP);
+	if (!err && map)
+		err = datapath_set_maglev(map, NULL, opts);
+	bpf_object__for_each_map(map, obj)
+	{
+		if (err)
+			break;
+		err = datapath_check_pinned(map, &node_opts, result);
+	}
+	result->is_adopted = is_adopted;
+	return err;
+}
+
+int datapath_load_tunnel(const struct datapath_opts *opts, struct datapath_result *result)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	struct tc_tunnel *skel = NULL;
+	int ifindex = (int)opts->tunnel_ifindex, err;
+
+	skel = tc_tunnel__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		log_error("open BPF object tc_tunnel: %s", strerror(-err));
+		return err;
+	}
+	err = datapath_prepare_tunnel_object(skel->obj, opts, result);
+	if (err)
+		goto cleanup;
+	err = tc_tunnel__load(skel);
+	if (err) {
+		log_error("load BPF object tc_tunnel (pins under %s): %s", opts->bpffs,
+			  strerror(-err));
+		goto cleanup;
+	}
+	if (!ifindex)
+		goto cleanup;
+	err = tc_attach(ifindex, false, bpf_program__fd(skel->progs.tc_tunnel_ingress));
+	if (err) {
+		log_error("attach tc ingress to %s: %s", TUNNEL_DEVICE_NAME, strerror(-err));
+		goto cleanup;
+	}
+	err = tc_attach(ifindex, true, bpf_program__fd(skel->progs.tc_tunnel_egress));
+	if (err)
+		log_error("attach tc egress to %s: %s", TUNNEL_DEVICE_NAME, strerror(-err));
+
+cleanup:
+	tc_tunnel__destroy(skel);
 	return err;
 }

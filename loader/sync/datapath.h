@@ -33,6 +33,9 @@ struct datapath_opts {
 	/* The node's own sockets to Services (loader/sync/sock_lb.h): --host-lb, --cgroup-root. */
 	bool is_host_lb;
 	const char *cgroup_root; /* cgroup v2 directory; NULL: where cgroup2 is mounted */
+	/* --routing tunnel: the tunnel device's ifindex, for tc_pod and the tunnel programs;
+	 * 0 without one (native routing, or no node address yet). */
+	uint32_t tunnel_ifindex;
 };
 
 struct datapath_result {
@@ -61,6 +64,14 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
  * loads the node objects (creating node4_addrs) when it is NULL. Returns 0 or -errno.
  */
 int datapath_load_node(const struct datapath_opts *opts, struct datapath_result *result);
+
+/*
+ * The tunnel device's programs (tc_tunnel): loaded always, so tunnel4 is created or adopted at
+ * bpffs/tunnel4 in either routing mode; attached at clsact ingress and egress of
+ * opts->tunnel_ifindex (same handle and priority as the pod program) when it is set. Part of
+ * datapath_load(). Returns 0 or -errno.
+ */
+int datapath_load_tunnel(const struct datapath_opts *opts, struct datapath_result *result);
 
 /*
  * Start the datapath clock's BPF timer by running the object's tc_clock_start program once

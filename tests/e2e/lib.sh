@@ -577,7 +577,8 @@ api_stats() {
 #   service list: {"services": [{"name", "vip", "port", "protocol", "slots", "backends": [..]}]}
 #   ct list:      {"connections": [{"proto", "src", "sport", "dst", "dport", "nat_dst", ...}]}
 #   status:       {"ipam": {"pod_cidr", "pod_cidr_source", "pods_refused", "message", ...}, ...}
-#   node list:    {"nodes": [{"name", "self", "internal_ip", "pod_cidr", "state", "reason"}]}
+#   node list:    {"nodes": [{"name", "self", "internal_ip", "pod_cidr", "state", "reason",
+#                  and for other nodes "tunnel", "route" (booleans), "route_to"}]}
 
 # ipam_field NODE FIELD: FIELD of the "ipam" object of `sluice status -o json` on NODE
 # (pod_cidr, pod_cidr_source, pods_refused, message, node_ip, cluster_cidr, in_use, ...).
@@ -686,8 +687,8 @@ EOF
 }
 
 # manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace
-# default on node n1, running and ready at its address, labels in flow style ("app: web"), with
-# container port 8080 named http.
+# default on the node topo_pod put it on (n1 for a pod it did not make), running and ready at its
+# address, labels in flow style ("app: web"), with container port 8080 named http.
 manifest_pod() {
 	heredoc <<EOF
 ---
@@ -695,7 +696,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: $1, namespace: default, labels: {$2}}
 spec:
-  nodeName: n1
+  nodeName: ${TOPO_POD_NODE[$1]:-n1}
   containers: [{name: c, ports: [{name: http, containerPort: 8080}]}]
 status:
   podIP: $(topo_pod_ip "$1")
