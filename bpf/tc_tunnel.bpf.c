@@ -48,7 +48,10 @@ int tc_tunnel_egress(struct __sk_buff *skb)
 /*
  * First packet of a flow out of the tunnel that no conntrack entry knows. To a pod of this node:
  * judged and tracked as direct.h says, by the identity the VNI carried, and delivered straight
- * into the pod. Anything else (the node itself) passes to the node's stack.
+ * into the pod. Anything else (the node itself) passes to the node's stack. masq_ifindex
+ * (masq.h) may stay 0 in this object: such a flow comes from another node's pod (the cluster
+ * CIDR) or from another node's address, and masq4_route takes the answer to neither for a flow
+ * to masquerade, so only a policy needs it tracked.
  */
 static __always_inline int tunnel_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
 					   __u32 identity)

@@ -15,13 +15,13 @@
 
 #include "maps/types.h"
 
-#define TUNNEL4_MAP	     "tunnel4"
-#define TUNNEL_MAX_ENTRIES   8192 /* other nodes' pod CIDRs and node addresses */
-#define TUNNEL_VNI_MAX	     0xffffffu /* identities above this travel as "none" */
+#define TUNNEL4_MAP	       "tunnel4"
+#define TUNNEL_MAX_ENTRIES     8192	 /* other nodes' pod CIDRs and node addresses */
+#define TUNNEL_VNI_MAX	       0xffffffu /* identities above this travel as "none" */
 #define TUNNEL_VNI_NO_IDENTITY 0
-#define TUNNEL_VXLAN_PORT    8472 /* the Linux kernel's and Cilium's VXLAN port */
-#define TUNNEL_VXLAN_OVERHEAD 50  /* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
-#define TUNNEL_DEVICE_NAME   "sluice_vxlan"
+#define TUNNEL_VXLAN_PORT      8472 /* the Linux kernel's and Cilium's VXLAN port */
+#define TUNNEL_VXLAN_OVERHEAD  50   /* outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14 */
+#define TUNNEL_DEVICE_NAME     "sluice_vxlan"
 
 /* tunnel4_value.flags */
 #define TUNNEL4_F_POD_CIDR (1u << 0) /* the key is another node's pod CIDR */

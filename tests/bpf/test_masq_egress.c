@@ -29,6 +29,7 @@
 #include "maps/masq.h"
 #include "maps/node.h"
 #include "maps/policy.h"
+#include "maps/tunnel.h"
 #include "skel/tc_node.skel.h"
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
@@ -40,6 +41,7 @@
 #define MASQ_LISTED	TEST_IP(198, 51, 100, 9) /* in a --non-masquerade-cidr */
 #define MASQ_SERVICE_IP TEST_IP(10, 96, 200, 1)	 /* in the service CIDR, no frontend */
 #define MASQ_ELSEWHERE	TEST_IP(198, 18, 0, 9)	 /* routed out of another device */
+#define MASQ_OTHER_NODE TEST_IP(192, 0, 2, 2)	 /* another node, on the uplink's subnet */
 #define MASQ_UPLINK	"slmasq0"
 #define MASQ_OTHER_DEV	"slmasq1"
 
@@ -416,7 +418,11 @@ cleanup:
 	masq_close(&f);
 }
 
-/* The cluster CIDR, the service CIDR, a listed CIDR, the node itself, another device: untouched. */
+/*
+ * The cluster CIDR, the service CIDR, a listed CIDR, the node itself, another node (which sends
+ * to pods with its own address through the tunnel and expects the pod's answers), another
+ * device: untouched.
+ */
 void test_masq_untouched_destinations(void)
 {
 	const struct {
@@ -427,12 +433,17 @@ void test_masq_untouched_destinations(void)
 	    {MASQ_SERVICE_IP, "the service CIDR"},
 	    {MASQ_LISTED, "a --non-masquerade-cidr"},
 	    {MASQ_NODE_IP, "the node's own address"},
+	    {MASQ_OTHER_NODE, "another node's address (tunnel4)"},
 	    {MASQ_ELSEWHERE, "a network routed out of another device"},
 	};
 	struct masq_fixture f;
 	struct pkt in;
+	struct tunnel4_key node_key = {.prefix_len = 32, .address = MASQ_OTHER_NODE};
+	struct tunnel4_value node = {.node_address = MASQ_OTHER_NODE, .flags = TUNNEL4_F_NODE};
 
-	if (!masq_setup(&f))
+	if (!masq_setup(&f) ||
+	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
+		       "another node in tunnel4"))
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, cases[i].daddr, htons(80));
