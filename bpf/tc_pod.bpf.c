@@ -141,13 +141,17 @@ static __always_inline int pod_masquerade_flow(struct __sk_buff *skb, const stru
 static __always_inline int pod_direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now)
 {
 	struct policy_verdict verdict;
+	bool is_masqueraded;
 	__u32 ifindex = 0;
 	int ret;
 
 	ret = policy4_check(pkt->saddr, pkt->daddr, pkt->proto, pkt->dport, &verdict);
 	if (ret)
 		return ret;
-	if (masq4_route(skb, pkt, &ifindex))
+	is_masqueraded = masq4_route(skb, pkt, &ifindex);
+	if (tunnel_port_is_closed_to_pods(pkt, is_masqueraded))
+		return -DROP_TUNNEL_PORT;
+	if (is_masqueraded)
 		return pod_masquerade_flow(skb, pkt, now, verdict.policy, ifindex);
 	if (!verdict.is_tracked)
 		return VERDICT_PASS;

@@ -56,6 +56,8 @@ enum drop_reason {
 				 * destination (or the tunnel key could not be set) */
 	DROP_UNKNOWN_NODE,	/* out of the tunnel from an address that is no known node */
 	DROP_TUNNEL_NOT_IPV4,	/* into or out of the tunnel, a frame that is not IPv4 */
+	DROP_TUNNEL_PORT,	/* a pod's datagram to the tunnel port that would reach another
+				 * node from a node's address (tunnel_port_is_closed_to_pods) */
 	DROP_MAX,
 };
 
@@ -106,6 +108,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_NO_TUNNEL] = "no node for tunnel destination",
     [DROP_UNKNOWN_NODE] = "tunnel packet from unknown node",
     [DROP_TUNNEL_NOT_IPV4] = "tunnel frame not IPv4",
+    [DROP_TUNNEL_PORT] = "pod datagram to a node's tunnel port",
 };
 #endif
 

@@ -32,6 +32,27 @@ static __always_inline struct tunnel4_value *tunnel4_lookup(__be32 address)
 }
 
 /*
+ * May a pod's new flow PKT go out as it is? Not a UDP datagram to the VXLAN port that would
+ * leave with a node's address as its source (IS_MASQUERADED), nor one to another node's address:
+ * tc_tunnel_ingress believes the VNI (the sender's identity) of whatever comes from a node's
+ * address, so a pod that could send one would pick any identity of its node's pods and pass
+ * other nodes' ingress policies. A datagram with the pod's own address is refused there as from
+ * no node; these never get that far.
+ */
+static __always_inline bool tunnel_port_is_closed_to_pods(const struct pkt4 *pkt,
+							  bool is_masqueraded)
+{
+	struct tunnel4_value *node;
+
+	if (pkt->proto != IPPROTO_UDP || pkt->dport != bpf_htons(TUNNEL_VXLAN_PORT))
+		return false;
+	if (is_masqueraded)
+		return true;
+	node = tunnel4_lookup(pkt->daddr);
+	return node && (node->flags & TUNNEL4_F_NODE);
+}
+
+/*
  * The inner IPv4 addresses of a frame in or out of the tunnel. Returns 0, -DROP_TUNNEL_NOT_IPV4
  * or -DROP_MALFORMED.
  */

@@ -551,6 +551,51 @@ cleanup:
 }
 
 /*
+ * A pod cannot send to the VXLAN port from its node's address: out of the cluster (masquerade
+ * would give it the node's address) nor to another node's address, where tc_tunnel_ingress would
+ * believe its VNI. Another UDP port to that node, and the outside, still work.
+ */
+void test_masq_tunnel_port_closed(void)
+{
+	struct tunnel4_key node_key = {.prefix_len = 32, .address = MASQ_OTHER_NODE};
+	struct tunnel4_value node = {.node_address = MASQ_OTHER_NODE, .flags = TUNNEL4_F_NODE};
+	static const struct {
+		__be32 daddr;
+		uint16_t dport;
+		bool is_dropped;
+		const char *what;
+	} cases[] = {
+	    {MASQ_OUTSIDE, TUNNEL_VXLAN_PORT, true, "to the outside's VXLAN port"},
+	    {MASQ_OTHER_NODE, TUNNEL_VXLAN_PORT, true, "to another node's VXLAN port"},
+	    {MASQ_OTHER_NODE, 53, false, "to another node's port 53"},
+	    {MASQ_OUTSIDE, 53, false, "to the outside's port 53"},
+	};
+	struct masq_fixture f;
+	struct pkt_spec spec;
+	struct pkt in, out;
+	uint64_t drops = 0;
+	int verdict;
+
+	if (!masq_setup(&f) ||
+	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
+		       "another node in tunnel4"))
+		goto cleanup;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		spec = masq_pod_spec(IPPROTO_UDP, cases[i].daddr, htons(cases[i].dport));
+		if (!ASSERT_OK(pkt_build(&in, &spec), cases[i].what) ||
+		    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), cases[i].what))
+			goto cleanup;
+		drops += cases[i].is_dropped;
+		ASSERT_EQ(verdict == TC_ACT_SHOT, cases[i].is_dropped, cases[i].what);
+		ASSERT_EQ(fixture_drop(&f.pod, DROP_TUNNEL_PORT), drops, "drops: tunnel port");
+	}
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1,
+		  "only the outside's port 53 masqueraded");
+cleanup:
+	masq_close(&f);
+}
+
+/*
  * An ICMP error about a masqueraded flow (a router on the path: fragmentation needed) arrives
  * on the uplink addressed to the node; tc_node translates it (icmp4_handle) into the pod.
  */
