@@ -71,6 +71,9 @@ static __always_inline int to_pod_handle(struct __sk_buff *skb, struct frag4_ent
 	ret = flow_begin_at(skb, &pkt, &now, first, true);
 	if (ret != VERDICT_NEW_FLOW)
 		return ret;
+	/* No policy isolates any pod: a new flow has nothing to meet. */
+	if (!policy_is_enabled())
+		return VERDICT_PASS;
 	return to_pod_new_flow(skb, &pkt, now);
 }
 
@@ -81,9 +84,11 @@ int tc_to_pod(struct __sk_buff *skb)
 	__u32 len = skb->len;
 	int ret;
 
-	/* No policy isolates any pod: nothing to judge, at the cost of one array lookup. */
-	if (!policy_is_enabled())
-		return TC_ACT_OK;
+	/*
+	 * Even without any policy, conntrack is looked up: under --routing native (or from an
+	 * uplink without tc_node) the reply of a pod's Service flow to a backend on another node
+	 * comes back through the stack, and only here is it translated back to the VIP.
+	 */
 	ret = to_pod_handle(skb, &first);
 	frag4_settle_first(first, ret);
 	/*

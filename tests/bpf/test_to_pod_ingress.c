@@ -352,3 +352,33 @@ void test_to_pod_policies_off(void)
 cleanup:
 	to_pod_close(&f);
 }
+
+/*
+ * Without any policy the reply of a pod's Service flow to a backend on another node, routed
+ * back through the stack (--routing native, no tc_node), is still translated back to the VIP.
+ */
+void test_to_pod_policies_off_reply_translated(void)
+{
+	struct pkt_spec request = fixture_client_spec(IPPROTO_TCP);
+	struct pkt_spec reply = fixture_reply_spec(IPPROTO_TCP);
+	struct to_pod_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!to_pod_setup(&f, IPPROTO_TCP) ||
+	    !ASSERT_OK(fixture_policy_enable(&f.pod, false), "policies off") ||
+	    !ASSERT_OK(pkt_build(&in, &request), "build request") ||
+	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "run request through tc_pod"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_OK, "request: routed to the backend's node");
+	memcpy(reply.src_mac, node_mac, 6);
+	memcpy(reply.dst_mac, test_client_mac, 6);
+	if (!ASSERT_OK(to_pod_run(&f, &reply, &in, &out, &verdict), "run reply"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_OK, "reply on into the pod");
+	ASSERT_EQ(pkt_ip_saddr(&out), TEST_VIP, "reply source: the VIP");
+	ASSERT_EQ(pkt_get16(&out, PKT_L4_OFF), TEST_VIP_PORT, "reply source port: the VIP's");
+	ASSERT_EQ(fixture_drops_total(&f.pod), 0, "drops");
+cleanup:
+	to_pod_close(&f);
+}

@@ -281,6 +281,16 @@ check multinode_pods/native_no_encapsulation "fabric: $((vxlan1 - vxlan0)) VXLAN
 check multinode_pods/native_pod_addresses_on_the_wire "fabric: $((pods1 - pods0)) packets from pod addresses" \
 	test "$((pods1 - pods0))" -ge 36
 
+# A ClusterIP with a backend on every node, with no NetworkPolicy at all: the replies of the
+# remote backends come back routed through n1's stack (no --uplink, no tc_node) and tc_to_pod
+# must still translate them back to the VIP.
+api_delete NetworkPolicy default db-from-a
+reaches_db_from_b2() { [[ $(count_from db3 "$(topo_probe b2 --tcp "$db:8080" -n 1 --timeout-ms 500 || true)") == 1 ]]; }
+check multinode_pods/native_policy_deleted "b2 still denied after the policy was deleted" wait_until reaches_db_from_b2
+out=$(topo_probe c1 --tcp "$SVC_VIP:80" -n 30 --timeout-ms 2000 || true)
+check multinode_pods/native_service_every_backend "answers without any policy: $(tally "$out")" \
+	test "$(count_from a1 "$out")" -gt 0 -a "$(count_from a2 "$out")" -gt 0 -a "$(count_from a3 "$out")" -gt 0 -a "$(count_errors "$out")" -eq 0
+
 # A route lost while the agent was away is put back by its next start.
 topo_agent_stop n1
 topo_in_node n1 ip route del 10.244.2.0/24 proto 211 || topo_fatal "could not remove n1's route to n2's pods"
