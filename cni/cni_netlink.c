@@ -119,23 +119,12 @@ int cni_link_get(struct nl_sock *sock, const char *name, int *ifindex, unsigned 
 
 int cni_link_set_up(struct nl_sock *sock, const char *name)
 {
-	struct rtnl_link *link = NULL, *change = NULL;
+	struct rtnl_link *link = NULL;
 	int err;
 
 	err = netlink_errno(rtnl_link_get_kernel(sock, 0, name, &link));
-	if (err)
-		goto cleanup;
-	change = rtnl_link_alloc();
-	if (!change) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	rtnl_link_set_flags(change, IFF_UP);
-	err = netlink_errno(rtnl_link_change(sock, link, change, 0));
-
-cleanup:
-	if (change)
-		rtnl_link_put(change);
+	if (!err)
+		err = netlink_link_up(sock, link);
 	if (link)
 		rtnl_link_put(link);
 	return err;

@@ -159,10 +159,23 @@ int netlink_link_delete(struct nl_sock *sock, const char *name, bool *is_deleted
 	return err;
 }
 
+int netlink_link_up(struct nl_sock *sock, struct rtnl_link *link)
+{
+	struct rtnl_link *change = rtnl_link_alloc();
+	int err;
+
+	if (!change)
+		return -ENOMEM;
+	rtnl_link_set_flags(change, IFF_UP);
+	err = netlink_errno(rtnl_link_change(sock, link, change, 0));
+	rtnl_link_put(change);
+	return err;
+}
+
 int netlink_vxlan_ensure(struct nl_sock *sock, const struct netlink_vxlan *want, int *ifindex,
 			 bool *is_created, const char **why)
 {
-	struct rtnl_link *link = NULL, *change = NULL;
+	struct rtnl_link *link = NULL;
 	bool is_deleted;
 	int err;
 
@@ -194,17 +207,8 @@ int netlink_vxlan_ensure(struct nl_sock *sock, const struct netlink_vxlan *want,
 	*ifindex = rtnl_link_get_ifindex(link);
 	if (!(rtnl_link_get_flags(link) & IFF_UP)) {
 		*why = "set up";
-		change = rtnl_link_alloc();
-		if (!change) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		rtnl_link_set_flags(change, IFF_UP);
-		err = netlink_errno(rtnl_link_change(sock, link, change, 0));
+		err = netlink_link_up(sock, link);
 	}
-
-cleanup:
-	rtnl_link_put(change);
 	rtnl_link_put(link);
 	return err;
 }

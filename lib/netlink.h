@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct nl_sock;
+struct rtnl_link;
 
 /*
  * rtm_protocol of the routes to other nodes' pod CIDRs: not one iproute2's rt_protos names
@@ -50,6 +51,9 @@ int netlink_vxlan_ensure(struct nl_sock *sock, const struct netlink_vxlan *want,
 
 /* Delete link NAME; 0 also when there is none (then *is_deleted is false). */
 int netlink_link_delete(struct nl_sock *sock, const char *name, bool *is_deleted);
+
+/* Set LINK (as read from the kernel) up. Returns 0 or -errno. */
+int netlink_link_up(struct nl_sock *sock, struct rtnl_link *link);
 
 /* A route of the main table with protocol NETLINK_RT_PROTOCOL. */
 struct netlink_route4 {

@@ -498,32 +498,6 @@ cleanup:
 	return err;
 }
 
-/* The tunnel object's ct4 and lb4_maglev, when it has them, sized as the pod object's. */
-static int datapath_prepare_tunnel_object(struct bpf_object *obj, const struct datapath_opts *opts,
-					  struct datapath_result *result)
-{
-	struct datapath_opts node_opts = *opts;
-	struct bpf_map *map;
-	bool is_adopted = result->is_adopted;
-	int err = 0;
-
-	node_opts.is_ct_size_set = false;
-	map = bpf_object__find_map_by_name(obj, CT4_MAP);
-	if (map)
-		err = bpf_map__set_max_entries(map, result->ct_size);
-	map = bpf_object__find_map_by_name(obj, LB4_MAGLEV_MAP);
-	if (!err && map)
-		err = datapath_set_maglev(map, NULL, opts);
-	bpf_object__for_each_map(map, obj)
-	{
-		if (err)
-			break;
-		err = datapath_check_pinned(map, &node_opts, result);
-	}
-	result->is_adopted = is_adopted;
-	return err;
-}
-
 int datapath_load_tunnel(const struct datapath_opts *opts, struct datapath_result *result)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
@@ -536,7 +510,8 @@ int datapath_load_tunnel(const struct datapath_opts *opts, struct datapath_resul
 		log_error("open BPF object tc_tunnel: %s", strerror(-err));
 		return err;
 	}
-	err = datapath_prepare_tunnel_object(skel->obj, opts, result);
+	err = datapath_set_maglev(skel->maps.lb4_maglev, NULL, opts);
+	err = err ?: datapath_prepare_object(skel->obj, skel->maps.ct4, opts, result);
 	if (err)
 		goto cleanup;
 	err = tc_tunnel__load(skel);
