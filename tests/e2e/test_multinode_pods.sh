@@ -184,6 +184,9 @@ info "tunnel matrix: fabric saw $((vxlan1 - vxlan0)) VXLAN datagrams, $((pods1 -
 check multinode_pods/tunnel_on_the_wire "fabric: $((vxlan1 - vxlan0)) VXLAN datagrams" test "$((vxlan1 - vxlan0))" -ge 72
 check multinode_pods/tunnel_no_pod_address_on_the_wire "fabric: $((pods1 - pods0)) packets from pod addresses" \
 	test "$pods0" -ge 0 -a "$((pods1 - pods0))" -eq 0
+not_ipv4=$(topo_cli n1 drops -o json 2>/dev/null | jq '[.drops[] | select(.name == "tunnel frame not IPv4") | .packets] | add // 0')
+check multinode_pods/tunnel_no_ipv6_chatter "n1: $not_ipv4 drops 'tunnel frame not IPv4', disable_ipv6 $(topo_in_node n1 cat /proc/sys/net/ipv6/conf/sluice_vxlan/disable_ipv6 2>&1)" \
+	test "$not_ipv4" = 0
 check multinode_pods/tunnel_device_counters "n1 sluice_vxlan: tx $tx0 -> $tx1, rx $rx0 -> $rx1" \
 	test "$tx0" -ge 0 -a "$((tx1 - tx0))" -ge 24 -a "$((rx1 - rx0))" -ge 24
 
