@@ -69,12 +69,36 @@ static uint64_t health_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * The one HTTP answer both endpoints give: 200 (IS_OK) or 503 with the JSON BODY, as
+ * kube-proxy's; the request's connection is closed after it. Returns its length or -ENOSPC.
+ */
+static int health_http_json(bool is_ok, const char *body, int body_len, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
+			 "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
+			 "Connection: close\r\n\r\n%s",
+			 is_ok ? "200 OK" : "503 Service Unavailable", body_len, body);
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
+/* A 404 for a port or path nothing serves. Returns its length or -ENOSPC. */
+static int health_http_not_found(char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+			 "Connection: close\r\n\r\n");
+
+	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+}
+
 int health_format_response(const struct lb_health_check *check, char *buf, size_t len)
 {
 	char name[SLUICE_NAME_LEN], body[256];
 	const char *ns = "", *svc;
 	char *slash;
-	int body_len, n;
+	int body_len;
 
 	snprintf(name, sizeof(name), "%s", check->name);
 	slash = strchr(name, '/');
@@ -90,16 +114,9 @@ int health_format_response(const struct lb_health_check *check, char *buf, size_
 			    "{\"service\":{\"namespace\":\"%s\",\"name\":\"%s\"},"
 			    "\"localEndpoints\":%u,\"serviceProxyHealthy\":true}\n",
 			    ns, svc, check->local_endpoints);
-	if (body_len < 0 || (size_t)body_len >= sizeof(body))
+	if ((size_t)body_len >= sizeof(body))
 		return -ENOSPC;
-	n = snprintf(buf, len,
-		     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
-		     "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
-		     "Connection: close\r\n\r\n%s",
-		     check->local_endpoints ? "200 OK" : "503 Service Unavailable", body_len, body);
-	if (n < 0 || (size_t)n >= len)
-		return -ENOSPC;
-	return n;
+	return health_http_json(check->local_endpoints, body, body_len, buf, len);
 }
 
 static const struct lb_health_check *health_find(const struct health *h, uint16_t port)
@@ -318,14 +335,10 @@ int health_format_proxy(const struct health_proxy_view *view, const char *path, 
 {
 	bool is_livez = !strcmp(path, "/livez"), is_healthy, is_ok;
 	char body[384], last[48], now[48];
-	int body_len, n;
+	int body_len;
 
-	if (!is_livez && strcmp(path, "/healthz")) {
-		n = snprintf(buf, len,
-			     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-			     "Connection: close\r\n\r\n");
-		return n < 0 || (size_t)n >= len ? -ENOSPC : n;
-	}
+	if (!is_livez && strcmp(path, "/healthz"))
+		return health_http_not_found(buf, len);
 	is_healthy =
 	    view->has_synced && (!view->oldest_pending_ms ||
 				 now_ms - view->oldest_pending_ms <= HEALTH_PROXY_TIMEOUT_MS);
@@ -338,14 +351,9 @@ int health_format_proxy(const struct health_proxy_view *view, const char *path, 
 			    "\"lastUpdated\":\"%s\"}}}\n",
 			    last, now, view->is_node_eligible ? "true" : "false",
 			    is_healthy ? "true" : "false", is_healthy ? "true" : "false", last);
-	if (body_len < 0 || (size_t)body_len >= sizeof(body))
+	if ((size_t)body_len >= sizeof(body))
 		return -ENOSPC;
-	n = snprintf(buf, len,
-		     "HTTP/1.1 %s\r\nContent-Type: application/json\r\n"
-		     "X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\n"
-		     "Connection: close\r\n\r\n%s",
-		     is_ok ? "200 OK" : "503 Service Unavailable", body_len, body);
-	return n < 0 || (size_t)n >= len ? -ENOSPC : n;
+	return health_http_json(is_ok, body, body_len, buf, len);
 }
 
 /* The proxy endpoint's answer to the request head REQUEST ("GET /healthz?x HTTP/1.1 ..."). */
@@ -402,9 +410,7 @@ static void health_serve(struct health *h, struct health_client *c)
 	} else if ((check = health_find(h, c->port))) {
 		len = health_format_response(check, response, sizeof(response));
 	} else {
-		len = snprintf(response, sizeof(response),
-			       "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-			       "Connection: close\r\n\r\n");
+		len = health_http_not_found(response, sizeof(response));
 	}
 	if (len > 0 && send(c->fd, response, (size_t)len, MSG_NOSIGNAL) < 0)
 		log_debug("healthCheckNodePort %u: send: %s", c->port, strerror(errno));
