@@ -218,29 +218,42 @@ cleanup:
  * back through the node's stack (no tc_node), and tc_to_pod translates it back to the VIP
  * though the pod's ingress admits no one; an ICMP error from a router about the flow passes too.
  */
+/*
+ * The pod's TCP request to the VIP through tc_pod, translated to a backend on another node
+ * (*REQUEST, as it left), then the backend's reply as the stack hands it to the pod through
+ * tc_to_pod: it must pass, not redirected, with the VIP as its source. False when a step failed.
+ */
+static bool to_pod_service_reply(struct to_pod_fixture *f, struct pkt *request)
+{
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+	struct pkt in, out;
+	int verdict;
+
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build request") ||
+	    !ASSERT_OK(fixture_run(&f->pod, &in, request, &verdict), "run request through tc_pod"))
+		return false;
+	ASSERT_EQ(verdict, TC_ACT_OK, "request: routed to the backend's node");
+	spec = fixture_reply_spec(IPPROTO_TCP);
+	memcpy(spec.src_mac, node_mac, 6);
+	memcpy(spec.dst_mac, test_client_mac, 6);
+	if (!ASSERT_OK(to_pod_run(f, &spec, &in, &out, &verdict), "run reply"))
+		return false;
+	ASSERT_EQ(verdict, TC_ACT_OK, "reply verdict: on into the pod, not redirected");
+	ASSERT_EQ(pkt_ip_saddr(&out), TEST_VIP, "reply source: the VIP");
+	ASSERT_EQ(pkt_get16(&out, PKT_L4_OFF), TEST_VIP_PORT, "reply source port: the VIP's");
+	return true;
+}
+
 void test_to_pod_tracked_reply_translated(void)
 {
-	struct pkt_spec request = fixture_client_spec(IPPROTO_TCP);
-	struct pkt_spec reply = fixture_reply_spec(IPPROTO_TCP);
 	struct pkt_spec other = to_pod_spec(POD_IP, PKT_TCP_SYN), error;
 	struct to_pod_fixture f;
 	struct pkt in, out, quoted, other_pkt;
 	int verdict;
 
 	if (!to_pod_setup(&f, IPPROTO_TCP) || !to_pod_policy(&f, 0) ||
-	    !ASSERT_OK(pkt_build(&in, &request), "build request") ||
-	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "run request through tc_pod"))
+	    !to_pod_service_reply(&f, &quoted))
 		goto cleanup;
-	ASSERT_EQ(verdict, TC_ACT_OK, "request: routed to the backend's node");
-	quoted = out;
-
-	memcpy(reply.src_mac, node_mac, 6);
-	memcpy(reply.dst_mac, test_client_mac, 6);
-	if (!ASSERT_OK(to_pod_run(&f, &reply, &in, &out, &verdict), "run reply"))
-		goto cleanup;
-	ASSERT_EQ(verdict, TC_ACT_OK, "reply verdict: on into the pod, not redirected");
-	ASSERT_EQ(pkt_ip_saddr(&out), TEST_VIP, "reply source: the VIP");
-	ASSERT_EQ(pkt_get16(&out, PKT_L4_OFF), TEST_VIP_PORT, "reply source port: the VIP's");
 	ASSERT_EQ(fixture_stat(&f.pod, STAT_CT_REPLY), 1, "stats ct_reply");
 
 	/* A router's "fragmentation needed" about the request as it left: translated back. */
@@ -359,25 +372,13 @@ cleanup:
  */
 void test_to_pod_policies_off_reply_translated(void)
 {
-	struct pkt_spec request = fixture_client_spec(IPPROTO_TCP);
-	struct pkt_spec reply = fixture_reply_spec(IPPROTO_TCP);
 	struct to_pod_fixture f;
-	struct pkt in, out;
-	int verdict;
+	struct pkt request;
 
 	if (!to_pod_setup(&f, IPPROTO_TCP) ||
 	    !ASSERT_OK(fixture_policy_enable(&f.pod, false), "policies off") ||
-	    !ASSERT_OK(pkt_build(&in, &request), "build request") ||
-	    !ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "run request through tc_pod"))
+	    !to_pod_service_reply(&f, &request))
 		goto cleanup;
-	ASSERT_EQ(verdict, TC_ACT_OK, "request: routed to the backend's node");
-	memcpy(reply.src_mac, node_mac, 6);
-	memcpy(reply.dst_mac, test_client_mac, 6);
-	if (!ASSERT_OK(to_pod_run(&f, &reply, &in, &out, &verdict), "run reply"))
-		goto cleanup;
-	ASSERT_EQ(verdict, TC_ACT_OK, "reply on into the pod");
-	ASSERT_EQ(pkt_ip_saddr(&out), TEST_VIP, "reply source: the VIP");
-	ASSERT_EQ(pkt_get16(&out, PKT_L4_OFF), TEST_VIP_PORT, "reply source port: the VIP's");
 	ASSERT_EQ(fixture_drops_total(&f.pod), 0, "drops");
 cleanup:
 	to_pod_close(&f);

@@ -686,6 +686,17 @@ status:
 EOF
 }
 
+# manifest_namespace NAME: a "---"-led Namespace document with the label the API server puts on
+# every namespace (kubernetes.io/metadata.name), as namespaceSelectors match it.
+manifest_namespace() {
+	heredoc <<EOF
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: $1, labels: {kubernetes.io/metadata.name: $1}}
+EOF
+}
+
 # manifest_pod NAME LABELS: a "---"-led Pod document for pod NAME of this run, in namespace
 # default on the node topo_pod put it on (n1 for a pod it did not make), running and ready at its
 # address, labels in flow style ("app: web"), with container port 8080 named http.

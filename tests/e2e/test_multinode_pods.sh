@@ -119,12 +119,7 @@ topo_fabric_nodes 3
 	manifest_node n1 198.51.100.1 10.244.1.0/24
 	manifest_node n2 198.51.100.2 10.244.2.0/24
 	manifest_node n3 198.51.100.3 10.244.3.0/24
-	heredoc <<'EOF'
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: default, labels: {kubernetes.io/metadata.name: default}}
-EOF
+	manifest_namespace default
 } >"$TOPO_DIR/cluster.yaml"
 topo_fabric_apiserver "$TOPO_DIR/cluster.yaml"
 mkdir -p "$TOPO_DIR/empty"
