@@ -13,44 +13,15 @@
 
 #include "lib/bpffs.h"
 #include "lib/cidr.h"
+#include "lib/dp_counters.h"
 #include "lib/log.h"
 #include "lib/map_walk.h"
 #include "lib/node_ipam.h"
 #include "loader/agent/agent_status.h"
 #include "loader/cli/cli_internal.h"
 #include "maps/ct.h"
-#include "maps/endpoints.h"
-#include "maps/frag.h"
-#include "maps/lb.h"
-#include "maps/node.h"
-#include "maps/policy.h"
 #include "maps/masq.h"
 #include "maps/stats.h"
-#include "maps/tunnel.h"
-
-/* Sum a per-CPU counter array of N entries into OUT. Returns 0 or -errno. */
-static int cli_percpu_sum(int fd, uint32_t n, struct stat_value *out)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct stat_value *values;
-
-	if (ncpus <= 0)
-		return ncpus ? ncpus : -EINVAL;
-	values = calloc((size_t)ncpus, sizeof(*values));
-	if (!values)
-		return -ENOMEM;
-	for (uint32_t key = 0; key < n; key++) {
-		memset(&out[key], 0, sizeof(out[key]));
-		if (bpf_map_lookup_elem(fd, &key, values))
-			continue;
-		for (int cpu = 0; cpu < ncpus; cpu++) {
-			out[key].packets += values[cpu].packets;
-			out[key].bytes += values[cpu].bytes;
-		}
-	}
-	free(values);
-	return 0;
-}
 
 static struct json_object *cli_counters_json(const char *const *names, const struct stat_value *v,
 					     uint32_t n, uint32_t first)
@@ -104,7 +75,7 @@ int cli_drops(const struct cli_options *options)
 	fd = cli_open_map(options, DROPS_MAP);
 	if (fd < 0)
 		return fd;
-	err = cli_percpu_sum(fd, DROP_MAX, drops);
+	err = dp_percpu_sum(fd, DROP_MAX, drops);
 	if (err)
 		goto cleanup;
 	if (options->output == CLI_OUTPUT_TEXT) {
@@ -124,17 +95,6 @@ cleanup:
 	json_object_put(root);
 	close(fd);
 	return err;
-}
-
-/* Entries in a map: arrays are full by construction, hashes are counted by walking them. */
-static int64_t cli_map_entries(int fd, const struct bpf_map_info *info)
-{
-	long n;
-
-	if (info->type == BPF_MAP_TYPE_ARRAY || info->type == BPF_MAP_TYPE_PERCPU_ARRAY)
-		return info->max_entries;
-	n = map_walk_count(fd, info->key_size);
-	return n < 0 ? -1 : n;
 }
 
 /* ct4 at least this full (%) is worth a warning: new flows then live on early drop. */
@@ -319,15 +279,6 @@ static bool cli_status_program(const char *bpffs, const char *pin, struct json_o
 
 int cli_status(const struct cli_options *options)
 {
-	/* Every map the programs pin, so an operator sees each one's fill. */
-	static const char *const pins[] = {
-	    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	  LB4_BACKENDS_MAP,
-	    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP, LB4_SRC_RANGES_MAP,
-	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
-	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
-	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
-	    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	STATS_MAP,	  DROPS_MAP,
-	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
 	bool has_stats = false, has_drops = false;
@@ -358,32 +309,32 @@ int cli_status(const struct cli_options *options)
 
 	if (!root)
 		printf("%-14s %-8s %10s %10s\n", "MAP", "PRESENT", "ENTRIES", "MAX");
-	for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
+	for (size_t i = 0; i < dp_n_pinned_maps; i++) {
 		struct bpf_map_info info;
 		__u32 len = sizeof(info);
 		int64_t entries = -1;
 
 		memset(&info, 0, sizeof(info));
-		fd = bpffs_open_map(options->bpffs, pins[i]);
+		fd = bpffs_open_map(options->bpffs, dp_pinned_maps[i]);
 		if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-			entries = cli_map_entries(fd, &info);
-			if (strcmp(pins[i], CT4_MAP) == 0) {
+			entries = dp_map_entries(fd, &info);
+			if (strcmp(dp_pinned_maps[i], CT4_MAP) == 0) {
 				ct_entries = entries;
 				ct_max = info.max_entries;
 			}
-			if (strcmp(pins[i], STATS_MAP) == 0)
-				has_stats = cli_percpu_sum(fd, STAT_MAX, stats) == 0;
-			if (strcmp(pins[i], DROPS_MAP) == 0)
-				has_drops = cli_percpu_sum(fd, DROP_MAX, drops) == 0;
+			if (strcmp(dp_pinned_maps[i], STATS_MAP) == 0)
+				has_stats = dp_percpu_sum(fd, STAT_MAX, stats) == 0;
+			if (strcmp(dp_pinned_maps[i], DROPS_MAP) == 0)
+				has_drops = dp_percpu_sum(fd, DROP_MAX, drops) == 0;
 		} else if (!missing) {
-			missing = pins[i];
+			missing = dp_pinned_maps[i];
 		}
 		if (fd >= 0)
 			close(fd);
 		if (root) {
 			struct json_object *obj = json_object_new_object();
 
-			cli_json_set(obj, "name", json_object_new_string(pins[i]));
+			cli_json_set(obj, "name", json_object_new_string(dp_pinned_maps[i]));
 			cli_json_set(obj, "present", json_object_new_boolean(entries >= 0));
 			if (entries >= 0) {
 				cli_json_set(obj, "entries", json_object_new_int64(entries));
@@ -392,10 +343,10 @@ int cli_status(const struct cli_options *options)
 			}
 			cli_json_append(maps, obj);
 		} else if (entries >= 0) {
-			printf("%-14s %-8s %10lld %10u\n", pins[i], "yes", (long long)entries,
-			       info.max_entries);
+			printf("%-14s %-8s %10lld %10u\n", dp_pinned_maps[i], "yes",
+			       (long long)entries, info.max_entries);
 		} else {
-			printf("%-14s %-8s %10s %10s\n", pins[i], "no", "-", "-");
+			printf("%-14s %-8s %10s %10s\n", dp_pinned_maps[i], "no", "-", "-");
 		}
 	}
 

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Reading the datapath's pinned counters and maps (see lib/dp_counters.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "lib/dp_counters.h"
+#include "lib/map_walk.h"
+#include "maps/ct.h"
+#include "maps/endpoints.h"
+#include "maps/frag.h"
+#include "maps/lb.h"
+#include "maps/masq.h"
+#include "maps/node.h"
+#include "maps/policy.h"
+#include "maps/tunnel.h"
+
+const char *const dp_pinned_maps[] = {
+    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	  LB4_BACKENDS_MAP,
+    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP, LB4_SRC_RANGES_MAP,
+    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
+    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
+    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
+    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	STATS_MAP,	  DROPS_MAP,
+};
+const size_t dp_n_pinned_maps = sizeof(dp_pinned_maps) / sizeof(dp_pinned_maps[0]);
+
+int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct stat_value *values;
+
+	if (ncpus <= 0)
+		return ncpus ? ncpus : -EINVAL;
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	for (uint32_t key = 0; key < n; key++) {
+		memset(&out[key], 0, sizeof(out[key]));
+		if (bpf_map_lookup_elem(fd, &key, values))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++) {
+			out[key].packets += values[cpu].packets;
+			out[key].bytes += values[cpu].bytes;
+		}
+	}
+	free(values);
+	return 0;
+}
+
+int dp_map_can_fill(const struct bpf_map_info *info)
+{
+	return info->type != BPF_MAP_TYPE_ARRAY && info->type != BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+int64_t dp_map_entries(int fd, const struct bpf_map_info *info)
+{
+	long n;
+
+	if (!dp_map_can_fill(info))
+		return info->max_entries;
+	n = map_walk_count(fd, info->key_size);
+	return n < 0 ? -1 : n;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading the datapath's pinned counters and maps, for `sluice status` and the agent's
+ * Prometheus endpoint alike: one way to sum a per-CPU counter array, to count a map's entries,
+ * and the list of every map the programs pin.
+ */
+#ifndef SLUICE_LIB_DP_COUNTERS_H
+#define SLUICE_LIB_DP_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/bpf.h>
+
+#include "maps/stats.h"
+
+/* Every map the programs pin, so an operator sees each one's fill. */
+extern const char *const dp_pinned_maps[];
+extern const size_t dp_n_pinned_maps;
+
+/* Sum the per-CPU counter array FD of N entries into OUT. Returns 0 or -errno. */
+int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out);
+
+/*
+ * Entries in the map FD described by INFO: arrays are full by construction, hashes are counted
+ * by walking them (a cost that grows with the entries). Returns the count or -1.
+ */
+int64_t dp_map_entries(int fd, const struct bpf_map_info *info);
+
+/* Whether a map of INFO's type fills up as it is used (hash, LRU, LPM trie), unlike an array. */
+int dp_map_can_fill(const struct bpf_map_info *info);
+
+#endif
