@@ -12,6 +12,7 @@
 
 #include "loader/agent/agent.h"
 #include "loader/agent/health.h"
+#include "loader/agent/metrics.h"
 #include "lib/bpffs.h"
 #include "loader/cli/cli.h"
 #include "loader/lab/lab.h"
@@ -145,6 +146,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_MASQUERADE,
 		OPT_NON_MASQUERADE_CIDR,
 		OPT_HEALTHZ_ADDR,
+		OPT_METRICS_ADDR,
 		OPT_K8S_API_SERVER,
 		OPT_ROUTING,
 		OPT_TUNNEL,
@@ -171,6 +173,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"masquerade", required_argument, NULL, OPT_MASQUERADE},
 	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
 	    {"healthz-addr", required_argument, NULL, OPT_HEALTHZ_ADDR},
+	    {"metrics-addr", required_argument, NULL, OPT_METRICS_ADDR},
 	    {"k8s-api-server", required_argument, NULL, OPT_K8S_API_SERVER},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
@@ -185,6 +188,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    .lb_algorithm = LB_ALGORITHM_MAGLEV,
 	    .maglev_size = LB_MAGLEV_SIZE_DEFAULT,
 	    .healthz_port = HEALTH_PROXY_PORT_DEFAULT,
+	    .metrics_port = METRICS_PORT_DEFAULT,
 	};
 	struct in_addr hairpin;
 	uint32_t value;
@@ -318,6 +322,13 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			err =
 			    main_parse_address_port("--healthz-addr", optarg,
 						    &config.healthz_address, &config.healthz_port);
+			if (err)
+				return err;
+			break;
+		case OPT_METRICS_ADDR:
+			err =
+			    main_parse_address_port("--metrics-addr", optarg,
+						    &config.metrics_address, &config.metrics_port);
 			if (err)
 				return err;
 			break;
@@ -527,6 +538,7 @@ static const struct main_command main_commands[] = {
      "        [--maglev-table-size M] [--masquerade true|false]\n"
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
      "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]\n"
+     "        [--metrics-addr ADDR:PORT]\n"
      "        [--host-lb true|false] [--cgroup-root DIR]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},

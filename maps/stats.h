@@ -110,6 +110,32 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_TUNNEL_NOT_IPV4] = "tunnel frame not IPv4",
     [DROP_TUNNEL_PORT] = "pod datagram to a node's tunnel port",
 };
+/* The same reasons as stable identifiers: Prometheus label values, JSON fields. */
+static const char *const drop_ids[DROP_MAX] = {
+    [DROP_NONE] = "none",
+    [DROP_MALFORMED] = "malformed",
+    [DROP_FRAGMENT] = "fragment_to_service",
+    [DROP_NO_BACKEND] = "no_backend",
+    [DROP_BACKEND_MISSING] = "backend_missing",
+    [DROP_CSUM] = "checksum_update",
+    [DROP_UNSUPPORTED] = "unsupported_protocol",
+    [DROP_CT_CREATE] = "ct_create",
+    [DROP_SOURCE_RANGE] = "source_range",
+    [DROP_NO_LOCAL_ENDPOINT] = "no_local_endpoint",
+    [DROP_NAT_NO_PORT] = "nat_no_port",
+    [DROP_POLICY_INGRESS] = "policy_ingress",
+    [DROP_POLICY_EGRESS] = "policy_egress",
+    [DROP_CT_CLASH] = "ct_clash",
+    [DROP_SPOOFED] = "spoofed_source",
+    [DROP_NOT_IPV4] = "not_ipv4",
+    [DROP_FRAG_NO_FIRST] = "fragment_no_first",
+    [DROP_CT_FULL] = "ct_full",
+    [DROP_NAT_NO_ADDRESS] = "nat_no_address",
+    [DROP_NO_TUNNEL] = "no_tunnel",
+    [DROP_UNKNOWN_NODE] = "unknown_node",
+    [DROP_TUNNEL_NOT_IPV4] = "tunnel_not_ipv4",
+    [DROP_TUNNEL_PORT] = "tunnel_port",
+};
 #endif
 
 #ifdef __bpf__

@@ -21,6 +21,9 @@ PACKAGES=(
 	iptables nftables iperf3 busybox-static conntrack
 	# real CNI clients for the plugin's tests: podman (CNI backend, runc) and libcni (Go)
 	podman runc containernetworking-plugins golang-go golang-github-appc-cni-dev ethtool
+	# metrics: promtool checks the agent's page, a real Prometheus server scrapes it (in a
+	# test's namespace; no service of the package is started here: no init system runs it)
+	prometheus
 )
 
 missing=()

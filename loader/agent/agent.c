@@ -14,15 +14,16 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 
-#include "lib/cidr_plan.h"
 #include "loader/agent/agent.h"
 #include "lib/bpffs.h"
 #include "loader/sync/datapath.h"
 #include "loader/sync/sock_lb.h"
+#include "loader/agent/agent_internal.h"
 #include "loader/agent/agent_status.h"
 #include "loader/agent/debounce.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
+#include "loader/agent/metrics.h"
 #include "loader/sync/kernel_probe.h"
 #include "loader/agent/nat_ports.h"
 #include "loader/agent/node_addr.h"
@@ -47,7 +48,8 @@ struct agent {
 	const struct agent_config *config;
 	struct sluice_maps maps;
 	struct sync_ctx *sync;
-	struct health *health; /* healthCheckNodePort responder */
+	struct health *health;	 /* healthCheckNodePort responder */
+	struct metrics *metrics; /* --metrics-addr, served by the responder */
 	struct manifest_set *manifests;
 	struct k8s_client *api; /* --kubeconfig / --in-cluster, or NULL */
 	struct desired_build_config build;
@@ -79,129 +81,6 @@ static uint64_t agent_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int agent_config_validate(const struct agent_config *config)
-{
-	if (!config->node || !config->node[0]) {
-		log_error("--node: required (the name of this node)");
-		return -EINVAL;
-	}
-	if (config->node_cidr_size < 1 || config->node_cidr_size > 32) {
-		log_error("--node-cidr-size %u: must be between 1 and 32", config->node_cidr_size);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX; i++) {
-		const struct node_ipam_cidr *cluster = &config->cluster_cidr[i];
-
-		if (cluster->is_set && config->node_cidr_size < cluster->prefix) {
-			log_error("--node-cidr-size %u: shorter than the --cluster-cidr prefix /%u",
-				  config->node_cidr_size, cluster->prefix);
-			return -EINVAL;
-		}
-	}
-	if (!config->ct_size) {
-		log_error("--ct-size: must be at least 1");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * CIDR planning check at start: cluster, service and this node's subnets must not overlap, the
- * DNS IP sits in the service CIDR, and --pod-cidr, when given, passes as a pod CIDR. This node's
- * pod CIDR is decided later, from its Node object (loader/agent/node_addr.c). Returns 0 or
- * -EINVAL after logging what is at fault.
- */
-static int agent_cidr_plan_check(const struct agent_config *config)
-{
-	struct cidr_plan plan = {.check_underlay = true};
-	char msg[320];
-
-	memcpy(plan.cluster, config->cluster_cidr, sizeof(plan.cluster));
-	memcpy(plan.service, config->service_cidr, sizeof(plan.service));
-	plan.dns = config->cluster_dns;
-	plan.pod = config->pod_cidr;
-	if (cidr_plan_check(&plan, msg, sizeof(msg))) {
-		log_error("CIDR plan: %s%s", config->pod_cidr.is_set ? "--pod-cidr: " : "", msg);
-		return -EINVAL;
-	}
-	if (config->pod_cidr.is_set && config->is_node_cidr_size_set &&
-	    config->pod_cidr.prefix != config->node_cidr_size) {
-		log_error("--pod-cidr: prefix length /%u differs from --node-cidr-size %u",
-			  config->pod_cidr.prefix, config->node_cidr_size);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Egress masquerade (bpf/lib/masq.h): on when the agent has an uplink to take the replies on
- * (tc_node de-NATs them there; without it they would reach the node's stack, which knows
- * nothing of the port) and a cluster CIDR to tell pods from the outside, unless
- * --masquerade=false. SKIP gets what keeps the pod's address: the cluster CIDR, the service
- * CIDR, each --non-masquerade-cidr. Logs the decision. Returns whether it is on.
- */
-static bool agent_masquerade_plan(const struct agent_config *config,
-				  struct datapath_masq_skip skip[MASQ4_MAX_CIDRS], size_t *n_skip)
-{
-	char text[CIDR4_STR_LEN], list[MASQ4_MAX_CIDRS * (CIDR4_STR_LEN + 2)] = "";
-	size_t n = 0, used = 0;
-
-	*n_skip = 0;
-	if (config->is_masquerade_off) {
-		log_info("egress masquerade off (--masquerade=false): pod traffic leaving the "
-			 "cluster keeps its pod address");
-		return false;
-	}
-	if (!config->uplink || !config->cluster_cidr[0].is_set) {
-		const char *why = !config->uplink
-				      ? "no --uplink: replies could not be translated back in BPF"
-				      : "no --cluster-cidr to tell pods from the outside";
-
-		if (config->n_non_masquerade)
-			log_warn(
-			    "egress masquerade off (%s): pod traffic leaving the cluster keeps "
-			    "its pod address, --non-masquerade-cidr has no effect",
-			    why);
-		else
-			log_info(
-			    "egress masquerade off (%s): pod traffic leaving the cluster keeps "
-			    "its pod address",
-			    why);
-		return false;
-	}
-	/* Every cluster and service CIDR (set entries first), then the listed ones. */
-	_Static_assert(2 * NODE_IPAM_CIDRS_MAX + MASQ4_MAX_LISTED <= MASQ4_MAX_CIDRS,
-		       "masq4_skip holds every CIDR the flags may give");
-	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX && config->cluster_cidr[i].is_set; i++)
-		skip[n++] =
-		    (struct datapath_masq_skip){.address = config->cluster_cidr[i].address,
-						.prefix_len = config->cluster_cidr[i].prefix,
-						.kind = MASQ4_KIND_CLUSTER};
-	for (size_t i = 0; i < NODE_IPAM_CIDRS_MAX && config->service_cidr[i].is_set; i++)
-		skip[n++] =
-		    (struct datapath_masq_skip){.address = config->service_cidr[i].address,
-						.prefix_len = config->service_cidr[i].prefix,
-						.kind = MASQ4_KIND_SERVICE};
-	for (size_t i = 0; i < config->n_non_masquerade && n < MASQ4_MAX_CIDRS; i++)
-		skip[n++] =
-		    (struct datapath_masq_skip){.address = config->non_masquerade[i].address,
-						.prefix_len = config->non_masquerade[i].prefix_len,
-						.kind = MASQ4_KIND_LISTED};
-	for (size_t i = 0; i < n; i++) {
-		struct cidr4 cidr = {.address = skip[i].address, .prefix_len = skip[i].prefix_len};
-		int len = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-				   cidr4_str(&cidr, text, sizeof(text)));
-
-		if (len > 0 && (size_t)len < sizeof(list) - used)
-			used += (size_t)len;
-	}
-	*n_skip = n;
-	log_info("egress masquerade on: pod traffic routed out of %s is SNAT'd to the node "
-		 "address, except to %s",
-		 config->uplink, list);
-	return true;
 }
 
 static void agent_publish_status(struct agent *agent, const struct desired_state *state,
@@ -278,6 +157,15 @@ static bool agent_node_is_eligible(const char *node, const struct k8s_object *co
  * frontends written. The time logged covers all of it, from reading the files to the last map
  * write. Failures keep the last good state in the maps.
  */
+/* A sync that began at T0 ended now, IS_OK or not: for the metrics' histogram. */
+static void agent_sync_measured(struct agent *agent, const struct timespec *t0, bool is_ok)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	metrics_sync_done(agent->metrics, agent_ms(t0, &now) / 1000, is_ok);
+}
+
 static int agent_reload(struct agent *agent)
 {
 	const char *dir = agent->config->manifests;
@@ -290,7 +178,7 @@ static int agent_reload(struct agent *agent)
 	bool is_full = agent->is_full_sync;
 	size_t n_frontends;
 	unsigned int unchanged;
-	uint32_t rejected;
+	uint32_t rejected, by_source[METRICS_REJECT_COUNT];
 	int ret, err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -300,13 +188,14 @@ static int agent_reload(struct agent *agent)
 			log_warn("manifests %s: %s; keeping the services in force", dir,
 				 strerror(-ret));
 		health_proxy_synced(agent->health, false);
+		agent_sync_measured(agent, &t0, false);
 		return ret;
 	}
 	if (ret > 0)
 		log_warn("manifests %s: %d errors (listed above); last good objects kept", dir,
 			 ret);
 	if (agent->api) {
-		err = feed_api(agent->index, agent->api, &agent->api_rejected);
+		err = feed_api(agent->index, agent->api, &agent->api_rejected, agent->metrics);
 		if (err == -EAGAIN)
 			return 0; /* applied once every resource is listed */
 		if (err)
@@ -322,6 +211,7 @@ static int agent_reload(struct agent *agent)
 		agent->is_full_sync = true;
 		k8s_errors_free(&errors);
 		health_proxy_synced(agent->health, false);
+		agent_sync_measured(agent, &t0, false);
 		return err;
 	}
 	if (delta->is_nodes_changed || node_addr_is_pending(agent->nodes)) {
@@ -363,14 +253,20 @@ static int agent_reload(struct agent *agent)
 	/* A frontend left as it was by a failure is retried by a full diff next time. */
 	agent->is_full_sync = err || counts.failed;
 	health_proxy_synced(agent->health, !err && !counts.failed);
-	rejected = desired_index_rejected(agent->index) + agent->api_rejected +
-		   (agent->manifests ? manifest_set_rejected(agent->manifests) : 0);
+	by_source[METRICS_REJECT_API] = agent->api_rejected;
+	by_source[METRICS_REJECT_MANIFEST] =
+	    agent->manifests ? manifest_set_rejected(agent->manifests) : 0;
+	by_source[METRICS_REJECT_CONFLICT] = desired_index_rejected(agent->index);
+	metrics_rejected(agent->metrics, by_source);
+	rejected = by_source[METRICS_REJECT_API] + by_source[METRICS_REJECT_MANIFEST] +
+		   by_source[METRICS_REJECT_CONFLICT];
 	state.rejected_objects = rejected;
 	agent_publish_status(agent, &state, &counts, ret > 0 ? (uint32_t)ret : 0);
 	if (agent->health && (delta->is_health_changed || delta->is_node_changed || is_full) &&
 	    health_update(agent->health, &state))
 		log_warn("healthCheckNodePort: out of memory, ports unchanged");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_sync_done(agent->metrics, agent_ms(&t0, &t1) / 1000, !err && !counts.failed);
 	/* Frontends no delta named are unchanged by definition. */
 	unchanged =
 	    n_frontends > counts.added + counts.changed + counts.failed
@@ -795,6 +691,16 @@ int agent_run(const struct agent_config *config)
 	/* Served from now on: the datapath is attached; healthy once the first sync is done. */
 	if (config->healthz_port)
 		health_serve_proxy(agent.health, config->healthz_address, config->healthz_port);
+	if (config->metrics_port) {
+		agent.metrics = metrics_new(config->bpffs);
+		if (!agent.metrics) {
+			err = -ENOMEM;
+			log_error("metrics: %s", strerror(-err));
+			goto cleanup;
+		}
+		health_serve_metrics(agent.health, agent.metrics, config->metrics_address,
+				     config->metrics_port);
+	}
 	err = sync_open(&agent.maps, &agent.sync);
 	if (err) {
 		log_error("adopt service maps under %s: %s", config->bpffs, strerror(-err));
@@ -874,7 +780,8 @@ cleanup:
 		free(agent.names[--agent.n_names]);
 	free(agent.names);
 	k8s_client_stop(agent.api);
-	health_stop(agent.health);
+	health_stop(agent.health); /* first: its thread reads the metrics */
+	metrics_free(agent.metrics);
 	sync_close(agent.sync);
 	if (agent.manifests)
 		manifest_set_free(agent.manifests);

@@ -88,6 +88,9 @@ struct agent_config {
 	/* --healthz-addr ADDR:PORT (kube-proxy's /healthz, /livez); port 0: not served */
 	uint32_t healthz_address;   /* network order */
 	uint16_t healthz_port;	    /* host order */
+	/* --metrics-addr ADDR:PORT (Prometheus, GET /metrics); port 0: not served */
+	uint32_t metrics_address; /* network order */
+	uint16_t metrics_port;	  /* host order */
 	enum agent_routing routing; /* --routing tunnel|native */
 	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
 	bool is_host_lb_off;	    /* --host-lb false: the node's own sockets are not translated */

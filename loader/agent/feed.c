@@ -95,7 +95,22 @@ static void feed_api_put(void *ctx, struct k8s_object *object)
 	k8s_client_put(ctx, object);
 }
 
-int feed_api(struct desired_index *index, struct k8s_client *api, uint32_t *rejected)
+/* The API's changes by kind, and the kinds it listed anew, for the metrics. */
+static void feed_count(struct metrics *metrics, const struct k8s_change_list *changes)
+{
+	uint64_t n[K8S_KIND_COUNT] = {0};
+
+	for (size_t i = 0; i < changes->count; i++)
+		if (changes->items[i].kind < K8S_KIND_COUNT)
+			n[changes->items[i].kind]++;
+	for (int kind = 0; kind < K8S_KIND_COUNT; kind++)
+		if (n[kind] || (changes->relisted & (1u << kind)))
+			metrics_watch_events(metrics, (enum k8s_kind)kind, n[kind],
+					     changes->relisted & (1u << kind));
+}
+
+int feed_api(struct desired_index *index, struct k8s_client *api, uint32_t *rejected,
+	     struct metrics *metrics)
 {
 	struct k8s_change_list changes;
 	int err;
@@ -106,6 +121,7 @@ int feed_api(struct desired_index *index, struct k8s_client *api, uint32_t *reje
 	err = k8s_client_changes(api, &changes, rejected);
 	if (err)
 		return err;
+	feed_count(metrics, &changes);
 	err = feed_apply(index, &changes, feed_api_put, api);
 	k8s_client_changes_free(api, &changes);
 	return err;

@@ -17,22 +17,27 @@
 #include <sys/socket.h>
 
 #include "loader/agent/health.h"
+#include "loader/agent/metrics.h"
 #include "lib/log.h"
 
 struct health_listener {
 	uint16_t port; /* host order */
 	uint32_t address;
 	int fd;
-	bool is_proxy; /* --healthz-addr, not a healthCheckNodePort */
+	bool is_proxy;	 /* --healthz-addr, not a healthCheckNodePort */
+	bool is_metrics; /* --metrics-addr */
 };
 
 struct health_client {
 	int fd; /* -1: free */
 	uint16_t port;
-	bool is_proxy;
+	bool is_proxy, is_metrics;
 	size_t len;
 	uint64_t deadline_ms;
 	char buf[HEALTH_REQUEST_MAX];
+	/* The answer while it is being sent (a metrics page may not fit the socket at once). */
+	char *out;
+	size_t out_len, out_sent;
 };
 
 struct health {
@@ -52,6 +57,12 @@ struct health {
 	uint16_t proxy_port;
 	uint64_t proxy_retry_ms;
 	struct health_proxy_view proxy;
+	/* Under lock: the metrics endpoint's address; the metrics themselves lock on their own. */
+	bool is_metrics_wanted, is_metrics_open;
+	uint32_t metrics_address;
+	uint16_t metrics_port;
+	uint64_t metrics_retry_ms;
+	struct metrics *metrics;
 	/* The thread's own. */
 	struct lb_health_check *checks;
 	size_t n_checks;
@@ -166,7 +177,8 @@ static void health_reconcile(struct health *h, const uint32_t *addresses, size_t
 	for (size_t i = 0; i < h->n_listeners; i++) {
 		struct health_listener *l = &h->listeners[i];
 
-		if (l->is_proxy || health_wants(h, l->port, l->address, addresses, n_addresses))
+		if (l->is_proxy || l->is_metrics ||
+		    health_wants(h, l->port, l->address, addresses, n_addresses))
 			h->listeners[kept++] = *l;
 		else
 			close(l->fd);
@@ -211,33 +223,40 @@ static void health_reconcile(struct health *h, const uint32_t *addresses, size_t
 	atomic_store(&h->n_ports, ports);
 }
 
-/* Open the --healthz-addr listener (under the lock); a failure is said once and retried. */
-static void health_open_proxy(struct health *h)
+/*
+ * Open the --healthz-addr or --metrics-addr listener (under the lock); a failure is said once
+ * and retried every second. Returns whether it is open.
+ */
+static bool health_open_extra(struct health *h, uint32_t address, uint16_t port, uint64_t *retry_ms,
+			      bool is_metrics)
 {
 	struct health_listener *grown;
 	char text[INET_ADDRSTRLEN];
 	uint64_t now = health_now_ms();
 	int fd;
 
-	if (now < h->proxy_retry_ms)
-		return;
+	if (now < *retry_ms)
+		return false;
 	grown = realloc(h->listeners, (h->n_listeners + 1) * sizeof(*grown));
 	if (!grown)
-		return;
+		return false;
 	h->listeners = grown;
-	fd = health_listen(h->proxy_port, h->proxy_address);
+	fd = health_listen(port, address);
 	if (fd < 0) {
-		if (!h->proxy_retry_ms) {
-			inet_ntop(AF_INET, &h->proxy_address, text, sizeof(text));
-			log_warn("healthz %s:%u: %s; retrying every second", text, h->proxy_port,
-				 strerror(-fd));
+		if (!*retry_ms) {
+			inet_ntop(AF_INET, &address, text, sizeof(text));
+			log_warn("%s %s:%u: %s; retrying every second",
+				 is_metrics ? "metrics" : "healthz", text, port, strerror(-fd));
 		}
-		h->proxy_retry_ms = now + 1000;
-		return;
+		*retry_ms = now + 1000;
+		return false;
 	}
-	h->listeners[h->n_listeners++] = (struct health_listener){
-	    .port = h->proxy_port, .address = h->proxy_address, .fd = fd, .is_proxy = true};
-	h->is_proxy_open = true;
+	h->listeners[h->n_listeners++] = (struct health_listener){.port = port,
+								  .address = address,
+								  .fd = fd,
+								  .is_proxy = !is_metrics,
+								  .is_metrics = is_metrics};
+	return true;
 }
 
 /* Take what health_update() left, under the lock. */
@@ -264,7 +283,11 @@ static bool health_pick_up(struct health *h)
 		free(addresses);
 	}
 	if (h->is_proxy_wanted && !h->is_proxy_open && !is_stopping)
-		health_open_proxy(h);
+		h->is_proxy_open = health_open_extra(h, h->proxy_address, h->proxy_port,
+						     &h->proxy_retry_ms, false);
+	if (h->is_metrics_wanted && !h->is_metrics_open && !is_stopping)
+		h->is_metrics_open = health_open_extra(h, h->metrics_address, h->metrics_port,
+						       &h->metrics_retry_ms, true);
 	pthread_mutex_unlock(&h->lock);
 	return !is_stopping;
 }
@@ -274,6 +297,9 @@ static void health_client_close(struct health_client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_sent = 0;
 }
 
 static void health_accept(struct health *h, const struct health_listener *l)
@@ -294,6 +320,7 @@ static void health_accept(struct health *h, const struct health_listener *l)
 		slot->fd = fd;
 		slot->port = l->port;
 		slot->is_proxy = l->is_proxy;
+		slot->is_metrics = l->is_metrics;
 		slot->len = 0;
 		slot->deadline_ms = health_now_ms() + HEALTH_CLIENT_TIMEOUT_MS;
 	}
@@ -356,24 +383,31 @@ int health_format_proxy(const struct health_proxy_view *view, const char *path, 
 	return health_http_json(is_ok, body, body_len, buf, len);
 }
 
-/* The proxy endpoint's answer to the request head REQUEST ("GET /healthz?x HTTP/1.1 ..."). */
+/* The path of the request head REQUEST ("GET /healthz?x HTTP/1.1 ..."): up to a space or query. */
+static void health_request_path(const char *request, char *path, size_t size)
+{
+	size_t n;
+
+	path[0] = '\0';
+	request = strchr(request, ' ');
+	if (!request)
+		return;
+	request++;
+	n = strcspn(request, " ?\r\n");
+	if (n < size) {
+		memcpy(path, request, n);
+		path[n] = '\0';
+	}
+}
+
+/* The proxy endpoint's answer to the request head REQUEST. */
 static int health_answer_proxy(struct health *h, const char *request, char *buf, size_t len)
 {
 	struct health_proxy_view view;
 	struct timespec wall;
-	char path[64] = "";
-	size_t n;
+	char path[64];
 
-	/* The request target: after the method's space, up to a space or a query. */
-	request = strchr(request, ' ');
-	if (request) {
-		request++;
-		n = strcspn(request, " ?\r\n");
-		if (n < sizeof(path)) {
-			memcpy(path, request, n);
-			path[n] = '\0';
-		}
-	}
+	health_request_path(request, path, sizeof(path));
 	pthread_mutex_lock(&h->lock);
 	view = h->proxy;
 	pthread_mutex_unlock(&h->lock);
@@ -381,6 +415,63 @@ static int health_answer_proxy(struct health *h, const char *request, char *buf,
 	return health_format_proxy(&view, path, health_now_ms(),
 				   (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
 				   buf, len);
+}
+
+/*
+ * The metrics endpoint's answer to REQUEST: GET /metrics is the exposition text, anything else
+ * a 404. Sets C's answer; false without memory.
+ */
+static bool health_answer_metrics(struct health *h, struct health_client *c, const char *request)
+{
+	char path[64], head[256];
+	char *body = NULL;
+	size_t body_len = 0;
+	int head_len;
+
+	health_request_path(request, path, sizeof(path));
+	if (strcmp(path, "/metrics")) {
+		head_len = health_http_not_found(head, sizeof(head));
+	} else {
+		if (metrics_format(h->metrics, health_now_ms(), &body, &body_len))
+			return false;
+		head_len =
+		    snprintf(head, sizeof(head),
+			     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
+			     "charset=utf-8\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			     body_len);
+	}
+	c->out = malloc((size_t)head_len + body_len);
+	if (!c->out) {
+		free(body);
+		return false;
+	}
+	memcpy(c->out, head, (size_t)head_len);
+	if (body_len)
+		memcpy(c->out + head_len, body, body_len);
+	free(body);
+	c->out_len = (size_t)head_len + body_len;
+	c->out_sent = 0;
+	/* A page of some 100 KB to a slow scraper: it gets this long, then the socket closes. */
+	c->deadline_ms = health_now_ms() + HEALTH_SEND_TIMEOUT_MS;
+	return true;
+}
+
+/* Send what is left of C's answer; close once it is all sent or the peer is gone. */
+static void health_send(struct health_client *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return; /* the poll loop waits for POLLOUT */
+		if (n <= 0) {
+			log_debug("metrics: send: %s", strerror(errno));
+			break;
+		}
+		c->out_sent += (size_t)n;
+	}
+	health_client_close(c);
 }
 
 /* Read what the client sent; once the request head is complete, answer and close. */
@@ -391,6 +482,10 @@ static void health_serve(struct health *h, struct health_client *c)
 	ssize_t n;
 	int len;
 
+	if (c->out) {
+		health_send(c);
+		return;
+	}
 	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -403,6 +498,13 @@ static void health_serve(struct health *h, struct health_client *c)
 	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n")) {
 		if (c->len == sizeof(c->buf) - 1)
 			health_client_close(c); /* oversized head */
+		return;
+	}
+	if (c->is_metrics) {
+		if (health_answer_metrics(h, c, c->buf))
+			health_send(c);
+		else
+			health_client_close(c);
 		return;
 	}
 	if (c->is_proxy) {
@@ -449,7 +551,8 @@ static void *health_thread(void *arg)
 			if (c->fd >= 0 && c->deadline_ms < next)
 				next = c->deadline_ms;
 			/* A free slot polls fd -1, which poll() ignores: indexes stay fixed. */
-			fds[nfds++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+			fds[nfds++] =
+			    (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};
 		}
 		if (poll(fds, nfds, (int)(next - now)) < 0) {
 			if (errno == EINTR)
@@ -469,7 +572,8 @@ static void *health_thread(void *arg)
 			struct health_client *c = &h->clients[i];
 
 			if (c->fd >= 0 && fds[1 + h->n_listeners + i].fd == c->fd &&
-			    (fds[1 + h->n_listeners + i].revents & (POLLIN | POLLHUP | POLLERR)))
+			    (fds[1 + h->n_listeners + i].revents &
+			     (POLLIN | POLLOUT | POLLHUP | POLLERR)))
 				health_serve(h, c);
 		}
 	}
@@ -557,6 +661,18 @@ void health_serve_proxy(struct health *h, uint32_t address, uint16_t port)
 	health_wake(h);
 }
 
+void health_serve_metrics(struct health *h, struct metrics *metrics, uint32_t address,
+			  uint16_t port)
+{
+	pthread_mutex_lock(&h->lock);
+	h->is_metrics_wanted = true;
+	h->metrics = metrics;
+	h->metrics_address = address;
+	h->metrics_port = port;
+	pthread_mutex_unlock(&h->lock);
+	health_wake(h);
+}
+
 void health_proxy_queued(struct health *h)
 {
 	if (!h)
@@ -615,7 +731,7 @@ void health_stop(struct health *h)
 		close(h->listeners[i].fd);
 	for (size_t i = 0; i < HEALTH_MAX_CLIENTS; i++)
 		if (h->clients[i].fd >= 0)
-			close(h->clients[i].fd);
+			health_client_close(&h->clients[i]);
 	if (h->wake_fd >= 0)
 		close(h->wake_fd);
 	pthread_mutex_destroy(&h->lock);

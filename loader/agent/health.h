@@ -18,6 +18,8 @@
 #define HEALTH_CLIENT_TIMEOUT_MS 2000
 /* Largest request head read (request line + headers). */
 #define HEALTH_REQUEST_MAX 4096
+/* A client gets this long (ms) to take a whole answer (a metrics page) before it is closed. */
+#define HEALTH_SEND_TIMEOUT_MS 10000
 
 /*
  * kube-proxy's own health endpoint (--healthz-addr, default 0.0.0.0:10256), which cloud load
@@ -58,6 +60,15 @@ int health_update(struct health *health, const struct desired_state *state);
  * from now on. A port that cannot be bound is logged and retried every second.
  */
 void health_serve_proxy(struct health *health, uint32_t address, uint16_t port);
+
+struct metrics;
+
+/*
+ * Also serve METRICS' exposition text at GET /metrics on ADDRESS:PORT (network order address,
+ * host order port) from now on; METRICS must outlive the responder.
+ */
+void health_serve_metrics(struct health *health, struct metrics *metrics, uint32_t address,
+			  uint16_t port);
 
 /* A change is waiting to be applied (only the first one pending counts). */
 void health_proxy_queued(struct health *health);
