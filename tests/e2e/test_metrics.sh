@@ -121,6 +121,19 @@ done
 check metrics/prometheus_scraped "Prometheus up{job=sluice}: $(query 'up{job="sluice"}')" \
 	test "$(query 'up{job="sluice"}')" = 1
 check metrics/prometheus_query "Prometheus's policy_ingress drops: $v (sluice drops: $cli)" test "$v" = "$cli"
+# The Grafana dashboard's queries: each parses in Prometheus, and names only metrics the page has.
+dashboard="$SL_ROOT/docs/grafana-dashboard.json"
+bad=""
+while read -r expr; do
+	expr=${expr//'$instance'/.*}
+	expr=${expr//'$__rate_interval'/1m}
+	status=$(topo_in_node n1 curl -sS -m 3 -G http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$expr" | jq -r .status)
+	[[ $status == success ]] || bad+="[$expr: $status] "
+	for name in $(grep -o 'sluice_[a-z_]*' <<<"$expr"); do
+		grep -q "^# TYPE ${name%_bucket} " <<<"$page" || bad+="[$name not on the page] "
+	done
+done < <(jq -r '.panels[].targets[].expr' "$dashboard")
+check metrics/grafana_queries "dashboard queries: ${bad:-all parse, all names served}" test -z "$bad"
 stop_prometheus
 
 # 5. --metrics-addr "" closes the endpoint; another address moves it.
