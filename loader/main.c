@@ -458,6 +458,16 @@ static int do_policy_list(int argc, char **argv, const struct main_globals *glob
 	return cli_policy_list(&options, argc > 1 ? argv[1] : NULL);
 }
 
+static int do_explain(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	if (argc != 4)
+		return log_fail("explain: expected FROM TO PORT[/PROTO], e.g. default/client "
+				"10.96.0.10 80/tcp");
+	return cli_explain(&options, argv[1], argv[2], argv[3]);
+}
+
 static int do_lab(int argc, char **argv, const struct main_globals *globals)
 {
 	static const struct option options[] = {
@@ -550,6 +560,8 @@ static const struct main_command main_commands[] = {
      "does this kernel have the BPF features sluice needs (one line; exit 1 if not)"},
     {"policy", "list", do_policy_list,
      "[ENDPOINT]  NetworkPolicy per pod: identity, isolation, rules and why"},
+    {"explain", NULL, do_explain,
+     "FROM TO PORT[/PROTO]  what a new flow would meet: service, backends, policy, verdict"},
     {"lab", NULL, do_lab,
      "FILE [--watch] [--timeout-ms N]  network-policy lab: pods of FILE, probed pair by pair"},
     {"help", NULL, do_help, "this text"},

@@ -125,7 +125,13 @@ SLUICE_ASSERT_SIZE(struct policy_cfg, 4);
  * POLICY_NAME_F_POLICY | its number.
  */
 #define POLICY_NAME_F_POLICY (1u << 31)
-#define POLICY_NAME_LEN	     128
+/*
+ * Under POLICY_NAME_F_ISOLATION | an identity's number: the policies isolating its pods,
+ * "ingress=ns/a,ns/b egress=ns/c" (`sluice explain`'s "default deny of ..."). Identity and
+ * policy numbers therefore stay below this bit.
+ */
+#define POLICY_NAME_F_ISOLATION (1u << 30)
+#define POLICY_NAME_LEN		128
 
 struct policy_name {
 	char name[POLICY_NAME_LEN];

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "loader/cli/cli.h"
+#include "maps/lb.h"
 
 /* Open a pinned map, or explain which pin is missing and what usually causes it. */
 /* 0, or -EPROTO (said) when the pins are of another layout version than this build's. */
@@ -25,5 +26,22 @@ int cli_json_set(struct json_object *obj, const char *key, struct json_object *v
 
 /* Append VALUE to ARRAY, as cli_json_set() does. */
 int cli_json_append(struct json_object *array, struct json_object *value);
+
+/* One frontend of lb4_svc as the CLI reads it: its live backends and name. */
+struct cli_service {
+	struct lb4_key key;
+	struct lb4_service value;
+	char name[SLUICE_NAME_LEN];
+	uint32_t n_backends;
+	uint32_t *backend_ids; /* distinct, in slot order */
+	struct lb4_backend *backends;
+	bool has_table; /* LB_SVC_F_MAGLEV and its live generation's table is in lb4_maglev */
+};
+
+/*
+ * Read the live generation of SVC (key and value set): its distinct backends in slot order
+ * (backend_ids and backends, malloc'd: the caller frees them). Returns 0 or -ENOMEM.
+ */
+int cli_service_read_backends(struct cli_service *svc, int slots_fd, int backends_fd);
 
 #endif

@@ -17,16 +17,6 @@
 #include "loader/desired/state.h"
 #include "maps/lb.h"
 
-struct cli_service {
-	struct lb4_key key;
-	struct lb4_service value;
-	char name[SLUICE_NAME_LEN];
-	uint32_t n_backends;
-	uint32_t *backend_ids; /* distinct, in slot order */
-	struct lb4_backend *backends;
-	bool has_table; /* LB_SVC_F_MAGLEV and its live generation's table is in lb4_maglev */
-};
-
 /* "maglev" when the frontend picks by its table, else "random" (also Maglev without a table). */
 static const char *cli_service_algorithm(const struct cli_service *svc)
 {
@@ -56,8 +46,7 @@ static void cli_services_free(struct cli_service *services, size_t n)
 	free(services);
 }
 
-/* Read the live generation of one frontend: distinct backends in slot order. */
-static int cli_service_read_backends(struct cli_service *svc, int slots_fd, int backends_fd)
+int cli_service_read_backends(struct cli_service *svc, int slots_fd, int backends_fd)
 {
 	struct lb4_slot_key key;
 	uint32_t id;

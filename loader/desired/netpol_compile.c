@@ -24,6 +24,7 @@ void policy_state_free(struct policy_state *state)
 	for (i = 0; i < state->n_identities; i++) {
 		free(state->identities[i].key);
 		free(state->identities[i].name);
+		free(state->identities[i].isolated_by);
 	}
 	for (i = 0; i < state->n_policies; i++)
 		free(state->policies[i]);
@@ -58,6 +59,10 @@ int policy_state_copy(struct policy_state **out, const struct policy_state *src)
 		dst->identities[i].name = strdup(src->identities[i].name);
 		dst->n_identities++;
 		is_oom = !dst->identities[i].key || !dst->identities[i].name;
+		if (src->identities[i].isolated_by) {
+			dst->identities[i].isolated_by = strdup(src->identities[i].isolated_by);
+			is_oom |= !dst->identities[i].isolated_by;
+		}
 	}
 	for (i = 0; !is_oom && i < src->n_policies; i++) {
 		dst->policies[i] = strdup(src->policies[i]);
@@ -77,6 +82,7 @@ int policy_state_copy(struct policy_state **out, const struct policy_state *src)
 struct compile_identity {
 	char *key;
 	char *name;
+	char *isolated_by; /* policy_identity.isolated_by */
 	bool is_pod;
 	size_t pod; /* a world pod holding it (is_pod): namespace, labels, ports */
 };
@@ -561,6 +567,38 @@ static int compile_rule_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/*
+ * "ingress=ns/a,ns/b egress=ns/c": the policies isolating POD, for people; NULL when none does
+ * (or without memory: the text is for people only).
+ */
+static char *compile_isolated_by(const struct netpol_world *w, const struct netpol_pod *pod)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (int egress = 0; egress < 2; egress++) {
+		const char *sep = egress ? (ftell(f) ? " egress=" : "egress=") : "ingress=";
+
+		for (size_t p = 0; p < w->n_policies; p++) {
+			const struct netpol *policy = w->policies[p];
+
+			if (!(egress ? policy->is_egress : policy->is_ingress) ||
+			    !compile_policy_selects(w, policy, pod))
+				continue;
+			fprintf(f, "%s%s/%s", sep, policy->namespace, policy->name);
+			sep = ",";
+		}
+	}
+	if (fclose(f) || !text || !text[0]) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* The isolation flags of each pod identity, onto its pods' ipcache entries. */
 static void compile_isolation(struct compile *c, struct policy_state *out)
 {
@@ -585,8 +623,13 @@ static void compile_isolation(struct compile *c, struct policy_state *out)
 			if (policy->is_egress)
 				entry->flags |= IPCACHE_F_ISOLATED_EGRESS;
 		}
-		if (entry->flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS))
+		if (entry->flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS)) {
+			struct compile_identity *named = &c->identities[entry->identity];
+
 			out->is_enabled = true;
+			if (!named->isolated_by)
+				named->isolated_by = compile_isolated_by(w, pod);
+		}
 	}
 }
 
@@ -634,10 +677,12 @@ int netpol_compile(struct k8s_object *const *objects, size_t n_objects, struct p
 		if (state->identities) {
 			state->identities[i].key = c.identities[i].key;
 			state->identities[i].name = c.identities[i].name;
+			state->identities[i].isolated_by = c.identities[i].isolated_by;
 			state->n_identities++;
 		} else {
 			free(c.identities[i].key);
 			free(c.identities[i].name);
+			free(c.identities[i].isolated_by);
 		}
 	}
 	for (i = 0; state->policies && i < world.n_policies; i++) {

@@ -89,6 +89,11 @@ struct lb_health_check {
 struct policy_identity {
 	char *key;  /* canonical: equal keys are the same identity */
 	char *name; /* for people: "ns {labels}" or "cidr ..." */
+	/*
+	 * A pod identity some policy isolates: the policies that do, for `sluice explain`'s
+	 * "default deny of ..." ("ingress=ns/a,ns/b egress=ns/c"); NULL when none does.
+	 */
+	char *isolated_by;
 };
 
 struct policy_ipcache {

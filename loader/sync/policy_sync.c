@@ -121,8 +121,8 @@ static uint32_t policy_number(struct policy_sync *sync, const char *key)
 	} else {
 		while (policy_number_is_used(sync, sync->next_number) ||
 		       sync->next_number < IDENTITY_FIRST ||
-		       (sync->next_number & POLICY_NAME_F_POLICY))
-			sync->next_number = sync->next_number + 1 >= POLICY_NAME_F_POLICY
+		       sync->next_number >= POLICY_NAME_F_ISOLATION)
+			sync->next_number = sync->next_number + 1 >= POLICY_NAME_F_ISOLATION
 						? IDENTITY_FIRST
 						: sync->next_number + 1;
 		found->number = sync->next_number++;
@@ -385,6 +385,20 @@ struct name_kv {
 	struct policy_name value;
 };
 
+/* TEXT as a policy_names value; cut at a comma with "..." when it is longer than fits. */
+static void policy_name_set(struct policy_name *value, const char *text)
+{
+	size_t n = strlen(text);
+	char *cut;
+
+	snprintf(value->name, sizeof(value->name), "%s", text);
+	if (n < sizeof(value->name))
+		return;
+	value->name[sizeof(value->name) - 4] = '\0';
+	cut = strrchr(value->name, ',');
+	snprintf(cut ? cut : value->name + sizeof(value->name) - 4, 4, ",..");
+}
+
 int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state,
 		      unsigned long *writes)
 {
@@ -405,7 +419,7 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 	rules = calloc(state->n_rules + 1, sizeof(*rules));
 	ipcache = calloc(state->n_ipcache + POLICY_MAX_HOST_ADDRS, sizeof(*ipcache));
 	exact = calloc(state->n_ipcache + POLICY_MAX_HOST_ADDRS, sizeof(*exact));
-	names = calloc(state->n_identities + state->n_policies + 2, sizeof(*names));
+	names = calloc(2 * state->n_identities + state->n_policies + 2, sizeof(*names));
 	if (!identity_numbers || !policy_numbers || !rules || !ipcache || !exact || !names) {
 		err = -ENOMEM;
 		goto out;
@@ -420,6 +434,11 @@ int policy_sync_apply(struct policy_sync *sync, const struct policy_state *state
 		snprintf(names[n_names].value.name, POLICY_NAME_LEN, "%s",
 			 state->identities[i].name);
 		n_names++;
+		if (state->identities[i].isolated_by) {
+			names[n_names].key = POLICY_NAME_F_ISOLATION | identity_numbers[i];
+			policy_name_set(&names[n_names].value, state->identities[i].isolated_by);
+			n_names++;
+		}
 	}
 	for (i = 0; i < state->n_policies; i++) {
 		snprintf(key, sizeof(key), "\x01%s", state->policies[i]);

@@ -498,6 +498,35 @@ static void test_egress_and_ingress(void **ctx)
 	check(f, 80, IPPROTO_TCP);
 }
 
+/* Each isolated pod identity names the policies isolating it, per direction, for explain. */
+static void test_isolated_by(void **ctx)
+{
+	struct fixture *f = *ctx;
+	struct policy_state *compiled;
+	const char *x_a = NULL, *y_a = NULL;
+
+	build(
+	    f,
+	    POLICY("x", "deny-all") "  podSelector: {}\n  policyTypes: [Ingress, Egress]\n" POLICY(
+		"x", "allow-a") "  podSelector: {matchLabels: {pod: a}}\n"
+				"  ingress:\n  - from:\n    - podSelector: {}\n");
+	assert_int_equal(netpol_compile(f->objects, f->n_objects, &compiled), 0);
+	for (size_t i = 0; i < compiled->n_ipcache; i++) {
+		const struct policy_ipcache *e = &compiled->ipcache[i];
+
+		if (e->prefix_len != 32)
+			continue;
+		if (e->address == f->world.pods[0].ip) /* x/a */
+			x_a = compiled->identities[e->identity].isolated_by;
+		if (e->address == f->world.pods[3].ip) /* y/a */
+			y_a = compiled->identities[e->identity].isolated_by;
+	}
+	assert_non_null(x_a);
+	assert_string_equal(x_a, "ingress=x/deny-all,x/allow-a egress=x/deny-all");
+	assert_null(y_a);
+	policy_state_free(compiled);
+}
+
 /* Egress rules without policyTypes make the policy an egress one too. */
 static void test_default_policy_types(void **ctx)
 {
@@ -618,6 +647,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_protocols_without_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_end_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_egress_and_ingress, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_isolated_by, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_default_policy_types, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_label_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
