@@ -26,7 +26,8 @@ int cli_node_list(const struct cli_options *options);
 /* Pods of this node (or only ENDPOINT: "ns/pod" or its address), their policy and rules. */
 int cli_policy_list(const struct cli_options *options, const char *endpoint);
 /*
- * What a new flow FROM -> TO (each "ns/pod" of this node or an address) on PORT_PROTO
+ * What a new flow FROM -> TO (each "ns/pod" of this node or an address; TO also "ns/service")
+ * on PORT_PROTO
  * ("80", "53/udp", "icmp") would meet: the Service and its backends, each direction's policy
  * and the rule or default deny that decides it, and the verdict.
  */

@@ -139,8 +139,38 @@ static void explain_resolve(const struct explain_maps *m, uint32_t address, stru
 		snprintf(end->where, sizeof(end->where), "outside the cluster");
 }
 
-/* "ns/pod" (or "pod": namespace default) of a pod on this node, or an IPv4 address. */
-static int explain_parse_end(const struct explain_maps *m, const char *arg, uint32_t *address)
+/*
+ * The VIP of the Service "ns/name" (or "name": namespace default) serving PORT/PROTO, from the
+ * names lb4_revnat keeps ("ns/name:portname"); a cluster IP rather than a NodePort's 0.
+ */
+static bool explain_find_service(const struct explain_maps *m, const char *arg, uint16_t port,
+				 uint8_t proto, uint32_t *address)
+{
+	char prefix[SLUICE_NAME_LEN + 2];
+	struct lb4_revnat value;
+	struct map_walk walk;
+	uint32_t key;
+	bool is_found = false;
+
+	snprintf(prefix, sizeof(prefix), "%s%s:", strchr(arg, '/') ? "" : "default/", arg);
+	map_walk_start(&walk, m->revnat, sizeof(key), sizeof(value));
+	while (map_walk_next(&walk, &key, &value)) {
+		value.name[sizeof(value.name) - 1] = '\0';
+		if (strncmp(value.name, prefix, strlen(prefix)) || ntohs(value.port) != port ||
+		    value.proto != proto || (is_found && !value.address))
+			continue;
+		*address = value.address;
+		is_found = true;
+	}
+	return is_found;
+}
+
+/*
+ * "ns/pod" (or "pod": namespace default) of a pod on this node, an IPv4 address, or when
+ * PORT is set (TO) "ns/service" serving PORT/PROTO.
+ */
+static int explain_parse_end(const struct explain_maps *m, const char *arg, uint16_t port,
+			     uint8_t proto, uint32_t *address)
 {
 	char name[SLUICE_NAME_LEN];
 	struct ep4_key key;
@@ -158,10 +188,13 @@ static int explain_parse_end(const struct explain_maps *m, const char *arg, uint
 			return 0;
 		}
 	}
+	if ((port || proto == IPPROTO_ICMP) && explain_find_service(m, arg, port, proto, address))
+		return 0;
 	fprintf(stderr,
-		"sluice: explain: %s is neither an IPv4 address nor a pod of this node (see "
-		"sluice endpoint list; give a remote pod by its address)\n",
-		arg);
+		"sluice: explain: %s is neither an IPv4 address nor a pod of this node%s (see "
+		"sluice endpoint list%s; give a remote pod by its address)\n",
+		arg, port ? " nor a service serving that port" : "",
+		port ? ", sluice service list" : "");
 	return -ENOENT;
 }
 
@@ -562,11 +595,11 @@ int cli_explain(const struct cli_options *options, const char *from, const char 
 
 	err = explain_open(options, &m);
 	if (!err)
-		err = explain_parse_end(&m, from, &from_address);
-	if (!err)
-		err = explain_parse_end(&m, to, &to_address);
-	if (!err)
 		err = explain_parse_port(port_proto, &port, &proto);
+	if (!err)
+		err = explain_parse_end(&m, from, 0, 0, &from_address);
+	if (!err)
+		err = explain_parse_end(&m, to, port, proto, &to_address);
 	if (err) {
 		explain_close(&m);
 		return err;

@@ -50,7 +50,9 @@ check explain/no_policy_allowed "verdict $(jq -r .verdict <<<"$m")" \
 	jq -e '.verdict == "allowed" and (.paths | length == 2) and all(.paths[]; .ingress.judged == false)' <<<"$m"
 check explain/backends_named "backends $(jq -c '[.paths[].destination.pod]' <<<"$m")" \
 	jq -e '[.paths[].destination.pod] | sort == ["default/web-1", "default/web-2"]' <<<"$m"
-text=$(topo_cli n1 explain client "$SL_VIP" 80)
+text=$(topo_cli n1 explain client default/web 80)
+check explain/service_by_name "explain client default/web 80: $(sed -n 2p <<<"$text")" \
+	grep -q '^to .*: service default/web:tcp-80 (ClusterIP' <<<"$text"
 check explain/text "text output ends with the verdict: $(tail -1 <<<"$text")" grep -q '^verdict  allowed' <<<"$text"
 
 # 2. Ingress: web admits app=client on TCP 8080 only.
