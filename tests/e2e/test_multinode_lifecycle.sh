@@ -299,7 +299,7 @@ topo_in_node n1 ip route del "$CLUSTER_CIDR" proto 211 || topo_fatal "could not 
 ms=$(ms_until eval 'has_route n1 10.244.2.0/24 && has_route n1 "$CLUSTER_CIDR"')
 info "routes deleted by hand on n1 back after $ms ms (check period 5 s)"
 check multinode_lifecycle/routes_reasserted "after $ms ms: '$(our_route n1 10.244.2.0/24)' '$(our_route n1 "$CLUSTER_CIDR")'" \
-	test "$ms" -ge 0 -a "$ms" -le 8000
+	test "$ms" -ge 0 -a "$ms" -le 12000
 
 # ---- n1's agent SIGKILLed and started again under traffic through n1 ----------------------------
 short_start kill_c1_svc c1 "$SVC_VIP:80"
