@@ -249,10 +249,11 @@ int netlink_routes_list(struct nl_sock *sock, struct netlink_route4 **out, size_
 		memset(r, 0, sizeof(*r));
 		memcpy(&r->dst, nl_addr_get_binary_addr(dst), 4);
 		r->prefix_len = (uint8_t)nl_addr_get_prefixlen(dst);
+		r->type = rtnl_route_get_type(route);
 		src = rtnl_route_get_pref_src(route);
 		if (src && nl_addr_get_len(src) == 4)
 			memcpy(&r->source, nl_addr_get_binary_addr(src), 4);
-		if (rtnl_route_get_nnexthops(route) < 1)
+		if (r->type != RTN_UNICAST || rtnl_route_get_nnexthops(route) < 1)
 			continue;
 		nh = rtnl_route_nexthop_n(route, 0);
 		r->ifindex = rtnl_route_nh_get_ifindex(nh);
@@ -270,9 +271,13 @@ int netlink_routes_list(struct nl_sock *sock, struct netlink_route4 **out, size_
 	return 0;
 }
 
-/* A route object for R with our table and protocol; NULL when out of memory. */
+/*
+ * A route object for R with our table, protocol and type; NULL when out of memory. A deletion
+ * needs no next hop, but its type: the kernel deletes only a route of the type asked.
+ */
 static struct rtnl_route *netlink_route_build(const struct netlink_route4 *r, bool with_nexthop)
 {
+	uint8_t type = r->type ? r->type : RTN_UNICAST;
 	struct rtnl_route *route = rtnl_route_alloc();
 	struct nl_addr *dst = nl_addr_build(AF_INET, &r->dst, 4), *gw = NULL, *src = NULL;
 	struct rtnl_nexthop *nh = NULL;
@@ -283,10 +288,13 @@ static struct rtnl_route *netlink_route_build(const struct netlink_route4 *r, bo
 		rtnl_route_set_family(route, AF_INET);
 		rtnl_route_set_table(route, RT_TABLE_MAIN);
 		rtnl_route_set_protocol(route, NETLINK_RT_PROTOCOL);
-		rtnl_route_set_type(route, RTN_UNICAST);
+		rtnl_route_set_type(route, type);
 		is_ok = !rtnl_route_set_dst(route, dst);
 	}
-	if (is_ok && with_nexthop) {
+	/* Unreachable: no next hop; the scope iproute2 gives it too. */
+	if (is_ok && with_nexthop && type != RTN_UNICAST)
+		rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+	if (is_ok && with_nexthop && type == RTN_UNICAST) {
 		rtnl_route_set_scope(route, r->gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
 		if (r->source) {
 			src = nl_addr_build(AF_INET, &r->source, 4);

@@ -59,6 +59,11 @@ int netlink_link_up(struct nl_sock *sock, struct rtnl_link *link);
 struct netlink_route4 {
 	uint32_t dst; /* network order, host bits zero */
 	uint8_t prefix_len;
+	/*
+	 * RTN_UNICAST (0 stands for it), or RTN_UNREACHABLE: no next hop, the sender gets
+	 * EHOSTUNREACH (a forwarded packet's, an ICMP host unreachable) at once.
+	 */
+	uint8_t type;
 	int ifindex;	  /* output device, or 0 (through gateway) */
 	uint32_t gateway; /* network order, or 0 (directly on ifindex) */
 	uint32_t source;  /* preferred source, network order, or 0 */

@@ -71,6 +71,7 @@ struct agent {
 	uint32_t ct_size;	/* ct4's size in force */
 	bool is_ct_full;	/* the last sweep found ct4 AGENT_CT_FILL_WARN % full */
 	uint64_t retire_at;	/* ms deadline to end retired slot generations, 0 when none */
+	uint64_t routing_at;	/* ms deadline of the next check of the routes and tunnel4 */
 	int status_fd;		/* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
 };
@@ -434,6 +435,8 @@ static int agent_poll_timeout(const struct agent *agent, uint64_t now)
 		next = agent->reload.due_ms;
 	if (agent->retire_at && agent->retire_at < next)
 		next = agent->retire_at;
+	if (agent->routing_at < next)
+		next = agent->routing_at;
 	if (agent->manifests && agent->watch < 0 && now + 1000 < next)
 		next = now + 1000; /* retry the watch of a vanished directory once a second */
 	return next <= now ? 0 : (int)(next - now);
@@ -500,6 +503,12 @@ static int agent_loop(struct agent *agent)
 		if (now >= agent->gc_at) {
 			agent->gc_at = now + agent_ct_gc(agent);
 			agent_retire(agent);
+		}
+		/* A route or entry removed by hand is back within a period, not at the next Node
+		 * change. */
+		if (now >= agent->routing_at) {
+			routing_update(agent->routing, agent->dp_opts, agent->dp);
+			agent->routing_at = now + ROUTING_CHECK_PERIOD_MS;
 		}
 		if (!agent->retire_at && sync_has_retired(agent->sync))
 			agent->retire_at =
@@ -762,6 +771,7 @@ int agent_run(const struct agent_config *config)
 			goto cleanup;
 	}
 	agent.gc_at = agent_now_ms();
+	agent.routing_at = agent.gc_at + ROUTING_CHECK_PERIOD_MS;
 	clock_gettime(CLOCK_MONOTONIC, &t_ready);
 	log_info("agent ready: %.0f ms from start (%.0f ms of CPU), of which loading the datapath "
 		 "%.0f ms (%.0f ms of CPU)",

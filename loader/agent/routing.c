@@ -2,6 +2,7 @@
 /* Routing between nodes: the tunnel device, tunnel4 and the kernel routes to other nodes' pods. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,9 +227,16 @@ static size_t routing_tunnel_entries(const struct node_ipam_peer_entry *peers, s
 	return count;
 }
 
+/* RTN_UNICAST for 0, as netlink_route4 reads it. */
+static uint8_t routing_route_type(const struct netlink_route4 *r)
+{
+	return r->type ? r->type : RTN_UNICAST;
+}
+
 static bool routing_route_equal(const struct netlink_route4 *a, const struct netlink_route4 *b)
 {
 	return a->dst == b->dst && a->prefix_len == b->prefix_len &&
+	       routing_route_type(a) == routing_route_type(b) &&
 	       (!b->ifindex || a->ifindex == b->ifindex) && a->gateway == b->gateway &&
 	       a->source == b->source;
 }
@@ -287,6 +295,37 @@ static int routing_routes(struct routing *routing, const struct netlink_route4 *
 	return err;
 }
 
+/*
+ * One unreachable route per --cluster-cidr after the N routes in ROUTES (room for
+ * NODE_IPAM_CIDRS_MAX more): the nodes' pod CIDRs are longer prefixes and win, this node's pods
+ * have their /32 routes, and what is left of the cluster CIDR (a removed node's pod CIDR, an
+ * unassigned one) fails at once with EHOSTUNREACH (an ICMP host unreachable to a pod) instead of
+ * following the default route out of the uplink with a pod's address. Skipped where a node's pod
+ * CIDR is the whole cluster CIDR (one route per destination). Returns the new count.
+ */
+static size_t routing_unreachable_routes(const struct routing *routing,
+					 struct netlink_route4 *routes, size_t n)
+{
+	size_t count = n, i, j;
+
+	for (i = 0; i < NODE_IPAM_CIDRS_MAX && routing->config->cluster_cidr[i].is_set; i++) {
+		const struct node_ipam_cidr *cluster = &routing->config->cluster_cidr[i];
+
+		for (j = 0; j < n && (routes[j].dst != cluster->address ||
+				      routes[j].prefix_len != cluster->prefix);
+		     j++)
+			;
+		if (j < n)
+			continue;
+		memset(&routes[count], 0, sizeof(routes[count]));
+		routes[count].dst = cluster->address;
+		routes[count].prefix_len = cluster->prefix;
+		routes[count].type = RTN_UNREACHABLE;
+		count++;
+	}
+	return count;
+}
+
 int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
 		   struct datapath_result *dp)
 {
@@ -297,7 +336,7 @@ int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
 	struct tunnel_sync_counts counts = {0};
 	struct node_ipam_info info;
 	unsigned int added = 0, removed = 0;
-	size_t n_peers = 0, n_entries = 0, n_routes = 0;
+	size_t n_peers = 0, n_entries = 0, n_routes = 0, n_nodes = 0;
 	int ifindex = 0, err;
 
 	routing->is_pending = true;
@@ -324,7 +363,7 @@ int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
 			goto cleanup;
 	}
 	entries = calloc(2 * n_peers + 1, sizeof(*entries));
-	routes = calloc(n_peers + 1, sizeof(*routes));
+	routes = calloc(n_peers + NODE_IPAM_CIDRS_MAX, sizeof(*routes));
 	if (!entries || !routes) {
 		err = -ENOMEM;
 		log_error("routing: %s", strerror(-err));
@@ -349,16 +388,20 @@ int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
 		}
 		n_routes++;
 	}
+	n_nodes = n_routes;
+	n_routes = routing_unreachable_routes(routing, routes, n_routes);
 	/* New entries before their routes, stale ones after theirs went: no packet routed to the
 	 * device finds no entry. */
 	err = tunnel_sync_write(routing->tunnel4_fd, entries, n_entries, &counts);
 	err = routing_routes(routing, routes, n_routes, &added, &removed) ?: err;
 	err = tunnel_sync_prune(routing->tunnel4_fd, entries, n_entries, &counts) ?: err;
 	if (added || removed || counts.written || counts.deleted || counts.failed)
-		log_info("routing (%s): %zu nodes routed; routes %u added, %u removed; %s %u "
-			 "written, %u deleted%s",
-			 routing_is_tunnel(routing) ? "tunnel" : "native", n_routes, added, removed,
-			 TUNNEL4_MAP, counts.written, counts.deleted,
+		log_info("routing (%s): %zu nodes routed, the rest of the cluster CIDR "
+			 "unreachable (%zu routes); routes %u added, %u removed; %s %u written, %u "
+			 "deleted%s",
+			 routing_is_tunnel(routing) ? "tunnel" : "native", n_nodes,
+			 n_routes - n_nodes, added, removed, TUNNEL4_MAP, counts.written,
+			 counts.deleted,
 			 err ? "; some failed (see above), retried at the next sync" : "");
 
 cleanup:

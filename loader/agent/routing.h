@@ -17,6 +17,13 @@
 struct routing;
 
 /*
+ * How often the agent calls routing_update() with no Node change (ms): what it finds different
+ * (a route or a tunnel4 entry removed by hand, the device deleted) is put back. A check lists the
+ * routes and walks tunnel4, and writes nothing when all is in place.
+ */
+#define ROUTING_CHECK_PERIOD_MS 5000
+
+/*
  * Before the datapath loads: refuse what is not supported (--tunnel geneve), open a route
  * socket, and set dp_opts->tunnel_ifindex to the tunnel device a former agent left (under
  * --routing tunnel) so that the pod program is loaded for it; under --routing native, remove a

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,9 @@ static void cli_node_programmed(int tunnel4_fd, const struct netlink_route4 *rou
 	out->has_tunnel = tunnel4_fd >= 0 && !bpf_map_lookup_elem(tunnel4_fd, &key, &value) &&
 			  (value.flags & TUNNEL4_F_POD_CIDR) && value.node_address == ip;
 	for (size_t i = 0; i < n_routes && !out->has_route; i++) {
-		if (routes[i].dst != cidr->address || routes[i].prefix_len != cidr->prefix)
+		/* The cluster CIDR's unreachable route leads to no node. */
+		if (routes[i].dst != cidr->address || routes[i].prefix_len != cidr->prefix ||
+		    (routes[i].type && routes[i].type != RTN_UNICAST))
 			continue;
 		out->has_route = true;
 		if (routes[i].gateway)

@@ -262,10 +262,12 @@ topo_is_cidr() { [[ $1 =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/[0-9]+$ ]]; }
 # topo_agent NODE MANIFEST_DIR [EXTRA ARGS...]: start the agent in the node; wait for "agent ready".
 # A node made with a SUBNET gets it as --pod-cidr (unless the arguments give one): its pods are
 # served from it. A node made with "-" (or "pending") takes its pod CIDR from its Node object.
+# With TOPO_AGENT_NO_WAIT=1 it returns at once: topo_agent_wait waits (several agents start
+# side by side).
 topo_agent() {
 	local node=$1 manifests=$2
 	shift 2
-	local log=${TOPO_AGENT_LOG[$node]} start_line pid deadline
+	local log=${TOPO_AGENT_LOG[$node]} pid
 	local pod_cidr=() arg
 	TOPO_AGENT_MANIFESTS[$node]=$manifests
 	TOPO_AGENT_ARGS[$node]=
@@ -274,15 +276,20 @@ topo_agent() {
 		pod_cidr=(--pod-cidr "${TOPO_NODE_SUBNET[$node]}")
 		for arg in "$@"; do [[ $arg == --pod-cidr* ]] && pod_cidr=(); done
 	fi
-	start_line=$(($(wc -l <"$log") + 1))
 	echo "--- agent start $(date +%T)" >>"$log"
 	# nsenter execs the agent, so $! is the agent's own pid (a function would add a subshell).
 	nsenter --net="/var/run/netns/$(topo_ns_node "$node")" -- "$SLUICE" agent --node "$node" \
 		--manifests "$manifests" --bpffs "$(topo_node_bpffs "$node")" "${pod_cidr[@]}" "$@" >>"$log" 2>&1 &
 	pid=$!
 	TOPO_AGENT_PID[$node]=$pid
+	[[ ${TOPO_AGENT_NO_WAIT:-0} == 1 ]] || topo_agent_wait "$node"
+}
+
+# topo_agent_wait NODE: wait for "agent ready" from the node's agent since its last start.
+topo_agent_wait() {
+	local node=$1 log=${TOPO_AGENT_LOG[$1]} pid=${TOPO_AGENT_PID[$1]} deadline
 	deadline=$((SECONDS + SL_AGENT_READY_TIMEOUT))
-	while ! tail -n "+$start_line" "$log" | grep -q 'agent ready'; do
+	until awk '/^--- agent start/ { ready = 0 } /agent ready/ { ready = 1 } END { exit !ready }' "$log"; do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid" 2>/dev/null || true
 			topo_fatal "agent of $node exited before 'agent ready': $(topo_log_tail "$log")"
