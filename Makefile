@@ -62,7 +62,7 @@ BENCH_TOOLS  := $(BUILD)/sluice-kpgen $(BUILD)/sluice-connrate
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 # ---- top-level targets ---------------------------------------------------------------------
-.PHONY: all deps test demo bench soak lab install clean format format-check san tests fuzz
+.PHONY: all deps test demo bench soak lab install image clean format format-check san tests fuzz
 all: $(BUILD)/sluice $(BUILD)/sluice-cni $(BUILD)/sluice-pktbench $(BENCH_TOOLS)
 
 san: $(BUILD)/san/sluice $(BUILD)/san/sluice-cni
@@ -102,6 +102,14 @@ install: all
 	install -m 0644 cni/10-sluice.conflist /etc/cni/net.d/10-sluice.conflist
 	install -d /usr/local/share/sluice
 	install -m 0644 cni/sluice-daemonset.yaml /usr/local/share/sluice/sluice-daemonset.yaml
+
+# The OCI image, built offline with podman FROM scratch (cni/image/build.sh): the agent with the
+# libraries it links, the static plugin the DaemonSet's install step copies onto the host, the
+# conflist; saved as an OCI archive too. IMAGE names it; PODMAN_OPTS picks podman's store.
+IMAGE ?= localhost/sluice:latest
+IMAGE_ARCHIVE ?= $(BUILD)/sluice-image.tar
+image: $(BUILD)/sluice $(BUILD)/image/sluice-cni
+	$(Q)PODMAN_OPTS="$(PODMAN_OPTS)" cni/image/build.sh $(BUILD) $(IMAGE) $(IMAGE_ARCHIVE)
 
 clean:
 	rm -rf $(BUILD)
@@ -175,6 +183,15 @@ $(BUILD)/sluice: $(BUILD)/obj/loader/main.o $(addprefix $(BUILD)/obj/,$(AGENT_LI
 $(BUILD)/sluice-cni: $(BUILD)/obj/cni/main.o $(addprefix $(BUILD)/obj/,$(CNI_LIBS))
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The plugin for the image links statically: it is copied onto hosts whose libraries vary.
+# (glibc warns about libnl's name lookups, which the plugin never calls.)
+$(BUILD)/image/sluice-cni: $(BUILD)/obj/cni/main.o $(addprefix $(BUILD)/obj/,$(CNI_LIBS))
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $^ -lbpf -lelf -lz -ljson-c -lnl-route-3 -lnl-3 -lpthread 2>&1 | \
+		grep -v -e 'in statically linked applications' -e 'in function' >&2 || true
+	$(Q)test -x $@
 
 $(BUILD)/sluice-pktbench: $(call obj,obj,$(BENCH_SRCS)) $(addprefix $(BUILD)/obj/,$(AGENT_LIBS))
 	$(call msg,LINK,$@)
@@ -269,4 +286,4 @@ fuzz: $(FUZZ_TARGETS)
 $(BUILD) $(BUILD)/bpf $(BUILD)/skel:
 	$(Q)mkdir -p $@
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

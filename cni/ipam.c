@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cni/ipam.h"
+#include "lib/file_atomic.h"
 #include "lib/node_ipam.h"
 
 /* "<container id>\n<ifname>\n[pending <pid> <start>\n]" plus slack; longer is not ours. */
@@ -227,27 +228,6 @@ static ssize_t ipam_read_file(int dir_fd, const char *name, char *buf, size_t si
 	return n;
 }
 
-/* Write content to name via a temporary file and rename, so readers never see half a file. */
-static int ipam_write_file_atomic(int dir_fd, const char *name, const char *content, size_t len)
-{
-	char tmp[64];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, content, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && renameat(dir_fd, tmp, dir_fd, name))
-		err = -errno;
-	if (err)
-		unlinkat(dir_fd, tmp, 0);
-	return err;
-}
-
 /* Walk the address files once: count those in range, find (and optionally unlink) ours. */
 static int ipam_scan(int dir_fd, struct ipam_scan *scan)
 {
@@ -387,7 +367,7 @@ int ipam_allocate(const char *dir, const struct ipam_range *range, const char *c
 			inet_ntop(AF_INET, address, name, sizeof(name));
 			len =
 			    ipam_record_format(record, sizeof(record), container_id, ifname, true);
-			ret = ipam_write_file_atomic(dir_fd, name, record, len);
+			ret = file_write_atomic(dir_fd, name, record, len, 0600, false);
 			if (ret) {
 				cni_error_set(err, CNI_ERR_IO, "node %s: IPAM state %s/%s: %s",
 					      range->node, dir, name, strerror(-ret));
@@ -441,7 +421,7 @@ int ipam_allocate(const char *dir, const struct ipam_range *range, const char *c
 		}
 		fd = -1;
 		/* Losing last_reserved only costs rotation, not correctness. */
-		ipam_write_file_atomic(dir_fd, IPAM_LAST_RESERVED, name, strlen(name));
+		file_write_atomic(dir_fd, IPAM_LAST_RESERVED, name, strlen(name), 0600, false);
 		*address = candidate;
 		*is_new = true;
 		ipam_report_usage(scan.in_use + 1, range);
@@ -474,7 +454,7 @@ int ipam_commit(const char *dir, const char *container_id, const char *ifname,
 		return ret;
 	inet_ntop(AF_INET, &address, name, sizeof(name));
 	len = ipam_record_format(record, sizeof(record), container_id, ifname, false);
-	ret = ipam_write_file_atomic(dir_fd, name, record, len);
+	ret = file_write_atomic(dir_fd, name, record, len, 0600, false);
 	ipam_unlock(dir_fd, lock_fd);
 	return ret;
 }

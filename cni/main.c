@@ -10,6 +10,7 @@
 
 #include "cni/cni.h"
 #include "cni/cni_commands.h"
+#include "cni/cni_install.h"
 #include "cni/cni_result.h"
 #include "cni/ipam.h"
 #include "lib/log.h"
@@ -68,7 +69,7 @@ static void cni_requested_version(const char *buf, size_t len, char *out, size_t
 	json_object_put(root);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct cni_config cfg = {};
 	struct cni_env env = {};
@@ -80,6 +81,9 @@ int main(void)
 
 	log_level = getenv("SLUICE_CNI_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN;
 	log_setup_libbpf();
+	/* A runtime passes no arguments (CNI_* variables only): an argument is an operator's. */
+	if (argc > 1 && !strcmp(argv[1], "install"))
+		return cni_install_main(argc - 1, argv + 1);
 
 	ret = cni_read_stdin(&buf, &len, CNI_MAX_CONFIG_BYTES);
 	if (ret) {

@@ -38,6 +38,11 @@ if ! command -v kubectl >/dev/null 2>&1; then
 	[[ "$status" == installed ]] || missing+=(kubernetes-client)
 fi
 
+# The manifests' schema check (tests/e2e/test_manifests.sh) runs on node; the machine image may
+# bring node and npm, else Debian's packages.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if ((${#missing[@]} > 0)); then
 	echo "deps: installing ${missing[*]}"
 	SUDO=
@@ -47,6 +52,15 @@ if ((${#missing[@]} > 0)); then
 	export DEBIAN_FRONTEND=noninteractive
 	$SUDO apt-get update -qq
 	$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kubernetes-models (validators generated from Kubernetes' OpenAPI schemas) from the npm registry,
+# at the versions of tests/manifests/package-lock.json; again only when the lockfile changed.
+manifests=$(cd "$(dirname "$0")/manifests" && pwd)
+if [[ ! -d $manifests/node_modules/kubernetes-models ||
+	$manifests/package-lock.json -nt $manifests/node_modules/.package-lock.json ]]; then
+	echo "deps: npm ci in $manifests"
+	(cd "$manifests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 # bpffs is not mounted on a fresh machine (NOTES.md); agents and tests pin under it.
