@@ -170,12 +170,13 @@ static int routing_device(struct routing *routing, uint32_t node_ip, struct data
 	if (!is_created && dp_opts->tunnel_ifindex == (uint32_t)*ifindex)
 		return 0;
 	/*
-	 * A new device: the tunnel programs are loaded again and attached to it. Only them: the
-	 * pod program's tunnel_ifindex is not read yet (bpf/tc_pod.bpf.c), so reloading every
-	 * object (twice the start-up time) buys nothing; it gets the ifindex at the next start.
+	 * A new device: every object is loaded again (maps adopted, veths moved to the new
+	 * programs), not the tunnel programs alone: tc_pod redirects into the device by its
+	 * ifindex (tunnel_redirect), a load-time constant. Until then its packets take the
+	 * node's routing into the device, as they did before.
 	 */
 	dp_opts->tunnel_ifindex = (uint32_t)*ifindex;
-	err = datapath_load_tunnel(dp_opts, dp);
+	err = datapath_load(dp_opts, dp);
 	if (err) {
 		log_error("tunnel device %s: attach its programs: %s", TUNNEL_DEVICE_NAME,
 			  strerror(-err));
