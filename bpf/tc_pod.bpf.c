@@ -26,11 +26,6 @@
 
 /* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
-/*
- * Set by the loader under --routing tunnel: the tunnel device's ifindex (0: no tunnel), where
- * what goes to another node's pod is redirected (tunnel_redirect).
- */
-const volatile __u32 tunnel_ifindex = 0;
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
@@ -199,9 +194,8 @@ int tc_pod_ingress(struct __sk_buff *skb)
 	ret = flow_verdict(ret, len);
 	/* Left to the node's routing, judged and counted: another node's pod's goes straight into
 	 * the tunnel. */
-	if (ret == TC_ACT_OK && tunnel_ifindex)
-		return tunnel_redirect(skb, tunnel_ifindex) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT
-									       : TC_ACT_OK;
+	if (ret == TC_ACT_OK)
+		return tunnel_redirect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_OK;
 	return ret;
 }
 

@@ -174,22 +174,28 @@ out:
  * tc_pod's way into the tunnel, skipping the node's IP input, routing and forwarding: a packet the
  * pod program leaves to the node's routing (translated already when it is a Service's) whose
  * destination is in another node's pod CIDR is keyed (tunnel_set_key) and redirected to the
- * egress of the tunnel device IFINDEX, where tunnel_encap counts it. It leaves as the routed
- * packet would, its TTL less one. Whatever the stack must answer is left to it, untouched: a TTL
- * that runs out (ICMP time exceeded), and a packet too big for the device (bpf_check_mtu, 5.12,
- * with GSO packets' segments), for which the stack sends ICMP fragmentation needed (DF set: path
- * MTU discovery) or fragments it; a big packet is never dropped here. Returns TC_ACT_REDIRECT, or
- * VERDICT_PASS (to the node's routing, as before).
+ * egress of the tunnel device (tunnel_dev; none: VERDICT_PASS), where tunnel_encap counts it. It
+ * leaves as the routed packet would, its TTL less one. Whatever the stack must answer is left to
+ * it, untouched: a TTL that runs out (ICMP time exceeded), and a packet too big for the device
+ * (bpf_check_mtu, 5.12, with GSO packets' segments), for which the stack sends ICMP fragmentation
+ * needed (DF set: path MTU discovery) or fragments it; a big packet is never dropped here; a device
+ * gone (a stale ifindex) fails the MTU check too. Returns TC_ACT_REDIRECT, or VERDICT_PASS (to the
+ * node's routing, as before).
  */
-static __always_inline int tunnel_redirect(struct __sk_buff *skb, __u32 ifindex)
+static __always_inline int tunnel_redirect(struct __sk_buff *skb)
 {
 	/* Through CTX_LOAD_U32 for the reason ep4_claimed_address gives. */
 	__u32 protocol = (__u32)(long)CTX_LOAD_U32(skb, protocol);
 	struct tunnel4_value *node;
-	__u32 mtu_len = 0;
+	struct tunnel_device *device;
+	__u32 mtu_len = 0, ifindex, zero = 0;
 	struct iphdr *ip;
 	__u16 ttl_proto;
 
+	device = bpf_map_lookup_elem(&tunnel_dev, &zero);
+	if (!device || !device->ifindex)
+		return VERDICT_PASS;
+	ifindex = device->ifindex;
 	if (protocol != bpf_htons(ETH_P_IP) || parse_ensure(skb, ETH_HLEN + sizeof(*ip)))
 		return VERDICT_PASS;
 	ip = ctx_data(skb) + ETH_HLEN;

@@ -321,12 +321,13 @@ int cli_status(const struct cli_options *options)
 {
 	/* Every map the programs pin, so an operator sees each one's fill. */
 	static const char *const pins[] = {
-	    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	  LB4_BACKENDS_MAP,
-	    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP, LB4_SRC_RANGES_MAP,
-	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	  FRAG4_MAP,
-	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	  IPCACHE4_EXACT_MAP,
-	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	  POLICY_NAMES_MAP,
-	    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	STATS_MAP,	  DROPS_MAP,
+	    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	   LB4_BACKENDS_MAP,
+	    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP,  LB4_SRC_RANGES_MAP,
+	    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	   FRAG4_MAP,
+	    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	   IPCACHE4_EXACT_MAP,
+	    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	   POLICY_NAMES_MAP,
+	    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	TUNNEL_DEVICE_MAP, STATS_MAP,
+	    DROPS_MAP,
 	};
 	struct json_object *root = NULL, *maps = NULL;
 	struct stat_value stats[STAT_MAX], drops[DROP_MAX];

@@ -49,7 +49,6 @@ int fixture_open(struct fixture *f)
 		goto fail;
 	f->skel->rodata->hairpin_ip = TEST_HAIRPIN_IP;
 	f->skel->rodata->masq_ifindex = f->masq_ifindex;
-	f->skel->rodata->tunnel_ifindex = f->tunnel_ifindex;
 	err = tc_pod__load(f->skel);
 	if (err)
 		goto fail;

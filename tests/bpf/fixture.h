@@ -55,9 +55,8 @@ struct bpf_object;
 struct fixture {
 	struct tc_pod *skel;
 	int prog_fd;
-	uint32_t ct_entries;	 /* ct4's size, set before fixture_open(); 0: FIXTURE_CT_ENTRIES */
-	uint32_t masq_ifindex;	 /* tc_pod's masq_ifindex (egress masquerade), set before open */
-	uint32_t tunnel_ifindex; /* tc_pod's tunnel_ifindex (tunnel_redirect), set before open */
+	uint32_t ct_entries;   /* ct4's size, set before fixture_open(); 0: FIXTURE_CT_ENTRIES */
+	uint32_t masq_ifindex; /* tc_pod's masq_ifindex (egress masquerade), set before open */
 };
 
 /*

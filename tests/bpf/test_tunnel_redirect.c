@@ -79,12 +79,15 @@ static void rdr_netns_leave(struct rdr_fixture *f)
 }
 
 /*
- * The namespace and its device; tc_pod with tunnel_ifindex (the device's, or 0: no tunnel),
+ * The namespace and its device; tc_pod with the device in tunnel_dev (or none: 0),
  * tc_tunnel and the key-reading program on its maps; tunnel4 as the agent writes it for nodes B
  * (10.0.2.0/24) and C (10.0.3.0/24), and the client's identity in the ipcache.
  */
 static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
 {
+	struct tunnel_device device = {0};
+	uint32_t zero = 0;
+
 	memset(f, 0, sizeof(*f));
 	f->home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (!ASSERT_TRUE(f->home_netns >= 0, "open the runner's netns") ||
@@ -97,9 +100,12 @@ static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
 		       "VXLAN device in the test's netns"))
 		return false;
 	f->ifindex = if_nametoindex(RDR_DEVICE);
-	f->pod.tunnel_ifindex = has_tunnel ? f->ifindex : 0;
 	if (!ASSERT_TRUE(f->ifindex > 0, "the device's ifindex") ||
 	    !fixture_setup(&f->pod, IPPROTO_TCP))
+		return false;
+	device.ifindex = has_tunnel ? f->ifindex : 0;
+	if (!ASSERT_OK(rdr_map_update(f->pod.skel->maps.tunnel_dev, &zero, &device),
+		       "tunnel_dev: the device"))
 		return false;
 	f->tun = tc_tunnel__open();
 	if (!ASSERT_TRUE(f->tun != NULL, "open tc_tunnel") ||
@@ -111,7 +117,6 @@ static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
 	    !ASSERT_OK(fixture_share_maps(&f->pod, f->key->obj), "share maps with tunnel_key") ||
 	    !ASSERT_OK(tunnel_key__load(f->key), "load tunnel_key"))
 		return false;
-	f->key->bss->redirect_ifindex = f->ifindex;
 	return ASSERT_OK(
 		   rdr_tunnel_set(f, TEST_IP(10, 0, 2, 0), 24, RDR_NODE_B, TUNNEL4_F_POD_CIDR),
 		   "node B's pod CIDR") &&

@@ -79,12 +79,11 @@ int test_tunnel_encap(struct __sk_buff *skb)
 }
 
 /*
- * tc_pod's tunnel_redirect into redirect_ifindex, then the key it set read back as above
- * (encap_*, encap_key_err 1 when it passed the packet on instead). With is_prekeyed, a key the
- * test chose (prekey_remote, prekey_vni) is set first and tunnel_encap runs instead: a packet keyed
- * already keeps its key.
+ * tc_pod's tunnel_redirect (into the device tunnel_dev names), then the key it set read back as
+ * above (encap_*, encap_key_err 1 when it passed the packet on instead). With is_prekeyed, a key
+ * the test chose (prekey_remote, prekey_vni) is set first and tunnel_encap runs instead: a packet
+ * keyed already keeps its key.
  */
-__u32 redirect_ifindex = 0;
 __u32 is_prekeyed = 0;
 __u32 prekey_remote = 0;
 __u32 prekey_vni = 0;
@@ -102,7 +101,7 @@ int test_tunnel_redirect(struct __sk_buff *skb)
 			return TC_ACT_SHOT;
 		ret = tunnel_encap(skb);
 	} else {
-		ret = tunnel_redirect(skb, redirect_ifindex);
+		ret = tunnel_redirect(skb);
 	}
 	encap_key_err = 1;
 	if (ret != TC_ACT_REDIRECT && ret != TC_ACT_OK)
