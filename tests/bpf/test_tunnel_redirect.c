@@ -32,7 +32,6 @@
 #include "maps/policy.h"
 #include "maps/tunnel.h"
 #include "skel/tc_pod.skel.h"
-#include "skel/tc_tunnel.skel.h"
 #include "skel/tunnel_key.skel.h"
 #include "tests/bpf/fixture.h"
 #include "tests/bpf/harness.h"
@@ -47,7 +46,6 @@
 
 struct rdr_fixture {
 	struct fixture pod;
-	struct tc_tunnel *tun;
 	struct tunnel_key *key;
 	unsigned int ifindex; /* the VXLAN device */
 	int home_netns;	      /* the test runner's namespace, entered again at the end */
@@ -79,11 +77,12 @@ static void rdr_netns_leave(struct rdr_fixture *f)
 }
 
 /*
- * The namespace and its device; tc_pod with the device in tunnel_dev (or none: 0),
- * tc_tunnel and the key-reading program on its maps; tunnel4 as the agent writes it for nodes B
- * (10.0.2.0/24) and C (10.0.3.0/24), and the client's identity in the ipcache.
+ * The namespace and its device; tc_pod with the device in tunnel_dev, and the
+ * key-reading program (tunnel_encap and tunnel_redirect in it) on its maps; tunnel4 as the agent
+ * writes it for nodes B (10.0.2.0/24) and C (10.0.3.0/24), and the client's identity in the
+ * ipcache.
  */
-static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
+static bool rdr_setup(struct rdr_fixture *f)
 {
 	struct tunnel_device device = {0};
 	uint32_t zero = 0;
@@ -103,14 +102,9 @@ static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
 	if (!ASSERT_TRUE(f->ifindex > 0, "the device's ifindex") ||
 	    !fixture_setup(&f->pod, IPPROTO_TCP))
 		return false;
-	device.ifindex = has_tunnel ? f->ifindex : 0;
+	device.ifindex = f->ifindex;
 	if (!ASSERT_OK(rdr_map_update(f->pod.skel->maps.tunnel_dev, &zero, &device),
 		       "tunnel_dev: the device"))
-		return false;
-	f->tun = tc_tunnel__open();
-	if (!ASSERT_TRUE(f->tun != NULL, "open tc_tunnel") ||
-	    !ASSERT_OK(fixture_share_maps(&f->pod, f->tun->obj), "share maps with tc_pod") ||
-	    !ASSERT_OK(tc_tunnel__load(f->tun), "load tc_tunnel"))
 		return false;
 	f->key = tunnel_key__open();
 	if (!ASSERT_TRUE(f->key != NULL, "open tunnel_key") ||
@@ -132,7 +126,6 @@ static bool rdr_setup(struct rdr_fixture *f, bool has_tunnel)
 static void rdr_close(struct rdr_fixture *f)
 {
 	tunnel_key__destroy(f->key);
-	tc_tunnel__destroy(f->tun);
 	fixture_close(&f->pod);
 	rdr_netns_leave(f);
 }
@@ -190,7 +183,7 @@ void test_tunnel_redirect_pod_to_pod(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!rdr_setup(&f, true) || !ASSERT_OK(pkt_build(&in, &spec), "build"))
+	if (!rdr_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build"))
 		goto cleanup;
 	if (ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "test run tc_pod")) {
 		rdr_expect_redirected(&out, verdict, in, "to node B's pod");
@@ -231,7 +224,7 @@ void test_tunnel_redirect_service(void)
 	int verdict;
 
 	spec.tcp_flags = PKT_TCP_SYN;
-	if (!rdr_setup(&f, true) ||
+	if (!rdr_setup(&f) ||
 	    !ASSERT_OK(fixture_set_slot(&f.pod, TEST_SVC_ID, 0, 0, TEST_BACKEND_B_ID),
 		       "the service's backend: node B's pod") ||
 	    !ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
@@ -273,7 +266,7 @@ void test_tunnel_redirect_too_big(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!rdr_setup(&f, true) || !ASSERT_OK(pkt_build(&in, &spec), "build 1451"))
+	if (!rdr_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build 1451"))
 		goto cleanup;
 	fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, "1451 bytes to node B's pod");
 	spec = rdr_spec(RDR_POD_B, TEST_BACKEND_PORT, 1500, 0);
@@ -328,7 +321,7 @@ void test_tunnel_redirect_not_taken(void)
 	struct pkt in;
 	char name[128];
 
-	if (!rdr_setup(&f, true))
+	if (!rdr_setup(&f))
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pkt_spec spec =
@@ -338,13 +331,15 @@ void test_tunnel_redirect_not_taken(void)
 		if (ASSERT_OK(pkt_build(&in, &spec), name))
 			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, cases[i].what);
 	}
-	rdr_close(&f);
-
 	/* No tunnel device (native routing): node B's pod is the routing's, as before. */
-	if (rdr_setup(&f, false)) {
+	{
 		struct pkt_spec spec = rdr_spec(RDR_POD_B, TEST_BACKEND_PORT, 60, 0);
+		struct tunnel_device none = {0};
+		uint32_t zero = 0;
 
-		if (ASSERT_OK(pkt_build(&in, &spec), "build"))
+		if (ASSERT_OK(rdr_map_update(f.pod.skel->maps.tunnel_dev, &zero, &none),
+			      "tunnel_dev: none") &&
+		    ASSERT_OK(pkt_build(&in, &spec), "build"))
 			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, "without a tunnel");
 	}
 cleanup:
@@ -359,7 +354,7 @@ void test_tunnel_redirect_keyed_kept(void)
 	struct pkt in, out;
 	int verdict;
 
-	if (!rdr_setup(&f, true) || !ASSERT_OK(pkt_build(&in, &spec), "build"))
+	if (!rdr_setup(&f) || !ASSERT_OK(pkt_build(&in, &spec), "build"))
 		goto cleanup;
 	f.key->bss->is_prekeyed = 1;
 	f.key->bss->prekey_remote = ntohl(RDR_NODE_C);
