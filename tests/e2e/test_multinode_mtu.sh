@@ -85,8 +85,8 @@ route_mtu() {
 	[[ $line =~ mtu\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo -
 }
 flush_pmtu() { topo_in_pod "$1" ip route flush cache; }
-# df_ping POD DEST SIZE: one DF ping of SIZE bytes of payload; its output.
-df_ping() { topo_in_pod "$1" ping -n -M do -s "$3" -c 2 -i 0.3 -W 2 "$2" 2>&1 || true; }
+# df_ping POD DEST SIZE: two DF pings of SIZE bytes of payload; their output.
+df_ping() { topo_in_pod "$1" ping -n -M "do" -s "$3" -c 2 -i 0.3 -W 2 "$2" 2>&1 || true; }
 icmp_translated() {
 	topo_cli "$1" status -o json 2>/dev/null |
 		jq '[.stats[] | select(.name == "icmp_translated") | .packets] | add // 0'
