@@ -4,7 +4,8 @@
  * as itself (its IPv4 source and ARP sender address are checked against its veth). Service traffic
  * is translated (VIP -> backend, replies backend -> VIP) and delivered straight into the
  * destination pod; a flow out of the cluster is masqueraded to the node's address (masq.h);
- * everything else passes untouched.
+ * a packet for another node's pod goes straight into the tunnel device (tunnel.h); everything else
+ * passes untouched.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,11 +26,6 @@
 
 /* Set by the loader before load (network byte order); see SLUICE_HAIRPIN_IP_DEFAULT. */
 const volatile __be32 hairpin_ip = 0;
-/*
- * Set by the loader under --routing tunnel: the tunnel device's ifindex (0: no tunnel). Not read
- * yet: a redirect straight into the device (skipping the node's forwarding) is not built.
- */
-const volatile __u32 tunnel_ifindex = 0;
 
 #include "bpf/lib/common.h"
 #include "bpf/lib/stats.h"
@@ -46,6 +42,7 @@ const volatile __u32 tunnel_ifindex = 0;
 #include "bpf/lib/policy.h"
 #include "bpf/lib/snat.h"
 #include "bpf/lib/masq.h"
+#include "bpf/lib/tunnel.h"
 
 /*
  * First packet of a flow to a VIP: choose a backend, record both directions (flow_create_pair),
@@ -194,7 +191,12 @@ int tc_pod_ingress(struct __sk_buff *skb)
 
 	ret = pod_handle(skb, &first);
 	frag4_settle_first(first, ret);
-	return flow_verdict(ret, len);
+	ret = flow_verdict(ret, len);
+	/* Left to the node's routing, judged and counted: another node's pod's goes straight into
+	 * the tunnel. */
+	if (ret == TC_ACT_OK)
+		return tunnel_redirect(skb) == TC_ACT_REDIRECT ? TC_ACT_REDIRECT : TC_ACT_OK;
+	return ret;
 }
 
 /* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */

@@ -16,6 +16,7 @@
 #include "maps/types.h"
 
 #define TUNNEL4_MAP	       "tunnel4"
+#define TUNNEL_DEVICE_MAP      "tunnel_dev"
 #define TUNNEL_MAX_ENTRIES     8192	 /* other nodes' pod CIDRs and node addresses */
 #define TUNNEL_VNI_MAX	       0xffffffu /* identities above this travel as "none" */
 #define TUNNEL_VNI_NO_IDENTITY 0
@@ -39,7 +40,27 @@ struct tunnel4_value {
 };
 SLUICE_ASSERT_SIZE(struct tunnel4_value, 8);
 
+/*
+ * tunnel_dev's one entry (key 0): the tunnel device tc_pod redirects another node's pod's packets
+ * into (bpf/lib/tunnel.h, tunnel_redirect). Written by the agent whenever it routes: a map, not a
+ * load-time constant, because the agent makes the device after loading the programs (its address
+ * comes from the Node object) and makes it again when it changes. 0: no device (native routing,
+ * no node address yet): the node's routing takes those packets.
+ */
+struct tunnel_device {
+	__u32 ifindex;
+};
+SLUICE_ASSERT_SIZE(struct tunnel_device, 4);
+
 #ifdef __bpf__
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tunnel_device);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_dev SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, TUNNEL_MAX_ENTRIES);

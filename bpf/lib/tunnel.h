@@ -8,6 +8,7 @@
 #define SLUICE_BPF_TUNNEL_H
 
 #include "bpf/lib/common.h"
+#include "bpf/lib/csum.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/policy.h"
 #include "bpf/lib/stats.h"
@@ -108,23 +109,17 @@ static __always_inline int tunnel_clear_source_mac(struct __sk_buff *skb)
 }
 
 /*
- * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR; its
- * tunnel key names that node and carries the source's identity. Returns TC_ACT_OK or -DROP_*.
+ * The key of a packet from SADDR for a pod of NODE (its tunnel4 pod-CIDR entry): that node as the
+ * outer destination (the key's address and VNI are in host order), the source's identity as the
+ * VNI, and the inner source MAC cleared. The one key writer for both ways into the tunnel
+ * (tunnel_encap, tunnel_redirect). Returns 0, -DROP_MALFORMED or -DROP_NO_TUNNEL.
  */
-static __always_inline int tunnel_encap(struct __sk_buff *skb)
+static __always_inline int tunnel_set_key(struct __sk_buff *skb, __be32 saddr,
+					  const struct tunnel4_value *node)
 {
 	struct bpf_tunnel_key key = {};
-	struct tunnel4_value *node;
-	__be32 saddr, daddr;
 	int ret;
 
-	ret = tunnel_inner_addrs(skb, &saddr, &daddr);
-	if (ret)
-		return ret;
-	node = tunnel4_lookup(daddr);
-	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
-		return -DROP_NO_TUNNEL;
-	/* The key's address and VNI are in host order. */
 	ret = tunnel_clear_source_mac(skb);
 	if (ret)
 		return ret;
@@ -133,8 +128,93 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb)
 	key.tunnel_ttl = TUNNEL_TTL;
 	if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_SIZE, 0))
 		return -DROP_NO_TUNNEL;
+	return 0;
+}
+
+/*
+ * Has tc_pod's tunnel_redirect keyed this packet already? Only a BPF program sets a transmit key
+ * on a packet for this device: what the node routes here carries none (the route lookup drops a
+ * received key with the metadata dst it came with).
+ */
+static __always_inline bool tunnel_is_keyed(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key;
+
+	return bpf_skb_get_tunnel_key(skb, &key, TUNNEL_KEY_SIZE, 0) == 0;
+}
+
+/*
+ * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR (or
+ * tc_pod redirected it here, keyed); its tunnel key names that node and carries the source's
+ * identity. Returns TC_ACT_OK or -DROP_*.
+ */
+static __always_inline int tunnel_encap(struct __sk_buff *skb)
+{
+	struct tunnel4_value *node;
+	__be32 saddr, daddr;
+	int ret;
+
+	if (tunnel_is_keyed(skb))
+		goto out;
+	ret = tunnel_inner_addrs(skb, &saddr, &daddr);
+	if (ret)
+		return ret;
+	node = tunnel4_lookup(daddr);
+	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
+		return -DROP_NO_TUNNEL;
+	ret = tunnel_set_key(skb, saddr, node);
+	if (ret)
+		return ret;
+out:
 	stats_count(STAT_TUNNEL_OUT, skb->len);
 	return TC_ACT_OK;
+}
+
+/*
+ * tc_pod's way into the tunnel, skipping the node's IP input, routing and forwarding: a packet the
+ * pod program leaves to the node's routing (translated already when it is a Service's) whose
+ * destination is in another node's pod CIDR is keyed (tunnel_set_key) and redirected to the
+ * egress of the tunnel device (tunnel_dev; none: VERDICT_PASS), where tunnel_encap counts it. It
+ * leaves as the routed packet would, its TTL less one. Whatever the stack must answer is left to
+ * it, untouched: a TTL that runs out (ICMP time exceeded), and a packet too big for the device
+ * (bpf_check_mtu, 5.12, with GSO packets' segments), for which the stack sends ICMP fragmentation
+ * needed (DF set: path MTU discovery) or fragments it; a big packet is never dropped here; a device
+ * gone (a stale ifindex) fails the MTU check too. Returns TC_ACT_REDIRECT, or VERDICT_PASS (to the
+ * node's routing, as before).
+ */
+static __always_inline int tunnel_redirect(struct __sk_buff *skb)
+{
+	/* Through CTX_LOAD_U32 for the reason ep4_claimed_address gives. */
+	__u32 protocol = (__u32)(long)CTX_LOAD_U32(skb, protocol);
+	struct tunnel4_value *node;
+	struct tunnel_device *device;
+	__u32 mtu_len = 0, ifindex, zero = 0;
+	struct iphdr *ip;
+	__u16 ttl_proto;
+
+	device = bpf_map_lookup_elem(&tunnel_dev, &zero);
+	if (!device || !device->ifindex)
+		return VERDICT_PASS;
+	ifindex = device->ifindex;
+	if (protocol != bpf_htons(ETH_P_IP) || parse_ensure(skb, ETH_HLEN + sizeof(*ip)))
+		return VERDICT_PASS;
+	ip = ctx_data(skb) + ETH_HLEN;
+	if ((void *)(ip + 1) > ctx_data_end(skb))
+		return VERDICT_PASS;
+	if (ip->version != 4 || ip->ihl < 5 || ip->ttl <= 1)
+		return VERDICT_PASS;
+	node = tunnel4_lookup(ip->daddr);
+	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
+		return VERDICT_PASS;
+	if (bpf_check_mtu(skb, ifindex, &mtu_len, 0, BPF_MTU_CHK_SEGS) != BPF_MTU_CHK_RET_SUCCESS)
+		return VERDICT_PASS;
+	if (tunnel_set_key(skb, ip->saddr, node))
+		return VERDICT_PASS; /* the stack routes it into the tunnel, keyed there */
+	/* TTL and protocol share a 16-bit word of the header (RFC 1624 update of its checksum). */
+	ttl_proto = *((__u16 *)&ip->ttl);
+	ip->ttl--;
+	ip->check = csum_replace2(ip->check, ttl_proto, *((__u16 *)&ip->ttl));
+	return bpf_redirect(ifindex, 0);
 }
 
 /*

@@ -22,6 +22,7 @@ struct routing {
 	const struct agent_config *config;
 	struct nl_sock *sock;
 	int tunnel4_fd;	 /* opened at the first update, once the datapath made it */
+	int device_fd;	 /* tunnel_dev, the same way */
 	bool is_pending; /* no update yet, or the last one failed */
 	char state[256]; /* the device's state as last logged, to log a change once */
 };
@@ -50,6 +51,7 @@ int routing_start(const struct agent_config *config, struct datapath_opts *dp_op
 		return -ENOMEM;
 	routing->config = config;
 	routing->tunnel4_fd = -1;
+	routing->device_fd = -1;
 	routing->is_pending = true;
 	err = netlink_open(&routing->sock);
 	if (err) {
@@ -171,9 +173,9 @@ static int routing_device(struct routing *routing, uint32_t node_ip, struct data
 	if (!is_created && dp_opts->tunnel_ifindex == (uint32_t)*ifindex)
 		return 0;
 	/*
-	 * A new device: the tunnel programs are loaded again and attached to it. Only them: the
-	 * pod program's tunnel_ifindex is not read yet (bpf/tc_pod.bpf.c), so reloading every
-	 * object (twice the start-up time) buys nothing; it gets the ifindex at the next start.
+	 * A new device: the tunnel programs are loaded again and attached to it. Only them: tc_pod
+	 * finds the device in tunnel_dev (routing_update writes it), so reloading every object
+	 * (twice the start-up time) buys nothing.
 	 */
 	dp_opts->tunnel_ifindex = (uint32_t)*ifindex;
 	err = datapath_load_tunnel(dp_opts, dp);
@@ -357,10 +359,25 @@ int routing_update(struct routing *routing, struct datapath_opts *dp_opts,
 			goto cleanup;
 		}
 	}
+	if (routing->device_fd < 0) {
+		routing->device_fd = bpffs_open_map(bpffs, TUNNEL_DEVICE_MAP);
+		if (routing->device_fd < 0) {
+			err = routing->device_fd;
+			log_error("%s/%s: %s", bpffs, TUNNEL_DEVICE_MAP, strerror(-err));
+			goto cleanup;
+		}
+	}
 	if (routing_is_tunnel(routing)) {
 		err = routing_device(routing, info.node_ip, dp_opts, dp, &ifindex);
 		if (err)
 			goto cleanup;
+	}
+	/* tc_pod redirects into the device it names from now on; 0 (native, no device): none. */
+	err = tunnel_sync_device(routing->device_fd, (uint32_t)ifindex);
+	if (err) {
+		log_error("%s/%s: write ifindex %d: %s", bpffs, TUNNEL_DEVICE_MAP, ifindex,
+			  strerror(-err));
+		goto cleanup;
 	}
 	entries = calloc(2 * n_peers + 1, sizeof(*entries));
 	routes = calloc(n_peers + NODE_IPAM_CIDRS_MAX, sizeof(*routes));
@@ -423,6 +440,8 @@ void routing_free(struct routing *routing)
 		return;
 	if (routing->tunnel4_fd >= 0)
 		close(routing->tunnel4_fd);
+	if (routing->device_fd >= 0)
+		close(routing->device_fd);
 	netlink_close(routing->sock);
 	free(routing);
 }

@@ -361,7 +361,6 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		return err;
 	}
 	skel->rodata->hairpin_ip = opts->hairpin_ip;
-	skel->rodata->tunnel_ifindex = opts->tunnel_ifindex;
 	err = datapath_masq_ifindex(opts, &skel->rodata->masq_ifindex);
 	if (err)
 		goto cleanup;

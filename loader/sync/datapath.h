@@ -33,8 +33,8 @@ struct datapath_opts {
 	/* The node's own sockets to Services (loader/sync/sock_lb.h): --host-lb, --cgroup-root. */
 	bool is_host_lb;
 	const char *cgroup_root; /* cgroup v2 directory; NULL: where cgroup2 is mounted */
-	/* --routing tunnel: the tunnel device's ifindex, for tc_pod and the tunnel programs;
-	 * 0 without one (native routing, or no node address yet). */
+	/* --routing tunnel: the tunnel device's ifindex, for the tunnel programs (tc_pod finds it
+	 * in tunnel_dev); 0 without one (native routing, or no node address yet). */
 	uint32_t tunnel_ifindex;
 };
 

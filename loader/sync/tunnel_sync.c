@@ -107,3 +107,11 @@ int tunnel_sync_prune(int fd, const struct tunnel_sync_entry *want, size_t n,
 	}
 	return err ?: walk.err;
 }
+
+int tunnel_sync_device(int fd, uint32_t ifindex)
+{
+	struct tunnel_device device = {.ifindex = ifindex};
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(fd, &zero, &device, BPF_ANY) ? -errno : 0;
+}

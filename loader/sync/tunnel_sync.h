@@ -8,6 +8,7 @@
 #define SLUICE_SYNC_TUNNEL_SYNC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "maps/tunnel.h"
 
@@ -37,5 +38,11 @@ int tunnel_sync_write(int fd, struct tunnel_sync_entry *want, size_t n,
  */
 int tunnel_sync_prune(int fd, const struct tunnel_sync_entry *want, size_t n,
 		      struct tunnel_sync_counts *counts);
+
+/*
+ * Name the tunnel device tc_pod redirects into (tunnel_dev, FD): its IFINDEX, or 0 for none.
+ * Returns 0 or -errno.
+ */
+int tunnel_sync_device(int fd, uint32_t ifindex);
 
 #endif

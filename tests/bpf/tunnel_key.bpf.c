@@ -78,4 +78,40 @@ int test_tunnel_encap(struct __sk_buff *skb)
 	return ret;
 }
 
+/*
+ * tc_pod's tunnel_redirect (into the device tunnel_dev names), then the key it set read back as
+ * above (encap_*, encap_key_err 1 when it passed the packet on instead). With is_prekeyed, a key
+ * the test chose (prekey_remote, prekey_vni) is set first and tunnel_encap runs instead: a packet
+ * keyed already keeps its key.
+ */
+__u32 is_prekeyed = 0;
+__u32 prekey_remote = 0;
+__u32 prekey_vni = 0;
+
+SEC("tc")
+int test_tunnel_redirect(struct __sk_buff *skb)
+{
+	struct bpf_tunnel_key key = {};
+	int ret;
+
+	if (is_prekeyed) {
+		key.remote_ipv4 = prekey_remote;
+		key.tunnel_id = prekey_vni;
+		if (bpf_skb_set_tunnel_key(skb, &key, TUNNEL_KEY_SIZE, 0))
+			return TC_ACT_SHOT;
+		ret = tunnel_encap(skb);
+	} else {
+		ret = tunnel_redirect(skb);
+	}
+	encap_key_err = 1;
+	if (ret != TC_ACT_REDIRECT && ret != TC_ACT_OK)
+		return ret;
+	__builtin_memset(&key, 0, sizeof(key));
+	encap_key_err = bpf_skb_get_tunnel_key(skb, &key, sizeof(key), 0);
+	encap_remote = key.local_ipv4;
+	encap_vni = key.tunnel_id;
+	encap_ttl = key.tunnel_ttl;
+	return ret;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
