@@ -194,7 +194,7 @@ int tc_pod_ingress(struct __sk_buff *skb)
 
 	ret = pod_handle(skb, &first);
 	frag4_settle_first(first, ret);
-	return flow_verdict(ret, len);
+	return flow_verdict(skb, ret, len);
 }
 
 /* Not attached: the loader runs it once through BPF_PROG_TEST_RUN to start the clock. */

@@ -447,6 +447,13 @@ static int do_policy_list(int argc, char **argv, const struct main_globals *glob
 	return cli_policy_list(&options, argc > 1 ? argv[1] : NULL);
 }
 
+static int do_observe(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	return cli_observe(&options, argc, argv);
+}
+
 static int do_lab(int argc, char **argv, const struct main_globals *globals)
 {
 	static const struct option options[] = {
@@ -538,6 +545,9 @@ static const struct main_command main_commands[] = {
      "does this kernel have the BPF features sluice needs (one line; exit 1 if not)"},
     {"policy", "list", do_policy_list,
      "[ENDPOINT]  NetworkPolicy per pod: identity, isolation, rules and why"},
+    {"observe", NULL, do_observe,
+     "[-f] [--pod NS/NAME] [--namespace NS] [--service NS/NAME] [--verdict V] [--reason WORDS] "
+     "[--since DURATION]  flow events: drops, new flows"},
     {"lab", NULL, do_lab,
      "FILE [--watch] [--timeout-ms N]  network-policy lab: pods of FILE, probed pair by pair"},
     {"help", NULL, do_help, "this text"},

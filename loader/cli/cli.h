@@ -25,5 +25,7 @@ int cli_drops(const struct cli_options *options);
 int cli_node_list(const struct cli_options *options);
 /* Pods of this node (or only ENDPOINT: "ns/pod" or its address), their policy and rules. */
 int cli_policy_list(const struct cli_options *options, const char *endpoint);
+/* `sluice observe [flags]` (ARGV[0] is "observe"): the agent's flow events (cli_observe.c). */
+int cli_observe(const struct cli_options *options, int argc, char **argv);
 
 #endif
