@@ -30,6 +30,7 @@ enum event_kind {
 #define EVENT_F_SNAT	   (1u << 1) /* its source became a node address (masquerade) */
 #define EVENT_F_HAIRPIN	   (1u << 2) /* a pod picked as the backend of its own Service */
 #define EVENT_F_REPLY	   (1u << 3) /* EVENT_TRACE: a reply-direction packet */
+#define EVENT_F_REJECTED   (1u << 4) /* EVENT_DROP: answered ICMP port unreachable (no endpoints) */
 
 /*
  * One event, 64 bytes. Addresses and ports in network order. svc_id is the lb4_revnat index

@@ -44,7 +44,7 @@ struct observe_filter {
 
 /* Pinned maps names are read from; -1 when missing (older pins): names fall back to IPs. */
 struct observe_names {
-	int ep4, node4_addrs, ipcache4, policy_names, policy4, revnat, lost;
+	int ep4, node4_addrs, ipcache4, policy_names, policy4, revnat, lost, svc;
 };
 
 /* An event with its names, as printed. */
@@ -133,6 +133,26 @@ static void observe_time(__u64 time_ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)(wall_ns % 1000000000 / 1000000) % 1000);
 }
 
+/* The name of the Service with frontend daddr:dport/proto (either scope), or "". */
+static void observe_service(const struct observe_names *names, const struct flow_event *event,
+			    char *buf, size_t len)
+{
+	struct lb4_key key = {.address = event->daddr, .port = event->dport, .proto = event->proto};
+	struct lb4_service svc;
+	struct lb4_revnat revnat;
+
+	for (__u8 scope = LB4_SCOPE_INTERNAL; scope <= LB4_SCOPE_EXTERNAL; scope++) {
+		key.scope = scope;
+		if (names->svc >= 0 && names->revnat >= 0 &&
+		    !bpf_map_lookup_elem(names->svc, &key, &svc) &&
+		    !bpf_map_lookup_elem(names->revnat, &svc.svc_id, &revnat)) {
+			revnat.name[sizeof(revnat.name) - 1] = '\0';
+			snprintf(buf, len, "%s", revnat.name);
+			return;
+		}
+	}
+}
+
 static void observe_resolve(const struct observe_names *names, const struct flow_event *event,
 			    struct observe_view *view)
 {
@@ -147,6 +167,8 @@ static void observe_resolve(const struct observe_names *names, const struct flow
 	observe_name(names, event->daddr, view->dst, sizeof(view->dst));
 	if (event->kind == EVENT_DROP) {
 		view->verdict = "DROPPED";
+		if (event->flags & EVENT_F_REJECTED)
+			observe_service(names, event, view->service, sizeof(view->service));
 		if (event->reason == DROP_POLICY_INGRESS || event->reason == DROP_POLICY_EGRESS)
 			observe_policy(names,
 				       event->direction == POLICY_DIR_EGRESS ? event->src_identity
@@ -232,6 +254,8 @@ static void observe_print_json(const struct observe_view *view)
 			     json_object_new_string(
 				 event->reason < DROP_MAX ? drop_names[event->reason] : "?"));
 		cli_json_set(obj, "reason_id", json_object_new_int(event->reason));
+		if (event->flags & EVENT_F_REJECTED)
+			cli_json_set(obj, "rejected", json_object_new_boolean(1));
 		cli_json_set(obj, "source_identity", json_object_new_int64(event->src_identity));
 		cli_json_set(obj, "destination_identity",
 			     json_object_new_int64(event->dst_identity));
@@ -267,6 +291,8 @@ static void observe_print_text(const struct observe_view *view)
 	       ntohs(event->dport));
 	if (event->kind == EVENT_DROP)
 		printf("  %s", event->reason < DROP_MAX ? drop_names[event->reason] : "?");
+	if (event->flags & EVENT_F_REJECTED)
+		printf(" (rejected: ICMP port unreachable)");
 	if (view->policy[0])
 		printf(": %s (%s)", view->policy,
 		       event->direction == POLICY_DIR_EGRESS ? "egress" : "ingress");
@@ -391,12 +417,13 @@ static void observe_open_names(const struct cli_options *options, struct observe
 	names->policy4 = bpffs_open_map(options->bpffs, POLICY4_MAP);
 	names->revnat = bpffs_open_map(options->bpffs, LB4_REVNAT_MAP);
 	names->lost = bpffs_open_map(options->bpffs, EVENTS_LOST_MAP);
+	names->svc = bpffs_open_map(options->bpffs, LB4_SVC_MAP);
 }
 
 static void observe_close_names(struct observe_names *names)
 {
 	int *fds[] = {&names->ep4,     &names->node4_addrs, &names->ipcache4, &names->policy_names,
-		      &names->policy4, &names->revnat,	    &names->lost};
+		      &names->policy4, &names->revnat,	    &names->lost,     &names->svc};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)

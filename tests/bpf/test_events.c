@@ -206,3 +206,31 @@ void test_events_drop_rate_limited(void)
 cleanup:
 	fixture_close(&f);
 }
+
+/* A Service without endpoints answers ICMP port unreachable: told once, as a rejected drop. */
+void test_events_reject_no_endpoints(void)
+{
+	static struct events_seen seen;
+	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
+	struct flow_event *event = &seen.events[0];
+	struct fixture f = {0};
+	int verdict;
+
+	if (!fixture_setup(&f, 0) ||
+	    !ASSERT_OK(
+		fixture_set_service(&f, TEST_VIP, TEST_VIP_PORT, IPPROTO_TCP, TEST_SVC_ID, 0, 0),
+		"service without endpoints") ||
+	    !ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
+		goto cleanup;
+	ASSERT_EQ(fixture_stat(&f, STAT_REJECT), 1, "rejected");
+	if (!events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one reject"))
+		goto cleanup;
+	ASSERT_EQ(event->kind, EVENT_DROP, "kind");
+	ASSERT_EQ(event->reason, DROP_NO_BACKEND, "reason");
+	ASSERT_EQ(event->flags & EVENT_F_REJECTED, EVENT_F_REJECTED, "rejected");
+	ASSERT_IP_EQ(event->saddr, TEST_CLIENT_IP, "saddr: the client's packet");
+	ASSERT_IP_EQ(event->daddr, TEST_VIP, "daddr: the frontend");
+	ASSERT_EQ(event->dport, TEST_VIP_PORT, "dport");
+cleanup:
+	fixture_close(&f);
+}

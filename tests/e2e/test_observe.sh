@@ -13,6 +13,7 @@ set -euo pipefail
 topo_init observe
 topo_require_all
 VIP=10.96.0.60
+EMPTY_VIP=10.96.0.61
 topo_node n1 10.244.1.0/24
 topo_agent n1 "$TOPO_DIR/manifests"
 topo_pod n1 web
@@ -29,6 +30,8 @@ web=$(topo_pod_ip web)
 	manifest_service web "$VIP" 80:8080/TCP
 	echo "---"
 	manifest_slice web 80:8080/TCP web
+	echo "---"
+	manifest_service empty "$EMPTY_VIP" 80:8080/TCP
 	cat <<YAML
 ---
 apiVersion: networking.k8s.io/v1
@@ -91,6 +94,17 @@ info "translated: $xlate"
 check observe/service_backend "Service and backend of the client's flow" \
 	jq -e --arg web "$web" '(.service | startswith("default/web:")) and .backend == "default/web"
 	      and .backend_ip == $web and .backend_port == 8080 and .destination_port == 80' <<<"$xlate"
+
+# A Service without endpoints: the client is answered port unreachable, told as a reject.
+out=$(topo_probe client --tcp "$EMPTY_VIP:80" -n 1 --timeout-ms 1000 || true)
+check observe/empty_refused "client -> $EMPTY_VIP:80 (no endpoints): $(tally "$out")" test "$(count_errors "$out")" -eq 1
+reject_filter='select(.verdict == "DROPPED" and .rejected == true and .source == "default/client")'
+has_reject() { topo_cli n1 observe -o json 2>/dev/null | jq -e -s "[.[] | $reject_filter] | length > 0" >/dev/null; }
+wait_until has_reject || true
+reject=$(topo_cli n1 observe -o json 2>/dev/null | jq -c -s "[.[] | $reject_filter] | first")
+info "reject: $reject"
+check observe/reject_shown "the reject, with its Service" \
+	jq -e '.reason == "no service backend" and (.service | startswith("default/empty:"))' <<<"$reject"
 
 # Both followers saw the same drop and the same flows.
 followers_have() {
