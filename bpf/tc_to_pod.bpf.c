@@ -97,7 +97,7 @@ int tc_to_pod(struct __sk_buff *skb)
 	 */
 	if (ret == VERDICT_PASS)
 		return TC_ACT_OK;
-	return flow_verdict(ret, len);
+	return flow_verdict(skb, ret, len);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

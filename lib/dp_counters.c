@@ -10,21 +10,24 @@
 #include "lib/map_walk.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/events.h"
 #include "maps/frag.h"
 #include "maps/lb.h"
 #include "maps/masq.h"
 #include "maps/node.h"
 #include "maps/policy.h"
+#include "maps/sock_lb.h"
 #include "maps/tunnel.h"
 
 const char *const dp_pinned_maps[] = {
-    LB4_SVC_MAP,       LB4_SLOTS_MAP,	LB4_MAGLEV_MAP,	   LB4_BACKENDS_MAP,
-    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	LB4_AFFINITY_MAP,  LB4_SRC_RANGES_MAP,
-    CT4_MAP,	       CT4_RING_MAP,	CLOCK_MAP,	   FRAG4_MAP,
-    EP4_MAP,	       NODE4_ADDRS_MAP, IPCACHE4_MAP,	   IPCACHE4_EXACT_MAP,
-    IPCACHE4_LENS_MAP, POLICY4_MAP,	POLICY_CFG_MAP,	   POLICY_NAMES_MAP,
-    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	TUNNEL_DEVICE_MAP, STATS_MAP,
-    DROPS_MAP,
+    LB4_SVC_MAP,       LB4_SLOTS_MAP,	  LB4_MAGLEV_MAP,    LB4_BACKENDS_MAP,
+    LB4_REVNAT_MAP,    LB4_VIPS_MAP,	  LB4_AFFINITY_MAP,  LB4_SRC_RANGES_MAP,
+    CT4_MAP,	       CT4_RING_MAP,	  CLOCK_MAP,	     FRAG4_MAP,
+    EP4_MAP,	       NODE4_ADDRS_MAP,	  IPCACHE4_MAP,	     IPCACHE4_EXACT_MAP,
+    IPCACHE4_LENS_MAP, POLICY4_MAP,	  POLICY_CFG_MAP,    POLICY_NAMES_MAP,
+    MASQ4_SKIP_MAP,    TUNNEL4_MAP,	  TUNNEL_DEVICE_MAP, STATS_MAP,
+    DROPS_MAP,	       EVENTS_MAP,	  EVENTS_LOST_MAP,   EVENTS_RATE_MAP,
+    EVENTS_CFG_MAP,    LB4_SK_REVNAT_MAP,
 };
 const size_t dp_n_pinned_maps = sizeof(dp_pinned_maps) / sizeof(dp_pinned_maps[0]);
 
@@ -53,7 +56,8 @@ int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
 
 int dp_map_can_fill(const struct bpf_map_info *info)
 {
-	return info->type != BPF_MAP_TYPE_ARRAY && info->type != BPF_MAP_TYPE_PERCPU_ARRAY;
+	return info->type != BPF_MAP_TYPE_ARRAY && info->type != BPF_MAP_TYPE_PERCPU_ARRAY &&
+	       info->type != BPF_MAP_TYPE_RINGBUF;
 }
 
 int64_t dp_map_entries(int fd, const struct bpf_map_info *info)

@@ -27,7 +27,10 @@ int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out);
  */
 int64_t dp_map_entries(int fd, const struct bpf_map_info *info);
 
-/* Whether a map of INFO's type fills up as it is used (hash, LRU, LPM trie), unlike an array. */
+/*
+ * Whether a map of INFO's type fills up as it is used (hash, LRU, LPM trie), unlike an array or
+ * a ring buffer (whose max_entries is its size in bytes).
+ */
 int dp_map_can_fill(const struct bpf_map_info *info);
 
 #endif

@@ -468,6 +468,13 @@ static int do_explain(int argc, char **argv, const struct main_globals *globals)
 	return cli_explain(&options, argv[1], argv[2], argv[3]);
 }
 
+static int do_observe(int argc, char **argv, const struct main_globals *globals)
+{
+	struct cli_options options = main_cli_options(globals);
+
+	return cli_observe(&options, argc, argv);
+}
+
 static int do_lab(int argc, char **argv, const struct main_globals *globals)
 {
 	static const struct option options[] = {
@@ -562,6 +569,9 @@ static const struct main_command main_commands[] = {
      "[ENDPOINT]  NetworkPolicy per pod: identity, isolation, rules and why"},
     {"explain", NULL, do_explain,
      "FROM TO PORT[/PROTO]  what a new flow would meet: service, backends, policy, verdict"},
+    {"observe", NULL, do_observe,
+     "[-f] [--pod NS/NAME] [--namespace NS] [--service NS/NAME] [--verdict V] [--reason WORDS] "
+     "[--since DURATION]  flow events: drops, new flows"},
     {"lab", NULL, do_lab,
      "FILE [--watch] [--timeout-ms N]  network-policy lab: pods of FILE, probed pair by pair"},
     {"help", NULL, do_help, "this text"},

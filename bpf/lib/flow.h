@@ -9,6 +9,7 @@
 #include "bpf/lib/common.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/events.h"
 #include "bpf/lib/fib.h"
 #include "bpf/lib/frag.h"
 #include "bpf/lib/icmp.h"
@@ -36,6 +37,8 @@ static __always_inline int flow_established_at(struct __sk_buff *skb, const stru
 	};
 	int ret;
 
+	if (unlikely(events_is_tracing()))
+		events_packet(skb, EVENT_TRACE, 0, (entry->flags & CT_F_REPLY) ? EVENT_F_REPLY : 0);
 	ct4_refresh(entry, pkt, now);
 	/* A direct flow leaves as it came; its packets may have no ports to write (ICMP, GRE). */
 	if (!(entry->flags & CT_F_DIRECT)) {
@@ -144,11 +147,16 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 	return flow_begin_at(skb, pkt, now, first, false);
 }
 
-/* The entry point's last step: count the outcome (drops by reason) and give tc its verdict. */
-static __always_inline int flow_verdict(int ret, __u32 len)
+/*
+ * The entry point's last step: count the outcome (drops by reason, each told to the events ring
+ * too) and give tc its verdict.
+ */
+static __always_inline int flow_verdict(struct __sk_buff *skb, int ret, __u32 len)
 {
-	if (ret < 0)
+	if (ret < 0) {
+		events_drop(skb, -ret);
 		return stats_drop(-ret, len);
+	}
 	if (ret == VERDICT_PASS) {
 		stats_count(STAT_PASS, len);
 		return TC_ACT_OK;
@@ -321,6 +329,7 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 		return err == -E2BIG ? -DROP_CT_FULL : -DROP_CT_CREATE;
 	}
 	ct4_ring_push(&reply_key);
+	events_new_flow(skb, pkt, out, entry->svc_id, entry->backend_id, opts->flags);
 	return 0;
 }
 

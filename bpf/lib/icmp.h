@@ -7,6 +7,7 @@
 #include "bpf/lib/csum.h"
 #include "bpf/lib/ct.h"
 #include "bpf/lib/ep.h"
+#include "bpf/lib/events.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/stats.h"
 #include "maps/stats.h"
@@ -44,6 +45,8 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4
 	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
 	    bpf_skb_load_bytes(skb, ETH_HLEN, &frame[ICMP_REJECT_QUOTE], ICMP_QUOTE_LEN))
 		return -DROP_NO_BACKEND;
+	/* Told as the drop it is for the client, while the frame is still its packet. */
+	events_packet(skb, EVENT_DROP, DROP_NO_BACKEND, EVENT_F_REJECTED);
 
 	__builtin_memcpy(&frame[0], &macs[ETH_ALEN], ETH_ALEN); /* back to the sender */
 	__builtin_memcpy(&frame[3], &macs[0], ETH_ALEN);

@@ -21,6 +21,7 @@
 #include "loader/agent/agent_internal.h"
 #include "loader/agent/agent_status.h"
 #include "loader/agent/debounce.h"
+#include "loader/agent/events.h"
 #include "loader/agent/feed.h"
 #include "loader/agent/health.h"
 #include "loader/agent/metrics.h"
@@ -74,6 +75,7 @@ struct agent {
 	uint64_t routing_at;	/* ms deadline of the next check of the routes and tunnel4 */
 	int status_fd;		/* bpffs/agent_status, for `sluice status`; -1 if unavailable */
 	struct agent_status status;
+	struct events_server *events; /* `sluice observe`'s socket; NULL when it failed (said) */
 };
 
 static uint64_t agent_now_ms(void)
@@ -692,6 +694,7 @@ int agent_run(const struct agent_config *config)
 	if (config->uplink)
 		log_info("uplink %s: tc_node attached%s", config->uplink,
 			 dp.is_uplink_xdp ? ", xdp_node in native mode" : " (no native XDP)");
+	events_server_start(config->bpffs, &agent.events); /* flow events are not vital */
 	err = health_start(&agent.health);
 	if (err) {
 		log_error("healthCheckNodePort responder: %s", strerror(-err));
@@ -792,6 +795,7 @@ cleanup:
 	k8s_client_stop(agent.api);
 	health_stop(agent.health); /* first: its thread reads the metrics */
 	metrics_free(agent.metrics);
+	events_server_stop(agent.events);
 	sync_close(agent.sync);
 	if (agent.manifests)
 		manifest_set_free(agent.manifests);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "lib/bpffs.h"
 #include "lib/dp_counters.h"
@@ -19,6 +20,7 @@
 #include "loader/agent/agent_status.h"
 #include "loader/agent/metrics.h"
 #include "maps/ct.h"
+#include "maps/events.h"
 #include "maps/stats.h"
 
 /* Upper bounds (seconds) of the sync duration histogram: a 10,000-Service first sync is ~2 s. */
@@ -317,6 +319,33 @@ static void metrics_counters(const struct metrics *m, FILE *f)
 	}
 }
 
+/* Flow events the datapath could not report (sluice observe): ring full, rate-limited. */
+static void metrics_events_lost(const struct metrics *m, FILE *f)
+{
+	static const char *const reasons[EVENTS_LOST_MAX] = {
+	    [EVENTS_LOST_RING] = "ring_full", [EVENTS_LOST_RATE] = "rate_limited"};
+	int ncpus = libbpf_num_possible_cpus(), fd = bpffs_open_map(m->bpffs, EVENTS_LOST_MAP);
+	uint64_t *values = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*values)) : NULL;
+
+	if (fd >= 0 && values) {
+		metrics_family(f, "sluice_events_lost_total", "counter",
+			       "Flow events the datapath could not report, by reason.");
+		for (uint32_t key = 0; key < EVENTS_LOST_MAX; key++) {
+			uint64_t sum = 0;
+
+			if (bpf_map_lookup_elem(fd, &key, values))
+				continue;
+			for (int cpu = 0; cpu < ncpus; cpu++)
+				sum += values[cpu];
+			fprintf(f, "sluice_events_lost_total{reason=\"%s\"} %llu\n", reasons[key],
+				(unsigned long long)sum);
+		}
+	}
+	free(values);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The agent's status record and the pod address block this node's plugin hands out. */
 static void metrics_node(const struct metrics *m, FILE *f)
 {
@@ -413,6 +442,7 @@ int metrics_format(struct metrics *m, uint64_t now_ms, char **out, size_t *len)
 	metrics_counters(m, f);
 	metrics_maps(m, f, now_ms);
 	metrics_ct_ring(m, f);
+	metrics_events_lost(m, f);
 	metrics_node(m, f);
 	metrics_agent(m, f);
 	if (fclose(f) || !*out) {

@@ -33,5 +33,7 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint);
  */
 int cli_explain(const struct cli_options *options, const char *from, const char *to,
 		const char *port_proto);
+/* `sluice observe [flags]` (ARGV[0] is "observe"): the agent's flow events (cli_observe.c). */
+int cli_observe(const struct cli_options *options, int argc, char **argv);
 
 #endif
