@@ -462,9 +462,11 @@ static int do_explain(int argc, char **argv, const struct main_globals *globals)
 {
 	struct cli_options options = main_cli_options(globals);
 
+	if (argc == 2 && !strcmp(argv[1], "-"))
+		return cli_explain_batch(&options, stdin);
 	if (argc != 4)
 		return log_fail("explain: expected FROM TO PORT[/PROTO], e.g. default/client "
-				"10.96.0.10 80/tcp");
+				"10.96.0.10 80/tcp, or - for one such line per line of stdin");
 	return cli_explain(&options, argv[1], argv[2], argv[3]);
 }
 

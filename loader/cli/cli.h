@@ -4,6 +4,7 @@
 #define SLUICE_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 enum cli_output { CLI_OUTPUT_TEXT, CLI_OUTPUT_JSON };
 
@@ -33,6 +34,12 @@ int cli_policy_list(const struct cli_options *options, const char *endpoint);
  */
 int cli_explain(const struct cli_options *options, const char *from, const char *to,
 		const char *port_proto);
+/*
+ * `sluice explain -`: one question "FROM TO PORT[/PROTO]" per line of IN, each answered in
+ * turn (-o json: one JSON object per line), the maps opened once (the lab asks hundreds).
+ * Returns 0, or -EINVAL when a line could not be answered (said, the others answered).
+ */
+int cli_explain_batch(const struct cli_options *options, FILE *in);
 /* `sluice observe [flags]` (ARGV[0] is "observe"): the agent's flow events (cli_observe.c). */
 int cli_observe(const struct cli_options *options, int argc, char **argv);
 

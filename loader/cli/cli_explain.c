@@ -583,33 +583,67 @@ static void explain_print(struct json_object *root)
 	       explain_str(root, "reason"));
 }
 
-int cli_explain(const struct cli_options *options, const char *from, const char *to,
-		const char *port_proto)
+/* One question FROM TO PORT_PROTO over the open maps, printed as OPTIONS ask (JSON: one line). */
+static int explain_one(const struct cli_options *options, const struct explain_maps *m,
+		       const char *from, const char *to, const char *port_proto, bool is_line)
 {
-	struct explain_maps m;
 	struct json_object *root;
 	uint32_t from_address, to_address;
 	uint16_t port;
 	uint8_t proto;
 	int err;
 
-	err = explain_open(options, &m);
+	err = explain_parse_port(port_proto, &port, &proto);
 	if (!err)
-		err = explain_parse_port(port_proto, &port, &proto);
+		err = explain_parse_end(m, from, 0, 0, &from_address);
 	if (!err)
-		err = explain_parse_end(&m, from, 0, 0, &from_address);
-	if (!err)
-		err = explain_parse_end(&m, to, port, proto, &to_address);
-	if (err) {
-		explain_close(&m);
+		err = explain_parse_end(m, to, port, proto, &to_address);
+	if (err)
 		return err;
-	}
-	root = explain_model(&m, from_address, to_address, port, proto);
-	if (options->output == CLI_OUTPUT_JSON)
-		err = cli_json_print(root);
-	else
+	root = explain_model(m, from_address, to_address, port, proto);
+	if (options->output != CLI_OUTPUT_JSON)
 		explain_print(root);
+	else if (is_line)
+		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		err = cli_json_print(root);
 	json_object_put(root);
+	return err;
+}
+
+int cli_explain(const struct cli_options *options, const char *from, const char *to,
+		const char *port_proto)
+{
+	struct explain_maps m;
+	int err = explain_open(options, &m);
+
+	if (!err)
+		err = explain_one(options, &m, from, to, port_proto, false);
 	explain_close(&m);
 	return err;
+}
+
+int cli_explain_batch(const struct cli_options *options, FILE *in)
+{
+	char line[512], from[256], to[256], port[64];
+	struct explain_maps m;
+	int err = explain_open(options, &m), failed = 0;
+
+	while (!err && fgets(line, sizeof(line), in)) {
+		if (sscanf(line, "%255s %255s %63s", from, to, port) != 3) {
+			if (strspn(line, " \t\r\n") != strlen(line)) {
+				fprintf(stderr,
+					"sluice: explain: expected FROM TO PORT[/PROTO]: %s", line);
+				failed = -EINVAL;
+			}
+			continue;
+		}
+		/* A question that cannot be answered is said and skipped; the others go on. */
+		if (explain_one(options, &m, from, to, port, true))
+			failed = -EINVAL;
+		fflush(stdout);
+	}
+	explain_close(&m);
+	return err ? err : failed;
 }

@@ -139,7 +139,14 @@ until [[ $(verdict client 10.96.0.20 80 2>/dev/null) == rejected ]] || ((SECONDS
 check explain/no_endpoints_rejected "client -> empty: $(verdict client 10.96.0.20 80)" \
 	test "$(verdict client 10.96.0.20 80)" = rejected
 
-# 6. Bad arguments: one line naming what is wrong, exit status non-zero.
+# 6. Batch: one question per line of stdin, one JSON line each, the same answers.
+batch=$(printf 'client %s 80\nother %s 8080\n\nclient 10.96.0.20 80\n' "$SL_VIP" "$other" |
+	timeout 10 nsenter --net="/var/run/netns/$(topo_ns_node n1)" -- "$SLUICE" --bpffs "$(topo_node_bpffs n1)" -o json explain -)
+want="$(verdict client "$SL_VIP" 80),$(verdict other "$other" 8080),rejected"
+check explain/batch "stdin answers: $(jq -r .verdict <<<"$batch" | paste -sd,) (one by one: $want)" \
+	test "$(jq -r .verdict <<<"$batch" | paste -sd,)" = "$want"
+
+# 7. Bad arguments: one line naming what is wrong, exit status non-zero.
 err=$(topo_cli n1 explain default/nobody "$SL_VIP" 80 2>&1) && rc=0 || rc=$?
 check explain/unknown_pod "rc $rc: $err" bash -c '[[ $1 != 0 && $2 == *"default/nobody"* ]]' _ "$rc" "$err"
 err=$(topo_cli n1 explain client "$SL_VIP" 80/xyz 2>&1) && rc=0 || rc=$?
