@@ -90,20 +90,18 @@ datapath_attach() {
 	done
 }
 
-# Every mode's rules out of BENCH_NODES. iptables-nft's tables are deleted, not flushed: an
-# empty nf_tables nat table would still put its base chains in every later mode's path.
+# Every mode's rules out of BENCH_NODES, one command per kind: iptables-legacy-restore of empty
+# tables (without --noflush it replaces them: every rule and chain gone), and nf_tables' whole
+# ruleset flushed (only the bench puts tables there): iptables-nft's tables are deleted, not just
+# emptied, as an empty nf_tables nat table would still put its base chains in every later mode's
+# path.
 rules_flush() {
-	local node table
+	local node
 	for node in $BENCH_NODES; do
 		if [[ " ${IPT_MODES[*]} " == *" iptables "* ]]; then
-			for table in nat filter; do
-				topo_in_node "$node" iptables-legacy -t "$table" -F
-				topo_in_node "$node" iptables-legacy -t "$table" -X
-			done
+			printf '*nat\nCOMMIT\n*filter\nCOMMIT\n' | topo_in_node "$node" iptables-legacy-restore
 		fi
-		for table in nat filter kube-proxy; do
-			topo_in_node "$node" nft delete table ip "$table" 2>/dev/null || true
-		done
+		topo_in_node "$node" nft flush ruleset
 		topo_in_node "$node" conntrack -F >/dev/null 2>&1 || true
 	done
 }

@@ -6,7 +6,8 @@
 # beside it a flannel-like overlay of the kernel's own: a VXLAN device bvx0 per node (VNI 1, UDP
 # 4789, no learning), the other node's device MAC in its neighbour and fdb tables, and a route to
 # the other node's pod CIDR through it, in table 100, which a rule "to PEER-CIDR" selects while a
-# baseline mode runs. Per N (services, each with every backend pod as an endpoint) and per mode:
+# baseline mode runs. Per N (services, each with every backend pod as an endpoint), in rounds of
+# one repeat of every mode (so a change of the machine's load falls on all modes alike):
 #   bare          the tc programs detached on both nodes, the client connects to the backend
 #                 pods' own addresses over bvx0;
 #   iptables, iptables-nft, nftables
@@ -141,27 +142,62 @@ overlay_setup() {
 	done
 }
 
-# overlay_use on|off: the other node's pod CIDR through bvx0 (on) or sluice_vxlan's route (off).
+# overlay_use on|off: the other node's pod CIDR through bvx0 (on) or sluice_vxlan's route (off);
+# only on a change.
+OVERLAY_IS_ON=0
 overlay_use() {
-	local node verb=add
-	[[ $1 == on ]] || verb=del
+	local node ns to
+	# Test hook (tests/e2e/test_bench_crossnode_quick.sh): baselines left on sluice_vxlan's
+	# route must fail the bench, not be reported as the overlay's figures.
+	[[ $1 == off || ${BENCH_FAULT:-} != xnode-no-overlay ]] || return 0
+	[[ $1 == on ]] && ((OVERLAY_IS_ON)) && return 0
+	[[ $1 == off ]] && ((!OVERLAY_IS_ON)) && return 0
 	for node in n1 n2; do
-		ip -n "$(topo_ns_node "$node")" rule "$verb" to "${POD_CIDR[${PEER[$node]}]}" \
-			table "$OVERLAY_TABLE" pref 100 2>/dev/null || [[ $verb == del ]] ||
-			bench_fail setup "ip rule to table $OVERLAY_TABLE on $node failed"
+		ns=$(topo_ns_node "$node")
+		to=${POD_CIDR[${PEER[$node]}]}
+		if [[ $1 == on ]]; then
+			ip -n "$ns" rule add to "$to" table "$OVERLAY_TABLE" pref 100 ||
+				bench_fail setup "ip rule to table $OVERLAY_TABLE on $node failed"
+		else
+			ip -n "$ns" rule del to "$to" table "$OVERLAY_TABLE" pref 100 ||
+				bench_fail setup "ip rule del to table $OVERLAY_TABLE on $node failed"
+		fi
 	done
+	OVERLAY_IS_ON=$([[ $1 == on ]] && echo 1 || echo 0)
 }
 
-# dev_tx DEV: packets n1's device DEV sent.
-dev_tx() {
-	topo_in_node n1 ip -j -s link show dev "$1" 2>/dev/null | jq '.[0].stats64.tx.packets // 0'
+# use_datapath on|off: sluice's programs on every pod veth of both nodes, or none; only on a
+# change (a detach is 44 tc calls per node). sluice-cni attached them.
+DATAPATH_IS_ON=1
+use_datapath() {
+	if [[ $1 == on ]] && ((!DATAPATH_IS_ON)); then
+		datapath_attach
+		DATAPATH_IS_ON=1
+	elif [[ $1 == off ]] && ((DATAPATH_IS_ON)); then
+		datapath_detach
+		DATAPATH_IS_ON=0
+	fi
 }
 
-# carried_by N MODE DEV OTHER TX0 OTHER_TX0: DEV carried the mode's traffic, OTHER (almost) none.
+# tx_counts: the packets n1's bvx0 and sluice_vxlan sent, "BVX0 SLUICE_VXLAN".
+tx_counts() {
+	topo_in_node n1 ip -j -s link show 2>/dev/null | jq -r --arg a "$OVERLAY_DEV" --arg b "$TUNNEL_DEV" \
+		'[(.[] | select(.ifname == $a) | .stats64.tx.packets), (.[] | select(.ifname == $b) | .stats64.tx.packets)] | map(tostring) | join(" ")'
+}
+
+# carried_by N MODE DEV BEFORE: DEV (bvx0 or sluice_vxlan) carried the mode's traffic since
+# BEFORE (tx_counts), the other device (almost) none of it.
 carried_by() {
-	local n=$1 mode=$2 dev=$3 other=$4 d o
-	d=$(($(dev_tx "$dev") - $5))
-	o=$(($(dev_tx "$other") - $6))
+	local n=$1 mode=$2 dev=$3 a0 b0 a1 b1 d o other=$TUNNEL_DEV
+	read -r a0 b0 <<<"$4"
+	read -r a1 b1 < <(tx_counts)
+	d=$((a1 - a0))
+	o=$((b1 - b0))
+	if [[ $dev == "$TUNNEL_DEV" ]]; then
+		other=$OVERLAY_DEV
+		d=$((b1 - b0))
+		o=$((a1 - a0))
+	fi
 	((d >= 100 && o * 100 <= d)) ||
 		bench_fail "$mode/$n/carried_by_$dev" "n1 sent $d packets through $dev and $o through $other"
 }
@@ -200,72 +236,91 @@ DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
 DIRECT_TARGETS=${DIRECT_TARGETS%,}
 
 # ---- per N ------------------------------------------------------------------------------------
-# netfilter_run N MODE RULES VIP IPERF_VIP: RULES into both nodes, traffic over bvx0.
+# One repeat of each mode per round, the modes in turn (each round starting one mode later), so
+# the load other work puts on the machine meanwhile falls on every mode alike: the figures of a
+# mode measured in one stretch would carry that stretch's load into the ratios.
+# Each MODE_run N MODE: one repeat (connrate_run and iperf_run with REPEATS=1) and its checks.
+
+# bare_run N MODE: tc programs detached on both nodes, the pods' own addresses, over bvx0.
+bare_run() {
+	local n=$1 mode=$2 tx0
+	use_datapath off
+	overlay_use on
+	tx0=$(tx_counts)
+	REPEATS=1 connrate_run "$n" "$mode" "$DIRECT_TARGETS"
+	REPEATS=1 iperf_run "$n" "$mode" "${BACKEND_IPS[0]}"
+	carried_by "$n" "$mode" "$OVERLAY_DEV" "$tx0"
+}
+
+# netfilter_run N MODE: kube-proxy's MODE ruleset (RULES[MODE]) in both nodes, over bvx0.
 netfilter_run() {
-	local n=$1 mode=$2 rules=$3 vip=$4 iperf_vip=$5 before tx0 other0
-	info "N=$n $mode"
-	rules_flush
+	local n=$1 mode=$2 before tx0
+	use_datapath off
+	overlay_use on
 	# Loaded whole (no --noflush): the load is the single-node scenario's figure, not this one's.
-	rules_load "$n" "$mode" load "$rules" flush
+	rules_load "$n" "$mode" load "${RULES[$mode]}" flush
 	before=$(sluice_new_flows)
-	tx0=$(dev_tx "$OVERLAY_DEV")
-	other0=$(dev_tx "$TUNNEL_DEV")
-	connrate_run "$n" "$mode" "$vip:80"
-	[[ $(nf_translated "$vip") -gt 0 ]] ||
-		bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $vip on n1"
-	iperf_run "$n" "$mode" "$iperf_vip"
-	carried_by "$n" "$mode" "$OVERLAY_DEV" "$TUNNEL_DEV" "$tx0" "$other0"
+	tx0=$(tx_counts)
+	REPEATS=1 connrate_run "$n" "$mode" "$VIP:80"
+	[[ $(nf_translated "$VIP") -gt 0 ]] ||
+		bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $VIP on n1"
+	REPEATS=1 iperf_run "$n" "$mode" "$IPERF_VIP"
+	carried_by "$n" "$mode" "$OVERLAY_DEV" "$tx0"
 	[[ $before == "$(sluice_new_flows)" ]] || bench_fail "$mode/$n/sluice_idle" "sluice translated flows in $mode mode"
-	pass "bench/xnode/$mode/$n/reached_backends"
 	rules_flush
 }
 
+# sluice_run N MODE: the rules to table 100 gone, tc programs attached, over sluice_vxlan.
+sluice_run() {
+	local n=$1 mode=$2 before tx0
+	overlay_use off
+	use_datapath on
+	before=$(sluice_new_flows)
+	tx0=$(tx_counts)
+	REPEATS=1 connrate_run "$n" "$mode" "$VIP:80"
+	REPEATS=1 iperf_run "$n" "$mode" "$IPERF_VIP"
+	carried_by "$n" "$mode" "$TUNNEL_DEV" "$tx0"
+	(($(sluice_new_flows) > before)) || bench_fail "$mode/$n/translated_by_sluice" "sluice counted no new service flow"
+	[[ $(nf_translated "$VIP") -eq 0 ]] || bench_fail "$mode/$n/netfilter_idle" "netfilter translated flows in sluice mode"
+}
+
+declare -A RULES=()
+VIP=
+IPERF_VIP=
 run_n() {
 	local n=$1
-	local dir="$TOPO_DIR/rules-$n" vip iperf_vip mode before tx0 other0 out m
+	local dir="$TOPO_DIR/rules-$n" mode out m r k modes=(bare "${IPT_MODES[@]}" nftables sluice)
 	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n2)
 	mkdir -p "$dir"
 	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
 	"${gen[@]}" --format nft >"$dir/nft.rules"
 	"${gen[@]}" --format manifests | split_manifests "$dir/yaml"
-	vip=$("${gen[@]}" --format vip --index $((n / 2)))
-	iperf_vip=$("${gen[@]}" --format vip --index $((n / 2 + 1)))
+	RULES=([iptables]=$dir/iptables.rules [iptables-nft]=$dir/iptables.rules [nftables]=$dir/nft.rules)
+	VIP=$("${gen[@]}" --format vip --index $((n / 2)))
+	IPERF_VIP=$("${gen[@]}" --format vip --index $((n / 2 + 1)))
 	# The agents get the N services first (both nodes), so no sync runs during a measurement.
 	rm -f "$TOPO_DIR/manifests"/services-*.yaml
 	cp "$dir"/yaml/*.yaml "$TOPO_DIR/tmp/"
 	mv "$TOPO_DIR/tmp"/services-*.yaml "$TOPO_DIR/manifests/"
 	for node in n1 n2; do
-		wait_service_backends "$node" "$vip" 80 "$BENCH_BACKENDS" ||
-			bench_fail "sluice/$n/service" "the agent of $node does not list $vip:80 with $BENCH_BACKENDS backends"
+		wait_service_backends "$node" "$VIP" 80 "$BENCH_BACKENDS" ||
+			bench_fail "sluice/$n/service" "the agent of $node does not list $VIP:80 with $BENCH_BACKENDS backends"
 	done
 
-	datapath_detach
-	# Test hook (tests/e2e/test_bench_crossnode_quick.sh): baselines left on sluice_vxlan's
-	# route must fail the bench, not be reported as the overlay's figures.
-	[[ ${BENCH_FAULT:-} == xnode-no-overlay ]] || overlay_use on
-	info "N=$n bare"
-	tx0=$(dev_tx "$OVERLAY_DEV")
-	other0=$(dev_tx "$TUNNEL_DEV")
-	connrate_run "$n" bare "$DIRECT_TARGETS"
-	iperf_run "$n" bare "${BACKEND_IPS[0]}"
-	carried_by "$n" bare "$OVERLAY_DEV" "$TUNNEL_DEV" "$tx0" "$other0"
-	for mode in "${IPT_MODES[@]}"; do
-		netfilter_run "$n" "$mode" "$dir/iptables.rules" "$vip" "$iperf_vip"
+	for ((r = 0; r < REPEATS; r++)); do
+		info "N=$n round $((r + 1)) of $REPEATS"
+		for ((k = 0; k < ${#modes[@]}; k++)); do
+			mode=${modes[(k + r) % ${#modes[@]}]}
+			case $mode in
+			bare) bare_run "$n" "$mode" ;;
+			sluice) sluice_run "$n" "$mode" ;;
+			*) netfilter_run "$n" "$mode" ;;
+			esac
+		done
 	done
-	netfilter_run "$n" nftables "$dir/nft.rules" "$vip" "$iperf_vip"
-
-	info "N=$n sluice"
-	overlay_use off
-	datapath_attach
-	before=$(sluice_new_flows)
-	tx0=$(dev_tx "$TUNNEL_DEV")
-	other0=$(dev_tx "$OVERLAY_DEV")
-	connrate_run "$n" sluice "$vip:80"
-	iperf_run "$n" sluice "$iperf_vip"
-	carried_by "$n" sluice "$TUNNEL_DEV" "$OVERLAY_DEV" "$tx0" "$other0"
-	(($(sluice_new_flows) > before)) || bench_fail "sluice/$n/translated_by_sluice" "sluice counted no new service flow"
-	[[ $(nf_translated "$vip") -eq 0 ]] || bench_fail "sluice/$n/netfilter_idle" "netfilter translated flows in sluice mode"
-	pass "bench/xnode/sluice/$n/reached_backends"
+	for mode in "${modes[@]}"; do
+		[[ $mode == bare ]] || pass "bench/xnode/$mode/$n/reached_backends"
+	done
 
 	# The tunnel programs' own cost per packet (BPF_PROG_TEST_RUN, private maps).
 	out=$("$PKTBENCH" --tunnel --services "$n" --runs "$REPEATS" --repeat "$PKT_REPEAT" -o json) ||
@@ -282,7 +337,7 @@ run_n() {
 for n in $SERVICES; do
 	run_n "$n"
 done
-datapath_attach
+use_datapath on
 overlay_use off
 info "bench cross-node: measured in $((SECONDS - BENCH_T0)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
