@@ -5,8 +5,8 @@
 # kernel's own, iptables legacy and nf_tables and nftables over it, sluice over its tunnel) has
 # a nonzero connection rate, p50 and p99 connect latency and one-stream throughput in
 # OUT/cross-node/results.json, its traffic reached every backend, and sluice's tunnel programs
-# have their per-packet rows. A run whose baselines do not cross the overlay (left on sluice's
-# tunnel route) fails instead of reporting a figure. No timing is judged.
+# have their per-packet rows; the bench's own checks (which device carried each mode's traffic,
+# who translated it) passed. No timing is judged.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -69,16 +69,4 @@ else
 	fail bench_crossnode_quick/report "results.json is not marked cross-node, or the table has no ratios"
 fi
 
-# Negative: the baselines on sluice's own tunnel route must stop the bench with a FAIL.
-set +e
-log=$(cd "$ROOT" && BENCH_FAULT=xnode-no-overlay bench/bench.sh "${args[@]}" --out "$out/broken" 2>&1)
-rc=$?
-set -e
-if ((rc != 0)) && grep -q '^FAIL bench/bare/10/carried_by_bvx0' <<<"$log" &&
-	[[ ! -e $out/broken/cross-node/results.json ]]; then
-	pass bench_crossnode_quick/baseline_off_the_overlay_fails
-else
-	quote <<<"$log"
-	fail bench_crossnode_quick/baseline_off_the_overlay_fails "exit $rc, results.json $([[ -e $out/broken/cross-node/results.json ]] && echo written || echo absent)"
-fi
 exit "$failed"
