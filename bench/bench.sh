@@ -5,7 +5,12 @@
 #
 #   bench/bench.sh [--quick] [--large] [--services "10 1000"] [--repeats N] [--duration SEC]
 #                  [--iperf-time SEC] [--parallel N] [--policy-cidrs "10 1000"]
-#                  [--iptables "legacy nft"] [--out DIR]
+#                  [--iptables "legacy nft"] [--scenario single|cross-node|all]
+#                  [--cross-services "10 1000"] [--out DIR]
+#
+# Scenarios (--scenario, default all): "single", below; "cross-node", bench/crossnode.sh: the
+# client on one node, the backends on another, over a VXLAN overlay (its N: --cross-services,
+# else --services when given, else 10 and 1,000; its output in OUT/cross-node). It runs first.
 #
 # One node namespace, a client pod and BENCH_BACKENDS backend pods, all wired by sluice-cni, the
 # agent running in the node (fed by manifests and by the fake API server). Per N (number of
@@ -51,6 +56,9 @@ BENCH_BACKENDS=10 # backend pods = endpoints per service
 POLICY_CIDRS="10 1000" # ipBlock rules isolating the client's egress (policy per-packet cost)
 QUICK=0
 OUT=
+SCENARIO=all
+SERVICES_GIVEN=0
+CROSS_SERVICES= # the cross-node scenario's N
 SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-300} # seconds for the agent to apply a big manifest
 # iptables backends measured, each as its own mode: legacy is "iptables", nft "iptables-nft".
 IPT_BACKENDS="legacy nft"
@@ -79,6 +87,7 @@ while (($#)); do
 	--large) SERVICES="$SERVICES 50000" ;;
 	--services)
 		SERVICES=$2
+		SERVICES_GIVEN=1
 		shift
 		;;
 	--repeats)
@@ -109,8 +118,16 @@ while (($#)); do
 		POLICY_CIDRS=$2
 		shift
 		;;
+	--scenario)
+		SCENARIO=$2
+		shift
+		;;
+	--cross-services)
+		CROSS_SERVICES=$2
+		shift
+		;;
 	-h | --help)
-		sed -n '3,31p' "$0"
+		sed -n '3,36p' "$0"
 		exit 0
 		;;
 	*)
@@ -121,25 +138,33 @@ while (($#)); do
 	shift
 done
 OUT=${OUT:-$BUILD_DIR/bench}
-IPT_MODES=()
-IPT_TOOLS=()
-for backend in $IPT_BACKENDS; do
-	case $backend in
-	legacy) IPT_MODES+=(iptables) ;;
-	nft) IPT_MODES+=(iptables-nft) ;;
-	*)
-		echo "bench: --iptables: legacy, nft or both (\"legacy nft\")" >&2
-		exit 2
-		;;
-	esac
-	IPT_TOOLS+=("iptables-$backend" "iptables-$backend-restore")
-done
-export BENCH_IPT_VERSION BENCH_IPT_NFT_VERSION
-BENCH_IPT_VERSION=$(iptables-legacy -V 2>/dev/null || echo "iptables-legacy missing")
-BENCH_IPT_NFT_VERSION=$(iptables-nft -V 2>/dev/null || echo "iptables-nft missing")
-
+case $SCENARIO in
+single | cross-node | all) ;;
+*)
+	echo "bench: --scenario: single, cross-node or all" >&2
+	exit 2
+	;;
+esac
+if [[ $SCENARIO != single ]]; then
+	if [[ -z $CROSS_SERVICES ]]; then
+		CROSS_SERVICES="10 1000"
+		((QUICK == 0)) || CROSS_SERVICES="10 100"
+		((SERVICES_GIVEN == 0)) || CROSS_SERVICES=$SERVICES
+	fi
+	cross=("$SL_ROOT/bench/crossnode.sh")
+	# --quick first: the figures given after it are the ones in force.
+	((QUICK == 0)) || cross+=(--quick)
+	cross+=(--services "$CROSS_SERVICES" --repeats "$REPEATS" --duration "$DURATION"
+		--iperf-time "$IPERF_TIME" --parallel "$PARALLEL" --iptables "$IPT_BACKENDS"
+		--pkt-repeat "$PKT_REPEAT" --out "$OUT/cross-node")
+	"${cross[@]}" || exit 1
+	[[ $SCENARIO == all ]] || exit 0
+fi
 # shellcheck source=tests/e2e/lib.sh
 . "$SL_ROOT/tests/e2e/lib.sh"
+# shellcheck source=bench/bench_lib.sh
+. "$SL_ROOT/bench/bench_lib.sh"
+bench_ipt_modes "$IPT_BACKENDS"
 
 topo_init bench
 topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
@@ -152,127 +177,11 @@ printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
 : >"$OUT/notes.tsv"
 BENCH_T0=$SECONDS
 
-# ---- helpers --------------------------------------------------------------------------------
-in_node() { topo_in_node n1 "$@"; }
-
 # is_slow T0 T1: the load took longer than SLOW_LOAD_MS.
 is_slow() { awk -v a="$1" -v b="$2" -v lim="$SLOW_LOAD_MS" 'BEGIN { exit !((b - a) * 1000 > lim) }'; }
 
-sample() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$SAMPLES"; }
-
-# note N MODE METRIC TEXT: why a figure is missing; results.json and the table carry it.
-note() {
-	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$OUT/notes.tsv"
-	info "N=$1 $2 $3: $4"
-}
-
-# The iptables binary of an iptables mode's backend.
-ipt_tool() { if [[ $1 == iptables-nft ]]; then echo iptables-nft; else echo iptables-legacy; fi; }
-
-# ms between two $EPOCHREALTIME stamps
-elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) * 1000 }'; }
-
 # Kernel memory that nf_tables rules live in (slab and vmalloc), KiB.
 kernel_mem_kib() { awk '/^(SUnreclaim|VmallocUsed):/ { s += $2 } END { print s }' /proc/meminfo; }
-
-bench_fail() {
-	fail "bench/$1" "$2"
-	exit 1
-}
-
-host_veths() {
-	in_node ip -o link show type veth | awk -F': ' '{ split($2, a, "@"); print a[1] }'
-}
-
-# Every pod veth without the sluice programs (kube-proxy nodes wire pods with plain veths).
-datapath_detach() {
-	local v hook
-	for v in $(host_veths); do
-		for hook in ingress egress; do
-			in_node tc filter del dev "$v" "$hook" 2>/dev/null || true
-			[[ -z $(in_node tc filter show dev "$v" "$hook") ]] ||
-				bench_fail setup "tc program still attached to $v $hook after detach"
-		done
-	done
-}
-
-# The pinned programs back on every pod veth, as sluice-cni attaches them: tc_pod at ingress,
-# tc_to_pod at egress.
-datapath_attach() {
-	local v hook pin
-	for v in $(host_veths); do
-		for hook in ingress:tc_pod egress:tc_to_pod; do
-			pin=${hook#*:}
-			in_node tc filter replace dev "$v" "${hook%%:*}" pref 1 handle 1 bpf da \
-				object-pinned "$(topo_node_bpffs n1)/$pin" ||
-				bench_fail setup "cannot attach the pinned $pin to $v"
-		done
-	done
-}
-
-# Every mode's rules out of the node. iptables-nft's tables are deleted, not flushed: an empty
-# nf_tables nat table would still put its base chains in every later mode's path.
-rules_flush() {
-	local table
-	if [[ " ${IPT_MODES[*]} " == *" iptables "* ]]; then
-		for table in nat filter; do
-			in_node iptables-legacy -t "$table" -F
-			in_node iptables-legacy -t "$table" -X
-		done
-	fi
-	for table in nat filter kube-proxy; do
-		in_node nft delete table ip "$table" 2>/dev/null || true
-	done
-	in_node conntrack -F >/dev/null 2>&1 || true
-}
-
-# Translated connections netfilter tracks for a VIP (0 when netfilter did not translate).
-nf_translated() {
-	in_node conntrack -L -p tcp --orig-dst "$1" 2>/dev/null | grep -c "dst=$1" || true
-}
-
-# Packets sluice's program translated as new service flows (from sluice status).
-sluice_new_flows() {
-	topo_cli n1 status -o json 2>/dev/null |
-		jq '[.stats[]? | select(.name == "service_new") | .packets] | add // 0'
-}
-
-# connrate_run N MODE TARGETS: REPEATS runs; samples conn_rate and latency; checks backends.
-connrate_run() {
-	local n=$1 mode=$2 targets=$3 r out ok errs nb want
-	want=$BENCH_BACKENDS
-	for ((r = 0; r < REPEATS; r++)); do
-		in_node conntrack -F >/dev/null 2>&1 || true
-		out=$(topo_in_pod client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
-			--duration "$DURATION" --timeout-ms 1000 --expect be- -o json) || true
-		ok=$(jq -r '.connections // 0' <<<"$out" 2>/dev/null || echo 0)
-		errs=$(jq -r '.errors // 0' <<<"$out" 2>/dev/null || echo 0)
-		nb=$(jq -r '.backends | length' <<<"$out" 2>/dev/null || echo 0)
-		# Every connection must be answered by a bench backend, and the load spread over
-		# all of them; a handful of errors in thousands (a timeout) is reported, not hidden.
-		if ((ok == 0 || nb < want || errs * 100 > ok)); then
-			bench_fail "$mode/$n/traffic" "$ok answered by $nb backends (want $want), $errs errors: $out"
-		fi
-		sample "$n" "$mode" conn_rate "$(jq -r .conn_rate <<<"$out")"
-		sample "$n" "$mode" connect_p50_us "$(jq -r .connect_p50_us <<<"$out")"
-		sample "$n" "$mode" connect_p99_us "$(jq -r .connect_p99_us <<<"$out")"
-		sample "$n" "$mode" connect_errors "$errs"
-	done
-	info "$mode N=$n: $(jq -c '{conn_rate, connect_p50_us, connect_p99_us, errors, backends}' <<<"$out")"
-}
-
-# iperf_run N MODE ADDRESS: one long TCP stream per repeat.
-iperf_run() {
-	local n=$1 mode=$2 addr=$3 r out gbps
-	for ((r = 0; r < REPEATS; r++)); do
-		out=$(topo_in_pod client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
-			-t "$IPERF_TIME" -J 2>&1) || bench_fail "$mode/$n/iperf3" "$(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 300)"
-		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")
-		[[ $(jq -r '.end.sum_received.bytes' <<<"$out") -gt 0 ]] ||
-			bench_fail "$mode/$n/iperf3" "no bytes received"
-		sample "$n" "$mode" throughput_gbps "$gbps"
-	done
-}
 
 # ---- one change, end to end --------------------------------------------------------------------
 # A mode's change function, `FN change|revert N ARGS...`, makes service 0's last endpoint the new
@@ -394,23 +303,9 @@ topo_pod n1 client
 BACKEND_IPS=()
 BACKEND_PODS=()
 for ((i = 0; i < BENCH_BACKENDS; i++)); do BACKEND_PODS+=("be-$i"); done
-for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do
-	topo_pod n1 "$pod"
-	log="$TOPO_DIR/server-$pod.log"
-	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
-		"$CONNRATE" --serve 8080 --id "$pod" >"$log" 2>&1 &
-	TOPO_PIDS+=("$!")
-done
+for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do topo_pod n1 "$pod"; done
 for pod in "${BACKEND_PODS[@]}"; do BACKEND_IPS+=("$(topo_pod_ip "$pod")"); done
-nsenter --net="/var/run/netns/$(topo_ns_pod be-0)" -- iperf3 -s -p 5201 >"$TOPO_DIR/iperf3.log" 2>&1 &
-TOPO_PIDS+=("$!")
-for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do
-	for ((t = 0; t < 50; t++)); do
-		grep -q '^ready' "$TOPO_DIR/server-$pod.log" && break
-		sleep 0.1
-	done
-	grep -q '^ready' "$TOPO_DIR/server-$pod.log" || topo_fatal "server in $pod did not start"
-done
+bench_servers "${BACKEND_PODS[@]}" "$NEW_BACKEND"
 # The API's Service: every backend pod, as the manifests' services have.
 API_FRONTENDS=1
 api_service_yaml api-probe "$API_VIP" "" "$(endpoint_lines "${BACKEND_PODS[@]}")" | api_apply
@@ -425,21 +320,6 @@ ENDPOINTS=$(
 )
 DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
 DIRECT_TARGETS=${DIRECT_TARGETS%,}
-
-# ---- per N ----------------------------------------------------------------------------------
-# rules_load N MODE STEP FILE [flush]: FILE into the node as kube-proxy's MODE hands it to the
-# kernel (iptables modes: --noflush, as kube-proxy always restores; "flush": without it); a
-# failure stops the bench at MODE/N/STEP.
-rules_load() {
-	local n=$1 mode=$2 step=$3 file=$4 noflush=--noflush restore
-	[[ ${5:-} != flush ]] || noflush=
-	if [[ $mode == iptables* ]]; then
-		restore=$(ipt_tool "$mode")-restore
-		in_node "$restore" $noflush <"$file" || bench_fail "$mode/$n/$step" "$restore $noflush of $file failed"
-	else
-		in_node nft -f "$file" || bench_fail "$mode/$n/$step" "nft -f $file failed"
-	fi
-}
 
 # netfilter_load N MODE RULES METRIC [flush]: RULES.rules loaded REPEATS times into emptied
 # tables (once when slow), timed as METRIC, with the kernel memory it takes.
@@ -573,12 +453,6 @@ run_n() {
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
 			done
 	done
-}
-
-# split_manifests DIR: stdin's YAML documents into DIR/services-NNNNN.yaml, 2,000 a file.
-split_manifests() {
-	mkdir -p "$1"
-	awk -v dir="$1" '/^---$/ { if (docs++ % 2000 == 0) { if (f) close(f); f = sprintf("%s/services-%05d.yaml", dir, docs - 1) } } { print > f }'
 }
 
 # agent_mark, then a manifest change, then agent_wait_sync N [changed]: waits for the agent's

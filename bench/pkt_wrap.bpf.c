@@ -5,6 +5,8 @@
  * a different path. This wrapper puts the original frame back (and, for new-flow runs, gives
  * it a fresh source port) before tail-calling the program under test. Its own cost is measured
  * by tail-calling bench_nop instead and subtracted by sluice-pktbench.
+ * With tunnel_remote set it also gives the packet the key a VXLAN device hands tc_tunnel_ingress
+ * (BPF_PROG_TEST_RUN gives none): tunnel_remote as the outer source, tunnel_vni as the VNI.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -25,6 +27,11 @@ __u32 vary_sport; /* non-zero: each run is a new flow */
  * every run (then the port every 60000), so no destination gets more than a few flows. */
 __u32 vary_daddr;
 __u32 sport_next;
+/* Host order; 0: no tunnel key. */
+__u32 tunnel_remote;
+__u32 tunnel_vni;
+/* bpf_skb_set_tunnel_key's error (the whole key, local_ipv4 included, needs Linux >= 6.0). */
+long tunnel_key_err;
 
 SEC("tc")
 int bench_wrap(struct __sk_buff *skb)
@@ -41,6 +48,18 @@ int bench_wrap(struct __sk_buff *skb)
 
 		if (bpf_skb_store_bytes(skb, 34, &sport, sizeof(sport), 0) ||
 		    bpf_skb_store_bytes(skb, vary_daddr ? 32 : 28, &shost, sizeof(shost), 0))
+			return 2;
+	}
+	if (tunnel_remote) {
+		/*
+		 * The key is written as a transmit key and read back as a received one, local and
+		 * remote swapped: the remote node goes in local_ipv4 (tests/bpf/tunnel_key.bpf.c).
+		 */
+		struct bpf_tunnel_key key = {
+		    .local_ipv4 = tunnel_remote, .tunnel_id = tunnel_vni, .tunnel_ttl = 64};
+
+		tunnel_key_err = bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0);
+		if (tunnel_key_err)
 			return 2;
 	}
 	bpf_tail_call(skb, &bench_target, 0);

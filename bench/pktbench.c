@@ -45,19 +45,10 @@
 #include "maps/masq.h"
 #include "maps/node.h"
 #include "maps/policy.h"
+#include "bench/pkt_run.h"
 #include "skel/pkt_wrap.skel.h"
 #include "skel/tc_pod.skel.h"
 
-#define FRAME_LEN   64 /* BENCH_FRAME_LEN in bench/pkt_wrap.bpf.c */
-#define MAX_RUNS    101
-#define TC_REDIRECT 7
-#define TC_SHOT	    2
-#define TCP_SYN	    0x02
-#define TCP_ACK	    0x10
-/* A case's packet: TCP from SADDR:SPORT to DADDR:DPORT with FLAGS. */
-#define BENCH_TCP(saddr_, daddr_, sport_, dport_, flags_)                                          \
-	.saddr = (saddr_), .daddr = (daddr_), .sport = (sport_), .dport = (dport_),                \
-	.tcp_flags = (flags_)
 /* ipBlock i is (16 + i / 256).(i % 256).0.0/16: 16.0.0.0 - 31.255.0.0, clear of the pods. */
 #define POLICY_MAX_CIDRS 4096
 /* Egress rules per generated policy: NETPOL_MAX_RULES caps one policy, so more take several. */
@@ -66,92 +57,10 @@
  * stay inside the first half of a /16 (its except is the second) below this many packets. */
 #define POLICY_MAX_ALLOWED_PACKETS (60000ull * 32000)
 
-struct bench_opts {
-	unsigned int services;
-	unsigned int backends;
-	unsigned int repeat;
-	unsigned int runs;
-	unsigned int ct_size;
-	unsigned int policy_cidrs; /* 0: no policy cases */
-	bool json;
-	enum lb_algorithm algorithm; /* --lb-algorithm: maglev (tables seeded) or random */
-};
-
-/* pkt_wrap's vary_daddr: a new destination every 60000 flows, or every flow. */
-#define BENCH_VARY_DADDR      1
-#define BENCH_VARY_DADDR_EACH 2
-
 /* Egress masquerade's rows, in the bench's own network namespace (bench_masq_netns). */
 #define MASQ_UPLINK  "slbench0"
 #define MASQ_NODE_IP ip4(192, 0, 2, 1)
 #define MASQ_OUTSIDE ip4(203, 0, 113, 7)
-
-struct bench_case {
-	const char *name;
-	const char *metric; /* results.json metric name, see bench issue */
-	bool vary_flow;
-	/* vary_flow on the destination's low half instead of the source's: BENCH_VARY_* */
-	__u32 vary_daddr;
-	int expect_retval;
-	__u32 saddr, daddr;
-	__u16 sport, dport;
-	__u8 tcp_flags;
-	double median, min, max;
-};
-
-static __u16 csum_fold_sum(__u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
-static __u32 csum_add_bytes(__u32 sum, const void *data, size_t len)
-{
-	const __u8 *bytes = data;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (__u32)bytes[i] << 8 | bytes[i + 1];
-	if (len & 1)
-		sum += (__u32)bytes[len - 1] << 8;
-	return sum;
-}
-
-/* An Ethernet + IPv4 + TCP frame of FRAME_LEN bytes with valid checksums. */
-static void frame_build_tcp(__u8 *frame, const struct bench_case *c)
-{
-	struct ethhdr *eth = (struct ethhdr *)frame;
-	struct iphdr *ip = (struct iphdr *)(eth + 1);
-	struct tcphdr *tcp = (struct tcphdr *)(ip + 1);
-	__u16 l4_len = FRAME_LEN - sizeof(*eth) - sizeof(*ip);
-	__u32 sum;
-
-	memset(frame, 0, FRAME_LEN);
-	memcpy(eth->h_dest, "\x02\x00\x00\x00\x00\x01", ETH_ALEN);
-	memcpy(eth->h_source, "\x02\x00\x00\x00\x00\x02", ETH_ALEN);
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->tot_len = htons(FRAME_LEN - sizeof(*eth));
-	ip->ttl = 64;
-	ip->protocol = IPPROTO_TCP;
-	ip->saddr = c->saddr;
-	ip->daddr = c->daddr;
-	ip->check = htons(csum_fold_sum(csum_add_bytes(0, ip, sizeof(*ip))));
-	tcp->source = htons(c->sport);
-	tcp->dest = htons(c->dport);
-	tcp->doff = 5;
-	((__u8 *)tcp)[13] = c->tcp_flags;
-	tcp->window = htons(65535);
-	sum = csum_add_bytes(0, &ip->saddr, 8);
-	sum += IPPROTO_TCP + l4_len;
-	tcp->check = htons(csum_fold_sum(csum_add_bytes(sum, tcp, l4_len)));
-}
-
-static __u32 ip4(unsigned a, unsigned b, unsigned c, unsigned d)
-{
-	return htonl(a << 24 | b << 16 | c << 8 | d);
-}
 
 /*
  * New-flow runs give each packet its own (source, port) to miss conntrack: pkt_wrap sets the
@@ -164,12 +73,6 @@ static unsigned long long bench_new_flow_sources(const struct bench_opts *o)
 	/* The baseline and new-flow cases, the two full-table cases, the table's filling and the
 	 * filling case (bench_filling_repeat()). */
 	return 2 + (4ull * o->runs * o->repeat + o->ct_size + o->ct_size / 4) / 60000;
-}
-
-static int map_put(struct bpf_map *map, const void *key, const void *value)
-{
-	return bpf_map__update_elem(map, key, bpf_map__key_size(map), value,
-				    bpf_map__value_size(map), BPF_ANY);
 }
 
 /*
@@ -213,8 +116,9 @@ static int seed_services(struct tc_pod *skel, const struct bench_opts *o, __u32 
 			identities[b].port = backend.port;
 			identities[b].proto = backend.proto;
 			identities[b].id = backend_id;
-			if (i + 1 == o->services) {
-				/* The target service's backends are pods on this node. */
+			if (i + 1 == o->services && !o->is_tunnel) {
+				/* The target service's backends are pods on this node (with
+				 * --tunnel, no backend is: they are node B's). */
 				struct ep4_key ep_key = {.address = backend.address};
 				struct ep4_info ep = {.ifindex = 1};
 
@@ -361,65 +265,6 @@ cleanup:
 	return err;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Runs the wrapper `runs` times; fills median/min/max of the kernel's ns per repeat. */
-static int bench_run(struct pkt_wrap *wrap, const struct bench_opts *o, struct bench_case *c)
-{
-	double samples[MAX_RUNS];
-	__u8 out[256];
-	int prog_fd = bpf_program__fd(wrap->progs.bench_wrap);
-	int err;
-
-	frame_build_tcp(wrap->bss->frame, c);
-	wrap->bss->vary_sport = c->vary_flow;
-	wrap->bss->vary_daddr = c->vary_daddr;
-	if (c->vary_daddr)
-		wrap->bss->sport_next = 0; /* see POLICY_MAX_ALLOWED_PACKETS */
-	for (unsigned int r = 0; r < o->runs; r++) {
-		/* From a pod on loopback: tc_pod checks the source against the ingress device. */
-		struct __sk_buff ctx = {.ifindex = 1, .ingress_ifindex = 1};
-		LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = wrap->bss->frame,
-			    .data_size_in = FRAME_LEN, .data_out = out,
-			    .data_size_out = sizeof(out), .repeat = o->repeat, .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx));
-
-		err = bpf_prog_test_run_opts(prog_fd, &topts);
-		if (err)
-			return err;
-		if (c->expect_retval >= 0 && (int)topts.retval != c->expect_retval) {
-			log_error("%s: program returned %u, expected %d", c->name, topts.retval,
-				  c->expect_retval);
-			return -EPROTO;
-		}
-		samples[r] = topts.duration;
-	}
-	qsort(samples, o->runs, sizeof(samples[0]), cmp_double);
-	c->median = samples[o->runs / 2];
-	c->min = samples[0];
-	c->max = samples[o->runs - 1];
-	return 0;
-}
-
-/* Conntrack's forward entry of case c's flow (not a vary_flow one). 0 or -errno. */
-static int flow_entry(struct tc_pod *skel, const struct bench_case *c, struct ct_entry *entry)
-{
-	struct ct4_key key = {
-	    .saddr = c->saddr,
-	    .daddr = c->daddr,
-	    .sport = htons(c->sport),
-	    .dport = htons(c->dport),
-	    .proto = IPPROTO_TCP,
-	};
-
-	return bpf_map__lookup_elem(skel->maps.ct4, &key, sizeof(key), entry, sizeof(*entry), 0);
-}
-
 /* The last flow of a vary_daddr case was tracked as allowed by policy (see pkt_wrap). */
 static bool flow_is_policy_allowed(struct tc_pod *skel, struct pkt_wrap *wrap,
 				   const struct bench_case *c)
@@ -525,57 +370,6 @@ static int bench_confirm_all(struct tc_pod *skel)
 }
 
 /*
- * One result row: case c less the wrapper's cost base, as a JSON object (after the first, led
- * by a comma) or a line of the table, NOTE after it.
- */
-static void print_row(const struct bench_opts *o, const struct bench_case *c, double base,
-		      bool is_first, const char *note)
-{
-	if (o->json)
-		printf("%s{\"metric\": \"%s\", \"median\": %.1f, \"min\": %.1f, \"max\": %.1f, "
-		       "\"repeats\": %u}",
-		       is_first ? "" : ", ", c->metric, c->median - base, c->min - base,
-		       c->max - base, o->runs);
-	else
-		printf("%-30s %10.0f %10.0f %10.0f%s\n", c->name, c->median - base, c->min - base,
-		       c->max - base, note);
-}
-
-static int set_target(struct pkt_wrap *wrap, int prog_fd);
-
-/*
- * tc_pod with private maps (the bench must never touch a running agent's pinned state), its
- * clock ticking; egress masquerade out of MASQ_IFINDEX, off when 0. Returns 0 or -errno.
- */
-static int bench_load_pod(const struct bench_opts *o, __u32 masq_ifindex, struct tc_pod **out)
-{
-	struct tc_pod *skel = tc_pod__open();
-	struct bpf_map *map;
-	int err;
-
-	*out = NULL;
-	if (!skel) {
-		err = -errno;
-		log_error("open tc_pod: %s", strerror(-err));
-		return err;
-	}
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	skel->rodata->hairpin_ip = inet_addr(SLUICE_HAIRPIN_IP_DEFAULT);
-	skel->rodata->masq_ifindex = masq_ifindex;
-	err = bpf_map__set_max_entries(skel->maps.ct4, o->ct_size);
-	if (!err && (err = tc_pod__load(skel)))
-		log_error("load tc_pod: %s", strerror(-err));
-	if (!err && (err = datapath_clock_start(bpf_program__fd(skel->progs.tc_clock_start))))
-		log_error("start datapath clock: %s", strerror(-err));
-	if (err) {
-		tc_pod__destroy(skel);
-		return err;
-	}
-	*out = skel;
-	return 0;
-}
-
-/*
  * Masquerade asks the kernel's FIB where a flow goes: the bench moves into a network namespace
  * of its own (gone when it exits; nothing else sees it) with the veth MASQ_UPLINK as the uplink,
  * MASQ_NODE_IP on it and the default route through it, and forwarding on. Nothing is sent:
@@ -663,19 +457,12 @@ static int bench_masq(struct pkt_wrap *wrap, const struct bench_opts *o, unsigne
 	return err;
 }
 
-static int set_target(struct pkt_wrap *wrap, int prog_fd)
-{
-	__u32 zero = 0;
-
-	return bpf_map__update_elem(wrap->maps.bench_target, &zero, sizeof(zero), &prog_fd,
-				    sizeof(prog_fd), BPF_ANY);
-}
-
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sluice-pktbench [--services N] [--backends N] [--repeat N] "
 		"[--runs N] [--ct-size N] [--policy-cidrs N] [--lb-algorithm maglev|random] "
+		"[--tunnel] "
 		"[-o json]\n");
 }
 
@@ -688,6 +475,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	    {"runs", required_argument, NULL, 'n'},
 	    {"ct-size", required_argument, NULL, 'c'},
 	    {"policy-cidrs", required_argument, NULL, 'p'},
+	    {"tunnel", no_argument, NULL, 't'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"lb-algorithm", required_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
@@ -698,7 +486,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		char *end = NULL;
 		unsigned long value = 0;
 
-		if (opt != 'o' && opt != 'l') {
+		if (opt != 'o' && opt != 'l' && opt != 't') {
 			errno = 0;
 			value = strtoul(optarg, &end, 10);
 			if (errno || !end || *end || value == 0 || value > 1000000000ul) {
@@ -724,6 +512,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			break;
 		case 'p':
 			o->policy_cidrs = value;
+			break;
+		case 't':
+			o->is_tunnel = true;
 			break;
 		case 'l':
 			if (maglev_algorithm_parse(optarg, &o->algorithm)) {
@@ -899,6 +690,12 @@ int main(int argc, char **argv)
 	err = set_target(wrap, bpf_program__fd(wrap->progs.bench_nop));
 	err = err ?: bench_run(wrap, &o, &baseline[0]);
 	err = err ?: bench_run(wrap, &o, &baseline[1]);
+	if (!err && o.is_tunnel) {
+		double base[2] = {baseline[0].median, baseline[1].median};
+
+		err = pkt_tunnel_run(wrap, skel, &o, client, server, vip, base);
+		goto cleanup;
+	}
 	err = err ?: set_target(wrap, bpf_program__fd(skel->progs.tc_pod_ingress));
 	filling_opts.repeat = bench_filling_repeat(&o);
 	err = err ?: bench_run(wrap, &filling_opts, &filling);

@@ -13,8 +13,12 @@
 # "policy_cidrs": C, and the table gives it a section with the ratio of the most to the fewest.
 # OUT/notes.tsv, when there: "services mode metric text" for a figure the bench did not measure,
 # and why (results.json "notes"; the table says "not measured" and prints the text).
+# BENCH_SCENARIO (single or cross-node, default single) names the scenario in results.json and
+# the table; a figure no mode has at an N gets no row. BENCH_ENDPOINTS: endpoints per service
+# (default 10), for the table's heading.
 set -euo pipefail
 
+scenario=${BENCH_SCENARIO:-single}
 samples=$1 extra=$2 out=$3 quick=$4 repeats=$5 duration=$6 parallel=$7 iperf_time=$8
 agg=$out/aggregated.tsv
 notes=$out/notes.tsv
@@ -46,13 +50,14 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 	--argjson mem_kib "$mem_kib" --arg iptables "${BENCH_IPT_VERSION:-$(iptables-legacy -V 2>/dev/null)}" \
 	--arg iptables_nft "${BENCH_IPT_NFT_VERSION:-$(iptables-nft -V 2>/dev/null)}" \
 	--arg nft "$(nft -v 2>/dev/null)" --arg iperf3 "$(iperf3 -v 2>/dev/null | head -n1)" \
-	--arg commit "$commit" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	--arg commit "$commit" --arg scenario "$scenario" \
+	--arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 	--argjson quick "$([[ $quick == 1 ]] && echo true || echo false)" \
 	--argjson repeats "$repeats" --argjson duration "$duration" --argjson parallel "$parallel" \
 	--argjson iperf_time "$iperf_time" --rawfile agg "$agg" --rawfile notes "$notes" '
 	{machine: {cpu: $cpu, cpus: $cpus, kernel: $kernel, memory_kib: $mem_kib,
 		   iptables: $iptables, iptables_nft: $iptables_nft, nft: $nft, iperf3: $iperf3,
-		   commit: $commit, date: $date,
+		   commit: $commit, date: $date, scenario: $scenario, load_average: $load,
 		   quick: $quick, repeats: $repeats, load_seconds: $duration,
 		   client_threads: $parallel, iperf3_seconds: $iperf_time},
 	 results: [$agg | split("\n")[] | select(length > 0) | split("\t")
@@ -68,9 +73,9 @@ jq -n --arg cpu "$cpu" --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" \
 # ---- table ------------------------------------------------------------------------------------
 # Per N: each mode's median [min-max], sluice over each other mode, then each mode over bare for
 # the traffic figures. A cell with a note says "not measured"; the notes follow the table.
-awk -F'\t' -v modes="$MODES" -v notes="$notes" '
+awk -F'\t' -v modes="$MODES" -v notes="$notes" -v scenario="$scenario" -v endpoints="${BENCH_ENDPOINTS:-10}" '
 	BEGIN {
-		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established memory_kib", metrics, " ")
+		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established ns_per_packet_tunnel_new_remote ns_per_packet_tunnel_encap ns_per_packet_tunnel_decap_new ns_per_packet_tunnel_decap_reply memory_kib", metrics, " ")
 		nmodes = split(modes, mode, " ")
 		split("conn_rate connect_p50_us connect_p99_us throughput_gbps", traffic, " ")
 		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"
@@ -80,10 +85,11 @@ awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 		while ((getline line < notes) > 0) {
 			split(line, f, "\t")
 			noted[f[1], f[2], f[3]] = 1
+			noted_metric[f[1], f[3]] = 1
 			note_text[f[1]] = note_text[f[1]] sprintf("note: %s %s: %s\n", f[2], f[3], f[4])
 		}
 	}
-	{ med[$1, $2, $3] = $4; lo[$1, $2, $3] = $5; hi[$1, $2, $3] = $6; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
+	{ med[$1, $2, $3] = $4; lo[$1, $2, $3] = $5; hi[$1, $2, $3] = $6; has[$1, $3] = 1; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
 	function fmt(x,   a) { a = x < 0 ? -x : x; return a >= 100 ? sprintf("%.0f", x) : a >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x) }
 	function ratio(n, m, a, b) {
 		if (!((n, a, m) in med) || !((n, b, m) in med) || med[n, b, m] == 0) return "-"
@@ -92,13 +98,14 @@ awk -F'\t' -v modes="$MODES" -v notes="$notes" '
 	END {
 		for (i = 1; i <= nn; i++) {
 			n = ns[i]
-			printf "\nN = %s services (10 endpoints each): median [min-max]\n", n
+			printf "\n%sN = %s services (%s endpoints each): median [min-max]\n", scenario == "single" ? "" : scenario ": ", n, endpoints
 			line = sprintf("%-32s", "metric")
 			for (k = 1; k <= nmodes; k++) line = line sprintf(" %-23s", mode[k])
 			for (k = 1; k <= nothers; k++) line = line sprintf(" %9s", "s/" short[others[k]])
 			print line
 			for (j = 1; j <= nmetrics; j++) {
 				m = metrics[j]; line = sprintf("%-32s", m)
+				if (!((n, m) in has) && !((n, m) in noted_metric)) continue
 				for (k = 1; k <= nmodes; k++) {
 					if ((n, mode[k], m) in med) cell = fmt(med[n, mode[k], m]) " [" fmt(lo[n, mode[k], m]) "-" fmt(hi[n, mode[k], m]) "]"
 					else if ((n, mode[k], m) in noted) cell = "not measured"

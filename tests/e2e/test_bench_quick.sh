@@ -25,7 +25,7 @@ fail() {
 quote() { sed 's/^/#   /' >&2; }
 
 # --quick first: its shorter packet runs, with the services and repeats given after it.
-args=(--quick --services 10 --repeats 3 --duration 0.3 --iperf-time 1)
+args=(--scenario single --quick --services 10 --repeats 3 --duration 0.3 --iperf-time 1)
 set +e
 log=$(cd "$ROOT" && bench/bench.sh "${args[@]}" --out "$out/ok" 2>&1)
 rc=$?
