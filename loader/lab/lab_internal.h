@@ -26,7 +26,7 @@
  */
 #define LAB_CLUSTER_CIDR       "10.244.0.0/16"
 #define LAB_UNDERLAY_NET       "198.51.100"
-#define LAB_READY_TIMEOUT_MS   30000 /* agent start (the ASan build is slow) */
+#define LAB_READY_TIMEOUT_MS   60000 /* agent start (the ASan build, a loaded machine) */
 #define LAB_SYNC_TIMEOUT_MS    15000 /* agent applying a manifest change */
 #define LAB_PROBE_TIMEOUT_MS   1000  /* a dropped SYN or datagram: denied */
 #define LAB_UDP_RETRY_MS       250   /* datagrams are resent, loss is not denial */
