@@ -482,6 +482,7 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 	static const struct option options[] = {
 	    {"watch", no_argument, NULL, 'w'},
 	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"nodes", required_argument, NULL, 'n'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lab_options lab = {
@@ -505,6 +506,12 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 			if (err)
 				return err;
 			lab.timeout_ms = value;
+			break;
+		case 'n':
+			err = main_parse_u32("--nodes", optarg, 1, LAB_MAX_NODES, &value);
+			if (err)
+				return err;
+			lab.n_nodes = value;
 			break;
 		default:
 			return log_fail("lab: unknown flag %s (see sluice --help)",
@@ -575,7 +582,8 @@ static const struct main_command main_commands[] = {
      "[-f] [--pod NS/NAME] [--namespace NS] [--service NS/NAME] [--verdict V] [--reason WORDS] "
      "[--since DURATION]  flow events: drops, new flows"},
     {"lab", NULL, do_lab,
-     "FILE [--watch] [--timeout-ms N]  network-policy lab: pods of FILE, probed pair by pair"},
+     "FILE [--nodes N] [--watch] [--timeout-ms N]  network-policy lab: pods of FILE\n"
+     "        (spread over N nodes, default 1), probed pair by pair"},
     {"help", NULL, do_help, "this text"},
 };
 

@@ -100,10 +100,17 @@ static __always_inline int policy4_judge(__be32 saddr, __be32 daddr, __u8 proto,
 	if (!policy_is_enabled())
 		return 0;
 	lengths = bpf_map_lookup_elem(&ipcache4_lens, &zero);
+	src = ipcache4_lookup(saddr, lengths);
 	if (src_identity == IDENTITY_ANY) {
-		src = ipcache4_lookup(saddr, lengths);
 		src_id = src ? src->identity : IDENTITY_WORLD;
 		src_flags = src ? src->flags : 0;
+	} else if (src) {
+		/*
+		 * The VNI's identity is the one judged, but the source pod's isolation still makes
+		 * the flow tracked here: else its reply, leaving the destination pod here, would be
+		 * judged as a new flow by the source's ingress policy and dropped.
+		 */
+		src_flags = src->flags & (IPCACHE_F_ISOLATED_INGRESS | IPCACHE_F_ISOLATED_EGRESS);
 	}
 	dst = ipcache4_lookup(daddr, lengths);
 	dst_id = dst ? dst->identity : IDENTITY_WORLD;

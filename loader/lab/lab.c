@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The network-policy lab: one node namespace with the agent, one namespace per pod wired by
- * sluice-cni, servers on every declared port, real connections between every pair, and the
- * observed matrix next to the reference evaluator's. Everything it makes carries a random
- * prefix and is removed on every exit path, Ctrl-C included. This file holds the run; the
- * other loader/lab/lab_*.c files its parts.
+ * The network-policy lab: one node namespace with the agent (or several on a fabric, one
+ * agent each, pods spread over them), one namespace per pod wired by sluice-cni, servers on every
+ * declared port, real connections between every pair, and the observed matrix next to the reference
+ * evaluator's. Everything it makes carries a random prefix and is removed on every exit path,
+ * Ctrl-C included. This file holds the run; the other loader/lab/lab_*.c files its parts.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,21 +37,26 @@ static void lab_cleanup(struct lab *lab)
 
 	for (i = 0; i < lab->n_pods; i++)
 		lab_stop_child(lab->pods[i].server, 1000);
-	lab_stop_child(lab->agent, 10000);
-	lab->agent = 0;
+	for (i = 0; i < lab->n_nodes; i++) {
+		lab_stop_child(lab->nodes[i].agent, 10000);
+		lab->nodes[i].agent = 0;
+	}
 	for (i = lab->n_pods; i-- > 0;)
 		lab_remove_pod(lab, &lab->pods[i]);
 	lab->n_pods = 0;
-	if (lab->has_node)
-		lab_ip("netns", "delete", lab->node_netns, NULL, NULL, NULL);
-	lab->has_node = false;
-	/* The agent leaves its pins on exit (by design); these are the lab's own. */
+	for (i = 0; i < lab->n_nodes; i++) {
+		if (lab->nodes[i].has_netns)
+			lab_ip("netns", "delete", lab->nodes[i].netns, NULL);
+		lab->nodes[i].has_netns = false;
+	}
+	if (lab->has_fabric)
+		lab_ip("netns", "delete", lab->fabric_netns, NULL);
+	lab->has_fabric = false;
+	/* The agents leave their pins on exit (by design); these are the lab's own. */
 	if (lab->bpffs[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lab->bpffs);
 		if (system(cmd))
 			log_warn("lab: could not remove %s", lab->bpffs);
-		*strrchr(lab->bpffs, '/') = '\0';
-		rmdir(lab->bpffs);
 	}
 	if (lab->dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lab->dir);
@@ -71,12 +76,12 @@ static bool lab_pod_same(const struct k8s_object *a, const struct k8s_object *b)
 }
 
 /*
- * Make the wired pods those of OBJECTS: removed and changed ones go, new ones are created in
- * the file's order; kept ones take the new object (labels).
+ * Make the wired pods those of OBJECTS: removed, changed and moved ones go, new ones are
+ * created in the file's order; kept ones take the new object (labels).
  */
 static int lab_sync_pods(struct lab *lab, struct k8s_object *const *objects, size_t n)
 {
-	size_t i, j;
+	size_t i, j, node;
 	int err;
 
 	for (i = lab->n_pods; i-- > 0;) {
@@ -84,7 +89,8 @@ static int lab_sync_pods(struct lab *lab, struct k8s_object *const *objects, siz
 
 		for (j = 0; j < n && !is_kept; j++) {
 			if (objects[j]->kind == K8S_KIND_POD &&
-			    lab_pod_same(objects[j], lab->pods[i].object)) {
+			    lab_pod_same(objects[j], lab->pods[i].object) &&
+			    !lab_place(lab, objects, n, j, &node) && node == lab->pods[i].node) {
 				k8s_object_get(objects[j]);
 				k8s_object_put(lab->pods[i].object);
 				lab->pods[i].object = objects[j];
@@ -114,7 +120,9 @@ static int lab_sync_pods(struct lab *lab, struct k8s_object *const *objects, siz
 		}
 		if (i < lab->n_pods)
 			continue; /* duplicate in the file: first wins */
-		err = lab_add_pod(lab, objects[j]);
+		err = lab_place(lab, objects, n, j, &node);
+		if (!err)
+			err = lab_add_pod(lab, objects[j], node);
 		if (err)
 			return err;
 		if (lab_stop)
@@ -126,21 +134,30 @@ static int lab_sync_pods(struct lab *lab, struct k8s_object *const *objects, siz
 /* Apply OBJECTS (pods, manifests, agent sync), probe, report. Returns mismatches or -errno. */
 static int lab_round(struct lab *lab, struct k8s_object *const *objects, size_t n)
 {
-	int syncs = lab_count_in_log(lab, "sync:");
-	int err = lab_sync_pods(lab, objects, n);
+	int syncs[LAB_MAX_NODES];
+	size_t i;
+	int err;
 
+	for (i = 0; i < lab->n_nodes; i++)
+		syncs[i] = lab_count_in_log(&lab->nodes[i], "sync:");
+	err = lab_sync_pods(lab, objects, n);
 	if (err)
 		return err;
 	err = lab_write_manifests(lab, objects, n);
 	if (err)
 		return err;
-	err = lab_wait_log(lab, "sync:", syncs, LAB_SYNC_TIMEOUT_MS);
-	if (err)
-		return err;
+	for (i = 0; i < lab->n_nodes; i++) {
+		err = lab_wait_log(lab, &lab->nodes[i], "sync:", syncs[i], LAB_SYNC_TIMEOUT_MS);
+		if (err)
+			return err;
+	}
 	err = lab_plan(lab, objects, n);
 	if (err)
 		return err;
-	if (!lab->options->is_json)
+	if (!lab->options->is_json && lab->n_nodes > 1)
+		fprintf(stderr, "lab: probing %zu connections between %zu pods on %zu nodes\n",
+			lab->n_probes, lab->n_pods, lab->n_nodes);
+	else if (!lab->options->is_json)
 		fprintf(stderr, "lab: probing %zu connections between %zu pods\n", lab->n_probes,
 			lab->n_pods);
 	err = lab_probe_all(lab);
@@ -193,8 +210,8 @@ static int lab_setup(struct lab *lab)
 	snprintf(path, sizeof(path), "%s/cni", lab->dir);
 	if (mkdir(path, 0700))
 		return -errno;
-	snprintf(lab->bpffs, sizeof(lab->bpffs), "/sys/fs/bpf/%.*s/%s",
-		 (int)strlen(lab->prefix) - 1, lab->prefix, LAB_NODE);
+	snprintf(lab->bpffs, sizeof(lab->bpffs), "/sys/fs/bpf/%.*s", (int)strlen(lab->prefix) - 1,
+		 lab->prefix);
 	return 0;
 }
 
@@ -258,6 +275,14 @@ int lab_run(const struct lab_options *options)
 	}
 	lab->options = options;
 	lab->has_sctp = true;
+	lab->n_nodes = options->n_nodes ? options->n_nodes : 1;
+	if (lab->n_nodes > LAB_MAX_NODES || lab_check_placement(lab, objects, n_objects)) {
+		if (lab->n_nodes > LAB_MAX_NODES)
+			log_error("lab: --nodes %zu: at most %d", lab->n_nodes, LAB_MAX_NODES);
+		lab_objects_free(objects, n_objects);
+		free(lab);
+		return -EINVAL;
+	}
 	sigemptyset(&action.sa_mask);
 	sigaction(SIGINT, &action, NULL);
 	sigaction(SIGTERM, &action, NULL);
@@ -266,7 +291,7 @@ int lab_run(const struct lab_options *options)
 
 	ret = lab_setup(lab);
 	if (!ret)
-		ret = lab_start_node(lab);
+		ret = lab_start_nodes(lab);
 	while (!ret && !lab_stop) {
 		ret = lab_round(lab, objects, n_objects);
 		if (ret < 0 || !options->is_watch)
@@ -280,7 +305,9 @@ int lab_run(const struct lab_options *options)
 			ret = lab_wait_change(options->file);
 			if (ret)
 				break;
-			if (lab_load(options->file, &next, &n_next)) {
+			if (lab_load(options->file, &next, &n_next) ||
+			    lab_check_placement(lab, next, n_next)) {
+				lab_objects_free(next, n_next);
 				fprintf(stderr,
 					"lab: %s is invalid; keeping the last good version\n",
 					options->file);

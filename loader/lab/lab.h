@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `sluice lab FILE`: the network-policy lab. Builds a node and the file's pods as network
- * namespaces (through sluice-cni), runs the agent on the file's objects, probes every pod pair
+ * `sluice lab [--nodes N] FILE`: the network-policy lab. Builds one node (or N on a fabric) and
+ * the file's pods as network namespaces (through sluice-cni), runs an agent per node on the
+ * file's objects, probes every pod pair
  * on every declared port with real connections and compares what got through with the
  * reference evaluator (loader/desired/netpol_eval.c).
  */
@@ -13,6 +14,8 @@
 
 #include "loader/k8s/objects.h"
 
+#define LAB_MAX_NODES 8 /* --nodes */
+
 struct lab_options {
 	const char *file;
 	bool is_json;		 /* -o json */
@@ -20,6 +23,7 @@ struct lab_options {
 	const char *cni;	 /* sluice-cni binary; default: next to this binary */
 	const char *agent;	 /* sluice binary for the agent; default: this binary */
 	unsigned int timeout_ms; /* per probe */
+	unsigned int n_nodes;	 /* --nodes: pods spread over this many nodes (0: one) */
 };
 
 /* Runs the lab; returns 0 when every probe matched, 1 on a mismatch, -errno on failure. */

@@ -18,17 +18,35 @@
 #include "lib/ip_proto.h"
 #include "loader/lab/lab.h"
 
-#define LAB_NODE	       "lab"
-#define LAB_SUBNET	       "10.244.1.0/24" /* pods get .2, .3, ... in the file's order */
-#define LAB_READY_TIMEOUT_MS   30000	       /* agent start (the ASan build is slow) */
-#define LAB_SYNC_TIMEOUT_MS    15000	       /* agent applying a manifest change */
-#define LAB_PROBE_TIMEOUT_MS   1000	       /* a dropped SYN or datagram: denied */
-#define LAB_UDP_RETRY_MS       250	       /* datagrams are resent, loss is not denial */
+#define LAB_NODE   "lab"
+#define LAB_SUBNET "10.244.1.0/24" /* pods get .2, .3, ... in the file's order */
+/*
+ * Several nodes: node i (1-based) is "lab-i" with pod CIDR 10.244.i.0/24, its eth0
+ * 198.51.100.i/24 on the fabric's bridge (documentation range, inside the lab's namespaces).
+ */
+#define LAB_CLUSTER_CIDR       "10.244.0.0/16"
+#define LAB_UNDERLAY_NET       "198.51.100"
+#define LAB_READY_TIMEOUT_MS   60000 /* agent start (the ASan build, a loaded machine) */
+#define LAB_SYNC_TIMEOUT_MS    15000 /* agent applying a manifest change */
+#define LAB_PROBE_TIMEOUT_MS   1000  /* a dropped SYN or datagram: denied */
+#define LAB_UDP_RETRY_MS       250   /* datagrams are resent, loss is not denial */
 #define LAB_MAX_PODS	       128
 #define LAB_MAX_PROBES_PER_POD 4096
 
+struct lab_node {
+	char name[24];	/* LAB_NODE alone, else "lab-1", "lab-2", ... */
+	char netns[64]; /* name under /var/run/netns */
+	char bpffs[PATH_MAX + 32];
+	char log[PATH_MAX + 48]; /* the agent's log */
+	char subnet[24];	 /* pod CIDR */
+	char ip[24];		 /* address on the fabric ("" alone) */
+	pid_t agent;
+	bool has_netns;
+};
+
 struct lab_pod {
 	struct k8s_object *object;				/* owned reference */
+	size_t node;						/* index into lab.nodes */
 	char netns[64];						/* name under /var/run/netns */
 	char id[K8S_DNS_LABEL_MAX + K8S_DNS_SUBDOMAIN_MAX + 2]; /* "ns/name" */
 	uint32_t ip;						/* network order */
@@ -45,15 +63,16 @@ struct lab_probe {
 
 struct lab {
 	const struct lab_options *options;
-	char prefix[32];    /* "sllab1a2b3c-" */
-	char dir[PATH_MAX]; /* files: manifests/, cni/, agent.log */
-	char bpffs[PATH_MAX];
-	char node_netns[64];
+	char prefix[32];      /* "sllab1a2b3c-" */
+	char dir[PATH_MAX];   /* files: manifests/, cni/, agent logs */
+	char bpffs[PATH_MAX]; /* parent of the nodes' pin directories */
+	char fabric_netns[64];
 	char self[PATH_MAX];
 	char cni[PATH_MAX];
-	pid_t agent;
-	bool has_node;
+	bool has_fabric;
 	bool has_sctp;
+	size_t n_nodes;
+	struct lab_node nodes[LAB_MAX_NODES];
 	size_t n_pods;
 	struct lab_pod pods[LAB_MAX_PODS];
 	size_t n_probes;
@@ -68,6 +87,7 @@ extern volatile sig_atomic_t lab_stop; /* SIGINT, SIGTERM or SIGHUP seen */
 /* lab_objects.c: the file's objects, and the manifests the agent reads. */
 int lab_load(const char *file, struct k8s_object ***out, size_t *n_out);
 int lab_write_manifests(struct lab *lab, struct k8s_object *const *objects, size_t n);
+int lab_write_nodes(struct lab *lab);
 
 /* lab_process.c: child processes, network namespaces, the node and its agent. */
 uint64_t lab_now_ms(void);
@@ -75,16 +95,21 @@ int lab_enter_netns(const char *name);
 void lab_child_init(void);
 int lab_exec(char *const argv[], char *const envp[], const char *netns, const char *input,
 	     char *out, size_t out_len);
-int lab_ip(const char *a, const char *b, const char *c, const char *d, const char *e,
-	   const char *f);
+/* `ip ARG...` (NULL-terminated); returns its exit status, or -errno. */
+int lab_ip(const char *first, ...) __attribute__((sentinel));
 int lab_netns_add(const char *name);
 void lab_stop_child(pid_t pid, unsigned int wait_ms);
-int lab_count_in_log(const struct lab *lab, const char *needle);
-int lab_wait_log(struct lab *lab, const char *needle, int before, unsigned int timeout_ms);
-int lab_start_node(struct lab *lab);
+int lab_count_in_log(const struct lab_node *node, const char *needle);
+int lab_wait_log(struct lab *lab, struct lab_node *node, const char *needle, int before,
+		 unsigned int timeout_ms);
+int lab_start_nodes(struct lab *lab);
 
-/* lab_pods.c: the pods and their servers. */
-int lab_add_pod(struct lab *lab, struct k8s_object *object);
+/* lab_pods.c: the pods, where they run, and their servers. */
+int lab_place(const struct lab *lab, struct k8s_object *const *objects, size_t n, size_t index,
+	      size_t *node);
+int lab_check_placement(const struct lab *lab, struct k8s_object *const *objects, size_t n);
+
+int lab_add_pod(struct lab *lab, struct k8s_object *object, size_t node);
 void lab_remove_pod(struct lab *lab, struct lab_pod *pod);
 
 /* lab_probe.c: the probes and what they saw. */

@@ -231,7 +231,7 @@ int lab_write_manifests(struct lab *lab, struct k8s_object *const *objects, size
 		fprintf(f,
 			"}, \"spec\": {\"nodeName\": \"%s\", \"containers\": [{\"name\": \"c\", "
 			"\"ports\": [",
-			LAB_NODE);
+			lab->nodes[pod->node].name);
 		for (j = 0; j < p->n_ports; j++) {
 			fprintf(f, "%s{\"containerPort\": %u, \"protocol\": \"%s\"", j ? ", " : "",
 				p->ports[j].port, ip_proto_name(p->ports[j].proto));
@@ -243,6 +243,39 @@ int lab_write_manifests(struct lab *lab, struct k8s_object *const *objects, size
 			"]}]}, \"status\": {\"phase\": \"Running\", \"podIP\": \"%s\", "
 			"\"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}]}}\n",
 			ip);
+	}
+	if (fclose(f))
+		return -errno;
+	if (rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+/*
+ * Several nodes: a Node object each (InternalIP, spec.podCIDR), written before the agents
+ * start, so that every agent knows its own address and block and its peers from the start.
+ */
+int lab_write_nodes(struct lab *lab)
+{
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+	size_t i;
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s/nodes.yaml.tmp", lab->dir);
+	snprintf(path, sizeof(path), "%s/manifests/nodes.yaml", lab->dir);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	for (i = 0; i < lab->n_nodes; i++) {
+		const struct lab_node *node = &lab->nodes[i];
+
+		fprintf(
+		    f,
+		    "---\n{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": "
+		    "\"%s\"}, \"spec\": {\"podCIDR\": \"%s\", \"podCIDRs\": [\"%s\"]}, "
+		    "\"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"%s\"}, "
+		    "{\"type\": \"Hostname\", \"address\": \"%s\"}]}}\n",
+		    node->name, node->subnet, node->subnet, node->ip, node->name);
 	}
 	if (fclose(f))
 		return -errno;

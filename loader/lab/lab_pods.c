@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The lab's pods: a network namespace each, wired by sluice-cni, with a server per port. */
+/*
+ * The lab's pods: where each runs, a network namespace each, wired by sluice-cni on its node,
+ * with a server per port.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,23 +19,82 @@
 #include "lib/log.h"
 #include "loader/lab/lab_internal.h"
 
+/* ---- placement --------------------------------------------------------------------------- */
+
+/*
+ * The node of OBJECTS[INDEX] (a pod): the node its spec.nodeName names, else round-robin in the
+ * file's order of pods. One node takes every pod (nodeName unread, as before several nodes).
+ * Returns 0, or -ENOENT when nodeName names no lab node.
+ */
+int lab_place(const struct lab *lab, struct k8s_object *const *objects, size_t n, size_t index,
+	      size_t *node)
+{
+	const char *name = objects[index]->pod.node_name;
+	size_t i, ordinal = 0;
+
+	(void)n;
+	*node = 0;
+	if (lab->n_nodes == 1)
+		return 0;
+	if (name) {
+		for (i = 0; i < lab->n_nodes; i++) {
+			char want[32];
+
+			/* the names lab_start_nodes gives, also before the nodes exist */
+			snprintf(want, sizeof(want), "%s-%zu", LAB_NODE, i + 1);
+			if (!strcmp(name, want)) {
+				*node = i;
+				return 0;
+			}
+		}
+		return -ENOENT;
+	}
+	for (i = 0; i < index; i++)
+		ordinal += objects[i]->kind == K8S_KIND_POD;
+	*node = ordinal % lab->n_nodes;
+	return 0;
+}
+
+/* Every pod of OBJECTS has a node; else each one that has none is named. 0 or -EINVAL. */
+int lab_check_placement(const struct lab *lab, struct k8s_object *const *objects, size_t n)
+{
+	size_t i, node;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		if (objects[i]->kind != K8S_KIND_POD || !lab_place(lab, objects, n, i, &node))
+			continue;
+		log_error("lab: pod %s/%s: spec.nodeName \"%s\" is not a lab node (%s-1 to %s-%zu)",
+			  objects[i]->namespace, objects[i]->name, objects[i]->pod.node_name,
+			  LAB_NODE, LAB_NODE, lab->n_nodes);
+		err = -EINVAL;
+	}
+	return err;
+}
+
 /* ---- pods -------------------------------------------------------------------------------- */
 
 static int lab_cni(struct lab *lab, struct lab_pod *pod, const char *command, char *out,
 		   size_t out_len)
 {
-	char config[PATH_MAX * 2 + 256], env_command[64], env_id[128], env_netns[160],
-	    env_args[600], env_path[PATH_MAX + 16];
+	const struct lab_node *node = &lab->nodes[pod->node];
+	char config[PATH_MAX * 2 + 256], state[PATH_MAX + 32], env_command[64], env_id[128],
+	    env_netns[160], env_args[600], env_path[PATH_MAX + 16];
 	char *argv[] = {lab->cni, NULL};
 	char *envp[] = {env_command, env_id,   env_netns, "CNI_IFNAME=eth0",
 			env_path,    env_args, NULL};
 	char *slash;
 
+	/* Each node its own IPAM state, as on separate machines. */
+	if (lab->n_nodes == 1)
+		snprintf(state, sizeof(state), "%s/cni", lab->dir);
+	else
+		snprintf(state, sizeof(state), "%s/cni/%s", lab->dir, node->name);
 	snprintf(config, sizeof(config),
 		 "{\"cniVersion\": \"1.0.0\", \"name\": \"sluice\", \"type\": \"sluice-cni\", "
-		 "\"node\": \"%s\", \"bpffs\": \"%s\", \"stateDir\": \"%s/cni\", "
+		 "\"node\": \"%s\", \"bpffs\": \"%s\", \"stateDir\": \"%s\", "
 		 "\"ipam\": {\"subnet\": \"%s\"}}",
-		 LAB_NODE, lab->bpffs, lab->dir, LAB_SUBNET);
+		 node->name, node->bpffs, state, node->subnet);
 	snprintf(env_command, sizeof(env_command), "CNI_COMMAND=%s", command);
 	snprintf(env_id, sizeof(env_id), "CNI_CONTAINERID=%s", pod->netns);
 	snprintf(env_netns, sizeof(env_netns), "CNI_NETNS=/var/run/netns/%s", pod->netns);
@@ -43,7 +105,7 @@ static int lab_cni(struct lab *lab, struct lab_pod *pod, const char *command, ch
 	snprintf(env_args, sizeof(env_args),
 		 "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=%s;K8S_POD_NAME=%s",
 		 pod->object->namespace, pod->object->name);
-	return lab_exec(argv, envp, lab->node_netns, config, out, out_len);
+	return lab_exec(argv, envp, node->netns, config, out, out_len);
 }
 
 /* Bind every declared port of the pod and serve until killed. Runs in the pod's namespace. */
@@ -137,7 +199,7 @@ static int lab_start_server(struct lab *lab, struct lab_pod *pod)
 	return 0;
 }
 
-int lab_add_pod(struct lab *lab, struct k8s_object *object)
+int lab_add_pod(struct lab *lab, struct k8s_object *object, size_t node)
 {
 	struct lab_pod *pod;
 	char out[8192];
@@ -154,6 +216,7 @@ int lab_add_pod(struct lab *lab, struct k8s_object *object)
 	memset(pod, 0, sizeof(*pod));
 	k8s_object_get(object);
 	pod->object = object;
+	pod->node = node;
 	snprintf(pod->id, sizeof(pod->id), "%s/%s", object->namespace, object->name);
 	snprintf(pod->netns, sizeof(pod->netns), "%sp%zu", lab->prefix, lab->n_pod_netns++);
 	lab->n_pods++;
@@ -189,7 +252,7 @@ void lab_remove_pod(struct lab *lab, struct lab_pod *pod)
 {
 	lab_stop_child(pod->server, 1000);
 	pod->server = 0;
-	if (pod->is_wired && lab->has_node)
+	if (pod->is_wired && lab->nodes[pod->node].has_netns)
 		lab_cni(lab, pod, "DEL", NULL, 0);
 	pod->is_wired = false;
 	if (pod->netns[0])

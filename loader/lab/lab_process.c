@@ -5,11 +5,13 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "lib/log.h"
@@ -110,23 +112,29 @@ int lab_exec(char *const argv[], char *const envp[], const char *netns, const ch
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int lab_ip(const char *a, const char *b, const char *c, const char *d, const char *e, const char *f)
+int lab_ip(const char *first, ...)
 {
-	char *argv[] = {"ip",	   (char *)a, (char *)b, (char *)c,
-			(char *)d, (char *)e, (char *)f, NULL};
+	char *argv[16] = {"ip", (char *)first};
+	size_t n = 2;
+	va_list ap;
 
+	va_start(ap, first);
+	while (n < sizeof(argv) / sizeof(argv[0]) - 1 && (argv[n] = va_arg(ap, char *)))
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
 	return lab_exec(argv, NULL, NULL, NULL, NULL, 0);
 }
 
 int lab_netns_add(const char *name)
 {
-	int err = lab_ip("netns", "add", name, NULL, NULL, NULL);
+	int err = lab_ip("netns", "add", name, NULL);
 
 	if (err) {
 		log_error("lab: ip netns add %s failed (%d)", name, err);
 		return -EIO;
 	}
-	return lab_ip("-n", name, "link", "set", "lo", "up");
+	return lab_ip("-n", name, "link", "set", "lo", "up", NULL);
 }
 
 /* Stop a child: SIGTERM to its group, SIGKILL after wait_ms. */
@@ -152,14 +160,13 @@ void lab_stop_child(pid_t pid, unsigned int wait_ms)
 
 /* ---- the node and its agent -------------------------------------------------------------- */
 
-int lab_count_in_log(const struct lab *lab, const char *needle)
+int lab_count_in_log(const struct lab_node *node, const char *needle)
 {
-	char path[PATH_MAX + 16], line[4096];
+	char line[4096];
 	FILE *f;
 	int n = 0;
 
-	snprintf(path, sizeof(path), "%s/agent.log", lab->dir);
-	f = fopen(path, "r");
+	f = fopen(node->log, "r");
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
@@ -168,39 +175,41 @@ int lab_count_in_log(const struct lab *lab, const char *needle)
 	return n;
 }
 
-static void lab_log_tail(const struct lab *lab)
+static void lab_log_tail(const struct lab_node *node)
 {
-	char path[PATH_MAX + 16], cmd[2 * PATH_MAX + 160];
+	char cmd[2 * PATH_MAX + 256];
 
-	snprintf(path, sizeof(path), "%s/agent.log", lab->dir);
 	/* A sanitizer report's head says more than its tail. */
 	snprintf(cmd, sizeof(cmd),
 		 "grep -m1 -A14 -e 'ERROR: AddressSanitizer' -e 'runtime error' '%s' >&2 || "
 		 "tail -n 15 '%s' >&2",
-		 path, path);
+		 node->log, node->log);
 	if (system(cmd) < 0)
 		log_debug("lab: tail failed");
 }
 
-/* Wait until the agent log holds more than BEFORE lines with NEEDLE. */
-int lab_wait_log(struct lab *lab, const char *needle, int before, unsigned int timeout_ms)
+/* Wait until NODE's agent log holds more than BEFORE lines with NEEDLE. */
+int lab_wait_log(struct lab *lab, struct lab_node *node, const char *needle, int before,
+		 unsigned int timeout_ms)
 {
 	uint64_t deadline = lab_now_ms() + timeout_ms;
 	int status;
 
-	while (lab_count_in_log(lab, needle) <= before) {
+	(void)lab;
+	while (lab_count_in_log(node, needle) <= before) {
 		if (lab_stop)
 			return -EINTR;
-		if (waitpid(lab->agent, &status, WNOHANG) == lab->agent) {
-			lab->agent = 0;
-			log_error("lab: the agent exited; its log ends:");
-			lab_log_tail(lab);
+		if (waitpid(node->agent, &status, WNOHANG) == node->agent) {
+			node->agent = 0;
+			log_error("lab: the agent of node %s exited; its log ends:", node->name);
+			lab_log_tail(node);
 			return -ECHILD;
 		}
 		if (lab_now_ms() > deadline) {
-			log_error("lab: no \"%s\" from the agent within %u ms; its log ends:",
-				  needle, timeout_ms);
-			lab_log_tail(lab);
+			log_error("lab: no \"%s\" from the agent of node %s within %u ms; its log "
+				  "ends:",
+				  needle, node->name, timeout_ms);
+			lab_log_tail(node);
 			return -ETIMEDOUT;
 		}
 		usleep(50000);
@@ -208,31 +217,62 @@ int lab_wait_log(struct lab *lab, const char *needle, int before, unsigned int t
 	return 0;
 }
 
-int lab_start_node(struct lab *lab)
+/*
+ * Several nodes: the fabric namespace with a bridge, and node I's eth0 on it (198.51.100.I/24),
+ * as tests/e2e/lib.sh's topo_fabric_node wires them.
+ */
+static int lab_wire_fabric(struct lab *lab, struct lab_node *node, size_t i)
 {
-	char manifests[PATH_MAX + 16], log_path[PATH_MAX + 16];
-	int err, fd;
+	char peer[16], address[24];
+	int err = 0;
 
-	snprintf(lab->node_netns, sizeof(lab->node_netns), "%snode", lab->prefix);
-	err = lab_netns_add(lab->node_netns);
-	if (err)
-		return err;
-	lab->has_node = true;
+	if (!lab->has_fabric) {
+		snprintf(lab->fabric_netns, sizeof(lab->fabric_netns), "%sfabric", lab->prefix);
+		err = lab_netns_add(lab->fabric_netns);
+		if (err)
+			return err;
+		lab->has_fabric = true;
+		if (lab_ip("-n", lab->fabric_netns, "link", "add", "br0", "type", "bridge", NULL) ||
+		    lab_ip("-n", lab->fabric_netns, "link", "set", "br0", "up", NULL)) {
+			log_error("lab: the fabric's bridge br0 failed");
+			return -EIO;
+		}
+	}
+	snprintf(peer, sizeof(peer), "n%u", (unsigned char)(i + 1));
+	snprintf(address, sizeof(address), "%s/24", node->ip);
+	if (lab_ip("link", "add", "eth0", "netns", node->netns, "type", "veth", "peer", "name",
+		   peer, "netns", lab->fabric_netns, NULL) ||
+	    lab_ip("-n", lab->fabric_netns, "link", "set", peer, "master", "br0", "up", NULL) ||
+	    lab_ip("-n", node->netns, "addr", "add", address, "dev", "eth0", NULL) ||
+	    lab_ip("-n", node->netns, "link", "set", "eth0", "up", NULL)) {
+		log_error("lab: node %s: eth0 on the fabric failed", node->name);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int lab_start_agent(struct lab *lab, struct lab_node *node)
+{
+	char manifests[PATH_MAX + 16];
+	int fd;
+
 	snprintf(manifests, sizeof(manifests), "%s/manifests", lab->dir);
-	snprintf(log_path, sizeof(log_path), "%s/agent.log", lab->dir);
-	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(node->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	lab->agent = fork();
-	if (lab->agent < 0) {
+	node->agent = fork();
+	if (node->agent < 0) {
+		node->agent = 0;
 		close(fd);
 		return -errno;
 	}
-	if (lab->agent == 0) {
+	if (node->agent == 0) {
+		const char *agent = lab->options->agent ? lab->options->agent : lab->self;
+
 		lab_child_init();
 		dup2(fd, 1);
 		dup2(fd, 2);
-		if (lab_enter_netns(lab->node_netns))
+		if (lab_enter_netns(node->netns))
 			_exit(126);
 		{
 			int sysctl = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY);
@@ -244,11 +284,69 @@ int lab_start_node(struct lab *lab)
 			}
 		}
 		/* The lab's pods are namespaces: no socket hooks on the machine's cgroup. */
-		execl(lab->options->agent ? lab->options->agent : lab->self, "sluice", "agent",
-		      "--node", LAB_NODE, "--manifests", manifests, "--bpffs", lab->bpffs,
-		      "--pod-cidr", LAB_SUBNET, "--host-lb", "false", (char *)NULL);
+		if (lab->n_nodes == 1)
+			execl(agent, "sluice", "agent", "--node", node->name, "--manifests",
+			      manifests, "--bpffs", node->bpffs, "--pod-cidr", node->subnet,
+			      "--host-lb", "false", (char *)NULL);
+		else /* address and pod CIDR from the node's Node object, as the peers learn them */
+			execl(agent, "sluice", "agent", "--node", node->name, "--manifests",
+			      manifests, "--bpffs", node->bpffs, "--cluster-cidr", LAB_CLUSTER_CIDR,
+			      "--host-lb", "false", (char *)NULL);
 		_exit(127);
 	}
 	close(fd);
-	return lab_wait_log(lab, "agent ready", 0, LAB_READY_TIMEOUT_MS);
+	return 0;
+}
+
+/* The nodes (and with several, their fabric and Node objects), each with its agent, ready. */
+int lab_start_nodes(struct lab *lab)
+{
+	char path[PATH_MAX + 32];
+	size_t i;
+	int err;
+
+	for (i = 0; i < lab->n_nodes; i++) {
+		struct lab_node *node = &lab->nodes[i];
+		unsigned char k = (unsigned char)(i + 1); /* LAB_MAX_NODES at most */
+
+		if (lab->n_nodes == 1) {
+			snprintf(node->name, sizeof(node->name), "%s", LAB_NODE);
+			snprintf(node->netns, sizeof(node->netns), "%snode", lab->prefix);
+			snprintf(node->subnet, sizeof(node->subnet), "%s", LAB_SUBNET);
+			snprintf(node->log, sizeof(node->log), "%s/agent.log", lab->dir);
+		} else {
+			snprintf(node->name, sizeof(node->name), "%s-%u", LAB_NODE, k);
+			snprintf(node->netns, sizeof(node->netns), "%snode%u", lab->prefix, k);
+			snprintf(node->subnet, sizeof(node->subnet), "10.244.%u.0/24", k);
+			snprintf(node->ip, sizeof(node->ip), "%s.%u", LAB_UNDERLAY_NET, k);
+			snprintf(node->log, sizeof(node->log), "%s/agent-%s.log", lab->dir,
+				 node->name);
+			snprintf(path, sizeof(path), "%s/cni/%s", lab->dir, node->name);
+			if (mkdir(path, 0700))
+				return -errno;
+		}
+		snprintf(node->bpffs, sizeof(node->bpffs), "%s/%s", lab->bpffs, node->name);
+		err = lab_netns_add(node->netns);
+		if (err)
+			return err;
+		node->has_netns = true;
+		if (lab->n_nodes > 1 && (err = lab_wire_fabric(lab, node, i)))
+			return err;
+		if (lab_stop)
+			return -EINTR;
+	}
+	if (lab->n_nodes > 1 && (err = lab_write_nodes(lab)))
+		return err;
+	/* Started together: the ASan build's start-up is most of a lab's time. */
+	for (i = 0; i < lab->n_nodes; i++) {
+		err = lab_start_agent(lab, &lab->nodes[i]);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < lab->n_nodes; i++) {
+		err = lab_wait_log(lab, &lab->nodes[i], "agent ready", 0, LAB_READY_TIMEOUT_MS);
+		if (err)
+			return err;
+	}
+	return 0;
 }

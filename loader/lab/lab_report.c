@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The lab's report: the matrix observed next to the expected one, as text or JSON. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lib/ip_proto.h"
 #include "loader/desired/state.h"
@@ -13,7 +15,20 @@ size_t lab_report_json(const struct lab *lab)
 {
 	size_t i, mismatches = 0;
 
-	printf("{\"probes\": [");
+	printf("{");
+	if (lab->n_nodes > 1) { /* where each pod ran */
+		printf("\"pods\": [");
+		for (i = 0; i < lab->n_pods; i++) {
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &lab->pods[i].ip, ip, sizeof(ip));
+			printf("%s\n  {\"pod\": \"%s\", \"node\": \"%s\", \"ip\": \"%s\"}",
+			       i ? "," : "", lab->pods[i].id, lab->nodes[lab->pods[i].node].name,
+			       ip);
+		}
+		printf("\n], ");
+	}
+	printf("\"probes\": [");
 	for (i = 0; i < lab->n_probes; i++) {
 		const struct lab_probe *probe = &lab->probes[i];
 		bool observed = lab->observed[i] == 1;
@@ -39,6 +54,16 @@ size_t lab_report_text(const struct lab *lab)
 
 	for (i = 0; i < lab->n_pods; i++)
 		width = strlen(lab->pods[i].id) > width ? strlen(lab->pods[i].id) : width;
+	if (lab->n_nodes > 1) {
+		printf("\npods on %zu nodes\n", lab->n_nodes);
+		for (i = 0; i < lab->n_pods; i++) {
+			char ip[INET_ADDRSTRLEN];
+
+			inet_ntop(AF_INET, &lab->pods[i].ip, ip, sizeof(ip));
+			printf("%2zu %-*s  %-8s %s\n", i + 1, (int)width, lab->pods[i].id,
+			       lab->nodes[lab->pods[i].node].name, ip);
+		}
+	}
 	for (i = 0; i < lab->n_probes; i++) {
 		const struct lab_probe *first = &lab->probes[i];
 		bool is_new = true;

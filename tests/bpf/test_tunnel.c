@@ -527,3 +527,43 @@ void test_tunnel_decap_service_reply(void)
 cleanup:
 	tun_close(&f);
 }
+
+/*
+ * A new flow from an ingress-isolated pod of node B into backend A, which no policy isolates: the
+ * VNI's identity is judged, and the source's isolation, as this node's ipcache knows it, tracks
+ * the flow both ways, so that A's reply is not judged as a new flow by the source's ingress
+ * policy when it leaves A. A source that nothing isolates stays untracked.
+ */
+void test_tunnel_decap_tracks_isolated_source(void)
+{
+	struct pkt_spec spec = tun_spec(TUN_POD_B, TEST_BACKEND_A, TEST_BACKEND_PORT);
+	struct tun_fixture f;
+	struct pkt in, out;
+	int verdict;
+
+	if (!tun_setup(&f) || !ASSERT_OK(fixture_policy_enable(&f.pod, true), "policy on") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, TEST_BACKEND_A, 32, TUN_ID_A, IPCACHE_F_POD),
+		       "backend A, not isolated") ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, TUN_POD_B, 32, TUN_ID_ALLOWED,
+					      IPCACHE_F_POD | IPCACHE_F_ISOLATED_INGRESS),
+		       "B's pod isolated for ingress") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
+	    !ASSERT_OK(tun_decap(&f, TUN_NODE_B, TUN_ID_ALLOWED, &in, &out, &verdict), "test run"))
+		goto cleanup;
+	tun_expect_into_backend_a(&in, &out, verdict, "isolated source");
+	ASSERT_EQ(fixture_ct_count(&f.pod), 2, "isolated source: tracked both ways");
+	ASSERT_EQ(fixture_drops_total(&f.pod), 0, "isolated source: no drop");
+
+	spec = tun_spec(TEST_IP(10, 0, 2, 24), TEST_BACKEND_A, TEST_BACKEND_PORT);
+	if (ASSERT_OK(fixture_policy_address(&f.pod, TEST_IP(10, 0, 2, 24), 32, TUN_ID_ALLOWED,
+					     IPCACHE_F_POD),
+		      "a pod of B nothing isolates") &&
+	    ASSERT_OK(pkt_build(&in, &spec), "build second SYN") &&
+	    ASSERT_OK(tun_decap(&f, TUN_NODE_B, TUN_ID_ALLOWED, &in, &out, &verdict),
+		      "second test run")) {
+		tun_expect_into_backend_a(&in, &out, verdict, "source not isolated");
+		ASSERT_EQ(fixture_ct_count(&f.pod), 2, "source not isolated: untracked");
+	}
+cleanup:
+	tun_close(&f);
+}
