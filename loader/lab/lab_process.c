@@ -246,7 +246,8 @@ int lab_start_node(struct lab *lab)
 		/* The lab's pods are namespaces: no socket hooks on the machine's cgroup. */
 		execl(lab->options->agent ? lab->options->agent : lab->self, "sluice", "agent",
 		      "--node", LAB_NODE, "--manifests", manifests, "--bpffs", lab->bpffs,
-		      "--pod-cidr", LAB_SUBNET, "--host-lb", "false", (char *)NULL);
+		      "--pod-cidr", LAB_SUBNET, "--host-lb", "false", "--socket-lb", "false",
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(fd);

@@ -28,8 +28,9 @@ SL_TOOLS=${SL_TOOLS:-$BUILD_DIR/tests/tools}
 SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-20} # seconds; the ASan build starts slowly
 SL_SYNC_TIMEOUT=${SL_SYNC_TIMEOUT:-15}               # seconds for the agent to apply a change
 # The agent's socket hooks act on a whole cgroup: every agent a test starts runs without them
-# (--host-lb's default), unless it gives --host-lb true and the test's own cgroup (topo_cgroup).
-export SLUICE_HOST_LB=false
+# (--host-lb's and --socket-lb's defaults), unless it gives --host-lb true or --socket-lb true
+# and the test's own cgroup (topo_cgroup).
+export SLUICE_HOST_LB=false SLUICE_SOCKET_LB=false
 
 SL_PASSED=0
 SL_FAILED=0
