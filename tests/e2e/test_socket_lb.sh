@@ -97,6 +97,9 @@ hooks_on_cgroup() { bpftool cgroup show "$TOPO_CGROUP" 2>/dev/null | grep -c 'so
 
 check socket_lb/pods_recorded "n1 lb4_sk_pods: $(pods_recorded n1) entries for 5 pods" \
 	test "$(pods_recorded n1)" -eq 5
+# n2 runs without hooks, yet keeps the pin, so a later --socket-lb true serves its pods too.
+check socket_lb/pods_recorded_hooks_off "n2 lb4_sk_pods: $(pods_recorded n2) entries for 2 pods" \
+	test "$(pods_recorded n2)" -eq 2
 check socket_lb/four_hooks "bpftool cgroup show: $(hooks_on_cgroup) sock_lb programs (n1's only)" \
 	test "$(hooks_on_cgroup)" -eq 4
 
@@ -126,22 +129,30 @@ out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$LOCAL_VIP:80" -n 10 --ti
 check socket_lb/internal_traffic_policy_local "10 connections to $LOCAL_VIP:80: $(tally "$out")" \
 	test "$(count_from web-1 "$out")" -eq 10
 
-# The backend's ingress policy still judges the flow (now pod-to-pod): dropped, and counted.
+# stat_of NAME: a counter of sluice status (socket_translated, socket_refused).
+stat_of() { topo_cli n1 status -o json 2>/dev/null | jq -r --arg n "$1" '[.stats[] | select(.name == $n) | .packets] | add // 0'; }
+
+# The backend's ingress policy still judges the flow (now pod-to-pod): translated at connect(),
+# then dropped by policy, and counted.
+before=$(stat_of socket_translated)
 out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$GUARDED_VIP:80" -n 2 --timeout-ms 1000 || true)
 show_output "$out"
 denied=$(topo_cli n1 drops -o json 2>/dev/null | jq '[.drops[] | select(.name | startswith("policy denied")) | .packets] | add // 0')
-check socket_lb/backend_ingress_policy_holds "to $GUARDED_VIP:80: $(tally "$out"), policy drops $denied" \
-	test "$(count_from guarded "$out")" -eq 0 -a "$(count_errors "$out")" -eq 2 -a "${denied:-0}" -gt 0
+translated=$(($(stat_of socket_translated) - before))
+check socket_lb/backend_ingress_policy_holds "to $GUARDED_VIP:80: $(tally "$out"), $translated translated at connect(), policy drops $denied" \
+	test "$(count_from guarded "$out")" -eq 0 -a "$(count_errors "$out")" -eq 2 -a "$translated" -eq 2 -a "${denied:-0}" -gt 0
 n=$(ct_entries_with n1 "$GUARDED_VIP")
 check socket_lb/guarded_not_per_packet "ct list has $n entries naming $GUARDED_VIP" test "$n" -eq 0
 
-# No endpoints: connect() fails at once with ECONNREFUSED.
+# No endpoints: connect() fails at once with ECONNREFUSED, from the hook (no packet sent).
+before=$(stat_of socket_refused)
 start=$(date +%s%N)
 out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$EMPTY_VIP:80" -n 3 --timeout-ms 3000 || true)
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 show_output "$out"
-check socket_lb/no_endpoints_refused "3 connects to $EMPTY_VIP:80: $(tally "$out")" \
-	test "$(grep -c '^ERR ECONNREFUSED$' <<<"$out")" -eq 3
+refused=$(($(stat_of socket_refused) - before))
+check socket_lb/no_endpoints_refused "3 connects to $EMPTY_VIP:80: $(tally "$out"), $refused refused by the hook" \
+	test "$(grep -c '^ERR ECONNREFUSED$' <<<"$out")" -eq 3 -a "$refused" -eq 3
 check socket_lb/no_endpoints_prompt "3 refusals took ${elapsed_ms} ms" test "$elapsed_ms" -lt 1500
 
 # A pod's UDP stays on the per-packet path: answered, and tracked under the VIP.
