@@ -16,7 +16,10 @@
 #   iptables-nft  the same ruleset with iptables-nft-restore (the nf_tables backend: Debian 12's,
 #                 RHEL 9's and the kube-proxy image's default);
 #   nftables      the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
-#   sluice        the tc program attached, the same services given to the agent as manifests.
+#   sluice        the tc program attached, the same services given to the agent as manifests;
+#   sluice-socket the same, the client run in the agent's cgroup: its connections translated once
+#                 at connect() (--socket-lb), then plain pod-to-pod flows; its per-packet figures
+#                 are tc_pod's on such a flow (sluice-pktbench's "not a service").
 # Each mode but bare also has one change timed from end to end: service 0's last endpoint becomes
 # a new pod (be-new) while the client probes service 0, until be-new answers (update_e2e_ms;
 # through the API as well for sluice, update_e2e_api_ms).
@@ -231,10 +234,23 @@ nf_translated() {
 	in_node conntrack -L -p tcp --orig-dst "$1" 2>/dev/null | grep -c "dst=$1" || true
 }
 
-# Packets sluice's program translated as new service flows (from sluice status).
+# Packets sluice's program translated as new service flows (from sluice status); or the counter
+# STAT (socket_translated: connections the socket hooks translated).
 sluice_new_flows() {
 	topo_cli n1 status -o json 2>/dev/null |
-		jq '[.stats[]? | select(.name == "service_new") | .packets] | add // 0'
+		jq --arg s "${1:-service_new}" '[.stats[]? | select(.name == $s) | .packets] | add // 0'
+}
+
+# client CMD...: CMD in the client pod; inside the agent's cgroup (socket LB) when CLIENT_CGROUP
+# is set, as a pod's processes run in its cgroup.
+CLIENT_CGROUP=
+client() {
+	if [[ -z $CLIENT_CGROUP ]]; then
+		topo_in_pod client "$@"
+		return
+	fi
+	timeout 600 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CLIENT_CGROUP" \
+		nsenter --net="/var/run/netns/$(topo_ns_pod client)" -- "$@"
 }
 
 # connrate_run N MODE TARGETS: REPEATS runs; samples conn_rate and latency; checks backends.
@@ -243,7 +259,7 @@ connrate_run() {
 	want=$BENCH_BACKENDS
 	for ((r = 0; r < REPEATS; r++)); do
 		in_node conntrack -F >/dev/null 2>&1 || true
-		out=$(topo_in_pod client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
+		out=$(client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
 			--duration "$DURATION" --timeout-ms 1000 --expect be- -o json) || true
 		ok=$(jq -r '.connections // 0' <<<"$out" 2>/dev/null || echo 0)
 		errs=$(jq -r '.errors // 0' <<<"$out" 2>/dev/null || echo 0)
@@ -265,7 +281,7 @@ connrate_run() {
 iperf_run() {
 	local n=$1 mode=$2 addr=$3 r out gbps
 	for ((r = 0; r < REPEATS; r++)); do
-		out=$(topo_in_pod client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
+		out=$(client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
 			-t "$IPERF_TIME" -J 2>&1) || bench_fail "$mode/$n/iperf3" "$(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 300)"
 		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")
 		[[ $(jq -r '.end.sum_received.bytes' <<<"$out") -gt 0 ]] ||
@@ -389,7 +405,10 @@ topo_node n1 10.244.1.0/24
 # agent's 100 ms debounce, so the tests' one a second would delay the changes timed here.
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n' >"$TOPO_DIR/api-fixtures.yaml"
 TOPO_API_BOOKMARK_INTERVAL=60 topo_apiserver n1 "$TOPO_DIR/api-fixtures.yaml"
-topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG"
+# The socket hooks on the bench's own cgroup: only the sluice-socket mode's client runs in it.
+topo_cgroup
+topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG" --socket-lb true \
+	--cgroup-root "$TOPO_CGROUP"
 topo_pod n1 client
 BACKEND_IPS=()
 BACKEND_PODS=()
@@ -561,6 +580,21 @@ run_n() {
 	[[ $(nf_translated "$vip") -eq 0 ]] || bench_fail "sluice/$n/netfilter_idle" "netfilter translated flows in sluice mode"
 	pass "bench/sluice/$n/reached_backends"
 
+	# sluice-socket: the same Services, the client's connections translated at connect().
+	info "N=$n sluice-socket"
+	before=$(sluice_new_flows)
+	local socket_before
+	socket_before=$(sluice_new_flows socket_translated)
+	CLIENT_CGROUP=$TOPO_CGROUP
+	connrate_run "$n" sluice-socket "$vip:80"
+	iperf_run "$n" sluice-socket "$iperf_vip"
+	CLIENT_CGROUP=
+	(($(sluice_new_flows socket_translated) > socket_before)) ||
+		bench_fail "sluice-socket/$n/translated_at_connect" "the socket hooks counted no connection"
+	[[ $(sluice_new_flows) -eq $before ]] ||
+		bench_fail "sluice-socket/$n/no_per_packet" "tc_pod translated $(($(sluice_new_flows) - before)) flows"
+	pass "bench/sluice-socket/$n/reached_backends"
+
 	# per-packet cost of the program with N services (BPF_PROG_TEST_RUN, private maps)
 	local be=$BENCH_BACKENDS
 	((n * be < 262143)) || be=$((262143 / n))
@@ -573,6 +607,13 @@ run_n() {
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
 			done
 	done
+	# A socket-LB flow's packets, new or established, meet tc_pod as no service traffic.
+	jq -r '.results[] | select(.metric == "ns_per_packet_pass") | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
+		while IFS=$'\t' read -r med lo hi rep; do
+			for m in ns_per_packet_new ns_per_packet_established; do
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice-socket "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
+			done
+		done
 }
 
 # split_manifests DIR: stdin's YAML documents into DIR/services-NNNNN.yaml, 2,000 a file.
