@@ -241,16 +241,16 @@ sluice_new_flows() {
 		jq --arg s "${1:-service_new}" '[.stats[]? | select(.name == $s) | .packets] | add // 0'
 }
 
-# client CMD...: CMD in the client pod; inside the agent's cgroup (socket LB) when CLIENT_CGROUP
-# is set, as a pod's processes run in its cgroup.
-CLIENT_CGROUP=
+# client CMD...: CMD in the client pod; inside the agent's cgroup (socket LB) when IN_CGROUP=1,
+# as a pod's processes run in its cgroup.
+IN_CGROUP=0
+TOPO_CGROUP_TIMEOUT=600
 client() {
-	if [[ -z $CLIENT_CGROUP ]]; then
+	if ((IN_CGROUP)); then
+		topo_pod_in_cgroup client "$@"
+	else
 		topo_in_pod client "$@"
-		return
 	fi
-	timeout 600 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$CLIENT_CGROUP" \
-		nsenter --net="/var/run/netns/$(topo_ns_pod client)" -- "$@"
 }
 
 # connrate_run N MODE TARGETS: REPEATS runs; samples conn_rate and latency; checks backends.
@@ -585,10 +585,10 @@ run_n() {
 	before=$(sluice_new_flows)
 	local socket_before
 	socket_before=$(sluice_new_flows socket_translated)
-	CLIENT_CGROUP=$TOPO_CGROUP
+	IN_CGROUP=1
 	connrate_run "$n" sluice-socket "$vip:80"
 	iperf_run "$n" sluice-socket "$iperf_vip"
-	CLIENT_CGROUP=
+	IN_CGROUP=0
 	(($(sluice_new_flows socket_translated) > socket_before)) ||
 		bench_fail "sluice-socket/$n/translated_at_connect" "the socket hooks counted no connection"
 	[[ $(sluice_new_flows) -eq $before ]] ||

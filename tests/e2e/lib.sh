@@ -867,6 +867,17 @@ slice_endpoint() {
 	echo "  targetRef: {kind: Pod, namespace: ${TOPO_POD_K8S_NS[$pod]:-default}, name: $pod}"
 }
 
+# topo_pod_in_cgroup POD CMD...: run CMD in the pod's namespace from inside $TOPO_CGROUP, as a
+# pod's processes run in its cgroup (socket LB: an agent with --socket-lb true --cgroup-root
+# "$TOPO_CGROUP"), bounded by TOPO_CGROUP_TIMEOUT seconds (default 60).
+topo_pod_in_cgroup() {
+	local pod=$1
+	shift
+	# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+	timeout "${TOPO_CGROUP_TIMEOUT:-60}" bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+		_ "$TOPO_CGROUP" nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$@"
+}
+
 # ---- the standard topology: the demo's, used by most tests ----------------------------------
 # Node n1 (10.244.1.0/24), agent, pods client, web-1, web-2 with sl_echo, Service "web"
 # 10.96.0.10 (80->8080 TCP, 53->5353 UDP, 8000->8090 TCP stream) and its slice with both pods.

@@ -83,13 +83,6 @@ wait_service_backends n1 "$VIP" 80 2 ||
 wait_service_backends n2 "$VIP" 80 1 ||
 	topo_fatal "service web not applied on n2: $(topo_log_tail "${TOPO_AGENT_LOG[n2]}")"
 
-# pod_in_cgroup POD CMD...: CMD in the pod's namespace from inside the test's cgroup, bounded.
-pod_in_cgroup() {
-	local pod=$1
-	shift
-	timeout 60 bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' _ "$TOPO_CGROUP" \
-		nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$@"
-}
 answered() { echo $(($(count_from web-1 "$1") + $(count_from web-2 "$1"))); }
 # pods_recorded NODE: entries in the node's lb4_sk_pods.
 pods_recorded() { bpftool -j map dump pinned "$(topo_node_bpffs "$1")/lb4_sk_pods" 2>/dev/null | jq length; }
@@ -104,7 +97,7 @@ check socket_lb/four_hooks "bpftool cgroup show: $(hooks_on_cgroup) sock_lb prog
 	test "$(hooks_on_cgroup)" -eq 4
 
 # Balanced, answered, and the ClusterIP as the peer.
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 20 --timeout-ms 2000 --peer || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 20 --timeout-ms 2000 --peer || true)
 show_output "$out"
 wrong=$(grep -v " peer=$VIP:80\$" <<<"$out" | sort | uniq -c | tr '\n' ' ' || true)
 check socket_lb/clusterip_answered "$(answered "$out") of 20 answered: $(tally "$out")" \
@@ -118,14 +111,14 @@ n=$(ct_entries_with n1 "$VIP")
 check socket_lb/no_service_conntrack "ct list has $n entries naming $VIP" test "$n" -eq 0
 
 # sessionAffinity: one backend for the client's connections.
-sticky=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 10 --timeout-ms 2000 || true)
+sticky=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 10 --timeout-ms 2000 || true)
 show_output "$sticky"
 check socket_lb/session_affinity "10 connections to $STICKY_VIP:80: $(tally "$sticky")" \
 	test "$(answered "$sticky")" -eq 10 -a \( "$(count_from web-1 "$sticky")" -eq 0 -o "$(count_from web-2 "$sticky")" -eq 0 \)
 sticky_backend=$(awk 'NR == 1 { print $1 }' <<<"$sticky")
 
 # internalTrafficPolicy Local: only n1's endpoint (web-3 is n2's and unreachable from here).
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$LOCAL_VIP:80" -n 10 --timeout-ms 2000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$LOCAL_VIP:80" -n 10 --timeout-ms 2000 || true)
 check socket_lb/internal_traffic_policy_local "10 connections to $LOCAL_VIP:80: $(tally "$out")" \
 	test "$(count_from web-1 "$out")" -eq 10
 
@@ -135,7 +128,7 @@ stat_of() { topo_cli n1 status -o json 2>/dev/null | jq -r --arg n "$1" '[.stats
 # The backend's ingress policy still judges the flow (now pod-to-pod): translated at connect(),
 # then dropped by policy, and counted.
 before=$(stat_of socket_translated)
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$GUARDED_VIP:80" -n 2 --timeout-ms 1000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$GUARDED_VIP:80" -n 2 --timeout-ms 1000 || true)
 show_output "$out"
 denied=$(topo_cli n1 drops -o json 2>/dev/null | jq '[.drops[] | select(.name | startswith("policy denied")) | .packets] | add // 0')
 translated=$(($(stat_of socket_translated) - before))
@@ -147,7 +140,7 @@ check socket_lb/guarded_not_per_packet "ct list has $n entries naming $GUARDED_V
 # No endpoints: connect() fails at once with ECONNREFUSED, from the hook (no packet sent).
 before=$(stat_of socket_refused)
 start=$(date +%s%N)
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$EMPTY_VIP:80" -n 3 --timeout-ms 3000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$EMPTY_VIP:80" -n 3 --timeout-ms 3000 || true)
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 show_output "$out"
 refused=$(($(stat_of socket_refused) - before))
@@ -156,13 +149,13 @@ check socket_lb/no_endpoints_refused "3 connects to $EMPTY_VIP:80: $(tally "$out
 check socket_lb/no_endpoints_prompt "3 refusals took ${elapsed_ms} ms" test "$elapsed_ms" -lt 1500
 
 # A pod's UDP stays on the per-packet path: answered, and tracked under the VIP.
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --udp "$VIP:53" -n 5 --timeout-ms 2000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --udp "$VIP:53" -n 5 --timeout-ms 2000 || true)
 n=$(ct_entries_with n1 "$VIP")
 check socket_lb/udp_per_packet "UDP: $(answered "$out") of 5 answered, $n ct entries naming $VIP" \
 	test "$(answered "$out")" -eq 5 -a "$n" -gt 0
 
 # Another node's pod in the same cgroup: n1's hooks leave it; n2 translates it per packet.
-out=$(pod_in_cgroup other "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 --timeout-ms 2000 --peer || true)
+out=$(topo_pod_in_cgroup other "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 --timeout-ms 2000 --peer || true)
 show_output "$out"
 n=$(ct_entries_with n2 "$VIP")
 check socket_lb/other_node_pod_untouched "n2's pod: $(count_from web-3 "$out") of 5 answered by web-3, $n n2 ct entries naming $VIP" \
@@ -179,11 +172,11 @@ topo_agent_stop n1 TERM
 topo_agent n1 "$TOPO_DIR/manifests" --socket-lb false --cgroup-root "$TOPO_CGROUP"
 check socket_lb/off_detaches "with --socket-lb false: $(hooks_on_cgroup) sock_lb programs" \
 	test "$(hooks_on_cgroup)" -eq 0
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 --timeout-ms 2000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$VIP:80" -n 5 --timeout-ms 2000 || true)
 n=$(ct_entries_with n1 "$VIP")
 check socket_lb/off_per_packet "$(answered "$out") of 5 answered, $n ct entries naming $VIP" \
 	test "$(answered "$out")" -eq 5 -a "$n" -gt 0
-out=$(pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 5 --timeout-ms 2000 || true)
+out=$(topo_pod_in_cgroup client "$SL_TOOLS/sl_probe" --tcp "$STICKY_VIP:80" -n 5 --timeout-ms 2000 || true)
 check socket_lb/affinity_shared_with_packet_path "socket path chose $sticky_backend; per packet: $(tally "$out")" \
 	test -n "$sticky_backend" -a "$(count_from "$sticky_backend" "$out")" -eq 5
 
