@@ -644,6 +644,7 @@ int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *e
 			cni_unwire_stale(handles.node, handles.map_fd,
 					 removed.entries[i].container_id,
 					 removed.entries[i].ifname);
+			cni_pod_netns_forget(cfg->bpffs, removed.entries[i].address);
 		}
 		if (removed.count < IPAM_RECLAIMED_MAX)
 			break;
