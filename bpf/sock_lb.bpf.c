@@ -75,13 +75,13 @@ static __always_inline __be32 sock_lb_node_address(void)
 }
 
 /*
- * The 5-tuple the packet path would see, from what the socket knows. The source is a pod's
- * address for a pod's socket; for the node's, its bound address, else the node's first address: the
- * client that loadBalancerSourceRanges and sessionAffinity judge (kube-proxy sees the node's
- * address there too). An unbound socket gets its port only after connect(), so the socket cookie
- * stands in for the source port: Maglev still spreads the node's connections over the backends, and
- * one socket's datagrams keep one backend. Returns false for a protocol the hooks do not translate
- * (SCTP, raw).
+ * The 5-tuple the packet path would see, from what the socket knows. The source is the pod's
+ * address for a pod's socket (POD); for the node's, its bound address, else the node's first
+ * address: the client that loadBalancerSourceRanges and sessionAffinity judge (kube-proxy sees
+ * the node's address there too). An unbound socket gets its port only after connect(), so the
+ * socket cookie stands in for the source port: Maglev still spreads the connections over the
+ * backends, and one socket's datagrams keep one backend. Returns false for a protocol the hooks
+ * do not translate (SCTP, raw).
  */
 static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 *pkt, __u64 cookie,
 					 const struct lb4_sk_pod *pod)
@@ -97,8 +97,7 @@ static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 
 		pkt->saddr = sk->src_ip4;
 		pkt->sport = bpf_htons((__u16)sk->src_port);
 	}
-	/* A pod sends only as itself (tc_pod checks it): its address is the client, bound or not.
-	 */
+	/* A pod sends only as itself (tc_pod checks it): the client, bound or not. */
 	if (pod)
 		pkt->saddr = pod->address;
 	if (!pkt->saddr)

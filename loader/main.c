@@ -115,8 +115,8 @@ static int main_parse_cidrs(const char *flag, const char *text, struct node_ipam
 }
 
 /*
- * --host-lb or --socket-lb true|false, or its environment default; FLAG is "--host-lb " or
- * "SLUICE_HOST_LB=" (and so on). Sets *IS_OFF.
+ * --masquerade, --host-lb or --socket-lb true|false, or the environment default of the latter
+ * two; FLAG is "--host-lb " or "SLUICE_HOST_LB=" (and so on). Sets *IS_OFF.
  */
 static int main_parse_on_off(const char *flag, const char *text, bool *is_off)
 {
@@ -308,9 +308,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				    optarg);
 			break;
 		case OPT_MASQUERADE:
-			if (strcmp(optarg, "true") && strcmp(optarg, "false"))
-				return log_fail("--masquerade %s: expected true or false", optarg);
-			config.is_masquerade_off = strcmp(optarg, "false") == 0;
+			if (main_parse_on_off("--masquerade ", optarg, &config.is_masquerade_off))
+				return -EINVAL;
 			break;
 		case OPT_NON_MASQUERADE_CIDR:
 			if (config.n_non_masquerade == MASQ4_MAX_LISTED)
