@@ -21,7 +21,10 @@
 #   iptables-nft  the same ruleset with iptables-nft-restore (the nf_tables backend: Debian 12's,
 #                 RHEL 9's and the kube-proxy image's default);
 #   nftables      the tc program detached, kube-proxy's nftables-mode ruleset loaded with nft -f;
-#   sluice        the tc program attached, the same services given to the agent as manifests.
+#   sluice        the tc program attached, the same services given to the agent as manifests;
+#   sluice-socket the same, the client run in the agent's cgroup: its connections translated once
+#                 at connect() (--socket-lb), then plain pod-to-pod flows; its per-packet figures
+#                 are tc_pod's on such a flow (sluice-pktbench's "not a service").
 # Each mode but bare also has one change timed from end to end: service 0's last endpoint becomes
 # a new pod (be-new) while the client probes service 0, until be-new answers (update_e2e_ms;
 # through the API as well for sluice, update_e2e_api_ms).
@@ -298,7 +301,10 @@ topo_node n1 10.244.1.0/24
 # agent's 100 ms debounce, so the tests' one a second would delay the changes timed here.
 printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n' >"$TOPO_DIR/api-fixtures.yaml"
 TOPO_API_BOOKMARK_INTERVAL=60 topo_apiserver n1 "$TOPO_DIR/api-fixtures.yaml"
-topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG"
+# The socket hooks on the bench's own cgroup: only the sluice-socket mode's client runs in it.
+topo_cgroup
+topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG" --socket-lb true \
+	--cgroup-root "$TOPO_CGROUP"
 topo_pod n1 client
 BACKEND_IPS=()
 BACKEND_PODS=()
@@ -441,6 +447,21 @@ run_n() {
 	[[ $(nf_translated "$vip") -eq 0 ]] || bench_fail "sluice/$n/netfilter_idle" "netfilter translated flows in sluice mode"
 	pass "bench/sluice/$n/reached_backends"
 
+	# sluice-socket: the same Services, the client's connections translated at connect().
+	info "N=$n sluice-socket"
+	before=$(sluice_new_flows)
+	local socket_before
+	socket_before=$(sluice_new_flows socket_translated)
+	IN_CGROUP=1
+	connrate_run "$n" sluice-socket "$vip:80"
+	iperf_run "$n" sluice-socket "$iperf_vip"
+	IN_CGROUP=0
+	(($(sluice_new_flows socket_translated) > socket_before)) ||
+		bench_fail "sluice-socket/$n/translated_at_connect" "the socket hooks counted no connection"
+	[[ $(sluice_new_flows) -eq $before ]] ||
+		bench_fail "sluice-socket/$n/no_per_packet" "tc_pod translated $(($(sluice_new_flows) - before)) flows"
+	pass "bench/sluice-socket/$n/reached_backends"
+
 	# per-packet cost of the program with N services (BPF_PROG_TEST_RUN, private maps)
 	local be=$BENCH_BACKENDS
 	((n * be < 262143)) || be=$((262143 / n))
@@ -453,6 +474,13 @@ run_n() {
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
 			done
 	done
+	# A socket-LB flow's packets, new or established, meet tc_pod as no service traffic.
+	jq -r '.results[] | select(.metric == "ns_per_packet_pass") | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
+		while IFS=$'\t' read -r med lo hi rep; do
+			for m in ns_per_packet_new ns_per_packet_established; do
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice-socket "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
+			done
+		done
 }
 
 # agent_mark, then a manifest change, then agent_wait_sync N [changed]: waits for the agent's

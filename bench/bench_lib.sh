@@ -128,10 +128,23 @@ nf_translated() {
 	in_node conntrack -L -p tcp --orig-dst "$1" 2>/dev/null | grep -c "dst=$1" || true
 }
 
-# Packets sluice's program translated as new service flows (from sluice status).
+# Packets sluice's program translated as new service flows (from sluice status); or the counter
+# STAT (socket_translated: connections the socket hooks translated).
 sluice_new_flows() {
 	topo_cli n1 status -o json 2>/dev/null |
-		jq '[.stats[]? | select(.name == "service_new") | .packets] | add // 0'
+		jq --arg s "${1:-service_new}" '[.stats[]? | select(.name == $s) | .packets] | add // 0'
+}
+
+# client CMD...: CMD in the client pod; inside the agent's cgroup (socket LB) when IN_CGROUP=1,
+# as a pod's processes run in its cgroup.
+IN_CGROUP=0
+TOPO_CGROUP_TIMEOUT=600
+client() {
+	if ((IN_CGROUP)); then
+		topo_pod_in_cgroup client "$@"
+	else
+		topo_in_pod client "$@"
+	fi
 }
 
 # connrate_run N MODE TARGETS: REPEATS runs; samples conn_rate and latency; checks backends.
@@ -140,7 +153,7 @@ connrate_run() {
 	want=$BENCH_BACKENDS
 	for ((r = 0; r < REPEATS; r++)); do
 		for node in $BENCH_NODES; do topo_in_node "$node" conntrack -F >/dev/null 2>&1 || true; done
-		out=$(topo_in_pod client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
+		out=$(client "$CONNRATE" --connect "$targets" --parallel "$PARALLEL" \
 			--duration "$DURATION" --timeout-ms 1000 --expect be- -o json) || true
 		ok=$(jq -r '.connections // 0' <<<"$out" 2>/dev/null || echo 0)
 		errs=$(jq -r '.errors // 0' <<<"$out" 2>/dev/null || echo 0)
@@ -162,7 +175,7 @@ connrate_run() {
 iperf_run() {
 	local n=$1 mode=$2 addr=$3 r out gbps
 	for ((r = 0; r < REPEATS; r++)); do
-		out=$(topo_in_pod client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
+		out=$(client timeout $((IPERF_TIME * 3 + 10)) iperf3 -c "$addr" -p 5201 \
 			-t "$IPERF_TIME" -J 2>&1) || bench_fail "$mode/$n/iperf3" "$(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 300)"
 		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")
 		[[ $(jq -r '.end.sum_received.bytes' <<<"$out") -gt 0 ]] ||

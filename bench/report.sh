@@ -24,7 +24,7 @@ agg=$out/aggregated.tsv
 notes=$out/notes.tsv
 [[ -e $notes ]] || : >"$notes"
 # Table columns and plot lines, in order.
-MODES="bare iptables iptables-nft nftables sluice"
+MODES="bare iptables iptables-nft nftables sluice sluice-socket"
 
 # ---- aggregate ------------------------------------------------------------------------------
 tail -n +2 "$samples" | sort -t $'\t' -k1,1n -k2,2 -k3,3 -k4,4g |
@@ -78,7 +78,7 @@ awk -F'\t' -v modes="$MODES" -v notes="$notes" -v scenario="$scenario" -v endpoi
 		nmetrics = split("conn_rate connect_p50_us connect_p99_us throughput_gbps load_all_ms load_all_flush_ms update_one_ms update_e2e_ms update_one_api_ms update_e2e_api_ms ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established ns_per_packet_tunnel_new_remote ns_per_packet_tunnel_encap ns_per_packet_tunnel_decap_new ns_per_packet_tunnel_decap_reply memory_kib", metrics, " ")
 		nmodes = split(modes, mode, " ")
 		split("conn_rate connect_p50_us connect_p99_us throughput_gbps", traffic, " ")
-		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"
+		short["iptables"] = "ipt"; short["iptables-nft"] = "ipt-nft"; short["nftables"] = "nft"; short["bare"] = "bare"; short["sluice-socket"] = "sock"
 		# sluice over the others, bare last
 		for (k = 1; k <= nmodes; k++) if (mode[k] != "sluice" && mode[k] != "bare") others[++nothers] = mode[k]
 		others[++nothers] = "bare"
@@ -158,7 +158,7 @@ awk -F'\t' '
 
 # ---- SVG ----------------------------------------------------------------------------------------
 awk -F'\t' -v modes_list="$MODES" '
-	BEGIN { nmodes = split(modes_list, modes, " "); color["bare"] = "#7f7f7f"; color["iptables"] = "#d62728"; color["iptables-nft"] = "#9467bd"; color["nftables"] = "#ff7f0e"; color["sluice"] = "#1f77b4" }
+	BEGIN { nmodes = split(modes_list, modes, " "); color["bare"] = "#7f7f7f"; color["iptables"] = "#d62728"; color["iptables-nft"] = "#9467bd"; color["nftables"] = "#ff7f0e"; color["sluice"] = "#1f77b4"; color["sluice-socket"] = "#2ca02c" }
 	$3 == "conn_rate" || $3 == "connect_p50_us" || $3 == "connect_p99_us" { v[$1, $2, $3] = $4; if (!($1 in seen)) { seen[$1] = 1; ns[++nn] = $1 } }
 	function lx(n) { return log(n) / log(10) }
 	function panel(x0, title, metric, metric2,   i, k, n, y, ymax, x, pts, pts2, xmin, xmax, t) {
@@ -199,7 +199,7 @@ awk -F'\t' -v modes_list="$MODES" '
 		panel(0, "new connections per second", "conn_rate", "")
 		panel(450, "connect latency, us (p50 solid, p99 dashed)", "connect_p50_us", "connect_p99_us")
 		for (k = 1; k <= nmodes; k++) {
-			printf "<rect x=\"%d\" y=\"400\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"406\" font-size=\"12\">%s</text>\n", 150 + (k - 1) * 130, color[modes[k]], 168 + (k - 1) * 130, modes[k]
+			printf "<rect x=\"%d\" y=\"400\" width=\"14\" height=\"4\" fill=\"%s\"/><text x=\"%d\" y=\"406\" font-size=\"12\">%s</text>\n", 150 + (k - 1) * 120, color[modes[k]], 168 + (k - 1) * 120, modes[k]
 		}
 		print "</svg>"
 	}' "$agg" >"$out/bench.svg"

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * cgroup socket hooks for the node's own traffic to Services (and hostNetwork pods'): a socket
- * that connects (TCP, connected UDP) or sends (unconnected UDP) to a frontend is pointed at a
- * backend chosen exactly as the packet path chooses (lb4_choose_backend), once per connect();
- * getpeername() and recvmsg() show the frontend again. Packets then leave with a backend
- * address, which tc_pod and tc_node take for no service traffic.
+ * cgroup socket hooks for connections to Services translated once, at the socket: the node's
+ * own (and hostNetwork pods') TCP and UDP, and the TCP of this node's pods (lb4_sk_pods). A
+ * socket that connects (TCP, connected UDP) or sends (unconnected UDP) to a frontend is pointed
+ * at a backend chosen exactly as the packet path chooses (lb4_choose_backend), once per
+ * connect(); getpeername() and recvmsg() show the frontend again. Packets then leave with a
+ * backend address, which tc_pod and tc_node take for no service traffic.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,6 +23,10 @@
 
 /* The node's network namespace (SO_NETNS_COOKIE of the agent), set by the loader; 0: any. */
 const volatile __u64 node_netns_cookie = 0;
+/* --host-lb: translate the node's own sockets (its network namespace). */
+const volatile __u8 is_host_lb = 1;
+/* --socket-lb: translate the TCP sockets of this node's pods (lb4_sk_pods). */
+const volatile __u8 is_socket_lb = 0;
 /*
  * The kernel lets sock_addr programs set the syscall's error (bpf_set_retval, Linux 5.18); set
  * by the loader from a probe. Without it a refused connect() fails with EPERM, and the verifier
@@ -34,12 +39,29 @@ const volatile __u8 has_set_retval = 0;
 #define ECONNREFUSED 111
 
 /*
- * A regular pod has its own namespace and its own tc program: only sockets of the node's
- * namespace (the node, hostNetwork pods) are translated here.
+ * Whose socket is this? The node's (its namespace: the node, hostNetwork pods) under --host-lb;
+ * else, under --socket-lb, a pod of this node's when its namespace is in lb4_sk_pods and the
+ * socket is TCP. Returns false for any other socket, which the hooks leave alone: another
+ * node's pod sharing this kernel and cgroup, a pod's UDP (tc_pod's per-packet path: a connected
+ * UDP socket would keep a backend that leaves, and DNS clients keep theirs for long), a pod the
+ * plugin did not record. *POD is set for a pod, NULL for the node.
  */
-static __always_inline bool sock_lb_is_node_netns(struct bpf_sock_addr *ctx)
+static __always_inline bool sock_lb_is_ours(struct bpf_sock_addr *ctx, struct lb4_sk_pod **pod)
 {
-	return !node_netns_cookie || bpf_get_netns_cookie(ctx) == node_netns_cookie;
+	__u64 netns;
+
+	*pod = NULL;
+	if (is_host_lb && !node_netns_cookie)
+		return true;
+	if (!is_host_lb && !is_socket_lb)
+		return false;
+	netns = bpf_get_netns_cookie(ctx);
+	if (is_host_lb && netns == node_netns_cookie)
+		return true;
+	if (!is_socket_lb || ctx->protocol != IPPROTO_TCP)
+		return false;
+	*pod = bpf_map_lookup_elem(&lb4_sk_pods, &netns);
+	return *pod != NULL;
 }
 
 /* The node's first address (node4_addrs under 0.0.0.0), or 0 before the agent wrote it. */
@@ -53,14 +75,16 @@ static __always_inline __be32 sock_lb_node_address(void)
 }
 
 /*
- * The 5-tuple the packet path would see, from what the socket knows. The source is its bound
- * address, else the node's first address: the client that loadBalancerSourceRanges and
- * sessionAffinity judge (kube-proxy sees the node's address there too). An unbound socket gets
- * its port only after connect(), so the socket cookie stands in for the source port: Maglev
- * still spreads the node's connections over the backends, and one socket's datagrams keep one
- * backend. Returns false for a protocol the hooks do not translate (SCTP, raw).
+ * The 5-tuple the packet path would see, from what the socket knows. The source is the pod's
+ * address for a pod's socket (POD); for the node's, its bound address, else the node's first
+ * address: the client that loadBalancerSourceRanges and sessionAffinity judge (kube-proxy sees
+ * the node's address there too). An unbound socket gets its port only after connect(), so the
+ * socket cookie stands in for the source port: Maglev still spreads the connections over the
+ * backends, and one socket's datagrams keep one backend. Returns false for a protocol the hooks
+ * do not translate (SCTP, raw).
  */
-static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 *pkt, __u64 cookie)
+static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 *pkt, __u64 cookie,
+					 const struct lb4_sk_pod *pod)
 {
 	struct bpf_sock *sk = ctx->sk;
 
@@ -73,6 +97,9 @@ static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 
 		pkt->saddr = sk->src_ip4;
 		pkt->sport = bpf_htons((__u16)sk->src_port);
 	}
+	/* A pod sends only as itself (tc_pod checks it): the client, bound or not. */
+	if (pod)
+		pkt->saddr = pod->address;
 	if (!pkt->saddr)
 		pkt->saddr = sock_lb_node_address();
 	if (!pkt->sport)
@@ -81,17 +108,19 @@ static __always_inline bool sock_lb_pkt4(struct bpf_sock_addr *ctx, struct pkt4 
 }
 
 /*
- * The frontend a socket of this node calls: the internal one by destination (ClusterIP,
- * externalIP, LoadBalancer IP, NodePort on each node address), else for a loopback address a
- * NodePort, found under the node's first address, as kube-proxy serves NodePorts on 127.0.0.1.
+ * The frontend a socket calls: the internal one by destination (ClusterIP, externalIP,
+ * LoadBalancer IP, NodePort on each node address), as tc_pod looks it up; else, for the node's
+ * socket to a loopback address, a NodePort, found under the node's first address, as
+ * kube-proxy serves NodePorts on 127.0.0.1 (a pod's loopback is its own).
  */
-static __always_inline struct lb4_service *sock_lb_lookup_service(const struct pkt4 *pkt)
+static __always_inline struct lb4_service *sock_lb_lookup_service(const struct pkt4 *pkt,
+								  bool is_pod)
 {
 	struct pkt4 loopback = *pkt;
 	struct lb4_service *svc;
 
 	svc = lb4_lookup_service(pkt);
-	if (svc || (bpf_ntohl(pkt->daddr) >> 24) != 127)
+	if (svc || is_pod || (bpf_ntohl(pkt->daddr) >> 24) != 127)
 		return svc;
 	loopback.daddr = sock_lb_node_address();
 	if (!loopback.daddr)
@@ -120,16 +149,17 @@ static __always_inline int sock_lb_translate(struct bpf_sock_addr *ctx)
 	struct lb4_sk_revnat value = {};
 	struct lb4_service *svc_ptr, svc;
 	struct lb4_backend backend;
+	struct lb4_sk_pod *pod;
 	struct pkt4 pkt = {};
 	__u32 backend_id;
 	int ret;
 
-	if (!sock_lb_is_node_netns(ctx))
+	if (!sock_lb_is_ours(ctx, &pod))
 		return SOCK_ALLOW;
 	key.cookie = bpf_get_socket_cookie(ctx);
-	if (!sock_lb_pkt4(ctx, &pkt, key.cookie))
+	if (!sock_lb_pkt4(ctx, &pkt, key.cookie, pod))
 		return SOCK_ALLOW;
-	svc_ptr = sock_lb_lookup_service(&pkt);
+	svc_ptr = sock_lb_lookup_service(&pkt, pod != NULL);
 	if (!svc_ptr)
 		return SOCK_ALLOW;
 	svc = *svc_ptr;

@@ -11,6 +11,7 @@
 #include <linux/rtnetlink.h>
 
 #include <json-c/json.h>
+#include <netlink/socket.h>
 
 #include "cni/cni_commands.h"
 #include "cni/cni_datapath.h"
@@ -326,6 +327,9 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 	ret = cni_arm_source_check(cfg, env, &handles, &result, &host_ifindex, &has_endpoint, err);
 	if (ret)
 		goto cleanup;
+	/* The netlink socket lives in CNI_NETNS: its netns cookie is the pod's. */
+	cni_pod_netns_record(cfg->bpffs, nl_socket_get_fd(handles.pod), result.address,
+			     host_ifindex);
 	ret = cni_wire_node(handles.node, cfg, result.address, &result, host_ifindex, err);
 	if (ret)
 		goto cleanup;
@@ -344,8 +348,10 @@ int cni_cmd_add(const struct cni_config *cfg, const struct cni_env *env, FILE *o
 cleanup:
 	if (ret) {
 		/* Roll back in reverse; the veth takes its peer, routes and tc filter with it. */
-		if (has_endpoint)
+		if (has_endpoint) {
 			cni_endpoint_delete(handles.map_fd, result.address);
+			cni_pod_netns_forget(cfg->bpffs, result.address);
+		}
 		if (has_veth && cni_link_delete(handles.node, result.host_ifname) == -EPERM)
 			log_warn("rollback: delete %s: %s", result.host_ifname, strerror(EPERM));
 		if (is_new_address)
@@ -392,8 +398,10 @@ int cni_cmd_del(const struct cni_config *cfg, const struct cni_env *env, struct 
 		 * (tc_pod finds no endpoint), and an address handed out again is never accepted
 		 * from this pod. Every entry naming the veth goes, under any address.
 		 */
-		if (has_address)
+		if (has_address) {
+			cni_pod_netns_forget(cfg->bpffs, address);
 			ret = cni_endpoint_delete(handles.map_fd, address);
+		}
 		if (!ret && host_ifindex)
 			ret =
 			    cni_endpoint_delete_ifindex(handles.map_fd, (unsigned int)host_ifindex);
@@ -636,6 +644,7 @@ int cni_cmd_gc(const struct cni_config *cfg, bool has_range, struct cni_error *e
 			cni_unwire_stale(handles.node, handles.map_fd,
 					 removed.entries[i].container_id,
 					 removed.entries[i].ifname);
+			cni_pod_netns_forget(cfg->bpffs, removed.entries[i].address);
 		}
 		if (removed.count < IPAM_RECLAIMED_MAX)
 			break;

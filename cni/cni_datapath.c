@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 
 #include <linux/magic.h>
@@ -13,7 +14,13 @@
 #include <bpf/libbpf.h>
 
 #include "cni/cni_datapath.h"
+#include "lib/log.h"
+#include "maps/sock_lb.h"
 #include "maps/types.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* Linux 5.14 */
+#endif
 
 static int cni_pin_get(const char *bpffs, const char *name, const char *node, char *path,
 		       size_t size, struct cni_error *err)
@@ -194,4 +201,81 @@ void cni_endpoint_name(const struct cni_env *env, char out[SLUICE_NAME_LEN])
 			 SLUICE_NAME_LEN - 2 - ns_len, env->pod_name);
 	else
 		snprintf(out, SLUICE_NAME_LEN, "%.12s", env->container_id);
+}
+
+/*
+ * <bpffs>/lb4_sk_pods, checked to be the layout this plugin writes; -1 when the agent pinned
+ * none (an agent older than socket LB) or another layout, said at debug level or as a warning.
+ */
+static int cni_sk_pods_open(const char *bpffs)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[CNI_PATH_MAX + 32];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", bpffs, LB4_SK_PODS_MAP) >= (int)sizeof(path))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		log_debug("%s: %s: the pod's connections to Services take the per-packet path",
+			  path, strerror(errno));
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_HASH ||
+	    info.key_size != sizeof(__u64) || info.value_size != sizeof(struct lb4_sk_pod)) {
+		log_warn("%s: not the pods map this plugin knows: not written", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Delete every entry of MAP_FD naming ADDRESS; bounded as cni_endpoint_delete_ifindex. */
+static void cni_sk_pods_delete(int map_fd, struct in_addr address)
+{
+	struct lb4_sk_pod pod;
+	__u64 key, next;
+	void *prev = NULL;
+
+	for (int i = 0; i < LB_MAX_SK_PODS; i++) {
+		if (bpf_map_get_next_key(map_fd, prev, &next))
+			break;
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(map_fd, &key, &pod) && pod.address == address.s_addr)
+			bpf_map_delete_elem(map_fd, &key);
+	}
+}
+
+void cni_pod_netns_record(const char *bpffs, int pod_sock_fd, struct in_addr address, int ifindex)
+{
+	struct lb4_sk_pod pod = {.address = address.s_addr, .ifindex = (__u32)ifindex};
+	socklen_t len = sizeof(__u64);
+	__u64 cookie = 0;
+	int map_fd;
+
+	map_fd = cni_sk_pods_open(bpffs);
+	if (map_fd < 0)
+		return;
+	/* A former pod of this address that had no DEL: its namespace is not this pod's. */
+	cni_sk_pods_delete(map_fd, address);
+	if (getsockopt(pod_sock_fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) || !cookie)
+		log_warn("pod network namespace cookie (SO_NETNS_COOKIE, Linux 5.14): %s: the "
+			 "pod's connections to Services take the per-packet path",
+			 strerror(errno));
+	else if (bpf_map_update_elem(map_fd, &cookie, &pod, BPF_ANY))
+		log_warn("%s/%s: %s: the pod's connections to Services take the per-packet path",
+			 bpffs, LB4_SK_PODS_MAP, strerror(errno));
+	close(map_fd);
+}
+
+void cni_pod_netns_forget(const char *bpffs, struct in_addr address)
+{
+	int map_fd = cni_sk_pods_open(bpffs);
+
+	if (map_fd < 0)
+		return;
+	cni_sk_pods_delete(map_fd, address);
+	close(map_fd);
 }

@@ -32,6 +32,18 @@ int cni_endpoint_delete(int map_fd, struct in_addr address);
 /* Delete every entry pointing at ifindex (DEL when the IPAM record is already gone). */
 int cni_endpoint_delete_ifindex(int map_fd, unsigned int ifindex);
 
+/*
+ * Socket LB (maps/sock_lb.h): record the pod's network namespace, the one of POD_SOCK_FD (a
+ * socket opened in CNI_NETNS), with its ADDRESS and host veth IFINDEX in <bpffs>/lb4_sk_pods,
+ * so the agent's socket hooks translate its TCP connections to Services at connect(). Never
+ * fails the pod: without the pin (an older agent), SO_NETNS_COOKIE (before Linux 5.14) or room,
+ * it says so and the pod's connections take tc_pod's per-packet path. Entries of a former pod
+ * with ADDRESS go first.
+ */
+void cni_pod_netns_record(const char *bpffs, int pod_sock_fd, struct in_addr address, int ifindex);
+/* Remove every lb4_sk_pods entry naming ADDRESS (DEL, a failed ADD's rollback). */
+void cni_pod_netns_forget(const char *bpffs, struct in_addr address);
+
 /* "namespace/pod" when both are known, else the first 12 characters of the container id. */
 void cni_endpoint_name(const struct cni_env *env, char out[SLUICE_NAME_LEN]);
 

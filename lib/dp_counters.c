@@ -27,7 +27,7 @@ const char *const dp_pinned_maps[] = {
     IPCACHE4_LENS_MAP, POLICY4_MAP,	  POLICY_CFG_MAP,    POLICY_NAMES_MAP,
     MASQ4_SKIP_MAP,    TUNNEL4_MAP,	  TUNNEL_DEVICE_MAP, STATS_MAP,
     DROPS_MAP,	       EVENTS_MAP,	  EVENTS_LOST_MAP,   EVENTS_RATE_MAP,
-    EVENTS_CFG_MAP,    LB4_SK_REVNAT_MAP,
+    EVENTS_CFG_MAP,    LB4_SK_REVNAT_MAP, LB4_SK_PODS_MAP,
 };
 const size_t dp_n_pinned_maps = sizeof(dp_pinned_maps) / sizeof(dp_pinned_maps[0]);
 

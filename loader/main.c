@@ -115,12 +115,15 @@ static int main_parse_cidrs(const char *flag, const char *text, struct node_ipam
 	return 0;
 }
 
-/* --host-lb true|false, or its environment default; FLAG is "--host-lb " or "SLUICE_HOST_LB=". */
-static int main_parse_host_lb(const char *flag, const char *text, struct agent_config *config)
+/*
+ * --masquerade, --host-lb or --socket-lb true|false, or the environment default of the latter
+ * two; FLAG is "--host-lb " or "SLUICE_HOST_LB=" (and so on). Sets *IS_OFF.
+ */
+static int main_parse_on_off(const char *flag, const char *text, bool *is_off)
 {
 	if (strcmp(text, "true") && strcmp(text, "false"))
 		return log_fail("%s%s: expected true or false", flag, text);
-	config->is_host_lb_off = strcmp(text, "false") == 0;
+	*is_off = strcmp(text, "false") == 0;
 	return 0;
 }
 
@@ -151,6 +154,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_ROUTING,
 		OPT_TUNNEL,
 		OPT_HOST_LB,
+		OPT_SOCKET_LB,
 		OPT_CGROUP_ROOT,
 	};
 	static const struct option options[] = {
@@ -178,6 +182,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
 	    {"host-lb", required_argument, NULL, OPT_HOST_LB},
+	    {"socket-lb", required_argument, NULL, OPT_SOCKET_LB},
 	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
 	    {NULL, 0, NULL, 0},
 	};
@@ -194,10 +199,14 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	uint32_t value;
 	int opt, err;
 
-	if (getenv(AGENT_HOST_LB_ENV) && getenv(AGENT_HOST_LB_ENV)[0]) {
-		if (main_parse_host_lb(AGENT_HOST_LB_ENV "=", getenv(AGENT_HOST_LB_ENV), &config))
-			return -EINVAL;
-	}
+	if (getenv(AGENT_HOST_LB_ENV) && getenv(AGENT_HOST_LB_ENV)[0] &&
+	    main_parse_on_off(AGENT_HOST_LB_ENV "=", getenv(AGENT_HOST_LB_ENV),
+			      &config.is_host_lb_off))
+		return -EINVAL;
+	if (getenv(AGENT_SOCKET_LB_ENV) && getenv(AGENT_SOCKET_LB_ENV)[0] &&
+	    main_parse_on_off(AGENT_SOCKET_LB_ENV "=", getenv(AGENT_SOCKET_LB_ENV),
+			      &config.is_socket_lb_off))
+		return -EINVAL;
 	inet_pton(AF_INET, SLUICE_HAIRPIN_IP_DEFAULT, &hairpin);
 	config.hairpin_ip = hairpin.s_addr;
 	optind = 1;
@@ -303,9 +312,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 				    optarg);
 			break;
 		case OPT_MASQUERADE:
-			if (strcmp(optarg, "true") && strcmp(optarg, "false"))
-				return log_fail("--masquerade %s: expected true or false", optarg);
-			config.is_masquerade_off = strcmp(optarg, "false") == 0;
+			if (main_parse_on_off("--masquerade ", optarg, &config.is_masquerade_off))
+				return -EINVAL;
 			break;
 		case OPT_NON_MASQUERADE_CIDR:
 			if (config.n_non_masquerade == MASQ4_MAX_LISTED)
@@ -336,7 +344,11 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			config.k8s_api_server = optarg;
 			break;
 		case OPT_HOST_LB:
-			if (main_parse_host_lb("--host-lb ", optarg, &config))
+			if (main_parse_on_off("--host-lb ", optarg, &config.is_host_lb_off))
+				return -EINVAL;
+			break;
+		case OPT_SOCKET_LB:
+			if (main_parse_on_off("--socket-lb ", optarg, &config.is_socket_lb_off))
 				return -EINVAL;
 			break;
 		case OPT_CGROUP_ROOT:
@@ -372,7 +384,8 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	if (config.kubeconfig && config.is_in_cluster)
 		return log_fail("agent: --kubeconfig and --in-cluster exclude each other");
 	/* Refused before anything is loaded, like every other bad flag. */
-	if (config.cgroup_root && !config.is_host_lb_off && sock_lb_check_root(config.cgroup_root))
+	if (config.cgroup_root && !(config.is_host_lb_off && config.is_socket_lb_off) &&
+	    sock_lb_check_root(config.cgroup_root))
 		return -EINVAL;
 	if (!config.k8s_api_server && getenv(AGENT_K8S_API_SERVER_ENV) &&
 	    getenv(AGENT_K8S_API_SERVER_ENV)[0])
@@ -565,7 +578,7 @@ static const struct main_command main_commands[] = {
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
      "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]\n"
      "        [--metrics-addr ADDR:PORT]\n"
-     "        [--host-lb true|false] [--cgroup-root DIR]"},
+     "        [--host-lb true|false] [--socket-lb true|false] [--cgroup-root DIR]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},
     {"endpoint", "list", do_endpoint_list, "pods on this node (from the CNI plugin)"},

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The node's own sockets to Services (bpf/sock_lb.bpf.c): the reverse map and the link pins. */
+/*
+ * Sockets to Services translated at connect() (bpf/sock_lb.bpf.c): the reverse map, the pods
+ * whose sockets are this node's to translate, and the link pins.
+ */
 #ifndef SLUICE_MAPS_SOCK_LB_H
 #define SLUICE_MAPS_SOCK_LB_H
 
+#include "maps/endpoints.h"
 #include "maps/types.h"
 
 #define LB4_SK_REVNAT_MAP "lb4_sk_revnat"
@@ -12,6 +16,21 @@
  * always is): 65536 x ~96 B, about 6 MiB.
  */
 #define LB_MAX_SK_REVNAT 65536
+
+#define LB4_SK_PODS_MAP "lb4_sk_pods"
+
+/*
+ * A pod of this node, by its network namespace: written by sluice-cni at ADD (the cookie from
+ * SO_NETNS_COOKIE, Linux 5.14, of a socket in CNI_NETNS), removed at DEL. Only the sockets of
+ * these namespaces, and of the node's own, are translated: several nodes may share one kernel
+ * and one cgroup tree, and a node translates no other node's pod. One per pod, as ep4.
+ */
+struct lb4_sk_pod {
+	__be32 address; /* the pod's address: the client that affinity and source ranges judge */
+	__u32 ifindex;	/* its host veth, in the node's namespace */
+};
+SLUICE_ASSERT_SIZE(struct lb4_sk_pod, 8);
+#define LB_MAX_SK_PODS EP_MAX_ENDPOINTS
 
 /*
  * The four cgroup hooks, attached by bpf_link and pinned as bpffs/<name>, so a restarted agent
@@ -49,6 +68,15 @@ struct {
 	__type(value, struct lb4_sk_revnat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb4_sk_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_SK_PODS);
+	__type(key, __u64); /* the pod's netns cookie */
+	__type(value, struct lb4_sk_pod);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb4_sk_pods SEC(".maps");
 #endif
 
 #endif

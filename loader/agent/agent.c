@@ -594,6 +594,7 @@ int agent_run(const struct agent_config *config)
 	    .uplink = config->uplink,
 	    .maglev_size = config->maglev_size,
 	    .is_host_lb = !config->is_host_lb_off,
+	    .is_socket_lb = !config->is_socket_lb_off,
 	    .cgroup_root = config->cgroup_root,
 	};
 	struct datapath_masq_skip masq_skip[MASQ4_MAX_CIDRS];

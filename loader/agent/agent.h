@@ -52,6 +52,8 @@ enum agent_tunnel {
 #define AGENT_K8S_API_SERVER_ENV "SLUICE_K8S_API_SERVER"
 /* --host-lb's default when the flag is absent: "true" or "false" (the tests set false). */
 #define AGENT_HOST_LB_ENV "SLUICE_HOST_LB"
+/* --socket-lb's default when the flag is absent, as SLUICE_HOST_LB. */
+#define AGENT_SOCKET_LB_ENV "SLUICE_SOCKET_LB"
 
 struct agent_config {
 	const char *node;      /* --node, required */
@@ -94,6 +96,7 @@ struct agent_config {
 	enum agent_routing routing; /* --routing tunnel|native */
 	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
 	bool is_host_lb_off;	    /* --host-lb false: the node's own sockets are not translated */
+	bool is_socket_lb_off;	    /* --socket-lb false: pods' sockets are not translated */
 	const char *cgroup_root;    /* --cgroup-root DIR: cgroup v2 the socket hooks attach to */
 };
 

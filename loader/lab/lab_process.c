@@ -287,11 +287,11 @@ static int lab_start_agent(struct lab *lab, struct lab_node *node)
 		if (lab->n_nodes == 1)
 			execl(agent, "sluice", "agent", "--node", node->name, "--manifests",
 			      manifests, "--bpffs", node->bpffs, "--pod-cidr", node->subnet,
-			      "--host-lb", "false", (char *)NULL);
+			      "--host-lb", "false", "--socket-lb", "false", (char *)NULL);
 		else /* address and pod CIDR from the node's Node object, as the peers learn them */
 			execl(agent, "sluice", "agent", "--node", node->name, "--manifests",
 			      manifests, "--bpffs", node->bpffs, "--cluster-cidr", LAB_CLUSTER_CIDR,
-			      "--host-lb", "false", (char *)NULL);
+			      "--host-lb", "false", "--socket-lb", "false", (char *)NULL);
 		_exit(127);
 	}
 	close(fd);

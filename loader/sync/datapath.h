@@ -30,8 +30,12 @@ struct datapath_opts {
 	bool is_masquerade;
 	const struct datapath_masq_skip *skip;
 	size_t n_skip;
-	/* The node's own sockets to Services (loader/sync/sock_lb.h): --host-lb, --cgroup-root. */
+	/*
+	 * Sockets to Services translated at connect() (loader/sync/sock_lb.h): the node's own
+	 * (--host-lb), this node's pods' TCP (--socket-lb, where the kernel allows), --cgroup-root.
+	 */
 	bool is_host_lb;
+	bool is_socket_lb;
 	const char *cgroup_root; /* cgroup v2 directory; NULL: where cgroup2 is mounted */
 	/* --routing tunnel: the tunnel device's ifindex, for the tunnel programs (tc_pod finds it
 	 * in tunnel_dev); 0 without one (native routing, or no node address yet). */

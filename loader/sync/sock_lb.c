@@ -75,7 +75,7 @@ static int sock_lb_default_root(char *buf, size_t len)
 	return 0;
 }
 
-/* The network namespace of the agent, whose sockets are the node's; 0 (any) when unknown. */
+/* The network namespace of the agent, whose sockets are the node's; 0 when unknown. */
 static __u64 sock_lb_netns_cookie(void)
 {
 	__u64 cookie = 0;
@@ -83,15 +83,28 @@ static __u64 sock_lb_netns_cookie(void)
 	int fd;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len)) {
-		log_warn("read the node's netns cookie (SO_NETNS_COOKIE, Linux 5.14): %s; the "
-			 "socket hooks translate in every network namespace of the cgroup",
-			 strerror(errno));
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
 		cookie = 0;
-	}
 	if (fd >= 0)
 		close(fd);
 	return cookie;
+}
+
+/*
+ * Can this kernel tell a pod's socket from another's? The hooks compare netns cookies
+ * (bpf_get_netns_cookie in sock_addr programs, Linux 5.7; the plugin and the agent read theirs
+ * with SO_NETNS_COOKIE, 5.14). NULL when it can, else what is missing, for the log line.
+ */
+static const char *sock_lb_pods_missing(__u64 node_cookie)
+{
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) <= 0)
+		return "cgroup socket hooks";
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_netns_cookie,
+				    NULL) <= 0)
+		return "bpf_get_netns_cookie in socket hooks (Linux 5.7)";
+	if (!node_cookie)
+		return "SO_NETNS_COOKIE (Linux 5.14)";
+	return NULL;
 }
 
 /*
@@ -179,7 +192,11 @@ static int sock_lb_open_cgroup(const char *root, __u64 *cgroup_id)
 	return fd;
 }
 
-static int sock_lb_load(const struct datapath_opts *opts, const char *root,
+/*
+ * Load sock_lb for the hooks of OPTS (is_host_lb, is_socket_lb: the caller's decision) with the
+ * node's NODE_COOKIE, and attach its four programs to the cgroup ROOT.
+ */
+static int sock_lb_load(const struct datapath_opts *opts, const char *root, __u64 node_cookie,
 			struct datapath_result *result)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
@@ -201,7 +218,9 @@ static int sock_lb_load(const struct datapath_opts *opts, const char *root,
 		log_error("open BPF object sock_lb: %s", strerror(-err));
 		goto cleanup;
 	}
-	skel->rodata->node_netns_cookie = sock_lb_netns_cookie();
+	skel->rodata->node_netns_cookie = node_cookie;
+	skel->rodata->is_host_lb = opts->is_host_lb;
+	skel->rodata->is_socket_lb = opts->is_socket_lb;
 	skel->rodata->has_set_retval =
 	    libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval, NULL) > 0;
 	err = datapath_set_maglev(skel->maps.lb4_maglev, &skel->rodata->lb_maglev_size, opts);
@@ -223,9 +242,14 @@ static int sock_lb_load(const struct datapath_opts *opts, const char *root,
 	if (err) /* Never half the hooks: a connect4 without its recvmsg4 would misreport peers. */
 		sock_lb_detach(opts->bpffs);
 	else
-		log_info("host traffic to Services: socket hooks on cgroup %s (network namespace "
-			 "%s; a refused connect() gives %s)",
-			 root, skel->rodata->node_netns_cookie ? "of the agent" : "any",
+		log_info("socket hooks on cgroup %s: the node's own sockets %s, pods' TCP %s; a "
+			 "refused connect() gives %s",
+			 root,
+			 !opts->is_host_lb ? "not translated (--host-lb false)"
+			 : node_cookie	   ? "translated (the agent's network namespace)"
+				       : "translated (every network namespace: no netns cookie)",
+			 opts->is_socket_lb ? "translated at connect() (socket LB)"
+					    : "on the per-packet path",
 			 skel->rodata->has_set_retval ? "ECONNREFUSED" : "EPERM");
 
 cleanup:
@@ -249,26 +273,75 @@ int sock_lb_check_root(const char *dir)
 	return 0;
 }
 
+/*
+ * With neither kind of hook: lb4_sk_pods alone, created (or kept) at its pin, so the plugin
+ * records the pods started meanwhile and a later run with the hooks translates them too.
+ */
+static void sock_lb_pin_pods_map(const struct datapath_opts *opts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	struct sock_lb *skel;
+	int err;
+
+	skel = sock_lb__open_opts(&open_opts);
+	if (!skel) {
+		log_warn("open BPF object sock_lb: %s", strerror(errno));
+		return;
+	}
+	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_map(map, skel->obj)
+	    bpf_map__set_autocreate(map, map == skel->maps.lb4_sk_pods);
+	err = sock_lb__load(skel);
+	if (err)
+		log_warn("create %s/%s: %s: pods started now will take the per-packet path "
+			 "to Services even after a restart with --socket-lb true",
+			 opts->bpffs, LB4_SK_PODS_MAP, strerror(-err));
+	sock_lb__destroy(skel);
+}
+
 int sock_lb_setup(const struct datapath_opts *opts, struct datapath_result *result)
 {
+	struct datapath_opts hooks = *opts;
+	__u64 node_cookie = sock_lb_netns_cookie();
+	const char *missing;
 	char root[4096];
 	int err;
 
-	if (!opts->is_host_lb) {
+	if (!node_cookie && opts->is_host_lb)
+		log_warn("read the node's netns cookie (SO_NETNS_COOKIE, Linux 5.14): %s; the "
+			 "socket hooks translate in every network namespace of the cgroup",
+			 strerror(errno));
+	missing = hooks.is_socket_lb ? sock_lb_pods_missing(node_cookie) : NULL;
+	if (missing) {
+		log_warn("socket LB for pods off: this kernel lacks %s; pods' connections to "
+			 "Services take the per-packet path",
+			 missing);
+		hooks.is_socket_lb = false;
+	} else if (!hooks.is_socket_lb) {
+		log_info("socket LB for pods off (--socket-lb false): pods' connections to "
+			 "Services take the per-packet path");
+	}
+	if (!hooks.is_host_lb && !hooks.is_socket_lb) {
 		log_info("host traffic to Services: not translated (--host-lb false)");
+		sock_lb_pin_pods_map(opts);
 		return sock_lb_detach(opts->bpffs);
 	}
 	if (opts->cgroup_root)
-		return sock_lb_load(opts, opts->cgroup_root, result);
+		return sock_lb_load(&hooks, opts->cgroup_root, node_cookie, result);
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL) <= 0) {
 		log_warn("this kernel has no cgroup socket hooks: the node's own traffic to "
 			 "Services is not translated");
+		sock_lb_pin_pods_map(opts);
 		return 0;
 	}
-	if (sock_lb_default_root(root, sizeof(root)))
+	if (sock_lb_default_root(root, sizeof(root))) {
+		sock_lb_pin_pods_map(opts);
 		return 0;
-	err = sock_lb_load(opts, root, result);
+	}
+	err = sock_lb_load(&hooks, root, node_cookie, result);
 	if (err)
-		log_warn("the node's own traffic to Services is not translated (see above)");
+		log_warn("traffic to Services is not translated at the socket (see above)");
 	return 0;
 }

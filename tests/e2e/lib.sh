@@ -28,8 +28,9 @@ SL_TOOLS=${SL_TOOLS:-$BUILD_DIR/tests/tools}
 SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-20} # seconds; the ASan build starts slowly
 SL_SYNC_TIMEOUT=${SL_SYNC_TIMEOUT:-15}               # seconds for the agent to apply a change
 # The agent's socket hooks act on a whole cgroup: every agent a test starts runs without them
-# (--host-lb's default), unless it gives --host-lb true and the test's own cgroup (topo_cgroup).
-export SLUICE_HOST_LB=false
+# (--host-lb's and --socket-lb's defaults), unless it gives --host-lb true or --socket-lb true
+# and the test's own cgroup (topo_cgroup).
+export SLUICE_HOST_LB=false SLUICE_SOCKET_LB=false
 
 SL_PASSED=0
 SL_FAILED=0
@@ -871,6 +872,17 @@ slice_endpoint() {
 	[[ -z $zone ]] || echo "  zone: $zone"
 	[[ -z $hint ]] || echo "  hints: {forZones: [{name: $hint}]}"
 	echo "  targetRef: {kind: Pod, namespace: ${TOPO_POD_K8S_NS[$pod]:-default}, name: $pod}"
+}
+
+# topo_pod_in_cgroup POD CMD...: run CMD in the pod's namespace from inside $TOPO_CGROUP, as a
+# pod's processes run in its cgroup (socket LB: an agent with --socket-lb true --cgroup-root
+# "$TOPO_CGROUP"), bounded by TOPO_CGROUP_TIMEOUT seconds (default 60).
+topo_pod_in_cgroup() {
+	local pod=$1
+	shift
+	# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+	timeout "${TOPO_CGROUP_TIMEOUT:-60}" bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' \
+		_ "$TOPO_CGROUP" nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$@"
 }
 
 # ---- the standard topology: the demo's, used by most tests ----------------------------------

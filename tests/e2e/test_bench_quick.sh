@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The bench's smoke test: bench/bench.sh with a tiny N gives every mode (bare, iptables,
-# iptables-nft, nftables, sluice) a figure for each of its metrics in results.json, the change
+# iptables-nft, nftables, sluice, sluice-socket) a figure for each of its metrics in results.json, the change
 # timed end to end included, every mode's traffic reached the backends, NetworkPolicy's cost per
 # new flow is there at 10 and 1,000 ipBlock rules, and a bench whose iptables rules do not
 # translate fails instead of reporting a figure.
@@ -38,9 +38,10 @@ else
 fi
 
 json=$out/ok/results.json
-for mode in bare iptables iptables-nft nftables sluice; do
+for mode in bare iptables iptables-nft nftables sluice sluice-socket; do
 	metrics="conn_rate connect_p50_us connect_p99_us throughput_gbps"
-	[[ $mode == bare ]] || metrics+=" load_all_ms update_one_ms update_e2e_ms memory_kib"
+	[[ $mode == bare || $mode == sluice-socket ]] || metrics+=" load_all_ms update_one_ms update_e2e_ms memory_kib"
+	[[ $mode == sluice-socket ]] && metrics+=" ns_per_packet_new ns_per_packet_established"
 	[[ $mode == iptables-nft ]] && metrics+=" load_all_flush_ms"
 	[[ $mode == sluice ]] && metrics+=" update_one_api_ms update_e2e_api_ms ns_per_packet_new ns_per_packet_established"
 	missing=
