@@ -108,8 +108,9 @@ static __always_inline int tunnel_clear_source_mac(struct __sk_buff *skb)
 }
 
 /*
- * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR; its
- * tunnel key names that node and carries the source's identity. Returns TC_ACT_OK or -DROP_*.
+ * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR (or
+ * a tracked flow's reply was sent here for another node's address); its tunnel key names that
+ * node and carries the source's identity. Returns TC_ACT_OK or -DROP_*.
  */
 static __always_inline int tunnel_encap(struct __sk_buff *skb)
 {
@@ -121,8 +122,9 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb)
 	ret = tunnel_inner_addrs(skb, &saddr, &daddr);
 	if (ret)
 		return ret;
+	/* Another node's address: a reply tc_tunnel_ingress sent back the way its flow came. */
 	node = tunnel4_lookup(daddr);
-	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
+	if (!node || !(node->flags & (TUNNEL4_F_POD_CIDR | TUNNEL4_F_NODE)))
 		return -DROP_NO_TUNNEL;
 	/* The key's address and VNI are in host order. */
 	ret = tunnel_clear_source_mac(skb);
