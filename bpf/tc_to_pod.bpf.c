@@ -55,7 +55,7 @@ static __always_inline int to_pod_new_flow(struct __sk_buff *skb, const struct p
 		return ret;
 	if (!verdict.is_tracked)
 		return VERDICT_PASS;
-	return flow_track_direct_at(skb, pkt, now, verdict.policy, false, ep, true);
+	return flow_track_direct_at(skb, pkt, now, verdict.policy, FLOW_REPLY_ROUTED, ep, true);
 }
 
 /*

@@ -46,12 +46,26 @@ int tc_tunnel_egress(struct __sk_buff *skb)
 }
 
 /*
+ * Did another node send this packet with its own address (its own traffic, or a NodePort flow it
+ * masqueraded)? tunnel_check_source has made sure the outer source is that node.
+ */
+static __always_inline bool tunnel_is_from_node(const struct pkt4 *pkt)
+{
+	struct tunnel4_value *node = tunnel4_lookup(pkt->saddr);
+
+	return node && (node->flags & TUNNEL4_F_NODE) && node->node_address == pkt->saddr;
+}
+
+/*
  * First packet of a flow out of the tunnel that no conntrack entry knows. To a pod of this node:
  * judged and tracked as direct.h says, by the identity the VNI carried, and delivered straight
- * into the pod. Anything else (the node itself) passes to the node's stack. masq_ifindex
- * (masq.h) may stay 0 in this object: such a flow comes from another node's pod (the cluster
- * CIDR) or from another node's address, and masq4_route takes the answer to neither for a flow
- * to masquerade, so only a policy needs it tracked.
+ * into the pod. A flow another node sent with its own address is always tracked, its replies
+ * sent back into the tunnel (FLOW_REPLY_NEIGH: out of this device, encapsulated by
+ * tc_tunnel_egress): routed, they would leave by the underlay with the pod's address, which an
+ * underlay that knows only node addresses drops, and the sending node expects them from the
+ * tunnel. Anything else (the node itself) passes to the node's stack. masq_ifindex (masq.h) may
+ * stay 0 in this object: such a flow comes from another node's pod (the cluster CIDR) or from
+ * another node's address, and masq4_route takes the answer to neither for a flow to masquerade.
  */
 static __always_inline int tunnel_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
 					   __u32 identity)
@@ -62,7 +76,11 @@ static __always_inline int tunnel_new_flow(struct __sk_buff *skb, const struct p
 	ep = ep4_lookup(pkt->daddr);
 	if (!ep)
 		return VERDICT_PASS;
-	if (direct_is_judged()) {
+	if (tunnel_is_from_node(pkt)) {
+		ret = direct_flow_at(skb, pkt, now, ep, identity, FLOW_REPLY_NEIGH, true);
+		if (ret != VERDICT_PASS)
+			return ret;
+	} else if (direct_is_judged()) {
 		ret = direct_flow(skb, pkt, now, ep, identity);
 		if (ret != VERDICT_PASS)
 			return ret;

@@ -44,7 +44,12 @@ struct frag4_entry {
 	 * while the first is still being handled.
 	 */
 	__u8 drop_reason;
-	__u8 pad[3];
+	/*
+	 * 1: the first fragment went on to the node's stack untranslated (no flow), and later ones
+	 * follow it there, even to a frontend's address (a node address, for the stack itself).
+	 */
+	__u8 is_passed;
+	__u8 pad[2];
 };
 SLUICE_ASSERT_SIZE(struct frag4_entry, 16);
 

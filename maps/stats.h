@@ -26,6 +26,7 @@ enum stat_id {
 	STAT_SOCK_REFUSED, /* the node's connect/sendmsg to a frontend refused: no packet */
 	STAT_TUNNEL_OUT,   /* into the tunnel to another node (tc_tunnel_egress) */
 	STAT_TUNNEL_IN,	   /* out of the tunnel into a pod here, untracked (tc_tunnel_ingress) */
+	STAT_FRAG_NEEDED,  /* too big for the device a flow leaves by, DF: ICMP frag needed sent */
 	STAT_MAX,
 };
 
@@ -58,6 +59,8 @@ enum drop_reason {
 	DROP_TUNNEL_NOT_IPV4,	/* into or out of the tunnel, a frame that is not IPv4 */
 	DROP_TUNNEL_PORT,	/* a pod's datagram to the tunnel port that would reach another
 				 * node from a node's address (tunnel_port_is_closed_to_pods) */
+	DROP_TOO_BIG,		/* DF set, too big for the device its flow leaves by, and the
+				 * ICMP fragmentation needed could not be built (IP options) */
 	DROP_MAX,
 };
 
@@ -84,6 +87,7 @@ static const char *const stat_names[STAT_MAX] = {
     [STAT_SOCK_REFUSED] = "socket_refused",
     [STAT_TUNNEL_OUT] = "tunnel_out",
     [STAT_TUNNEL_IN] = "tunnel_in",
+    [STAT_FRAG_NEEDED] = "icmp_frag_needed",
 };
 static const char *const drop_names[DROP_MAX] = {
     [DROP_NONE] = "none",
@@ -109,6 +113,7 @@ static const char *const drop_names[DROP_MAX] = {
     [DROP_UNKNOWN_NODE] = "tunnel packet from unknown node",
     [DROP_TUNNEL_NOT_IPV4] = "tunnel frame not IPv4",
     [DROP_TUNNEL_PORT] = "pod datagram to a node's tunnel port",
+    [DROP_TOO_BIG] = "too big for its way out, no ICMP sent",
 };
 /* The same reasons as stable identifiers: Prometheus label values, JSON fields. */
 static const char *const drop_ids[DROP_MAX] = {
@@ -135,6 +140,7 @@ static const char *const drop_ids[DROP_MAX] = {
     [DROP_UNKNOWN_NODE] = "unknown_node",
     [DROP_TUNNEL_NOT_IPV4] = "tunnel_not_ipv4",
     [DROP_TUNNEL_PORT] = "tunnel_port",
+    [DROP_TOO_BIG] = "too_big_no_icmp",
 };
 #endif
 

@@ -11,11 +11,13 @@
 
 #define ETH_P_ARP 0x0806 /* a pod's ARP is checked like its IPv4 (ep4_check_source) */
 
+#define IP_DF	  0x4000
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1fff
 
 #define ICMP_DEST_UNREACH  3
 #define ICMP_PORT_UNREACH  3
+#define ICMP_FRAG_NEEDED   4
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAMETERPROB 12
 

@@ -22,12 +22,15 @@ static __always_inline bool direct_is_judged(void)
 
 /*
  * PKT opens a flow to the pod EP of this node. SRC_IDENTITY: the source's identity as the
- * tunnel's VNI carried it, IDENTITY_ANY to look it up (policy4_check_ingress). Returns a tc
- * verdict (the flow tracked, this packet delivered into EP), -DROP_*, or VERDICT_PASS when the
- * flow is allowed and not tracked: the caller delivers it.
+ * tunnel's VNI carried it, IDENTITY_ANY to look it up (policy4_check_ingress). REPLY_TO (enum
+ * flow_reply_to): where its replies go when it is tracked; IS_ALWAYS_TRACKED: track it even
+ * when nothing judges it (direct_is_judged), for its replies' way back. Returns a tc verdict
+ * (the flow tracked, this packet delivered into EP), -DROP_*, or VERDICT_PASS when the flow is
+ * allowed and not tracked: the caller delivers it.
  */
-static __always_inline int direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
-				       const struct ep4_info *ep, __u32 src_identity)
+static __always_inline int direct_flow_at(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
+					  const struct ep4_info *ep, __u32 src_identity,
+					  __u8 reply_to, bool is_always_tracked)
 {
 	struct policy_verdict verdict = {};
 	int ret;
@@ -36,9 +39,16 @@ static __always_inline int direct_flow(struct __sk_buff *skb, const struct pkt4 
 				    &verdict);
 	if (ret)
 		return ret;
-	if (!verdict.is_tracked && !masq4_is_on())
+	if (!is_always_tracked && !verdict.is_tracked && !masq4_is_on())
 		return VERDICT_PASS;
-	return flow_track_direct(skb, pkt, now, verdict.policy, false, ep);
+	return flow_track_direct_at(skb, pkt, now, verdict.policy, reply_to, ep, false);
+}
+
+/* direct_flow_at() whose replies go to the node's routing, tracked only when judged. */
+static __always_inline int direct_flow(struct __sk_buff *skb, const struct pkt4 *pkt, __u64 now,
+				       const struct ep4_info *ep, __u32 src_identity)
+{
+	return direct_flow_at(skb, pkt, now, ep, src_identity, FLOW_REPLY_ROUTED, false);
 }
 
 #endif

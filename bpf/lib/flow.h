@@ -40,6 +40,12 @@ static __always_inline int flow_established_at(struct __sk_buff *skb, const stru
 	if (unlikely(events_is_tracing()))
 		events_packet(skb, EVENT_TRACE, 0, (entry->flags & CT_F_REPLY) ? EVENT_F_REPLY : 0);
 	ct4_refresh(entry, pkt, now);
+	/* Sent out of a device by its neighbour table, it meets no MTU check of the stack's. */
+	if (unlikely(entry->flags & CT_F_NEIGH) && !is_later_fragment && !is_egress) {
+		ret = icmp4_check_mtu(skb, pkt, entry->ifindex);
+		if (ret)
+			return ret;
+	}
 	/* A direct flow leaves as it came; its packets may have no ports to write (ICMP, GRE). */
 	if (!(entry->flags & CT_F_DIRECT)) {
 		ret = is_later_fragment ? nat4_rewrite_later_fragment(skb, pkt, &out)
@@ -81,9 +87,10 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
 	struct ct4_key key = {};
 	struct ct_entry *entry;
 	__u64 now = ct_now();
+	bool is_passed = false;
 	int ret;
 
-	ret = frag4_follow_first(pkt, now);
+	ret = frag4_follow_first(pkt, now, &is_passed);
 	if (ret)
 		return ret;
 	ct4_key_of(&key, pkt);
@@ -91,10 +98,11 @@ static __always_inline int flow_later_fragment(struct __sk_buff *skb, struct pkt
 	if (entry)
 		return flow_established_at(skb, pkt, entry, now, true, is_egress);
 	/*
-	 * No flow: the first fragment passed untracked, and so do they; or it was a VIP's and
-	 * opened none (a reject, a port no Service serves): nothing to translate them to.
+	 * No flow: the first fragment passed untracked, and so do they (to a node address too:
+	 * another node's VXLAN datagram fragmented on the underlay); or it was a VIP's and opened
+	 * none (a reject): nothing to translate them to.
 	 */
-	return lb4_is_vip(pkt->daddr) ? -DROP_FRAGMENT : VERDICT_PASS;
+	return lb4_is_vip(pkt->daddr) && !is_passed ? -DROP_FRAGMENT : VERDICT_PASS;
 }
 
 /*
@@ -198,7 +206,9 @@ static __always_inline bool flow_deliver_to_ep(struct ct_entry *entry, const str
 /*
  * Where a masqueraded packet for a backend on another node leaves: its source is a node
  * address, so it must not go through the routing input path (martian). Returns the egress
- * ifindex, or 0 to let the node route it.
+ * ifindex, or 0 to let the node route it. The lookup is the input path's (it checks no source):
+ * an output lookup binds the route to SKB's device, and so sent a flow for another node's pod
+ * out of the uplink by the default route instead of into the tunnel.
  */
 static __always_inline __u32 flow_route_ifindex(struct __sk_buff *skb, const struct pkt4 *pkt,
 						const struct nat4_tuple *out)
@@ -206,9 +216,10 @@ static __always_inline __u32 flow_route_ifindex(struct __sk_buff *skb, const str
 	__u32 ifindex = 0;
 	long ret;
 
-	ret = fib4_lookup(skb, pkt->proto, out->saddr, out->daddr, out->sport, out->dport,
-			  BPF_FIB_LOOKUP_OUTPUT, &ifindex);
-	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH)
+	ret = fib4_lookup(skb, pkt->proto, out->saddr, out->daddr, out->sport, out->dport, 0,
+			  &ifindex);
+	if (ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	    ret == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return ifindex;
 	return 0;
 }
@@ -348,6 +359,11 @@ static __always_inline int flow_start_translated(struct __sk_buff *skb, const st
 	ret = flow_create_pair(skb, pkt, now, out, entry, opts);
 	if (ret)
 		return ret;
+	if (unlikely(entry->flags & CT_F_NEIGH)) {
+		ret = icmp4_check_mtu(skb, pkt, entry->ifindex);
+		if (ret)
+			return ret;
+	}
 	ret = nat4_rewrite(skb, pkt, out);
 	if (ret)
 		return ret;
@@ -369,15 +385,16 @@ static __always_inline bool flow_is_trackable(const struct pkt4 *pkt)
 /*
  * Tracks a new flow both ways without translation (a NetworkPolicy verdict, cached in the
  * entries so later packets and replies skip the lookups) and delivers this packet. Replies go
- * back into the pod this packet came from when IS_REPLY_TO_SENDER, else to the node's routing;
- * the forward direction goes straight into the destination pod DST_EP when it is on this node
- * (ep4_lookup() of the destination, NULL when it is not). A packet that opens no flow
- * (flow_is_trackable()) passes alone, judged. Returns a tc verdict, VERDICT_PASS or -DROP_*.
- * IS_EGRESS: at a pod veth's tc egress, where DST_EP is that pod and the packet goes on into it
- * (ep4_deliver_at()).
+ * where REPLY_TO (enum flow_reply_to) says: back into the pod this packet came from, to the
+ * node's routing, or back out of the device it came in on (the tunnel, for a flow another node
+ * sent with its own address); the forward direction goes straight into the destination pod DST_EP
+ * when it is on this node (ep4_lookup() of the destination, NULL when it is not). A packet that
+ * opens no flow (flow_is_trackable()) passes alone, judged. Returns a tc verdict, VERDICT_PASS or
+ * -DROP_*. IS_EGRESS: at a pod veth's tc egress, where DST_EP is that pod and the packet goes on
+ * into it (ep4_deliver_at()).
  */
 static __always_inline int flow_track_direct_at(struct __sk_buff *skb, const struct pkt4 *pkt,
-						__u64 now, __u8 policy, bool is_reply_to_sender,
+						__u64 now, __u8 policy, __u8 reply_to,
 						const struct ep4_info *dst_ep, const bool is_egress)
 {
 	struct nat4_tuple out = {
@@ -389,7 +406,7 @@ static __always_inline int flow_track_direct_at(struct __sk_buff *skb, const str
 	struct flow_pair_opts opts = {
 	    .dst_ep = dst_ep,
 	    .flags = CT_F_DIRECT,
-	    .reply_to = is_reply_to_sender ? FLOW_REPLY_TO_SENDER : FLOW_REPLY_ROUTED,
+	    .reply_to = reply_to,
 	};
 	struct ct_entry entry = {.policy = policy};
 	int ret;
@@ -403,12 +420,14 @@ static __always_inline int flow_track_direct_at(struct __sk_buff *skb, const str
 	return ep4_deliver_at(skb, &entry, is_egress);
 }
 
-/* flow_track_direct_at() at tc ingress (tc_pod, tc_node). */
+/* flow_track_direct_at() at tc ingress (tc_pod, tc_node), replies to the sender or routed. */
 static __always_inline int flow_track_direct(struct __sk_buff *skb, const struct pkt4 *pkt,
 					     __u64 now, __u8 policy, bool is_reply_to_sender,
 					     const struct ep4_info *dst_ep)
 {
-	return flow_track_direct_at(skb, pkt, now, policy, is_reply_to_sender, dst_ep, false);
+	return flow_track_direct_at(skb, pkt, now, policy,
+				    is_reply_to_sender ? FLOW_REPLY_TO_SENDER : FLOW_REPLY_ROUTED,
+				    dst_ep, false);
 }
 
 #endif

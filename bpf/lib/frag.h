@@ -29,10 +29,11 @@ static __always_inline void frag4_key_of(struct frag4_key *key, const struct pkt
 
 /*
  * A later fragment (PKT_FRAG_LATER): gives PKT its first fragment's ports, so that it finds the
- * first one's flow. Returns 0, -DROP_FRAG_NO_FIRST when no live first fragment is known, or the
- * drop reason the first one met (a datagram whose first fragment policy denied is denied whole).
+ * first one's flow, and *IS_PASSED whether the first went on to the stack untranslated. Returns
+ * 0, -DROP_FRAG_NO_FIRST when no live first fragment is known, or the drop reason the first one
+ * met (a datagram whose first fragment policy denied is denied whole).
  */
-static __always_inline int frag4_follow_first(struct pkt4 *pkt, __u64 now)
+static __always_inline int frag4_follow_first(struct pkt4 *pkt, __u64 now, bool *is_passed)
 {
 	struct frag4_key key = {};
 	struct frag4_entry *entry;
@@ -45,6 +46,7 @@ static __always_inline int frag4_follow_first(struct pkt4 *pkt, __u64 now)
 		return -(int)entry->drop_reason;
 	pkt->sport = entry->sport;
 	pkt->dport = entry->dport;
+	*is_passed = entry->is_passed;
 	return 0;
 }
 
@@ -81,6 +83,7 @@ static __always_inline void frag4_settle_first(struct frag4_entry *first, int re
 	if (likely(!first))
 		return;
 	first->drop_reason = ret < 0 ? (__u8)-ret : DROP_NONE;
+	first->is_passed = ret == VERDICT_PASS;
 }
 
 #endif

@@ -24,6 +24,47 @@
 #define ICMP_QUOTE_LEN	  28 /* IPv4 header without options + 8 bytes */
 
 /*
+ * Rebuilds the packet in place as ICMP destination unreachable CODE about it, from the address
+ * it was sent to, with NEXT_HOP_MTU (fragmentation needed, RFC 1191; 0 for other codes), the
+ * quote RFC 792 asks for, and the MACs swapped, for the caller to send back where it came from.
+ * Packets with IP options are not answered. Returns 0, or -1 when nothing was rebuilt.
+ */
+static __always_inline int icmp4_unreach(struct __sk_buff *skb, const struct pkt4 *pkt, __u8 code,
+					 __u16 next_hop_mtu)
+{
+	__u16 frame[36] __attribute__((aligned(4))) = {};
+	__u8 macs[2 * ETH_ALEN];
+	struct iphdr *ip;
+
+	ip = ctx_data(skb) + ETH_HLEN;
+	if ((void *)(ip + 1) > ctx_data_end(skb) || ip->ihl != 5)
+		return -1;
+	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, &frame[ICMP_REJECT_QUOTE], ICMP_QUOTE_LEN))
+		return -1;
+
+	__builtin_memcpy(&frame[0], &macs[ETH_ALEN], ETH_ALEN); /* back to the sender */
+	__builtin_memcpy(&frame[3], &macs[0], ETH_ALEN);
+	frame[6] = bpf_htons(ETH_P_IP);
+
+	frame[ICMP_REJECT_IP + 0] = bpf_htons(0x45c0); /* v4, ihl 5, tos internetwork control */
+	frame[ICMP_REJECT_IP + 1] = bpf_htons(ICMP_REJECT_LEN - ETH_HLEN);
+	frame[ICMP_REJECT_IP + 4] = bpf_htons((64 << 8) | IPPROTO_ICMP); /* ttl 64 */
+	__builtin_memcpy(&frame[ICMP_REJECT_IP + 6], &pkt->daddr, 4);	 /* from where it went */
+	__builtin_memcpy(&frame[ICMP_REJECT_IP + 8], &pkt->saddr, 4);
+	frame[ICMP_REJECT_IP + 5] = csum_words(&frame[ICMP_REJECT_IP], 10);
+
+	frame[ICMP_REJECT_ICMP] = bpf_htons((ICMP_DEST_UNREACH << 8) | code);
+	frame[ICMP_REJECT_ICMP + 3] = bpf_htons(next_hop_mtu);
+	frame[ICMP_REJECT_ICMP + 1] = csum_words(&frame[ICMP_REJECT_ICMP], 18);
+
+	if (bpf_skb_change_tail(skb, ICMP_REJECT_LEN, 0) ||
+	    bpf_skb_store_bytes(skb, 0, frame, ICMP_REJECT_LEN, 0))
+		return -1;
+	return 0;
+}
+
+/*
  * Answers a packet for a service without endpoints with ICMP port unreachable from the VIP, as
  * kube-proxy's REJECT rule does, so clients fail at once instead of timing out. The frame is
  * rebuilt in place and sent back into the pod (is_peer, the pod program) or out of the device it
@@ -33,41 +74,45 @@
 static __always_inline int icmp4_reject(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const bool is_peer)
 {
-	__u16 frame[36] __attribute__((aligned(4))) = {};
-	__u8 macs[2 * ETH_ALEN];
-	struct iphdr *ip;
-
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & TCP_FLAG_RST))
-		return -DROP_NO_BACKEND;
-	ip = ctx_data(skb) + ETH_HLEN;
-	if ((void *)(ip + 1) > ctx_data_end(skb) || ip->ihl != 5)
-		return -DROP_NO_BACKEND;
-	if (bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)) ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, &frame[ICMP_REJECT_QUOTE], ICMP_QUOTE_LEN))
 		return -DROP_NO_BACKEND;
 	/* Told as the drop it is for the client, while the frame is still its packet. */
 	events_packet(skb, EVENT_DROP, DROP_NO_BACKEND, EVENT_F_REJECTED);
-
-	__builtin_memcpy(&frame[0], &macs[ETH_ALEN], ETH_ALEN); /* back to the sender */
-	__builtin_memcpy(&frame[3], &macs[0], ETH_ALEN);
-	frame[6] = bpf_htons(ETH_P_IP);
-
-	frame[ICMP_REJECT_IP + 0] = bpf_htons(0x45c0); /* v4, ihl 5, tos internetwork control */
-	frame[ICMP_REJECT_IP + 1] = bpf_htons(ICMP_REJECT_LEN - ETH_HLEN);
-	frame[ICMP_REJECT_IP + 4] = bpf_htons((64 << 8) | IPPROTO_ICMP); /* ttl 64 */
-	__builtin_memcpy(&frame[ICMP_REJECT_IP + 6], &pkt->daddr, 4);	 /* from the VIP */
-	__builtin_memcpy(&frame[ICMP_REJECT_IP + 8], &pkt->saddr, 4);
-	frame[ICMP_REJECT_IP + 5] = csum_words(&frame[ICMP_REJECT_IP], 10);
-
-	frame[ICMP_REJECT_ICMP] = bpf_htons((ICMP_DEST_UNREACH << 8) | ICMP_PORT_UNREACH);
-	frame[ICMP_REJECT_ICMP + 1] = csum_words(&frame[ICMP_REJECT_ICMP], 18);
-
-	if (bpf_skb_change_tail(skb, ICMP_REJECT_LEN, 0) ||
-	    bpf_skb_store_bytes(skb, 0, frame, ICMP_REJECT_LEN, 0))
+	if (icmp4_unreach(skb, pkt, ICMP_PORT_UNREACH, 0))
 		return -DROP_NO_BACKEND;
 	stats_count(STAT_REJECT, skb->len);
 	/* Back where it came from: into the pod behind this veth, or out of the uplink. */
 	return is_peer ? bpf_redirect_peer(skb->ifindex, 0) : bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * A packet a program sends out of device IFINDEX itself (bpf_redirect_neigh, skipping the
+ * stack's MTU check), as the stack would forward it: one that fits the device's MTU goes on
+ * (returns 0), and so does one without DF (the tunnel fragments its outer datagram); one with DF
+ * is answered with ICMP fragmentation needed and the device's MTU from the address it was sent
+ * to, back out of the device it came in on (a tc verdict, counted as STAT_FRAG_NEEDED), so its
+ * sender lowers its path MTU instead of losing it silently. PKT is the packet as it arrived, not
+ * yet translated: the sender recognises its own packet in the quote. Segments of a GSO packet
+ * are checked one by one. Returns 0, a tc verdict, or -DROP_TOO_BIG when no answer could be
+ * built.
+ */
+static __always_inline int icmp4_check_mtu(struct __sk_buff *skb, const struct pkt4 *pkt,
+					   __u32 ifindex)
+{
+	struct iphdr *ip;
+	__u32 mtu = 0;
+
+	if (bpf_check_mtu(skb, ifindex, &mtu, 0, BPF_MTU_CHK_SEGS) == BPF_MTU_CHK_RET_SUCCESS)
+		return 0;
+	ip = ctx_data(skb) + ETH_HLEN;
+	if ((void *)(ip + 1) > ctx_data_end(skb))
+		return -DROP_TOO_BIG;
+	if (!(ip->frag_off & bpf_htons(IP_DF)))
+		return 0;
+	if (!mtu || mtu > 0xffff || icmp4_unreach(skb, pkt, ICMP_FRAG_NEEDED, mtu))
+		return -DROP_TOO_BIG;
+	stats_count(STAT_FRAG_NEEDED, skb->len);
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 /* The rewrite of an ICMP error: outer addresses, and the quoted packet's addresses and ports. */

@@ -145,8 +145,9 @@ static __always_inline bool tunnel_is_keyed(struct __sk_buff *skb)
 
 /*
  * tc egress of the tunnel device: the node routed this packet to another node's pod CIDR (or
- * tc_pod redirected it here, keyed); its tunnel key names that node and carries the source's
- * identity. Returns TC_ACT_OK or -DROP_*.
+ * tc_pod redirected it here, keyed, or a tracked flow's reply was sent here for another node's
+ * address); its tunnel key names that node and carries the source's identity. Returns TC_ACT_OK
+ * or -DROP_*.
  */
 static __always_inline int tunnel_encap(struct __sk_buff *skb)
 {
@@ -159,8 +160,9 @@ static __always_inline int tunnel_encap(struct __sk_buff *skb)
 	ret = tunnel_inner_addrs(skb, &saddr, &daddr);
 	if (ret)
 		return ret;
+	/* Another node's address: a reply tc_tunnel_ingress sent back the way its flow came. */
 	node = tunnel4_lookup(daddr);
-	if (!node || !(node->flags & TUNNEL4_F_POD_CIDR))
+	if (!node || !(node->flags & (TUNNEL4_F_POD_CIDR | TUNNEL4_F_NODE)))
 		return -DROP_NO_TUNNEL;
 	ret = tunnel_set_key(skb, saddr, node);
 	if (ret)

@@ -249,11 +249,11 @@ cleanup:
 	tun_close(&f);
 }
 
-/* Into the tunnel, but to no other node's pods (nor IPv4): dropped and counted. */
+/* Into the tunnel, but to no other node's pods or address (nor IPv4): dropped and counted. */
 void test_tunnel_encap_unknown_destination(void)
 {
 	static const uint8_t ipv6[40] = {0x60, 0, 0, 0, 0, 0, 58, 64};
-	__be32 nowhere[] = {TEST_OTHER_IP, TUN_NODE_B, TEST_IP(203, 0, 113, 7)};
+	__be32 nowhere[] = {TEST_OTHER_IP, TUN_STRANGER, TEST_IP(203, 0, 113, 7)};
 	struct tun_fixture f;
 	struct pkt in, out;
 	char name[128];
@@ -272,8 +272,7 @@ void test_tunnel_encap_unknown_destination(void)
 		snprintf(name, sizeof(name), "to %s: dropped", pkt_ip_str(nowhere[i]));
 		ASSERT_EQ(verdict, TC_ACT_SHOT, name);
 	}
-	ASSERT_EQ(fixture_drop(&f.pod, DROP_NO_TUNNEL), 3,
-		  "drops: no node for tunnel destination (a node address is no pod CIDR)");
+	ASSERT_EQ(fixture_drop(&f.pod, DROP_NO_TUNNEL), 3, "drops: no node for tunnel destination");
 	if (ASSERT_OK(
 		pkt_build_raw(&in, peer_vxlan_mac, self_vxlan_mac, 0x86dd, ipv6, sizeof(ipv6)),
 		"build IPv6") &&
@@ -564,6 +563,64 @@ void test_tunnel_decap_tracks_isolated_source(void)
 		tun_expect_into_backend_a(&in, &out, verdict, "source not isolated");
 		ASSERT_EQ(fixture_ct_count(&f.pod), 2, "source not isolated: untracked");
 	}
+cleanup:
+	tun_close(&f);
+}
+
+/*
+ * A flow node B sent with its own address (its own traffic, or a NodePort flow it masqueraded to
+ * a backend here): tracked even without policy, its reply entry back into the tunnel device it
+ * came out of; backend A's reply goes there from tc_pod, and tc_tunnel_egress sends it to node B
+ * with A's identity. Routed instead, it would leave by the underlay with A's pod address.
+ */
+void test_tunnel_node_flow_reply_into_tunnel(void)
+{
+	struct pkt_spec spec = tun_spec(TUN_NODE_B, TEST_BACKEND_A, TEST_BACKEND_PORT);
+	struct tun_fixture f;
+	struct ct_entry entry;
+	struct pkt in, out;
+	int verdict;
+
+	if (!tun_setup(&f) ||
+	    !ASSERT_OK(fixture_policy_address(&f.pod, TEST_BACKEND_A, 32, TUN_ID_A, IPCACHE_F_POD),
+		       "backend A in the ipcache") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build SYN") ||
+	    !ASSERT_OK(tun_decap(&f, TUN_NODE_B, TUNNEL_VNI_NO_IDENTITY, &in, &out, &verdict),
+		       "test run"))
+		goto cleanup;
+	tun_expect_into_backend_a(&in, &out, verdict, "from node B itself");
+	if (ASSERT_OK(fixture_ct_lookup(&f.pod, TEST_BACKEND_A, TUN_NODE_B, TEST_BACKEND_PORT,
+					TEST_CLIENT_PORT, IPPROTO_TCP, &entry),
+		      "reply entry (A -> node B)")) {
+		ASSERT_EQ(entry.flags & (CT_F_REPLY | CT_F_NEIGH | CT_F_DIRECT),
+			  CT_F_REPLY | CT_F_NEIGH | CT_F_DIRECT,
+			  "reply flags (untranslated, out of a device by its neighbour table)");
+		ASSERT_EQ(entry.ifindex, TEST_INGRESS_IFINDEX, "reply into the tunnel device");
+	}
+
+	/* A's SYN-ACK: tc_pod sends it into the tunnel device, untranslated. */
+	spec = fixture_reply_spec(IPPROTO_TCP);
+	spec.saddr = TEST_BACKEND_A;
+	spec.daddr = TUN_NODE_B;
+	spec.sport = TEST_BACKEND_PORT;
+	spec.dport = TEST_CLIENT_PORT;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build SYN-ACK") &&
+	    ASSERT_OK(fixture_run_on(&f.pod, TEST_BACKEND_A_IFINDEX, &in, &out, &verdict),
+		      "SYN-ACK: test run tc_pod")) {
+		ASSERT_EQ(verdict, TC_ACT_REDIRECT, "SYN-ACK: verdict (bpf_redirect_neigh)");
+		ASSERT_IP_EQ(pkt_ip_saddr(&out), TEST_BACKEND_A, "SYN-ACK: ip.saddr kept");
+		ASSERT_IP_EQ(pkt_ip_daddr(&out), TUN_NODE_B, "SYN-ACK: ip.daddr kept");
+	}
+
+	/* tc_tunnel_egress: to node B's address, with A's identity. */
+	if (ASSERT_OK(tun_run_prog(&f, f.key->progs.test_tunnel_encap, &out, &in, &verdict),
+		      "encap: test run")) {
+		ASSERT_EQ(verdict, TC_ACT_OK, "encap: verdict");
+		ASSERT_IP_EQ(htonl(f.key->bss->encap_remote), TUN_NODE_B,
+			     "encap: remote is node B");
+		ASSERT_EQ(f.key->bss->encap_vni, TUN_ID_A, "encap: VNI is A's identity");
+	}
+	ASSERT_EQ(fixture_drops_total(&f.pod), 0, "no drop");
 cleanup:
 	tun_close(&f);
 }
