@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "loader/agent/metrics.h"
+#include "maps/stats.h"
 
 /* Whether PAGE has the line LINE, whole. */
 static bool has_line(const char *page, const char *line)
@@ -66,10 +67,26 @@ static void test_agent_counters(void **state)
 	metrics_free(m);
 }
 
+/* Every outcome and drop reason has a label value: a new one without it would read "unknown". */
+static void test_every_reason_named(void **state)
+{
+	(void)state;
+	for (int i = 0; i < STAT_MAX; i++)
+		assert_non_null(stat_names[i]);
+	for (int i = DROP_NONE + 1; i < DROP_MAX; i++) {
+		assert_non_null(drop_ids[i]);
+		assert_non_null(drop_names[i]);
+		for (const char *c = drop_ids[i]; *c; c++)
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+				    *c == '_');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_agent_counters),
+	    cmocka_unit_test(test_every_reason_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
