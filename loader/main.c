@@ -496,6 +496,7 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 	    {"watch", no_argument, NULL, 'w'},
 	    {"timeout-ms", required_argument, NULL, 't'},
 	    {"nodes", required_argument, NULL, 'n'},
+	    {"explain", no_argument, NULL, 'e'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct lab_options lab = {
@@ -513,6 +514,9 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 		switch (opt) {
 		case 'w':
 			lab.is_watch = true;
+			break;
+		case 'e':
+			lab.is_explain = true;
 			break;
 		case 't':
 			err = main_parse_u32("--timeout-ms", optarg, 50, 60000, &value);
@@ -595,8 +599,9 @@ static const struct main_command main_commands[] = {
      "[-f] [--pod NS/NAME] [--namespace NS] [--service NS/NAME] [--verdict V] [--reason WORDS] "
      "[--since DURATION]  flow events: drops, new flows"},
     {"lab", NULL, do_lab,
-     "FILE [--nodes N] [--watch] [--timeout-ms N]  network-policy lab: pods of FILE\n"
-     "        (spread over N nodes, default 1), probed pair by pair"},
+     "FILE [--nodes N] [--explain] [--watch] [--timeout-ms N]  network-policy lab: pods\n"
+     "        of FILE (spread over N nodes, default 1), probed pair by pair; --explain:\n"
+     "        each denied cell's reason from sluice explain"},
     {"help", NULL, do_help, "this text"},
 };
 

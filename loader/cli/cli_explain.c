@@ -286,9 +286,16 @@ static void explain_isolated_by(const struct explain_maps *m, uint32_t identity,
 		return;
 	value.name[sizeof(value.name) - 1] = '\0';
 	from = strstr(value.name, tag);
-	if (from)
-		snprintf(buf, len, "%.*s", (int)strcspn(from + strlen(tag), " "),
-			 from + strlen(tag));
+	if (!from)
+		return;
+	/* "ns/a,ns/b" as "ns/a, ns/b", as sluice observe words it. */
+	from += strlen(tag);
+	for (size_t i = 0, used = 0, n = strcspn(from, " "); i < n && used + 3 < len; i++) {
+		buf[used++] = from[i];
+		if (from[i] == ',')
+			buf[used++] = ' ';
+		buf[used] = '\0';
+	}
 }
 
 /* One direction's step: judged or not, by which rule or default deny. */

@@ -63,6 +63,7 @@ static void lab_cleanup(struct lab *lab)
 		if (system(cmd))
 			log_warn("lab: could not remove %s", lab->dir);
 	}
+	lab_explain_free(lab);
 	free(lab->probes);
 	if (lab->observed)
 		munmap(lab->observed, lab->observed_size);
@@ -161,6 +162,8 @@ static int lab_round(struct lab *lab, struct k8s_object *const *objects, size_t 
 		fprintf(stderr, "lab: probing %zu connections between %zu pods\n", lab->n_probes,
 			lab->n_pods);
 	err = lab_probe_all(lab);
+	if (!err)
+		err = lab_explain_all(lab);
 	if (err)
 		return err;
 	return (int)(lab->options->is_json ? lab_report_json(lab) : lab_report_text(lab));

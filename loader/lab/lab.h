@@ -24,6 +24,7 @@ struct lab_options {
 	const char *agent;	 /* sluice binary for the agent; default: this binary */
 	unsigned int timeout_ms; /* per probe */
 	unsigned int n_nodes;	 /* --nodes: pods spread over this many nodes (0: one) */
+	bool is_explain;	 /* --explain: each denied cell's reason under its matrix */
 };
 
 /* Runs the lab; returns 0 when every probe matched, 1 on a mismatch, -errno on failure. */

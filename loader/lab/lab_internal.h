@@ -79,7 +79,9 @@ struct lab {
 	struct lab_probe *probes;
 	uint8_t *observed; /* shared with the probing children: 1 allowed, 2 denied */
 	size_t observed_size;
-	size_t n_pod_netns; /* counter for names */
+	uint8_t *explained;	/* per probe, what `sluice explain` said: 1 allowed, 2 denied */
+	char **explain_reasons; /* per denied probe, explain's reason */
+	size_t n_pod_netns;	/* counter for names */
 };
 
 extern volatile sig_atomic_t lab_stop; /* SIGINT, SIGTERM or SIGHUP seen */
@@ -115,6 +117,11 @@ void lab_remove_pod(struct lab *lab, struct lab_pod *pod);
 /* lab_probe.c: the probes and what they saw. */
 int lab_probe_all(struct lab *lab);
 int lab_plan(struct lab *lab, struct k8s_object *const *objects, size_t n_objects);
+
+/* lab_explain.c: `sluice explain` on every probe, in the source pod's node. */
+int lab_explain_all(struct lab *lab);
+bool lab_explain_agrees(const struct lab *lab, size_t probe);
+void lab_explain_free(struct lab *lab);
 
 /* lab_report.c: the report. */
 size_t lab_report_json(const struct lab *lab);

@@ -165,6 +165,7 @@ int lab_plan(struct lab *lab, struct k8s_object *const *objects, size_t n_object
 		return err;
 	for (d = 0; d < lab->n_pods; d++)
 		n += lab->pods[d].object->pod.n_ports * lab->n_pods;
+	lab_explain_free(lab);
 	free(lab->probes);
 	lab->probes = calloc(n + 1, sizeof(*lab->probes));
 	if (!lab->probes) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <json-c/json.h>
+
 #include "lib/ip_proto.h"
 #include "loader/desired/state.h"
 #include "loader/lab/lab_internal.h"
@@ -13,7 +15,7 @@
 
 size_t lab_report_json(const struct lab *lab)
 {
-	size_t i, mismatches = 0;
+	size_t i, mismatches = 0, disagreements = 0;
 
 	printf("{");
 	if (lab->n_nodes > 1) { /* where each pod ran */
@@ -34,22 +36,37 @@ size_t lab_report_json(const struct lab *lab)
 		bool observed = lab->observed[i] == 1;
 
 		mismatches += observed != probe->expected;
+		disagreements += !lab_explain_agrees(lab, i);
 		printf(
 		    "%s\n  {\"from\": \"%s\", \"to\": \"%s\", \"port\": %u, \"protocol\": \"%s\", "
-		    "\"observed\": \"%s\", \"expected\": \"%s\"}",
+		    "\"observed\": \"%s\", \"expected\": \"%s\", \"explained\": \"%s\"",
 		    i ? "," : "", lab->pods[probe->from].id, lab->pods[probe->to].id, probe->port,
 		    ip_proto_name(probe->proto), observed ? "allowed" : "denied",
-		    probe->expected ? "allowed" : "denied");
+		    probe->expected ? "allowed" : "denied",
+		    !lab->explained || !lab->explained[i] ? "unknown"
+		    : lab->explained[i] == 1		  ? "allowed"
+							  : "denied");
+		if (lab->explain_reasons && lab->explain_reasons[i]) {
+			struct json_object *reason =
+			    json_object_new_string(lab->explain_reasons[i]);
+
+			/* Names are DNS labels, but the reason is a sentence: let json-c quote it.
+			 */
+			printf(", \"reason\": %s", json_object_to_json_string(reason));
+			json_object_put(reason);
+		}
+		printf("}");
 	}
-	printf("\n], \"mismatches\": %zu}\n", mismatches);
+	printf("\n], \"mismatches\": %zu, \"explain_disagreements\": %zu}\n", mismatches,
+	       disagreements);
 	fflush(stdout);
-	return mismatches;
+	return mismatches + disagreements;
 }
 
 /* One table per (port, protocol): rows from, columns to; observed | expected side by side. */
 size_t lab_report_text(const struct lab *lab)
 {
-	size_t i, j, k, s, mismatches = 0, width = 3;
+	size_t i, j, k, s, mismatches = 0, disagreements = 0, width = 3;
 	char cell[4];
 
 	for (i = 0; i < lab->n_pods; i++)
@@ -73,8 +90,9 @@ size_t lab_report_text(const struct lab *lab)
 				 lab->probes[j].proto != first->proto;
 		if (!is_new)
 			continue;
-		printf("\n%s/%u   observed (. allowed, X denied, - no such port)  |  expected"
-		       "  (! mismatch)\n",
+		printf("\n%s/%u   rows: from (source pod), columns: to (destination pod)\n"
+		       "observed (. allowed, X denied, - no such port; ! mismatch, ? explain "
+		       "disagrees)  |  expected\n",
 		       ip_proto_name(first->proto), first->port);
 		for (k = 0; k < 2; k++) {
 			printf("%*s", k ? 1 : (int)width + 3, "");
@@ -98,7 +116,9 @@ size_t lab_report_text(const struct lab *lab)
 				    probe->proto != first->proto)
 					continue;
 				snprintf(cell, sizeof(cell), " %c%c",
-					 observed != probe->expected ? '!' : ' ',
+					 observed != probe->expected   ? '!'
+					 : !lab_explain_agrees(lab, j) ? '?'
+								       : ' ',
 					 observed ? '.' : 'X');
 				memcpy(row[0] + probe->to * 3, cell, 3);
 				snprintf(cell, sizeof(cell), "  %c", probe->expected ? '.' : 'X');
@@ -106,6 +126,17 @@ size_t lab_report_text(const struct lab *lab)
 			}
 			printf("%2zu %-*s%s  | %s\n", s + 1, (int)width, lab->pods[s].id, row[0],
 			       row[1]);
+		}
+		for (j = i; lab->options->is_explain && j < lab->n_probes; j++) {
+			const struct lab_probe *probe = &lab->probes[j];
+
+			if (probe->port != first->port || probe->proto != first->proto ||
+			    lab->observed[j] == 1)
+				continue;
+			printf("  %zu -> %zu denied: %s\n", probe->from + 1, probe->to + 1,
+			       lab->explain_reasons && lab->explain_reasons[j]
+				   ? lab->explain_reasons[j]
+				   : "(sluice explain says allowed)");
 		}
 	}
 	for (i = 0; i < lab->n_probes; i++) {
@@ -120,8 +151,24 @@ size_t lab_report_text(const struct lab *lab)
 		       lab->pods[probe->to].id, ip_proto_name(probe->proto), probe->port,
 		       observed ? "allowed" : "denied", probe->expected ? "allowed" : "denied");
 	}
-	printf("\n%zu probes, %zu mismatches%s\n", lab->n_probes, mismatches,
+	for (i = 0; i < lab->n_probes; i++) {
+		const struct lab_probe *probe = &lab->probes[i];
+
+		if (lab_explain_agrees(lab, i))
+			continue;
+		if (!disagreements++)
+			printf("\nsluice explain disagrees with the traffic:\n");
+		printf("  %s -> %s %s/%u: observed %s, explain says %s\n",
+		       lab->pods[probe->from].id, lab->pods[probe->to].id,
+		       ip_proto_name(probe->proto), probe->port,
+		       lab->observed[i] == 1 ? "allowed" : "denied",
+		       !lab->explained || !lab->explained[i] ? "nothing"
+		       : lab->explained[i] == 1		     ? "allowed"
+							     : "denied");
+	}
+	printf("\n%zu probes, %zu mismatches, sluice explain agreeing on %zu%s\n", lab->n_probes,
+	       mismatches, lab->n_probes - disagreements,
 	       lab->has_sctp ? "" : " (SCTP ports not probed: no SCTP in this kernel)");
 	fflush(stdout);
-	return mismatches;
+	return mismatches + disagreements;
 }
