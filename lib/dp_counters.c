@@ -31,6 +31,11 @@ const char *const dp_pinned_maps[] = {
 };
 const size_t dp_n_pinned_maps = sizeof(dp_pinned_maps) / sizeof(dp_pinned_maps[0]);
 
+bool dp_pinned_map_is_optional(const char *name)
+{
+	return !strcmp(name, LB4_SK_REVNAT_MAP) || !strcmp(name, LB4_SK_PODS_MAP);
+}
+
 int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
 {
 	int ncpus = libbpf_num_possible_cpus();

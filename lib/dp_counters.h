@@ -7,6 +7,7 @@
 #ifndef SLUICE_LIB_DP_COUNTERS_H
 #define SLUICE_LIB_DP_COUNTERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,12 @@
 /* Every map the programs pin, so an operator sees each one's fill. */
 extern const char *const dp_pinned_maps[];
 extern const size_t dp_n_pinned_maps;
+
+/*
+ * Whether the pinned map NAME exists only with a feature on (the socket hooks' maps, pinned when
+ * --host-lb or --socket-lb loads them): its absence is no broken datapath.
+ */
+bool dp_pinned_map_is_optional(const char *name);
 
 /* Sum the per-CPU counter array FD of N entries into OUT. Returns 0 or -errno. */
 int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out);

@@ -326,7 +326,7 @@ int cli_status(const struct cli_options *options)
 				has_stats = dp_percpu_sum(fd, STAT_MAX, stats) == 0;
 			if (strcmp(dp_pinned_maps[i], DROPS_MAP) == 0)
 				has_drops = dp_percpu_sum(fd, DROP_MAX, drops) == 0;
-		} else if (!missing) {
+		} else if (!missing && !dp_pinned_map_is_optional(dp_pinned_maps[i])) {
 			missing = dp_pinned_maps[i];
 		}
 		if (fd >= 0)
