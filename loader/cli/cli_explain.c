@@ -91,20 +91,6 @@ static int explain_open(const struct cli_options *options, struct explain_maps *
 	return 0;
 }
 
-static void explain_name(const struct explain_maps *m, uint32_t key, char *buf, size_t len)
-{
-	struct policy_name value;
-
-	if (key == IDENTITY_ANY)
-		snprintf(buf, len, "any");
-	else if (key == IDENTITY_WORLD)
-		snprintf(buf, len, "world");
-	else if (!bpf_map_lookup_elem(m->names, &key, &value))
-		snprintf(buf, len, "%.*s", (int)sizeof(value.name) - 1, value.name);
-	else
-		snprintf(buf, len, "#%u", key & ~(POLICY_NAME_F_POLICY | POLICY_NAME_F_ISOLATION));
-}
-
 /* ADDRESS as the datapath sees it: the local endpoint, the ipcache entry, the node it is on. */
 static void explain_resolve(const struct explain_maps *m, uint32_t address, struct explain_end *end)
 {
@@ -123,7 +109,7 @@ static void explain_resolve(const struct explain_maps *m, uint32_t address, stru
 		snprintf(end->pod, sizeof(end->pod), "%.*s", (int)sizeof(info.name) - 1, info.name);
 	}
 	end->has_ipcache = !bpf_map_lookup_elem(m->ipcache4, &key, &end->ipcache);
-	explain_name(m, end->ipcache.identity, end->identity, sizeof(end->identity));
+	cli_policy_name(m->names, end->ipcache.identity, end->identity, sizeof(end->identity));
 	if (end->is_local_pod)
 		snprintf(end->where, sizeof(end->where), "pod on this node");
 	else if ((end->ipcache.flags & IPCACHE_F_HOST) ||
@@ -269,33 +255,8 @@ static bool explain_rule(const struct explain_maps *m, uint32_t subject, uint32_
 		if (bpf_map_lookup_elem(m->policy4, &key, &value))
 			return false;
 	}
-	explain_name(m, value.policy, policy, len);
+	cli_policy_name(m->names, value.policy, policy, len);
 	return true;
-}
-
-/* The policies isolating IDENTITY in DIRECTION ("ns/a,ns/b"), from policy_names. */
-static void explain_isolated_by(const struct explain_maps *m, uint32_t identity, bool is_ingress,
-				char *buf, size_t len)
-{
-	uint32_t key = POLICY_NAME_F_ISOLATION | identity;
-	const char *tag = is_ingress ? "ingress=" : "egress=", *from;
-	struct policy_name value;
-
-	snprintf(buf, len, "its policies");
-	if (bpf_map_lookup_elem(m->names, &key, &value))
-		return;
-	value.name[sizeof(value.name) - 1] = '\0';
-	from = strstr(value.name, tag);
-	if (!from)
-		return;
-	/* "ns/a,ns/b" as "ns/a, ns/b", as sluice observe words it. */
-	from += strlen(tag);
-	for (size_t i = 0, used = 0, n = strcspn(from, " "); i < n && used + 3 < len; i++) {
-		buf[used++] = from[i];
-		if (from[i] == ',')
-			buf[used++] = ' ';
-		buf[used] = '\0';
-	}
 }
 
 /* One direction's step: judged or not, by which rule or default deny. */
@@ -355,7 +316,8 @@ static int explain_policy(const struct explain_maps *m, const struct explain_end
 			 port, dst->identity);
 		cli_json_set(obj, "egress", explain_step(true, true, policy, why));
 	} else {
-		explain_isolated_by(m, src->ipcache.identity, false, by, sizeof(by));
+		if (!cli_policy_isolated_by(m->names, src->ipcache.identity, false, by, sizeof(by)))
+			snprintf(by, sizeof(by), "its policies");
 		snprintf(why, sizeof(why), "default deny of %s: no egress rule admits %s %u to %s",
 			 by, proto_name, port, dst->identity);
 		cli_json_set(obj, "egress", explain_step(true, false, by, why));
@@ -373,7 +335,8 @@ static int explain_policy(const struct explain_maps *m, const struct explain_end
 			 port, src->identity);
 		cli_json_set(obj, "ingress", explain_step(true, true, policy, why));
 	} else {
-		explain_isolated_by(m, dst->ipcache.identity, true, by, sizeof(by));
+		if (!cli_policy_isolated_by(m->names, dst->ipcache.identity, true, by, sizeof(by)))
+			snprintf(by, sizeof(by), "its policies");
 		snprintf(why, sizeof(why),
 			 "default deny of %s: no ingress rule admits %s %u from %s", by, proto_name,
 			 port, src->identity);

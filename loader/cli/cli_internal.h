@@ -3,6 +3,8 @@
 #ifndef SLUICE_CLI_INTERNAL_H
 #define SLUICE_CLI_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -26,6 +28,18 @@ int cli_json_set(struct json_object *obj, const char *key, struct json_object *v
 
 /* Append VALUE to ARRAY, as cli_json_set() does. */
 int cli_json_append(struct json_object *array, struct json_object *value);
+
+/*
+ * The policy_names name of KEY (an identity, or POLICY_NAME_F_POLICY | a policy): "any", "world",
+ * the agent's name, else "#N".
+ */
+void cli_policy_name(int names_fd, uint32_t key, char *buf, size_t len);
+/*
+ * The policies isolating IDENTITY for ingress (IS_INGRESS) or egress, as the agent records them
+ * under POLICY_NAME_F_ISOLATION, into BUF as "ns/a, ns/b". Returns false when none is recorded.
+ */
+bool cli_policy_isolated_by(int names_fd, uint32_t identity, bool is_ingress, char *buf,
+			    size_t len);
 
 /* One frontend of lb4_svc as the CLI reads it: its live backends and name. */
 struct cli_service {

@@ -85,27 +85,13 @@ static void observe_name(const struct observe_names *names, __be32 address, char
 static void observe_policy(const struct observe_names *names, __u32 identity, __u8 direction,
 			   char *buf, size_t len)
 {
-	const char *tag = direction == POLICY_DIR_INGRESS ? "ingress=" : "egress=", *from;
-	__u32 key = POLICY_NAME_F_ISOLATION | identity;
-	struct policy_name name;
-	size_t used, n;
+	char by[POLICY_NAME_LEN * 2];
 
-	used = (size_t)snprintf(buf, len, "default deny");
-	if (names->policy_names < 0 || bpf_map_lookup_elem(names->policy_names, &key, &name))
-		return;
-	name.name[sizeof(name.name) - 1] = '\0';
-	from = strstr(name.name, tag);
-	if (!from)
-		return;
-	from += strlen(tag);
-	n = strcspn(from, " ");
-	used += (size_t)snprintf(buf + used, len - used, " of ");
-	for (size_t i = 0; i < n && used + 3 < len; i++) {
-		buf[used++] = from[i];
-		if (from[i] == ',')
-			buf[used++] = ' ';
-	}
-	buf[used] = '\0';
+	if (cli_policy_isolated_by(names->policy_names, identity, direction == POLICY_DIR_INGRESS,
+				   by, sizeof(by)))
+		snprintf(buf, len, "default deny of %s", by);
+	else
+		snprintf(buf, len, "default deny");
 }
 
 static void observe_time(__u64 time_ns, char *buf, size_t len)

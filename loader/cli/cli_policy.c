@@ -43,7 +43,7 @@ static int cli_policy_open(const struct cli_options *options, const char *name)
 	return fd;
 }
 
-static void cli_policy_name(int names_fd, uint32_t key, char *buf, size_t len)
+void cli_policy_name(int names_fd, uint32_t key, char *buf, size_t len)
 {
 	struct policy_name value;
 
@@ -51,12 +51,37 @@ static void cli_policy_name(int names_fd, uint32_t key, char *buf, size_t len)
 		snprintf(buf, len, "any");
 	} else if (key == IDENTITY_WORLD) {
 		snprintf(buf, len, "world");
-	} else if (!bpf_map_lookup_elem(names_fd, &key, &value)) {
+	} else if (names_fd >= 0 && !bpf_map_lookup_elem(names_fd, &key, &value)) {
 		value.name[sizeof(value.name) - 1] = '\0';
 		snprintf(buf, len, "%s", value.name);
 	} else {
-		snprintf(buf, len, "#%u", key & ~POLICY_NAME_F_POLICY);
+		snprintf(buf, len, "#%u", key & ~(POLICY_NAME_F_POLICY | POLICY_NAME_F_ISOLATION));
 	}
+}
+
+bool cli_policy_isolated_by(int names_fd, uint32_t identity, bool is_ingress, char *buf, size_t len)
+{
+	uint32_t key = POLICY_NAME_F_ISOLATION | identity;
+	const char *tag = is_ingress ? "ingress=" : "egress=", *from;
+	struct policy_name value;
+	size_t used = 0, n;
+
+	if (names_fd < 0 || !len || bpf_map_lookup_elem(names_fd, &key, &value))
+		return false;
+	value.name[sizeof(value.name) - 1] = '\0';
+	from = strstr(value.name, tag);
+	if (!from)
+		return false;
+	/* The agent's "ns/a,ns/b" as "ns/a, ns/b". */
+	from += strlen(tag);
+	n = strcspn(from, " ");
+	for (size_t i = 0; i < n && used + 3 < len; i++) {
+		buf[used++] = from[i];
+		if (from[i] == ',')
+			buf[used++] = ' ';
+	}
+	buf[used] = '\0';
+	return used > 0;
 }
 
 /* "80", "8080-8087" or "any". */
