@@ -483,6 +483,24 @@ topo_probe() {
 	timeout 60 nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- "$SL_TOOLS/sl_probe" "$@"
 }
 
+# topo_bulk_serve NETNS PORT: tests/tools/sl_bulk.py's receiver in network namespace NETNS (a
+# pod's or the outside host's), until the test ends.
+topo_bulk_serve() {
+	nsenter --net="/var/run/netns/$1" -- python3 "$SL_ROOT/tests/tools/sl_bulk.py" serve "$2" \
+		>"$TOPO_DIR/bulk-$1-$2.log" 2>&1 &
+	TOPO_PIDS+=("$!")
+}
+
+# topo_bulk_send NETNS IP PORT BYTES: BYTES over TCP from NETNS to IP:PORT, bounded; prints
+# "RECEIVED MBIT/S" (RECEIVED: what the receiver read until the FIN; 0 when it never answered).
+topo_bulk_send() {
+	local out
+	out=$(timeout 40 nsenter --net="/var/run/netns/$1" -- \
+		python3 "$SL_ROOT/tests/tools/sl_bulk.py" send "$2" "$3" "$4" 2>/dev/null | tail -1) || true
+	[[ $out =~ ^[0-9]+\ [0-9]+$ ]] || out="0 0"
+	echo "$out"
+}
+
 # ---- the project's API server (tests/tools/fake_apiserver.py) --------------------------------
 # topo_apiserver NODE [FIXTURES]: the fake API server on the node's loopback, HTTPS with a
 # certificate made here and a bearer token, serving FIXTURES (a YAML file or directory; default

@@ -34,40 +34,16 @@ mtu_pod() {
 	TOPO_POD_IP[$2]=$(jq -r '.ips[0].address' <<<"$out" | cut -d/ -f1)
 	info "pod $2 on $1: ${TOPO_POD_IP[$2]}, mtu $3"
 }
-# A bulk TCP receiver and sender of the test's own: the receiver answers each connection with the
-# number of bytes it read until the sender's FIN, so "completed" means every byte arrived (iperf3's
-# own report can be taken before the last bytes are read).
-BULK_PY='
-import socket, sys, time
-if sys.argv[1] == "serve":
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(8)
-    while True:
-        c, _ = s.accept(); n = 0
-        while True:
-            b = c.recv(1 << 16)
-            if not b: break
-            n += len(b)
-        c.sendall(b"%d\n" % n); c.close()
-c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=30)
-t = time.monotonic(); c.sendall(b"x" * int(sys.argv[4])); c.shutdown(socket.SHUT_WR)
-n = c.makefile().readline().strip(); d = time.monotonic() - t
-print(n, int(int(sys.argv[4]) * 8 / d / 1e6))
-'
 BULK_BYTES=10485760
-# bulk_server POD: the receiver in the pod, on BULK_PORT, until the test ends.
-bulk_server() {
-	nsenter --net="/var/run/netns/$(topo_ns_pod "$1")" -- python3 -c "$BULK_PY" serve "$BULK_PORT" \
-		>"$TOPO_DIR/bulk-$1.log" 2>&1 &
-	TOPO_PIDS+=("$!")
-}
+# bulk_server POD: tests/tools/sl_bulk.py's receiver in the pod, on BULK_PORT, until the test ends.
+bulk_server() { topo_bulk_serve "$(topo_ns_pod "$1")" "$BULK_PORT"; }
 # transfer LABEL POD DEST: 10 MB over TCP from POD to DEST:BULK_PORT, bounded; true when the
-# receiver read every byte. Logs the throughput.
+# receiver read every byte (iperf3's own report can be taken before the last bytes are read).
+# Logs the throughput.
 transfer() {
 	local label=$1 pod=$2 dest=$3 out
-	out=$(timeout 40 nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
-		python3 -c "$BULK_PY" send "$dest" "$BULK_PORT" "$BULK_BYTES" 2>&1 | tail -1) || true
-	info "$label: 10 MB $pod -> $dest: received ${out% *} bytes, $(cut -d' ' -f2 <<<"$out") Mbit/s"
+	out=$(topo_bulk_send "$(topo_ns_pod "$pod")" "$dest" "$BULK_PORT" "$BULK_BYTES")
+	info "$label: 10 MB $pod -> $dest: received ${out% *} bytes, ${out#* } Mbit/s"
 	[[ ${out% *} == "$BULK_BYTES" ]]
 }
 # snmp NODE GROUP FIELD: a counter of the node's /proc/net/snmp (Ip ForwDatagrams, Icmp
