@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "lib/log.h"
@@ -90,8 +92,32 @@ size_t kernel_probe_count(void)
 	return N_PROBES;
 }
 
+/*
+ * May this process load a tc program at all? Without the capabilities every probe below fails
+ * as an absent feature would, and the verdict would blame the kernel. A kernel without tc
+ * programs answers EINVAL, not EPERM. Returns 0, or -EPERM.
+ */
+static int kernel_probe_permission(void)
+{
+	const struct bpf_insn ret0[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, NULL, "GPL", ret0, 2, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EPERM || errno == EACCES ? -EPERM : 0;
+}
+
 int kernel_probe_run(struct kernel_probe_result *results, size_t n)
 {
+	int err = kernel_probe_permission();
+
+	if (err)
+		return err;
 	for (size_t i = 0; i < n && i < N_PROBES; i++) {
 		const struct probe *p = &probes[i];
 		int ret;
@@ -168,10 +194,15 @@ int kernel_probe_check(void)
 	if (uname(&name))
 		snprintf(name.release, sizeof(name.release), "(unknown)");
 	err = kernel_probe_run(results, N_PROBES);
+	if (err == -EPERM) {
+		log_error("kernel %s not checked: this process may not load BPF programs (uid %u); "
+			  "run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON",
+			  name.release, (unsigned)geteuid());
+		return err;
+	}
 	if (err) {
-		log_error("kernel %s: cannot probe its BPF features: %s (root, or CAP_BPF and "
-			  "CAP_NET_ADMIN, is needed)",
-			  name.release, strerror(-err));
+		log_error("kernel %s: cannot probe its BPF features: %s", name.release,
+			  strerror(-err));
 		return err;
 	}
 	err = kernel_probe_verdict(name.release, results, N_PROBES, line, sizeof(line));

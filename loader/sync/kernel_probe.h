@@ -31,7 +31,8 @@ size_t kernel_probe_count(void);
 
 /*
  * Probe every feature on this kernel into results (n entries, kernel_probe_count()). Returns
- * 0, or -errno when probing itself failed (no BPF permission): then nothing can be said.
+ * 0; -EPERM when this process may not load a tc program (no CAP_BPF/CAP_NET_ADMIN), which
+ * would otherwise read as every feature missing; another -errno when probing itself failed.
  */
 int kernel_probe_run(struct kernel_probe_result *results, size_t n);
 

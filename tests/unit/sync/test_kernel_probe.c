@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -77,12 +78,41 @@ static void test_this_kernel(void **state)
 	assert_int_equal(kernel_probe_verdict("this", results, n, line, sizeof(line)), 0);
 }
 
+/*
+ * Without the capabilities (root turned nobody drops them), the probes say so instead of
+ * blaming the kernel: each of them would fail as a missing feature does.
+ */
+static void test_no_permission(void **state)
+{
+	struct kernel_probe_result results[32];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (getuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(kernel_probe_run(results, kernel_probe_count()) == -EPERM &&
+			      kernel_probe_check() == -EPERM
+			  ? 0
+			  : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refusal_line),
 	    cmocka_unit_test(test_optional_missing),
 	    cmocka_unit_test(test_this_kernel),
+	    cmocka_unit_test(test_no_permission),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
