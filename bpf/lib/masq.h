@@ -14,7 +14,6 @@
 #include "bpf/lib/fib.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/snat.h"
-#include "bpf/lib/tunnel.h"
 #include "maps/masq.h"
 #include "maps/node.h"
 
@@ -33,19 +32,21 @@ static __always_inline bool masq4_is_on(void)
 /*
  * Does a new flow from a pod to PKT's destination leave masqueraded? Not when masquerade is off,
  * when the destination is in masq4_skip (the cluster CIDR, the service CIDR, the
- * --non-masquerade-cidr list), when it is one of the node's addresses or another node's
- * (tunnel4), or when the node's routing (a FIB lookup as the packet would meet it, from the pod's
- * veth) does not send it out of the uplink: a local address, another device, no route, forwarding
- * off. Its replies would not come back through tc_node there, so such flows keep the pod's address,
- * as without masquerade. On true, *IFINDEX is the uplink, for bpf_redirect_neigh. Called for every
- * packet that no flow knows, so the cheap tests come first: pod-to-pod traffic stops at the LPM
- * lookup.
+ * --non-masquerade-cidr list), when it is one of the node's addresses, or when the node's routing
+ * (a FIB lookup as the packet would meet it, from the pod's veth) does not send it out of the
+ * uplink: a local address, another device, no route, forwarding off. Its replies would not come
+ * back through tc_node there, so such flows keep the pod's address, as without masquerade.
+ * Another node's address is outside all of that and is masqueraded like the outside: the
+ * underlay knows only node addresses (a cloud network drops a pod's). What another node opens
+ * to a pod with its own address is tracked where it enters (tc_node with masquerade on, the
+ * tunnel always), so the pod's answers meet their conntrack entry and never get here.
+ * On true, *IFINDEX is the uplink, for bpf_redirect_neigh. Called for every packet that no flow
+ * knows, so the cheap tests come first: pod-to-pod traffic stops at the LPM lookup.
  */
 static __always_inline bool masq4_route(struct __sk_buff *skb, const struct pkt4 *pkt,
 					__u32 *ifindex)
 {
 	struct masq4_key key = {.prefix_len = 32, .address = pkt->daddr};
-	struct tunnel4_value *tunnel;
 	struct node4_addr *addr;
 	long ret;
 
@@ -55,14 +56,6 @@ static __always_inline bool masq4_route(struct __sk_buff *skb, const struct pkt4
 		return false;
 	addr = bpf_map_lookup_elem(&node4_addrs, &pkt->daddr);
 	if (addr && (addr->flags & NODE4_F_ADDRESS))
-		return false;
-	/*
-	 * Another node of the cluster: it may have sent the flow this packet answers (its own
-	 * traffic to the pod, or a NodePort flow it masqueraded) with its own address, through the
-	 * tunnel, and expects the answer from the pod's.
-	 */
-	tunnel = tunnel4_lookup(pkt->daddr);
-	if (tunnel && (tunnel->flags & TUNNEL4_F_NODE))
 		return false;
 	/* Input mode: the route the stack would give this packet arriving on the pod's veth. */
 	ret = fib4_lookup(skb, pkt->proto, pkt->saddr, pkt->daddr, pkt->sport, pkt->dport, 0,

@@ -418,11 +418,7 @@ cleanup:
 	masq_close(&f);
 }
 
-/*
- * The cluster CIDR, the service CIDR, a listed CIDR, the node itself, another node (which sends
- * to pods with its own address through the tunnel and expects the pod's answers), another
- * device: untouched.
- */
+/* The cluster CIDR, the service CIDR, a listed CIDR, the node itself, another device: untouched. */
 void test_masq_untouched_destinations(void)
 {
 	const struct {
@@ -433,17 +429,12 @@ void test_masq_untouched_destinations(void)
 	    {MASQ_SERVICE_IP, "the service CIDR"},
 	    {MASQ_LISTED, "a --non-masquerade-cidr"},
 	    {MASQ_NODE_IP, "the node's own address"},
-	    {MASQ_OTHER_NODE, "another node's address (tunnel4)"},
 	    {MASQ_ELSEWHERE, "a network routed out of another device"},
 	};
 	struct masq_fixture f;
 	struct pkt in;
-	struct tunnel4_key node_key = {.prefix_len = 32, .address = MASQ_OTHER_NODE};
-	struct tunnel4_value node = {.node_address = MASQ_OTHER_NODE, .flags = TUNNEL4_F_NODE};
 
-	if (!masq_setup(&f) ||
-	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
-		       "another node in tunnel4"))
+	if (!masq_setup(&f))
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, cases[i].daddr, htons(80));
@@ -461,6 +452,57 @@ void test_masq_untouched_destinations(void)
 		if (ASSERT_OK(pkt_build(&in, &spec), "build ACK"))
 			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, "an ACK of no flow");
 	}
+cleanup:
+	masq_close(&f);
+}
+
+/*
+ * Another node's address is outside the cluster CIDR: a pod's own flow to it (its kubelet, a
+ * NodePort there) leaves with this node's address, as the underlay knows only node addresses.
+ * What that node opens to the pod with its own address (tc_node tracks it, masquerade being on)
+ * is answered with the pod's address: the answer meets its conntrack entry first.
+ */
+void test_masq_other_node(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, MASQ_OTHER_NODE, htons(10250)), back;
+	struct tunnel4_key node_key = {.prefix_len = 32, .address = MASQ_OTHER_NODE};
+	struct tunnel4_value node = {.node_address = MASQ_OTHER_NODE, .flags = TUNNEL4_F_NODE};
+	struct masq_fixture f;
+	struct pkt in, out, delivered;
+	int verdict;
+
+	if (!masq_setup(&f) ||
+	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
+		       "another node in tunnel4"))
+		goto cleanup;
+	if (!masq_expect_out(&f, &spec, &out, "SYN to another node"))
+		goto cleanup;
+	back = masq_reply_spec(&out, IPPROTO_TCP, PKT_TCP_SYN | PKT_TCP_ACK);
+	if (masq_expect_in(&f, &back, &delivered, "its SYN-ACK"))
+		ASSERT_PORT_EQ(pkt_l4_dport(&delivered), TEST_CLIENT_PORT, "into the pod's port");
+
+	/* The other node's own connection to the pod, in from the uplink, then the pod's answer. */
+	back = (struct pkt_spec){0};
+	memcpy(back.src_mac, router_mac, 6);
+	memcpy(back.dst_mac, uplink_mac, 6);
+	back.saddr = MASQ_OTHER_NODE;
+	back.daddr = TEST_CLIENT_IP;
+	back.sport = htons(45000);
+	back.dport = htons(8080);
+	back.proto = IPPROTO_TCP;
+	back.tcp_flags = PKT_TCP_SYN;
+	if (!ASSERT_OK(pkt_build(&in, &back), "build the node's SYN") ||
+	    !ASSERT_OK(masq_run_node(&f, &in, &delivered, &verdict), "the node's SYN"))
+		goto cleanup;
+	ASSERT_EQ(verdict, TC_ACT_REDIRECT, "the node's SYN into the pod");
+	spec = masq_pod_spec(IPPROTO_TCP, MASQ_OTHER_NODE, htons(45000));
+	spec.sport = htons(8080);
+	spec.tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK;
+	if (ASSERT_OK(pkt_build(&in, &spec), "build the pod's SYN-ACK") &&
+	    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "the pod's SYN-ACK"))
+		ASSERT_IP_EQ(pkt_ip_saddr(&out), TEST_CLIENT_IP,
+			     "the answer keeps the pod's address");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1, "one flow masqueraded");
 cleanup:
 	masq_close(&f);
 }
@@ -589,8 +631,8 @@ void test_masq_tunnel_port_closed(void)
 		ASSERT_EQ(verdict == TC_ACT_SHOT, cases[i].is_dropped, cases[i].what);
 		ASSERT_EQ(fixture_drop(&f.pod, DROP_TUNNEL_PORT), drops, "drops: tunnel port");
 	}
-	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 1,
-		  "only the outside's port 53 masqueraded");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_EGRESS_SNAT), 2,
+		  "only the two datagrams to port 53 masqueraded");
 cleanup:
 	masq_close(&f);
 }

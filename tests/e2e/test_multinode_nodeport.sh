@@ -15,6 +15,8 @@
 # - a full-size packet (1500 bytes on the underlay) that no longer fits the tunnel is answered
 #   with ICMP fragmentation needed, so a large UDP datagram with DF gets through; a 1 MB TCP
 #   transfer completes (every byte read by the backend).
+# - a pod's own connection to another node's address leaves with its node's address: no pod
+#   address on the underlay.
 # Both routing modes, the agents restarted between them. Needs curl, python3 and nft.
 set -euo pipefail
 # Four agent starts (two nodes, two routing modes) of the sanitizer build on a loaded machine.
@@ -183,6 +185,11 @@ start_agents # --routing tunnel is the default
 
 topo_pod n2 web2
 topo_echo web2 --tcp 8080 --udp 5353
+# A pod on n1, and a server of n2's own (its kubelet, say) on n2's address.
+topo_pod n1 cli1
+nsenter --net="/var/run/netns/$(topo_ns_node n2)" -- "$SL_TOOLS/sl_echo" --id n2-host --tcp 9100 \
+	>"$TOPO_DIR/echo-n2-host.log" 2>&1 &
+TOPO_PIDS+=("$!")
 topo_bulk_serve "$(topo_ns_pod web2)" 5201
 manifest_pod web2 "app: web" | api_apply
 {
@@ -218,6 +225,16 @@ run_mode() {
 			"fabric: $((pods1 - pods0)) packets from pod addresses, $((vxlan1 - vxlan0)) VXLAN datagrams" \
 			test "$pods0" -ge 0 -a "$((pods1 - pods0))" -eq 0 -a "$((vxlan1 - vxlan0))" -ge 24
 	fi
+
+	# A pod's own flow to another node's address leaves masqueraded to its node's: the underlay
+	# (a cloud network) knows only node addresses. Both routing modes.
+	pods0=$(wire_count pods)
+	out=$(topo_probe cli1 --tcp "$n2:9100" -n 4 --timeout-ms 2000 || true)
+	pods1=$(wire_count pods)
+	foreign=$(foreign_peers "$n1" "$out" | sort -u | tr '\n' ' ')
+	check "multinode_nodeport/${mode}_pod_to_other_node_masqueraded" \
+		"cli1 -> $n2:9100: $(tally "$out"); n2 saw ${foreign:-$n1}, want $n1; fabric: $((pods1 - pods0)) packets from pod addresses" \
+		test "$(count_from n2-host "$out")" -eq 4 -a -z "$foreign" -a "$pods0" -ge 0 -a "$((pods1 - pods0))" -eq 0
 
 	# Local: n2 keeps the client's address; n1 has no local backend and drops, counted.
 	expect_answers "$mode" local_nodeport "$n2:30081" "$OUT"
