@@ -45,8 +45,27 @@ const volatile __be32 hairpin_ip = 0;
 #include "bpf/lib/tunnel.h"
 
 /*
+ * Does a service flow translated to BACKEND leave masqueraded? A backend out of the cluster (the
+ * API server behind the `kubernetes` Service, an EndpointSlice naming a host outside) gets the
+ * flow from the node's address, as the masquerade after kube-proxy's DNAT gives it
+ * (ip-masq-agent): the pod's address would not come back. Judged as masq4_route judges a pod's own
+ * flow to that address; on true, *IFINDEX is the uplink.
+ */
+static __always_inline bool pod_backend_is_masqueraded(struct __sk_buff *skb,
+						       const struct pkt4 *pkt,
+						       const struct lb4_backend *backend,
+						       __u32 *ifindex)
+{
+	struct pkt4 to_backend = *pkt;
+
+	to_backend.daddr = backend->address;
+	to_backend.dport = backend->port;
+	return masq4_route(skb, &to_backend, ifindex);
+}
+
+/*
  * First packet of a flow to a VIP: choose a backend, record both directions (flow_create_pair),
- * translate, deliver.
+ * translate (and masquerade, for a backend out of the cluster), deliver.
  */
 static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4 *pkt,
 					const struct lb4_service *svc_ptr, __u64 now)
@@ -57,7 +76,7 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	struct flow_pair_opts opts = {.reply_to = FLOW_REPLY_TO_SENDER};
 	struct ct_entry entry = {};
 	struct nat4_tuple out;
-	__u32 backend_id;
+	__u32 backend_id, ifindex = 0;
 	bool is_hairpin;
 	int ret;
 
@@ -88,6 +107,15 @@ static __always_inline int pod_new_flow(struct __sk_buff *skb, const struct pkt4
 	entry.policy = verdict.policy;
 	opts.flags = is_hairpin ? CT_F_HAIRPIN : 0;
 	opts.dst_ep = ep4_lookup(backend.address);
+	if (!opts.dst_ep && !is_hairpin &&
+	    pod_backend_is_masqueraded(skb, pkt, &backend, &ifindex)) {
+		out.saddr = masq4_address();
+		if (!out.saddr)
+			return -DROP_NAT_NO_ADDRESS;
+		opts.flags = CT_F_SNAT;
+		opts.ports = masq4_ports(pkt);
+		opts.out_ifindex = ifindex;
+	}
 	return flow_start_translated(skb, pkt, now, &out, &entry, &opts,
 				     is_hairpin ? STAT_HAIRPIN : STAT_SVC_NEW);
 }

@@ -507,6 +507,49 @@ cleanup:
 	masq_close(&f);
 }
 
+/*
+ * A Service whose backend is out of the cluster (the API server behind `kubernetes`): the pod's
+ * SYN to the VIP leaves translated to the backend and masqueraded to the node's address, and
+ * the backend's SYN-ACK, in from the uplink, reaches the pod from the VIP.
+ */
+void test_masq_service_backend_outside(void)
+{
+	struct pkt_spec spec = masq_pod_spec(IPPROTO_TCP, TEST_VIP, TEST_VIP_PORT), back;
+	struct masq_fixture f;
+	struct pkt out, delivered;
+
+	if (!masq_setup(&f) ||
+	    !ASSERT_OK(fixture_set_backend(&f.pod, TEST_BACKEND_A_ID, MASQ_OUTSIDE, htons(6443),
+					   IPPROTO_TCP),
+		       "backend A out of the cluster") ||
+	    !masq_expect_out(&f, &spec, &out, "SYN to the VIP"))
+		goto cleanup;
+	ASSERT_IP_EQ(pkt_ip_daddr(&out), MASQ_OUTSIDE, "ip.daddr is the backend");
+	ASSERT_PORT_EQ(pkt_l4_dport(&out), htons(6443), "tcp.dest is the backend's port");
+	ASSERT_TRUE(masq_port_in_range(pkt_l4_sport(&out)), "tcp.source in the SNAT range");
+	ASSERT_EQ(fixture_stat(&f.pod, STAT_SVC_NEW), 1, "counted as a new service flow");
+	back = masq_reply_spec(&out, IPPROTO_TCP, PKT_TCP_SYN | PKT_TCP_ACK);
+	if (masq_expect_in(&f, &back, &delivered, "the backend's SYN-ACK")) {
+		ASSERT_IP_EQ(pkt_ip_saddr(&delivered), TEST_VIP, "the answer comes from the VIP");
+		ASSERT_PORT_EQ(pkt_l4_sport(&delivered), TEST_VIP_PORT, "from the VIP's port");
+		ASSERT_PORT_EQ(pkt_l4_dport(&delivered), TEST_CLIENT_PORT, "to the pod's port");
+	}
+	/* A backend in the cluster CIDR is reached with the pod's own address, as before. */
+	if (ASSERT_OK(fixture_set_backend(&f.pod, TEST_BACKEND_A_ID, TEST_BACKEND_A,
+					  TEST_BACKEND_PORT, IPPROTO_TCP),
+		      "backend A back in the cluster")) {
+		int verdict;
+		struct pkt in;
+
+		spec.sport = htons(40100);
+		if (ASSERT_OK(pkt_build(&in, &spec), "build a second SYN") &&
+		    ASSERT_OK(fixture_run(&f.pod, &in, &out, &verdict), "second SYN"))
+			ASSERT_IP_EQ(pkt_ip_saddr(&out), TEST_CLIENT_IP, "keeps the pod's address");
+	}
+cleanup:
+	masq_close(&f);
+}
+
 /* The same program with masquerade off (masq_ifindex 0): the outside is untouched too. */
 void test_masq_off(void)
 {

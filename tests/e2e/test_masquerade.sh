@@ -3,7 +3,8 @@
 # Egress masquerade: a pod reaches a host outside the cluster (a namespace behind the node's
 # uplink up0) over TCP, UDP and ping, and that host sees only the node's address; a
 # --non-masquerade-cidr destination sees the pod's own address; a pod and a ClusterIP inside
-# the cluster are reached untouched; an egress NetworkPolicy still judges the pod's real
+# the cluster are reached untouched; a ClusterIP whose endpoint is the outside host (as the API
+# server behind `kubernetes`) reaches it masqueraded; an egress NetworkPolicy still judges the pod's real
 # address and the real destination before the SNAT (an ipBlock allowing the outside host lets
 # it through, masqueraded; one that does not is a counted "policy denied egress"). sluice
 # status shows it on with what it spares; without --uplink the agent and status say it is off.
@@ -113,6 +114,34 @@ check masquerade/pod_sees_pod "client -> web: peers $(peers "$out")" test "$(pee
 out=$(topo_probe client --tcp 10.96.0.40:80 -n 3 --timeout-ms 2000 || true)
 check masquerade/service_sees_pod "client -> ClusterIP -> web: peers $(peers "$out")" \
 	test "$(peers "$out")" = "$client "
+
+# 2b. A Service whose endpoint is out of the cluster (as the API server behind `kubernetes`):
+# translated to it and masqueraded, as kube-proxy's DNAT then the node's masquerade would; the
+# outside host, which cannot route the pod network back (it has no route from OUTSIDE_IP), sees
+# the node's address.
+{
+	manifest_service apiserver 10.96.0.1 443:8080/TCP
+	heredoc <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: apiserver-slice
+  namespace: default
+  labels: {kubernetes.io/service-name: apiserver}
+addressType: IPv4
+ports:
+- {name: tcp-443, protocol: TCP, port: 8080}
+endpoints:
+- addresses: ["$OUTSIDE_IP"]
+  conditions: {ready: true}
+EOF
+} | write_file "$TOPO_DIR/manifests/apiserver.yaml"
+wait_service_backends n1 10.96.0.1 443 1 ||
+	topo_fatal "service 10.96.0.1 not applied: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
+out=$(topo_probe client --tcp 10.96.0.1:443 -n 3 --timeout-ms 2000 || true)
+check masquerade/service_backend_outside "client -> 10.96.0.1:443 -> $OUTSIDE_IP:8080: $(tally "$out")peers $(peers "$out")" \
+	test "$(count_from outside "$out")" -eq 3 -a "$(peers "$out")" = "$NODE_IP "
 
 # 3. NetworkPolicy egress judges the pod and the real destination before the SNAT.
 policy() {
