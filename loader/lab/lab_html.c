@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ static void lab_html_pods(FILE *f, const struct lab *lab)
 static void lab_html_cell(FILE *f, const struct lab *lab, size_t i)
 {
 	const struct lab_probe *probe = &lab->probes[i];
-	const char *observed = lab_html_verdict(lab->observed[i]);
+	const char *observed = lab->observed[i] == 1 ? "allowed" : "denied"; /* as the text */
 	const char *expected = probe->expected ? "allowed" : "denied";
 	const char *explained = lab_html_verdict(lab->explained ? lab->explained[i] : 0);
 	const char *reason = lab->explain_reasons ? lab->explain_reasons[i] : NULL;
@@ -154,7 +155,7 @@ static void lab_html_matrix(FILE *f, const struct lab *lab, size_t first)
 {
 	const struct lab_probe *head = &lab->probes[first];
 	const char *proto = ip_proto_name(head->proto);
-	size_t s, d, j, n_denied = 0;
+	size_t s, d, j, n_denied = 0, cells[LAB_MAX_PODS];
 
 	fprintf(f,
 		"<h2 id=\"%s-%u\">%s/%u</h2>\n<table class=\"matrix\" data-protocol=\"%s\" "
@@ -176,16 +177,19 @@ static void lab_html_matrix(FILE *f, const struct lab *lab, size_t first)
 		fprintf(f, "\">%zu ", s + 1);
 		lab_html_text(f, lab->pods[s].id);
 		fprintf(f, "</th>");
-		for (d = 0; d < lab->n_pods; d++) {
-			for (j = first; j < lab->n_probes; j++) {
-				const struct lab_probe *probe = &lab->probes[j];
+		/* One pass over the probes per row, as the text report makes it. */
+		for (d = 0; d < lab->n_pods; d++)
+			cells[d] = SIZE_MAX;
+		for (j = first; j < lab->n_probes; j++) {
+			const struct lab_probe *probe = &lab->probes[j];
 
-				if (probe->from == s && probe->to == d &&
-				    probe->port == head->port && probe->proto == head->proto)
-					break;
-			}
-			if (j < lab->n_probes)
-				lab_html_cell(f, lab, j);
+			if (probe->from == s && probe->port == head->port &&
+			    probe->proto == head->proto && cells[probe->to] == SIZE_MAX)
+				cells[probe->to] = j;
+		}
+		for (d = 0; d < lab->n_pods; d++) {
+			if (cells[d] != SIZE_MAX)
+				lab_html_cell(f, lab, cells[d]);
 			else
 				fprintf(f, "<td class=\"none\" title=\"not probed: no such "
 					   "port\">-</td>");

@@ -129,6 +129,12 @@ timeout 30 "$SLUICE" lab "$dir/bad.yaml" -o html "$dir/bad.html" >/dev/null 2>"$
 check lab-html/pod-named-script "exit $rc, said: $(head -1 "$dir/err")" \
 	bash -c '[[ '"$rc"' -ne 0 && ! -e $2 ]] && grep -q "metadata.name" "$1"' _ "$dir/err" "$dir/bad.html"
 
-leftover=$(ip netns list | awk '$1 ~ /^sllab/ { print $1 }' | tr '\n' ' ')
+# Other labs may be running beside this one: a namespace is left behind when its lab has ended
+# (the lab removes its /tmp/PREFIX* directory last) and it is still there after that.
+leftover=
+for ns in $(ip netns list | awk '$1 ~ /^sllab/ { print $1 }'); do
+	compgen -G "/tmp/${ns%%-*}-*" >/dev/null && continue
+	ip netns list | awk '{ print $1 }' | grep -qx "$ns" && leftover+="$ns "
+done
 check lab-html/cleanup "left behind: $leftover" test -z "$leftover"
 topo_finish
