@@ -223,7 +223,7 @@ static void lab_html_matrix(FILE *f, const struct lab *lab, size_t first)
 	fprintf(f, "</ul></details>\n");
 }
 
-/* The probes where the traffic and the expectation (or explain) part, listed as in the text. */
+/* Where the traffic differs from the expectation (or explain from the traffic), as in the text. */
 static void lab_html_differences(FILE *f, const struct lab *lab, bool is_explain)
 {
 	size_t n = 0;
