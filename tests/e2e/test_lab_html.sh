@@ -21,28 +21,33 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 example=$SL_ROOT/tests/lab/example.yaml
 page_check() { python3 "$SL_ROOT/tests/tools/lab_html_check.py" "$@"; }
+# refused RC ERRFILE PATTERN: the command failed and said PATTERN.
+refused() { [[ $1 -ne 0 ]] && grep -q -- "$3" "$2"; }
+not() { ! "$@"; }
+# no_temporary DIR: nothing named *.tmp (the page's temporary file) is left in DIR.
+no_temporary() { ! compgen -G "$1/.*.tmp" >/dev/null && ! compgen -G "$1/*.tmp" >/dev/null; }
 
 # ---- usage -----------------------------------------------------------------------------------
 rc=0
 "$SLUICE" lab "$example" -o html >/dev/null 2>"$dir/err" || rc=$?
 check lab-html/usage-no-file "exit $rc, said: $(head -1 "$dir/err")" \
-	grep -q -- "-o html needs the FILE to write" "$dir/err"
+	refused "$rc" "$dir/err" "-o html needs the FILE to write"
 cp "$example" "$dir/lab.yaml"
 rc=0
 "$SLUICE" lab -o html "$dir/lab.yaml" >/dev/null 2>"$dir/err" || rc=$?
 check lab-html/usage-no-lab-file "exit $rc, said: $(head -1 "$dir/err")" \
-	bash -c '[[ '"$rc"' -ne 0 ]] && grep -q "expected the lab FILE" "$1" && cmp -s "$2" "$3"' \
-	_ "$dir/err" "$example" "$dir/lab.yaml"
+	refused "$rc" "$dir/err" "expected the lab FILE"
+check lab-html/usage-lab-file-kept "the lab file was changed" cmp -s "$example" "$dir/lab.yaml"
 rc=0
 "$SLUICE" status -o html "$dir/status.html" >/dev/null 2>"$dir/err" || rc=$?
 check lab-html/usage-not-lab "exit $rc, said: $(head -1 "$dir/err")" \
-	bash -c '[[ '"$rc"' -ne 0 && ! -e $2 ]] && grep -q "only sluice lab writes HTML" "$1"' \
-	_ "$dir/err" "$dir/status.html"
+	refused "$rc" "$dir/err" "only sluice lab writes HTML"
+check lab-html/usage-not-lab-no-page "a page was written" test ! -e "$dir/status.html"
 rc=0
 timeout 30 "$SLUICE" lab "$example" -o html "$dir/missing/page.html" >/dev/null 2>"$dir/err" || rc=$?
 check lab-html/unwritable "exit $rc, said: $(head -2 "$dir/err" | tr '\n' ' ')" \
-	bash -c '[[ '"$rc"' -ne 0 ]] && grep -q "$2.*cannot write it" "$1" && ! grep -q probing "$1"' \
-	_ "$dir/err" "$dir/missing/page.html"
+	refused "$rc" "$dir/err" "$dir/missing/page.html: cannot write it"
+check lab-html/unwritable-before-probing "it probed first" not grep -q probing "$dir/err"
 
 # ---- the bundled example -----------------------------------------------------------------------
 echo "stale" >"$dir/example.html"
@@ -64,8 +69,8 @@ check lab-html/example-cells "cells differ from the $probes probes of -o json" \
 	page_check cells "$dir/example.html" "$dir/example.json"
 check lab-html/example-reasons "denied cells' reasons differ from --explain's" \
 	page_check reasons "$dir/example.html" "$dir/example.txt"
-check lab-html/example-one-page "left $(ls -A "$dir" | grep -c '\.tmp$') temporary files" \
-	bash -c '! ls -A "$1" | grep -q "\.tmp$" && ! grep -q "^stale" "$2"' _ "$dir" "$dir/example.html"
+check lab-html/example-no-temporary "a temporary file is left" no_temporary "$dir"
+check lab-html/example-replaced "the old page is still there" not grep -q "^stale" "$dir/example.html"
 # The JSON keeps its shape: a reason only where explain said denied.
 leaked=$(jq '[.probes[] | select(.explained == "allowed" and has("reason"))] | length' \
 	"$dir/example.json" 2>/dev/null || echo "?")
@@ -127,7 +132,8 @@ sed 's/name: evil/name: "<script>"/' "$dir/escape.yaml" >"$dir/bad.yaml"
 rc=0
 timeout 30 "$SLUICE" lab "$dir/bad.yaml" -o html "$dir/bad.html" >/dev/null 2>"$dir/err" || rc=$?
 check lab-html/pod-named-script "exit $rc, said: $(head -1 "$dir/err")" \
-	bash -c '[[ '"$rc"' -ne 0 && ! -e $2 ]] && grep -q "metadata.name" "$1"' _ "$dir/err" "$dir/bad.html"
+	refused "$rc" "$dir/err" 'Pod default/<script>: metadata.name'
+check lab-html/pod-named-script-no-page "a page was written" test ! -e "$dir/bad.html"
 
 # Other labs may be running beside this one: a namespace is left behind when its lab has ended
 # (the lab removes its /tmp/PREFIX* directory last) and it is still there after that.
