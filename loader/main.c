@@ -29,6 +29,7 @@
 struct main_globals {
 	const char *bpffs;
 	enum cli_output output;
+	const char *html; /* -o html FILE: only `sluice lab` writes one */
 };
 
 struct main_command {
@@ -504,6 +505,7 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 	    .cni = getenv("SLUICE_CNI"),
 	    .agent = getenv("SLUICE_LAB_AGENT"),
 	    .timeout_ms = 1000,
+	    .html = globals->html,
 	};
 	uint32_t value;
 	int opt, err;
@@ -535,6 +537,10 @@ static int do_lab(int argc, char **argv, const struct main_globals *globals)
 					argv[optind - 1]);
 		}
 	}
+	if (optind == argc && lab.html)
+		return log_fail("lab: expected the lab FILE besides the page -o html writes (%s): "
+				"sluice lab FILE -o html OUT.html",
+				lab.html);
 	if (optind != argc - 1)
 		return log_fail("lab: expected one FILE");
 	lab.file = argv[optind];
@@ -601,7 +607,8 @@ static const struct main_command main_commands[] = {
     {"lab", NULL, do_lab,
      "FILE [--nodes N] [--explain] [--watch] [--timeout-ms N]  network-policy lab: pods\n"
      "        of FILE (spread over N nodes, default 1), probed pair by pair; --explain:\n"
-     "        each denied cell's reason from sluice explain"},
+     "        each denied cell's reason from sluice explain; -o html OUT.html: also\n"
+     "        the matrices as one self-contained page, each cell's reason on hover"},
     {"help", NULL, do_help, "this text"},
 };
 
@@ -618,6 +625,7 @@ static void main_usage(FILE *out)
 		"\nglobal flags (anywhere on the line):\n"
 		"  --bpffs DIR   pin directory of the node's agent (default %s)\n"
 		"  -o json       one JSON object on stdout instead of a table\n"
+		"  -o html FILE  (lab only) the report also as one HTML page, written to FILE\n"
 		"  -v            debug logging, libbpf's included\n",
 		BPFFS_DEFAULT_DIR);
 }
@@ -659,10 +667,20 @@ static int main_take_globals(int argc, char **argv, struct main_globals *globals
 			globals->bpffs = value;
 		} else if (strcmp(value, "json") == 0) {
 			globals->output = CLI_OUTPUT_JSON;
+			globals->html = NULL;
 		} else if (strcmp(value, "text") == 0 || strcmp(value, "table") == 0) {
 			globals->output = CLI_OUTPUT_TEXT;
+			globals->html = NULL;
+		} else if (strcmp(value, "html") == 0) {
+			/* A page is a file, not stdout: the next word names it. */
+			if (i + 1 >= argc || !argv[i + 1][0] || argv[i + 1][0] == '-')
+				return log_fail(
+				    "-o html needs the FILE to write: sluice lab LABFILE "
+				    "-o html OUT.html");
+			globals->output = CLI_OUTPUT_TEXT;
+			globals->html = argv[++i];
 		} else {
-			return log_fail("-o %s: expected json or text", value);
+			return log_fail("-o %s: expected json, text or html FILE", value);
 		}
 	}
 	argv[out] = NULL;
@@ -694,6 +712,10 @@ int main(int argc, char **argv)
 			if (argc < 3 || strcmp(argv[2], c->verb) != 0)
 				continue;
 			skip = 2;
+		}
+		if (globals.html && c->handler != do_lab) {
+			log_fail("-o html: only sluice lab writes HTML");
+			return 2;
 		}
 		/* The handler sees its own name as argv[0], as getopt expects. */
 		err = c->handler(argc - skip, argv + skip, &globals);

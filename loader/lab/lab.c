@@ -137,7 +137,7 @@ static int lab_round(struct lab *lab, struct k8s_object *const *objects, size_t 
 {
 	int syncs[LAB_MAX_NODES];
 	size_t i;
-	int err;
+	int err, ret;
 
 	for (i = 0; i < lab->n_nodes; i++)
 		syncs[i] = lab_count_in_log(&lab->nodes[i], "sync:");
@@ -166,7 +166,13 @@ static int lab_round(struct lab *lab, struct k8s_object *const *objects, size_t 
 		err = lab_explain_all(lab);
 	if (err)
 		return err;
-	return (int)(lab->options->is_json ? lab_report_json(lab) : lab_report_text(lab));
+	ret = (int)(lab->options->is_json ? lab_report_json(lab) : lab_report_text(lab));
+	if (lab->options->html) {
+		err = lab_report_html(lab);
+		if (err)
+			return err;
+	}
+	return ret;
 }
 
 static int lab_setup(struct lab *lab)
@@ -267,6 +273,18 @@ int lab_run(const struct lab_options *options)
 	if (geteuid() != 0) {
 		log_error("lab: needs root (network namespaces, bpffs)");
 		return -EPERM;
+	}
+	if (options->html) {
+		struct stat in, out;
+
+		ret = lab_html_check_target(options->html);
+		if (ret)
+			return ret;
+		if (!stat(options->file, &in) && !stat(options->html, &out) &&
+		    in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
+			log_error("lab: -o html %s: that is the lab file itself", options->html);
+			return -EINVAL;
+		}
 	}
 	ret = lab_load(options->file, &objects, &n_objects);
 	if (ret)

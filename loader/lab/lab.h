@@ -25,6 +25,7 @@ struct lab_options {
 	unsigned int timeout_ms; /* per probe */
 	unsigned int n_nodes;	 /* --nodes: pods spread over this many nodes (0: one) */
 	bool is_explain;	 /* --explain: each denied cell's reason under its matrix */
+	const char *html;	 /* -o html FILE: the matrices also as one HTML page, each round */
 };
 
 /* Runs the lab; returns 0 when every probe matched, 1 on a mismatch, -errno on failure. */

@@ -28,18 +28,52 @@ void lab_explain_free(struct lab *lab)
 	lab->explained = NULL;
 }
 
-/* The reason of a denied path: the step that refused it, as explain words it. */
-static char *lab_explain_reason(struct json_object *root)
+/* A step's reason, as explain words it. */
+static const char *lab_explain_step_reason(struct json_object *step)
 {
-	struct json_object *paths = json_object_object_get(root, "paths"), *path, *step;
+	return json_object_get_string(json_object_object_get(step, "reason"));
+}
+
+static char *lab_strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/*
+ * The reason of a path: denied, the step that refused it; allowed, the steps that judged it (a
+ * rule that admits), else why neither was judged (no isolation).
+ */
+static char *lab_explain_reason(struct json_object *root, bool is_allowed)
+{
+	struct json_object *paths = json_object_object_get(root, "paths"), *path, *egress, *ingress;
+	const char *why[2];
+	size_t n = 0;
+	char *out;
 
 	if (!paths || !json_object_array_length(paths))
-		return strdup(json_object_get_string(json_object_object_get(root, "reason")));
+		return lab_strdup_or_null(lab_explain_step_reason(root));
 	path = json_object_array_get_idx(paths, 0);
-	step = json_object_object_get(path, "egress");
-	if (json_object_get_boolean(json_object_object_get(step, "allowed")))
-		step = json_object_object_get(path, "ingress");
-	return strdup(json_object_get_string(json_object_object_get(step, "reason")));
+	egress = json_object_object_get(path, "egress");
+	ingress = json_object_object_get(path, "ingress");
+	if (!is_allowed)
+		return lab_strdup_or_null(lab_explain_step_reason(
+		    json_object_get_boolean(json_object_object_get(egress, "allowed")) ? ingress
+										       : egress));
+	if (json_object_get_boolean(json_object_object_get(egress, "judged")))
+		why[n++] = lab_explain_step_reason(egress);
+	if (json_object_get_boolean(json_object_object_get(ingress, "judged")))
+		why[n++] = lab_explain_step_reason(ingress);
+	if (!n) {
+		why[n++] = lab_explain_step_reason(egress);
+		why[n++] = lab_explain_step_reason(ingress);
+		if (why[0] && why[1] && !strcmp(why[0], why[1]))
+			n = 1;
+	}
+	if (n == 1 || !why[1])
+		return lab_strdup_or_null(why[0]);
+	if (!why[0])
+		return strdup(why[1]);
+	return asprintf(&out, "%s; %s", why[0], why[1]) < 0 ? NULL : out;
 }
 
 /* Ask NODE's datapath about every probe from one of its pods; fills lab->explained. */
@@ -92,8 +126,8 @@ static int lab_explain_node(struct lab *lab, size_t node)
 		size_t p = which[k++];
 
 		lab->explained[p] = !verdict ? 0 : !strcmp(verdict, "allowed") ? 1 : 2;
-		if (lab->explained[p] == 2)
-			lab->explain_reasons[p] = lab_explain_reason(root);
+		if (lab->explained[p])
+			lab->explain_reasons[p] = lab_explain_reason(root, lab->explained[p] == 1);
 		json_object_put(root);
 	}
 	if (k < n)
@@ -122,4 +156,11 @@ int lab_explain_all(struct lab *lab)
 bool lab_explain_agrees(const struct lab *lab, size_t probe)
 {
 	return lab->explained && lab->explained[probe] == lab->observed[probe];
+}
+
+const char *lab_explain_denial(const struct lab *lab, size_t probe)
+{
+	if (!lab->explained || lab->explained[probe] != 2 || !lab->explain_reasons)
+		return NULL;
+	return lab->explain_reasons[probe];
 }

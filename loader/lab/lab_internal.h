@@ -80,7 +80,7 @@ struct lab {
 	uint8_t *observed; /* shared with the probing children: 1 allowed, 2 denied */
 	size_t observed_size;
 	uint8_t *explained;	/* per probe, what `sluice explain` said: 1 allowed, 2 denied */
-	char **explain_reasons; /* per denied probe, explain's reason */
+	char **explain_reasons; /* per probe explain answered, its reason (lab_explain_reason) */
 	size_t n_pod_netns;	/* counter for names */
 };
 
@@ -121,10 +121,17 @@ int lab_plan(struct lab *lab, struct k8s_object *const *objects, size_t n_object
 /* lab_explain.c: `sluice explain` on every probe, in the source pod's node. */
 int lab_explain_all(struct lab *lab);
 bool lab_explain_agrees(const struct lab *lab, size_t probe);
+/* Explain's reason for PROBE when it said denied (the policy or default deny), else NULL. */
+const char *lab_explain_denial(const struct lab *lab, size_t probe);
 void lab_explain_free(struct lab *lab);
 
 /* lab_report.c: the report. */
 size_t lab_report_json(const struct lab *lab);
 size_t lab_report_text(const struct lab *lab);
+
+/* lab_html.c: the report as one self-contained HTML page (-o html FILE). */
+int lab_html_check_target(const char *path);
+int lab_html_write(const struct lab *lab, FILE *f);
+int lab_report_html(const struct lab *lab);
 
 #endif

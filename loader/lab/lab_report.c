@@ -46,9 +46,9 @@ size_t lab_report_json(const struct lab *lab)
 		    !lab->explained || !lab->explained[i] ? "unknown"
 		    : lab->explained[i] == 1		  ? "allowed"
 							  : "denied");
-		if (lab->explain_reasons && lab->explain_reasons[i]) {
+		if (lab_explain_denial(lab, i)) {
 			struct json_object *reason =
-			    json_object_new_string(lab->explain_reasons[i]);
+			    json_object_new_string(lab_explain_denial(lab, i));
 
 			/* Names are DNS labels, but the reason is a sentence: let json-c quote it.
 			 */
@@ -134,9 +134,8 @@ size_t lab_report_text(const struct lab *lab)
 			    lab->observed[j] == 1)
 				continue;
 			printf("  %zu -> %zu denied: %s\n", probe->from + 1, probe->to + 1,
-			       lab->explain_reasons && lab->explain_reasons[j]
-				   ? lab->explain_reasons[j]
-				   : "(sluice explain says allowed)");
+			       lab_explain_denial(lab, j) ? lab_explain_denial(lab, j)
+							  : "(sluice explain says allowed)");
 		}
 	}
 	for (i = 0; i < lab->n_probes; i++) {
