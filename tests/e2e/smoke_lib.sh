@@ -81,3 +81,20 @@ smoke_bench_passed() {
 		fail "$SMOKE_NAME/$check" "the bench's log has no PASS$missing"
 	fi
 }
+
+# smoke_fault CHECK FAULT FAIL RESULTS CMD...: CMD run with BENCH_FAULT=FAULT (a bench's test hook)
+# must exit non-zero with a "FAIL FAIL..." line and write no RESULTS; NAME/CHECK.
+smoke_fault() {
+	local check=$1 fault=$2 want=$3 results=$4 fault_log fault_rc
+	shift 4
+	set +e
+	fault_log=$(cd "$ROOT" && BENCH_FAULT=$fault "$@" 2>&1)
+	fault_rc=$?
+	set -e
+	if ((fault_rc != 0)) && grep -qF "FAIL $want" <<<"$fault_log" && [[ ! -e $results ]]; then
+		pass "$SMOKE_NAME/$check"
+	else
+		quote <<<"$fault_log"
+		fail "$SMOKE_NAME/$check" "exit $fault_rc, no line FAIL $want, or $results $([[ -e $results ]] && echo written || echo absent)"
+	fi
+}

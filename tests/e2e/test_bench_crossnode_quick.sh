@@ -8,7 +8,8 @@
 # socket mode's connections were translated at connect() (the socket hooks counted them, tc_pod
 # none), sluice's tunnel programs have their per-packet rows, and the table has both sluice
 # modes' ratios and issue 13's targets; the bench's own checks (which device carried each mode's
-# traffic, who translated it) passed. No timing is judged.
+# traffic, who translated it) passed, and a socket mode whose client escapes the socket hooks
+# fails the bench. No timing is judged.
 set -euo pipefail
 # shellcheck source=tests/e2e/smoke_lib.sh
 . "$(dirname "$0")/smoke_lib.sh"
@@ -44,4 +45,9 @@ if grep -qE '^10 +conn_rate >= 1.0x bare +[0-9.]+x (NOT )?met +[0-9.]+x (NOT )?m
 else
 	fail bench_crossnode_quick/issue13_targets "the table has no issue 13 row with both sluice modes"
 fi
+# Negative: the sluice-socket client outside the agent's cgroup (tc_pod translates its
+# connections, the socket hooks none) must stop the bench at that check, with no results. One
+# iptables backend: the mode runs last in the round either way.
+smoke_fault socket_not_at_connect_fails socket-outside-cgroup bench/sluice-socket/10/translated_at_connect \
+	"$out/broken/cross-node/results.json" bench/bench.sh "${args[@]}" --iptables legacy --out "$out/broken"
 exit "$failed"

@@ -57,14 +57,6 @@ else
 fi
 
 # Negative: iptables rules without their DNAT must stop the bench with a FAIL, no results.
-set +e
-log=$(cd "$ROOT" && BENCH_FAULT=iptables-no-dnat bench/bench.sh "${args[@]}" --out "$out/broken" 2>&1)
-rc=$?
-set -e
-if ((rc != 0)) && grep -q '^FAIL bench/iptables/10/' <<<"$log" && [[ ! -e $out/broken/results.json ]]; then
-	pass bench_quick/broken_iptables_fails
-else
-	quote <<<"$log"
-	fail bench_quick/broken_iptables_fails "exit $rc, results.json $([[ -e $out/broken/results.json ]] && echo written || echo absent)"
-fi
+smoke_fault broken_iptables_fails iptables-no-dnat bench/iptables/10/ "$out/broken/results.json" \
+	bench/bench.sh "${args[@]}" --out "$out/broken"
 exit "$failed"
