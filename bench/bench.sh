@@ -39,32 +39,15 @@
 # raw samples in $OUT/samples.tsv. Default OUT is $BUILD/bench.
 set -euo pipefail
 
-SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=$(cd "$SL_ROOT" && realpath -m "${BUILD:-build}")
-# The optimised builds: the bench measures sluice, not the sanitizers.
-export SLUICE=${SLUICE:-$BUILD_DIR/sluice}
-export SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/sluice-cni}
-KPGEN=${KPGEN:-$BUILD_DIR/sluice-kpgen}
-CONNRATE=${CONNRATE:-$BUILD_DIR/sluice-connrate}
-PKTBENCH=${PKTBENCH:-$BUILD_DIR/sluice-pktbench}
-SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-60}
-
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 SERVICES="10 1000 10000"
-REPEATS=5
-DURATION=2        # seconds of connection load per repeat
-IPERF_TIME=2      # seconds of iperf3 per repeat
-PARALLEL=8        # client threads (each a connect/request/close loop)
-PKT_REPEAT=1000000
 BENCH_BACKENDS=10 # backend pods = endpoints per service
 POLICY_CIDRS="10 1000" # ipBlock rules isolating the client's egress (policy per-packet cost)
-QUICK=0
-OUT=
 SCENARIO=all
 SERVICES_GIVEN=0
 CROSS_SERVICES= # the cross-node scenario's N
 SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-300} # seconds for the agent to apply a big manifest
-# iptables backends measured, each as its own mode: legacy is "iptables", nft "iptables-nft".
-IPT_BACKENDS="legacy nft"
 # Above this many services iptables-nft's --noflush full load (kube-proxy's) is not timed: with
 # --noflush, iptables-nft 1.8.9 keeps the chains a restore names in a sorted linked list, one
 # walk per chain and per rule, so the load grows faster than the square of the chains (10 s at
@@ -80,13 +63,7 @@ SLOW_LOAD_MS=${BENCH_SLOW_LOAD_MS:-10000}
 
 while (($#)); do
 	case $1 in
-	--quick)
-		QUICK=1
-		SERVICES="10 100"
-		DURATION=0.5
-		IPERF_TIME=1
-		PKT_REPEAT=200000
-		;;
+	--quick) bench_quick ;;
 	--large) SERVICES="$SERVICES 50000" ;;
 	--services)
 		SERVICES=$2
@@ -165,8 +142,6 @@ if [[ $SCENARIO != single ]]; then
 fi
 # shellcheck source=tests/e2e/lib.sh
 . "$SL_ROOT/tests/e2e/lib.sh"
-# shellcheck source=bench/bench_lib.sh
-. "$SL_ROOT/bench/bench_lib.sh"
 bench_ipt_modes "$IPT_BACKENDS"
 
 topo_init bench
@@ -305,27 +280,12 @@ TOPO_API_BOOKMARK_INTERVAL=60 topo_apiserver n1 "$TOPO_DIR/api-fixtures.yaml"
 topo_cgroup
 topo_agent n1 "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG" --socket-lb true \
 	--cgroup-root "$TOPO_CGROUP"
-topo_pod n1 client
-BACKEND_IPS=()
-BACKEND_PODS=()
-for ((i = 0; i < BENCH_BACKENDS; i++)); do BACKEND_PODS+=("be-$i"); done
-for pod in "${BACKEND_PODS[@]}" "$NEW_BACKEND"; do topo_pod n1 "$pod"; done
-for pod in "${BACKEND_PODS[@]}"; do BACKEND_IPS+=("$(topo_pod_ip "$pod")"); done
-bench_servers "${BACKEND_PODS[@]}" "$NEW_BACKEND"
+bench_pods n1 "$NEW_BACKEND"
 # The API's Service: every backend pod, as the manifests' services have.
 API_FRONTENDS=1
 api_service_yaml api-probe "$API_VIP" "" "$(endpoint_lines "${BACKEND_PODS[@]}")" | api_apply
 wait_service_backends n1 "$API_VIP" 80 "$BENCH_BACKENDS" ||
 	topo_fatal "agent did not apply the API's Service $API_VIP:80: $(topo_log_tail "${TOPO_AGENT_LOG[n1]}")"
-# Source ports: the client opens tens of thousands of connections per run.
-topo_in_pod client sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-topo_in_pod client sysctl -qw net.ipv4.tcp_tw_reuse=1
-ENDPOINTS=$(
-	IFS=,
-	echo "${BACKEND_IPS[*]}"
-)
-DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
-DIRECT_TARGETS=${DIRECT_TARGETS%,}
 
 # netfilter_load N MODE RULES METRIC [flush]: RULES.rules loaded REPEATS times into emptied
 # tables (once when slow), timed as METRIC, with the kernel memory it takes.
@@ -449,17 +409,9 @@ run_n() {
 
 	# sluice-socket: the same Services, the client's connections translated at connect().
 	info "N=$n sluice-socket"
-	before=$(sluice_new_flows)
-	local socket_before
-	socket_before=$(sluice_new_flows socket_translated)
-	IN_CGROUP=1
-	connrate_run "$n" sluice-socket "$vip:80"
-	iperf_run "$n" sluice-socket "$iperf_vip"
-	IN_CGROUP=0
-	(($(sluice_new_flows socket_translated) > socket_before)) ||
-		bench_fail "sluice-socket/$n/translated_at_connect" "the socket hooks counted no connection"
-	[[ $(sluice_new_flows) -eq $before ]] ||
-		bench_fail "sluice-socket/$n/no_per_packet" "tc_pod translated $(($(sluice_new_flows) - before)) flows"
+	socket_lb_run "$n" "$vip" "$iperf_vip"
+	info "sluice-socket N=$n: the socket hooks translated $SOCKET_TRANSLATED connections"
+	pass "bench/sluice-socket/$n/translated_at_connect"
 	pass "bench/sluice-socket/$n/reached_backends"
 
 	# per-packet cost of the program with N services (BPF_PROG_TEST_RUN, private maps)
@@ -467,20 +419,11 @@ run_n() {
 	((n * be < 262143)) || be=$((262143 / n))
 	out=$("$PKTBENCH" --services "$n" --backends "$be" --runs "$REPEATS" --repeat "$PKT_REPEAT" -o json) ||
 		bench_fail "sluice/$n/pktbench" "sluice-pktbench failed"
-	for m in ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established ns_per_packet_new_full \
-		ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established; do
-		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
-			while IFS=$'\t' read -r med lo hi rep; do
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
-			done
-	done
+	pktbench_rows "$n" sluice "$out" ns_per_packet_new_filling ns_per_packet_new ns_per_packet_established \
+		ns_per_packet_new_full ns_per_packet_new_full_confirmed ns_per_packet_masq_new ns_per_packet_masq_established
 	# A socket-LB flow's packets, new or established, meet tc_pod as no service traffic.
-	jq -r '.results[] | select(.metric == "ns_per_packet_pass") | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
-		while IFS=$'\t' read -r med lo hi rep; do
-			for m in ns_per_packet_new ns_per_packet_established; do
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice-socket "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
-			done
-		done
+	pktbench_rows "$n" sluice-socket "$out" ns_per_packet_pass=ns_per_packet_new \
+		ns_per_packet_pass=ns_per_packet_established
 }
 
 # agent_mark, then a manifest change, then agent_wait_sync N [changed]: waits for the agent's
@@ -531,12 +474,9 @@ for cidrs in $POLICY_CIDRS; do
 	out=$("$PKTBENCH" --services "$policy_n" --policy-cidrs "$cidrs" --runs "$REPEATS" \
 		--repeat "$PKT_REPEAT" -o json) ||
 		bench_fail "sluice/policy/$cidrs/pktbench" "sluice-pktbench --policy-cidrs $cidrs failed"
-	for m in ns_per_packet_policy_denied ns_per_packet_policy_denied_pod ns_per_packet_policy_allowed; do
-		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
-			while IFS=$'\t' read -r med lo hi rep; do
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$policy_n" sluice "$m@$cidrs" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
-			done
-	done
+	pktbench_rows "$policy_n" sluice "$out" "ns_per_packet_policy_denied=ns_per_packet_policy_denied@$cidrs" \
+		"ns_per_packet_policy_denied_pod=ns_per_packet_policy_denied_pod@$cidrs" \
+		"ns_per_packet_policy_allowed=ns_per_packet_policy_allowed@$cidrs"
 	pass "bench/sluice/policy/$cidrs/measured"
 done
 datapath_attach

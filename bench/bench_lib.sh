@@ -1,14 +1,43 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # what this sets, the scenario reads
 # What the bench's scenarios share (bench/bench.sh: one node; bench/crossnode.sh: the client on
 # one node, the backends on another): samples, the iptables backends, pod veths with and without
 # sluice's programs, kube-proxy's rules in and out of the nodes, the load client and iperf3.
-# Sourced after tests/e2e/lib.sh. The scenario sets: SAMPLES and OUT (where figures go), REPEATS,
-# DURATION, PARALLEL, IPERF_TIME, BENCH_BACKENDS (pods that must all answer), CONNRATE, and
-# BENCH_NODES, the nodes whose pod veths and netfilter rules a mode changes (n1, the client's
-# node, first: it translates).
+# Sourced first, before the scenario's options and tests/e2e/lib.sh: it sets the tools (the
+# optimised builds: the bench measures sluice, not the sanitizers) and the defaults both
+# scenarios share. The scenario sets: SAMPLES and OUT (where figures go), BENCH_BACKENDS (pods
+# that must all answer), and BENCH_NODES, the nodes whose pod veths and netfilter rules a mode
+# changes (n1, the client's node, first: it translates).
 
+SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=$(cd "$SL_ROOT" && realpath -m "${BUILD:-build}")
+export SLUICE=${SLUICE:-$BUILD_DIR/sluice}
+export SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/sluice-cni}
+KPGEN=${KPGEN:-$BUILD_DIR/sluice-kpgen}
+CONNRATE=${CONNRATE:-$BUILD_DIR/sluice-connrate}
+PKTBENCH=${PKTBENCH:-$BUILD_DIR/sluice-pktbench}
+SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-60}
+
+REPEATS=5
+DURATION=2    # seconds of connection load per repeat
+IPERF_TIME=2  # seconds of iperf3 per repeat
+PARALLEL=8    # client threads (each a connect/request/close loop)
+PKT_REPEAT=1000000
+# iptables backends measured, each as its own mode: legacy is "iptables", nft "iptables-nft".
+IPT_BACKENDS="legacy nft"
+QUICK=0
+OUT=
 BENCH_NODES=${BENCH_NODES:-n1}
+
+# bench_quick: --quick's figures (N = 10 and 100, shorter runs); the options given after it win.
+bench_quick() {
+	QUICK=1
+	SERVICES="10 100"
+	DURATION=0.5
+	IPERF_TIME=1
+	PKT_REPEAT=200000
+}
 
 # bench_ipt_modes "legacy nft": IPT_MODES (iptables for legacy, iptables-nft for nft) and
 # IPT_TOOLS (their binaries); exits 2 on anything else.
@@ -184,10 +213,76 @@ iperf_run() {
 	done
 }
 
+# socket_lb_run N VIP IPERF_VIP: the sluice-socket mode's traffic (connrate_run to VIP:80,
+# iperf_run to IPERF_VIP) from the agent's cgroup, where the socket hooks translate each
+# connection at connect(); it fails unless they counted connections (socket_translated), tc_pod
+# translated none (service_new still: the packets went as plain pod-to-pod flows) and netfilter
+# none. Sets SOCKET_TRANSLATED to the connections the hooks translated.
+SOCKET_TRANSLATED=0
+socket_lb_run() {
+	local n=$1 vip=$2 iperf_vip=$3 before socket_before
+	before=$(sluice_new_flows)
+	socket_before=$(sluice_new_flows socket_translated)
+	# Test hook (tests/e2e/test_bench_crossnode_quick.sh): a client outside the cgroup, whose
+	# connections tc_pod translates, must fail this mode.
+	[[ ${BENCH_FAULT:-} == socket-outside-cgroup ]] || IN_CGROUP=1
+	connrate_run "$n" sluice-socket "$vip:80"
+	iperf_run "$n" sluice-socket "$iperf_vip"
+	IN_CGROUP=0
+	SOCKET_TRANSLATED=$(($(sluice_new_flows socket_translated) - socket_before))
+	((SOCKET_TRANSLATED > 0)) ||
+		bench_fail "sluice-socket/$n/translated_at_connect" "the socket hooks counted no connection"
+	[[ $(sluice_new_flows) -eq $before ]] ||
+		bench_fail "sluice-socket/$n/no_per_packet" "tc_pod translated $(($(sluice_new_flows) - before)) flows"
+	[[ $(nf_translated "$vip") -eq 0 ]] ||
+		bench_fail "sluice-socket/$n/netfilter_idle" "netfilter translated flows in sluice-socket mode"
+}
+
 # split_manifests DIR: stdin's YAML documents into DIR/services-NNNNN.yaml, 2,000 a file.
 split_manifests() {
 	mkdir -p "$1"
 	awk -v dir="$1" '/^---$/ { if (docs++ % 2000 == 0) { if (f) close(f); f = sprintf("%s/services-%05d.yaml", dir, docs - 1) } } { print > f }'
+}
+
+# bench_pods NODE [POD...]: the client pod on n1 (its source ports opened wide: it makes tens of
+# thousands of connections a run) and BENCH_BACKENDS backend pods be-0... on NODE, then the PODs
+# there too, each with its servers (bench_servers). Sets BACKEND_PODS, BACKEND_IPS, ENDPOINTS
+# (their addresses, comma-separated, for sluice-kpgen) and DIRECT_TARGETS (ADDRESS:8080 of each,
+# the bare mode's targets).
+
+bench_pods() {
+	local node=$1 pod i
+	shift
+	topo_pod n1 client
+	topo_in_pod client sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	topo_in_pod client sysctl -qw net.ipv4.tcp_tw_reuse=1
+	BACKEND_PODS=()
+	BACKEND_IPS=()
+	for ((i = 0; i < BENCH_BACKENDS; i++)); do BACKEND_PODS+=("be-$i"); done
+	for pod in "${BACKEND_PODS[@]}" "$@"; do topo_pod "$node" "$pod"; done
+	for pod in "${BACKEND_PODS[@]}"; do BACKEND_IPS+=("$(topo_pod_ip "$pod")"); done
+	bench_servers "${BACKEND_PODS[@]}" "$@"
+	ENDPOINTS=$(
+		IFS=,
+		echo "${BACKEND_IPS[*]}"
+	)
+	DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
+	DIRECT_TARGETS=${DIRECT_TARGETS%,}
+}
+
+# pktbench_rows N MODE JSON METRIC[=AS]...: the METRICs of sluice-pktbench's JSON output into
+# OUT/aggregated-extra.tsv as MODE's figures at N (under the name AS when given).
+pktbench_rows() {
+	local n=$1 mode=$2 json=$3 m as med lo hi rep
+	shift 3
+	for m in "$@"; do
+		as=${m#*=}
+		m=${m%%=*}
+		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$json" |
+			while IFS=$'\t' read -r med lo hi rep; do
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$mode" "$as" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
+			done
+	done
 }
 
 # bench_servers POD...: the load client's server (sluice-connrate --serve 8080, answering with

@@ -14,10 +14,14 @@
 #                 the tc programs detached, kube-proxy's ruleset (sluice-kpgen) in both nodes (a
 #                 cluster's every node has it), over bvx0: n1 translates;
 #   sluice        the tc programs attached, the rules to table 100 removed: tc_pod translates
-#                 at n1, the traffic crosses sluice_vxlan (tc_tunnel on both ends).
+#                 at n1, the traffic crosses sluice_vxlan (tc_tunnel on both ends);
+#   sluice-socket the same, the client run in n1's agent's cgroup (--socket-lb true, what users
+#                 get by default where the kernel allows it): each connection translated once
+#                 at connect(), then a plain pod-to-pod flow across sluice_vxlan.
 # Each mode must show where its traffic went: which device carried it (bvx0's or sluice_vxlan's
 # transmit counter on n1 moves, the other's does not), who translated (netfilter conntrack
-# entries for the VIP, or sluice's new-flow counter), and every backend pod answered. Then the
+# entries for the VIP, sluice's new-flow counter, or the socket hooks' with the new-flow counter
+# still), and every backend pod answered. Then the
 # per-packet cost of sluice's tunnel programs (sluice-pktbench --tunnel, BPF_PROG_TEST_RUN).
 #
 #   bench/crossnode.sh [--quick] [--services "10 1000"] [--repeats N] [--duration SEC]
@@ -28,35 +32,14 @@
 # BENCH_XNODE_BACKENDS: backend pods (default 10).
 set -euo pipefail
 
-SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=$(cd "$SL_ROOT" && realpath -m "${BUILD:-build}")
-export SLUICE=${SLUICE:-$BUILD_DIR/sluice}
-export SLUICE_CNI=${SLUICE_CNI:-$BUILD_DIR/sluice-cni}
-KPGEN=${KPGEN:-$BUILD_DIR/sluice-kpgen}
-CONNRATE=${CONNRATE:-$BUILD_DIR/sluice-connrate}
-PKTBENCH=${PKTBENCH:-$BUILD_DIR/sluice-pktbench}
-SL_AGENT_READY_TIMEOUT=${SL_AGENT_READY_TIMEOUT:-60}
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 SL_SYNC_TIMEOUT=${BENCH_SYNC_TIMEOUT:-120}
-
 SERVICES="10 1000"
-REPEATS=5
-DURATION=2
-IPERF_TIME=2
-PARALLEL=8
-PKT_REPEAT=1000000
 BENCH_BACKENDS=${BENCH_XNODE_BACKENDS:-10} # backend pods on n2 (the quick test takes 3)
-IPT_BACKENDS="legacy nft"
-QUICK=0
-OUT=
 while (($#)); do
 	case $1 in
-	--quick)
-		QUICK=1
-		SERVICES="10 100"
-		DURATION=0.5
-		IPERF_TIME=1
-		PKT_REPEAT=200000
-		;;
+	--quick) bench_quick ;;
 	--services | --repeats | --duration | --iperf-time | --parallel | --iptables | --pkt-repeat | --out)
 		(($# >= 2)) || {
 			echo "crossnode: $1 needs a value" >&2
@@ -75,7 +58,7 @@ while (($#)); do
 		shift
 		;;
 	-h | --help)
-		sed -n '3,26p' "$0"
+		sed -n '3,32p' "$0"
 		exit 0
 		;;
 	*)
@@ -89,8 +72,6 @@ OUT=${OUT:-$BUILD_DIR/bench/cross-node}
 
 # shellcheck source=tests/e2e/lib.sh
 . "$SL_ROOT/tests/e2e/lib.sh"
-# shellcheck source=bench/bench_lib.sh
-. "$SL_ROOT/bench/bench_lib.sh"
 bench_ipt_modes "$IPT_BACKENDS"
 BENCH_NODES="n1 n2"
 
@@ -202,6 +183,8 @@ carried_by() {
 # ---- topology ---------------------------------------------------------------------------------
 info "bench cross-node: services ${SERVICES// /,}, $REPEATS repeats, ${DURATION}s load x $PARALLEL threads, iperf3 ${IPERF_TIME}s"
 topo_fabric_nodes 2
+# n1's socket hooks on the bench's own cgroup: only the sluice-socket mode's client runs in it.
+topo_cgroup
 {
 	manifest_node n1 "$SL_UNDERLAY_NET.1" "${POD_CIDR[n1]}"
 	manifest_node n2 "$SL_UNDERLAY_NET.2" "${POD_CIDR[n2]}"
@@ -210,75 +193,72 @@ topo_fabric_nodes 2
 TOPO_API_BOOKMARK_INTERVAL=60 topo_fabric_apiserver "$TOPO_DIR/cluster.yaml"
 for node in n1 n2; do
 	# Both agents read the same manifests: every node of a cluster has every Service.
+	socket_lb=()
+	[[ $node != n1 ]] || socket_lb=(--socket-lb true --cgroup-root "$TOPO_CGROUP")
 	topo_agent "$node" "$TOPO_DIR/manifests" --kubeconfig "$TOPO_KUBECONFIG" \
-		--cluster-cidr "$CLUSTER_CIDR" --service-cidr 10.96.0.0/12
+		--cluster-cidr "$CLUSTER_CIDR" --service-cidr 10.96.0.0/12 "${socket_lb[@]}"
 done
-topo_pod n1 client
-BACKEND_PODS=()
-BACKEND_IPS=()
-for ((i = 0; i < BENCH_BACKENDS; i++)); do
-	BACKEND_PODS+=("be-$i")
-	topo_pod n2 "be-$i"
-	BACKEND_IPS+=("$(topo_pod_ip "be-$i")")
-done
-bench_servers "${BACKEND_PODS[@]}"
-topo_in_pod client sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-topo_in_pod client sysctl -qw net.ipv4.tcp_tw_reuse=1
+bench_pods n2
 overlay_setup
-ENDPOINTS=$(
-	IFS=,
-	echo "${BACKEND_IPS[*]}"
-)
-DIRECT_TARGETS=$(printf '%s:8080,' "${BACKEND_IPS[@]}")
-DIRECT_TARGETS=${DIRECT_TARGETS%,}
 
 # ---- per N ------------------------------------------------------------------------------------
 # One repeat of each mode per round, the modes in turn (each round starting one mode later), so
 # the load other work puts on the machine meanwhile falls on every mode alike: the figures of a
 # mode measured in one stretch would carry that stretch's load into the ratios.
-# Each MODE_run N MODE: one repeat (connrate_run and iperf_run with REPEATS=1) and its checks.
 
-# bare_run N MODE: tc programs detached on both nodes, the pods' own addresses, over bvx0.
-bare_run() {
-	local n=$1 mode=$2 tx0
-	use_datapath off
-	overlay_use on
-	tx0=$(tx_counts)
-	REPEATS=1 connrate_run "$n" "$mode" "$DIRECT_TARGETS"
-	REPEATS=1 iperf_run "$n" "$mode" "${BACKEND_IPS[0]}"
-	carried_by "$n" "$mode" "$OVERLAY_DEV" "$tx0"
-}
-
-# netfilter_run N MODE: kube-proxy's MODE ruleset (RULES[MODE]) in both nodes, over bvx0.
-netfilter_run() {
-	local n=$1 mode=$2 before tx0
-	use_datapath off
-	overlay_use on
+# mode_run N MODE: one repeat of MODE (connrate_run and iperf_run with REPEATS=1) and its checks:
+#   bare          tc programs detached on both nodes, the pods' own addresses, over bvx0;
+#   iptables...   kube-proxy's MODE ruleset (RULES[MODE]) in both nodes, over bvx0: netfilter
+#                 translated, sluice did not;
+#   sluice        the rules to table 100 gone, tc programs attached, over sluice_vxlan: tc_pod
+#                 translated, netfilter did not;
+#   sluice-socket the same, the client in n1's agent's cgroup (socket_lb_run): the socket hooks
+#                 translated, tc_pod and netfilter did not; the flows cross sluice_vxlan as
+#                 pod-to-pod flows.
+# And which device carried it.
+SOCKET_TOTAL=0
+mode_run() {
+	local n=$1 mode=$2 before tx0 dev=$OVERLAY_DEV
+	if [[ $mode == sluice* ]]; then
+		dev=$TUNNEL_DEV
+		overlay_use off
+		use_datapath on
+	else
+		use_datapath off
+		overlay_use on
+	fi
 	# Loaded whole (no --noflush): the load is the single-node scenario's figure, not this one's.
-	rules_load "$n" "$mode" load "${RULES[$mode]}" flush
+	[[ $mode == bare || $mode == sluice* ]] || rules_load "$n" "$mode" load "${RULES[$mode]}" flush
 	before=$(sluice_new_flows)
 	tx0=$(tx_counts)
-	REPEATS=1 connrate_run "$n" "$mode" "$VIP:80"
-	[[ $(nf_translated "$VIP") -gt 0 ]] ||
-		bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $VIP on n1"
-	REPEATS=1 iperf_run "$n" "$mode" "$IPERF_VIP"
-	carried_by "$n" "$mode" "$OVERLAY_DEV" "$tx0"
-	[[ $before == "$(sluice_new_flows)" ]] || bench_fail "$mode/$n/sluice_idle" "sluice translated flows in $mode mode"
-	rules_flush
-}
-
-# sluice_run N MODE: the rules to table 100 gone, tc programs attached, over sluice_vxlan.
-sluice_run() {
-	local n=$1 mode=$2 before tx0
-	overlay_use off
-	use_datapath on
-	before=$(sluice_new_flows)
-	tx0=$(tx_counts)
-	REPEATS=1 connrate_run "$n" "$mode" "$VIP:80"
-	REPEATS=1 iperf_run "$n" "$mode" "$IPERF_VIP"
-	carried_by "$n" "$mode" "$TUNNEL_DEV" "$tx0"
-	(($(sluice_new_flows) > before)) || bench_fail "$mode/$n/translated_by_sluice" "sluice counted no new service flow"
-	[[ $(nf_translated "$VIP") -eq 0 ]] || bench_fail "$mode/$n/netfilter_idle" "netfilter translated flows in sluice mode"
+	case $mode in
+	bare)
+		REPEATS=1 connrate_run "$n" "$mode" "$DIRECT_TARGETS"
+		REPEATS=1 iperf_run "$n" "$mode" "${BACKEND_IPS[0]}"
+		;;
+	sluice-socket)
+		REPEATS=1 socket_lb_run "$n" "$VIP" "$IPERF_VIP"
+		SOCKET_TOTAL=$((SOCKET_TOTAL + SOCKET_TRANSLATED))
+		;;
+	*)
+		REPEATS=1 connrate_run "$n" "$mode" "$VIP:80"
+		REPEATS=1 iperf_run "$n" "$mode" "$IPERF_VIP"
+		;;
+	esac
+	carried_by "$n" "$mode" "$dev" "$tx0"
+	case $mode in
+	bare | sluice-socket) ;;
+	sluice)
+		(($(sluice_new_flows) > before)) || bench_fail "$mode/$n/translated_by_sluice" "sluice counted no new service flow"
+		[[ $(nf_translated "$VIP") -eq 0 ]] || bench_fail "$mode/$n/netfilter_idle" "netfilter translated flows in sluice mode"
+		;;
+	*)
+		[[ $(nf_translated "$VIP") -gt 0 ]] ||
+			bench_fail "$mode/$n/translated_by_netfilter" "no netfilter conntrack entry for $VIP on n1"
+		[[ $before == "$(sluice_new_flows)" ]] || bench_fail "$mode/$n/sluice_idle" "sluice translated flows in $mode mode"
+		rules_flush
+		;;
+	esac
 }
 
 declare -A RULES=()
@@ -286,7 +266,7 @@ VIP=
 IPERF_VIP=
 run_n() {
 	local n=$1
-	local dir="$TOPO_DIR/rules-$n" mode out m r k modes=(bare "${IPT_MODES[@]}" nftables sluice)
+	local dir="$TOPO_DIR/rules-$n" mode out m r k modes=(bare "${IPT_MODES[@]}" nftables sluice sluice-socket)
 	local gen=("$KPGEN" --services "$n" --endpoints "$ENDPOINTS" --node n2)
 	mkdir -p "$dir"
 	"${gen[@]}" --format iptables --base-jumps >"$dir/iptables.rules"
@@ -307,28 +287,21 @@ run_n() {
 	for ((r = 0; r < REPEATS; r++)); do
 		info "N=$n round $((r + 1)) of $REPEATS"
 		for ((k = 0; k < ${#modes[@]}; k++)); do
-			mode=${modes[(k + r) % ${#modes[@]}]}
-			case $mode in
-			bare) bare_run "$n" "$mode" ;;
-			sluice) sluice_run "$n" "$mode" ;;
-			*) netfilter_run "$n" "$mode" ;;
-			esac
+			mode_run "$n" "${modes[(k + r) % ${#modes[@]}]}"
 		done
 	done
 	for mode in "${modes[@]}"; do
 		[[ $mode == bare ]] || pass "bench/xnode/$mode/$n/reached_backends"
 	done
+	info "sluice-socket N=$n: the socket hooks translated $SOCKET_TOTAL connections"
+	pass "bench/xnode/sluice-socket/$n/translated_at_connect"
+	SOCKET_TOTAL=0
 
 	# The tunnel programs' own cost per packet (BPF_PROG_TEST_RUN, private maps).
 	out=$("$PKTBENCH" --tunnel --services "$n" --runs "$REPEATS" --repeat "$PKT_REPEAT" -o json) ||
 		bench_fail "sluice/$n/pktbench" "sluice-pktbench --tunnel failed"
-	for m in ns_per_packet_tunnel_new_remote ns_per_packet_tunnel_encap ns_per_packet_tunnel_decap_new \
-		ns_per_packet_tunnel_decap_reply; do
-		jq -r --arg m "$m" '.results[] | select(.metric == $m) | [.median, .min, .max, .repeats] | @tsv' <<<"$out" |
-			while IFS=$'\t' read -r med lo hi rep; do
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" sluice "$m" "$med" "$lo" "$hi" "$rep" >>"$OUT/aggregated-extra.tsv"
-			done
-	done
+	pktbench_rows "$n" sluice "$out" ns_per_packet_tunnel_new_remote ns_per_packet_tunnel_encap \
+		ns_per_packet_tunnel_decap_new ns_per_packet_tunnel_decap_reply
 }
 
 for n in $SERVICES; do

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* A fresh, unpinned tc_pod object per test, seeded through its map fds. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,9 +144,29 @@ int fixture_run_on(struct fixture *f, uint32_t ingress_ifindex, const struct pkt
 	return 0;
 }
 
-static int map_update(struct bpf_map *map, const void *key, const void *value)
+int fixture_map_update(struct bpf_map *map, const void *key, const void *value)
 {
 	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
+}
+
+bool fixture_netns_enter(int *home_netns, const char *setup)
+{
+	*home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (!ASSERT_TRUE(*home_netns >= 0, "open the runner's netns") ||
+	    !ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "unshare(CLONE_NEWNET)"))
+		return false;
+	return ASSERT_OK(system(setup) == 0 ? 0 : -EIO, "devices in the test's netns");
+}
+
+void fixture_netns_leave(int *home_netns)
+{
+	if (*home_netns < 0)
+		return;
+	if (setns(*home_netns, CLONE_NEWNET))
+		test_fail(__FILE__, __LINE__, "setns back to the runner's netns: %s",
+			  strerror(errno));
+	close(*home_netns);
+	*home_netns = -1;
 }
 
 /* A frontend's key, its padding zero (it is part of the hash). */
@@ -175,7 +197,7 @@ int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t prot
 	value.count = count;
 	value.gen = gen;
 	value.flags = LB_SVC_F_CLUSTER_IP;
-	err = map_update(f->skel->maps.lb4_svc, &key, &value);
+	err = fixture_map_update(f->skel->maps.lb4_svc, &key, &value);
 	if (err)
 		return err;
 	/* As the agent does: the address is a frontend, for packets whose ports are unreadable. */
@@ -183,7 +205,7 @@ int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t prot
 		vip_value.frontends = 0;
 	if (!existed)
 		vip_value.frontends++;
-	return map_update(f->skel->maps.lb4_vips, &vip, &vip_value);
+	return fixture_map_update(f->skel->maps.lb4_vips, &vip, &vip_value);
 }
 
 int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t index,
@@ -195,7 +217,7 @@ int fixture_set_slot(struct fixture *f, uint32_t svc_id, uint8_t gen, uint16_t i
 	key.svc_id = svc_id;
 	key.index = index;
 	key.gen = gen;
-	return map_update(f->skel->maps.lb4_slots, &key, &backend_id);
+	return fixture_map_update(f->skel->maps.lb4_slots, &key, &backend_id);
 }
 
 int fixture_set_service_options(struct fixture *f, __be32 vip, __be16 port, uint8_t proto,
@@ -210,7 +232,7 @@ int fixture_set_service_options(struct fixture *f, __be32 vip, __be16 port, uint
 		return -errno;
 	value.flags |= flags;
 	value.affinity_timeout_s = affinity_timeout_s;
-	return map_update(f->skel->maps.lb4_svc, &key, &value);
+	return fixture_map_update(f->skel->maps.lb4_svc, &key, &value);
 }
 
 int fixture_set_source_range(struct fixture *f, uint32_t svc_id, __be32 address, uint8_t prefix_len)
@@ -222,7 +244,7 @@ int fixture_set_source_range(struct fixture *f, uint32_t svc_id, __be32 address,
 	key.prefix_len = 32 + prefix_len;
 	key.svc_id = htonl(svc_id);
 	key.address = address;
-	return map_update(f->skel->maps.lb4_src_ranges, &key, &one);
+	return fixture_map_update(f->skel->maps.lb4_src_ranges, &key, &one);
 }
 
 int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, __be16 port,
@@ -234,7 +256,7 @@ int fixture_set_backend(struct fixture *f, uint32_t backend_id, __be32 address, 
 	value.address = address;
 	value.port = port;
 	value.proto = proto;
-	return map_update(f->skel->maps.lb4_backends, &backend_id, &value);
+	return fixture_map_update(f->skel->maps.lb4_backends, &backend_id, &value);
 }
 
 int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 port, uint8_t proto)
@@ -246,7 +268,7 @@ int fixture_set_revnat(struct fixture *f, uint32_t svc_id, __be32 vip, __be16 po
 	value.port = port;
 	value.proto = proto;
 	strncpy(value.name, "default/web:http", sizeof(value.name) - 1);
-	return map_update(f->skel->maps.lb4_revnat, &svc_id, &value);
+	return fixture_map_update(f->skel->maps.lb4_revnat, &svc_id, &value);
 }
 
 int fixture_delete_revnat(struct fixture *f, uint32_t svc_id)
@@ -273,7 +295,7 @@ int fixture_set_endpoint(struct fixture *f, __be32 address, uint32_t ifindex, co
 	memcpy(value.mac, mac, 6);
 	memcpy(value.host_mac, host_mac, 6);
 	strncpy(value.name, "default/pod", sizeof(value.name) - 1);
-	return map_update(f->skel->maps.ep4, &key, &value);
+	return fixture_map_update(f->skel->maps.ep4, &key, &value);
 }
 
 int fixture_seed_service(struct fixture *f, uint8_t proto)

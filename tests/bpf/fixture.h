@@ -51,6 +51,7 @@ extern const uint8_t test_backend_a_host_mac[6];
 
 struct tc_pod;
 struct bpf_object;
+struct bpf_map;
 
 struct fixture {
 	struct tc_pod *skel;
@@ -80,6 +81,18 @@ int fixture_run(struct fixture *f, const struct pkt *in, struct pkt *out, int *v
 /* The same, coming in on the veth with this ifindex whatever its source claims. */
 int fixture_run_on(struct fixture *f, uint32_t ingress_ifindex, const struct pkt *in,
 		   struct pkt *out, int *verdict);
+
+/* One entry of any of the fixture's maps (BPF_ANY). Returns 0 or -errno. */
+int fixture_map_update(struct bpf_map *map, const void *key, const void *value);
+/*
+ * For programs that ask the kernel (route lookups, MTU checks): a network namespace of the
+ * test's own, entered after saving the runner's in *home_netns, then SETUP (a shell command: the
+ * devices, addresses and routes) run in it. Asserts each step; false when one failed. Nothing
+ * is left behind: the namespace goes with its last user.
+ */
+bool fixture_netns_enter(int *home_netns, const char *setup);
+/* Back into the runner's namespace, *home_netns closed and -1; nothing when it is already. */
+void fixture_netns_leave(int *home_netns);
 
 int fixture_set_service(struct fixture *f, __be32 vip, __be16 port, uint8_t proto, uint32_t svc_id,
 			uint16_t count, uint8_t gen);

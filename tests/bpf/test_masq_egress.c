@@ -12,9 +12,7 @@
  * the program's verdict.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,50 +53,19 @@ struct masq_fixture {
 	int home_netns; /* the test runner's namespace, entered again at the end */
 };
 
-static int masq_sh(const char *command)
-{
-	int status = system(command);
-
-	return status == 0 ? 0 : -EIO;
-}
-
-/* A namespace of the test's own, with the node's uplink (see the file comment). */
-static bool masq_netns_enter(struct masq_fixture *f)
-{
-	f->home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (!ASSERT_TRUE(f->home_netns >= 0, "open the runner's netns") ||
-	    !ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "unshare(CLONE_NEWNET)"))
-		return false;
-	return ASSERT_OK(
-	    masq_sh("ip link set lo up && "
-		    "ip link add " MASQ_UPLINK " type veth peer name " MASQ_UPLINK "p && "
-		    "ip link set " MASQ_UPLINK "p up && "
-		    "ip addr add 192.0.2.1/24 dev " MASQ_UPLINK " && "
-		    "ip link set " MASQ_UPLINK " up && "
-		    "ip route add default via 192.0.2.254 dev " MASQ_UPLINK " && "
-		    "ip link add " MASQ_OTHER_DEV " type veth peer name " MASQ_OTHER_DEV "p && "
-		    "ip link set " MASQ_OTHER_DEV "p up && "
-		    "ip addr add 198.18.0.1/24 dev " MASQ_OTHER_DEV " && "
-		    "ip link set " MASQ_OTHER_DEV " up && "
-		    "echo 1 > /proc/sys/net/ipv4/ip_forward"),
-	    "uplink in the test's netns");
-}
-
-static void masq_netns_leave(struct masq_fixture *f)
-{
-	if (f->home_netns < 0)
-		return;
-	if (setns(f->home_netns, CLONE_NEWNET))
-		test_fail(__FILE__, __LINE__, "setns back to the runner's netns: %s",
-			  strerror(errno));
-	close(f->home_netns);
-	f->home_netns = -1;
-}
-
-static int masq_map_update(struct bpf_map *map, const void *key, const void *value)
-{
-	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
-}
+/* The node's uplink and another device (see the file comment). */
+#define MASQ_NETNS_SETUP                                                                           \
+	"ip link set lo up && "                                                                    \
+	"ip link add " MASQ_UPLINK " type veth peer name " MASQ_UPLINK "p && "                     \
+	"ip link set " MASQ_UPLINK "p up && "                                                      \
+	"ip addr add 192.0.2.1/24 dev " MASQ_UPLINK " && "                                         \
+	"ip link set " MASQ_UPLINK " up && "                                                       \
+	"ip route add default via 192.0.2.254 dev " MASQ_UPLINK " && "                             \
+	"ip link add " MASQ_OTHER_DEV " type veth peer name " MASQ_OTHER_DEV "p && "               \
+	"ip link set " MASQ_OTHER_DEV "p up && "                                                   \
+	"ip addr add 198.18.0.1/24 dev " MASQ_OTHER_DEV " && "                                     \
+	"ip link set " MASQ_OTHER_DEV " up && "                                                    \
+	"echo 1 > /proc/sys/net/ipv4/ip_forward"
 
 /*
  * The agent's writes: node4_addrs (the node address, and it as the SNAT address) and masq4_skip
@@ -120,15 +87,15 @@ static bool masq_seed(struct masq_fixture *f, bool is_address)
 	};
 
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (!ASSERT_OK(
-			masq_map_update(f->pod.skel->maps.masq4_skip, &skip[i].key, &skip[i].value),
-			"masq4_skip entry"))
+		if (!ASSERT_OK(fixture_map_update(f->pod.skel->maps.masq4_skip, &skip[i].key,
+						  &skip[i].value),
+			       "masq4_skip entry"))
 			return false;
 	if (!is_address)
 		return true;
-	return ASSERT_OK(masq_map_update(f->pod.skel->maps.node4_addrs, &node_ip, &self),
+	return ASSERT_OK(fixture_map_update(f->pod.skel->maps.node4_addrs, &node_ip, &self),
 			 "node address") &&
-	       ASSERT_OK(masq_map_update(f->pod.skel->maps.node4_addrs, &any, &snat),
+	       ASSERT_OK(fixture_map_update(f->pod.skel->maps.node4_addrs, &any, &snat),
 			 "SNAT address");
 }
 
@@ -139,7 +106,7 @@ static bool masq_setup_with(struct masq_fixture *f, bool is_address)
 	memset(f, 0, sizeof(*f));
 	f->node_fd = -1;
 	f->home_netns = -1;
-	if (!masq_netns_enter(f))
+	if (!fixture_netns_enter(&f->home_netns, MASQ_NETNS_SETUP))
 		return false;
 	ifindex = if_nametoindex(MASQ_UPLINK);
 	if (!ASSERT_TRUE(ifindex != 0, "uplink ifindex"))
@@ -167,7 +134,7 @@ static void masq_close(struct masq_fixture *f)
 {
 	tc_node__destroy(f->node);
 	fixture_close(&f->pod);
-	masq_netns_leave(f);
+	fixture_netns_leave(&f->home_netns);
 }
 
 /* The client pod (fixture) sends PROTO to daddr:dport. */
@@ -472,7 +439,7 @@ void test_masq_other_node(void)
 	int verdict;
 
 	if (!masq_setup(&f) ||
-	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
+	    !ASSERT_OK(fixture_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
 		       "another node in tunnel4"))
 		goto cleanup;
 	if (!masq_expect_out(&f, &spec, &out, "SYN to another node"))
@@ -662,7 +629,7 @@ void test_masq_tunnel_port_closed(void)
 	int verdict;
 
 	if (!masq_setup(&f) ||
-	    !ASSERT_OK(masq_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
+	    !ASSERT_OK(fixture_map_update(f.pod.skel->maps.tunnel4, &node_key, &node),
 		       "another node in tunnel4"))
 		goto cleanup;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

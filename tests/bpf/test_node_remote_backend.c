@@ -13,9 +13,7 @@
  * B's pod CIDR. Nothing is sent: BPF_PROG_TEST_RUN only returns the program's verdict.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,40 +48,16 @@ struct rb_fixture {
 	unsigned int tunnel_ifindex;
 };
 
-static bool rb_netns_enter(struct rb_fixture *f)
-{
-	f->home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (!ASSERT_TRUE(f->home_netns >= 0, "open the runner's netns") ||
-	    !ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "unshare(CLONE_NEWNET)"))
-		return false;
-	return ASSERT_OK(system("ip link set lo up && "
-				"ip link add slrb0 type veth peer name slrb0p && "
-				"ip link set slrb0p up && ip addr add 192.0.2.1/24 dev slrb0 && "
-				"ip link set slrb0 up && ip route add default via 192.0.2.254 && "
-				"ip link add " RB_TUNNEL " mtu 1450 type veth peer name slrb1p && "
-				"ip link set slrb1p up && ip link set " RB_TUNNEL " up && "
-				"ip route add 10.0.2.0/24 dev " RB_TUNNEL " && "
-				"echo 1 > /proc/sys/net/ipv4/ip_forward")
-			     ? -EIO
-			     : 0,
-			 "uplink and tunnel in the test's netns");
-}
-
-static void rb_netns_leave(struct rb_fixture *f)
-{
-	if (f->home_netns < 0)
-		return;
-	if (setns(f->home_netns, CLONE_NEWNET))
-		test_fail(__FILE__, __LINE__, "setns back to the runner's netns: %s",
-			  strerror(errno));
-	close(f->home_netns);
-	f->home_netns = -1;
-}
-
-static int rb_update(struct bpf_map *map, const void *key, const void *value)
-{
-	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
-}
+/* The uplink and the tunnel's stand-in (see the file comment). */
+#define RB_NETNS_SETUP                                                                             \
+	"ip link set lo up && "                                                                    \
+	"ip link add slrb0 type veth peer name slrb0p && "                                         \
+	"ip link set slrb0p up && ip addr add 192.0.2.1/24 dev slrb0 && "                          \
+	"ip link set slrb0 up && ip route add default via 192.0.2.254 && "                         \
+	"ip link add " RB_TUNNEL " mtu 1450 type veth peer name slrb1p && "                        \
+	"ip link set slrb1p up && ip link set " RB_TUNNEL " up && "                                \
+	"ip route add 10.0.2.0/24 dev " RB_TUNNEL " && "                                           \
+	"echo 1 > /proc/sys/net/ipv4/ip_forward"
 
 /* The node's address, and a NodePort (Cluster: SNAT) for PROTO whose one backend is B. */
 static bool rb_seed(struct rb_fixture *f, uint8_t proto)
@@ -107,16 +81,18 @@ static bool rb_seed(struct rb_fixture *f, uint8_t proto)
 	value.count = 1;
 	value.flags = LB_SVC_F_NODE_PORT | LB_SVC_F_SNAT;
 	slot.svc_id = RB_SVC_ID;
-	return ASSERT_OK(rb_update(f->pod.skel->maps.node4_addrs, &node_ip, &self),
+	return ASSERT_OK(fixture_map_update(f->pod.skel->maps.node4_addrs, &node_ip, &self),
 			 "node address") &&
-	       ASSERT_OK(rb_update(f->pod.skel->maps.node4_addrs, &any, &snat), "SNAT address") &&
-	       ASSERT_OK(rb_update(f->pod.skel->maps.lb4_vips, &node_ip, &vip),
+	       ASSERT_OK(fixture_map_update(f->pod.skel->maps.node4_addrs, &any, &snat),
+			 "SNAT address") &&
+	       ASSERT_OK(fixture_map_update(f->pod.skel->maps.lb4_vips, &node_ip, &vip),
 			 "the node address is a frontend's") &&
 	       ASSERT_OK(fixture_set_backend(&f->pod, TEST_BACKEND_B_ID, RB_BACKEND,
 					     TEST_BACKEND_PORT, proto),
 			 "backend B") &&
-	       ASSERT_OK(rb_update(f->pod.skel->maps.lb4_slots, &slot, &backend_id), "slot") &&
-	       ASSERT_OK(rb_update(f->pod.skel->maps.lb4_svc, &key, &value), "NodePort") &&
+	       ASSERT_OK(fixture_map_update(f->pod.skel->maps.lb4_slots, &slot, &backend_id),
+			 "slot") &&
+	       ASSERT_OK(fixture_map_update(f->pod.skel->maps.lb4_svc, &key, &value), "NodePort") &&
 	       ASSERT_OK(fixture_set_revnat(&f->pod, RB_SVC_ID, 0, RB_NODE_PORT, proto), "revnat");
 }
 
@@ -125,7 +101,7 @@ static bool rb_setup(struct rb_fixture *f, uint8_t proto)
 	memset(f, 0, sizeof(*f));
 	f->node_fd = -1;
 	f->home_netns = -1;
-	if (!rb_netns_enter(f))
+	if (!fixture_netns_enter(&f->home_netns, RB_NETNS_SETUP))
 		return false;
 	f->tunnel_ifindex = if_nametoindex(RB_TUNNEL);
 	if (!ASSERT_TRUE(f->tunnel_ifindex != 0, "tunnel ifindex") ||
@@ -144,7 +120,7 @@ static void rb_close(struct rb_fixture *f)
 {
 	tc_node__destroy(f->node);
 	fixture_close(&f->pod);
-	rb_netns_leave(f);
+	fixture_netns_leave(&f->home_netns);
 }
 
 static int rb_run(struct rb_fixture *f, const struct pkt *in, struct pkt *out, int *verdict)

@@ -56,18 +56,13 @@ struct tun_fixture {
 	struct tunnel_key *key;
 };
 
-static int tun_map_update(struct bpf_map *map, const void *key, const void *value)
-{
-	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
-}
-
 static int tun_set(struct tun_fixture *f, __be32 address, uint32_t prefix_len, __be32 node,
 		   uint32_t flags)
 {
 	struct tunnel4_key key = {.prefix_len = prefix_len, .address = address};
 	struct tunnel4_value value = {.node_address = node, .flags = flags};
 
-	return tun_map_update(f->tun->maps.tunnel4, &key, &value);
+	return fixture_map_update(f->tun->maps.tunnel4, &key, &value);
 }
 
 /* tunnel4 as the agent writes it for nodes B and C. */
@@ -103,7 +98,7 @@ static bool tun_setup(struct tun_fixture *f)
 	    !ASSERT_OK(tunnel_key__load(f->key), "load tunnel_key"))
 		return false;
 	ingress_fd = bpf_program__fd(f->tun->progs.tc_tunnel_ingress);
-	if (!ASSERT_OK(tun_map_update(f->key->maps.tunnel_ingress_prog, &zero, &ingress_fd),
+	if (!ASSERT_OK(fixture_map_update(f->key->maps.tunnel_ingress_prog, &zero, &ingress_fd),
 		       "tc_tunnel_ingress in the tail-call array"))
 		return false;
 	return tun_seed(f) &&

@@ -15,9 +15,7 @@
  * verdict.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,29 +49,13 @@ struct rdr_fixture {
 	int home_netns;	      /* the test runner's namespace, entered again at the end */
 };
 
-static int rdr_map_update(struct bpf_map *map, const void *key, const void *value)
-{
-	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
-}
-
 static int rdr_tunnel_set(struct rdr_fixture *f, __be32 address, uint32_t prefix_len, __be32 node,
 			  uint32_t flags)
 {
 	struct tunnel4_key key = {.prefix_len = prefix_len, .address = address};
 	struct tunnel4_value value = {.node_address = node, .flags = flags};
 
-	return rdr_map_update(f->pod.skel->maps.tunnel4, &key, &value);
-}
-
-static void rdr_netns_leave(struct rdr_fixture *f)
-{
-	if (f->home_netns < 0)
-		return;
-	if (setns(f->home_netns, CLONE_NEWNET))
-		test_fail(__FILE__, __LINE__, "setns back to the runner's netns: %s",
-			  strerror(errno));
-	close(f->home_netns);
-	f->home_netns = -1;
+	return fixture_map_update(f->pod.skel->maps.tunnel4, &key, &value);
 }
 
 /*
@@ -88,22 +70,16 @@ static bool rdr_setup(struct rdr_fixture *f)
 	uint32_t zero = 0;
 
 	memset(f, 0, sizeof(*f));
-	f->home_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (!ASSERT_TRUE(f->home_netns >= 0, "open the runner's netns") ||
-	    !ASSERT_OK(unshare(CLONE_NEWNET) ? -errno : 0, "unshare(CLONE_NEWNET)") ||
-	    !ASSERT_OK(system("ip link add " RDR_DEVICE
-			      " mtu 1450 type vxlan external dstport 8472 "
-			      "&& ip link set " RDR_DEVICE " up") == 0
-			   ? 0
-			   : -EIO,
-		       "VXLAN device in the test's netns"))
+	if (!fixture_netns_enter(&f->home_netns, "ip link add " RDR_DEVICE
+						 " mtu 1450 type vxlan external dstport 8472 "
+						 "&& ip link set " RDR_DEVICE " up"))
 		return false;
 	f->ifindex = if_nametoindex(RDR_DEVICE);
 	if (!ASSERT_TRUE(f->ifindex > 0, "the device's ifindex") ||
 	    !fixture_setup(&f->pod, IPPROTO_TCP))
 		return false;
 	device.ifindex = f->ifindex;
-	if (!ASSERT_OK(rdr_map_update(f->pod.skel->maps.tunnel_dev, &zero, &device),
+	if (!ASSERT_OK(fixture_map_update(f->pod.skel->maps.tunnel_dev, &zero, &device),
 		       "tunnel_dev: the device"))
 		return false;
 	f->key = tunnel_key__open();
@@ -127,7 +103,7 @@ static void rdr_close(struct rdr_fixture *f)
 {
 	tunnel_key__destroy(f->key);
 	fixture_close(&f->pod);
-	rdr_netns_leave(f);
+	fixture_netns_leave(&f->home_netns);
 }
 
 static int rdr_run_prog(struct rdr_fixture *f, struct bpf_program *prog, const struct pkt *in,
@@ -337,7 +313,7 @@ void test_tunnel_redirect_not_taken(void)
 		struct tunnel_device none = {0};
 		uint32_t zero = 0;
 
-		if (ASSERT_OK(rdr_map_update(f.pod.skel->maps.tunnel_dev, &zero, &none),
+		if (ASSERT_OK(fixture_map_update(f.pod.skel->maps.tunnel_dev, &zero, &none),
 			      "tunnel_dev: none") &&
 		    ASSERT_OK(pkt_build(&in, &spec), "build"))
 			fixture_expect_untouched(&f.pod, &in, TC_ACT_OK, "without a tunnel");

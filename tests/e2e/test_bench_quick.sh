@@ -6,36 +6,13 @@
 # new flow is there at 10 and 1,000 ipBlock rules, and a bench whose iptables rules do not
 # translate fails instead of reporting a figure.
 set -euo pipefail
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP bench_quick: needs root (network namespaces, bpffs)"
-	exit 0
-fi
-out=$(mktemp -d /tmp/sl-bench-smoke.XXXXXX)
-trap 'rm -rf "$out"' EXIT
-
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
-# Bench output is quoted, never passed through: its own PASS/FAIL lines are not this test's.
-quote() { sed 's/^/#   /' >&2; }
+# shellcheck source=tests/e2e/smoke_lib.sh
+. "$(dirname "$0")/smoke_lib.sh"
+smoke_init bench_quick
 
 # --quick first: its shorter packet runs, with the services and repeats given after it.
 args=(--scenario single --quick --services 10 --repeats 3 --duration 0.3 --iperf-time 1)
-set +e
-log=$(cd "$ROOT" && bench/bench.sh "${args[@]}" --out "$out/ok" 2>&1)
-rc=$?
-set -e
-quote <<<"$log"
-if ((rc != 0)); then
-	fail bench_quick/run "bench/bench.sh exited $rc: $(grep -m1 '^FAIL' <<<"$log" || tail -n1 <<<"$log")"
-else
-	pass bench_quick/run
-fi
+smoke_run bench/bench.sh "${args[@]}" --out "$out/ok"
 
 json=$out/ok/results.json
 for mode in bare iptables iptables-nft nftables sluice sluice-socket; do
@@ -44,18 +21,8 @@ for mode in bare iptables iptables-nft nftables sluice sluice-socket; do
 	[[ $mode == sluice-socket ]] && metrics+=" ns_per_packet_new ns_per_packet_established"
 	[[ $mode == iptables-nft ]] && metrics+=" load_all_flush_ms"
 	[[ $mode == sluice ]] && metrics+=" update_one_api_ms update_e2e_api_ms ns_per_packet_new ns_per_packet_established"
-	missing=
-	for metric in $metrics; do
-		ok=$(jq --arg m "$mode" --arg k "$metric" \
-			'[.results[] | select(.services == 10 and .mode == $m and .metric == $k
-			  and (.median | type) == "number" and .repeats >= 3)] | length' "$json" 2>/dev/null || echo 0)
-		[[ $ok == 1 ]] || missing+=" $metric"
-	done
-	if [[ -z $missing ]]; then
-		pass "bench_quick/$mode/figures"
-	else
-		fail "bench_quick/$mode/figures" "results.json lacks$missing"
-	fi
+	# shellcheck disable=SC2086 # the metrics' names
+	smoke_figures "$json" "$mode" '.repeats >= 3' $metrics
 	rate=$(jq --arg m "$mode" '[.results[] | select(.mode == $m and .metric == "conn_rate") | .min] | min // 0' "$json" 2>/dev/null || echo 0)
 	if [[ $mode == bare ]]; then
 		reached=1 # bare has no translation to check; its backends are checked below
@@ -68,6 +35,8 @@ for mode in bare iptables iptables-nft nftables sluice sluice-socket; do
 		fail "bench_quick/$mode/reached_backends" "conn_rate min $rate, reached_backends lines $reached"
 	fi
 done
+# The socket hooks translated the sluice-socket mode's connections at connect(), tc_pod none.
+smoke_bench_passed sluice-socket/translated_at_connect bench/sluice-socket/10/translated_at_connect
 # NetworkPolicy's per-new-flow cost at each number of ipBlock rules, and its ratio in the table.
 policy=$(jq '[.results[] | select(.mode == "sluice" and .metric == "ns_per_packet_policy_denied"
 	and (.policy_cidrs == 10 or .policy_cidrs == 1000) and .median > 0)] | length' "$json" 2>/dev/null || echo 0)
@@ -88,14 +57,6 @@ else
 fi
 
 # Negative: iptables rules without their DNAT must stop the bench with a FAIL, no results.
-set +e
-log=$(cd "$ROOT" && BENCH_FAULT=iptables-no-dnat bench/bench.sh "${args[@]}" --out "$out/broken" 2>&1)
-rc=$?
-set -e
-if ((rc != 0)) && grep -q '^FAIL bench/iptables/10/' <<<"$log" && [[ ! -e $out/broken/results.json ]]; then
-	pass bench_quick/broken_iptables_fails
-else
-	quote <<<"$log"
-	fail bench_quick/broken_iptables_fails "exit $rc, results.json $([[ -e $out/broken/results.json ]] && echo written || echo absent)"
-fi
+smoke_fault broken_iptables_fails iptables-no-dnat bench/iptables/10/ "$out/broken/results.json" \
+	bench/bench.sh "${args[@]}" --out "$out/broken"
 exit "$failed"

@@ -8,39 +8,21 @@
 # the restart, or the flood, and requests were answered in all three; the flood did fill the
 # conntrack table (else the last says nothing). No timing is checked.
 set -euo pipefail
+# shellcheck source=tests/e2e/smoke_lib.sh
+. "$(dirname "$0")/smoke_lib.sh"
+smoke_init soak_quick
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ $(id -u) -ne 0 ]]; then
-	echo "SKIP soak_quick: needs root (network namespaces, bpffs)"
-	exit 0
-fi
-out=$(mktemp -d /tmp/sl-soak-smoke.XXXXXX)
-trap 'rm -rf "$out"' EXIT
-
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
 # check NAME JQ-CONDITION WHY: PASS when the condition holds on soak.json.
 check() {
 	if jq -e "$2" "$json" >/dev/null 2>&1; then pass "soak_quick/$1"; else fail "soak_quick/$1" "$3"; fi
 }
-# The soak's output is quoted, never passed through: its own lines are not this test's.
-quote() { sed 's/^/#   /' >&2; }
 
-set +e
-log=$(cd "$ROOT" && bench/soak.sh --quick --out "$out" 2>&1)
-rc=$?
-set -e
-quote <<<"$log"
+smoke_run bench/soak.sh --quick --out "$out"
 json=$out/soak.json
 if ((rc != 0)) || [[ ! -s $json ]]; then
-	fail soak_quick/run "bench/soak.sh exited $rc: $(grep -m1 '^FAIL' <<<"$log" || tail -n1 <<<"$log")"
+	((rc != 0)) || fail soak_quick/soak_json "bench/soak.sh exited 0 without writing $json"
 	exit 1
 fi
-pass soak_quick/run
 
 # phase PHASE [phases|phases_idle]: the jq path of a phase's counts (busy or idle connections).
 phase() { echo ".${2:-phases}[] | select(.phase == \"$1\")"; }
