@@ -3,8 +3,8 @@
  * Drops are counted by reason and direction (maps/stats.h enum drop_dir), on the side of the pod
  * the program serves: what a pod sends and tc_pod drops is egress; a NetworkPolicy drop is on
  * its policy's side, so a local destination's ingress policy judged in the sender's tc_pod is
- * ingress. tc_to_pod and the uplink programs count ingress (test_to_pod_ingress.c,
- * test_node_external.c).
+ * ingress. tc_to_pod, the tunnel's ingress and the uplink programs count ingress, the tunnel's
+ * egress egress (test_to_pod_ingress.c, test_tunnel.c, test_node_external.c).
  */
 #include <netinet/in.h>
 #include <string.h>
