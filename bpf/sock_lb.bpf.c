@@ -175,6 +175,7 @@ static __always_inline int sock_lb_translate(struct bpf_sock_addr *ctx)
 	ctx->user_ip4 = backend.address;
 	ctx->user_port = backend.port;
 	stats_count(STAT_SOCK_NEW, 0);
+	stats_service_flow(svc.svc_id);
 	return SOCK_ALLOW;
 }
 

@@ -143,7 +143,7 @@ int tc_node_ingress(struct __sk_buff *skb)
 
 	ret = node_handle(skb, &first);
 	frag4_settle_first(first, ret);
-	return flow_verdict(skb, ret, len);
+	return flow_verdict(skb, ret, len, DROP_DIR_INGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

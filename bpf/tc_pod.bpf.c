@@ -219,7 +219,7 @@ int tc_pod_ingress(struct __sk_buff *skb)
 
 	ret = pod_handle(skb, &first);
 	frag4_settle_first(first, ret);
-	ret = flow_verdict(skb, ret, len);
+	ret = flow_verdict(skb, ret, len, DROP_DIR_EGRESS);
 	/* Left to the node's routing, judged and counted: another node's pod's goes straight into
 	 * the tunnel. */
 	if (ret == TC_ACT_OK)

@@ -97,7 +97,7 @@ int tc_to_pod(struct __sk_buff *skb)
 	 */
 	if (ret == VERDICT_PASS)
 		return TC_ACT_OK;
-	return flow_verdict(skb, ret, len);
+	return flow_verdict(skb, ret, len, DROP_DIR_INGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

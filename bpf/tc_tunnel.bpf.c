@@ -42,7 +42,7 @@ int tc_tunnel_egress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
 
-	return flow_verdict(skb, tunnel_encap(skb), len);
+	return flow_verdict(skb, tunnel_encap(skb), len, DROP_DIR_EGRESS);
 }
 
 /*
@@ -121,7 +121,7 @@ int tc_tunnel_ingress(struct __sk_buff *skb)
 
 	ret = tunnel_handle(skb, &first);
 	frag4_settle_first(first, ret);
-	return flow_verdict(skb, ret, len);
+	return flow_verdict(skb, ret, len, DROP_DIR_INGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -91,7 +91,7 @@ int xdp_node_ingress(struct xdp_md *ctx)
 	int ret = xdp_node_handle(ctx);
 
 	if (ret < 0) {
-		stats_drop(-ret, len);
+		stats_drop(-ret, DROP_DIR_INGRESS, len);
 		return XDP_DROP;
 	}
 	return ret;

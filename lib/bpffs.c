@@ -317,6 +317,28 @@ int bpffs_layout_check(const char *dir, char *msg, size_t len)
 	return -EPROTO;
 }
 
+int bpffs_layout_upgrade(const char *dir, char *msg, size_t len)
+{
+	long version = bpffs_layout_read(dir);
+	char path[4096];
+	int err;
+
+	if (version < SLUICE_LAYOUT_UPGRADE_MIN || version >= SLUICE_LAYOUT_VERSION)
+		return bpffs_layout_check(dir, msg, len);
+	/* Layout 2's drops was indexed by reason alone: this layout's would misread it. */
+	err = bpffs_path(path, sizeof(path), dir, DROPS_MAP);
+	if (!err && unlink(path) && errno != ENOENT)
+		err = -errno;
+	if (err) {
+		snprintf(msg, len, "%s: remove for the upgrade from layout %ld: %s", path, version,
+			 strerror(-err));
+		return err;
+	}
+	log_info("%s: pinned maps of layout %ld upgraded to %d: drop counters restart at zero", dir,
+		 version, SLUICE_LAYOUT_VERSION);
+	return 0;
+}
+
 int bpffs_layout_record(const char *dir)
 {
 	__u32 zero = 0, version = SLUICE_LAYOUT_VERSION;

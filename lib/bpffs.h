@@ -72,6 +72,14 @@ long bpffs_layout_read(const char *dir);
 int bpffs_layout_check(const char *dir, char *msg, size_t len);
 
 /*
+ * bpffs_layout_check() for the agent, which also takes over the pins of a layout from
+ * SLUICE_LAYOUT_UPGRADE_MIN up: it removes those whose meaning changed (counters, which then
+ * restart at zero) before the datapath is loaded, and bpffs_layout_record() marks the pins of
+ * this layout once it is. Returns 0, or -errno with MSG as bpffs_layout_check() says.
+ */
+int bpffs_layout_upgrade(const char *dir, char *msg, size_t len);
+
+/*
  * Open DIR/NAME, a userspace record: a one-entry array of VALUE_SIZE bytes. A pin of another
  * shape (an older agent's) is replaced rather than misread; a missing one is created, root-only.
  * Returns a file descriptor or -errno.

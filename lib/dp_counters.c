@@ -27,7 +27,7 @@ const char *const dp_pinned_maps[] = {
     IPCACHE4_LENS_MAP, POLICY4_MAP,	  POLICY_CFG_MAP,    POLICY_NAMES_MAP,
     MASQ4_SKIP_MAP,    TUNNEL4_MAP,	  TUNNEL_DEVICE_MAP, STATS_MAP,
     DROPS_MAP,	       EVENTS_MAP,	  EVENTS_LOST_MAP,   EVENTS_RATE_MAP,
-    EVENTS_CFG_MAP,    LB4_SK_REVNAT_MAP, LB4_SK_PODS_MAP,
+    EVENTS_CFG_MAP,    LB4_SK_REVNAT_MAP, LB4_SK_PODS_MAP,   SVC_FLOWS_MAP,
 };
 const size_t dp_n_pinned_maps = sizeof(dp_pinned_maps) / sizeof(dp_pinned_maps[0]);
 
@@ -56,6 +56,21 @@ int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
 		}
 	}
 	free(values);
+	return 0;
+}
+
+int dp_drops_read(int fd, struct dp_drops *out)
+{
+	int err = dp_percpu_sum(fd, DROPS_ENTRIES, &out->by_dir[0][0]);
+
+	if (err)
+		return err;
+	memset(out->total, 0, sizeof(out->total));
+	for (uint32_t dir = 0; dir < DROP_DIR_MAX; dir++)
+		for (uint32_t reason = 0; reason < DROP_MAX; reason++) {
+			out->total[reason].packets += out->by_dir[dir][reason].packets;
+			out->total[reason].bytes += out->by_dir[dir][reason].bytes;
+		}
 	return 0;
 }
 

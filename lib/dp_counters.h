@@ -28,6 +28,15 @@ bool dp_pinned_map_is_optional(const char *name);
 /* Sum the per-CPU counter array FD of N entries into OUT. Returns 0 or -errno. */
 int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out);
 
+/* The drops array: by direction and reason (maps/stats.h DROPS_KEY), and each reason's total. */
+struct dp_drops {
+	struct stat_value by_dir[DROP_DIR_MAX][DROP_MAX];
+	struct stat_value total[DROP_MAX];
+};
+
+/* Sum the per-CPU drops array FD into OUT. Returns 0 or -errno. */
+int dp_drops_read(int fd, struct dp_drops *out);
+
 /*
  * Entries in the map FD described by INFO: arrays are full by construction, hashes are counted
  * by walking them (a cost that grows with the entries). Returns the count or -1.

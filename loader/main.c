@@ -151,6 +151,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 		OPT_NON_MASQUERADE_CIDR,
 		OPT_HEALTHZ_ADDR,
 		OPT_METRICS_ADDR,
+		OPT_METRICS_SERVICE_TOP,
 		OPT_K8S_API_SERVER,
 		OPT_ROUTING,
 		OPT_TUNNEL,
@@ -179,6 +180,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    {"non-masquerade-cidr", required_argument, NULL, OPT_NON_MASQUERADE_CIDR},
 	    {"healthz-addr", required_argument, NULL, OPT_HEALTHZ_ADDR},
 	    {"metrics-addr", required_argument, NULL, OPT_METRICS_ADDR},
+	    {"metrics-service-top", required_argument, NULL, OPT_METRICS_SERVICE_TOP},
 	    {"k8s-api-server", required_argument, NULL, OPT_K8S_API_SERVER},
 	    {"routing", required_argument, NULL, OPT_ROUTING},
 	    {"tunnel", required_argument, NULL, OPT_TUNNEL},
@@ -195,6 +197,7 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 	    .maglev_size = LB_MAGLEV_SIZE_DEFAULT,
 	    .healthz_port = HEALTH_PROXY_PORT_DEFAULT,
 	    .metrics_port = METRICS_PORT_DEFAULT,
+	    .metrics_service_top = METRICS_SERVICE_TOP_DEFAULT,
 	};
 	struct in_addr hairpin;
 	uint32_t value;
@@ -338,6 +341,12 @@ static int do_agent(int argc, char **argv, const struct main_globals *globals)
 			err =
 			    main_parse_address_port("--metrics-addr", optarg,
 						    &config.metrics_address, &config.metrics_port);
+			if (err)
+				return err;
+			break;
+		case OPT_METRICS_SERVICE_TOP:
+			err = main_parse_u32("--metrics-service-top", optarg, 0,
+					     METRICS_SERVICE_TOP_MAX, &config.metrics_service_top);
 			if (err)
 				return err;
 			break;
@@ -587,7 +596,7 @@ static const struct main_command main_commands[] = {
      "        [--maglev-table-size M] [--masquerade true|false]\n"
      "        [--non-masquerade-cidr CIDR]... [--routing tunnel|native]\n"
      "        [--tunnel vxlan|geneve] [--healthz-addr ADDR:PORT]\n"
-     "        [--metrics-addr ADDR:PORT]\n"
+     "        [--metrics-addr ADDR:PORT] [--metrics-service-top N]\n"
      "        [--host-lb true|false] [--socket-lb true|false] [--cgroup-root DIR]"},
     {"service", "list", do_service_list, "frontends, their ids and backends"},
     {"ct", "list", do_ct_list, "conntrack entries, forward and reply"},

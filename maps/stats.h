@@ -4,9 +4,11 @@
 #define SLUICE_MAPS_STATS_H
 
 #include "maps/types.h"
+#include "maps/lb.h"
 
-#define STATS_MAP "stats"
-#define DROPS_MAP "drops"
+#define STATS_MAP     "stats"
+#define DROPS_MAP     "drops"
+#define SVC_FLOWS_MAP "svc_flows"
 
 /* Each packet is counted once, under the outcome it had (or under its drop reason). */
 enum stat_id {
@@ -63,6 +65,34 @@ enum drop_reason {
 				 * ICMP fragmentation needed could not be built (IP options) */
 	DROP_MAX,
 };
+
+/*
+ * The side of the pod (or node) a drop is on, as Cilium counts it: what a pod sends is egress
+ * (tc_pod, and tc_tunnel_egress taking it to another node); what enters a pod (tc_to_pod, the
+ * tunnel's ingress, the uplink delivering to a pod) or arrives at the node from its uplink
+ * (tc_node, xdp_node) is ingress. Each entry point knows its side; a NetworkPolicy drop is on
+ * the side of the policy that denied it (a pod's ingress policy judged in its peer's tc_pod, on
+ * this node, is that pod's ingress).
+ */
+enum drop_dir {
+	DROP_DIR_INGRESS = 0,
+	DROP_DIR_EGRESS,
+	DROP_DIR_MAX,
+};
+
+/* drops is [DROP_DIR_MAX][DROP_MAX]: one counter per reason and direction. */
+#define DROPS_ENTRIES	       (DROP_DIR_MAX * DROP_MAX)
+#define DROPS_KEY(reason, dir) ((dir)*DROP_MAX + (reason))
+
+/*
+ * svc_flows: new flows per frontend (lb4_service.svc_id: a Service port's ClusterIP, NodePort,
+ * ...), one per-CPU __u64 each, counted where the flow is translated (the packet path's new flow,
+ * the socket hooks' connect/sendmsg). An LRU hash: svc_ids go up to 2^24 (never reused soon,
+ * loader/sync), so an array indexed by them would not fit; the datapath adds an entry at a
+ * frontend's first flow and the entries of frontends gone age out, with no agent write. As many
+ * entries as lb4_svc holds frontends.
+ */
+#define SVC_FLOWS_MAX LB_MAX_SERVICES
 
 struct stat_value {
 	__u64 packets;
@@ -142,6 +172,11 @@ static const char *const drop_ids[DROP_MAX] = {
     [DROP_TUNNEL_PORT] = "tunnel_port",
     [DROP_TOO_BIG] = "too_big_no_icmp",
 };
+/* Directions as Prometheus label values and JSON fields. */
+static const char *const drop_dir_ids[DROP_DIR_MAX] = {
+    [DROP_DIR_INGRESS] = "ingress",
+    [DROP_DIR_EGRESS] = "egress",
+};
 #endif
 
 #ifdef __bpf__
@@ -155,11 +190,19 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DROP_MAX);
+	__uint(max_entries, DROPS_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct stat_value);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SVC_FLOWS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} svc_flows SEC(".maps");
 #endif
 
 #endif

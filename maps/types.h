@@ -25,8 +25,15 @@
  * made before it existed, by builds of layout 1.
  */
 /* 2: ct4 is a preallocated hash (was an LRU), ct_entry.confirmed (was padding), ct4_ring. */
-#define SLUICE_LAYOUT_VERSION 2
+/* 3: drops counts by reason and direction (maps/stats.h DROPS_KEY), svc_flows. */
+#define SLUICE_LAYOUT_VERSION 3
 #define SLUICE_LAYOUT_MAP     "maps_layout"
+/*
+ * The oldest layout the agent upgrades in place (bpffs_layout_upgrade): from 2 only counters
+ * changed, and counters restart at zero rather than keep an agent from starting. The CLI reads
+ * only its own layout.
+ */
+#define SLUICE_LAYOUT_UPGRADE_MIN 2
 
 /* Pin name of the pod program under the node's bpffs directory; the CNI plugin attaches it. */
 #define SLUICE_PROG_PIN "tc_pod"

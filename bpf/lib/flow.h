@@ -156,14 +156,14 @@ static __always_inline int flow_begin(struct __sk_buff *skb, struct pkt4 *pkt, _
 }
 
 /*
- * The entry point's last step: count the outcome (drops by reason, each told to the events ring
- * too) and give tc its verdict.
+ * The entry point's last step: count the outcome (drops by reason and DIR, the entry point's
+ * enum drop_dir; each drop told to the events ring too) and give tc its verdict.
  */
-static __always_inline int flow_verdict(struct __sk_buff *skb, int ret, __u32 len)
+static __always_inline int flow_verdict(struct __sk_buff *skb, int ret, __u32 len, __u32 dir)
 {
 	if (ret < 0) {
 		events_drop(skb, -ret);
-		return stats_drop(-ret, len);
+		return stats_drop(-ret, dir, len);
 	}
 	if (ret == VERDICT_PASS) {
 		stats_count(STAT_PASS, len);
@@ -346,8 +346,8 @@ static __always_inline int flow_create_pair(struct __sk_buff *skb, const struct 
 
 /*
  * The last steps of a new translated flow, the same in both programs: record both directions
- * (flow_create_pair), rewrite the packet to OUT, count it under STAT and deliver it. Returns a
- * tc verdict or -DROP_*.
+ * (flow_create_pair), rewrite the packet to OUT, count it under STAT (and a Service's under its
+ * frontend, svc_flows) and deliver it. Returns a tc verdict or -DROP_*.
  */
 static __always_inline int flow_start_translated(struct __sk_buff *skb, const struct pkt4 *pkt,
 						 __u64 now, struct nat4_tuple *out,
@@ -368,6 +368,8 @@ static __always_inline int flow_start_translated(struct __sk_buff *skb, const st
 	if (ret)
 		return ret;
 	stats_count(stat, skb->len);
+	if (entry->svc_id) /* not a masquerade */
+		stats_service_flow(entry->svc_id);
 	return ep4_deliver(skb, entry);
 }
 

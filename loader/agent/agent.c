@@ -639,8 +639,11 @@ int agent_run(const struct agent_config *config)
 		log_error("bpffs %s: %s: %s", config->bpffs, failed, strerror(-err));
 		goto cleanup;
 	}
-	/* Pins another layout would misread are refused before anything is loaded or written. */
-	err = bpffs_layout_check(config->bpffs, failed, sizeof(failed));
+	/*
+	 * Pins another layout would misread are refused before anything is loaded or written; an
+	 * older layout's whose changes were counters only is upgraded in place.
+	 */
+	err = bpffs_layout_upgrade(config->bpffs, failed, sizeof(failed));
 	if (err) {
 		log_error("%s", failed);
 		goto cleanup;
@@ -705,7 +708,7 @@ int agent_run(const struct agent_config *config)
 	if (config->healthz_port)
 		health_serve_proxy(agent.health, config->healthz_address, config->healthz_port);
 	if (config->metrics_port) {
-		agent.metrics = metrics_new(config->bpffs);
+		agent.metrics = metrics_new(config->bpffs, config->metrics_service_top);
 		if (!agent.metrics) {
 			err = -ENOMEM;
 			log_error("metrics: %s", strerror(-err));

@@ -88,11 +88,13 @@ struct agent_config {
 	struct cidr4 non_masquerade[MASQ4_MAX_LISTED]; /* --non-masquerade-cidr (repeatable) */
 	size_t n_non_masquerade;
 	/* --healthz-addr ADDR:PORT (kube-proxy's /healthz, /livez); port 0: not served */
-	uint32_t healthz_address;   /* network order */
-	uint16_t healthz_port;	    /* host order */
+	uint32_t healthz_address; /* network order */
+	uint16_t healthz_port;	  /* host order */
 	/* --metrics-addr ADDR:PORT (Prometheus, GET /metrics); port 0: not served */
 	uint32_t metrics_address; /* network order */
 	uint16_t metrics_port;	  /* host order */
+	/* --metrics-service-top N: Service ports in sluice_service_new_flows_total (0: none) */
+	uint32_t metrics_service_top;
 	enum agent_routing routing; /* --routing tunnel|native */
 	enum agent_tunnel tunnel;   /* --tunnel vxlan|geneve */
 	bool is_host_lb_off;	    /* --host-lb false: the node's own sockets are not translated */

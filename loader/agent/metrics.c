@@ -21,6 +21,7 @@
 #include "loader/agent/metrics.h"
 #include "maps/ct.h"
 #include "maps/events.h"
+#include "maps/lb.h"
 #include "maps/stats.h"
 
 /* Upper bounds (seconds) of the sync duration histogram: a 10,000-Service first sync is ~2 s. */
@@ -52,6 +53,7 @@ struct metrics_snat {
 struct metrics {
 	pthread_mutex_t lock; /* the agent's thread writes, the responder's reads */
 	char bpffs[PATH_MAX];
+	uint32_t service_top; /* --metrics-service-top */
 	uint64_t sync_buckets[METRICS_N_BUCKETS];
 	uint64_t sync_count, sync_failures;
 	double sync_seconds;
@@ -65,7 +67,7 @@ struct metrics {
 	bool is_snat_overflow;
 };
 
-struct metrics *metrics_new(const char *bpffs)
+struct metrics *metrics_new(const char *bpffs, uint32_t service_top)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 
@@ -78,6 +80,7 @@ struct metrics *metrics_new(const char *bpffs)
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	snprintf(m->bpffs, sizeof(m->bpffs), "%s", bpffs);
+	m->service_top = service_top;
 	return m;
 }
 
@@ -275,14 +278,15 @@ static void metrics_ct_ring(const struct metrics *m, FILE *f)
 /* The per-CPU packet and drop counters, summed. */
 static void metrics_counters(const struct metrics *m, FILE *f)
 {
-	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
+	struct stat_value stats[STAT_MAX];
+	struct dp_drops drops;
 	int fd = bpffs_open_map(m->bpffs, STATS_MAP);
 	bool has_stats = fd >= 0 && !dp_percpu_sum(fd, STAT_MAX, stats), has_drops;
 
 	if (fd >= 0)
 		close(fd);
 	fd = bpffs_open_map(m->bpffs, DROPS_MAP);
-	has_drops = fd >= 0 && !dp_percpu_sum(fd, DROP_MAX, drops);
+	has_drops = fd >= 0 && !dp_drops_read(fd, &drops);
 	if (fd >= 0)
 		close(fd);
 	if (has_stats) {
@@ -299,24 +303,157 @@ static void metrics_counters(const struct metrics *m, FILE *f)
 				stat_names[i] ? stat_names[i] : "unknown",
 				(unsigned long long)stats[i].bytes);
 	}
-	if (has_drops) {
-		metrics_family(f, "sluice_drops_total", "counter",
-			       "Packets the datapath dropped, by reason (direction: ingress and "
-			       "egress of the policy reasons; none otherwise).");
-		for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
+	if (!has_drops)
+		return;
+	metrics_family(f, "sluice_drops_total", "counter",
+		       "Packets the datapath dropped, by reason and direction (ingress: into a pod "
+		       "or arriving at the node; egress: sent by a pod).");
+	for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
+		for (uint32_t dir = 0; dir < DROP_DIR_MAX; dir++)
 			fprintf(f, "sluice_drops_total{reason=\"%s\",direction=\"%s\"} %llu\n",
-				drop_ids[i] ? drop_ids[i] : "unknown",
-				i == DROP_POLICY_INGRESS  ? "ingress"
-				: i == DROP_POLICY_EGRESS ? "egress"
-							  : "none",
-				(unsigned long long)drops[i].packets);
-		metrics_family(f, "sluice_drop_bytes_total", "counter",
-			       "Bytes of the packets the datapath dropped, by reason.");
-		for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
-			fprintf(f, "sluice_drop_bytes_total{reason=\"%s\"} %llu\n",
-				drop_ids[i] ? drop_ids[i] : "unknown",
-				(unsigned long long)drops[i].bytes);
+				drop_ids[i] ? drop_ids[i] : "unknown", drop_dir_ids[dir],
+				(unsigned long long)drops.by_dir[dir][i].packets);
+	metrics_family(f, "sluice_drop_bytes_total", "counter",
+		       "Bytes of the packets the datapath dropped, by reason and direction.");
+	for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
+		for (uint32_t dir = 0; dir < DROP_DIR_MAX; dir++)
+			fprintf(f, "sluice_drop_bytes_total{reason=\"%s\",direction=\"%s\"} %llu\n",
+				drop_ids[i] ? drop_ids[i] : "unknown", drop_dir_ids[dir],
+				(unsigned long long)drops.by_dir[dir][i].bytes);
+}
+
+static int metrics_service_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct metrics_service_flows *)a)->name,
+		      ((const struct metrics_service_flows *)b)->name);
+}
+
+static int metrics_service_by_flows(const void *a, const void *b)
+{
+	const struct metrics_service_flows *x = a, *y = b;
+
+	if (x->flows != y->flows)
+		return x->flows > y->flows ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+size_t metrics_service_top(struct metrics_service_flows *items, size_t n, size_t top)
+{
+	size_t kept = 0;
+
+	if (!n)
+		return 0;
+	qsort(items, n, sizeof(*items), metrics_service_by_name);
+	for (size_t i = 1; i < n; i++) {
+		if (strcmp(items[i].name, items[kept].name) == 0)
+			items[kept].flows += items[i].flows;
+		else
+			items[++kept] = items[i];
 	}
+	kept++;
+	qsort(items, kept, sizeof(*items), metrics_service_by_flows);
+	return kept < top ? kept : top;
+}
+
+/*
+ * Every frontend's new flows (svc_flows) under its Service port's name (lb4_revnat; a frontend
+ * gone from lb4_revnat is left out), into *ITEMS (malloc'd). Returns the count or -errno.
+ */
+static long metrics_service_read(const struct metrics *m, struct metrics_service_flows **items)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	int flows_fd = bpffs_open_map(m->bpffs, SVC_FLOWS_MAP);
+	int revnat_fd = bpffs_open_map(m->bpffs, LB4_REVNAT_MAP);
+	struct metrics_service_flows *list = NULL;
+	uint64_t *values = NULL;
+	struct lb4_revnat revnat;
+	struct map_walk walk;
+	size_t n = 0, cap = 0;
+	__u32 svc_id;
+	long err = 0;
+
+	if (flows_fd < 0 || revnat_fd < 0 || ncpus <= 0) {
+		err = flows_fd < 0 ? flows_fd : revnat_fd < 0 ? revnat_fd : -EINVAL;
+		goto cleanup;
+	}
+	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!values) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	/* Keys only: the walk cannot take per-CPU values, each is looked up on its own. */
+	map_walk_start(&walk, flows_fd, sizeof(svc_id), 0);
+	while (map_walk_next(&walk, &svc_id, NULL)) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(flows_fd, &svc_id, values) ||
+		    bpf_map_lookup_elem(revnat_fd, &svc_id, &revnat))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			sum += values[cpu];
+		if (n == cap) {
+			size_t grown = cap ? 2 * cap : 64;
+			struct metrics_service_flows *more = realloc(list, grown * sizeof(*list));
+
+			if (!more) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			list = more;
+			cap = grown;
+		}
+		memcpy(list[n].name, revnat.name, sizeof(list[n].name));
+		list[n].name[sizeof(list[n].name) - 1] = '\0';
+		list[n++].flows = sum;
+	}
+	err = walk.err;
+
+cleanup:
+	free(values);
+	if (flows_fd >= 0)
+		close(flows_fd);
+	if (revnat_fd >= 0)
+		close(revnat_fd);
+	if (err) {
+		free(list);
+		return err;
+	}
+	*items = list;
+	return (long)n;
+}
+
+/*
+ * New flows per Service port, the top --metrics-service-top of them. A Service port's name is
+ * "namespace/name:port" (port: its name, else its number; loader/desired/build_frontends.c).
+ */
+static void metrics_services(const struct metrics *m, FILE *f)
+{
+	struct metrics_service_flows *items = NULL;
+	long n;
+	size_t kept;
+
+	if (!m->service_top)
+		return;
+	n = metrics_service_read(m, &items);
+	if (n < 0)
+		return;
+	kept = metrics_service_top(items, (size_t)n, m->service_top);
+	metrics_family(
+	    f, "sluice_service_new_flows_total", "counter",
+	    "New flows translated to a Service port's backends (packet path and "
+	    "socket hooks), for the Service ports with the most (--metrics-service-top).");
+	for (size_t i = 0; i < kept; i++) {
+		char *slash = strchr(items[i].name, '/'), *colon = strrchr(items[i].name, ':');
+
+		if (!slash || !colon || colon < slash)
+			continue;
+		*slash = *colon = '\0';
+		fprintf(f,
+			"sluice_service_new_flows_total{namespace=\"%s\",name=\"%s\",port=\"%s\"} "
+			"%llu\n",
+			items[i].name, slash + 1, colon + 1, (unsigned long long)items[i].flows);
+	}
+	free(items);
 }
 
 /* Flow events the datapath could not report (sluice observe): ring full, rate-limited. */
@@ -440,6 +577,7 @@ int metrics_format(struct metrics *m, uint64_t now_ms, char **out, size_t *len)
 	if (!f)
 		return -ENOMEM;
 	metrics_counters(m, f);
+	metrics_services(m, f);
 	metrics_maps(m, f, now_ms);
 	metrics_ct_ring(m, f);
 	metrics_events_lost(m, f);

@@ -66,26 +66,73 @@ static void cli_counters_print(const char *title, const char *const *names,
 		       (unsigned long long)v[i].packets, (unsigned long long)v[i].bytes);
 }
 
+/*
+ * The drop counters as cli_counters_json() has them (each reason's total), each with its
+ * packets and bytes per direction added: ingress_packets, ingress_bytes, egress_...
+ */
+static struct json_object *cli_drops_json(const struct dp_drops *drops)
+{
+	struct json_object *array =
+	    cli_counters_json(drop_names, drops->total, DROP_MAX, DROP_NONE + 1);
+	char field[32];
+	int err = 0;
+
+	for (uint32_t reason = DROP_NONE + 1; array && reason < DROP_MAX; reason++) {
+		struct json_object *obj = json_object_array_get_idx(array, reason - DROP_NONE - 1);
+
+		for (uint32_t dir = 0; dir < DROP_DIR_MAX; dir++) {
+			const struct stat_value *v = &drops->by_dir[dir][reason];
+
+			snprintf(field, sizeof(field), "%s_packets", drop_dir_ids[dir]);
+			err |= cli_json_set(obj, field, json_object_new_int64((int64_t)v->packets));
+			snprintf(field, sizeof(field), "%s_bytes", drop_dir_ids[dir]);
+			err |= cli_json_set(obj, field, json_object_new_int64((int64_t)v->bytes));
+		}
+	}
+	if (err) {
+		json_object_put(array);
+		return NULL;
+	}
+	return array;
+}
+
+/* Each reason's packets and bytes, then its packets per direction. */
+static void cli_drops_print(const struct dp_drops *drops)
+{
+	const char *title = "DROP REASON";
+	int width = (int)strlen(title);
+
+	for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
+		if (drop_names[i] && (int)strlen(drop_names[i]) > width)
+			width = (int)strlen(drop_names[i]);
+	printf("%-*s %14s %16s %14s %14s\n", width, title, "PACKETS", "BYTES", "INGRESS", "EGRESS");
+	for (uint32_t i = DROP_NONE + 1; i < DROP_MAX; i++)
+		printf("%-*s %14llu %16llu %14llu %14llu\n", width,
+		       drop_names[i] ? drop_names[i] : "?",
+		       (unsigned long long)drops->total[i].packets,
+		       (unsigned long long)drops->total[i].bytes,
+		       (unsigned long long)drops->by_dir[DROP_DIR_INGRESS][i].packets,
+		       (unsigned long long)drops->by_dir[DROP_DIR_EGRESS][i].packets);
+}
+
 int cli_drops(const struct cli_options *options)
 {
-	struct stat_value drops[DROP_MAX];
+	struct dp_drops drops;
 	struct json_object *root = NULL;
 	int fd, err;
 
 	fd = cli_open_map(options, DROPS_MAP);
 	if (fd < 0)
 		return fd;
-	err = dp_percpu_sum(fd, DROP_MAX, drops);
+	err = dp_drops_read(fd, &drops);
 	if (err)
 		goto cleanup;
 	if (options->output == CLI_OUTPUT_TEXT) {
-		cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX, DROP_NONE + 1);
+		cli_drops_print(&drops);
 		goto cleanup;
 	}
 	root = json_object_new_object();
-	err = root ? cli_json_set(root, "drops",
-				  cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1))
-		   : -ENOMEM;
+	err = root ? cli_json_set(root, "drops", cli_drops_json(&drops)) : -ENOMEM;
 	if (!err)
 		err = cli_json_print(root);
 
@@ -280,7 +327,8 @@ static bool cli_status_program(const char *bpffs, const char *pin, struct json_o
 int cli_status(const struct cli_options *options)
 {
 	struct json_object *root = NULL, *maps = NULL;
-	struct stat_value stats[STAT_MAX], drops[DROP_MAX];
+	struct stat_value stats[STAT_MAX];
+	struct dp_drops drops;
 	bool has_stats = false, has_drops = false;
 	int64_t ct_entries = -1;
 	uint32_t ct_max = 0;
@@ -325,7 +373,7 @@ int cli_status(const struct cli_options *options)
 			if (strcmp(dp_pinned_maps[i], STATS_MAP) == 0)
 				has_stats = dp_percpu_sum(fd, STAT_MAX, stats) == 0;
 			if (strcmp(dp_pinned_maps[i], DROPS_MAP) == 0)
-				has_drops = dp_percpu_sum(fd, DROP_MAX, drops) == 0;
+				has_drops = dp_drops_read(fd, &drops) == 0;
 		} else if (!missing && !dp_pinned_map_is_optional(dp_pinned_maps[i])) {
 			missing = dp_pinned_maps[i];
 		}
@@ -355,8 +403,7 @@ int cli_status(const struct cli_options *options)
 			cli_json_set(root, "stats",
 				     cli_counters_json(stat_names, stats, STAT_MAX, 0));
 		if (has_drops)
-			cli_json_set(root, "drops",
-				     cli_counters_json(drop_names, drops, DROP_MAX, DROP_NONE + 1));
+			cli_json_set(root, "drops", cli_drops_json(&drops));
 		if (ct_entries >= 0)
 			cli_ct_pressure(options->bpffs, ct_entries, ct_max, root);
 		cli_masq_status(options->bpffs, root);
@@ -370,8 +417,7 @@ int cli_status(const struct cli_options *options)
 		}
 		if (has_drops) {
 			putchar('\n');
-			cli_counters_print("DROP REASON", drop_names, drops, DROP_MAX,
-					   DROP_NONE + 1);
+			cli_drops_print(&drops);
 		}
 		if (ct_entries >= 0)
 			cli_ct_pressure(options->bpffs, ct_entries, ct_max, NULL);

@@ -91,14 +91,15 @@ static int datapath_check_pinned(struct bpf_map *map, const struct datapath_opts
 		result->is_maglev_resized = true;
 		goto cleanup;
 	}
-	if ((strcmp(name, DROPS_MAP) == 0 || strcmp(name, STATS_MAP) == 0) &&
+	if ((strcmp(name, DROPS_MAP) == 0 || strcmp(name, STATS_MAP) == 0 ||
+	     strcmp(name, SVC_FLOWS_MAP) == 0) &&
 	    info.type == bpf_map__type(map) && info.max_entries != bpf_map__max_entries(map)) {
 		/*
-		 * A counter array of another size: a build with more drop reasons or outcomes
-		 * (DROP_MAX, STAT_MAX). Counters are not state: the pin goes and the load makes
-		 * one of this build's size, so the agent starts instead of refusing a layout
-		 * change. Programs running now count into the old array until
-		 * datapath_reattach_all() moves the pods' veths to the new program.
+		 * A counter map of another size: a build with more drop reasons or outcomes
+		 * (DROP_MAX, STAT_MAX), or another service table (SVC_FLOWS_MAX). Counters are not
+		 * state: the pin goes and the load makes one of this build's size, so the agent
+		 * starts instead of refusing a layout change. Programs running now count into the
+		 * old map until datapath_reattach_all() moves the pods' veths to the new program.
 		 */
 		log_info("%s: %u counters -> %u: counters restart at zero", path, info.max_entries,
 			 bpf_map__max_entries(map));

@@ -344,9 +344,37 @@ uint64_t fixture_stat(struct fixture *f, enum stat_id id)
 	return percpu_sum(f->skel->maps.stats, id);
 }
 
+uint64_t fixture_drop_dir(struct fixture *f, enum drop_reason reason, enum drop_dir dir)
+{
+	return percpu_sum(f->skel->maps.drops, DROPS_KEY(reason, dir));
+}
+
 uint64_t fixture_drop(struct fixture *f, enum drop_reason reason)
 {
-	return percpu_sum(f->skel->maps.drops, reason);
+	uint64_t ingress = fixture_drop_dir(f, reason, DROP_DIR_INGRESS);
+	uint64_t egress = fixture_drop_dir(f, reason, DROP_DIR_EGRESS);
+
+	return ingress == UINT64_MAX || egress == UINT64_MAX ? UINT64_MAX : ingress + egress;
+}
+
+uint64_t fixture_service_flows(struct fixture *f, uint32_t svc_id)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t *values, sum = 0;
+
+	if (cpus <= 0)
+		return UINT64_MAX;
+	values = calloc((size_t)cpus, sizeof(*values));
+	if (!values)
+		return UINT64_MAX;
+	if (bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.svc_flows), &svc_id, values)) {
+		free(values);
+		return 0; /* no flow yet: the datapath adds the entry at the first */
+	}
+	for (int i = 0; i < cpus; i++)
+		sum += values[i];
+	free(values);
+	return sum;
 }
 
 uint64_t fixture_drops_total(struct fixture *f)

@@ -125,7 +125,11 @@ int fixture_seed_service(struct fixture *f, uint8_t proto);
 
 /* Counters summed over every possible CPU; UINT64_MAX when the map cannot be read. */
 uint64_t fixture_stat(struct fixture *f, enum stat_id id);
+/* A reason's drops in both directions, and in one. */
 uint64_t fixture_drop(struct fixture *f, enum drop_reason reason);
+uint64_t fixture_drop_dir(struct fixture *f, enum drop_reason reason, enum drop_dir dir);
+/* New flows counted under the frontend SVC_ID (svc_flows); 0 when it has none. */
+uint64_t fixture_service_flows(struct fixture *f, uint32_t svc_id);
 uint64_t fixture_drops_total(struct fixture *f);
 /* Sum over every stat_id: each packet is counted once, under its outcome. */
 uint64_t fixture_stats_total(struct fixture *f);

@@ -219,6 +219,7 @@ void test_node_nodeport_local(void)
 		goto cleanup;
 	expect_local_dnat(&f, NODE_IP_2, NODE_PORT, "NodePort on the second node address");
 	ASSERT_EQ(fixture_stat(&f.pod, STAT_EXT_NEW), 1, "stats external_new");
+	ASSERT_EQ(fixture_service_flows(&f.pod, EXT_SVC_ID), 1, "new flows of the NodePort");
 
 	/* Negative: the same port on an address that is not the node's passes untouched. */
 	spec = node_client_spec(CLIENT_2, NOT_NODE_IP, NODE_PORT);
@@ -395,6 +396,11 @@ void test_node_source_range_drop(void)
 	if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
 		ASSERT_EQ(verdict, XDP_DROP, "xdp verdict for a client outside the ranges");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_SOURCE_RANGE), 2, "drops counted by xdp too");
+	/* Arriving from the uplink, at either program: ingress. */
+	ASSERT_EQ(fixture_drop_dir(&f.pod, DROP_SOURCE_RANGE, DROP_DIR_INGRESS), 2,
+		  "drops outside source ranges, ingress");
+	ASSERT_EQ(fixture_drop_dir(&f.pod, DROP_SOURCE_RANGE, DROP_DIR_EGRESS), 0,
+		  "drops outside source ranges, egress");
 
 	/* The admitted client gets through, masqueraded to the node's SNAT address. */
 	spec.saddr = CLIENT_2;

@@ -116,6 +116,8 @@ void test_to_pod_denied_source_dropped(void)
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict: no rule admits OUTSIDE_ID");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_POLICY_INGRESS), 1, "drops policy ingress");
+	ASSERT_EQ(fixture_drop_dir(&f.pod, DROP_POLICY_INGRESS, DROP_DIR_INGRESS), 1,
+		  "drops policy ingress, ingress");
 	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "conntrack entries");
 
 	/* An address in no ipcache prefix is the world: no rule admits it either. */

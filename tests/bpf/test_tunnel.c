@@ -268,6 +268,9 @@ void test_tunnel_encap_unknown_destination(void)
 		ASSERT_EQ(verdict, TC_ACT_SHOT, name);
 	}
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_NO_TUNNEL), 3, "drops: no node for tunnel destination");
+	/* Leaving the node into the tunnel: egress. */
+	ASSERT_EQ(fixture_drop_dir(&f.pod, DROP_NO_TUNNEL, DROP_DIR_EGRESS), 3,
+		  "drops: no node for tunnel destination, egress");
 	if (ASSERT_OK(
 		pkt_build_raw(&in, peer_vxlan_mac, self_vxlan_mac, 0x86dd, ipv6, sizeof(ipv6)),
 		"build IPv6") &&
@@ -309,6 +312,9 @@ void test_tunnel_decap_unknown_node(void)
 		ASSERT_EQ(verdict, TC_ACT_SHOT, "no key: dropped");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_UNKNOWN_NODE), 4,
 		  "drops: tunnel packet from unknown node");
+	/* Out of the tunnel, arriving at the node: ingress. */
+	ASSERT_EQ(fixture_drop_dir(&f.pod, DROP_UNKNOWN_NODE, DROP_DIR_INGRESS), 4,
+		  "drops: tunnel packet from unknown node, ingress");
 	ASSERT_EQ(fixture_drops_total(&f.pod), 4, "no other drop");
 	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry");
 cleanup:

@@ -125,7 +125,7 @@ say "client (n1)   -> web-2 (n2) directly: $(count_from web-2 "$cross") of 2 ans
 say "intruder (n2) -> $VIP:80: $(count_errors "$denied") of 3 dropped ($(grep -m1 '^ERR' <<<"$denied" || echo none))"
 say "intruder (n2) -> web-1 (n1) directly: $(count_errors "$direct") of 2 dropped"
 step "sluice drops  (on n2, where the intruder's connections were judged; nonzero rows)"
-topo_cli n2 drops | awk 'NR == 1 || $(NF - 1) != 0' | sed 's/^/    /'
+topo_cli n2 drops | awk 'NR == 1 || $(NF - 3) != 0' | sed 's/^/    /'
 step "sluice policy list default/web-1  (on n1)"
 topo_cli n1 policy list default/web-1 | sed 's/^/    /'
 

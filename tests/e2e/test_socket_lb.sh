@@ -4,7 +4,8 @@
 # pointed at a backend once, at connect(), in the pod's cgroup, and then travels as a plain
 # pod-to-pod flow: answered by both backends, getpeername() shows the ClusterIP, and conntrack
 # holds no entry naming the ClusterIP. sessionAffinity and internalTrafficPolicy Local pick as
-# the packet path does; NetworkPolicy denying the backend's ingress still holds; no endpoints
+# the packet path does; NetworkPolicy denying the backend's ingress still holds (the connections
+# counted as the Service's new flows at the hook); no endpoints
 # refuses at once. The pod's UDP stays on the per-packet path. Two nodes share this kernel and
 # the test's cgroup: n1's hooks leave n2's pod alone (n2 translates it per packet). sluice-cni
 # DEL removes the pod's entry; --socket-lb false takes the hooks away, and the per-packet path
@@ -136,6 +137,10 @@ check socket_lb/backend_ingress_policy_holds "to $GUARDED_VIP:80: $(tally "$out"
 	test "$(count_from guarded "$out")" -eq 0 -a "$(count_errors "$out")" -eq 2 -a "$translated" -eq 2 -a "${denied:-0}" -gt 0
 n=$(ct_entries_with n1 "$GUARDED_VIP")
 check socket_lb/guarded_not_per_packet "ct list has $n entries naming $GUARDED_VIP" test "$n" -eq 0
+# Those connections were new flows of guarded's port at the hook, none per packet: its series.
+series='sluice_service_new_flows_total{namespace="default",name="guarded",port="tcp-80"}'
+v=$(topo_in_node n1 curl -sf -m 5 http://127.0.0.1:9962/metrics | awk -v s="$series" '$1 == s { print $2 }' || true)
+check socket_lb/service_new_flows_at_hook "$series: ${v:-absent}" test "${v:-0}" -eq 2
 
 # No endpoints: connect() fails at once with ECONNREFUSED, from the hook (no packet sent).
 before=$(stat_of socket_refused)

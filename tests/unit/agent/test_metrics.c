@@ -32,7 +32,7 @@ static void test_agent_counters(void **state)
 {
 	uint32_t rejected[METRICS_REJECT_COUNT] = {
 	    [METRICS_REJECT_API] = 2, [METRICS_REJECT_CONFLICT] = 1};
-	struct metrics *m = metrics_new("/nonexistent/bpffs");
+	struct metrics *m = metrics_new("/nonexistent/bpffs", METRICS_SERVICE_TOP_DEFAULT);
 	char *page = NULL;
 	size_t len = 0;
 
@@ -63,6 +63,7 @@ static void test_agent_counters(void **state)
 	/* Nothing pinned: no datapath series, not zeros. */
 	assert_null(strstr(page, "sluice_packets_total"));
 	assert_null(strstr(page, "sluice_conntrack_entries"));
+	assert_null(strstr(page, "sluice_service_new_flows_total"));
 	free(page);
 	metrics_free(m);
 }
@@ -82,11 +83,62 @@ static void test_every_reason_named(void **state)
 	}
 }
 
+/*
+ * The per-Service series' bound: a Service port's frontends (ClusterIP, NodePort...) count as
+ * one, and only the TOP ports with the most new flows are kept, most first, ties by name.
+ */
+static void test_service_top(void **state)
+{
+	struct metrics_service_flows items[] = {
+	    {"default/web:http", 5}, {"default/db:5432", 9},   {"kube-system/dns:dns", 1},
+	    {"default/web:http", 7}, {"default/api:8080", 12}, {"default/db:5432", 3},
+	    {"default/idle:80", 0},
+	};
+	size_t n = sizeof(items) / sizeof(items[0]);
+
+	(void)state;
+	assert_int_equal(metrics_service_top(items, n, 2), 2);
+	/* api, db and web tie at 12: by name, api and db; web is beyond the bound of 2. */
+	assert_string_equal(items[0].name, "default/api:8080");
+	assert_int_equal(items[0].flows, 12);
+	assert_string_equal(items[1].name, "default/db:5432");
+	assert_int_equal(items[1].flows, 12);
+	assert_int_equal(metrics_service_top(items, 0, 2), 0);
+
+	struct metrics_service_flows all[] = {
+	    {"a/x:1", 1},
+	    {"a/x:1", 1},
+	    {"b/y:2", 4},
+	    {"c/z:3", 0},
+	};
+	assert_int_equal(metrics_service_top(all, 4, METRICS_SERVICE_TOP_DEFAULT), 3);
+	assert_string_equal(all[0].name, "b/y:2");
+	assert_string_equal(all[1].name, "a/x:1");
+	assert_int_equal(all[1].flows, 2);
+	assert_string_equal(all[2].name, "c/z:3");
+}
+
+/* Every direction has its label value, as every reason does. */
+static void test_every_direction_named(void **state)
+{
+	(void)state;
+	for (int i = 0; i < DROP_DIR_MAX; i++)
+		assert_non_null(drop_dir_ids[i]);
+	assert_string_equal(drop_dir_ids[DROP_DIR_INGRESS], "ingress");
+	assert_string_equal(drop_dir_ids[DROP_DIR_EGRESS], "egress");
+	/* The array the datapath indexes is [direction][reason]. */
+	assert_int_equal(DROPS_KEY(DROP_POLICY_EGRESS, DROP_DIR_EGRESS),
+			 DROP_MAX + DROP_POLICY_EGRESS);
+	assert_int_equal(DROPS_ENTRIES, 2 * DROP_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_agent_counters),
 	    cmocka_unit_test(test_every_reason_named),
+	    cmocka_unit_test(test_every_direction_named),
+	    cmocka_unit_test(test_service_top),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
