@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/bpffs.h"
+#include "lib/dp_counters.h"
 #include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "lib/observe.h"
@@ -291,17 +292,10 @@ static void observe_print_text(const struct observe_view *view)
 static void observe_print_lost(const struct cli_options *options, const struct observe_names *names,
 			       uint64_t reader_lost)
 {
-	uint64_t lost[EVENTS_LOST_MAX] = {0};
-	int cpus = libbpf_num_possible_cpus();
+	__u64 lost[EVENTS_LOST_MAX] = {0};
 
-	for (__u32 id = 0; names->lost >= 0 && cpus > 0 && id < EVENTS_LOST_MAX; id++) {
-		uint64_t *values = calloc((size_t)cpus, sizeof(*values));
-
-		if (values && !bpf_map_lookup_elem(names->lost, &id, values))
-			for (int cpu = 0; cpu < cpus; cpu++)
-				lost[id] += values[cpu];
-		free(values);
-	}
+	if (names->lost < 0 || dp_percpu_sum_u64(names->lost, EVENTS_LOST_MAX, 1, lost))
+		memset(lost, 0, sizeof(lost));
 	if (options->output == CLI_OUTPUT_JSON)
 		printf("{\"lost\":{\"ring_full\":%llu,\"rate_limited\":%llu,\"reader\":%llu}}\n",
 		       (unsigned long long)lost[EVENTS_LOST_RING],
