@@ -113,24 +113,51 @@ static void observe_time(__u64 time_ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)(wall_ns % 1000000000 / 1000000) % 1000);
 }
 
-/* The name of the Service with frontend daddr:dport/proto (either scope), or "". */
+/* The name of the Service of frontend KEY into BUF. Returns whether there is one. */
+static bool observe_frontend_name(const struct observe_names *names, const struct lb4_key *key,
+				  char *buf, size_t len)
+{
+	struct lb4_service svc;
+	struct lb4_revnat revnat;
+
+	if (bpf_map_lookup_elem(names->svc, key, &svc) ||
+	    bpf_map_lookup_elem(names->revnat, &svc.svc_id, &revnat))
+		return false;
+	revnat.name[sizeof(revnat.name) - 1] = '\0';
+	snprintf(buf, len, "%s", revnat.name);
+	return true;
+}
+
+/*
+ * The name of the Service with frontend daddr:dport/proto (either scope; a NodePort when daddr
+ * is an address of the node, as node_lookup_service() finds it), or "".
+ */
 static void observe_service(const struct observe_names *names, const struct flow_event *event,
 			    char *buf, size_t len)
 {
 	struct lb4_key key = {.address = event->daddr, .port = event->dport, .proto = event->proto};
-	struct lb4_service svc;
-	struct lb4_revnat revnat;
+	struct node4_addr addr;
 
+	if (names->svc < 0 || names->revnat < 0)
+		return;
 	for (__u8 scope = LB4_SCOPE_INTERNAL; scope <= LB4_SCOPE_EXTERNAL; scope++) {
 		key.scope = scope;
-		if (names->svc >= 0 && names->revnat >= 0 &&
-		    !bpf_map_lookup_elem(names->svc, &key, &svc) &&
-		    !bpf_map_lookup_elem(names->revnat, &svc.svc_id, &revnat)) {
-			revnat.name[sizeof(revnat.name) - 1] = '\0';
-			snprintf(buf, len, "%s", revnat.name);
+		if (observe_frontend_name(names, &key, buf, len))
 			return;
-		}
 	}
+	if (names->node4_addrs >= 0 &&
+	    !bpf_map_lookup_elem(names->node4_addrs, &event->daddr, &addr) &&
+	    (addr.flags & NODE4_F_ADDRESS)) {
+		key.address = 0;
+		observe_frontend_name(names, &key, buf, len);
+	}
+}
+
+/* Drops a frontend's own rules decided: the Service is named by its frontend. */
+static bool observe_is_service_drop(const struct flow_event *event)
+{
+	return (event->flags & EVENT_F_REJECTED) || event->reason == DROP_SOURCE_RANGE ||
+	       event->reason == DROP_NO_LOCAL_ENDPOINT || event->reason == DROP_NO_BACKEND;
 }
 
 static void observe_resolve(const struct observe_names *names, const struct flow_event *event,
@@ -147,7 +174,7 @@ static void observe_resolve(const struct observe_names *names, const struct flow
 	observe_name(names, event->daddr, view->dst, sizeof(view->dst));
 	if (event->kind == EVENT_DROP) {
 		view->verdict = "DROPPED";
-		if (event->flags & EVENT_F_REJECTED)
+		if (observe_is_service_drop(event))
 			observe_service(names, event, view->service, sizeof(view->service));
 		if (event->reason == DROP_POLICY_INGRESS || event->reason == DROP_POLICY_EGRESS)
 			observe_policy(names,
