@@ -109,7 +109,8 @@ cleanup:
 	fixture_close(&f);
 }
 
-/* Tracing on (events_cfg), an established packet tells one EVENT_TRACE. */
+/* Tracing on (the events_cfg section, written as the CLI does), an established packet tells one
+ * EVENT_TRACE. */
 void test_events_trace_established(void)
 {
 	static struct fixture_events seen;
@@ -121,9 +122,9 @@ void test_events_trace_established(void)
 
 	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(run_spec(&f, &spec, &verdict), "run") ||
 	    !fixture_events_read(&f, &seen) ||
-	    !ASSERT_OK(
-		bpf_map_update_elem(bpf_map__fd(f.skel->maps.events_cfg), &zero, &cfg, BPF_ANY),
-		"trace on"))
+	    !ASSERT_OK(bpf_map_update_elem(bpf_map__fd(f.skel->maps.data_events_cfg), &zero, &cfg,
+					   BPF_ANY),
+		       "trace on"))
 		goto cleanup;
 	spec.tcp_flags = PKT_TCP_ACK;
 	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run established") ||
