@@ -4,13 +4,15 @@
 # loadBalancerSourceRanges, and a client of a Local LoadBalancer with no endpoint on this node,
 # are dropped by xdp_node before tc_node sees them; each drop shows in `sluice observe -o json`
 # with its reason, the client's tuple, the frontend and its Service (a LoadBalancer IP's, and a
-# NodePort's on the node's address), as tc's drops do.
+# NodePort's on the node's address), as tc's drops do. And the trace switch is one pinned map
+# that every object's programs read.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 topo_init observe_xdp
 topo_require_all
+command -v bpftool >/dev/null || topo_fatal "bpftool is needed (make deps)"
 
 NODE_IP=192.168.78.1
 CLIENT_IP=192.168.78.2
@@ -114,5 +116,15 @@ info "NodePort drop: $drop"
 check observe_xdp/nodeport_fields "the NodePort's drop, its Service named" \
 	jq -e '.reason == "no local endpoint (traffic policy Local)" and .destination == "node"
 	       and (.service | startswith("default/remote:"))' <<<"$drop"
+# One trace switch for every object: tc_pod and tc_to_pod (two objects, each with the section)
+# read the same pinned map. (xdp_node never traces: it reads no switch.)
+bpffs=$(topo_node_bpffs n1)
+switch=$(bpftool -j map show pinned "$bpffs/events_cfg_v2" 2>/dev/null | jq -r '.id // empty' || true)
+readers=0
+for prog in tc_pod tc_to_pod; do
+	bpftool -j prog show pinned "$bpffs/$prog" 2>/dev/null |
+		jq -e --argjson id "${switch:-0}" '.map_ids | index($id)' >/dev/null && readers=$((readers + 1))
+done
+check observe_xdp/one_trace_switch "map ${switch:-none} read by $readers of tc_pod, tc_to_pod" test "$readers" -eq 2
 topo_cli n1 observe >&2 || true
 topo_finish
