@@ -55,7 +55,7 @@ BPFTEST_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bpf/*.c))
 TOOL_SRCS    := $(wildcard tests/tools/*.c)
 # The libcni CNI client (Go) when Go is installed; without it its test skips.
 LIBCNI_CLIENT := $(if $(shell command -v go 2>/dev/null),$(BUILD)/tests/tools/libcni-client)
-BENCH_SRCS   := bench/pktbench.c bench/pkt_run.c bench/pkt_tunnel.c
+BENCH_SRCS   := bench/pktbench.c bench/pkt_run.c bench/pkt_tunnel.c bench/pkt_events.c
 # The bench's own tools (bench/bench.sh drives them): rule generator and load client.
 BENCH_TOOLS  := $(BUILD)/sluice-kpgen $(BUILD)/sluice-connrate
 

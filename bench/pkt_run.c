@@ -118,6 +118,11 @@ int bench_run(struct pkt_wrap *wrap, const struct bench_opts *o, struct bench_ca
 			return -EPROTO;
 		}
 		samples[r] = topts.duration;
+		if (c->after_run) {
+			err = c->after_run(c->after_ctx);
+			if (err)
+				return err;
+		}
 	}
 	qsort(samples, o->runs, sizeof(samples[0]), cmp_double);
 	c->median = samples[o->runs / 2];
@@ -154,6 +159,7 @@ int bench_load_pod(const struct bench_opts *o, __u32 masq_ifindex, struct tc_pod
 	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
 	skel->rodata->hairpin_ip = inet_addr(SLUICE_HAIRPIN_IP_DEFAULT);
 	skel->rodata->masq_ifindex = masq_ifindex;
+	skel->rodata->events_off = o->is_events_off;
 	err = bpf_map__set_max_entries(skel->maps.ct4, o->ct_size);
 	if (!err && (err = tc_pod__load(skel)))
 		log_error("load tc_pod: %s", strerror(-err));

@@ -38,7 +38,12 @@ struct bench_opts {
 	unsigned int ct_size;
 	unsigned int policy_cidrs; /* 0: no policy cases */
 	bool json;
-	bool is_tunnel; /* --tunnel: the tunnel rows only, every backend on another node */
+	bool is_tunnel;	    /* --tunnel: the tunnel rows only, every backend on another node */
+	bool is_events_off; /* --events off: tc_pod tells no flow event (its events_off) */
+	/* --generate-events RATE --seconds N --bpffs DIR: bench/pkt_events.c, nothing else */
+	unsigned int event_rate;
+	unsigned int event_seconds;
+	const char *bpffs;
 	enum lb_algorithm algorithm; /* --lb-algorithm: maglev (tables seeded) or random */
 };
 
@@ -52,6 +57,9 @@ struct bench_case {
 	__u32 saddr, daddr;
 	__u16 sport, dport;
 	__u8 tcp_flags;
+	/* Called after each run, untimed (the events row drains the ring); 0 or -errno. */
+	int (*after_run)(void *ctx);
+	void *after_ctx;
 	double median, min, max;
 };
 
@@ -82,7 +90,8 @@ void print_row(const struct bench_opts *o, const struct bench_case *c, double ba
 
 /*
  * tc_pod with private maps (the bench must never touch a running agent's pinned state), its
- * clock ticking; egress masquerade out of MASQ_IFINDEX, off when 0. Returns 0 or -errno.
+ * clock ticking; egress masquerade out of MASQ_IFINDEX, off when 0; no flow events with
+ * --events off. Returns 0 or -errno.
  */
 int bench_load_pod(const struct bench_opts *o, __u32 masq_ifindex, struct tc_pod **out);
 
@@ -100,5 +109,13 @@ int flow_entry(struct tc_pod *skel, const struct bench_case *c, struct ct_entry 
  */
 int pkt_tunnel_run(struct pkt_wrap *wrap, struct tc_pod *pod, const struct bench_opts *o,
 		   __u32 client, __u32 server, __u32 vip, const double base[2]);
+
+/*
+ * New flows from CLIENT's pods to VIP:80 (its backend BACKEND, on this node) through the tc_pod
+ * pinned under O's bpffs, O's event_rate a second for event_seconds (bench/pkt_events.c); prints
+ * what was sent as one JSON line. Returns 0 or -errno.
+ */
+int pkt_events_generate(const struct bench_opts *o, const char *bpffs, __u32 client, __u32 vip,
+			__u32 backend);
 
 #endif

@@ -8,6 +8,10 @@
  * early-drops the oldest), and full of confirmed flows (each new flow is dropped). First of
  * all, new flows into a table that never fills: the new-flow case itself fills the table
  * within its first run at the default sizes, so most of its packets meet a full one.
+ * Then new flows whose events are all told: runs short enough for the events ring to hold their
+ * events, drained between runs (the new-flow case above fills the ring within its first run, so
+ * its events mostly find it full); with --events off, the same rows with tc_pod telling no event
+ * (the cost of events is the difference of two such runs).
  * Last, egress masquerade (a second tc_pod with masquerade on, in a network namespace of the
  * bench's own whose FIB sends the outside through an uplink veth): a new masqueraded flow and
  * a packet of an established one.
@@ -32,6 +36,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/bpffs.h"
+#include "lib/dp_counters.h"
 #include "loader/sync/datapath.h"
 #include "lib/log.h"
 #include "loader/desired/maglev.h"
@@ -41,6 +46,7 @@
 #include "loader/k8s/yaml_tree.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/events.h"
 #include "maps/lb.h"
 #include "maps/masq.h"
 #include "maps/node.h"
@@ -57,6 +63,12 @@
  * stay inside the first half of a /16 (its except is the second) below this many packets. */
 #define POLICY_MAX_ALLOWED_PACKETS (60000ull * 32000)
 
+/*
+ * Packets a run of the events row: their events (64 bytes and an 8-byte header each) fit the
+ * 1 MiB ring, about 14,500, so none finds it full before the drain that follows the run.
+ */
+#define EVENTS_REPEAT 10000
+
 /* Egress masquerade's rows, in the bench's own network namespace (bench_masq_netns). */
 #define MASQ_UPLINK  "slbench0"
 #define MASQ_NODE_IP ip4(192, 0, 2, 1)
@@ -70,9 +82,11 @@
  */
 static unsigned long long bench_new_flow_sources(const struct bench_opts *o)
 {
-	/* The baseline and new-flow cases, the two full-table cases, the table's filling and the
-	 * filling case (bench_filling_repeat()). */
-	return 2 + (4ull * o->runs * o->repeat + o->ct_size + o->ct_size / 4) / 60000;
+	/* The baseline and new-flow cases, the two full-table cases, the events row, the table's
+	 * filling and the filling case (bench_filling_repeat()). */
+	return 2 + (4ull * o->runs * o->repeat + (unsigned long long)o->runs * EVENTS_REPEAT +
+		    o->ct_size + o->ct_size / 4) /
+		       60000;
 }
 
 /*
@@ -369,6 +383,74 @@ static int bench_confirm_all(struct tc_pod *skel)
 	return err;
 }
 
+/* The events row's reader: the ring, what it told, and events_lost's ring-full count. */
+struct bench_events {
+	struct ring_buffer *ring;
+	int lost_fd;
+	unsigned long long told;
+};
+
+static int bench_on_event(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	((struct bench_events *)ctx)->told++;
+	return 0;
+}
+
+/* bench_case.after_run of the events row: empty the ring for the next run. */
+static int bench_drain_events(void *ctx)
+{
+	int n = ring_buffer__consume(((struct bench_events *)ctx)->ring);
+
+	return n < 0 ? n : 0;
+}
+
+static __u64 bench_events_lost(const struct bench_events *events)
+{
+	__u64 lost[EVENTS_LOST_MAX] = {0};
+
+	dp_percpu_sum_u64(events->lost_fd, EVENTS_LOST_MAX, 1, lost);
+	return lost[EVENTS_LOST_RING];
+}
+
+/*
+ * The events row C: new flows on an empty table, EVENTS_REPEAT a run, the ring drained before
+ * and after each run. Checks every flow told its event (none with --events off) and none found
+ * the ring full; *TOLD is how many were. Returns 0 or -errno.
+ */
+static int bench_events_row(struct pkt_wrap *wrap, struct tc_pod *skel, const struct bench_opts *o,
+			    struct bench_case *c, unsigned long long *told)
+{
+	struct bench_events events = {.lost_fd = bpf_map__fd(skel->maps.events_lost)};
+	struct bench_opts row_opts = *o;
+	unsigned long long want;
+	__u64 lost;
+	int err;
+
+	row_opts.repeat = o->repeat < EVENTS_REPEAT ? o->repeat : EVENTS_REPEAT;
+	want = o->is_events_off ? 0 : (unsigned long long)row_opts.runs * row_opts.repeat;
+	events.ring =
+	    ring_buffer__new(bpf_map__fd(skel->maps.events), bench_on_event, &events, NULL);
+	if (!events.ring)
+		return -errno;
+	err = bench_drain_events(&events);
+	events.told = 0;
+	lost = bench_events_lost(&events);
+	c->after_run = bench_drain_events;
+	c->after_ctx = &events;
+	err = err ?: bench_run(wrap, &row_opts, c);
+	if (!err && (events.told != want || bench_events_lost(&events) != lost)) {
+		log_error("%s: %llu events told of %llu new flows, %llu found the ring full",
+			  c->name, events.told, want,
+			  (unsigned long long)(bench_events_lost(&events) - lost));
+		err = -EPROTO;
+	}
+	*told = events.told;
+	ring_buffer__free(events.ring);
+	return err;
+}
+
 /*
  * Masquerade asks the kernel's FIB where a flow goes: the bench moves into a network namespace
  * of its own (gone when it exits; nothing else sees it) with the veth MASQ_UPLINK as the uplink,
@@ -462,8 +544,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: sluice-pktbench [--services N] [--backends N] [--repeat N] "
 		"[--runs N] [--ct-size N] [--policy-cidrs N] [--lb-algorithm maglev|random] "
-		"[--tunnel] "
-		"[-o json]\n");
+		"[--tunnel] [--events on|off] "
+		"[-o json]\n"
+		"       sluice-pktbench --generate-events RATE --seconds N --bpffs DIR\n");
 }
 
 static int parse_opts(int argc, char **argv, struct bench_opts *o)
@@ -478,6 +561,10 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 	    {"tunnel", no_argument, NULL, 't'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"lb-algorithm", required_argument, NULL, 'l'},
+	    {"events", required_argument, NULL, 'e'},
+	    {"generate-events", required_argument, NULL, 'g'},
+	    {"seconds", required_argument, NULL, 'S'},
+	    {"bpffs", required_argument, NULL, 'B'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -486,7 +573,7 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 		char *end = NULL;
 		unsigned long value = 0;
 
-		if (opt != 'o' && opt != 'l' && opt != 't') {
+		if (opt != 'o' && opt != 'l' && opt != 't' && opt != 'e' && opt != 'B') {
 			errno = 0;
 			value = strtoul(optarg, &end, 10);
 			if (errno || !end || *end || value == 0 || value > 1000000000ul) {
@@ -523,6 +610,22 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 				return -EINVAL;
 			}
 			break;
+		case 'g':
+			o->event_rate = value;
+			break;
+		case 'S':
+			o->event_seconds = value;
+			break;
+		case 'B':
+			o->bpffs = optarg;
+			break;
+		case 'e':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_error("--events: '%s' is neither on nor off", optarg);
+				return -EINVAL;
+			}
+			o->is_events_off = !strcmp(optarg, "off");
+			break;
 		case 'o':
 			if (strcmp(optarg, "json")) {
 				log_error("-o: unknown format '%s' (json)", optarg);
@@ -546,6 +649,11 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
 			  "of them at most",
 			  (unsigned long long)(EP_MAX_ENDPOINTS - 3 - o->backends) * 30000,
 			  EP_MAX_ENDPOINTS - 1 - o->backends);
+		return -EINVAL;
+	}
+	if (o->event_rate && (!o->bpffs || !o->event_seconds || o->event_rate > 10000000)) {
+		log_error("--generate-events: at most 10,000,000 a second, with --seconds and "
+			  "--bpffs (the bench's own agent's)");
 		return -EINVAL;
 	}
 	if (o->policy_cidrs > POLICY_MAX_CIDRS ||
@@ -580,6 +688,11 @@ int main(int argc, char **argv)
 	if (err)
 		return 2;
 
+	if (o.event_rate)
+		return pkt_events_generate(&o, o.bpffs, client, ip4(10, 96, 0, 10),
+					   ip4(10, 244, 1, 5))
+			   ? 1
+			   : 0;
 	err = bench_load_pod(&o, 0, &skel);
 	if (err)
 		goto cleanup;
@@ -674,6 +787,13 @@ int main(int argc, char **argv)
 				     BENCH_TCP(client, vip, 40000, 80, TCP_SYN)};
 	struct bench_opts filling_opts = o;
 	char note[64] = ""; /* the runs of the filling and masquerade new-flow cases */
+	struct bench_case events_row = {.name = "new flow, events told",
+					.metric = "ns_per_packet_new_events",
+					.vary_flow = true,
+					.expect_retval = TC_REDIRECT,
+					BENCH_TCP(client, vip, 40000, 80, TCP_SYN)};
+	unsigned long long events_told = 0;
+	char events_note[96] = "";
 	struct bench_case masq[] = {
 	    {.name = "masquerade, new flow",
 	     .metric = "ns_per_packet_masq_new",
@@ -699,6 +819,8 @@ int main(int argc, char **argv)
 	err = err ?: set_target(wrap, bpf_program__fd(skel->progs.tc_pod_ingress));
 	filling_opts.repeat = bench_filling_repeat(&o);
 	err = err ?: bench_run(wrap, &filling_opts, &filling);
+	err = err ?: bench_flush_ct(skel);
+	err = err ?: bench_events_row(wrap, skel, &o, &events_row, &events_told);
 	err = err ?: bench_flush_ct(skel);
 	if (err)
 		goto cleanup;
@@ -754,9 +876,11 @@ int main(int argc, char **argv)
 	if (o.json) {
 		printf("{\"services\": %u, \"backends\": %u, \"policy_cidrs\": %u, "
 		       "\"lb_algorithm\": \"%s\", \"repeat\": %u, \"runs\": %u, "
+		       "\"events\": \"%s\", \"events_told\": %llu, "
 		       "\"wrapper_ns\": %.1f, \"results\": [",
 		       o.services, o.backends, o.policy_cidrs, maglev_algorithm_name(o.algorithm),
-		       o.repeat, o.runs, baseline[0].median);
+		       o.repeat, o.runs, o.is_events_off ? "off" : "on", events_told,
+		       baseline[0].median);
 	} else {
 		printf("sluice pod program, BPF_PROG_TEST_RUN: %u services x %u backends (%s), "
 		       "median of %u runs x %u packets\n",
@@ -768,10 +892,17 @@ int main(int argc, char **argv)
 		printf("wrapper (restore frame + tail call), subtracted below: %.0f ns "
 		       "(%.0f ns with the new-flow rewrite)\n",
 		       baseline[0].median, baseline[1].median);
+		if (o.is_events_off)
+			printf("--events off: tc_pod tells no flow event\n");
 		printf("%-30s %10s %10s %10s\n", "path", "ns/packet", "min", "max");
 		snprintf(note, sizeof(note), "   (%u packets a run)", filling_opts.repeat);
 	}
 	print_row(&o, &filling, baseline[1].median, true, note);
+	if (!o.json)
+		snprintf(events_note, sizeof(events_note),
+			 "   (%u packets a run, %llu events told)",
+			 o.repeat < EVENTS_REPEAT ? o.repeat : EVENTS_REPEAT, events_told);
+	print_row(&o, &events_row, baseline[1].median, false, events_note);
 	for (size_t i = 0; i < n_cases; i++)
 		print_row(&o, &cases[i], baseline[cases[i].vary_flow].median, false, "");
 	for (size_t i = 0; i < n_full; i++)

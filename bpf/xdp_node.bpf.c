@@ -3,9 +3,10 @@
  * XDP on the node's uplink, in front of tc_node: the early, cheap half of the external path.
  * New flows to an external frontend that would be dropped anyway (client outside
  * loadBalancerSourceRanges, externalTrafficPolicy Local without a local endpoint) are dropped
- * here, before the kernel allocates an skb; everything else passes untouched to tc_node, which
- * owns translation, conntrack and delivery (bpf_redirect_peer into pods has no XDP equivalent:
- * XDP_REDIRECT into a veth needs an XDP program on the pod's side).
+ * here, before the kernel allocates an skb (each told to `sluice observe` as a drop event);
+ * everything else passes untouched to tc_node, which owns translation, conntrack and delivery
+ * (bpf_redirect_peer into pods has no XDP equivalent: XDP_REDIRECT into a veth needs an XDP
+ * program on the pod's side).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,7 +15,8 @@
 /*
  * A maps/ header defines every map of its family, so this object also carries maps it never
  * reads (clock, stats, lb4_affinity, lb4_backends, lb4_maglev, lb4_revnat, lb4_slots,
- * lb4_vips): libbpf opens their pins and nothing else.
+ * lb4_vips, and through events.h the policy family's): libbpf opens their pins and nothing
+ * else.
  */
 #include "maps/lb.h"
 #include "maps/ct.h"
@@ -22,6 +24,7 @@
 #include "maps/stats.h"
 
 #include "bpf/lib/common.h"
+#include "bpf/lib/events.h"
 #include "bpf/lib/stats.h"
 #include "bpf/lib/parse.h"
 #include "bpf/lib/ct.h"
@@ -61,23 +64,22 @@ static __always_inline int xdp_parse4(struct xdp_md *ctx, struct pkt4 *pkt)
 	return 0;
 }
 
-/* Returns XDP_PASS, or -DROP_* for a new flow tc_node would drop. */
-static __always_inline int xdp_node_handle(struct xdp_md *ctx)
+/* Returns XDP_PASS, or -DROP_* (PKT parsed) for a new flow tc_node would drop. */
+static __always_inline int xdp_node_handle(struct xdp_md *ctx, struct pkt4 *pkt)
 {
 	struct lb4_service *svc;
 	struct ct4_key key = {};
-	struct pkt4 pkt = {};
 	int ret;
 
-	if (xdp_parse4(ctx, &pkt))
+	if (xdp_parse4(ctx, pkt))
 		return XDP_PASS;
-	ct4_key_of(&key, &pkt);
+	ct4_key_of(&key, pkt);
 	if (bpf_map_lookup_elem(&ct4, &key))
 		return XDP_PASS; /* a tracked flow (or an expired one): tc decides */
-	svc = node_lookup_service(&pkt);
+	svc = node_lookup_service(pkt);
 	if (!svc)
 		return XDP_PASS;
-	ret = lb4_admit(svc, pkt.saddr);
+	ret = lb4_admit(svc, pkt->saddr);
 	/* No endpoint at all: tc_node answers with a reject, which needs the skb. */
 	if (!ret || ret == -DROP_NO_BACKEND)
 		return XDP_PASS;
@@ -88,9 +90,11 @@ SEC("xdp")
 int xdp_node_ingress(struct xdp_md *ctx)
 {
 	__u32 len = ctx->data_end - ctx->data;
-	int ret = xdp_node_handle(ctx);
+	struct pkt4 pkt = {};
+	int ret = xdp_node_handle(ctx, &pkt);
 
 	if (ret < 0) {
+		events_xdp_drop(ctx, &pkt, -ret);
 		stats_drop(-ret, DROP_DIR_INGRESS, len);
 		return XDP_DROP;
 	}

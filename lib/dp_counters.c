@@ -36,27 +36,36 @@ bool dp_pinned_map_is_optional(const char *name)
 	return !strcmp(name, LB4_SK_REVNAT_MAP) || !strcmp(name, LB4_SK_PODS_MAP);
 }
 
-int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
+int dp_percpu_sum_u64(int fd, uint32_t n, uint32_t width, __u64 *out)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct stat_value *values;
+	__u64 *values;
 
 	if (ncpus <= 0)
 		return ncpus ? ncpus : -EINVAL;
-	values = calloc((size_t)ncpus, sizeof(*values));
+	if (!width)
+		return -EINVAL;
+	values = calloc((size_t)ncpus * width, sizeof(*values));
 	if (!values)
 		return -ENOMEM;
+	memset(out, 0, (size_t)n * width * sizeof(*out));
 	for (uint32_t key = 0; key < n; key++) {
-		memset(&out[key], 0, sizeof(out[key]));
 		if (bpf_map_lookup_elem(fd, &key, values))
 			continue;
-		for (int cpu = 0; cpu < ncpus; cpu++) {
-			out[key].packets += values[cpu].packets;
-			out[key].bytes += values[cpu].bytes;
-		}
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			for (uint32_t i = 0; i < width; i++)
+				out[(size_t)key * width + i] += values[(size_t)cpu * width + i];
 	}
 	free(values);
 	return 0;
+}
+
+/* A stat_value is two __u64 counters: summed as such. */
+_Static_assert(sizeof(struct stat_value) == 2 * sizeof(__u64), "stat_value is two counters");
+
+int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out)
+{
+	return dp_percpu_sum_u64(fd, n, 2, &out->packets);
 }
 
 int dp_drops_read(int fd, struct dp_drops *out)

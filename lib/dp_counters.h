@@ -25,7 +25,13 @@ extern const size_t dp_n_pinned_maps;
  */
 bool dp_pinned_map_is_optional(const char *name);
 
-/* Sum the per-CPU counter array FD of N entries into OUT. Returns 0 or -errno. */
+/*
+ * Sum the per-CPU array FD of N entries, each WIDTH __u64 counters, into OUT (N x WIDTH; a key
+ * that cannot be read sums to 0). Returns 0 or -errno.
+ */
+int dp_percpu_sum_u64(int fd, uint32_t n, uint32_t width, __u64 *out);
+
+/* dp_percpu_sum_u64() of a struct stat_value array (stats, drops). */
 int dp_percpu_sum(int fd, uint32_t n, struct stat_value *out);
 
 /* The drops array: by direction and reason (maps/stats.h DROPS_KEY), and each reason's total. */

@@ -11,7 +11,7 @@
 #define EVENTS_MAP	"events"
 #define EVENTS_LOST_MAP "events_lost"
 #define EVENTS_RATE_MAP "events_rate"
-#define EVENTS_CFG_MAP	"events_cfg"
+#define EVENTS_CFG_MAP	"events_cfg_v2" /* the trace switch: a data section, see below */
 
 /* 1 MiB: ~16,000 events of 64 bytes between two reads of the agent (it reads every 100 ms). */
 #define EVENTS_RING_BYTES (1u << 20)
@@ -87,13 +87,23 @@ struct events_bucket {
 };
 SLUICE_ASSERT_SIZE(struct events_bucket, 16);
 
-/* events_cfg[0].flags: set by `sluice observe --trace`, off by default. */
+/* events_cfg.flags: set by `sluice observe --trace`, off by default. */
 #define EVENTS_CFG_F_TRACE (1u << 0) /* also emit every packet of established flows */
 
 struct events_cfg {
 	__u32 flags;
 };
 SLUICE_ASSERT_SIZE(struct events_cfg, 4);
+
+/*
+ * The trace switch is a global in a data section of its own, not a map element: a program reads
+ * it with one load whose address is in the instruction (BPF_PSEUDO_MAP_VALUE, Linux 5.2), where
+ * an array element costs a lookup on every established packet. libbpf makes the section an
+ * array map of one element (value: struct events_cfg, BPF_F_MMAPABLE) in each object; the
+ * loader pins the first object's at EVENTS_CFG_MAP and the others reuse that pin, so one write
+ * turns tracing on in every program. (Pinned before as an ordinary array, "events_cfg".)
+ */
+#define EVENTS_CFG_SECTION ".data.events_cfg"
 
 #ifdef __bpf__
 struct {
@@ -118,13 +128,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events_rate SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct events_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} events_cfg SEC(".maps");
+/*
+ * Only this variable in the section, so its map's value is exactly struct events_cfg: its
+ * flags, as a plain __u32 so the skeletons need no struct of ours.
+ */
+__u32 events_cfg_flags SEC(EVENTS_CFG_SECTION);
 #endif
 
 #endif

@@ -13,6 +13,13 @@
 #include "maps/ct.h"
 #include "maps/events.h"
 
+/*
+ * Set by sluice-pktbench's loader only (the agent never does): no event at all, the code that
+ * would tell one pruned by the verifier, so the bench measures what emitting costs. Read-only
+ * data: a constant to the verifier.
+ */
+const volatile __u8 events_off = 0;
+
 static __always_inline void events_count_lost(__u32 id)
 {
 	__u64 *count = bpf_map_lookup_elem(&events_lost, &id);
@@ -67,41 +74,71 @@ static __always_inline struct flow_event *events_reserve(__u8 kind, __u32 ifinde
 }
 
 /*
+ * EVENT's tuple from PKT, with REASON and FLAGS; for a drop, the identities of both ends too
+ * (ipcache), which only drops carry.
+ */
+static __always_inline void events_fill(struct flow_event *event, const struct pkt4 *pkt,
+					__u32 reason, __u32 flags)
+{
+	struct ipcache4_lengths *lengths;
+	struct ipcache4_value *identity;
+	__u32 zero = 0;
+
+	event->reason = reason;
+	event->flags = flags;
+	event->proto = pkt->proto;
+	event->saddr = pkt->saddr;
+	event->daddr = pkt->daddr;
+	event->sport = pkt->sport;
+	event->dport = pkt->dport;
+	if (event->kind == EVENT_DROP && pkt->saddr) {
+		lengths = bpf_map_lookup_elem(&ipcache4_lens, &zero);
+		identity = ipcache4_lookup(pkt->saddr, lengths);
+		event->src_identity = identity ? identity->identity : IDENTITY_WORLD;
+		identity = ipcache4_lookup(pkt->daddr, lengths);
+		event->dst_identity = identity ? identity->identity : IDENTITY_WORLD;
+	}
+	event->direction = reason == DROP_POLICY_EGRESS ? POLICY_DIR_EGRESS : POLICY_DIR_INGRESS;
+}
+
+/*
  * An event of KIND about the packet in SKB as it is now, parsed again: drops are rare, so the
  * paths that drop keep no parsed copy alive for this. A global function: the verifier checks it
  * once, not once per path that reaches a drop. Returns 0.
  */
 __noinline int events_packet(struct __sk_buff *skb, __u32 kind, __u32 reason, __u32 flags)
 {
-	struct ipcache4_lengths *lengths;
-	struct ipcache4_value *identity;
 	struct flow_event *event;
 	struct pkt4 pkt = {};
-	__u32 zero = 0;
 
-	if (!events_admit(kind == EVENT_DROP ? reason & 0xff : EVENTS_RATE_TRACE))
+	if (events_off || !events_admit(kind == EVENT_DROP ? reason & 0xff : EVENTS_RATE_TRACE))
 		return 0;
 	event = events_reserve(kind, skb->ifindex);
 	if (!event)
 		return 0;
 	parse_pkt4(skb, &pkt);
-	event->reason = reason;
-	event->flags = flags;
-	event->proto = pkt.proto;
-	event->saddr = pkt.saddr;
-	event->daddr = pkt.daddr;
-	event->sport = pkt.sport;
-	event->dport = pkt.dport;
-	if (kind == EVENT_DROP && pkt.saddr) {
-		lengths = bpf_map_lookup_elem(&ipcache4_lens, &zero);
-		identity = ipcache4_lookup(pkt.saddr, lengths);
-		event->src_identity = identity ? identity->identity : IDENTITY_WORLD;
-		identity = ipcache4_lookup(pkt.daddr, lengths);
-		event->dst_identity = identity ? identity->identity : IDENTITY_WORLD;
-	}
-	event->direction = reason == DROP_POLICY_EGRESS ? POLICY_DIR_EGRESS : POLICY_DIR_INGRESS;
+	events_fill(event, &pkt, reason, flags);
 	bpf_ringbuf_submit(event, 0);
 	return 0;
+}
+
+/*
+ * A drop of REASON at XDP (xdp_node), from PKT, the tuple XDP parsed: there is no skb to parse
+ * again, and the helper that copies an XDP frame's bytes (bpf_xdp_output) writes to a perf
+ * buffer, not the ring. Same rate limit per reason as tc's drops (the buckets are shared).
+ */
+static __always_inline void events_xdp_drop(struct xdp_md *ctx, const struct pkt4 *pkt,
+					    __u32 reason)
+{
+	struct flow_event *event;
+
+	if (events_off || !events_admit(reason & 0xff))
+		return;
+	event = events_reserve(EVENT_DROP, ctx->ingress_ifindex);
+	if (!event)
+		return;
+	events_fill(event, pkt, reason, 0);
+	bpf_ringbuf_submit(event, 0);
 }
 
 /* A drop of REASON (enum drop_reason), before the packet is freed. */
@@ -111,15 +148,12 @@ static __always_inline void events_drop(struct __sk_buff *skb, __u32 reason)
 }
 
 /*
- * Is every packet of established flows traced? An array lookup the verifier inlines (no helper
- * call): the one cost tracing adds to the fast path while it is off.
+ * Is every packet of established flows traced? One load of the events_cfg_flags global and a test
+ * (maps/events.h): the one cost tracing adds to the fast path while it is off.
  */
 static __always_inline bool events_is_tracing(void)
 {
-	__u32 zero = 0;
-	struct events_cfg *cfg = bpf_map_lookup_elem(&events_cfg, &zero);
-
-	return cfg && (cfg->flags & EVENTS_CFG_F_TRACE);
+	return events_cfg_flags & EVENTS_CFG_F_TRACE;
 }
 
 /*
@@ -130,8 +164,11 @@ static __always_inline void events_new_flow(struct __sk_buff *skb, const struct 
 					    const struct nat4_tuple *out, __u32 svc_id,
 					    __u32 backend_id, __u8 ct_flags)
 {
-	struct flow_event *event = events_reserve(EVENT_NEW_FLOW, skb->ifindex);
+	struct flow_event *event;
 
+	if (events_off)
+		return;
+	event = events_reserve(EVENT_NEW_FLOW, skb->ifindex);
 	if (!event)
 		return;
 	event->proto = pkt->proto;

@@ -461,24 +461,16 @@ static void metrics_events_lost(const struct metrics *m, FILE *f)
 {
 	static const char *const reasons[EVENTS_LOST_MAX] = {
 	    [EVENTS_LOST_RING] = "ring_full", [EVENTS_LOST_RATE] = "rate_limited"};
-	int ncpus = libbpf_num_possible_cpus(), fd = bpffs_open_map(m->bpffs, EVENTS_LOST_MAP);
-	uint64_t *values = ncpus > 0 ? calloc((size_t)ncpus, sizeof(*values)) : NULL;
+	int fd = bpffs_open_map(m->bpffs, EVENTS_LOST_MAP);
+	__u64 lost[EVENTS_LOST_MAX];
 
-	if (fd >= 0 && values) {
+	if (fd >= 0 && !dp_percpu_sum_u64(fd, EVENTS_LOST_MAX, 1, lost)) {
 		metrics_family(f, "sluice_events_lost_total", "counter",
 			       "Flow events the datapath could not report, by reason.");
-		for (uint32_t key = 0; key < EVENTS_LOST_MAX; key++) {
-			uint64_t sum = 0;
-
-			if (bpf_map_lookup_elem(fd, &key, values))
-				continue;
-			for (int cpu = 0; cpu < ncpus; cpu++)
-				sum += values[cpu];
+		for (uint32_t key = 0; key < EVENTS_LOST_MAX; key++)
 			fprintf(f, "sluice_events_lost_total{reason=\"%s\"} %llu\n", reasons[key],
-				(unsigned long long)sum);
-		}
+				(unsigned long long)lost[key]);
 	}
-	free(values);
 	if (fd >= 0)
 		close(fd);
 }

@@ -21,6 +21,8 @@
 #include <bpf/libbpf.h>
 
 #include "lib/bpffs.h"
+#include "lib/dp_counters.h"
+#include "lib/hash_table.h"
 #include "lib/ip_proto.h"
 #include "lib/log.h"
 #include "lib/observe.h"
@@ -41,21 +43,80 @@ struct observe_filter {
 	const char *reason;    /* words the reason contains (any case) */
 };
 
+/*
+ * Names read from the maps are kept OBSERVE_CACHE_NS, in OBSERVE_CACHE_SLOTS slots (a slot is
+ * overwritten by the next name hashed to it): a follower at 100,000 events a second would
+ * otherwise spend several map lookups, each a system call, per event on the same few addresses
+ * and Services. A pod renamed shows under its new name within that time.
+ */
+#define OBSERVE_CACHE_SLOTS 1024
+#define OBSERVE_CACHE_NS    1000000000ull
+#define OBSERVE_NAME_LEN    (SLUICE_NAME_LEN + 16)
+
+enum observe_cache_kind {
+	OBSERVE_CACHE_ADDRESS = 1, /* observe_name() of an address */
+	OBSERVE_CACHE_SERVICE,	   /* lb4_revnat's name of a svc_id */
+};
+
+struct observe_cached {
+	uint64_t key; /* kind << 32 | address or svc_id; 0: empty */
+	uint64_t until_ns;
+	char name[OBSERVE_NAME_LEN];
+};
+
 /* Pinned maps names are read from; -1 when missing (older pins): names fall back to IPs. */
 struct observe_names {
 	int ep4, node4_addrs, ipcache4, policy_names, revnat, lost, svc;
+	struct observe_cached *cache; /* OBSERVE_CACHE_SLOTS, or NULL: every name read afresh */
 };
 
 /* An event with its names, as printed. */
 struct observe_view {
 	const struct flow_event *event;
 	const char *verdict;
-	char src[SLUICE_NAME_LEN + 16], dst[SLUICE_NAME_LEN + 16], backend[SLUICE_NAME_LEN + 16];
+	char src[OBSERVE_NAME_LEN], dst[OBSERVE_NAME_LEN], backend[OBSERVE_NAME_LEN];
 	char src_ip[16], dst_ip[16], backend_ip[16], snat_ip[16];
 	char service[SLUICE_NAME_LEN];
 	char policy[512]; /* "default deny of ns/a, ns/b" */
 	char time[40];
 };
+
+/* NAME into BUF of LEN bytes, cut to fit. */
+static void observe_copy(char *buf, size_t len, const char *name)
+{
+	size_t n = strnlen(name, len - 1);
+
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+}
+
+static uint64_t observe_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+/* The slot of KIND's VALUE in the cache, or NULL without a cache. *IS_HIT: its name is current. */
+static struct observe_cached *observe_cache_slot(const struct observe_names *names,
+						 enum observe_cache_kind kind, uint32_t value,
+						 uint64_t now, bool *is_hit)
+{
+	uint64_t key = (uint64_t)kind << 32 | value;
+	struct observe_cached *slot;
+
+	*is_hit = false;
+	if (!names->cache)
+		return NULL;
+	slot = &names->cache[hash_fnv1a(&key, sizeof(key)) % OBSERVE_CACHE_SLOTS];
+	*is_hit = slot->key == key && now < slot->until_ns;
+	if (!*is_hit) {
+		slot->key = key;
+		slot->until_ns = now + OBSERVE_CACHE_NS;
+	}
+	return slot;
+}
 
 /* "ns/pod" of a pod of this node, "node" for this node's addresses, else the address. */
 static void observe_name(const struct observe_names *names, __be32 address, char *buf, size_t len)
@@ -64,7 +125,14 @@ static void observe_name(const struct observe_names *names, __be32 address, char
 	struct ep4_info ep;
 	struct node4_addr node;
 	char ip[16];
+	bool is_hit;
+	struct observe_cached *slot =
+	    observe_cache_slot(names, OBSERVE_CACHE_ADDRESS, address, observe_now_ns(), &is_hit);
 
+	if (is_hit) {
+		observe_copy(buf, len, slot->name);
+		return;
+	}
 	if (names->ep4 >= 0 && !bpf_map_lookup_elem(names->ep4, &key, &ep) && ep.name[0]) {
 		ep.name[sizeof(ep.name) - 1] = '\0';
 		snprintf(buf, len, "%s", ep.name);
@@ -75,6 +143,30 @@ static void observe_name(const struct observe_names *names, __be32 address, char
 	} else {
 		snprintf(buf, len, "%s", cli_ip(address, ip));
 	}
+	if (slot)
+		observe_copy(slot->name, sizeof(slot->name), buf);
+}
+
+/* lb4_revnat's name of SVC_ID into BUF ("" when it has none). */
+static void observe_service_name(const struct observe_names *names, __u32 svc_id, char *buf,
+				 size_t len)
+{
+	struct lb4_revnat revnat;
+	bool is_hit;
+	struct observe_cached *slot =
+	    observe_cache_slot(names, OBSERVE_CACHE_SERVICE, svc_id, observe_now_ns(), &is_hit);
+
+	if (is_hit) {
+		observe_copy(buf, len, slot->name);
+		return;
+	}
+	buf[0] = '\0';
+	if (names->revnat >= 0 && !bpf_map_lookup_elem(names->revnat, &svc_id, &revnat)) {
+		revnat.name[sizeof(revnat.name) - 1] = '\0';
+		snprintf(buf, len, "%s", revnat.name);
+	}
+	if (slot)
+		observe_copy(slot->name, sizeof(slot->name), buf);
 }
 
 /*
@@ -112,31 +204,56 @@ static void observe_time(__u64 time_ns, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)(wall_ns % 1000000000 / 1000000) % 1000);
 }
 
-/* The name of the Service with frontend daddr:dport/proto (either scope), or "". */
+/* The name of the Service of frontend KEY into BUF. Returns whether there is one. */
+static bool observe_frontend_name(const struct observe_names *names, const struct lb4_key *key,
+				  char *buf, size_t len)
+{
+	struct lb4_service svc;
+	struct lb4_revnat revnat;
+
+	if (bpf_map_lookup_elem(names->svc, key, &svc) ||
+	    bpf_map_lookup_elem(names->revnat, &svc.svc_id, &revnat))
+		return false;
+	revnat.name[sizeof(revnat.name) - 1] = '\0';
+	snprintf(buf, len, "%s", revnat.name);
+	return true;
+}
+
+/*
+ * The name of the Service with frontend daddr:dport/proto (either scope; a NodePort when daddr
+ * is an address of the node, as node_lookup_service() finds it), or "".
+ */
 static void observe_service(const struct observe_names *names, const struct flow_event *event,
 			    char *buf, size_t len)
 {
 	struct lb4_key key = {.address = event->daddr, .port = event->dport, .proto = event->proto};
-	struct lb4_service svc;
-	struct lb4_revnat revnat;
+	struct node4_addr addr;
 
+	if (names->svc < 0 || names->revnat < 0)
+		return;
 	for (__u8 scope = LB4_SCOPE_INTERNAL; scope <= LB4_SCOPE_EXTERNAL; scope++) {
 		key.scope = scope;
-		if (names->svc >= 0 && names->revnat >= 0 &&
-		    !bpf_map_lookup_elem(names->svc, &key, &svc) &&
-		    !bpf_map_lookup_elem(names->revnat, &svc.svc_id, &revnat)) {
-			revnat.name[sizeof(revnat.name) - 1] = '\0';
-			snprintf(buf, len, "%s", revnat.name);
+		if (observe_frontend_name(names, &key, buf, len))
 			return;
-		}
 	}
+	if (names->node4_addrs >= 0 &&
+	    !bpf_map_lookup_elem(names->node4_addrs, &event->daddr, &addr) &&
+	    (addr.flags & NODE4_F_ADDRESS)) {
+		key.address = 0;
+		observe_frontend_name(names, &key, buf, len);
+	}
+}
+
+/* Drops a frontend's own rules decided: the Service is named by its frontend. */
+static bool observe_is_service_drop(const struct flow_event *event)
+{
+	return (event->flags & EVENT_F_REJECTED) || event->reason == DROP_SOURCE_RANGE ||
+	       event->reason == DROP_NO_LOCAL_ENDPOINT || event->reason == DROP_NO_BACKEND;
 }
 
 static void observe_resolve(const struct observe_names *names, const struct flow_event *event,
 			    struct observe_view *view)
 {
-	struct lb4_revnat revnat;
-
 	memset(view, 0, sizeof(*view));
 	view->event = event;
 	observe_time(event->time_ns, view->time, sizeof(view->time));
@@ -146,7 +263,7 @@ static void observe_resolve(const struct observe_names *names, const struct flow
 	observe_name(names, event->daddr, view->dst, sizeof(view->dst));
 	if (event->kind == EVENT_DROP) {
 		view->verdict = "DROPPED";
-		if (event->flags & EVENT_F_REJECTED)
+		if (observe_is_service_drop(event))
 			observe_service(names, event, view->service, sizeof(view->service));
 		if (event->reason == DROP_POLICY_INGRESS || event->reason == DROP_POLICY_EGRESS)
 			observe_policy(names,
@@ -158,11 +275,8 @@ static void observe_resolve(const struct observe_names *names, const struct flow
 	view->verdict = event->flags & EVENT_F_TRANSLATED ? "TRANSLATED" : "FORWARDED";
 	if (event->kind != EVENT_NEW_FLOW)
 		return;
-	if (event->svc_id && names->revnat >= 0 &&
-	    !bpf_map_lookup_elem(names->revnat, &event->svc_id, &revnat)) {
-		revnat.name[sizeof(revnat.name) - 1] = '\0';
-		snprintf(view->service, sizeof(view->service), "%s", revnat.name);
-	}
+	if (event->svc_id)
+		observe_service_name(names, event->svc_id, view->service, sizeof(view->service));
 	if (event->svc_id) {
 		cli_ip(event->nat_daddr, view->backend_ip);
 		observe_name(names, event->nat_daddr, view->backend, sizeof(view->backend));
@@ -291,17 +405,10 @@ static void observe_print_text(const struct observe_view *view)
 static void observe_print_lost(const struct cli_options *options, const struct observe_names *names,
 			       uint64_t reader_lost)
 {
-	uint64_t lost[EVENTS_LOST_MAX] = {0};
-	int cpus = libbpf_num_possible_cpus();
+	__u64 lost[EVENTS_LOST_MAX] = {0};
 
-	for (__u32 id = 0; names->lost >= 0 && cpus > 0 && id < EVENTS_LOST_MAX; id++) {
-		uint64_t *values = calloc((size_t)cpus, sizeof(*values));
-
-		if (values && !bpf_map_lookup_elem(names->lost, &id, values))
-			for (int cpu = 0; cpu < cpus; cpu++)
-				lost[id] += values[cpu];
-		free(values);
-	}
+	if (names->lost < 0 || dp_percpu_sum_u64(names->lost, EVENTS_LOST_MAX, 1, lost))
+		memset(lost, 0, sizeof(lost));
 	if (options->output == CLI_OUTPUT_JSON)
 		printf("{\"lost\":{\"ring_full\":%llu,\"rate_limited\":%llu,\"reader\":%llu}}\n",
 		       (unsigned long long)lost[EVENTS_LOST_RING],
@@ -396,6 +503,7 @@ static void observe_open_names(const struct cli_options *options, struct observe
 	names->revnat = bpffs_open_map(options->bpffs, LB4_REVNAT_MAP);
 	names->lost = bpffs_open_map(options->bpffs, EVENTS_LOST_MAP);
 	names->svc = bpffs_open_map(options->bpffs, LB4_SVC_MAP);
+	names->cache = calloc(OBSERVE_CACHE_SLOTS, sizeof(*names->cache));
 }
 
 static void observe_close_names(struct observe_names *names)
@@ -406,6 +514,7 @@ static void observe_close_names(struct observe_names *names)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
 			close(*fds[i]);
+	free(names->cache);
 }
 
 static void observe_usage(FILE *out)
@@ -495,7 +604,8 @@ int cli_observe(const struct cli_options *options, int argc, char **argv)
 	if (fd < 0)
 		return fd;
 	observe_open_names(options, &names);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Written out after each message of up to OBSERVE_BATCH events, not after each line. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	while (!is_end) {
 		n = recv(fd, batch, sizeof(batch), 0);
 		if (n < 0 && errno == EINTR)
@@ -527,6 +637,7 @@ int cli_observe(const struct cli_options *options, int argc, char **argv)
 			else
 				observe_print_text(&view);
 		}
+		fflush(stdout);
 	}
 	if (is_end)
 		observe_print_lost(options, &names, reader_lost);

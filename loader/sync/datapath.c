@@ -2,6 +2,7 @@
 /* Owns loading the programs: map creation or adoption, the program pins, re-attachment. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "lib/tc_attach.h"
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/events.h"
 #include "maps/lb.h"
 #include "maps/masq.h"
 #include "maps/stats.h"
@@ -291,6 +293,32 @@ static int datapath_write_masq_skip(int fd, const struct datapath_opts *opts)
 }
 
 /*
+ * The trace switch's data section (maps/events.h) of OBJ, pinned at BPFFS/EVENTS_CFG_MAP: the
+ * first object loaded creates the pin (libbpf writes the section's zeroes, tracing off), every
+ * later one, and every later agent, reuses it, so one write reaches every program. An object
+ * without the section (no events) is left alone. Returns 0 or -errno.
+ */
+static int datapath_pin_events_cfg(struct bpf_object *obj, const char *bpffs)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, EVENTS_CFG_SECTION);
+	char path[PATH_MAX];
+	int err;
+
+	if (!map)
+		return 0;
+	if (bpf_map__value_size(map) != sizeof(struct events_cfg)) {
+		log_error("%s: section of %u bytes, not one struct events_cfg", EVENTS_CFG_SECTION,
+			  bpf_map__value_size(map));
+		return -EINVAL;
+	}
+	err = bpffs_path(path, sizeof(path), bpffs, EVENTS_CFG_MAP);
+	err = err ?: bpf_map__set_pin_path(map, path);
+	if (err)
+		log_error("%s/%s: %s", bpffs, EVENTS_CFG_MAP, strerror(-err));
+	return err;
+}
+
+/*
  * For an object loaded after tc_pod (tc_to_pod, the uplink's, sock_lb's): size ct4 like the pod
  * object did, then compare every map with its pin (datapath_check_pinned).
  */
@@ -305,6 +333,7 @@ int datapath_prepare_object(struct bpf_object *obj, struct bpf_map *ct4,
 	/* The pod object already created or adopted ct4: its size is the one in force. */
 	node_opts.is_ct_size_set = false;
 	err = bpf_map__set_max_entries(ct4, result->ct_size);
+	err = err ?: datapath_pin_events_cfg(obj, opts->bpffs);
 	if (err)
 		return err;
 	bpf_object__for_each_map(map, obj)
@@ -351,6 +380,7 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = opts->bpffs);
 	struct tc_to_pod *to_pod = NULL;
 	struct tc_pod *skel = NULL;
+	char path[PATH_MAX];
 	struct bpf_map *map;
 	int err;
 
@@ -373,6 +403,12 @@ int datapath_load(const struct datapath_opts *opts, struct datapath_result *resu
 		log_error("%s: set size %u: %s", CT4_MAP, opts->ct_size, strerror(-err));
 		goto cleanup;
 	}
+	err = datapath_pin_events_cfg(skel->obj, opts->bpffs);
+	if (err)
+		goto cleanup;
+	/* The trace switch's pin before it was a data section: no program reads it any more. */
+	if (!bpffs_path(path, sizeof(path), opts->bpffs, "events_cfg") && !unlink(path))
+		log_info("%s: removed, the trace switch is %s now", path, EVENTS_CFG_MAP);
 	bpf_object__for_each_map(map, skel->obj)
 	{
 		err = datapath_check_pinned(map, opts, result);

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/dp_counters.h"
 #include "maps/policy.h"
 #include "skel/tc_pod.skel.h"
 #include "tests/bpf/fixture.h"
@@ -375,6 +376,40 @@ uint64_t fixture_service_flows(struct fixture *f, uint32_t svc_id)
 		sum += values[i];
 	free(values);
 	return sum;
+}
+
+static int fixture_on_event(void *ctx, void *data, size_t size)
+{
+	struct fixture_events *seen = ctx;
+
+	if (size == sizeof(struct flow_event) && seen->count < FIXTURE_MAX_EVENTS)
+		memcpy(&seen->events[seen->count], data, size);
+	seen->count++;
+	return 0;
+}
+
+bool fixture_events_read(struct fixture *f, struct fixture_events *seen)
+{
+	struct ring_buffer *ring;
+	int n;
+
+	seen->count = 0;
+	ring = ring_buffer__new(bpf_map__fd(f->skel->maps.events), fixture_on_event, seen, NULL);
+	if (!ASSERT_TRUE(ring != NULL, "ring_buffer__new"))
+		return false;
+	n = ring_buffer__consume(ring);
+	ring_buffer__free(ring);
+	return ASSERT_TRUE(n >= 0, "ring_buffer__consume");
+}
+
+uint64_t fixture_events_lost(struct fixture *f, uint32_t id)
+{
+	__u64 lost[EVENTS_LOST_MAX];
+
+	if (id >= EVENTS_LOST_MAX ||
+	    dp_percpu_sum_u64(bpf_map__fd(f->skel->maps.events_lost), EVENTS_LOST_MAX, 1, lost))
+		return UINT64_MAX;
+	return lost[id];
 }
 
 uint64_t fixture_drops_total(struct fixture *f)

@@ -12,6 +12,7 @@
 
 #include "maps/ct.h"
 #include "maps/endpoints.h"
+#include "maps/events.h"
 #include "maps/lb.h"
 #include "maps/stats.h"
 #include "tests/bpf/pkt.h"
@@ -133,6 +134,19 @@ uint64_t fixture_service_flows(struct fixture *f, uint32_t svc_id);
 uint64_t fixture_drops_total(struct fixture *f);
 /* Sum over every stat_id: each packet is counted once, under its outcome. */
 uint64_t fixture_stats_total(struct fixture *f);
+
+/* Flow events read from the events ring (maps/events.h). */
+#define FIXTURE_MAX_EVENTS 4096
+struct fixture_events {
+	struct flow_event events[FIXTURE_MAX_EVENTS];
+	size_t count; /* may exceed FIXTURE_MAX_EVENTS: only the first are kept */
+};
+
+/* Everything in the ring since the last read, into SEEN (emptied first). Asserts it worked. */
+bool fixture_events_read(struct fixture *f, struct fixture_events *seen);
+
+/* events_lost[ID] summed over every CPU; UINT64_MAX when it cannot be read. */
+uint64_t fixture_events_lost(struct fixture *f, uint32_t id);
 
 /* Looks up a conntrack entry by its wire tuple. Returns 0 or -ENOENT. */
 int fixture_ct_lookup(struct fixture *f, __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,

@@ -19,52 +19,6 @@
 
 #define ID_CLIENT  300u
 #define ID_BACKEND 301u
-#define MAX_EVENTS 4096
-
-struct events_seen {
-	struct flow_event events[MAX_EVENTS];
-	size_t count; /* may exceed MAX_EVENTS: only the first are kept */
-};
-
-static int events_on_event(void *ctx, void *data, size_t size)
-{
-	struct events_seen *seen = ctx;
-
-	if (size == sizeof(struct flow_event) && seen->count < MAX_EVENTS)
-		memcpy(&seen->events[seen->count], data, size);
-	seen->count++;
-	return 0;
-}
-
-/* Everything in the ring since the last read, into SEEN (emptied first). */
-static bool events_read(struct fixture *f, struct events_seen *seen)
-{
-	struct ring_buffer *ring;
-	int n;
-
-	seen->count = 0;
-	ring = ring_buffer__new(bpf_map__fd(f->skel->maps.events), events_on_event, seen, NULL);
-	if (!ASSERT_TRUE(ring != NULL, "ring_buffer__new"))
-		return false;
-	n = ring_buffer__consume(ring);
-	ring_buffer__free(ring);
-	return ASSERT_TRUE(n >= 0, "ring_buffer__consume");
-}
-
-static uint64_t events_lost(struct fixture *f, __u32 id)
-{
-	int cpus = libbpf_num_possible_cpus();
-	__u64 values[512] = {0};
-	uint64_t sum = 0;
-
-	if (cpus <= 0 || cpus > 512 ||
-	    bpf_map_lookup_elem(bpf_map__fd(f->skel->maps.events_lost), &id, values))
-		return UINT64_MAX;
-	for (int i = 0; i < cpus; i++)
-		sum += values[i];
-	return sum;
-}
-
 static int run_spec(struct fixture *f, const struct pkt_spec *spec, int *verdict)
 {
 	struct pkt in, out;
@@ -90,7 +44,7 @@ static bool events_setup_denied(struct fixture *f, struct pkt_spec *spec)
 
 void test_events_policy_drop(void)
 {
-	static struct events_seen seen;
+	static struct fixture_events seen;
 	struct fixture f = {0};
 	struct pkt_spec spec;
 	struct flow_event *event = &seen.events[0];
@@ -99,7 +53,7 @@ void test_events_policy_drop(void)
 	if (!events_setup_denied(&f, &spec) || !ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
 		goto cleanup;
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "verdict");
-	if (!events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one drop"))
+	if (!fixture_events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one drop"))
 		goto cleanup;
 	ASSERT_EQ(event->kind, EVENT_DROP, "kind");
 	ASSERT_EQ(event->reason, DROP_POLICY_EGRESS, "reason");
@@ -113,15 +67,16 @@ void test_events_policy_drop(void)
 	ASSERT_EQ(event->src_identity, ID_CLIENT, "source identity");
 	ASSERT_EQ(event->dst_identity, ID_BACKEND, "destination identity");
 	ASSERT_NEQ(event->time_ns, 0, "time");
-	ASSERT_EQ(events_lost(&f, EVENTS_LOST_RING) + events_lost(&f, EVENTS_LOST_RATE), 0,
-		  "events lost");
+	ASSERT_EQ(fixture_events_lost(&f, EVENTS_LOST_RING) +
+		      fixture_events_lost(&f, EVENTS_LOST_RATE),
+		  0, "events lost");
 cleanup:
 	fixture_close(&f);
 }
 
 void test_events_service_translated(void)
 {
-	static struct events_seen seen;
+	static struct fixture_events seen;
 	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
 	struct flow_event *event = &seen.events[0];
 	struct fixture f = {0};
@@ -130,7 +85,7 @@ void test_events_service_translated(void)
 	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
 		goto cleanup;
 	ASSERT_NEQ(verdict, TC_ACT_SHOT, "verdict");
-	if (!events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one new flow"))
+	if (!fixture_events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one new flow"))
 		goto cleanup;
 	ASSERT_EQ(event->kind, EVENT_NEW_FLOW, "kind");
 	ASSERT_EQ(event->flags & EVENT_F_TRANSLATED, EVENT_F_TRANSLATED, "translated");
@@ -148,16 +103,17 @@ void test_events_service_translated(void)
 	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run established"))
 		goto cleanup;
 	ASSERT_EQ(fixture_stat(&f, STAT_CT_FORWARD), 1, "counted established");
-	if (events_read(&f, &seen))
+	if (fixture_events_read(&f, &seen))
 		ASSERT_EQ(seen.count, 0, "events for an established packet");
 cleanup:
 	fixture_close(&f);
 }
 
-/* Tracing on (events_cfg), an established packet tells one EVENT_TRACE. */
+/* Tracing on (the events_cfg section, written as the CLI does), an established packet tells one
+ * EVENT_TRACE. */
 void test_events_trace_established(void)
 {
-	static struct events_seen seen;
+	static struct fixture_events seen;
 	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
 	struct events_cfg cfg = {.flags = EVENTS_CFG_F_TRACE};
 	struct fixture f = {0};
@@ -165,14 +121,15 @@ void test_events_trace_established(void)
 	int verdict;
 
 	if (!fixture_setup(&f, IPPROTO_TCP) || !ASSERT_OK(run_spec(&f, &spec, &verdict), "run") ||
-	    !events_read(&f, &seen) ||
-	    !ASSERT_OK(
-		bpf_map_update_elem(bpf_map__fd(f.skel->maps.events_cfg), &zero, &cfg, BPF_ANY),
-		"trace on"))
+	    !fixture_events_read(&f, &seen) ||
+	    !ASSERT_OK(bpf_map_update_elem(bpf_map__fd(f.skel->maps.data_events_cfg), &zero, &cfg,
+					   BPF_ANY),
+		       "trace on"))
 		goto cleanup;
 	spec.tcp_flags = PKT_TCP_ACK;
 	if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run established") ||
-	    !events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for a traced packet"))
+	    !fixture_events_read(&f, &seen) ||
+	    !ASSERT_EQ(seen.count, 1, "events for a traced packet"))
 		goto cleanup;
 	ASSERT_EQ(seen.events[0].kind, EVENT_TRACE, "kind");
 	ASSERT_IP_EQ(seen.events[0].daddr, TEST_VIP, "daddr as the packet came");
@@ -183,7 +140,7 @@ cleanup:
 /* A flood of one drop reason: at most a burst per CPU (and its refill) is told, the rest lost. */
 void test_events_drop_rate_limited(void)
 {
-	static struct events_seen seen;
+	static struct fixture_events seen;
 	const uint64_t flood = 4000;
 	struct fixture f = {0};
 	struct pkt_spec spec;
@@ -196,13 +153,13 @@ void test_events_drop_rate_limited(void)
 		if (!ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
 			goto cleanup;
 	ASSERT_EQ(fixture_drop(&f, DROP_POLICY_EGRESS), flood, "drops counted");
-	if (!events_read(&f, &seen))
+	if (!fixture_events_read(&f, &seen))
 		goto cleanup;
-	lost = events_lost(&f, EVENTS_LOST_RATE);
+	lost = fixture_events_lost(&f, EVENTS_LOST_RATE);
 	ASSERT_TRUE(seen.count >= EVENTS_DROP_BURST, "a burst is told");
 	ASSERT_TRUE(seen.count < flood / 2, "the flood is limited");
 	ASSERT_EQ(seen.count + lost, flood, "every drop told or counted lost");
-	ASSERT_EQ(events_lost(&f, EVENTS_LOST_RING), 0, "ring never full");
+	ASSERT_EQ(fixture_events_lost(&f, EVENTS_LOST_RING), 0, "ring never full");
 cleanup:
 	fixture_close(&f);
 }
@@ -210,7 +167,7 @@ cleanup:
 /* A Service without endpoints answers ICMP port unreachable: told once, as a rejected drop. */
 void test_events_reject_no_endpoints(void)
 {
-	static struct events_seen seen;
+	static struct fixture_events seen;
 	struct pkt_spec spec = fixture_client_spec(IPPROTO_TCP);
 	struct flow_event *event = &seen.events[0];
 	struct fixture f = {0};
@@ -223,7 +180,7 @@ void test_events_reject_no_endpoints(void)
 	    !ASSERT_OK(run_spec(&f, &spec, &verdict), "run"))
 		goto cleanup;
 	ASSERT_EQ(fixture_stat(&f, STAT_REJECT), 1, "rejected");
-	if (!events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one reject"))
+	if (!fixture_events_read(&f, &seen) || !ASSERT_EQ(seen.count, 1, "events for one reject"))
 		goto cleanup;
 	ASSERT_EQ(event->kind, EVENT_DROP, "kind");
 	ASSERT_EQ(event->reason, DROP_NO_BACKEND, "reason");

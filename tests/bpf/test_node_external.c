@@ -154,11 +154,12 @@ static int node_run(struct node_fixture *f, int prog_fd, const struct pkt *in, s
 	return err;
 }
 
-static int xdp_run(struct node_fixture *f, const struct pkt *in, int *verdict)
+/* IN through xdp_node REPEAT times (at least once). */
+static int xdp_run(struct node_fixture *f, const struct pkt *in, uint32_t repeat, int *verdict)
 {
 	uint8_t out[PKT_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data, .data_size_in = (__u32)in->len,
-		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
 	int err = bpf_prog_test_run_opts(f->xdp_fd, &opts);
 
 	*verdict = (int)opts.retval;
@@ -393,7 +394,7 @@ void test_node_source_range_drop(void)
 	ASSERT_EQ(verdict, TC_ACT_SHOT, "tc verdict for a client outside the ranges");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_SOURCE_RANGE), 1, "drops outside source ranges");
 	ASSERT_EQ(fixture_ct_count(&f.pod), 0, "no conntrack entry");
-	if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+	if (ASSERT_OK(xdp_run(&f, &in, 1, &verdict), "xdp test run"))
 		ASSERT_EQ(verdict, XDP_DROP, "xdp verdict for a client outside the ranges");
 	ASSERT_EQ(fixture_drop(&f.pod, DROP_SOURCE_RANGE), 2, "drops counted by xdp too");
 	/* Arriving from the uplink, at either program: ingress. */
@@ -405,7 +406,7 @@ void test_node_source_range_drop(void)
 	/* The admitted client gets through, masqueraded to the node's SNAT address. */
 	spec.saddr = CLIENT_2;
 	if (ASSERT_OK(pkt_build(&in, &spec), "build packet from 203.0.113.8")) {
-		if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+		if (ASSERT_OK(xdp_run(&f, &in, 1, &verdict), "xdp test run"))
 			ASSERT_EQ(verdict, XDP_PASS, "xdp passes an admitted client to tc");
 		if (ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run")) {
 			ASSERT_IP_EQ(pkt_ip_daddr(&out), TEST_BACKEND_A, "admitted: ip.daddr");
@@ -413,6 +414,66 @@ void test_node_source_range_drop(void)
 				     "admitted: SNAT to the first address");
 		}
 	}
+cleanup:
+	node_close(&f);
+}
+
+/*
+ * A drop at XDP tells one drop event, built from the tuple XDP parsed, with the reason tc would
+ * give; an admitted client tells none; a flood of them is rate-limited like tc's, every drop
+ * told or counted lost.
+ */
+void test_node_xdp_drop_event(void)
+{
+	static struct fixture_events seen;
+	const uint64_t flood = 2000;
+	struct pkt_spec spec = node_client_spec(CLIENT_1, LB_IP, htons(80));
+	struct flow_event *event = &seen.events[0];
+	struct node_fixture f;
+	struct pkt in;
+	int verdict;
+
+	if (!node_setup(&f) || !node_seed_addresses(&f) ||
+	    !ASSERT_OK(node_set_frontend(
+			   &f, LB_IP, htons(80),
+			   LB_SVC_F_LOAD_BALANCER | LB_SVC_F_SNAT | LB_SVC_F_SOURCE_RANGES, 1),
+		       "LoadBalancer frontend with source ranges") ||
+	    !ASSERT_OK(fixture_set_source_range(&f.pod, EXT_SVC_ID, CLIENT_2, 32),
+		       "admit 203.0.113.8/32") ||
+	    !ASSERT_OK(pkt_build(&in, &spec), "build packet from 203.0.113.7") ||
+	    !ASSERT_OK(xdp_run(&f, &in, 1, &verdict), "xdp test run"))
+		goto cleanup;
+	ASSERT_EQ(verdict, XDP_DROP, "xdp verdict for a client outside the ranges");
+	if (!fixture_events_read(&f.pod, &seen) || !ASSERT_EQ(seen.count, 1, "events for one drop"))
+		goto cleanup;
+	ASSERT_EQ(event->kind, EVENT_DROP, "kind");
+	ASSERT_EQ(event->reason, DROP_SOURCE_RANGE, "reason");
+	ASSERT_EQ(event->proto, IPPROTO_TCP, "proto");
+	ASSERT_IP_EQ(event->saddr, CLIENT_1, "saddr");
+	ASSERT_IP_EQ(event->daddr, LB_IP, "daddr");
+	ASSERT_EQ(event->sport, TEST_CLIENT_PORT, "sport");
+	ASSERT_EQ(event->dport, htons(80), "dport");
+	ASSERT_EQ(event->src_identity, IDENTITY_WORLD, "source identity: outside");
+	ASSERT_NEQ(event->ifindex, 0, "ifindex: the device XDP ran on");
+	ASSERT_NEQ(event->time_ns, 0, "time");
+
+	spec.saddr = CLIENT_2;
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build packet from 203.0.113.8") ||
+	    !ASSERT_OK(xdp_run(&f, &in, 1, &verdict), "xdp test run (admitted)"))
+		goto cleanup;
+	ASSERT_EQ(verdict, XDP_PASS, "xdp passes an admitted client to tc");
+	if (fixture_events_read(&f.pod, &seen))
+		ASSERT_EQ(seen.count, 0, "events for a packet XDP passes");
+
+	spec.saddr = CLIENT_1;
+	if (!ASSERT_OK(pkt_build(&in, &spec), "build the flood's packet") ||
+	    !ASSERT_OK(xdp_run(&f, &in, (uint32_t)flood, &verdict), "xdp flood"))
+		goto cleanup;
+	if (!fixture_events_read(&f.pod, &seen))
+		goto cleanup;
+	ASSERT_TRUE(seen.count < flood / 2, "the flood is limited");
+	ASSERT_EQ(seen.count + fixture_events_lost(&f.pod, EVENTS_LOST_RATE), flood,
+		  "every drop told or counted lost");
 cleanup:
 	node_close(&f);
 }
@@ -430,7 +491,7 @@ void test_node_no_endpoints(void)
 		"NodePort frontend, Local, no local endpoint") ||
 	    !ASSERT_OK(pkt_build(&in, &spec), "build client packet"))
 		goto cleanup;
-	if (ASSERT_OK(xdp_run(&f, &in, &verdict), "xdp test run"))
+	if (ASSERT_OK(xdp_run(&f, &in, 1, &verdict), "xdp test run"))
 		ASSERT_EQ(verdict, XDP_DROP, "xdp drops Local without local endpoints");
 	if (ASSERT_OK(node_run(&f, f.node_fd, &in, &out, &verdict), "test run"))
 		ASSERT_EQ(verdict, TC_ACT_SHOT, "Local without local endpoints: dropped");
@@ -729,9 +790,9 @@ void test_node_nodeport_fragments(void)
 	    !ASSERT_OK(pkt_build(&whole, &spec), "build datagram") ||
 	    !ASSERT_OK(pkt_fragment(&whole, 32, &first, &later), "fragment it"))
 		goto cleanup;
-	if (ASSERT_OK(xdp_run(&f, &first, &verdict), "xdp first fragment"))
+	if (ASSERT_OK(xdp_run(&f, &first, 1, &verdict), "xdp first fragment"))
 		ASSERT_EQ(verdict, XDP_PASS, "xdp passes the first fragment to tc");
-	if (ASSERT_OK(xdp_run(&f, &later, &verdict), "xdp later fragment"))
+	if (ASSERT_OK(xdp_run(&f, &later, 1, &verdict), "xdp later fragment"))
 		ASSERT_EQ(verdict, XDP_PASS, "xdp passes the later fragment to tc");
 	if (!ASSERT_OK(node_run(&f, f.node_fd, &first, &first_out, &verdict), "run first") ||
 	    !ASSERT_EQ(verdict, TC_ACT_REDIRECT, "first fragment into backend A") ||

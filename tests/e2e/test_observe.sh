@@ -5,7 +5,7 @@
 # default deny decided it; a client's connection through a Service shows translated, with the
 # Service and the backend pod chosen; two readers following at once both see the same events;
 # --since and the filters (--verdict, --pod, --namespace, --service, --reason) select what they
-# say.
+# say; --trace on tells established packets too, --trace off stops it.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -145,6 +145,29 @@ check observe/since_old "--since 2s, 4 s after the drop: $n events" test "$n" -e
 topo_probe intruder --tcp "$web:8080" -n 1 --timeout-ms 300 >/dev/null || true
 n=$(topo_cli n1 observe -o json --since 3s --pod default/intruder | jq -s '[.[] | select(.verdict == "DROPPED")] | length')
 check observe/since_new "--since 3s after a new drop: $n events" test "$n" -ge 1
+
+# --trace on: packets of established flows are told too, in every program (the pinned switch
+# all of them read); --trace off ends it.
+trace_count() { # SINCE: trace events of the client's flows to the VIP
+	topo_cli n1 observe -o json --since "$1" 2>/dev/null |
+		jq -s --arg vip "$VIP" --arg web "$web" '[.[] | select(.event == "trace"
+			and (.destination_ip == $vip or .source_ip == $web))] | length'
+}
+out=$(topo_cli n1 observe --trace on 2>&1 || true)
+check observe/trace_on "--trace on: $out" test "$out" = "tracing of established flows on"
+topo_probe client --tcp "$VIP:80" -n 2 --timeout-ms 1000 >/dev/null || true
+has_trace() { (($(trace_count 5s) > 0)); }
+wait_until has_trace || true
+traced=$(topo_cli n1 observe -o json --since 5s 2>/dev/null | jq -c -s '[.[] | select(.event == "trace")] | first')
+info "traced: $traced"
+check observe/trace_established "established packets traced: $(trace_count 5s)" \
+	jq -e '.verdict == "FORWARDED" and .protocol == "TCP"' <<<"$traced"
+topo_cli n1 observe --trace off >/dev/null
+sleep 1.1
+topo_probe client --tcp "$VIP:80" -n 2 --timeout-ms 1000 >/dev/null || true
+sleep 0.5
+n=$(trace_count 1s)
+check observe/trace_off "--trace off: $n traced since" test "$n" -eq 0
 
 lost=$(topo_cli n1 observe -o json --since 1s | jq -c -s '[.[] | select(.lost)] | first')
 check observe/lost_line "the stream ends with the lost counts: $lost" \
