@@ -144,16 +144,7 @@ fi
 . "$SL_ROOT/tests/e2e/lib.sh"
 bench_ipt_modes "$IPT_BACKENDS"
 
-topo_init bench
-topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
-for tool in iperf3 "${IPT_TOOLS[@]}" nft conntrack bpftool jq tc curl; do
-	command -v "$tool" >/dev/null || topo_fatal "$tool is not installed (make deps)"
-done
-mkdir -p "$OUT"
-SAMPLES=$OUT/samples.tsv
-printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
-: >"$OUT/notes.tsv"
-BENCH_T0=$SECONDS
+bench_begin bench curl
 
 # is_slow T0 T1: the load took longer than SLOW_LOAD_MS.
 is_slow() { awk -v a="$1" -v b="$2" -v lim="$SLOW_LOAD_MS" 'BEGIN { exit !((b - a) * 1000 > lim) }'; }

@@ -73,6 +73,24 @@ note() {
 }
 
 # The iptables binary of an iptables mode's backend.
+# bench_begin NAME TOOL...: the bench's topology (prefix NAME, cleaned up on every exit), the
+# binaries and tools every scenario needs plus TOOLs, and $OUT with an empty samples table and
+# notes; starts the clock BENCH_T0.
+bench_begin() {
+	local name=$1 tool
+	shift
+	topo_init "$name"
+	topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
+	for tool in iperf3 "${IPT_TOOLS[@]}" nft conntrack bpftool jq tc "$@"; do
+		command -v "$tool" >/dev/null || topo_fatal "$tool is not installed (make deps)"
+	done
+	mkdir -p "$OUT"
+	SAMPLES=$OUT/samples.tsv
+	printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
+	: >"$OUT/notes.tsv"
+	BENCH_T0=$SECONDS
+}
+
 ipt_tool() { if [[ $1 == iptables-nft ]]; then echo iptables-nft; else echo iptables-legacy; fi; }
 
 # ms between two $EPOCHREALTIME stamps

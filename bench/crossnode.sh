@@ -75,17 +75,8 @@ OUT=${OUT:-$BUILD_DIR/bench/cross-node}
 bench_ipt_modes "$IPT_BACKENDS"
 BENCH_NODES="n1 n2"
 
-topo_init bench_xnode
-topo_require "$SLUICE" "$SLUICE_CNI" "$KPGEN" "$CONNRATE" "$PKTBENCH"
-for tool in iperf3 "${IPT_TOOLS[@]}" nft conntrack bpftool jq tc bridge; do
-	command -v "$tool" >/dev/null || topo_fatal "$tool is not installed (make deps)"
-done
-mkdir -p "$OUT"
-SAMPLES=$OUT/samples.tsv
-printf 'services\tmode\tmetric\tvalue\n' >"$SAMPLES"
-: >"$OUT/notes.tsv"
+bench_begin bench_xnode bridge
 : >"$OUT/aggregated-extra.tsv"
-BENCH_T0=$SECONDS
 
 CLUSTER_CIDR=10.244.0.0/16
 OVERLAY_DEV=bvx0
