@@ -454,18 +454,26 @@ pod_added_in() {
 # Default ports: TCP 8080, UDP 5353, stream 8090. An --id NAME in the arguments names the server
 # instead (a second server in the same pod, e.g. one per port to tell ports apart).
 topo_echo() {
-	local pod=$1 log pid i id
+	local pod=$1
 	shift
+	topo_echo_in "$(topo_ns_pod "$pod")" "$pod" "$@"
+}
+
+# topo_echo_in NETNS NAME [sl_echo args]: topo_echo in network namespace NETNS (a node's own
+# server, say), sl_echo --id NAME.
+topo_echo_in() {
+	local netns=$1 name=$2 log pid i id
+	shift 2
 	local args=("$@")
 	((${#args[@]} > 0)) || args=(--tcp 8080 --udp 5353 --stream 8090)
-	id=$pod
+	id=$name
 	for ((i = 0; i + 1 < ${#args[@]}; i++)); do
 		[[ ${args[i]} == --id ]] && id=${args[i + 1]}
 	done
 	log="$TOPO_DIR/echo-$id.log"
 	: >"$log"
-	nsenter --net="/var/run/netns/$(topo_ns_pod "$pod")" -- \
-		"$SL_TOOLS/sl_echo" --id "$pod" "${args[@]}" >"$log" 2>&1 &
+	nsenter --net="/var/run/netns/$netns" -- \
+		"$SL_TOOLS/sl_echo" --id "$name" "${args[@]}" >"$log" 2>&1 &
 	pid=$!
 	TOPO_PIDS+=("$pid")
 	for ((i = 0; i < 50; i++)); do
@@ -473,7 +481,7 @@ topo_echo() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	topo_fatal "sl_echo in $pod did not start: $(topo_log_tail "$log")"
+	topo_fatal "sl_echo in $netns did not start: $(topo_log_tail "$log")"
 }
 
 # topo_probe POD sl_probe-args...: run sl_probe in the pod, bounded; prints its lines.

@@ -27,20 +27,7 @@ topo_uplink_client n1 "$NODE_IP" "$OUTSIDE_IP"
 outside_ns=$UPLINK_CLIENT_NS
 ip -n "$outside_ns" addr add "$LISTED_IP/32" dev eth0
 topo_in_node n1 ip route add "$LISTED_IP/32" via "$OUTSIDE_IP"
-
-outside_echo() {
-	local log="$TOPO_DIR/echo-outside.log" pid i
-	nsenter --net="/var/run/netns/$outside_ns" -- \
-		"$SL_TOOLS/sl_echo" --id outside --tcp 8080 --udp 5353 >"$log" 2>&1 &
-	pid=$!
-	TOPO_PIDS+=("$pid")
-	for ((i = 0; i < 50; i++)); do
-		grep -q '^ready' "$log" && return 0
-		sleep 0.1
-	done
-	topo_fatal "sl_echo on the outside host did not start: $(topo_log_tail "$log")"
-}
-outside_echo
+topo_echo_in "$outside_ns" outside --tcp 8080 --udp 5353
 
 # A --non-masquerade-cidr destination answers the pod's own address: it needs a route back.
 ip -n "$outside_ns" route add 10.244.1.0/24 via "$NODE_IP" src "$LISTED_IP"

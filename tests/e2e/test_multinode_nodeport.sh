@@ -187,9 +187,7 @@ topo_pod n2 web2
 topo_echo web2 --tcp 8080 --udp 5353
 # A pod on n1, and a server of n2's own (its kubelet, say) on n2's address.
 topo_pod n1 cli1
-nsenter --net="/var/run/netns/$(topo_ns_node n2)" -- "$SL_TOOLS/sl_echo" --id n2-host --tcp 9100 \
-	>"$TOPO_DIR/echo-n2-host.log" 2>&1 &
-TOPO_PIDS+=("$!")
+topo_echo_in "$(topo_ns_node n2)" n2-host --tcp 9100
 topo_bulk_serve "$(topo_ns_pod web2)" 5201
 manifest_pod web2 "app: web" | api_apply
 {

@@ -32,13 +32,7 @@ web=$(topo_pod_ip web)
 other=$(topo_pod_ip other)
 
 # An echo server on the outside host, for the pod's own flow out.
-outside_log="$TOPO_DIR/echo-outside.log"
-# nsenter execs sl_echo, so $! is the server itself and the cleanup stops it.
-nsenter --net="/var/run/netns/$TOPO_OUTSIDE_NS" -- \
-	"$SL_TOOLS/sl_echo" --id outside --tcp 9000 >"$outside_log" 2>&1 &
-TOPO_PIDS+=("$!")
-wait_until grep -q '^ready' "$outside_log" ||
-	topo_fatal "sl_echo on the outside host did not start: $(topo_log_tail "$outside_log")"
+topo_echo_in "$TOPO_OUTSIDE_NS" outside --tcp 9000
 
 {
 	manifest_pod web "app: web"
